@@ -1,0 +1,667 @@
+// Direct Sockets for Node.js: UDPSocket, TCPSocket, TCPServerSocket and
+// MulticastController shaped like the WICG Direct Sockets API that Chromium
+// exposes to Isolated Web Apps, implemented on node:dgram and node:net.
+//
+// Used by the JavaScript API tests (api/) and by the wasm bridge when the
+// Rust server runs under Node 26. Self-contained: only node: built-ins.
+//
+//   import { install } from './node/direct-sockets.js';
+//   install(globalThis);              // defines the globals if missing
+//   const s = new UDPSocket({ localAddress: '127.0.0.1' });
+//   const { readable, writable, localPort } = await s.opened;
+//
+// Behaviour follows the spec and Chromium 156 where they are observable:
+// - constructors validate options synchronously and throw TypeError;
+// - `opened` rejects with a DOMException (NetworkError / NotAllowedError /
+//   InvalidStateError); `closed` resolves once both streams are closed
+//   (readable cancelled or ended, writable closed or aborted) or close() ran;
+// - close() rejects with InvalidStateError while a stream is locked;
+// - `opened` and `closed` are marked handled (no unhandled-rejection crash).
+// - UDPSocket/TCPServerSocket reject `localPort: 0` (leave it unset for an
+//   ephemeral port), like Chromium.
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import dns from 'node:dns';
+
+const kInternal = Symbol('direct-sockets.internal');
+
+/** Build a DOMException with a browser error name and a Node-style code. */
+function domError(name, message, cause) {
+  const err = new DOMException(message, name);
+  if (cause && cause.code) {
+    try { Object.defineProperty(err, 'cause', { value: cause, configurable: true }); } catch {}
+  }
+  return err;
+}
+
+/** Map a Node socket error to the DOMException Chromium would produce. */
+function mapNodeError(err, what) {
+  const code = err && err.code;
+  const msg = `${what}: ${err && err.message ? err.message : String(err)}`;
+  if (code === 'EACCES' || code === 'EPERM') return domError('NotAllowedError', msg, err);
+  if (code === 'EINVAL' && /membership/i.test(what)) return domError('InvalidAccessError', msg, err);
+  return domError('NetworkError', msg, err);
+}
+
+function handled(p) { p.catch(() => {}); return p; }
+
+function deferred() {
+  let resolve, reject;
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  return { promise: handled(promise), resolve, reject };
+}
+
+function checkPort(value, name, { allowZero = false, required = false } = {}) {
+  if (value === undefined || value === null) {
+    if (required) throw new TypeError(`${name} is required.`);
+    return undefined;
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new TypeError(`${name} must be an integer between 1 and 65535, got ${String(value)}.`);
+  }
+  if (n === 0 && !allowZero) throw new TypeError(`${name} must not be 0; leave it unset for an ephemeral port.`);
+  return n;
+}
+
+function checkIpLiteral(value, name) {
+  if (typeof value !== 'string' || net.isIP(value) === 0) {
+    throw new TypeError(`${name} must be a valid IPv4 or IPv6 address literal, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function checkHost(value, name) {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 253 || /[\s/\\?#@]/.test(value)) {
+    throw new TypeError(`${name} must be an IP address or host name, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function checkPositiveInt(value, name) {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new TypeError(`${name} must be a positive integer, got ${String(value)}.`);
+  return n;
+}
+
+function checkDnsQueryType(value) {
+  if (value === undefined) return 0;
+  if (value === 'ipv4') return 4;
+  if (value === 'ipv6') return 6;
+  throw new TypeError(`dnsQueryType must be 'ipv4' or 'ipv6', got ${JSON.stringify(value)}.`);
+}
+
+/** Copy any BufferSource into a fresh Uint8Array; TypeError otherwise. */
+function toBytes(data, what) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  }
+  if (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer) {
+    throw new TypeError(`${what}: SharedArrayBuffer is not allowed.`);
+  }
+  throw new TypeError(`${what}: expected an ArrayBuffer or ArrayBufferView.`);
+}
+
+async function resolveHost(host, family) {
+  const fam = net.isIP(host);
+  if (fam) {
+    if (family && fam !== family) throw new TypeError(`Address ${host} does not match dnsQueryType.`);
+    return { address: host, family: fam };
+  }
+  const r = await dns.promises.lookup(host, { family: family || 0 });
+  return { address: r.address, family: r.family };
+}
+
+function illegal() { throw new TypeError('Illegal constructor'); }
+
+// ---------------------------------------------------------------------------
+// MulticastController
+// ---------------------------------------------------------------------------
+
+/**
+ * Multicast group membership of a bound UDPSocket, reached through
+ * `(await udp.opened).multicastController`.
+ */
+export class MulticastController {
+  constructor(token, socket) {
+    if (token !== kInternal) illegal();
+    this[kInternal] = { socket, groups: new Map(), closed: false };
+  }
+
+  /** Currently joined group addresses (source-specific ones as "source@group"). */
+  get joinedGroups() {
+    return Object.freeze([...this[kInternal].groups.values()].map((g) => g.label));
+  }
+
+  /**
+   * Join a multicast group. `options.sourceAddress` makes it source-specific.
+   * @param {string} ipAddress
+   * @param {{sourceAddress?: string, interfaceAddress?: string}} [options]
+   * @returns {Promise<undefined>}
+   */
+  joinGroup(ipAddress, options = {}) { return this.#change(true, ipAddress, options); }
+
+  /** Leave a multicast group previously joined with the same arguments. */
+  leaveGroup(ipAddress, options = {}) { return this.#change(false, ipAddress, options); }
+
+  async #change(join, ipAddress, options) {
+    const st = this[kInternal];
+    if (typeof ipAddress !== 'string' || !net.isIP(ipAddress) || !isMulticast(ipAddress)) {
+      throw new TypeError(`${join ? 'joinGroup' : 'leaveGroup'}: ${JSON.stringify(ipAddress)} is not a multicast address.`);
+    }
+    const source = options && options.sourceAddress;
+    const iface = options && options.interfaceAddress;
+    if (source !== undefined) checkIpLiteral(source, 'sourceAddress');
+    if (iface !== undefined) checkIpLiteral(iface, 'interfaceAddress');
+    if (st.closed) throw domError('InvalidStateError', 'The socket is closed.');
+    const key = `${source || ''}@${ipAddress}@${iface || ''}`;
+    const label = source ? `${source}@${ipAddress}` : ipAddress;
+    if (join && st.groups.has(key)) throw domError('InvalidStateError', `Already joined ${label}.`);
+    if (!join && !st.groups.has(key)) throw domError('InvalidStateError', `Not a member of ${label}.`);
+    try {
+      if (source) {
+        if (join) st.socket.addSourceSpecificMembership(source, ipAddress, iface);
+        else st.socket.dropSourceSpecificMembership(source, ipAddress, iface);
+      } else if (join) st.socket.addMembership(ipAddress, iface);
+      else st.socket.dropMembership(ipAddress, iface);
+    } catch (err) {
+      throw mapNodeError(err, `${join ? 'joinGroup' : 'leaveGroup'}(${label})`);
+    }
+    if (join) st.groups.set(key, { label });
+    else st.groups.delete(key);
+    return undefined;
+  }
+}
+
+function isMulticast(ip) {
+  if (net.isIPv4(ip)) { const first = Number(ip.split('.')[0]); return first >= 224 && first <= 239; }
+  return /^ff[0-9a-f]{2}:/i.test(ip);
+}
+
+// ---------------------------------------------------------------------------
+// UDPSocket
+// ---------------------------------------------------------------------------
+
+const UDP_READ_QUEUE_LIMIT = 4096; // datagrams held unread before new ones drop (like a full kernel buffer)
+
+/**
+ * A UDP socket. Connected mode: `{remoteAddress, remotePort}`; bound mode:
+ * `{localAddress, localPort?}` (per-datagram addresses on read and write).
+ */
+export class UDPSocket {
+  /**
+   * @param {object} options UDPSocketOptions
+   */
+  constructor(options) {
+    if (options === undefined || options === null || typeof options !== 'object') {
+      throw new TypeError("UDPSocket: options must be an object with either 'remoteAddress'/'remotePort' or 'localAddress'.");
+    }
+    const o = options;
+    const connected = o.remoteAddress !== undefined || o.remotePort !== undefined;
+    const bound = o.localAddress !== undefined;
+    if (connected && bound) throw new TypeError("UDPSocket: 'remoteAddress'/'remotePort' and 'localAddress' are mutually exclusive.");
+    if (!connected && !bound) throw new TypeError("UDPSocket: either 'remoteAddress' and 'remotePort' or 'localAddress' must be specified.");
+    const cfg = {
+      mode: connected ? 'connected' : 'bound',
+      sendBufferSize: checkPositiveInt(o.sendBufferSize, 'sendBufferSize'),
+      receiveBufferSize: checkPositiveInt(o.receiveBufferSize, 'receiveBufferSize'),
+      family: checkDnsQueryType(o.dnsQueryType),
+      ipv6Only: o.ipv6Only,
+      allowSharing: !!o.multicastAllowAddressSharing,
+      ttl: o.multicastTimeToLive,
+      loopback: o.multicastLoopback,
+    };
+    if (connected) {
+      cfg.remoteAddress = checkHost(o.remoteAddress, 'remoteAddress');
+      cfg.remotePort = checkPort(o.remotePort, 'remotePort', { required: true });
+      if (o.localPort !== undefined) throw new TypeError("UDPSocket: 'localPort' requires 'localAddress' (bound mode).");
+    } else {
+      cfg.localAddress = checkIpLiteral(o.localAddress, 'localAddress');
+      cfg.localPort = checkPort(o.localPort, 'localPort');
+      if (cfg.ipv6Only !== undefined && !net.isIPv6(cfg.localAddress)) {
+        throw new TypeError("UDPSocket: 'ipv6Only' requires an IPv6 'localAddress'.");
+      }
+    }
+    if (cfg.ttl !== undefined) {
+      const t = Number(cfg.ttl);
+      if (!Number.isInteger(t) || t < 0 || t > 255) throw new TypeError('multicastTimeToLive must be an integer between 0 and 255.');
+      cfg.ttl = t;
+    }
+    const st = {
+      cfg, socket: null, opened: deferred(), closed: deferred(),
+      readable: null, writable: null, readableDone: false, writableDone: false, state: 'opening',
+      multicast: null,
+    };
+    this[kInternal] = st;
+    udpOpen(this, st);
+  }
+
+  /** @returns {Promise<object>} UDPSocketOpenInfo */
+  get opened() { return this[kInternal].opened.promise; }
+  /** @returns {Promise<undefined>} */
+  get closed() { return this[kInternal].closed.promise; }
+
+  /** Close the socket; rejects with InvalidStateError while a stream is locked. */
+  async close() {
+    const st = this[kInternal];
+    if (st.state === 'opening') {
+      await st.opened.promise.catch(() => {});
+    }
+    if (st.state === 'closed') return undefined;
+    if (st.state === 'errored') throw domError('InvalidStateError', 'The socket was not opened.');
+    if ((st.readable && st.readable.locked) || (st.writable && st.writable.locked)) {
+      throw domError('InvalidStateError', 'Cannot close a socket while its readable or writable stream is locked.');
+    }
+    udpTeardown(st, null);
+    return undefined;
+  }
+}
+
+async function udpOpen(self, st) {
+  const { cfg } = st;
+  let target;
+  try {
+    if (cfg.mode === 'connected') target = await resolveHost(cfg.remoteAddress, cfg.family);
+  } catch (err) {
+    const e = err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${cfg.remoteAddress}: ${err.message}`);
+    st.state = 'errored'; st.opened.reject(e); st.closed.reject(e); return;
+  }
+  const type = cfg.mode === 'connected' ? (target.family === 6 ? 'udp6' : 'udp4') : (net.isIPv6(cfg.localAddress) ? 'udp6' : 'udp4');
+  const socket = dgram.createSocket({
+    type, reuseAddr: cfg.allowSharing, ipv6Only: !!cfg.ipv6Only,
+    recvBufferSize: cfg.receiveBufferSize, sendBufferSize: cfg.sendBufferSize,
+  });
+  st.socket = socket;
+  const onEarlyError = (err) => {
+    st.state = 'errored';
+    const e = mapNodeError(err, 'UDPSocket open');
+    st.opened.reject(e); st.closed.reject(e);
+    try { socket.close(); } catch {}
+  };
+  socket.once('error', onEarlyError);
+  try {
+    await new Promise((resolve) => {
+      if (cfg.mode === 'connected') socket.bind(0, resolve);
+      else socket.bind({ port: cfg.localPort || 0, address: cfg.localAddress, exclusive: !cfg.allowSharing }, resolve);
+    });
+    if (cfg.mode === 'connected') {
+      await new Promise((resolve, reject) => {
+        socket.connect(cfg.remotePort, target.address, (err) => (err ? reject(err) : resolve()));
+      });
+    }
+  } catch (err) { if (st.state === 'opening') onEarlyError(err); return; }
+  if (st.state !== 'opening') return;
+  socket.off('error', onEarlyError);
+  try {
+    if (cfg.ttl !== undefined) socket.setMulticastTTL(cfg.ttl);
+    if (cfg.loopback !== undefined) socket.setMulticastLoopback(!!cfg.loopback);
+  } catch (err) { onEarlyError(err); return; }
+
+  let controller;
+  st.readable = new ReadableStream({
+    start(c) { controller = c; },
+    cancel() { st.readableDone = true; udpMaybeClosed(st); },
+  }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
+  socket.on('message', (msg, rinfo) => {
+    if (st.readableDone || controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
+    const data = new Uint8Array(msg.length);
+    data.set(msg);
+    controller.enqueue({ data, remoteAddress: rinfo.address, remotePort: rinfo.port });
+  });
+  socket.on('error', (err) => udpTeardown(st, mapNodeError(err, 'UDPSocket')));
+  st.readController = controller;
+
+  st.writable = new WritableStream({
+    write(chunk) {
+      if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {
+        throw new TypeError('UDPSocket write: expected a UDPMessage {data, remoteAddress?, remotePort?}.');
+      }
+      const bytes = toBytes(chunk.data, 'UDPSocket write');
+      if (cfg.mode === 'connected') {
+        if (chunk.remoteAddress !== undefined || chunk.remotePort !== undefined) {
+          throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must not be specified in connected mode.");
+        }
+        return new Promise((resolve, reject) => socket.send(bytes, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
+      }
+      if (chunk.remoteAddress === undefined || chunk.remotePort === undefined) {
+        throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must be specified in bound mode.");
+      }
+      const port = checkPort(chunk.remotePort, 'remotePort', { required: true });
+      const host = checkHost(chunk.remoteAddress, 'remoteAddress');
+      return (async () => {
+        const t = await resolveHost(host, cfg.family || (type === 'udp6' ? 6 : 4)).catch((err) => {
+          throw err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}.`);
+        });
+        await new Promise((resolve, reject) => socket.send(bytes, port, t.address, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
+      })();
+    },
+    close() { st.writableDone = true; udpMaybeClosed(st); },
+    abort() { st.writableDone = true; udpMaybeClosed(st); },
+  }, { highWaterMark: 64 });
+
+  const local = socket.address();
+  st.state = 'open';
+  const info = {
+    readable: st.readable,
+    writable: st.writable,
+    localAddress: local.address,
+    localPort: local.port,
+  };
+  if (cfg.mode === 'connected') {
+    const remote = socket.remoteAddress();
+    info.remoteAddress = remote.address;
+    info.remotePort = remote.port;
+  } else {
+    st.multicast = new MulticastController(kInternal, socket);
+    info.multicastController = st.multicast;
+  }
+  st.opened.resolve(info);
+}
+
+function udpMaybeClosed(st) {
+  if (st.readableDone && st.writableDone) udpTeardown(st, null);
+}
+
+function udpTeardown(st, error) {
+  if (st.state === 'closed' || st.state === 'errored') return;
+  st.state = error ? 'errored' : 'closed';
+  if (st.multicast) st.multicast[kInternal].closed = true;
+  try { st.socket.close(); } catch {}
+  if (!st.readableDone) {
+    st.readableDone = true;
+    try { error ? st.readController.error(error) : st.readController.close(); } catch {}
+  }
+  if (error) st.closed.reject(error); else st.closed.resolve(undefined);
+}
+
+// ---------------------------------------------------------------------------
+// TCPSocket
+// ---------------------------------------------------------------------------
+
+const TCP_READ_HIGH_WATER = 256 * 1024;
+const TCP_WRITE_HIGH_WATER = 256 * 1024;
+
+/**
+ * A TCP client connection, or (when produced by TCPServerSocket's readable)
+ * an accepted connection.
+ */
+export class TCPSocket {
+  /**
+   * @param {string} remoteAddress IP literal or host name
+   * @param {number} remotePort
+   * @param {object} [options] TCPSocketOptions
+   */
+  constructor(remoteAddress, remotePort, options = {}) {
+    let accepted = null;
+    if (remoteAddress === kInternal) {
+      accepted = remotePort;
+    } else {
+      if (arguments.length < 2) throw new TypeError('TCPSocket: remoteAddress and remotePort are required.');
+      checkHost(remoteAddress, 'remoteAddress');
+      remotePort = checkPort(remotePort, 'remotePort', { required: true });
+      if (options === null || typeof options !== 'object') throw new TypeError('TCPSocket: options must be an object.');
+    }
+    const cfg = accepted ? {} : {
+      remoteAddress, remotePort,
+      sendBufferSize: checkPositiveInt(options.sendBufferSize, 'sendBufferSize'),
+      receiveBufferSize: checkPositiveInt(options.receiveBufferSize, 'receiveBufferSize'),
+      noDelay: !!options.noDelay,
+      keepAliveDelay: options.keepAliveDelay,
+      family: checkDnsQueryType(options.dnsQueryType),
+    };
+    if (cfg.keepAliveDelay !== undefined) {
+      const k = Number(cfg.keepAliveDelay);
+      if (!Number.isFinite(k) || k < 1000) throw new TypeError('keepAliveDelay must be at least 1000 ms.');
+      cfg.keepAliveDelay = k;
+    }
+    const st = {
+      cfg, socket: null, opened: deferred(), closed: deferred(), state: 'opening',
+      readable: null, writable: null, readableDone: false, writableDone: false, error: null,
+    };
+    this[kInternal] = st;
+    if (accepted) tcpAttach(st, accepted);
+    else tcpConnect(st);
+  }
+
+  /** @returns {Promise<object>} TCPSocketOpenInfo */
+  get opened() { return this[kInternal].opened.promise; }
+  /** @returns {Promise<undefined>} */
+  get closed() { return this[kInternal].closed.promise; }
+
+  /** Close the connection; rejects with InvalidStateError while a stream is locked. */
+  async close() {
+    const st = this[kInternal];
+    if (st.state === 'opening') await st.opened.promise.catch(() => {});
+    if (st.state === 'closed') return undefined;
+    if (st.state === 'errored') throw domError('InvalidStateError', 'The socket was not opened.');
+    if ((st.readable && st.readable.locked) || (st.writable && st.writable.locked)) {
+      throw domError('InvalidStateError', 'Cannot close a socket while its readable or writable stream is locked.');
+    }
+    tcpTeardown(st, null);
+    return undefined;
+  }
+}
+
+async function tcpConnect(st) {
+  const { cfg } = st;
+  let target;
+  try {
+    target = await resolveHost(cfg.remoteAddress, cfg.family);
+  } catch (err) {
+    const e = err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${cfg.remoteAddress}: ${err.message}`);
+    st.state = 'errored'; st.opened.reject(e); st.closed.reject(e); return;
+  }
+  const socket = net.connect({
+    host: target.address, port: cfg.remotePort, noDelay: cfg.noDelay,
+    keepAlive: cfg.keepAliveDelay !== undefined, keepAliveInitialDelay: cfg.keepAliveDelay,
+  });
+  const onEarlyError = (err) => {
+    st.state = 'errored';
+    const e = mapNodeError(err, `TCPSocket connect to ${target.address}:${cfg.remotePort}`);
+    st.opened.reject(e); st.closed.reject(e);
+    socket.destroy();
+  };
+  socket.once('error', onEarlyError);
+  socket.once('connect', () => {
+    socket.off('error', onEarlyError);
+    tcpAttach(st, socket);
+  });
+}
+
+function tcpAttach(st, socket) {
+  st.socket = socket;
+  socket.setNoDelay(st.cfg.noDelay !== false);
+  let controller;
+  st.readable = new ReadableStream({
+    type: 'bytes',
+    start(c) { controller = c; },
+    pull() { if (!st.readableDone) socket.resume(); },
+    cancel() {
+      st.readableDone = true;
+      socket.pause();
+      tcpMaybeClosed(st);
+    },
+  }, { highWaterMark: TCP_READ_HIGH_WATER });
+  st.readController = controller;
+  socket.on('data', (buf) => {
+    if (st.readableDone) return;
+    const chunk = new Uint8Array(buf.length);
+    chunk.set(buf);
+    controller.enqueue(chunk);
+    if (controller.desiredSize <= 0) socket.pause();
+  });
+  socket.on('end', () => {
+    if (!st.readableDone) {
+      st.readableDone = true;
+      try { controller.close(); } catch {}
+      tcpMaybeClosed(st);
+    }
+  });
+  socket.on('error', (err) => tcpTeardown(st, mapNodeError(err, 'TCPSocket')));
+  socket.on('close', () => {
+    if (st.state === 'open') {
+      // Peer reset or both directions shut: nothing more can flow.
+      if (!st.readableDone) { st.readableDone = true; try { controller.close(); } catch {} }
+      tcpTeardown(st, null);
+    }
+  });
+
+  st.writable = new WritableStream({
+    write(chunk) {
+      const bytes = toBytes(chunk, 'TCPSocket write');
+      if (st.state !== 'open') throw domError('InvalidStateError', 'The socket is closed.');
+      return new Promise((resolve, reject) => {
+        socket.write(bytes, (err) => (err ? reject(mapNodeError(err, 'TCPSocket write')) : resolve()));
+      });
+    },
+    close() {
+      st.writableDone = true;
+      return new Promise((resolve) => {
+        if (socket.destroyed || socket.writableEnded) { resolve(); tcpMaybeClosed(st); return; }
+        socket.end(() => { resolve(); tcpMaybeClosed(st); });
+      });
+    },
+    abort() { st.writableDone = true; socket.destroySoon(); tcpMaybeClosed(st); },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: TCP_WRITE_HIGH_WATER }));
+
+  st.state = 'open';
+  st.opened.resolve({
+    readable: st.readable,
+    writable: st.writable,
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+  });
+}
+
+function tcpMaybeClosed(st) {
+  if (st.readableDone && st.writableDone) tcpTeardown(st, null);
+}
+
+function tcpTeardown(st, error) {
+  if (st.state === 'closed' || st.state === 'errored') return;
+  st.state = error ? 'errored' : 'closed';
+  if (!st.readableDone) {
+    st.readableDone = true;
+    try { error ? st.readController.error(error) : st.readController.close(); } catch {}
+  }
+  if (!st.writableDone && st.writable) {
+    st.writableDone = true;
+  }
+  if (error) st.socket.destroy(); else st.socket.end(() => st.socket.destroy());
+  if (!error) setTimeout(() => st.socket.destroy(), 1000).unref();
+  if (error) st.closed.reject(error); else st.closed.resolve(undefined);
+}
+
+// ---------------------------------------------------------------------------
+// TCPServerSocket
+// ---------------------------------------------------------------------------
+
+/** A listening TCP socket; `opened.readable` yields accepted TCPSocket objects. */
+export class TCPServerSocket {
+  /**
+   * @param {string} localAddress IP literal to listen on
+   * @param {{localPort?: number, backlog?: number, ipv6Only?: boolean}} [options]
+   */
+  constructor(localAddress, options = {}) {
+    if (arguments.length < 1) throw new TypeError('TCPServerSocket: localAddress is required.');
+    checkIpLiteral(localAddress, 'localAddress');
+    if (options === null || typeof options !== 'object') throw new TypeError('TCPServerSocket: options must be an object.');
+    const cfg = {
+      localAddress,
+      localPort: checkPort(options.localPort, 'localPort'),
+      backlog: checkPositiveInt(options.backlog, 'backlog'),
+      ipv6Only: options.ipv6Only,
+    };
+    if (cfg.ipv6Only !== undefined && !net.isIPv6(localAddress)) {
+      throw new TypeError("TCPServerSocket: 'ipv6Only' requires an IPv6 'localAddress'.");
+    }
+    const st = { cfg, server: null, opened: deferred(), closed: deferred(), state: 'opening', readable: null };
+    this[kInternal] = st;
+    serverOpen(st);
+  }
+
+  /** @returns {Promise<{readable: ReadableStream, localAddress: string, localPort: number}>} */
+  get opened() { return this[kInternal].opened.promise; }
+  /** @returns {Promise<undefined>} */
+  get closed() { return this[kInternal].closed.promise; }
+
+  /** Stop listening; rejects with InvalidStateError while the readable is locked. */
+  async close() {
+    const st = this[kInternal];
+    if (st.state === 'opening') await st.opened.promise.catch(() => {});
+    if (st.state === 'closed') return undefined;
+    if (st.state === 'errored') throw domError('InvalidStateError', 'The socket was not opened.');
+    if (st.readable && st.readable.locked) {
+      throw domError('InvalidStateError', 'Cannot close a server socket while its readable stream is locked.');
+    }
+    serverTeardown(st, null);
+    return undefined;
+  }
+}
+
+function serverOpen(st) {
+  const { cfg } = st;
+  const server = net.createServer({ pauseOnConnect: true });
+  st.server = server;
+  const onEarlyError = (err) => {
+    st.state = 'errored';
+    const e = mapNodeError(err, `TCPServerSocket listen on ${cfg.localAddress}:${cfg.localPort || 0}`);
+    st.opened.reject(e); st.closed.reject(e);
+    server.close();
+  };
+  server.once('error', onEarlyError);
+  server.listen({ host: cfg.localAddress, port: cfg.localPort || 0, backlog: cfg.backlog, ipv6Only: !!cfg.ipv6Only }, () => {
+    server.off('error', onEarlyError);
+    let controller;
+    st.readable = new ReadableStream({
+      start(c) { controller = c; },
+      cancel() { serverTeardown(st, null); },
+    }, { highWaterMark: cfg.backlog || 64 });
+    st.readController = controller;
+    server.on('connection', (sock) => {
+      if (st.state !== 'open') { sock.destroy(); return; }
+      const tcp = new TCPSocket(kInternal, sock);
+      sock.resume();
+      controller.enqueue(tcp);
+    });
+    server.on('error', (err) => serverTeardown(st, mapNodeError(err, 'TCPServerSocket')));
+    const addr = server.address();
+    st.state = 'open';
+    st.opened.resolve({ readable: st.readable, localAddress: addr.address, localPort: addr.port });
+  });
+}
+
+function serverTeardown(st, error) {
+  if (st.state === 'closed' || st.state === 'errored') return;
+  st.state = error ? 'errored' : 'closed';
+  try { error ? st.readController.error(error) : st.readController.close(); } catch {}
+  st.server.close();
+  if (error) st.closed.reject(error); else st.closed.resolve(undefined);
+}
+
+// ---------------------------------------------------------------------------
+// install
+// ---------------------------------------------------------------------------
+
+/**
+ * Define UDPSocket, TCPSocket, TCPServerSocket and MulticastController on
+ * `target` (normally globalThis) when missing, like a browser exposes them.
+ * @param {object} [target=globalThis]
+ * @param {{force?: boolean}} [options] replace existing definitions
+ * @returns {object} target
+ */
+export function install(target = globalThis, { force = false } = {}) {
+  const defs = { UDPSocket, TCPSocket, TCPServerSocket, MulticastController };
+  for (const [name, value] of Object.entries(defs)) {
+    if (!force && typeof target[name] === 'function') continue;
+    Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+  return target;
+}
+
+export default { UDPSocket, TCPSocket, TCPServerSocket, MulticastController, install };
