@@ -1,0 +1,76 @@
+/* wolfSSL configuration for Socket.IWA (compiled with -DWOLFSSL_USER_SETTINGS).
+ *
+ * QUIC needs TLS 1.3 only. We enable exactly what a QUIC server/client needs to
+ * talk to browsers and to aioquic, and switch off everything else that costs
+ * code size (this tree is also compiled to WebAssembly).
+ */
+#ifndef SOCKET_IWA_WOLFSSL_USER_SETTINGS_H
+#define SOCKET_IWA_WOLFSSL_USER_SETTINGS_H
+
+#include <sys/time.h> /* tls13.c calls gettimeofday() */
+
+/* ---- protocol ---------------------------------------------------------- */
+#define WOLFSSL_TLS13
+#define WOLFSSL_QUIC
+#define WOLFSSL_NO_TLS12
+#define NO_OLD_TLS
+#define HAVE_TLS_EXTENSIONS
+#define HAVE_SUPPORTED_CURVES
+#define HAVE_SNI
+#define HAVE_ALPN
+#define HAVE_SESSION_TICKET
+#define WOLFSSL_EARLY_DATA
+#define HAVE_HKDF
+#define HAVE_EX_DATA        /* SSL app data: the QUIC connection a TLS object belongs to */
+#define OPENSSL_EXTRA       /* wolfSSL's quic.c is built on the EVP layer */
+#define WOLFSSL_QUIC_MAX_RECORD_CAPACITY (1024 * 1024)
+
+/* ---- ciphers and key exchange -------------------------------------------- */
+#define HAVE_AESGCM
+#define WOLFSSL_AES_128
+#define WOLFSSL_AES_256
+#define WOLFSSL_AES_DIRECT  /* AES-ECB for QUIC header protection */
+#define HAVE_AES_ECB
+#define WOLFSSL_AES_COUNTER  /* wolfSSL_quic_get_hp() names AES-CTR ciphers */
+#define HAVE_CHACHA
+#define HAVE_POLY1305
+#define WOLFSSL_SHA384
+#define WOLFSSL_SHA512
+#define HAVE_ECC
+#define ECC_TIMING_RESISTANT
+#define ECC_SHAMIR
+#define HAVE_CURVE25519
+#define CURVE25519_SMALL
+#define WC_RSA_PSS          /* TLS 1.3 signs with RSA-PSS */
+#define WC_RSA_BLINDING
+#define WOLFSSL_SP_MATH_ALL
+#define SP_INT_BITS 4096
+
+/* Self-signed certificate generation for the server's default identity. */
+#define WOLFSSL_CERT_GEN
+#define WOLFSSL_KEY_GEN
+#define WOLFSSL_CERT_EXT
+#define WOLFSSL_ALT_NAMES
+
+/* ---- runtime ----------------------------------------------------------- */
+#define SINGLE_THREADED     /* one event loop owns every TLS object */
+#define NO_FILESYSTEM       /* keys, certificates and tickets come in as buffers */
+#define WOLFSSL_USER_IO     /* QUIC moves the bytes, not wolfSSL's socket layer */
+#define NO_WRITEV
+#define WOLFSSL_IGNORE_FILE_WARN
+#define TFM_TIMING_RESISTANT
+#define HAVE_HASHDRBG
+
+/* ---- switched off ---------------------------------------------------------- */
+#define NO_DH
+#define NO_DSA
+#define NO_DES3
+#define NO_RC4
+#define NO_MD4
+#define NO_PSK
+#define NO_PWDBASED
+#define NO_OLD_RNGNAME
+#define WOLFSSL_NO_SHAKE128
+#define WOLFSSL_NO_SHAKE256
+
+#endif
