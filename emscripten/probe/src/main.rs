@@ -1,0 +1,433 @@
+//! Socket probes: small std-only programs that exercise the Direct Sockets
+//! bridge from Rust. Built for wasm32-unknown-emscripten (the real subject) and
+//! natively (the same code against the kernel, as a reference).
+//!
+//! Every mode prints `READY <addr>` once it listens (when it does) and one
+//! final line `RESULT <json>`; a failure prints `RESULT {"ok":false,...}` and
+//! exits non-zero. Modes:
+//!
+//! - `udp-echo <bind> <count>`           echo `count` datagrams back to their sender
+//! - `tcp-echo <bind> <conns>`           std TcpListener; echo with libc read()/write() on the fds
+//! - `tcp-client <addr> <bytes>`         std TcpStream; non-blocking + poll(), write/read `bytes`, verify
+//! - `multicast <group> <port> <rounds>` libc socket, IP_ADD_MEMBERSHIP, exchange with a peer, IP_DROP_MEMBERSHIP
+//! - `expect-bind-udp <addr>`            report the io::ErrorKind of UdpSocket::bind
+//! - `expect-connect <addr>`             report the io::ErrorKind of TcpStream::connect
+//! - `socket-family <af>`                report socket(af, SOCK_DGRAM, 0)'s errno
+//! - `recv-until-closed <bind>`          block in recv_from until another export closes the fd
+//! - `options <bind>`                    setsockopt/getsockopt round trips, nonblocking EAGAIN
+
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+#[cfg(unix)]
+use std::os::fd::AsRawFd;
+
+fn result(json: String) {
+    println!("RESULT {json}");
+}
+
+fn err_json(op: &str, e: &io::Error) -> String {
+    format!(
+        "{{\"ok\":false,\"op\":\"{op}\",\"kind\":\"{:?}\",\"errno\":{},\"msg\":\"{}\"}}",
+        e.kind(),
+        e.raw_os_error().unwrap_or(-1),
+        e.to_string().replace('"', "'")
+    )
+}
+
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+}
+
+/// Closes an fd from outside main while main is suspended in a blocking call
+/// (called by the test through the module's exports).
+#[no_mangle]
+pub extern "C" fn probe_close(fd: i32) -> i32 {
+    // SAFETY: closing an fd number is sound; the test owns the race by design.
+    unsafe { libc::close(fd) }
+}
+
+fn udp_echo(bind: &str, count: usize) -> io::Result<String> {
+    let sock = UdpSocket::bind(bind)?;
+    println!("READY {}", sock.local_addr()?);
+    let mut buf = vec![0u8; 65536];
+    let mut bytes = 0usize;
+    for _ in 0..count {
+        let (n, from) = sock.recv_from(&mut buf)?;
+        let sent = sock.send_to(&buf[..n], from)?;
+        if sent != n {
+            return Err(io::Error::other(format!("short send {sent} of {n}")));
+        }
+        bytes += n;
+    }
+    Ok(format!("{{\"ok\":true,\"echoed\":{count},\"bytes\":{bytes}}}"))
+}
+
+/// read() on an fd, retrying EINTR.
+fn fd_read(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is a valid writable slice of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// write() on an fd, retrying EINTR.
+fn fd_write(fd: i32, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is a valid readable slice of buf.len() bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn tcp_echo(bind: &str, conns: usize) -> io::Result<String> {
+    let listener = TcpListener::bind(bind)?;
+    println!("READY {}", listener.local_addr()?);
+    let mut total = 0usize;
+    let mut peers = Vec::new();
+    let mut buf = vec![0u8; 16384];
+    for _ in 0..conns {
+        let (stream, peer) = listener.accept()?;
+        peers.push(format!("\"{peer}\""));
+        let fd = stream.as_raw_fd();
+        loop {
+            let n = fd_read(fd, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let mut off = 0;
+            while off < n {
+                off += fd_write(fd, &buf[off..n])?;
+            }
+            total += n;
+        }
+        drop(stream);
+    }
+    Ok(format!("{{\"ok\":true,\"conns\":{conns},\"bytes\":{total},\"peers\":[{}]}}", peers.join(",")))
+}
+
+fn pattern(i: usize) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 8)) as u8
+}
+
+fn tcp_client(addr: &str, bytes: usize) -> io::Result<String> {
+    let addr: SocketAddr = addr.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
+    let stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let local = stream.local_addr()?;
+    let peer = stream.peer_addr()?;
+    stream.set_nonblocking(true)?;
+    let fd = stream.as_raw_fd();
+    let out: Vec<u8> = (0..bytes).map(pattern).collect();
+    let mut sent = 0usize;
+    let mut got = Vec::with_capacity(bytes);
+    let mut buf = vec![0u8; 65536];
+    let mut shut = false;
+    let mut polls = 0usize;
+    let mut eagain = 0usize;
+    loop {
+        let mut events = libc::POLLIN;
+        if sent < bytes {
+            events |= libc::POLLOUT;
+        }
+        let mut pfd = libc::pollfd { fd, events, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+        polls += 1;
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if r == 0 {
+            return Err(io::Error::new(ErrorKind::TimedOut, format!("poll timed out, sent {sent} got {}", got.len())));
+        }
+        if pfd.revents & libc::POLLOUT != 0 && sent < bytes {
+            let end = (sent + 32768).min(bytes);
+            match fd_write(fd, &out[sent..end]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => eagain += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        if sent == bytes && !shut {
+            stream.shutdown(std::net::Shutdown::Write)?;
+            shut = true;
+        }
+        if pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+            match fd_read(fd, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => eagain += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        if pfd.revents & libc::POLLERR != 0 {
+            return Err(stream.take_error()?.unwrap_or_else(|| io::Error::other("POLLERR")));
+        }
+    }
+    if got != out {
+        let first = got.iter().zip(out.iter()).position(|(a, b)| a != b);
+        return Err(io::Error::other(format!(
+            "echo mismatch: got {} of {} bytes, first difference at {:?}",
+            got.len(),
+            bytes,
+            first
+        )));
+    }
+    Ok(format!(
+        "{{\"ok\":true,\"bytes\":{bytes},\"local\":\"{local}\",\"peer\":\"{peer}\",\"polls\":{polls},\"eagain\":{eagain}}}"
+    ))
+}
+
+fn check(r: i32, what: &str) -> io::Result<i32> {
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
+    }
+    Ok(r)
+}
+
+fn sockaddr_in(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_port = port.to_be();
+    sa.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(ip) };
+    sa
+}
+
+fn parse_v4(s: &str) -> io::Result<[u8; 4]> {
+    let ip: std::net::Ipv4Addr = s.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
+    Ok(ip.octets())
+}
+
+fn set_int(fd: i32, level: i32, opt: i32, v: i32, what: &str) -> io::Result<()> {
+    // SAFETY: optval points at a live i32 of the given length.
+    check(
+        unsafe { libc::setsockopt(fd, level, opt, (&v as *const i32).cast(), 4) },
+        what,
+    )?;
+    Ok(())
+}
+
+fn get_int(fd: i32, level: i32, opt: i32, what: &str) -> io::Result<i32> {
+    let mut v: i32 = 0;
+    let mut len: libc::socklen_t = 4;
+    // SAFETY: optval/optlen point at live locals of matching size.
+    check(
+        unsafe { libc::getsockopt(fd, level, opt, (&mut v as *mut i32).cast(), &mut len) },
+        what,
+    )?;
+    Ok(v)
+}
+
+fn membership(fd: i32, group: [u8; 4], join: bool) -> io::Result<()> {
+    let mreq = libc::ip_mreq {
+        imr_multiaddr: libc::in_addr { s_addr: u32::from_ne_bytes(group) },
+        imr_interface: libc::in_addr { s_addr: 0 },
+    };
+    let opt = if join { libc::IP_ADD_MEMBERSHIP } else { libc::IP_DROP_MEMBERSHIP };
+    // SAFETY: mreq is a live ip_mreq and the length matches it.
+    check(
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_IP,
+                opt,
+                (&mreq as *const libc::ip_mreq).cast(),
+                std::mem::size_of::<libc::ip_mreq>() as libc::socklen_t,
+            )
+        },
+        if join { "IP_ADD_MEMBERSHIP" } else { "IP_DROP_MEMBERSHIP" },
+    )?;
+    Ok(())
+}
+
+/// Multicast through raw setsockopt: join `group`, announce on the group,
+/// answer `rounds` datagrams from peers unicast, leave the group.
+fn multicast(group: &str, port: u16, rounds: usize) -> io::Result<String> {
+    let g = parse_v4(group)?;
+    // SAFETY: plain socket(2) call.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) }, "socket")?;
+    set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1, "SO_REUSEADDR")?;
+    set_int(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, 1, "IP_MULTICAST_TTL")?;
+    set_int(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 1, "IP_MULTICAST_LOOP")?;
+    let sa = sockaddr_in([0, 0, 0, 0], port);
+    // SAFETY: sa is a live sockaddr_in of the given size.
+    check(
+        unsafe { libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32) },
+        "bind",
+    )?;
+    membership(fd, g, true)?;
+    // Joining twice must fail like the kernel does (EADDRINUSE).
+    let twice = membership(fd, g, true).err().and_then(|e| e.raw_os_error()).unwrap_or(0);
+    let ttl = get_int(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, "getsockopt TTL")?;
+    println!("READY 0.0.0.0:{port} fd={fd}");
+    let hello = b"hello-from-wasm";
+    let dst = sockaddr_in(g, port);
+    // SAFETY: buffer and address are live for the call.
+    check(
+        unsafe {
+            libc::sendto(fd, hello.as_ptr().cast(), hello.len(), 0, (&dst as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32) as i32
+        },
+        "sendto group",
+    )?;
+    let mut buf = [0u8; 2048];
+    let mut answered = 0usize;
+    let mut own_seen = 0usize;
+    let mut peers = Vec::new();
+    while answered < rounds {
+        // SAFETY: zeroed sockaddr_in is valid; lengths match the buffers.
+        let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut flen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let n = check(
+            unsafe {
+                libc::recvfrom(fd, buf.as_mut_ptr().cast(), buf.len(), 0, (&mut from as *mut libc::sockaddr_in).cast(), &mut flen) as i32
+            },
+            "recvfrom",
+        )? as usize;
+        if &buf[..n] == hello {
+            own_seen += 1; // multicast loopback delivers our own announcement
+            continue;
+        }
+        let mut reply = b"echo:".to_vec();
+        reply.extend_from_slice(&buf[..n]);
+        // SAFETY: reply and from are live for the call.
+        check(
+            unsafe { libc::sendto(fd, reply.as_ptr().cast(), reply.len(), 0, (&from as *const libc::sockaddr_in).cast(), flen) as i32 },
+            "sendto peer",
+        )?;
+        let ip = std::net::Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr));
+        peers.push(format!("\"{}:{}\"", ip, u16::from_be(from.sin_port)));
+        answered += 1;
+    }
+    membership(fd, g, false)?;
+    // Leaving a group we are not in must fail (EADDRNOTAVAIL).
+    let not_member = membership(fd, g, false).err().and_then(|e| e.raw_os_error()).unwrap_or(0);
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    Ok(format!(
+        "{{\"ok\":true,\"answered\":{answered},\"ownSeen\":{own_seen},\"ttl\":{ttl},\"joinTwiceErrno\":{twice},\"eaddrinuse\":{},\"leaveTwiceErrno\":{not_member},\"eaddrnotavail\":{},\"peers\":[{}]}}",
+        libc::EADDRINUSE,
+        libc::EADDRNOTAVAIL,
+        peers.join(",")
+    ))
+}
+
+fn expect_bind_udp(addr: &str) -> String {
+    match UdpSocket::bind(addr) {
+        Ok(s) => format!("{{\"ok\":true,\"op\":\"bind\",\"local\":\"{}\"}}", s.local_addr().map(|a| a.to_string()).unwrap_or_default()),
+        Err(e) => err_json("bind", &e),
+    }
+}
+
+fn expect_connect(addr: &str) -> String {
+    match TcpStream::connect(addr) {
+        Ok(s) => format!("{{\"ok\":true,\"op\":\"connect\",\"peer\":\"{}\"}}", s.peer_addr().map(|a| a.to_string()).unwrap_or_default()),
+        Err(e) => err_json("connect", &e),
+    }
+}
+
+fn socket_family(af: i32) -> String {
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe { libc::socket(af, libc::SOCK_DGRAM, 0) };
+    let e = if fd < 0 { errno() } else { 0 };
+    if fd >= 0 {
+        // SAFETY: fd is ours.
+        unsafe { libc::close(fd) };
+    }
+    format!(
+        "{{\"ok\":{},\"op\":\"socket\",\"fd\":{fd},\"errno\":{e},\"EAFNOSUPPORT\":{}}}",
+        fd >= 0,
+        libc::EAFNOSUPPORT
+    )
+}
+
+fn recv_until_closed(bind: &str) -> io::Result<String> {
+    let sock = UdpSocket::bind(bind)?;
+    println!("READY {} fd={}", sock.local_addr()?, sock.as_raw_fd());
+    let mut buf = [0u8; 1500];
+    let r = sock.recv_from(&mut buf);
+    std::mem::forget(sock); // its fd was closed from outside
+    Ok(match r {
+        Ok((n, from)) => format!("{{\"ok\":true,\"op\":\"recv\",\"n\":{n},\"from\":\"{from}\"}}"),
+        Err(e) => err_json("recv", &e),
+    })
+}
+
+/// Options and non-blocking behaviour on a bound UDP socket and a TCP socket.
+fn options(bind: &str) -> io::Result<String> {
+    let sock = UdpSocket::bind(bind)?;
+    let fd = sock.as_raw_fd();
+    sock.set_nonblocking(true)?;
+    let mut buf = [0u8; 64];
+    let eagain = match sock.recv_from(&mut buf) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+        _ => false,
+    };
+    sock.set_nonblocking(false)?;
+    // F_GETFL must reflect the cleared O_NONBLOCK.
+    // SAFETY: plain fcntl on our fd.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    let nonblock_cleared = fl >= 0 && fl & libc::O_NONBLOCK == 0;
+    set_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, 65536, "SO_SNDBUF")?;
+    let sndbuf = get_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, "get SO_SNDBUF")?;
+    let so_type = get_int(fd, libc::SOL_SOCKET, libc::SO_TYPE, "SO_TYPE")?;
+    let unknown = {
+        // SAFETY: optval points at a live i32.
+        let v: i32 = 1;
+        let r = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, 12345, (&v as *const i32).cast(), 4) };
+        if r < 0 { errno() } else { 0 }
+    };
+    let mut avail: i32 = -1;
+    // SAFETY: FIONREAD writes an int.
+    let fionread = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut avail) };
+    let tcp = TcpStream::connect(sock.local_addr()?).err().map(|e| format!("{:?}", e.kind())).unwrap_or_default();
+    Ok(format!(
+        "{{\"ok\":true,\"eagain\":{eagain},\"nonblockCleared\":{nonblock_cleared},\"sndbuf\":{sndbuf},\"soType\":{so_type},\"SOCK_DGRAM\":{},\"unknownOptErrno\":{unknown},\"ENOPROTOOPT\":{},\"fionread\":{fionread},\"avail\":{avail},\"tcpToUdpPort\":\"{tcp}\"}}",
+        libc::SOCK_DGRAM,
+        libc::ENOPROTOOPT
+    ))
+}
+
+fn usage() -> ! {
+    eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
+    std::process::exit(2)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| usage());
+    let num = |i: usize| arg(i).parse::<usize>().unwrap_or_else(|_| usage());
+    let mode = arg(0);
+    let out: io::Result<String> = match mode.as_str() {
+        "udp-echo" => udp_echo(&arg(1), num(2)),
+        "tcp-echo" => tcp_echo(&arg(1), num(2)),
+        "tcp-client" => tcp_client(&arg(1), num(2)),
+        "multicast" => multicast(&arg(1), num(2) as u16, num(3)),
+        "expect-bind-udp" => Ok(expect_bind_udp(&arg(1))),
+        "expect-connect" => Ok(expect_connect(&arg(1))),
+        "socket-family" => Ok(socket_family(num(1) as i32)),
+        "recv-until-closed" => recv_until_closed(&arg(1)),
+        "options" => options(&arg(1)),
+        _ => usage(),
+    };
+    match out {
+        Ok(json) => result(json),
+        Err(e) => {
+            result(err_json(&mode, &e));
+            std::process::exit(1);
+        }
+    }
+}
