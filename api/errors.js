@@ -1,0 +1,58 @@
+// Errors with codes. Every error this API raises or emits carries a `code`
+// (errno-style like EACCES / ECONNREFUSED / ETIMEDOUT, or ERR_* for API misuse).
+
+/** Error raised by Socket.IWA; `code` says what went wrong in a stable form. */
+export class SocketIWAError extends Error {
+  /**
+   * @param {string} code stable machine-readable code
+   * @param {string} message human-readable message
+   * @param {{cause?: unknown, closeCode?: number}} [extra]
+   */
+  constructor(code, message, extra = {}) {
+    super(message, extra.cause !== undefined ? { cause: extra.cause } : undefined);
+    this.name = 'SocketIWAError';
+    /** @type {string} */
+    this.code = code;
+    if (extra.closeCode !== undefined) this.closeCode = extra.closeCode;
+  }
+}
+
+/** A TypeError with a code (invalid argument). */
+export function argError(message, code = 'ERR_INVALID_ARG_VALUE') {
+  const e = new TypeError(message);
+  e.code = code;
+  return e;
+}
+
+const NAME_TO_CODE = {
+  NotAllowedError: 'EACCES',
+  SecurityError: 'EACCES',
+  InvalidStateError: 'ERR_INVALID_STATE',
+  InvalidAccessError: 'EINVAL',
+  NotSupportedError: 'ENOTSUP',
+  AbortError: 'ECONNABORTED',
+  TimeoutError: 'ETIMEDOUT',
+  TypeError: 'ERR_INVALID_ARG_VALUE',
+};
+
+/**
+ * Convert a browser DOMException (or anything thrown by Direct Sockets) into a
+ * SocketIWAError. `networkCode` is used for NetworkError, whose meaning depends
+ * on the phase (connect: ECONNREFUSED, bind: EADDRINUSE, stream: ECONNRESET).
+ */
+export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
+  if (err instanceof SocketIWAError) return err;
+  if (err instanceof TypeError && !(err.name && err.name !== 'TypeError')) {
+    if (!err.code) err.code = 'ERR_INVALID_ARG_VALUE';
+    return err;
+  }
+  const name = err && err.name;
+  const code = name === 'NetworkError' ? networkCode : (NAME_TO_CODE[name] || 'ENETWORK');
+  const msg = `${what}: ${name || 'Error'}: ${err && err.message ? err.message : String(err)}`;
+  return new SocketIWAError(code, msg, { cause: err });
+}
+
+/** Error for use of a closed socket. */
+export function closedError(what) {
+  return new SocketIWAError('ERR_SOCKET_CLOSED', `${what}: the socket is closed.`);
+}

@@ -1,0 +1,212 @@
+// TCP servers on TCPServerSocket in three modes: raw, plain WebSocket and
+// Socket.IO. Emits 'connection' per accepted (and, for WebSocket / Socket.IO,
+// handshaken) connection; rooms and broadcasts through to(room).
+
+import { Emitter } from './emitter.js';
+import { ByteStream } from './byte_stream.js';
+import { fromDirectSocketsError, argError, SocketIWAError } from './errors.js';
+import { validateIp, validatePort } from './validate.js';
+import { HeadReader, checkRequest, buildResponse, buildError } from './ws_handshake.js';
+import { WebSocketConnection } from './websocket.js';
+import { SocketIOServerCore } from './socketio.js';
+import { RawTCPConnection } from './raw.js';
+import { RoomRegistry, BroadcastOperator } from './rooms.js';
+import { checkProtocol } from './tcp.js';
+import { randomBytes, base64 } from './bytes.js';
+
+/** A listening server. */
+export class TCPServer extends Emitter {
+  #server; #reader; #opts; #clients = new Map(); #registry = new RoomRegistry(); #core = null; #closed = false;
+
+  constructor(server, info, opts) {
+    super();
+    this.#server = server;
+    this.#opts = opts;
+    /** 'raw' | 'websocket' | 'socket.io' */
+    this.protocol = opts.protocol;
+    /** Address the server listens on. */
+    this.address = info.localAddress;
+    /** Port the server listens on. */
+    this.port = info.localPort;
+    if (this.protocol === 'socket.io') {
+      this.#core = new SocketIOServerCore({ ...opts, onError: (err) => this.emitLocal('error', err) });
+      this.#core.of('/').on('connection', (s) => this.emitLocal('connection', s));
+    }
+    this.#reader = info.readable.getReader();
+    this.#acceptLoop();
+  }
+
+  /** 1 while listening, 3 after close. */
+  get readyState() { return this.#closed ? 3 : 1; }
+
+  /** Connections currently open (raw and WebSocket modes: the connections; Socket.IO: sockets of "/"). */
+  get clients() {
+    if (this.#core) return new Set(this.#core.of('/').sockets.values());
+    return new Set(this.#clients.values());
+  }
+
+  async #acceptLoop() {
+    try {
+      for (;;) {
+        const { value: socket, done } = await this.#reader.read();
+        if (done) break;
+        this.#onSocket(socket).catch((err) => this.emitLocal('error', err));
+      }
+    } catch (err) {
+      if (!this.#closed) this.emitLocal('error', fromDirectSocketsError(err, 'accept', 'ECONNABORTED'));
+    }
+  }
+
+  async #onSocket(socket) {
+    let info;
+    try { info = await socket.opened; } catch (err) { throw fromDirectSocketsError(err, 'accepted socket', 'ECONNABORTED'); }
+    if (this.#closed) { try { info.readable.cancel(); info.writable.abort(); } catch {} return; }
+    const stream = new ByteStream(socket, info, { onData() {}, onEnd() {}, onError() {}, highWaterMark: this.#opts.highWaterMark });
+    const addr = { remoteAddress: info.remoteAddress, remotePort: info.remotePort, localAddress: this.address, localPort: this.port };
+    if (this.protocol === 'raw') {
+      const conn = new RawTCPConnection(stream, { ...addr, binaryType: this.#opts.binaryType });
+      this.#track(conn);
+      this.emitLocal('connection', conn);
+      return;
+    }
+    const hs = await this.#handshake(stream);
+    if (!hs) return;
+    const ws = new WebSocketConnection(stream, {
+      isServer: true, binaryType: this.#opts.binaryType, maxPayload: this.#opts.maxPayload,
+      fragmentSize: this.#opts.fragmentSize, ...addr,
+    });
+    Object.assign(ws, addr, { request: hs.request, protocol: this.protocol });
+    if (this.protocol === 'websocket') {
+      this.#track(ws);
+      ws.on('error', (err) => this.emitLocal('clientError', err, ws));
+      this.emitLocal('connection', ws, hs.request);
+      ws.feed(hs.rest);
+      return;
+    }
+    this.#core.accept(ws, { query: hs.request.query, headers: hs.request.headers, address: addr.remoteAddress, port: addr.remotePort, time: new Date().toISOString() });
+    ws.feed(hs.rest);
+  }
+
+  async #handshake(stream) {
+    const reader = new HeadReader();
+    const limitMs = this.#opts.handshakeTimeoutMs ?? 10000;
+    const result = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve({ error: Object.assign(new SocketIWAError('ETIMEDOUT', 'handshake timeout'), { status: 408 }) }), limitMs);
+      stream.handlers.onData = (chunk) => {
+        let r;
+        try { r = reader.push(chunk); } catch (err) { clearTimeout(timer); resolve({ error: Object.assign(err, { status: 431 }) }); return; }
+        if (!r) return;
+        clearTimeout(timer);
+        stream.handlers.onData = () => {};
+        try { resolve({ request: checkRequest(r.head), rest: r.rest }); } catch (err) { resolve({ error: err }); }
+      };
+      stream.handlers.onEnd = () => { clearTimeout(timer); resolve({ error: null }); };
+      stream.handlers.onError = () => { clearTimeout(timer); resolve({ error: null }); };
+    });
+    if (!result.error && result.request) {
+      const { request } = result;
+      const wantPath = this.#opts.path !== undefined
+        ? this.#opts.path
+        : this.protocol === 'socket.io' ? '/socket.io/' : null;
+      const norm = (p) => p.replace(/\/?$/, '/');
+      if (wantPath !== null && norm(request.path) !== norm(wantPath)) {
+        result.error = Object.assign(new SocketIWAError('ERR_WS_HANDSHAKE', `no endpoint at ${request.path}`), { status: 404 });
+      } else if (this.protocol === 'socket.io' && (request.query.EIO !== '4' || request.query.transport !== 'websocket')) {
+        result.error = Object.assign(new SocketIWAError('ERR_WS_HANDSHAKE',
+          request.query.EIO !== '4' ? 'Unsupported protocol version' : 'Transport unknown (only the websocket transport is served)'), { status: 400, engineCode: request.query.EIO !== '4' ? 5 : 0 });
+      }
+    }
+    if (result.error || !result.request) {
+      if (result.error) {
+        const body = result.error.engineCode !== undefined
+          ? JSON.stringify({ code: result.error.engineCode, message: result.error.message })
+          : result.error.message;
+        stream.write(buildError(result.error.status || 400, body));
+        this.emitLocal('clientError', result.error);
+      }
+      await stream.close().catch(() => {});
+      return null;
+    }
+    stream.write(await buildResponse(result.request.key));
+    return result;
+  }
+
+  #track(conn) {
+    const id = base64(randomBytes(12)).replace(/\+/g, '-').replace(/\//g, '_');
+    conn.id = id;
+    this.#clients.set(id, conn);
+    this.#registry.join(id, id);
+    const registry = this.#registry;
+    conn.join = (...rooms) => { registry.join(id, ...rooms); return conn; };
+    conn.leave = (room) => { registry.leave(id, room); return conn; };
+    Object.defineProperty(conn, 'rooms', { get: () => registry.roomsOf(id), configurable: true });
+    conn.on('close', () => { this.#clients.delete(id); registry.leaveAll(id); });
+  }
+
+  #target() {
+    if (this.#core) return this.#core.of('/')._target();
+    return { registry: this.#registry, members: () => this.#clients };
+  }
+
+  /** Socket.IO: get or create a namespace. */
+  of(name) {
+    if (!this.#core) throw argError('namespaces need protocol "socket.io"', 'ERR_PROTOCOL_MODE');
+    return this.#core.of(name);
+  }
+
+  /** Select a room for a broadcast: server.to(room).emit(...) / .send(...). */
+  to(room) { return new BroadcastOperator(this.#target()).to(room); }
+  /** Alias of to(). */
+  in(room) { return this.to(room); }
+  /** Exclude a room from a broadcast. */
+  except(room) { return new BroadcastOperator(this.#target()).except(room); }
+
+  /**
+   * Socket.IO: broadcast a named event to every socket of "/". Lifecycle
+   * names ('connection', 'error', 'close', 'listening') dispatch locally.
+   */
+  emit(event, ...args) {
+    if (['connection', 'error', 'close', 'clientError', 'listening'].includes(event)) return this.emitLocal(event, ...args);
+    return new BroadcastOperator(this.#target()).emit(event, ...args);
+  }
+
+  /** Raw / WebSocket: send a message to every client. */
+  broadcast(data) { return new BroadcastOperator(this.#target()).send(data); }
+
+  /** Stop accepting and close every connection. */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#core) this.#core.closeAll();
+    for (const c of [...this.#clients.values()]) {
+      try { if (c instanceof WebSocketConnection) c.close(1001, 'server shutting down'); else c.close(); } catch {}
+    }
+    try { await this.#reader.cancel(); } catch {}
+    try { await this.#server.closed; } catch {}
+    this.emitLocal('close');
+  }
+}
+
+/**
+ * Listen for TCP connections.
+ * @param {string} host local IP address to listen on
+ * @param {object} [options] {port, protocol, path, backlog, ...}
+ * @returns {Promise<TCPServer>}
+ */
+export async function createTCPServer(host = '127.0.0.1', options = {}) {
+  validateIp(host, 'host');
+  if (options === null || typeof options !== 'object') throw argError('options must be an object', 'ERR_INVALID_ARG_TYPE');
+  const protocol = checkProtocol(options.protocol);
+  if (options.port !== undefined && options.port !== 0) validatePort(options.port, 'port');
+  const Ctor = globalThis.TCPServerSocket;
+  if (typeof Ctor !== 'function') throw new SocketIWAError('ENOTSUP', 'TCPServerSocket is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).');
+  const dsOpts = {};
+  if (options.port) dsOpts.localPort = options.port;
+  if (options.backlog !== undefined) dsOpts.backlog = options.backlog;
+  if (options.ipv6Only !== undefined) dsOpts.ipv6Only = options.ipv6Only;
+  let server;
+  try { server = new Ctor(host, dsOpts); } catch (err) { throw fromDirectSocketsError(err, `listen ${host}:${options.port || 0}`, 'EADDRINUSE'); }
+  let info;
+  try { info = await server.opened; } catch (err) { throw fromDirectSocketsError(err, `listen ${host}:${options.port || 0}`, 'EADDRINUSE'); }
+  return new TCPServer(server, info, { ...options, protocol });
+}

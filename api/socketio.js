@@ -1,0 +1,589 @@
+// Socket.IO v5 over Engine.IO v4 over WebSocket: the client (talks to a stock
+// npm `socket.io` server) and the server side (accepts the stock npm
+// `socket.io-client` with the websocket transport), with namespaces, rooms,
+// acknowledgements both ways, binary payloads, ping/pong timeouts and
+// Socket.IO's disconnect reasons.
+
+import { Emitter } from './emitter.js';
+import { SocketIWAError, argError, closedError } from './errors.js';
+import { EIO, SIO, ProtocolError, decodeEngine, encodeEngine, encodeSocket, SocketDecoder } from './socketio_codec.js';
+import { RoomRegistry, BroadcastOperator } from './rooms.js';
+import { randomBytes, base64 } from './bytes.js';
+
+/** Events that are lifecycle events and cannot be emitted to the peer. */
+export const RESERVED_EVENTS = Object.freeze(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error', 'open', 'close']);
+
+/** Default ack timeout for emitWithAck (ms). */
+export const DEFAULT_ACK_TIMEOUT_MS = 10000;
+
+function newId() { return base64(randomBytes(15)).replace(/\+/g, '-').replace(/\//g, '_'); }
+
+function splitAckOptions(args) {
+  const last = args[args.length - 1];
+  if (last && typeof last === 'object' && !Array.isArray(last) && Object.keys(last).length === 1 && 'timeoutMs' in last) {
+    return { args: args.slice(0, -1), timeoutMs: last.timeoutMs };
+  }
+  return { args, timeoutMs: undefined };
+}
+
+/** Event/ack machinery shared by client sockets and server-side sockets. */
+class SocketIOEndpoint extends Emitter {
+  #acks = new Map();
+  #nextAckId = 0;
+  #timeoutNext;
+
+  constructor(ackTimeoutMs) {
+    super();
+    /** Default timeout for emitWithAck (ms). */
+    this.ackTimeoutMs = ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    /** Whether the namespace connection is established. */
+    this.connected = false;
+    /** Socket.IO session id of this namespace connection. */
+    this.id = undefined;
+  }
+
+  /** Namespace name, e.g. "/" or "/admin". */
+  get nsp() { return this._nsp; }
+
+  /**
+   * Emit a named event to the peer. A function as last argument receives the
+   * peer's acknowledgement (err, ...response) when timeout() was used, or
+   * (...response) otherwise, like Socket.IO.
+   * @param {string} event
+   * @param {...any} args
+   * @returns {this}
+   */
+  emit(event, ...args) {
+    if (RESERVED_EVENTS.includes(event)) throw argError(`"${event}" is a reserved event name`, 'ERR_RESERVED_EVENT');
+    if (typeof event !== 'string') throw argError('event name must be a string', 'ERR_INVALID_ARG_TYPE');
+    if (!this.connected) throw closedError(`emit("${event}")`);
+    const timeout = this.#timeoutNext;
+    this.#timeoutNext = undefined;
+    const packet = { type: SIO.EVENT, nsp: this._nsp, data: [event, ...args] };
+    if (typeof args[args.length - 1] === 'function') {
+      const fn = args[args.length - 1];
+      packet.data = [event, ...args.slice(0, -1)];
+      const id = this.#nextAckId++;
+      packet.id = id;
+      if (timeout !== undefined) {
+        const timer = setTimeout(() => {
+          this.#acks.delete(id);
+          fn(new SocketIWAError('ETIMEDOUT', `ack for "${event}" not received within ${timeout} ms`));
+        }, timeout);
+        const wrapped = (...res) => { clearTimeout(timer); fn(null, ...res); };
+        wrapped.fail = (err) => { clearTimeout(timer); fn(err); };
+        this.#acks.set(id, wrapped);
+      } else {
+        this.#acks.set(id, fn);
+      }
+    }
+    this._sendPacket(packet);
+    return this;
+  }
+
+  /**
+   * Emit and wait for the acknowledgement. Options `{ timeoutMs }` as the last
+   * argument (default ackTimeoutMs); rejects with code ETIMEDOUT on timeout and
+   * ERR_SOCKET_CLOSED when the connection closes first.
+   * @param {string} event
+   * @param {...any} args
+   * @returns {Promise<any>}
+   */
+  emitWithAck(event, ...rest) {
+    const { args, timeoutMs } = splitAckOptions(rest);
+    const ms = timeoutMs ?? this.#timeoutNext ?? this.ackTimeoutMs;
+    this.#timeoutNext = undefined;
+    return new Promise((resolve, reject) => {
+      try {
+        this.#timeoutNext = ms;
+        this.emit(event, ...args, (err, ...res) => (err ? reject(err) : resolve(res.length > 1 ? res : res[0])));
+      } catch (err) { this.#timeoutNext = undefined; reject(err); }
+    });
+  }
+
+  /**
+   * Set a timeout (ms) for the acknowledgement of the next emit/emitWithAck.
+   * @param {number} ms
+   * @returns {this}
+   */
+  timeout(ms) {
+    if (!Number.isFinite(ms) || ms < 0) throw argError('timeout must be a non-negative number of ms');
+    this.#timeoutNext = ms;
+    return this;
+  }
+
+  /** emit('message', ...args), like Socket.IO's send(). */
+  send(...args) { return this.emit('message', ...args); }
+
+  /** Handle EVENT/ACK packets for this namespace. */
+  _onPacket(p) {
+    if (p.type === SIO.EVENT || p.type === SIO.BINARY_EVENT) {
+      const args = p.data.slice();
+      if (p.id !== undefined) {
+        let sent = false;
+        args.push((...res) => {
+          if (sent || !this.connected) return;
+          sent = true;
+          this._sendPacket({ type: SIO.ACK, nsp: this._nsp, id: p.id, data: res });
+        });
+      }
+      if (RESERVED_EVENTS.includes(String(args[0]))) return; // a peer cannot fire lifecycle events
+      this.emitLocal(String(args[0]), ...args.slice(1));
+    } else if (p.type === SIO.ACK || p.type === SIO.BINARY_ACK) {
+      const fn = this.#acks.get(p.id);
+      if (!fn) return;
+      this.#acks.delete(p.id);
+      fn(...p.data);
+    }
+  }
+
+  /** Reject pending acks (connection gone). */
+  _failAcks(reason) {
+    for (const [id, fn] of this.#acks) {
+      this.#acks.delete(id);
+      if (fn.fail) try { fn.fail(new SocketIWAError('ERR_SOCKET_CLOSED', `connection closed before ack (${reason})`)); } catch {}
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+/**
+ * Socket.IO client for one namespace, over a WebSocketConnection that targets
+ * `<path>?EIO=4&transport=websocket`.
+ */
+export class SocketIOClient extends SocketIOEndpoint {
+  #ws; #decoder; #pingTimer = null; #pingInterval = 25000; #pingTimeout = 20000; #closedReason = null;
+
+  /**
+   * @param {import('./websocket.js').WebSocketConnection} ws
+   * @param {{namespace?: string, auth?: object, ackTimeoutMs?: number, binaryType?: string}} opts
+   */
+  constructor(ws, opts = {}) {
+    super(opts.ackTimeoutMs);
+    this._nsp = opts.namespace || '/';
+    this.#ws = ws;
+    this.auth = opts.auth;
+    if (opts.binaryType) ws.binaryType = opts.binaryType;
+    this.#decoder = new SocketDecoder((p) => this.#onSocketPacket(p));
+    ws.on('message', (data) => this.#onEngine(data));
+    ws.on('close', () => this.#onClose(this.#closedReason || 'transport close'));
+    ws.on('error', (err) => { this.#closedReason ||= err.code === 'ERR_SOCKETIO_PARSE' ? 'parse error' : 'transport error'; this.emitLocal('error', err); });
+    ws.on('drain', () => this.emitLocal('drain'));
+    /** Resolves on CONNECT, rejects on connect_error / close. */
+    this.ready = new Promise((resolve, reject) => { this._resolveReady = resolve; this._rejectReady = reject; });
+    this.ready.catch(() => {});
+  }
+
+  /** 1 when connected, 3 when closed, 0 before. */
+  get readyState() { return this.connected ? 1 : this.#ws.readyState === 1 ? 0 : this.#ws.readyState; }
+  /** Bytes queued on the transport. */
+  get bufferedAmount() { return this.#ws.bufferedAmount; }
+  /** How binary payloads arrive. */
+  get binaryType() { return this.#ws.binaryType; }
+  set binaryType(v) { this.#ws.binaryType = v; }
+  /** The underlying WebSocketConnection. */
+  get transport() { return this.#ws; }
+  /** Ping interval announced by the server (ms). */
+  get pingInterval() { return this.#pingInterval; }
+  /** Ping timeout announced by the server (ms). */
+  get pingTimeout() { return this.#pingTimeout; }
+
+  _sendPacket(packet) {
+    if (this.#ws.readyState !== 1) throw closedError('Socket.IO send');
+    const parts = encodeSocket(packet);
+    this.#ws.send(encodeEngine(EIO.MESSAGE, parts[0]));
+    for (const b of parts.slice(1)) this.#ws.send(b);
+  }
+
+  #armPing() {
+    clearTimeout(this.#pingTimer);
+    this.#pingTimer = setTimeout(() => {
+      this.#closedReason = 'ping timeout';
+      this.#ws.terminate();
+    }, this.#pingInterval + this.#pingTimeout);
+  }
+
+  #onEngine(data) {
+    let pkt;
+    try {
+      pkt = decodeEngine(typeof data === 'string' ? data : data);
+      switch (pkt.type) {
+        case EIO.OPEN: {
+          let h;
+          try { h = JSON.parse(pkt.data); } catch { throw new ProtocolError('invalid open packet'); }
+          if (!h || typeof h.sid !== 'string') throw new ProtocolError('open packet without sid');
+          this.engineId = h.sid;
+          this.#pingInterval = h.pingInterval ?? 25000;
+          this.#pingTimeout = h.pingTimeout ?? 20000;
+          this.#armPing();
+          this.#ws.send(encodeEngine(EIO.MESSAGE, encodeSocket({ type: SIO.CONNECT, nsp: this._nsp, data: this.auth })[0]));
+          return;
+        }
+        case EIO.PING:
+          this.#armPing();
+          this.#ws.send(encodeEngine(EIO.PONG, pkt.data));
+          this.emitLocal('ping');
+          return;
+        case EIO.PONG: case EIO.NOOP: case EIO.UPGRADE: return;
+        case EIO.CLOSE:
+          this.#closedReason = 'transport close';
+          this.#ws.close();
+          return;
+        case EIO.MESSAGE:
+          this.#decoder.add(pkt.binary ? pkt.data : pkt.data);
+          return;
+      }
+    } catch (err) {
+      this.#protocolFailure(err);
+    }
+  }
+
+  #protocolFailure(err) {
+    this.#closedReason = 'parse error';
+    const e = err instanceof SocketIWAError ? err : new ProtocolError(String(err && err.message));
+    this.emitLocal('error', e);
+    if (this.#ws.readyState === 1) this.#ws.close(4002, 'parse error'); // 4002 = Socket.IO parse error (app range)
+  }
+
+  #onSocketPacket(p) {
+    if (p.nsp !== this._nsp) return;
+    switch (p.type) {
+      case SIO.CONNECT:
+        if (!p.data || typeof p.data.sid !== 'string') throw new ProtocolError('CONNECT without sid');
+        this.id = p.data.sid;
+        this.connected = true;
+        this.emitLocal('open');
+        this.emitLocal('connect');
+        this._resolveReady(this);
+        return;
+      case SIO.CONNECT_ERROR: {
+        const msg = typeof p.data === 'string' ? p.data : p.data.message;
+        const err = new SocketIWAError('ECONNREFUSED', `Socket.IO connect_error: ${msg}`);
+        err.data = p.data && p.data.data;
+        this.emitLocal('connect_error', err);
+        this._rejectReady(err);
+        this.#closedReason = 'io server disconnect';
+        this.#ws.close();
+        return;
+      }
+      case SIO.DISCONNECT:
+        this.#closedReason = 'io server disconnect';
+        this.#ws.close();
+        return;
+      default:
+        this._onPacket(p);
+    }
+  }
+
+  /** Leave the namespace and close the connection ('io client disconnect'). */
+  disconnect() {
+    if (this.#ws.readyState === 1) {
+      if (this.connected) this._sendPacket({ type: SIO.DISCONNECT, nsp: this._nsp });
+      this.#closedReason = 'io client disconnect';
+      this.#ws.close(1000);
+    }
+    return this;
+  }
+
+  /** Alias of disconnect(); `code`/`reason` are accepted for WebSocket-style symmetry. */
+  close() { return this.disconnect(); }
+
+  #onClose(reason) {
+    clearTimeout(this.#pingTimer);
+    const was = this.connected;
+    this.connected = false;
+    this._failAcks(reason);
+    this._rejectReady(new SocketIWAError('ECONNRESET', `Socket.IO connection closed before connect (${reason})`));
+    if (was) this.emitLocal('disconnect', reason);
+    this.emitLocal('close', reason);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------
+
+/** A client's connection to one namespace, server side. */
+export class ServerSocket extends SocketIOEndpoint {
+  /** @param {Namespace} nsp @param {EngineConnection} conn @param {object} handshake */
+  constructor(nsp, conn, handshake) {
+    super(nsp.server.ackTimeoutMs);
+    this._nsp = nsp.name;
+    this.namespace = nsp;
+    this.conn = conn;
+    this.id = newId();
+    /** {auth, query, headers, address, port, time} */
+    this.handshake = handshake;
+    /** Per-socket user data. */
+    this.data = {};
+  }
+
+  /** Rooms this socket is in (its own id included). */
+  get rooms() { return this.namespace.registry.roomsOf(this.id); }
+  /** 1 while connected, 3 after. */
+  get readyState() { return this.connected ? 1 : 3; }
+  /** Bytes queued on the transport. */
+  get bufferedAmount() { return this.conn.ws.bufferedAmount; }
+
+  _sendPacket(packet) { this.conn.sendPacket(packet); }
+
+  /** Join one or more rooms. */
+  join(...rooms) { this.namespace.registry.join(this.id, ...rooms); return this; }
+  /** Leave a room. */
+  leave(room) { this.namespace.registry.leave(this.id, room); return this; }
+  /** Broadcast to a room, excluding this socket. */
+  to(room) { return new BroadcastOperator(this.namespace._target(), new Set(), new Set([this.id])).to(room); }
+  /** Alias of to(). */
+  in(room) { return this.to(room); }
+  /** Broadcast to the whole namespace except this socket. */
+  get broadcast() { return new BroadcastOperator(this.namespace._target(), new Set(), new Set([this.id])); }
+
+  /**
+   * Disconnect from the namespace ('server namespace disconnect'); with
+   * close=true also close the underlying connection.
+   */
+  disconnect(close = false) {
+    if (!this.connected) return this;
+    try { this._sendPacket({ type: SIO.DISCONNECT, nsp: this._nsp }); } catch {}
+    this._onDisconnect('server namespace disconnect');
+    if (close) this.conn.close('forced close');
+    return this;
+  }
+
+  /** Alias of disconnect(true). */
+  close() { return this.disconnect(true); }
+
+  _onDisconnect(reason) {
+    if (!this.connected) return;
+    this.emitLocal('disconnecting', reason);
+    this.connected = false;
+    this.namespace._remove(this);
+    this.conn.sockets.delete(this._nsp);
+    this._failAcks(reason);
+    this.emitLocal('disconnect', reason);
+    this.emitLocal('close', reason);
+  }
+}
+
+/** A Socket.IO namespace on a server: 'connection' events, rooms, broadcasts. */
+export class Namespace extends Emitter {
+  constructor(server, name) {
+    super();
+    this.server = server;
+    this.name = name;
+    /** @type {Map<string, ServerSocket>} */
+    this.sockets = new Map();
+    this.registry = new RoomRegistry();
+    this._middleware = [];
+  }
+
+  /**
+   * Add a middleware run on each namespace connect: fn(socket, next); call
+   * next(err) to refuse with a connect_error.
+   */
+  use(fn) { this._middleware.push(fn); return this; }
+
+  _target() {
+    return {
+      registry: this.registry,
+      members: () => this.sockets,
+      deliverEvent: (members, event, args) => {
+        if (RESERVED_EVENTS.includes(event)) throw argError(`"${event}" is a reserved event name`, 'ERR_RESERVED_EVENT');
+        const parts = encodeSocket({ type: SIO.EVENT, nsp: this.name, data: [event, ...args] });
+        for (const s of members) if (s.connected) s.conn.sendParts(parts);
+      },
+    };
+  }
+
+  /** Select a room for broadcasting. */
+  to(room) { return new BroadcastOperator(this._target()).to(room); }
+  /** Alias of to(). */
+  in(room) { return this.to(room); }
+  /** Exclude a room from a broadcast. */
+  except(room) { return new BroadcastOperator(this._target()).except(room); }
+  /**
+   * Emit to every socket in the namespace ('connection', 'connect' and other
+   * reserved names dispatch locally instead).
+   */
+  emit(event, ...args) {
+    if (event === 'connection' || event === 'connect' || event === 'error' || event === 'close') return this.emitLocal(event, ...args);
+    return new BroadcastOperator(this._target()).emit(event, ...args);
+  }
+
+  _remove(socket) {
+    this.sockets.delete(socket.id);
+    this.registry.leaveAll(socket.id);
+  }
+
+  async _connect(conn, auth) {
+    const socket = new ServerSocket(this, conn, { ...conn.handshake, auth: auth || {} });
+    for (const fn of this._middleware) {
+      const err = await new Promise((resolve) => { try { fn(socket, resolve); } catch (e) { resolve(e); } });
+      if (err) {
+        conn.sendPacket({ type: SIO.CONNECT_ERROR, nsp: this.name, data: { message: err.message || String(err), ...(err.data !== undefined ? { data: err.data } : {}) } });
+        return;
+      }
+    }
+    if (conn.closed) return;
+    socket.connected = true;
+    this.sockets.set(socket.id, socket);
+    conn.sockets.set(this.name, socket);
+    socket.join(socket.id);
+    conn.sendPacket({ type: SIO.CONNECT, nsp: this.name, data: { sid: socket.id } });
+    this.emitLocal('connection', socket);
+    this.emitLocal('connect', socket);
+  }
+}
+
+/** Server-side Engine.IO session over one WebSocket connection. */
+export class EngineConnection {
+  /**
+   * @param {SocketIOServerCore} core
+   * @param {import('./websocket.js').WebSocketConnection} ws
+   * @param {object} handshake
+   */
+  constructor(core, ws, handshake) {
+    this.core = core;
+    this.ws = ws;
+    this.handshake = handshake;
+    this.id = newId();
+    /** @type {Map<string, ServerSocket>} */
+    this.sockets = new Map();
+    this.closed = false;
+    this.closeReason = null;
+    this.decoder = new SocketDecoder((p) => this.#onSocketPacket(p));
+    ws.binaryType = core.binaryType;
+    ws.on('message', (d) => this.#onEngine(d));
+    ws.on('close', () => this.#onClose(this.closeReason || 'transport close'));
+    ws.on('error', (err) => { this.closeReason ||= 'transport error'; core.emitError(err, this); });
+    ws.send(encodeEngine(EIO.OPEN, JSON.stringify({ sid: this.id, upgrades: [], pingInterval: core.pingInterval, pingTimeout: core.pingTimeout, maxPayload: core.maxPayload })));
+    this.#schedulePing();
+  }
+
+  #pingTimer = null; #pongTimer = null;
+
+  #schedulePing() {
+    this.#pingTimer = setTimeout(() => {
+      if (this.closed) return;
+      try { this.ws.send(EIO.PING); } catch { return; }
+      this.#pongTimer = setTimeout(() => this.close('ping timeout', true), this.core.pingTimeout);
+    }, this.core.pingInterval);
+  }
+
+  sendPacket(packet) { this.sendParts(encodeSocket(packet)); }
+
+  sendParts(parts) {
+    if (this.closed || this.ws.readyState !== 1) throw closedError('Socket.IO send');
+    this.ws.send(encodeEngine(EIO.MESSAGE, parts[0]));
+    for (const b of parts.slice(1)) this.ws.send(b);
+  }
+
+  #onEngine(data) {
+    try {
+      const pkt = decodeEngine(data);
+      switch (pkt.type) {
+        case EIO.PONG:
+          clearTimeout(this.#pongTimer);
+          this.#schedulePing();
+          return;
+        case EIO.PING:
+          this.ws.send(encodeEngine(EIO.PONG, pkt.data));
+          return;
+        case EIO.CLOSE:
+          this.close('transport close');
+          return;
+        case EIO.NOOP: return;
+        case EIO.MESSAGE:
+          this.decoder.add(pkt.data);
+          return;
+        default:
+          throw new ProtocolError(`unexpected Engine.IO packet type ${pkt.type}`);
+      }
+    } catch (err) {
+      const e = err instanceof SocketIWAError ? err : new ProtocolError(String(err && err.message));
+      this.core.emitError(e, this);
+      this.close('parse error', false, 4002);
+    }
+  }
+
+  #onSocketPacket(p) {
+    const socket = this.sockets.get(p.nsp);
+    if (p.type === SIO.CONNECT) {
+      if (socket) throw new ProtocolError(`already connected to ${p.nsp}`);
+      const nsp = this.core.namespaces.get(p.nsp);
+      if (!nsp) { this.sendPacket({ type: SIO.CONNECT_ERROR, nsp: p.nsp, data: { message: 'Invalid namespace' } }); return; }
+      nsp._connect(this, p.data).catch((err) => this.core.emitError(err, this));
+      return;
+    }
+    if (!socket) return; // packets for a namespace we are not connected to are ignored, like socket.io
+    if (p.type === SIO.DISCONNECT) { socket._onDisconnect('client namespace disconnect'); return; }
+    if (p.type === SIO.CONNECT_ERROR) throw new ProtocolError('CONNECT_ERROR from a client');
+    socket._onPacket(p);
+  }
+
+  /**
+   * Close the session: sockets get `reason` as their disconnect reason.
+   * @param {string} reason
+   * @param {boolean} [terminate] drop without the WebSocket closing handshake
+   * @param {number} [code] WebSocket close code
+   */
+  close(reason, terminate = false, code = 1000) {
+    if (this.closed) return;
+    this.closeReason = reason;
+    for (const s of [...this.sockets.values()]) s._onDisconnect(reason);
+    this.closed = true;
+    clearTimeout(this.#pingTimer); clearTimeout(this.#pongTimer);
+    if (terminate) this.ws.terminate();
+    else if (this.ws.readyState === 1) this.ws.close(code, reason.slice(0, 100));
+  }
+
+  #onClose(reason) {
+    if (!this.closed) this.close(reason);
+    this.core.connections.delete(this.id);
+  }
+}
+
+/** Namespaces, ping settings and Engine.IO sessions of a Socket.IO server. */
+export class SocketIOServerCore {
+  /**
+   * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number, ackTimeoutMs?: number, binaryType?: string, onError?: Function}} opts
+   */
+  constructor(opts = {}) {
+    this.pingInterval = opts.pingInterval ?? 25000;
+    this.pingTimeout = opts.pingTimeout ?? 20000;
+    this.maxPayload = opts.maxPayload ?? 1000000;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    this.binaryType = opts.binaryType || 'arraybuffer';
+    this.onError = opts.onError || (() => {});
+    /** @type {Map<string, Namespace>} */
+    this.namespaces = new Map();
+    /** @type {Map<string, EngineConnection>} */
+    this.connections = new Map();
+    this.of('/');
+  }
+
+  /** Get or create a namespace. */
+  of(name) {
+    if (typeof name !== 'string' || !name.startsWith('/')) throw argError(`namespace must be a string starting with "/", got ${JSON.stringify(name)}`);
+    let nsp = this.namespaces.get(name);
+    if (!nsp) { nsp = new Namespace(this, name); this.namespaces.set(name, nsp); }
+    return nsp;
+  }
+
+  /** Start an Engine.IO session on an accepted WebSocket. */
+  accept(ws, handshake) {
+    const conn = new EngineConnection(this, ws, handshake);
+    this.connections.set(conn.id, conn);
+    return conn;
+  }
+
+  emitError(err, conn) { this.onError(err, conn); }
+
+  /** Close every session ('server shutting down'). */
+  closeAll() {
+    for (const c of [...this.connections.values()]) c.close('server shutting down');
+  }
+}

@@ -1,0 +1,124 @@
+// RFC 6455 framing: encode frames and parse them incrementally, validating
+// everything a peer could get wrong (reserved bits, opcodes, masking, control
+// frame rules, lengths). Violations throw WsProtocolError with the close code
+// the connection must be closed with.
+
+export const OPCODE = Object.freeze({ CONTINUATION: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa });
+
+/** A protocol violation: `closeCode` is the RFC 6455 status to close with. */
+export class WsProtocolError extends Error {
+  constructor(closeCode, message) {
+    super(message);
+    this.name = 'WsProtocolError';
+    this.closeCode = closeCode;
+    this.code = closeCode === 1009 ? 'ERR_WS_MESSAGE_TOO_BIG' : closeCode === 1007 ? 'ERR_WS_INVALID_UTF8' : 'ERR_WS_PROTOCOL';
+  }
+}
+
+/**
+ * Encode one frame.
+ * @param {number} opcode
+ * @param {Uint8Array} payload
+ * @param {{fin?: boolean, mask?: boolean}} [opts]
+ * @returns {Uint8Array}
+ */
+export function encodeFrame(opcode, payload, { fin = true, mask = false } = {}) {
+  const len = payload.byteLength;
+  const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
+  const head = 2 + ext + (mask ? 4 : 0);
+  const out = new Uint8Array(head + len);
+  out[0] = (fin ? 0x80 : 0) | opcode;
+  out[1] = (mask ? 0x80 : 0) | (ext === 0 ? len : ext === 2 ? 126 : 127);
+  const dv = new DataView(out.buffer);
+  if (ext === 2) dv.setUint16(2, len);
+  else if (ext === 8) dv.setBigUint64(2, BigInt(len));
+  if (mask) {
+    const key = new Uint8Array(4);
+    crypto.getRandomValues(key);
+    out.set(key, 2 + ext);
+    for (let i = 0; i < len; i++) out[head + i] = payload[i] ^ key[i & 3];
+  } else {
+    out.set(payload, head);
+  }
+  return out;
+}
+
+/** Incremental frame parser for one direction of one connection. */
+export class FrameParser {
+  /**
+   * @param {{expectMasked: boolean, maxPayload: number, onFrame: (f: {fin: boolean, opcode: number, payload: Uint8Array}) => void}} opts
+   */
+  constructor({ expectMasked, maxPayload, onFrame }) {
+    this.expectMasked = expectMasked;
+    this.maxPayload = maxPayload;
+    this.onFrame = onFrame;
+    this.buf = new Uint8Array(0);
+    this.dead = false;
+  }
+
+  /** Feed bytes; calls onFrame per complete frame; throws WsProtocolError. */
+  push(chunk) {
+    if (this.dead) return;
+    if (this.buf.byteLength === 0) this.buf = chunk;
+    else { const b = new Uint8Array(this.buf.byteLength + chunk.byteLength); b.set(this.buf); b.set(chunk, this.buf.byteLength); this.buf = b; }
+    let off = 0;
+    const buf = this.buf;
+    try {
+      while (buf.byteLength - off >= 2) {
+        const b0 = buf[off], b1 = buf[off + 1];
+        const fin = (b0 & 0x80) !== 0;
+        const opcode = b0 & 0x0f;
+        if (b0 & 0x70) throw new WsProtocolError(1002, 'RSV bits set without a negotiated extension');
+        if (!(opcode <= 2 || (opcode >= 8 && opcode <= 10))) throw new WsProtocolError(1002, `reserved opcode 0x${opcode.toString(16)}`);
+        const masked = (b1 & 0x80) !== 0;
+        if (masked !== this.expectMasked) throw new WsProtocolError(1002, masked ? 'server frames must not be masked' : 'client frames must be masked');
+        let len = b1 & 0x7f;
+        let p = off + 2;
+        if (opcode >= 8) {
+          if (!fin) throw new WsProtocolError(1002, 'fragmented control frame');
+          if (len > 125) throw new WsProtocolError(1002, 'control frame payload longer than 125 bytes');
+        }
+        if (len === 126) {
+          if (buf.byteLength - p < 2) break;
+          len = (buf[p] << 8) | buf[p + 1];
+          if (len < 126) throw new WsProtocolError(1002, 'non-minimal length encoding');
+          p += 2;
+        } else if (len === 127) {
+          if (buf.byteLength - p < 8) break;
+          const dv = new DataView(buf.buffer, buf.byteOffset + p, 8);
+          const big = dv.getBigUint64(0);
+          if (big >> 63n) throw new WsProtocolError(1002, 'payload length has the most significant bit set');
+          if (big > BigInt(this.maxPayload)) throw new WsProtocolError(1009, `frame of ${big} bytes exceeds maxPayload ${this.maxPayload}`);
+          len = Number(big);
+          if (len < 65536) throw new WsProtocolError(1002, 'non-minimal length encoding');
+          p += 8;
+        }
+        if (len > this.maxPayload) throw new WsProtocolError(1009, `frame of ${len} bytes exceeds maxPayload ${this.maxPayload}`);
+        const keyLen = masked ? 4 : 0;
+        if (buf.byteLength - p < keyLen + len) break;
+        let payload;
+        if (masked) {
+          const k0 = buf[p], k1 = buf[p + 1], k2 = buf[p + 2], k3 = buf[p + 3];
+          p += 4;
+          payload = new Uint8Array(len);
+          const key = [k0, k1, k2, k3];
+          for (let i = 0; i < len; i++) payload[i] = buf[p + i] ^ key[i & 3];
+        } else {
+          payload = buf.slice(p, p + len);
+        }
+        off = p + len;
+        this.onFrame({ fin, opcode, payload });
+        if (this.dead) return;
+      }
+    } catch (err) {
+      this.dead = true;
+      throw err;
+    }
+    this.buf = off === buf.byteLength ? new Uint8Array(0) : buf.subarray(off);
+  }
+}
+
+/** Is `code` a status a peer may send in a close frame? */
+export function isValidCloseCode(code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
