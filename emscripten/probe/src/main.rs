@@ -15,6 +15,7 @@
 //! - `socket-family <af>`                report socket(af, SOCK_DGRAM, 0)'s errno
 //! - `recv-until-closed <bind>`          block in recv_from until another export closes the fd
 //! - `options <bind>`                    setsockopt/getsockopt round trips, nonblocking EAGAIN
+//! - `send-until-eagain <bind> <dest> <size> <max>`  non-blocking sends until EAGAIN, then poll(POLLOUT)
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -190,10 +191,13 @@ fn tcp_client(addr: &str, bytes: usize) -> io::Result<String> {
     ))
 }
 
+/// -1 -> the OS error (raw errno kept, so callers can compare it); `what`
+/// names the call on stderr.
 fn check(r: i32, what: &str) -> io::Result<i32> {
     if r < 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
+        eprintln!("{what}: {e}");
+        return Err(e);
     }
     Ok(r)
 }
@@ -401,6 +405,29 @@ fn options(bind: &str) -> io::Result<String> {
     ))
 }
 
+/// Non-blocking sends until EAGAIN, then poll for POLLOUT (backpressure).
+fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize) -> io::Result<String> {
+    let sock = UdpSocket::bind(bind)?;
+    sock.set_nonblocking(true)?;
+    let payload = vec![0x5au8; size];
+    let mut sent = 0usize;
+    let mut eagain = false;
+    while sent < max {
+        match sock.send_to(&payload, dest) {
+            Ok(_) => sent += 1,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                eagain = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut pfd, 1, 300) };
+    Ok(format!("{{\"ok\":true,\"sent\":{sent},\"eagain\":{eagain},\"pollReady\":{r},\"revents\":{}}}", pfd.revents))
+}
+
 fn usage() -> ! {
     eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
     std::process::exit(2)
@@ -421,6 +448,7 @@ fn main() {
         "socket-family" => Ok(socket_family(num(1) as i32)),
         "recv-until-closed" => recv_until_closed(&arg(1)),
         "options" => options(&arg(1)),
+        "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),
         _ => usage(),
     };
     match out {

@@ -268,19 +268,21 @@ mergeInto(LibraryManager.library, {
       ERR_SOCKET_BAD_PORT: 'EINVAL', ERR_INVALID_IP_ADDRESS: 'EINVAL',
     },
     // Chromium's net error names, found in the rejection message.
+    // Chromium's net error names (regular expression sources; matched case-insensitively
+    // against the rejection message; a library object cannot hold RegExp literals).
     byNetError: [
-      [/ERR_CONNECTION_REFUSED/, 'ECONNREFUSED'],
-      [/ERR_ADDRESS_IN_USE/, 'EADDRINUSE'],
-      [/ERR_ADDRESS_INVALID/, 'EADDRNOTAVAIL'],
-      [/ERR_ADDRESS_UNREACHABLE/, 'EHOSTUNREACH'],
-      [/ERR_NETWORK_ACCESS_DENIED|ERR_ACCESS_DENIED|ERR_BLOCKED/, 'EACCES'],
-      [/ERR_CONNECTION_RESET|ERR_CONNECTION_CLOSED/, 'ECONNRESET'],
-      [/ERR_CONNECTION_ABORTED/, 'ECONNABORTED'],
-      [/ERR_CONNECTION_TIMED_OUT|ERR_TIMED_OUT/, 'ETIMEDOUT'],
-      [/ERR_INTERNET_DISCONNECTED|ERR_NETWORK_CHANGED/, 'ENETDOWN'],
-      [/ERR_MSG_TOO_BIG/, 'EMSGSIZE'],
-      [/ERR_NAME_NOT_RESOLVED/, 'EHOSTUNREACH'],
-      [/local network is blocked|permission/i, 'EACCES'],
+      ['ERR_CONNECTION_REFUSED', 'ECONNREFUSED'],
+      ['ERR_ADDRESS_IN_USE', 'EADDRINUSE'],
+      ['ERR_ADDRESS_INVALID', 'EADDRNOTAVAIL'],
+      ['ERR_ADDRESS_UNREACHABLE', 'EHOSTUNREACH'],
+      ['ERR_NETWORK_ACCESS_DENIED|ERR_ACCESS_DENIED|ERR_BLOCKED', 'EACCES'],
+      ['ERR_CONNECTION_RESET|ERR_CONNECTION_CLOSED', 'ECONNRESET'],
+      ['ERR_CONNECTION_ABORTED', 'ECONNABORTED'],
+      ['ERR_CONNECTION_TIMED_OUT|ERR_TIMED_OUT', 'ETIMEDOUT'],
+      ['ERR_INTERNET_DISCONNECTED|ERR_NETWORK_CHANGED', 'ENETDOWN'],
+      ['ERR_MSG_TOO_BIG', 'EMSGSIZE'],
+      ['ERR_NAME_NOT_RESOLVED', 'EHOSTUNREACH'],
+      ['local network is blocked|permission', 'EACCES'],
     ],
     // DOMException names.
     byName: {
@@ -306,7 +308,7 @@ mergeInto(LibraryManager.library, {
       if (cause && typeof cause.code === 'string' && DS_ERRNO.byCode[cause.code]) return E[DS_ERRNO.byCode[cause.code]];
       var msg = String((err && err.message) || err || '');
       for (var i = 0; i < DS_ERRNO.byNetError.length; i++) {
-        if (DS_ERRNO.byNetError[i][0].test(msg)) return E[DS_ERRNO.byNetError[i][1]];
+        if (new RegExp(DS_ERRNO.byNetError[i][0], 'i').test(msg)) return E[DS_ERRNO.byNetError[i][1]];
       }
       var name = err && err.name;
       if (name && DS_ERRNO.byName[name]) return E[DS_ERRNO.byName[name]];
@@ -337,7 +339,12 @@ mergeInto(LibraryManager.library, {
     root: null,
     nextId: 0,
     waiters: [],
-    stats: { suspensions: 0, immediate: 0 },
+    // Per operation: calls answered at once vs. calls that returned a Promise.
+    stats: { immediate: {}, suspended: {} },
+    count: function (kind, op) {
+      var t = DSB.stats[kind];
+      t[op] = (t[op] || 0) + 1;
+    },
     init: function () {
       if (DSB.root) return;
       var fsType = {
@@ -347,6 +354,7 @@ mergeInto(LibraryManager.library, {
       };
       DSB.fsType = fsType;
       DSB.root = FS.mount(fsType, {}, null);
+      DSB.errno = DS_CONST.E;
       if (typeof Module !== 'undefined') Module['directSockets'] = DSB;
     },
 
@@ -384,11 +392,11 @@ mergeInto(LibraryManager.library, {
      * `timeoutMs` passes (then EAGAIN, like SO_RCVTIMEO expiry).
      */
     WOULD_BLOCK: { wouldBlock: true },
-    blockOn: function (attempt, mayBlock, timeoutMs) {
+    blockOn: function (op, attempt, mayBlock, timeoutMs) {
       var r = attempt();
-      if (r !== DSB.WOULD_BLOCK) { DSB.stats.immediate++; return r; }
-      if (!mayBlock) return -DS_CONST.E.EAGAIN;
-      DSB.stats.suspensions++;
+      if (r !== DSB.WOULD_BLOCK) { DSB.count('immediate', op); return r; }
+      if (!mayBlock) { DSB.count('immediate', op); return -DS_CONST.E.EAGAIN; }
+      DSB.count('suspended', op);
       var deadline = timeoutMs > 0 ? Date.now() + timeoutMs : -1;
       return (async function () {
         for (;;) {
@@ -729,6 +737,7 @@ mergeInto(LibraryManager.library, {
       var ds;
       try { ds = new UDPSocket(opts); } catch (e) { return -DS_ERRNO.from(e, 'EINVAL'); }
       sock.ds = ds; sock.state = 'opening';
+      DSB.count('suspended', 'open');
       return DSB.whenOpened(sock, ds, 'EADDRINUSE', function (info) {
         DSB.attach(sock, info);
         sock.state = 'bound';
@@ -776,8 +785,8 @@ mergeInto(LibraryManager.library, {
         }
         return r;
       });
-      if (nonblock) return -DS_CONST.E.EINPROGRESS;
-      DSB.stats.suspensions++;
+      if (nonblock) { DSB.count('immediate', 'connect'); return -DS_CONST.E.EINPROGRESS; }
+      DSB.count('suspended', 'connect');
       return p.then(function (r) { if (r < 0) sock.soError = 0; return r; });
     },
     /** listen(): a TCPServerSocket on the bound address; accepted sockets queue up. */
@@ -863,7 +872,7 @@ mergeInto(LibraryManager.library, {
           case 'connected':
             if (sock.rxBytes > 0 || sock.rxEof || sock.rxShut || sock.rxError) m |= C.POLLIN | C.POLLRDNORM;
             if (sock.rxError) m |= C.POLLERR;
-            if (!sock.txShut && !sock.txError && sock.txInflight < sock.opts.sndbuf) m |= C.POLLOUT | C.POLLWRNORM;
+            if (!sock.txShut && !sock.txError && DSB.writable(sock)) m |= C.POLLOUT | C.POLLWRNORM;
             if ((sock.rxEof || sock.rxError) && (sock.txShut || sock.txError)) m |= C.POLLHUP;
             break;
           case 'failed':
@@ -879,8 +888,18 @@ mergeInto(LibraryManager.library, {
       if (sock.state === 'opening') return m;
       if (sock.state !== 'new' && DSB.nextDatagramIndex(sock) >= 0) m |= C.POLLIN | C.POLLRDNORM;
       if (sock.rxError) m |= C.POLLERR;
-      if (sock.txInflight < sock.opts.sndbuf) m |= C.POLLOUT | C.POLLWRNORM;
+      if (DSB.writable(sock)) m |= C.POLLOUT | C.POLLWRNORM;
       return m;
+    },
+    /** POLLOUT rule (Linux sock_writeable): at most half the send budget in flight. */
+    writable: function (sock) {
+      return sock.txInflight <= (sock.opts.sndbuf >> 1);
+    },
+    warned: {},
+    warnOnce: function (what) {
+      if (DSB.warned[what]) return;
+      DSB.warned[what] = true;
+      err('libdirectsockets: ' + what);
     },
     ioctl: function (sock, op, argp) {
       if (op === DS_CONST.FIONREAD) {
@@ -922,7 +941,7 @@ mergeInto(LibraryManager.library, {
       try { p = join ? mc.joinGroup(group, opt) : mc.leaveGroup(group, opt); } catch (e) {
         return -DS_ERRNO.from(e, 'EINVAL');
       }
-      DSB.stats.suspensions++;
+      DSB.count('suspended', 'membership');
       return Promise.resolve(p).then(function () {
         if (join) sock.groups.push({ group: group, source: source || null });
         else {
@@ -972,8 +991,8 @@ mergeInto(LibraryManager.library, {
     },
     poll: function (fds, nfds, timeout) {
       var n = DSB.pollOnce(fds, nfds);
-      if (n > 0 || timeout === 0) { DSB.stats.immediate++; return n; }
-      DSB.stats.suspensions++;
+      if (n > 0 || timeout === 0) { DSB.count('immediate', 'poll'); return n; }
+      DSB.count('suspended', 'poll');
       var deadline = timeout > 0 ? Date.now() + timeout : -1;
       return (async function () {
         for (;;) {
@@ -1024,9 +1043,9 @@ mergeInto(LibraryManager.library, {
         for (var s = 0; s < 3; s++) if (sets[s]) for (var w = 0; w < words; w++) HEAP32[(sets[s] >> 2) + w] = 0;
       };
       var n = DSB.selectOnce(nfds, sets, inSets);
-      if (n > 0) return n;
-      if (timeoutMs === 0) { clear(); return 0; }
-      DSB.stats.suspensions++;
+      if (n > 0) { DSB.count('immediate', 'select'); return n; }
+      if (timeoutMs === 0) { DSB.count('immediate', 'select'); clear(); return 0; }
+      DSB.count('suspended', 'select');
       var deadline = timeoutMs > 0 ? Date.now() + timeoutMs : -1;
       return (async function () {
         for (;;) {
@@ -1172,7 +1191,7 @@ mergeInto(LibraryManager.library, {
       var sock = DSB.get(fd);
       if (!DSB.isStream(sock)) return -E.EOPNOTSUPP;
       if (sock.state !== 'listening') return -E.EINVAL;
-      return DSB.blockOn(function () {
+      return DSB.blockOn('accept', function () {
         if (sock.closed) DS_ERRNO.fail(E.EBADF);
         var a = sock.acceptQueue.shift();
         if (!a) {
@@ -1213,7 +1232,7 @@ mergeInto(LibraryManager.library, {
   $DS_send: function (sock, getBytes, dest, flags) {
     var C = DS_CONST;
     var go = function () {
-      return DSB.blockOn(function () {
+      return DSB.blockOn('send', function () {
         return DSB.sendFrom(sock, getBytes(), dest);
       }, !DSB.isNonblocking(sock, flags), 0);
     };
@@ -1225,7 +1244,7 @@ mergeInto(LibraryManager.library, {
       return Promise.resolve(DSB.openUdpBound(sock, DS_ADDR.anyFor(sock.family), 0)).then(function (r) {
         if (r < 0) return r;
         return DSB.guard(function () {
-          return DSB.blockOn(function () { return DSB.sendFrom(sock, bytes, dest); }, !DSB.isNonblocking(sock, flags), 0);
+          return DSB.blockOn('send', function () { return DSB.sendFrom(sock, bytes, dest); }, !DSB.isNonblocking(sock, flags), 0);
         });
       });
     }
@@ -1269,7 +1288,7 @@ mergeInto(LibraryManager.library, {
   /** Shared by recvfrom/recvmsg/fd_read: answer from the queue or wait (blocking fds only). */
   $DS_recv__deps: ['$DSB'],
   $DS_recv: function (sock, len, flags, deliver) {
-    return DSB.blockOn(function () {
+    return DSB.blockOn('recv', function () {
       var r = DSB.recvInto(sock, len, flags, null);
       if (r === DSB.WOULD_BLOCK) return r;
       return deliver(r);
@@ -1344,9 +1363,15 @@ mergeInto(LibraryManager.library, {
         if (optlen < 1) DS_ERRNO.fail(E.EINVAL);
         return optlen >= 4 ? HEAP32[optval >> 2] : HEAPU8[optval];
       };
-      // Options that Direct Sockets take at construction time only.
-      var beforeOpen = function (apply, same) {
-        if (sock.ds && !same) return -E.EISCONN;
+      // Options that Direct Sockets take at construction time only. Changing
+      // one after the socket opened cannot be applied: EOPNOTSUPP, except for
+      // TCP hints (noDelay, keepAlive), which are accepted with a warning since
+      // programs set them right after connect() and Direct Sockets cannot.
+      var beforeOpen = function (apply, same, hintOnly) {
+        if (sock.ds && !same) {
+          if (hintOnly) { DSB.warnOnce('optname ' + optname + ' after open is not applied by Direct Sockets'); return 0; }
+          return -E.EOPNOTSUPP;
+        }
         apply();
         return 0;
       };
@@ -1358,12 +1383,12 @@ mergeInto(LibraryManager.library, {
           }
           case C.SO_KEEPALIVE: {
             var k = !!intVal();
-            return beforeOpen(function () { o.keepalive = k; }, o.keepalive === k);
+            return beforeOpen(function () { o.keepalive = k; }, o.keepalive === k, true);
           }
           case C.SO_BROADCAST: o.broadcast = !!intVal(); return 0;
           case C.SO_RCVBUF: {
             var rb = Math.max(256, intVal() * 2);    // Linux doubles the value
-            return beforeOpen(function () { o.rcvbuf = rb; o.rcvbufSet = true; }, false || !sock.ds);
+            return beforeOpen(function () { o.rcvbuf = rb; o.rcvbufSet = true; }, !sock.ds);
           }
           case C.SO_SNDBUF: {
             // The send budget is ours (txInflight), so it applies at any time.
@@ -1377,7 +1402,7 @@ mergeInto(LibraryManager.library, {
         if (!DSB.isStream(sock)) return -E.ENOPROTOOPT;
         if (optname === C.TCP_NODELAY) {
           var nd = !!intVal();
-          return beforeOpen(function () { o.nodelay = nd; }, o.nodelay === nd);
+          return beforeOpen(function () { o.nodelay = nd; }, o.nodelay === nd, true);
         }
         return -E.ENOPROTOOPT;
       }

@@ -1,0 +1,200 @@
+// Bridge unit tests: the Rust probe (wasm, through libdirectsockets.js and
+// JSPI) against a scripted fake Direct Sockets that injects failures. Each
+// test checks what Rust sees (io::ErrorKind / raw errno) and what the bridge
+// did to the Direct Sockets objects.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { createFakeDirectSockets, domError } from './fake_direct_sockets.mjs';
+import { startProbe, runProbe, within } from './probe_runner.mjs';
+
+function withFake(script) {
+  const fake = createFakeDirectSockets(script);
+  const restore = fake.install(globalThis);
+  return { fake, restore };
+}
+
+test('NotAllowedError from UDPSocket.opened reaches Rust as PermissionDenied', async () => {
+  const { fake, restore } = withFake({ udpOpened: () => Promise.reject(domError('NotAllowedError', 'Access to local network is blocked')) });
+  try {
+    const r = await within(10000, runProbe(['expect-bind-udp', '127.0.0.1:4999']), 'probe');
+    assert.equal(r.result.ok, false, JSON.stringify(r.result));
+    assert.equal(r.result.kind, 'PermissionDenied');
+    assert.deepEqual(fake.log[0], { ctor: 'UDPSocket', opts: { localAddress: '127.0.0.1', localPort: 4999 } });
+  } finally { restore(); }
+});
+
+test('a missing Direct Sockets API is EACCES (PermissionDenied), not a crash', async () => {
+  const saved = globalThis.UDPSocket;
+  delete globalThis.UDPSocket;
+  try {
+    const r = await within(10000, runProbe(['expect-bind-udp', '127.0.0.1:4999']), 'probe');
+    assert.equal(r.result.kind, 'PermissionDenied', JSON.stringify(r.result));
+  } finally { if (saved) globalThis.UDPSocket = saved; }
+});
+
+test('address in use maps to AddrInUse', async () => {
+  const { restore } = withFake({ udpOpened: () => Promise.reject(domError('NetworkError', 'net::ERR_ADDRESS_IN_USE')) });
+  try {
+    const r = await within(10000, runProbe(['expect-bind-udp', '127.0.0.1:4999']), 'probe');
+    assert.equal(r.result.kind, 'AddrInUse', JSON.stringify(r.result));
+  } finally { restore(); }
+});
+
+test('refused TCP connect reaches Rust as ConnectionRefused (detailed and bare NetworkError)', async () => {
+  for (const message of ['net::ERR_CONNECTION_REFUSED', 'Network error.']) {
+    const { fake, restore } = withFake({ tcpOpened: () => Promise.reject(domError('NetworkError', message)) });
+    try {
+      const r = await within(10000, runProbe(['expect-connect', '127.0.0.1:9']), 'probe');
+      assert.equal(r.result.kind, 'ConnectionRefused', `${message}: ${JSON.stringify(r.result)}`);
+      assert.equal(fake.log[0].ctor, 'TCPSocket');
+      assert.equal(fake.log[0].remotePort, 9);
+    } finally { restore(); }
+  }
+});
+
+test('unreachable host maps to HostUnreachable', async () => {
+  const { restore } = withFake({ tcpOpened: () => Promise.reject(domError('NetworkError', 'net::ERR_ADDRESS_UNREACHABLE')) });
+  try {
+    const r = await within(10000, runProbe(['expect-connect', '127.0.0.1:9']), 'probe');
+    assert.equal(r.result.kind, 'HostUnreachable', JSON.stringify(r.result));
+  } finally { restore(); }
+});
+
+test('unsupported address family returns EAFNOSUPPORT without touching Direct Sockets', async () => {
+  const { fake, restore } = withFake({});
+  try {
+    const r = await within(10000, runProbe(['socket-family', '1']), 'probe'); // AF_UNIX
+    assert.equal(r.result.fd, -1);
+    assert.equal(r.result.errno, r.result.EAFNOSUPPORT);
+    assert.equal(fake.log.length, 0);
+    const ok = await within(10000, runProbe(['socket-family', '10']), 'probe'); // AF_INET6
+    assert.equal(ok.result.ok, true, JSON.stringify(ok.result));
+  } finally { restore(); }
+});
+
+test('closing a socket wakes a recv suspended on it (EBADF) and closes the Direct Socket', async () => {
+  const { fake, restore } = withFake({});
+  try {
+    const p = await startProbe(['recv-until-closed', '127.0.0.1:5000']);
+    const ready = await within(10000, p.ready, 'READY');
+    const fd = Number(/fd=(\d+)/.exec(ready)[1]);
+    // main() is now suspended in recv_from; give it a moment to be sure.
+    await new Promise((r) => setTimeout(r, 100));
+    let finished = false;
+    p.done.then(() => { finished = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(finished, false, 'recv returned before the close');
+    assert.equal(p.module._probe_close(fd), 0);
+    const r = await within(5000, p.done, 'recv to wake after close');
+    assert.equal(r.result.ok, false, JSON.stringify(r.result));
+    assert.equal(r.result.errno, p.module.directSockets.errno.EBADF);
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    await new Promise((r2) => setTimeout(r2, 20));
+    assert.equal(udp.closeCalls, 1, 'UDPSocket.close() called once');
+    assert.equal(udp.readCancelled, true, 'reader cancelled before close');
+  } finally { restore(); }
+});
+
+test('a reset TCP stream surfaces as ConnectionReset on read', async () => {
+  const { restore } = withFake({
+    tcpOpened: (addr, port, opts, sock, info) => {
+      const i = info();
+      setTimeout(() => sock.fail(domError('NetworkError', 'net::ERR_CONNECTION_RESET')), 50);
+      return i;
+    },
+  });
+  try {
+    const r = await within(10000, runProbe(['tcp-client', '127.0.0.1:7', '1000']), 'probe');
+    assert.equal(r.result.ok, false, JSON.stringify(r.result));
+    assert.equal(r.result.kind, 'ConnectionReset', JSON.stringify(r.result));
+  } finally { restore(); }
+});
+
+test('sends never suspend: a stuck writer gives EAGAIN at the send budget and no POLLOUT', async () => {
+  const { fake, restore } = withFake({ onWrite: () => new Promise(() => {}) });
+  try {
+    const size = 1200;
+    const p = await startProbe(['send-until-eagain', '127.0.0.1:0', '127.0.0.1:9999', String(size), '10000']);
+    const r = await within(10000, p.done, 'probe');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.equal(r.result.eagain, true);
+    const budget = 212992; // default SO_SNDBUF budget of the bridge (Linux default)
+    assert.ok(r.result.sent * size <= budget + size && r.result.sent * size > budget - size, `sent ${r.result.sent}`);
+    assert.equal(r.result.pollReady, 0, 'POLLOUT must not be reported while the writer is full');
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    assert.equal(udp.writes.length >= 1, true);
+    assert.equal(udp.writes[0].remotePort, 9999);
+    assert.equal(p.module.directSockets.stats.suspended.send || 0, 0, 'no send suspended');
+  } finally { restore(); }
+});
+
+test('queued datagrams are answered without suspending; echo sends never suspend', async () => {
+  const n = 40;
+  const { fake, restore } = withFake({});
+  try {
+    const p = await startProbe(['udp-echo', '127.0.0.1:6000', String(n)]);
+    await within(10000, p.ready, 'READY');
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    for (let i = 0; i < n; i++) udp.deliver({ data: new Uint8Array([i, i + 1, i + 2]), remoteAddress: '127.0.0.1', remotePort: 7000 + i });
+    const r = await within(10000, p.done, 'echo');
+    assert.equal(r.result.echoed, n, JSON.stringify(r.result));
+    assert.equal(udp.writes.length, n);
+    udp.writes.forEach((w, i) => {
+      assert.deepEqual([...w.data], [i, i + 1, i + 2]);
+      assert.equal(w.remotePort, 7000 + i);
+      assert.equal(w.remoteAddress, '127.0.0.1');
+    });
+    const st = p.module.directSockets.stats;
+    assert.equal(st.suspended.send || 0, 0);
+    assert.equal(st.immediate.send, n);
+    assert.ok((st.immediate.recv || 0) >= 1, `some receives answered from the queue: ${JSON.stringify(st)}`);
+    assert.ok((st.suspended.recv || 0) < n, JSON.stringify(st));
+  } finally { restore(); }
+});
+
+test('setsockopt/getsockopt, FIONBIO/fcntl and FIONREAD on a bound UDP socket', async () => {
+  const { restore } = withFake({});
+  try {
+    const r = await within(10000, runProbe(['options', '127.0.0.1:6100']), 'probe');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.equal(r.result.eagain, true, 'non-blocking recv with nothing queued is EAGAIN');
+    assert.equal(r.result.nonblockCleared, true);
+    assert.equal(r.result.sndbuf, 131072, 'SO_SNDBUF reads back doubled, like Linux');
+    assert.equal(r.result.soType, r.result.SOCK_DGRAM);
+    assert.equal(r.result.unknownOptErrno, r.result.ENOPROTOOPT);
+    assert.equal(r.result.fionread, 0);
+    assert.equal(r.result.avail, 0);
+  } finally { restore(); }
+});
+
+test('multicast setsockopt maps to MulticastController with joined-group tracking', async () => {
+  let controller;
+  const { fake, restore } = withFake({
+    udpOpened: (opts, sock, info) => { const i = info(); controller = i.multicastController; return i; },
+  });
+  try {
+    const p = await startProbe(['multicast', '239.1.2.3', '6200', '1']);
+    const ready = await within(10000, p.ready, 'READY');
+    const fd = Number(/fd=(\d+)/.exec(ready)[1]);
+    assert.deepEqual(controller.joinedGroups, ['239.1.2.3']);
+    assert.deepEqual(p.module.directSockets.joinedGroups(fd).tracked, ['239.1.2.3']);
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    // Options set before bind() become UDPSocket options.
+    assert.deepEqual(fake.log[0].opts, {
+      localAddress: '0.0.0.0', localPort: 6200, multicastAllowAddressSharing: true,
+      multicastLoopback: true, multicastTimeToLive: 1,
+    });
+    udp.deliver({ data: new TextEncoder().encode('hello-from-wasm'), remoteAddress: '10.0.0.1', remotePort: 6200 });
+    udp.deliver({ data: new TextEncoder().encode('ping'), remoteAddress: '10.0.0.2', remotePort: 7777 });
+    const r = await within(10000, p.done, 'multicast probe');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.equal(r.result.joinTwiceErrno, r.result.eaddrinuse);
+    assert.equal(r.result.leaveTwiceErrno, r.result.eaddrnotavail);
+    assert.deepEqual(controller.joinedGroups, []);
+    const reply = udp.writes.find((w) => w.remotePort === 7777);
+    assert.equal(new TextDecoder().decode(reply.data), 'echo:ping');
+    assert.equal(reply.remoteAddress, '10.0.0.2');
+    const announce = udp.writes.find((w) => w.remoteAddress === '239.1.2.3');
+    assert.equal(new TextDecoder().decode(announce.data), 'hello-from-wasm');
+  } finally { restore(); }
+});

@@ -1,0 +1,109 @@
+// A scripted Direct Sockets stand-in for the bridge's failure-injection unit
+// tests (test-only; real traffic goes through node/direct-sockets.js or the
+// browser). Each constructor records its options in `log` and asks `script`
+// what to do:
+//
+//   script.udpOpened(opts, sock)   -> info | Promise (reject to inject a failure)
+//   script.tcpOpened(remoteAddress, remotePort, opts, sock)
+//   script.serverOpened(localAddress, opts, sock)
+//   script.onWrite(chunk, sock)    -> undefined | Promise (reject: write error; never resolve: stuck writer)
+//
+// The default UDP info has a readable the test feeds with `sock.deliver(...)`.
+
+export function domError(name, message) {
+  return new DOMException(message, name);
+}
+
+export function createFakeDirectSockets(script = {}) {
+  const log = [];
+  const sockets = [];
+
+  function makeReadable(sock) {
+    return new ReadableStream({
+      start(controller) { sock.controller = controller; },
+      cancel() { sock.readCancelled = true; },
+    }, { highWaterMark: 0 });
+  }
+
+  function makeWritable(sock) {
+    return new WritableStream({
+      write(chunk) {
+        sock.writes.push(chunk);
+        return script.onWrite ? script.onWrite(chunk, sock) : undefined;
+      },
+      close() { sock.writerClosed = true; },
+    });
+  }
+
+  class FakeBase {
+    constructor(kind) {
+      this.kind = kind;
+      this.writes = [];
+      this.closeCalls = 0;
+      this.readCancelled = false;
+      this.writerClosed = false;
+      sockets.push(this);
+    }
+    deliver(value) { this.controller.enqueue(value); }
+    end() { this.controller.close(); }
+    fail(err) { this.controller.error(err); }
+    close() { this.closeCalls++; return Promise.resolve(); }
+  }
+
+  class UDPSocket extends FakeBase {
+    constructor(opts = {}) {
+      super('udp');
+      this.options = opts;
+      log.push({ ctor: 'UDPSocket', opts });
+      const info = () => ({
+        readable: makeReadable(this),
+        writable: makeWritable(this),
+        localAddress: opts.localAddress || '0.0.0.0',
+        localPort: opts.localPort || 40000 + sockets.length,
+        remoteAddress: opts.remoteAddress,
+        remotePort: opts.remotePort,
+        multicastController: {
+          joinedGroups: [],
+          joinGroup(g) { this.joinedGroups.push(g); return Promise.resolve(); },
+          leaveGroup(g) { this.joinedGroups = this.joinedGroups.filter((x) => x !== g); return Promise.resolve(); },
+        },
+      });
+      this.opened = Promise.resolve().then(() => (script.udpOpened ? script.udpOpened(opts, this, info) : info()));
+      this.opened.catch(() => {});
+    }
+  }
+
+  class TCPSocket extends FakeBase {
+    constructor(remoteAddress, remotePort, opts = {}) {
+      super('tcp');
+      this.options = opts;
+      log.push({ ctor: 'TCPSocket', remoteAddress, remotePort, opts });
+      const info = () => ({
+        readable: makeReadable(this),
+        writable: makeWritable(this),
+        remoteAddress, remotePort, localAddress: '127.0.0.1', localPort: 50000 + sockets.length,
+      });
+      this.opened = Promise.resolve().then(() => (script.tcpOpened ? script.tcpOpened(remoteAddress, remotePort, opts, this, info) : info()));
+      this.opened.catch(() => {});
+    }
+  }
+
+  class TCPServerSocket extends FakeBase {
+    constructor(localAddress, opts = {}) {
+      super('server');
+      log.push({ ctor: 'TCPServerSocket', localAddress, opts });
+      const info = () => ({ readable: makeReadable(this), localAddress, localPort: opts.localPort || 45000 });
+      this.opened = Promise.resolve().then(() => (script.serverOpened ? script.serverOpened(localAddress, opts, this, info) : info()));
+      this.opened.catch(() => {});
+    }
+  }
+
+  return {
+    UDPSocket, TCPSocket, TCPServerSocket, log, sockets,
+    install(target = globalThis) {
+      const saved = {};
+      for (const k of ['UDPSocket', 'TCPSocket', 'TCPServerSocket']) { saved[k] = target[k]; target[k] = this[k]; }
+      return () => { for (const k of Object.keys(saved)) { if (saved[k] === undefined) delete target[k]; else target[k] = saved[k]; } };
+    },
+  };
+}

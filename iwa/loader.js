@@ -1,0 +1,132 @@
+// Socket.IWA loader: loads an Emscripten ES-module factory built with
+// emscripten/build_support.rs (libdirectsockets.js + jspi_pre.js) and starts
+// its main() with a configuration, inside the Isolated Web App where the
+// browser's Direct Sockets API is available.
+//
+// Configuration: { module: '/wasm/<name>.js', args: ['--listen', '0.0.0.0:4433', ...] }
+// taken from, in order: the page URL (?module=...&args=a,b,c), /config.json,
+// or a call to start(config) (what the tests do through the IWA harness).
+//
+// The module's own wasm file is found next to it (the glue resolves it against
+// its import.meta.url). Output lines go to the page's log and to the console.
+
+const runs = new Map();
+let nextId = 1;
+
+function logLine(text) {
+  const log = typeof document !== 'undefined' && document.getElementById('log');
+  if (log) log.textContent += text + '\n';
+  console.log(text);
+}
+
+function setStatus(text) {
+  const el = typeof document !== 'undefined' && document.getElementById('status');
+  if (el) el.textContent = text;
+}
+
+/** Starts a program; resolves with its run id once main() is running. */
+export async function start(config) {
+  if (!config || typeof config.module !== 'string') throw new TypeError('config.module (URL of the ES-module glue) is required');
+  if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function') {
+    throw new Error('this browser has no JSPI (WebAssembly.Suspending / promising)');
+  }
+  const id = nextId++;
+  const run = { id, config, lines: [], readyLine: null, result: null, status: null, error: null };
+  let readyResolve;
+  run.ready = new Promise((r) => { readyResolve = r; });
+  const onLine = (line) => {
+    run.lines.push(line);
+    logLine(`[${id}] ${line}`);
+    if (line.startsWith('READY ') && run.readyLine === null) { run.readyLine = line.slice(6); readyResolve(run.readyLine); }
+    if (line.startsWith('RESULT ')) { try { run.result = JSON.parse(line.slice(7)); } catch { run.result = { unparsed: line }; } }
+  };
+  const factory = (await import(config.module)).default;
+  run.module = await factory({
+    noExitRuntime: true,
+    print: onLine,
+    printErr: (l) => onLine(`stderr: ${l}`),
+  });
+  setStatus(`running ${config.module}`);
+  run.done = run.module.runMain((config.args || []).map(String)).then((status) => {
+    run.status = status;
+    setStatus(`exited with ${status}`);
+    return status;
+  }, (e) => {
+    run.error = String(e && e.stack || e);
+    setStatus(`failed: ${e}`);
+    onLine(`ERROR ${e}`);
+    return -1;
+  }).finally(() => readyResolve(null));
+  runs.set(id, run);
+  return id;
+}
+
+function get(id) {
+  const run = runs.get(id);
+  if (!run) throw new Error(`no run ${id}`);
+  return run;
+}
+
+function within(ms, promise, what) {
+  let t;
+  return Promise.race([
+    promise.finally(() => clearTimeout(t)),
+    new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
+  ]);
+}
+
+/** Resolves with the READY line's text (null if the program ended first). */
+export function ready(id, timeoutMs = 20000) {
+  const run = get(id);
+  return within(timeoutMs, run.ready, `READY from ${run.config.args && run.config.args[0]}`).catch((e) => {
+    throw new Error(`${e.message}; output: ${run.lines.join(' | ')}`);
+  });
+}
+
+/** Waits for main() to return: { status, result, lines, error }. */
+export async function done(id, timeoutMs = 30000) {
+  const run = get(id);
+  try {
+    await within(timeoutMs, run.done, `exit of ${run.config.args && run.config.args[0]}`);
+  } catch (e) {
+    throw new Error(`${e.message}; output: ${run.lines.join(' | ')}`);
+  }
+  return { status: run.status, result: run.result, lines: run.lines, error: run.error };
+}
+
+/** Calls the program's exported probe_close(fd) while main() may be suspended. */
+export function closeFd(id, fd) {
+  const run = get(id);
+  return run.module._probe_close(fd);
+}
+
+/** Multicast groups on fd as the bridge tracks them and as the controller reports them. */
+export function joinedGroups(id, fd) {
+  return get(id).module.directSockets.joinedGroups(fd);
+}
+
+/** Counters of the bridge: calls answered at once vs. suspended. */
+export function stats(id) {
+  return { ...get(id).module.directSockets.stats };
+}
+
+async function autoStart() {
+  const params = new URLSearchParams(location.search);
+  let config = null;
+  if (params.get('module')) {
+    config = { module: params.get('module'), args: (params.get('args') || '').split(',').filter(Boolean) };
+  } else {
+    const r = await fetch('/config.json').catch(() => null);
+    if (r && r.ok) config = await r.json();
+  }
+  if (config) {
+    logLine(`starting ${config.module} ${(config.args || []).join(' ')}`);
+    await start(config);
+  } else {
+    setStatus('idle (no /config.json and no ?module=)');
+  }
+}
+
+if (typeof document !== 'undefined') {
+  autoStart().catch((e) => { setStatus(`failed: ${e}`); logLine(`ERROR ${e}`); });
+}
