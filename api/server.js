@@ -73,7 +73,7 @@ export class TCPServer extends Emitter {
     if (!hs) return;
     const ws = new WebSocketConnection(stream, {
       isServer: true, binaryType: this.#opts.binaryType, maxPayload: this.#opts.maxPayload,
-      fragmentSize: this.#opts.fragmentSize, ...addr,
+      fragmentSize: this.#opts.fragmentSize, closeTimeoutMs: this.#opts.closeTimeoutMs, ...addr,
     });
     Object.assign(ws, addr, { request: hs.request, protocol: this.protocol });
     if (this.protocol === 'websocket') {

@@ -104,7 +104,7 @@ export async function createTCP(host, port, options = {}) {
   } catch (err) { stream.destroy(); throw err; }
   const ws = new WebSocketConnection(stream, {
     isServer: false, binaryType: options.binaryType, maxPayload: options.maxPayload,
-    fragmentSize: options.fragmentSize, ...addr,
+    fragmentSize: options.fragmentSize, closeTimeoutMs: options.closeTimeoutMs, ...addr,
   });
   Object.assign(ws, addr, { protocol, responseHeaders: hs.headers });
   if (protocol === 'websocket') {

@@ -1,0 +1,106 @@
+// The Node.js Direct Sockets implementation (node/direct-sockets.js) behaves
+// like Chromium's: shapes of opened info, modes, validation, close rules.
+import './helpers.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { within } from './helpers.js';
+
+test('TCPServerSocket accepts TCPSocket; byte streams echo; closed resolves', async () => {
+  const server = new TCPServerSocket('127.0.0.1');
+  const { readable: conns, localPort, localAddress } = await server.opened;
+  assert.equal(localAddress, '127.0.0.1');
+  assert.ok(localPort > 0);
+  const acceptor = conns.getReader();
+  (async () => {
+    for (;;) {
+      const { value: conn, done } = await acceptor.read();
+      if (done) break;
+      const { readable, writable } = await conn.opened;
+      readable.pipeTo(writable).catch(() => {});
+    }
+  })();
+  const sock = new TCPSocket('127.0.0.1', localPort);
+  const info = await sock.opened;
+  assert.deepEqual(Object.keys(info).sort(), ['localAddress', 'localPort', 'readable', 'remoteAddress', 'remotePort', 'writable']);
+  assert.equal(info.remotePort, localPort);
+  const w = info.writable.getWriter();
+  const r = info.readable.getReader();
+  const payload = new Uint8Array(200000).map((_, i) => i % 251);
+  await w.write(payload);
+  let got = 0; const chunks = [];
+  while (got < payload.length) { const { value } = await r.read(); chunks.push(value); got += value.length; }
+  const all = Buffer.concat(chunks);
+  assert.ok(all.equals(Buffer.from(payload)));
+  await w.close(); r.releaseLock(); await info.readable.cancel();
+  await within(sock.closed, 3000, 'TCPSocket.closed');
+  await acceptor.cancel();
+  await within(server.closed, 3000, 'TCPServerSocket.closed');
+});
+
+test('UDPSocket bound and connected modes exchange UDPMessages', async () => {
+  const a = new UDPSocket({ localAddress: '127.0.0.1' });
+  const ai = await a.opened;
+  assert.ok(ai.multicastController, 'bound mode exposes multicastController');
+  const b = new UDPSocket({ remoteAddress: '127.0.0.1', remotePort: ai.localPort });
+  const bi = await b.opened;
+  assert.equal(bi.multicastController, undefined);
+  assert.equal(bi.remotePort, ai.localPort);
+  const bw = bi.writable.getWriter();
+  await bw.write({ data: new Uint8Array([1, 2, 3]) });
+  const ar = ai.readable.getReader();
+  const { value } = await ar.read();
+  assert.deepEqual([...value.data], [1, 2, 3]);
+  assert.equal(value.remotePort, bi.localPort);
+  await assert.rejects(bw.write({ data: new Uint8Array([1]), remoteAddress: '127.0.0.1', remotePort: 9 }), TypeError);
+  const aw = ai.writable.getWriter();
+  await assert.rejects(aw.write({ data: new Uint8Array([1]) }), TypeError, 'bound mode needs a destination');
+  await assert.rejects(aw.write({ data: 'text', remoteAddress: '127.0.0.1', remotePort: 9 }), TypeError);
+  await assert.rejects(a.close(), (e) => e.name === 'InvalidStateError', 'close with locked streams');
+  ar.releaseLock(); aw.releaseLock();
+  await a.close();
+  await a.closed;
+  bw.releaseLock();
+  await b.close();
+});
+
+test('constructors validate like Chromium (TypeError)', () => {
+  assert.throws(() => new UDPSocket({}), TypeError);
+  assert.throws(() => new UDPSocket({ localAddress: '127.0.0.1', remoteAddress: '127.0.0.1', remotePort: 1 }), TypeError);
+  assert.throws(() => new UDPSocket({ localAddress: 'example.com' }), /valid IPv4 or IPv6/);
+  assert.throws(() => new UDPSocket({ localAddress: '127.0.0.1', localPort: 0 }), /must not be 0/);
+  assert.throws(() => new TCPSocket('127.0.0.1', 70000), TypeError);
+  assert.throws(() => new TCPSocket('127.0.0.1'), TypeError);
+  assert.throws(() => new TCPServerSocket('nope'), TypeError);
+  assert.throws(() => new MulticastController(), TypeError);
+});
+
+test('refused TCP connect rejects opened and closed with NetworkError', async () => {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port; // a port with (almost certainly) no TCP listener
+  s.close();
+  const t = new TCPSocket('127.0.0.1', port);
+  await assert.rejects(t.opened, (e) => e.name === 'NetworkError');
+  await assert.rejects(t.closed, (e) => e.name === 'NetworkError');
+});
+
+test('MulticastController validates groups and tracks joinedGroups', async () => {
+  const u = new UDPSocket({ localAddress: '0.0.0.0', multicastAllowAddressSharing: true, multicastTimeToLive: 1, multicastLoopback: true });
+  const { multicastController: mc } = await u.opened;
+  await assert.rejects(mc.joinGroup('127.0.0.1'), TypeError);
+  await mc.joinGroup('239.1.2.3');
+  assert.deepEqual([...mc.joinedGroups], ['239.1.2.3']);
+  await assert.rejects(mc.joinGroup('239.1.2.3'), (e) => e.name === 'InvalidStateError');
+  await mc.leaveGroup('239.1.2.3');
+  assert.deepEqual([...mc.joinedGroups], []);
+  await u.close();
+});
+
+test('UDP bind conflict rejects opened with NetworkError', async () => {
+  const a = new UDPSocket({ localAddress: '127.0.0.1' });
+  const { localPort } = await a.opened;
+  const b = new UDPSocket({ localAddress: '127.0.0.1', localPort });
+  await assert.rejects(b.opened, (e) => e.name === 'NetworkError' && /EADDRINUSE/.test(e.message));
+  await a.close();
+});
