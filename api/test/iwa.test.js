@@ -1,0 +1,175 @@
+// The key behaviours inside a real installed Isolated Web App in headless
+// Chromium (browser Direct Sockets, not the Node implementation), with stock
+// npm peers in Node. Fails (never skips) when Chromium or the IWA cannot start.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import dgram from 'node:dgram';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io as ioClient } from 'socket.io-client';
+import { Server as IOServer } from 'socket.io';
+import { WebSocket, WebSocketServer } from 'ws';
+import { launchIwa } from '../../test/harness/iwa.js';
+import { waitFor, within } from './helpers.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const apiDir = path.resolve(here, '..');
+let iwa;
+
+before(async () => {
+  iwa = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 90000 });
+});
+after(async () => { if (iwa) await iwa.close(); });
+
+const call = (fn, ...args) => within(iwa.call('/api/test/iwa/scenarios.js', fn, ...args), 30000, fn);
+
+test('IWA: real Direct Sockets and permissions policy', async () => {
+  const env = await call('environment');
+  assert.equal(env.crossOriginIsolated, true);
+  assert.deepEqual(env.ctors, ['UDPSocket', 'TCPSocket', 'TCPServerSocket', 'MulticastController']);
+  assert.equal(env.permissions.directSockets, true);
+  assert.equal(env.permissions.multicast, true);
+  assert.equal(env.permissions.policy.directSockets, true, 'document.permissionsPolicy reports direct-sockets');
+  assert.equal(env.permissions.policy.multicast, true);
+  const report = await call('assertPermissionsReport');
+  assert.equal(report.runtime, 'browser');
+  assert.equal(report.localNetwork, 'granted');
+});
+
+test('IWA: stock socket.io-client (Node) ↔ SocketIWA Socket.IO server (IWA)', async () => {
+  const port = await call('startSocketIOServer');
+  const opts = { transports: ['websocket'], reconnection: false, forceNew: true };
+  const c = ioClient(`http://127.0.0.1:${port}`, opts);
+  await within(waitFor(c, 'connect', 10000), 10000, 'connect');
+  assert.deepEqual(await c.emitWithAck('echo', { hello: 'iwa' }, [1, 2]), { hello: 'iwa' });
+  const back = await c.emitWithAck('bin', Buffer.from([1, 2, 3]));
+  assert.deepEqual([...back], [3, 2, 1]);
+  c.on('question', (x, ack) => ack(x * 7));
+  c.emit('ask-me');
+  const c2 = ioClient(`http://127.0.0.1:${port}`, opts);
+  await waitFor(c2, 'connect');
+  await c.emitWithAck('join', 'r1');
+  const heard = waitFor(c, 'room-msg');
+  let c2Heard = false; c2.on('room-msg', () => { c2Heard = true; });
+  c2.emit('to-room', 'r1', 'for r1');
+  assert.deepEqual(await heard, ['for r1']);
+  const admin = ioClient(`http://127.0.0.1:${port}/admin`, { ...opts, auth: { k: 'v' } });
+  await waitFor(admin, 'connect');
+  assert.deepEqual(await admin.emitWithAck('whoami'), { nsp: '/admin', auth: { k: 'v' } });
+  admin.close();
+  c.disconnect(); c2.disconnect();
+  await new Promise((r) => setTimeout(r, 200));
+  const seen = await call('socketIOServerSeen');
+  assert.equal(c2Heard, false);
+  assert.equal(seen.connections, 2);
+  assert.deepEqual(seen.acksFromClient, [42]);
+  assert.deepEqual(seen.binary, [[1, 2, 3]]);
+  assert.deepEqual(seen.disconnects, ['client namespace disconnect', 'client namespace disconnect']);
+  await call('stopSocketIOServer');
+});
+
+test('IWA: SocketIWA Socket.IO client (IWA) ↔ stock socket.io server (Node)', async () => {
+  const httpServer = http.createServer();
+  const ioS = new IOServer(httpServer);
+  await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
+  const auths = [];
+  ioS.on('connection', (s) => {
+    auths.push(s.handshake.auth);
+    s.on('echo', (...args) => { const ack = args.pop(); ack(...args); });
+    s.on('make-server-ask', async (ack) => ack(await s.timeout(3000).emitWithAck('question', 6)));
+    s.on('join', (room, ack) => { s.join(room); ack(); });
+    s.on('to-room', (room, msg) => ioS.to(room).emit('room-msg', msg));
+    s.on('never-acked', () => {});
+    s.on('kick-me', () => s.disconnect());
+  });
+  ioS.of('/admin').on('connection', (s) => s.on('whoami', (ack) => ack({ nsp: s.nsp.name, auth: s.handshake.auth })));
+  const out = await call('socketIOClient', httpServer.address().port);
+  assert.equal(out.connected, true);
+  assert.deepEqual(out.echo, { n: 1, s: 'two' });
+  assert.deepEqual(out.binaryBack, [1, 2, 3]);
+  assert.equal(out.serverAsked, 42);
+  assert.equal(out.roomMsg, 'hello green');
+  assert.equal(out.timeout, 'ETIMEDOUT');
+  assert.deepEqual(out.admin, { nsp: '/admin', auth: { token: 'x' } });
+  assert.equal(out.disconnectReason, 'io server disconnect');
+  assert.equal(out.afterClose, 'ERR_SOCKET_CLOSED');
+  assert.deepEqual(auths[0], { from: 'iwa' });
+  ioS.close(); httpServer.close();
+});
+
+test('IWA: SocketIWA WebSocket client (IWA) ↔ stock ws server (Node)', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await waitFor(wss, 'listening');
+  const closes = [];
+  wss.on('connection', (w, req) => {
+    w.on('message', (d, isBinary) => {
+      const t = d.toString();
+      if (!isBinary && t === 'frag-please') { w.send('12', { fin: false }); w.send('34', { fin: true }); }
+      else if (!isBinary && t === 'ping-please') w.ping(Buffer.from('hi-iwa'));
+      else w.send(d, { binary: isBinary });
+    });
+    w.on('close', (code, reason) => closes.push([code, reason.toString(), req.url]));
+  });
+  const out = await call('wsClient', wss.address().port);
+  assert.equal(out.text, 'text from iwa');
+  assert.deepEqual(out.binary, [[5, 4, 3], true]);
+  assert.equal(out.fragmentedLen, 5000);
+  assert.equal(out.fromFragments, '1234');
+  assert.equal(out.ping, 'hi-iwa');
+  assert.deepEqual(out.close, { code: 4200, reason: 'iwa done' });
+  await within((async () => { while (!closes.length) await new Promise((r) => setTimeout(r, 20)); })(), 3000, 'ws close');
+  assert.deepEqual(closes, [[4200, 'iwa done', '/iwa']]);
+  wss.close();
+});
+
+test('IWA: stock ws client (Node) ↔ SocketIWA WebSocket server (IWA), including a malformed frame', async () => {
+  const port = await call('startWsServer');
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await waitFor(ws, 'open');
+  ws.send('hello');
+  assert.equal((await waitFor(ws, 'message'))[0].toString(), 'iwa:hello');
+  ws.send(Buffer.from([1, 2, 3]));
+  assert.deepEqual([...(await waitFor(ws, 'message'))[0]], [1, 2, 3]);
+  ws.send('a', { fin: false }); ws.send('b', { fin: true });
+  assert.equal((await waitFor(ws, 'message'))[0].toString(), 'iwa:ab');
+  ws.ping('pp');
+  assert.equal((await waitFor(ws, 'pong'))[0].toString(), 'pp');
+  ws.close(4300, 'node done');
+  await waitFor(ws, 'close');
+  // A raw peer sending an unmasked frame gets close 1002; server stays up.
+  const net = await import('node:net');
+  const crypto = await import('node:crypto');
+  const sock = net.connect(port, '127.0.0.1');
+  await waitFor(sock, 'connect');
+  sock.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const chunks = [];
+  sock.on('data', (d) => { chunks.push(d); if (Buffer.concat(chunks).includes('\r\n\r\n') && !sock.sentBad) { sock.sentBad = true; sock.write(Buffer.from([0x81, 0x01, 0x41])); } });
+  await within(new Promise((r) => sock.on('close', r)), 10000, 'server closing the bad connection');
+  const all = Buffer.concat(chunks);
+  const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+  assert.equal(body[0], 0x88);
+  assert.equal(body.readUInt16BE(2), 1002);
+  const ws2 = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await waitFor(ws2, 'open');
+  ws2.send('again');
+  assert.equal((await waitFor(ws2, 'message'))[0].toString(), 'iwa:again');
+  ws2.close();
+  await waitFor(ws2, 'close');
+  const seen = await call('wsServerSeen');
+  assert.deepEqual(seen.closes[0], [4300, 'node done']);
+  assert.deepEqual(seen.errors, [['ERR_WS_PROTOCOL', 1002]]);
+});
+
+test('IWA: UDP round trip with a Node peer; bad port TypeError; send after close has a code', async () => {
+  const peer = dgram.createSocket('udp4');
+  await new Promise((r) => peer.bind(0, '127.0.0.1', r));
+  peer.on('message', (m, r) => peer.send(Buffer.from('pong:' + m), r.port, r.address));
+  const out = await call('udpRoundTrip', peer.address().port);
+  assert.equal(out.text, 'pong:ping over udp');
+  assert.equal(out.rinfo.port, peer.address().port);
+  assert.equal(out.rinfo.address, '127.0.0.1');
+  assert.deepEqual(out.badPort, ['TypeError', 'ERR_SOCKET_BAD_PORT']);
+  assert.equal(out.afterClose, 'ERR_SOCKET_CLOSED');
+  peer.close();
+});

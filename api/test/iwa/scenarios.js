@@ -1,0 +1,139 @@
+// Code that runs inside the real IWA (headless Chromium, browser Direct
+// Sockets). Each export is called from Node by api/test/iwa.test.js.
+import SocketIWA from '/api/direct_sockets_api.js';
+
+const state = globalThis.__siwa ||= { servers: {}, log: [] };
+
+export function environment() {
+  return {
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    ctors: ['UDPSocket', 'TCPSocket', 'TCPServerSocket', 'MulticastController'].filter((n) => typeof globalThis[n] === 'function'),
+    permissions: { directSockets: SocketIWA.permissions.directSockets, multicast: SocketIWA.permissions.multicast, tcpServer: SocketIWA.permissions.tcpServer, policy: SocketIWA.permissions.policy },
+  };
+}
+
+export async function assertPermissionsReport() {
+  const report = await SocketIWA.assertPermissions({ multicast: true, tcpServer: true, localNetwork: true });
+  return { runtime: report.runtime, localNetwork: report.localNetwork, multicast: report.multicast };
+}
+
+/** SocketIWA Socket.IO server in the IWA, for the stock Node client. */
+export async function startSocketIOServer() {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io', pingInterval: 2000, pingTimeout: 2000 });
+  const seen = { connections: 0, acksFromClient: [], disconnects: [], binary: [] };
+  server.on('connection', (s) => {
+    seen.connections++;
+    s.on('echo', (...args) => { const ack = args.pop(); ack(...args); });
+    s.on('bin', (buf, ack) => { seen.binary.push(Array.from(new Uint8Array(buf))); ack(new Uint8Array(buf).reverse()); });
+    s.on('join', (room, ack) => { s.join(room); ack(room); });
+    s.on('to-room', (room, msg) => server.to(room).emit('room-msg', msg));
+    s.on('ask-me', async () => {
+      try { seen.acksFromClient.push(await s.emitWithAck('question', 6, { timeoutMs: 3000 })); } catch (e) { seen.acksFromClient.push('error:' + e.code); }
+    });
+    s.on('disconnect', (reason) => seen.disconnects.push(reason));
+  });
+  server.of('/admin').on('connection', (s) => s.on('whoami', (ack) => ack({ nsp: s.nsp, auth: s.handshake.auth })));
+  state.servers.sio = { server, seen };
+  return server.port;
+}
+
+export function socketIOServerSeen() { return state.servers.sio.seen; }
+
+export async function stopSocketIOServer() { await state.servers.sio.server.close(); return true; }
+
+/** SocketIWA Socket.IO client in the IWA against a stock Node socket.io server. */
+export async function socketIOClient(port) {
+  const out = {};
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io', auth: { from: 'iwa' } });
+  out.connected = c.connected;
+  out.echo = await c.emitWithAck('echo', { n: 1, s: 'two' });
+  const bin = await c.emitWithAck('echo', new Uint8Array([1, 2, 3]));
+  out.binaryBack = Array.from(new Uint8Array(bin));
+  c.on('question', (x, ack) => ack(x * 7));
+  out.serverAsked = await c.emitWithAck('make-server-ask');
+  await c.emitWithAck('join', 'green');
+  const roomMsg = new Promise((r) => c.once('room-msg', r));
+  c.emit('to-room', 'green', 'hello green');
+  out.roomMsg = await roomMsg;
+  try { await c.emitWithAck('never-acked', { timeoutMs: 300 }); out.timeout = 'no error'; } catch (e) { out.timeout = e.code; }
+  const admin = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io', namespace: '/admin', auth: { token: 'x' } });
+  out.admin = await admin.emitWithAck('whoami');
+  admin.disconnect();
+  const reason = new Promise((r) => c.once('disconnect', r));
+  c.emit('kick-me');
+  out.disconnectReason = await reason;
+  try { c.emit('after'); out.afterClose = 'no error'; } catch (e) { out.afterClose = e.code; }
+  return out;
+}
+
+/** SocketIWA WebSocket client in the IWA against a stock Node `ws` server. */
+export async function wsClient(port) {
+  const out = {};
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'websocket', path: '/iwa', fragmentSize: 1000 });
+  const next = () => new Promise((r) => c.once('message', (d, isBinary) => r([d, isBinary])));
+  let m = next(); c.send('text from iwa'); out.text = (await m)[0];
+  m = next(); c.send(new Uint8Array([5, 4, 3])); const [b, isBin] = await m; out.binary = [Array.from(new Uint8Array(b)), isBin];
+  m = next(); c.send('y'.repeat(5000)); out.fragmentedLen = (await m)[0].length;
+  m = next(); c.send('frag-please'); out.fromFragments = (await m)[0];
+  const ping = new Promise((r) => c.once('ping', (d) => r(new TextDecoder().decode(d))));
+  c.send('ping-please'); out.ping = await ping;
+  const closed = new Promise((r) => c.once('close', (code, reason) => r({ code, reason })));
+  c.close(4200, 'iwa done');
+  out.close = await closed;
+  return out;
+}
+
+/** SocketIWA WebSocket server in the IWA for a stock Node `ws` client. */
+export async function startWsServer() {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' });
+  const seen = { closes: [], errors: [] };
+  server.on('connection', (conn) => {
+    conn.on('message', (d, isBinary) => conn.send(isBinary ? d : 'iwa:' + d));
+    conn.on('close', (code, reason) => seen.closes.push([code, reason]));
+  });
+  server.on('clientError', (e) => seen.errors.push([e.code, e.closeCode]));
+  state.servers.ws = { server, seen };
+  return server.port;
+}
+
+export function wsServerSeen() { return state.servers.ws.seen; }
+
+/** UDP round trip with a Node echo peer. */
+export async function udpRoundTrip(port) {
+  const udp = await SocketIWA.createUDP({ localAddress: '127.0.0.1' });
+  const reply = new Promise((r) => udp.once('message', (d, rinfo) => r({ text: new TextDecoder().decode(d), rinfo })));
+  await udp.send('ping over udp', port, '127.0.0.1');
+  const got = await reply;
+  let badPort;
+  try { udp.send('x', 70000, '127.0.0.1'); } catch (e) { badPort = [e.name, e.code]; }
+  await udp.close();
+  let afterClose;
+  try { await udp.send('x', port, '127.0.0.1'); } catch (e) { afterClose = e.code; }
+  return { ...got, localPort: udp.localPort, badPort, afterClose };
+}
+
+/** Multicast inside the IWA: join, receive from Node, send to the group (loopback). */
+export async function multicastStart(group, port) {
+  const m = await SocketIWA.createMulticastSocket({ localAddress: '0.0.0.0', localPort: port, multicastTimeToLive: 1, multicastLoopback: true });
+  const received = [];
+  m.on('message', (d, rinfo) => received.push({ text: new TextDecoder().decode(d), port: rinfo.port }));
+  await m.addMembership(group);
+  state.mc = { m, received, group, port };
+  return { joined: [...m.multicast.joinedGroups], localPort: m.localPort };
+}
+
+export async function multicastSend(text) {
+  const { m, group, port } = state.mc;
+  await m.send(text, port, group);
+  return true;
+}
+
+export function multicastReceived() { return state.mc.received; }
+
+export async function multicastStop() {
+  const { m, group } = state.mc;
+  await m.dropMembership(group);
+  const after = [...m.multicast.joinedGroups];
+  await m.close();
+  return { after };
+}
