@@ -1,0 +1,45 @@
+// Multicast for real: a network namespace created here (lo up, multicast on,
+// 224.0.0.0/4 routed to lo) runs Node and headless Chromium with the IWA.
+// Needs root (ip netns); fails, never skips, when that is not possible.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const ns = `siwa-mc-${process.pid}`;
+const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+test('multicast in a network namespace: IWA ↔ Node, and the README quick example in both', { timeout: 110000 }, async () => {
+  ip('netns', 'add', ns);
+  try {
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'multicast', 'on');
+    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'lo');
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(here, 'iwa_multicast_inner.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 100000);
+    const code = await new Promise((r) => child.on('close', r));
+    clearTimeout(timer);
+    assert.equal(code, 0, `inner script failed: ${stderr.slice(-2000)}`);
+    const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    assert.ok(line, `no result line; stdout: ${stdout.slice(-1000)} stderr: ${stderr.slice(-1000)}`);
+    const out = JSON.parse(line);
+    assert.equal(out.error, undefined, out.error);
+    assert.equal(out.nodeError, undefined, out.nodeError);
+    assert.deepEqual(out.start.joined, ['239.20.20.20']);
+    assert.equal(out.start.localPort, 5600);
+    assert.deepEqual(out.iwaReceived, ['from-iwa', 'from-node']);
+    assert.deepEqual(out.nodeReceived, ['from-iwa', 'from-node']); // loopback: the Node listener also hears its own sender
+    assert.deepEqual(out.stop.after, []);
+    assert.equal(out.iwaQuickExample.length, 1, JSON.stringify(out.iwaQuickExample));
+    assert.match(out.iwaQuickExample[0], /^datagram \S+ 5000 hello lan$/);
+    assert.equal(out.nodeQuickExample.length, 1, JSON.stringify(out.nodeQuickExample));
+    assert.match(out.nodeQuickExample[0], /^datagram \S+ 5000 hello lan$/);
+  } finally {
+    try { ip('netns', 'del', ns); } catch {}
+  }
+});

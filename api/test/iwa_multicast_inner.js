@@ -1,0 +1,67 @@
+// Runs inside a network namespace created by iwa_multicast.test.js (lo up,
+// multicast on, 224.0.0.0/4 routed to lo). Prints one JSON line with results.
+import dgram from 'node:dgram';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchIwa } from '../../test/harness/iwa.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import { install } from '../../node/direct-sockets.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const apiDir = path.resolve(here, '..');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const GROUP = '239.20.20.20';
+const PORT = 5600;
+const out = {};
+
+async function nodeSide() {
+  // Node's own Direct Sockets run the same quick example (as globals).
+  // Lay the file out as the README does: quick_example.js beside ./api/.
+  install(globalThis);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siwa-quick-'));
+  fs.copyFileSync(path.join(here, 'iwa/quick_example.js'), path.join(dir, 'quick_example.js'));
+  fs.symlinkSync(apiDir, path.join(dir, 'api'));
+  const { runAndCollect } = await import(path.join(dir, 'quick_example.js'));
+  out.nodeQuickExample = await runAndCollect();
+}
+
+const iwa = await launchIwa({
+  mounts: { '/api/': apiDir },
+  extraFiles: { '/quick_example.js': fs.readFileSync(path.join(here, 'iwa/quick_example.js')) },
+  timeoutMs: 90000,
+});
+try {
+  const call = (fn, ...a) => iwa.call('/api/test/iwa/scenarios.js', fn, ...a);
+  out.start = await call('multicastStart', GROUP, PORT);
+  const listener = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  const nodeGot = [];
+  listener.on('message', (m, r) => nodeGot.push({ text: m.toString(), port: r.port }));
+  await new Promise((r) => listener.bind(PORT, '0.0.0.0', r));
+  listener.addMembership(GROUP);
+  const sender = dgram.createSocket('udp4');
+  await new Promise((r) => sender.bind(0, '127.0.0.1', r));
+  sender.setMulticastTTL(1);
+  sender.send('from-node', PORT, GROUP);
+  await call('multicastSend', 'from-iwa');
+  const t0 = Date.now();
+  let received = [];
+  while (Date.now() - t0 < 5000) {
+    received = await call('multicastReceived');
+    if (received.some((x) => x.text === 'from-node') && received.some((x) => x.text === 'from-iwa') && nodeGot.some((x) => x.text === 'from-iwa')) break;
+    await sleep(100);
+  }
+  out.iwaReceived = received.map((x) => x.text).sort();
+  out.nodeReceived = nodeGot.map((x) => x.text).sort();
+  out.stop = await call('multicastStop');
+  listener.close(); sender.close();
+  out.iwaQuickExample = await iwa.call('/quick_example.js', 'runAndCollect');
+} catch (err) {
+  out.error = String(err && err.stack || err);
+  out.console = iwa.consoleLines;
+} finally {
+  await iwa.close();
+}
+try { await nodeSide(); } catch (err) { out.nodeError = String(err && err.stack || err); }
+console.log(JSON.stringify(out));
+process.exit(0);
