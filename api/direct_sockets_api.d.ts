@@ -1,0 +1,350 @@
+// Type declarations for api/direct_sockets_api.js (checked against the
+// implementation by api/test/types.test.js).
+
+export type BinaryType = 'arraybuffer' | 'uint8array' | 'blob';
+export type Protocol = 'raw' | 'websocket' | 'socket.io';
+export type BinaryData = ArrayBuffer | ArrayBufferView;
+export type Listener = (...args: any[]) => void;
+
+/** Error raised by Socket.IWA; `code` is stable (EACCES, ECONNREFUSED, ETIMEDOUT, ERR_*). */
+export declare class SocketIWAError extends Error {
+  constructor(code: string, message: string, extra?: { cause?: unknown; closeCode?: number });
+  code: string;
+  /** WebSocket close code for protocol errors. */
+  closeCode?: number;
+  /** permissions-policy feature missing (assertPermissions). */
+  feature?: string;
+  /** Manifest field that grants the missing feature (assertPermissions). */
+  manifestField?: string;
+}
+
+/** on / off / once / emit event bus. */
+export declare class Emitter {
+  on(event: string, fn: Listener): this;
+  addListener(event: string, fn: Listener): this;
+  once(event: string, fn: Listener): this;
+  off(event: string, fn?: Listener): this;
+  removeListener(event: string, fn?: Listener): this;
+  removeAllListeners(event?: string): this;
+  listenerCount(event: string): number;
+  /** Dispatch to local listeners only. */
+  emitLocal(event: string, ...args: any[]): boolean;
+  emit(event: string, ...args: any[]): any;
+}
+
+export declare const CONNECTING: 0;
+export declare const OPEN: 1;
+export declare const CLOSING: 2;
+export declare const CLOSED: 3;
+export declare const VERSION: string;
+export declare const PROTOCOLS: readonly Protocol[];
+
+export interface UDPOptions {
+  localAddress?: string;
+  localPort?: number;
+  remoteAddress?: string;
+  remotePort?: number;
+  /** 'udp6' binds '::' when no localAddress is given. */
+  type?: 'udp4' | 'udp6';
+  ipv6?: boolean;
+  ipv6Only?: boolean;
+  allowAddressSharing?: boolean;
+  reuseAddr?: boolean;
+  multicastAllowAddressSharing?: boolean;
+  multicastTimeToLive?: number;
+  ttl?: number;
+  multicastLoopback?: boolean;
+  loopback?: boolean;
+  sendBufferSize?: number;
+  receiveBufferSize?: number;
+  dnsQueryType?: 'ipv4' | 'ipv6';
+  binaryType?: BinaryType;
+}
+
+export interface RemoteInfo { address: string; port: number; family: 'IPv4' | 'IPv6'; size: number; }
+
+export interface MulticastHelper {
+  join(group: string, options?: { sourceAddress?: string }): Promise<void>;
+  leave(group: string, options?: { sourceAddress?: string }): Promise<void>;
+  joinSourceSpecific(source: string, group: string): Promise<void>;
+  leaveSourceSpecific(source: string, group: string): Promise<void>;
+  readonly joinedGroups: readonly string[];
+}
+
+/** UDP socket with dgram-style helpers. Events: message (data, rinfo), error, close, drain. */
+export declare class UDPConnection extends Emitter {
+  private constructor();
+  readonly multicast: MulticastHelper;
+  readonly mode: 'connected' | 'bound';
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly readyState: number;
+  binaryType: BinaryType;
+  readonly bufferedAmount: number;
+  address(): { address: string; port: number; family: 'IPv4' | 'IPv6' };
+  send(data: string | BinaryData | Blob | Array<string | BinaryData | Blob>, callback?: (err: Error | null) => void): Promise<void>;
+  send(data: string | BinaryData | Blob | Array<string | BinaryData | Blob>, port: number, address?: string, callback?: (err: Error | null) => void): Promise<void>;
+  send(data: string | BinaryData | Blob, offset: number, length: number, port?: number, address?: string, callback?: (err: Error | null) => void): Promise<void>;
+  addMembership(group: string, iface?: string): Promise<void>;
+  dropMembership(group: string, iface?: string): Promise<void>;
+  addSourceSpecificMembership(source: string, group: string, iface?: string): Promise<void>;
+  dropSourceSpecificMembership(source: string, group: string, iface?: string): Promise<void>;
+  setMulticastTTL(ttl: number): Promise<void>;
+  setMulticastLoopback(flag: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Raw TCP connection. Events: open, connect, message (data), end, drain, error, close. */
+export declare class RawTCPConnection extends Emitter {
+  private constructor();
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: BinaryType;
+  /** Server-side connections only: room helpers. */
+  id?: string;
+  join?(...rooms: string[]): this;
+  leave?(room: string): this;
+  send(data: string | BinaryData): boolean;
+  write(data: string | BinaryData): boolean;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** WebSocket (RFC 6455) connection. Events: open, connect, message (data, isBinary), ping, pong, drain, error, close (code, reason, wasClean). */
+export declare class WebSocketConnection extends Emitter {
+  private constructor();
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: BinaryType;
+  localAddress?: string;
+  localPort?: number;
+  /** 'websocket' or 'socket.io' (the mode this connection serves). */
+  protocol?: Protocol;
+  /** Client side: headers of the server's 101 response. */
+  responseHeaders?: Record<string, string>;
+  wasClean?: boolean;
+  /** Server side: the upgrade request. */
+  request?: { path: string; query: Record<string, string>; headers: Record<string, string> };
+  id?: string;
+  join?(...rooms: string[]): this;
+  leave?(room: string): this;
+  feed(bytes: Uint8Array): void;
+  send(data: string | BinaryData, options?: { fragmentSize?: number; binary?: boolean }): boolean;
+  ping(data?: string | BinaryData): void;
+  pong(data?: string | BinaryData): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
+
+interface SocketIOEndpoint extends Emitter {
+  id: string | undefined;
+  connected: boolean;
+  ackTimeoutMs: number;
+  readonly nsp: string;
+  /** Send a named event; a trailing function receives the acknowledgement. */
+  emit(event: string, ...args: any[]): this;
+  /** Send and await the acknowledgement; trailing `{ timeoutMs }` option; rejects with code ETIMEDOUT. */
+  emitWithAck(event: string, ...args: any[]): Promise<any>;
+  timeout(ms: number): this;
+  send(...args: any[]): this;
+}
+
+/** Socket.IO client socket for one namespace. Events: connect, connect_error, disconnect (reason), error, close, drain, ping, and named events. */
+export declare class SocketIOClient extends Emitter implements SocketIOEndpoint {
+  private constructor();
+  id: string | undefined;
+  connected: boolean;
+  ackTimeoutMs: number;
+  readonly nsp: string;
+  auth: object | undefined;
+  ready: Promise<SocketIOClient>;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: BinaryType;
+  readonly transport: WebSocketConnection;
+  readonly pingInterval: number;
+  readonly pingTimeout: number;
+  engineId?: string;
+  emit(event: string, ...args: any[]): this;
+  emitWithAck(event: string, ...args: any[]): Promise<any>;
+  timeout(ms: number): this;
+  send(...args: any[]): this;
+  disconnect(): this;
+  close(): this;
+}
+
+export interface BroadcastOperator {
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  except(room: string | string[]): BroadcastOperator;
+  emit(event: string, ...args: any[]): boolean;
+  send(data: string | BinaryData): number;
+  members(): any[];
+}
+
+/** Server-side Socket.IO socket. Events: disconnecting, disconnect (reason), close, and named events. */
+export declare class ServerSocket extends Emitter implements SocketIOEndpoint {
+  private constructor();
+  id: string;
+  connected: boolean;
+  ackTimeoutMs: number;
+  readonly nsp: string;
+  namespace: Namespace;
+  /** The Engine.IO session carrying this socket. */
+  conn: { id: string; ws: WebSocketConnection; close(reason: string): void };
+  handshake: { auth: object; query: Record<string, string>; headers: Record<string, string>; address: string; port: number; time: string };
+  data: Record<string, any>;
+  readonly rooms: Set<string>;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  readonly broadcast: BroadcastOperator;
+  emit(event: string, ...args: any[]): this;
+  emitWithAck(event: string, ...args: any[]): Promise<any>;
+  timeout(ms: number): this;
+  send(...args: any[]): this;
+  join(...rooms: string[]): this;
+  leave(room: string): this;
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  disconnect(close?: boolean): this;
+  close(): this;
+}
+
+/** Socket.IO namespace. Events: connection (socket). */
+export declare class Namespace extends Emitter {
+  private constructor();
+  name: string;
+  server: any;
+  registry: any;
+  sockets: Map<string, ServerSocket>;
+  use(fn: (socket: ServerSocket, next: (err?: Error) => void) => void): this;
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  except(room: string | string[]): BroadcastOperator;
+  emit(event: string, ...args: any[]): any;
+}
+
+/** Listening server. Events: connection (conn), error, clientError, close. */
+export declare class TCPServer extends Emitter {
+  private constructor();
+  readonly protocol: Protocol;
+  readonly address: string;
+  readonly port: number;
+  readonly readyState: number;
+  readonly clients: Set<any>;
+  of(name: string): Namespace;
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  except(room: string | string[]): BroadcastOperator;
+  emit(event: string, ...args: any[]): any;
+  broadcast(data: string | BinaryData): number;
+  close(): Promise<void>;
+}
+
+export interface TCPOptions {
+  protocol?: Protocol;
+  /** WebSocket path (default '/'), Socket.IO path (default '/socket.io/'). */
+  path?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  namespace?: string;
+  auth?: object;
+  ackTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  closeTimeoutMs?: number;
+  binaryType?: BinaryType;
+  maxPayload?: number;
+  fragmentSize?: number;
+  highWaterMark?: number;
+  noDelay?: boolean;
+  keepAliveDelay?: number;
+  sendBufferSize?: number;
+  receiveBufferSize?: number;
+  dnsQueryType?: 'ipv4' | 'ipv6';
+}
+
+export interface TCPServerOptions {
+  port?: number;
+  protocol?: Protocol;
+  path?: string;
+  backlog?: number;
+  ipv6Only?: boolean;
+  pingInterval?: number;
+  pingTimeout?: number;
+  maxPayload?: number;
+  ackTimeoutMs?: number;
+  closeTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  binaryType?: BinaryType;
+  fragmentSize?: number;
+  highWaterMark?: number;
+}
+
+export declare function createUDP(options?: UDPOptions): Promise<UDPConnection>;
+export declare function createMulticastSocket(options?: UDPOptions): Promise<UDPConnection>;
+export declare function createMulticastController(target?: UDPConnection | UDPOptions | object): Promise<{ controller: MulticastHelper | any; socket: any }>;
+export declare function createTCP(host: string, port: number, options?: TCPOptions & { protocol?: 'raw' }): Promise<RawTCPConnection>;
+export declare function createTCP(host: string, port: number, options: TCPOptions & { protocol: 'websocket' }): Promise<WebSocketConnection>;
+export declare function createTCP(host: string, port: number, options: TCPOptions & { protocol: 'socket.io' }): Promise<SocketIOClient>;
+export declare function createTCPServer(host?: string, options?: TCPServerOptions): Promise<TCPServer>;
+
+export interface PermissionsReport {
+  runtime: 'browser' | 'node';
+  isolatedContext: boolean;
+  directSockets: boolean;
+  tcp: boolean;
+  tcpServer: boolean;
+  udp: boolean;
+  multicast: boolean;
+  policy: { directSockets: boolean | null; multicast: boolean | null; localNetwork: boolean | null; crossOriginIsolated: boolean | null };
+  localNetwork?: 'granted' | 'prompt' | 'denied' | 'unknown';
+}
+
+export interface Permissions {
+  readonly directSockets: boolean;
+  readonly tcp: boolean;
+  readonly tcpServer: boolean;
+  readonly udp: boolean;
+  readonly multicast: boolean;
+  readonly isolatedContext: boolean;
+  readonly policy: PermissionsReport['policy'];
+  query(): Promise<PermissionsReport>;
+  allowsFeature(policyName: string): boolean | null;
+}
+
+export declare const permissions: Permissions;
+export declare function assertPermissions(need?: { tcp?: boolean; udp?: boolean; tcpServer?: boolean; multicast?: boolean; localNetwork?: boolean }): Promise<PermissionsReport>;
+export declare const FEATURES: Readonly<Record<'directSockets' | 'multicast' | 'localNetwork' | 'crossOriginIsolated', { policy: string; grants: string }>>;
+
+export interface SocketIWANamespace {
+  readonly VERSION: string;
+  readonly PROTOCOLS: readonly Protocol[];
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+  createUDP: typeof createUDP;
+  createTCP: typeof createTCP;
+  createTCPServer: typeof createTCPServer;
+  createMulticastSocket: typeof createMulticastSocket;
+  createMulticastController: typeof createMulticastController;
+  permissions: Permissions;
+  assertPermissions: typeof assertPermissions;
+  FEATURES: typeof FEATURES;
+  SocketIWAError: typeof SocketIWAError;
+}
+
+declare const SocketIWA: SocketIWANamespace;
+export default SocketIWA;
