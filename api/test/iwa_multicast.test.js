@@ -11,7 +11,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ns = `siwa-mc-${process.pid}`;
 const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
-test('multicast in a network namespace: IWA ↔ Node, and the README quick example in both', { timeout: 110000 }, async () => {
+test('multicast in a network namespace: IWA ↔ Node, and the README quick example in both', { timeout: 110000 }, async (t) => {
   ip('netns', 'add', ns);
   try {
     ip('-n', ns, 'link', 'set', 'lo', 'up');
@@ -28,6 +28,7 @@ test('multicast in a network namespace: IWA ↔ Node, and the README quick examp
     const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
     assert.ok(line, `no result line; stdout: ${stdout.slice(-1000)} stderr: ${stderr.slice(-1000)}`);
     const out = JSON.parse(line);
+    t.diagnostic(`media: sent ${JSON.stringify(out.mediaSent)} iwa ${JSON.stringify(out.mediaIwa)} node ${JSON.stringify(out.mediaNode)} lossy ${JSON.stringify(out.lossySent)} ${JSON.stringify(out.mediaLossy)}`);
     assert.equal(out.error, undefined, out.error);
     assert.equal(out.nodeError, undefined, out.nodeError);
     assert.deepEqual(out.start.joined, ['239.20.20.20']);
@@ -39,6 +40,21 @@ test('multicast in a network namespace: IWA ↔ Node, and the README quick examp
     assert.match(out.iwaQuickExample[0], /^datagram \S+ 5000 hello lan$/);
     assert.equal(out.nodeQuickExample.length, 1, JSON.stringify(out.nodeQuickExample));
     assert.match(out.nodeQuickExample[0], /^datagram \S+ 5000 hello lan$/);
+    // multicast media example: lossless on loopback, both receivers see every packet
+    for (const [who, stats] of [['iwa', out.mediaIwa], ['node', out.mediaNode]]) {
+      const audio = stats.find((s) => s.stream === 'audio');
+      const video = stats.find((s) => s.stream === 'video');
+      assert.ok(audio && video, `${who}: both streams seen: ${JSON.stringify(stats)}`);
+      assert.equal(audio.packets + video.packets, out.mediaSent.sent, `${who}: every packet received`);
+      assert.equal(audio.lost, 0); assert.equal(video.lost, 0);
+      assert.ok(audio.packets >= 60, `${who}: ~75 audio frames in 1.5 s, got ${audio.packets}`);
+      assert.ok(video.framesComplete >= 14, `${who}: video frames reassembled: ${video.framesComplete}`);
+      assert.ok(Number.isFinite(audio.jitterMs) && audio.jitterMs >= 0 && audio.jitterMs < 100, `${who}: jitter ${audio.jitterMs}`);
+    }
+    const lossy = out.mediaLossy.reduce((n, s) => n + s.lost, 0);
+    assert.ok(out.lossySent.skipped > 0);
+    // the receiver counts gaps below its highest sequence; trailing skips are invisible
+    assert.ok(lossy > 0 && lossy <= out.lossySent.skipped, `reported ${lossy} lost of ${out.lossySent.skipped} skipped`);
   } finally {
     try { ip('netns', 'del', ns); } catch {}
   }

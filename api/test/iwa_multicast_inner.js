@@ -27,7 +27,7 @@ async function nodeSide() {
 }
 
 const iwa = await launchIwa({
-  mounts: { '/api/': apiDir },
+  mounts: { '/api/': apiDir, '/media/': path.resolve(here, '../../examples/multicast-media-lan') },
   extraFiles: { '/quick_example.js': fs.readFileSync(path.join(here, 'iwa/quick_example.js')) },
   timeoutMs: 90000,
 });
@@ -56,12 +56,30 @@ try {
   out.stop = await call('multicastStop');
   listener.close(); sender.close();
   out.iwaQuickExample = await iwa.call('/quick_example.js', 'runAndCollect');
+  // examples/multicast-media-lan: Node sender -> receiver in the IWA and one in Node.
+  install(globalThis);
+  const { default: SocketIWA } = await import('../direct_sockets_api.js');
+  const { runSender } = await import('../../examples/multicast-media-lan/sender.js');
+  const { startReceiver } = await import('../../examples/multicast-media-lan/receiver.js');
+  await call('mediaReceive', '239.30.30.30', 5700);
+  const nodeRx = await startReceiver(SocketIWA, { group: '239.30.30.30', port: 5700 });
+  out.mediaSent = await runSender(SocketIWA, { group: '239.30.30.30', port: 5700, durationMs: 1500 });
+  await sleep(300);
+  out.mediaIwa = await call('mediaStats');
+  out.mediaNode = nodeRx.stats();
+  await call('mediaStop'); await nodeRx.close();
+  // deliberate 10% loss at the sender: the receiver must report it
+  const lossyRx = await startReceiver(SocketIWA, { group: '239.30.30.31', port: 5701 });
+  out.lossySent = await runSender(SocketIWA, { group: '239.30.30.31', port: 5701, durationMs: 1500, loss: 0.1 });
+  await sleep(300);
+  out.mediaLossy = lossyRx.stats();
+  await lossyRx.close();
 } catch (err) {
   out.error = String(err && err.stack || err);
   out.console = iwa.consoleLines;
 } finally {
   await iwa.close();
 }
-try { await nodeSide(); } catch (err) { out.nodeError = String(err && err.stack || err); }
+if (!out.error) try { await nodeSide(); } catch (err) { out.nodeError = String(err && err.stack || err); }
 console.log(JSON.stringify(out));
 process.exit(0);

@@ -91,7 +91,7 @@ export function makeManifest({ name = 'Socket.IWA test app', version = '1.0.0' }
  * Serve files for the dev-mode IWA. Resolution order: extraFiles, mounts,
  * appDir, then the built-in manifest / icon / index.
  */
-export async function startAppServer({ appDir, extraFiles = {}, mounts = {}, manifest } = {}) {
+export async function startAppServer({ appDir, extraFiles = {}, mounts = {}, manifest, port: listenPort = 0 } = {}) {
   const builtins = {
     '/.well-known/manifest.webmanifest': JSON.stringify(manifest || makeManifest()),
     '/icon-192.png': makePng(192),
@@ -131,7 +131,7 @@ export async function startAppServer({ appDir, extraFiles = {}, mounts = {}, man
       res.writeHead(500); res.end(String(err));
     }
   });
-  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(listenPort, '127.0.0.1', resolve); });
   const { port } = server.address();
   return { url: `http://127.0.0.1:${port}`, port, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }) };
 }

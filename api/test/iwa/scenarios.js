@@ -137,3 +137,14 @@ export async function multicastStop() {
   await m.close();
   return { after };
 }
+
+/** The multicast media example's receiver, inside the IWA. */
+export async function mediaReceive(group, port) {
+  const { startReceiver } = await import('/media/receiver.js');
+  state.media = await startReceiver(SocketIWA, { group, port });
+  return true;
+}
+
+export function mediaStats() { return state.media.stats(); }
+
+export async function mediaStop() { await state.media.close(); return true; }
