@@ -68,7 +68,7 @@ fn main() {
         .allowlist_var("NGTCP2_.*")
         // wolfSSL types come from wolfssl-sys; keep them opaque here.
         .blocklist_type("WOLFSSL.*|wolfssl_.*")
-        .raw_line("use wolfssl_sys::{WOLFSSL, WOLFSSL_CTX, WOLFSSL_ENCRYPTION_LEVEL};")
+        .raw_line("#[allow(unused_imports)]\nuse wolfssl_sys::{WOLFSSL, WOLFSSL_CTX, WOLFSSL_ENCRYPTION_LEVEL};")
         .layout_tests(false)
         .generate_comments(false)
         .prepend_enum_name(false)

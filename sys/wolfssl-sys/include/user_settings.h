@@ -60,6 +60,9 @@
 #define WOLFSSL_IGNORE_FILE_WARN
 #define TFM_TIMING_RESISTANT
 #define HAVE_HASHDRBG
+/* Seed the DRBG from getentropy() (csrc/seed.c) on every target. */
+int socket_iwa_wolfssl_seed(unsigned char *output, unsigned int sz);
+#define CUSTOM_RAND_GENERATE_SEED socket_iwa_wolfssl_seed
 
 /* ---- switched off ---------------------------------------------------------- */
 #define NO_DH

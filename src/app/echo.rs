@@ -1,0 +1,297 @@
+//! ALPN `echo`: every client-initiated bidirectional stream is echoed back byte
+//! for byte and finished when the client finishes; DATAGRAM frames are echoed
+//! when the peer negotiated them. Also the client side used by tests and benchmarks.
+
+use super::ConnectionApp;
+use crate::quic::{Connection, Event};
+use crate::tls::EarlyData;
+use std::collections::HashMap;
+
+pub const ALPN: &str = "echo";
+
+/// Unacknowledged echo bytes per stream beyond which we stop granting the peer
+/// more flow-control credit (bounds memory when a peer does not read its echo).
+const MAX_UNACKED_PER_STREAM: u64 = 4 << 20;
+
+#[derive(Default)]
+pub struct EchoServer {
+    /// Received bytes not yet credited back to the peer, per stream.
+    owed: HashMap<i64, u64>,
+}
+
+fn client_bidi(id: i64) -> bool {
+    id & 0x3 == 0
+}
+
+impl ConnectionApp for EchoServer {
+    fn on_event(&mut self, conn: &mut Connection, _now: u64, ev: Event) {
+        match ev {
+            Event::StreamData { id, data, fin } => {
+                let len = data.len() as u64;
+                if !client_bidi(id) {
+                    conn.consume(id, len);
+                    return;
+                }
+                if conn.stream_send(id, &data, fin).is_err() {
+                    conn.stream_shutdown(id, 0);
+                    return;
+                }
+                if conn.stream_unacked(id) <= MAX_UNACKED_PER_STREAM {
+                    conn.consume(id, len);
+                } else {
+                    *self.owed.entry(id).or_default() += len;
+                }
+            }
+            Event::StreamAcked { id, .. } => {
+                if let Some(owed) = self.owed.get_mut(&id) {
+                    if *owed > 0 && conn.stream_unacked(id) <= MAX_UNACKED_PER_STREAM {
+                        conn.consume(id, *owed);
+                        *owed = 0;
+                    }
+                }
+            }
+            Event::StreamReset { id, code } => {
+                self.owed.remove(&id);
+                conn.stream_shutdown(id, code);
+            }
+            Event::StreamClosed { id, .. } => {
+                self.owed.remove(&id);
+            }
+            Event::Datagram(d) => {
+                if conn.max_datagram_payload() >= d.len() {
+                    let _ = conn.send_datagram(&d);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Deterministic stream content: byte `i` of stream number `k`.
+pub fn pattern(k: u64, i: u64) -> u8 {
+    (i.wrapping_mul(31).wrapping_add(k.wrapping_mul(7)) % 251) as u8
+}
+
+/// What the echo client measured.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EchoReport {
+    pub handshake_ms: Option<f64>,
+    /// Time from connection start until the first echoed byte arrived.
+    pub first_byte_ms: Option<f64>,
+    pub total_ms: f64,
+    pub resumed: bool,
+    pub early_data: String,
+    pub streams: u64,
+    pub streams_completed: u64,
+    pub bytes_sent: u64,
+    pub bytes_echoed: u64,
+    pub verified: bool,
+    pub datagrams_sent: u64,
+    pub datagrams_echoed: u64,
+    pub throughput_mbps: f64,
+    pub error: Option<String>,
+}
+
+struct StreamProgress {
+    k: u64,
+    received: u64,
+    ok: bool,
+    fin: bool,
+}
+
+/// Sends `streams` streams of `bytes` bytes each (plus `datagrams` datagrams)
+/// and verifies every echoed byte.
+pub struct EchoClient {
+    streams: u64,
+    bytes: u64,
+    datagrams: u64,
+    datagram_size: usize,
+    opened: u64,
+    progress: HashMap<i64, StreamProgress>,
+    dgram_seen: Vec<bool>,
+    start: u64,
+    streams_done_at: Option<u64>,
+    /// How long to wait for datagram echoes and the session ticket after streams finish.
+    linger_ns: u64,
+    want_session: bool,
+    pub session: Option<crate::tls::SavedSession>,
+    pub report: EchoReport,
+    closed: bool,
+}
+
+impl EchoClient {
+    pub fn new(streams: u64, bytes: u64, datagrams: u64, want_session: bool, now: u64) -> Self {
+        EchoClient {
+            streams,
+            bytes,
+            datagrams,
+            datagram_size: 64,
+            opened: 0,
+            progress: HashMap::new(),
+            dgram_seen: vec![false; datagrams as usize],
+            start: now,
+            streams_done_at: None,
+            linger_ns: 1_000_000_000,
+            want_session,
+            session: None,
+            report: EchoReport { streams, ..Default::default() },
+            closed: false,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        self.closed
+    }
+
+    fn open_more(&mut self, conn: &mut Connection) {
+        while self.opened < self.streams && conn.bidi_streams_left() > 0 {
+            let Ok(id) = conn.open_bidi() else { break };
+            let k = self.opened;
+            self.opened += 1;
+            let mut off = 0;
+            const CHUNK: u64 = 64 * 1024;
+            if self.bytes == 0 {
+                let _ = conn.stream_send(id, &[], true);
+            }
+            while off < self.bytes {
+                let n = CHUNK.min(self.bytes - off);
+                let data: Vec<u8> = (off..off + n).map(|i| pattern(k, i)).collect();
+                let _ = conn.stream_send(id, &data, off + n == self.bytes);
+                off += n;
+            }
+            self.report.bytes_sent += self.bytes;
+            self.progress.insert(id, StreamProgress { k, received: 0, ok: true, fin: false });
+        }
+    }
+
+    fn send_datagrams(&mut self, conn: &mut Connection) {
+        if conn.max_datagram_payload() < self.datagram_size {
+            return;
+        }
+        for seq in 0..self.datagrams {
+            let mut d = vec![0u8; self.datagram_size];
+            d[..8].copy_from_slice(&seq.to_be_bytes());
+            for (i, b) in d[8..].iter_mut().enumerate() {
+                *b = pattern(seq, i as u64);
+            }
+            if conn.send_datagram(&d).is_ok() {
+                self.report.datagrams_sent += 1;
+            }
+        }
+    }
+
+    fn check_datagram(&mut self, d: &[u8]) {
+        if d.len() != self.datagram_size {
+            return;
+        }
+        let seq = u64::from_be_bytes(d[..8].try_into().unwrap());
+        let good = d[8..].iter().enumerate().all(|(i, &b)| b == pattern(seq, i as u64));
+        if let Some(seen) = self.dgram_seen.get_mut(seq as usize) {
+            if good && !*seen {
+                *seen = true;
+                self.report.datagrams_echoed += 1;
+            }
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.report.streams_completed == self.streams
+    }
+
+    fn finish(&mut self, conn: &mut Connection, now: u64) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.report.total_ms = (now - self.start) as f64 / 1e6;
+        self.report.verified = self.all_done()
+            && self.progress.values().all(|p| p.ok && p.fin && p.received == self.bytes);
+        self.report.bytes_echoed = self.progress.values().map(|p| p.received).sum();
+        let secs = (self.streams_done_at.unwrap_or(now) - self.start) as f64 / 1e9;
+        if secs > 0.0 {
+            self.report.throughput_mbps = self.report.bytes_echoed as f64 / 1e6 / secs;
+        }
+        self.report.resumed = conn.resumed();
+        self.report.early_data = match conn.early_data() {
+            EarlyData::Accepted => "accepted",
+            EarlyData::Rejected => "rejected",
+            EarlyData::None => "none",
+        }
+        .into();
+        if let Some(s) = conn.take_session(ALPN) {
+            self.session = Some(s);
+        }
+        conn.close(now, 0, "done");
+    }
+}
+
+impl ConnectionApp for EchoClient {
+    fn on_start(&mut self, conn: &mut Connection, _now: u64) {
+        self.open_more(conn);
+    }
+
+    fn on_event(&mut self, conn: &mut Connection, now: u64, ev: Event) {
+        match ev {
+            Event::HandshakeCompleted => {
+                self.report.handshake_ms = Some((now - self.start) as f64 / 1e6);
+                self.send_datagrams(conn);
+                self.open_more(conn);
+            }
+            Event::BidiStreamsAvailable => self.open_more(conn),
+            Event::StreamData { id, data, fin } => {
+                conn.consume(id, data.len() as u64);
+                if self.report.first_byte_ms.is_none() && !data.is_empty() {
+                    self.report.first_byte_ms = Some((now - self.start) as f64 / 1e6);
+                }
+                if let Some(p) = self.progress.get_mut(&id) {
+                    for (i, &b) in data.iter().enumerate() {
+                        if b != pattern(p.k, p.received + i as u64) {
+                            p.ok = false;
+                            break;
+                        }
+                    }
+                    p.received += data.len() as u64;
+                    if fin && !p.fin {
+                        p.fin = true;
+                        self.report.streams_completed += 1;
+                        if self.all_done() {
+                            self.streams_done_at = Some(now);
+                        }
+                    }
+                }
+            }
+            Event::StreamReset { id, code } => {
+                self.report.error = Some(format!("stream {id} reset by peer with code {code}"));
+            }
+            Event::Datagram(d) => self.check_datagram(&d),
+            _ => {}
+        }
+    }
+
+    fn on_tick(&mut self, conn: &mut Connection, now: u64) {
+        if self.closed {
+            return;
+        }
+        if !conn.is_open() {
+            self.report.error.get_or_insert_with(|| match conn.close_reason() {
+                Some(r) => format!("connection closed: code 0x{:x} {}", r.code, r.reason),
+                None => "connection closed".into(),
+            });
+            self.finish(conn, now);
+            return;
+        }
+        if self.session.is_none() && self.want_session {
+            self.session = conn.take_session(ALPN);
+        }
+        let Some(done_at) = self.streams_done_at else { return };
+        let dgrams_done = self.report.datagrams_echoed == self.report.datagrams_sent;
+        let session_done = !self.want_session || self.session.is_some();
+        if (dgrams_done && session_done) || now >= done_at + self.linger_ns {
+            self.finish(conn, now);
+        }
+    }
+
+    fn timeout(&self) -> Option<u64> {
+        self.streams_done_at.filter(|_| !self.closed).map(|t| t + self.linger_ns)
+    }
+}

@@ -1,0 +1,33 @@
+//! Application protocols, chosen per connection by the negotiated ALPN.
+
+pub mod echo;
+
+use crate::quic::{Connection, Event};
+
+/// Per-connection application logic driven by connection events.
+pub trait ConnectionApp {
+    /// Client side: called once before the first packet is written, so data
+    /// queued here can travel as 0-RTT.
+    fn on_start(&mut self, _conn: &mut Connection, _now: u64) {}
+    fn on_event(&mut self, conn: &mut Connection, now: u64, ev: Event);
+    /// Called after each batch of events and on timer expiry.
+    fn on_tick(&mut self, _conn: &mut Connection, _now: u64) {}
+    /// The app's own next deadline, if it has one.
+    fn timeout(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Creates the application for a negotiated ALPN, or `None` if unsupported.
+pub type AppFactory = Box<dyn Fn(&[u8]) -> Option<Box<dyn ConnectionApp>>>;
+
+/// The ALPN protocols the server binary offers, in preference order.
+pub const SERVER_ALPNS: &[&str] = &[echo::ALPN];
+
+/// The server's factory: `echo` today.
+pub fn server_factory() -> AppFactory {
+    Box::new(|alpn: &[u8]| match alpn {
+        a if a == echo::ALPN.as_bytes() => Some(Box::new(echo::EchoServer::default()) as Box<dyn ConnectionApp>),
+        _ => None,
+    })
+}

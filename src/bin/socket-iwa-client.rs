@@ -1,0 +1,86 @@
+//! socket-iwa-client: connects, sends streams and datagrams, verifies the echo,
+//! and reports timings; with --session it stores a ticket and resumes with 0-RTT.
+
+use clap::Parser;
+use socket_iwa::app::echo::{EchoClient, ALPN};
+use socket_iwa::io::{run, UdpSocket};
+use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig};
+use socket_iwa::time::now_ns;
+use socket_iwa::tls::{SavedSession, TlsContext};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "socket-iwa-client", version, about = "Socket.IWA QUIC echo client")]
+struct Args {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    connect: SocketAddr,
+    /// ALPN to offer.
+    #[arg(long, default_value = ALPN)]
+    alpn: String,
+    /// TLS server name (SNI).
+    #[arg(long, default_value = "localhost")]
+    server_name: String,
+    /// Session file: read to resume (0-RTT), written with the new ticket.
+    #[arg(long)]
+    session: Option<PathBuf>,
+    /// Number of bidirectional streams.
+    #[arg(long, default_value_t = 1)]
+    streams: u64,
+    /// Bytes sent (and expected back) on each stream.
+    #[arg(long, default_value_t = 1024)]
+    bytes: u64,
+    /// DATAGRAM frames to send (64 bytes each) once the handshake completes.
+    #[arg(long, default_value_t = 0)]
+    datagrams: u64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    socket_iwa::log::init(args.json, args.verbose);
+    match connect(&args) {
+        Ok(ok) => std::process::exit(if ok { 0 } else { 2 }),
+        Err(e) => {
+            eprintln!("socket-iwa-client: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
+    let saved = match &args.session {
+        Some(p) => SavedSession::load(p)?,
+        None => None,
+    };
+    let tls = TlsContext::client()?;
+    let bind: SocketAddr = if args.connect.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+    let sock = UdpSocket::bind(bind).map_err(|e| socket_iwa::Error::Other(format!("cannot bind a UDP socket: {e}")))?;
+    let local = sock.local_addr();
+    let now = now_ns();
+    let cfg = ConnectionConfig::default();
+    let conn = Connection::connect(&tls, local, args.connect, &[&args.alpn], &args.server_name, saved.as_ref(), &cfg, now)?;
+    let app = EchoClient::new(args.streams, args.bytes, args.datagrams, args.session.is_some(), now);
+    let mut ep = ClientEndpoint::new(conn, app, now);
+    let deadline = now + args.timeout * 1_000_000_000;
+    run(&sock, &mut ep, &|| now_ns() > deadline)?;
+    let timed_out = !ep.app.finished();
+    let mut report = ep.app.report.clone();
+    if timed_out {
+        report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
+    }
+    if let (Some(path), Some(session)) = (&args.session, ep.app.session.as_ref()) {
+        session.save(path)?;
+    }
+    let ok = report.verified && report.error.is_none();
+    socket_iwa::log::event(args.json, serde_json::to_value(&report).unwrap());
+    Ok(ok)
+}

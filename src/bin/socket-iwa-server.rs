@@ -1,0 +1,100 @@
+//! socket-iwa-server: the QUIC server (ALPN `echo`), natively or as wasm.
+
+use clap::Parser;
+use socket_iwa::app::{server_factory, SERVER_ALPNS};
+use socket_iwa::io::{run, UdpSocket};
+use socket_iwa::quic::{ServerConfig, ServerEndpoint};
+use socket_iwa::tls::{Identity, TicketKey, TlsContext};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Parser, Debug)]
+#[command(name = "socket-iwa-server", version, about = "Socket.IWA QUIC server (ALPN echo)")]
+struct Args {
+    /// Address to listen on (IPv4 or [IPv6]:port).
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    listen: SocketAddr,
+    /// PEM certificate chain (with --key). Default: a fresh self-signed ECDSA P-256 certificate.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Session ticket key file (created if missing) so restarts still accept old tickets.
+    #[arg(long)]
+    ticket_key: Option<PathBuf>,
+    /// Write the certificate (PEM) here, for clients that want to pin it.
+    #[arg(long)]
+    write_cert: Option<PathBuf>,
+    /// Maximum concurrent connections.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// One JSON object per line on stdout (events) and stderr (logs).
+    #[arg(long)]
+    json: bool,
+    /// Debug logging.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn main() {
+    let args = Args::parse();
+    socket_iwa::log::init(args.json, args.verbose);
+    if let Err(e) = serve(&args) {
+        eprintln!("socket-iwa-server: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
+    let identity = match (&args.cert, &args.key) {
+        (Some(c), Some(k)) => Identity::from_pem_files(c, k)?,
+        _ => Identity::generate()?,
+    };
+    let ticket_key = match &args.ticket_key {
+        Some(p) => TicketKey::load_or_create(p)?,
+        None => TicketKey::ephemeral(),
+    };
+    if let Some(p) = &args.write_cert {
+        std::fs::write(p, identity.cert_pem()).map_err(|e| socket_iwa::Error::File { path: p.clone(), reason: e.to_string() })?;
+    }
+    let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
+    let sock = UdpSocket::bind(args.listen)
+        .map_err(|e| socket_iwa::Error::Other(format!("cannot listen on {}: {e}", args.listen)))?;
+    let cfg = ServerConfig { max_connections: args.max_connections, ..Default::default() };
+    let mut server = ServerEndpoint::new(tls, cfg, server_factory());
+    let json = args.json;
+    server.on_close = Some(Box::new(move |c| {
+        let reason = c.close_reason().cloned();
+        socket_iwa::log::event(json, serde_json::json!({
+            "event": "connection_closed",
+            "peer": c.remote_addr().to_string(),
+            "alpn": c.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
+            "resumed": c.resumed(),
+            "close": reason,
+        }));
+    }));
+    #[cfg(unix)]
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    socket_iwa::log::event(args.json, serde_json::json!({
+        "event": "listening",
+        "addr": sock.local_addr().to_string(),
+        "alpn": SERVER_ALPNS,
+        "cert_sha256": identity.cert_sha256_hex(),
+        "cert": identity.source,
+    }));
+    run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
+    socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.stats }));
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The sans-IO QUIC core over ngtcp2. See [`connection`] for one connection,
+//! [`server`] for the accepting endpoint and [`client`] for a dialing one.
+
+pub mod client;
+pub mod connection;
+pub mod server;
+
+pub use client::ClientEndpoint;
+pub use connection::{CloseReason, Connection, Event};
+pub use server::{ServerConfig, ServerEndpoint};
+
+use crate::io::addr::RawAddr;
+use ngtcp2_sys as n;
+use std::net::SocketAddr;
+
+/// QUIC version 1 (RFC 9000). ngtcp2's macro for it is a cast bindgen cannot evaluate.
+pub const QUIC_V1: u32 = 0x0000_0001;
+
+/// Transport limits for one connection. Defaults suit bulk echo and 100+
+/// concurrent streams; both sides use the same values.
+#[derive(Clone, Debug)]
+pub struct ConnectionConfig {
+    pub initial_max_data: u64,
+    pub initial_max_stream_data: u64,
+    pub max_window: u64,
+    pub max_stream_window: u64,
+    pub max_streams_bidi: u64,
+    pub max_streams_uni: u64,
+    pub idle_timeout_ms: u64,
+    pub handshake_timeout_ms: u64,
+    /// 0 disables QUIC DATAGRAM (RFC 9221).
+    pub max_datagram_frame_size: u64,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            initial_max_data: 16 << 20,
+            initial_max_stream_data: 1 << 20,
+            max_window: 64 << 20,
+            max_stream_window: 16 << 20,
+            max_streams_bidi: 128,
+            max_streams_uni: 16,
+            idle_timeout_ms: 30_000,
+            handshake_timeout_ms: 10_000,
+            max_datagram_frame_size: 65535,
+        }
+    }
+}
+
+/// What the socket driver needs from an endpoint: datagrams in, a timer,
+/// datagrams out. Server and client endpoints implement it; the driver in
+/// [`crate::io::driver`] is the same for both, natively and in wasm.
+pub trait Endpoint {
+    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]);
+    /// Next timestamp (ns) at which [`on_timeout`](Self::on_timeout) is due.
+    fn timeout(&self) -> Option<u64>;
+    fn on_timeout(&mut self, now: u64);
+    /// Writes pending packets through `send`, which returns false when the socket
+    /// would block; returns false if it stopped for that reason.
+    fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool;
+    fn is_done(&self) -> bool;
+}
+
+/// ngtcp2's description of a library error code.
+pub fn ngtcp2_strerror(code: i32) -> String {
+    // SAFETY: ngtcp2_strerror returns a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(n::ngtcp2_strerror(code)) }.to_string_lossy().into_owned()
+}
+
+/// An `ngtcp2_path` with the address storage it points into.
+/// Boxed so the inner pointers stay valid when the value moves.
+pub(crate) struct PathBuf(Box<(n::ngtcp2_path, RawAddr, RawAddr)>);
+
+impl PathBuf {
+    pub(crate) fn new(local: SocketAddr, remote: SocketAddr) -> Self {
+        // SAFETY: ngtcp2_path is plain data; the pointers are set right below.
+        let mut b = Box::new((unsafe { std::mem::zeroed::<n::ngtcp2_path>() }, RawAddr::from_std(&local), RawAddr::from_std(&remote)));
+        b.0.local.addr = b.1.as_mut_ptr().cast();
+        b.0.local.addrlen = b.1.len as _;
+        b.0.remote.addr = b.2.as_mut_ptr().cast();
+        b.0.remote.addrlen = b.2.len as _;
+        PathBuf(b)
+    }
+
+    pub(crate) fn path(&mut self) -> &n::ngtcp2_path {
+        &self.0 .0
+    }
+
+    pub(crate) fn path_mut(&mut self) -> *mut n::ngtcp2_path {
+        &mut self.0 .0
+    }
+}

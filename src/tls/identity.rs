@@ -1,0 +1,242 @@
+//! The server's certificate and private key: loaded from PEM files, or a fresh
+//! self-signed ECDSA P-256 certificate (valid for 10 days) whose SHA-256 digest
+//! is what browsers' `serverCertificateHashes` expects.
+
+use crate::error::{Error, Result};
+use std::os::raw::{c_int, c_long};
+use std::path::Path;
+use wolfssl_sys as w;
+
+/// Certificate chain and key, as wolfSSL loads them.
+pub struct Identity {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    format: c_int,
+    /// SHA-256 of the leaf certificate's DER encoding.
+    pub cert_sha256: [u8; 32],
+    /// Where the identity came from, for logs.
+    pub source: String,
+}
+
+/// Validity of generated certificates. Chromium's `serverCertificateHashes`
+/// accepts at most 14 days; wolfSSL back-dates notBefore by a day.
+pub const GENERATED_DAYS_VALID: c_int = 10;
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::file(path, e))
+}
+
+impl Identity {
+    /// Loads a PEM certificate chain and PEM private key, checking both parse.
+    pub fn from_pem_files(cert_path: &Path, key_path: &Path) -> Result<Self> {
+        let cert = read(cert_path)?;
+        let key = read(key_path)?;
+        let der = pem_first_der(&cert).ok_or_else(|| Error::file(cert_path, "no PEM CERTIFICATE block"))?;
+        let me = Identity {
+            cert,
+            key,
+            format: w::WOLFSSL_FILETYPE_PEM as c_int,
+            cert_sha256: sha256(&der),
+            source: format!("{} + {}", cert_path.display(), key_path.display()),
+        };
+        // Validate now so a bad file is reported by name, not at first handshake.
+        super::init();
+        // SAFETY: a scratch context, freed below.
+        unsafe {
+            let ctx = w::wolfSSL_CTX_new(w::wolfTLSv1_3_server_method());
+            let r1 = w::wolfSSL_CTX_use_certificate_chain_buffer_format(
+                ctx,
+                me.cert.as_ptr(),
+                me.cert.len() as c_long,
+                me.format,
+            );
+            let r2 = w::wolfSSL_CTX_use_PrivateKey_buffer(ctx, me.key.as_ptr(), me.key.len() as c_long, me.format);
+            let r3 = if r1 == 1 && r2 == 1 { w::wolfSSL_CTX_check_private_key(ctx) } else { 0 };
+            w::wolfSSL_CTX_free(ctx);
+            if r1 != w::WOLFSSL_SUCCESS as c_int {
+                return Err(Error::file(cert_path, "not a usable PEM certificate"));
+            }
+            if r2 != w::WOLFSSL_SUCCESS as c_int {
+                return Err(Error::file(key_path, "not a usable PEM private key"));
+            }
+            if r3 != w::WOLFSSL_SUCCESS as c_int {
+                return Err(Error::file(key_path, "private key does not match the certificate"));
+            }
+        }
+        Ok(me)
+    }
+
+    /// Generates a self-signed ECDSA P-256 certificate for `localhost`,
+    /// `127.0.0.1` and `::1`, valid for [`GENERATED_DAYS_VALID`] days.
+    pub fn generate() -> Result<Self> {
+        super::init();
+        // SAFETY: all wolfCrypt objects live on this stack frame (boxed where
+        // large) and are initialised before use and freed before return.
+        unsafe {
+            let mut rng: Box<w::WC_RNG> = Box::new(std::mem::zeroed());
+            if w::wc_InitRng(&mut *rng) != 0 {
+                return Err(Error::Tls("RNG init failed".into()));
+            }
+            let mut key: Box<w::ecc_key> = Box::new(std::mem::zeroed());
+            w::wc_ecc_init(&mut *key);
+            let result = (|| {
+                if w::wc_ecc_make_key_ex(&mut *rng, 32, &mut *key, w::ECC_SECP256R1 as c_int) != 0 {
+                    return Err(Error::Tls("P-256 key generation failed".into()));
+                }
+                let mut cert: Box<w::Cert> = Box::new(std::mem::zeroed());
+                if w::wc_InitCert(&mut *cert) != 0 {
+                    return Err(Error::Tls("wc_InitCert failed".into()));
+                }
+                copy_cstr(&mut cert.subject.commonName, "Socket.IWA");
+                copy_cstr(&mut cert.subject.org, "Socket.IWA");
+                cert.daysValid = GENERATED_DAYS_VALID;
+                cert.isCA = 0;
+                cert.selfSigned = 1;
+                cert.sigType = w::CTC_SHA256wECDSA as c_int;
+                let san = subject_alt_names();
+                cert.altNames[..san.len()].copy_from_slice(&san);
+                cert.altNamesSz = san.len() as c_int;
+
+                let mut der = vec![0u8; 4096];
+                let body = w::wc_MakeCert(&mut *cert, der.as_mut_ptr(), der.len() as u32, std::ptr::null_mut(), &mut *key, &mut *rng);
+                if body < 0 {
+                    return Err(Error::Tls(format!("wc_MakeCert failed ({body})")));
+                }
+                let len = w::wc_SignCert(cert.bodySz, cert.sigType, der.as_mut_ptr(), der.len() as u32, std::ptr::null_mut(), &mut *key, &mut *rng);
+                if len < 0 {
+                    return Err(Error::Tls(format!("wc_SignCert failed ({len})")));
+                }
+                der.truncate(len as usize);
+                let mut kder = vec![0u8; 512];
+                let klen = w::wc_EccKeyToDer(&mut *key, kder.as_mut_ptr(), kder.len() as u32);
+                if klen < 0 {
+                    return Err(Error::Tls(format!("wc_EccKeyToDer failed ({klen})")));
+                }
+                kder.truncate(klen as usize);
+                Ok(Identity {
+                    cert_sha256: sha256(&der),
+                    cert: der,
+                    key: kder,
+                    format: w::WOLFSSL_FILETYPE_ASN1 as c_int,
+                    source: format!("generated ECDSA P-256, valid {GENERATED_DAYS_VALID} days"),
+                })
+            })();
+            w::wc_ecc_free(&mut *key);
+            w::wc_FreeRng(&mut *rng);
+            result
+        }
+    }
+
+    /// The certificate as PEM text (for handing to a browser or another client).
+    pub fn cert_pem(&self) -> String {
+        if self.format == w::WOLFSSL_FILETYPE_PEM as c_int {
+            return String::from_utf8_lossy(&self.cert).into_owned();
+        }
+        pem_encode("CERTIFICATE", &self.cert)
+    }
+
+    /// The certificate's SHA-256 as lowercase hex.
+    pub fn cert_sha256_hex(&self) -> String {
+        crate::tls::session::hex(&self.cert_sha256)
+    }
+
+    pub(super) unsafe fn install(&self, ctx: *mut w::WOLFSSL_CTX) -> Result<()> {
+        let r1 = w::wolfSSL_CTX_use_certificate_chain_buffer_format(ctx, self.cert.as_ptr(), self.cert.len() as c_long, self.format);
+        let r2 = w::wolfSSL_CTX_use_PrivateKey_buffer(ctx, self.key.as_ptr(), self.key.len() as c_long, self.format);
+        if r1 != w::WOLFSSL_SUCCESS as c_int || r2 != w::WOLFSSL_SUCCESS as c_int {
+            return Err(Error::Tls(format!("cannot load identity ({})", self.source)));
+        }
+        Ok(())
+    }
+}
+
+fn copy_cstr(dst: &mut [std::os::raw::c_char], s: &str) {
+    for (d, b) in dst.iter_mut().zip(s.bytes()) {
+        *d = b as std::os::raw::c_char;
+    }
+    dst[s.len().min(dst.len() - 1)] = 0;
+}
+
+/// DER `GeneralNames`: dNSName "localhost", iPAddress 127.0.0.1, iPAddress ::1.
+fn subject_alt_names() -> Vec<u8> {
+    let mut names = Vec::new();
+    names.push(0x82); // [2] dNSName
+    names.push(9);
+    names.extend_from_slice(b"localhost");
+    names.extend_from_slice(&[0x87, 4, 127, 0, 0, 1]); // [7] iPAddress
+    names.push(0x87);
+    names.push(16);
+    names.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    let mut out = vec![0x30, names.len() as u8];
+    out.extend_from_slice(&names);
+    out
+}
+
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // SAFETY: data and out are valid for their lengths.
+    let rv = unsafe { w::wc_Sha256Hash(data.as_ptr(), data.len() as u32, out.as_mut_ptr()) };
+    assert_eq!(rv, 0, "SHA-256 failed");
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk.len();
+        let v = (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= n {
+                b64.push(B64[((v >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The DER bytes of the first `CERTIFICATE` block in a PEM file.
+fn pem_first_der(pem: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let start = text.find("-----BEGIN CERTIFICATE-----")? + "-----BEGIN CERTIFICATE-----".len();
+    let end = start + text[start..].find("-----END CERTIFICATE-----")?;
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text[start..end].bytes() {
+        let v = match B64.iter().position(|&b| b == c) {
+            Some(v) => v as u32,
+            None if c == b'=' || c.is_ascii_whitespace() => continue,
+            None => return None,
+        };
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_identity_round_trips_through_pem() {
+        let id = Identity::generate().unwrap();
+        let pem = id.cert_pem();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert_eq!(pem_first_der(pem.as_bytes()).unwrap(), id.cert);
+        assert_eq!(sha256(&id.cert), id.cert_sha256);
+    }
+}

@@ -1,0 +1,232 @@
+//! Safe wrappers over wolfSSL for QUIC: contexts for each side, the server's
+//! identity (PEM files or a generated short-lived certificate), the session
+//! ticket key, and resumable client sessions.
+//!
+//! Invariant for every `unsafe` block here: the wolfSSL object pointers are
+//! owned by the wrapper that created them and freed exactly once in `Drop`.
+
+mod identity;
+mod session;
+mod ticket;
+
+pub use identity::Identity;
+pub use session::SavedSession;
+pub use ticket::TicketKey;
+pub(crate) use session::hex;
+
+use crate::error::{Error, Result};
+use std::os::raw::{c_int, c_uint};
+use std::sync::Once;
+use wolfssl_sys as w;
+
+static INIT: Once = Once::new();
+
+pub(crate) fn init() {
+    // SAFETY: wolfSSL_Init is idempotent and called once, before any other call.
+    INIT.call_once(|| unsafe {
+        w::wolfSSL_Init();
+    });
+}
+
+/// Fills `buf` from wolfSSL's DRBG.
+pub fn random_bytes(buf: &mut [u8]) {
+    init();
+    // SAFETY: buf is valid for buf.len() writable bytes.
+    let rv = unsafe { w::wolfSSL_RAND_bytes(buf.as_mut_ptr(), buf.len() as c_int) };
+    assert_eq!(rv, w::WOLFSSL_SUCCESS as c_int, "wolfSSL RNG failure");
+}
+
+/// Which side of the handshake a context serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// A wolfSSL context configured for QUIC.
+pub struct TlsContext {
+    ctx: *mut w::WOLFSSL_CTX,
+    side: Side,
+    /// ALPN protocols the server accepts, comma-separated in preference order
+    /// (wolfSSL's list format). A client offering none of them gets
+    /// no_application_protocol, as RFC 9001 8.1 requires.
+    server_alpns: String,
+    _ticket_key: Option<Box<TicketKey>>,
+}
+
+impl Drop for TlsContext {
+    fn drop(&mut self) {
+        // SAFETY: ctx was created by wolfSSL_CTX_new and is freed once.
+        unsafe { w::wolfSSL_CTX_free(self.ctx) }
+    }
+}
+
+impl TlsContext {
+    /// A server context presenting `identity`, accepting `alpns`, issuing
+    /// session tickets sealed with `ticket_key` and allowing 0-RTT.
+    pub fn server(identity: &Identity, alpns: &[&str], ticket_key: TicketKey) -> Result<Self> {
+        init();
+        // SAFETY: plain constructor calls; every pointer is checked before use.
+        unsafe {
+            let ctx = w::wolfSSL_CTX_new(w::wolfTLSv1_3_server_method());
+            if ctx.is_null() {
+                return Err(Error::Tls("wolfSSL_CTX_new failed".into()));
+            }
+            let mut me = TlsContext {
+                ctx,
+                side: Side::Server,
+                server_alpns: alpns.join(","),
+                _ticket_key: None,
+            };
+            if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_server_context(ctx.cast()) != 0 {
+                return Err(Error::Tls("cannot install the QUIC method on the server context".into()));
+            }
+            identity.install(ctx)?;
+            let key = Box::new(ticket_key);
+            key.install(ctx)?;
+            me._ticket_key = Some(key);
+            Ok(me)
+        }
+    }
+
+    /// A client context. Certificates are not verified (the servers under test
+    /// present self-signed certificates); resumption state is captured per connection.
+    pub fn client() -> Result<Self> {
+        init();
+        // SAFETY: as above.
+        unsafe {
+            let ctx = w::wolfSSL_CTX_new(w::wolfTLSv1_3_client_method());
+            if ctx.is_null() {
+                return Err(Error::Tls("wolfSSL_CTX_new failed".into()));
+            }
+            let me = TlsContext { ctx, side: Side::Client, server_alpns: String::new(), _ticket_key: None };
+            if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_client_context(ctx.cast()) != 0 {
+                return Err(Error::Tls("cannot install the QUIC method on the client context".into()));
+            }
+            w::wolfSSL_CTX_set_verify(ctx, w::WOLFSSL_VERIFY_NONE as c_int, None);
+            w::wolfSSL_CTX_set_session_cache_mode(
+                ctx,
+                (w::WOLFSSL_SESS_CACHE_CLIENT | w::WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE) as _,
+            );
+            w::wolfSSL_CTX_sess_set_new_cb(ctx, Some(session::new_session_cb));
+            Ok(me)
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// A new TLS object for one connection.
+    pub fn new_tls(&self) -> Result<Tls> {
+        // SAFETY: ctx is valid; the returned object is owned by `Tls`.
+        let ssl = unsafe { w::wolfSSL_new(self.ctx) };
+        if ssl.is_null() {
+            return Err(Error::Tls("wolfSSL_new failed".into()));
+        }
+        let tls = Tls { ssl };
+        if self.side == Side::Server {
+            // SAFETY: ssl is valid; wolfSSL copies the ALPN list.
+            unsafe {
+                // Enables 0-RTT (max_early_data 0xffffffff in the tickets we issue).
+                w::wolfSSL_set_quic_early_data_enabled(ssl, 1);
+                let list = &self.server_alpns;
+                if w::wolfSSL_UseALPN(ssl, list.as_ptr() as *mut _, list.len() as c_uint, w::WOLFSSL_ALPN_FAILED_ON_MISMATCH as u8)
+                    != w::WOLFSSL_SUCCESS as c_int
+                {
+                    return Err(Error::Tls("cannot set the server's ALPN list".into()));
+                }
+            }
+        }
+        Ok(tls)
+    }
+}
+
+/// One connection's TLS object.
+pub struct Tls {
+    ssl: *mut w::WOLFSSL,
+}
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        // SAFETY: ssl was created by wolfSSL_new and is freed once.
+        unsafe { w::wolfSSL_free(self.ssl) }
+    }
+}
+
+impl Tls {
+    pub fn as_ptr(&self) -> *mut w::WOLFSSL {
+        self.ssl
+    }
+
+    /// Client: offer these ALPN protocols.
+    pub fn set_alpn(&self, alpns: &[&str]) -> Result<()> {
+        let mut wire = Vec::new();
+        for a in alpns {
+            wire.push(a.len() as u8);
+            wire.extend_from_slice(a.as_bytes());
+        }
+        // SAFETY: wire is valid for its length during the call; wolfSSL copies it.
+        // Without WOLFSSL_ERROR_CODE_OPENSSL this returns WOLFSSL_SUCCESS, not OpenSSL's 0.
+        let rv = unsafe { w::wolfSSL_set_alpn_protos(self.ssl, wire.as_ptr(), wire.len() as c_uint) };
+        if rv != w::WOLFSSL_SUCCESS as c_int {
+            return Err(Error::Tls("cannot set ALPN".into()));
+        }
+        Ok(())
+    }
+
+    /// Client: send this server name (SNI).
+    pub fn set_server_name(&self, name: &str) -> Result<()> {
+        // SAFETY: name is valid for its length during the call; wolfSSL copies it.
+        let rv = unsafe {
+            w::wolfSSL_UseSNI(self.ssl, w::WOLFSSL_SNI_HOST_NAME as u8, name.as_ptr().cast(), name.len() as u16)
+        };
+        if rv != w::WOLFSSL_SUCCESS as c_int {
+            return Err(Error::Tls("cannot set SNI".into()));
+        }
+        Ok(())
+    }
+
+    /// The negotiated ALPN protocol, once the ClientHello has been processed.
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        let mut name: *const u8 = std::ptr::null();
+        let mut len: c_uint = 0;
+        // SAFETY: wolfSSL points `name` into its own storage, valid while ssl lives.
+        unsafe { w::wolfSSL_get0_alpn_selected(self.ssl, &mut name, &mut len) };
+        if name.is_null() || len == 0 {
+            return None;
+        }
+        // SAFETY: name is valid for len bytes (see above); copied out immediately.
+        Some(unsafe { std::slice::from_raw_parts(name, len as usize) }.to_vec())
+    }
+
+    /// Client: what happened to 0-RTT data, once the handshake completed.
+    pub fn early_data_status(&self) -> EarlyData {
+        // SAFETY: ssl is valid.
+        match unsafe { w::wolfSSL_get_early_data_status(self.ssl) } as u32 {
+            w::WOLFSSL_EARLY_DATA_ACCEPTED => EarlyData::Accepted,
+            w::WOLFSSL_EARLY_DATA_REJECTED => EarlyData::Rejected,
+            _ => EarlyData::None,
+        }
+    }
+
+    /// Whether this handshake resumed a session.
+    pub fn resumed(&self) -> bool {
+        // SAFETY: ssl is valid.
+        unsafe { w::wolfSSL_session_reused(self.ssl) == 1 }
+    }
+
+    /// Client: resume `session`; returns whether 0-RTT may be attempted.
+    pub fn resume(&self, session: &SavedSession) -> Result<bool> {
+        session.apply(self.ssl)
+    }
+}
+
+/// Fate of 0-RTT data on a client connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EarlyData {
+    None,
+    Accepted,
+    Rejected,
+}
