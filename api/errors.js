@@ -47,7 +47,10 @@ export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
     return err;
   }
   const name = err && err.name;
-  const code = name === 'NetworkError' ? networkCode : (NAME_TO_CODE[name] || 'ENETWORK');
+  let code = name === 'NetworkError' ? networkCode : (NAME_TO_CODE[name] || 'ENETWORK');
+  // Chromium reports a refused local-network permission as InvalidAccessError
+  // "Access to local network is blocked."
+  if (name === 'InvalidAccessError' && /blocked|not allowed|permission/i.test(String(err.message))) code = 'EACCES';
   const msg = `${what}: ${name || 'Error'}: ${err && err.message ? err.message : String(err)}`;
   return new SocketIWAError(code, msg, { cause: err });
 }

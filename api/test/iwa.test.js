@@ -173,3 +173,17 @@ test('IWA: UDP round trip with a Node peer; bad port TypeError; send after close
   assert.equal(out.afterClose, 'ERR_SOCKET_CLOSED');
   peer.close();
 });
+
+test('IWA without the local-network permission: sockets fail with EACCES, assertPermissions names the feature', async () => {
+  const denied = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 90000, grantPermissions: [] });
+  try {
+    const out = await within(denied.call('/api/test/iwa/scenarios.js', 'withoutLocalNetwork', 9), 30000, 'withoutLocalNetwork');
+    for (const k of ['udp', 'tcp']) {
+      assert.equal(out[k].code, 'EACCES', JSON.stringify(out[k]));
+      assert.match(out[k].message, /local network/i);
+      assert.ok(['NotAllowedError', 'InvalidAccessError'].includes(out[k].cause), out[k].cause);
+    }
+    assert.equal(out.assert.code, 'EACCES');
+    assert.equal(out.assert.feature, 'local-network-access');
+  } finally { await denied.close(); }
+});

@@ -179,6 +179,7 @@ async function findIsolatedOrigin(page, devUrl, deadline) {
  * @param {string} [opts.page='/index.html'] page to open
  * @param {number} [opts.timeoutMs=60000] budget for launch + install + open
  * @param {string[]} [opts.args] extra Chromium flags
+ * @param {string[]} [opts.grantPermissions] permissions granted over CDP (default: the three local-network ones; [] grants none)
  * @returns {Promise<{origin: string, page: import('playwright-core').Page, context: any, devUrl: string,
  *   evaluate: Function, call: (modulePath: string, fn: string, ...args: any[]) => Promise<any>,
  *   consoleLines: string[], close: () => Promise<void>}>}
@@ -212,7 +213,8 @@ export async function launchIwa(opts = {}) {
     const page = context.pages()[0] || await context.newPage();
     const origin = await findIsolatedOrigin(page, app.url, deadline);
     const cdp = await context.newCDPSession(page);
-    for (const name of ['local-network-access', 'local-network', 'loopback-network']) {
+    const grants = opts.grantPermissions ?? ['local-network-access', 'local-network', 'loopback-network'];
+    for (const name of grants) {
       try {
         await cdp.send('Browser.setPermission', { origin, permission: { name }, setting: 'granted' });
       } catch (err) {

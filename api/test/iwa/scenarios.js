@@ -148,3 +148,13 @@ export async function mediaReceive(group, port) {
 export function mediaStats() { return state.media.stats(); }
 
 export async function mediaStop() { await state.media.close(); return true; }
+
+/** Run without the local-network permission: what each call reports. */
+export async function withoutLocalNetwork(port) {
+  const out = {};
+  const grab = (e) => ({ code: e.code, name: e.name, cause: e.cause && e.cause.name, message: e.message, feature: e.feature });
+  try { await SocketIWA.createUDP({ remoteAddress: '127.0.0.1', remotePort: port }); out.udp = 'opened'; } catch (e) { out.udp = grab(e); }
+  try { await SocketIWA.createTCP('127.0.0.1', port); out.tcp = 'opened'; } catch (e) { out.tcp = grab(e); }
+  try { await SocketIWA.assertPermissions({ localNetwork: true }); out.assert = 'passed'; } catch (e) { out.assert = grab(e); }
+  return out;
+}
