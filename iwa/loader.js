@@ -105,6 +105,21 @@ export function joinedGroups(id, fd) {
   return get(id).module.directSockets.joinedGroups(fd);
 }
 
+/** Debug view of every socket of every run (state, queues, budget). */
+export function sockets(id) {
+  const FS = get(id).module.FS;
+  return FS.streams.filter((st) => st && st.node && st.node.sock).map((st) => {
+    const s = st.node.sock;
+    return { fd: st.fd, state: s.state, rxBytes: s.rxBytes, rxChunks: s.rx.length, rxEof: s.rxEof, rxError: s.rxError,
+      paused: !!s.rxResume, txInflight: s.txInflight, txShut: s.txShut, soError: s.soError };
+  });
+}
+
+/** The bridge's errno values by name (EBADF, EAGAIN, ...). */
+export function errnoTable(id) {
+  return { ...get(id).module.directSockets.errno };
+}
+
 /** Counters of the bridge: calls answered at once vs. suspended. */
 export function stats(id) {
   return { ...get(id).module.directSockets.stats };

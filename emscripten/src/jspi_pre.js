@@ -80,7 +80,9 @@
   function source() {
     if (Module['wasmModule']) return Promise.resolve(Module['wasmModule']);
     if (Module['wasmBinary']) return Promise.resolve(Module['wasmBinary']);
-    var url = typeof locateFile === 'function' ? locateFile(wasmBinaryFile) : wasmBinaryFile;
+    // The glue has already resolved wasmBinaryFile (Module.locateFile, or
+    // relative to the glue's import.meta.url).
+    var url = wasmBinaryFile;
     return fetch(url, { credentials: 'same-origin' }).then(function (r) {
       if (!r.ok) throw new Error('fetching ' + url + ': HTTP ' + r.status);
       return r.arrayBuffer();

@@ -6,7 +6,7 @@
 // Meant to run inside a test network namespace (see netns.mjs).
 import dgram from 'node:dgram';
 
-export async function multicastPeer({ group, port, count = 3, timeoutMs = 15000, onListening }) {
+export async function multicastPeer({ group, port, count = 3, timeoutMs = 15000, onListening, beforePing }) {
   const member = dgram.createSocket({ type: 'udp4', reuseAddr: true });
   const sender = dgram.createSocket('udp4');
   const seen = { announcements: [], replies: [], senderPort: 0 };
@@ -20,7 +20,9 @@ export async function multicastPeer({ group, port, count = 3, timeoutMs = 15000,
     member.on('message', (msg, rinfo) => {
       if (msg.toString() === 'hello-from-wasm') {
         seen.announcements.push(`${rinfo.address}:${rinfo.port}`);
-        for (let i = 0; i < count; i++) sender.send(`ping-${i}`, port, group);
+        Promise.resolve(beforePing && beforePing()).then(() => {
+          for (let i = 0; i < count; i++) sender.send(`ping-${i}`, port, group);
+        }, reject);
       }
     });
     sender.on('message', (msg, rinfo) => {
