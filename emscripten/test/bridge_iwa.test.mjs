@@ -184,3 +184,21 @@ test('IWA: multicast round trip through setsockopt(IP_ADD_MEMBERSHIP), Chromium 
     ns.destroy();
   }
 });
+
+test('IWA without the local-network permission: bind and connect reach Rust as PermissionDenied', async () => {
+  const denied = await launchIwa({ appDir, mounts: { '/wasm/': probeDir }, timeoutMs: 90000, grantPermissions: [] });
+  try {
+    const call = (args) => denied.call('/loader.js', 'start', { module: MODULE, args })
+      .then((id) => denied.call('/loader.js', 'done', id, 20000));
+    const raw = await denied.evaluate(async () => {
+      try { await new UDPSocket({ localAddress: '127.0.0.1' }).opened; return 'opened'; } catch (e) { return `${e.name}: ${e.message}`; }
+    });
+    console.log(`# Chromium UDPSocket without permission: ${raw}`);
+    const b = await call(['expect-bind-udp', '127.0.0.1:0']);
+    assert.equal(b.result.kind, 'PermissionDenied', JSON.stringify(b));
+    const c = await call(['expect-connect', '127.0.0.1:9']);
+    assert.equal(c.result.kind, 'PermissionDenied', JSON.stringify(c));
+  } finally {
+    await denied.close();
+  }
+});
