@@ -37,7 +37,6 @@
     '$DS_stock_fcntl64': '__syscall_fcntl64',
     '$DS_stock_fd_read': 'fd_read',
     '$DS_stock_fd_write': 'fd_write',
-    '$DS_stock_poll': '__syscall_poll',
   };
   var extra = {};
   for (var name in keep) {
@@ -434,7 +433,7 @@ mergeInto(LibraryManager.library, {
         // which have their own suspending path below): never wait.
         read: function (stream, buffer, offset, length) {
           var sock = stream.node.sock;
-          var r = DSB.recvInto(sock, length, 0, null);
+          var r = DSB.recvInto(sock, length, 0);
           if (r === DSB.WOULD_BLOCK) throw new FS.ErrnoError(DS_CONST.E.EAGAIN);
           buffer.set(r.data, offset);
           return r.data.length;
@@ -586,7 +585,7 @@ mergeInto(LibraryManager.library, {
      * One receive attempt of up to `len` bytes. Returns WOULD_BLOCK, or
      * {data, full, addr, port} (data.length 0 with eof for a closed stream).
      */
-    recvInto: function (sock, len, flags, _unused) {
+    recvInto: function (sock, len, flags) {
       var E = DS_CONST.E;
       if (sock.closed) DS_ERRNO.fail(E.EBADF);
       var peek = !!(flags & DS_CONST.MSG_PEEK);
@@ -1289,7 +1288,7 @@ mergeInto(LibraryManager.library, {
   $DS_recv__deps: ['$DSB'],
   $DS_recv: function (sock, len, flags, deliver) {
     return DSB.blockOn('recv', function () {
-      var r = DSB.recvInto(sock, len, flags, null);
+      var r = DSB.recvInto(sock, len, flags);
       if (r === DSB.WOULD_BLOCK) return r;
       return deliver(r);
     }, !DSB.isNonblocking(sock, flags), 0);
