@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../../test/harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { createNetns, runIn } from './netns.mjs';
+import { patternServer, udpReplyPeer } from './peers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const appDir = path.resolve(here, '../../iwa');
@@ -130,6 +131,35 @@ test('IWA: std TcpStream client (non-blocking + poll) to a native node:net echo 
     assert.equal(received, TCP_PAYLOAD);
     assert.equal(r.result.peer, `127.0.0.1:${port}`);
   } finally { server.close(); }
+});
+
+test('IWA: TCP download, blocking read() of 1 MiB from a native server (the receive direction has no stall)', async () => {
+  const srv = await patternServer(1 << 20);
+  try {
+    const r = await done(await start(['tcp-recv', `127.0.0.1:${srv.port}`, String(1 << 20)]));
+    assert.equal(r.result.ok, true, JSON.stringify(r));
+    assert.equal(r.result.bytes, 1 << 20);
+  } finally { await srv.close(); }
+});
+
+test('IWA: connected UDP (connect() on a bound UDPSocket) sees only its peer', async () => {
+  const peer = await udpReplyPeer({ noise: true });
+  try {
+    const r = await done(await start(['udp-connected', `127.0.0.1:${peer.port}`, '3']));
+    assert.equal(r.result.ok, true, JSON.stringify(r));
+    assert.deepEqual(r.result.got, ['re:hello-0', 're:hello-1', 're:hello-2']);
+  } finally { peer.close(); }
+});
+
+test('IWA: sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)', async () => {
+  const peer = await udpReplyPeer({ echoRaw: true });
+  try {
+    const r = await done(await start(['msg-iov', `127.0.0.1:${peer.port}`]));
+    assert.equal(r.result.ok, true, JSON.stringify(r));
+    assert.equal(r.result.first + r.result.second, 'alpha-beta');
+    assert.equal(r.result.truncated, true);
+    assert.equal(r.result.selectReady, 1);
+  } finally { peer.close(); }
 });
 
 test('IWA: refused connect is ConnectionRefused; port in use is AddrInUse', async () => {

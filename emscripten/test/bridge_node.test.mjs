@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { install } from '../../node/direct-sockets.js';
 import { startProbe, runProbe, within } from './probe_runner.mjs';
 import { createNetns, runIn } from './netns.mjs';
+import { patternServer, udpReplyPeer } from './peers.mjs';
+import { execFileSync } from 'node:child_process';
 
 install(globalThis);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -173,4 +175,68 @@ test('multicast round trip through setsockopt(IP_ADD_MEMBERSHIP) in a private ne
   } finally {
     ns.destroy();
   }
+});
+
+test('TCP download: blocking read() of 4 MiB from a node:net server, pattern verified', async () => {
+  const srv = await patternServer(4 << 20);
+  try {
+    const r = await within(30000, runProbe(['tcp-recv', `127.0.0.1:${srv.port}`, String(4 << 20)]), 'tcp-recv');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.equal(r.result.bytes, 4 << 20);
+  } finally { await srv.close(); }
+});
+
+test('TCP echo server over IPv6 loopback', async () => {
+  const p = await startProbe(['tcp-echo', '[::1]:0', '1']);
+  const port = portOf(await within(10000, p.ready, 'READY'));
+  const payload = bytesPattern(64 * 1024, 9);
+  const echoed = await within(10000, new Promise((resolve, reject) => {
+    const chunks = [];
+    const s = net.connect(port, '::1', () => s.end(payload));
+    s.on('data', (d) => chunks.push(d));
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+    s.on('error', reject);
+  }), 'v6 client');
+  assert.ok(echoed.equals(payload));
+  const r = await within(10000, p.done, 'probe exit');
+  assert.match(r.result.peers[0], /^\[::1\]:\d+$/, JSON.stringify(r.result));
+});
+
+test('connected UDP: connect() on a bound socket, send()/recv() see only that peer', async () => {
+  const peer = await udpReplyPeer({ noise: true });
+  try {
+    const r = await within(10000, runProbe(['udp-connected', `127.0.0.1:${peer.port}`, '3']), 'udp-connected');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.equal(r.result.peer, `127.0.0.1:${peer.port}`);
+    assert.deepEqual(r.result.got, ['re:hello-0', 're:hello-1', 're:hello-2']);
+  } finally { peer.close(); }
+});
+
+test('sendmsg with 3 iovecs, select(), recvmsg into 2 iovecs with MSG_TRUNC', async () => {
+  const peer = await udpReplyPeer({ echoRaw: true });
+  try {
+    const r = await within(10000, runProbe(['msg-iov', `127.0.0.1:${peer.port}`]), 'msg-iov');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.equal(r.result.sent, 16);
+    assert.equal(r.result.selectReady, 1);
+    assert.equal(r.result.readable, true);
+    assert.equal(r.result.received, 10);
+    assert.equal(r.result.first + r.result.second, 'alpha-beta');
+    assert.equal(r.result.truncated, true);
+    assert.equal(r.result.fromPort, peer.port);
+  } finally { peer.close(); }
+});
+
+test('parity with Linux: the same probe built natively reports the same option/ioctl/fcntl behaviour', async () => {
+  const crate = path.resolve(here, '../probe');
+  execFileSync('cargo', ['build', '--quiet', '--release'], { cwd: crate, stdio: 'inherit' });
+  const out = execFileSync(path.join(crate, 'target/release/ds-probe'), ['options', '127.0.0.1:0']).toString();
+  const native = JSON.parse(/RESULT (.*)/.exec(out)[1]);
+  const wasm = (await within(10000, runProbe(['options', '127.0.0.1:0']), 'options')).result;
+  for (const k of ['ok', 'eagain', 'nonblockCleared', 'sndbuf', 'fionread', 'avail', 'tcpToUdpPort']) {
+    assert.deepEqual(wasm[k], native[k], `${k}: wasm ${JSON.stringify(wasm)} vs native ${JSON.stringify(native)}`);
+  }
+  // errno numbering differs (WASI vs Linux); compare each against its own libc constant.
+  assert.equal(wasm.soType === wasm.SOCK_DGRAM, native.soType === native.SOCK_DGRAM);
+  assert.equal(wasm.unknownOptErrno === wasm.ENOPROTOOPT, native.unknownOptErrno === native.ENOPROTOOPT);
 });

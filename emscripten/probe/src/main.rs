@@ -15,6 +15,9 @@
 //! - `socket-family <af>`                report socket(af, SOCK_DGRAM, 0)'s errno
 //! - `recv-until-closed <bind>`          block in recv_from until another export closes the fd
 //! - `options <bind>`                    setsockopt/getsockopt round trips, nonblocking EAGAIN
+//! - `tcp-recv <addr> <bytes>`           blocking read() of a server's pattern stream, verified
+//! - `udp-connected <peer> <count>`      bound UDP socket connect()ed to a peer: send()/recv()
+//! - `msg-iov <peer>`                    sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)
 //! - `send-until-eagain <bind> <dest> <size> <max>`  non-blocking sends until EAGAIN, then poll(POLLOUT)
 
 use std::io::{self, ErrorKind};
@@ -435,6 +438,98 @@ fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize) -> io::Res
     Ok(format!("{{\"ok\":true,\"sent\":{sent},\"eagain\":{eagain},\"pollReady\":{r},\"revents\":{}}}", pfd.revents))
 }
 
+/// Blocking read() of `bytes` from a TCP server that sends pattern(i); verified.
+fn tcp_recv(addr: &str, bytes: usize) -> io::Result<String> {
+    let stream = TcpStream::connect(addr)?;
+    let fd = stream.as_raw_fd();
+    let mut buf = vec![0u8; 65536];
+    let mut got = 0usize;
+    let mut reads = 0usize;
+    while got < bytes {
+        let n = fd_read(fd, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        reads += 1;
+        for (k, b) in buf[..n].iter().enumerate() {
+            if *b != pattern(got + k) {
+                return Err(io::Error::other(format!("byte {} is {b}, expected {}", got + k, pattern(got + k))));
+            }
+        }
+        got += n;
+    }
+    Ok(format!("{{\"ok\":{},\"bytes\":{got},\"reads\":{reads}}}", got == bytes))
+}
+
+/// A bound UDP socket connect()ed to `peer`: send()/recv() only with that peer.
+fn udp_connected(peer: &str, count: usize) -> io::Result<String> {
+    let sock = UdpSocket::bind("127.0.0.1:0")?;
+    println!("READY {}", sock.local_addr()?);
+    sock.connect(peer)?;
+    let connected_to = sock.peer_addr()?;
+    let mut buf = [0u8; 1500];
+    let mut got = Vec::new();
+    for i in 0..count {
+        sock.send(format!("hello-{i}").as_bytes())?;
+        let n = sock.recv(&mut buf)?;
+        got.push(format!("\"{}\"", String::from_utf8_lossy(&buf[..n])));
+    }
+    Ok(format!("{{\"ok\":true,\"peer\":\"{connected_to}\",\"got\":[{}]}}", got.join(",")))
+}
+
+/// sendmsg() with three iovecs, select() for readability, recvmsg() into two
+/// iovecs with truncation reported in msg_flags, against an echo peer.
+fn msg_iov(peer: &str) -> io::Result<String> {
+    let peer: std::net::SocketAddrV4 = peer.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
+    // SAFETY: plain socket(2) call.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) }, "socket")?;
+    let local = sockaddr_in([127, 0, 0, 1], 0);
+    // SAFETY: local is a live sockaddr_in.
+    check(unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), 16) }, "bind")?;
+    let dst = sockaddr_in(peer.ip().octets(), peer.port());
+    let parts: [&[u8]; 3] = [b"alpha-", b"beta-", b"gamma"];
+    let iov: Vec<libc::iovec> = parts.iter().map(|p| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() }).collect();
+    // SAFETY: msghdr is plain data; every pointer in it stays live for the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&dst as *const libc::sockaddr_in) as *mut _;
+    msg.msg_namelen = 16;
+    msg.msg_iov = iov.as_ptr() as *mut _;
+    msg.msg_iovlen = iov.len() as _;
+    // SAFETY: msg describes live buffers.
+    let sent = check(unsafe { libc::sendmsg(fd, &msg, 0) } as i32, "sendmsg")?;
+    // select() with a 5 s timeout for readability.
+    // SAFETY: fd_set is plain data; FD_SET/FD_ISSET take a live set.
+    let mut rset: libc::fd_set = unsafe { std::mem::zeroed() };
+    unsafe { libc::FD_SET(fd, &mut rset) };
+    let mut tv = libc::timeval { tv_sec: 5, tv_usec: 0 };
+    let ready = check(unsafe { libc::select(fd + 1, &mut rset, std::ptr::null_mut(), std::ptr::null_mut(), &mut tv) }, "select")?;
+    let readable = unsafe { libc::FD_ISSET(fd, &rset) };
+    // Receive into 4 + 6 bytes: the 16-byte echo is truncated.
+    let mut a = [0u8; 4];
+    let mut b = [0u8; 6];
+    let riov = [
+        libc::iovec { iov_base: a.as_mut_ptr().cast(), iov_len: a.len() },
+        libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() },
+    ];
+    // SAFETY: zeroed sockaddr_in / msghdr are valid; pointers are live.
+    let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut rmsg: libc::msghdr = unsafe { std::mem::zeroed() };
+    rmsg.msg_name = (&mut from as *mut libc::sockaddr_in).cast();
+    rmsg.msg_namelen = 16;
+    rmsg.msg_iov = riov.as_ptr() as *mut _;
+    rmsg.msg_iovlen = 2;
+    let n = check(unsafe { libc::recvmsg(fd, &mut rmsg, 0) } as i32, "recvmsg")?;
+    let truncated = rmsg.msg_flags & libc::MSG_TRUNC != 0;
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    Ok(format!(
+        "{{\"ok\":true,\"sent\":{sent},\"selectReady\":{ready},\"readable\":{readable},\"received\":{n},\"first\":\"{}\",\"second\":\"{}\",\"truncated\":{truncated},\"fromPort\":{}}}",
+        String::from_utf8_lossy(&a),
+        String::from_utf8_lossy(&b),
+        u16::from_be(from.sin_port)
+    ))
+}
+
 fn usage() -> ! {
     eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
     std::process::exit(2)
@@ -455,6 +550,9 @@ fn main() {
         "socket-family" => Ok(socket_family(num(1) as i32)),
         "recv-until-closed" => recv_until_closed(&arg(1)),
         "options" => options(&arg(1)),
+        "tcp-recv" => tcp_recv(&arg(1), num(2)),
+        "udp-connected" => udp_connected(&arg(1), num(2)),
+        "msg-iov" => msg_iov(&arg(1)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),
         _ => usage(),
     };
