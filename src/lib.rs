@@ -19,3 +19,18 @@ pub mod time;
 pub mod tls;
 
 pub use error::Error;
+
+/// Versions of the C libraries linked into this binary (ngtcp2, nghttp3, wolfSSL).
+pub fn library_versions() -> serde_json::Value {
+    // SAFETY: each call returns a pointer to static data owned by the library.
+    unsafe {
+        let ngtcp2 = std::ffi::CStr::from_ptr((*ngtcp2_sys::ngtcp2_version(0)).version_str);
+        let nghttp3 = std::ffi::CStr::from_ptr((*nghttp3_sys::nghttp3_version(0)).version_str);
+        let wolfssl = std::ffi::CStr::from_ptr(wolfssl_sys::wolfSSL_lib_version());
+        serde_json::json!({
+            "ngtcp2": ngtcp2.to_string_lossy(),
+            "nghttp3": nghttp3.to_string_lossy(),
+            "wolfssl": wolfssl.to_string_lossy(),
+        })
+    }
+}

@@ -238,6 +238,14 @@ impl ConnectionApp for EchoClient {
                 self.open_more(conn);
             }
             Event::BidiStreamsAvailable => self.open_more(conn),
+            Event::EarlyDataRejected => {
+                // Everything sent as 0-RTT is void: start the streams again over 1-RTT.
+                self.opened = 0;
+                self.progress.clear();
+                self.report.bytes_sent = 0;
+                self.report.streams_completed = 0;
+                self.open_more(conn);
+            }
             Event::StreamData { id, data, fin } => {
                 conn.consume(id, data.len() as u64);
                 if self.report.first_byte_ms.is_none() && !data.is_empty() {

@@ -93,6 +93,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "alpn": SERVER_ALPNS,
         "cert_sha256": identity.cert_sha256_hex(),
         "cert": identity.source,
+        "libraries": socket_iwa::library_versions(),
     }));
     run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
     socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.stats }));

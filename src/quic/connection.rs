@@ -39,6 +39,9 @@ pub enum Event {
     BidiStreamsAvailable,
     /// A QUIC DATAGRAM frame (RFC 9221) arrived.
     Datagram(Vec<u8>),
+    /// Client: the server refused 0-RTT. Streams opened before the handshake are
+    /// gone; the application must open them again and resend.
+    EarlyDataRejected,
 }
 
 /// Why a connection ended, as far as this side knows.
@@ -298,6 +301,15 @@ unsafe extern "C" fn extend_max_local_streams_bidi_cb(
     0
 }
 
+unsafe extern "C" fn tls_early_data_rejected_cb(_conn: *mut n::ngtcp2_conn, user_data: *mut c_void) -> c_int {
+    let me = inner(user_data);
+    // ngtcp2 discards every stream opened in 0-RTT; drop their buffers too.
+    me.streams.clear();
+    me.ready.clear();
+    me.events.push_back(Event::EarlyDataRejected);
+    0
+}
+
 unsafe extern "C" fn recv_datagram_cb(
     _conn: *mut n::ngtcp2_conn,
     _flags: u32,
@@ -332,6 +344,7 @@ fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
         cb.client_initial = Some(n::ngtcp2_crypto_client_initial_cb);
         cb.recv_retry = Some(n::ngtcp2_crypto_recv_retry_cb);
         cb.extend_max_local_streams_bidi = Some(extend_max_local_streams_bidi_cb);
+        cb.tls_early_data_rejected = Some(tls_early_data_rejected_cb);
     }
     cb.recv_crypto_data = Some(n::ngtcp2_crypto_recv_crypto_data_cb);
     cb.encrypt = Some(n::ngtcp2_crypto_encrypt_cb);

@@ -172,6 +172,11 @@ impl ServerEndpoint {
 
 impl Endpoint for ServerEndpoint {
     fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        if data.is_empty() {
+            // ngtcp2's decoder asserts on empty input; an empty datagram is never QUIC.
+            self.stats.dropped_datagrams += 1;
+            return;
+        }
         // SAFETY: vc is output storage pointing into `data`, used only in this call.
         let mut vc: n::ngtcp2_version_cid = unsafe { std::mem::zeroed() };
         let rv = unsafe { n::ngtcp2_pkt_decode_version_cid(&mut vc, data.as_ptr(), data.len(), SCID_LEN) };

@@ -137,6 +137,7 @@ unsafe extern "C" fn ticket_cb(
     let mac = std::slice::from_raw_parts_mut(mac, 32);
     let data = std::slice::from_raw_parts_mut(ticket, in_len.max(0) as usize);
     if enc != 0 {
+        log::debug!("ticket: seal {} bytes", in_len);
         name.copy_from_slice(&key.name);
         super::random_bytes(iv);
         let aad: Vec<u8> = name.iter().chain(iv.iter()).copied().collect();
@@ -149,12 +150,15 @@ unsafe extern "C" fn ticket_cb(
         *out_len = in_len;
         w::WOLFSSL_TICKET_RET_OK as c_int
     } else {
+        log::debug!("ticket: open {} bytes", in_len);
         if name != key.name || mac[16..].iter().any(|&b| b != 0) {
+            log::debug!("ticket: sealed under another key");
             // Sealed under another key (for example before a key change): full handshake.
             return w::WOLFSSL_TICKET_RET_REJECT as c_int;
         }
         let aad: Vec<u8> = name.iter().chain(iv.iter()).copied().collect();
         if !key.open(&iv[..12], &aad, data, &mac[..16]) {
+            log::debug!("ticket: authentication failed");
             return w::WOLFSSL_TICKET_RET_REJECT as c_int;
         }
         *out_len = in_len;

@@ -1,0 +1,63 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("SOCKET_IWA_BIN", os.path.join(ROOT, "target", "release"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
+
+
+def free_udp_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    def __init__(self, *extra, host="127.0.0.1"):
+        self.port = free_udp_port()
+        self.host = host
+        listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        self.proc = subprocess.Popen([os.path.join(BIN, "socket-iwa-server"), "--listen", listen, "--json", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("server did not start: " + self.proc.stderr.read())
+        self.info = json.loads(line)
+        assert self.info["event"] == "listening"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.stop()
+    assert s.proc.returncode == 0, f"server exited with {s.proc.returncode}: {s.proc.stderr.read()}"
+
+
+def run_client(port, *extra, host="127.0.0.1", timeout=30):
+    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    p = subprocess.run([os.path.join(BIN, "socket-iwa-client"), "--connect", addr, "--json", *extra],
+                       capture_output=True, text=True, timeout=timeout)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    report = json.loads(lines[-1]) if lines else None
+    return p.returncode, report, p.stderr
