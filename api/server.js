@@ -13,6 +13,13 @@ import { RawTCPConnection } from './raw.js';
 import { RoomRegistry, BroadcastOperator } from './rooms.js';
 import { checkProtocol } from './tcp.js';
 import { randomBytes, base64 } from './bytes.js';
+import { PollingTransport, serveHttp } from './polling.js';
+
+/** A plain (non-upgrade) Engine.IO polling request? */
+function isPollingRequest(head) {
+  const first = head.slice(0, head.indexOf('\r\n') >>> 0);
+  return /^(GET|POST|OPTIONS) \S*[?&]transport=polling\b/.test(first) && !/\r\nupgrade:\s*websocket/i.test(head);
+}
 
 /** A listening server. */
 export class TCPServer extends Emitter {
@@ -71,6 +78,16 @@ export class TCPServer extends Emitter {
     }
     const hs = await this.#handshake(stream);
     if (!hs) return;
+    if (hs.polling) { this.#servePolling(stream, hs.polling, addr); return; }
+    let upgradeOf = null;
+    if (this.protocol === 'socket.io' && hs.request.query.sid !== undefined) {
+      upgradeOf = this.#core.connections.get(hs.request.query.sid);
+      if (!upgradeOf || !(upgradeOf.ws instanceof PollingTransport)) {
+        stream.write(buildError(400, JSON.stringify({ code: 1, message: 'Session ID unknown' })));
+        await stream.close().catch(() => {});
+        return;
+      }
+    }
     const ws = new WebSocketConnection(stream, {
       isServer: true, binaryType: this.#opts.binaryType, maxPayload: this.#opts.maxPayload,
       fragmentSize: this.#opts.fragmentSize, closeTimeoutMs: this.#opts.closeTimeoutMs, ...addr,
@@ -83,6 +100,7 @@ export class TCPServer extends Emitter {
       ws.feed(hs.rest);
       return;
     }
+    if (upgradeOf) { upgradeOf.upgrade(ws); ws.feed(hs.rest); return; }
     this.#core.accept(ws, { query: hs.request.query, headers: hs.request.headers, address: addr.remoteAddress, port: addr.remotePort, time: new Date().toISOString() });
     ws.feed(hs.rest);
   }
@@ -98,11 +116,13 @@ export class TCPServer extends Emitter {
         if (!r) return;
         clearTimeout(timer);
         stream.handlers.onData = () => {};
+        if (this.protocol === 'socket.io' && isPollingRequest(r.head)) { resolve({ polling: r }); return; }
         try { resolve({ request: checkRequest(r.head), rest: r.rest }); } catch (err) { resolve({ error: err }); }
       };
       stream.handlers.onEnd = () => { clearTimeout(timer); resolve({ error: null }); };
       stream.handlers.onError = () => { clearTimeout(timer); resolve({ error: null }); };
     });
+    if (result.polling) return { polling: result.polling };
     if (!result.error && result.request) {
       const { request } = result;
       const wantPath = this.#opts.path !== undefined
@@ -130,6 +150,38 @@ export class TCPServer extends Emitter {
     stream.write(await buildResponse(result.request.key));
     return result;
   }
+
+  /** Engine.IO long-polling requests on one keep-alive HTTP connection. */
+  #servePolling(stream, first, addr) {
+    const core = this.#core;
+    const wantPath = (this.#opts.path || '/socket.io/').replace(/\/?$/, '/');
+    const text = { 'Content-Type': 'text/plain; charset=UTF-8' };
+    const fail = (status, code, message) => ({ status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code, message }) });
+    this.#pollingStreams.add(stream);
+    serveHttp(stream, first, (req) => {
+      if (req.path.replace(/\/?$/, '/') !== wantPath) return { status: 404, body: 'not found' };
+      if (req.query.EIO !== '4') return fail(400, 5, 'Unsupported protocol version');
+      if (req.query.transport !== 'polling') return fail(400, 0, 'Transport unknown');
+      if (req.query.sid === undefined) {
+        if (req.method !== 'GET') return fail(400, 2, 'Bad handshake method');
+        const t = new PollingTransport({ maxPayload: core.maxPayload });
+        const opened = new Promise((resolve) => t.onPoll(resolve));
+        core.accept(t, { query: req.query, headers: req.headers, address: addr.remoteAddress, port: addr.remotePort, time: new Date().toISOString() }, { upgrades: ['websocket'] });
+        return opened.then((body) => ({ status: 200, headers: text, body }));
+      }
+      const conn = core.connections.get(req.query.sid);
+      if (!conn || !conn.polling) return fail(400, 1, 'Session ID unknown');
+      const t = conn.polling;
+      if (req.method === 'GET') return new Promise((resolve) => t.onPoll(resolve)).then((body) => (body === null ? fail(400, 3, 'Bad request') : { status: 200, headers: text, body }));
+      if (req.method === 'POST') {
+        try { t.onData(req.body); } catch (err) { core.emitError(err, conn); return fail(400, 3, 'Bad request'); }
+        return { status: 200, headers: text, body: 'ok' };
+      }
+      return fail(400, 2, 'Bad request method');
+    }, { maxBody: core.maxPayload });
+  }
+
+  #pollingStreams = new Set();
 
   #track(conn) {
     const id = base64(randomBytes(12)).replace(/\+/g, '-').replace(/\//g, '_');
@@ -178,6 +230,7 @@ export class TCPServer extends Emitter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#core) this.#core.closeAll();
+    for (const st of this.#pollingStreams) st.close().catch(() => {});
     for (const c of [...this.#clients.values()]) {
       try { if (c instanceof WebSocketConnection) c.close(1001, 'server shutting down'); else c.close(); } catch {}
     }

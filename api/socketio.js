@@ -445,9 +445,8 @@ export class EngineConnection {
    * @param {import('./websocket.js').WebSocketConnection} ws
    * @param {object} handshake
    */
-  constructor(core, ws, handshake) {
+  constructor(core, ws, handshake, { upgrades = [] } = {}) {
     this.core = core;
-    this.ws = ws;
     this.handshake = handshake;
     this.id = newId();
     /** @type {Map<string, ServerSocket>} */
@@ -455,12 +454,55 @@ export class EngineConnection {
     this.closed = false;
     this.closeReason = null;
     this.decoder = new SocketDecoder((p) => this.#onSocketPacket(p));
-    ws.binaryType = core.binaryType;
-    ws.on('message', (d) => this.#onEngine(d));
-    ws.on('close', () => this.#onClose(this.closeReason || 'transport close'));
-    ws.on('error', (err) => { this.closeReason ||= 'transport error'; core.emitError(err, this); });
-    ws.send(encodeEngine(EIO.OPEN, JSON.stringify({ sid: this.id, upgrades: [], pingInterval: core.pingInterval, pingTimeout: core.pingTimeout, maxPayload: core.maxPayload })));
+    this.#bind(ws);
+    /** The long-polling transport this session started on, if any. */
+    this.polling = typeof ws.onPoll === 'function' ? ws : null;
+    ws.send(encodeEngine(EIO.OPEN, JSON.stringify({ sid: this.id, upgrades, pingInterval: core.pingInterval, pingTimeout: core.pingTimeout, maxPayload: core.maxPayload })));
     this.#schedulePing();
+  }
+
+  /** The current transport: a WebSocketConnection or a PollingTransport. */
+  ws;
+  #unbind = null;
+
+  #bind(transport) {
+    if (this.#unbind) this.#unbind();
+    this.ws = transport;
+    transport.binaryType = this.core.binaryType;
+    const onMessage = (d) => this.#onEngine(d);
+    const onClose = () => { if (this.ws === transport) this.#onClose(this.closeReason || 'transport close'); };
+    const onError = (err) => { if (this.ws !== transport) return; this.closeReason ||= 'transport error'; this.core.emitError(err, this); };
+    transport.on('message', onMessage);
+    transport.on('close', onClose);
+    transport.on('error', onError);
+    // After an upgrade the old transport keeps delivering messages (a polling
+    // POST may still be in flight); only its close/error stop mattering.
+    this.#unbind = () => { transport.off('close', onClose); transport.off('error', onError); };
+  }
+
+  /**
+   * Engine.IO upgrade from polling to WebSocket: answer the probe, switch on
+   * the client's UPGRADE packet, and retire the polling transport.
+   * @param {import('./websocket.js').WebSocketConnection} ws
+   */
+  upgrade(ws) {
+    ws.binaryType = this.core.binaryType;
+    const timer = setTimeout(() => ws.terminate(), this.core.pingTimeout);
+    const onProbe = (d) => {
+      if (d === '2probe') { ws.send('3probe'); this.ws.sendNoop?.(); return; }
+      if (d === EIO.UPGRADE) {
+        clearTimeout(timer);
+        ws.off('message', onProbe);
+        const old = this.ws;
+        this.#bind(ws);
+        for (const packet of old.retire?.() || []) ws.send(packet);
+        return;
+      }
+      clearTimeout(timer);
+      ws.off('message', onProbe);
+      ws.close(1002, 'invalid upgrade');
+    };
+    ws.on('message', onProbe);
   }
 
   #pingTimer = null; #pongTimer = null;
@@ -574,8 +616,8 @@ export class SocketIOServerCore {
   }
 
   /** Start an Engine.IO session on an accepted WebSocket. */
-  accept(ws, handshake) {
-    const conn = new EngineConnection(this, ws, handshake);
+  accept(ws, handshake, opts) {
+    const conn = new EngineConnection(this, ws, handshake, opts);
     this.connections.set(conn.id, conn);
     return conn;
   }

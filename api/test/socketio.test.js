@@ -262,3 +262,60 @@ test('server.close() disconnects clients with "server shutting down" / transport
   assert.equal(await reason, 'server shutting down');
   assert.equal((await clientReason)[0], 'transport close');
 });
+
+test('stock socket.io-client with default transports: HTTP long-polling, then upgrade to WebSocket', async () => {
+  const server = await ourServer();
+  const c = ioClient(`http://127.0.0.1:${server.port}`, { reconnection: false, forceNew: true });
+  assert.equal(c.io.engine.transport.name, 'polling', 'starts on polling');
+  const upgraded = new Promise((r) => c.io.engine.once('upgrade', (t) => r(t.name)));
+  await waitFor(c, 'connect');
+  assert.deepEqual(await c.emitWithAck('echo', { bin: Buffer.from([1, 2]) }), { bin: Buffer.from([1, 2]) });
+  assert.equal(await within(upgraded, 5000, 'upgrade'), 'websocket');
+  assert.equal(c.io.engine.transport.name, 'websocket');
+  assert.equal(await c.emitWithAck('echo', 'upgraded'), 'upgraded');
+  const reason = new Promise((r) => [...server.clients][0].on('disconnect', r));
+  c.disconnect();
+  assert.equal(await within(reason, 3000, 'disconnect'), 'client namespace disconnect');
+  await server.close();
+});
+
+test('stock socket.io-client polling only: events, binary, acks both ways, heartbeats', async () => {
+  const server = await ourServer({ pingInterval: 200, pingTimeout: 200 });
+  const serverSide = new Promise((r) => server.once('connection', r));
+  const c = ioClient(`http://127.0.0.1:${server.port}`, { reconnection: false, forceNew: true, transports: ['polling'] });
+  await waitFor(c, 'connect');
+  const s = await serverSide;
+  assert.deepEqual([...(await c.emitWithAck('echo', new Uint8Array([7, 8])))], [7, 8]);
+  c.on('q', (x, ack) => ack(x + 1));
+  assert.equal(await s.emitWithAck('q', 1, { timeoutMs: 2000 }), 2);
+  await sleep(700); // several ping intervals over polling
+  assert.equal(c.connected, true);
+  assert.equal(await c.emitWithAck('echo', 'still'), 'still');
+  c.close();
+  await server.close();
+});
+
+test('polling: a client that stops polling is dropped with "ping timeout"', async () => {
+  const server = await ourServer({ pingInterval: 100, pingTimeout: 100 });
+  const reason = new Promise((r) => server.once('connection', (s) => s.on('disconnect', r)));
+  const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
+  const open = await (await fetch(base)).text();
+  assert.match(open, /^0\{/);
+  const { sid, upgrades } = JSON.parse(open.slice(1));
+  assert.deepEqual(upgrades, ['websocket']);
+  assert.equal(await (await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '40' })).text(), 'ok');
+  assert.match(await (await fetch(`${base}&sid=${sid}`)).text(), /^40\{"sid":/);
+  // no more polls, no pongs
+  assert.equal(await within(reason, 3000, 'ping timeout'), 'ping timeout');
+  await server.close();
+});
+
+test('polling: unknown session id gets Engine.IO error JSON', async () => {
+  const server = await ourServer();
+  const res = await fetch(`http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling&sid=nope`);
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), { code: 1, message: 'Session ID unknown' });
+  const res3 = await fetch(`http://127.0.0.1:${server.port}/socket.io/?EIO=3&transport=polling`);
+  assert.deepEqual(await res3.json(), { code: 5, message: 'Unsupported protocol version' });
+  await server.close();
+});
