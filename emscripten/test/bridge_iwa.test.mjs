@@ -162,6 +162,15 @@ test('IWA: sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)', async (
   } finally { peer.close(); }
 });
 
+test('IWA: connect by host name (localhost) through getaddrinfo; Chromium resolves the name', async () => {
+  const server = net.createServer((c) => c.end());
+  await new Promise((r) => server.listen(0, '::', r));
+  try {
+    const r = await done(await start(['expect-connect', `localhost:${server.address().port}`]));
+    assert.equal(r.result.ok, true, JSON.stringify(r));
+  } finally { server.close(); }
+});
+
 test('IWA: refused connect is ConnectionRefused; port in use is AddrInUse', async () => {
   const s = net.createServer();
   await new Promise((r) => s.listen(0, '127.0.0.1', r));

@@ -12,7 +12,8 @@ import { install } from '../../node/direct-sockets.js';
 import { startProbe, runProbe, within } from './probe_runner.mjs';
 import { createNetns, runIn } from './netns.mjs';
 import { patternServer, udpReplyPeer } from './peers.mjs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { probeJs } from './probe_runner.mjs';
 
 install(globalThis);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -239,4 +240,27 @@ test('parity with Linux: the same probe built natively reports the same option/i
   // errno numbering differs (WASI vs Linux); compare each against its own libc constant.
   assert.equal(wasm.soType === wasm.SOCK_DGRAM, native.soType === native.SOCK_DGRAM);
   assert.equal(wasm.unknownOptErrno === wasm.ENOPROTOOPT, native.unknownOptErrno === native.ENOPROTOOPT);
+});
+
+test('host names: getaddrinfo placeholder addresses are handed to Direct Sockets as the name (localhost)', async () => {
+  const server = net.createServer((c) => c.end());
+  await new Promise((r) => server.listen(0, '::', r)); // dual stack: localhost may resolve to ::1 or 127.0.0.1
+  try {
+    const r = await within(10000, runProbe(['expect-connect', `localhost:${server.address().port}`]), 'probe');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.match(r.result.peer, new RegExp(`^(127\\.0\\.0\\.1|\\[::1\\]):${server.address().port}$`));
+  } finally { server.close(); }
+});
+
+test('run-node.mjs runs a bridge-linked program under Node 26 and exits with main\'s status', async () => {
+  const cli = path.resolve(here, '../run-node.mjs');
+  const ok = spawnSync(process.execPath, [cli, probeJs, 'socket-family', '2'], { timeout: 20000 });
+  assert.equal(ok.status, 0, ok.stderr.toString());
+  assert.match(ok.stdout.toString(), /^RESULT \{"ok":true/m);
+  const port = await freePort();
+  const refused = spawnSync(process.execPath, [cli, probeJs, 'tcp-client', `127.0.0.1:${port}`, '10'], { timeout: 20000 });
+  assert.equal(refused.status, 1, 'a failing probe exits 1');
+  assert.match(refused.stdout.toString(), /"kind":"ConnectionRefused"/);
+  const usage = spawnSync(process.execPath, [cli, probeJs, 'no-such-mode'], { timeout: 20000 });
+  assert.equal(usage.status, 2, 'process::exit(2) surfaces as the exit status');
 });

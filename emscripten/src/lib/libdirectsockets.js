@@ -325,7 +325,7 @@ mergeInto(LibraryManager.library, {
   // ---------------------------------------------------------------------
   // The bridge: per-fd state, receive queues, wakeups, operations.
   // ---------------------------------------------------------------------
-  $DSB__deps: ['$FS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO'],
+  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
     /** Imports that may return a Promise; jspi_pre.js wraps these (and only these). */
@@ -688,8 +688,15 @@ mergeInto(LibraryManager.library, {
       });
       return n;
     },
-    /** Address text for the API: unwraps v4-mapped v6 on dual-stack sockets. */
+    /**
+     * Address text for the API: the host name when `addr` is one of
+     * Emscripten's placeholder addresses from getaddrinfo() (its DNS object
+     * maps names to 172.29.x.y), so the browser / Node resolves the name
+     * itself; otherwise the address, with v4-mapped v6 unwrapped.
+     */
     peerText: function (sock, addr) {
+      var name = addr && DNS.lookup_addr(addr);
+      if (name) return name;
       var m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr || '');
       return m ? m[1] : addr;
     },
