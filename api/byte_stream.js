@@ -25,6 +25,8 @@ export class ByteStream {
     this.writeClosed = false;
     this.finished = false;
     this.paused = false;
+    this.batch = null;
+    this.batchBytes = 0;
     this.#readLoop();
   }
 
@@ -50,8 +52,34 @@ export class ByteStream {
   write(bytes) {
     const n = bytes.byteLength;
     this.bufferedAmount += n;
-    this.writer.write(bytes).then(() => {
-      this.bufferedAmount -= n;
+    // Writes made in the same task are coalesced into one stream write: one
+    // trip through the Direct Sockets writer (an IPC hop in Chromium) for a
+    // burst of small frames.
+    if (!this.batch) {
+      this.batch = [];
+      this.batchBytes = 0;
+      queueMicrotask(() => this.#flushBatch());
+    }
+    this.batch.push(bytes);
+    this.batchBytes += n;
+    if (this.bufferedAmount >= this.highWaterMark) { this.needDrain = true; return false; }
+    return true;
+  }
+
+  #flushBatch() {
+    if (!this.batch) return; // already flushed by end()
+    const parts = this.batch, total = this.batchBytes;
+    this.batch = null;
+    if (this.writeClosed && this.finished) return;
+    let chunk;
+    if (parts.length === 1) chunk = parts[0];
+    else {
+      chunk = new Uint8Array(total);
+      let o = 0;
+      for (const p of parts) { chunk.set(p, o); o += p.byteLength; }
+    }
+    this.writer.write(chunk).then(() => {
+      this.bufferedAmount -= total;
       if (this.needDrain && this.bufferedAmount === 0) {
         this.needDrain = false;
         if (this.handlers.onDrain) this.handlers.onDrain();
@@ -59,16 +87,12 @@ export class ByteStream {
     }, (err) => {
       if (!this.finished) this.handlers.onError(fromDirectSocketsError(err, 'write', 'EPIPE'));
     });
-    if (this.bufferedAmount >= this.highWaterMark) { this.needDrain = true; return false; }
-    return true;
   }
-
-  /** Resolve when every queued write has reached the socket. */
-  flushed() { return this.writer.ready.then(() => this.writer.write(new Uint8Array(0))).catch(() => {}); }
 
   /** Half-close: no more writes (TCP FIN after queued data). */
   async end() {
     if (this.writeClosed) return;
+    if (this.batch) this.#flushBatch();
     this.writeClosed = true;
     try { await this.writer.close(); } catch {}
   }
