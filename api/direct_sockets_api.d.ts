@@ -287,6 +287,8 @@ export interface TCPServerOptions {
   ackTimeoutMs?: number;
   closeTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** Socket.IO long-polling CORS: allowed origins ('*', true, one or a list) and credentials. */
+  cors?: { origin: '*' | true | string | string[]; credentials?: boolean };
   binaryType?: BinaryType;
   fragmentSize?: number;
   highWaterMark?: number;

@@ -114,7 +114,7 @@ export function serveHttp(stream, first, onRequest, { maxBody = 1000000 } = {}) 
       try { res = await onRequest(req); } catch (err) { res = { status: 500, body: String(err && err.message) }; }
       if (!res) { await stream.close().catch(() => {}); return; }
       const body = typeof res.body === 'string' ? utf8(res.body) : res.body || new Uint8Array(0);
-      const reason = { 200: 'OK', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 500: 'Internal Server Error' }[res.status] || 'OK';
+      const reason = { 200: 'OK', 204: 'No Content', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 500: 'Internal Server Error' }[res.status] || 'OK';
       let head = `HTTP/1.1 ${res.status} ${reason}\r\nContent-Length: ${body.byteLength}\r\nConnection: keep-alive\r\n`;
       for (const [k, v] of Object.entries(res.headers || {})) head += `${k}: ${v}\r\n`;
       stream.write(utf8(head + '\r\n'));

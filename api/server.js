@@ -155,10 +155,33 @@ export class TCPServer extends Emitter {
   #servePolling(stream, first, addr) {
     const core = this.#core;
     const wantPath = (this.#opts.path || '/socket.io/').replace(/\/?$/, '/');
+    const cors = this.#opts.cors;
+    const corsHeaders = (req) => {
+      if (!cors) return {};
+      const origin = req.headers.origin;
+      const allowed = cors.origin === true || cors.origin === '*' ||
+        (typeof cors.origin === 'string' && cors.origin === origin) ||
+        (Array.isArray(cors.origin) && cors.origin.includes(origin));
+      if (!allowed || !origin) return {};
+      const h = { 'Access-Control-Allow-Origin': cors.origin === '*' && !cors.credentials ? '*' : origin, Vary: 'Origin' };
+      if (cors.credentials) h['Access-Control-Allow-Credentials'] = 'true';
+      return h;
+    };
+    this.#pollingStreams.add(stream);
+    serveHttp(stream, first, async (req) => {
+      const res = await this.#pollingRequest(req, core, wantPath, addr);
+      res.headers = { ...(res.headers || {}), ...corsHeaders(req) };
+      return res;
+    }, { maxBody: core.maxPayload });
+  }
+
+  #pollingRequest(req, core, wantPath, addr) {
     const text = { 'Content-Type': 'text/plain; charset=UTF-8' };
     const fail = (status, code, message) => ({ status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code, message }) });
-    this.#pollingStreams.add(stream);
-    serveHttp(stream, first, (req) => {
+    {
+      if (req.method === 'OPTIONS') {
+        return { status: 204, headers: { 'Access-Control-Allow-Methods': 'GET, POST', 'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] || 'content-type', 'Access-Control-Max-Age': '600' }, body: '' };
+      }
       if (req.path.replace(/\/?$/, '/') !== wantPath) return { status: 404, body: 'not found' };
       if (req.query.EIO !== '4') return fail(400, 5, 'Unsupported protocol version');
       if (req.query.transport !== 'polling') return fail(400, 0, 'Transport unknown');
@@ -178,7 +201,7 @@ export class TCPServer extends Emitter {
         return { status: 200, headers: text, body: 'ok' };
       }
       return fail(400, 2, 'Bad request method');
-    }, { maxBody: core.maxPayload });
+    }
   }
 
   #pollingStreams = new Set();

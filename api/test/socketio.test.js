@@ -319,3 +319,19 @@ test('polling: unknown session id gets Engine.IO error JSON', async () => {
   assert.deepEqual(await res3.json(), { code: 5, message: 'Unsupported protocol version' });
   await server.close();
 });
+
+test('polling CORS: allowed origins get Access-Control headers and a preflight answer; others do not', async () => {
+  const server = await ourServer({ cors: { origin: ['http://app.example'] } });
+  const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
+  const ok = await fetch(base, { headers: { Origin: 'http://app.example' } });
+  assert.equal(ok.headers.get('access-control-allow-origin'), 'http://app.example');
+  assert.match(await ok.text(), /^0\{/);
+  const other = await fetch(base, { headers: { Origin: 'http://evil.example' } });
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+  await other.text();
+  const pre = await fetch(base, { method: 'OPTIONS', headers: { Origin: 'http://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' } });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-methods'), 'GET, POST');
+  assert.equal(pre.headers.get('access-control-allow-origin'), 'http://app.example');
+  await server.close();
+});
