@@ -75,5 +75,6 @@ export class RawTCPConnection extends Emitter {
     this.#readyState = 3;
     this.#stream.close().catch(() => {});
     this.emitLocal('close', hadError);
+    this.emitLocal('disconnect', hadError ? 'transport error' : 'transport close');
   }
 }

@@ -37,7 +37,7 @@ export class TCPServer extends Emitter {
     this.port = info.localPort;
     if (this.protocol === 'socket.io') {
       this.#core = new SocketIOServerCore({ ...opts, onError: (err) => this.emitLocal('error', err) });
-      this.#core.of('/').on('connection', (s) => this.emitLocal('connection', s));
+      this.#core.of('/').on('connection', (s) => { this.emitLocal('connection', s); this.emitLocal('connect', s); });
     }
     this.#reader = info.readable.getReader();
     this.#acceptLoop();
@@ -74,6 +74,7 @@ export class TCPServer extends Emitter {
       const conn = new RawTCPConnection(stream, { ...addr, binaryType: this.#opts.binaryType });
       this.#track(conn);
       this.emitLocal('connection', conn);
+      this.emitLocal('connect', conn);
       return;
     }
     const hs = await this.#handshake(stream);
@@ -97,6 +98,7 @@ export class TCPServer extends Emitter {
       this.#track(ws);
       ws.on('error', (err) => this.emitLocal('clientError', err, ws));
       this.emitLocal('connection', ws, hs.request);
+      this.emitLocal('connect', ws, hs.request);
       ws.feed(hs.rest);
       return;
     }
@@ -241,7 +243,7 @@ export class TCPServer extends Emitter {
    * names ('connection', 'error', 'close', 'listening') dispatch locally.
    */
   emit(event, ...args) {
-    if (['connection', 'error', 'close', 'clientError', 'listening'].includes(event)) return this.emitLocal(event, ...args);
+    if (['connection', 'connect', 'error', 'close', 'clientError', 'listening'].includes(event)) return this.emitLocal(event, ...args);
     return new BroadcastOperator(this.#target()).emit(event, ...args);
   }
 

@@ -260,5 +260,6 @@ export class WebSocketConnection extends Emitter {
     clearTimeout(this.#closeTimer);
     this.wasClean = wasClean;
     this.emitLocal('close', code, reason, wasClean);
+    this.emitLocal('disconnect', reason || (wasClean ? 'transport close' : 'transport error'), code);
   }
 }

@@ -196,3 +196,32 @@ test('IWA without the local-network permission: sockets fail with EACCES, assert
     assert.equal(out.assert.feature, 'local-network-access');
   } finally { await denied.close(); }
 });
+
+test('IWA Socket.IO server: malformed packet closes that connection (parse error, 4002), silent client hits ping timeout, server keeps serving', async () => {
+  const port = await call('startStrictServer');
+  const url = `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`;
+  // 1. malformed Socket.IO packet
+  const bad = new WebSocket(url);
+  const [open] = await waitFor(bad, 'message');
+  assert.match(open.toString(), /^0\{"sid":/);
+  bad.send('40');
+  await waitFor(bad, 'message'); // CONNECT reply
+  bad.send('42["ev",');           // truncated JSON
+  const [code] = await within(waitFor(bad, 'close', 10000), 10000, 'close after parse error');
+  assert.equal(code, 4002);
+  // 2. a client that never answers pings (stock ws speaking raw Engine.IO)
+  const silent = new WebSocket(url);
+  await waitFor(silent, 'message');
+  silent.send('40');
+  await within(waitFor(silent, 'close', 10000), 10000, 'ping timeout close');
+  // 3. a well-behaved stock client still works
+  const good = ioClient(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+  await waitFor(good, 'connect');
+  assert.equal(await good.timeout(5000).emitWithAck('echo', 'fine'), 'fine');
+  good.disconnect();
+  await new Promise((r) => setTimeout(r, 200));
+  const seen = await call('strictSeen');
+  assert.deepEqual(seen.disconnects, ['parse error', 'ping timeout', 'client namespace disconnect']);
+  assert.deepEqual(seen.errors, ['ERR_SOCKETIO_PARSE']);
+  await call('stopStrictServer');
+});

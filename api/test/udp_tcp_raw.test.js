@@ -97,6 +97,7 @@ test('multicast helpers: join/leave tracked in joinedGroups, source-specific too
 
 test('raw TCP mode: bytes as they arrive, both directions, server side too', async () => {
   const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'raw' });
+  const connected = waitFor(server, 'connect');
   server.on('connection', (conn) => conn.on('message', (b) => conn.send(b)));
   const c = await SocketIWA.createTCP('127.0.0.1', server.port, { binaryType: 'uint8array' });
   const chunks = [];
@@ -104,7 +105,11 @@ test('raw TCP mode: bytes as they arrive, both directions, server side too', asy
   c.send('raw bytes');
   await within((async () => { while (chunks.reduce((n, x) => n + x.length, 0) < 9) await sleep(5); })(), 2000, 'raw echo');
   assert.equal(new TextDecoder().decode(Buffer.concat(chunks)), 'raw bytes');
+  const [serverSide] = await connected;
+  assert.equal(serverSide.remotePort, c.localPort);
+  const disconnected = waitFor(c, 'disconnect');
   await c.close();
+  assert.deepEqual(await disconnected, ['transport close']);
   assert.throws(() => c.send('x'), (e) => e.code === 'ERR_SOCKET_CLOSED');
   await server.close();
 });

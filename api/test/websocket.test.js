@@ -91,8 +91,10 @@ test('SocketIWA client ↔ stock ws server: text, binary, fragmentation, ping, c
   c.send('ping-please');
   const [pingData] = await waitFor(c, 'ping');
   assert.equal(new TextDecoder().decode(pingData), 'srv');
+  const disconnected = waitFor(c, 'disconnect');
   c.close(4100, 'done');
   const [code, reason, clean] = await waitFor(c, 'close');
+  assert.deepEqual(await disconnected, ['done', 4100]);
   assert.equal(code, 4100); assert.equal(reason, 'done'); assert.equal(clean, true);
   const seen = await serverSide;
   assert.deepEqual(seen, { code: 4100, reason: 'done', url: '/room?x=1' });

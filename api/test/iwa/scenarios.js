@@ -158,3 +158,19 @@ export async function withoutLocalNetwork(port) {
   try { await SocketIWA.assertPermissions({ localNetwork: true }); out.assert = 'passed'; } catch (e) { out.assert = grab(e); }
   return out;
 }
+
+/** A second Socket.IO server with short heartbeats, recording reasons and errors. */
+export async function startStrictServer() {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io', pingInterval: 300, pingTimeout: 300, closeTimeoutMs: 500 });
+  const seen = { disconnects: [], errors: [] };
+  server.on('connection', (s) => {
+    s.on('echo', (x, ack) => ack(x));
+    s.on('disconnect', (reason) => seen.disconnects.push(reason));
+  });
+  server.on('error', (e) => seen.errors.push(e.code));
+  state.servers.strict = { server, seen };
+  return server.port;
+}
+
+export function strictSeen() { return state.servers.strict.seen; }
+export async function stopStrictServer() { await state.servers.strict.server.close(); return true; }
