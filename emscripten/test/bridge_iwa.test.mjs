@@ -171,6 +171,12 @@ test('IWA: connect by host name (localhost) through getaddrinfo; Chromium resolv
   } finally { server.close(); }
 });
 
+test('IWA: SO_RCVTIMEO via set_read_timeout gives WouldBlock after the timeout', async () => {
+  const r = await done(await start(['recv-timeout', '127.0.0.1:0', '200']));
+  assert.equal(r.result.kind, 'WouldBlock', JSON.stringify(r));
+  assert.ok(r.result.elapsedMs >= 195 && r.result.elapsedMs < 1500, `elapsed ${r.result.elapsedMs} ms`);
+});
+
 test('IWA: refused connect is ConnectionRefused; port in use is AddrInUse', async () => {
   const s = net.createServer();
   await new Promise((r) => s.listen(0, '127.0.0.1', r));

@@ -264,3 +264,12 @@ test('run-node.mjs runs a bridge-linked program under Node 26 and exits with mai
   const usage = spawnSync(process.execPath, [cli, probeJs, 'no-such-mode'], { timeout: 20000 });
   assert.equal(usage.status, 2, 'process::exit(2) surfaces as the exit status');
 });
+
+test('SO_RCVTIMEO via set_read_timeout: an idle recv gives WouldBlock after the timeout; poll(100 ms) sleeps', async () => {
+  const r = await within(10000, runProbe(['recv-timeout', '127.0.0.1:0', '200']), 'recv-timeout');
+  assert.equal(r.result.kind, 'WouldBlock', JSON.stringify(r.result));
+  assert.equal(r.result.readTimeoutMs, 200);
+  assert.ok(r.result.elapsedMs >= 195 && r.result.elapsedMs < 1500, `elapsed ${r.result.elapsedMs} ms`);
+  const c = await within(10000, runProbe(['clocks']), 'clocks');
+  assert.ok(c.result.clockMs >= 95 && c.result.clockMs < 1500, JSON.stringify(c.result));
+});

@@ -15,6 +15,8 @@
 //! - `socket-family <af>`                report socket(af, SOCK_DGRAM, 0)'s errno
 //! - `recv-until-closed <bind>`          block in recv_from until another export closes the fd
 //! - `options <bind>`                    setsockopt/getsockopt round trips, nonblocking EAGAIN
+//! - `clocks`                            std Instant/SystemTime vs Emscripten's clock across poll(100 ms)
+//! - `recv-timeout <bind> <ms>`         set_read_timeout + recv_from on an idle socket
 //! - `tcp-recv <addr> <bytes>`           blocking read() of a server's pattern stream, verified
 //! - `udp-connected <peer> <count>`      bound UDP socket connect()ed to a peer: send()/recv()
 //! - `msg-iov <peer>`                    sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)
@@ -24,6 +26,39 @@ use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 #[cfg(unix)]
 use std::os::fd::AsRawFd;
+
+/// Milliseconds from a monotonic clock. On wasm32-unknown-emscripten with
+/// Debian's emcc 3.1.6, std's Instant is wrong: 3.1.6 has a 32-bit time_t
+/// (its clock_gettime writes {i32 sec, i32 nsec}) while Rust's libc crate
+/// reads a 64-bit tv_sec, so the probe asks Emscripten's clock directly.
+#[cfg(target_os = "emscripten")]
+fn now_ms() -> f64 {
+    extern "C" {
+        fn emscripten_get_now() -> f64;
+    }
+    // SAFETY: emscripten_get_now has no preconditions.
+    unsafe { emscripten_get_now() }
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn now_ms() -> f64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+}
+
+/// What std's clocks report across a 100 ms poll(): shows the 3.1.6 time_t
+/// mismatch (see now_ms) next to Emscripten's own clock.
+fn clocks() -> io::Result<String> {
+    let i0 = std::time::Instant::now();
+    let e0 = now_ms();
+    // SAFETY: poll with no fds just sleeps.
+    unsafe { libc::poll(std::ptr::null_mut(), 0, 100) };
+    let instant_ms = i0.elapsed().as_millis();
+    let emscripten_ms = (now_ms() - e0).round() as u64;
+    let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    Ok(format!("{{\"ok\":true,\"instantMs\":{instant_ms},\"clockMs\":{emscripten_ms},\"systemTimeUnixSecs\":{unix}}}"))
+}
 
 fn result(json: String) {
     println!("RESULT {json}");
@@ -530,6 +565,23 @@ fn msg_iov(peer: &str) -> io::Result<String> {
     ))
 }
 
+/// SO_RCVTIMEO through std: recv_from on an idle socket gives WouldBlock after
+/// the timeout; read_timeout() reads it back.
+fn recv_timeout(bind: &str, ms: u64) -> io::Result<String> {
+    let sock = UdpSocket::bind(bind)?;
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(ms)))?;
+    let back = sock.read_timeout()?.map(|d| d.as_millis()).unwrap_or(0);
+    let mut buf = [0u8; 16];
+    let t0 = now_ms();
+    let r = sock.recv_from(&mut buf);
+    let elapsed = (now_ms() - t0).round() as u64;
+    let kind = match r {
+        Ok(_) => "Ok".to_string(),
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    Ok(format!("{{\"ok\":true,\"kind\":\"{kind}\",\"elapsedMs\":{elapsed},\"readTimeoutMs\":{back}}}"))
+}
+
 fn usage() -> ! {
     eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
     std::process::exit(2)
@@ -550,6 +602,8 @@ fn main() {
         "socket-family" => Ok(socket_family(num(1) as i32)),
         "recv-until-closed" => recv_until_closed(&arg(1)),
         "options" => options(&arg(1)),
+        "clocks" => clocks(),
+        "recv-timeout" => recv_timeout(&arg(1), num(2) as u64),
         "tcp-recv" => tcp_recv(&arg(1), num(2)),
         "udp-connected" => udp_connected(&arg(1), num(2)),
         "msg-iov" => msg_iov(&arg(1)),

@@ -67,6 +67,10 @@ mergeInto(LibraryManager.library, {
     SOL_SOCKET: 1,
     SO_REUSEADDR: 2, SO_TYPE: 3, SO_ERROR: 4, SO_BROADCAST: 6, SO_SNDBUF: 7,
     SO_RCVBUF: 8, SO_KEEPALIVE: 9, SO_REUSEPORT: 15,
+    // wasm32 has a 32-bit long, so musl's SO_RCVTIMEO/SO_SNDTIMEO are the
+    // 64-bit-time_t variants (struct timeval = i64 sec + i32 usec, 16 bytes);
+    // the _OLD ones take an 8-byte timeval.
+    SO_RCVTIMEO: 66, SO_SNDTIMEO: 67, SO_RCVTIMEO_OLD: 20, SO_SNDTIMEO_OLD: 21,
     TCP_NODELAY: 1,
     IP_TTL: 2, IP_MULTICAST_IF: 32, IP_MULTICAST_TTL: 33, IP_MULTICAST_LOOP: 34,
     IP_ADD_MEMBERSHIP: 35, IP_DROP_MEMBERSHIP: 36,
@@ -483,6 +487,7 @@ mergeInto(LibraryManager.library, {
           rcvbufSet: false, sndbufSet: false,
           mcastTtl: 1, mcastLoop: true, mcastTtlSet: false, mcastLoopSet: false,
           v6only: false,
+          rcvtimeo: 0, sndtimeo: 0,   // ms; 0 = wait forever
         },
         closed: false,
       };
@@ -1063,11 +1068,16 @@ mergeInto(LibraryManager.library, {
         }
       })();
     },
-    /** struct timeval / timespec (time_t is 64-bit): -> ms, -1 for NULL. */
+    /**
+     * Timeout of select()/pselect() -> ms, -1 for NULL. Emscripten 3.1.6's
+     * time_t is a 32-bit long: musl's select() hands __syscall__newselect a
+     * `long[2] {sec, usec}` and syscall_shims.c's pselect() the caller's
+     * struct timespec {long sec; long nsec}, both two i32 words.
+     */
     readTimeout: function (ptr, subUnitsPerMs) {
       if (!ptr) return -1;
-      var sec = HEAPU32[ptr >> 2] + HEAP32[(ptr + 4) >> 2] * 4294967296;
-      var sub = HEAP32[(ptr + 8) >> 2];
+      var sec = HEAP32[ptr >> 2];
+      var sub = HEAP32[(ptr + 4) >> 2];
       return Math.max(0, Math.ceil(sec * 1000 + sub / subUnitsPerMs));
     },
 
@@ -1211,7 +1221,7 @@ mergeInto(LibraryManager.library, {
         child.state = 'connected';
         DS_ADDR.write(addrp, lenp, child.family, child.remoteAddr, child.remotePort);
         return child.stream.fd;
-      }, !DSB.isNonblocking(sock, 0), 0);
+      }, !DSB.isNonblocking(sock, 0), sock.opts.rcvtimeo);
     });
   },
 
@@ -1240,7 +1250,7 @@ mergeInto(LibraryManager.library, {
     var go = function () {
       return DSB.blockOn('send', function () {
         return DSB.sendFrom(sock, getBytes(), dest);
-      }, !DSB.isNonblocking(sock, flags), 0);
+      }, !DSB.isNonblocking(sock, flags), sock.opts.sndtimeo);
     };
     if (!DSB.isStream(sock) && sock.state === 'new' && !sock.remoteAddr) {
       if (!dest) return -C.E.EDESTADDRREQ;
@@ -1250,7 +1260,7 @@ mergeInto(LibraryManager.library, {
       return Promise.resolve(DSB.openUdpBound(sock, DS_ADDR.anyFor(sock.family), 0)).then(function (r) {
         if (r < 0) return r;
         return DSB.guard(function () {
-          return DSB.blockOn('send', function () { return DSB.sendFrom(sock, bytes, dest); }, !DSB.isNonblocking(sock, flags), 0);
+          return DSB.blockOn('send', function () { return DSB.sendFrom(sock, bytes, dest); }, !DSB.isNonblocking(sock, flags), sock.opts.sndtimeo);
         });
       });
     }
@@ -1298,7 +1308,7 @@ mergeInto(LibraryManager.library, {
       var r = DSB.recvInto(sock, len, flags);
       if (r === DSB.WOULD_BLOCK) return r;
       return deliver(r);
-    }, !DSB.isNonblocking(sock, flags), 0);
+    }, !DSB.isNonblocking(sock, flags), sock.opts.rcvtimeo);
   },
 
   __syscall_recvfrom__deps: ['$DSB', '$DS_recv'],
@@ -1392,6 +1402,19 @@ mergeInto(LibraryManager.library, {
             return beforeOpen(function () { o.keepalive = k; }, o.keepalive === k, true);
           }
           case C.SO_BROADCAST: o.broadcast = !!intVal(); return 0;
+          case C.SO_RCVTIMEO: case C.SO_SNDTIMEO: case C.SO_RCVTIMEO_OLD: case C.SO_SNDTIMEO_OLD: {
+            // Two layouts reach here: C compiled with 3.1.6's headers passes an
+            // 8-byte timeval {long sec; long usec}; Rust's libc crate assumes a
+            // 64-bit time_t and passes 16 bytes {i64 sec; i32 usec; pad}.
+            var wide = optlen >= 16;
+            if (optlen < 8) return -E.EINVAL;
+            var sec = wide ? HEAPU32[optval >> 2] + HEAP32[(optval + 4) >> 2] * 4294967296 : HEAP32[optval >> 2];
+            var usec = HEAP32[(optval + (wide ? 8 : 4)) >> 2];
+            if (sec < 0 || usec < 0 || usec >= 1000000) return -E.EINVAL;
+            var ms = Math.ceil(sec * 1000 + usec / 1000);
+            if (optname === C.SO_RCVTIMEO || optname === C.SO_RCVTIMEO_OLD) o.rcvtimeo = ms; else o.sndtimeo = ms;
+            return 0;
+          }
           case C.SO_RCVBUF: {
             var rb = Math.max(256, intVal() * 2);    // Linux doubles the value
             return beforeOpen(function () { o.rcvbuf = rb; o.rcvbufSet = true; }, !sock.ds);
@@ -1483,6 +1506,21 @@ mergeInto(LibraryManager.library, {
           case C.SO_BROADCAST: return put(o.broadcast ? 1 : 0);
           case C.SO_RCVBUF: return put(o.rcvbuf);
           case C.SO_SNDBUF: return put(o.sndbuf);
+          case C.SO_RCVTIMEO: case C.SO_SNDTIMEO: case C.SO_RCVTIMEO_OLD: case C.SO_SNDTIMEO_OLD: {
+            var room = HEAP32[optlenp >> 2];
+            if (room < 8) return -E.EINVAL;
+            var t = (optname === C.SO_RCVTIMEO || optname === C.SO_RCVTIMEO_OLD) ? o.rcvtimeo : o.sndtimeo;
+            var secs = Math.floor(t / 1000), us = (t % 1000) * 1000;
+            if (room >= 16) {   // Rust libc layout (see setsockopt)
+              HEAP32[optval >> 2] = secs; HEAP32[(optval + 4) >> 2] = 0;
+              HEAP32[(optval + 8) >> 2] = us; HEAP32[(optval + 12) >> 2] = 0;
+              HEAP32[optlenp >> 2] = 16;
+            } else {            // 3.1.6 C layout
+              HEAP32[optval >> 2] = secs; HEAP32[(optval + 4) >> 2] = us;
+              HEAP32[optlenp >> 2] = 8;
+            }
+            return 0;
+          }
           default: return -E.ENOPROTOOPT;
         }
       }
