@@ -76,6 +76,7 @@ export class PollingTransport extends Emitter {
     this.#end();
   }
 
+  /** Drop the session at once. */
   terminate() { this.#end(); }
 
   /**

@@ -36,6 +36,7 @@ export class RawTCPConnection extends Emitter {
   get bufferedAmount() { return this.#stream.bufferedAmount; }
   /** 'arraybuffer' | 'uint8array' | 'blob'. */
   get binaryType() { return this.#binaryType; }
+  /** @param {'arraybuffer'|'uint8array'|'blob'} v */
   set binaryType(v) {
     if (!binaryTypes().includes(v)) throw argError(`binaryType must be one of ${binaryTypes().join(', ')}, got ${JSON.stringify(v)}.`);
     this.#binaryType = v;

@@ -183,6 +183,7 @@ export class SocketIOClient extends SocketIOEndpoint {
   get bufferedAmount() { return this.#ws.bufferedAmount; }
   /** How binary payloads arrive. */
   get binaryType() { return this.#ws.binaryType; }
+  /** @param {'arraybuffer'|'uint8array'|'blob'} v */
   set binaryType(v) { this.#ws.binaryType = v; }
   /** The underlying WebSocketConnection. */
   get transport() { return this.#ws; }
@@ -515,8 +516,10 @@ export class EngineConnection {
     }, this.core.pingInterval);
   }
 
+  /** Encode and send one Socket.IO packet. */
   sendPacket(packet) { this.sendParts(encodeSocket(packet)); }
 
+  /** Send pre-encoded Socket.IO parts (text packet, then binary attachments). */
   sendParts(parts) {
     if (this.closed || this.ws.readyState !== 1) throw closedError('Socket.IO send');
     this.ws.send(encodeEngine(EIO.MESSAGE, parts[0]));
@@ -622,6 +625,7 @@ export class SocketIOServerCore {
     return conn;
   }
 
+  /** Report a protocol / transport error of a session. */
   emitError(err, conn) { this.onError(err, conn); }
 
   /** Close every session ('server shutting down'). */

@@ -12,6 +12,7 @@ import { RawTCPConnection } from './raw.js';
 /** Valid values of the `protocol` option. */
 export const PROTOCOLS = Object.freeze(['raw', 'websocket', 'socket.io']);
 
+/** Validate the `protocol` option (default 'raw'). */
 export function checkProtocol(p) {
   if (p === undefined) return 'raw';
   if (!PROTOCOLS.includes(p)) throw argError(`protocol must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(p)}.`);

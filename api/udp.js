@@ -93,6 +93,7 @@ export class UDPConnection extends Emitter {
   get readyState() { return this.#readyState; }
   /** 'arraybuffer' | 'uint8array' | 'blob'. */
   get binaryType() { return this.#binaryType; }
+  /** @param {'arraybuffer'|'uint8array'|'blob'} v */
   set binaryType(v) {
     if (!binaryTypes().includes(v)) throw argError(`binaryType must be one of ${binaryTypes().join(', ')}, got ${JSON.stringify(v)}.`);
     this.#binaryType = v;

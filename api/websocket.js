@@ -53,6 +53,7 @@ export class WebSocketConnection extends Emitter {
   get bufferedAmount() { return this.#stream.bufferedAmount; }
   /** How binary messages are delivered: 'arraybuffer', 'uint8array' or 'blob'. */
   get binaryType() { return this.#binaryType; }
+  /** @param {'arraybuffer'|'uint8array'|'blob'} v */
   set binaryType(v) {
     if (!binaryTypes().includes(v)) throw argError(`binaryType must be one of ${binaryTypes().join(', ')}, got ${JSON.stringify(v)}.`);
     this.#binaryType = v;

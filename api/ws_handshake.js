@@ -21,6 +21,7 @@ export function newKey() { return base64(randomBytes(16)); }
  */
 export class HeadReader {
   constructor() { this.buf = new Uint8Array(0); }
+  /** Feed bytes; returns {head, rest} once the head is complete. */
   push(chunk) {
     const b = new Uint8Array(this.buf.byteLength + chunk.byteLength);
     b.set(this.buf); b.set(chunk, this.buf.byteLength);
