@@ -150,3 +150,29 @@ test('WebSocket bufferedAmount and drain in Socket.IO mode under load; every ack
   c.disconnect();
   await server.close();
 });
+
+test('IPv6: UDP on ::1 (udp6), TCP server and client on ::1', async () => {
+  const a = await SocketIWA.createUDP({ type: 'udp6', localAddress: '::1' });
+  const b = await SocketIWA.createUDP({ remoteAddress: '::1', remotePort: a.localPort });
+  const got = waitFor(a, 'message');
+  await b.send('v6');
+  const [data, rinfo] = await got;
+  assert.equal(new TextDecoder().decode(data), 'v6');
+  assert.equal(rinfo.family, 'IPv6');
+  assert.equal(rinfo.address, '::1');
+  assert.equal(a.address().family, 'IPv6');
+  await a.close(); await b.close();
+  const server = await SocketIWA.createTCPServer('::1', { protocol: 'websocket' });
+  server.on('connection', (c) => c.on('message', (d) => c.send(d)));
+  const c = await SocketIWA.createTCP('::1', server.port, { protocol: 'websocket' });
+  c.send('over v6');
+  assert.deepEqual(await waitFor(c, 'message'), ['over v6', false]);
+  c.binaryType = 'blob';
+  c.send(new Uint8Array([1, 2]));
+  const [blob] = await waitFor(c, 'message');
+  assert.ok(blob instanceof Blob);
+  assert.deepEqual([...new Uint8Array(await blob.arrayBuffer())], [1, 2]);
+  c.close();
+  await waitFor(c, 'close');
+  await server.close();
+});
