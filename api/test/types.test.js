@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import * as api from '../direct_sockets_api.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -99,4 +100,18 @@ test('class members: declared ⇔ runtime, on real instances', async () => {
     await instances.UDPConnection.close();
     await Promise.all([server.close(), wsServer.close(), rawServer.close()]);
   }
+});
+
+test('tsc --strict accepts the declarations and the README usage, and rejects misuse', () => {
+  const tsc = path.join(here, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
+  assert.ok(fs.existsSync(tsc), 'typescript is installed (devDependency)');
+  let output = '';
+  try {
+    output = execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext',
+      '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', '--skipLibCheck',
+      path.join(here, 'types_usage.ts')], { encoding: 'utf8', timeout: 60000 });
+  } catch (err) {
+    assert.fail(`tsc failed:\n${err.stdout || ''}${err.stderr || ''}`);
+  }
+  assert.equal(output.trim(), '');
 });
