@@ -798,7 +798,11 @@ mergeInto(LibraryManager.library, {
       });
       if (nonblock) { DSB.count('immediate', 'connect'); return -DS_CONST.E.EINPROGRESS; }
       DSB.count('suspended', 'connect');
-      return p.then(function (r) { if (r < 0) sock.soError = 0; return r; });
+      // A blocking caller gets the error now; the socket may connect again.
+      return p.then(function (r) {
+        if (r < 0 && sock.state === 'failed') { sock.soError = 0; sock.state = 'new'; sock.remoteAddr = null; sock.remotePort = 0; }
+        return r;
+      });
     },
     /** listen(): a TCPServerSocket on the bound address; accepted sockets queue up. */
     openTcpServer: function (sock, backlog) {
