@@ -118,6 +118,8 @@ export async function multicastStart(group, port) {
   const received = [];
   m.on('message', (d, rinfo) => received.push({ text: new TextDecoder().decode(d), port: rinfo.port }));
   await m.addMembership(group);
+  // TTL is fixed at open in Direct Sockets: the helper re-opens on the same port and re-joins.
+  await m.setMulticastTTL(2);
   state.mc = { m, received, group, port };
   return { joined: [...m.multicast.joinedGroups], localPort: m.localPort };
 }
