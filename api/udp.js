@@ -197,6 +197,9 @@ export class UDPConnection extends Emitter {
     if (this.#readyState !== 1) throw closedError(join ? 'addMembership' : 'dropMembership');
     const mc = this.#info.multicastController;
     if (!mc) throw new SocketIWAError('ENOTSUP', 'multicast needs a bound UDP socket (localAddress), and the "direct-sockets-multicast" permissions policy');
+    if (source !== undefined && mc.constructor?.supportsSourceSpecific !== true) {
+      throw new SocketIWAError('ENOTSUP', 'source-specific multicast is not supported by this MulticastController (Chromium ignores joinGroup\'s sourceAddress); use addMembership(group) and filter by rinfo.address');
+    }
     const key = `${source || ''}@${group}`;
     try {
       const args = source ? [group, { sourceAddress: source }] : [group];

@@ -126,6 +126,14 @@ function illegal() { throw new TypeError('Illegal constructor'); }
  * `(await udp.opened).multicastController`.
  */
 export class MulticastController {
+  /**
+   * Non-standard feature flag: this implementation honours
+   * `joinGroup(group, { sourceAddress })` (source-specific multicast).
+   * Chromium 156 accepts the option but ignores it, so callers detect support
+   * through this flag rather than by trying.
+   */
+  static get supportsSourceSpecific() { return true; }
+
   constructor(token, socket) {
     if (token !== kInternal) illegal();
     this[kInternal] = { socket, groups: new Map(), closed: false };

@@ -106,10 +106,12 @@ export async function udpRoundTrip(port) {
   const got = await reply;
   let badPort;
   try { udp.send('x', 70000, '127.0.0.1'); } catch (e) { badPort = [e.name, e.code]; }
+  let ssm;
+  try { await udp.addSourceSpecificMembership('127.0.0.1', '232.1.1.1'); ssm = 'joined'; } catch (e) { ssm = e.code; }
   await udp.close();
   let afterClose;
   try { await udp.send('x', port, '127.0.0.1'); } catch (e) { afterClose = e.code; }
-  return { ...got, localPort: udp.localPort, badPort, afterClose };
+  return { ...got, localPort: udp.localPort, badPort, afterClose, ssm };
 }
 
 /** Multicast inside the IWA: join, receive from Node, send to the group (loopback). */
