@@ -3,8 +3,8 @@
 // a node:net server. No wasm and no bridge are involved. On the project's
 // machine (Chromium 156, headless) every write() promise resolves within a
 // few ms, yet the server receives only 64-256 KiB per socket and never the
-// FIN of writer.close(); the kernel shows an empty Send-Q, so the bytes stop
-// inside Chromium. Run: node emscripten/test/chromium_tcp_write_stall.mjs
+// FIN of writer.close() (see docs/BRIDGE.md, "Known limits and findings").
+// Run: node emscripten/test/chromium_tcp_write_stall.mjs
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
