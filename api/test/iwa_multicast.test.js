@@ -56,6 +56,13 @@ test('multicast in a network namespace: IWA ↔ Node, and the README quick examp
     // the receiver counts gaps below its highest sequence; trailing skips are invisible
     assert.ok(lossy > 0 && lossy <= out.lossySent.skipped, `reported ${lossy} lost of ${out.lossySent.skipped} skipped`);
   } finally {
+    // Anything still running in the namespace was started by this test (the
+    // inner script and its Chromium): end those processes, then the namespace.
+    try {
+      for (const pid of ip('netns', 'pids', ns).split('\n').map(Number).filter(Boolean)) {
+        try { process.kill(pid, 'SIGKILL'); } catch {}
+      }
+    } catch {}
     try { ip('netns', 'del', ns); } catch {}
   }
 });
