@@ -11,12 +11,22 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ns = `siwa-mc-${process.pid}`;
 const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
-test('multicast in a network namespace: IWA ↔ Node, and the README quick example in both', { timeout: 110000 }, async (t) => {
+test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the README quick example in both', { timeout: 110000 }, async (t) => {
+  const peer = `${ns}-p`;
+  const va = `sv6a${process.pid % 100000}`, vb = `sv6b${process.pid % 100000}`;
   ip('netns', 'add', ns);
+  ip('netns', 'add', peer);
   try {
     ip('-n', ns, 'link', 'set', 'lo', 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'multicast', 'on');
     ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'lo');
+    // IPv6 multicast needs a real multicast link: a veth pair to a peer namespace.
+    for (const n of [ns, peer]) execFileSync('ip', ['netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+    ip('link', 'add', va, 'type', 'veth', 'peer', 'name', vb);
+    ip('link', 'set', va, 'netns', ns);
+    ip('link', 'set', vb, 'netns', peer);
+    ip('-n', ns, 'link', 'set', va, 'up');
+    ip('-n', peer, 'link', 'set', vb, 'up');
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(here, 'iwa_multicast_inner.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -36,6 +46,11 @@ test('multicast in a network namespace: IWA ↔ Node, and the README quick examp
     assert.deepEqual(out.iwaReceived, ['from-iwa', 'from-node']);
     assert.deepEqual(out.nodeReceived, ['from-iwa', 'from-node']); // loopback: the Node listener also hears its own sender
     assert.deepEqual(out.stop.after, []);
+    assert.deepEqual(out.v6start.joined, ['ff15::1:3']);
+    assert.equal(out.v6start.localAddress, '::');
+    assert.deepEqual(out.v6iwaReceived, ['v6-from-iwa/IPv6', 'v6-from-node/IPv6']);
+    assert.ok(out.v6nodeReceived.includes('v6-from-iwa'), JSON.stringify(out.v6nodeReceived));
+    assert.deepEqual(out.v6stop.after, []);
     assert.equal(out.iwaQuickExample.length, 1, JSON.stringify(out.iwaQuickExample));
     assert.match(out.iwaQuickExample[0], /^datagram \S+ 5000 hello lan$/);
     assert.equal(out.nodeQuickExample.length, 1, JSON.stringify(out.nodeQuickExample));
@@ -64,5 +79,6 @@ test('multicast in a network namespace: IWA ↔ Node, and the README quick examp
       }
     } catch {}
     try { ip('netns', 'del', ns); } catch {}
+    try { ip('netns', 'del', peer); } catch {} // takes the veth pair with it
   }
 });

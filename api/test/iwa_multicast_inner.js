@@ -13,6 +13,8 @@ const apiDir = path.resolve(here, '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const GROUP = '239.20.20.20';
 const PORT = 5600;
+const GROUP6 = 'ff15::1:3';
+const PORT6 = 5650;
 const out = {};
 
 async function nodeSide() {
@@ -55,6 +57,28 @@ try {
   out.nodeReceived = nodeGot.map((x) => x.text).sort();
   out.stop = await call('multicastStop');
   listener.close(); sender.close();
+  // IPv6: group ff15::1:3 over the namespace's veth (lo does not carry IPv6 multicast)
+  out.v6start = await call('multicastStart', GROUP6, PORT6, 'udp6');
+  const l6 = dgram.createSocket({ type: 'udp6', reuseAddr: true });
+  const node6 = [];
+  l6.on('message', (m) => node6.push(m.toString()));
+  await new Promise((r) => l6.bind(PORT6, '::', r));
+  l6.addMembership(GROUP6);
+  const s6 = dgram.createSocket('udp6');
+  await new Promise((r) => s6.bind(0, '::', r));
+  s6.send('v6-from-node', PORT6, GROUP6);
+  await call('multicastSend', 'v6-from-iwa', 'udp6');
+  const t6 = Date.now();
+  let r6 = [];
+  while (Date.now() - t6 < 5000) {
+    r6 = await call('multicastReceived', 'udp6');
+    if (r6.length >= 2 && node6.includes('v6-from-iwa')) break;
+    await sleep(100);
+  }
+  out.v6iwaReceived = r6.map((x) => `${x.text}/${x.family}`).sort();
+  out.v6nodeReceived = node6.sort();
+  out.v6stop = await call('multicastStop', 'udp6');
+  l6.close(); s6.close();
   out.iwaQuickExample = await iwa.call('/quick_example.js', 'runAndCollect');
   // examples/multicast-media-lan: Node sender -> receiver in the IWA and one in Node.
   install(globalThis);

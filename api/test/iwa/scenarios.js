@@ -115,27 +115,27 @@ export async function udpRoundTrip(port) {
 }
 
 /** Multicast inside the IWA: join, receive from Node, send to the group (loopback). */
-export async function multicastStart(group, port) {
-  const m = await SocketIWA.createMulticastSocket({ localAddress: '0.0.0.0', localPort: port, multicastTimeToLive: 1, multicastLoopback: true });
+export async function multicastStart(group, port, type = 'udp4') {
+  const m = await SocketIWA.createMulticastSocket({ type, localPort: port, multicastTimeToLive: 1, multicastLoopback: true });
   const received = [];
-  m.on('message', (d, rinfo) => received.push({ text: new TextDecoder().decode(d), port: rinfo.port }));
+  m.on('message', (d, rinfo) => received.push({ text: new TextDecoder().decode(d), port: rinfo.port, family: rinfo.family }));
   await m.addMembership(group);
   // TTL is fixed at open in Direct Sockets: the helper re-opens on the same port and re-joins.
-  await m.setMulticastTTL(2);
-  state.mc = { m, received, group, port };
-  return { joined: [...m.multicast.joinedGroups], localPort: m.localPort };
+  if (type === 'udp4') await m.setMulticastTTL(2);
+  (state.mc ||= {})[type] = { m, received, group, port };
+  return { joined: [...m.multicast.joinedGroups], localPort: m.localPort, localAddress: m.localAddress };
 }
 
-export async function multicastSend(text) {
-  const { m, group, port } = state.mc;
+export async function multicastSend(text, type = 'udp4') {
+  const { m, group, port } = state.mc[type];
   await m.send(text, port, group);
   return true;
 }
 
-export function multicastReceived() { return state.mc.received; }
+export function multicastReceived(type = 'udp4') { return state.mc[type].received; }
 
-export async function multicastStop() {
-  const { m, group } = state.mc;
+export async function multicastStop(type = 'udp4') {
+  const { m, group } = state.mc[type];
   await m.dropMembership(group);
   const after = [...m.multicast.joinedGroups];
   await m.close();
