@@ -52,19 +52,31 @@ export class FrameParser {
     this.expectMasked = expectMasked;
     this.maxPayload = maxPayload;
     this.onFrame = onFrame;
-    this.buf = new Uint8Array(0);
+    this.parts = [];
+    this.have = 0;
+    this.need = 2;
     this.dead = false;
   }
 
-  /** Feed bytes; calls onFrame per complete frame; throws WsProtocolError. */
+  /**
+   * Feed bytes; calls onFrame per complete frame; throws WsProtocolError.
+   * Bytes are only joined once enough have arrived for the next step, so a
+   * large frame arriving in many chunks is copied once, not once per chunk.
+   */
   push(chunk) {
     if (this.dead) return;
-    if (this.buf.byteLength === 0) this.buf = chunk;
-    else { const b = new Uint8Array(this.buf.byteLength + chunk.byteLength); b.set(this.buf); b.set(chunk, this.buf.byteLength); this.buf = b; }
+    this.parts.push(chunk);
+    this.have += chunk.byteLength;
+    if (this.have < this.need) return;
+    const buf = this.parts.length === 1 ? this.parts[0] : concatParts(this.parts, this.have);
+    this.parts = [];
+    this.have = 0;
     let off = 0;
-    const buf = this.buf;
+    let need = 2;
     try {
-      while (buf.byteLength - off >= 2) {
+      for (;;) {
+        const avail = buf.byteLength - off;
+        if (avail < 2) { need = 2; break; }
         const b0 = buf[off], b1 = buf[off + 1];
         const fin = (b0 & 0x80) !== 0;
         const opcode = b0 & 0x0f;
@@ -79,12 +91,12 @@ export class FrameParser {
           if (len > 125) throw new WsProtocolError(1002, 'control frame payload longer than 125 bytes');
         }
         if (len === 126) {
-          if (buf.byteLength - p < 2) break;
+          if (buf.byteLength - p < 2) { need = 4; break; }
           len = (buf[p] << 8) | buf[p + 1];
           if (len < 126) throw new WsProtocolError(1002, 'non-minimal length encoding');
           p += 2;
         } else if (len === 127) {
-          if (buf.byteLength - p < 8) break;
+          if (buf.byteLength - p < 8) { need = 10; break; }
           const dv = new DataView(buf.buffer, buf.byteOffset + p, 8);
           const big = dv.getBigUint64(0);
           if (big >> 63n) throw new WsProtocolError(1002, 'payload length has the most significant bit set');
@@ -95,13 +107,12 @@ export class FrameParser {
         }
         if (len > this.maxPayload) throw new WsProtocolError(1009, `frame of ${len} bytes exceeds maxPayload ${this.maxPayload}`);
         const keyLen = masked ? 4 : 0;
-        if (buf.byteLength - p < keyLen + len) break;
+        if (buf.byteLength - p < keyLen + len) { need = p - off + keyLen + len; break; }
         let payload;
         if (masked) {
-          const k0 = buf[p], k1 = buf[p + 1], k2 = buf[p + 2], k3 = buf[p + 3];
+          const key = [buf[p], buf[p + 1], buf[p + 2], buf[p + 3]];
           p += 4;
           payload = new Uint8Array(len);
-          const key = [k0, k1, k2, k3];
           for (let i = 0; i < len; i++) payload[i] = buf[p + i] ^ key[i & 3];
         } else {
           payload = buf.slice(p, p + len);
@@ -114,8 +125,16 @@ export class FrameParser {
       this.dead = true;
       throw err;
     }
-    this.buf = off === buf.byteLength ? new Uint8Array(0) : buf.subarray(off);
+    if (off < buf.byteLength) { const rest = buf.subarray(off); this.parts = [rest]; this.have = rest.byteLength; }
+    this.need = need;
   }
+}
+
+function concatParts(parts, total) {
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  return out;
 }
 
 /** Is `code` a status a peer may send in a close frame? */

@@ -195,3 +195,21 @@ test('invalid close codes and bad arguments throw TypeError with a code', async 
   await waitFor(c, 'close');
   await server.close();
 });
+
+test('a 32 MiB message arriving in many TCP chunks is reassembled (linear, bounded time), both directions', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' });
+  server.on('connection', (c) => c.on('message', (d) => c.send(d)));
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+  await waitFor(ws, 'open');
+  const big = Buffer.alloc(32 * 1024 * 1024, 7);
+  big[big.length - 1] = 9;
+  const t0 = Date.now();
+  ws.send(big);
+  const [back] = await within(waitFor(ws, 'message', 20000), 20000, 'echo of 32 MiB');
+  assert.equal(back.length, big.length);
+  assert.equal(back[back.length - 1], 9);
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms (a per-chunk re-copy took ~9 s here)`);
+  ws.close();
+  await waitFor(ws, 'close');
+  await server.close();
+});
