@@ -18,7 +18,7 @@ const apiDir = path.resolve(here, '..');
 let iwa;
 
 before(async () => {
-  iwa = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 90000 });
+  iwa = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 45000 });
 });
 after(async () => { if (iwa) await iwa.close(); });
 
@@ -185,7 +185,7 @@ test('IWA: UDP round trip with a Node peer; bad port TypeError; send after close
 });
 
 test('IWA without the local-network permission: sockets fail with EACCES, assertPermissions names the feature', async () => {
-  const denied = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 90000, grantPermissions: [] });
+  const denied = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 45000, grantPermissions: [] });
   try {
     const out = await within(denied.call('/api/test/iwa/scenarios.js', 'withoutLocalNetwork', 9), 30000, 'withoutLocalNetwork');
     for (const k of ['udp', 'tcp']) {

@@ -11,7 +11,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ns = `siwa-mc-${process.pid}`;
 const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
-test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the README quick example in both', { timeout: 110000 }, async (t) => {
+test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the README quick example in both', { timeout: 90000 }, async (t) => {
   const peer = `${ns}-p`;
   const va = `sv6a${process.pid % 100000}`, vb = `sv6b${process.pid % 100000}`;
   ip('netns', 'add', ns);
@@ -31,7 +31,7 @@ test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 100000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 80000);
     const code = await new Promise((r) => child.on('close', r));
     clearTimeout(timer);
     assert.equal(code, 0, `inner script failed: ${stderr.slice(-2000)}`);

@@ -31,7 +31,7 @@ async function nodeSide() {
 const iwa = await launchIwa({
   mounts: { '/api/': apiDir, '/media/': path.resolve(here, '../../examples/multicast-media-lan') },
   extraFiles: { '/quick_example.js': fs.readFileSync(path.join(here, 'iwa/quick_example.js')) },
-  timeoutMs: 90000,
+  timeoutMs: 60000,
 });
 try {
   const call = (fn, ...a) => iwa.call('/api/test/iwa/scenarios.js', fn, ...a);

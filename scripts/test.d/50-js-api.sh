@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # JavaScript API suite: Node tests (Node Direct Sockets as globals, stock ws /
 # socket.io peers) and the same behaviours inside a real IWA in headless
-# Chromium. Bounded: each file has its own timeout, the whole suite < 6 min.
+# Chromium. Bounded: 90 + 120 + 100 s (+10 s kill grace each) < 6 min; ~30 s typical.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -15,8 +15,8 @@ run() { # name timeout-seconds files...
     echo "--- js-api: $name FAILED" >&2; rc=1
   fi
 }
-run "node unit+interop" 120 api/test/node_direct_sockets.test.js api/test/websocket.test.js \
+run "node unit+interop" 90 api/test/node_direct_sockets.test.js api/test/websocket.test.js \
   api/test/socketio.test.js api/test/udp_tcp_raw.test.js api/test/permissions.test.js api/test/types.test.js
-run "iwa (headless Chromium)" 150 api/test/iwa.test.js
-run "iwa multicast (network namespace)" 120 api/test/iwa_multicast.test.js
+run "iwa (headless Chromium)" 120 api/test/iwa.test.js
+run "iwa multicast (network namespace)" 100 api/test/iwa_multicast.test.js
 exit $rc
