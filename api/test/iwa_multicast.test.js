@@ -66,6 +66,13 @@ test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the
       assert.ok(video.framesComplete >= 14, `${who}: video frames reassembled: ${video.framesComplete}`);
       assert.ok(Number.isFinite(audio.jitterMs) && audio.jitterMs >= 0 && audio.jitterMs < 100, `${who}: jitter ${audio.jitterMs}`);
     }
+    // the example's IWA page shows one row per stream: stream, packets, lost, loss %, reordered, jitter, frames
+    assert.equal(out.pageStatus, 'joined 239.40.40.40:5800');
+    const rows = Object.fromEntries(out.pageRows.map((r) => [r[0], r]));
+    assert.deepEqual(Object.keys(rows).sort(), ['audio', 'video']);
+    assert.equal(Number(rows.audio[1]) + Number(rows.video[1]), out.pageSent.sent, JSON.stringify(out.pageRows));
+    assert.equal(rows.audio[2], '0');
+    assert.ok(Number.isFinite(Number(rows.audio[5])));
     const lossy = out.mediaLossy.reduce((n, s) => n + s.lost, 0);
     assert.ok(out.lossySent.skipped > 0);
     // the receiver counts gaps below its highest sequence; trailing skips are invisible

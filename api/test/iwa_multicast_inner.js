@@ -104,6 +104,26 @@ try {
 } finally {
   await iwa.close();
 }
+// The example's own IWA page (index.html + app.js): join, receive, render the table.
+if (!out.error) {
+  const page = await launchIwa({
+    appDir: path.resolve(here, '../../examples/multicast-media-lan'),
+    mounts: { '/api/': apiDir },
+    timeoutMs: 60000,
+  });
+  try {
+    await page.call('/app.js', 'receive', '239.40.40.40', 5800);
+    install(globalThis);
+    const { default: SocketIWA } = await import('../direct_sockets_api.js');
+    const { runSender } = await import('../../examples/multicast-media-lan/sender.js');
+    out.pageSent = await runSender(SocketIWA, { group: '239.40.40.40', port: 5800, durationMs: 1000 });
+    await sleep(800); // the page re-renders every 500 ms
+    out.pageRows = await page.evaluate(() => [...document.querySelectorAll('#stats tr')].map((tr) => [...tr.children].map((td) => td.textContent)));
+    out.pageStatus = await page.evaluate(() => document.getElementById('status').textContent);
+  } catch (err) {
+    out.error = String(err && err.stack || err);
+  } finally { await page.close(); }
+}
 if (!out.error) try { await nodeSide(); } catch (err) { out.nodeError = String(err && err.stack || err); }
 console.log(JSON.stringify(out));
 process.exit(0);
