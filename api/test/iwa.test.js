@@ -226,3 +226,17 @@ test('IWA Socket.IO server: malformed packet closes that connection (parse error
   assert.deepEqual(seen.errors, ['ERR_SOCKETIO_PARSE']);
   await call('stopStrictServer');
 });
+
+test('IWA Socket.IO client notices a server that stops pinging (ping timeout)', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await waitFor(wss, 'listening');
+  wss.on('connection', (w) => {
+    w.send('0' + JSON.stringify({ sid: 'quiet', upgrades: [], pingInterval: 200, pingTimeout: 200, maxPayload: 1e6 }));
+    w.on('message', (d) => { if (d.toString().startsWith('40')) w.send('40{"sid":"q1"}'); });
+  });
+  const out = await call('clientPingTimeout', wss.address().port);
+  assert.equal(out.reason, 'ping timeout');
+  assert.equal(out.pingInterval, 200);
+  assert.ok(out.afterMs >= 350 && out.afterMs < 3000, `after ${out.afterMs} ms`);
+  wss.close();
+});

@@ -178,3 +178,11 @@ export async function startStrictServer() {
 
 export function strictSeen() { return state.servers.strict.seen; }
 export async function stopStrictServer() { await state.servers.strict.server.close(); return true; }
+
+/** SocketIWA client in the IWA against a server that stops pinging: 'ping timeout'. */
+export async function clientPingTimeout(port) {
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io' });
+  const t0 = performance.now();
+  const reason = await new Promise((r) => c.once('disconnect', r));
+  return { reason, afterMs: Math.round(performance.now() - t0), pingInterval: c.pingInterval, pingTimeout: c.pingTimeout };
+}
