@@ -198,3 +198,24 @@ test('multicast setsockopt maps to MulticastController with joined-group trackin
     assert.equal(new TextDecoder().decode(announce.data), 'hello-from-wasm');
   } finally { restore(); }
 });
+
+test('the QUIC driver loop (4 MiB buffers before bind, fcntl O_NONBLOCK, poll + recvmsg until EAGAIN + sendmsg)', async () => {
+  const n = 12;
+  const { fake, restore } = withFake({});
+  try {
+    const p = await startProbe(['udp-driver', '127.0.0.1:4433', String(n)]);
+    assert.equal(await within(10000, p.ready, 'READY'), '127.0.0.1:4433');
+    assert.deepEqual(fake.log[0].opts, {
+      localAddress: '127.0.0.1', localPort: 4433, sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20,
+    }, 'the requested sizes become Direct Sockets options');
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    for (let i = 0; i < n; i++) udp.deliver({ data: new Uint8Array([i]), remoteAddress: '127.0.0.1', remotePort: 9000 + i });
+    const r = await within(10000, p.done, 'driver');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    assert.equal(r.result.echoed, n);
+    assert.equal(r.result.rcvbuf, 8 << 20, 'SO_RCVBUF reads back doubled');
+    assert.ok(r.result.wakeups < n, `a burst is drained per wakeup: ${JSON.stringify(r.result)}`);
+    assert.deepEqual(udp.writes.map((w) => [w.data[0], w.remotePort]), [...Array(n).keys()].map((i) => [i, 9000 + i]));
+    assert.equal(p.module.directSockets.stats.suspended.send || 0, 0);
+  } finally { restore(); }
+});

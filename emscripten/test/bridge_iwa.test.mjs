@@ -94,6 +94,29 @@ test('IWA: Rust UdpSocket echo of 100 datagrams (up to 9000 B) to a node:dgram c
 // emscripten/test/chromium_tcp_write_stall.mjs and docs/BRIDGE.md.
 const TCP_PAYLOAD = 32 * 1024;
 
+test('IWA: the QUIC driver loop (poll + recvmsg until EAGAIN + sendmsg) echoes 100 datagrams', async () => {
+  const count = 100;
+  const id = await start(['udp-driver', '127.0.0.1:0', String(count)]);
+  const port = portOf(await ready(id));
+  const client = dgram.createSocket('udp4');
+  await new Promise((r) => client.bind(0, '127.0.0.1', r));
+  let next = 0, got = 0;
+  const all = new Promise((resolve) => {
+    client.on('message', (m) => {
+      assert.equal(m.readUInt32BE(0), got);
+      got++;
+      if (next < count) { const b = Buffer.alloc(1200); b.writeUInt32BE(next++, 0); client.send(b, port, '127.0.0.1'); }
+      if (got === count) resolve();
+    });
+  });
+  const b0 = Buffer.alloc(1200); b0.writeUInt32BE(next++, 0); client.send(b0, port, '127.0.0.1');
+  await Promise.race([all, new Promise((_, rej) => setTimeout(() => rej(new Error(`driver echo timed out at ${got}`)), 20000))]);
+  client.close();
+  const r = await done(id);
+  assert.equal(r.result.ok, true, JSON.stringify(r));
+  assert.equal(r.result.echoed, count);
+});
+
 test('IWA: std TcpListener echo (read()/write() on the fds) accepts native node:net clients', async () => {
   const id = await start(['tcp-echo', '127.0.0.1:0', '2']);
   const port = portOf(await ready(id));

@@ -15,6 +15,7 @@
 //! - `socket-family <af>`                report socket(af, SOCK_DGRAM, 0)'s errno
 //! - `recv-until-closed <bind>`          block in recv_from until another export closes the fd
 //! - `options <bind>`                    setsockopt/getsockopt round trips, nonblocking EAGAIN
+//! - `udp-driver <bind> <count>`        the QUIC driver's loop: poll -> recvmsg until EAGAIN -> sendmsg
 //! - `clocks`                            std Instant/SystemTime vs Emscripten's clock across poll(100 ms)
 //! - `recv-timeout <bind> <ms>`         set_read_timeout + recv_from on an idle socket
 //! - `tcp-recv <addr> <bytes>`           blocking read() of a server's pattern stream, verified
@@ -582,6 +583,72 @@ fn recv_timeout(bind: &str, ms: u64) -> io::Result<String> {
     Ok(format!("{{\"ok\":true,\"kind\":\"{kind}\",\"elapsedMs\":{elapsed},\"readTimeoutMs\":{back}}}"))
 }
 
+/// The socket loop the QUIC server's driver uses (src/io/udp.rs): libc socket,
+/// SO_RCVBUF/SO_SNDBUF 4 MiB before bind, O_NONBLOCK via fcntl, getsockname,
+/// then poll(POLLIN, timeout) -> recvmsg until EAGAIN -> sendmsg back. Echoes
+/// `count` datagrams and reports how many arrived per wakeup.
+fn udp_driver(bind: &str, count: usize) -> io::Result<String> {
+    let addr: std::net::SocketAddrV4 = bind.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
+    // SAFETY: plain syscalls on an fd we own; every pointer is live for its call.
+    unsafe {
+        let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
+        let size: i32 = 4 << 20;
+        for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+            libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&size as *const i32).cast(), 4);
+        }
+        let rcvbuf = get_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, "SO_RCVBUF")?;
+        let sa = sockaddr_in(addr.ip().octets(), addr.port());
+        check(libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16), "bind")?;
+        let flags = check(libc::fcntl(fd, libc::F_GETFL), "F_GETFL")?;
+        check(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK), "F_SETFL")?;
+        let mut local: libc::sockaddr_storage = std::mem::zeroed();
+        let mut llen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        check(libc::getsockname(fd, (&mut local as *mut libc::sockaddr_storage).cast(), &mut llen), "getsockname")?;
+        let port = u16::from_be((*(&local as *const _ as *const libc::sockaddr_in)).sin_port);
+        println!("READY {}:{port}", addr.ip());
+        let mut buf = vec![0u8; 65536];
+        let (mut echoed, mut wakeups, mut max_batch) = (0usize, 0usize, 0usize);
+        while echoed < count {
+            let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            let r = check(libc::poll(&mut pfd, 1, 5000), "poll")?;
+            if r == 0 {
+                return Err(io::Error::new(ErrorKind::TimedOut, format!("idle after {echoed} datagrams")));
+            }
+            wakeups += 1;
+            let mut batch = 0usize;
+            loop {
+                let mut from: libc::sockaddr_storage = std::mem::zeroed();
+                let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
+                msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
+                msg.msg_iov = &mut iov;
+                msg.msg_iovlen = 1;
+                let n = libc::recvmsg(fd, &mut msg, 0);
+                if n < 0 {
+                    let e = io::Error::last_os_error();
+                    if e.kind() == ErrorKind::WouldBlock {
+                        break;
+                    }
+                    return Err(e);
+                }
+                let mut out_iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: n as usize };
+                let mut out: libc::msghdr = std::mem::zeroed();
+                out.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
+                out.msg_namelen = msg.msg_namelen;
+                out.msg_iov = &mut out_iov;
+                out.msg_iovlen = 1;
+                check(libc::sendmsg(fd, &out, 0) as i32, "sendmsg")?;
+                batch += 1;
+                echoed += 1;
+            }
+            max_batch = max_batch.max(batch);
+        }
+        libc::close(fd);
+        Ok(format!("{{\"ok\":true,\"echoed\":{echoed},\"wakeups\":{wakeups},\"maxBatch\":{max_batch},\"rcvbuf\":{rcvbuf}}}"))
+    }
+}
+
 fn usage() -> ! {
     eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
     std::process::exit(2)
@@ -603,6 +670,7 @@ fn main() {
         "recv-until-closed" => recv_until_closed(&arg(1)),
         "options" => options(&arg(1)),
         "clocks" => clocks(),
+        "udp-driver" => udp_driver(&arg(1), num(2)),
         "recv-timeout" => recv_timeout(&arg(1), num(2) as u64),
         "tcp-recv" => tcp_recv(&arg(1), num(2)),
         "udp-connected" => udp_connected(&arg(1), num(2)),

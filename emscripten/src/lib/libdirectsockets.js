@@ -485,6 +485,7 @@ mergeInto(LibraryManager.library, {
           rcvbuf: stream_ ? DS_CONST.TCP_DEFAULT_RCVBUF : DS_CONST.DEFAULT_RCVBUF,
           sndbuf: stream_ ? DS_CONST.TCP_DEFAULT_SNDBUF : DS_CONST.DEFAULT_SNDBUF,
           rcvbufSet: false, sndbufSet: false,
+          rcvbufReq: 0, sndbufReq: 0,   // values the program asked for (Direct Sockets options)
           mcastTtl: 1, mcastLoop: true, mcastTtlSet: false, mcastLoopSet: false,
           v6only: false,
           rcvtimeo: 0, sndtimeo: 0,   // ms; 0 = wait forever
@@ -730,8 +731,8 @@ mergeInto(LibraryManager.library, {
     },
     udpOptions: function (sock) {
       var o = sock.opts, opts = {};
-      if (o.sndbufSet) opts.sendBufferSize = o.sndbuf;
-      if (o.rcvbufSet) opts.receiveBufferSize = o.rcvbuf;
+      if (o.sndbufSet) opts.sendBufferSize = o.sndbufReq;
+      if (o.rcvbufSet) opts.receiveBufferSize = o.rcvbufReq;
       return opts;
     },
     /** bind() on UDP: creates a bound-mode UDPSocket and waits for it once. */
@@ -777,8 +778,8 @@ mergeInto(LibraryManager.library, {
       var o = sock.opts, opts = {};
       if (o.nodelay) opts.noDelay = true;
       if (o.keepalive) opts.keepAliveDelay = 7200 * 1000;
-      if (o.sndbufSet) opts.sendBufferSize = o.sndbuf;
-      if (o.rcvbufSet) opts.receiveBufferSize = o.rcvbuf;
+      if (o.sndbufSet) opts.sendBufferSize = o.sndbufReq;
+      if (o.rcvbufSet) opts.receiveBufferSize = o.rcvbufReq;
       var TCPSocket = DSB.api('TCPSocket');
       var ds;
       try { ds = new TCPSocket(DSB.peerText(sock, addr), port, opts); } catch (e) { return -DS_ERRNO.from(e, 'EINVAL'); }
@@ -1420,12 +1421,14 @@ mergeInto(LibraryManager.library, {
             return 0;
           }
           case C.SO_RCVBUF: {
-            var rb = Math.max(256, intVal() * 2);    // Linux doubles the value
-            return beforeOpen(function () { o.rcvbuf = rb; o.rcvbufSet = true; }, !sock.ds);
+            var rq = intVal();
+            var rb = Math.max(256, rq * 2);    // Linux reports (and books) twice the value
+            return beforeOpen(function () { o.rcvbuf = rb; o.rcvbufReq = Math.max(1, rq); o.rcvbufSet = true; }, !sock.ds);
           }
           case C.SO_SNDBUF: {
             // The send budget is ours (txInflight), so it applies at any time.
-            o.sndbuf = Math.max(2048, intVal() * 2); o.sndbufSet = true;
+            var sq = intVal();
+            o.sndbuf = Math.max(2048, sq * 2); o.sndbufReq = Math.max(1, sq); o.sndbufSet = true;
             return 0;
           }
           default: return -E.ENOPROTOOPT;
