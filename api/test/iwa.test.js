@@ -240,3 +240,31 @@ test('IWA Socket.IO client notices a server that stops pinging (ping timeout)', 
   assert.ok(out.afterMs >= 350 && out.afterMs < 3000, `after ${out.afterMs} ms`);
   wss.close();
 });
+
+test('IWA raw TCP: 512 KiB upload arrives complete, 8 MiB download arrives complete', async () => {
+  // Uploads from Chromium are kept small: on this machine Chromium 156 stalls
+  // IWA -> peer TCP after a few MiB (writes resolve, bytes never arrive; see
+  // docs/JS_API.md and docs/BRIDGE.md). Downloads are not affected.
+  const net = await import('node:net');
+  const UP = 512 * 1024, DOWN = 8 * 1024 * 1024;
+  let got = 0, onUploaded;
+  const uploaded = new Promise((r) => { onUploaded = r; });
+  const server = net.createServer((s) => {
+    s.on('data', (d) => {
+      got += d.length;
+      if (got !== UP + 1) return;
+      onUploaded();
+      const block = Buffer.alloc(64 * 1024, 1);
+      let left = DOWN;
+      const pump = () => { while (left > 0) { left -= block.length; if (!s.write(block)) { s.once('drain', pump); return; } } };
+      pump();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const out = await call('rawTransfer', server.address().port, UP, DOWN);
+  await uploaded;
+  assert.equal(got, UP + 1);
+  assert.equal(out.sent, UP);
+  assert.equal(out.received, DOWN);
+  server.close();
+});

@@ -186,3 +186,24 @@ export async function clientPingTimeout(port) {
   const reason = await new Promise((r) => c.once('disconnect', r));
   return { reason, afterMs: Math.round(performance.now() - t0), pingInterval: c.pingInterval, pingTimeout: c.pingTimeout };
 }
+
+/** Raw TCP from the IWA: upload `size` bytes with backpressure, then count a download. */
+export async function rawTransfer(port, upload, download) {
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { binaryType: 'uint8array' });
+  let received = 0, sum = 0;
+  const done = new Promise((resolve) => c.on('message', (b) => {
+    received += b.byteLength;
+    for (let i = 0; i < b.byteLength; i += 4096) sum = (sum + b[i]) % 1000003;
+    if (received >= download) resolve();
+  }));
+  const chunk = new Uint8Array(16384).map((_, i) => i & 0xff);
+  let sent = 0, sawBackpressure = false;
+  while (sent < upload) {
+    if (!c.send(chunk)) { sawBackpressure = true; await new Promise((r) => c.once('drain', r)); }
+    sent += chunk.length;
+  }
+  c.send(new TextEncoder().encode('\n')); // tells the peer the upload is complete... plus 1 byte
+  await done;
+  await c.close();
+  return { sent, received, sawBackpressure };
+}
