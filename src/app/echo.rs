@@ -88,6 +88,8 @@ pub struct EchoReport {
     pub verified: bool,
     pub datagrams_sent: u64,
     pub datagrams_echoed: u64,
+    /// Echoed datagrams per second, from the first send to the last echo.
+    pub datagram_rate: f64,
     pub throughput_mbps: f64,
     pub error: Option<String>,
 }
@@ -109,6 +111,7 @@ pub struct EchoClient {
     opened: u64,
     progress: HashMap<i64, StreamProgress>,
     dgram_seen: Vec<bool>,
+    dgram_window: Option<(u64, u64)>,
     start: u64,
     streams_done_at: Option<u64>,
     /// How long to wait for datagram echoes and the session ticket after streams finish.
@@ -129,6 +132,7 @@ impl EchoClient {
             opened: 0,
             progress: HashMap::new(),
             dgram_seen: vec![false; datagrams as usize],
+            dgram_window: None,
             start: now,
             streams_done_at: None,
             linger_ns: 1_000_000_000,
@@ -164,10 +168,11 @@ impl EchoClient {
         }
     }
 
-    fn send_datagrams(&mut self, conn: &mut Connection) {
-        if conn.max_datagram_payload() < self.datagram_size {
+    fn send_datagrams(&mut self, conn: &mut Connection, now: u64) {
+        if conn.max_datagram_payload() < self.datagram_size || self.datagrams == 0 {
             return;
         }
+        self.dgram_window = Some((now, now));
         for seq in 0..self.datagrams {
             let mut d = vec![0u8; self.datagram_size];
             d[..8].copy_from_slice(&seq.to_be_bytes());
@@ -180,7 +185,7 @@ impl EchoClient {
         }
     }
 
-    fn check_datagram(&mut self, d: &[u8]) {
+    fn check_datagram(&mut self, d: &[u8], now: u64) {
         if d.len() != self.datagram_size {
             return;
         }
@@ -190,6 +195,9 @@ impl EchoClient {
             if good && !*seen {
                 *seen = true;
                 self.report.datagrams_echoed += 1;
+                if let Some(w) = self.dgram_window.as_mut() {
+                    w.1 = now;
+                }
             }
         }
     }
@@ -210,6 +218,11 @@ impl EchoClient {
         let secs = (self.streams_done_at.unwrap_or(now) - self.start) as f64 / 1e9;
         if secs > 0.0 {
             self.report.throughput_mbps = self.report.bytes_echoed as f64 / 1e6 / secs;
+        }
+        if let Some((a, b)) = self.dgram_window {
+            if b > a {
+                self.report.datagram_rate = self.report.datagrams_echoed as f64 / ((b - a) as f64 / 1e9);
+            }
         }
         self.report.resumed = conn.resumed();
         self.report.early_data = match conn.early_data() {
@@ -234,7 +247,7 @@ impl ConnectionApp for EchoClient {
         match ev {
             Event::HandshakeCompleted => {
                 self.report.handshake_ms = Some((now - self.start) as f64 / 1e6);
-                self.send_datagrams(conn);
+                self.send_datagrams(conn, now);
                 self.open_more(conn);
             }
             Event::BidiStreamsAvailable => self.open_more(conn),
@@ -271,7 +284,7 @@ impl ConnectionApp for EchoClient {
             Event::StreamReset { id, code } => {
                 self.report.error = Some(format!("stream {id} reset by peer with code {code}"));
             }
-            Event::Datagram(d) => self.check_datagram(&d),
+            Event::Datagram(d) => self.check_datagram(&d, now),
             _ => {}
         }
     }

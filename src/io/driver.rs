@@ -30,10 +30,17 @@ pub fn run(sock: &UdpSocket, ep: &mut dyn Endpoint, stop: &dyn Fn() -> bool) -> 
         if ep.is_done() || stop() {
             return Ok(());
         }
+        // poll() counts whole milliseconds. Rounding a pacing deadline of, say,
+        // 200 µs up to 1 ms would cap throughput at one send quantum per ms, so
+        // sub-millisecond deadlines are checked without sleeping.
         let wait_ms = match ep.timeout() {
             Some(t) => {
                 let ns = t.saturating_sub(now_ns());
-                (ns.div_ceil(1_000_000)).min(100) as i32
+                if ns < 1_000_000 {
+                    0
+                } else {
+                    (ns / 1_000_000).min(100) as i32
+                }
             }
             None => 100,
         };

@@ -73,6 +73,8 @@ struct SendStream {
     base: u64,
     /// Bytes handed to ngtcp2 so far.
     sent: u64,
+    /// Position of the first unsent byte: chunk index and offset inside it.
+    cursor: (usize, usize),
     /// Bytes queued in total (offset one past the last queued byte).
     end: u64,
     fin: bool,
@@ -87,25 +89,45 @@ impl SendStream {
     /// `ngtcp2_vec`s over the unsent bytes, at most `max` of them.
     fn unsent(&self, out: &mut Vec<n::ngtcp2_vec>, max: usize) {
         out.clear();
-        let mut off = self.base;
-        for c in &self.chunks {
-            let c_end = off + c.len() as u64;
-            if c_end > self.sent {
-                let skip = self.sent.saturating_sub(off) as usize;
-                out.push(n::ngtcp2_vec { base: c[skip..].as_ptr() as *mut u8, len: c.len() - skip });
-                if out.len() == max {
-                    break;
-                }
+        let (mut idx, mut skip) = self.cursor;
+        while let Some(c) = self.chunks.get(idx) {
+            if out.len() == max {
+                break;
             }
-            off = c_end;
+            if skip < c.len() {
+                out.push(n::ngtcp2_vec { base: c[skip..].as_ptr() as *mut u8, len: c.len() - skip });
+            }
+            idx += 1;
+            skip = 0;
+        }
+    }
+
+    /// Records that ngtcp2 took `n` more bytes.
+    fn advance(&mut self, mut n: usize) {
+        self.sent += n as u64;
+        while n > 0 {
+            let (idx, off) = self.cursor;
+            let left = self.chunks[idx].len() - off;
+            if n < left {
+                self.cursor.1 += n;
+                return;
+            }
+            n -= left;
+            self.cursor = (idx + 1, 0);
+        }
+        // Skip empty chunks so the cursor rests on real data.
+        while self.chunks.get(self.cursor.0).is_some_and(|c| c.len() == self.cursor.1) {
+            self.cursor = (self.cursor.0 + 1, 0);
         }
     }
 
     fn ack_to(&mut self, offset: u64) {
         while let Some(c) = self.chunks.front() {
-            if self.base + c.len() as u64 <= offset {
+            // Only chunks fully acknowledged and fully sent can go.
+            if self.base + c.len() as u64 <= offset && self.cursor.0 > 0 {
                 self.base += c.len() as u64;
                 self.chunks.pop_front();
+                self.cursor.0 -= 1;
             } else {
                 break;
             }
@@ -999,7 +1021,7 @@ impl Connection {
                 let st = self.st();
                 if let Some(s) = st.streams.get_mut(&id) {
                     if ndatalen >= 0 {
-                        s.sent += ndatalen as u64;
+                        s.advance(ndatalen as usize);
                         if fin && s.sent == s.end {
                             s.fin_sent = true;
                         }

@@ -30,6 +30,16 @@ fn main() {
         .define("WOLFSSL_USER_SETTINGS", None)
         .warnings(false)
         .opt_level(2);
+    // x86_64 natively: AES-NI + PCLMULQDQ assembly, chosen at run time by
+    // wolfSSL's cpuid.c (the C code stays as the fallback). wasm32 builds the
+    // portable C code only.
+    if env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
+        // WOLFSSL_AESNI itself is set in user_settings.h, so bindgen sees the same struct layouts.
+        build.flag("-maes").flag("-msse4.2").flag("-mpclmul");
+        for f in ["aes_x86_64_asm.S", "aes_gcm_asm.S", "cpuid.c"] {
+            build.file(tree.join("wolfcrypt/src").join(f));
+        }
+    }
     for f in SSL_SOURCES {
         build.file(tree.join("src").join(f));
     }
