@@ -1,0 +1,92 @@
+// The Rust QUIC server, compiled to wasm32-unknown-emscripten, running inside a
+// real installed Isolated Web App in headless Chromium on the browser's own
+// Direct Sockets (UDPSocket), started by iwa/loader.js. Clients: our native
+// socket-iwa-client and aioquic (tests/interop/aioquic_cli.py), over loopback.
+// Any failure to launch Chromium or install the app fails these tests.
+import test, { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { launchIwa } from '../../test/harness/iwa.js';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+const client = path.join(root, 'target/release/socket-iwa-client');
+const aioquicCli = path.join(root, 'tests/interop/aioquic_cli.py');
+const MIB = 1 << 20;
+
+let iwa;
+let port;
+
+/** Waits until the server's JSON "listening" line reaches the page console. */
+async function listeningPort(timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const line of iwa.consoleLines) {
+      const i = line.indexOf('{"addr"');
+      if (i >= 0 && line.includes('"listening"')) return Number(JSON.parse(line.slice(i).replace(/^.*?(\{.*\}).*$/, '$1')).addr.split(':').pop());
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the wasm server did not report listening; console: ${iwa.consoleLines.join(' | ')}`);
+}
+
+async function ourClient(...args) {
+  const { stdout } = await run(client, ['--connect', `127.0.0.1:${port}`, '--json', '--timeout', '60', ...args], { timeout: 90000 });
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+async function aioquic(...args) {
+  const { stdout } = await run('python3', [aioquicCli, '--port', String(port), ...args], { timeout: 150000 });
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+before(async () => {
+  iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
+  await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
+  port = await listeningPort();
+});
+
+after(async () => {
+  if (iwa) await iwa.close();
+});
+
+test('IWA server: native client echoes 1 MiB on one stream', async () => {
+  const r = await ourClient('--bytes', String(MIB));
+  assert.equal(r.verified, true, JSON.stringify(r));
+  assert.equal(r.bytes_echoed, MIB);
+});
+
+test('IWA server: native client, 100 concurrent streams and 20 datagrams', async () => {
+  const r = await ourClient('--streams', '100', '--bytes', '2000', '--datagrams', '20');
+  assert.equal(r.verified, true, JSON.stringify(r));
+  assert.equal(r.streams_completed, 100);
+  assert.ok(r.datagrams_echoed >= 18, JSON.stringify(r));
+});
+
+test('IWA server: native client resumes with a session ticket and 0-RTT is accepted', async () => {
+  const session = path.join(await import('node:os').then((os) => os.tmpdir()), `siwa-iwa-${process.pid}.json`);
+  const first = await ourClient('--session', session);
+  assert.equal(first.resumed, false);
+  const second = await ourClient('--session', session);
+  assert.equal(second.verified, true, JSON.stringify(second));
+  assert.equal(second.resumed, true);
+  assert.equal(second.early_data, 'accepted');
+});
+
+test('IWA server: aioquic client echoes 1 MiB, 20 datagrams, then resumes with 0-RTT', async () => {
+  const r = await aioquic('--bytes', String(MIB), '--datagrams', '20', '--zero-rtt');
+  assert.equal(r.streams_ok, 1, JSON.stringify(r));
+  assert.ok(r.datagrams_echoed >= 18, JSON.stringify(r));
+  assert.equal(r.second.streams_ok, 1, JSON.stringify(r));
+  assert.equal(r.second.resumed, true);
+  assert.equal(r.second.early_data_accepted, true);
+});
+
+test('IWA server: aioquic client with 100 concurrent streams', async () => {
+  const r = await aioquic('--streams', '100', '--bytes', '2000');
+  assert.equal(r.streams_ok, 100, JSON.stringify(r));
+});
