@@ -34,7 +34,11 @@ struct Args {
     /// DATAGRAM frames to send (64 bytes each) once the handshake completes.
     #[arg(long, default_value_t = 0)]
     datagrams: u64,
-    /// Give up after this many seconds.
+    /// Connect this many times in a row; each connection resumes with the
+    /// ticket of the previous one (so 2 shows full handshake, then 0-RTT).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    connections: u32,
+    /// Give up on a connection after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
     /// Print the result as one JSON object.
@@ -57,18 +61,35 @@ fn main() {
 }
 
 fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
-    let saved = match &args.session {
+    let mut saved = match &args.session {
         Some(p) => SavedSession::load(p)?,
         None => None,
     };
     let tls = TlsContext::client()?;
+    let mut all_ok = true;
+    for _ in 0..args.connections {
+        let (ok, session) = connect_once(args, &tls, saved.as_ref())?;
+        all_ok &= ok;
+        if let Some(s) = session {
+            if let Some(path) = &args.session {
+                s.save(path)?;
+            }
+            saved = Some(s);
+        }
+    }
+    Ok(all_ok)
+}
+
+/// One connection: returns whether the echo verified and the new session, if any.
+fn connect_once(args: &Args, tls: &TlsContext, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let bind: SocketAddr = if args.connect.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
     let sock = UdpSocket::bind(bind).map_err(|e| socket_iwa::Error::Other(format!("cannot bind a UDP socket: {e}")))?;
     let local = sock.local_addr();
     let now = now_ns();
     let cfg = ConnectionConfig::default();
-    let conn = Connection::connect(&tls, local, args.connect, &[&args.alpn], &args.server_name, saved.as_ref(), &cfg, now)?;
-    let app = EchoClient::new(args.streams, args.bytes, args.datagrams, args.session.is_some(), now);
+    let conn = Connection::connect(tls, local, args.connect, &[&args.alpn], &args.server_name, saved, &cfg, now)?;
+    let want_session = args.session.is_some() || args.connections > 1;
+    let app = EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now);
     let mut ep = ClientEndpoint::new(conn, app, now);
     let deadline = now + args.timeout * 1_000_000_000;
     run(&sock, &mut ep, &|| now_ns() > deadline)?;
@@ -77,10 +98,7 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
     if timed_out {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
     }
-    if let (Some(path), Some(session)) = (&args.session, ep.app.session.as_ref()) {
-        session.save(path)?;
-    }
     let ok = report.verified && report.error.is_none();
     socket_iwa::log::event(args.json, serde_json::to_value(&report).unwrap());
-    Ok(ok)
+    Ok((ok, ep.app.session.take()))
 }

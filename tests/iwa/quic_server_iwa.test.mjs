@@ -90,3 +90,24 @@ test('IWA server: aioquic client with 100 concurrent streams', async () => {
   const r = await aioquic('--streams', '100', '--bytes', '2000');
   assert.equal(r.streams_ok, 100, JSON.stringify(r));
 });
+
+test('IWA client: the wasm socket-iwa-client inside the IWA connects twice, the second time with 0-RTT', async () => {
+  const before = iwa.consoleLines.length;
+  await iwa.call('/loader.js', 'start', {
+    module: '/wasm/socket-iwa-client.js',
+    args: ['--connect', `127.0.0.1:${port}`, '--connections', '2', '--bytes', '50000', '--json'],
+  });
+  const deadline = Date.now() + 60000;
+  let reports = [];
+  while (Date.now() < deadline && reports.length < 2) {
+    reports = iwa.consoleLines.slice(before).map((l) => l.slice(l.indexOf('{'))).filter((l) => l.startsWith('{'))
+      .map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter((j) => j && 'verified' in j);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(reports.length, 2, iwa.consoleLines.slice(before).join(' | '));
+  assert.equal(reports[0].verified, true);
+  assert.equal(reports[0].resumed, false);
+  assert.equal(reports[1].verified, true, JSON.stringify(reports[1]));
+  assert.equal(reports[1].resumed, true);
+  assert.equal(reports[1].early_data, 'accepted');
+});
