@@ -120,6 +120,11 @@ export function errnoTable(id) {
   return { ...get(id).module.directSockets.errno };
 }
 
+/** The last Direct Sockets failure the bridge saw ({op, name, message, errno}) or null. */
+export function lastError(id) {
+  return get(id).module.directSockets.lastError;
+}
+
 /** Counters of the bridge: calls answered at once vs. suspended. */
 export function stats(id) {
   return { ...get(id).module.directSockets.stats };

@@ -4,7 +4,9 @@
 // Direct Sockets). A node:dgram client keeps WINDOW datagrams of SIZE bytes in
 // flight and counts echoes per second. Prints one JSON line per target and a
 // summary with ratios to native.
-//   node emscripten/bench/udp_echo_bench.mjs [count=20000] [size=1200] [window=32]
+//   node emscripten/bench/udp_echo_bench.mjs [count=20000] [size=1200] [window=32] [mode=udp-echo|udp-driver]
+// (udp-echo: std UdpSocket, blocking recv_from; udp-driver: the QUIC driver's
+// non-blocking poll + recvmsg-until-EAGAIN + sendmsg loop)
 import { spawn, execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { launchIwa } from '../../test/harness/iwa.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const probeCrate = path.resolve(here, '../probe');
 const [count, size, windowSize] = [Number(process.argv[2] || 20000), Number(process.argv[3] || 1200), Number(process.argv[4] || 32)];
+const mode = process.argv[5] || 'udp-echo';
 
 async function drive(port) {
   const client = dgram.createSocket('udp4');
@@ -47,7 +50,7 @@ const probeCount = String(count + 10 * windowSize + 100);
 async function native() {
   execFileSync('cargo', ['build', '--quiet', '--release'], { cwd: probeCrate, stdio: 'inherit' });
   const bin = path.join(probeCrate, 'target/release/ds-probe');
-  const child = spawn(bin, ['udp-echo', '127.0.0.1:0', probeCount], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, [mode, '127.0.0.1:0', probeCount], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => {
     child.stdout.on('data', (d) => { const m = /READY .*:(\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });
   });
@@ -56,7 +59,7 @@ async function native() {
 
 async function wasmNode() {
   install(globalThis);
-  const p = await startProbe(['udp-echo', '127.0.0.1:0', probeCount]);
+  const p = await startProbe([mode, '127.0.0.1:0', probeCount]);
   const port = Number(/:(\d+)/.exec(await p.ready)[1]);
   const r = await drive(port);
   r.bridge = p.module.directSockets.stats;
@@ -84,7 +87,7 @@ async function wasmIwa() {
     });
     results['js-iwa'] = await drive(jsPort);
     console.log(JSON.stringify({ target: 'js-iwa', count, size, window: windowSize, ...results['js-iwa'] }));
-    const id = await iwa.call('/loader.js', 'start', { module: '/wasm/ds-probe.js', args: ['udp-echo', '127.0.0.1:0', probeCount] });
+    const id = await iwa.call('/loader.js', 'start', { module: '/wasm/ds-probe.js', args: [mode, '127.0.0.1:0', probeCount] });
     const port = Number(/:(\d+)/.exec(await iwa.call('/loader.js', 'ready', id, 20000))[1]);
     const r = await drive(port);
     r.bridge = await iwa.call('/loader.js', 'stats', id);
@@ -95,11 +98,11 @@ async function wasmIwa() {
 const results = {};
 for (const [name, fn] of [['native', native], ['wasm-node', wasmNode], ['wasm-iwa', wasmIwa]]) {
   results[name] = await fn();
-  console.log(JSON.stringify({ target: name, count, size, window: windowSize, ...results[name] }));
+  console.log(JSON.stringify({ target: name, mode, count, size, window: windowSize, ...results[name] }));
 }
 const ratio = (k, base = 'native') => +(results[k].perSecond / results[base].perSecond).toFixed(3);
 console.log(JSON.stringify({
-  summary: 'udp echo datagrams/s', native: results.native.perSecond, wasmNode: results['wasm-node'].perSecond,
+  summary: `udp echo datagrams/s (${mode})`, native: results.native.perSecond, wasmNode: results['wasm-node'].perSecond,
   jsIwa: results['js-iwa'].perSecond, wasmIwa: results['wasm-iwa'].perSecond,
   wasmNodeRatio: ratio('wasm-node'), wasmIwaRatio: ratio('wasm-iwa'), jsIwaRatio: ratio('js-iwa'),
   wasmIwaVsJsIwa: ratio('wasm-iwa', 'js-iwa'),

@@ -411,6 +411,22 @@ mergeInto(LibraryManager.library, {
         }
       })();
     },
+    /** The last Direct Sockets failure seen, for diagnostics: {op, name, message, errno}. */
+    lastError: null,
+    noteError: function (op, e, errno) {
+      DSB.lastError = { op: op, name: e && e.name, message: String(e && e.message || e), errno: errno };
+    },
+    /** Resolves after pending tasks (I/O callbacks) have run: setImmediate or a MessageChannel hop. */
+    macrotask: function () {
+      if (typeof setImmediate === 'function') return new Promise(function (r) { setImmediate(r); });
+      if (!DSB.channel && typeof MessageChannel === 'function') {
+        DSB.channel = new MessageChannel();
+        DSB.channelQueue = [];
+        DSB.channel.port1.onmessage = function () { var q = DSB.channelQueue; DSB.channelQueue = []; q.forEach(function (f) { f(); }); };
+      }
+      if (DSB.channel) return new Promise(function (r) { DSB.channelQueue.push(r); DSB.channel.port2.postMessage(0); });
+      return new Promise(function (r) { setTimeout(r, 0); });
+    },
     /** Runs fn, turning thrown errno errors into -errno (sync and async). */
     guard: function (fn) {
       try {
@@ -554,6 +570,7 @@ mergeInto(LibraryManager.library, {
       } catch (e) {
         if (!sock.closed) {
           sock.rxError = DS_ERRNO.from(e, 'ECONNRESET');
+          DSB.noteError('read', e, sock.rxError);
           sock.rxEof = true;
         }
       }
@@ -725,6 +742,7 @@ mergeInto(LibraryManager.library, {
       }, function (e) {
         sock.ds = null;
         var errno = DS_ERRNO.from(e, fallback);
+        DSB.noteError('open', e, errno);
         DSB.wake();
         return -errno;
       });
@@ -839,7 +857,10 @@ mergeInto(LibraryManager.library, {
               sock.acceptQueue.push({ ds: c, info: info });
               DSB.wake();
             };
-          }(conn), function () {});
+          }(conn), function (e) {
+            // The peer is gone before the connection opened: nothing to accept.
+            DSB.noteError('accept', e, DS_ERRNO.from(e, 'ECONNABORTED'));
+          });
         }
       } catch (e) {
         if (!sock.closed) sock.soError = DS_ERRNO.from(e, 'ECONNABORTED');
@@ -1015,6 +1036,9 @@ mergeInto(LibraryManager.library, {
           var left = deadline < 0 ? -1 : deadline - Date.now();
           if (deadline >= 0 && left <= 0) return DSB.pollOnce(fds, nfds);
           await DSB.waitEvent(left);
+          // Let the event loop deliver what else has arrived (each datagram
+          // is its own task in Node and Chromium), so one wakeup drains a batch.
+          await DSB.macrotask();
           var k = DSB.pollOnce(fds, nfds);
           if (k > 0) return k;
         }
@@ -1068,6 +1092,7 @@ mergeInto(LibraryManager.library, {
           var left = deadline < 0 ? -1 : deadline - Date.now();
           if (deadline >= 0 && left <= 0) { clear(); return 0; }
           await DSB.waitEvent(left);
+          await DSB.macrotask();   // batch, as in poll()
           var k = DSB.selectOnce(nfds, sets, inSets);
           if (k > 0) return k;
         }
