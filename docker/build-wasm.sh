@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The in-container build (also run directly on a Debian 12 host when no Docker
+# engine is available): fetches the pinned C sources, builds the server and
+# client for wasm32-unknown-emscripten through the Direct Sockets bridge, and
+# lays out OUT/ as a servable IWA: the app shell plus wasm/<program>.{js,wasm}.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/dist}
+cd "$root"
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
+command -v emcc >/dev/null || { echo "build-wasm: emcc not found (apt-get install emscripten)" >&2; exit 1; }
+rustup target list --installed | grep -qx wasm32-unknown-emscripten || rustup target add wasm32-unknown-emscripten
+bash vendor/fetch.sh
+cargo build --release --target wasm32-unknown-emscripten --bins
+rel=target/wasm32-unknown-emscripten/release
+rm -rf "$out"
+mkdir -p "$out/wasm"
+cp -r iwa/. "$out/"
+for b in socket-iwa-server socket-iwa-client; do
+  cp "$rel/$b.js" "$out/wasm/$b.js"
+  cp "$rel/${b//-/_}.wasm" "$out/wasm/${b//-/_}.wasm"
+done
+echo "build-wasm: $out (IWA shell + wasm/)" >&2
+ls -la "$out/wasm" >&2
