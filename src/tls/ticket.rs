@@ -65,41 +65,37 @@ impl TicketKey {
         Ok(())
     }
 
-    fn seal(&self, nonce: &[u8], aad: &[u8], data: &mut [u8], tag: &mut [u8; 16]) -> bool {
-        // SAFETY: Aes is initialised, keyed and freed here; buffers are valid
-        // for their lengths (wolfCrypt GCM supports in-place operation).
+    /// Runs `op` with an AES-GCM context keyed with this key.
+    fn with_gcm(&self, op: impl FnOnce(*mut w::Aes) -> c_int) -> bool {
+        // SAFETY: the Aes context is zero-initialised, initialised, keyed, used
+        // by `op` and freed here; it never escapes.
         unsafe {
             let mut aes: Box<w::Aes> = Box::new(std::mem::zeroed());
             if w::wc_AesInit(&mut *aes, std::ptr::null_mut(), INVALID_DEVID) != 0 {
                 return false;
             }
-            let ok = w::wc_AesGcmSetKey(&mut *aes, self.key.as_ptr(), KEY_LEN as u32) == 0
-                && w::wc_AesGcmEncrypt(
-                    &mut *aes, data.as_mut_ptr(), data.as_ptr(), data.len() as u32,
-                    nonce.as_ptr(), nonce.len() as u32, tag.as_mut_ptr(), 16,
-                    aad.as_ptr(), aad.len() as u32,
-                ) == 0;
+            let ok = w::wc_AesGcmSetKey(&mut *aes, self.key.as_ptr(), KEY_LEN as u32) == 0 && op(&mut *aes) == 0;
             w::wc_AesFree(&mut *aes);
             ok
         }
     }
 
+    /// Encrypts `data` in place; writes the 16-byte tag.
+    fn seal(&self, nonce: &[u8], aad: &[u8], data: &mut [u8], tag: &mut [u8; 16]) -> bool {
+        // SAFETY (inside op): buffers are valid for their lengths; wolfCrypt GCM works in place.
+        self.with_gcm(|aes| unsafe {
+            w::wc_AesGcmEncrypt(aes, data.as_mut_ptr(), data.as_ptr(), data.len() as u32, nonce.as_ptr(),
+                nonce.len() as u32, tag.as_mut_ptr(), 16, aad.as_ptr(), aad.len() as u32)
+        })
+    }
+
+    /// Decrypts `data` in place if `tag` authenticates it.
     fn open(&self, nonce: &[u8], aad: &[u8], data: &mut [u8], tag: &[u8]) -> bool {
         // SAFETY: as in `seal`.
-        unsafe {
-            let mut aes: Box<w::Aes> = Box::new(std::mem::zeroed());
-            if w::wc_AesInit(&mut *aes, std::ptr::null_mut(), INVALID_DEVID) != 0 {
-                return false;
-            }
-            let ok = w::wc_AesGcmSetKey(&mut *aes, self.key.as_ptr(), KEY_LEN as u32) == 0
-                && w::wc_AesGcmDecrypt(
-                    &mut *aes, data.as_mut_ptr(), data.as_ptr(), data.len() as u32,
-                    nonce.as_ptr(), nonce.len() as u32, tag.as_ptr(), 16,
-                    aad.as_ptr(), aad.len() as u32,
-                ) == 0;
-            w::wc_AesFree(&mut *aes);
-            ok
-        }
+        self.with_gcm(|aes| unsafe {
+            w::wc_AesGcmDecrypt(aes, data.as_mut_ptr(), data.as_ptr(), data.len() as u32, nonce.as_ptr(),
+                nonce.len() as u32, tag.as_ptr(), 16, aad.as_ptr(), aad.len() as u32)
+        })
     }
 }
 
