@@ -219,3 +219,33 @@ test('the QUIC driver loop (4 MiB buffers before bind, fcntl O_NONBLOCK, poll + 
     assert.equal(p.module.directSockets.stats.suspended.send || 0, 0);
   } finally { restore(); }
 });
+
+test('source-specific membership: refused (EOPNOTSUPP) unless the controller honours sources, else joinGroup gets sourceAddress', async () => {
+  for (const honours of [false, true]) {
+    const calls = [];
+    const { restore } = withFake({
+      udpOpened: (opts, sock, info) => {
+        const i = info();
+        class Controller {
+          static get supportsSourceSpecific() { return honours; }
+          joinGroup(g, o) { calls.push(['join', g, o]); return Promise.resolve(); }
+          leaveGroup(g, o) { calls.push(['leave', g, o]); return Promise.resolve(); }
+        }
+        i.multicastController = new Controller();
+        return i;
+      },
+    });
+    try {
+      const r = await within(10000, runProbe(['ssm', '232.1.2.3', '10.0.0.9', '6300']), 'ssm');
+      assert.equal(r.result.ok, true, JSON.stringify(r.result));
+      if (honours) {
+        assert.equal(r.result.joinErrno, 0);
+        assert.equal(r.result.dropErrno, 0);
+        assert.deepEqual(calls, [['join', '232.1.2.3', { sourceAddress: '10.0.0.9' }], ['leave', '232.1.2.3', { sourceAddress: '10.0.0.9' }]]);
+      } else {
+        assert.equal(r.result.joinErrno, r.result.EOPNOTSUPP);
+        assert.deepEqual(calls, [], 'no silent any-source join');
+      }
+    } finally { restore(); }
+  }
+});

@@ -290,3 +290,9 @@ test('IWA without the local-network permission: bind and connect reach Rust as P
     await denied.close();
   }
 });
+
+test('IWA: source-specific membership is refused with EOPNOTSUPP (Chromium ignores sourceAddress)', async () => {
+  const r = await done(await start(['ssm', '232.1.2.3', '127.0.0.1', '0']));
+  assert.equal(r.result.ok, true, JSON.stringify(r));
+  assert.equal(r.result.joinErrno, r.result.EOPNOTSUPP);
+});

@@ -16,6 +16,7 @@
 //! - `recv-until-closed <bind>`          block in recv_from until another export closes the fd
 //! - `options <bind>`                    setsockopt/getsockopt round trips, nonblocking EAGAIN
 //! - `udp-driver <bind> <count>`        the QUIC driver's loop: poll -> recvmsg until EAGAIN -> sendmsg
+//! - `ssm <group> <source> <port>`      IP_ADD/DROP_SOURCE_MEMBERSHIP errnos
 //! - `clocks`                            std Instant/SystemTime vs Emscripten's clock across poll(100 ms)
 //! - `recv-timeout <bind> <ms>`         set_read_timeout + recv_from on an idle socket
 //! - `tcp-recv <addr> <bytes>`           blocking read() of a server's pattern stream, verified
@@ -649,6 +650,34 @@ fn udp_driver(bind: &str, count: usize) -> io::Result<String> {
     }
 }
 
+/// IP_ADD_SOURCE_MEMBERSHIP / IP_DROP_SOURCE_MEMBERSHIP on a bound socket.
+fn ssm(group: &str, source: &str, port: u16) -> io::Result<String> {
+    let g = parse_v4(group)?;
+    let src = parse_v4(source)?;
+    // SAFETY: plain syscalls; the mreq and address structs are live for each call.
+    unsafe {
+        let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
+        set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1, "SO_REUSEADDR")?;
+        let sa = sockaddr_in([0, 0, 0, 0], port);
+        check(libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16), "bind")?;
+        let mreq = libc::ip_mreq_source {
+            imr_multiaddr: libc::in_addr { s_addr: u32::from_ne_bytes(g) },
+            imr_interface: libc::in_addr { s_addr: 0 },
+            imr_sourceaddr: libc::in_addr { s_addr: u32::from_ne_bytes(src) },
+        };
+        let len = std::mem::size_of::<libc::ip_mreq_source>() as libc::socklen_t;
+        let join = libc::setsockopt(fd, libc::IPPROTO_IP, libc::IP_ADD_SOURCE_MEMBERSHIP, (&mreq as *const libc::ip_mreq_source).cast(), len);
+        let join_errno = if join < 0 { errno() } else { 0 };
+        let drop = libc::setsockopt(fd, libc::IPPROTO_IP, libc::IP_DROP_SOURCE_MEMBERSHIP, (&mreq as *const libc::ip_mreq_source).cast(), len);
+        let drop_errno = if drop < 0 { errno() } else { 0 };
+        libc::close(fd);
+        Ok(format!(
+            "{{\"ok\":true,\"joinErrno\":{join_errno},\"dropErrno\":{drop_errno},\"EOPNOTSUPP\":{}}}",
+            libc::EOPNOTSUPP
+        ))
+    }
+}
+
 fn usage() -> ! {
     eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
     std::process::exit(2)
@@ -670,6 +699,7 @@ fn main() {
         "recv-until-closed" => recv_until_closed(&arg(1)),
         "options" => options(&arg(1)),
         "clocks" => clocks(),
+        "ssm" => ssm(&arg(1), &arg(2), num(3) as u16),
         "udp-driver" => udp_driver(&arg(1), num(2)),
         "recv-timeout" => recv_timeout(&arg(1), num(2) as u64),
         "tcp-recv" => tcp_recv(&arg(1), num(2)),

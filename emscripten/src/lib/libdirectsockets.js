@@ -973,6 +973,10 @@ mergeInto(LibraryManager.library, {
       }
       var mc = sock.info.multicastController;
       if (!mc) return -E.EOPNOTSUPP;
+      // Chromium 156 accepts joinGroup's sourceAddress but ignores it; a
+      // source-specific join is refused rather than silently widened, unless
+      // the controller says it honours sources (node/direct-sockets.js does).
+      if (source && !(mc.constructor && mc.constructor.supportsSourceSpecific === true)) return -E.EOPNOTSUPP;
       var opt = source ? { sourceAddress: source } : undefined;
       var p;
       try { p = join ? mc.joinGroup(group, opt) : mc.leaveGroup(group, opt); } catch (e) {
