@@ -8,10 +8,12 @@
 //!   server/client endpoints. Datagrams in, datagrams out, explicit timers.
 //! - [`io`]: the socket driver on `libc` (`poll` + `recvmsg`/`sendmsg`), the same
 //!   code for native and wasm.
-//! - [`app`]: application protocols selected by ALPN (`echo`).
+//! - [`h3`]: HTTP/3 over nghttp3, WebTransport and WebSocket over HTTP/3.
+//! - [`app`]: application protocols selected by ALPN (`echo`, `h3`).
 
 pub mod app;
 pub mod error;
+pub mod h3;
 pub mod io;
 pub mod log;
 pub mod quic;

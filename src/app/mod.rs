@@ -1,6 +1,7 @@
 //! Application protocols, chosen per connection by the negotiated ALPN.
 
 pub mod echo;
+pub mod h3;
 
 use crate::quic::{Connection, Event};
 
@@ -22,12 +23,13 @@ pub trait ConnectionApp {
 pub type AppFactory = Box<dyn Fn(&[u8]) -> Option<Box<dyn ConnectionApp>>>;
 
 /// The ALPN protocols the server binary offers, in preference order.
-pub const SERVER_ALPNS: &[&str] = &[echo::ALPN];
+pub const SERVER_ALPNS: &[&str] = &[echo::ALPN, h3::ALPN];
 
-/// The server's factory: `echo` today.
+/// The server's factory: `echo` and `h3`.
 pub fn server_factory() -> AppFactory {
     Box::new(|alpn: &[u8]| match alpn {
         a if a == echo::ALPN.as_bytes() => Some(Box::new(echo::EchoServer::default()) as Box<dyn ConnectionApp>),
+        a if a == h3::ALPN.as_bytes() => Some(Box::new(h3::H3Server::default()) as Box<dyn ConnectionApp>),
         _ => None,
     })
 }

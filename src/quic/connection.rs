@@ -880,6 +880,30 @@ impl Connection {
         Ok(id)
     }
 
+    /// Opens a unidirectional (send-only) stream.
+    pub fn open_uni(&mut self) -> Result<i64> {
+        let mut id = -1;
+        // SAFETY: conn is valid.
+        let rv = unsafe { n::ngtcp2_conn_open_uni_stream(self.conn(), &mut id, std::ptr::null_mut()) };
+        if rv != 0 {
+            return Err(Error::ngtcp2("open uni stream", rv));
+        }
+        Ok(id)
+    }
+
+    /// Resets only the sending side of a stream (RESET_STREAM) and drops what is queued on it.
+    pub fn stream_reset_write(&mut self, id: i64, code: u64) {
+        self.st().streams.remove(&id);
+        // SAFETY: conn is valid.
+        unsafe { n::ngtcp2_conn_shutdown_stream_write(self.conn(), 0, id, code) };
+    }
+
+    /// Asks the peer to stop sending on a stream (STOP_SENDING).
+    pub fn stream_stop_sending(&mut self, id: i64, code: u64) {
+        // SAFETY: conn is valid.
+        unsafe { n::ngtcp2_conn_shutdown_stream_read(self.conn(), 0, id, code) };
+    }
+
     /// Queues a DATAGRAM frame. Fails if the peer did not negotiate datagrams
     /// or the payload is larger than it accepts.
     pub fn send_datagram(&mut self, data: &[u8]) -> Result<()> {

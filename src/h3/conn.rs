@@ -1,0 +1,629 @@
+//! A safe wrapper of a server-side `nghttp3_conn`, fed by [`Connection`] events.
+//!
+//! Data path: stream bytes the QUIC layer delivers go to [`H3Conn::read`]
+//! (`nghttp3_conn_read_stream2`); what nghttp3 produces is pulled by
+//! [`H3Conn::flush`] (`nghttp3_conn_writev_stream`) and copied into the QUIC
+//! connection's own send buffers, which keep it until the peer acknowledges it.
+//! Because that copy is made at once, nghttp3's write *and* ack offsets are
+//! advanced right after the copy and nghttp3 frees its side immediately.
+//!
+//! nghttp3 knows nothing about WebTransport. The SETTINGS frame it writes on our
+//! control stream is rewritten once, on its way out, to append the settings
+//! listed in [`H3Config::extra_settings`] (see docs/ARCHITECTURE.md).
+
+use super::varint;
+use crate::quic::Connection;
+use nghttp3_sys as h;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::os::raw::{c_int, c_void};
+
+/// What the HTTP/3 layer reports to the application.
+#[derive(Debug)]
+pub enum H3Event {
+    /// A complete request header section (pseudo-headers included).
+    Headers { id: i64, headers: Vec<(Vec<u8>, Vec<u8>)>, fin: bool, too_large: bool },
+    /// DATA frame payload on a request stream. The bytes are already credited back to the peer.
+    Data { id: i64, data: Vec<u8> },
+    /// The peer finished its side of a request stream.
+    End { id: i64 },
+    /// nghttp3 asked for the stream to be reset/stopped (e.g. a malformed message).
+    Aborted { id: i64, code: u64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct H3Config {
+    pub max_field_section_size: u64,
+    pub max_client_streams_bidi: u64,
+    /// SETTINGS nghttp3 does not know, appended to the SETTINGS frame it emits.
+    pub extra_settings: Vec<(u64, u64)>,
+}
+
+impl Default for H3Config {
+    fn default() -> Self {
+        H3Config {
+            max_field_section_size: 16 * 1024,
+            max_client_streams_bidi: 128,
+            extra_settings: vec![(super::SETTINGS_ENABLE_WEBTRANSPORT, 1), (super::SETTINGS_WEBTRANSPORT_MAX_SESSIONS, 16)],
+        }
+    }
+}
+
+/// Outgoing body of one stream: chunks not yet handed to nghttp3, and chunks
+/// nghttp3 points at until it reports them acknowledged.
+#[derive(Default)]
+struct Body {
+    pending: VecDeque<Vec<u8>>,
+    handed: VecDeque<Vec<u8>>,
+    handed_acked: usize,
+    buffered: u64,
+    eof: bool,
+    /// The stream's reader returned WOULDBLOCK; it must be resumed when data comes.
+    blocked: bool,
+}
+
+struct Partial {
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    size: u64,
+    too_large: bool,
+}
+
+struct Inner {
+    events: VecDeque<H3Event>,
+    bodies: HashMap<i64, Body>,
+    partial: HashMap<i64, Partial>,
+    /// Credit to give back to the peer, per stream (nghttp3's deferred consumption and DATA).
+    consumed: Vec<(i64, u64)>,
+    resets: Vec<(i64, u64)>,
+    stops: Vec<(i64, u64)>,
+    max_field_section_size: u64,
+    rng: u64,
+}
+
+pub struct H3Conn {
+    raw: *mut h::nghttp3_conn,
+    inner: Box<Inner>,
+    control: i64,
+    settings_patched: bool,
+    extra_settings: Vec<(u64, u64)>,
+    /// Streams whose sending side is gone at the QUIC level.
+    write_shut: HashSet<i64>,
+    failed: bool,
+}
+
+fn inner<'a>(p: *mut c_void) -> &'a mut Inner {
+    // SAFETY: conn_user_data is the Box<Inner> owned by the H3Conn, alive as long as the nghttp3_conn.
+    unsafe { &mut *(p as *mut Inner) }
+}
+
+fn rcbuf_bytes(b: *mut h::nghttp3_rcbuf) -> Vec<u8> {
+    // SAFETY: nghttp3 passes a valid rcbuf for the duration of the callback.
+    let v = unsafe { h::nghttp3_rcbuf_get_buf(b) };
+    if v.len == 0 {
+        return Vec::new();
+    }
+    // SAFETY: base/len describe the rcbuf's bytes.
+    unsafe { std::slice::from_raw_parts(v.base, v.len) }.to_vec()
+}
+
+unsafe extern "C" fn acked_stream_data(_c: *mut h::nghttp3_conn, id: i64, mut len: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    let me = inner(ud);
+    if let Some(b) = me.bodies.get_mut(&id) {
+        while len > 0 {
+            let Some(front) = b.handed.front() else { break };
+            let left = (front.len() - b.handed_acked) as u64;
+            if len >= left {
+                len -= left;
+                b.handed.pop_front();
+                b.handed_acked = 0;
+            } else {
+                b.handed_acked += len as usize;
+                len = 0;
+            }
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn stream_close(_c: *mut h::nghttp3_conn, id: i64, _code: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    let me = inner(ud);
+    me.bodies.remove(&id);
+    me.partial.remove(&id);
+    0
+}
+
+unsafe extern "C" fn recv_data(_c: *mut h::nghttp3_conn, id: i64, data: *const u8, len: usize, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    let me = inner(ud);
+    let d = if len == 0 { Vec::new() } else { std::slice::from_raw_parts(data, len).to_vec() };
+    me.consumed.push((id, len as u64));
+    me.events.push_back(H3Event::Data { id, data: d });
+    0
+}
+
+unsafe extern "C" fn deferred_consume(_c: *mut h::nghttp3_conn, id: i64, n: usize, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    inner(ud).consumed.push((id, n as u64));
+    0
+}
+
+unsafe extern "C" fn begin_headers(_c: *mut h::nghttp3_conn, id: i64, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    inner(ud).partial.insert(id, Partial { headers: Vec::new(), size: 0, too_large: false });
+    0
+}
+
+unsafe extern "C" fn recv_header(
+    _c: *mut h::nghttp3_conn,
+    id: i64,
+    _token: i32,
+    name: *mut h::nghttp3_rcbuf,
+    value: *mut h::nghttp3_rcbuf,
+    _flags: u8,
+    ud: *mut c_void,
+    _s: *mut c_void,
+) -> c_int {
+    let me = inner(ud);
+    let limit = me.max_field_section_size;
+    if let Some(p) = me.partial.get_mut(&id) {
+        let (n, v) = (rcbuf_bytes(name), rcbuf_bytes(value));
+        // RFC 9114 section 4.2.2: size = name + value + 32 per field.
+        p.size += (n.len() + v.len() + 32) as u64;
+        if p.size > limit {
+            p.too_large = true;
+            p.headers.clear();
+        } else if !p.too_large {
+            p.headers.push((n, v));
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn end_headers(_c: *mut h::nghttp3_conn, id: i64, fin: c_int, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    let me = inner(ud);
+    if let Some(p) = me.partial.remove(&id) {
+        me.events.push_back(H3Event::Headers { id, headers: p.headers, fin: fin != 0, too_large: p.too_large });
+    }
+    0
+}
+
+unsafe extern "C" fn end_stream(_c: *mut h::nghttp3_conn, id: i64, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    inner(ud).events.push_back(H3Event::End { id });
+    0
+}
+
+unsafe extern "C" fn stop_sending(_c: *mut h::nghttp3_conn, id: i64, code: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    let me = inner(ud);
+    me.stops.push((id, code));
+    0
+}
+
+unsafe extern "C" fn reset_stream(_c: *mut h::nghttp3_conn, id: i64, code: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    let me = inner(ud);
+    me.resets.push((id, code));
+    me.events.push_back(H3Event::Aborted { id, code });
+    0
+}
+
+unsafe extern "C" fn rand_cb(dest: *mut u8, len: usize) {
+    // GREASE values only: a xorshift stream is enough. No user data here, so a
+    // per-thread state seeded from the clock.
+    thread_local!(static S: std::cell::Cell<u64> = std::cell::Cell::new(crate::time::now_ns() | 1));
+    S.with(|s| {
+        for i in 0..len {
+            let mut x = s.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.set(x);
+            *dest.add(i) = x as u8;
+        }
+    });
+}
+
+unsafe extern "C" fn read_data(
+    _c: *mut h::nghttp3_conn,
+    id: i64,
+    vec: *mut h::nghttp3_vec,
+    veccnt: usize,
+    pflags: *mut u32,
+    ud: *mut c_void,
+    _s: *mut c_void,
+) -> h::nghttp3_ssize {
+    let me = inner(ud);
+    let Some(b) = me.bodies.get_mut(&id) else {
+        *pflags |= h::NGHTTP3_DATA_FLAG_EOF;
+        return 0;
+    };
+    let mut n = 0usize;
+    while n < veccnt {
+        let Some(chunk) = b.pending.pop_front() else { break };
+        b.buffered -= chunk.len() as u64;
+        // Moving the Vec into `handed` does not move its heap buffer: the pointer stays valid.
+        b.handed.push_back(chunk);
+        let c = b.handed.back().unwrap();
+        *vec.add(n) = h::nghttp3_vec { base: c.as_ptr() as *mut u8, len: c.len() };
+        n += 1;
+    }
+    if b.pending.is_empty() && b.eof {
+        *pflags |= h::NGHTTP3_DATA_FLAG_EOF;
+    } else if n == 0 {
+        b.blocked = true;
+        return h::NGHTTP3_ERR_WOULDBLOCK as h::nghttp3_ssize;
+    }
+    n as h::nghttp3_ssize
+}
+
+fn callbacks() -> h::nghttp3_callbacks {
+    // SAFETY: an all-None callbacks struct is valid; we fill what we use.
+    let mut cb: h::nghttp3_callbacks = unsafe { std::mem::zeroed() };
+    cb.acked_stream_data = Some(acked_stream_data);
+    cb.stream_close = Some(stream_close);
+    cb.recv_data = Some(recv_data);
+    cb.deferred_consume = Some(deferred_consume);
+    cb.begin_headers = Some(begin_headers);
+    cb.recv_header = Some(recv_header);
+    cb.end_headers = Some(end_headers);
+    cb.begin_trailers = Some(begin_headers);
+    cb.recv_trailer = Some(recv_header);
+    cb.end_trailers = Some(end_headers_trailers);
+    cb.stop_sending = Some(stop_sending);
+    cb.end_stream = Some(end_stream);
+    cb.reset_stream = Some(reset_stream);
+    cb.rand = Some(rand_cb);
+    cb
+}
+
+unsafe extern "C" fn end_headers_trailers(_c: *mut h::nghttp3_conn, id: i64, _fin: c_int, ud: *mut c_void, _s: *mut c_void) -> c_int {
+    // Trailers are accepted and ignored.
+    inner(ud).partial.remove(&id);
+    0
+}
+
+/// Error from nghttp3 that ends the connection, with the HTTP/3 code to close it with.
+#[derive(Debug)]
+pub struct H3Error {
+    pub code: u64,
+    pub what: String,
+}
+
+fn lib_error(what: &str, rv: i64) -> H3Error {
+    // SAFETY: both functions take any library error code.
+    let (code, msg) = unsafe {
+        (
+            h::nghttp3_err_infer_quic_app_error_code(rv as c_int),
+            std::ffi::CStr::from_ptr(h::nghttp3_strerror(rv as c_int)).to_string_lossy().into_owned(),
+        )
+    };
+    H3Error { code, what: format!("{what}: {msg}") }
+}
+
+impl H3Conn {
+    /// Creates the server side and opens our control and QPACK streams on `conn`.
+    pub fn server(conn: &mut Connection, cfg: &H3Config) -> Result<H3Conn, H3Error> {
+        let mut inner = Box::new(Inner {
+            events: VecDeque::new(),
+            bodies: HashMap::new(),
+            partial: HashMap::new(),
+            consumed: Vec::new(),
+            resets: Vec::new(),
+            stops: Vec::new(),
+            max_field_section_size: cfg.max_field_section_size,
+            rng: 0,
+        });
+        let _ = inner.rng;
+        // SAFETY: settings is filled by nghttp3_settings_default.
+        let mut settings: h::nghttp3_settings = unsafe { std::mem::zeroed() };
+        unsafe { h::nghttp3_settings_default_versioned(h::NGHTTP3_SETTINGS_VERSION as c_int, &mut settings) };
+        settings.max_field_section_size = cfg.max_field_section_size;
+        settings.enable_connect_protocol = 1;
+        settings.h3_datagram = 1;
+        settings.qpack_max_dtable_capacity = 4096;
+        settings.qpack_blocked_streams = 100;
+        let cb = callbacks();
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: callbacks and settings are copied by nghttp3; inner outlives raw (both owned by H3Conn).
+        let rv = unsafe {
+            h::nghttp3_conn_server_new_versioned(
+                &mut raw,
+                h::NGHTTP3_CALLBACKS_VERSION as c_int,
+                &cb,
+                h::NGHTTP3_SETTINGS_VERSION as c_int,
+                &settings,
+                std::ptr::null(),
+                &mut *inner as *mut Inner as *mut c_void,
+            )
+        };
+        if rv != 0 {
+            return Err(lib_error("nghttp3_conn_server_new", rv as i64));
+        }
+        let mut me = H3Conn {
+            raw,
+            inner,
+            control: -1,
+            settings_patched: cfg.extra_settings.is_empty(),
+            extra_settings: cfg.extra_settings.clone(),
+            write_shut: HashSet::new(),
+            failed: false,
+        };
+        // SAFETY: raw is valid.
+        unsafe { h::nghttp3_conn_set_max_client_streams_bidi(me.raw, cfg.max_client_streams_bidi) };
+        let open = |conn: &mut Connection| conn.open_uni().map_err(|e| H3Error { code: h::NGHTTP3_H3_INTERNAL_ERROR as u64, what: e.to_string() });
+        let ctrl = open(conn)?;
+        let enc = open(conn)?;
+        let dec = open(conn)?;
+        me.control = ctrl;
+        // SAFETY: raw is valid; the ids are fresh local uni streams.
+        let rv = unsafe { h::nghttp3_conn_bind_control_stream(me.raw, ctrl) };
+        if rv != 0 {
+            return Err(lib_error("bind control stream", rv as i64));
+        }
+        let rv = unsafe { h::nghttp3_conn_bind_qpack_streams(me.raw, enc, dec) };
+        if rv != 0 {
+            return Err(lib_error("bind qpack streams", rv as i64));
+        }
+        Ok(me)
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Feeds stream bytes received from the peer. Gives flow-control credit back
+    /// for what nghttp3 consumed. An error is a connection error (close with `code`).
+    pub fn read(&mut self, conn: &mut Connection, id: i64, data: &[u8], fin: bool, now: u64) -> Result<(), H3Error> {
+        if self.failed {
+            return Ok(());
+        }
+        // SAFETY: raw is valid; data is readable for its length.
+        let rv = unsafe { h::nghttp3_conn_read_stream2(self.raw, id, data.as_ptr(), data.len(), fin as c_int, now) };
+        if rv < 0 {
+            let stream_error = rv as c_int == h::NGHTTP3_ERR_MALFORMED_HTTP_HEADER || rv as c_int == h::NGHTTP3_ERR_MALFORMED_HTTP_MESSAGING;
+            if stream_error && id & 2 == 0 {
+                // RFC 9114 section 4.1.2: a malformed request is a stream error (H3_MESSAGE_ERROR).
+                let code = lib_error("read stream", rv as i64).code;
+                self.inner.partial.remove(&id);
+                conn.consume(id, data.len() as u64);
+                conn.stream_stop_sending(id, code);
+                conn.stream_reset_write(id, code);
+                self.shutdown_write(id);
+                self.peer_reset(id);
+                self.apply(conn);
+                return Ok(());
+            }
+            self.failed = true;
+            return Err(lib_error("read stream", rv as i64));
+        }
+        if rv > 0 {
+            conn.consume(id, rv as u64);
+        }
+        self.apply(conn);
+        Ok(())
+    }
+
+    /// Applies what callbacks asked for: credit, resets, stop-sendings.
+    fn apply(&mut self, conn: &mut Connection) {
+        for (id, n) in self.inner.consumed.drain(..) {
+            conn.consume(id, n);
+        }
+        for (id, code) in std::mem::take(&mut self.inner.resets) {
+            conn.stream_reset_write(id, code);
+            self.shutdown_write(id);
+        }
+        for (id, code) in std::mem::take(&mut self.inner.stops) {
+            conn.stream_stop_sending(id, code);
+        }
+    }
+
+    pub fn poll_event(&mut self) -> Option<H3Event> {
+        self.inner.events.pop_front()
+    }
+
+    /// Submits a response. The body is fed with [`push_body`](Self::push_body) and
+    /// ended with [`end_body`](Self::end_body); `has_body = false` finishes the stream after the headers.
+    pub fn respond(&mut self, id: i64, headers: &[(&[u8], &[u8])], has_body: bool) -> Result<(), H3Error> {
+        let nva: Vec<h::nghttp3_nv> = headers
+            .iter()
+            .map(|(n, v)| h::nghttp3_nv {
+                name: n.as_ptr(),
+                value: v.as_ptr(),
+                namelen: n.len(),
+                valuelen: v.len(),
+                flags: h::NGHTTP3_NV_FLAG_NONE as u8,
+            })
+            .collect();
+        let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
+        if has_body {
+            self.inner.bodies.entry(id).or_default();
+        }
+        // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
+        let rv = unsafe { h::nghttp3_conn_submit_response(self.raw, id, nva.as_ptr(), nva.len(), if has_body { &dr } else { std::ptr::null() }) };
+        if rv != 0 {
+            self.inner.bodies.remove(&id);
+            return Err(lib_error("submit response", rv as i64));
+        }
+        Ok(())
+    }
+
+    pub fn push_body(&mut self, id: i64, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(b) = self.inner.bodies.get_mut(&id) {
+            if b.eof {
+                return;
+            }
+            b.buffered += data.len() as u64;
+            b.pending.push_back(data);
+            self.resume(id);
+        }
+    }
+
+    pub fn end_body(&mut self, id: i64) {
+        if let Some(b) = self.inner.bodies.get_mut(&id) {
+            b.eof = true;
+            self.resume(id);
+        }
+    }
+
+    fn resume(&mut self, id: i64) {
+        let raw = self.raw;
+        if let Some(b) = self.inner.bodies.get_mut(&id) {
+            if b.blocked {
+                b.blocked = false;
+                // SAFETY: raw is valid.
+                unsafe { h::nghttp3_conn_resume_stream(raw, id) };
+            }
+        }
+    }
+
+    /// Body bytes queued in this layer and not yet handed to QUIC.
+    pub fn body_buffered(&self, id: i64) -> u64 {
+        self.inner.bodies.get(&id).map_or(0, |b| b.buffered)
+    }
+
+    pub fn has_body(&self, id: i64) -> bool {
+        self.inner.bodies.contains_key(&id)
+    }
+
+    /// Tells nghttp3 the sending side of `id` is gone (we or the peer reset it).
+    pub fn shutdown_write(&mut self, id: i64) {
+        if self.write_shut.insert(id) {
+            self.inner.bodies.remove(&id);
+            // SAFETY: raw is valid.
+            unsafe { h::nghttp3_conn_shutdown_stream_write(self.raw, id) };
+        }
+    }
+
+    /// The peer reset its sending side of `id`.
+    pub fn peer_reset(&mut self, id: i64) {
+        // SAFETY: raw is valid.
+        unsafe { h::nghttp3_conn_shutdown_stream_read(self.raw, id) };
+    }
+
+    /// The QUIC stream is closed in both directions. Closing a critical stream is a connection error.
+    pub fn stream_closed(&mut self, id: i64, code: u64) -> Result<(), H3Error> {
+        self.write_shut.remove(&id);
+        // SAFETY: raw is valid.
+        let rv = unsafe { h::nghttp3_conn_close_stream(self.raw, id, code) };
+        if rv != 0 && rv != h::NGHTTP3_ERR_STREAM_NOT_FOUND {
+            self.failed = true;
+            return Err(lib_error("close stream", rv as i64));
+        }
+        Ok(())
+    }
+
+    /// Starts a graceful shutdown: GOAWAY naming the last accepted request.
+    pub fn shutdown(&mut self) {
+        // SAFETY: raw is valid.
+        unsafe { h::nghttp3_conn_shutdown(self.raw) };
+    }
+
+    /// Moves everything nghttp3 has to send into the QUIC connection's buffers.
+    pub fn flush(&mut self, conn: &mut Connection) -> Result<(), H3Error> {
+        if self.failed {
+            return Ok(());
+        }
+        let mut vecs = [h::nghttp3_vec { base: std::ptr::null_mut(), len: 0 }; 16];
+        // Bounded: each round either moves bytes or finishes a stream; nghttp3 reports -1 when idle.
+        for _ in 0..100_000 {
+            let mut id: i64 = -1;
+            let mut fin: c_int = 0;
+            // SAFETY: raw is valid; vecs has room for 16 entries.
+            let n = unsafe { h::nghttp3_conn_writev_stream(self.raw, &mut id, &mut fin, vecs.as_mut_ptr(), vecs.len()) };
+            if n < 0 {
+                self.failed = true;
+                return Err(lib_error("writev stream", n as i64));
+            }
+            if id < 0 {
+                break;
+            }
+            let mut bytes = Vec::new();
+            for v in &vecs[..n as usize] {
+                if v.len > 0 {
+                    // SAFETY: nghttp3 vouches for base/len until the ack offset passes them.
+                    bytes.extend_from_slice(unsafe { std::slice::from_raw_parts(v.base, v.len) });
+                }
+            }
+            let written = bytes.len() as u64;
+            if id == self.control && !self.settings_patched {
+                self.settings_patched = true;
+                bytes = patch_settings(&bytes, &self.extra_settings);
+            }
+            if !self.write_shut.contains(&id) {
+                if conn.stream_send(id, &bytes, fin != 0).is_err() {
+                    self.shutdown_write(id);
+                }
+            }
+            // SAFETY: raw is valid; `written` bytes of this stream were just taken.
+            unsafe {
+                h::nghttp3_conn_add_write_offset(self.raw, id, written as usize);
+                h::nghttp3_conn_add_ack_offset(self.raw, id, written);
+            }
+        }
+        self.apply(conn);
+        Ok(())
+    }
+}
+
+impl Drop for H3Conn {
+    fn drop(&mut self) {
+        // SAFETY: raw came from nghttp3_conn_server_new and is freed once.
+        unsafe { h::nghttp3_conn_del(self.raw) };
+    }
+}
+
+/// Rewrites the start of our control stream (`0x00` stream type, then a
+/// SETTINGS frame) to append `extra` settings. Anything after the frame is
+/// kept. If the bytes are not what nghttp3 is known to write, they pass unchanged.
+pub fn patch_settings(bytes: &[u8], extra: &[(u64, u64)]) -> Vec<u8> {
+    let parse = || -> Option<Vec<u8>> {
+        let (st, a) = varint::decode(bytes)?;
+        let (ft, b) = varint::decode(&bytes[a..])?;
+        let (len, c) = varint::decode(&bytes[a + b..])?;
+        if st != 0 || ft != super::FRAME_SETTINGS {
+            return None;
+        }
+        let start = a + b + c;
+        let end = start.checked_add(len as usize)?;
+        if end > bytes.len() {
+            return None;
+        }
+        let mut payload = bytes[start..end].to_vec();
+        for &(k, v) in extra {
+            varint::encode(k, &mut payload);
+            varint::encode(v, &mut payload);
+        }
+        let mut out = Vec::with_capacity(bytes.len() + 16);
+        varint::encode(0, &mut out);
+        varint::encode(super::FRAME_SETTINGS, &mut out);
+        varint::encode(payload.len() as u64, &mut out);
+        out.extend_from_slice(&payload);
+        out.extend_from_slice(&bytes[end..]);
+        Some(out)
+    };
+    match parse() {
+        Some(b) => b,
+        None => {
+            log::warn!("h3: control stream does not start with SETTINGS; extra settings not sent");
+            bytes.to_vec()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_appended() {
+        // stream type 0, SETTINGS len 4: (0x08=1), (0x33=1), then a GOAWAY-like trailer kept as is.
+        let orig = [0x00, 0x04, 0x04, 0x08, 0x01, 0x33, 0x01, 0x07, 0x01, 0x00];
+        let out = patch_settings(&orig, &[(0x2b603742, 1)]);
+        assert_eq!(&out[..2], &[0x00, 0x04]);
+        let (len, n) = varint::decode(&out[2..]).unwrap();
+        assert_eq!(len, 4 + 5);
+        let payload = &out[2 + n..2 + n + len as usize];
+        assert_eq!(&payload[..4], &[0x08, 0x01, 0x33, 0x01]);
+        assert_eq!(&payload[4..], &[0x80 | 0x2b, 0x60, 0x37, 0x42, 0x01]);
+        assert_eq!(&out[2 + n + len as usize..], &[0x07, 0x01, 0x00]);
+        // Unknown shapes pass through.
+        assert_eq!(patch_settings(&[0x01, 0x02], &[(1, 1)]), vec![0x01, 0x02]);
+    }
+}

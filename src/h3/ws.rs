@@ -1,0 +1,251 @@
+//! RFC 6455 framing for WebSocket over HTTP/3 (RFC 9220): the server side of
+//! one connection's message stream. Bytes in (the DATA payload of the
+//! Extended CONNECT stream), frames out. Client frames must be masked;
+//! fragmented messages are reassembled; pings are answered; the close
+//! handshake echoes the peer's code. Protocol violations close with 1002,
+//! invalid UTF-8 in text with 1007, oversized messages with 1009.
+
+pub const OP_CONT: u8 = 0x0;
+pub const OP_TEXT: u8 = 0x1;
+pub const OP_BINARY: u8 = 0x2;
+pub const OP_CLOSE: u8 = 0x8;
+pub const OP_PING: u8 = 0x9;
+pub const OP_PONG: u8 = 0xa;
+
+/// What the parser found.
+#[derive(Debug, PartialEq)]
+pub enum WsEvent {
+    /// A complete message (`text` true for opcode 1).
+    Message { text: bool, data: Vec<u8> },
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// The peer's close frame (code 1005 when it carried none).
+    Close { code: u16, reason: String },
+    /// The peer broke the protocol: close with this code.
+    Fail { code: u16, reason: &'static str },
+}
+
+pub struct WsParser {
+    buf: Vec<u8>,
+    msg: Option<(bool, Vec<u8>)>,
+    max_message: usize,
+    done: bool,
+}
+
+impl WsParser {
+    pub fn new(max_message: usize) -> Self {
+        WsParser { buf: Vec::new(), msg: None, max_message, done: false }
+    }
+
+    /// Feeds bytes; returns the events completed by them. After a Close or Fail nothing more is parsed.
+    pub fn feed(&mut self, data: &[u8]) -> Vec<WsEvent> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.extend_from_slice(data);
+        let mut pos = 0;
+        while !self.done {
+            match self.one(&buf[pos..]) {
+                Ok(None) => break,
+                Ok(Some((used, ev))) => {
+                    pos += used;
+                    if let Some(ev) = ev {
+                        if matches!(ev, WsEvent::Close { .. } | WsEvent::Fail { .. }) {
+                            self.done = true;
+                        }
+                        out.push(ev);
+                    }
+                }
+                Err((code, reason)) => {
+                    self.done = true;
+                    out.push(WsEvent::Fail { code, reason });
+                }
+            }
+        }
+        buf.drain(..pos.min(buf.len()));
+        self.buf = buf;
+        out
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn one(&mut self, b: &[u8]) -> Result<Option<(usize, Option<WsEvent>)>, (u16, &'static str)> {
+        if b.len() < 2 {
+            return Ok(None);
+        }
+        let fin = b[0] & 0x80 != 0;
+        if b[0] & 0x70 != 0 {
+            return Err((1002, "reserved bits set"));
+        }
+        let op = b[0] & 0x0f;
+        let masked = b[1] & 0x80 != 0;
+        let mut len = (b[1] & 0x7f) as u64;
+        let mut p = 2;
+        if len == 126 {
+            if b.len() < 4 {
+                return Ok(None);
+            }
+            len = u16::from_be_bytes([b[2], b[3]]) as u64;
+            p = 4;
+        } else if len == 127 {
+            if b.len() < 10 {
+                return Ok(None);
+            }
+            len = u64::from_be_bytes(b[2..10].try_into().unwrap());
+            if len >> 63 != 0 {
+                return Err((1002, "64-bit length with the top bit set"));
+            }
+            p = 10;
+        }
+        if !masked {
+            return Err((1002, "client frames must be masked"));
+        }
+        let control = op & 0x8 != 0;
+        if control && (len > 125 || !fin) {
+            return Err((1002, "control frame fragmented or longer than 125 bytes"));
+        }
+        if len as usize > self.max_message {
+            return Err((1009, "message too big"));
+        }
+        if b.len() < p + 4 + len as usize {
+            return Ok(None);
+        }
+        let key = [b[p], b[p + 1], b[p + 2], b[p + 3]];
+        p += 4;
+        let payload: Vec<u8> = b[p..p + len as usize].iter().enumerate().map(|(i, &x)| x ^ key[i & 3]).collect();
+        let used = p + len as usize;
+        let ev = match op {
+            OP_PING => Some(WsEvent::Ping(payload)),
+            OP_PONG => Some(WsEvent::Pong(payload)),
+            OP_CLOSE => {
+                if payload.len() == 1 {
+                    return Err((1002, "close payload of one byte"));
+                }
+                if payload.is_empty() {
+                    Some(WsEvent::Close { code: 1005, reason: String::new() })
+                } else {
+                    let code = u16::from_be_bytes([payload[0], payload[1]]);
+                    let valid = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+                    if !valid {
+                        return Err((1002, "invalid close code"));
+                    }
+                    match String::from_utf8(payload[2..].to_vec()) {
+                        Ok(reason) => Some(WsEvent::Close { code, reason }),
+                        Err(_) => return Err((1007, "close reason is not UTF-8")),
+                    }
+                }
+            }
+            OP_TEXT | OP_BINARY => {
+                if self.msg.is_some() {
+                    return Err((1002, "new message before the previous one finished"));
+                }
+                if fin {
+                    self.finish(op == OP_TEXT, payload)?
+                } else {
+                    self.msg = Some((op == OP_TEXT, payload));
+                    None
+                }
+            }
+            OP_CONT => {
+                let Some((text, mut data)) = self.msg.take() else {
+                    return Err((1002, "continuation without a message"));
+                };
+                if data.len() + payload.len() > self.max_message {
+                    return Err((1009, "message too big"));
+                }
+                data.extend_from_slice(&payload);
+                if fin {
+                    self.finish(text, data)?
+                } else {
+                    self.msg = Some((text, data));
+                    None
+                }
+            }
+            _ => return Err((1002, "unknown opcode")),
+        };
+        Ok(Some((used, ev)))
+    }
+
+    fn finish(&mut self, text: bool, data: Vec<u8>) -> Result<Option<WsEvent>, (u16, &'static str)> {
+        if text && std::str::from_utf8(&data).is_err() {
+            return Err((1007, "text message is not UTF-8"));
+        }
+        Ok(Some(WsEvent::Message { text, data }))
+    }
+}
+
+/// One unmasked server frame with FIN set.
+pub fn frame(op: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(payload.len() + 10);
+    f.push(0x80 | op);
+    let n = payload.len();
+    if n < 126 {
+        f.push(n as u8);
+    } else if n < 65536 {
+        f.push(126);
+        f.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        f.push(127);
+        f.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    f.extend_from_slice(payload);
+    f
+}
+
+pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
+    if code == 1005 {
+        return frame(OP_CLOSE, &[]);
+    }
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(&reason.as_bytes()[..reason.len().min(123)]);
+    frame(OP_CLOSE, &p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(fin: bool, op: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [1u8, 2, 3, 4];
+        let mut f = vec![(if fin { 0x80 } else { 0 }) | op];
+        assert!(payload.len() < 126);
+        f.push(0x80 | payload.len() as u8);
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, &b)| b ^ key[i & 3]));
+        f
+    }
+
+    #[test]
+    fn fragments_pings_and_close() {
+        let mut p = WsParser::new(1 << 20);
+        let mut bytes = masked(false, OP_TEXT, b"hel");
+        bytes.extend(masked(true, OP_PING, b"p"));
+        bytes.extend(masked(true, OP_CONT, b"lo"));
+        bytes.extend(masked(true, OP_CLOSE, &[0x03, 0xe8, b'b', b'y']));
+        // Byte by byte, to exercise partial frames.
+        let mut evs = Vec::new();
+        for b in &bytes {
+            evs.extend(p.feed(std::slice::from_ref(b)));
+        }
+        assert_eq!(
+            evs,
+            vec![
+                WsEvent::Ping(b"p".to_vec()),
+                WsEvent::Message { text: true, data: b"hello".to_vec() },
+                WsEvent::Close { code: 1000, reason: "by".into() }
+            ]
+        );
+    }
+
+    #[test]
+    fn violations() {
+        let unmasked = vec![0x82, 0x01, 0x00];
+        assert!(matches!(WsParser::new(100).feed(&unmasked)[..], [WsEvent::Fail { code: 1002, .. }]));
+        assert!(matches!(WsParser::new(100).feed(&masked(true, OP_TEXT, &[0xff]))[..], [WsEvent::Fail { code: 1007, .. }]));
+        assert!(matches!(WsParser::new(100).feed(&masked(true, OP_CONT, b"x"))[..], [WsEvent::Fail { code: 1002, .. }]));
+        assert!(matches!(WsParser::new(4).feed(&masked(true, OP_BINARY, b"12345"))[..], [WsEvent::Fail { code: 1009, .. }]));
+        assert!(matches!(WsParser::new(100).feed(&masked(false, OP_PING, b""))[..], [WsEvent::Fail { code: 1002, .. }]));
+        assert_eq!(frame(OP_BINARY, &[7; 200])[..4], [0x82, 126, 0, 200]);
+    }
+}

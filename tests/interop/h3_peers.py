@@ -1,0 +1,145 @@
+"""HTTP/3, WebTransport and WebSocket-over-HTTP/3 (RFC 9220) clients built on
+aioquic's H3Connection (PyPI), used against Socket.IWA's `h3` server."""
+
+import asyncio
+import ssl
+from typing import Dict, List, Optional, Tuple
+
+from aioquic.asyncio import QuicConnectionProtocol, connect
+from aioquic.buffer import encode_uint_var
+from aioquic.h3.connection import H3Connection, FrameType
+from aioquic.h3.events import DataReceived, DatagramReceived, HeadersReceived, WebTransportStreamDataReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, StreamReset, StopSendingReceived
+
+STEP = 10.0  # seconds any single wait may take
+
+
+def bytes_pattern(n: int, start: int = 0) -> bytes:
+    return bytes(((i * 31) % 251) for i in range(start, start + n))
+
+
+class Stream:
+    def __init__(self):
+        self.headers: Optional[list] = None
+        self.data = bytearray()
+        self.ended = asyncio.get_event_loop().create_future()
+        self.got_headers = asyncio.get_event_loop().create_future()
+        self.reset: Optional[int] = None
+        self.changed = asyncio.Event()
+
+
+class H3Client(QuicConnectionProtocol):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.h3 = H3Connection(self._quic, enable_webtransport=True)
+        self.streams: Dict[int, Stream] = {}
+        self.datagrams: List[Tuple[int, bytes]] = []
+        self.dgram_event = asyncio.Event()
+        self.terminated: Optional[ConnectionTerminated] = None
+        self.term_event = asyncio.Event()
+
+    def stream(self, sid: int) -> Stream:
+        return self.streams.setdefault(sid, Stream())
+
+    def quic_event_received(self, event):
+        if isinstance(event, ConnectionTerminated):
+            self.terminated = event
+            self.term_event.set()
+            for s in self.streams.values():
+                s.changed.set()
+        if isinstance(event, StreamReset):
+            s = self.stream(event.stream_id)
+            s.reset = event.error_code
+            s.changed.set()
+            if not s.ended.done():
+                s.ended.set_result(None)
+        for ev in self.h3.handle_event(event):
+            self.h3_event(ev)
+
+    def h3_event(self, ev):
+        if isinstance(ev, HeadersReceived):
+            s = self.stream(ev.stream_id)
+            s.headers = ev.headers
+            if not s.got_headers.done():
+                s.got_headers.set_result(ev.headers)
+            if ev.stream_ended and not s.ended.done():
+                s.ended.set_result(None)
+        elif isinstance(ev, (DataReceived, WebTransportStreamDataReceived)):
+            s = self.stream(ev.stream_id)
+            s.data.extend(ev.data)
+            s.changed.set()
+            if ev.stream_ended and not s.ended.done():
+                s.ended.set_result(None)
+        elif isinstance(ev, DatagramReceived):
+            self.datagrams.append((ev.stream_id, ev.data))
+            self.dgram_event.set()
+
+    async def request(self, method: str, path: str, body: bytes = b"", extra=()) -> Tuple[int, bytes]:
+        sid = self._quic.get_next_available_stream_id()
+        headers = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", b"localhost"),
+                   (b":path", path.encode()), *extra]
+        self.h3.send_headers(sid, headers, end_stream=not body)
+        if body:
+            self.h3.send_data(sid, body, end_stream=True)
+        self.transmit()
+        s = self.stream(sid)
+        await asyncio.wait_for(s.ended, STEP * 3)
+        return status(s.headers), bytes(s.data)
+
+    async def connect_protocol(self, protocol: str, path: str) -> Tuple[int, int]:
+        """Extended CONNECT; returns (stream id, status)."""
+        sid = self._quic.get_next_available_stream_id()
+        self.h3.send_headers(sid, [(b":method", b"CONNECT"), (b":protocol", protocol.encode()), (b":scheme", b"https"),
+                                   (b":authority", b"localhost"), (b":path", path.encode()),
+                                   (b"sec-webtransport-http3-draft02", b"1"), (b"origin", b"https://localhost")])
+        self.transmit()
+        s = self.stream(sid)
+        await asyncio.wait_for(s.got_headers, STEP)
+        return sid, status(s.headers)
+
+    def wt_bidi(self, session: int) -> int:
+        sid = self.h3.create_webtransport_stream(session, is_unidirectional=False)
+        # aioquic does not mark the client's own WT bidi stream; do it so the echo is not parsed as HTTP/3 frames.
+        with self.h3._get_or_create_stream(sid) as st:
+            st.frame_type = FrameType.WEBTRANSPORT_STREAM
+            st.session_id = session
+        return sid
+
+    async def wait_for(self, pred, what: str, timeout: float = STEP):
+        async def loop():
+            while not pred():
+                ev = asyncio.Event()
+                # Wake on any stream change, datagram or termination.
+                waiters = [asyncio.ensure_future(e.wait()) for e in
+                           [self.dgram_event, self.term_event, *[s.changed for s in self.streams.values()]]]
+                await asyncio.wait(waiters, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()
+                self.dgram_event.clear()
+                for s in self.streams.values():
+                    s.changed.clear()
+                del ev
+        try:
+            await asyncio.wait_for(loop(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}")
+
+
+def status(headers) -> int:
+    return int(dict(headers or [])[b":status"]) if headers else 0
+
+
+def config() -> QuicConfiguration:
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=["h3"], verify_mode=ssl.CERT_NONE,
+                            max_datagram_frame_size=65536, server_name="localhost")
+    return cfg
+
+
+def h3_connect(host: str, port: int):
+    return connect(host, port, configuration=config(), create_protocol=H3Client)
+
+
+def close_capsule(code: int, reason: bytes) -> bytes:
+    v = code.to_bytes(4, "big") + reason
+    return encode_uint_var(0x2843) + encode_uint_var(len(v)) + v
