@@ -2,6 +2,7 @@
 
 pub mod echo;
 pub mod h3;
+pub mod h3_client;
 
 use crate::quic::{Connection, Event};
 

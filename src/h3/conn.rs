@@ -297,6 +297,15 @@ fn lib_error(what: &str, rv: i64) -> H3Error {
 impl H3Conn {
     /// Creates the server side and opens our control and QPACK streams on `conn`.
     pub fn server(conn: &mut Connection, cfg: &H3Config) -> Result<H3Conn, H3Error> {
+        Self::new(conn, cfg, true)
+    }
+
+    /// Creates the client side and opens our control and QPACK streams on `conn`.
+    pub fn client(conn: &mut Connection, cfg: &H3Config) -> Result<H3Conn, H3Error> {
+        Self::new(conn, cfg, false)
+    }
+
+    fn new(conn: &mut Connection, cfg: &H3Config, server: bool) -> Result<H3Conn, H3Error> {
         let mut inner = Box::new(Inner {
             events: VecDeque::new(),
             bodies: HashMap::new(),
@@ -319,8 +328,9 @@ impl H3Conn {
         let cb = callbacks();
         let mut raw = std::ptr::null_mut();
         // SAFETY: callbacks and settings are copied by nghttp3; inner outlives raw (both owned by H3Conn).
+        let new_fn = if server { h::nghttp3_conn_server_new_versioned } else { h::nghttp3_conn_client_new_versioned };
         let rv = unsafe {
-            h::nghttp3_conn_server_new_versioned(
+            new_fn(
                 &mut raw,
                 h::NGHTTP3_CALLBACKS_VERSION as c_int,
                 &cb,
@@ -331,7 +341,7 @@ impl H3Conn {
             )
         };
         if rv != 0 {
-            return Err(lib_error("nghttp3_conn_server_new", rv as i64));
+            return Err(lib_error("nghttp3_conn_new", rv as i64));
         }
         let mut me = H3Conn {
             raw,
@@ -342,8 +352,10 @@ impl H3Conn {
             write_shut: HashSet::new(),
             failed: false,
         };
-        // SAFETY: raw is valid.
-        unsafe { h::nghttp3_conn_set_max_client_streams_bidi(me.raw, cfg.max_client_streams_bidi) };
+        if server {
+            // SAFETY: raw is valid.
+            unsafe { h::nghttp3_conn_set_max_client_streams_bidi(me.raw, cfg.max_client_streams_bidi) };
+        }
         let open = |conn: &mut Connection| conn.open_uni().map_err(|e| H3Error { code: h::NGHTTP3_H3_INTERNAL_ERROR as u64, what: e.to_string() });
         let ctrl = open(conn)?;
         let enc = open(conn)?;
@@ -437,6 +449,33 @@ impl H3Conn {
         if rv != 0 {
             self.inner.bodies.remove(&id);
             return Err(lib_error("submit response", rv as i64));
+        }
+        Ok(())
+    }
+
+    /// Client side: submits a request on the fresh bidi stream `id`, with an optional body.
+    pub fn request(&mut self, id: i64, headers: &[(&[u8], &[u8])], body: Option<Vec<u8>>) -> Result<(), H3Error> {
+        let nva: Vec<h::nghttp3_nv> = headers
+            .iter()
+            .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
+            .collect();
+        let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
+        let has_body = body.is_some();
+        if let Some(b) = body {
+            let e = self.inner.bodies.entry(id).or_default();
+            e.buffered += b.len() as u64;
+            if !b.is_empty() {
+                e.pending.push_back(b);
+            }
+            e.eof = true;
+        }
+        // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
+        let rv = unsafe {
+            h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), if has_body { &dr } else { std::ptr::null() }, std::ptr::null_mut())
+        };
+        if rv != 0 {
+            self.inner.bodies.remove(&id);
+            return Err(lib_error("submit request", rv as i64));
         }
         Ok(())
     }

@@ -143,3 +143,78 @@ def h3_connect(host: str, port: int):
 def close_capsule(code: int, reason: bytes) -> bytes:
     v = code.to_bytes(4, "big") + reason
     return encode_uint_var(0x2843) + encode_uint_var(len(v)) + v
+
+
+# ---- aioquic's HTTP/3 server (the same routes as ours), for interop and benchmarks ----
+
+from aioquic.asyncio import serve
+from aioquic.h3.connection import H3_ALPN
+
+
+class H3ServerProtocol(QuicConnectionProtocol):
+    """GET /bytes/N (the same pattern as ours, sent in 64 KiB steps as the
+    transport drains), POST /echo, 404 otherwise."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.h3 = H3Connection(self._quic)
+        self.bodies: Dict[int, bytearray] = {}
+        self.paths: Dict[int, Tuple[bytes, bytes]] = {}
+
+    def quic_event_received(self, event):
+        for ev in self.h3.handle_event(event):
+            if isinstance(ev, HeadersReceived):
+                h = dict(ev.headers)
+                self.paths[ev.stream_id] = (h.get(b":method", b""), h.get(b":path", b""))
+                self.bodies[ev.stream_id] = bytearray()
+                if ev.stream_ended:
+                    self.respond(ev.stream_id)
+            elif isinstance(ev, DataReceived):
+                self.bodies.setdefault(ev.stream_id, bytearray()).extend(ev.data)
+                if ev.stream_ended:
+                    self.respond(ev.stream_id)
+
+    def respond(self, sid: int):
+        method, path = self.paths.get(sid, (b"", b""))
+        if method == b"GET" and path.startswith(b"/bytes/") and path[7:].isdigit():
+            n = int(path[7:])
+            self.h3.send_headers(sid, [(b":status", b"200"), (b"content-length", str(n).encode())], end_stream=n == 0)
+            if n:
+                asyncio.ensure_future(self.stream_bytes(sid, n))
+        elif method == b"POST" and path == b"/echo":
+            body = bytes(self.bodies.get(sid, b""))
+            self.h3.send_headers(sid, [(b":status", b"200"), (b"content-length", str(len(body)).encode())], end_stream=not body)
+            if body:
+                self.h3.send_data(sid, body, end_stream=True)
+        else:
+            self.h3.send_headers(sid, [(b":status", b"404")], end_stream=True)
+        self.transmit()
+
+    async def stream_bytes(self, sid: int, n: int):
+        off = 0
+        step = 64 * 1024
+        while off < n:
+            k = min(step, n - off)
+            self.h3.send_data(sid, bytes_pattern(k, off), end_stream=off + k == n)
+            off += k
+            self.transmit()
+            # Let the transport drain before queueing more (bounded memory).
+            await asyncio.sleep(0)
+
+
+async def start_h3_server(host: str, port: int, cert: str, key: str):
+    cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN, max_datagram_frame_size=65536)
+    cfg.load_cert_chain(cert, key)
+    return await serve(host, port, configuration=cfg, create_protocol=H3ServerProtocol)
+
+
+async def aioquic_get_throughput(host: str, port: int, n: int, repeat: int = 1) -> float:
+    """aioquic's H3 client: GET /bytes/n `repeat` times concurrently; MB/s of verified bodies."""
+    import time
+    async with h3_connect(host, port) as c:
+        t0 = time.perf_counter()
+        res = await asyncio.gather(*[c.request("GET", f"/bytes/{n}") for _ in range(repeat)])
+        dt = time.perf_counter() - t0
+        want = bytes_pattern(n)
+        assert all(st == 200 and body == want for st, body in res)
+        return n * repeat / 1e6 / dt
