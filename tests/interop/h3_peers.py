@@ -157,14 +157,22 @@ class H3ServerProtocol(QuicConnectionProtocol):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.h3 = H3Connection(self._quic)
+        self.h3 = H3Connection(self._quic, enable_webtransport=True)
         self.bodies: Dict[int, bytearray] = {}
         self.paths: Dict[int, Tuple[bytes, bytes]] = {}
 
     def quic_event_received(self, event):
         for ev in self.h3.handle_event(event):
-            if isinstance(ev, HeadersReceived):
+            if isinstance(ev, DatagramReceived):
+                # WebTransport datagram echo (for the datagram-rate comparison).
+                self.h3.send_datagram(ev.stream_id, ev.data)
+                self.transmit()
+            elif isinstance(ev, HeadersReceived):
                 h = dict(ev.headers)
+                if h.get(b":method") == b"CONNECT" and h.get(b":protocol") == b"webtransport":
+                    self.h3.send_headers(ev.stream_id, [(b":status", b"200"), (b"sec-webtransport-http3-draft", b"draft02")])
+                    self.transmit()
+                    continue
                 self.paths[ev.stream_id] = (h.get(b":method", b""), h.get(b":path", b""))
                 self.bodies[ev.stream_id] = bytearray()
                 if ev.stream_ended:
@@ -218,3 +226,29 @@ async def aioquic_get_throughput(host: str, port: int, n: int, repeat: int = 1) 
         want = bytes_pattern(n)
         assert all(st == 200 and body == want for st, body in res)
         return n * repeat / 1e6 / dt
+
+
+async def aioquic_wt_datagram_rate(host: str, port: int, bursts: int = 20, burst: int = 100, size: int = 64) -> dict:
+    """aioquic's client: WebTransport session on /wt/echo, `bursts` bursts of `burst` datagrams,
+    each burst waited for (up to 0.5 s) before the next. Echoed datagrams per second."""
+    import time
+    async with h3_connect(host, port) as c:
+        sess, st = await c.connect_protocol("webtransport", "/wt/echo")
+        assert st == 200
+        payload = bytes(size)
+        t0 = time.perf_counter()
+        sent = 0
+        for _ in range(bursts):
+            for _ in range(burst):
+                c.h3.send_datagram(sess, payload)
+            sent += burst
+            c.transmit()
+            deadline = time.perf_counter() + 0.5
+            while len(c.datagrams) < sent * 0.95 and time.perf_counter() < deadline:
+                c.dgram_event.clear()
+                try:
+                    await asyncio.wait_for(c.dgram_event.wait(), 0.05)
+                except asyncio.TimeoutError:
+                    pass
+        dt = time.perf_counter() - t0
+        return {"sent": sent, "echoed": len(c.datagrams), "rate": len(c.datagrams) / dt}
