@@ -6,6 +6,7 @@ use super::udp::UdpSocket;
 use crate::quic::Endpoint;
 use crate::time::now_ns;
 use std::io;
+use std::time::Duration;
 
 /// Datagrams read per wakeup before timers and output get a turn.
 const RECV_BATCH: usize = 64;
@@ -17,8 +18,7 @@ pub fn run(sock: &UdpSocket, ep: &mut dyn Endpoint, stop: &dyn Fn() -> bool) -> 
     let mut buf = vec![0u8; 65536];
     loop {
         let now = now_ns();
-        // Send first: connections may have queued data at creation (client 0-RTT).
-        let write_blocked = !ep.flush(now, &mut |pkt, to| match sock.send_to(pkt, to) {
+        let mut send = |pkt: &[u8], to| match sock.send_to(pkt, to) {
             Ok(_) => true,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) => {
@@ -26,25 +26,25 @@ pub fn run(sock: &UdpSocket, ep: &mut dyn Endpoint, stop: &dyn Fn() -> bool) -> 
                 log::debug!("send to {to} failed: {e}");
                 true
             }
-        });
-        if ep.is_done() || stop() {
+        };
+        // Send first: connections may have queued data at creation (client 0-RTT).
+        let write_blocked = !ep.flush(now, &mut send);
+        if ep.is_done() {
             return Ok(());
         }
-        // poll() counts whole milliseconds. Rounding a pacing deadline of, say,
-        // 200 µs up to 1 ms would cap throughput at one send quantum per ms, so
-        // sub-millisecond deadlines are checked without sleeping.
-        let wait_ms = match ep.timeout() {
-            Some(t) => {
-                let ns = t.saturating_sub(now_ns());
-                if ns < 1_000_000 {
-                    0
-                } else {
-                    (ns / 1_000_000).min(100) as i32
-                }
-            }
-            None => 100,
+        if stop() {
+            // Best effort goodbye (GOAWAY, CONNECTION_CLOSE); packets that would block are dropped.
+            ep.shutdown(now_ns(), &mut send);
+            return Ok(());
+        }
+        // Sleep exactly until the endpoint's next deadline (pacing deadlines are
+        // often sub-millisecond), but at most 100 ms so `stop` is seen.
+        let max = Duration::from_millis(100);
+        let wait = match ep.timeout() {
+            Some(t) => Duration::from_nanos(t.saturating_sub(now_ns())).min(max),
+            None => max,
         };
-        let ready = sock.poll(write_blocked, wait_ms)?;
+        let ready = sock.poll(write_blocked, Some(wait))?;
         if ready.readable {
             for _ in 0..RECV_BATCH {
                 match sock.recv_from(&mut buf) {

@@ -25,6 +25,25 @@ fn cvt(rv: c_int) -> io::Result<c_int> {
     }
 }
 
+#[cfg(not(target_os = "emscripten"))]
+fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_int {
+    let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ });
+    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: pfd is one valid pollfd; tsp is null or points to `ts`.
+    unsafe { libc::ppoll(pfd, 1, tsp, std::ptr::null()) }
+}
+
+#[cfg(target_os = "emscripten")]
+fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_int {
+    let ms = match timeout {
+        None => -1,
+        Some(d) if d.is_zero() => 0,
+        Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as c_int,
+    };
+    // SAFETY: pfd is one valid pollfd.
+    unsafe { libc::poll(pfd, 1, ms) }
+}
+
 /// Readiness reported by [`UdpSocket::poll`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ready {
@@ -107,11 +126,17 @@ impl UdpSocket {
         Ok(n as usize)
     }
 
-    /// Waits up to `timeout_ms` (-1: forever) for readability (and writability if asked).
-    pub fn poll(&self, want_write: bool, timeout_ms: c_int) -> io::Result<Ready> {
+    /// Waits up to `timeout` (`None`: forever) for readability (and writability
+    /// if asked). Natively `ppoll` keeps nanosecond precision, so sub-millisecond
+    /// pacing deadlines are honoured without spinning. Under Emscripten the wait
+    /// is a whole number of milliseconds, rounded up so that a positive wait
+    /// really suspends and lets the JavaScript event loop deliver datagrams and
+    /// flush writes (a `poll(0)` there returns without yielding). `ppoll` is not
+    /// used there because emcc 3.1.6's `time_t` is 32-bit while the libc crate
+    /// lays `timespec` out with a 64-bit one.
+    pub fn poll(&self, want_write: bool, timeout: Option<std::time::Duration>) -> io::Result<Ready> {
         let mut pfd = libc::pollfd { fd: self.fd, events: libc::POLLIN | if want_write { libc::POLLOUT } else { 0 }, revents: 0 };
-        // SAFETY: pfd is a valid single-element array.
-        let rv = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        let rv = poll_one(&mut pfd, timeout);
         if rv < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
