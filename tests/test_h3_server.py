@@ -8,7 +8,7 @@ import pytest
 from wsproto.frame_protocol import FrameProtocol, Opcode, CloseReason
 
 from conftest import Server
-from h3_peers import STEP, bytes_pattern, close_capsule, h3_connect
+from h3_peers import STEP, bytes_pattern, close_capsule, control_frames, h3_connect
 
 # The same Rust code built for wasm32-unknown-emscripten, under Node 26 on the
 # Direct Sockets bridge (as in test_wasm_server.py; scripts/test.d/20-wasm-link.sh builds it).
@@ -250,3 +250,33 @@ def test_malformed_frame_closes_connection_not_server(server):
             st, body = await c.request("GET", "/bytes/1000")
             assert st == 200 and body == bytes_pattern(1000)
     run(main())
+
+
+def test_settings_and_goaway_on_shutdown():
+    """Our SETTINGS carry the WebTransport settings; stopping the server sends
+    GOAWAY on the control stream, then CONNECTION_CLOSE with H3_NO_ERROR."""
+    s = Server()
+
+    async def main():
+        async with h3_connect("127.0.0.1", s.port) as c:
+            assert (await c.request("GET", "/bytes/10"))[0] == 200
+            frames = [f for raw in c.raw_uni.values() for f in control_frames(raw)]
+            settings = [p for t, p in frames if t == 0x04]
+            assert len(settings) == 1
+            from aioquic.buffer import Buffer
+            b = Buffer(data=settings[0])
+            kv = {}
+            while not b.eof():
+                k = b.pull_uint_var()
+                kv[k] = b.pull_uint_var()
+            assert kv.get(0x08) == 1 and kv.get(0x33) == 1 and kv.get(0x2b603742) == 1, kv
+            await asyncio.to_thread(s.stop)
+            await c.wait_for(lambda: c.terminated is not None, "connection close")
+            assert c.terminated.error_code == 0x100
+            frames = [f for raw in c.raw_uni.values() for f in control_frames(raw)]
+            assert any(t == 0x07 for t, _ in frames), frames
+    try:
+        run(main())
+    finally:
+        s.stop()
+    assert s.proc.returncode == 0, s.proc.stderr.read()

@@ -485,6 +485,20 @@ impl ConnectionApp for H3Server {
         }
     }
 
+    fn on_shutdown(&mut self, conn: &mut Connection, now: u64) -> u64 {
+        // RFC 9114 section 5.2: GOAWAY, then close with H3_NO_ERROR.
+        if let Some(h3) = self.h3.as_mut() {
+            if !self.closing {
+                h3.shutdown();
+                if let Err(e) = h3.flush(conn) {
+                    log::debug!("h3: GOAWAY not sent: {}", e.what);
+                }
+            }
+        }
+        let _ = now;
+        crate::h3::H3_NO_ERROR
+    }
+
     fn on_tick(&mut self, conn: &mut Connection, now: u64) {
         if self.h3.is_none() || self.closing {
             return;

@@ -14,6 +14,11 @@ pub trait ConnectionApp {
     fn on_event(&mut self, conn: &mut Connection, now: u64, ev: Event);
     /// Called after each batch of events and on timer expiry.
     fn on_tick(&mut self, _conn: &mut Connection, _now: u64) {}
+    /// The server is stopping: queue any goodbye (HTTP/3 GOAWAY) on `conn` and
+    /// return the application error code to close the connection with.
+    fn on_shutdown(&mut self, _conn: &mut Connection, _now: u64) -> u64 {
+        0
+    }
     /// The app's own next deadline, if it has one.
     fn timeout(&self) -> Option<u64> {
         None

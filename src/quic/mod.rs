@@ -60,6 +60,9 @@ pub trait Endpoint {
     /// would block; returns false if it stopped for that reason.
     fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool;
     fn is_done(&self) -> bool;
+    /// The process is stopping: say goodbye to every connection (the apps'
+    /// final data, then CONNECTION_CLOSE) through `send`. Default: nothing.
+    fn shutdown(&mut self, _now: u64, _send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) {}
 }
 
 /// ngtcp2's description of a library error code.

@@ -263,4 +263,23 @@ impl Endpoint for ServerEndpoint {
     fn is_done(&self) -> bool {
         false
     }
+
+    fn shutdown(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) {
+        let mut codes = Vec::new();
+        for (&key, slot) in self.slots.iter_mut() {
+            let code = match slot.app.as_mut() {
+                Some(app) if slot.conn.is_open() => app.on_shutdown(&mut slot.conn, now),
+                _ => 0,
+            };
+            codes.push((key, code));
+        }
+        // The apps' goodbyes go out before the CONNECTION_CLOSE that ends each connection.
+        self.flush(now, send);
+        for (key, code) in codes {
+            if let Some(slot) = self.slots.get_mut(&key) {
+                slot.conn.close(now, code, "server shutting down");
+            }
+        }
+        self.flush(now, send);
+    }
 }

@@ -10,7 +10,7 @@ from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import H3Connection, FrameType
 from aioquic.h3.events import DataReceived, DatagramReceived, HeadersReceived, WebTransportStreamDataReceived
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, StreamReset, StopSendingReceived
+from aioquic.quic.events import ConnectionTerminated, StreamDataReceived, StreamReset, StopSendingReceived
 
 STEP = 10.0  # seconds any single wait may take
 
@@ -38,6 +38,7 @@ class H3Client(QuicConnectionProtocol):
         self.dgram_event = asyncio.Event()
         self.terminated: Optional[ConnectionTerminated] = None
         self.term_event = asyncio.Event()
+        self.raw_uni: Dict[int, bytearray] = {}
 
     def stream(self, sid: int) -> Stream:
         return self.streams.setdefault(sid, Stream())
@@ -48,6 +49,8 @@ class H3Client(QuicConnectionProtocol):
             self.term_event.set()
             for s in self.streams.values():
                 s.changed.set()
+        if isinstance(event, StreamDataReceived) and event.stream_id & 3 == 3:
+            self.raw_uni.setdefault(event.stream_id, bytearray()).extend(event.data)
         if isinstance(event, StreamReset):
             s = self.stream(event.stream_id)
             s.reset = event.error_code
@@ -252,3 +255,20 @@ async def aioquic_wt_datagram_rate(host: str, port: int, bursts: int = 20, burst
                     pass
         dt = time.perf_counter() - t0
         return {"sent": sent, "echoed": len(c.datagrams), "rate": len(c.datagrams) / dt}
+
+
+def control_frames(raw: bytes) -> List[Tuple[int, bytes]]:
+    """Frames of a peer's HTTP/3 control stream (stream type 0x00 first), or [] if it is not one."""
+    from aioquic.buffer import Buffer, BufferReadError
+    buf = Buffer(data=bytes(raw))
+    try:
+        if buf.pull_uint_var() != 0:
+            return []
+        frames = []
+        while not buf.eof():
+            t = buf.pull_uint_var()
+            n = buf.pull_uint_var()
+            frames.append((t, buf.pull_bytes(n)))
+    except BufferReadError:
+        pass
+    return frames
