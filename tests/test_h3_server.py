@@ -280,3 +280,24 @@ def test_settings_and_goaway_on_shutdown():
     finally:
         s.stop()
     assert s.proc.returncode == 0, s.proc.stderr.read()
+
+
+def test_streams_past_the_limit_close_connection_not_server(server):
+    """A client that opens more bidi streams than the server allowed (aioquic's
+    own limit check bypassed) gets STREAM_LIMIT_ERROR (RFC 9000 section 4.6);
+    the server keeps serving new connections."""
+    async def main():
+        async with h3_connect("127.0.0.1", server.port) as c:
+            assert (await c.request("GET", "/bytes/1"))[0] == 200
+            c._quic._remote_max_streams_bidi = 10_000  # pretend the server allowed more
+            for _ in range(300):
+                sid = c._quic.get_next_available_stream_id()
+                c.h3.send_headers(sid, [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"localhost"),
+                                        (b":path", b"/bytes/1")], end_stream=False)
+            c.transmit()
+            await c.wait_for(lambda: c.terminated is not None, "connection error", timeout=STEP * 2)
+            assert c.terminated.error_code == 0x4
+        async with h3_connect("127.0.0.1", server.port) as c:
+            st, body = await c.request("GET", "/bytes/1000")
+            assert st == 200 and body == bytes_pattern(1000)
+    run(main())
