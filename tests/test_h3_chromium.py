@@ -31,3 +31,36 @@ def test_chromium_webtransport(kind):
         assert s.alive()
     finally:
         s.stop()
+
+
+def spki_sha256_b64(pem_path: str) -> str:
+    import base64
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    cert = x509.load_pem_x509_certificate(open(pem_path, "rb").read())
+    d = hashes.Hash(hashes.SHA256())
+    d.update(cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return base64.b64encode(d.finalize()).decode()
+
+
+def test_chromium_fetch_over_http3(tmp_path):
+    """Chromium's HTTP/3 stack (QUIC forced for the origin, certificate allowed by
+    its SPKI hash) loads our info page and fetch()es /bytes/N, POST /echo, a 404."""
+    pem = str(tmp_path / "cert.pem")
+    s = Server("--write-cert", pem)
+    try:
+        p = subprocess.run(["node", os.path.join(ROOT, "tests", "interop", "h3_chromium_fetch.mjs"), str(s.port),
+                            spki_sha256_b64(pem)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+        assert lines, p.stderr
+        r = json.loads(lines[-1])
+        assert r.get("error") is None, r
+        assert r["page_status"] == 200 and r["page_text"] == "socket-iwa HTTP/3"
+        assert r["get_status"] == 200 and r["get_len"] == 100000 and r["get_ok"]
+        assert r["post_status"] == 200 and r["post_ok"]
+        assert r["missing_status"] == 404
+        assert r["protocols"] == ["h3"]
+        assert s.alive()
+    finally:
+        s.stop()
+    assert s.proc.returncode == 0, s.proc.stderr.read()
