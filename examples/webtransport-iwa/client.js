@@ -103,3 +103,43 @@ if (typeof document !== 'undefined' && document.getElementById('form')) {
     }
   });
 }
+
+/**
+ * Datagram echo rate: sends `count` datagrams of `size` bytes, keeping at most
+ * `window` unanswered, and counts echoes. Resolves with { sent, echoed, perSecond }.
+ */
+export async function datagramRate(url, certSha256Hex, { count = 2000, size = 64, window = 64, idleMs = 1000 } = {}) {
+  const wt = new WebTransport(url, { serverCertificateHashes: [{ algorithm: 'sha-256', value: hexToBytes(certSha256Hex) }] });
+  await wt.ready;
+  const reader = wt.datagrams.readable.getReader();
+  const writer = wt.datagrams.writable.getWriter();
+  let echoed = 0;
+  let sent = 0;
+  let last = performance.now();
+  const t0 = performance.now();
+  let wake = null;
+  const reading = (async () => {
+    for (;;) {
+      const r = await Promise.race([reader.read(), new Promise((res) => setTimeout(() => res(null), idleMs))]);
+      if (!r || r.done) return;
+      echoed++;
+      last = performance.now();
+      if (wake) { wake(); wake = null; }
+      if (echoed >= count) return;
+    }
+  })();
+  const payload = pattern(size, 3);
+  while (sent < count) {
+    if (sent - echoed >= window) {
+      // Wait for an echo, or give up on lost ones after idleMs.
+      const moved = await Promise.race([new Promise((r) => { wake = () => r(true); }), new Promise((r) => setTimeout(() => r(false), idleMs))]);
+      if (!moved) break;
+      continue;
+    }
+    await writer.write(payload);
+    sent++;
+  }
+  await reading;
+  wt.close({ closeCode: 0, reason: 'done' });
+  return { sent, echoed, perSecond: echoed / ((last - t0) / 1000) };
+}
