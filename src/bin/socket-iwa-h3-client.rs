@@ -1,8 +1,10 @@
 //! socket-iwa-h3-client: HTTP/3 GET/POST over our QUIC core and nghttp3;
 //! verifies `/bytes/N` and `POST /echo` bodies and reports timings and throughput.
+//! `--webtransport PATH` and `--websocket PATH` also run a WebTransport and a
+//! WebSocket over HTTP/3 session against an echo endpoint on the same connection.
 
 use clap::Parser;
-use socket_iwa::app::h3_client::{H3Client, Request};
+use socket_iwa::app::h3_client::{H3Client, Request, WsOptions, WtOptions};
 use socket_iwa::io::{run, UdpSocket};
 use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig};
 use socket_iwa::time::now_ns;
@@ -32,6 +34,24 @@ struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Run a WebTransport session (Extended CONNECT) to this echo path, e.g. /wt/echo.
+    #[arg(long)]
+    webtransport: Option<String>,
+    /// WebTransport datagrams to send (at most 32 in flight).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+    wt_datagrams: u64,
+    /// WebTransport datagram payload size (8 up to what the server accepts).
+    #[arg(long, default_value_t = 64)]
+    wt_datagram_size: usize,
+    /// Bytes sent on the WebTransport bidirectional stream and on the unidirectional one.
+    #[arg(long, default_value_t = 65536, value_parser = clap::value_parser!(u64).range(0..=1 << 30))]
+    wt_stream_bytes: u64,
+    /// Run a WebSocket over HTTP/3 session (RFC 9220) to this echo path, e.g. /ws/echo.
+    #[arg(long)]
+    websocket: Option<String>,
+    /// Size of the binary WebSocket message.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=16 << 20))]
+    ws_message_bytes: u64,
     #[arg(long, default_value_t = 30)]
     timeout: u64,
     /// Print the result as one JSON object.
@@ -64,7 +84,7 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
             reqs.push(Request { method: "POST".into(), path: p.clone(), body: Some(body) });
         }
     }
-    if reqs.is_empty() {
+    if reqs.is_empty() && args.webtransport.is_none() && args.websocket.is_none() {
         reqs.push(Request { method: "GET".into(), path: "/".into(), body: None });
     }
     let bind: SocketAddr = if args.connect.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
@@ -72,10 +92,24 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
     let tls = TlsContext::client()?;
     let now = now_ns();
     let conn = Connection::connect(&tls, sock.local_addr(), args.connect, &["h3"], &args.server_name, None, &ConnectionConfig::default(), now)?;
-    let app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
+    let mut app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
+    if let Some(path) = &args.webtransport {
+        app = app.with_webtransport(WtOptions {
+            path: path.clone(),
+            datagrams: args.wt_datagrams,
+            datagram_size: args.wt_datagram_size,
+            stream_bytes: args.wt_stream_bytes,
+        });
+    }
+    if let Some(path) = &args.websocket {
+        app = app.with_websocket(WsOptions { path: path.clone(), message_bytes: args.ws_message_bytes as usize });
+    }
     let mut ep = ClientEndpoint::new(conn, app, now);
     let deadline = now + args.timeout * 1_000_000_000;
     run(&sock, &mut ep, &|| now_ns() > deadline)?;
+    if !ep.app.finished() {
+        ep.app.fill_report(now_ns());
+    }
     let mut report = ep.app.report.clone();
     if !ep.app.finished() {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
@@ -86,6 +120,21 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
     } else {
         for r in &report.responses {
             println!("{} {} -> {} ({} bytes, {:.1} ms){}", r.method, r.path, r.status, r.bytes, r.ms, if r.verified { "" } else { " NOT VERIFIED" });
+        }
+        if let Some(w) = &report.webtransport {
+            println!(
+                "WebTransport {} -> {}: datagrams {}/{} echoed ({} lost, {} bad, {:.0}/s), bidi {}/{} bytes, uni {}/{} bytes, closed {}{}",
+                w.path, w.status, w.datagrams_echoed, w.datagrams_sent, w.datagrams_lost, w.datagrams_bad, w.datagrams_per_sec,
+                w.bidi_bytes_echoed, w.bidi_bytes_sent, w.uni_bytes_echoed, w.uni_bytes_sent, w.closed,
+                if w.verified { "" } else { " NOT VERIFIED" }
+            );
+        }
+        if let Some(w) = &report.websocket {
+            println!(
+                "WebSocket {} -> {}: messages {}/{} echoed, pongs {}/{}, close {} -> {:?}{}",
+                w.path, w.status, w.messages_echoed, w.messages_sent, w.pongs_received, w.pings_sent, w.close_code_sent,
+                w.close_code_received, if w.verified { "" } else { " NOT VERIFIED" }
+            );
         }
         println!("{} of {} completed, {:.1} MB/s{}", report.completed, report.requests, report.throughput_mbps,
                  report.error.as_ref().map(|e| format!(", error: {e}")).unwrap_or_default());

@@ -480,6 +480,24 @@ impl H3Conn {
         Ok(())
     }
 
+    /// Client side: submits a request whose body stays open (Extended CONNECT,
+    /// RFC 9220): fed with [`push_body`](Self::push_body), finished with [`end_body`](Self::end_body).
+    pub fn request_streaming(&mut self, id: i64, headers: &[(&[u8], &[u8])]) -> Result<(), H3Error> {
+        let nva: Vec<h::nghttp3_nv> = headers
+            .iter()
+            .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
+            .collect();
+        let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
+        self.inner.bodies.entry(id).or_default();
+        // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
+        let rv = unsafe { h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), &dr, std::ptr::null_mut()) };
+        if rv != 0 {
+            self.inner.bodies.remove(&id);
+            return Err(lib_error("submit request", rv as i64));
+        }
+        Ok(())
+    }
+
     pub fn push_body(&mut self, id: i64, data: Vec<u8>) {
         if data.is_empty() {
             return;

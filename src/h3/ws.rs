@@ -30,11 +30,19 @@ pub struct WsParser {
     msg: Option<(bool, Vec<u8>)>,
     max_message: usize,
     done: bool,
+    /// Client side: the peer is a server, whose frames must not be masked.
+    unmasked: bool,
 }
 
 impl WsParser {
+    /// Server side: parses client frames (which must be masked).
     pub fn new(max_message: usize) -> Self {
-        WsParser { buf: Vec::new(), msg: None, max_message, done: false }
+        WsParser { buf: Vec::new(), msg: None, max_message, done: false, unmasked: false }
+    }
+
+    /// Client side: parses server frames (which must not be masked, RFC 6455 section 5.1).
+    pub fn client(max_message: usize) -> Self {
+        WsParser { unmasked: true, ..Self::new(max_message) }
     }
 
     /// Feeds bytes; returns the events completed by them. After a Close or Fail nothing more is parsed.
@@ -98,7 +106,10 @@ impl WsParser {
             }
             p = 10;
         }
-        if !masked {
+        if self.unmasked && masked {
+            return Err((1002, "server frames must not be masked"));
+        }
+        if !self.unmasked && !masked {
             return Err((1002, "client frames must be masked"));
         }
         let control = op & 0x8 != 0;
@@ -108,11 +119,12 @@ impl WsParser {
         if len as usize > self.max_message {
             return Err((1009, "message too big"));
         }
-        if b.len() < p + 4 + len as usize {
+        let key_len = if masked { 4 } else { 0 };
+        if b.len() < p + key_len + len as usize {
             return Ok(None);
         }
-        let key = [b[p], b[p + 1], b[p + 2], b[p + 3]];
-        p += 4;
+        let key = if masked { [b[p], b[p + 1], b[p + 2], b[p + 3]] } else { [0; 4] };
+        p += key_len;
         let payload: Vec<u8> = b[p..p + len as usize].iter().enumerate().map(|(i, &x)| x ^ key[i & 3]).collect();
         let used = p + len as usize;
         let ev = match op {
@@ -193,6 +205,32 @@ pub fn frame(op: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// One client frame, masked with `key` (RFC 6455 section 5.3); `fin` false for all but the last fragment.
+pub fn masked_frame(fin: bool, op: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(payload.len() + 14);
+    f.push(if fin { 0x80 } else { 0 } | op);
+    let n = payload.len();
+    if n < 126 {
+        f.push(0x80 | n as u8);
+    } else if n < 65536 {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        f.push(0x80 | 127);
+        f.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    f.extend_from_slice(&key);
+    f.extend(payload.iter().enumerate().map(|(i, &b)| b ^ key[i & 3]));
+    f
+}
+
+/// A client close frame (masked) carrying `code` and `reason`.
+pub fn masked_close_frame(code: u16, reason: &str, key: [u8; 4]) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(&reason.as_bytes()[..reason.len().min(123)]);
+    masked_frame(true, OP_CLOSE, &p, key)
+}
+
 pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
     if code == 1005 {
         return frame(OP_CLOSE, &[]);
@@ -247,5 +285,22 @@ mod tests {
         assert!(matches!(WsParser::new(4).feed(&masked(true, OP_BINARY, b"12345"))[..], [WsEvent::Fail { code: 1009, .. }]));
         assert!(matches!(WsParser::new(100).feed(&masked(false, OP_PING, b""))[..], [WsEvent::Fail { code: 1002, .. }]));
         assert_eq!(frame(OP_BINARY, &[7; 200])[..4], [0x82, 126, 0, 200]);
+    }
+
+    #[test]
+    fn client_side_round_trip() {
+        // What a client masks, a server parser reads; what a server frames, a client parser reads.
+        let big = vec![9u8; 70_000];
+        let mut bytes = masked_frame(false, OP_BINARY, &big[..100], [5, 6, 7, 8]);
+        bytes.extend(masked_frame(true, OP_CONT, &big[100..], [1, 1, 1, 1]));
+        bytes.extend(masked_close_frame(4000, "done", [0, 9, 0, 9]));
+        let evs = WsParser::new(1 << 20).feed(&bytes);
+        assert_eq!(evs, vec![WsEvent::Message { text: false, data: big.clone() }, WsEvent::Close { code: 4000, reason: "done".into() }]);
+        let mut c = WsParser::client(1 << 20);
+        let mut s = frame(OP_BINARY, &big);
+        s.extend(frame(OP_PONG, b"p"));
+        assert_eq!(c.feed(&s), vec![WsEvent::Message { text: false, data: big }, WsEvent::Pong(b"p".to_vec())]);
+        // A masked server frame is a protocol error for the client.
+        assert!(matches!(WsParser::client(100).feed(&masked_frame(true, OP_TEXT, b"x", [1, 2, 3, 4]))[..], [WsEvent::Fail { code: 1002, .. }]));
     }
 }
