@@ -166,7 +166,6 @@ pub struct H3Client {
     wt_streams: HashMap<i64, WtStream>,
     /// Server-initiated streams classified as HTTP/3 (control, QPACK): nghttp3's from then on.
     h3_streams: HashSet<i64>,
-    rng: u64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -248,7 +247,6 @@ impl H3Client {
             peek: HashMap::new(),
             wt_streams: HashMap::new(),
             h3_streams: HashSet::new(),
-            rng: now | 1,
         }
     }
 
@@ -295,15 +293,12 @@ impl H3Client {
         self
     }
 
-    /// A masking key (RFC 6455 section 5.3). xorshift seeded from the clock:
-    /// the key only has to vary between frames for this test client.
+    /// A masking key (RFC 6455 section 5.3 asks for a strong, unpredictable
+    /// source): four bytes from wolfSSL's DRBG.
     fn mask_key(&mut self) -> [u8; 4] {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        (x as u32).to_be_bytes()
+        let mut key = [0u8; 4];
+        crate::tls::random_bytes(&mut key);
+        key
     }
 
     fn sessions_done(&self) -> bool {
