@@ -294,10 +294,7 @@ impl ConnectionApp for EchoClient {
             return;
         }
         if !conn.is_open() {
-            self.report.error.get_or_insert_with(|| match conn.close_reason() {
-                Some(r) => format!("connection closed: code 0x{:x} {}", r.code, r.reason),
-                None => "connection closed".into(),
-            });
+            self.report.error.get_or_insert_with(|| conn.close_description());
             self.finish(conn, now);
             return;
         }

@@ -3,9 +3,7 @@
 
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
-use socket_iwa::io::{run, UdpSocket};
-use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig};
-use socket_iwa::time::now_ns;
+use socket_iwa::quic::client::{dial_and_run, Dial};
 use socket_iwa::tls::{SavedSession, TlsContext};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,17 +80,9 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 
 /// One connection: returns whether the echo verified and the new session, if any.
 fn connect_once(args: &Args, tls: &TlsContext, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
-    let bind: SocketAddr = if args.connect.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
-    let sock = UdpSocket::bind(bind).map_err(|e| socket_iwa::Error::Other(format!("cannot bind a UDP socket: {e}")))?;
-    let local = sock.local_addr();
-    let now = now_ns();
-    let cfg = ConnectionConfig::default();
-    let conn = Connection::connect(tls, local, args.connect, &[&args.alpn], &args.server_name, saved, &cfg, now)?;
     let want_session = args.session.is_some() || args.connections > 1;
-    let app = EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now);
-    let mut ep = ClientEndpoint::new(conn, app, now);
-    let deadline = now + args.timeout * 1_000_000_000;
-    run(&sock, &mut ep, &|| now_ns() > deadline)?;
+    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout };
+    let mut ep = dial_and_run(tls, &dial, |now| EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now))?;
     let timed_out = !ep.app.finished();
     let mut report = ep.app.report.clone();
     if timed_out {

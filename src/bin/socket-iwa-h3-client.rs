@@ -5,8 +5,7 @@
 
 use clap::Parser;
 use socket_iwa::app::h3_client::{H3Client, Request, WsOptions, WtOptions};
-use socket_iwa::io::{run, UdpSocket};
-use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig};
+use socket_iwa::quic::client::{dial_and_run, Dial};
 use socket_iwa::time::now_ns;
 use socket_iwa::tls::TlsContext;
 use std::net::SocketAddr;
@@ -87,26 +86,23 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
     if reqs.is_empty() && args.webtransport.is_none() && args.websocket.is_none() {
         reqs.push(Request { method: "GET".into(), path: "/".into(), body: None });
     }
-    let bind: SocketAddr = if args.connect.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
-    let sock = UdpSocket::bind(bind).map_err(|e| socket_iwa::Error::Other(format!("cannot bind a UDP socket: {e}")))?;
     let tls = TlsContext::client()?;
-    let now = now_ns();
-    let conn = Connection::connect(&tls, sock.local_addr(), args.connect, &["h3"], &args.server_name, None, &ConnectionConfig::default(), now)?;
-    let mut app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
-    if let Some(path) = &args.webtransport {
-        app = app.with_webtransport(WtOptions {
-            path: path.clone(),
-            datagrams: args.wt_datagrams,
-            datagram_size: args.wt_datagram_size,
-            stream_bytes: args.wt_stream_bytes,
-        });
-    }
-    if let Some(path) = &args.websocket {
-        app = app.with_websocket(WsOptions { path: path.clone(), message_bytes: args.ws_message_bytes as usize });
-    }
-    let mut ep = ClientEndpoint::new(conn, app, now);
-    let deadline = now + args.timeout * 1_000_000_000;
-    run(&sock, &mut ep, &|| now_ns() > deadline)?;
+    let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout };
+    let mut ep = dial_and_run(&tls, &dial, |now| {
+        let mut app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
+        if let Some(path) = &args.webtransport {
+            app = app.with_webtransport(WtOptions {
+                path: path.clone(),
+                datagrams: args.wt_datagrams,
+                datagram_size: args.wt_datagram_size,
+                stream_bytes: args.wt_stream_bytes,
+            });
+        }
+        if let Some(path) = &args.websocket {
+            app = app.with_websocket(WsOptions { path: path.clone(), message_bytes: args.ws_message_bytes as usize });
+        }
+        app
+    })?;
     if !ep.app.finished() {
         ep.app.fill_report(now_ns());
     }

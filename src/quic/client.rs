@@ -3,7 +3,36 @@
 use super::connection::Connection;
 use super::Endpoint;
 use crate::app::ConnectionApp;
+use crate::error::{Error, Result};
+use crate::io::{run, UdpSocket};
+use crate::quic::ConnectionConfig;
+use crate::time::now_ns;
+use crate::tls::{SavedSession, TlsContext};
 use std::net::SocketAddr;
+
+/// Where and how a client connects.
+pub struct Dial<'a> {
+    pub remote: SocketAddr,
+    pub alpns: &'a [&'a str],
+    pub server_name: &'a str,
+    pub session: Option<&'a SavedSession>,
+    /// Give up after this many seconds.
+    pub timeout_secs: u64,
+}
+
+/// Binds a wildcard UDP socket of the remote's family, connects, and drives the
+/// app built by `make_app(now)` on the socket loop until it is done or the
+/// timeout passes. Returns the endpoint so the caller can read the app's report.
+pub fn dial_and_run<A: ConnectionApp>(tls: &TlsContext, d: &Dial, make_app: impl FnOnce(u64) -> A) -> Result<ClientEndpoint<A>> {
+    let bind: SocketAddr = if d.remote.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+    let sock = UdpSocket::bind(bind).map_err(|e| Error::Other(format!("cannot bind a UDP socket: {e}")))?;
+    let now = now_ns();
+    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig::default(), now)?;
+    let mut ep = ClientEndpoint::new(conn, make_app(now), now);
+    let deadline = now + d.timeout_secs * 1_000_000_000;
+    run(&sock, &mut ep, &|| now_ns() > deadline)?;
+    Ok(ep)
+}
 
 pub struct ClientEndpoint<A: ConnectionApp> {
     pub conn: Connection,

@@ -55,6 +55,12 @@ pub struct CloseReason {
     pub remote: bool,
 }
 
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "code 0x{:x} {}", self.code, self.reason)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Open,
@@ -622,6 +628,14 @@ impl Connection {
         self.close_reason.as_ref()
     }
 
+    /// One line saying how the connection ended, for reports.
+    pub fn close_description(&self) -> String {
+        match &self.close_reason {
+            Some(r) => format!("connection closed: {r}"),
+            None => "connection closed".into(),
+        }
+    }
+
     /// The negotiated ALPN protocol.
     pub fn alpn(&self) -> Option<Vec<u8>> {
         self.tls.alpn()
@@ -847,6 +861,18 @@ impl Connection {
         Ok(())
     }
 
+    /// True when everything queued has been sent and acknowledged: no stream
+    /// bytes or FIN waiting, no datagrams queued, nothing in flight.
+    pub fn output_settled(&self) -> bool {
+        // SAFETY: inner and conn are valid; ngtcp2 fills `info` completely.
+        unsafe {
+            let st = &*self.inner;
+            let mut info: n::ngtcp2_conn_info = std::mem::zeroed();
+            n::ngtcp2_conn_get_conn_info_versioned(self.conn(), n::NGTCP2_CONN_INFO_VERSION as c_int, &mut info);
+            st.streams.values().all(|s| !s.has_pending()) && st.datagrams.is_empty() && info.bytes_in_flight == 0
+        }
+    }
+
     /// Bytes queued on a stream and not yet acknowledged.
     pub fn stream_unacked(&self, id: i64) -> u64 {
         // SAFETY: inner is valid.
@@ -871,22 +897,26 @@ impl Connection {
 
     /// Opens a bidirectional stream.
     pub fn open_bidi(&mut self) -> Result<i64> {
-        let mut id = -1;
-        // SAFETY: conn is valid.
-        let rv = unsafe { n::ngtcp2_conn_open_bidi_stream(self.conn(), &mut id, std::ptr::null_mut()) };
-        if rv != 0 {
-            return Err(Error::ngtcp2("open stream", rv));
-        }
-        Ok(id)
+        self.open_stream(true)
     }
 
     /// Opens a unidirectional (send-only) stream.
     pub fn open_uni(&mut self) -> Result<i64> {
+        self.open_stream(false)
+    }
+
+    fn open_stream(&mut self, bidi: bool) -> Result<i64> {
         let mut id = -1;
-        // SAFETY: conn is valid.
-        let rv = unsafe { n::ngtcp2_conn_open_uni_stream(self.conn(), &mut id, std::ptr::null_mut()) };
+        // SAFETY: conn is valid; id is written on success.
+        let rv = unsafe {
+            if bidi {
+                n::ngtcp2_conn_open_bidi_stream(self.conn(), &mut id, std::ptr::null_mut())
+            } else {
+                n::ngtcp2_conn_open_uni_stream(self.conn(), &mut id, std::ptr::null_mut())
+            }
+        };
         if rv != 0 {
-            return Err(Error::ngtcp2("open uni stream", rv));
+            return Err(Error::ngtcp2(if bidi { "open stream" } else { "open uni stream" }, rv));
         }
         Ok(id)
     }
