@@ -8,14 +8,19 @@ use crate::time::now_ns;
 use std::io;
 use std::time::Duration;
 
+/// How long a stopping endpoint waits for its goodbyes to be acknowledged.
+const SHUTDOWN_GRACE_NS: u64 = 500_000_000;
+
 /// Datagrams read per wakeup before timers and output get a turn.
 const RECV_BATCH: usize = 64;
 
 /// Runs `ep` on `sock` until the endpoint is done or `stop()` returns true.
-/// `stop` is checked at least every 100 ms.
+/// `stop` is checked at least every 100 ms; on stop the endpoint shuts down
+/// gracefully (goodbyes acknowledged, at most 500 ms, then CONNECTION_CLOSE).
 pub fn run(sock: &UdpSocket, ep: &mut dyn Endpoint, stop: &dyn Fn() -> bool) -> io::Result<()> {
     let local = sock.local_addr();
     let mut buf = vec![0u8; 65536];
+    let mut shutdown_deadline: Option<u64> = None;
     loop {
         let now = now_ns();
         let mut send = |pkt: &[u8], to| match sock.send_to(pkt, to) {
@@ -32,10 +37,19 @@ pub fn run(sock: &UdpSocket, ep: &mut dyn Endpoint, stop: &dyn Fn() -> bool) -> 
         if ep.is_done() {
             return Ok(());
         }
-        if stop() {
-            // Best effort goodbye (GOAWAY, CONNECTION_CLOSE); packets that would block are dropped.
-            ep.shutdown(now_ns(), &mut send);
-            return Ok(());
+        if shutdown_deadline.is_none() && stop() {
+            // Graceful stop: the apps queue their goodbyes (GOAWAY); the loop
+            // keeps running until those are acknowledged or the grace period ends.
+            ep.begin_shutdown(now);
+            shutdown_deadline = Some(now + SHUTDOWN_GRACE_NS);
+        }
+        if let Some(deadline) = shutdown_deadline {
+            if ep.goodbyes_delivered() || now_ns() >= deadline {
+                // Then CONNECTION_CLOSE; packets that would block are dropped.
+                ep.finish_shutdown(now_ns());
+                ep.flush(now_ns(), &mut send);
+                return Ok(());
+            }
         }
         // Sleep exactly until the endpoint's next deadline (pacing deadlines are
         // often sub-millisecond), but at most 100 ms so `stop` is seen.

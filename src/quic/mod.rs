@@ -60,9 +60,18 @@ pub trait Endpoint {
     /// would block; returns false if it stopped for that reason.
     fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool;
     fn is_done(&self) -> bool;
-    /// The process is stopping: say goodbye to every connection (the apps'
-    /// final data, then CONNECTION_CLOSE) through `send`. Default: nothing.
-    fn shutdown(&mut self, _now: u64, _send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) {}
+    /// The process is stopping, step 1: let every connection's app queue its
+    /// goodbye (HTTP/3's GOAWAY). The driver keeps running the loop after this
+    /// so the goodbyes are sent and acknowledged. Default: nothing.
+    fn begin_shutdown(&mut self, _now: u64) {}
+    /// True once every goodbye queued by `begin_shutdown` has been sent and
+    /// acknowledged (nothing left unsent or in flight). Default: true.
+    fn goodbyes_delivered(&self) -> bool {
+        true
+    }
+    /// Step 2: close every connection (CONNECTION_CLOSE with the app's code).
+    /// The driver flushes once more afterwards. Default: nothing.
+    fn finish_shutdown(&mut self, _now: u64) {}
 }
 
 /// ngtcp2's description of a library error code.

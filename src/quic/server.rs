@@ -53,6 +53,8 @@ pub struct ServerEndpoint {
     stateless: VecDeque<(Vec<u8>, SocketAddr)>,
     blocked: Option<(Vec<u8>, SocketAddr)>,
     buf: Vec<u8>,
+    /// Application close codes chosen in `begin_shutdown`, used by `finish_shutdown`.
+    shutdown_codes: Vec<(u64, u64)>,
     pub stats: ServerStats,
     /// Called with each connection as it closes (for logs).
     pub on_close: Option<Box<dyn FnMut(&Connection)>>,
@@ -73,6 +75,7 @@ impl ServerEndpoint {
             stateless: VecDeque::new(),
             blocked: None,
             buf: vec![0u8; 1500],
+            shutdown_codes: Vec::new(),
             stats: ServerStats::default(),
             on_close: None,
         }
@@ -264,7 +267,7 @@ impl Endpoint for ServerEndpoint {
         false
     }
 
-    fn shutdown(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) {
+    fn begin_shutdown(&mut self, now: u64) {
         let mut codes = Vec::new();
         for (&key, slot) in self.slots.iter_mut() {
             let code = match slot.app.as_mut() {
@@ -273,13 +276,18 @@ impl Endpoint for ServerEndpoint {
             };
             codes.push((key, code));
         }
-        // The apps' goodbyes go out before the CONNECTION_CLOSE that ends each connection.
-        self.flush(now, send);
-        for (key, code) in codes {
+        self.shutdown_codes = codes;
+    }
+
+    fn goodbyes_delivered(&self) -> bool {
+        self.slots.values().all(|s| !s.conn.is_open() || s.conn.output_settled())
+    }
+
+    fn finish_shutdown(&mut self, now: u64) {
+        for (key, code) in std::mem::take(&mut self.shutdown_codes) {
             if let Some(slot) = self.slots.get_mut(&key) {
                 slot.conn.close(now, code, "server shutting down");
             }
         }
-        self.flush(now, send);
     }
 }
