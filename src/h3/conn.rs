@@ -203,8 +203,12 @@ unsafe extern "C" fn reset_stream(_c: *mut h::nghttp3_conn, id: i64, code: u64, 
 
 unsafe extern "C" fn rand_cb(dest: *mut u8, len: usize) {
     // GREASE values only: a xorshift stream is enough. No user data here, so a
-    // per-thread state seeded from the clock.
-    thread_local!(static S: std::cell::Cell<u64> = std::cell::Cell::new(crate::time::now_ns() | 1));
+    // per-thread state, seeded from wolfSSL's RNG (not the clock: the QUIC core reads no clock).
+    thread_local!(static S: std::cell::Cell<u64> = std::cell::Cell::new({
+        let mut b = [0u8; 8];
+        crate::tls::random_bytes(&mut b);
+        u64::from_ne_bytes(b) | 1
+    }));
     S.with(|s| {
         for i in 0..len {
             let mut x = s.get();

@@ -691,11 +691,15 @@ impl Connection {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        let ev = self.st().events.pop_front();
-        if ev == Some(Event::HandshakeCompleted) && self.handshake_done_at.is_none() {
-            self.handshake_done_at = Some(crate::time::now_ns());
+        self.st().events.pop_front()
+    }
+
+    /// Records the handshake time from the caller's clock (`now` of the call
+    /// that completed it), so no real clock is read here.
+    fn note_handshake(&mut self, now: u64) {
+        if self.handshake_done_at.is_none() && self.handshake_completed() {
+            self.handshake_done_at = Some(now);
         }
-        ev
     }
 
     // ---- input ------------------------------------------------------------
@@ -717,6 +721,7 @@ impl Connection {
         let rv = unsafe {
             n::ngtcp2_conn_read_pkt_versioned(self.conn(), ps.path(), n::NGTCP2_PKT_INFO_VERSION as c_int, &pi, data.as_ptr(), data.len(), now)
         };
+        self.note_handshake(now);
         if rv == 0 {
             return;
         }
@@ -828,6 +833,7 @@ impl Connection {
             State::Open => {
                 // SAFETY: conn is valid.
                 let rv = unsafe { n::ngtcp2_conn_handle_expiry(self.conn(), now) };
+                self.note_handshake(now);
                 if rv == n::NGTCP2_ERR_IDLE_CLOSE || rv == n::NGTCP2_ERR_HANDSHAKE_TIMEOUT {
                     self.close_reason = Some(CloseReason { application: false, code: 0, reason: super::ngtcp2_strerror(rv), remote: false });
                     self.state = State::Closed;
