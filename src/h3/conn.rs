@@ -328,7 +328,11 @@ impl H3Conn {
         settings.enable_connect_protocol = 1;
         settings.h3_datagram = 1;
         settings.qpack_max_dtable_capacity = 4096;
-        settings.qpack_blocked_streams = 100;
+        // A client must not let the server's header blocks wait for QPACK inserts: a
+        // response stream can be complete at the QUIC layer (FIN in, request acked) while
+        // its headers still wait for an encoder-stream packet that was lost or reordered;
+        // closing it then makes nghttp3 discard the response. 0 forbids blocking blocks.
+        settings.qpack_blocked_streams = if server { 100 } else { 0 };
         let cb = callbacks();
         let mut raw = std::ptr::null_mut();
         // SAFETY: callbacks and settings are copied by nghttp3; inner outlives raw (both owned by H3Conn).
