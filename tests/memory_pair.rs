@@ -1,6 +1,9 @@
 //! Transport tests without sockets: our client and server endpoints over the
 //! in-memory link of [`harness`] (virtual clock, seeded loss, reordering,
 //! duplication, delay, MTU, NAT rebinding). See docs/TESTING.md.
+//!
+//! Retry is not covered here: the server endpoint has no Retry in this branch
+//! (docs/TESTING.md says what its test must check).
 
 mod harness;
 
@@ -286,12 +289,17 @@ fn vanished_client_is_reclaimed_by_the_idle_timeout() {
     let mut sim = Sim::symmetric(server, c, T0, LinkConfig::clean(), 62);
     sim.run_until(30 * SEC, |s| s.stats.delivered_bytes_to_client >= 1 << 20).unwrap();
     sim.client_alive = false;
-    let (gone_at, sent) = (sim.now, sim.stats.sent_to_client);
+    let gone_at = sim.now;
+    // First the congestion window's worth of data goes out unacknowledged...
+    sim.run_to(gone_at + SEC);
+    let sent = sim.stats.sent_to_client;
+    assert_eq!(sim.server.connection_count(), 1);
     sim.run_server_empty(60 * SEC).unwrap();
     let t = sim.now - gone_at;
     assert!((4 * SEC..=6 * SEC).contains(&t), "reclaimed {t} ns after the client vanished");
+    // ...then only probes, backing off exponentially.
     let probes = sim.stats.sent_to_client - sent;
-    assert!(probes > 0 && probes < 2000, "{probes} datagrams sent to a vanished client");
+    assert!(probes > 0 && probes <= 20, "{probes} probes sent to a vanished client in 4 s");
 }
 
 /// A client app that closes with code 0x42 as soon as the first echoed byte
