@@ -367,6 +367,23 @@ fn server_close_reaches_the_client() {
     sim.run_server_empty(10 * SEC).unwrap();
 }
 
+/// A client that sends its Initial and then never answers: before the address
+/// is validated the server sends at most 3x what it received (RFC 9000 8.1),
+/// retransmissions included, and drops the connection at the handshake timeout.
+#[test]
+fn amplification_limit_for_a_silent_client() {
+    let mut sim = Sim::symmetric(server(), echo_client(1, 1000, false), T0, LinkConfig::clean(), 73);
+    sim.run_to(T0 + MS);
+    assert!(sim.stats.sent_to_server >= 1 && sim.in_flight() >= 1, "the Initial is on its way");
+    sim.client_alive = false;
+    sim.run_until(SEC, |s| s.server.connection_count() == 1).unwrap();
+    sim.run_server_empty(60 * SEC).unwrap();
+    let (got, sent) = (sim.stats.bytes_to_server, sim.stats.bytes_to_client);
+    assert!(sent > got, "the server answered: {got} in, {sent} out");
+    assert!(sent <= 3 * got, "{got} bytes in, {sent} out: more than 3x before validation");
+    assert!(sim.now - T0 <= 11 * SEC, "dropped after {} ns", sim.now - T0);
+}
+
 // ---- Version Negotiation ---------------------------------------------------
 
 /// A reserved version (RFC 9000 15) no one speaks.
