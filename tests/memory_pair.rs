@@ -74,7 +74,7 @@ fn zero_rtt_accepted() {
     assert_eq!(r.first_byte_ms, Some(10.0), "{r:?}");
 }
 
-/// A ticket the server cannot open (another server, another ticket key): the
+/// A ticket the server cannot open (another server: same certificate, another ticket key): the
 /// handshake falls back to a full one, 0-RTT is rejected, and the client's
 /// streams are sent again over 1-RTT and echoed exactly once.
 #[test]

@@ -34,6 +34,7 @@ use socket_iwa::tls::{Identity, SavedSession, TicketKey, TlsContext};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 pub const MS: u64 = 1_000_000;
 pub const SEC: u64 = 1_000_000_000;
@@ -256,11 +257,17 @@ pub struct Sim<A: ConnectionApp> {
     rebound: bool,
 }
 
-/// A server endpoint with a fresh self-signed identity, the production apps
-/// (echo, h3) and `cfg`.
+/// One self-signed server identity per test process: every test server
+/// presents it, so clients can pin it and only the ticket key tells two
+/// servers apart.
+pub fn identity() -> &'static Identity {
+    static ID: OnceLock<Identity> = OnceLock::new();
+    ID.get_or_init(|| Identity::generate().unwrap())
+}
+
+/// A server endpoint with the production apps (echo, h3), `cfg` and `ticket_key`.
 pub fn server_with(cfg: ServerConfig, ticket_key: TicketKey) -> ServerEndpoint {
-    let identity = Identity::generate().unwrap();
-    let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key).unwrap();
+    let tls = TlsContext::server(identity(), SERVER_ALPNS, ticket_key).unwrap();
     ServerEndpoint::new(tls, cfg, server_factory())
 }
 
@@ -276,6 +283,8 @@ pub fn client<A: ConnectionApp>(
     now: u64,
     app: A,
 ) -> ClientEndpoint<A> {
+    // The only place a client TLS context is made: where clients verify
+    // certificates, this pins `identity().cert_sha256`.
     let tls = TlsContext::client().unwrap();
     let conn = Connection::connect(&tls, client_addr(), server_addr(), &[alpn], "localhost", session, cfg, now).unwrap();
     ClientEndpoint::new(conn, app, now)
