@@ -93,6 +93,19 @@ def test_our_client_migrates_to_our_server(server, new_ip):
     assert closed_peer(server) == f"{new_ip or '127.0.0.1'}:{port}"
 
 
+def test_our_client_migrates_to_wasm_server():
+    # The same server built for wasm32-unknown-emscripten under Node 26: the Direct
+    # Sockets bridge must report each datagram's real source address.
+    s = Server(kind="wasm-node")
+    try:
+        rc, rep, err = run_client(s.port, "--bytes", str(SIZE), "--rebind-after", str(HALF), "--rebind-addr", "127.0.0.2",
+                                  "--timeout", "60", timeout=90)
+        check_migrated(rep, rc, err, "127.0.0.2")
+        assert closed_peer(s) == rep["migration"]["to"]
+    finally:
+        s.stop()
+
+
 @pytest.mark.parametrize("new_ip", [None, "127.0.0.2"], ids=["port", "address"])
 def test_our_client_migrates_to_aioquic_server(new_ip):
     extra = ["--rebind-addr", new_ip] if new_ip else []
