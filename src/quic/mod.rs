@@ -80,8 +80,8 @@ pub trait Endpoint {
     }
     /// The driver's answer to `wants_new_socket`: the new socket's local
     /// address, or why binding failed. Returns true if the endpoint moved to
-    /// the new socket; the driver then uses it and closes the old one,
-    /// otherwise it drops the new one.
+    /// the new socket; the driver then reads and writes only the new one.
+    /// Otherwise it drops the new one and carries on as before.
     fn rebound(&mut self, _now: u64, _bound: std::io::Result<SocketAddr>) -> bool {
         false
     }
