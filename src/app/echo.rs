@@ -83,6 +83,11 @@ pub struct EchoReport {
     pub early_data: String,
     pub streams: u64,
     pub streams_completed: u64,
+    /// The highest bidirectional stream limit the peer granted (its initial
+    /// transport parameter, raised by MAX_STREAMS frames as streams close).
+    pub peer_max_streams_bidi: u64,
+    /// Times the client opened more streams because the peer raised the limit.
+    pub stream_limit_raises: u64,
     pub bytes_sent: u64,
     pub bytes_echoed: u64,
     pub verified: bool,
@@ -148,6 +153,11 @@ impl EchoClient {
     }
 
     fn open_more(&mut self, conn: &mut Connection) {
+        let limit = self.opened + conn.bidi_streams_left();
+        if self.report.peer_max_streams_bidi > 0 && limit > self.report.peer_max_streams_bidi && self.opened < self.streams {
+            self.report.stream_limit_raises += 1;
+        }
+        self.report.peer_max_streams_bidi = self.report.peer_max_streams_bidi.max(limit);
         while self.opened < self.streams && conn.bidi_streams_left() > 0 {
             let Ok(id) = conn.open_bidi() else { break };
             let k = self.opened;

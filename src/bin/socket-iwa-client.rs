@@ -3,9 +3,9 @@
 
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
-use socket_iwa::quic::client::{dial_and_run, Dial};
+use socket_iwa::quic::client::{dial_and_run, Dial, Rebind};
 use socket_iwa::tls::{SavedSession, TlsContext};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -36,6 +36,13 @@ struct Args {
     /// ticket of the previous one (so 2 shows full handshake, then 0-RTT).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     connections: u32,
+    /// Migrate deliberately once this many echoed bytes have arrived: bind a
+    /// new UDP socket (new port) and move the connection onto it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    rebind_after: Option<u64>,
+    /// With --rebind-after: bind the new socket on this local IP (an address change).
+    #[arg(long, requires = "rebind_after")]
+    rebind_addr: Option<IpAddr>,
     /// Give up on a connection after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -81,14 +88,26 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 /// One connection: returns whether the echo verified and the new session, if any.
 fn connect_once(args: &Args, tls: &TlsContext, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let want_session = args.session.is_some() || args.connections > 1;
-    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout };
+    let rebind = args.rebind_after.map(|after_bytes| Rebind { after_bytes, addr: args.rebind_addr });
+    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind };
     let mut ep = dial_and_run(tls, &dial, |now| EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now))?;
     let timed_out = !ep.app.finished();
     let mut report = ep.app.report.clone();
     if timed_out {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
     }
-    let ok = report.verified && report.error.is_none();
-    socket_iwa::log::event(args.json, serde_json::to_value(&report).unwrap());
+    let mut ok = report.verified && report.error.is_none();
+    let mut out = serde_json::to_value(&report).unwrap();
+    if args.rebind_after.is_some() {
+        // A requested migration that did not happen is a failure, not a footnote.
+        let m = ep.migration.clone().unwrap_or_else(|| socket_iwa::quic::client::MigrationReport {
+            error: Some("the migration point was never reached".into()),
+            ..Default::default()
+        });
+        ok &= m.migrated;
+        out["migration"] = serde_json::to_value(&m).unwrap();
+        out["local_addr"] = ep.conn.local_addr().to_string().into();
+    }
+    socket_iwa::log::event(args.json, out);
     Ok((ok, ep.app.session.take()))
 }

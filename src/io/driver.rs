@@ -17,12 +17,30 @@ const RECV_BATCH: usize = 64;
 /// Runs `ep` on `sock` until the endpoint is done or `stop()` returns true.
 /// `stop` is checked at least every 100 ms; on stop the endpoint shuts down
 /// gracefully (goodbyes acknowledged, at most 500 ms, then CONNECTION_CLOSE).
+/// When the endpoint asks for a new socket (a client migrating, see
+/// [`Endpoint::wants_new_socket`]) the loop binds it and, if the endpoint
+/// moves onto it, continues on that socket alone (the old one is no longer
+/// read; one the loop bound itself is closed when replaced).
 pub fn run(sock: &UdpSocket, ep: &mut dyn Endpoint, stop: &dyn Fn() -> bool) -> io::Result<()> {
-    let local = sock.local_addr();
+    let mut replacement: Option<UdpSocket> = None;
     let mut buf = vec![0u8; 65536];
     let mut shutdown_deadline: Option<u64> = None;
     loop {
         let now = now_ns();
+        if let Some(addr) = ep.wants_new_socket() {
+            match UdpSocket::bind(addr) {
+                Ok(s) => {
+                    if ep.rebound(now, Ok(s.local_addr())) {
+                        replacement = Some(s);
+                    }
+                }
+                Err(e) => {
+                    ep.rebound(now, Err(e));
+                }
+            }
+        }
+        let sock = replacement.as_ref().unwrap_or(sock);
+        let local = sock.local_addr();
         let mut send = |pkt: &[u8], to| match sock.send_to(pkt, to) {
             Ok(_) => true,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,

@@ -8,7 +8,7 @@ use crate::io::{run, UdpSocket};
 use crate::quic::ConnectionConfig;
 use crate::time::now_ns;
 use crate::tls::{SavedSession, TlsContext};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Where and how a client connects.
 pub struct Dial<'a> {
@@ -18,6 +18,29 @@ pub struct Dial<'a> {
     pub session: Option<&'a SavedSession>,
     /// Give up after this many seconds.
     pub timeout_secs: u64,
+    /// Migrate to a new socket part-way through (see [`Rebind`]).
+    pub rebind: Option<Rebind>,
+}
+
+/// A deliberate client migration: once `after_bytes` bytes of stream data have
+/// arrived, the client binds a new UDP socket (new port; on `addr` if given,
+/// else the current local IP) and moves the connection onto it.
+#[derive(Clone, Copy, Debug)]
+pub struct Rebind {
+    pub after_bytes: u64,
+    pub addr: Option<IpAddr>,
+}
+
+/// What became of a requested migration, for the client's report.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MigrationReport {
+    pub migrated: bool,
+    /// Local address before and after the migration.
+    pub from: String,
+    pub to: Option<String>,
+    /// Stream bytes received when the client moved.
+    pub at_bytes: Option<u64>,
+    pub error: Option<String>,
 }
 
 /// Binds a wildcard UDP socket of the remote's family, connects, and drives the
@@ -29,6 +52,7 @@ pub fn dial_and_run<A: ConnectionApp>(tls: &TlsContext, d: &Dial, make_app: impl
     let now = now_ns();
     let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig::default(), now)?;
     let mut ep = ClientEndpoint::new(conn, make_app(now), now);
+    ep.rebind = d.rebind;
     let deadline = now + d.timeout_secs * 1_000_000_000;
     run(&sock, &mut ep, &|| now_ns() > deadline)?;
     Ok(ep)
@@ -40,17 +64,25 @@ pub struct ClientEndpoint<A: ConnectionApp> {
     buf: Vec<u8>,
     blocked: Option<(Vec<u8>, SocketAddr)>,
     close_flushed: bool,
+    /// A requested migration not yet attempted.
+    pub rebind: Option<Rebind>,
+    /// Stream bytes received so far (the migration trigger).
+    received: u64,
+    pub migration: Option<MigrationReport>,
 }
 
 impl<A: ConnectionApp> ClientEndpoint<A> {
     /// Wraps a fresh connection; the app may queue data at once (sent as 0-RTT when resuming).
     pub fn new(mut conn: Connection, mut app: A, now: u64) -> Self {
         app.on_start(&mut conn, now);
-        ClientEndpoint { conn, app, buf: vec![0u8; 1500], blocked: None, close_flushed: false }
+        ClientEndpoint { conn, app, buf: vec![0u8; 1500], blocked: None, close_flushed: false, rebind: None, received: 0, migration: None }
     }
 
     fn process(&mut self, now: u64) {
         while let Some(ev) = self.conn.poll_event() {
+            if let super::Event::StreamData { data, .. } = &ev {
+                self.received += data.len() as u64;
+            }
             self.app.on_event(&mut self.conn, now, ev);
         }
         self.app.on_tick(&mut self.conn, now);
@@ -103,5 +135,40 @@ impl<A: ConnectionApp> Endpoint for ClientEndpoint<A> {
     fn is_done(&self) -> bool {
         // A client need not linger in the closing period once CONNECTION_CLOSE is out.
         self.conn.is_closed() || (!self.conn.is_open() && self.close_flushed)
+    }
+
+    fn wants_new_socket(&mut self) -> Option<SocketAddr> {
+        let r = self.rebind?;
+        if self.received < r.after_bytes || !self.conn.is_open() {
+            return None;
+        }
+        let local = self.conn.local_addr();
+        Some(SocketAddr::new(r.addr.unwrap_or(local.ip()), 0))
+    }
+
+    fn rebound(&mut self, now: u64, bound: std::io::Result<SocketAddr>) -> bool {
+        // One attempt: whatever happens, the report says so.
+        self.rebind = None;
+        let mut m = MigrationReport { from: self.conn.local_addr().to_string(), at_bytes: Some(self.received), ..Default::default() };
+        let moved = match bound {
+            Ok(addr) => match self.conn.migrate(addr, now) {
+                Ok(()) => {
+                    log::info!("migrated from {} to {addr}", m.from);
+                    m.to = Some(addr.to_string());
+                    true
+                }
+                Err(e) => {
+                    m.error = Some(e.to_string());
+                    false
+                }
+            },
+            Err(e) => {
+                m.error = Some(format!("cannot bind the new socket: {e}"));
+                false
+            }
+        };
+        m.migrated = moved;
+        self.migration = Some(m);
+        moved
     }
 }

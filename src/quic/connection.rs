@@ -166,6 +166,8 @@ pub struct Connection {
     local: SocketAddr,
     remote: SocketAddr,
     close_packet: Vec<u8>,
+    /// Where the CONNECTION_CLOSE goes: the path ngtcp2 wrote it for.
+    close_to: SocketAddr,
     close_packet_due: bool,
     close_reason: Option<CloseReason>,
     started: u64,
@@ -492,6 +494,7 @@ impl Connection {
             local,
             remote,
             close_packet: Vec::new(),
+            close_to: remote,
             close_packet_due: false,
             close_reason: None,
             started: now,
@@ -591,12 +594,36 @@ impl Connection {
         unsafe { &mut *self.inner }
     }
 
+    /// The local address of the connection's current path (it changes when
+    /// a client migrates).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        // SAFETY: conn is valid; the returned path is owned by conn.
+        unsafe { super::path_local(&*n::ngtcp2_conn_get_path(self.conn())) }.unwrap_or(self.local)
     }
 
+    /// The peer's address on the connection's current path (it changes when
+    /// the peer migrates or its NAT rebinds, once ngtcp2 switched paths).
     pub fn remote_addr(&self) -> SocketAddr {
-        self.remote
+        // SAFETY: as in `local_addr`.
+        unsafe { super::path_remote(&*n::ngtcp2_conn_get_path(self.conn())) }.unwrap_or(self.remote)
+    }
+
+    /// Client: moves the connection to a new local address at once (RFC 9000
+    /// section 9: a fresh connection ID, the new path validated meanwhile).
+    /// Packets are then written for the new path; the caller must send them
+    /// from a socket bound to `new_local` and feed what that socket receives.
+    pub fn migrate(&mut self, new_local: SocketAddr, now: u64) -> Result<()> {
+        if self.state != State::Open {
+            return Err(Error::Other("cannot migrate a closing connection".into()));
+        }
+        let mut ps = PathBuf::new(new_local, self.remote_addr());
+        // SAFETY: conn is valid; ngtcp2 copies the path.
+        let rv = unsafe { n::ngtcp2_conn_initiate_immediate_migration(self.conn(), ps.path(), now) };
+        if rv != 0 {
+            return Err(Error::ngtcp2("migration", rv));
+        }
+        self.local = new_local;
+        Ok(())
     }
 
     pub fn is_server(&self) -> bool {
@@ -737,7 +764,7 @@ impl Connection {
                 self.close_with(now, |e| unsafe { n::ngtcp2_ccerr_set_tls_alert(e, alert, std::ptr::null(), 0) });
             }
             _ => {
-                log::debug!("closing connection from {}: {}", self.remote, super::ngtcp2_strerror(rv));
+                log::debug!("closing connection from {}: {}", self.remote_addr(), super::ngtcp2_strerror(rv));
                 self.close_with(now, |e| unsafe { n::ngtcp2_ccerr_set_liberr(e, rv, std::ptr::null(), 0) });
             }
         }
@@ -781,7 +808,7 @@ impl Connection {
             remote: false,
         });
         let mut buf = vec![0u8; 1500];
-        let mut ps = PathBuf::new(self.local, self.remote);
+        let mut ps = PathBuf::new(self.local_addr(), self.remote_addr());
         let mut pi: n::ngtcp2_pkt_info = unsafe { std::mem::zeroed() };
         // SAFETY: conn is valid, buf writable; ngtcp2 writes at most buf.len() bytes.
         let nwrite = unsafe {
@@ -793,6 +820,7 @@ impl Connection {
         if nwrite > 0 {
             buf.truncate(nwrite as usize);
             self.close_packet = buf;
+            self.close_to = ps.remote().unwrap_or(self.remote);
             self.close_packet_due = true;
             self.state = State::Closing { until };
         } else {
@@ -983,10 +1011,12 @@ impl Connection {
                 self.close_packet_due = false;
                 let n = self.close_packet.len().min(buf.len());
                 buf[..n].copy_from_slice(&self.close_packet[..n]);
-                return Some((n, self.remote));
+                return Some((n, self.close_to));
             }
             _ => return None,
         }
+        // ngtcp2 copies each packet's path into `ps`: the destination is read
+        // back per packet (path validation and migration use other addresses).
         let mut ps = PathBuf::new(self.local, self.remote);
         // SAFETY: zeroed pkt_info is valid output storage.
         let mut pi: n::ngtcp2_pkt_info = unsafe { std::mem::zeroed() };
@@ -1014,7 +1044,7 @@ impl Connection {
                 }
                 match nw as i32 {
                     n::NGTCP2_ERR_WRITE_MORE => continue,
-                    x if x > 0 => return Some((x as usize, self.remote)),
+                    x if x > 0 => return Some((x as usize, ps.remote().unwrap_or(self.remote))),
                     0 => return None,
                     n::NGTCP2_ERR_INVALID_ARGUMENT => {
                         // Larger than the peer allows now: drop it, it is unreliable.
@@ -1100,7 +1130,7 @@ impl Connection {
                     blocked.insert(id);
                     continue;
                 }
-                x if x > 0 => return Some((x as usize, self.remote)),
+                x if x > 0 => return Some((x as usize, ps.remote().unwrap_or(self.remote))),
                 0 => return None,
                 e => {
                     self.close_with(now, |c| unsafe { n::ngtcp2_ccerr_set_liberr(c, e as c_int, std::ptr::null(), 0) });

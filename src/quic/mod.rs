@@ -72,6 +72,19 @@ pub trait Endpoint {
     /// Step 2: close every connection (CONNECTION_CLOSE with the app's code).
     /// The driver flushes once more afterwards. Default: nothing.
     fn finish_shutdown(&mut self, _now: u64) {}
+    /// The endpoint wants a new UDP socket (a client migrating): the local
+    /// address to bind (port 0: any). The driver binds it and calls
+    /// [`rebound`](Self::rebound). Default: never.
+    fn wants_new_socket(&mut self) -> Option<SocketAddr> {
+        None
+    }
+    /// The driver's answer to `wants_new_socket`: the new socket's local
+    /// address, or why binding failed. Returns true if the endpoint moved to
+    /// the new socket; the driver then reads and writes only the new one.
+    /// Otherwise it drops the new one and carries on as before.
+    fn rebound(&mut self, _now: u64, _bound: std::io::Result<SocketAddr>) -> bool {
+        false
+    }
 }
 
 /// ngtcp2's description of a library error code.
@@ -102,4 +115,21 @@ impl PathBuf {
     pub(crate) fn path_mut(&mut self) -> *mut n::ngtcp2_path {
         &mut self.0 .0
     }
+
+    /// The remote address now in the path: after a write, the destination
+    /// ngtcp2 chose for that packet (it copies the packet's path in here).
+    pub(crate) fn remote(&self) -> Option<SocketAddr> {
+        path_remote(&self.0 .0)
+    }
+}
+
+/// The local and remote addresses of an ngtcp2 path.
+pub(crate) fn path_local(p: &n::ngtcp2_path) -> Option<SocketAddr> {
+    // SAFETY: ngtcp2 paths point at addresses valid for their addrlen.
+    unsafe { crate::io::addr::from_sockaddr(p.local.addr as *const libc::sockaddr, p.local.addrlen as _) }
+}
+
+pub(crate) fn path_remote(p: &n::ngtcp2_path) -> Option<SocketAddr> {
+    // SAFETY: as in `path_local`.
+    unsafe { crate::io::addr::from_sockaddr(p.remote.addr as *const libc::sockaddr, p.remote.addrlen as _) }
 }
