@@ -5,7 +5,7 @@
 use socket_iwa::app::echo::EchoClient;
 use socket_iwa::app::{server_factory, SERVER_ALPNS};
 use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig, Endpoint, ServerConfig, ServerEndpoint};
-use socket_iwa::tls::{Identity, TicketKey, TlsContext};
+use socket_iwa::tls::{Identity, TicketKey, TlsContext, Verification};
 use std::net::SocketAddr;
 
 fn pump(client: &mut ClientEndpoint<EchoClient>, server: &mut ServerEndpoint, c_addr: SocketAddr, s_addr: SocketAddr, mut now: u64) -> u64 {
@@ -52,7 +52,7 @@ fn echo_and_0rtt_resumption_in_memory() {
     let identity = Identity::generate().unwrap();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, TicketKey::ephemeral()).unwrap();
     let mut server = ServerEndpoint::new(tls, ServerConfig::default(), server_factory());
-    let ctls = TlsContext::client().unwrap();
+    let ctls = TlsContext::client(&Verification::Pin(identity.cert_sha256)).unwrap();
     let cfg = ConnectionConfig::default();
 
     let mut now = 1_000_000_000u64;

@@ -4,7 +4,7 @@
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
 use socket_iwa::quic::client::{dial_and_run, Dial};
-use socket_iwa::tls::{SavedSession, TlsContext};
+use socket_iwa::tls::{SavedSession, TlsContext, Verification};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -42,6 +42,15 @@ struct Args {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// PEM file of CA certificates to verify the server against (default: the system roots).
+    #[arg(long, conflicts_with_all = ["cert_hash", "insecure"])]
+    ca: Option<PathBuf>,
+    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as cert_sha256).
+    #[arg(long, conflicts_with = "insecure")]
+    cert_hash: Option<String>,
+    /// Do not verify the server's certificate at all (unsafe; logged on stderr).
+    #[arg(long)]
+    insecure: bool,
     #[arg(short, long)]
     verbose: bool,
 }
@@ -63,10 +72,14 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
         Some(p) => SavedSession::load(p)?,
         None => None,
     };
-    let tls = TlsContext::client()?;
+    let verification = Verification::from_flags(args.ca.as_deref(), args.cert_hash.as_deref(), args.insecure)?;
+    if args.insecure {
+        eprintln!("socket-iwa-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
+    }
+    let tls = TlsContext::client(&verification)?;
     let mut all_ok = true;
     for _ in 0..args.connections {
-        let (ok, session) = connect_once(args, &tls, saved.as_ref())?;
+        let (ok, session) = connect_once(args, &tls, &verification, saved.as_ref())?;
         all_ok &= ok;
         if let Some(s) = session {
             if let Some(path) = &args.session {
@@ -79,16 +92,23 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 }
 
 /// One connection: returns whether the echo verified and the new session, if any.
-fn connect_once(args: &Args, tls: &TlsContext, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
+fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let want_session = args.session.is_some() || args.connections > 1;
     let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout };
     let mut ep = dial_and_run(tls, &dial, |now| EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now))?;
     let timed_out = !ep.app.finished();
     let mut report = ep.app.report.clone();
+    if let Some(why) = tls.take_verify_error() {
+        let msg = format!("certificate verification failed ({}): {why}", verification.mode());
+        eprintln!("socket-iwa-client: {msg}");
+        report.error = Some(msg);
+    }
     if timed_out {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
     }
     let ok = report.verified && report.error.is_none();
-    socket_iwa::log::event(args.json, serde_json::to_value(&report).unwrap());
+    let mut value = serde_json::to_value(&report).unwrap();
+    value["verification"] = verification.mode().into();
+    socket_iwa::log::event(args.json, value);
     Ok((ok, ep.app.session.take()))
 }

@@ -62,6 +62,12 @@
 #define WOLFSSL_CERT_EXT
 #define WOLFSSL_ALT_NAMES
 
+/* Client certificate checks (src/tls/verify.rs): IP address SANs take part in
+ * the name check, and the verify callback sees the leaf even when its chain
+ * verified (a --cert-hash pin is compared there). */
+#define WOLFSSL_IP_ALT_NAME
+#define WOLFSSL_ALWAYS_VERIFY_CB
+
 /* ---- runtime ----------------------------------------------------------- */
 #define SINGLE_THREADED     /* one event loop owns every TLS object */
 #define NO_FILESYSTEM       /* keys, certificates and tickets come in as buffers */
