@@ -12,7 +12,7 @@ mod verify;
 
 pub use identity::Identity;
 pub use session::SavedSession;
-pub use ticket::TicketKey;
+pub use ticket::{AntiReplay, TicketKey, ZeroRttStats, REPLAY_WINDOW_MS};
 pub(crate) use session::hex;
 pub use verify::{Verification, SYSTEM_CA_BUNDLE};
 
@@ -100,6 +100,17 @@ impl TlsContext {
             }
             let key = Box::new(ticket_key);
             key.install(ctx)?;
+            // 0-RTT anti-replay is our ticket callback's job (docs/TLS.md): its
+            // strike register survives restarts, so wolfSSL's own checks, which
+            // refuse every ticket minted before this context existed and need
+            // the ticket's session in the in-memory cache, are switched off.
+            // With no internal store and a removal callback, wolfSSL's
+            // single-use eviction reports success; the server keeps no sessions.
+            if w::wolfSSL_CTX_no_early_data_fresh_start_check(ctx) != 0 {
+                return Err(Error::Tls("cannot configure 0-RTT anti-replay".into()));
+            }
+            w::wolfSSL_CTX_set_session_cache_mode(ctx, (w::WOLFSSL_SESS_CACHE_SERVER | w::WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE) as _);
+            w::wolfSSL_CTX_sess_set_remove_cb(ctx, Some(session_removed_cb));
             me._ticket_key = Some(key);
             Ok(me)
         }
@@ -164,6 +175,10 @@ impl TlsContext {
         Ok(tls)
     }
 }
+
+/// wolfSSL's session removal callback: the server keeps no sessions (tickets
+/// carry them), so there is nothing to remove.
+unsafe extern "C" fn session_removed_cb(_ctx: *mut w::WOLFSSL_CTX, _sess: *mut w::WOLFSSL_SESSION) {}
 
 /// One connection's TLS object.
 pub struct Tls {
