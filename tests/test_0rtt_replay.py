@@ -41,8 +41,12 @@ class Relay:
         self.t.start()
 
     def run(self):
-        while not self.stop:
-            r, _, _ = select.select([self.front, self.back], [], [], 0.05)
+        # After close() is called, keep forwarding until 0.3 s pass without a
+        # datagram, so the client's CONNECTION_CLOSE reaches the server.
+        while True:
+            r, _, _ = select.select([self.front, self.back], [], [], 0.3 if self.stop else 0.05)
+            if not r and self.stop:
+                return
             if self.front in r:
                 data, self.client = self.front.recvfrom(65536)
                 if data and data[0] & 0x80 and (data[0] >> 4) & 0x3 in (0, 1):
@@ -54,7 +58,7 @@ class Relay:
 
     def close(self):
         self.stop = True
-        self.t.join(2)
+        self.t.join(5)
         self.front.close()
         self.back.close()
 
