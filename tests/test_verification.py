@@ -226,3 +226,18 @@ def test_our_client_pins_aioquic_server(tmp_path):
     assert rc2 != 0 and "does not match" in err2
     # aioquic's self-signed certificate as its own trust anchor: chain + IP SAN check.
     assert rc3 == 0 and rep3["verification"] == "ca", err3
+
+
+def test_session_is_resumed_only_under_the_verification_it_was_obtained_with(server, tmp_path):
+    """A resumed handshake presents no certificate: a ticket obtained with
+    --insecure must not let a later --cert-hash run skip the pin check."""
+    session = str(tmp_path / "s.json")
+    rc, rep, err = run_client(server.port, "--insecure", "--session", session)
+    assert rc == 0, err
+    rc, rep, err = run_client(server.port, "--cert-hash", "33" * 32, "--session", session)
+    assert rc != 0 and not rep["resumed"], rep
+    assert "not resuming" in err and "does not match --cert-hash" in err
+    rc, rep, err = run_client(server.port, "--session", session)  # the right pin (added by run_client)
+    assert rc == 0 and not rep["resumed"], err
+    rc, rep, err = run_client(server.port, "--session", session)
+    assert rc == 0 and rep["resumed"] and rep["early_data"] == "accepted", err

@@ -77,11 +77,20 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
         eprintln!("socket-iwa-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
     }
     let tls = TlsContext::client(&verification)?;
+    // A resumed handshake shows no certificate: resume only a session whose
+    // server was authenticated the way this run asks for.
+    if let (Some(s), Some(p)) = (&saved, &args.session) {
+        if s.verification != verification.binding() {
+            eprintln!("socket-iwa-client: {}: session obtained under another certificate verification; not resuming", p.display());
+            saved = None;
+        }
+    }
     let mut all_ok = true;
     for _ in 0..args.connections {
         let (ok, session) = connect_once(args, &tls, &verification, saved.as_ref())?;
         all_ok &= ok;
-        if let Some(s) = session {
+        if let Some(mut s) = session {
+            s.verification = verification.binding();
             if let Some(path) = &args.session {
                 s.save(path)?;
             }

@@ -693,6 +693,7 @@ impl Connection {
             alpn: alpn.to_string(),
             tls_session: crate::tls::hex(&der),
             transport_params: crate::tls::hex(&buf),
+            verification: String::new(),
         })
     }
 

@@ -40,6 +40,16 @@ impl Verification {
         }
     }
 
+    /// What a session file records about how its server was authenticated:
+    /// "pin:HEX", "ca:SHA-256 of the roots" or "insecure".
+    pub fn binding(&self) -> String {
+        match self {
+            Verification::Ca { roots_pem, .. } => format!("ca:{}", super::hex(&super::identity::sha256(roots_pem))),
+            Verification::Pin(p) => format!("pin:{}", super::hex(p)),
+            Verification::Insecure => "insecure".into(),
+        }
+    }
+
     /// Roots from a PEM file (one or more CERTIFICATE blocks).
     pub fn ca_file(path: &Path) -> Result<Self> {
         let pem = std::fs::read(path).map_err(|e| Error::file(path, e))?;
