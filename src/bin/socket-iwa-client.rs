@@ -77,11 +77,11 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
         eprintln!("socket-iwa-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
     }
     let tls = TlsContext::client(&verification)?;
-    // A resumed handshake shows no certificate: resume only a session whose
-    // server was authenticated the way this run asks for.
+    // A resumed handshake shows no certificate: a verifying run resumes only
+    // sessions whose server passed verification (docs/TLS.md).
     if let (Some(s), Some(p)) = (&saved, &args.session) {
-        if s.verification != verification.binding() {
-            eprintln!("socket-iwa-client: {}: session obtained under another certificate verification; not resuming", p.display());
+        if !verification.may_resume(&s.verification) {
+            eprintln!("socket-iwa-client: {}: session obtained without certificate verification; not resuming", p.display());
             saved = None;
         }
     }

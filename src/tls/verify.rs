@@ -50,6 +50,17 @@ impl Verification {
         }
     }
 
+    /// Whether a session obtained under `binding` may be resumed now. A
+    /// resumed handshake shows no certificate; the ticket proves the peer is
+    /// the server (or holds the ticket key of the server) that passed
+    /// verification when the ticket was issued. So a session from a verified
+    /// handshake (any mode: a server restarted with the same --ticket-key and
+    /// a new generated certificate keeps resuming) is usable, one from an
+    /// `--insecure` run (or an older file that does not say) only by `--insecure` runs.
+    pub fn may_resume(&self, binding: &str) -> bool {
+        matches!(self, Verification::Insecure) || (!binding.is_empty() && binding != "insecure")
+    }
+
     /// Roots from a PEM file (one or more CERTIFICATE blocks).
     pub fn ca_file(path: &Path) -> Result<Self> {
         let pem = std::fs::read(path).map_err(|e| Error::file(path, e))?;
