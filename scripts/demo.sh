@@ -15,7 +15,9 @@ trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do grep -q listening "$work/server.log" && break; sleep 0.1; done
 grep -q listening "$work/server.log" || { cat "$work/server.err" >&2; exit 1; }
 echo "server: $(head -n1 "$work/server.log")"
-run() { "$bin/socket-iwa-client" --connect "127.0.0.1:$port" --session "$work/session.json" --bytes 16384 --json; }
+# The client verifies the server: pin the certificate the server printed.
+pin=$(head -n1 "$work/server.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cert_sha256"])')
+run() { "$bin/socket-iwa-client" --connect "127.0.0.1:$port" --cert-hash "$pin" --session "$work/session.json" --bytes 16384 --json; }
 first=$(run)
 second=$(run)
 python3 - "$first" "$second" <<'PY'

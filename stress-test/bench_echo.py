@@ -22,13 +22,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 
-from conftest import BIN, Server, free_udp_port  # noqa: E402
+from conftest import BIN, Server, cert_sha256_of_pem, free_udp_port, pin_args, register_cert  # noqa: E402
 from aioquic_peers import make_cert, run_echo_client, start_echo_server  # noqa: E402
 
 
 def our_client(port, nbytes, datagrams):
     p = subprocess.run([os.path.join(BIN, "socket-iwa-client"), "--connect", f"127.0.0.1:{port}", "--json",
-                        "--bytes", str(nbytes), "--datagrams", str(datagrams), "--timeout", "60"],
+                        *pin_args(port, []), "--bytes", str(nbytes), "--datagrams", str(datagrams), "--timeout", "60"],
                        capture_output=True, text=True, timeout=90)
     r = json.loads(p.stdout.strip().splitlines()[-1])
     if not r["verified"]:
@@ -78,6 +78,7 @@ class AioServer:
         tmp = tempfile.mkdtemp()
         cert, key = make_cert(tmp)
         self.port = free_udp_port()
+        register_cert(self.port, cert_sha256_of_pem(cert))
         self.ready = threading.Event()
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self._run, args=(cert, key), daemon=True).start()

@@ -31,41 +31,42 @@ function listeningFrom(stream) {
     const rl = readline.createInterface({ input: stream });
     const t = setTimeout(() => reject(new Error('server did not start')), 30000);
     rl.on('line', (l) => {
-      if (l.includes('"listening"')) { clearTimeout(t); resolve(Number(JSON.parse(l).addr.split(':').pop())); }
+      if (l.includes('"listening"')) { clearTimeout(t); const j = JSON.parse(l); resolve({ port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 }); }
     });
   });
 }
 
 async function spawnServer(cmd, args) {
   const p = spawn(cmd, [...args, '--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await listeningFrom(p.stdout);
-  return { port, stop: () => p.kill('SIGTERM') };
+  const { port, pin } = await listeningFrom(p.stdout);
+  return { port, pin, stop: () => p.kill('SIGTERM') };
 }
 
-async function client(port, extra) {
+// The clients verify the server: each run pins the certificate the server printed.
+async function client(port, pin, extra) {
   const { stdout } = await promisify(execFile)(path.join(bin, 'socket-iwa-client'),
-    ['--connect', `127.0.0.1:${port}`, '--json', '--timeout', '120', ...extra], { timeout: 180000 });
+    ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', ...extra], { timeout: 180000 });
   const r = JSON.parse(stdout.trim().split('\n').pop());
   if (!r.verified) throw new Error(`echo not verified: ${stdout}`);
   return r;
 }
 
-async function h3Get(port) {
+async function h3Get(port, pin) {
   const { stdout } = await promisify(execFile)(path.join(bin, 'socket-iwa-h3-client'),
-    ['--connect', `127.0.0.1:${port}`, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], { timeout: 180000 });
+    ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], { timeout: 180000 });
   const r = JSON.parse(stdout.trim().split('\n').pop());
   if (!r.verified) throw new Error(`HTTP/3 body not verified: ${stdout}`);
   return r.throughput_mbps;
 }
 
-async function measure(port) {
+async function measure(port, pin) {
   const mbps = [];
   const dps = [];
   const h3 = [];
   for (let i = 0; i < REPEAT; i++) {
-    mbps.push((await client(port, ['--bytes', String(MB * 1e6)])).throughput_mbps);
-    dps.push((await client(port, ['--bytes', '100', '--datagrams', String(DGRAMS)])).datagram_rate);
-    h3.push(await h3Get(port));
+    mbps.push((await client(port, pin, ['--bytes', String(MB * 1e6)])).throughput_mbps);
+    dps.push((await client(port, pin, ['--bytes', '100', '--datagrams', String(DGRAMS)])).datagram_rate);
+    h3.push(await h3Get(port, pin));
   }
   const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
   return { mbps: med(mbps), dps: med(dps), h3: med(h3) };
@@ -73,24 +74,29 @@ async function measure(port) {
 
 const rows = [];
 const native = await spawnServer(path.join(bin, 'socket-iwa-server'), []);
-rows.push(['native (x86_64)', await measure(native.port)]);
+rows.push(['native (x86_64)', await measure(native.port, native.pin)]);
 native.stop();
 
 const node = await spawnServer(process.execPath, [path.join(root, 'emscripten/run-node.mjs'), path.join(wasmDir, 'socket-iwa-server.js')]);
-rows.push(['wasm, Node 26', await measure(node.port)]);
+rows.push(['wasm, Node 26', await measure(node.port, node.pin)]);
 node.stop();
 
 const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
 try {
   await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
   let port = 0;
+  let pin = '';
   for (let i = 0; i < 300 && !port; i++) {
     const line = iwa.consoleLines.find((l) => l.includes('"listening"'));
-    if (line) port = Number(JSON.parse(line.slice(line.indexOf('{'))).addr.split(':').pop());
+    if (line) {
+      const j = JSON.parse(line.slice(line.indexOf('{')));
+      port = Number(j.addr.split(':').pop());
+      pin = j.cert_sha256;
+    }
     else await new Promise((r) => setTimeout(r, 100));
   }
   if (!port) throw new Error('the IWA server did not start');
-  rows.push(['wasm, Chromium IWA', await measure(port)]);
+  rows.push(['wasm, Chromium IWA', await measure(port, pin)]);
 } finally {
   await iwa.close();
 }

@@ -12,6 +12,31 @@ BIN = os.environ.get("SOCKET_IWA_BIN", os.path.join(ROOT, "target", "release"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 
 
+# Clients verify the server's certificate by default (docs/TLS.md). Every test
+# pins it: servers register the SHA-256 of their certificate by port, and
+# run_client passes it as --cert-hash unless the test chose a mode itself.
+CERT_HASHES = {}
+VERIFY_FLAGS = ("--cert-hash", "--ca", "--insecure")
+
+
+def register_cert(port: int, sha256_hex: str):
+    CERT_HASHES[port] = sha256_hex
+
+
+def cert_sha256_of_pem(path: str) -> str:
+    """SHA-256 of the first certificate in a PEM file (DER), as hex."""
+    import hashlib
+    import ssl
+    with open(path) as f:
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+
+
+def pin_args(port, extra) -> list:
+    if any(a in VERIFY_FLAGS for a in extra) or port not in CERT_HASHES:
+        return []
+    return ["--cert-hash", CERT_HASHES[port]]
+
+
 def free_udp_port() -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
@@ -50,6 +75,7 @@ class Server:
             raise RuntimeError("server did not start: " + self.proc.stderr.read())
         self.info = json.loads(line)
         assert self.info["event"] == "listening"
+        register_cert(self.port, self.info["cert_sha256"])
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -74,7 +100,7 @@ def server():
 
 def run_client(port, *extra, host="127.0.0.1", timeout=30):
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    p = subprocess.run([os.path.join(BIN, "socket-iwa-client"), "--connect", addr, "--json", *extra],
+    p = subprocess.run([os.path.join(BIN, "socket-iwa-client"), "--connect", addr, "--json", *pin_args(port, extra), *extra],
                        capture_output=True, text=True, timeout=timeout)
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     report = json.loads(lines[-1]) if lines else None

@@ -5,7 +5,7 @@ import asyncio
 import json
 import os
 
-from conftest import BIN, Server
+from conftest import BIN, Server, cert_sha256_of_pem, pin_args, register_cert
 from aioquic_peers import make_cert
 from h3_peers import start_h3_server
 from conftest import free_udp_port
@@ -14,7 +14,7 @@ CLIENT = os.path.join(BIN, "socket-iwa-h3-client")
 
 
 async def run_client(port, *args, timeout=60):
-    p = await asyncio.create_subprocess_exec(CLIENT, "--connect", f"127.0.0.1:{port}", "--json", *args,
+    p = await asyncio.create_subprocess_exec(CLIENT, "--connect", f"127.0.0.1:{port}", "--json", *pin_args(port, args), *args,
                                              stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(p.communicate(), timeout)
     lines = [l for l in out.decode().splitlines() if l.startswith("{")]
@@ -27,6 +27,7 @@ def test_rust_client_against_aioquic_server(tmp_path):
     async def main():
         port = free_udp_port()
         srv = await start_h3_server("127.0.0.1", port, cert, key)
+        register_cert(port, cert_sha256_of_pem(cert))
         try:
             rc, rep, err = await run_client(port, "--get", "/bytes/1048576", "--get", "/bytes/7", "--post", "/echo",
                                             "--post-bytes", "200000", "--repeat", "3")

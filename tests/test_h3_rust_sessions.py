@@ -14,7 +14,7 @@ from aioquic.h3.events import DataReceived, HeadersReceived, WebTransportStreamD
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
 from aioquic_peers import make_cert
-from conftest import Server, free_udp_port
+from conftest import Server, cert_sha256_of_pem, free_udp_port, register_cert
 from h3_peers import H3ServerProtocol
 from test_h3_client import run_client
 
@@ -169,6 +169,7 @@ def test_sessions_against_aioquic(tmp_path):
         cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN, max_datagram_frame_size=65536)
         cfg.load_cert_chain(cert, key)
         srv = await serve("127.0.0.1", port, configuration=cfg, create_protocol=EchoH3Protocol)
+        register_cert(port, cert_sha256_of_pem(cert))
         try:
             rc, rep, err = await run_client(port, *SESSION_ARGS, "--get", "/bytes/5000")
             # aioquic's pacing may drop a datagram under a burst: echoes are checked, not all required.

@@ -8,7 +8,7 @@ import tempfile
 import pytest
 
 from aioquic_peers import make_cert, run_echo_client, start_echo_server
-from conftest import Server, free_udp_port, run_client
+from conftest import Server, cert_sha256_of_pem, free_udp_port, register_cert, run_client
 
 MIB = 1 << 20
 
@@ -82,6 +82,7 @@ def aioquic_server():
             break
         time.sleep(0.01)
     assert state.get("ready"), "aioquic server did not start"
+    register_cert(port, cert_sha256_of_pem(cert))
     yield port
     state["loop"].call_soon_threadsafe(state["srv"].close)
     state["loop"].call_soon_threadsafe(state["loop"].stop)

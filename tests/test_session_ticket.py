@@ -25,15 +25,15 @@ def test_ticket_key_file_survives_restart(tmp_path):
         assert rc == 0, err
     finally:
         s.stop()
-    # Same key file, new process: the old ticket must still resume the session.
-    # (wolfSSL refuses the 0-RTT part across a restart; the client then resends
-    # its data over 1-RTT, which this also checks.)
+    # Same key file, new process (the IWA case: every reload restarts the
+    # server): the old ticket resumes the session AND its 0-RTT data is
+    # accepted; the anti-replay register persisted beside the key decides.
     s2 = Server("--ticket-key", key)
     try:
         rc, second, err = run_client(s2.port, "--session", session)
         assert rc == 0, err
         assert second["resumed"] is True
-        assert second["early_data"] in ("accepted", "rejected")
+        assert second["early_data"] == "accepted"
         assert second["verified"]
     finally:
         s2.stop()

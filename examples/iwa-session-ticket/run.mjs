@@ -59,12 +59,13 @@ try {
   const port = Number(listening.addr.split(':').pop());
   console.log(`server in the IWA (${iwa.origin}) listening on ${listening.addr}`);
   console.log(`certificate SHA-256 (serverCertificateHashes): ${listening.cert_sha256}`);
+  // Both clients verify the server by pinning that hash (--cert-hash).
 
-  const { stdout } = await promisify(execFile)(nativeClient, ['--connect', `127.0.0.1:${port}`, '--connections', '2', '--json'], { timeout: 60000 });
+  const { stdout } = await promisify(execFile)(nativeClient, ['--connect', `127.0.0.1:${port}`, '--cert-hash', listening.cert_sha256, '--connections', '2', '--json'], { timeout: 60000 });
   table('native socket-iwa-client -> server in the IWA', jsonLines(stdout.trim().split('\n')));
 
   const before = iwa.consoleLines.length;
-  await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-client.js', args: ['--connect', `127.0.0.1:${port}`, '--connections', '2', '--json'] });
+  await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-client.js', args: ['--connect', `127.0.0.1:${port}`, '--cert-hash', listening.cert_sha256, '--connections', '2', '--json'] });
   const reports = await waitFor(() => {
     const r = jsonLines(iwa.consoleLines.slice(before)).filter((j) => 'verified' in j);
     return r.length >= 2 ? r : null;

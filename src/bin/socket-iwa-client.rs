@@ -4,7 +4,7 @@
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
 use socket_iwa::quic::client::{dial_and_run, Dial, Rebind};
-use socket_iwa::tls::{SavedSession, TlsContext};
+use socket_iwa::tls::{SavedSession, TlsContext, Verification};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -49,6 +49,15 @@ struct Args {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// PEM file of CA certificates to verify the server against (default: the system roots).
+    #[arg(long, conflicts_with_all = ["cert_hash", "insecure"])]
+    ca: Option<PathBuf>,
+    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as cert_sha256).
+    #[arg(long, conflicts_with = "insecure")]
+    cert_hash: Option<String>,
+    /// Do not verify the server's certificate at all (unsafe; logged on stderr).
+    #[arg(long)]
+    insecure: bool,
     #[arg(short, long)]
     verbose: bool,
 }
@@ -70,12 +79,25 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
         Some(p) => SavedSession::load(p)?,
         None => None,
     };
-    let tls = TlsContext::client()?;
+    let verification = Verification::from_flags(args.ca.as_deref(), args.cert_hash.as_deref(), args.insecure)?;
+    if args.insecure {
+        eprintln!("socket-iwa-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
+    }
+    let tls = TlsContext::client(&verification)?;
+    // A resumed handshake shows no certificate: a verifying run resumes only
+    // sessions whose server passed verification (docs/TLS.md).
+    if let (Some(s), Some(p)) = (&saved, &args.session) {
+        if !verification.may_resume(&s.verification) {
+            eprintln!("socket-iwa-client: {}: session obtained without certificate verification; not resuming", p.display());
+            saved = None;
+        }
+    }
     let mut all_ok = true;
     for _ in 0..args.connections {
-        let (ok, session) = connect_once(args, &tls, saved.as_ref())?;
+        let (ok, session) = connect_once(args, &tls, &verification, saved.as_ref())?;
         all_ok &= ok;
-        if let Some(s) = session {
+        if let Some(mut s) = session {
+            s.verification = verification.binding();
             if let Some(path) = &args.session {
                 s.save(path)?;
             }
@@ -86,18 +108,24 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 }
 
 /// One connection: returns whether the echo verified and the new session, if any.
-fn connect_once(args: &Args, tls: &TlsContext, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
+fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let want_session = args.session.is_some() || args.connections > 1;
     let rebind = args.rebind_after.map(|after_bytes| Rebind { after_bytes, addr: args.rebind_addr });
     let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind };
     let mut ep = dial_and_run(tls, &dial, |now| EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now))?;
     let timed_out = !ep.app.finished();
     let mut report = ep.app.report.clone();
+    if let Some(why) = tls.take_verify_error() {
+        let msg = format!("certificate verification failed ({}): {why}", verification.mode());
+        eprintln!("socket-iwa-client: {msg}");
+        report.error = Some(msg);
+    }
     if timed_out {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
     }
     let mut ok = report.verified && report.error.is_none();
     let mut out = serde_json::to_value(&report).unwrap();
+    out["verification"] = verification.mode().into();
     if args.rebind_after.is_some() {
         // A requested migration that did not happen is a failure, not a footnote.
         let m = ep.migration.clone().unwrap_or_else(|| socket_iwa::quic::client::MigrationReport {

@@ -7,8 +7,9 @@ use clap::Parser;
 use socket_iwa::app::h3_client::{H3Client, Request, WsOptions, WtOptions};
 use socket_iwa::quic::client::{dial_and_run, Dial};
 use socket_iwa::time::now_ns;
-use socket_iwa::tls::TlsContext;
+use socket_iwa::tls::{TlsContext, Verification};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(name = "socket-iwa-h3-client", version, about = "Socket.IWA HTTP/3 client")]
@@ -56,6 +57,15 @@ struct Args {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// PEM file of CA certificates to verify the server against (default: the system roots).
+    #[arg(long, conflicts_with_all = ["cert_hash", "insecure"])]
+    ca: Option<PathBuf>,
+    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as cert_sha256).
+    #[arg(long, conflicts_with = "insecure")]
+    cert_hash: Option<String>,
+    /// Do not verify the server's certificate at all (unsafe; logged on stderr).
+    #[arg(long)]
+    insecure: bool,
     #[arg(short, long)]
     verbose: bool,
 }
@@ -86,7 +96,11 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
     if reqs.is_empty() && args.webtransport.is_none() && args.websocket.is_none() {
         reqs.push(Request { method: "GET".into(), path: "/".into(), body: None });
     }
-    let tls = TlsContext::client()?;
+    let verification = Verification::from_flags(args.ca.as_deref(), args.cert_hash.as_deref(), args.insecure)?;
+    if args.insecure {
+        eprintln!("socket-iwa-h3-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
+    }
+    let tls = TlsContext::client(&verification)?;
     let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout, rebind: None };
     let mut ep = dial_and_run(&tls, &dial, |now| {
         let mut app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
@@ -107,13 +121,21 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
         ep.app.fill_report(now_ns());
     }
     let mut report = ep.app.report.clone();
+    if let Some(why) = tls.take_verify_error() {
+        let msg = format!("certificate verification failed ({}): {why}", verification.mode());
+        eprintln!("socket-iwa-h3-client: {msg}");
+        report.error = Some(msg);
+    }
     if !ep.app.finished() {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
     }
     let ok = report.verified && report.error.is_none();
     if args.json {
-        println!("{}", serde_json::to_string(&report).unwrap());
+        let mut value = serde_json::to_value(&report).unwrap();
+        value["verification"] = verification.mode().into();
+        println!("{}", serde_json::to_string(&value).unwrap());
     } else {
+        println!("verification: {}", verification.mode());
         for r in &report.responses {
             println!("{} {} -> {} ({} bytes, {:.1} ms){}", r.method, r.path, r.status, r.bytes, r.ms, if r.verified { "" } else { " NOT VERIFIED" });
         }

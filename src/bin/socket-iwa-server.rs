@@ -65,6 +65,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     if let Some(p) = &args.write_cert {
         std::fs::write(p, identity.cert_pem()).map_err(|e| socket_iwa::Error::File { path: p.clone(), reason: e.to_string() })?;
     }
+    let replay = ticket_key.anti_replay();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
     let sock = UdpSocket::bind(args.listen)
         .map_err(|e| socket_iwa::Error::Other(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -78,6 +79,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             "peer": c.remote_addr().to_string(),
             "alpn": c.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
             "resumed": c.resumed(),
+            "early_data_bytes": c.early_data_bytes(),
             "close": reason,
         }));
     }));
@@ -96,6 +98,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "libraries": socket_iwa::library_versions(),
     }));
     run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
-    socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.stats }));
+    socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.stats,
+        "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
     Ok(())
 }

@@ -156,6 +156,8 @@ pub(crate) struct Inner {
     static_secret: [u8; 32],
     tls_session: Option<Vec<u8>>,
     handshake_completed: bool,
+    /// Stream bytes received in 0-RTT packets.
+    early_data_bytes: u64,
 }
 
 /// A QUIC connection.
@@ -249,6 +251,9 @@ unsafe extern "C" fn recv_stream_data_cb(
 ) -> c_int {
     let bytes = if datalen == 0 { Vec::new() } else { std::slice::from_raw_parts(data, datalen).to_vec() };
     let fin = flags & n::NGTCP2_STREAM_DATA_FLAG_FIN != 0;
+    if flags & n::NGTCP2_STREAM_DATA_FLAG_0RTT != 0 {
+        inner(user_data).early_data_bytes += datalen as u64;
+    }
     inner(user_data).events.push_back(Event::StreamData { id: stream_id, data: bytes, fin });
     0
 }
@@ -470,6 +475,7 @@ impl Connection {
             static_secret,
             tls_session: None,
             handshake_completed: false,
+            early_data_bytes: 0,
         }));
         let mut ps = PathBuf::new(local, remote);
         let cbs = callbacks(is_server);
@@ -676,6 +682,12 @@ impl Connection {
         self.tls.resumed()
     }
 
+    /// Stream bytes this connection received in 0-RTT packets.
+    pub fn early_data_bytes(&self) -> u64 {
+        // SAFETY: inner lives as long as self.
+        unsafe { (*self.inner).early_data_bytes }
+    }
+
     /// Largest DATAGRAM payload the peer accepts (0: datagrams not negotiated).
     pub fn max_datagram_payload(&self) -> usize {
         // SAFETY: conn is valid; the returned pointer is owned by conn.
@@ -708,6 +720,7 @@ impl Connection {
             alpn: alpn.to_string(),
             tls_session: crate::tls::hex(&der),
             transport_params: crate::tls::hex(&buf),
+            verification: String::new(),
         })
     }
 

@@ -8,15 +8,17 @@
 mod identity;
 mod session;
 mod ticket;
+mod verify;
 
 pub use identity::Identity;
 pub use session::SavedSession;
-pub use ticket::TicketKey;
+pub use ticket::{AntiReplay, TicketKey, ZeroRttStats, REPLAY_WINDOW_MS};
 pub(crate) use session::hex;
+pub use verify::{Verification, SYSTEM_CA_BUNDLE};
 
 use crate::error::{Error, Result};
 use std::os::raw::{c_int, c_uint};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use wolfssl_sys as w;
 
 static INIT: Once = Once::new();
@@ -52,6 +54,9 @@ pub struct TlsContext {
     /// no_application_protocol, as RFC 9001 8.1 requires.
     server_alpns: String,
     _ticket_key: Option<Box<TicketKey>>,
+    /// Client: how the server's certificate is checked (its state is the verify callback's context).
+    /// Shared with every connection's `Tls`, so it outlives them all whatever the drop order.
+    verify: Option<Arc<verify::VerifyState>>,
 }
 
 impl Drop for TlsContext {
@@ -77,6 +82,7 @@ impl TlsContext {
                 side: Side::Server,
                 server_alpns: alpns.join(","),
                 _ticket_key: None,
+                verify: None,
             };
             if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_server_context(ctx.cast()) != 0 {
                 return Err(Error::Tls("cannot install the QUIC method on the server context".into()));
@@ -95,14 +101,26 @@ impl TlsContext {
             }
             let key = Box::new(ticket_key);
             key.install(ctx)?;
+            // 0-RTT anti-replay is our ticket callback's job (docs/TLS.md): its
+            // strike register survives restarts, so wolfSSL's own checks, which
+            // refuse every ticket minted before this context existed and need
+            // the ticket's session in the in-memory cache, are switched off.
+            // With no internal store and a removal callback, wolfSSL's
+            // single-use eviction reports success; the server keeps no sessions.
+            if w::wolfSSL_CTX_no_early_data_fresh_start_check(ctx) != 0 {
+                return Err(Error::Tls("cannot configure 0-RTT anti-replay".into()));
+            }
+            w::wolfSSL_CTX_set_session_cache_mode(ctx, (w::WOLFSSL_SESS_CACHE_SERVER | w::WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE) as _);
+            w::wolfSSL_CTX_sess_set_remove_cb(ctx, Some(session_removed_cb));
             me._ticket_key = Some(key);
             Ok(me)
         }
     }
 
-    /// A client context. Certificates are not verified (the servers under test
-    /// present self-signed certificates); resumption state is captured per connection.
-    pub fn client() -> Result<Self> {
+    /// A client context that checks the server's certificate as `verification`
+    /// says (chain + name, a SHA-256 pin, or nothing); resumption state is
+    /// captured per connection.
+    pub fn client(verification: &Verification) -> Result<Self> {
         init();
         // SAFETY: as above.
         unsafe {
@@ -110,11 +128,11 @@ impl TlsContext {
             if ctx.is_null() {
                 return Err(Error::Tls("wolfSSL_CTX_new failed".into()));
             }
-            let me = TlsContext { ctx, side: Side::Client, server_alpns: String::new(), _ticket_key: None };
+            let mut me = TlsContext { ctx, side: Side::Client, server_alpns: String::new(), _ticket_key: None, verify: None };
             if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_client_context(ctx.cast()) != 0 {
                 return Err(Error::Tls("cannot install the QUIC method on the client context".into()));
             }
-            w::wolfSSL_CTX_set_verify(ctx, w::WOLFSSL_VERIFY_NONE as c_int, None);
+            me.verify = verify::install(ctx, verification)?;
             w::wolfSSL_CTX_set_session_cache_mode(
                 ctx,
                 (w::WOLFSSL_SESS_CACHE_CLIENT | w::WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE) as _,
@@ -122,6 +140,11 @@ impl TlsContext {
             w::wolfSSL_CTX_sess_set_new_cb(ctx, Some(session::new_session_cb));
             Ok(me)
         }
+    }
+
+    /// Client: why the last certificate check failed, if it did (one line).
+    pub fn take_verify_error(&self) -> Option<String> {
+        self.verify.as_ref().and_then(|v| v.take_error())
     }
 
     pub fn side(&self) -> Side {
@@ -135,7 +158,8 @@ impl TlsContext {
         if ssl.is_null() {
             return Err(Error::Tls("wolfSSL_new failed".into()));
         }
-        let tls = Tls { ssl };
+        let check_name = self.verify.as_ref().is_some_and(|v| v.checks_name());
+        let tls = Tls { ssl, check_name, _verify: self.verify.clone() };
         if self.side == Side::Server {
             // SAFETY: ssl is valid; wolfSSL copies the ALPN list.
             unsafe {
@@ -153,9 +177,17 @@ impl TlsContext {
     }
 }
 
+/// wolfSSL's session removal callback: the server keeps no sessions (tickets
+/// carry them), so there is nothing to remove.
+unsafe extern "C" fn session_removed_cb(_ctx: *mut w::WOLFSSL_CTX, _sess: *mut w::WOLFSSL_SESSION) {}
+
 /// One connection's TLS object.
 pub struct Tls {
     ssl: *mut w::WOLFSSL,
+    /// Client verifying against CAs: the server name must match the certificate.
+    check_name: bool,
+    /// The verify callback's context, kept alive while wolfSSL may call back with it.
+    _verify: Option<Arc<verify::VerifyState>>,
 }
 
 impl Drop for Tls {
@@ -186,7 +218,8 @@ impl Tls {
         Ok(())
     }
 
-    /// Client: send this server name (SNI).
+    /// Client: send this server name (SNI) and, when verifying against CAs,
+    /// require the certificate to carry it (a DNS name, or an IP address SAN).
     pub fn set_server_name(&self, name: &str) -> Result<()> {
         // SAFETY: name is valid for its length during the call; wolfSSL copies it.
         let rv = unsafe {
@@ -194,6 +227,9 @@ impl Tls {
         };
         if rv != w::WOLFSSL_SUCCESS as c_int {
             return Err(Error::Tls("cannot set SNI".into()));
+        }
+        if self.check_name {
+            verify::expect_name(self.ssl, name)?;
         }
         Ok(())
     }

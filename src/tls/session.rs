@@ -18,6 +18,11 @@ pub struct SavedSession {
     pub tls_session: String,
     /// ngtcp2-encoded 0-RTT transport parameters, hex.
     pub transport_params: String,
+    /// How the server was authenticated when this ticket was issued
+    /// ([`super::Verification::binding`]). A resumed handshake presents no
+    /// certificate, so a session is only resumed under the same verification.
+    #[serde(default)]
+    pub verification: String,
 }
 
 impl SavedSession {

@@ -5,10 +5,16 @@
 //! Ticket layout as wolfSSL frames it: key_name(16) | iv(16, first 12 used as
 //! the GCM nonce) | ciphertext | mac(32: the 16-byte GCM tag, then zeros).
 //! The key name and IV are authenticated as additional data.
+//!
+//! Opening a ticket is also where the 0-RTT anti-replay policy runs (see
+//! [`AntiReplay`] and docs/TLS.md): a ClientHello whose random was already
+//! seen inside the freshness window resumes, but its early data is refused.
 
 use crate::error::{Error, Result};
 use std::os::raw::{c_int, c_uchar, c_void};
-use std::path::Path;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use wolfssl_sys as w;
 
 const NAME_LEN: usize = 16;
@@ -20,28 +26,40 @@ const INVALID_DEVID: i32 = -2;
 pub struct TicketKey {
     name: [u8; NAME_LEN],
     key: [u8; KEY_LEN],
+    replay: Arc<Mutex<AntiReplay>>,
 }
 
 impl TicketKey {
     /// A random key that lives as long as this process.
+    /// Its anti-replay register lives in memory only: no earlier process can
+    /// have accepted one of its tickets.
     pub fn ephemeral() -> Self {
         let mut raw = [0u8; NAME_LEN + KEY_LEN];
         super::random_bytes(&mut raw);
-        Self::from_bytes(&raw)
+        Self::from_bytes(&raw, AntiReplay::in_memory())
     }
 
-    fn from_bytes(raw: &[u8]) -> Self {
+    fn from_bytes(raw: &[u8], replay: AntiReplay) -> Self {
         let mut name = [0u8; NAME_LEN];
         let mut key = [0u8; KEY_LEN];
         name.copy_from_slice(&raw[..NAME_LEN]);
         key.copy_from_slice(&raw[NAME_LEN..]);
-        TicketKey { name, key }
+        TicketKey { name, key, replay: Arc::new(Mutex::new(replay)) }
+    }
+
+    /// The 0-RTT anti-replay register (for its counters).
+    pub fn anti_replay(&self) -> Arc<Mutex<AntiReplay>> {
+        self.replay.clone()
     }
 
     /// Loads the key from `path`, creating the file with a new key if it does not exist.
+    /// The anti-replay register is kept beside it, in `<path>.replay`.
     pub fn load_or_create(path: &Path) -> Result<Self> {
+        let mut rp = path.as_os_str().to_owned();
+        rp.push(".replay");
+        let replay = AntiReplay::persistent(PathBuf::from(rp))?;
         match std::fs::read(path) {
-            Ok(raw) if raw.len() == NAME_LEN + KEY_LEN => Ok(Self::from_bytes(&raw)),
+            Ok(raw) if raw.len() == NAME_LEN + KEY_LEN => Ok(Self::from_bytes(&raw, replay)),
             Ok(raw) => Err(Error::file(
                 path,
                 format!("ticket key file must hold exactly {} bytes, found {}", NAME_LEN + KEY_LEN, raw.len()),
@@ -50,7 +68,7 @@ impl TicketKey {
                 let mut raw = [0u8; NAME_LEN + KEY_LEN];
                 super::random_bytes(&mut raw);
                 write_private(path, &raw).map_err(|e| Error::file(path, format!("cannot create: {e}")))?;
-                Ok(Self::from_bytes(&raw))
+                Ok(Self::from_bytes(&raw, replay))
             }
             Err(e) => Err(Error::file(path, e)),
         }
@@ -158,6 +176,193 @@ unsafe extern "C" fn ticket_cb(
             return w::WOLFSSL_TICKET_RET_REJECT as c_int;
         }
         *out_len = in_len;
+        // The ticket is good. May this ClientHello's early data be processed?
+        let mut random = [0u8; RANDOM_LEN];
+        let got = w::wolfSSL_get_client_random(ssl, random.as_mut_ptr(), RANDOM_LEN);
+        let admit = match key.replay.lock() {
+            Ok(mut r) if got == RANDOM_LEN => r.admit(&random, now_ms()),
+            _ => false,
+        };
+        if !admit && w::socket_iwa_ticket_forbid_early_data(ticket, in_len) != 0 {
+            // Cannot edit the ticket: refuse resumption altogether rather than risk a replay.
+            return w::WOLFSSL_TICKET_RET_REJECT as c_int;
+        }
         w::WOLFSSL_TICKET_RET_OK as c_int
+    }
+}
+
+/// Milliseconds since the Unix epoch: the clock wolfSSL stamps tickets with
+/// and checks ticket ages against (gettimeofday), so the register and
+/// wolfSSL's freshness check agree on "now".
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+const RANDOM_LEN: usize = 32;
+
+/// How long a ClientHello random stays in the register. wolfSSL resumes a
+/// ticket only if the client's reported ticket age matches the server's view
+/// within [-1 s, +11 s] (MAX_TICKET_AGE_DIFF 10 s + 1 s), so a ClientHello can
+/// be accepted at most 12 s after its first acceptable arrival; 15 s adds margin.
+pub const REPLAY_WINDOW_MS: u64 = 15_000;
+/// Live entries the register holds; when full, 0-RTT is refused (fail closed)
+/// until entries expire. 65,536 covers ~4,000 0-RTT handshakes per second.
+pub const REPLAY_MAX_ENTRIES: usize = 65_536;
+/// One file record: expiry (ms since the epoch, big-endian u64) | client random.
+const RECORD_LEN: usize = 8 + RANDOM_LEN;
+
+/// Counters of the 0-RTT policy.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct ZeroRttStats {
+    /// Resumptions whose early data the policy allowed.
+    pub admitted: u64,
+    /// Early data refused: this ClientHello was seen before (a replay).
+    pub refused_replay: u64,
+    /// Early data refused: the register is full or could not be persisted.
+    pub refused_unavailable: u64,
+}
+
+/// A strike register of ClientHello randoms (RFC 8446 8.2), kept for
+/// [`REPLAY_WINDOW_MS`]. With `--ticket-key FILE` it is persisted in
+/// `FILE.replay` before any early data is admitted, so a server restarted
+/// inside the window still knows what it accepted.
+pub struct AntiReplay {
+    seen: HashMap<[u8; RANDOM_LEN], u64>,
+    order: VecDeque<(u64, [u8; RANDOM_LEN])>,
+    file: Option<PathBuf>,
+    records_in_file: usize,
+    pub stats: ZeroRttStats,
+}
+
+impl AntiReplay {
+    fn in_memory() -> Self {
+        AntiReplay { seen: HashMap::new(), order: VecDeque::new(), file: None, records_in_file: 0, stats: ZeroRttStats::default() }
+    }
+
+    /// Loads the unexpired entries of `path` (missing: empty register).
+    fn persistent(path: PathBuf) -> Result<Self> {
+        let mut me = Self::in_memory();
+        match std::fs::read(&path) {
+            Ok(raw) => {
+                let now = now_ms();
+                // A torn last record (crash mid-write) is ignored.
+                for rec in raw.chunks_exact(RECORD_LEN) {
+                    let expiry = u64::from_be_bytes(rec[..8].try_into().unwrap());
+                    let random: [u8; RANDOM_LEN] = rec[8..].try_into().unwrap();
+                    me.records_in_file += 1;
+                    if expiry > now && expiry <= now + REPLAY_WINDOW_MS * 2 {
+                        me.remember(random, expiry);
+                    }
+                }
+                me.order.make_contiguous().sort_by_key(|e| e.0);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::file(&path, format!("cannot read the 0-RTT anti-replay register: {e}"))),
+        }
+        me.file = Some(path);
+        me.compact();
+        Ok(me)
+    }
+
+    fn remember(&mut self, random: [u8; RANDOM_LEN], expiry: u64) {
+        self.seen.insert(random, expiry);
+        self.order.push_back((expiry, random));
+    }
+
+    fn expire(&mut self, now: u64) {
+        while let Some(&(expiry, random)) = self.order.front() {
+            if expiry > now {
+                break;
+            }
+            self.order.pop_front();
+            if self.seen.get(&random) == Some(&expiry) {
+                self.seen.remove(&random);
+            }
+        }
+    }
+
+    /// Records `random`; true if its early data may be processed (first
+    /// sighting, and the record is stored where a restart will find it).
+    pub fn admit(&mut self, random: &[u8; RANDOM_LEN], now: u64) -> bool {
+        self.expire(now);
+        if self.seen.contains_key(random) {
+            self.stats.refused_replay += 1;
+            log::info!("0-RTT refused: ClientHello replayed within the anti-replay window");
+            return false;
+        }
+        if self.seen.len() >= REPLAY_MAX_ENTRIES {
+            self.stats.refused_unavailable += 1;
+            log::warn!("0-RTT refused: anti-replay register full ({REPLAY_MAX_ENTRIES} entries in {REPLAY_WINDOW_MS} ms)");
+            return false;
+        }
+        let expiry = now + REPLAY_WINDOW_MS;
+        if let Some(path) = &self.file {
+            let mut rec = [0u8; RECORD_LEN];
+            rec[..8].copy_from_slice(&expiry.to_be_bytes());
+            rec[8..].copy_from_slice(random);
+            if let Err(e) = append(path, &rec) {
+                self.stats.refused_unavailable += 1;
+                log::warn!("0-RTT refused: cannot write {}: {e}", path.display());
+                return false;
+            }
+            self.records_in_file += 1;
+        }
+        self.remember(*random, expiry);
+        self.stats.admitted += 1;
+        if self.records_in_file > 4096 && self.records_in_file > 2 * self.seen.len() {
+            self.compact();
+        }
+        true
+    }
+
+    /// Rewrites the file with the live entries only (write + rename).
+    fn compact(&mut self) {
+        let Some(path) = &self.file else { return };
+        let mut out = Vec::with_capacity(self.order.len() * RECORD_LEN);
+        for (expiry, random) in &self.order {
+            if self.seen.get(random) == Some(expiry) {
+                out.extend_from_slice(&expiry.to_be_bytes());
+                out.extend_from_slice(random);
+            }
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        match std::fs::write(&tmp, &out).and_then(|_| std::fs::rename(&tmp, path)) {
+            Ok(()) => self.records_in_file = out.len() / RECORD_LEN,
+            Err(e) => log::warn!("cannot compact {}: {e}", path.display()),
+        }
+    }
+}
+
+fn append(path: &Path, rec: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+    f.write_all(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_refuses_a_random_seen_inside_the_window_and_survives_reload() {
+        let dir = std::env::temp_dir().join(format!("siwa-replay-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let a = [1u8; RANDOM_LEN];
+        let b = [2u8; RANDOM_LEN];
+        let now = now_ms();
+        let mut r = AntiReplay::persistent(dir.clone()).unwrap();
+        assert!(r.admit(&a, now));
+        assert!(!r.admit(&a, now + 1000));
+        assert!(r.admit(&b, now + 1000));
+        // A new process (restart) reads the file: both still refused.
+        let mut r2 = AntiReplay::persistent(dir.clone()).unwrap();
+        assert!(!r2.admit(&a, now + 2000));
+        assert!(!r2.admit(&b, now + 2000));
+        // After the window the entry is gone (wolfSSL's age check refuses such a ClientHello).
+        assert!(r2.admit(&a, now + REPLAY_WINDOW_MS + 1));
+        assert_eq!(r2.stats.refused_replay, 2);
+        std::fs::remove_file(&dir).unwrap();
     }
 }

@@ -12,7 +12,9 @@ port=${PORT:-4433}
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do grep -q listening "$work/server.log" && break; sleep 0.1; done
-"$bin/socket-iwa-client" --connect "127.0.0.1:$port" --session "$work/session.json" --json
-second=$("$bin/socket-iwa-client" --connect "127.0.0.1:$port" --session "$work/session.json" --json)
+# The client verifies the server: pin the certificate the server printed.
+pin=$(grep -m1 listening "$work/server.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cert_sha256"])')
+"$bin/socket-iwa-client" --connect "127.0.0.1:$port" --cert-hash "$pin" --session "$work/session.json" --json
+second=$("$bin/socket-iwa-client" --connect "127.0.0.1:$port" --cert-hash "$pin" --session "$work/session.json" --json)
 echo "$second"
 echo "$second" | grep -q '"early_data":"accepted"' && echo "$second" | grep -q '"resumed":true'

@@ -47,7 +47,9 @@ fn main() {
         build.file(tree.join("wolfcrypt").join("src").join(f));
     }
     build.file(manifest.join("csrc/seed.c"));
+    build.file(manifest.join("csrc/ticket.c"));
     println!("cargo:rerun-if-changed=csrc/seed.c");
+    println!("cargo:rerun-if-changed=csrc/ticket.c");
     build.compile("wolfssl");
 
     // Dependants (our ngtcp2 crypto backend) compile against the same headers.
@@ -60,7 +62,7 @@ fn main() {
         .clang_arg(format!("-I{}", tree.display()))
         .clang_arg("-DWOLFSSL_USER_SETTINGS")
         .clang_args(socket_iwa_build::bindgen_target_args())
-        .allowlist_function("wolf.*|wc_.*")
+        .allowlist_function("wolf.*|wc_.*|socket_iwa_.*")
         .allowlist_type("WOLFSSL_.*|wolfssl_.*|Cert|ecc_key|RsaKey|WC_RNG|Aes|wc_Sha256|Ctc_SigType|ecc_curve_id|TicketEncRet")
         .prepend_enum_name(false)
         .allowlist_var("WOLFSSL_.*|SSL_.*|CTC_.*|ECC_.*|AES_.*|WC_.*|ECC_SECP256R1|.*_TYPE|GCM_NONCE_MID_SZ|WC_SHA256_DIGEST_SIZE")

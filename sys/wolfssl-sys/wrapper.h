@@ -7,3 +7,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
+
+/* csrc/ticket.c */
+int socket_iwa_internal_ticket_len(void);
+int socket_iwa_ticket_forbid_early_data(unsigned char *ticket, int len);

@@ -30,7 +30,7 @@
 
 use socket_iwa::app::{server_factory, ConnectionApp, SERVER_ALPNS};
 use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig, Endpoint, ServerConfig, ServerEndpoint};
-use socket_iwa::tls::{Identity, SavedSession, TicketKey, TlsContext};
+use socket_iwa::tls::{Identity, SavedSession, TicketKey, TlsContext, Verification};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
@@ -283,9 +283,8 @@ pub fn client<A: ConnectionApp>(
     now: u64,
     app: A,
 ) -> ClientEndpoint<A> {
-    // The only place a client TLS context is made: where clients verify
-    // certificates, this pins `identity().cert_sha256`.
-    let tls = TlsContext::client().unwrap();
+    // The only place a client TLS context is made: it pins the test identity.
+    let tls = TlsContext::client(&Verification::Pin(identity().cert_sha256)).unwrap();
     let conn = Connection::connect(&tls, client_addr(), server_addr(), &[alpn], "localhost", session, cfg, now).unwrap();
     ClientEndpoint::new(conn, app, now)
 }

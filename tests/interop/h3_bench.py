@@ -20,14 +20,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from conftest import BIN, Server, free_udp_port  # noqa: E402
+from conftest import BIN, Server, cert_sha256_of_pem, free_udp_port, pin_args, register_cert  # noqa: E402
 from aioquic_peers import make_cert  # noqa: E402
 from h3_peers import aioquic_get_throughput, aioquic_wt_datagram_rate, start_h3_server  # noqa: E402
 
 
 def rust_get(port: int, n: int) -> float:
     p = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--connect", f"127.0.0.1:{port}", "--json",
-                        "--get", f"/bytes/{n}", "--timeout", "120"], capture_output=True, text=True, timeout=150)
+                        *pin_args(port, []), "--get", f"/bytes/{n}", "--timeout", "120"], capture_output=True, text=True, timeout=150)
     rep = json.loads([l for l in p.stdout.splitlines() if l.startswith("{")][-1])
     assert rep["verified"], rep
     return rep["throughput_mbps"]
@@ -66,6 +66,7 @@ async def main():
         cert, key = make_cert(d)
         port = free_udp_port()
         srv = await start_h3_server("127.0.0.1", port, cert, key)
+        register_cert(port, cert_sha256_of_pem(cert))
         try:
             res["aioquic_server"] = await measure(port, a.bytes, a.runs, True)
         finally:

@@ -20,6 +20,7 @@ const MIB = 1 << 20;
 
 let iwa;
 let port;
+let pin; // the server's cert_sha256: every client run pins it (--cert-hash)
 
 /** Waits until the server's JSON "listening" line reaches the page console. */
 async function listeningPort(timeoutMs = 30000) {
@@ -27,7 +28,10 @@ async function listeningPort(timeoutMs = 30000) {
   while (Date.now() < deadline) {
     for (const line of iwa.consoleLines) {
       const i = line.indexOf('{"addr"');
-      if (i >= 0 && line.includes('"listening"')) return Number(JSON.parse(line.slice(i).replace(/^.*?(\{.*\}).*$/, '$1')).addr.split(':').pop());
+      if (i >= 0 && line.includes('"listening"')) {
+        const j = JSON.parse(line.slice(i).replace(/^.*?(\{.*\}).*$/, '$1'));
+        return { port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 };
+      }
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -35,7 +39,7 @@ async function listeningPort(timeoutMs = 30000) {
 }
 
 async function ourClient(...args) {
-  const { stdout } = await run(client, ['--connect', `127.0.0.1:${port}`, '--json', '--timeout', '60', ...args], { timeout: 90000 });
+  const { stdout } = await run(client, ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--json', '--timeout', '60', ...args], { timeout: 90000 });
   return JSON.parse(stdout.trim().split('\n').pop());
 }
 
@@ -47,7 +51,7 @@ async function aioquic(...args) {
 before(async () => {
   iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
   await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
-  port = await listeningPort();
+  ({ port, pin } = await listeningPort());
 });
 
 after(async () => {
@@ -95,7 +99,7 @@ test('IWA client: the wasm socket-iwa-client inside the IWA connects twice, the 
   const before = iwa.consoleLines.length;
   await iwa.call('/loader.js', 'start', {
     module: '/wasm/socket-iwa-client.js',
-    args: ['--connect', `127.0.0.1:${port}`, '--connections', '2', '--bytes', '50000', '--json'],
+    args: ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--connections', '2', '--bytes', '50000', '--json'],
   });
   const deadline = Date.now() + 60000;
   let reports = [];

@@ -22,6 +22,10 @@
 #define HAVE_ALPN
 #define HAVE_SESSION_TICKET
 #define WOLFSSL_EARLY_DATA
+/* RFC 8446 4.6.1 allows ticket_nonce of 0-255 bytes (rustls sends 32); wolfSSL
+ * keeps 8 inline and rejects longer ones with illegal_parameter unless nonces
+ * may be heap-allocated. */
+#define WOLFSSL_TICKET_NONCE_MALLOC
 #define HAVE_HKDF
 #define HAVE_EX_DATA        /* SSL app data: the QUIC connection a TLS object belongs to */
 #define OPENSSL_EXTRA       /* wolfSSL's quic.c is built on the EVP layer */
@@ -61,6 +65,12 @@
 #define WOLFSSL_KEY_GEN
 #define WOLFSSL_CERT_EXT
 #define WOLFSSL_ALT_NAMES
+
+/* Client certificate checks (src/tls/verify.rs): IP address SANs take part in
+ * the name check, and the verify callback sees the leaf even when its chain
+ * verified (a --cert-hash pin is compared there). */
+#define WOLFSSL_IP_ALT_NAME
+#define WOLFSSL_ALWAYS_VERIFY_CB
 
 /* ---- runtime ----------------------------------------------------------- */
 #define SINGLE_THREADED     /* one event loop owns every TLS object */
