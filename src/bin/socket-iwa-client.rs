@@ -88,7 +88,15 @@ fn connect_once(args: &Args, tls: &TlsContext, saved: Option<&SavedSession>) -> 
     if timed_out {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
     }
+    report.retry = ep.conn.retried();
     let ok = report.verified && report.error.is_none();
     socket_iwa::log::event(args.json, serde_json::to_value(&report).unwrap());
-    Ok((ok, ep.app.session.take()))
+    let mut session = ep.app.session.take();
+    if let Some(s) = session.as_mut() {
+        // NEW_TOKEN may arrive after the ticket was taken; keep the newest token.
+        if let Some(t) = ep.conn.new_token() {
+            s.token = Some(socket_iwa::tls::SavedSession::token_hex(&t));
+        }
+    }
+    Ok((ok, session))
 }

@@ -12,7 +12,7 @@ mod ticket;
 pub use identity::Identity;
 pub use session::SavedSession;
 pub use ticket::TicketKey;
-pub(crate) use session::hex;
+pub(crate) use session::{hex, unhex};
 
 use crate::error::{Error, Result};
 use std::os::raw::{c_int, c_uint};
