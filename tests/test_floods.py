@@ -78,6 +78,40 @@ def test_10000_initials_from_50_ports_legit_client_served_memory_and_cpu_return(
     assert srv.proc.returncode == 0
 
 
+def test_flood_from_50_addresses_engages_retry_and_reclaims_half_open_quickly(initials):
+    # 50 source addresses (127.0.0.2-51), so no single source reaches its quota:
+    # the global pressure mark (64 handshakes in progress) must switch on Retry,
+    # and the handshakes created before it must go after the 2 s short timeout
+    # instead of the normal 10 s.
+    srv = Watched()
+    try:
+        sources = [f"127.0.0.{i}" for i in range(2, 52)]
+        fl = Flooder(initials[:2000], HOST, srv.port, rate=1000, sources=sources, max_s=20)
+        fl.start()
+        while fl.started is None or time.monotonic() < fl.started + 1.0:
+            time.sleep(0.01)
+        during = legit_echo(srv.port)
+        fl.join(30)
+        end = fl.finished
+        deadline = end + 8
+        s = srv.latest()
+        while time.monotonic() < deadline and not (s["half_open"] == 0 and s["accepted"] > 0):
+            s = srv.latest()
+        reclaimed_after = time.monotonic() - end
+        print(f"\n50-address flood: {fl.sent} Initials; legit during {during['total_ms']:.1f} ms (retry {during['retry']}); "
+              f"half-open gone {reclaimed_after:.1f} s after the flood; stats {json.dumps(s)}")
+        assert during["total_ms"] < 2000
+        assert s["retries_sent"] >= 0.9 * fl.sent, "pressure should have switched Retry on"
+        assert max(x["half_open"] for x in srv.stats) <= 64 + 1
+        assert s["half_open_reclaimed"] > 0 and s["half_open"] == 0
+        # Bound: 2 s short timeout + 2 s of hysteresis + stats period; the normal
+        # handshake timeout would be 10 s.
+        assert reclaimed_after < 6.0
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0
+
+
 def test_trickle_of_36kb_per_s_for_30s_every_legit_handshake_succeeds(initials):
     # --max-connections 100 is the setting under which the old code locked clients out.
     srv = Watched("--max-connections", "100")

@@ -196,6 +196,9 @@ pub struct ServerEndpoint {
     /// Unvalidated and validated half-open handshakes per source.
     per_source: HashMap<Source, (usize, usize)>,
     half_open: usize,
+    /// Last time the half-open count was at the pressure mark; the short
+    /// handshake timeout applies until two such timeouts after it.
+    pressure_seen_at: Option<u64>,
     /// Drop counters at the last summary line, and when it was written.
     drops_logged: u64,
     drops_logged_at: u64,
@@ -232,6 +235,7 @@ impl ServerEndpoint {
             half_open_order: VecDeque::new(),
             per_source: HashMap::new(),
             half_open: 0,
+            pressure_seen_at: None,
             drops_logged: 0,
             drops_logged_at: 0,
             freed_since_trim: 0,
@@ -266,6 +270,16 @@ impl ServerEndpoint {
 
     fn under_pressure(&self) -> bool {
         self.half_open >= self.cfg.retry_threshold.clamp(1, self.cfg.max_half_open.max(1))
+    }
+
+    fn pressure_timeout_ns(&self) -> u64 {
+        self.cfg.pressure_handshake_timeout_ms * 1_000_000
+    }
+
+    /// Pressure with hysteresis: reclaiming one handshake must not end it, or
+    /// the rest of a flood's handshakes would wait out the full timeout.
+    fn pressured(&self, now: u64) -> bool {
+        self.under_pressure() || self.pressure_seen_at.is_some_and(|t| now < t + 2 * self.pressure_timeout_ns())
     }
 
     fn drop_initial(&mut self, now: u64, reason: impl FnOnce(&mut InitialDrops)) {
@@ -478,6 +492,9 @@ impl ServerEndpoint {
             }
         }
         let validated_now = token.is_some();
+        if self.under_pressure() {
+            self.pressure_seen_at = Some(now);
+        }
         let scid = random_cid(SCID_LEN);
         let conn = match Connection::accept(&self.tls, &hd, token, &scid, local, remote, &self.cfg.conn, self.static_secret, now) {
             Ok(c) => c,
@@ -500,6 +517,9 @@ impl ServerEndpoint {
             e.0 += 1;
         }
         self.half_open += 1;
+        if self.under_pressure() {
+            self.pressure_seen_at = Some(now);
+        }
         self.half_open_order.push_back((now, key));
         self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false });
         self.stats.accepted += 1;
@@ -647,14 +667,17 @@ impl ServerEndpoint {
 
     /// Under pressure, half-open handshakes older than the short timeout go.
     fn reclaim_half_open(&mut self, now: u64) {
-        let limit = self.cfg.pressure_handshake_timeout_ms * 1_000_000;
+        let limit = self.pressure_timeout_ns();
+        if self.pressure_seen_at.is_some_and(|t| now >= t + 2 * limit) && !self.under_pressure() {
+            self.pressure_seen_at = None;
+        }
         while let Some(&(created, key)) = self.half_open_order.front() {
             let live = self.slots.get(&key).is_some_and(|s| s.half_open.is_some());
             if !live {
                 self.half_open_order.pop_front();
                 continue;
             }
-            if !self.under_pressure() || now < created + limit {
+            if !self.pressured(now) || now < created + limit {
                 break;
             }
             self.half_open_order.pop_front();
@@ -724,12 +747,14 @@ impl Endpoint for ServerEndpoint {
         let conn = self.timers.peek().map(|Reverse((t, _))| *t);
         let stats = self.stats_every.map(|(_, next)| next);
         let drops = (self.stats.initials_dropped.total() != self.drops_logged).then_some(self.drops_logged_at + DROP_LOG_INTERVAL_NS);
-        let reclaim = if self.under_pressure() {
-            self.half_open_order.front().map(|&(created, _)| created + self.cfg.pressure_handshake_timeout_ms * 1_000_000)
+        let reclaim = if self.under_pressure() || self.pressure_seen_at.is_some() {
+            self.half_open_order.front().map(|&(created, _)| created + self.pressure_timeout_ns())
         } else {
             None
         };
-        [conn, stats, drops, reclaim].into_iter().flatten().min()
+        // Pressure mode ends two short timeouts after it was last seen.
+        let pressure_end = self.pressure_seen_at.map(|t| t + 2 * self.pressure_timeout_ns());
+        [conn, stats, drops, reclaim, pressure_end].into_iter().flatten().min()
     }
 
     fn on_timeout(&mut self, now: u64) {

@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import List
+from typing import List, Optional
 
 
 def _worker_init():
@@ -61,13 +61,15 @@ class Flooder(threading.Thread):
     `rate` datagrams per second. Bounded in count (the list) and time (`max_s`).
     Answers (Retry, Version Negotiation, server Initials) are never read."""
 
-    def __init__(self, initials: List[bytes], host: str, port: int, rate: float, ports: int = 50, max_s: float = 60.0):
+    def __init__(self, initials: List[bytes], host: str, port: int, rate: float, ports: int = 50, max_s: float = 60.0,
+                 sources: Optional[List[str]] = None):
         super().__init__(daemon=True)
         self.initials, self.addr, self.rate, self.max_s = initials, (host, port), rate, max_s
         self.socks = []
-        for _ in range(ports):
+        # One socket per port, all on `host`, or one per source address in `sources`.
+        for src in sources or [host] * ports:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((host, 0))
+            s.bind((src, 0))
             self.socks.append(s)
         self.sent = 0
         self.bytes = 0
