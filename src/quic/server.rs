@@ -204,6 +204,8 @@ pub struct ServerEndpoint {
     drops_logged_at: u64,
     freed_since_trim: u64,
     stats_every: Option<(u64, u64)>,
+    /// Connections visited by `flush` so far (cost accounting for tests).
+    flush_visits: u64,
     pub stats: ServerStats,
     /// Called with each connection as it closes (for logs).
     pub on_close: Option<Box<dyn FnMut(&Connection)>>,
@@ -240,6 +242,7 @@ impl ServerEndpoint {
             drops_logged_at: 0,
             freed_since_trim: 0,
             stats_every: None,
+            flush_visits: 0,
             stats: ServerStats::default(),
             on_close: None,
             on_stats: None,
@@ -816,6 +819,7 @@ impl Endpoint for ServerEndpoint {
                 break;
             }
             let Some(slot) = self.slots.get_mut(&key) else { continue };
+            self.flush_visits += 1;
             let limit = slot.conn.burst_limit();
             let mut drained = false;
             for _ in 0..limit {
@@ -892,9 +896,13 @@ mod tests {
     use crate::tls::{Identity, TicketKey};
 
     fn endpoint() -> ServerEndpoint {
+        endpoint_with(ServerConfig::default())
+    }
+
+    fn endpoint_with(cfg: ServerConfig) -> ServerEndpoint {
         let id = Identity::generate().unwrap();
         let tls = TlsContext::server(&id, crate::app::SERVER_ALPNS, TicketKey::ephemeral()).unwrap();
-        ServerEndpoint::new(tls, ServerConfig::default(), crate::app::server_factory())
+        ServerEndpoint::new(tls, cfg, crate::app::server_factory())
     }
 
     fn header(dcid: &[u8]) -> n::ngtcp2_pkt_hd {
@@ -906,6 +914,63 @@ mod tests {
     }
 
     const T0: u64 = 5_000_000_000;
+
+    /// Real client Initials from our own client connections, fed in memory.
+    fn client_initial(tls: &TlsContext, local: SocketAddr, server: SocketAddr, now: u64) -> Vec<u8> {
+        let mut c = Connection::connect(tls, local, server, &["echo"], "localhost", None, &ConnectionConfig::default(), now).unwrap();
+        let mut buf = vec![0u8; 1500];
+        let (len, _) = c.poll_transmit(now, &mut buf).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    #[test]
+    fn flush_and_timers_cost_does_not_grow_with_connections() {
+        // Retry off (by its threshold) so every Initial becomes a connection.
+        let mut ep = endpoint_with(ServerConfig { retry_threshold: 1000, max_half_open: 1000, ..Default::default() });
+        let ctls = TlsContext::client().unwrap();
+        let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+        let n = 150u16;
+        let mut now = T0;
+        let mut first = Vec::new();
+        for i in 0..n {
+            // One source address each, so neither the per-source quota nor Retry interferes.
+            let client = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8)), 5000);
+            let d = client_initial(&ctls, "0.0.0.0:5000".parse().unwrap(), server, now);
+            ep.handle_datagram(now, server, client, &d);
+            if i == 0 {
+                first = d;
+            }
+            now += 1_000;
+        }
+        assert_eq!(ep.stats.accepted, n as u64);
+        let mut sent = 0;
+        assert!(ep.flush(now, &mut |_, _| {
+            sent += 1;
+            true
+        }));
+        assert!(sent >= n as usize);
+        // The heap's earliest deadline equals the earliest of all connections.
+        let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
+        assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
+        assert!(ep.timeout() <= brute);
+        // One more datagram for one connection: the next flush visits that one only.
+        let before = ep.flush_visits;
+        let c0 = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 0)), 5000);
+        ep.handle_datagram(now, server, c0, &first);
+        ep.flush(now, &mut |_, _| true);
+        assert_eq!(ep.flush_visits - before, 1, "flush must visit only connections with something to send");
+        // Nothing else due: a flush with no input visits nobody.
+        let before = ep.flush_visits;
+        ep.flush(now, &mut |_, _| true);
+        assert_eq!(ep.flush_visits, before);
+        // Timers fire only for due connections; after their PTOs fire, the heap still matches.
+        let t = ep.timeout().unwrap();
+        ep.on_timeout(t);
+        let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
+        assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
+        assert!(ep.timers.len() <= 2 * ep.slots.len() + 64);
+    }
 
     #[test]
     fn retry_token_is_bound_to_address_dcid_and_lifetime() {
