@@ -112,6 +112,29 @@ def test_flood_from_50_addresses_engages_retry_and_reclaims_half_open_quickly(in
     assert srv.proc.returncode == 0
 
 
+def test_dropped_initials_are_logged_as_a_rate_limited_summary(initials):
+    # --max-connections 0 refuses every newcomer: each Initial is a drop. The old
+    # code wrote one warn line per dropped Initial; now one summary a second.
+    srv = Watched("--max-connections", "0")
+    try:
+        fl = Flooder(initials[:2000], HOST, srv.port, rate=1000, ports=50, max_s=20)
+        fl.start()
+        fl.join(30)
+        # A refused client learns it at once (CONNECTION_REFUSED), not by timing out.
+        rc, r, err = run_client(srv.port, "--timeout", "5")
+        s = srv.latest()
+        time.sleep(1.5)  # the last summary comes at most 1 s after the last drop
+        warns = [l for l in srv.log if "dropped" in l]
+        print(f"\n{fl.sent} refused Initials -> {len(srv.log)} log lines; client: {r and r['error']} "
+              f"in {r and r['total_ms']} ms; stats {json.dumps(s)}")
+        assert s["initials_dropped"]["server_full"] >= fl.sent
+        assert 1 <= len(warns) <= 8 and len(srv.log) <= 10, f"{len(srv.log)} log lines"
+        assert rc != 0 and r["total_ms"] < 2000 and "0x2" in r["error"], r
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0
+
+
 def test_trickle_of_36kb_per_s_for_30s_every_legit_handshake_succeeds(initials):
     # --max-connections 100 is the setting under which the old code locked clients out.
     srv = Watched("--max-connections", "100")
