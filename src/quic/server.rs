@@ -134,7 +134,12 @@ struct Source([u8; 8]);
 
 impl Source {
     fn of(addr: &SocketAddr) -> Self {
-        match addr.ip() {
+        // On a dual-stack socket IPv4 clients arrive as ::ffff:a.b.c.d; they are IPv4 sources.
+        let ip = match addr.ip() {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+            v4 => v4,
+        };
+        match ip {
             IpAddr::V4(a) => {
                 let mut s = [0u8; 8];
                 s[..4].copy_from_slice(&a.octets());
@@ -970,6 +975,17 @@ mod tests {
         let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
         assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
         assert!(ep.timers.len() <= 2 * ep.slots.len() + 64);
+    }
+
+    #[test]
+    fn sources_are_ipv4_addresses_and_ipv6_slash_64s() {
+        let s = |a: &str| Source::of(&a.parse().unwrap());
+        assert_eq!(s("192.0.2.1:1"), s("192.0.2.1:2"));
+        assert_ne!(s("192.0.2.1:1"), s("192.0.2.2:1"));
+        assert_eq!(s("[::ffff:192.0.2.1]:1"), s("192.0.2.1:9"));
+        assert_ne!(s("[::ffff:192.0.2.1]:1"), s("[::ffff:192.0.2.2]:1"));
+        assert_eq!(s("[2001:db8:1:2::1]:1"), s("[2001:db8:1:2:ffff::9]:1"));
+        assert_ne!(s("[2001:db8:1:2::1]:1"), s("[2001:db8:1:3::1]:1"));
     }
 
     #[test]
