@@ -484,7 +484,15 @@ impl ServerEndpoint {
         let source = Source::of(&remote);
         let (unvalidated, validated) = self.per_source.get(&source).copied().unwrap_or((0, 0));
         if token.is_none() {
-            if self.cfg.retry || self.under_pressure() || unvalidated >= self.cfg.max_half_open_per_source {
+            // While the pressure mode lasts, every unvalidated Initial extends it: Retry
+            // stays on until the flood has stopped, instead of switching off as soon as
+            // reclaiming takes the count below the mark (which let the next wave of
+            // the flood back in, each Initial costing a full handshake).
+            let pressured = self.pressured(now);
+            if pressured {
+                self.pressure_seen_at = Some(now);
+            }
+            if self.cfg.retry || pressured || unvalidated >= self.cfg.max_half_open_per_source {
                 self.send_retry(now, remote, &hd);
                 return None;
             }
