@@ -97,6 +97,8 @@ pub struct EchoReport {
     pub datagram_rate: f64,
     pub throughput_mbps: f64,
     pub error: Option<String>,
+    /// The server made this connection retry (a Retry packet, RFC 9000 8.1.2).
+    pub retry: bool,
 }
 
 struct StreamProgress {

@@ -123,6 +123,7 @@ fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, save
     if timed_out {
         report.error.get_or_insert_with(|| format!("timed out after {} s", args.timeout));
     }
+    report.retry = ep.conn.retried();
     let mut ok = report.verified && report.error.is_none();
     let mut out = serde_json::to_value(&report).unwrap();
     out["verification"] = verification.mode().into();
@@ -137,5 +138,12 @@ fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, save
         out["local_addr"] = ep.conn.local_addr().to_string().into();
     }
     socket_iwa::log::event(args.json, out);
-    Ok((ok, ep.app.session.take()))
+    let mut session = ep.app.session.take();
+    if let Some(s) = session.as_mut() {
+        // NEW_TOKEN may arrive after the ticket was taken; keep the newest token.
+        if let Some(t) = ep.conn.new_token() {
+            s.token = Some(socket_iwa::tls::SavedSession::token_hex(&t));
+        }
+    }
+    Ok((ok, session))
 }

@@ -27,9 +27,24 @@ struct Args {
     /// Write the certificate (PEM) here, for clients that want to pin it.
     #[arg(long)]
     write_cert: Option<PathBuf>,
-    /// Maximum concurrent connections.
+    /// Maximum established connections (newcomers beyond get CONNECTION_REFUSED).
     #[arg(long, default_value_t = 4096)]
     max_connections: usize,
+    /// Validate every new client address with a Retry (a NEW_TOKEN token skips it).
+    #[arg(long)]
+    retry: bool,
+    /// Retry unvalidated clients automatically while this many handshakes are in progress.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    retry_threshold: u32,
+    /// Maximum handshakes in progress (half-open connections).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_half_open: u32,
+    /// Unvalidated handshakes one source (IPv4 address or IPv6 /64) may hold before it gets a Retry.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    max_half_open_per_source: u32,
+    /// With --json: print the server's counters as a `stats` event every MS milliseconds (0: never).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    stats_interval: u64,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -69,9 +84,22 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
     let sock = UdpSocket::bind(args.listen)
         .map_err(|e| socket_iwa::Error::Other(format!("cannot listen on {}: {e}", args.listen)))?;
-    let cfg = ServerConfig { max_connections: args.max_connections, ..Default::default() };
+    let cfg = ServerConfig {
+        max_connections: args.max_connections,
+        retry: args.retry,
+        retry_threshold: args.retry_threshold as usize,
+        max_half_open: args.max_half_open as usize,
+        max_half_open_per_source: args.max_half_open_per_source as usize,
+        ..Default::default()
+    };
     let mut server = ServerEndpoint::new(tls, cfg, server_factory());
     let json = args.json;
+    if args.stats_interval > 0 {
+        server.set_stats_interval(socket_iwa::time::now_ns(), args.stats_interval * 1_000_000);
+        server.on_stats = Some(Box::new(move |s| {
+            socket_iwa::log::event(json, serde_json::json!({ "event": "stats", "stats": s }));
+        }));
+    }
     server.on_close = Some(Box::new(move |c| {
         let reason = c.close_reason().cloned();
         socket_iwa::log::event(json, serde_json::json!({
@@ -98,7 +126,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "libraries": socket_iwa::library_versions(),
     }));
     run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
-    socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.stats,
+    socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.current_stats(),
         "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
     Ok(())
 }

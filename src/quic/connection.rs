@@ -158,6 +158,16 @@ pub(crate) struct Inner {
     handshake_completed: bool,
     /// Stream bytes received in 0-RTT packets.
     early_data_bytes: u64,
+    /// Client: the latest address validation token from a NEW_TOKEN frame.
+    new_token: Option<Vec<u8>>,
+    /// Client: the server answered our first Initial with a Retry.
+    retried: bool,
+}
+
+/// A client token the server endpoint verified (see [`Connection::accept`]).
+pub(crate) struct ValidatedToken {
+    /// For a Retry token: the original Destination Connection ID it carries.
+    pub retry_odcid: Option<n::ngtcp2_cid>,
 }
 
 /// A QUIC connection.
@@ -345,6 +355,21 @@ unsafe extern "C" fn tls_early_data_rejected_cb(_conn: *mut n::ngtcp2_conn, user
     0
 }
 
+unsafe extern "C" fn recv_new_token_cb(
+    _conn: *mut n::ngtcp2_conn,
+    token: *const u8,
+    tokenlen: usize,
+    user_data: *mut c_void,
+) -> c_int {
+    inner(user_data).new_token = Some(std::slice::from_raw_parts(token, tokenlen).to_vec());
+    0
+}
+
+unsafe extern "C" fn recv_retry_cb(conn: *mut n::ngtcp2_conn, hd: *const n::ngtcp2_pkt_hd, user_data: *mut c_void) -> c_int {
+    inner(user_data).retried = true;
+    n::ngtcp2_crypto_recv_retry_cb(conn, hd, user_data)
+}
+
 unsafe extern "C" fn recv_datagram_cb(
     _conn: *mut n::ngtcp2_conn,
     _flags: u32,
@@ -377,7 +402,8 @@ fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
         cb.recv_client_initial = Some(n::ngtcp2_crypto_recv_client_initial_cb);
     } else {
         cb.client_initial = Some(n::ngtcp2_crypto_client_initial_cb);
-        cb.recv_retry = Some(n::ngtcp2_crypto_recv_retry_cb);
+        cb.recv_retry = Some(recv_retry_cb);
+        cb.recv_new_token = Some(recv_new_token_cb);
         cb.extend_max_local_streams_bidi = Some(extend_max_local_streams_bidi_cb);
         cb.tls_early_data_rejected = Some(tls_early_data_rejected_cb);
     }
@@ -438,7 +464,7 @@ fn transport_params(cfg: &ConnectionConfig) -> n::ngtcp2_transport_params {
     p
 }
 
-fn cid(bytes: &[u8]) -> n::ngtcp2_cid {
+pub(crate) fn cid(bytes: &[u8]) -> n::ngtcp2_cid {
     // SAFETY: ngtcp2_cid_init copies at most NGTCP2_MAX_CIDLEN bytes.
     let mut c: n::ngtcp2_cid = unsafe { std::mem::zeroed() };
     unsafe { n::ngtcp2_cid_init(&mut c, bytes.as_ptr(), bytes.len()) };
@@ -476,6 +502,8 @@ impl Connection {
             tls_session: None,
             handshake_completed: false,
             early_data_bytes: 0,
+            new_token: None,
+            retried: false,
         }));
         let mut ps = PathBuf::new(local, remote);
         let cbs = callbacks(is_server);
@@ -511,9 +539,12 @@ impl Connection {
 
     /// Server side: a connection for the client Initial whose header `hd` was
     /// decoded by `ngtcp2_accept`. `scid` is the connection ID we choose.
+    /// `token` is set only for a token the endpoint verified (it lifts the
+    /// anti-amplification limit); for a Retry token it carries the original DCID.
     pub(crate) fn accept(
         tls_ctx: &TlsContext,
         hd: &n::ngtcp2_pkt_hd,
+        token: Option<ValidatedToken>,
         scid: &[u8],
         local: SocketAddr,
         remote: SocketAddr,
@@ -523,11 +554,19 @@ impl Connection {
     ) -> Result<Connection> {
         let s = settings(cfg, now);
         let mut s = s;
-        s.token = hd.token;
-        s.tokenlen = hd.tokenlen;
         let mut p = transport_params(cfg);
         p.original_dcid = hd.dcid;
         p.original_dcid_present = 1;
+        if let Some(t) = &token {
+            s.token = hd.token;
+            s.tokenlen = hd.tokenlen;
+            s.token_type = if t.retry_odcid.is_some() { n::NGTCP2_TOKEN_TYPE_RETRY } else { n::NGTCP2_TOKEN_TYPE_NEW_TOKEN };
+            if let Some(odcid) = t.retry_odcid {
+                p.original_dcid = odcid;
+                p.retry_scid = hd.dcid;
+                p.retry_scid_present = 1;
+            }
+        }
         let our = cid(scid);
         Self::build(tls_ctx, true, local, remote, static_secret, now, |pconn, path, cbs, ud| {
             // SAFETY: all pointers are valid for the call; ngtcp2 copies what it keeps.
@@ -555,8 +594,14 @@ impl Connection {
         cfg: &ConnectionConfig,
         now: u64,
     ) -> Result<Connection> {
-        let s = settings(cfg, now);
+        let mut s = settings(cfg, now);
         let p = transport_params(cfg);
+        // A NEW_TOKEN token from an earlier connection lets the server skip Retry.
+        let token = session.and_then(|x| x.token.as_deref()).and_then(crate::tls::unhex).filter(|t| !t.is_empty());
+        if let Some(t) = &token {
+            s.token = t.as_ptr();
+            s.tokenlen = t.len();
+        }
         let dcid = cid(&random_cid(18));
         let scid = cid(&random_cid(17));
         let mut secret = [0u8; 32];
@@ -721,7 +766,30 @@ impl Connection {
             tls_session: crate::tls::hex(&der),
             transport_params: crate::tls::hex(&buf),
             verification: String::new(),
+            token: self.st().new_token.as_deref().map(crate::tls::hex),
         })
+    }
+
+    /// Client: the latest NEW_TOKEN token from the server, if any.
+    pub fn new_token(&self) -> Option<Vec<u8>> {
+        // SAFETY: inner is valid.
+        unsafe { (*self.inner).new_token.clone() }
+    }
+
+    /// Client: whether the server made us retry with a Retry packet.
+    pub fn retried(&self) -> bool {
+        // SAFETY: inner is valid.
+        unsafe { (*self.inner).retried }
+    }
+
+    /// Server: sends an address validation token in a NEW_TOKEN frame.
+    pub(crate) fn submit_new_token(&mut self, token: &[u8]) -> Result<()> {
+        // SAFETY: conn is valid; ngtcp2 copies the token.
+        let rv = unsafe { n::ngtcp2_conn_submit_new_token(self.conn(), token.as_ptr(), token.len()) };
+        if rv != 0 {
+            return Err(Error::ngtcp2("NEW_TOKEN", rv));
+        }
+        Ok(())
     }
 
     /// Connection IDs issued and retired since the last call (for the endpoint's routing table).

@@ -1,38 +1,159 @@
 //! The accepting endpoint: routes datagrams to connections by connection ID,
 //! accepts new connections from valid client Initials, answers unknown versions
 //! with Version Negotiation, and drops everything else without side effects.
+//!
+//! Abuse limits (docs/LIMITS.md has the policy and the numbers):
+//! - Handshakes in progress ("half-open") are counted apart from established
+//!   connections and bounded by [`ServerConfig::max_half_open`].
+//! - Address validation with Retry: always with [`ServerConfig::retry`], and
+//!   automatically while at least [`ServerConfig::retry_threshold`] handshakes
+//!   are in progress, or for a source address that already holds
+//!   [`ServerConfig::max_half_open_per_source`] unvalidated handshakes.
+//!   Retry tokens and NEW_TOKEN tokens are ngtcp2's AEAD-sealed formats.
+//! - Under pressure, half-open handshakes older than
+//!   [`ServerConfig::pressure_handshake_timeout_ms`] are reclaimed; a validated
+//!   newcomer may evict the oldest unvalidated one. Established connections
+//!   are never evicted.
+//! - Per-packet cost does not depend on the number of connections: timers
+//!   live in a binary heap (lazy invalidation) and `flush` visits only
+//!   connections marked dirty.
 
-use super::connection::{random_cid, Connection};
+use super::connection::{random_cid, Connection, ValidatedToken};
 use super::{ConnectionConfig, Endpoint};
 use crate::app::{AppFactory, ConnectionApp};
+use crate::io::addr::RawAddr;
 use crate::tls::TlsContext;
 use ngtcp2_sys as n;
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 
 /// Length of the connection IDs this server issues.
 pub const SCID_LEN: usize = 18;
 
+/// How long a Retry token is accepted after it was issued.
+pub const RETRY_TOKEN_LIFETIME_NS: u64 = 10_000_000_000;
+/// How long a NEW_TOKEN token is accepted after it was issued (within one server process).
+pub const NEW_TOKEN_LIFETIME_NS: u64 = 24 * 3600 * 1_000_000_000;
+/// ngtcp2_crypto.h's NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN2 (a sizeof expression bindgen cannot evaluate):
+/// magic, sockaddr union, CID length, CID, timestamp, AEAD tag, random salt.
+const MAX_RETRY_TOKENLEN: usize = 1 + std::mem::size_of::<n::ngtcp2_sockaddr_union>() + 1 + 20 + 8 + 16 + 16;
+/// NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN: magic, timestamp, AEAD tag, random salt.
+const MAX_REGULAR_TOKENLEN: usize = 1 + 8 + 16 + 16;
+/// Stateless packets (Retry, Version Negotiation, refusals) waiting for the socket, at most.
+const MAX_STATELESS_QUEUE: usize = 1024;
+/// One summary line about dropped Initials at most this often.
+const DROP_LOG_INTERVAL_NS: u64 = 1_000_000_000;
+/// After this many connections were freed since the last trim, give memory back to the OS.
+const TRIM_AFTER_FREED: u64 = 256;
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub conn: ConnectionConfig,
-    /// New connections beyond this many are dropped (their Initials ignored).
+    /// Established connections beyond this many are refused (CONNECTION_REFUSED).
     pub max_connections: usize,
+    /// Handshakes in progress, at most.
+    pub max_half_open: usize,
+    /// Validate every new client address with a Retry.
+    pub retry: bool,
+    /// Retry every unvalidated client while this many handshakes are in progress.
+    pub retry_threshold: usize,
+    /// Unvalidated handshakes one source (IPv4 address, IPv6 /64) may hold;
+    /// beyond that the source gets a Retry.
+    pub max_half_open_per_source: usize,
+    /// Handshake timeout for half-open connections while under pressure.
+    pub pressure_handshake_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { conn: ConnectionConfig::default(), max_connections: 4096 }
+        ServerConfig {
+            conn: ConnectionConfig::default(),
+            max_connections: 4096,
+            max_half_open: 256,
+            retry: false,
+            retry_threshold: 64,
+            max_half_open_per_source: 16,
+            pressure_handshake_timeout_ms: 2_000,
+        }
     }
 }
 
-/// Counters a test or operator can read.
+/// Initials not turned into a connection, by reason.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct InitialDrops {
+    /// Established connections at `max_connections` (answered with CONNECTION_REFUSED).
+    pub server_full: u64,
+    /// Half-open table full of validated handshakes.
+    pub half_open_full: u64,
+    /// A validated source over its share of the half-open table.
+    pub source_quota: u64,
+    /// A Retry token that failed verification (answered with INVALID_TOKEN).
+    pub bad_retry_token: u64,
+    /// The stateless answer queue was full (socket not writable).
+    pub queue_full: u64,
+    /// ngtcp2 or TLS refused to set the connection up.
+    pub accept_failed: u64,
+}
+
+impl InitialDrops {
+    fn total(&self) -> u64 {
+        self.server_full + self.half_open_full + self.source_quota + self.bad_retry_token + self.queue_full + self.accept_failed
+    }
+}
+
+/// Counters a test or operator can read (`--stats-interval` prints them).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct ServerStats {
     pub accepted: u64,
     pub closed: u64,
     pub dropped_datagrams: u64,
     pub version_negotiations: u64,
+    /// Gauges: connections now established / handshakes now in progress.
+    pub established: u64,
+    pub half_open: u64,
+    pub handshakes_completed: u64,
+    pub retries_sent: u64,
+    pub retry_tokens_ok: u64,
+    pub retry_tokens_bad: u64,
+    pub new_tokens_sent: u64,
+    pub new_tokens_ok: u64,
+    /// NEW_TOKEN tokens that failed verification (the client is treated as unvalidated).
+    pub new_tokens_bad: u64,
+    /// Half-open handshakes dropped by the short timeout under pressure.
+    pub half_open_reclaimed: u64,
+    /// Unvalidated half-open handshakes evicted to admit a validated one.
+    pub half_open_evicted: u64,
+    pub initials_dropped: InitialDrops,
+    pub malloc_trims: u64,
+}
+
+/// The unit of fairness: an IPv4 address or an IPv6 /64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Source([u8; 8]);
+
+impl Source {
+    fn of(addr: &SocketAddr) -> Self {
+        // On a dual-stack socket IPv4 clients arrive as ::ffff:a.b.c.d; they are IPv4 sources.
+        let ip = match addr.ip() {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+            v4 => v4,
+        };
+        match ip {
+            IpAddr::V4(a) => {
+                let mut s = [0u8; 8];
+                s[..4].copy_from_slice(&a.octets());
+                s[4] = 4;
+                Source(s)
+            }
+            IpAddr::V6(a) => Source(a.octets()[..8].try_into().unwrap()),
+        }
+    }
+}
+
+struct HalfOpen {
+    source: Source,
+    validated: bool,
 }
 
 struct Slot {
@@ -40,6 +161,20 @@ struct Slot {
     app: Option<Box<dyn ConnectionApp>>,
     /// Every connection ID that routes to this slot.
     cids: Vec<Vec<u8>>,
+    /// Set while the handshake is in progress.
+    half_open: Option<HalfOpen>,
+    /// The deadline this slot has in the timer heap (entries that differ are stale).
+    timer: Option<u64>,
+    /// In the dirty list: may have packets to write.
+    dirty: bool,
+}
+
+/// How an Initial's token turned out.
+enum TokenCheck {
+    None,
+    Retry(n::ngtcp2_cid),
+    NewToken,
+    BadRetry,
 }
 
 pub struct ServerEndpoint {
@@ -50,20 +185,45 @@ pub struct ServerEndpoint {
     next_key: u64,
     routes: HashMap<Vec<u8>, u64>,
     static_secret: [u8; 32],
+    /// Seals Retry and NEW_TOKEN tokens; lives as long as the process.
+    token_secret: [u8; 32],
     stateless: VecDeque<(Vec<u8>, SocketAddr)>,
     blocked: Option<(Vec<u8>, SocketAddr)>,
     buf: Vec<u8>,
     /// Application close codes chosen in `begin_shutdown`, used by `finish_shutdown`.
     shutdown_codes: Vec<(u64, u64)>,
+    /// Connection timers: (deadline, key), min-first; stale entries are skipped.
+    timers: BinaryHeap<Reverse<(u64, u64)>>,
+    /// Connections that may have something to send.
+    dirty: Vec<u64>,
+    /// Half-open connections in creation order (entries may be stale).
+    half_open_order: VecDeque<(u64, u64)>,
+    /// Unvalidated and validated half-open handshakes per source.
+    per_source: HashMap<Source, (usize, usize)>,
+    half_open: usize,
+    /// Last time the half-open count was at the pressure mark; the short
+    /// handshake timeout applies until two such timeouts after it.
+    pressure_seen_at: Option<u64>,
+    /// Drop counters at the last summary line, and when it was written.
+    drops_logged: u64,
+    drops_logged_at: u64,
+    freed_since_trim: u64,
+    stats_every: Option<(u64, u64)>,
+    /// Connections visited by `flush` so far (cost accounting for tests).
+    flush_visits: u64,
     pub stats: ServerStats,
     /// Called with each connection as it closes (for logs).
     pub on_close: Option<Box<dyn FnMut(&Connection)>>,
+    /// Called every `set_stats_interval` with the counters.
+    pub on_stats: Option<Box<dyn FnMut(&ServerStats)>>,
 }
 
 impl ServerEndpoint {
     pub fn new(tls: TlsContext, cfg: ServerConfig, factory: AppFactory) -> Self {
         let mut static_secret = [0u8; 32];
         crate::tls::random_bytes(&mut static_secret);
+        let mut token_secret = [0u8; 32];
+        crate::tls::random_bytes(&mut token_secret);
         ServerEndpoint {
             tls,
             cfg,
@@ -72,17 +232,228 @@ impl ServerEndpoint {
             next_key: 0,
             routes: HashMap::new(),
             static_secret,
+            token_secret,
             stateless: VecDeque::new(),
             blocked: None,
             buf: vec![0u8; 1500],
             shutdown_codes: Vec::new(),
+            timers: BinaryHeap::new(),
+            dirty: Vec::new(),
+            half_open_order: VecDeque::new(),
+            per_source: HashMap::new(),
+            half_open: 0,
+            pressure_seen_at: None,
+            drops_logged: 0,
+            drops_logged_at: 0,
+            freed_since_trim: 0,
+            stats_every: None,
+            flush_visits: 0,
             stats: ServerStats::default(),
             on_close: None,
+            on_stats: None,
         }
     }
 
     pub fn connection_count(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Handshakes in progress.
+    pub fn half_open_count(&self) -> usize {
+        self.half_open
+    }
+
+    /// Calls `on_stats` every `interval_ns`, starting `interval_ns` after `now`.
+    pub fn set_stats_interval(&mut self, now: u64, interval_ns: u64) {
+        self.stats_every = (interval_ns > 0).then_some((interval_ns, now + interval_ns));
+    }
+
+    /// The counters with the gauges brought up to date.
+    pub fn current_stats(&self) -> ServerStats {
+        let mut s = self.stats.clone();
+        s.half_open = self.half_open as u64;
+        s.established = (self.slots.len() - self.half_open) as u64;
+        s
+    }
+
+    fn under_pressure(&self) -> bool {
+        self.half_open >= self.cfg.retry_threshold.clamp(1, self.cfg.max_half_open.max(1))
+    }
+
+    fn pressure_timeout_ns(&self) -> u64 {
+        self.cfg.pressure_handshake_timeout_ms * 1_000_000
+    }
+
+    /// Pressure with hysteresis: reclaiming one handshake must not end it, or
+    /// the rest of a flood's handshakes would wait out the full timeout.
+    fn pressured(&self, now: u64) -> bool {
+        self.under_pressure() || self.pressure_seen_at.is_some_and(|t| now < t + 2 * self.pressure_timeout_ns())
+    }
+
+    fn drop_initial(&mut self, now: u64, reason: impl FnOnce(&mut InitialDrops)) {
+        reason(&mut self.stats.initials_dropped);
+        self.stats.dropped_datagrams += 1;
+        self.log_drops(now, false);
+    }
+
+    /// One summary line per interval instead of one line per dropped Initial.
+    fn log_drops(&mut self, now: u64, force: bool) {
+        let total = self.stats.initials_dropped.total();
+        if total == self.drops_logged || (!force && now < self.drops_logged_at + DROP_LOG_INTERVAL_NS) {
+            return;
+        }
+        let d = &self.stats.initials_dropped;
+        log::warn!(
+            "dropped {} client Initials since the last report (totals: server_full {}, half_open_full {}, source_quota {}, bad_retry_token {}, queue_full {}, accept_failed {}); {} handshakes in progress, {} established",
+            total - self.drops_logged, d.server_full, d.half_open_full, d.source_quota, d.bad_retry_token, d.queue_full, d.accept_failed,
+            self.half_open, self.slots.len() - self.half_open
+        );
+        self.drops_logged = total;
+        self.drops_logged_at = now;
+    }
+
+    fn push_stateless(&mut self, now: u64, pkt: Vec<u8>, to: SocketAddr) -> bool {
+        if self.stateless.len() >= MAX_STATELESS_QUEUE {
+            self.drop_initial(now, |d| d.queue_full += 1);
+            return false;
+        }
+        self.stateless.push_back((pkt, to));
+        true
+    }
+
+    fn check_token(&mut self, now: u64, remote: &SocketAddr, hd: &n::ngtcp2_pkt_hd) -> TokenCheck {
+        if hd.tokenlen == 0 {
+            return TokenCheck::None;
+        }
+        // SAFETY: token points to tokenlen bytes inside the datagram being handled.
+        let token = unsafe { std::slice::from_raw_parts(hd.token, hd.tokenlen) };
+        self.check_token_bytes(now, remote, hd, token)
+    }
+
+    fn check_token_bytes(&mut self, now: u64, remote: &SocketAddr, hd: &n::ngtcp2_pkt_hd, token: &[u8]) -> TokenCheck {
+        let ra = RawAddr::from_std(remote);
+        match token[0] as u32 {
+            n::NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2 => {
+                // SAFETY: zeroed cid is valid output storage; all inputs valid for the call.
+                let mut odcid: n::ngtcp2_cid = unsafe { std::mem::zeroed() };
+                let rv = unsafe {
+                    n::ngtcp2_crypto_verify_retry_token2(
+                        &mut odcid, token.as_ptr(), token.len(), self.token_secret.as_ptr(), self.token_secret.len(), hd.version,
+                        ra.as_ptr().cast(), ra.len as _, &hd.dcid, RETRY_TOKEN_LIFETIME_NS, now,
+                    )
+                };
+                if rv == 0 {
+                    self.stats.retry_tokens_ok += 1;
+                    TokenCheck::Retry(odcid)
+                } else {
+                    self.stats.retry_tokens_bad += 1;
+                    TokenCheck::BadRetry
+                }
+            }
+            n::NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR => {
+                // SAFETY: inputs valid for the call.
+                let rv = unsafe {
+                    n::ngtcp2_crypto_verify_regular_token(
+                        token.as_ptr(), token.len(), self.token_secret.as_ptr(), self.token_secret.len(), ra.as_ptr().cast(),
+                        ra.len as _, NEW_TOKEN_LIFETIME_NS, now,
+                    )
+                };
+                if rv == 0 {
+                    self.stats.new_tokens_ok += 1;
+                    TokenCheck::NewToken
+                } else {
+                    // RFC 9000 8.1.3: proceed as if the client had no token.
+                    self.stats.new_tokens_bad += 1;
+                    TokenCheck::None
+                }
+            }
+            _ => {
+                self.stats.new_tokens_bad += 1;
+                TokenCheck::None
+            }
+        }
+    }
+
+    /// A Retry token (ngtcp2's retry_token2 format): sealed with the token secret,
+    /// bound to the client's address and port, the Retry's SCID (the client's next
+    /// DCID) and the QUIC version; carries the original DCID and `now`.
+    fn mint_retry_token(&self, remote: &SocketAddr, version: u32, retry_scid: &n::ngtcp2_cid, odcid: &n::ngtcp2_cid, now: u64) -> Option<Vec<u8>> {
+        let ra = RawAddr::from_std(remote);
+        let mut token = vec![0u8; MAX_RETRY_TOKENLEN];
+        // SAFETY: token has the documented maximum size; inputs are valid for the call.
+        let len = unsafe {
+            n::ngtcp2_crypto_generate_retry_token2(
+                token.as_mut_ptr(), self.token_secret.as_ptr(), self.token_secret.len(), version, ra.as_ptr().cast(), ra.len as _,
+                retry_scid, odcid, now,
+            )
+        };
+        (len > 0).then(|| {
+            token.truncate(len as usize);
+            token
+        })
+    }
+
+    /// A NEW_TOKEN token (ngtcp2's regular token): sealed, bound to the client's IP address (not the port), carries `now`.
+    fn mint_new_token(&self, remote: &SocketAddr, now: u64) -> Option<Vec<u8>> {
+        let ra = RawAddr::from_std(remote);
+        let mut token = vec![0u8; MAX_REGULAR_TOKENLEN];
+        // SAFETY: token has the documented maximum size; inputs valid for the call.
+        let len = unsafe {
+            n::ngtcp2_crypto_generate_regular_token(token.as_mut_ptr(), self.token_secret.as_ptr(), self.token_secret.len(), ra.as_ptr().cast(), ra.len as _, now)
+        };
+        (len > 0).then(|| {
+            token.truncate(len as usize);
+            token
+        })
+    }
+
+    fn send_retry(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd) {
+        let retry_scid = super::connection::cid(&random_cid(SCID_LEN));
+        let Some(token) = self.mint_retry_token(&remote, hd.version, &retry_scid, &hd.dcid, now) else {
+            self.drop_initial(now, |d| d.accept_failed += 1);
+            return;
+        };
+        let mut out = vec![0u8; 256];
+        // SAFETY: out is writable for its length; cids and token are valid.
+        let len = unsafe {
+            n::ngtcp2_crypto_write_retry(out.as_mut_ptr(), out.len(), hd.version, &hd.scid, &retry_scid, &hd.dcid, token.as_ptr(), token.len())
+        };
+        if len < 0 {
+            self.drop_initial(now, |d| d.accept_failed += 1);
+            return;
+        }
+        out.truncate(len as usize);
+        if self.push_stateless(now, out, remote) {
+            self.stats.retries_sent += 1;
+        }
+    }
+
+    /// A stateless CONNECTION_CLOSE in an Initial packet (INVALID_TOKEN, CONNECTION_REFUSED).
+    fn send_close(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd, code: u64) {
+        let mut out = vec![0u8; 256];
+        // SAFETY: out is writable for its length; the cids are valid.
+        let len = unsafe {
+            n::ngtcp2_crypto_write_connection_close(out.as_mut_ptr(), out.len(), hd.version, &hd.scid, &hd.dcid, code, std::ptr::null(), 0)
+        };
+        if len > 0 {
+            out.truncate(len as usize);
+            self.push_stateless(now, out, remote);
+        }
+    }
+
+    /// Frees a half-open slot for a validated newcomer: the oldest unvalidated one.
+    fn evict_unvalidated(&mut self, now: u64) -> bool {
+        let victim = self.half_open_order.iter().map(|&(_, k)| k).find(|k| {
+            self.slots.get(k).is_some_and(|s| s.half_open.as_ref().is_some_and(|h| !h.validated))
+        });
+        match victim {
+            Some(k) => {
+                self.remove_slot(k, now);
+                self.stats.half_open_evicted += 1;
+                true
+            }
+            None => false,
+        }
     }
 
     fn accept(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) -> Option<u64> {
@@ -93,17 +464,59 @@ impl ServerEndpoint {
             self.stats.dropped_datagrams += 1;
             return None;
         }
-        if self.slots.len() >= self.cfg.max_connections {
-            log::warn!("connection limit {} reached; dropping Initial from {remote}", self.cfg.max_connections);
-            self.stats.dropped_datagrams += 1;
+        if self.slots.len() - self.half_open >= self.cfg.max_connections {
+            self.send_close(now, remote, &hd, n::NGTCP2_CONNECTION_REFUSED as u64);
+            self.drop_initial(now, |d| d.server_full += 1);
             return None;
         }
+        let check = self.check_token(now, &remote, &hd);
+        let token = match check {
+            TokenCheck::BadRetry => {
+                // RFC 9000 8.1.2: close with INVALID_TOKEN, without keeping state.
+                self.send_close(now, remote, &hd, n::NGTCP2_INVALID_TOKEN as u64);
+                self.drop_initial(now, |d| d.bad_retry_token += 1);
+                return None;
+            }
+            TokenCheck::Retry(odcid) => Some(ValidatedToken { retry_odcid: Some(odcid) }),
+            TokenCheck::NewToken => Some(ValidatedToken { retry_odcid: None }),
+            TokenCheck::None => None,
+        };
+        let source = Source::of(&remote);
+        let (unvalidated, validated) = self.per_source.get(&source).copied().unwrap_or((0, 0));
+        if token.is_none() {
+            // While the pressure mode lasts, every unvalidated Initial extends it: Retry
+            // stays on until the flood has stopped, instead of switching off as soon as
+            // reclaiming takes the count below the mark (which let the next wave of
+            // the flood back in, each Initial costing a full handshake).
+            let pressured = self.pressured(now);
+            if pressured {
+                self.pressure_seen_at = Some(now);
+            }
+            if self.cfg.retry || pressured || unvalidated >= self.cfg.max_half_open_per_source {
+                self.send_retry(now, remote, &hd);
+                return None;
+            }
+        } else if validated >= (self.cfg.max_half_open / 4).max(self.cfg.max_half_open_per_source) {
+            self.drop_initial(now, |d| d.source_quota += 1);
+            return None;
+        }
+        if self.half_open >= self.cfg.max_half_open {
+            // Unvalidated newcomers were sent a Retry above unless the limits are set oddly.
+            if token.is_none() || !self.evict_unvalidated(now) {
+                self.drop_initial(now, |d| d.half_open_full += 1);
+                return None;
+            }
+        }
+        let validated_now = token.is_some();
+        if self.under_pressure() {
+            self.pressure_seen_at = Some(now);
+        }
         let scid = random_cid(SCID_LEN);
-        let conn = match Connection::accept(&self.tls, &hd, &scid, local, remote, &self.cfg.conn, self.static_secret, now) {
+        let conn = match Connection::accept(&self.tls, &hd, token, &scid, local, remote, &self.cfg.conn, self.static_secret, now) {
             Ok(c) => c,
             Err(e) => {
-                log::warn!("cannot accept a connection from {remote}: {e}");
-                self.stats.dropped_datagrams += 1;
+                log::debug!("cannot accept a connection from {remote}: {e}");
+                self.drop_initial(now, |d| d.accept_failed += 1);
                 return None;
             }
         };
@@ -112,10 +525,109 @@ impl ServerEndpoint {
         let odcid = hd.dcid.data[..hd.dcid.datalen].to_vec();
         self.routes.insert(odcid.clone(), key);
         self.routes.insert(scid.clone(), key);
-        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid] });
+        let ho = HalfOpen { source, validated: validated_now };
+        let e = self.per_source.entry(source).or_insert((0, 0));
+        if validated_now {
+            e.1 += 1;
+        } else {
+            e.0 += 1;
+        }
+        self.half_open += 1;
+        if self.under_pressure() {
+            self.pressure_seen_at = Some(now);
+        }
+        self.half_open_order.push_back((now, key));
+        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false });
         self.stats.accepted += 1;
         log::debug!("accepted a connection from {remote}");
         Some(key)
+    }
+
+    /// The handshake of `key` ended (completed or the slot went away).
+    fn leave_half_open(&mut self, h: HalfOpen) {
+        self.half_open -= 1;
+        if let Some(e) = self.per_source.get_mut(&h.source) {
+            if h.validated {
+                e.1 -= 1;
+            } else {
+                e.0 -= 1;
+            }
+            if *e == (0, 0) {
+                self.per_source.remove(&h.source);
+            }
+        }
+        if self.half_open == 0 {
+            self.half_open_order.clear();
+        }
+    }
+
+    fn remove_slot(&mut self, key: u64, _now: u64) {
+        let Some(mut slot) = self.slots.remove(&key) else { return };
+        for c in &slot.cids {
+            self.routes.remove(c);
+        }
+        if let Some(h) = slot.half_open.take() {
+            self.leave_half_open(h);
+        }
+        self.stats.closed += 1;
+        if let Some(cb) = self.on_close.as_mut() {
+            cb(&slot.conn);
+        }
+        drop(slot);
+        self.freed_since_trim += 1;
+        if self.freed_since_trim >= TRIM_AFTER_FREED.max(self.slots.len() as u64) {
+            self.trim_memory();
+        }
+    }
+
+    /// glibc keeps freed memory in its arenas; after a large reclaim give it back.
+    fn trim_memory(&mut self) {
+        self.freed_since_trim = 0;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            // SAFETY: malloc_trim has no preconditions.
+            unsafe { libc::malloc_trim(0) };
+            self.stats.malloc_trims += 1;
+        }
+    }
+
+    fn mark_dirty(&mut self, key: u64) {
+        if let Some(slot) = self.slots.get_mut(&key) {
+            if !slot.dirty {
+                slot.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    /// Puts the slot's current deadline in the heap if it changed.
+    fn reschedule(&mut self, key: u64) {
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        let t = slot.conn.timeout();
+        if t != slot.timer {
+            slot.timer = t;
+            if let Some(t) = t {
+                self.timers.push(Reverse((t, key)));
+            }
+        }
+        // Stale entries pile up when deadlines move; rebuild when they dominate.
+        if self.timers.len() > 2 * self.slots.len() + 64 {
+            self.timers = self.slots.iter().filter_map(|(&k, s)| s.timer.map(|t| Reverse((t, k)))).collect();
+        }
+    }
+
+    fn is_current(&self, t: u64, key: u64) -> bool {
+        self.slots.get(&key).is_some_and(|s| s.timer == Some(t))
+    }
+
+    /// Drops stale entries from the top of the heap so `timeout` is exact.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((t, k))) = self.timers.peek() {
+            if self.is_current(t, k) {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     /// Runs the application on the connection's pending events and refreshes routes.
@@ -145,18 +657,52 @@ impl ServerEndpoint {
             slot.cids.retain(|x| x != &c);
         }
         if slot.conn.is_closed() {
-            let slot = self.slots.remove(&key).unwrap();
-            for c in &slot.cids {
-                self.routes.remove(c);
-            }
-            self.stats.closed += 1;
-            if let Some(cb) = self.on_close.as_mut() {
-                cb(&slot.conn);
+            self.remove_slot(key, now);
+            return;
+        }
+        let completed = if slot.half_open.is_some() && slot.conn.handshake_completed() { slot.half_open.take() } else { None };
+        if let Some(h) = completed {
+            self.leave_half_open(h);
+            self.stats.handshakes_completed += 1;
+            self.send_new_token(key, now);
+        }
+        self.mark_dirty(key);
+        self.reschedule(key);
+    }
+
+    /// After the handshake: a token the client can present next time to skip Retry.
+    fn send_new_token(&mut self, key: u64, now: u64) {
+        let Some(remote) = self.slots.get(&key).map(|s| s.conn.remote_addr()) else { return };
+        let Some(token) = self.mint_new_token(&remote, now) else { return };
+        if let Some(slot) = self.slots.get_mut(&key) {
+            if slot.conn.submit_new_token(&token).is_ok() {
+                self.stats.new_tokens_sent += 1;
             }
         }
     }
 
-    fn version_negotiation(&mut self, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
+    /// Under pressure, half-open handshakes older than the short timeout go.
+    fn reclaim_half_open(&mut self, now: u64) {
+        let limit = self.pressure_timeout_ns();
+        if self.pressure_seen_at.is_some_and(|t| now >= t + 2 * limit) && !self.under_pressure() {
+            self.pressure_seen_at = None;
+        }
+        while let Some(&(created, key)) = self.half_open_order.front() {
+            let live = self.slots.get(&key).is_some_and(|s| s.half_open.is_some());
+            if !live {
+                self.half_open_order.pop_front();
+                continue;
+            }
+            if !self.pressured(now) || now < created + limit {
+                break;
+            }
+            self.half_open_order.pop_front();
+            self.remove_slot(key, now);
+            self.stats.half_open_reclaimed += 1;
+        }
+    }
+
+    fn version_negotiation(&mut self, now: u64, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
         let mut out = vec![0u8; 1200];
         let versions = [super::QUIC_V1];
         let mut r = [0u8; 1];
@@ -167,8 +713,9 @@ impl ServerEndpoint {
         };
         if len > 0 {
             out.truncate(len as usize);
-            self.stateless.push_back((out, remote));
-            self.stats.version_negotiations += 1;
+            if self.push_stateless(now, out, remote) {
+                self.stats.version_negotiations += 1;
+            }
         }
     }
 }
@@ -186,7 +733,7 @@ impl Endpoint for ServerEndpoint {
         if rv == n::NGTCP2_ERR_VERSION_NEGOTIATION {
             // A long-header packet of a version we do not speak, in a datagram big enough to be an Initial.
             if data.len() >= 1200 {
-                self.version_negotiation(remote, &vc);
+                self.version_negotiation(now, remote, &vc);
             } else {
                 self.stats.dropped_datagrams += 1;
             }
@@ -209,20 +756,57 @@ impl Endpoint for ServerEndpoint {
             slot.conn.recv(now, local, remote, data);
         }
         self.process(key, now);
+        self.prune_timers();
     }
 
     fn timeout(&self) -> Option<u64> {
-        self.slots.values().filter_map(|s| s.conn.timeout()).min()
+        let conn = self.timers.peek().map(|Reverse((t, _))| *t);
+        let stats = self.stats_every.map(|(_, next)| next);
+        let drops = (self.stats.initials_dropped.total() != self.drops_logged).then_some(self.drops_logged_at + DROP_LOG_INTERVAL_NS);
+        let reclaim = if self.under_pressure() || self.pressure_seen_at.is_some() {
+            self.half_open_order.front().map(|&(created, _)| created + self.pressure_timeout_ns())
+        } else {
+            None
+        };
+        // Pressure mode ends two short timeouts after it was last seen.
+        let pressure_end = self.pressure_seen_at.map(|t| t + 2 * self.pressure_timeout_ns());
+        [conn, stats, drops, reclaim, pressure_end].into_iter().flatten().min()
     }
 
     fn on_timeout(&mut self, now: u64) {
-        let due: Vec<u64> = self.slots.iter().filter(|(_, s)| s.conn.timeout().is_some_and(|t| t <= now)).map(|(k, _)| *k).collect();
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, k))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if self.is_current(t, k) {
+                due.push(k);
+            }
+        }
         for key in due {
             if let Some(slot) = self.slots.get_mut(&key) {
+                // The entry is consumed: a new deadline is pushed by `process`.
+                slot.timer = None;
                 slot.conn.on_timeout(now);
             }
             self.process(key, now);
         }
+        self.reclaim_half_open(now);
+        if let Some((every, next)) = self.stats_every {
+            if now >= next {
+                self.stats_every = Some((every, now + every));
+                let s = self.current_stats();
+                if let Some(cb) = self.on_stats.as_mut() {
+                    cb(&s);
+                }
+            }
+        }
+        self.log_drops(now, false);
+        if self.half_open == 0 && self.freed_since_trim >= (TRIM_AFTER_FREED / 8).max(self.slots.len() as u64) {
+            self.trim_memory();
+        }
+        self.prune_timers();
     }
 
     fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool {
@@ -238,29 +822,51 @@ impl Endpoint for ServerEndpoint {
                 return false;
             }
         }
-        let keys: Vec<u64> = self.slots.keys().copied().collect();
-        for key in keys {
+        let queue = std::mem::take(&mut self.dirty);
+        let mut again = Vec::new();
+        let mut result = true;
+        for (i, &key) in queue.iter().enumerate() {
+            if !result {
+                // The socket is full: everything not visited stays dirty.
+                again.extend_from_slice(&queue[i..]);
+                break;
+            }
             let Some(slot) = self.slots.get_mut(&key) else { continue };
+            self.flush_visits += 1;
             let limit = slot.conn.burst_limit();
+            let mut drained = false;
             for _ in 0..limit {
                 match slot.conn.poll_transmit(now, &mut self.buf) {
                     Some((len, to)) => {
                         if !send(&self.buf[..len], to) {
                             self.blocked = Some((self.buf[..len].to_vec(), to));
-                            slot.conn.burst_done(now);
-                            return false;
+                            result = false;
+                            break;
                         }
                     }
-                    None => break,
+                    None => {
+                        drained = true;
+                        break;
+                    }
                 }
             }
             slot.conn.burst_done(now);
+            if drained {
+                slot.dirty = false;
+            } else {
+                again.push(key);
+            }
             // Writing can close a connection (an error found while packetising).
-            if slot.conn.is_closed() {
+            let closed = slot.conn.is_closed();
+            if closed {
                 self.process(key, now);
+            } else {
+                self.reschedule(key);
             }
         }
-        true
+        self.dirty.extend(again);
+        self.prune_timers();
+        result
     }
 
     fn is_done(&self) -> bool {
@@ -276,6 +882,10 @@ impl Endpoint for ServerEndpoint {
             };
             codes.push((key, code));
         }
+        for &(key, _) in &codes {
+            self.mark_dirty(key);
+            self.reschedule(key);
+        }
         self.shutdown_codes = codes;
     }
 
@@ -288,6 +898,145 @@ impl Endpoint for ServerEndpoint {
             if let Some(slot) = self.slots.get_mut(&key) {
                 slot.conn.close(now, code, "server shutting down");
             }
+            self.mark_dirty(key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::{Identity, TicketKey};
+
+    fn endpoint() -> ServerEndpoint {
+        endpoint_with(ServerConfig::default())
+    }
+
+    fn endpoint_with(cfg: ServerConfig) -> ServerEndpoint {
+        let id = Identity::generate().unwrap();
+        let tls = TlsContext::server(&id, crate::app::SERVER_ALPNS, TicketKey::ephemeral()).unwrap();
+        ServerEndpoint::new(tls, cfg, crate::app::server_factory())
+    }
+
+    fn header(dcid: &[u8]) -> n::ngtcp2_pkt_hd {
+        // SAFETY: plain data; the fields used are set below.
+        let mut hd: n::ngtcp2_pkt_hd = unsafe { std::mem::zeroed() };
+        hd.version = super::super::QUIC_V1;
+        hd.dcid = super::super::connection::cid(dcid);
+        hd
+    }
+
+    const T0: u64 = 5_000_000_000;
+
+    /// Real client Initials from our own client connections, fed in memory.
+    fn client_initial(tls: &TlsContext, local: SocketAddr, server: SocketAddr, now: u64) -> Vec<u8> {
+        let mut c = Connection::connect(tls, local, server, &["echo"], "localhost", None, &ConnectionConfig::default(), now).unwrap();
+        let mut buf = vec![0u8; 1500];
+        let (len, _) = c.poll_transmit(now, &mut buf).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    #[test]
+    fn flush_and_timers_cost_does_not_grow_with_connections() {
+        // Retry off (by its threshold) so every Initial becomes a connection.
+        let mut ep = endpoint_with(ServerConfig { retry_threshold: 1000, max_half_open: 1000, ..Default::default() });
+        let ctls = TlsContext::client().unwrap();
+        let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+        let n = 150u16;
+        let mut now = T0;
+        let mut first = Vec::new();
+        for i in 0..n {
+            // One source address each, so neither the per-source quota nor Retry interferes.
+            let client = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8)), 5000);
+            let d = client_initial(&ctls, "0.0.0.0:5000".parse().unwrap(), server, now);
+            ep.handle_datagram(now, server, client, &d);
+            if i == 0 {
+                first = d;
+            }
+            now += 1_000;
+        }
+        assert_eq!(ep.stats.accepted, n as u64);
+        let mut sent = 0;
+        assert!(ep.flush(now, &mut |_, _| {
+            sent += 1;
+            true
+        }));
+        assert!(sent >= n as usize);
+        // The heap's earliest deadline equals the earliest of all connections.
+        let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
+        assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
+        assert!(ep.timeout() <= brute);
+        // One more datagram for one connection: the next flush visits that one only.
+        let before = ep.flush_visits;
+        let c0 = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 0)), 5000);
+        ep.handle_datagram(now, server, c0, &first);
+        ep.flush(now, &mut |_, _| true);
+        assert_eq!(ep.flush_visits - before, 1, "flush must visit only connections with something to send");
+        // Nothing else due: a flush with no input visits nobody.
+        let before = ep.flush_visits;
+        ep.flush(now, &mut |_, _| true);
+        assert_eq!(ep.flush_visits, before);
+        // Timers fire only for due connections; after their PTOs fire, the heap still matches.
+        let t = ep.timeout().unwrap();
+        ep.on_timeout(t);
+        let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
+        assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
+        assert!(ep.timers.len() <= 2 * ep.slots.len() + 64);
+    }
+
+    #[test]
+    fn sources_are_ipv4_addresses_and_ipv6_slash_64s() {
+        let s = |a: &str| Source::of(&a.parse().unwrap());
+        assert_eq!(s("192.0.2.1:1"), s("192.0.2.1:2"));
+        assert_ne!(s("192.0.2.1:1"), s("192.0.2.2:1"));
+        assert_eq!(s("[::ffff:192.0.2.1]:1"), s("192.0.2.1:9"));
+        assert_ne!(s("[::ffff:192.0.2.1]:1"), s("[::ffff:192.0.2.2]:1"));
+        assert_eq!(s("[2001:db8:1:2::1]:1"), s("[2001:db8:1:2:ffff::9]:1"));
+        assert_ne!(s("[2001:db8:1:2::1]:1"), s("[2001:db8:1:3::1]:1"));
+    }
+
+    #[test]
+    fn retry_token_is_bound_to_address_dcid_and_lifetime() {
+        let mut ep = endpoint();
+        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let odcid = super::super::connection::cid(&[7u8; 8]);
+        let retry_scid = [9u8; SCID_LEN];
+        let hd = header(&retry_scid);
+        let tok = ep.mint_retry_token(&client, hd.version, &hd.dcid, &odcid, T0).unwrap();
+        assert_eq!(tok[0] as u32, n::NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2);
+        match ep.check_token_bytes(T0 + RETRY_TOKEN_LIFETIME_NS - 1, &client, &hd, &tok) {
+            TokenCheck::Retry(c) => assert_eq!(c.data[..c.datalen], [7u8; 8]),
+            _ => panic!("a fresh Retry token from the same address must verify"),
+        }
+        let expired = ep.check_token_bytes(T0 + RETRY_TOKEN_LIFETIME_NS + 1, &client, &hd, &tok);
+        assert!(matches!(expired, TokenCheck::BadRetry), "an expired Retry token must not verify");
+        let other_port: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        assert!(matches!(ep.check_token_bytes(T0, &other_port, &hd, &tok), TokenCheck::BadRetry));
+        let other_dcid = header(&[8u8; SCID_LEN]);
+        assert!(matches!(ep.check_token_bytes(T0, &client, &other_dcid, &tok), TokenCheck::BadRetry));
+        let mut forged = tok.clone();
+        forged[10] ^= 1;
+        assert!(matches!(ep.check_token_bytes(T0, &client, &hd, &forged), TokenCheck::BadRetry));
+        // Another server process (another secret) cannot read it.
+        let mut other = endpoint();
+        assert!(matches!(other.check_token_bytes(T0, &client, &hd, &tok), TokenCheck::BadRetry));
+        assert_eq!(ep.stats.retry_tokens_ok, 1);
+        assert_eq!(ep.stats.retry_tokens_bad, 4);
+    }
+
+    #[test]
+    fn new_token_is_bound_to_ip_not_port_and_expires() {
+        let mut ep = endpoint();
+        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let hd = header(&[1u8; 8]);
+        let tok = ep.mint_new_token(&client, T0).unwrap();
+        let later: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+        assert!(matches!(ep.check_token_bytes(T0 + NEW_TOKEN_LIFETIME_NS - 1, &later, &hd, &tok), TokenCheck::NewToken));
+        let other_ip: SocketAddr = "127.0.0.2:5000".parse().unwrap();
+        assert!(matches!(ep.check_token_bytes(T0, &other_ip, &hd, &tok), TokenCheck::None));
+        assert!(matches!(ep.check_token_bytes(T0 + NEW_TOKEN_LIFETIME_NS + 1, &client, &hd, &tok), TokenCheck::None));
+        assert!(matches!(ep.check_token_bytes(T0, &client, &hd, b"not a token"), TokenCheck::None));
+        assert_eq!((ep.stats.new_tokens_ok, ep.stats.new_tokens_bad), (1, 3));
     }
 }

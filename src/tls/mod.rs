@@ -13,7 +13,7 @@ mod verify;
 pub use identity::Identity;
 pub use session::SavedSession;
 pub use ticket::{AntiReplay, TicketKey, ZeroRttStats, REPLAY_WINDOW_MS};
-pub(crate) use session::hex;
+pub(crate) use session::{hex, unhex};
 pub use verify::{Verification, SYSTEM_CA_BUNDLE};
 
 use crate::error::{Error, Result};

@@ -23,6 +23,10 @@ pub struct SavedSession {
     /// certificate, so a session is only resumed under the same verification.
     #[serde(default)]
     pub verification: String,
+    /// Address validation token from the server's NEW_TOKEN frame, hex; lets
+    /// the next connection skip a Retry. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 impl SavedSession {
@@ -39,6 +43,11 @@ impl SavedSession {
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("serialisable");
         std::fs::write(path, text).map_err(|e| Error::file(path, e))
+    }
+
+    /// The session file's encoding of a NEW_TOKEN token.
+    pub fn token_hex(token: &[u8]) -> String {
+        hex(token)
     }
 
     pub fn transport_params(&self) -> Result<Vec<u8>> {
