@@ -941,7 +941,7 @@ mod tests {
     fn flush_and_timers_cost_does_not_grow_with_connections() {
         // Retry off (by its threshold) so every Initial becomes a connection.
         let mut ep = endpoint_with(ServerConfig { retry_threshold: 1000, max_half_open: 1000, ..Default::default() });
-        let ctls = TlsContext::client().unwrap();
+        let ctls = TlsContext::client(&crate::tls::Verification::Insecure).unwrap();
         let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
         let n = 150u16;
         let mut now = T0;
