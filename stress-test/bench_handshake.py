@@ -21,6 +21,13 @@ servers alike. Ratios are ours / C server.
 
 Usage: python3 stress-test/bench_handshake.py [--handshakes 200] [--repeat 3]
            [--servers native,c,wasm] [--clients ngtcp2,ours] [--markdown]
+       python3 stress-test/bench_handshake.py --callgrind 50
+The second form runs our native server under valgrind --tool=callgrind and prints
+its instruction count (Ir) per full handshake with gtlsclient: the difference
+between a run with 5 + N handshakes and one with 5, divided by N (startup and
+shutdown cancel out). Load-independent, unlike CPU time. Under valgrind
+wolfSSL's cpuid dispatch sees valgrind's CPU model, so the x86_64 code path may
+differ from the one taken natively.
 Installs ngtcp2-server/ngtcp2-client with apt-get when missing (idempotent).
 """
 
@@ -166,6 +173,30 @@ def measure(server_kind, client_kind, n, key, cert, pin_args, workdir):
             "lat_ms": statistics.median(lat), "lat_mean_ms": statistics.mean(lat), "wall_s": w1 - w0}
 
 
+def callgrind_ir(n, key, cert, workdir):
+    out = os.path.join(workdir, f"callgrind.{n}")
+    port = free_udp_port()
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                             os.path.join(BIN, "socket-iwa-server"), "--listen", f"127.0.0.1:{port}", "--json",
+                             "--cert", cert, "--key", key], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        if not line or json.loads(line).get("event") != "listening":
+            raise RuntimeError("server under valgrind did not start")
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+        qlog = os.path.join(workdir, "client.qlog")
+        for _ in range(n):
+            ngtcp2_client_handshake(port, qlog)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    with open(out) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no totals in {out}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--handshakes", type=int, default=200)
@@ -173,7 +204,21 @@ def main():
     ap.add_argument("--servers", default="native,c,wasm")
     ap.add_argument("--clients", default="ngtcp2,ours")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table (default: JSON lines)")
+    ap.add_argument("--callgrind", type=int, metavar="N", help="callgrind Ir per handshake over N handshakes")
     a = ap.parse_args()
+    if a.callgrind is not None:
+        if not 1 <= a.callgrind <= 1000:
+            sys.exit("bench_handshake: --callgrind must be 1..1000")
+        if not shutil.which("valgrind"):
+            sys.exit("bench_handshake: valgrind missing (apt-get install valgrind)")
+        ensure_debian_ngtcp2()
+        with tempfile.TemporaryDirectory(prefix="bench-hs-") as d:
+            key, cert, _ = make_cert(d)
+            base = callgrind_ir(5, key, cert, d)
+            more = callgrind_ir(5 + a.callgrind, key, cert, d)
+        print(json.dumps({"server": os.path.join(BIN, "socket-iwa-server"), "handshakes": a.callgrind,
+                          "ir_per_handshake": (more - base) // a.callgrind}))
+        return
     if not 1 <= a.handshakes <= 5000 or not 1 <= a.repeat <= 20:
         sys.exit("bench_handshake: --handshakes must be 1..5000 and --repeat 1..20")
     servers = a.servers.split(",")
