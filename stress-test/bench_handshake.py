@@ -9,8 +9,9 @@
            sequential full handshakes (a fresh process per connection, no session
            file, so no resumption).
 
-Every server uses the same ECDSA P-256 certificate and key (made here with
-openssl). For each (client, server) pair we read the server's CPU time before and
+The native servers use the same ECDSA P-256 certificate and key (made here with
+openssl); the wasm server, which has no host file system under Node, presents
+its generated self-signed ECDSA P-256 certificate. For each (client, server) pair we read the server's CPU time before and
 after the N handshakes: utime+stime from /proc/<pid>/stat (clock ticks, all
 threads) and, for a finer reading, the sum of /proc/<pid>/task/*/schedstat
 on-CPU nanoseconds. Latency is the client's: our client's `handshake_ms`;
@@ -93,6 +94,7 @@ def cpu_ns(pid):
 class RunningServer:
     def __init__(self, kind, key, cert, workdir):
         self.port = free_udp_port()
+        self.cert_sha256 = None
         if kind == "c":
             docroot = os.path.join(workdir, "htdocs")
             os.makedirs(docroot, exist_ok=True)
@@ -101,7 +103,11 @@ class RunningServer:
             cmd = ["gtlsserver", "-q", "-d", docroot, "127.0.0.1", str(self.port), key, cert]
         else:
             cmd = [*server_command("native" if kind == "native" else "wasm-node"),
-                   "--listen", f"127.0.0.1:{self.port}", "--json", "--cert", cert, "--key", key]
+                   "--listen", f"127.0.0.1:{self.port}", "--json"]
+            if kind == "native":
+                cmd += ["--cert", cert, "--key", key]
+            # The wasm program has no host file system under Node: it presents its
+            # generated identity, also a self-signed ECDSA P-256 certificate.
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if kind == "c":
             line = self.proc.stderr.readline()  # "Using document root ..."
@@ -111,6 +117,7 @@ class RunningServer:
             line = self.proc.stdout.readline()
             if not line or json.loads(line).get("event") != "listening":
                 raise RuntimeError(f"{kind} server did not start: {line}{self.proc.stderr.read()}")
+            self.cert_sha256 = json.loads(line).get("cert_sha256")
         # Drain both pipes so a chatty server never blocks on a full pipe.
         for pipe in (self.proc.stdout, self.proc.stderr):
             threading.Thread(target=lambda p=pipe: [None for _ in p], daemon=True).start()
@@ -124,9 +131,12 @@ class RunningServer:
             self.proc.wait()
 
 
+GTLS_EXTRA = []  # --group: only this key-exchange group for gtlsclient
+
+
 def ngtcp2_client_handshake(port, qlog):
     p = subprocess.run(["gtlsclient", "-q", "--exit-on-all-streams-close", f"--qlog-file={qlog}", "--timeout=10s",
-                        "127.0.0.1", str(port), f"https://127.0.0.1:{port}/"],
+                        *GTLS_EXTRA, "127.0.0.1", str(port), f"https://127.0.0.1:{port}/"],
                        capture_output=True, text=True, timeout=30)
     if p.returncode != 0:
         raise RuntimeError(f"gtlsclient failed ({p.returncode}): {p.stderr[-500:]}")
@@ -153,8 +163,9 @@ def our_client_handshake(port, pin_args):
     return float(r["handshake_ms"])
 
 
-def measure(server_kind, client_kind, n, key, cert, pin_args, workdir):
+def measure(server_kind, client_kind, n, key, cert, pin, pins, workdir):
     srv = RunningServer(server_kind, key, cert, workdir)
+    pin_args = ["--cert-hash", srv.cert_sha256 or pin] if pins else []
     qlog = os.path.join(workdir, "client.qlog")
     one = (lambda: ngtcp2_client_handshake(srv.port, qlog)) if client_kind == "ngtcp2" \
         else (lambda: our_client_handshake(srv.port, pin_args))
@@ -204,8 +215,12 @@ def main():
     ap.add_argument("--servers", default="native,c,wasm")
     ap.add_argument("--clients", default="ngtcp2,ours")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table (default: JSON lines)")
+    ap.add_argument("--group", choices=["X25519", "SECP256R1", "SECP384R1"],
+                    help="gtlsclient offers only this group (default: its own list, X25519 first)")
     ap.add_argument("--callgrind", type=int, metavar="N", help="callgrind Ir per handshake over N handshakes")
     a = ap.parse_args()
+    if a.group:
+        GTLS_EXTRA.append(f"--groups=-GROUP-ALL:+GROUP-{a.group}")
     if a.callgrind is not None:
         if not 1 <= a.callgrind <= 1000:
             sys.exit("bench_handshake: --callgrind must be 1..1000")
@@ -234,12 +249,12 @@ def main():
         key, cert, pin = make_cert(d)
         helptext = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--help"],
                                   capture_output=True, text=True).stdout
-        pin_args = ["--cert-hash", pin] if "--cert-hash" in helptext else []
+        pins = "--cert-hash" in helptext  # clients that verify by default take the pin
         runs = {}
         for rep in range(a.repeat):
             for c in clients:
                 for s in servers:
-                    r = measure(s, c, a.handshakes, key, cert, pin_args, d)
+                    r = measure(s, c, a.handshakes, key, cert, pin, pins, d)
                     runs.setdefault((c, s), []).append(r)
                     print(json.dumps({"repeat": rep, "client": c, "server": s, **r}), file=sys.stderr, flush=True)
     med = {k: {f: statistics.median(r[f] for r in v) for f in v[0]} for k, v in runs.items()}
@@ -248,7 +263,7 @@ def main():
             print(json.dumps({"client": c, "server": s, **m}))
         return
     print(f"{a.handshakes} sequential full handshakes per run, median of {a.repeat} runs "
-          f"(ECDSA P-256 certificate, client's default key share).\n")
+          f"(ECDSA P-256 certificate; gtlsclient groups: {a.group or 'default'}).\n")
     print("| client | server | server CPU/handshake, /proc stat (ms) | same, schedstat (ms) | ours/C (CPU) "
           "| handshake latency median (ms) |")
     print("|---|---|---|---|---|---|")

@@ -12,8 +12,7 @@ const SSL_SOURCES: &[&str] = &["ssl.c", "internal.c", "keys.c", "tls.c", "tls13.
 const CRYPT_SOURCES: &[&str] = &[
     "aes.c", "chacha.c", "chacha20_poly1305.c", "poly1305.c", "sha.c", "sha256.c", "sha512.c",
     "hmac.c", "kdf.c", "hash.c", "random.c", "ecc.c", "curve25519.c", "fe_operations.c", "ge_operations.c",
-    "rsa.c",
-    "sp_int.c", "wolfmath.c", "asn.c", "coding.c", "memory.c", "logging.c", "error.c",
+    "rsa.c", "sp_int.c", "wolfmath.c", "asn.c", "coding.c", "memory.c", "logging.c", "error.c",
     "wc_port.c", "signature.c", "wc_encrypt.c", "md5.c",
 ];
 
