@@ -1,9 +1,10 @@
 """Handshake cost and the crypto code paths behind it (docs/HANDSHAKE.md).
 
 - Every TLS 1.3 cipher suite with every key-exchange group we offer, against
-  Debian's C ngtcp2 client (gtlsclient, GnuTLS): an independent TLS stack walks
-  the x86_64 assembly paths the fast build selects (SP P-256, X25519, AES-GCM,
-  ChaCha20-Poly1305, SHA-384) and the generic sp_int path (P-384).
+  Debian's C ngtcp2 client (gtlsclient, GnuTLS), native and wasm (Node 26): an
+  independent TLS stack walks the x86_64 assembly paths the fast build selects
+  (SP P-256, X25519, AES-GCM, ChaCha20-Poly1305, SHA-384), the portable C ones
+  in wasm (sp_c32, 32-bit X25519) and the generic sp_int path (P-384).
 - Server instructions per full handshake, counted by callgrind (not time, so
   the result does not depend on machine load): the generic big-integer ECC
   build needed ~65 M, the single-precision build ~2.3 M. The bound (10 M) has
@@ -38,9 +39,9 @@ def require(tool):
         pytest.fail(f"{tool} is missing: run scripts/setup.sh")
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = Server()
+@pytest.fixture(scope="module", params=["native", "wasm-node"])
+def server(request):
+    s = Server(kind=request.param)
     threading.Thread(target=lambda: [None for _ in s.proc.stdout], daemon=True).start()
     yield s
     s.stop()
