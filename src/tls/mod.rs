@@ -87,6 +87,12 @@ impl TlsContext {
             if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_server_context(ctx.cast()) != 0 {
                 return Err(Error::Tls("cannot install the QUIC method on the server context".into()));
             }
+            // One DRBG shared by every connection of this context, instead of a
+            // fresh, health-tested one per wolfSSL_new (SINGLE_THREADED build: one
+            // event loop owns every TLS object). See docs/HANDSHAKE.md.
+            if w::wolfSSL_CTX_new_rng(ctx) != w::WOLFSSL_SUCCESS as c_int {
+                return Err(Error::Tls("cannot create the server context's random generator".into()));
+            }
             identity.install(ctx)?;
             // wolfSSL servers choose by their own order. Where there are no AES
             // instructions (wasm), ChaCha20-Poly1305 costs a fraction of AES-GCM

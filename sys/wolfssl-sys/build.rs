@@ -11,8 +11,8 @@ const SSL_SOURCES: &[&str] = &["ssl.c", "internal.c", "keys.c", "tls.c", "tls13.
 
 const CRYPT_SOURCES: &[&str] = &[
     "aes.c", "chacha.c", "chacha20_poly1305.c", "poly1305.c", "sha.c", "sha256.c", "sha512.c",
-    "hmac.c", "kdf.c", "hash.c", "random.c", "ecc.c", "curve25519.c", "fe_low_mem.c", "rsa.c",
-    "sp_int.c", "wolfmath.c", "asn.c", "coding.c", "memory.c", "logging.c", "error.c",
+    "hmac.c", "kdf.c", "hash.c", "random.c", "ecc.c", "curve25519.c", "fe_operations.c", "ge_operations.c",
+    "rsa.c", "sp_int.c", "wolfmath.c", "asn.c", "coding.c", "memory.c", "logging.c", "error.c",
     "wc_port.c", "signature.c", "wc_encrypt.c", "md5.c",
 ];
 
@@ -36,9 +36,17 @@ fn main() {
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
         // WOLFSSL_AESNI itself is set in user_settings.h, so bindgen sees the same struct layouts.
         build.flag("-maes").flag("-msse4.2").flag("-mpclmul");
-        for f in ["aes_x86_64_asm.S", "aes_gcm_asm.S", "cpuid.c"] {
+        // SP ECC (WOLFSSL_SP_X86_64_ASM) and USE_INTEL_SPEEDUP (X25519, SHA-2,
+        // ChaCha20, Poly1305), also set in user_settings.h.
+        for f in [
+            "aes_x86_64_asm.S", "aes_gcm_asm.S", "cpuid.c", "sp_x86_64.c", "sp_x86_64_asm.S",
+            "fe_x25519_asm.S", "sha256_asm.S", "sha512_asm.S", "chacha_asm.S", "poly1305_asm.S",
+        ] {
             build.file(tree.join("wolfcrypt/src").join(f));
         }
+    } else {
+        // Portable single-precision ECC for wasm32 (SP_WORD_SIZE 32 in user_settings.h).
+        build.file(tree.join("wolfcrypt/src/sp_c32.c"));
     }
     for f in SSL_SOURCES {
         build.file(tree.join("src").join(f));

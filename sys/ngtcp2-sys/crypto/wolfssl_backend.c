@@ -21,6 +21,7 @@
 
 #include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/chacha.h>
+#include <wolfssl/wolfcrypt/hmac.h>
 
 #include "shared.h"
 
@@ -105,9 +106,30 @@ size_t ngtcp2_crypto_aead_noncelen(const ngtcp2_crypto_aead *aead) {
 
 /* ---- HKDF ------------------------------------------------------------------- */
 
+/* HKDF straight on wolfCrypt (hmac.c). wolfSSL_quic_hkdf_* go through the EVP
+ * PKEY layer, which builds and health-tests a fresh DRBG on every call: that
+ * was ~10% of the server's CPU per handshake (docs/HANDSHAKE.md). QUIC only
+ * uses SHA-256 and SHA-384; any other digest keeps the EVP path. */
+static int hkdf_hash_type(const ngtcp2_crypto_md *md) {
+  if (md->native_handle == (void *)wolfSSL_EVP_sha256()) {
+    return WC_SHA256;
+  }
+  if (md->native_handle == (void *)wolfSSL_EVP_sha384()) {
+    return WC_SHA384;
+  }
+  return -1;
+}
+
 int ngtcp2_crypto_hkdf_extract(uint8_t *dest, const ngtcp2_crypto_md *md,
                                const uint8_t *secret, size_t secretlen,
                                const uint8_t *salt, size_t saltlen) {
+  int type = hkdf_hash_type(md);
+  if (type >= 0) {
+    return wc_HKDF_Extract(type, salt, (word32)saltlen, secret,
+                           (word32)secretlen, dest) == 0
+             ? 0
+             : -1;
+  }
   return wolfSSL_quic_hkdf_extract(dest, md->native_handle, secret, secretlen,
                                    salt, saltlen) == WOLFSSL_SUCCESS
            ? 0
@@ -118,6 +140,13 @@ int ngtcp2_crypto_hkdf_expand(uint8_t *dest, size_t destlen,
                               const ngtcp2_crypto_md *md, const uint8_t *secret,
                               size_t secretlen, const uint8_t *info,
                               size_t infolen) {
+  int type = hkdf_hash_type(md);
+  if (type >= 0) {
+    return wc_HKDF_Expand(type, secret, (word32)secretlen, info,
+                          (word32)infolen, dest, (word32)destlen) == 0
+             ? 0
+             : -1;
+  }
   return wolfSSL_quic_hkdf_expand(dest, destlen, md->native_handle, secret,
                                   secretlen, info, infolen) == WOLFSSL_SUCCESS
            ? 0
@@ -128,6 +157,13 @@ int ngtcp2_crypto_hkdf(uint8_t *dest, size_t destlen,
                        const ngtcp2_crypto_md *md, const uint8_t *secret,
                        size_t secretlen, const uint8_t *salt, size_t saltlen,
                        const uint8_t *info, size_t infolen) {
+  int type = hkdf_hash_type(md);
+  if (type >= 0) {
+    return wc_HKDF(type, secret, (word32)secretlen, salt, (word32)saltlen,
+                   info, (word32)infolen, dest, (word32)destlen) == 0
+             ? 0
+             : -1;
+  }
   return wolfSSL_quic_hkdf(dest, destlen, md->native_handle, secret, secretlen,
                            salt, saltlen, info, infolen) == WOLFSSL_SUCCESS
            ? 0

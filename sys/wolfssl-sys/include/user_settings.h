@@ -54,11 +54,29 @@
 #define ECC_TIMING_RESISTANT
 #define ECC_SHAMIR
 #define HAVE_CURVE25519
-#define CURVE25519_SMALL
 #define WC_RSA_PSS          /* TLS 1.3 signs with RSA-PSS */
 #define WC_RSA_BLINDING
 #define WOLFSSL_SP_MATH_ALL
 #define SP_INT_BITS 4096
+
+/* ---- handshake speed: single-precision ECC, fast X25519 (docs/HANDSHAKE.md) --
+ * P-256 (key share and the ECDSA certificate signature) runs on wolfSSL's
+ * fixed-size SP code; other curves and RSA keep the generic sp_int code above.
+ * x86_64 natively: SP assembly (sp_x86_64.c + sp_x86_64_asm.S) and
+ * USE_INTEL_SPEEDUP, which selects the X25519 assembly (fe_x25519_asm.S) and
+ * the AVX SHA-2/ChaCha20/Poly1305 code; every AVX/BMI2 path is picked at run
+ * time by cpuid.c with a plain x86_64 fallback. wasm32: portable C (sp_c32.c,
+ * 32-bit limbs: wasm has 64-bit multiplies but no 64x64->128) and the fast
+ * 32-bit-limb X25519 (fe_operations.c) instead of CURVE25519_SMALL. */
+#define WOLFSSL_HAVE_SP_ECC
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+#define HAVE___UINT128_T 1
+#define WOLFSSL_SP_X86_64
+#define WOLFSSL_SP_X86_64_ASM
+#define USE_INTEL_SPEEDUP
+#else
+#define SP_WORD_SIZE 32
+#endif
 
 /* Self-signed certificate generation for the server's default identity. */
 #define WOLFSSL_CERT_GEN
