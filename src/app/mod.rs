@@ -23,6 +23,12 @@ pub trait ConnectionApp {
     fn timeout(&self) -> Option<u64> {
         None
     }
+    /// Bytes the app itself holds for this connection outside the QUIC send
+    /// buffers (bodies waiting for the HTTP/3 layer, partial WebSocket messages...).
+    /// Counted against the connection's and the server's buffer budgets.
+    fn buffered(&self) -> u64 {
+        0
+    }
 }
 
 /// Creates the application for a negotiated ALPN, or `None` if unsupported.

@@ -30,6 +30,17 @@ struct Args {
     /// Maximum concurrent connections.
     #[arg(long, default_value_t = 4096)]
     max_connections: usize,
+    /// Bytes one connection may make the server buffer (K/M/G suffixes); see docs/LIMITS.md.
+    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
+          default_value_t = socket_iwa::quic::server::DEFAULT_CONN_BUFFER_LIMIT)]
+    conn_buffer_limit: u64,
+    /// Bytes all connections together may make the server buffer (K/M/G suffixes).
+    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
+          default_value_t = socket_iwa::quic::server::DEFAULT_SERVER_BUFFER_LIMIT)]
+    server_buffer_limit: u64,
+    /// Idle timeout of connections, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -68,7 +79,14 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
     let sock = UdpSocket::bind(args.listen)
         .map_err(|e| socket_iwa::Error::Other(format!("cannot listen on {}: {e}", args.listen)))?;
-    let cfg = ServerConfig { max_connections: args.max_connections, ..Default::default() };
+    let mut cfg = ServerConfig {
+        max_connections: args.max_connections,
+        conn_buffer_limit: args.conn_buffer_limit,
+        server_buffer_limit: args.server_buffer_limit,
+        ..Default::default()
+    };
+    cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
+    cfg.check_limits().map_err(socket_iwa::Error::Other)?;
     let mut server = ServerEndpoint::new(tls, cfg, server_factory());
     let json = args.json;
     server.on_close = Some(Box::new(move |c| {

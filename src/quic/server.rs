@@ -7,7 +7,7 @@ use super::{ConnectionConfig, Endpoint};
 use crate::app::{AppFactory, ConnectionApp};
 use crate::tls::TlsContext;
 use ngtcp2_sys as n;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// Length of the connection IDs this server issues.
@@ -18,11 +18,61 @@ pub struct ServerConfig {
     pub conn: ConnectionConfig,
     /// New connections beyond this many are dropped (their Initials ignored).
     pub max_connections: usize,
+    /// Bytes one connection may make us buffer (queued output awaiting acknowledgement,
+    /// request bodies, WebTransport/WebSocket data, unused receive credit). Connection
+    /// flow-control credit is given back only within this budget. See docs/LIMITS.md.
+    pub conn_buffer_limit: u64,
+    /// The same over all connections together. When it is used up, applications
+    /// refuse new work (503, stream refusal) and credit waits for memory to drain.
+    pub server_buffer_limit: u64,
 }
+
+/// Default [`ServerConfig::conn_buffer_limit`]: 16 MiB (the connection receive window we always used).
+pub const DEFAULT_CONN_BUFFER_LIMIT: u64 = 16 << 20;
+/// Default [`ServerConfig::server_buffer_limit`]: 256 MiB.
+pub const DEFAULT_SERVER_BUFFER_LIMIT: u64 = 256 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { conn: ConnectionConfig::default(), max_connections: 4096 }
+        ServerConfig {
+            conn: ConnectionConfig::default(),
+            max_connections: 4096,
+            conn_buffer_limit: DEFAULT_CONN_BUFFER_LIMIT,
+            server_buffer_limit: DEFAULT_SERVER_BUFFER_LIMIT,
+        }
+    }
+}
+
+/// Smallest accepted buffer budget (per connection): room for a few packets'
+/// worth of HTTP/3 control and QPACK traffic plus one flow-control window.
+pub const MIN_BUFFER_LIMIT: u64 = 64 << 10;
+
+/// Parses a byte count: digits with an optional K, M or G suffix (powers of 1024), e.g. `4M`.
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 1u64 << 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 1 << 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a byte count (digits with an optional K, M or G suffix)"))?;
+    n.checked_mul(mul).filter(|&b| b < 1 << 62).ok_or_else(|| format!("'{s}' is too large"))
+}
+
+impl ServerConfig {
+    /// Checks the buffer limits against each other; the error names the flag.
+    pub fn check_limits(&self) -> Result<(), String> {
+        if self.conn_buffer_limit < MIN_BUFFER_LIMIT {
+            return Err(format!("--conn-buffer-limit {} is below the minimum of {MIN_BUFFER_LIMIT} bytes", self.conn_buffer_limit));
+        }
+        if self.server_buffer_limit < self.conn_buffer_limit {
+            return Err(format!(
+                "--server-buffer-limit {} is below --conn-buffer-limit {}",
+                self.server_buffer_limit, self.conn_buffer_limit
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -33,6 +83,8 @@ pub struct ServerStats {
     pub closed: u64,
     pub dropped_datagrams: u64,
     pub version_negotiations: u64,
+    /// Largest server-wide buffer exposure seen (bytes).
+    pub peak_buffer_exposure: u64,
 }
 
 struct Slot {
@@ -40,11 +92,19 @@ struct Slot {
     app: Option<Box<dyn ConnectionApp>>,
     /// Every connection ID that routes to this slot.
     cids: Vec<Vec<u8>>,
+    /// This connection's share of `ServerEndpoint::exposure` when last counted.
+    exposure: u64,
 }
 
 pub struct ServerEndpoint {
     tls: TlsContext,
     cfg: ServerConfig,
+    /// `cfg.conn` as the server applies it: receive window within the connection budget, no MAX_DATA auto-tuning.
+    conn_cfg: ConnectionConfig,
+    /// Sum of every connection's buffer exposure (bytes), see [`Connection::buffer_exposure`].
+    exposure: u64,
+    /// Connections owed credit that the server-wide budget held back.
+    starved: BTreeSet<u64>,
     factory: AppFactory,
     slots: HashMap<u64, Slot>,
     next_key: u64,
@@ -64,9 +124,18 @@ impl ServerEndpoint {
     pub fn new(tls: TlsContext, cfg: ServerConfig, factory: AppFactory) -> Self {
         let mut static_secret = [0u8; 32];
         crate::tls::random_bytes(&mut static_secret);
+        let mut conn_cfg = cfg.conn.clone();
+        // The receive window is at most half the budget; the rest is room for output
+        // (echoes, responses, downloads) awaiting acknowledgement.
+        conn_cfg.initial_max_data = conn_cfg.initial_max_data.min(cfg.conn_buffer_limit / 2);
+        // MAX_DATA grows only as buffered bytes leave (release_credit), never by ngtcp2's auto-tuning.
+        conn_cfg.max_window = 0;
         ServerEndpoint {
             tls,
             cfg,
+            conn_cfg,
+            exposure: 0,
+            starved: BTreeSet::new(),
             factory,
             slots: HashMap::new(),
             next_key: 0,
@@ -99,8 +168,11 @@ impl ServerEndpoint {
             return None;
         }
         let scid = random_cid(SCID_LEN);
-        let conn = match Connection::accept(&self.tls, &hd, &scid, local, remote, &self.cfg.conn, self.static_secret, now) {
-            Ok(c) => c,
+        let conn = match Connection::accept(&self.tls, &hd, &scid, local, remote, &self.conn_cfg, self.static_secret, now) {
+            Ok(mut c) => {
+                c.enable_credit_gate(self.conn_cfg.initial_max_data, self.cfg.conn_buffer_limit);
+                c
+            }
             Err(e) => {
                 log::warn!("cannot accept a connection from {remote}: {e}");
                 self.stats.dropped_datagrams += 1;
@@ -112,7 +184,7 @@ impl ServerEndpoint {
         let odcid = hd.dcid.data[..hd.dcid.datalen].to_vec();
         self.routes.insert(odcid.clone(), key);
         self.routes.insert(scid.clone(), key);
-        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid] });
+        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], exposure: 0 });
         self.stats.accepted += 1;
         log::debug!("accepted a connection from {remote}");
         Some(key)
@@ -120,7 +192,9 @@ impl ServerEndpoint {
 
     /// Runs the application on the connection's pending events and refreshes routes.
     fn process(&mut self, key: u64, now: u64) {
+        let busy = self.exposure >= self.cfg.server_buffer_limit;
         let Some(slot) = self.slots.get_mut(&key) else { return };
+        slot.conn.set_server_busy(busy);
         while let Some(ev) = slot.conn.poll_event() {
             if slot.app.is_none() {
                 if let Some(alpn) = slot.conn.alpn() {
@@ -144,8 +218,14 @@ impl ServerEndpoint {
             self.routes.remove(&c);
             slot.cids.retain(|x| x != &c);
         }
-        if slot.conn.is_closed() {
+        if !slot.conn.is_closed() {
+            self.account(key);
+            return;
+        }
+        {
             let slot = self.slots.remove(&key).unwrap();
+            self.exposure -= slot.exposure;
+            self.starved.remove(&key);
             for c in &slot.cids {
                 self.routes.remove(c);
             }
@@ -154,6 +234,44 @@ impl ServerEndpoint {
                 cb(&slot.conn);
             }
         }
+    }
+
+    /// Recounts one connection's buffer exposure and gives back the connection credit
+    /// it is owed, as far as its own budget and the server-wide budget allow.
+    fn account(&mut self, key: u64) {
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        let app = slot.app.as_ref().map_or(0, |a| a.buffered());
+        let e = slot.conn.buffer_exposure() + app;
+        self.exposure = self.exposure - slot.exposure + e;
+        slot.exposure = e;
+        let room_conn = self.cfg.conn_buffer_limit.saturating_sub(e);
+        let room_srv = self.cfg.server_buffer_limit.saturating_sub(self.exposure);
+        let x = slot.conn.release_credit(room_conn.min(room_srv));
+        slot.exposure += x;
+        self.exposure += x;
+        self.stats.peak_buffer_exposure = self.stats.peak_buffer_exposure.max(self.exposure);
+        if slot.conn.credit_owed() > 0 && room_srv < room_conn {
+            self.starved.insert(key);
+        } else {
+            self.starved.remove(&key);
+        }
+    }
+
+    /// Server-wide room appeared: give it to connections that were waiting for it.
+    fn feed_starved(&mut self) {
+        while self.exposure < self.cfg.server_buffer_limit {
+            let Some(&key) = self.starved.iter().next() else { break };
+            self.starved.remove(&key);
+            self.account(key);
+            if self.starved.contains(&key) {
+                break; // still short of room: the rest stay queued
+            }
+        }
+    }
+
+    /// Bytes buffered (or promised as receive credit) over all connections.
+    pub fn buffer_exposure(&self) -> u64 {
+        self.exposure
     }
 
     fn version_negotiation(&mut self, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
@@ -237,6 +355,9 @@ impl Endpoint for ServerEndpoint {
                 self.blocked = Some((pkt, to));
                 return false;
             }
+        }
+        if !self.starved.is_empty() {
+            self.feed_starved();
         }
         let keys: Vec<u64> = self.slots.keys().copied().collect();
         for key in keys {
