@@ -3,6 +3,7 @@
 pub mod echo;
 pub mod h3;
 pub mod h3_client;
+pub mod memory;
 
 use crate::quic::{Connection, Event};
 

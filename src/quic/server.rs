@@ -105,6 +105,8 @@ pub struct ServerEndpoint {
     exposure: u64,
     /// Connections owed credit that the server-wide budget held back.
     starved: BTreeSet<u64>,
+    /// Gives freed heap back to the OS after many connections close (app/memory.rs).
+    reclaim: crate::app::memory::Reclaimer,
     factory: AppFactory,
     slots: HashMap<u64, Slot>,
     next_key: u64,
@@ -136,6 +138,7 @@ impl ServerEndpoint {
             conn_cfg,
             exposure: 0,
             starved: BTreeSet::new(),
+            reclaim: Default::default(),
             factory,
             slots: HashMap::new(),
             next_key: 0,
@@ -233,6 +236,8 @@ impl ServerEndpoint {
             if let Some(cb) = self.on_close.as_mut() {
                 cb(&slot.conn);
             }
+            drop(slot);
+            self.reclaim.connection_closed(self.slots.len());
         }
     }
 
