@@ -261,11 +261,11 @@ def test_parallel_post_echo_non_reader_bounded():
 
 
 def test_server_budget_refuses_new_work_then_recovers():
-    """Two attackers fill an 8 MiB server-wide budget (4 MiB each): a new echo
+    """Two attackers fill a 6 MiB server-wide budget (4 MiB per connection): a new echo
     stream is refused with ECHO_SERVER_BUSY (STOP_SENDING + RESET_STREAM) and a new
     HTTP/3 request gets 503, the connection staying up; once the attackers leave,
     the same work is served."""
-    s = budget_server("--server-buffer-limit", str(2 * CONN_LIMIT))
+    s = budget_server("--server-buffer-limit", str(3 * CONN_LIMIT // 2))
     try:
         async def main():
             peers = []

@@ -950,12 +950,24 @@ impl Connection {
     /// queued datagrams, and credit the peer holds but has not used yet (bytes it may
     /// still send). The application adds what it buffers itself.
     pub fn buffer_exposure(&self) -> u64 {
+        self.buffered_output() + self.unused_credit()
+    }
+
+    /// Stream bytes queued and not yet acknowledged, plus queued datagrams.
+    pub fn buffered_output(&self) -> u64 {
         // SAFETY: inner is valid.
         let st = unsafe { &*self.inner };
         let queued: u64 = st.streams.values().map(|s| s.queued - s.base).sum();
         let dgrams: u64 = st.datagrams.iter().map(|d| d.len() as u64).sum();
-        let unused = self.gate.as_ref().map_or(0, |g| g.granted.saturating_sub(st.delivered));
-        queued + dgrams + unused
+        queued + dgrams
+    }
+
+    /// Connection credit granted to the peer and not used yet (bytes it may still send).
+    /// Never more than the initial MAX_DATA: credit is only given back for bytes received.
+    pub fn unused_credit(&self) -> u64 {
+        // SAFETY: inner is valid.
+        let delivered = unsafe { (*self.inner).delivered };
+        self.gate.as_ref().map_or(0, |g| g.granted.saturating_sub(delivered))
     }
 
     /// Connection credit consumed by the application and not yet given back.

@@ -31,6 +31,9 @@ pub struct ServerConfig {
 pub const DEFAULT_CONN_BUFFER_LIMIT: u64 = 16 << 20;
 /// Default [`ServerConfig::server_buffer_limit`]: 256 MiB.
 pub const DEFAULT_SERVER_BUFFER_LIMIT: u64 = 256 << 20;
+/// Largest connection receive window (initial MAX_DATA) the server grants: 4 MiB,
+/// 800 Mbit/s at 40 ms RTT. Bytes a peer may send on top of the server-wide budget.
+pub const SERVER_RECEIVE_WINDOW: u64 = 4 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -83,8 +86,8 @@ pub struct ServerStats {
     pub closed: u64,
     pub dropped_datagrams: u64,
     pub version_negotiations: u64,
-    /// Largest server-wide buffer exposure seen (bytes).
-    pub peak_buffer_exposure: u64,
+    /// Most bytes buffered over all connections at once (see docs/LIMITS.md).
+    pub peak_buffered: u64,
 }
 
 struct Slot {
@@ -92,8 +95,8 @@ struct Slot {
     app: Option<Box<dyn ConnectionApp>>,
     /// Every connection ID that routes to this slot.
     cids: Vec<Vec<u8>>,
-    /// This connection's share of `ServerEndpoint::exposure` when last counted.
-    exposure: u64,
+    /// This connection's share of `ServerEndpoint::buffered` when last counted.
+    buffered: u64,
 }
 
 pub struct ServerEndpoint {
@@ -101,8 +104,9 @@ pub struct ServerEndpoint {
     cfg: ServerConfig,
     /// `cfg.conn` as the server applies it: receive window within the connection budget, no MAX_DATA auto-tuning.
     conn_cfg: ConnectionConfig,
-    /// Sum of every connection's buffer exposure (bytes), see [`Connection::buffer_exposure`].
-    exposure: u64,
+    /// Bytes buffered over all connections: queued output and app buffers (not the
+    /// unused receive credit, which each connection counts against its own budget).
+    buffered: u64,
     /// Connections owed credit that the server-wide budget held back.
     starved: BTreeSet<u64>,
     /// Gives freed heap back to the OS after many connections close (app/memory.rs).
@@ -127,16 +131,17 @@ impl ServerEndpoint {
         let mut static_secret = [0u8; 32];
         crate::tls::random_bytes(&mut static_secret);
         let mut conn_cfg = cfg.conn.clone();
-        // The receive window is at most half the budget; the rest is room for output
-        // (echoes, responses, downloads) awaiting acknowledgement.
-        conn_cfg.initial_max_data = conn_cfg.initial_max_data.min(cfg.conn_buffer_limit / 2);
+        // The receive window (unused credit never exceeds it) is at most half the budget,
+        // the rest being room for output awaiting acknowledgement, and at most
+        // SERVER_RECEIVE_WINDOW, since windows are not counted against the server budget.
+        conn_cfg.initial_max_data = conn_cfg.initial_max_data.min(cfg.conn_buffer_limit / 2).min(SERVER_RECEIVE_WINDOW);
         // MAX_DATA grows only as buffered bytes leave (release_credit), never by ngtcp2's auto-tuning.
         conn_cfg.max_window = 0;
         ServerEndpoint {
             tls,
             cfg,
             conn_cfg,
-            exposure: 0,
+            buffered: 0,
             starved: BTreeSet::new(),
             reclaim: Default::default(),
             factory,
@@ -187,7 +192,7 @@ impl ServerEndpoint {
         let odcid = hd.dcid.data[..hd.dcid.datalen].to_vec();
         self.routes.insert(odcid.clone(), key);
         self.routes.insert(scid.clone(), key);
-        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], exposure: 0 });
+        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], buffered: 0 });
         self.stats.accepted += 1;
         log::debug!("accepted a connection from {remote}");
         Some(key)
@@ -195,7 +200,10 @@ impl ServerEndpoint {
 
     /// Runs the application on the connection's pending events and refreshes routes.
     fn process(&mut self, key: u64, now: u64) {
-        let busy = self.exposure >= self.cfg.server_buffer_limit;
+        // New work is refused from 15/16 of the server budget on: the last 1/16 stays
+        // for work already accepted, so it can progress.
+        let limit = self.cfg.server_buffer_limit;
+        let busy = self.buffered >= limit - limit / 16;
         let Some(slot) = self.slots.get_mut(&key) else { return };
         slot.conn.set_server_busy(busy);
         while let Some(ev) = slot.conn.poll_event() {
@@ -227,7 +235,7 @@ impl ServerEndpoint {
         }
         {
             let slot = self.slots.remove(&key).unwrap();
-            self.exposure -= slot.exposure;
+            self.buffered -= slot.buffered;
             self.starved.remove(&key);
             for c in &slot.cids {
                 self.routes.remove(c);
@@ -241,20 +249,18 @@ impl ServerEndpoint {
         }
     }
 
-    /// Recounts one connection's buffer exposure and gives back the connection credit
-    /// it is owed, as far as its own budget and the server-wide budget allow.
+    /// Recounts what one connection buffers and gives back the connection credit it is
+    /// owed, as far as its own budget (buffered + unused credit) and the server-wide
+    /// budget (buffered over all connections) allow.
     fn account(&mut self, key: u64) {
         let Some(slot) = self.slots.get_mut(&key) else { return };
-        let app = slot.app.as_ref().map_or(0, |a| a.buffered());
-        let e = slot.conn.buffer_exposure() + app;
-        self.exposure = self.exposure - slot.exposure + e;
-        slot.exposure = e;
-        let room_conn = self.cfg.conn_buffer_limit.saturating_sub(e);
-        let room_srv = self.cfg.server_buffer_limit.saturating_sub(self.exposure);
-        let x = slot.conn.release_credit(room_conn.min(room_srv));
-        slot.exposure += x;
-        self.exposure += x;
-        self.stats.peak_buffer_exposure = self.stats.peak_buffer_exposure.max(self.exposure);
+        let held = slot.conn.buffered_output() + slot.app.as_ref().map_or(0, |a| a.buffered());
+        self.buffered = self.buffered - slot.buffered + held;
+        slot.buffered = held;
+        let room_conn = self.cfg.conn_buffer_limit.saturating_sub(held + slot.conn.unused_credit());
+        let room_srv = self.cfg.server_buffer_limit.saturating_sub(self.buffered);
+        slot.conn.release_credit(room_conn.min(room_srv));
+        self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffered);
         if slot.conn.credit_owed() > 0 && room_srv < room_conn {
             self.starved.insert(key);
         } else {
@@ -264,7 +270,7 @@ impl ServerEndpoint {
 
     /// Server-wide room appeared: give it to connections that were waiting for it.
     fn feed_starved(&mut self) {
-        while self.exposure < self.cfg.server_buffer_limit {
+        while self.buffered < self.cfg.server_buffer_limit {
             let Some(&key) = self.starved.iter().next() else { break };
             self.starved.remove(&key);
             self.account(key);
@@ -274,9 +280,9 @@ impl ServerEndpoint {
         }
     }
 
-    /// Bytes buffered (or promised as receive credit) over all connections.
-    pub fn buffer_exposure(&self) -> u64 {
-        self.exposure
+    /// Bytes buffered over all connections.
+    pub fn buffered(&self) -> u64 {
+        self.buffered
     }
 
     fn version_negotiation(&mut self, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
