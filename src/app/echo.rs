@@ -5,18 +5,25 @@
 use super::ConnectionApp;
 use crate::quic::{Connection, Event};
 use crate::tls::EarlyData;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub const ALPN: &str = "echo";
 
-/// Unacknowledged echo bytes per stream beyond which we stop granting the peer
-/// more flow-control credit (bounds memory when a peer does not read its echo).
-const MAX_UNACKED_PER_STREAM: u64 = 4 << 20;
+/// Application error code for STOP_SENDING and RESET_STREAM on an echo stream
+/// refused because the server-wide buffer budget is used up ("BUSY" in ASCII).
+/// The client may retry later. See docs/LIMITS.md.
+pub const ECHO_SERVER_BUSY: u64 = 0x4255_5359;
 
+/// Echoes client bidi streams. Memory per connection is bounded by the credit gate
+/// of the server endpoint: stream credit is given back on receipt, connection credit
+/// only as echoed bytes are acknowledged (docs/LIMITS.md), so a peer that does not
+/// read its echo is stopped by QUIC flow control.
 #[derive(Default)]
 pub struct EchoServer {
-    /// Received bytes not yet credited back to the peer, per stream.
-    owed: HashMap<i64, u64>,
+    /// Client streams being echoed.
+    open: HashSet<i64>,
+    /// Client streams refused while the server was busy (their data is discarded).
+    refused: HashSet<i64>,
 }
 
 fn client_bidi(id: i64) -> bool {
@@ -28,34 +35,31 @@ impl ConnectionApp for EchoServer {
         match ev {
             Event::StreamData { id, data, fin } => {
                 let len = data.len() as u64;
-                if !client_bidi(id) {
+                if !client_bidi(id) || self.refused.contains(&id) {
                     conn.consume(id, len);
                     return;
+                }
+                if !self.open.contains(&id) {
+                    if conn.server_busy() {
+                        self.refused.insert(id);
+                        conn.consume(id, len);
+                        conn.stream_stop_sending(id, ECHO_SERVER_BUSY);
+                        conn.stream_reset_write(id, ECHO_SERVER_BUSY);
+                        return;
+                    }
+                    self.open.insert(id);
                 }
                 if conn.stream_send(id, &data, fin).is_err() {
                     conn.stream_shutdown(id, 0);
-                    return;
                 }
-                if conn.stream_unacked(id) <= MAX_UNACKED_PER_STREAM {
-                    conn.consume(id, len);
-                } else {
-                    *self.owed.entry(id).or_default() += len;
-                }
-            }
-            Event::StreamAcked { id, .. } => {
-                if let Some(owed) = self.owed.get_mut(&id) {
-                    if *owed > 0 && conn.stream_unacked(id) <= MAX_UNACKED_PER_STREAM {
-                        conn.consume(id, *owed);
-                        *owed = 0;
-                    }
-                }
+                conn.consume(id, len);
             }
             Event::StreamReset { id, code } => {
-                self.owed.remove(&id);
                 conn.stream_shutdown(id, code);
             }
             Event::StreamClosed { id, .. } => {
-                self.owed.remove(&id);
+                self.open.remove(&id);
+                self.refused.remove(&id);
             }
             Event::Datagram(d) => {
                 if conn.max_datagram_payload() >= d.len() {

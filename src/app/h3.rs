@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 pub const ALPN: &str = crate::h3::ALPN;
 
-/// Largest `POST /echo` body and WebSocket message.
+/// Largest WebSocket message (also at most half the connection's buffer budget).
 const MAX_BODY: usize = 16 << 20;
 /// Largest `/bytes/N`.
 const MAX_BYTES: u64 = 1 << 34;
@@ -36,7 +36,8 @@ enum Route {
 }
 
 enum Req {
-    Echo(Vec<u8>),
+    /// `POST /echo`: the body streams back as it arrives (the 200 went out with the request headers).
+    Echo,
     Ws { parser: WsParser, closed: bool },
     Wt,
     Done,
@@ -59,6 +60,8 @@ pub struct H3Server {
     owner: HashMap<i64, i64>,
     /// Download stream -> (next offset, total).
     downloads: HashMap<i64, (u64, u64)>,
+    /// Request streams whose first frame header has not been seen yet (bytes so far).
+    intake: HashMap<i64, Vec<u8>>,
 }
 
 impl Default for H3Server {
@@ -81,6 +84,7 @@ impl H3Server {
             sessions: HashMap::new(),
             owner: HashMap::new(),
             downloads: HashMap::new(),
+            intake: HashMap::new(),
         }
     }
 
@@ -113,7 +117,7 @@ impl H3Server {
 
     fn stream_data(&mut self, conn: &mut Connection, now: u64, id: i64, data: Vec<u8>, fin: bool) {
         match self.routes.get(&id) {
-            Some(Route::Http3) => return self.read_h3(conn, now, id, &data, fin),
+            Some(Route::Http3) => return self.request_input(conn, now, id, &data, fin),
             Some(Route::Wt(s)) => {
                 let s = *s;
                 return self.wt_stream_data(conn, s, id, &data, fin);
@@ -136,14 +140,18 @@ impl H3Server {
             Kind::Unknown | Kind::Http3 => {
                 let buf = self.peek.remove(&id).unwrap_or_default();
                 self.routes.insert(id, Route::Http3);
-                self.read_h3(conn, now, id, &buf, fin);
+                if id & 3 == 0 {
+                    self.intake.insert(id, Vec::new());
+                }
+                self.request_input(conn, now, id, &buf, fin);
             }
             Kind::WebTransport { session, header_len } => {
                 let buf = self.peek.remove(&id).unwrap_or_default();
                 conn.consume(id, header_len as u64);
                 let live = self.sessions.get(&session).is_some_and(|s| !s.state.closed);
-                if !live {
-                    // No such session (draft-ietf-webtrans-http3 section 4.6): reject the stream.
+                if !live || conn.server_busy() {
+                    // No such session (draft-ietf-webtrans-http3 section 4.6), or the server-wide
+                    // buffer budget is used up (docs/LIMITS.md): reject the stream.
                     self.routes.insert(id, Route::Dropped);
                     conn.consume(id, (buf.len() - header_len) as u64);
                     conn.stream_stop_sending(id, crate::h3::WT_BUFFERED_STREAM_REJECTED);
@@ -159,6 +167,58 @@ impl H3Server {
                 }
                 self.wt_stream_data(conn, session, id, &buf[header_len..], fin);
             }
+        }
+    }
+
+    /// Bytes of a client request stream. Until the first frame is understood they are
+    /// held back: a HEADERS frame longer than our SETTINGS_MAX_FIELD_SECTION_SIZE, or one
+    /// with a literal longer than nghttp3 accepts, is answered 431 here without nghttp3
+    /// ever decoding it (its QPACK decoder would fail the whole connection on a value
+    /// over 64 KiB or a name over 256 bytes). See docs/LIMITS.md.
+    fn request_input(&mut self, conn: &mut Connection, now: u64, id: i64, data: &[u8], fin: bool) {
+        let Some(head) = self.intake.get_mut(&id) else { return self.read_h3(conn, now, id, data, fin) };
+        head.extend_from_slice(data);
+        let first = varint::decode(head).and_then(|(t, a)| varint::decode(&head[a..]).map(|(len, b)| (t, len, a + b)));
+        match first {
+            None if !fin && head.len() < 16 => {}
+            Some((crate::h3::FRAME_HEADERS, len, hl)) if len > self.cfg.max_field_section_size => {
+                let head = self.intake.remove(&id).unwrap_or_default();
+                // Required Insert Count 0 (first payload byte 0x00): no dynamic table reference to cancel.
+                let ric_zero = head.get(hl) == Some(&0);
+                self.reject_header_section(conn, id, head.len() as u64, ric_zero, fin);
+            }
+            // A HEADERS frame within the limit is held until complete (at most 16 KiB) and
+            // scanned for literals nghttp3 would fail the connection on.
+            Some((crate::h3::FRAME_HEADERS, len, hl)) if (head.len() as u64) < hl as u64 + len && !fin => {}
+            Some((crate::h3::FRAME_HEADERS, len, hl))
+                if crate::h3::field_section_has_oversized_literal(&head[hl..(hl + len as usize).min(head.len())]) == Some(true) =>
+            {
+                let head = self.intake.remove(&id).unwrap_or_default();
+                let ric_zero = head.get(hl) == Some(&0);
+                self.reject_header_section(conn, id, head.len() as u64, ric_zero, fin);
+            }
+            _ => {
+                let head = self.intake.remove(&id).unwrap_or_default();
+                self.read_h3(conn, now, id, &head, fin);
+            }
+        }
+    }
+
+    /// 431 for a request whose header section is too large to decode (RFC 9114 section 4.2.2).
+    fn reject_header_section(&mut self, conn: &mut Connection, id: i64, seen: u64, ric_zero: bool, fin: bool) {
+        log::debug!("h3: request on stream {id}: header section too large (limit {} bytes), 431", self.cfg.max_field_section_size);
+        self.routes.insert(id, Route::Dropped);
+        conn.consume(id, seen);
+        if let Some(h3) = self.h3.as_mut() {
+            if !ric_zero {
+                // QPACK Stream Cancellation (RFC 9204 section 4.4.2) for references we will never decode.
+                h3.peer_reset(id);
+            }
+        }
+        let body = b"header section too large\n";
+        let _ = conn.stream_send(id, &crate::h3::static_response(b"431", body), true);
+        if !fin {
+            conn.stream_stop_sending(id, crate::h3::H3_NO_ERROR);
         }
     }
 
@@ -222,6 +282,13 @@ impl H3Server {
         let path = get(b":path").unwrap_or_default();
         let path = path.split('?').next().unwrap_or("").to_string();
         self.reqs.insert(id, Req::Done);
+        if conn.server_busy() {
+            // The server-wide buffer budget is used up: refuse new work, finish what runs.
+            if !fin {
+                conn.stream_stop_sending(id, crate::h3::H3_NO_ERROR);
+            }
+            return self.respond(conn, id, b"503", b"server busy, retry later\n".to_vec());
+        }
         if method == "CONNECT" {
             let protocol = get(b":protocol");
             match protocol.as_deref() {
@@ -241,7 +308,8 @@ impl H3Server {
                     let h3 = self.h3.as_mut().unwrap();
                     let hdrs: [(&[u8], &[u8]); 1] = [(b":status", b"200")];
                     if h3.respond(id, &hdrs, true).is_ok() {
-                        self.reqs.insert(id, Req::Ws { parser: WsParser::new(MAX_BODY), closed: false });
+                        let max = conn.buffer_limit().map_or(MAX_BODY, |l| MAX_BODY.min((l / 2) as usize));
+                        self.reqs.insert(id, Req::Ws { parser: WsParser::new(max), closed: false });
                     }
                 }
                 Some("websocket") => self.respond(conn, id, b"404", b"no such WebSocket endpoint\n".to_vec()),
@@ -269,15 +337,27 @@ impl H3Server {
                         [(b":status", b"200"), (b"content-type", b"application/octet-stream"), (b"content-length", len.as_bytes())];
                     if h3.respond(id, &hdrs, n > 0).is_ok() && n > 0 {
                         self.downloads.insert(id, (0, n));
-                        self.top_up(conn, id);
+                        let mut room = self.budget_room(conn);
+                        self.top_up(conn, id, &mut room);
                     }
                 }
                 _ => self.respond(conn, id, b"400", b"bad length\n".to_vec()),
             },
             ("POST", "/echo") => {
-                self.reqs.insert(id, Req::Echo(Vec::new()));
-                if fin {
-                    self.request_end(conn, id);
+                // Streamed back as it arrives, so memory is bounded by flow control
+                // rather than by the body size (docs/LIMITS.md).
+                let cl = get(b"content-length").filter(|v| !v.is_empty() && v.len() < 20 && v.bytes().all(|b| b.is_ascii_digit()));
+                let h3 = self.h3.as_mut().unwrap();
+                let mut hdrs: Vec<(&[u8], &[u8])> =
+                    vec![(b":status", b"200"), (b"server", b"socket-iwa"), (b"content-type", b"application/octet-stream")];
+                if let Some(cl) = cl.as_ref() {
+                    hdrs.push((b"content-length", cl.as_bytes()));
+                }
+                if h3.respond(id, &hdrs, true).is_ok() {
+                    self.reqs.insert(id, Req::Echo);
+                    if fin {
+                        self.request_end(conn, id);
+                    }
                 }
             }
             (_, "/" | "/echo") => self.respond(conn, id, b"405", b"method not allowed\n".to_vec()),
@@ -286,11 +366,20 @@ impl H3Server {
         }
     }
 
-    fn top_up(&mut self, conn: &mut Connection, id: i64) {
+    /// Bytes the connection may still buffer within its budget.
+    fn budget_room(&self, conn: &Connection) -> u64 {
+        conn.buffer_limit().map_or(u64::MAX, |l| l.saturating_sub(conn.buffer_exposure() + ConnectionApp::buffered(self)))
+    }
+
+    fn top_up(&mut self, conn: &mut Connection, id: i64, room: &mut u64) {
         let Some(h3) = self.h3.as_mut() else { return };
         let Some((off, total)) = self.downloads.get_mut(&id) else { return };
         while *off < *total && h3.body_buffered(id) + conn.stream_unacked(id) < DOWNLOAD_WINDOW {
             let n = (64 * 1024).min(*total - *off);
+            if *room < n {
+                break; // over the connection's buffer budget: resume as the peer acknowledges
+            }
+            *room -= n;
             let chunk: Vec<u8> = (*off..*off + n).map(bytes_pattern).collect();
             *off += n;
             h3.push_body(id, chunk);
@@ -304,13 +393,9 @@ impl H3Server {
     fn request_data(&mut self, conn: &mut Connection, id: i64, data: Vec<u8>) {
         let Some(req) = self.reqs.get_mut(&id) else { return };
         match req {
-            Req::Echo(buf) => {
-                if buf.len() + data.len() > MAX_BODY {
-                    self.reqs.insert(id, Req::Done);
-                    conn.stream_stop_sending(id, crate::h3::H3_NO_ERROR);
-                    self.respond(conn, id, b"413", b"body too large\n".to_vec());
-                } else {
-                    buf.extend_from_slice(&data);
+            Req::Echo => {
+                if let Some(h3) = self.h3.as_mut() {
+                    h3.push_body(id, data);
                 }
             }
             Req::Ws { parser, closed } => {
@@ -363,10 +448,11 @@ impl H3Server {
 
     fn request_end(&mut self, conn: &mut Connection, id: i64) {
         match self.reqs.get_mut(&id) {
-            Some(Req::Echo(buf)) => {
-                let body = std::mem::take(buf);
+            Some(Req::Echo) => {
                 self.reqs.insert(id, Req::Done);
-                self.respond(conn, id, b"200", body);
+                if let Some(h3) = self.h3.as_mut() {
+                    h3.end_body(id);
+                }
             }
             Some(Req::Ws { closed, .. }) => {
                 if !*closed {
@@ -457,6 +543,7 @@ impl ConnectionApp for H3Server {
             }
             Event::StreamClosed { id, code } => {
                 self.peek.remove(&id);
+                self.intake.remove(&id);
                 let route = self.routes.remove(&id);
                 let mut was_wt = false;
                 if let Some(s) = self.owner.remove(&id) {
@@ -485,6 +572,13 @@ impl ConnectionApp for H3Server {
         }
     }
 
+    fn buffered(&self) -> u64 {
+        let h3 = self.h3.as_ref().map_or(0, |h| h.pending_bytes());
+        let peek: usize = self.peek.values().chain(self.intake.values()).map(|b| b.len()).sum();
+        let ws: usize = self.reqs.values().map(|r| if let Req::Ws { parser, .. } = r { parser.buffered() } else { 0 }).sum();
+        h3 + (peek + ws) as u64
+    }
+
     fn on_shutdown(&mut self, conn: &mut Connection, now: u64) -> u64 {
         // RFC 9114 section 5.2: GOAWAY, then close with H3_NO_ERROR.
         if let Some(h3) = self.h3.as_mut() {
@@ -504,8 +598,11 @@ impl ConnectionApp for H3Server {
             return;
         }
         let ids: Vec<i64> = self.downloads.keys().copied().collect();
-        for id in ids {
-            self.top_up(conn, id);
+        if !ids.is_empty() {
+            let mut room = self.budget_room(conn);
+            for id in ids {
+                self.top_up(conn, id, &mut room);
+            }
         }
         let closing: Vec<(i64, (u32, String))> =
             self.sessions.iter_mut().filter_map(|(&id, s)| s.state.close_requested.take().map(|c| (id, c))).collect();

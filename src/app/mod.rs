@@ -3,6 +3,7 @@
 pub mod echo;
 pub mod h3;
 pub mod h3_client;
+pub mod memory;
 
 use crate::quic::{Connection, Event};
 
@@ -22,6 +23,12 @@ pub trait ConnectionApp {
     /// The app's own next deadline, if it has one.
     fn timeout(&self) -> Option<u64> {
         None
+    }
+    /// Bytes the app itself holds for this connection outside the QUIC send
+    /// buffers (bodies waiting for the HTTP/3 layer, partial WebSocket messages...).
+    /// Counted against the connection's and the server's buffer budgets.
+    fn buffered(&self) -> u64 {
+        0
     }
 }
 

@@ -45,6 +45,17 @@ struct Args {
     /// With --json: print the server's counters as a `stats` event every MS milliseconds (0: never).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     stats_interval: u64,
+    /// Bytes one connection may make the server buffer (K/M/G suffixes); see docs/LIMITS.md.
+    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
+          default_value_t = socket_iwa::quic::server::DEFAULT_CONN_BUFFER_LIMIT)]
+    conn_buffer_limit: u64,
+    /// Bytes all connections together may make the server buffer (K/M/G suffixes).
+    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
+          default_value_t = socket_iwa::quic::server::DEFAULT_SERVER_BUFFER_LIMIT)]
+    server_buffer_limit: u64,
+    /// Idle timeout of connections, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -84,14 +95,18 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
     let sock = UdpSocket::bind(args.listen)
         .map_err(|e| socket_iwa::Error::Other(format!("cannot listen on {}: {e}", args.listen)))?;
-    let cfg = ServerConfig {
+    let mut cfg = ServerConfig {
         max_connections: args.max_connections,
         retry: args.retry,
         retry_threshold: args.retry_threshold as usize,
         max_half_open: args.max_half_open as usize,
         max_half_open_per_source: args.max_half_open_per_source as usize,
+        conn_buffer_limit: args.conn_buffer_limit,
+        server_buffer_limit: args.server_buffer_limit,
         ..Default::default()
     };
+    cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
+    cfg.check_limits().map_err(socket_iwa::Error::Other)?;
     let mut server = ServerEndpoint::new(tls, cfg, server_factory());
     let json = args.json;
     if args.stats_interval > 0 {

@@ -538,6 +538,11 @@ impl H3Conn {
         }
     }
 
+    /// Body bytes queued in this layer over all streams, not yet handed to QUIC.
+    pub fn pending_bytes(&self) -> u64 {
+        self.inner.bodies.values().map(|b| b.buffered).sum()
+    }
+
     /// Body bytes queued in this layer and not yet handed to QUIC.
     pub fn body_buffered(&self, id: i64) -> u64 {
         self.inner.bodies.get(&id).map_or(0, |b| b.buffered)

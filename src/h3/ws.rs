@@ -45,6 +45,11 @@ impl WsParser {
         WsParser { unmasked: true, ..Self::new(max_message) }
     }
 
+    /// Bytes held: an incomplete frame and the fragments of an unfinished message.
+    pub fn buffered(&self) -> usize {
+        self.buf.capacity() + self.msg.as_ref().map_or(0, |m| m.1.capacity())
+    }
+
     /// Feeds bytes; returns the events completed by them. After a Close or Fail nothing more is parsed.
     pub fn feed(&mut self, data: &[u8]) -> Vec<WsEvent> {
         let mut out = Vec::new();

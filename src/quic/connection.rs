@@ -83,6 +83,8 @@ struct SendStream {
     cursor: (usize, usize),
     /// Bytes queued in total (offset one past the last queued byte).
     end: u64,
+    /// Like `end`, but not cut back by STOP_SENDING: `queued - base` bytes are held in `chunks`.
+    queued: u64,
     fin: bool,
     fin_sent: bool,
 }
@@ -162,12 +164,25 @@ pub(crate) struct Inner {
     new_token: Option<Vec<u8>>,
     /// Client: the server answered our first Initial with a Retry.
     retried: bool,
+    /// Stream bytes delivered to the application so far (all streams).
+    delivered: u64,
 }
 
 /// A client token the server endpoint verified (see [`Connection::accept`]).
 pub(crate) struct ValidatedToken {
     /// For a Retry token: the original Destination Connection ID it carries.
     pub retry_odcid: Option<n::ngtcp2_cid>,
+}
+
+/// Connection-level flow-control credit held back until memory is free
+/// (see [`Connection::enable_credit_gate`] and docs/LIMITS.md).
+struct CreditGate {
+    /// The per-connection budget (bytes).
+    limit: u64,
+    /// Our MAX_DATA so far: the initial value plus every release.
+    granted: u64,
+    /// Bytes the application consumed whose connection credit is not yet given back.
+    owed: u64,
 }
 
 /// A QUIC connection.
@@ -185,6 +200,9 @@ pub struct Connection {
     started: u64,
     handshake_done_at: Option<u64>,
     scratch: Vec<n::ngtcp2_vec>,
+    gate: Option<CreditGate>,
+    /// Set by the server endpoint while its server-wide buffer budget is used up.
+    server_busy: bool,
 }
 
 impl Drop for Connection {
@@ -264,6 +282,7 @@ unsafe extern "C" fn recv_stream_data_cb(
     if flags & n::NGTCP2_STREAM_DATA_FLAG_0RTT != 0 {
         inner(user_data).early_data_bytes += datalen as u64;
     }
+    inner(user_data).delivered += datalen as u64;
     inner(user_data).events.push_back(Event::StreamData { id: stream_id, data: bytes, fin });
     0
 }
@@ -424,7 +443,8 @@ fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
     cb.acked_stream_data_offset = Some(acked_stream_data_offset_cb);
     cb.stream_close = Some(stream_close_cb);
     cb.stream_reset = Some(stream_reset_cb);
-    cb.stream_stop_sending = Some(stream_stop_sending_cb);
+    // The peer's STOP_SENDING (ngtcp2's `stream_stop_sending` fires on our own read shutdown instead).
+    cb.recv_stop_sending = Some(stream_stop_sending_cb);
     cb.recv_datagram = Some(recv_datagram_cb);
     cb
 }
@@ -504,6 +524,7 @@ impl Connection {
             early_data_bytes: 0,
             new_token: None,
             retried: false,
+            delivered: 0,
         }));
         let mut ps = PathBuf::new(local, remote);
         let cbs = callbacks(is_server);
@@ -534,6 +555,8 @@ impl Connection {
             started: now,
             handshake_done_at: None,
             scratch: Vec::with_capacity(16),
+            gate: None,
+            server_busy: false,
         })
     }
 
@@ -968,6 +991,7 @@ impl Connection {
         if !data.is_empty() {
             s.chunks.push_back(data.to_vec());
             s.end += data.len() as u64;
+            s.queued += data.len() as u64;
         }
         s.fin |= fin;
         if !st.ready.contains(&id) {
@@ -1002,12 +1026,82 @@ impl Connection {
     }
 
     /// Gives the peer `bytes` more flow-control credit on stream `id` (and on the connection).
+    /// With the credit gate on, the connection-level part is only recorded here and
+    /// given back by [`release_credit`](Self::release_credit) as memory allows.
     pub fn consume(&mut self, id: i64, bytes: u64) {
         // SAFETY: conn is valid.
-        unsafe {
-            n::ngtcp2_conn_extend_max_stream_offset(self.conn(), id, bytes);
-            n::ngtcp2_conn_extend_max_offset(self.conn(), bytes);
+        unsafe { n::ngtcp2_conn_extend_max_stream_offset(self.conn(), id, bytes) };
+        match self.gate.as_mut() {
+            Some(g) => g.owed += bytes,
+            // SAFETY: conn is valid.
+            None => unsafe { n::ngtcp2_conn_extend_max_offset(self.conn(), bytes) },
         }
+    }
+
+    /// Server side: from now on, connection-level credit (MAX_DATA) is given back
+    /// only through [`release_credit`](Self::release_credit). `initial_max_data` must be
+    /// the value this connection advertised. ngtcp2's own MAX_DATA auto-tuning must be
+    /// off (`max_window` 0) so that our count of granted credit stays exact.
+    pub(crate) fn enable_credit_gate(&mut self, initial_max_data: u64, limit: u64) {
+        self.gate = Some(CreditGate { limit, granted: initial_max_data, owed: 0 });
+    }
+
+    /// The per-connection buffer budget, when the credit gate is on.
+    pub fn buffer_limit(&self) -> Option<u64> {
+        self.gate.as_ref().map(|g| g.limit)
+    }
+
+    /// True while the server-wide buffer budget is used up: applications refuse new
+    /// work (new streams, requests, sessions) and let existing work finish.
+    pub fn server_busy(&self) -> bool {
+        self.server_busy
+    }
+
+    pub(crate) fn set_server_busy(&mut self, busy: bool) {
+        self.server_busy = busy;
+    }
+
+    /// Bytes this connection may cost us: stream bytes queued and not yet acknowledged,
+    /// queued datagrams, and credit the peer holds but has not used yet (bytes it may
+    /// still send). The application adds what it buffers itself.
+    pub fn buffer_exposure(&self) -> u64 {
+        self.buffered_output() + self.unused_credit()
+    }
+
+    /// Stream bytes queued and not yet acknowledged, plus queued datagrams.
+    pub fn buffered_output(&self) -> u64 {
+        // SAFETY: inner is valid.
+        let st = unsafe { &*self.inner };
+        let queued: u64 = st.streams.values().map(|s| s.queued - s.base).sum();
+        let dgrams: u64 = st.datagrams.iter().map(|d| d.len() as u64).sum();
+        queued + dgrams
+    }
+
+    /// Connection credit granted to the peer and not used yet (bytes it may still send).
+    /// Never more than the initial MAX_DATA: credit is only given back for bytes received.
+    pub fn unused_credit(&self) -> u64 {
+        // SAFETY: inner is valid.
+        let delivered = unsafe { (*self.inner).delivered };
+        self.gate.as_ref().map_or(0, |g| g.granted.saturating_sub(delivered))
+    }
+
+    /// Connection credit consumed by the application and not yet given back.
+    pub fn credit_owed(&self) -> u64 {
+        self.gate.as_ref().map_or(0, |g| g.owed)
+    }
+
+    /// Gives back up to `max` bytes of owed connection credit; returns how much.
+    pub fn release_credit(&mut self, max: u64) -> u64 {
+        let conn = self.conn();
+        let Some(g) = self.gate.as_mut() else { return 0 };
+        let x = g.owed.min(max);
+        if x > 0 {
+            g.owed -= x;
+            g.granted += x;
+            // SAFETY: conn is valid.
+            unsafe { n::ngtcp2_conn_extend_max_offset(conn, x) };
+        }
+        x
     }
 
     /// Opens a bidirectional stream.

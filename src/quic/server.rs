@@ -25,7 +25,7 @@ use crate::io::addr::RawAddr;
 use crate::tls::TlsContext;
 use ngtcp2_sys as n;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 /// Length of the connection IDs this server issues.
@@ -44,8 +44,6 @@ const MAX_REGULAR_TOKENLEN: usize = 1 + 8 + 16 + 16;
 const MAX_STATELESS_QUEUE: usize = 1024;
 /// One summary line about dropped Initials at most this often.
 const DROP_LOG_INTERVAL_NS: u64 = 1_000_000_000;
-/// After this many connections were freed since the last trim, give memory back to the OS.
-const TRIM_AFTER_FREED: u64 = 256;
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -63,7 +61,22 @@ pub struct ServerConfig {
     pub max_half_open_per_source: usize,
     /// Handshake timeout for half-open connections while under pressure.
     pub pressure_handshake_timeout_ms: u64,
+    /// Bytes one connection may make us buffer (queued output awaiting acknowledgement,
+    /// request bodies, WebTransport/WebSocket data, unused receive credit). Connection
+    /// flow-control credit is given back only within this budget. See docs/LIMITS.md.
+    pub conn_buffer_limit: u64,
+    /// The same over all connections together. When it is used up, applications
+    /// refuse new work (503, stream refusal) and credit waits for memory to drain.
+    pub server_buffer_limit: u64,
 }
+
+/// Default [`ServerConfig::conn_buffer_limit`]: 16 MiB (the connection receive window we always used).
+pub const DEFAULT_CONN_BUFFER_LIMIT: u64 = 16 << 20;
+/// Default [`ServerConfig::server_buffer_limit`]: 256 MiB.
+pub const DEFAULT_SERVER_BUFFER_LIMIT: u64 = 256 << 20;
+/// Largest connection receive window (initial MAX_DATA) the server grants: 4 MiB,
+/// 800 Mbit/s at 40 ms RTT. Bytes a peer may send on top of the server-wide budget.
+pub const SERVER_RECEIVE_WINDOW: u64 = 4 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -75,7 +88,42 @@ impl Default for ServerConfig {
             retry_threshold: 64,
             max_half_open_per_source: 16,
             pressure_handshake_timeout_ms: 2_000,
+            conn_buffer_limit: DEFAULT_CONN_BUFFER_LIMIT,
+            server_buffer_limit: DEFAULT_SERVER_BUFFER_LIMIT,
         }
+    }
+}
+
+/// Smallest accepted buffer budget (per connection): room for a few packets'
+/// worth of HTTP/3 control and QPACK traffic plus one flow-control window.
+pub const MIN_BUFFER_LIMIT: u64 = 64 << 10;
+
+/// Parses a byte count: digits with an optional K, M or G suffix (powers of 1024), e.g. `4M`.
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 1u64 << 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 1 << 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a byte count (digits with an optional K, M or G suffix)"))?;
+    n.checked_mul(mul).filter(|&b| b < 1 << 62).ok_or_else(|| format!("'{s}' is too large"))
+}
+
+impl ServerConfig {
+    /// Checks the buffer limits against each other; the error names the flag.
+    pub fn check_limits(&self) -> Result<(), String> {
+        if self.conn_buffer_limit < MIN_BUFFER_LIMIT {
+            return Err(format!("--conn-buffer-limit {} is below the minimum of {MIN_BUFFER_LIMIT} bytes", self.conn_buffer_limit));
+        }
+        if self.server_buffer_limit < self.conn_buffer_limit {
+            return Err(format!(
+                "--server-buffer-limit {} is below --conn-buffer-limit {}",
+                self.server_buffer_limit, self.conn_buffer_limit
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -126,6 +174,8 @@ pub struct ServerStats {
     pub half_open_evicted: u64,
     pub initials_dropped: InitialDrops,
     pub malloc_trims: u64,
+    /// Most bytes buffered over all connections at once (see docs/LIMITS.md).
+    pub peak_buffered: u64,
 }
 
 /// The unit of fairness: an IPv4 address or an IPv6 /64.
@@ -167,6 +217,8 @@ struct Slot {
     timer: Option<u64>,
     /// In the dirty list: may have packets to write.
     dirty: bool,
+    /// This connection's share of `ServerEndpoint::buffered` when last counted.
+    buffered: u64,
 }
 
 /// How an Initial's token turned out.
@@ -180,6 +232,15 @@ enum TokenCheck {
 pub struct ServerEndpoint {
     tls: TlsContext,
     cfg: ServerConfig,
+    /// `cfg.conn` as the server applies it: receive window within the connection budget, no MAX_DATA auto-tuning.
+    conn_cfg: ConnectionConfig,
+    /// Bytes buffered over all connections: queued output and app buffers (not the
+    /// unused receive credit, which each connection counts against its own budget).
+    buffered: u64,
+    /// Connections owed credit that the server-wide budget held back.
+    starved: BTreeSet<u64>,
+    /// Gives freed heap back to the OS after many connections close (app/memory.rs).
+    reclaim: crate::app::memory::Reclaimer,
     factory: AppFactory,
     slots: HashMap<u64, Slot>,
     next_key: u64,
@@ -207,7 +268,6 @@ pub struct ServerEndpoint {
     /// Drop counters at the last summary line, and when it was written.
     drops_logged: u64,
     drops_logged_at: u64,
-    freed_since_trim: u64,
     stats_every: Option<(u64, u64)>,
     /// Connections visited by `flush` so far (cost accounting for tests).
     flush_visits: u64,
@@ -224,9 +284,20 @@ impl ServerEndpoint {
         crate::tls::random_bytes(&mut static_secret);
         let mut token_secret = [0u8; 32];
         crate::tls::random_bytes(&mut token_secret);
+        let mut conn_cfg = cfg.conn.clone();
+        // The receive window (unused credit never exceeds it) is at most half the budget,
+        // the rest being room for output awaiting acknowledgement, and at most
+        // SERVER_RECEIVE_WINDOW, since windows are not counted against the server budget.
+        conn_cfg.initial_max_data = conn_cfg.initial_max_data.min(cfg.conn_buffer_limit / 2).min(SERVER_RECEIVE_WINDOW);
+        // MAX_DATA grows only as buffered bytes leave (release_credit), never by ngtcp2's auto-tuning.
+        conn_cfg.max_window = 0;
         ServerEndpoint {
             tls,
             cfg,
+            conn_cfg,
+            buffered: 0,
+            starved: BTreeSet::new(),
+            reclaim: Default::default(),
             factory,
             slots: HashMap::new(),
             next_key: 0,
@@ -245,7 +316,6 @@ impl ServerEndpoint {
             pressure_seen_at: None,
             drops_logged: 0,
             drops_logged_at: 0,
-            freed_since_trim: 0,
             stats_every: None,
             flush_visits: 0,
             stats: ServerStats::default(),
@@ -512,8 +582,11 @@ impl ServerEndpoint {
             self.pressure_seen_at = Some(now);
         }
         let scid = random_cid(SCID_LEN);
-        let conn = match Connection::accept(&self.tls, &hd, token, &scid, local, remote, &self.cfg.conn, self.static_secret, now) {
-            Ok(c) => c,
+        let conn = match Connection::accept(&self.tls, &hd, token, &scid, local, remote, &self.conn_cfg, self.static_secret, now) {
+            Ok(mut c) => {
+                c.enable_credit_gate(self.conn_cfg.initial_max_data, self.cfg.conn_buffer_limit);
+                c
+            }
             Err(e) => {
                 log::debug!("cannot accept a connection from {remote}: {e}");
                 self.drop_initial(now, |d| d.accept_failed += 1);
@@ -537,7 +610,7 @@ impl ServerEndpoint {
             self.pressure_seen_at = Some(now);
         }
         self.half_open_order.push_back((now, key));
-        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false });
+        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false, buffered: 0 });
         self.stats.accepted += 1;
         log::debug!("accepted a connection from {remote}");
         Some(key)
@@ -569,26 +642,15 @@ impl ServerEndpoint {
         if let Some(h) = slot.half_open.take() {
             self.leave_half_open(h);
         }
+        self.buffered -= slot.buffered;
+        self.starved.remove(&key);
         self.stats.closed += 1;
         if let Some(cb) = self.on_close.as_mut() {
             cb(&slot.conn);
         }
         drop(slot);
-        self.freed_since_trim += 1;
-        if self.freed_since_trim >= TRIM_AFTER_FREED.max(self.slots.len() as u64) {
-            self.trim_memory();
-        }
-    }
-
-    /// glibc keeps freed memory in its arenas; after a large reclaim give it back.
-    fn trim_memory(&mut self) {
-        self.freed_since_trim = 0;
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        {
-            // SAFETY: malloc_trim has no preconditions.
-            unsafe { libc::malloc_trim(0) };
-            self.stats.malloc_trims += 1;
-        }
+        self.reclaim.connection_closed(self.slots.len());
+        self.stats.malloc_trims = self.reclaim.trims;
     }
 
     fn mark_dirty(&mut self, key: u64) {
@@ -632,7 +694,12 @@ impl ServerEndpoint {
 
     /// Runs the application on the connection's pending events and refreshes routes.
     fn process(&mut self, key: u64, now: u64) {
+        // New work is refused from 15/16 of the server budget on: the last 1/16 stays
+        // for work already accepted, so it can progress.
+        let limit = self.cfg.server_buffer_limit;
+        let busy = self.buffered >= limit - limit / 16;
         let Some(slot) = self.slots.get_mut(&key) else { return };
+        slot.conn.set_server_busy(busy);
         while let Some(ev) = slot.conn.poll_event() {
             if slot.app.is_none() {
                 if let Some(alpn) = slot.conn.alpn() {
@@ -666,6 +733,7 @@ impl ServerEndpoint {
             self.stats.handshakes_completed += 1;
             self.send_new_token(key, now);
         }
+        self.account(key);
         self.mark_dirty(key);
         self.reschedule(key);
     }
@@ -700,6 +768,43 @@ impl ServerEndpoint {
             self.remove_slot(key, now);
             self.stats.half_open_reclaimed += 1;
         }
+    }
+
+    /// Recounts what one connection buffers and gives back the connection credit it is
+    /// owed, as far as its own budget (buffered + unused credit) and the server-wide
+    /// budget (buffered over all connections) allow.
+    fn account(&mut self, key: u64) {
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        let held = slot.conn.buffered_output() + slot.app.as_ref().map_or(0, |a| a.buffered());
+        self.buffered = self.buffered - slot.buffered + held;
+        slot.buffered = held;
+        let room_conn = self.cfg.conn_buffer_limit.saturating_sub(held + slot.conn.unused_credit());
+        let room_srv = self.cfg.server_buffer_limit.saturating_sub(self.buffered);
+        slot.conn.release_credit(room_conn.min(room_srv));
+        self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffered);
+        if slot.conn.credit_owed() > 0 && room_srv < room_conn {
+            self.starved.insert(key);
+        } else {
+            self.starved.remove(&key);
+        }
+    }
+
+    /// Server-wide room appeared: give it to connections that were waiting for it.
+    fn feed_starved(&mut self) {
+        while self.buffered < self.cfg.server_buffer_limit {
+            let Some(&key) = self.starved.iter().next() else { break };
+            self.starved.remove(&key);
+            self.account(key);
+            self.mark_dirty(key);
+            if self.starved.contains(&key) {
+                break; // still short of room: the rest stay queued
+            }
+        }
+    }
+
+    /// Bytes buffered over all connections.
+    pub fn buffered(&self) -> u64 {
+        self.buffered
     }
 
     fn version_negotiation(&mut self, now: u64, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
@@ -803,9 +908,6 @@ impl Endpoint for ServerEndpoint {
             }
         }
         self.log_drops(now, false);
-        if self.half_open == 0 && self.freed_since_trim >= (TRIM_AFTER_FREED / 8).max(self.slots.len() as u64) {
-            self.trim_memory();
-        }
         self.prune_timers();
     }
 
@@ -821,6 +923,9 @@ impl Endpoint for ServerEndpoint {
                 self.blocked = Some((pkt, to));
                 return false;
             }
+        }
+        if !self.starved.is_empty() {
+            self.feed_starved();
         }
         let queue = std::mem::take(&mut self.dirty);
         let mut again = Vec::new();
