@@ -164,6 +164,17 @@ pub fn close_capsule(code: u32, reason: &str) -> Vec<u8> {
     c
 }
 
+/// Splits an HTTP datagram (RFC 9297 section 2.1) into the CONNECT stream ID
+/// it belongs to and its payload. `None`: no complete Quarter Stream ID, or
+/// one that cannot name a client-initiated bidirectional stream (>= 2^60).
+pub fn parse_datagram(d: &[u8]) -> Option<(i64, &[u8])> {
+    let (q, n) = varint::decode(d)?;
+    if q >= 1 << 60 {
+        return None;
+    }
+    Some(((q * 4) as i64, &d[n..]))
+}
+
 /// How the first bytes of a peer-initiated stream classify it.
 #[derive(Debug, PartialEq)]
 pub enum Kind {

@@ -23,12 +23,15 @@ pub struct SavedSession {
 impl SavedSession {
     pub fn load(path: &Path) -> Result<Option<Self>> {
         match std::fs::read(path) {
-            Ok(raw) => serde_json::from_slice(&raw)
-                .map(Some)
-                .map_err(|e| Error::file(path, format!("not a session file: {e}"))),
+            Ok(raw) => Self::from_json(&raw).map(Some).map_err(|e| Error::file(path, format!("not a session file: {e}"))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::file(path, e)),
         }
+    }
+
+    /// Parses the JSON document [`load`](Self::load) reads (also the fuzz target's entry point).
+    pub fn from_json(raw: &[u8]) -> std::result::Result<Self, serde_json::Error> {
+        serde_json::from_slice(raw)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
