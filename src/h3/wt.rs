@@ -276,6 +276,19 @@ mod tests {
     }
 
     #[test]
+    fn datagram_prefix() {
+        assert_eq!(parse_datagram(&[0x01, b'x']), Some((4, &b"x"[..])));
+        assert_eq!(parse_datagram(&[0x40]), None);
+        let mut d = varint::encoded((1 << 60) - 1);
+        d.push(1);
+        assert_eq!(parse_datagram(&d), Some((((1u64 << 62) - 4) as i64, &[1u8][..])));
+        // q = 2^60 would name stream 2^62 (and larger q a negative i64): dropped.
+        let mut d = varint::encoded(1 << 60);
+        d.push(1);
+        assert_eq!(parse_datagram(&d), None);
+    }
+
+    #[test]
     fn capsules() {
         let mut st = SessionState::default();
         let c = close_capsule(7, "bye");
