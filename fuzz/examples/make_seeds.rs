@@ -199,12 +199,14 @@ fn main() {
     let post = cat(&[&headers(&[20, 23], &[(":path", "/echo"), (":authority", "localhost")]), &frame(0, b"body bytes")]);
     put("endpoint", "h3_post_echo", &cat(&[&[1], &[1], &send(0, &control, false), &[0], &send(1, &post, true)]));
     let connect_wt = headers(&[15, 23], &[(":protocol", "webtransport"), (":path", "/wt/echo"), (":authority", "localhost")]);
-    let wt_bidi = cat(&[&varint::encoded(0x41), &varint::encoded(4), b"wt data"]);
-    let wt_dgram = cat(&[&varint::encoded(1), b"wtdg"]);
+    // The CONNECT goes on the first client bidi stream, ID 0: the session ID (quarter stream ID 0 in datagrams).
+    let wt_bidi = cat(&[&varint::encoded(0x41), &varint::encoded(0), b"wt data"]);
+    let wt_uni = cat(&[&varint::encoded(0x54), &varint::encoded(0), b"wt uni"]);
+    let wt_dgram = cat(&[&varint::encoded(0), b"wtdg"]);
     put("endpoint", "h3_webtransport", &cat(&[
         &[1], &[1], &send(0, &control, false), &[0], &send(1, &connect_wt, false),
-        &[0], &send(2, &wt_bidi, true), &[4, 2], &wt_dgram, &[0; 4],
-        &send(1, &wt::close_capsule(0, "done"), true),
+        &[0], &send(2, &wt_bidi, true), &[1], &send(3, &wt_uni, true), &[4, 2], &wt_dgram, &[0; 4],
+        &send(1, &frame(0, &wt::close_capsule(0, "done")), true),
     ]));
     let connect_ws = headers(&[15, 23], &[(":protocol", "websocket"), (":path", "/ws/echo"), (":authority", "localhost")]);
     let ws_data = frame(0, &cat(&[&ws::masked_frame(true, ws::OP_TEXT, b"ws hi", [9, 8, 7, 6]), &ws::masked_close_frame(1000, "", [1, 1, 1, 1])]));
