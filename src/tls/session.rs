@@ -58,7 +58,11 @@ impl SavedSession {
             let ok = w::wolfSSL_set_session(ssl, sess) == w::WOLFSSL_SUCCESS as c_int;
             w::wolfSSL_SESSION_free(sess);
             if !ok {
-                return Err(Error::Tls("wolfSSL_set_session failed".into()));
+                // A well-formed session wolfSSL will not resume: it has outlived its
+                // timeout (wolfSSL's default 500 s after it was issued). A stale
+                // session file is normal: connect with a full handshake.
+                log::warn!("session file: the TLS session has expired; full handshake");
+                return Ok(false);
             }
             if early {
                 w::wolfSSL_set_quic_early_data_enabled(ssl, 1);
