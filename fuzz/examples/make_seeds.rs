@@ -3,7 +3,7 @@
 //! file, the ticket and the endpoint, captured from a real in-memory
 //! handshake between our client and server (the server sealing tickets with
 //! the fixed test key fuzz/ticket.key, as the ticket target does).
-//! Run: `cd fuzz && cargo run --example make_seeds`.
+//! Run: `fuzz/make_seeds.sh` (after `cargo fuzz build -a`).
 use socket_iwa::app::echo::EchoClient;
 use socket_iwa::app::{server_factory, SERVER_ALPNS};
 use socket_iwa::h3::{varint, wt, ws};

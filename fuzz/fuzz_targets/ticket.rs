@@ -2,7 +2,7 @@
 //! pre_shared_key extension, split by wolfSSL (key name, IV, length,
 //! ciphertext, MAC) and opened by our AES-256-GCM callback under the server's
 //! ticket key (the fixed test key in fuzz/ticket.key, so seeds made by
-//! `cargo run --example make_seeds` are real, openable tickets).
+//! `fuzz/make_seeds.sh` are real, openable tickets).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use socket_iwa::tls::{Identity, TicketKey, TlsContext};
