@@ -11,7 +11,7 @@
 use super::ConnectionApp;
 use crate::h3::wt::{self, Capsule, Kind, SessionState, WebTransportHandler, WtRoute, WtSession};
 use crate::h3::ws::{self, WsEvent, WsParser};
-use crate::h3::{varint, H3Config, H3Conn, H3Event};
+use crate::h3::{H3Config, H3Conn, H3Event};
 use crate::quic::{Connection, Event};
 use std::collections::HashMap;
 
@@ -496,11 +496,9 @@ impl H3Server {
     }
 
     fn datagram(&mut self, conn: &mut Connection, d: &[u8]) {
-        let Some((q, n)) = varint::decode(d) else { return };
-        let sid = (q * 4) as i64;
+        let Some((sid, payload)) = wt::parse_datagram(d) else { return };
         // RFC 9297 section 5: datagrams for an unknown or closed session are dropped.
         if self.sessions.get(&sid).is_some_and(|s| !s.state.closed) {
-            let payload = &d[n..];
             self.with_session(conn, sid, |h, s| h.on_datagram(s, payload));
         }
     }

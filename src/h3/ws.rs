@@ -121,7 +121,9 @@ impl WsParser {
         if control && (len > 125 || !fin) {
             return Err((1002, "control frame fragmented or longer than 125 bytes"));
         }
-        if len as usize > self.max_message {
+        // Compared as u64: on wasm32 `len as usize` would drop the high bits and
+        // let a 2^32+n length pass as n, desynchronising the frame boundaries.
+        if len > self.max_message as u64 {
             return Err((1009, "message too big"));
         }
         let key_len = if masked { 4 } else { 0 };
@@ -290,6 +292,17 @@ mod tests {
         assert!(matches!(WsParser::new(4).feed(&masked(true, OP_BINARY, b"12345"))[..], [WsEvent::Fail { code: 1009, .. }]));
         assert!(matches!(WsParser::new(100).feed(&masked(false, OP_PING, b""))[..], [WsEvent::Fail { code: 1002, .. }]));
         assert_eq!(frame(OP_BINARY, &[7; 200])[..4], [0x82, 126, 0, 200]);
+    }
+
+    #[test]
+    fn oversized_64_bit_length_fails_on_every_target() {
+        // 2^32 + 3: truncated to 32 bits it would read as a 3-byte payload.
+        let mut f = vec![0x82, 0x80 | 127];
+        f.extend_from_slice(&((1u64 << 32) + 3).to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 1, 2, 3]);
+        assert!(matches!(WsParser::new(100).feed(&f)[..], [WsEvent::Fail { code: 1009, .. }]));
+        f[1] = 127;
+        assert!(matches!(WsParser::client(100).feed(&f[..f.len()])[..], [WsEvent::Fail { code: 1009, .. }]));
     }
 
     #[test]

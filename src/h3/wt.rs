@@ -164,6 +164,17 @@ pub fn close_capsule(code: u32, reason: &str) -> Vec<u8> {
     c
 }
 
+/// Splits an HTTP datagram (RFC 9297 section 2.1) into the CONNECT stream ID
+/// it belongs to and its payload. `None`: no complete Quarter Stream ID, or
+/// one that cannot name a client-initiated bidirectional stream (>= 2^60).
+pub fn parse_datagram(d: &[u8]) -> Option<(i64, &[u8])> {
+    let (q, n) = varint::decode(d)?;
+    if q >= 1 << 60 {
+        return None;
+    }
+    Some(((q * 4) as i64, &d[n..]))
+}
+
 /// How the first bytes of a peer-initiated stream classify it.
 #[derive(Debug, PartialEq)]
 pub enum Kind {
@@ -262,6 +273,19 @@ mod tests {
         assert_eq!(classify(2, &[0x40, 0x54, 0x04]), Kind::WebTransport { session: 4, header_len: 3 });
         assert_eq!(classify(2, &[0x00]), Kind::Http3); // control stream
         assert_eq!(classify(2, &[0x40, 0x41, 0x00]), Kind::Http3); // 0x41 means nothing on uni
+    }
+
+    #[test]
+    fn datagram_prefix() {
+        assert_eq!(parse_datagram(&[0x01, b'x']), Some((4, &b"x"[..])));
+        assert_eq!(parse_datagram(&[0x40]), None);
+        let mut d = varint::encoded((1 << 60) - 1);
+        d.push(1);
+        assert_eq!(parse_datagram(&d), Some((((1u64 << 62) - 4) as i64, &[1u8][..])));
+        // q = 2^60 would name stream 2^62 (and larger q a negative i64): dropped.
+        let mut d = varint::encoded(1 << 60);
+        d.push(1);
+        assert_eq!(parse_datagram(&d), None);
     }
 
     #[test]

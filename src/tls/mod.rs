@@ -212,6 +212,10 @@ impl Tls {
     pub fn set_alpn(&self, alpns: &[&str]) -> Result<()> {
         let mut wire = Vec::new();
         for a in alpns {
+            // RFC 7301 3.1: each name is 1-255 bytes (a longer one's length byte would wrap).
+            if a.is_empty() || a.len() > 255 {
+                return Err(Error::Other(format!("ALPN protocol names are 1-255 bytes; got {} bytes", a.len())));
+            }
             wire.push(a.len() as u8);
             wire.extend_from_slice(a.as_bytes());
         }
@@ -282,4 +286,24 @@ pub enum EarlyData {
     None,
     Accepted,
     Rejected,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_names_must_be_1_to_255_bytes() {
+        let ctx = TlsContext::client().unwrap();
+        let tls = ctx.new_tls().unwrap();
+        assert!(tls.set_alpn(&["h3", "echo"]).is_ok());
+        assert!(tls.set_alpn(&[&"a".repeat(255)]).is_ok());
+        // 258 bytes: a u8 length byte wraps to 2 and the list reads as three
+        // other names ("h3" and two 127-byte ones), silently offered.
+        let wrapped = format!("h3\x7f{}\x7f{}", "x".repeat(127), "y".repeat(127));
+        assert_eq!(wrapped.len(), 258);
+        let e = tls.set_alpn(&[&wrapped]).unwrap_err().to_string();
+        assert!(e.contains("1-255 bytes"), "{e}");
+        assert!(tls.set_alpn(&[""]).is_err());
+    }
 }
