@@ -11,7 +11,7 @@
 use super::ConnectionApp;
 use crate::h3::wt::{self, Capsule, Kind, SessionState, WebTransportHandler, WtRoute, WtSession};
 use crate::h3::ws::{self, WsEvent, WsParser};
-use crate::h3::{H3Config, H3Conn, H3Event};
+use crate::h3::{varint, H3Config, H3Conn, H3Event};
 use crate::quic::{Connection, Event};
 use std::collections::HashMap;
 
