@@ -24,7 +24,7 @@ from aioquic.h3.connection import H3Connection
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, StreamReset, StopSendingReceived
 
-from conftest import BIN, Server, run_client
+from conftest import BIN, Server, pin_args, run_client
 from h3_peers import STEP, bytes_pattern, config as h3_config, h3_connect
 
 MIB = 1 << 20
@@ -115,7 +115,7 @@ def legit_echo(port):
 
 
 def legit_h3(port):
-    p = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--connect", f"127.0.0.1:{port}", "--json",
+    p = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--connect", f"127.0.0.1:{port}", "--json", *pin_args(port, []),
                         "--get", "/bytes/200000", "--post", "/echo", "--post-bytes", "300000"],
                        capture_output=True, text=True, timeout=40)
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]

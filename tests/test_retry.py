@@ -14,7 +14,7 @@ from aioquic.asyncio import QuicConnectionProtocol
 from aioquic.quic.connection import QuicConnection
 
 from aioquic_peers import EchoClientProtocol, client_config, make_cert, pattern, start_echo_server
-from conftest import free_udp_port, run_client
+from conftest import cert_sha256_of_pem, free_udp_port, register_cert, run_client
 from watched_server import Watched
 
 HOST = "127.0.0.1"
@@ -155,6 +155,7 @@ def test_our_client_always_retry_server_then_token_and_0rtt(tmp_path):
 def aioquic_retry_server():
     cert, key = make_cert(tempfile.mkdtemp())
     port = free_udp_port()
+    register_cert(port, cert_sha256_of_pem(cert))
     state = {}
 
     async def serve():
