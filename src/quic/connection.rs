@@ -280,7 +280,7 @@ unsafe extern "C" fn stream_close_cb(
     let code = if flags & n::NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET != 0 { app_error_code } else { 0 };
     me.events.push_back(Event::StreamClosed { id: stream_id, code });
     // Keep the peer's concurrency constant: a closed remote stream frees a slot.
-    let remote_initiated = (stream_id & 1 == 0) != me.is_server;
+    let remote_initiated = (stream_id & 1 == 0) == me.is_server;
     if remote_initiated {
         if stream_id & 2 == 0 {
             n::ngtcp2_conn_extend_max_streams_bidi(conn, 1);
