@@ -4,7 +4,6 @@ only on evidence of its property (see docs/INTEROP.md). The whole matrix is
 printed at the end and written to .test-output/interop-matrix.md."""
 
 import os
-import sys
 
 import pytest
 
@@ -15,7 +14,7 @@ RESULTS = []
 
 
 @pytest.fixture(scope="module", autouse=True)
-def print_matrix():
+def print_matrix(request):
     if not os.access(matrix.QUINN_PEER, os.X_OK):
         pytest.fail(f"{matrix.QUINN_PEER} is missing: scripts/setup.sh builds it "
                     "(cargo build --release --manifest-path tests/peers/quinn-peer/Cargo.toml)")
@@ -26,7 +25,9 @@ def print_matrix():
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "interop-matrix.md"), "w") as f:
             f.write(table + "\n")
-        sys.__stderr__.write("\n" + table + "\n")
+        capman = request.config.pluginmanager.getplugin("capturemanager")
+        with capman.global_and_fixture_disabled():
+            print("\n" + table)
 
 
 @pytest.mark.parametrize("peer", list(matrix.PEERS))
@@ -51,3 +52,11 @@ def test_relay_classifies_long_headers():
     assert classify(bytes([0xE0]) + V2.to_bytes(4, "big")) == ("0rtt", V2)
     assert classify(bytes([0x40, 1, 2])) == ("1rtt", None)
     assert classify(bytes([0x80, 0, 0, 0, 0])) == ("version_negotiation", 0)
+
+
+def test_relay_walks_coalesced_packets():
+    """Initial + Handshake coalesced in one datagram (RFC 9000 12.2) are both counted."""
+    from udp_relay import V1, classify_all
+    initial = bytes([0xC0]) + V1.to_bytes(4, "big") + bytes([1, 0xAA, 1, 0xBB, 0, 3]) + b"abc"
+    handshake = bytes([0xE0]) + V1.to_bytes(4, "big") + bytes([1, 0xAA, 0, 2]) + b"xy"
+    assert classify_all(initial + handshake + b"\x40short") == [("initial", V1), ("handshake", V1), ("1rtt", None)]

@@ -251,6 +251,9 @@ async def connect_once(a, ticket, tickets, early, pin):
                     await asyncio.wait_for(proto.done[sid], a.timeout)
                     if sid not in proto.bad and proto.got.get(sid) == a.bytes:
                         completed += 1
+                except asyncio.TimeoutError:
+                    first_err = first_err or f"timed out after {a.timeout:g} s waiting for the echo of stream {sid}"
+                    break
                 except Exception as e:  # noqa: BLE001
                     first_err = first_err or f"{type(e).__name__}: {e}"
                     break
@@ -282,6 +285,9 @@ async def connect_once(a, ticket, tickets, early, pin):
             for fut in proto.done.values():
                 if fut.done() and not fut.cancelled():
                     fut.exception()  # retrieved: no "never retrieved" noise
+    except asyncio.TimeoutError:
+        rep["error"] = f"timed out after {a.timeout:g} s"
+        rep["verified"] = False
     except Exception as e:  # noqa: BLE001
         rep["error"] = f"{type(e).__name__}: {e}"
         rep["verified"] = False

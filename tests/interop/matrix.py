@@ -189,9 +189,23 @@ def run_peer_client(peer, port, cert_sha256, *extra, timeout=CLIENT_TIMEOUT):
     return done[-1]["connections"]
 
 
+TLS_ALERTS = {10: "unexpected_message", 40: "handshake_failure", 42: "bad_certificate", 47: "illegal_parameter",
+              50: "decode_error", 51: "decrypt_error", 80: "internal_error", 120: "no_application_protocol"}
+
+
+def explain(err):
+    """Names the TLS alert inside a QUIC CRYPTO_ERROR code (0x100 + alert, RFC 9001 4.8)."""
+    m = re.search(r"code 0x(1[0-9a-f]{2})\b", err or "")
+    if m:
+        err = err.rstrip()
+        alert = int(m.group(1), 16) - 0x100
+        err += f" (CRYPTO_ERROR: TLS alert {alert} {TLS_ALERTS.get(alert, '')})".replace(" )", ")")
+    return err
+
+
 def verified(r, what="echo"):
     check(r.get("verified") is True and not r.get("error"),
-          f"{what} not verified: {r.get('error') or 'bytes %s/%s, streams %s/%s' % (r.get('bytes_echoed'), r.get('bytes_sent'), r.get('streams_completed'), r.get('streams'))}")
+          f"{what} not verified: {explain(r.get('error')) or 'bytes %s/%s, streams %s/%s' % (r.get('bytes_echoed'), r.get('bytes_sent'), r.get('streams_completed'), r.get('streams'))}")
 
 
 # ---- certificates ---------------------------------------------------------------------
@@ -312,7 +326,7 @@ def case_multiplexing(role, peer):
                       our_extra=("--streams", n, "--bytes", "1024"))
         r = reps[0]
         check(r.get("streams_completed") == MULTIPLEX_STREAMS,
-              f"{r.get('streams_completed')}/{MULTIPLEX_STREAMS} streams echoed ({r.get('error') or 'no error'})")
+              f"{r.get('streams_completed')}/{MULTIPLEX_STREAMS} streams echoed ({explain(r.get('error')) or 'no error'})")
         verified(r)
         return f"{MULTIPLEX_STREAMS} streams"
     finally:
@@ -348,10 +362,12 @@ def _two_connections(role, peer, zero_rtt, tmp):
         if role == "server":
             ev = s.closed_events(2)
             check(len(ev) >= 2, f"server reported {len(ev)} closed connections")
-            resumed = [bool(e.get("resumed")) for e in ev[:2]]
+            # A fresh server has issued no ticket before the first connection, so it
+            # cannot be resumed; the close events may come in either order.
+            resumed = sorted(bool(e.get("resumed")) for e in ev[:2])
         else:
             resumed = [bool(r.get("resumed")) for r in reps]
-        check(resumed == [False, True], f"resumed flags {resumed}, expected [False, True]")
+        check(resumed == [False, True], f"resumed flags {resumed}, expected one full handshake, then one resumed")
         return reps, relay.report()
     finally:
         s.stop()
@@ -466,7 +482,9 @@ def case_v2(role, peer):
                           our_extra=("--bytes", "1000"))
         rr = relay.report()
         verified(reps[0])
-        check(hex(V2) in rr["versions"], f"no QUIC v2 packet on the wire (versions seen: {rr['versions']})")
+        who = ("our server did not switch to v2 although the client offered it" if role == "server"
+               else "our client did not offer v2 although the server accepts it")
+        check(hex(V2) in rr["versions"], f"{who}: versions on the wire {rr['versions']}")
         return f"versions {', '.join(rr['versions'])}"
     finally:
         s.stop()
