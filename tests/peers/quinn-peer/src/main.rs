@@ -60,6 +60,9 @@ struct ServerArgs {
     /// Initiate a key update once a connection has received this many stream bytes.
     #[arg(long)]
     key_update_after: Option<u64>,
+    /// TLS 1.3 session tickets sent after each handshake (rustls issues them with 32-byte nonces).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=16))]
+    tickets: u32,
     /// Concurrent bidirectional streams the client may open (raised as streams close).
     #[arg(long, default_value_t = 100)]
     max_streams: u32,
@@ -201,6 +204,7 @@ async fn server(a: ServerArgs) -> Res<()> {
         .map_err(|e| format!("certificate/key: {e}"))?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
     tls.max_early_data_size = u32::MAX; // quinn's value for "0-RTT enabled"
+    tls.send_tls13_tickets = a.tickets as usize;
     let crypto = QuicServerConfig::with_initial(Arc::new(tls), initial_suite()).map_err(|e| e.to_string())?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
