@@ -15,11 +15,12 @@ Cell values: "pass", "FAIL: why", or "n/a (why)" when the peer cannot do the
 case at all (e.g. quinn has no QUIC v2). Exit status 0 only if no cell failed.
 """
 import argparse
-import hashlib
+import atexit
 import json
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,12 +70,16 @@ class Proc:
         self.lines = queue.Queue()
         self.events = []
         first = self._readline(15)
-        if first is None:
-            raise CellFail(f"{what} did not start: {self.stderr_tail()}")
         try:
-            self.info = json.loads(first)
-        except ValueError:
-            raise CellFail(f"{what} printed {first!r} instead of its listening line")
+            if first is None:
+                raise CellFail(f"{what} did not start: {self.stderr_tail()}")
+            try:
+                self.info = json.loads(first)
+            except ValueError:
+                raise CellFail(f"{what} printed {first!r} instead of its listening line")
+        except CellFail:
+            self.stop()
+            raise
         threading.Thread(target=self._reader, daemon=True).start()
 
     def _readline(self, timeout):
@@ -227,6 +232,7 @@ def big_chain():
     from cryptography.x509.oid import NameOID
     now = datetime.datetime.now(datetime.timezone.utc)
     d = tempfile.mkdtemp(prefix="matrix-chain-")
+    atexit.register(shutil.rmtree, d, True)
     keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(7)]
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     certs = []
