@@ -508,8 +508,10 @@ def case_v2(role, peer):
         verified(reps[0])
         who = ("our server did not switch to v2 although the client offered it" if role == "server"
                else "our client did not offer v2 although the server accepts it")
-        check(hex(V2) in rr["versions"], f"{who}: versions on the wire {rr['versions']}")
-        return f"versions {', '.join(rr['versions'])}"
+        # The server's packets decide: after compatible negotiation it speaks only v2.
+        check(rr["s2c_versions"] == [hex(V2)],
+              f"{who}: server sent {rr['s2c_versions']}, client sent {rr['c2s_versions']}")
+        return f"client sent {', '.join(rr['c2s_versions'])}; server sent v2 only"
     finally:
         s.stop()
 

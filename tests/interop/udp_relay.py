@@ -106,7 +106,7 @@ class UdpRelay:
         self.client = None
         self.stats = {
             "c2s_datagrams": 0, "c2s_bytes": 0, "s2c_datagrams": 0, "s2c_bytes": 0,
-            "c2s": {}, "s2c": {}, "versions": [], "rebinds": 0, "back_addrs": [self._addr(self.back)],
+            "c2s": {}, "s2c": {}, "versions": [], "c2s_versions": [], "s2c_versions": [], "rebinds": 0, "back_addrs": [self._addr(self.back)],
             "dropped_c2s": 0, "dropped_to_old_path": 0,
         }
         # amplification accounting
@@ -139,6 +139,8 @@ class UdpRelay:
             c[kind] = c.get(kind, 0) + 1
             if version and version not in self.stats["versions"]:
                 self.stats["versions"].append(version)
+            if version and version not in self.stats[direction + "_versions"]:
+                self.stats[direction + "_versions"].append(version)
 
     def _rebind(self):
         host = self.addr_to if self.mode == "rebind-addr" else self.back.getsockname()[0]
@@ -192,7 +194,8 @@ class UdpRelay:
 
     def report(self):
         r = dict(self.stats)
-        r["versions"] = [hex(v) for v in self.stats["versions"]]
+        for k in ("versions", "c2s_versions", "s2c_versions"):
+            r[k] = [hex(v) for v in self.stats[k]]
         if self.mode == "amplification":
             a = dict(self.amp)
             a["ratio"] = a["server_sent"] / a["server_received"] if a["server_received"] else None
