@@ -4,6 +4,7 @@
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
 use socket_iwa::quic::client::{dial_and_run, Dial};
+use socket_iwa::quic::Versions;
 use socket_iwa::tls::{SavedSession, TlsContext};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,10 @@ struct Args {
     /// Give up on a connection after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// QUIC version: auto (first Initial in v1, v2 offered and preferred: RFC 9368
+    /// compatible negotiation), v1 or v2 (only that version, nothing else offered).
+    #[arg(long, default_value = "auto", value_parser = Versions::parse)]
+    quic_version: Versions,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -81,7 +86,7 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 /// One connection: returns whether the echo verified and the new session, if any.
 fn connect_once(args: &Args, tls: &TlsContext, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let want_session = args.session.is_some() || args.connections > 1;
-    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout };
+    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, versions: args.quic_version };
     let mut ep = dial_and_run(tls, &dial, |now| EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now))?;
     let timed_out = !ep.app.finished();
     let mut report = ep.app.report.clone();

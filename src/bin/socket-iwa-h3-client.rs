@@ -87,7 +87,7 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
         reqs.push(Request { method: "GET".into(), path: "/".into(), body: None });
     }
     let tls = TlsContext::client()?;
-    let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout };
+    let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout, versions: Default::default() };
     let mut ep = dial_and_run(&tls, &dial, |now| {
         let mut app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
         if let Some(path) = &args.webtransport {

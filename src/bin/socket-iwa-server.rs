@@ -78,6 +78,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             "peer": c.remote_addr().to_string(),
             "alpn": c.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
             "resumed": c.resumed(),
+            "quic_version": socket_iwa::quic::version_name(c.quic_version()),
             "close": reason,
         }));
     }));

@@ -5,7 +5,7 @@ use super::Endpoint;
 use crate::app::ConnectionApp;
 use crate::error::{Error, Result};
 use crate::io::{run, UdpSocket};
-use crate::quic::ConnectionConfig;
+use crate::quic::{ConnectionConfig, Versions};
 use crate::time::now_ns;
 use crate::tls::{SavedSession, TlsContext};
 use std::net::SocketAddr;
@@ -18,6 +18,8 @@ pub struct Dial<'a> {
     pub session: Option<&'a SavedSession>,
     /// Give up after this many seconds.
     pub timeout_secs: u64,
+    /// QUIC versions to offer (default: v1 first, v2 preferred).
+    pub versions: Versions,
 }
 
 /// Binds a wildcard UDP socket of the remote's family, connects, and drives the
@@ -27,7 +29,7 @@ pub fn dial_and_run<A: ConnectionApp>(tls: &TlsContext, d: &Dial, make_app: impl
     let bind: SocketAddr = if d.remote.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
     let sock = UdpSocket::bind(bind).map_err(|e| Error::Other(format!("cannot bind a UDP socket: {e}")))?;
     let now = now_ns();
-    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig::default(), now)?;
+    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig { versions: d.versions, ..Default::default() }, now)?;
     let mut ep = ClientEndpoint::new(conn, make_app(now), now);
     let deadline = now + d.timeout_secs * 1_000_000_000;
     run(&sock, &mut ep, &|| now_ns() > deadline)?;

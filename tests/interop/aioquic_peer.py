@@ -3,10 +3,10 @@
 output as tests/peers/quinn-peer, so the interop matrix drives both peers alike.
 
   aioquic_peer.py server --listen H:P [--cert PEM --key PEM] [--retry] [--chacha20]
-                         [--key-update-after BYTES] [--v2]
+                         [--key-update-after BYTES] [--v2 | --v2-only]
   aioquic_peer.py client --connect H:P (--cert-hash HEX | --insecure) [--streams N]
                          [--bytes N] [--datagrams N] [--connections N] [--zero-rtt]
-                         [--chacha20] [--key-update] [--v2] [--timeout S]
+                         [--chacha20] [--key-update] [--v2 | --v2-only] [--timeout S]
 
 The server prints one JSON object per line (listening, connection_closed); the
 client prints one object (event client_done) with a report per connection.
@@ -50,13 +50,20 @@ def base_config(a, is_client):
                             idle_timeout=30.0)
     if a.chacha20:
         cfg.cipher_suites = [CipherSuite.CHACHA20_POLY1305_SHA256]
-    if a.v2:
+    if a.v2_only:
+        # QUIC v2 alone: a client's first Initial is already v2 (no negotiation).
+        cfg.supported_versions = [QuicProtocolVersion.VERSION_2]
+    elif a.v2:
         if is_client:
             # Compatible version negotiation (RFC 9368): start in v1, prefer v2.
             cfg.original_version = QuicProtocolVersion.VERSION_1
             cfg.supported_versions = [QuicProtocolVersion.VERSION_2, QuicProtocolVersion.VERSION_1]
         else:
             cfg.supported_versions = [QuicProtocolVersion.VERSION_2, QuicProtocolVersion.VERSION_1]
+    else:
+        # v1 only, as in the interop runner, where v2 is enabled for its v2 case alone
+        # (aioquic's default also offers v2, which a v2-preferring peer would then pick).
+        cfg.supported_versions = [QuicProtocolVersion.VERSION_1]
     return cfg
 
 
@@ -325,6 +332,7 @@ def main():
     s.add_argument("--retry", action="store_true")
     s.add_argument("--chacha20", action="store_true")
     s.add_argument("--v2", action="store_true", help="accept QUIC v2 (RFC 9369) besides v1")
+    s.add_argument("--v2-only", action="store_true", help="accept QUIC v2 only (v1 Initials get Version Negotiation)")
     s.add_argument("--key-update-after", type=int)
     c = sub.add_parser("client")
     c.add_argument("--connect", type=hostport, required=True)
@@ -340,6 +348,7 @@ def main():
     c.add_argument("--chacha20", action="store_true")
     c.add_argument("--key-update", action="store_true")
     c.add_argument("--v2", action="store_true", help="offer QUIC v2 (compatible version negotiation from v1)")
+    c.add_argument("--v2-only", action="store_true", help="start in QUIC v2 and offer nothing else")
     c.add_argument("--timeout", type=float, default=30)
     a = ap.parse_args()
     if a.mode == "server":

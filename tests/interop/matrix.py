@@ -41,7 +41,7 @@ PEERS = {
 }
 ROLES = ["server", "client"]
 CASES = ["handshake", "transfer", "multiplexing", "retry", "resumption", "zerortt", "chacha20", "keyupdate",
-         "rebind-port", "rebind-addr", "amplificationlimit", "v2"]
+         "rebind-port", "rebind-addr", "amplificationlimit", "v2", "v2-direct"]
 MIB = 1 << 20
 TRANSFER_BYTES = 10 * MIB
 MULTIPLEX_STREAMS = 1000
@@ -511,7 +511,28 @@ def case_v2(role, peer):
         # The server's packets decide: after compatible negotiation it speaks only v2.
         check(rr["s2c_versions"] == [hex(V2)],
               f"{who}: server sent {rr['s2c_versions']}, client sent {rr['c2s_versions']}")
+        # Compatible negotiation, not a v2 start: the client's first Initial is v1.
+        check(rr["c2s_versions"][:1] == ["0x1"], f"client started in {rr['c2s_versions'][:1]}, expected v1")
         return f"client sent {', '.join(rr['c2s_versions'])}; server sent v2 only"
+    finally:
+        s.stop()
+
+
+def case_v2_direct(role, peer):
+    # The client starts in v2 and offers nothing else (our client: --quic-version v2);
+    # the peer server speaks only v2, so no v1 packet may appear in either direction.
+    if peer == "quinn":
+        return "n/a (quinn 0.11 lacks QUIC v2: supports v1 and drafts 29-34 only)"
+    s = with_server(role, peer, peer_extra=("--v2-only",))
+    try:
+        with UdpRelay(("127.0.0.1", s.port)) as relay:
+            reps = client(role, peer, relay.port, s.info["cert_sha256"], "--v2-only", "--bytes", "1000",
+                          our_extra=("--quic-version", "v2", "--bytes", "1000"))
+        rr = relay.report()
+        verified(reps[0])
+        check(rr["c2s_versions"] == [hex(V2)] and rr["s2c_versions"] == [hex(V2)],
+              f"client sent {rr['c2s_versions']}, server sent {rr['s2c_versions']}; expected v2 only")
+        return "v2 only in both directions"
     finally:
         s.stop()
 
