@@ -84,6 +84,24 @@ def test_our_pair_negotiates_v2_and_pins_versions(tmp_path):
     assert sorted(e["quic_version"] for e in ev) == ["v1", "v2", "v2", "v2"], ev
 
 
+def test_tickets_across_versions_with_aioquic(tmp_path):
+    """The same sequence as above against aioquic's server (v1 and v2, --v2):
+    our client's tickets from v2 and v1 connections resume in the other version."""
+    p, port = peer_server("--v2")
+    session = str(tmp_path / "s.json")
+    got = []
+    try:
+        for flag in ("auto", "v1", "v2"):
+            rc, r, err = run_client(port, "--quic-version", flag, "--session", session, "--bytes", "2000",
+                                    "--timeout", "10")
+            assert rc == 0 and r["verified"], (flag, r, err)
+            got.append((r["quic_version"], r["resumed"], r["early_data"]))
+    finally:
+        stop(p)
+    assert [g[0] for g in got] == ["v2", "v1", "v2"] and got[0][1] is False, got
+    assert all(g[1] is True and g[2] in ("accepted", "rejected") for g in got[1:]), got
+
+
 def test_bad_quic_version_flag_is_named():
     p = subprocess.run([os.path.join(ROOT, "target", "release", "socket-iwa-client"), "--quic-version", "v3"],
                        capture_output=True, text=True, timeout=10)
@@ -107,9 +125,9 @@ def stop(p):
 
 
 def test_our_client_against_v2_only_aioquic():
-    """The default client reaches a v2-only server through incompatible Version
-    Negotiation? No: ngtcp2 leaves reconnecting to the application, and we do not
-    reconnect; it must fail with a clear error. --quic-version v2 works."""
+    """--quic-version v2 reaches a v2-only server. The default client starts in
+    v1 and gets Version Negotiation; ngtcp2 leaves reconnecting in another version
+    to the application and we do not reconnect, so it must stop with a clear error."""
     p, port = peer_server("--v2-only")
     try:
         rc, r, err = run_client(port, "--quic-version", "v2", "--bytes", "2000", "--timeout", "10")
