@@ -28,6 +28,11 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-emscripten; then
   rustup target add wasm32-unknown-emscripten
 fi
 
+# --- quinn-peer: quinn 0.11 (crates.io) echo client/server for the interop matrix.
+# Its own workspace and Cargo.lock, native only; a no-op when already built.
+[ -x "$root/tests/peers/quinn-peer/target/release/quinn-peer" ] || say "cargo build tests/peers/quinn-peer (first time: ~1.5 min of CPU)"
+cargo build --release --locked --quiet --manifest-path "$root/tests/peers/quinn-peer/Cargo.toml"
+
 # --- Python peers (aioquic is the independent QUIC/HTTP/3 implementation) -----
 if ! python3 -c 'import aioquic, wsproto, pytest, sys; sys.exit(0 if aioquic.__version__ == "1.7.2" else 1)' 2>/dev/null; then
   say "pip install -r tests/requirements.txt"

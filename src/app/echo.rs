@@ -85,6 +85,8 @@ pub struct EchoReport {
     pub total_ms: f64,
     pub resumed: bool,
     pub early_data: String,
+    /// Negotiated QUIC version ("v1", "v2").
+    pub quic_version: Option<String>,
     pub streams: u64,
     pub streams_completed: u64,
     /// The highest bidirectional stream limit the peer granted (its initial
@@ -241,6 +243,7 @@ impl EchoClient {
             }
         }
         self.report.resumed = conn.resumed();
+        self.report.quic_version = Some(crate::quic::version_name(conn.quic_version()));
         self.report.early_data = match conn.early_data() {
             EarlyData::Accepted => "accepted",
             EarlyData::Rejected => "rejected",

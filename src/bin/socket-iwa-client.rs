@@ -4,6 +4,7 @@
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
 use socket_iwa::quic::client::{dial_and_run, Dial, Rebind};
+use socket_iwa::quic::Versions;
 use socket_iwa::tls::{SavedSession, TlsContext, Verification};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -46,6 +47,10 @@ struct Args {
     /// Give up on a connection after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// QUIC version: auto (first Initial in v1, v2 offered and preferred: RFC 9368
+    /// compatible negotiation), v1 or v2 (only that version, nothing else offered).
+    #[arg(long, default_value = "auto", value_parser = Versions::parse)]
+    quic_version: Versions,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -111,7 +116,7 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let want_session = args.session.is_some() || args.connections > 1;
     let rebind = args.rebind_after.map(|after_bytes| Rebind { after_bytes, addr: args.rebind_addr });
-    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind };
+    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind, versions: args.quic_version };
     let mut ep = dial_and_run(tls, &dial, |now| EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now))?;
     let timed_out = !ep.app.finished();
     let mut report = ep.app.report.clone();

@@ -101,7 +101,7 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
         eprintln!("socket-iwa-h3-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
     }
     let tls = TlsContext::client(&verification)?;
-    let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout, rebind: None };
+    let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout, rebind: None, versions: Default::default() };
     let mut ep = dial_and_run(&tls, &dial, |now| {
         let mut app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
         if let Some(path) = &args.webtransport {

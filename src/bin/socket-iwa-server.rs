@@ -123,6 +123,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             "alpn": c.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
             "resumed": c.resumed(),
             "early_data_bytes": c.early_data_bytes(),
+            "quic_version": socket_iwa::quic::version_name(c.quic_version()),
             "close": reason,
         }));
     }));

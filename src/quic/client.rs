@@ -5,7 +5,7 @@ use super::Endpoint;
 use crate::app::ConnectionApp;
 use crate::error::{Error, Result};
 use crate::io::{run, UdpSocket};
-use crate::quic::ConnectionConfig;
+use crate::quic::{ConnectionConfig, Versions};
 use crate::time::now_ns;
 use crate::tls::{SavedSession, TlsContext};
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +20,8 @@ pub struct Dial<'a> {
     pub timeout_secs: u64,
     /// Migrate to a new socket part-way through (see [`Rebind`]).
     pub rebind: Option<Rebind>,
+    /// QUIC versions to offer (default: v1 first, v2 preferred).
+    pub versions: Versions,
 }
 
 /// A deliberate client migration: once `after_bytes` bytes of stream data have
@@ -50,7 +52,7 @@ pub fn dial_and_run<A: ConnectionApp>(tls: &TlsContext, d: &Dial, make_app: impl
     let bind: SocketAddr = if d.remote.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
     let sock = UdpSocket::bind(bind).map_err(|e| Error::Other(format!("cannot bind a UDP socket: {e}")))?;
     let now = now_ns();
-    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig::default(), now)?;
+    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig { versions: d.versions, ..Default::default() }, now)?;
     let mut ep = ClientEndpoint::new(conn, make_app(now), now);
     ep.rebind = d.rebind;
     let deadline = now + d.timeout_secs * 1_000_000_000;

@@ -166,6 +166,8 @@ pub(crate) struct Inner {
     retried: bool,
     /// Stream bytes delivered to the application so far (all streams).
     delivered: u64,
+    /// Client: the versions of a Version Negotiation packet the server sent.
+    vn_versions: Vec<u32>,
 }
 
 /// A client token the server endpoint verified (see [`Connection::accept`]).
@@ -401,6 +403,17 @@ unsafe extern "C" fn recv_datagram_cb(
     0
 }
 
+unsafe extern "C" fn recv_version_negotiation_cb(
+    _conn: *mut n::ngtcp2_conn,
+    _hd: *const n::ngtcp2_pkt_hd,
+    sv: *const u32,
+    nsv: usize,
+    user_data: *mut c_void,
+) -> c_int {
+    inner(user_data).vn_versions = if nsv == 0 { Vec::new() } else { std::slice::from_raw_parts(sv, nsv).to_vec() };
+    0
+}
+
 /// Called by the TLS layer when the client receives a resumable session.
 pub(crate) fn deliver_tls_session(ssl: *mut wolfssl_sys::WOLFSSL, der: Vec<u8>) {
     // SAFETY: every TLS object we create carries our conn_ref as app data,
@@ -425,6 +438,7 @@ fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
         cb.recv_new_token = Some(recv_new_token_cb);
         cb.extend_max_local_streams_bidi = Some(extend_max_local_streams_bidi_cb);
         cb.tls_early_data_rejected = Some(tls_early_data_rejected_cb);
+        cb.recv_version_negotiation = Some(recv_version_negotiation_cb);
     }
     cb.recv_crypto_data = Some(n::ngtcp2_crypto_recv_crypto_data_cb);
     cb.encrypt = Some(n::ngtcp2_crypto_encrypt_cb);
@@ -463,6 +477,12 @@ fn settings(cfg: &ConnectionConfig, now: u64) -> n::ngtcp2_settings {
     s.max_stream_window = cfg.max_stream_window;
     s.handshake_timeout = cfg.handshake_timeout_ms * 1_000_000;
     s.cc_algo = n::NGTCP2_CC_ALGO_CUBIC;
+    // RFC 9368: our versions, most preferred first, also sent as available_versions (ngtcp2 copies both).
+    let versions = cfg.versions.list();
+    s.preferred_versions = versions.as_ptr();
+    s.preferred_versionslen = versions.len();
+    s.available_versions = versions.as_ptr();
+    s.available_versionslen = versions.len();
     if log::log_enabled!(log::Level::Trace) {
         s.log_write = Some(log_write_cb);
     }
@@ -525,6 +545,7 @@ impl Connection {
             new_token: None,
             retried: false,
             delivered: 0,
+            vn_versions: Vec::new(),
         }));
         let mut ps = PathBuf::new(local, remote);
         let cbs = callbacks(is_server);
@@ -633,7 +654,7 @@ impl Connection {
             // SAFETY: as in `accept`.
             unsafe {
                 n::ngtcp2_conn_client_new_versioned(
-                    pconn, &dcid, &scid, path, super::QUIC_V1,
+                    pconn, &dcid, &scid, path, cfg.versions.initial(),
                     n::NGTCP2_CALLBACKS_VERSION as c_int, cbs,
                     n::NGTCP2_SETTINGS_VERSION as c_int, &s,
                     n::NGTCP2_TRANSPORT_PARAMS_VERSION as c_int, &p,
@@ -756,6 +777,12 @@ impl Connection {
         unsafe { (*self.inner).early_data_bytes }
     }
 
+    /// The negotiated QUIC version (0 until the client knows it).
+    pub fn quic_version(&self) -> u32 {
+        // SAFETY: conn is valid.
+        unsafe { n::ngtcp2_conn_get_negotiated_version2(self.conn()) }
+    }
+
     /// Largest DATAGRAM payload the peer accepts (0: datagrams not negotiated).
     pub fn max_datagram_payload(&self) -> usize {
         // SAFETY: conn is valid; the returned pointer is owned by conn.
@@ -862,6 +889,13 @@ impl Connection {
                 self.state = State::Draining { until: now + self.closing_period() };
             }
             n::NGTCP2_ERR_DROP_CONN => self.state = State::Closed,
+            n::NGTCP2_ERR_RECV_VERSION_NEGOTIATION => {
+                // None of the server's versions is ours: give up (no reconnect; docs/INTEROP.md).
+                let offered: Vec<String> = self.st().vn_versions.iter().map(|&v| super::version_name(v)).collect();
+                let reason = format!("Version Negotiation: the server speaks only {} (no reconnect in another version)", offered.join(", "));
+                self.close_reason = Some(CloseReason { application: false, code: 0, reason, remote: true });
+                self.state = State::Closed;
+            }
             n::NGTCP2_ERR_CRYPTO => {
                 // SAFETY: conn is valid.
                 let alert = unsafe { n::ngtcp2_conn_get_tls_alert(self.conn()) };

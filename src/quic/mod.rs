@@ -15,6 +15,61 @@ use std::net::SocketAddr;
 
 /// QUIC version 1 (RFC 9000). ngtcp2's macro for it is a cast bindgen cannot evaluate.
 pub const QUIC_V1: u32 = 0x0000_0001;
+/// QUIC version 2 (RFC 9369).
+pub const QUIC_V2: u32 = 0x6b33_43cf;
+/// Our versions, most preferred first: what a server lists in Version
+/// Negotiation and upgrades a compatible client to (RFC 9368), and what a
+/// client lists in its version_information. See docs/INTEROP.md, "QUIC versions".
+pub const PREFERRED_VERSIONS: [u32; 2] = [QUIC_V2, QUIC_V1];
+
+/// Which QUIC versions a connection uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Versions {
+    /// Client: first Initial in v1, v2 offered and preferred (compatible version
+    /// negotiation). Server: v1 and v2 accepted, a client that offers v2 is upgraded.
+    #[default]
+    Compatible,
+    /// Client: exactly this version (its first Initial uses it, nothing else is
+    /// offered). Server: only this one is preferred and listed in Version Negotiation.
+    Only(u32),
+}
+
+impl Versions {
+    /// Parses "v1" / "v2" (a fixed version) or "auto" (compatible negotiation).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Versions::Compatible),
+            "v1" | "1" => Ok(Versions::Only(QUIC_V1)),
+            "v2" | "2" => Ok(Versions::Only(QUIC_V2)),
+            _ => Err(format!("unknown QUIC version {s:?} (expected v1, v2 or auto)")),
+        }
+    }
+
+    /// The version of the client's first Initial.
+    pub fn initial(&self) -> u32 {
+        match self {
+            Versions::Compatible => QUIC_V1,
+            Versions::Only(v) => *v,
+        }
+    }
+
+    /// Our versions, most preferred first (ngtcp2's preferred and available versions).
+    pub fn list(&self) -> &[u32] {
+        match self {
+            Versions::Compatible => &PREFERRED_VERSIONS,
+            Versions::Only(v) => std::slice::from_ref(v),
+        }
+    }
+}
+
+/// "v1", "v2", or the version number in hex.
+pub fn version_name(v: u32) -> String {
+    match v {
+        QUIC_V1 => "v1".into(),
+        QUIC_V2 => "v2".into(),
+        _ => format!("{v:#x}"),
+    }
+}
 
 /// Transport limits for one connection. Defaults suit bulk echo and 100+
 /// concurrent streams; both sides use the same values.
@@ -30,6 +85,7 @@ pub struct ConnectionConfig {
     pub handshake_timeout_ms: u64,
     /// 0 disables QUIC DATAGRAM (RFC 9221).
     pub max_datagram_frame_size: u64,
+    pub versions: Versions,
 }
 
 impl Default for ConnectionConfig {
@@ -44,6 +100,7 @@ impl Default for ConnectionConfig {
             idle_timeout_ms: 30_000,
             handshake_timeout_ms: 10_000,
             max_datagram_frame_size: 65535,
+            versions: Versions::default(),
         }
     }
 }

@@ -809,7 +809,7 @@ impl ServerEndpoint {
 
     fn version_negotiation(&mut self, now: u64, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
         let mut out = vec![0u8; 1200];
-        let versions = [super::QUIC_V1];
+        let versions = self.cfg.conn.versions.list();
         let mut r = [0u8; 1];
         crate::tls::random_bytes(&mut r);
         // SAFETY: vc's pointers point into the received datagram, still alive; out is writable.

@@ -1,0 +1,203 @@
+"""A loopback UDP relay between one QUIC client and one server: a NAT simulator
+and a passive observer for the interop matrix.
+
+The client sends to the relay's front socket; the relay forwards each datagram
+to the server from its back socket and the server's answers back to the client.
+Modes:
+
+  pass              forward everything (and classify packets, see below)
+  rebind-port       after `rebind_after` server->client bytes, forward from a new
+                    back socket (new source port), as a NAT that lost its mapping;
+                    datagrams the server still sends to the old port are dropped
+  rebind-addr       the same, but the new back socket has another source address
+                    (`addr_from` -> `addr_to`, e.g. 127.0.0.2 -> 127.0.0.3)
+  amplification     forward only the client's first datagram, drop everything else
+                    the client sends for `window` seconds, count what the server
+                    sends meanwhile (RFC 9000 8.1: at most 3x what it received
+                    before the address is validated), then forward normally so the
+                    handshake can still complete
+
+Every QUIC packet (coalesced ones too) is classified from its long header (type
+and version, RFC 9000 17.2 and RFC 9369 3.2), so a test can assert e.g. that a Retry
+was sent, that 0-RTT packets were used, or that QUIC v2 was spoken. Short-header
+packets are counted as 1-RTT; their key phase is encrypted and not visible here.
+
+Bounded: the relay runs until stop() or `max_seconds`, whichever comes first.
+"""
+
+import select
+import socket
+import threading
+import time
+
+V1 = 0x00000001
+V2 = 0x6B3343CF
+LONG_TYPES = {
+    V1: {0: "initial", 1: "0rtt", 2: "handshake", 3: "retry"},
+    V2: {1: "initial", 2: "0rtt", 3: "handshake", 0: "retry"},
+}
+
+
+def classify(d: bytes):
+    """(kind, version) of the first packet in a UDP datagram."""
+    if not d:
+        return "empty", None
+    if d[0] & 0x80 == 0:
+        return "1rtt", None
+    if len(d) < 5:
+        return "short-garbage", None
+    version = int.from_bytes(d[1:5], "big")
+    if version == 0:
+        return "version_negotiation", 0
+    kind = LONG_TYPES.get(version, {}).get((d[0] >> 4) & 0x3, "long-unknown")
+    return kind, version
+
+
+def _varint(d: bytes, i: int):
+    n = 1 << (d[i] >> 6)
+    v = d[i] & 0x3F
+    for b in d[i + 1:i + n]:
+        v = (v << 8) | b
+    return v, i + n
+
+
+def classify_all(d: bytes):
+    """(kind, version) of every packet coalesced in a UDP datagram (RFC 9000 12.2):
+    long-header Initial, 0-RTT and Handshake packets carry a Length field; a Retry,
+    Version Negotiation or short-header packet runs to the end of the datagram."""
+    out = []
+    i = 0
+    while i < len(d):
+        kind, version = classify(d[i:])
+        out.append((kind, version))
+        if kind not in ("initial", "0rtt", "handshake"):
+            break
+        try:
+            j = i + 5
+            j += 1 + d[j]  # DCID
+            j += 1 + d[j]  # SCID
+            if kind == "initial":
+                tlen, j = _varint(d, j)
+                j += tlen
+            length, j = _varint(d, j)
+            i = j + length
+        except IndexError:
+            break
+    return out
+
+
+class UdpRelay:
+    def __init__(self, server, mode="pass", rebind_after=1 << 20, addr_from="127.0.0.1", addr_to=None,
+                 window=1.0, max_seconds=120, front_host="127.0.0.1"):
+        if mode not in ("pass", "rebind-port", "rebind-addr", "amplification"):
+            raise ValueError(f"unknown relay mode {mode!r}")
+        self.server = server
+        self.mode = mode
+        self.rebind_after = rebind_after
+        self.addr_to = addr_to or addr_from
+        self.window = window
+        self.max_seconds = max_seconds
+        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.front.bind((front_host, 0))
+        self.port = self.front.getsockname()[1]
+        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.back.bind((addr_from, 0))
+        self.old_backs = []
+        self.client = None
+        self.stats = {
+            "c2s_datagrams": 0, "c2s_bytes": 0, "s2c_datagrams": 0, "s2c_bytes": 0,
+            "c2s": {}, "s2c": {}, "versions": [], "c2s_versions": [], "s2c_versions": [], "rebinds": 0, "back_addrs": [self._addr(self.back)],
+            "dropped_c2s": 0, "dropped_to_old_path": 0,
+        }
+        # amplification accounting
+        self.amp = {"server_received": 0, "server_sent": 0, "window_s": window, "client_datagrams_dropped": 0}
+        self._first_c2s_at = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _addr(sock):
+        h, p = sock.getsockname()[:2]
+        return f"{h}:{p}"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        for s in [self.front, self.back, *self.old_backs]:
+            s.close()
+
+    def _count(self, direction, d):
+        c = self.stats[direction]
+        for kind, version in classify_all(d):
+            c[kind] = c.get(kind, 0) + 1
+            if version and version not in self.stats["versions"]:
+                self.stats["versions"].append(version)
+            if version and version not in self.stats[direction + "_versions"]:
+                self.stats[direction + "_versions"].append(version)
+
+    def _rebind(self):
+        host = self.addr_to if self.mode == "rebind-addr" else self.back.getsockname()[0]
+        new = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        new.bind((host, 0))
+        self.old_backs.append(self.back)
+        self.back = new
+        self.stats["rebinds"] += 1
+        self.stats["back_addrs"].append(self._addr(new))
+
+    def _run(self):
+        end = time.monotonic() + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < end:
+            socks = [self.front, self.back, *self.old_backs]
+            ready, _, _ = select.select(socks, [], [], 0.05)
+            for s in ready:
+                try:
+                    d, src = s.recvfrom(65535)
+                except OSError:
+                    continue
+                now = time.monotonic()
+                if s is self.front:
+                    self.client = src
+                    self._count("c2s", d)
+                    if self.mode == "amplification":
+                        if self._first_c2s_at is None:
+                            self._first_c2s_at = now
+                            self.amp["server_received"] += len(d)
+                        elif now - self._first_c2s_at < self.window:
+                            self.amp["client_datagrams_dropped"] += 1
+                            self.stats["dropped_c2s"] += 1
+                            continue
+                    self.stats["c2s_datagrams"] += 1
+                    self.stats["c2s_bytes"] += len(d)
+                    self.back.sendto(d, self.server)
+                elif s is self.back:
+                    self._count("s2c", d)
+                    if self.mode == "amplification" and self._first_c2s_at is not None \
+                            and now - self._first_c2s_at < self.window:
+                        self.amp["server_sent"] += len(d)
+                    self.stats["s2c_datagrams"] += 1
+                    self.stats["s2c_bytes"] += len(d)
+                    if self.client:
+                        self.front.sendto(d, self.client)
+                    if self.mode.startswith("rebind") and self.stats["rebinds"] == 0 \
+                            and self.stats["s2c_bytes"] >= self.rebind_after:
+                        self._rebind()
+                else:
+                    # The server still answering an address the NAT no longer maps.
+                    self.stats["dropped_to_old_path"] += 1
+
+    def report(self):
+        r = dict(self.stats)
+        for k in ("versions", "c2s_versions", "s2c_versions"):
+            r[k] = [hex(v) for v in self.stats[k]]
+        if self.mode == "amplification":
+            a = dict(self.amp)
+            a["ratio"] = a["server_sent"] / a["server_received"] if a["server_received"] else None
+            r["amplification"] = a
+        return r
