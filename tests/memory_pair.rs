@@ -1,9 +1,6 @@
 //! Transport tests without sockets: our client and server endpoints over the
 //! in-memory link of [`harness`] (virtual clock, seeded loss, reordering,
 //! duplication, delay, MTU, NAT rebinding). See docs/TESTING.md.
-//!
-//! Retry is not covered here: the server endpoint has no Retry in this branch
-//! (docs/TESTING.md says what its test must check).
 
 mod harness;
 
@@ -445,4 +442,69 @@ fn unknown_version_gets_version_negotiation() {
     sim.run_to(t);
     assert_eq!(sim.stats.sent_to_client, before);
     assert_eq!(sim.server.stats.version_negotiations, 1);
+}
+
+// ---- Retry and NEW_TOKEN -----------------------------------------------------
+
+fn retry_server() -> socket_iwa::quic::ServerEndpoint {
+    server_with(ServerConfig { retry: true, ..Default::default() }, TicketKey::ephemeral())
+}
+
+/// An always-Retry server: the client's first Initial gets a Retry, the second
+/// (with the token) a connection, and the echo works; one round trip more than
+/// a plain handshake. After the handshake the server sends NEW_TOKEN, and a
+/// client presenting it skips the Retry (and resumes with 0-RTT).
+#[test]
+fn retry_then_new_token_skips_it() {
+    let mut sim = Sim::symmetric(retry_server(), echo_client(2, 50_000, true), T0, LinkConfig::clean(), 41);
+    sim.run_client(10 * SEC).unwrap();
+    assert_echo_verified(&sim, 2, 50_000);
+    assert!(sim.client.conn.retried(), "the client saw no Retry");
+    assert_eq!(sim.server.current_stats().retries_sent, 1);
+    assert_eq!(sim.client.conn.handshake_duration_ns(), Some(20 * MS), "Retry costs one extra round trip");
+    let token = sim.client.conn.new_token().expect("a NEW_TOKEN token after the handshake");
+    let mut session = sim.client.app.session.clone().expect("a session ticket");
+    session.token = Some(socket_iwa::tls::SavedSession::token_hex(&token));
+
+    let now = sim.now + SEC;
+    let c = client("echo", Some(&session), &ConnectionConfig::default(), now, EchoClient::new(1, 1000, 0, false, now));
+    let mut sim = Sim::symmetric(sim.server, c, now, LinkConfig::clean(), 42);
+    sim.run_client(10 * SEC).unwrap();
+    assert_echo_verified(&sim, 1, 1000);
+    assert!(!sim.client.conn.retried(), "a valid NEW_TOKEN token must skip the Retry");
+    assert_eq!(sim.server.current_stats().retries_sent, 1, "no second Retry");
+    assert_eq!(sim.client.app.report.early_data, "accepted");
+}
+
+/// Retry under loss, reordering and duplication: whatever is lost (the Retry,
+/// the second Initial), the handshake completes and the echo verifies.
+#[test]
+fn retry_survives_a_lossy_link() {
+    for seed in [43, 44, 45] {
+        let mut sim = Sim::symmetric(retry_server(), echo_client(2, 64 << 10, false), T0, LinkConfig::lossy(0.1), seed);
+        sim.run_client(60 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?} {:?}", sim.stats, sim.client.app.report));
+        assert_echo_verified(&sim, 2, 64 << 10);
+        assert!(sim.client.conn.retried(), "seed {seed}: no Retry");
+    }
+}
+
+/// A token is bound to the client's address: the same NEW_TOKEN token from
+/// another address does not validate it, so that client gets a Retry.
+#[test]
+fn new_token_from_another_address_gets_a_retry() {
+    let mut sim = Sim::symmetric(retry_server(), echo_client(1, 1000, true), T0, LinkConfig::clean(), 46);
+    sim.run_client(10 * SEC).unwrap();
+    let token = sim.client.conn.new_token().expect("a NEW_TOKEN token");
+    let mut session = sim.client.app.session.clone().expect("a session ticket");
+    session.token = Some(socket_iwa::tls::SavedSession::token_hex(&token));
+
+    let now = sim.now + SEC;
+    let c = client("echo", Some(&session), &ConnectionConfig::default(), now, EchoClient::new(1, 1000, 0, false, now));
+    let mut sim = Sim::symmetric(sim.server, c, now, LinkConfig::clean(), 47);
+    // The client's traffic now arrives from another IP (in memory: no packet leaves the process).
+    sim.rebind_client("10.0.0.9:4444".parse().unwrap());
+    sim.run_client(10 * SEC).unwrap();
+    assert_echo_verified(&sim, 1, 1000);
+    assert!(sim.client.conn.retried(), "a token from another address must not validate it");
+    assert_eq!(sim.server.current_stats().retries_sent, 2);
 }

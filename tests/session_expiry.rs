@@ -5,7 +5,7 @@
 use socket_iwa::app::echo::EchoClient;
 use socket_iwa::app::{server_factory, SERVER_ALPNS};
 use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig, Endpoint, ServerConfig, ServerEndpoint};
-use socket_iwa::tls::{Identity, SavedSession, TicketKey, TlsContext};
+use socket_iwa::tls::{Identity, SavedSession, TicketKey, TlsContext, Verification};
 use std::net::SocketAddr;
 use wolfssl_sys as w;
 
@@ -75,7 +75,7 @@ fn expired_session_file_falls_back_to_a_full_handshake() {
     let identity = Identity::generate().unwrap();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, TicketKey::ephemeral()).unwrap();
     let mut server = ServerEndpoint::new(tls, ServerConfig::default(), server_factory());
-    let ctls = TlsContext::client().unwrap();
+    let ctls = TlsContext::client(&Verification::Pin(identity.cert_sha256)).unwrap();
     let cfg = ConnectionConfig::default();
     let mut now = 1_000_000_000u64;
     let conn = Connection::connect(&ctls, c, s, &["echo"], "localhost", None, &cfg, now).unwrap();

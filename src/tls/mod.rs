@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn alpn_names_must_be_1_to_255_bytes() {
-        let ctx = TlsContext::client().unwrap();
+        let ctx = TlsContext::client(&Verification::Insecure).unwrap();
         let tls = ctx.new_tls().unwrap();
         assert!(tls.set_alpn(&["h3", "echo"]).is_ok());
         assert!(tls.set_alpn(&[&"a".repeat(255)]).is_ok());
