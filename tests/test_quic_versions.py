@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 
-from conftest import ROOT, Server, run_client
+from conftest import ROOT, Server, register_cert, run_client
 
 V1, V2 = 0x00000001, 0x6B3343CF
 PEER = [sys.executable, os.path.join(ROOT, "tests", "interop", "aioquic_peer.py")]
@@ -112,7 +112,9 @@ def peer_server(*extra):
     p = subprocess.Popen([*PEER, "server", "--listen", "127.0.0.1:0", *extra], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     info = json.loads(p.stdout.readline())
-    return p, int(info["addr"].rsplit(":", 1)[1])
+    port = int(info["addr"].rsplit(":", 1)[1])
+    register_cert(port, info["cert_sha256"])  # our clients pin it
+    return p, port
 
 
 def stop(p):

@@ -15,7 +15,7 @@ import subprocess
 
 from aioquic_peers import run_echo_client
 from aioquic_rebind import echo_server_thread
-from conftest import BIN, Server, run_client
+from conftest import BIN, Server, pin_args, run_client
 from h3_peers import bytes_pattern, h3_connect
 
 STREAMS = 1000
@@ -82,7 +82,7 @@ def test_aioquic_h3_client_1000_sequential_requests(server):
 
 def test_our_h3_client_1000_sequential_requests(server):
     p = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--connect", f"127.0.0.1:{server.port}", "--json",
-                        "--get", "/bytes/100", "--repeat", str(REQUESTS), "--concurrency", "1", "--timeout", "60"],
+                        *pin_args(server.port, []), "--get", "/bytes/100", "--repeat", str(REQUESTS), "--concurrency", "1", "--timeout", "60"],
                        capture_output=True, text=True, timeout=90)
     rep = json.loads(p.stdout.splitlines()[-1]) if p.stdout.strip() else {}
     assert p.returncode == 0, f"{rep.get('completed')} of {REQUESTS} completed: {rep.get('error')} {p.stderr[-1000:]}"

@@ -24,10 +24,11 @@ from aioquic_peers import make_cert, pattern, start_echo_server
 @contextlib.contextmanager
 def echo_server_thread(host: str = "127.0.0.1"):
     """aioquic's echo server on its own event loop thread; yields its port."""
-    from conftest import free_udp_port
+    from conftest import cert_sha256_of_pem, free_udp_port, register_cert
     tmp = tempfile.mkdtemp()
     cert, key = make_cert(tmp)
     port = free_udp_port()
+    register_cert(port, cert_sha256_of_pem(cert))  # our clients pin it
     state = {}
     started = threading.Event()
 
