@@ -87,6 +87,8 @@ struct SendStream {
     queued: u64,
     fin: bool,
     fin_sent: bool,
+    /// The peer sent STOP_SENDING: nothing more is offered, later writes are dropped.
+    stopped: bool,
 }
 
 impl SendStream {
@@ -97,6 +99,9 @@ impl SendStream {
     /// `ngtcp2_vec`s over the unsent bytes, at most `max` of them.
     fn unsent(&self, out: &mut Vec<n::ngtcp2_vec>, max: usize) {
         out.clear();
+        if self.stopped {
+            return;
+        }
         let (mut idx, mut skip) = self.cursor;
         while let Some(c) = self.chunks.get(idx) {
             if out.len() == max {
@@ -127,6 +132,9 @@ impl SendStream {
         while self.chunks.get(self.cursor.0).is_some_and(|c| c.len() == self.cursor.1) {
             self.cursor = (self.cursor.0 + 1, 0);
         }
+        // STOP_SENDING can arrive inside the very write that took these bytes
+        // (ngtcp2 processes buffered packets there): they count as queued.
+        self.end = self.end.max(self.sent);
     }
 
     fn ack_to(&mut self, offset: u64) {
@@ -350,9 +358,11 @@ unsafe extern "C" fn stream_stop_sending_cb(
 ) -> c_int {
     let me = inner(user_data);
     if let Some(s) = me.streams.get_mut(&stream_id) {
-        // Nothing more will be sent on it; drop what is queued.
+        // Nothing more will be sent on it; drop what is queued. The chunks stay
+        // as they are: this can run inside a write that still reads them.
         s.end = s.sent;
         s.fin = false;
+        s.stopped = true;
     }
     me.events.push_back(Event::StopSending { id: stream_id, code: app_error_code });
     0
@@ -1021,6 +1031,10 @@ impl Connection {
         let s = st.streams.entry(id).or_default();
         if s.fin {
             return Err(Error::Other(format!("stream {id} already finished")));
+        }
+        if s.stopped {
+            // The peer asked us to stop sending (ngtcp2 resets the stream): discarded.
+            return Ok(());
         }
         if !data.is_empty() {
             s.chunks.push_back(data.to_vec());
