@@ -5,7 +5,7 @@ use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
 use socket_iwa::quic::client::{dial_and_run, Dial, Rebind};
 use socket_iwa::quic::Versions;
-use socket_iwa::tls::{SavedSession, TlsContext, Verification};
+use socket_iwa::tls::{SavedSession, TlsContext, Verification, VerifyArgs};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -54,15 +54,8 @@ struct Args {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
-    /// PEM file of CA certificates to verify the server against (default: the system roots).
-    #[arg(long, conflicts_with_all = ["cert_hash", "insecure"])]
-    ca: Option<PathBuf>,
-    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as cert_sha256).
-    #[arg(long, conflicts_with = "insecure")]
-    cert_hash: Option<String>,
-    /// Do not verify the server's certificate at all (unsafe; logged on stderr).
-    #[arg(long)]
-    insecure: bool,
+    #[command(flatten)]
+    verify: VerifyArgs,
     #[arg(short, long)]
     verbose: bool,
 }
@@ -84,10 +77,7 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
         Some(p) => SavedSession::load(p)?,
         None => None,
     };
-    let verification = Verification::from_flags(args.ca.as_deref(), args.cert_hash.as_deref(), args.insecure)?;
-    if args.insecure {
-        eprintln!("socket-iwa-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
-    }
+    let verification = args.verify.verification("socket-iwa-client")?;
     let tls = TlsContext::client(&verification)?;
     // A resumed handshake shows no certificate: a verifying run resumes only
     // sessions whose server passed verification (docs/TLS.md).

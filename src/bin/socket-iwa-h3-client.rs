@@ -7,9 +7,8 @@ use clap::Parser;
 use socket_iwa::app::h3_client::{H3Client, Request, WsOptions, WtOptions};
 use socket_iwa::quic::client::{dial_and_run, Dial};
 use socket_iwa::time::now_ns;
-use socket_iwa::tls::{TlsContext, Verification};
+use socket_iwa::tls::{TlsContext, VerifyArgs};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(name = "socket-iwa-h3-client", version, about = "Socket.IWA HTTP/3 client")]
@@ -57,15 +56,8 @@ struct Args {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
-    /// PEM file of CA certificates to verify the server against (default: the system roots).
-    #[arg(long, conflicts_with_all = ["cert_hash", "insecure"])]
-    ca: Option<PathBuf>,
-    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as cert_sha256).
-    #[arg(long, conflicts_with = "insecure")]
-    cert_hash: Option<String>,
-    /// Do not verify the server's certificate at all (unsafe; logged on stderr).
-    #[arg(long)]
-    insecure: bool,
+    #[command(flatten)]
+    verify: VerifyArgs,
     #[arg(short, long)]
     verbose: bool,
 }
@@ -96,10 +88,7 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
     if reqs.is_empty() && args.webtransport.is_none() && args.websocket.is_none() {
         reqs.push(Request { method: "GET".into(), path: "/".into(), body: None });
     }
-    let verification = Verification::from_flags(args.ca.as_deref(), args.cert_hash.as_deref(), args.insecure)?;
-    if args.insecure {
-        eprintln!("socket-iwa-h3-client: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
-    }
+    let verification = args.verify.verification("socket-iwa-h3-client")?;
     let tls = TlsContext::client(&verification)?;
     let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout, rebind: None, versions: Default::default() };
     let mut ep = dial_and_run(&tls, &dial, |now| {

@@ -14,7 +14,7 @@ pub use identity::Identity;
 pub use session::SavedSession;
 pub use ticket::{AntiReplay, TicketKey, ZeroRttStats, REPLAY_WINDOW_MS};
 pub(crate) use session::{hex, unhex};
-pub use verify::{Verification, SYSTEM_CA_BUNDLE};
+pub use verify::{Verification, VerifyArgs, SYSTEM_CA_BUNDLE};
 
 use crate::error::{Error, Result};
 use std::os::raw::{c_int, c_uint};

@@ -105,6 +105,31 @@ impl Verification {
     }
 }
 
+/// The certificate flags every client binary takes (`#[command(flatten)]`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// PEM file of CA certificates to verify the server against (default: the system roots).
+    #[arg(long, conflicts_with_all = ["cert_hash", "insecure"])]
+    pub ca: Option<std::path::PathBuf>,
+    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as cert_sha256).
+    #[arg(long, conflicts_with = "insecure")]
+    pub cert_hash: Option<String>,
+    /// Do not verify the server's certificate at all (unsafe; logged on stderr).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl VerifyArgs {
+    /// The verification these flags ask for; `--insecure` is announced on stderr as `program`.
+    pub fn verification(&self, program: &str) -> Result<Verification> {
+        let v = Verification::from_flags(self.ca.as_deref(), self.cert_hash.as_deref(), self.insecure)?;
+        if self.insecure {
+            eprintln!("{program}: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it");
+        }
+        Ok(v)
+    }
+}
+
 /// The verify callback's context: the mode and the reason of the last failure.
 pub(super) struct VerifyState {
     pin: Option<[u8; 32]>,
