@@ -11,6 +11,7 @@ use socket_iwa::app::ConnectionApp;
 use socket_iwa::quic::{CloseReason, Connection, ConnectionConfig, Endpoint, Event, ServerConfig};
 use socket_iwa::tls::TicketKey;
 use std::cell::RefCell;
+use wolfssl_sys as w;
 use std::rc::Rc;
 
 fn echo_client(streams: u64, bytes: u64, want_session: bool) -> socket_iwa::quic::ClientEndpoint<EchoClient> {
@@ -507,4 +508,59 @@ fn new_token_from_another_address_gets_a_retry() {
     assert_echo_verified(&sim, 1, 1000);
     assert!(sim.client.conn.retried(), "a token from another address must not validate it");
     assert_eq!(sim.server.current_stats().retries_sent, 2);
+}
+
+// ---- session files ------------------------------------------------------------
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// The same session, issued `age_secs` earlier.
+fn aged(session: &socket_iwa::tls::SavedSession, age_secs: i64) -> socket_iwa::tls::SavedSession {
+    let der = unhex(&session.tls_session);
+    // SAFETY: d2i reads der.len() bytes; i2d writes into a buffer of the size it reported.
+    let out = unsafe {
+        let mut p = der.as_ptr();
+        let sess = w::wolfSSL_d2i_SSL_SESSION(std::ptr::null_mut(), &mut p, der.len() as _);
+        assert!(!sess.is_null());
+        let born = w::wolfSSL_SESSION_get_time(sess);
+        w::wolfSSL_SESSION_set_time(sess, born - age_secs as std::os::raw::c_long);
+        let len = w::wolfSSL_i2d_SSL_SESSION(sess, std::ptr::null_mut());
+        let mut buf = vec![0u8; len as usize];
+        let mut q = buf.as_mut_ptr();
+        assert_eq!(w::wolfSSL_i2d_SSL_SESSION(sess, &mut q), len);
+        w::wolfSSL_SESSION_free(sess);
+        buf
+    };
+    socket_iwa::tls::SavedSession { tls_session: out.iter().map(|b| format!("{b:02x}")).collect(), ..session.clone() }
+}
+
+/// A session file older than the TLS session's lifetime must not stop the
+/// client from connecting: it falls back to a full handshake (found by the
+/// `session_file` fuzz target, whose seed session aged past wolfSSL's 500 s),
+/// and a fresh session still resumes with 0-RTT afterwards.
+#[test]
+fn expired_session_file_falls_back_to_a_full_handshake() {
+    let mut sim = Sim::symmetric(server(), echo_client(1, 1000, true), T0, LinkConfig::clean(), 51);
+    sim.run_client(10 * SEC).unwrap();
+    let session = sim.client.app.session.clone().expect("a session ticket");
+
+    // A day old: far past any lifetime wolfSSL gives it.
+    let old = aged(&session, 86_400);
+    let now = sim.now + SEC;
+    let c = client("echo", Some(&old), &ConnectionConfig::default(), now, EchoClient::new(1, 1000, 0, false, now));
+    let mut sim = Sim::symmetric(sim.server, c, now, LinkConfig::clean(), 52);
+    sim.run_client(10 * SEC).unwrap();
+    assert_echo_verified(&sim, 1, 1000);
+    assert!(!sim.client.app.report.resumed, "an expired session cannot resume");
+
+    let now = sim.now + SEC;
+    let c = client("echo", Some(&session), &ConnectionConfig::default(), now, EchoClient::new(1, 1000, 0, false, now));
+    let mut sim = Sim::symmetric(sim.server, c, now, LinkConfig::clean(), 53);
+    sim.run_client(10 * SEC).unwrap();
+    assert_echo_verified(&sim, 1, 1000);
+    let r = &sim.client.app.report;
+    assert!(r.resumed, "{r:?}");
+    assert_eq!(r.early_data, "accepted");
 }
