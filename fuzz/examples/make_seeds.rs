@@ -8,7 +8,7 @@ use socket_iwa::app::echo::EchoClient;
 use socket_iwa::app::{server_factory, SERVER_ALPNS};
 use socket_iwa::h3::{varint, wt, ws};
 use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig, Endpoint, ServerConfig, ServerEndpoint};
-use socket_iwa::tls::{Identity, TicketKey, TlsContext};
+use socket_iwa::tls::{Identity, TicketKey, TlsContext, Verification};
 use std::net::SocketAddr;
 use std::path::Path;
 use wolfssl_sys as w;
@@ -145,7 +145,7 @@ fn main() {
     let key = TicketKey::load_or_create(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/ticket.key"))).unwrap();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, key).unwrap();
     let mut server = ServerEndpoint::new(tls, ServerConfig::default(), server_factory());
-    let ctls = TlsContext::client().unwrap();
+    let ctls = TlsContext::client(&Verification::Insecure).unwrap();
     let cfg = ConnectionConfig::default();
     let now = 1_000_000_000u64;
     let conn = Connection::connect(&ctls, c, s, &["echo"], "localhost", None, &cfg, now).unwrap();

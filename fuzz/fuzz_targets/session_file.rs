@@ -7,11 +7,11 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use socket_iwa::quic::{Connection, ConnectionConfig};
-use socket_iwa::tls::{SavedSession, TlsContext};
+use socket_iwa::tls::{SavedSession, TlsContext, Verification};
 use wolfssl_sys as w;
 
 thread_local! {
-    static CTX: TlsContext = TlsContext::client().expect("client context");
+    static CTX: TlsContext = TlsContext::client(&Verification::Insecure).expect("client context");
 }
 
 fn hex(b: &[u8]) -> String {
