@@ -140,20 +140,32 @@ test('IWA: std TcpListener echo (read()/write() on the fds) accepts native node:
   const id = await start(['tcp-echo', '127.0.0.1:0', '2']);
   const port = portOf(await ready(id));
   const clientPorts = [];
+  const echo = (payload) => new Promise((resolve, reject) => {
+    const chunks = [];
+    const s = net.connect(port, '127.0.0.1', () => s.end(payload));
+    s.on('data', (d) => chunks.push(d));
+    s.on('end', () => resolve({ echoed: Buffer.concat(chunks), localPort: s.localPort }));
+    s.on('error', reject);
+    setTimeout(() => reject(new Error('client timed out')), 20000);
+  });
+  let dropped = 0;
   for (let c = 0; c < 2; c++) {
     const payload = bytesPattern(TCP_PAYLOAD, c + 3);
-    const echoed = await new Promise((resolve, reject) => {
-      const chunks = [];
-      const s = net.connect(port, '127.0.0.1', () => { clientPorts.push(s.localPort); s.end(payload); });
-      s.on('data', (d) => chunks.push(d));
-      s.on('end', () => resolve(Buffer.concat(chunks)));
-      s.on('error', reject);
-      setTimeout(() => reject(new Error(`client ${c} timed out`)), 20000);
-    });
+    let { echoed, localPort } = await echo(payload);
+    const socks = await iwa.call('/loader.js', 'sockets', id);
+    if (echoed.length === 0 && dropped === 0 && socks.every((x) => x.state === 'listening')) {
+      // The Chromium drop in docs/BRIDGE.md: the connection was closed before the
+      // page saw it (no accepted socket in the bridge, so the probe's accept() is
+      // still waiting). At most once per run; the probe must then accept the next one.
+      dropped += 1;
+      console.log(`# client ${c}: connection closed by Chromium before the page saw it; connecting again (docs/BRIDGE.md)`);
+      ({ echoed, localPort } = await echo(payload));
+    }
+    clientPorts.push(localPort);
     if (!echoed.equals(payload)) {
       const last = await iwa.call('/loader.js', 'lastError', id);
-      const socks = await iwa.call('/loader.js', 'sockets', id);
-      assert.fail(`client ${c}: ${echoed.length} of ${payload.length} bytes echoed; bridge last error ${JSON.stringify(last)}; sockets ${JSON.stringify(socks)}`);
+      const now = await iwa.call('/loader.js', 'sockets', id);
+      assert.fail(`client ${c}: ${echoed.length} of ${payload.length} bytes echoed; bridge last error ${JSON.stringify(last)}; sockets ${JSON.stringify(now)}`);
     }
   }
   const r = await done(id);
