@@ -164,7 +164,6 @@ pub(crate) struct Inner {
     new_cids: Vec<Vec<u8>>,
     retired_cids: Vec<Vec<u8>>,
     static_secret: [u8; 32],
-    tls_session: Option<Vec<u8>>,
     handshake_completed: bool,
     /// Stream bytes received in 0-RTT packets.
     early_data_bytes: u64,
@@ -424,19 +423,6 @@ unsafe extern "C" fn recv_version_negotiation_cb(
     0
 }
 
-/// Called by the TLS layer when the client receives a resumable session.
-pub(crate) fn deliver_tls_session(ssl: *mut wolfssl_sys::WOLFSSL, der: Vec<u8>) {
-    // SAFETY: every TLS object we create carries our conn_ref as app data,
-    // whose user_data is the connection's `Inner`.
-    unsafe {
-        let r = wolfssl_sys::wolfSSL_get_app_data(ssl) as *mut n::ngtcp2_crypto_conn_ref;
-        if r.is_null() {
-            return;
-        }
-        inner((*r).user_data).tls_session = Some(der);
-    }
-}
-
 fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
     // SAFETY: ngtcp2_callbacks is a struct of nullable function pointers.
     let mut cb: n::ngtcp2_callbacks = unsafe { std::mem::zeroed() };
@@ -549,7 +535,6 @@ impl Connection {
             new_cids: Vec::new(),
             retired_cids: Vec::new(),
             static_secret,
-            tls_session: None,
             handshake_completed: false,
             early_data_bytes: 0,
             new_token: None,
@@ -812,7 +797,7 @@ impl Connection {
 
     /// Client: the session to store for resumption, once the server sent a ticket.
     pub fn take_session(&mut self, alpn: &str) -> Option<SavedSession> {
-        let der = self.st().tls_session.take()?;
+        let der = self.tls.take_session()?;
         let mut buf = vec![0u8; 256];
         // SAFETY: conn is valid; buf is writable for its length.
         let n = unsafe { n::ngtcp2_conn_encode_0rtt_transport_params(self.conn(), buf.as_mut_ptr(), buf.len()) };

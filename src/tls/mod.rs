@@ -165,7 +165,14 @@ impl TlsContext {
             return Err(Error::Tls("wolfSSL_new failed".into()));
         }
         let check_name = self.verify.as_ref().is_some_and(|v| v.checks_name());
-        let tls = Tls { ssl, check_name, _verify: self.verify.clone() };
+        let session = Box::into_raw(Box::new(None));
+        let tls = Tls { ssl, check_name, _verify: self.verify.clone(), session };
+        if self.side == Side::Client {
+            // SAFETY: ssl is valid; the cell lives until `Tls::drop`, after wolfSSL_free.
+            if unsafe { w::wolfSSL_set_ex_data(ssl, session::SESSION_EX_INDEX, session.cast()) } != w::WOLFSSL_SUCCESS as c_int {
+                return Err(Error::Tls("cannot attach the session capture to the TLS object".into()));
+            }
+        }
         if self.side == Side::Server {
             // SAFETY: ssl is valid; wolfSSL copies the ALPN list.
             unsafe {
@@ -194,12 +201,21 @@ pub struct Tls {
     check_name: bool,
     /// The verify callback's context, kept alive while wolfSSL may call back with it.
     _verify: Option<Arc<verify::VerifyState>>,
+    /// Client: the latest resumable session (DER) wolfSSL handed to the
+    /// new-session callback, which finds this cell through the SSL's ex-data.
+    /// Heap-allocated so its address is stable; freed after the SSL object.
+    session: *mut Option<Vec<u8>>,
 }
 
 impl Drop for Tls {
     fn drop(&mut self) {
-        // SAFETY: ssl was created by wolfSSL_new and is freed once.
-        unsafe { w::wolfSSL_free(self.ssl) }
+        // SAFETY: ssl was created by wolfSSL_new and is freed once; the session
+        // cell was leaked from a Box in `new_tls` and nothing refers to it once
+        // the SSL object is gone.
+        unsafe {
+            w::wolfSSL_free(self.ssl);
+            drop(Box::from_raw(self.session));
+        }
     }
 }
 
@@ -271,6 +287,13 @@ impl Tls {
     pub fn resumed(&self) -> bool {
         // SAFETY: ssl is valid.
         unsafe { w::wolfSSL_session_reused(self.ssl) == 1 }
+    }
+
+    /// Client: the resumable session (DER) the server's latest ticket produced, once.
+    pub fn take_session(&mut self) -> Option<Vec<u8>> {
+        // SAFETY: the cell is valid while self lives; wolfSSL writes it only
+        // inside calls made through this object (the handshake), never concurrently.
+        unsafe { (*self.session).take() }
     }
 
     /// Client: resume `session`; returns whether 0-RTT may be attempted.

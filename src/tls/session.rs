@@ -86,8 +86,15 @@ impl SavedSession {
     }
 }
 
-/// wolfSSL's new-session callback: serialises the ticket-bearing session and
-/// hands it to the QUIC connection that owns `ssl`.
+/// The ex-data slot of a client `WOLFSSL` that points at its [`super::Tls`]'s
+/// captured-session cell. Slot 0 is wolfSSL's "app data", which
+/// ngtcp2_crypto_wolfssl reads as the connection reference; 1 is ours
+/// (wolfSSL's MAX_EX_DATA is 5).
+pub(super) const SESSION_EX_INDEX: c_int = 1;
+
+/// wolfSSL's new-session callback: serialises the ticket-bearing session into
+/// the capture cell of the `Tls` that owns `ssl` (its ex-data slot
+/// [`SESSION_EX_INDEX`]); the connection collects it with [`super::Tls::take_session`].
 pub(super) unsafe extern "C" fn new_session_cb(ssl: *mut w::WOLFSSL, sess: *mut w::WOLFSSL_SESSION) -> c_int {
     // SAFETY: i2d with a null output pointer returns the length; then writes
     // into a buffer of that size. Returning 0 lets wolfSSL drop its reference.
@@ -100,7 +107,11 @@ pub(super) unsafe extern "C" fn new_session_cb(ssl: *mut w::WOLFSSL, sess: *mut 
     if w::wolfSSL_i2d_SSL_SESSION(sess, &mut p) != len {
         return 0;
     }
-    crate::quic::connection::deliver_tls_session(ssl, buf);
+    let cell = w::wolfSSL_get_ex_data(ssl, SESSION_EX_INDEX) as *mut Option<Vec<u8>>;
+    if !cell.is_null() {
+        // SAFETY: the cell is owned by the `Tls` wrapping `ssl` and outlives it (see `Tls::drop`).
+        *cell = Some(buf);
+    }
     0
 }
 
