@@ -150,11 +150,11 @@ pub fn ngtcp2_strerror(code: i32) -> String {
     unsafe { std::ffi::CStr::from_ptr(n::ngtcp2_strerror(code)) }.to_string_lossy().into_owned()
 }
 
-/// An `ngtcp2_path` with the address storage it points into.
+/// An `ngtcp2_path` with the address storage it points into (named apart from `std::path::PathBuf`).
 /// Boxed so the inner pointers stay valid when the value moves.
-pub(crate) struct PathBuf(Box<(n::ngtcp2_path, RawAddr, RawAddr)>);
+pub(crate) struct NgPath(Box<(n::ngtcp2_path, RawAddr, RawAddr)>);
 
-impl PathBuf {
+impl NgPath {
     pub(crate) fn new(local: SocketAddr, remote: SocketAddr) -> Self {
         // SAFETY: ngtcp2_path is plain data; the pointers are set right below.
         let mut b = Box::new((unsafe { std::mem::zeroed::<n::ngtcp2_path>() }, RawAddr::from_std(&local), RawAddr::from_std(&remote)));
@@ -162,7 +162,7 @@ impl PathBuf {
         b.0.local.addrlen = b.1.len as _;
         b.0.remote.addr = b.2.as_mut_ptr().cast();
         b.0.remote.addrlen = b.2.len as _;
-        PathBuf(b)
+        NgPath(b)
     }
 
     pub(crate) fn path(&mut self) -> &n::ngtcp2_path {

@@ -1,0 +1,36 @@
+//! The QUIC DATAGRAM (RFC 9221) send queue. Datagrams are unreliable: the
+//! queue sheds its oldest entry rather than grow, and one the peer no longer
+//! accepts is dropped when it is written (see `transmit`).
+
+use super::Connection;
+use crate::error::{Error, Result};
+use ngtcp2_sys as n;
+
+impl Connection {
+    /// Queues a DATAGRAM frame. Fails if the peer did not negotiate datagrams
+    /// or the payload is larger than it accepts.
+    pub fn send_datagram(&mut self, data: &[u8]) -> Result<()> {
+        let max = self.max_datagram_payload();
+        if data.len() > max {
+            return Err(Error::Other(format!("datagram of {} bytes exceeds the peer's limit of {max}", data.len())));
+        }
+        let st = self.inner_mut();
+        if st.datagrams.len() >= 1024 {
+            // Unreliable by definition: shed the oldest under pressure rather than grow.
+            st.datagrams.pop_front();
+        }
+        st.datagrams.push_back(data.to_vec());
+        Ok(())
+    }
+
+    /// Largest DATAGRAM payload the peer accepts (0: datagrams not negotiated).
+    pub fn max_datagram_payload(&self) -> usize {
+        // SAFETY: conn is valid; the returned pointer is owned by conn.
+        let p = unsafe { n::ngtcp2_conn_get_remote_transport_params(self.conn()) };
+        if p.is_null() {
+            return 0;
+        }
+        // DATAGRAM frame overhead: type (1) + length varint (up to 8).
+        (unsafe { (*p).max_datagram_frame_size } as usize).saturating_sub(9).min(1200)
+    }
+}
