@@ -1,5 +1,9 @@
-//! The crate's error type.
+//! The crate's error type. Each layer's precise errors are enums callers can
+//! match on (the QUIC ones are defined in [`crate::quic::error`]); this type
+//! gathers them so `?` works across layers.
 
+use crate::quic::error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Errors surfaced by Socket.IWA's library layers.
@@ -8,18 +12,31 @@ pub enum Error {
     /// A file the user named could not be used. The message names the file.
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
+    /// A value the user supplied (a flag, a server name, an ALPN name) is
+    /// unusable. The message names it.
+    #[error("{0}")]
+    BadInput(String),
+    /// A session file's content is unusable (see [`crate::tls::SavedSession`]).
+    #[error("session file: {0}")]
+    Session(&'static str),
     /// wolfSSL refused an operation.
     #[error("TLS: {0}")]
     Tls(String),
     /// ngtcp2 returned an error code.
-    #[error("QUIC: {what}: {msg} ({code})")]
-    Quic { what: &'static str, code: i32, msg: String },
+    #[error(transparent)]
+    Quic(#[from] Ngtcp2Error),
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    #[error(transparent)]
+    Datagram(#[from] DatagramError),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    /// No UDP socket could be bound on the address.
+    #[error("cannot bind a UDP socket on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
     /// A socket operation failed.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
-    /// Anything else with a message.
-    #[error("{0}")]
-    Other(String),
 }
 
 impl Error {
@@ -28,7 +45,7 @@ impl Error {
     }
 
     pub(crate) fn ngtcp2(what: &'static str, code: i32) -> Self {
-        Error::Quic { what, code, msg: crate::quic::ngtcp2_strerror(code) }
+        Error::Quic(Ngtcp2Error::new(what, code))
     }
 }
 

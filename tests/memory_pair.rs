@@ -8,18 +8,18 @@ use harness::*;
 use socket_iwa::app::echo::EchoClient;
 use socket_iwa::app::h3_client::{H3Client, Request};
 use socket_iwa::app::ConnectionApp;
-use socket_iwa::quic::{CloseReason, Connection, ConnectionConfig, Endpoint, Event, ServerConfig};
+use socket_iwa::quic::{CloseReason, Connection, ConnectionConfig, Event, ServerConfig};
 use socket_iwa::tls::TicketKey;
 use std::cell::RefCell;
 use wolfssl_sys as w;
 use std::rc::Rc;
 
-fn echo_client(streams: u64, bytes: u64, want_session: bool) -> socket_iwa::quic::ClientEndpoint<EchoClient> {
+fn echo_client(streams: u64, bytes: u64, want_session: bool) -> socket_iwa::io::ClientHost<EchoClient> {
     client("echo", None, &ConnectionConfig::default(), T0, EchoClient::new(streams, bytes, 0, want_session, T0))
 }
 
 fn assert_echo_verified(sim: &Sim<EchoClient>, streams: u64, bytes: u64) {
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     assert!(r.verified, "echo not verified: {r:?}\nlink: {:?}", sim.stats);
     assert_eq!(r.streams_completed, streams, "{r:?}");
     assert_eq!(r.bytes_echoed, streams * bytes, "{r:?}");
@@ -57,15 +57,15 @@ fn zero_rtt_accepted() {
     let mut sim = Sim::symmetric(server(), echo_client(4, 100_000, true), T0, LinkConfig::clean(), 2);
     sim.run_client(10 * SEC).unwrap();
     assert_echo_verified(&sim, 4, 100_000);
-    assert!(!sim.client.app.report.resumed);
-    let session = sim.client.app.session.clone().expect("a session ticket");
+    assert!(!sim.client.app().report.resumed);
+    let session = sim.client.app().session.clone().expect("a session ticket");
 
     let now = sim.now + SEC;
     let c = client("echo", Some(&session), &ConnectionConfig::default(), now, EchoClient::new(1, 1000, 0, false, now));
     let mut sim = Sim::symmetric(sim.server, c, now, LinkConfig::clean(), 3);
     sim.run_client(10 * SEC).unwrap();
     assert_echo_verified(&sim, 1, 1000);
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     assert!(r.resumed, "{r:?}");
     assert_eq!(r.early_data, "accepted");
     // 0-RTT: the echo is back one RTT after the start (a full handshake needs two).
@@ -79,7 +79,7 @@ fn zero_rtt_accepted() {
 fn zero_rtt_rejected() {
     let mut sim = Sim::symmetric(server(), echo_client(1, 1000, true), T0, LinkConfig::clean(), 4);
     sim.run_client(10 * SEC).unwrap();
-    let session = sim.client.app.session.clone().expect("a session ticket");
+    let session = sim.client.app().session.clone().expect("a session ticket");
 
     let now = sim.now + SEC;
     let other = server_with(ServerConfig::default(), TicketKey::ephemeral());
@@ -87,7 +87,7 @@ fn zero_rtt_rejected() {
     let mut sim = Sim::symmetric(other, c, now, LinkConfig::clean(), 5);
     sim.run_client(10 * SEC).unwrap();
     assert_echo_verified(&sim, 3, 50_000);
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     assert!(!r.resumed, "{r:?}");
     assert_eq!(r.early_data, "rejected", "{r:?}");
 }
@@ -101,7 +101,7 @@ fn zero_rtt_rejected() {
 fn echo_recovers_from_loss_reordering_and_duplication() {
     for seed in [11, 12, 13] {
         let mut sim = Sim::symmetric(server(), echo_client(4, 256 << 10, false), T0, LinkConfig::lossy(0.05), seed);
-        sim.run_client(120 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?} {:?}", sim.stats, sim.client.app.report));
+        sim.run_client(120 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?} {:?}", sim.stats, sim.client.app().report));
         assert_echo_verified(&sim, 4, 256 << 10);
         let st = &sim.stats;
         assert!(st.lost > 20 && st.reordered > 20 && st.duplicated > 0, "seed {seed}: the link did little: {st:?}");
@@ -133,7 +133,7 @@ fn h3_download_recovers_from_loss() {
         let c = client("h3", None, &ConnectionConfig::default(), T0, H3Client::new("localhost", reqs, 3, T0));
         let mut sim = Sim::symmetric(server(), c, T0, LinkConfig::lossy(0.05), seed);
         sim.run_client(120 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?}", sim.stats));
-        let r = &sim.client.app.report;
+        let r = &sim.client.app().report;
         assert!(r.verified, "seed {seed}: {r:?}");
         assert_eq!(r.responses[0].bytes, 1 << 20);
         assert!(sim.stats.lost > 20, "{:?}", sim.stats);
@@ -152,7 +152,7 @@ fn h3_responses_survive_late_qpack_inserts() {
         let c = client("h3", None, &ConnectionConfig::default(), T0, H3Client::new("localhost", reqs, 2, T0));
         let mut sim = Sim::symmetric(server(), c, T0, link.clone(), seed);
         sim.run_client(60 * SEC).unwrap();
-        let r = &sim.client.app.report;
+        let r = &sim.client.app().report;
         assert!(r.verified, "seed {seed}: {:?} {:?}", r.error, r.responses);
     }
 }
@@ -201,7 +201,7 @@ fn same_seed_same_outcome() {
 fn a_thousand_echo_streams_over_one_connection() {
     let mut sim = Sim::symmetric(server(), echo_client(1000, 2000, false), T0, LinkConfig::clean(), 41);
     let r = sim.run_client(60 * SEC);
-    assert!(r.is_ok(), "{r:?} {:?}", sim.client.app.report);
+    assert!(r.is_ok(), "{r:?} {:?}", sim.client.app().report);
     assert_echo_verified(&sim, 1000, 2000);
 }
 
@@ -212,7 +212,7 @@ fn a_thousand_sequential_h3_requests_on_one_connection() {
     let c = client("h3", None, &ConnectionConfig::default(), T0, H3Client::new("localhost", reqs, 1, T0));
     let mut sim = Sim::symmetric(server(), c, T0, LinkConfig::clean(), 42);
     let res = sim.run_client(60 * SEC);
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     assert!(res.is_ok(), "{res:?}");
     assert_eq!(r.completed, 1000, "{:?}", r.error);
     assert!(r.verified, "{:?}", r.error);
@@ -231,7 +231,7 @@ fn nat_rebinding_mid_transfer() {
         assert!(!sim.client.is_done());
         sim.rebind_client(new.parse().unwrap());
         let res = sim.run_client(60 * SEC);
-        assert!(res.is_ok(), "{old} -> {new}: {res:?} {:?} {:?}", sim.stats, sim.client.app.report);
+        assert!(res.is_ok(), "{old} -> {new}: {res:?} {:?} {:?}", sim.stats, sim.client.app().report);
         assert_echo_verified(&sim, 4, 1 << 20);
         assert!(sim.stats.to_new_address > 100, "{old} -> {new}: {:?}", sim.stats);
     }
@@ -262,7 +262,7 @@ fn idle_cfg() -> ConnectionConfig {
 fn idle_timeout_closes_both_ends_silently() {
     let server = server_with(ServerConfig { conn: idle_cfg(), ..ServerConfig::default() }, TicketKey::ephemeral());
     let mut sim = Sim::symmetric(server, client("echo", None, &idle_cfg(), T0, Quiet::default()), T0, LinkConfig::clean(), 61);
-    sim.run_until(SEC, |s| s.client.app.handshake).unwrap();
+    sim.run_until(SEC, |s| s.client.app().handshake).unwrap();
     // Let the handshake's tail (HANDSHAKE_DONE, ACKs, NEW_CONNECTION_ID) settle.
     sim.run_to(T0 + 500 * MS);
     assert_eq!(sim.in_flight(), 0);
@@ -361,7 +361,7 @@ fn server_close_reaches_the_client() {
     sim.run_client(10 * SEC).unwrap();
     let reason = sim.client.conn.close_reason().unwrap();
     assert!(reason.remote && reason.application && reason.code == 0, "{reason:?}");
-    assert!(!sim.client.app.report.verified);
+    assert!(!sim.client.app().report.verified);
     sim.run_server_empty(10 * SEC).unwrap();
 }
 
@@ -447,7 +447,7 @@ fn unknown_version_gets_version_negotiation() {
 
 // ---- Retry and NEW_TOKEN -----------------------------------------------------
 
-fn retry_server() -> socket_iwa::quic::ServerEndpoint {
+fn retry_server() -> socket_iwa::io::ServerHost {
     server_with(ServerConfig { retry: true, ..Default::default() }, TicketKey::ephemeral())
 }
 
@@ -464,7 +464,7 @@ fn retry_then_new_token_skips_it() {
     assert_eq!(sim.server.current_stats().retries_sent, 1);
     assert_eq!(sim.client.conn.handshake_duration_ns(), Some(20 * MS), "Retry costs one extra round trip");
     let token = sim.client.conn.new_token().expect("a NEW_TOKEN token after the handshake");
-    let mut session = sim.client.app.session.clone().expect("a session ticket");
+    let mut session = sim.client.app().session.clone().expect("a session ticket");
     session.token = Some(socket_iwa::tls::SavedSession::token_hex(&token));
 
     let now = sim.now + SEC;
@@ -474,7 +474,7 @@ fn retry_then_new_token_skips_it() {
     assert_echo_verified(&sim, 1, 1000);
     assert!(!sim.client.conn.retried(), "a valid NEW_TOKEN token must skip the Retry");
     assert_eq!(sim.server.current_stats().retries_sent, 1, "no second Retry");
-    assert_eq!(sim.client.app.report.early_data, "accepted");
+    assert_eq!(sim.client.app().report.early_data, "accepted");
 }
 
 /// Retry under loss, reordering and duplication: whatever is lost (the Retry,
@@ -483,7 +483,7 @@ fn retry_then_new_token_skips_it() {
 fn retry_survives_a_lossy_link() {
     for seed in [43, 44, 45] {
         let mut sim = Sim::symmetric(retry_server(), echo_client(2, 64 << 10, false), T0, LinkConfig::lossy(0.1), seed);
-        sim.run_client(60 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?} {:?}", sim.stats, sim.client.app.report));
+        sim.run_client(60 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?} {:?}", sim.stats, sim.client.app().report));
         assert_echo_verified(&sim, 2, 64 << 10);
         assert!(sim.client.conn.retried(), "seed {seed}: no Retry");
     }
@@ -496,7 +496,7 @@ fn new_token_from_another_address_gets_a_retry() {
     let mut sim = Sim::symmetric(retry_server(), echo_client(1, 1000, true), T0, LinkConfig::clean(), 46);
     sim.run_client(10 * SEC).unwrap();
     let token = sim.client.conn.new_token().expect("a NEW_TOKEN token");
-    let mut session = sim.client.app.session.clone().expect("a session ticket");
+    let mut session = sim.client.app().session.clone().expect("a session ticket");
     session.token = Some(socket_iwa::tls::SavedSession::token_hex(&token));
 
     let now = sim.now + SEC;
@@ -544,7 +544,7 @@ fn aged(session: &socket_iwa::tls::SavedSession, age_secs: i64) -> socket_iwa::t
 fn expired_session_file_falls_back_to_a_full_handshake() {
     let mut sim = Sim::symmetric(server(), echo_client(1, 1000, true), T0, LinkConfig::clean(), 51);
     sim.run_client(10 * SEC).unwrap();
-    let session = sim.client.app.session.clone().expect("a session ticket");
+    let session = sim.client.app().session.clone().expect("a session ticket");
 
     // A day old: far past any lifetime wolfSSL gives it.
     let old = aged(&session, 86_400);
@@ -553,14 +553,14 @@ fn expired_session_file_falls_back_to_a_full_handshake() {
     let mut sim = Sim::symmetric(sim.server, c, now, LinkConfig::clean(), 52);
     sim.run_client(10 * SEC).unwrap();
     assert_echo_verified(&sim, 1, 1000);
-    assert!(!sim.client.app.report.resumed, "an expired session cannot resume");
+    assert!(!sim.client.app().report.resumed, "an expired session cannot resume");
 
     let now = sim.now + SEC;
     let c = client("echo", Some(&session), &ConnectionConfig::default(), now, EchoClient::new(1, 1000, 0, false, now));
     let mut sim = Sim::symmetric(sim.server, c, now, LinkConfig::clean(), 53);
     sim.run_client(10 * SEC).unwrap();
     assert_echo_verified(&sim, 1, 1000);
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     assert!(r.resumed, "{r:?}");
     assert_eq!(r.early_data, "accepted");
 }

@@ -7,7 +7,8 @@
 use socket_iwa::app::echo::EchoClient;
 use socket_iwa::app::{server_factory, SERVER_ALPNS};
 use socket_iwa::h3::{varint, wt, ws};
-use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig, Endpoint, ServerConfig, ServerEndpoint};
+use socket_iwa::io::{ClientHost, ServerHost};
+use socket_iwa::quic::{Connection, ConnectionConfig, ServerConfig, ServerEndpoint};
 use socket_iwa::tls::{Identity, TicketKey, TlsContext, Verification};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -67,7 +68,7 @@ fn send(idx: u8, data: &[u8], fin: bool) -> Vec<u8> {
     cat(&[&[if fin { 3 } else { 2 }, idx, data.len() as u8], data])
 }
 
-fn pump(client: &mut ClientEndpoint<EchoClient>, server: &mut ServerEndpoint, c: SocketAddr, s: SocketAddr, mut now: u64, log: &mut Vec<Vec<u8>>) -> u64 {
+fn pump(client: &mut ClientHost<EchoClient>, server: &mut ServerHost, c: SocketAddr, s: SocketAddr, mut now: u64, log: &mut Vec<Vec<u8>>) -> u64 {
     for _ in 0..100_000 {
         if client.is_done() {
             return now;
@@ -144,16 +145,16 @@ fn main() {
     let identity = Identity::generate().unwrap();
     let key = TicketKey::load_or_create(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/ticket.key"))).unwrap();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, key).unwrap();
-    let mut server = ServerEndpoint::new(tls, ServerConfig::default(), server_factory());
+    let mut server = ServerHost::server(ServerEndpoint::new(tls, ServerConfig::default()), server_factory());
     let ctls = TlsContext::client(&Verification::Insecure).unwrap();
     let cfg = ConnectionConfig::default();
     let now = 1_000_000_000u64;
     let conn = Connection::connect(&ctls, c, s, &["echo"], "localhost", None, &cfg, now).unwrap();
-    let mut client = ClientEndpoint::new(conn, EchoClient::new(1, 1000, 1, true, now), now);
+    let mut client = ClientHost::client(conn, EchoClient::new(1, 1000, 1, true, now), now);
     let mut log = Vec::new();
     let now = pump(&mut client, &mut server, c, s, now, &mut log);
-    assert!(client.app.report.verified);
-    let session = client.app.session.clone().expect("a session ticket");
+    assert!(client.app().report.verified);
+    let session = client.app().session.clone().expect("a session ticket");
     let json = serde_json::to_string_pretty(&session).unwrap();
     put("session_file", "real_session.json", json.as_bytes());
     let der = unhex(&session.tls_session);
@@ -178,10 +179,10 @@ fn main() {
 
     // Resume with 0-RTT to capture a ClientHello carrying that ticket.
     let conn = Connection::connect(&ctls, c, s, &["echo"], "localhost", Some(&session), &cfg, now).unwrap();
-    let mut client = ClientEndpoint::new(conn, EchoClient::new(1, 100, 0, false, now), now);
+    let mut client = ClientHost::client(conn, EchoClient::new(1, 100, 0, false, now), now);
     let mut log2 = Vec::new();
     pump(&mut client, &mut server, c, s, now, &mut log2);
-    assert!(client.app.report.resumed);
+    assert!(client.app().report.resumed);
 
     let rec = |peer: u8, d: &[u8]| cat(&[&[peer], &(d.len() as u16).to_be_bytes(), d]);
     put("endpoint", "raw_initial", &cat(&[&[0], &rec(0, &log[0])]));

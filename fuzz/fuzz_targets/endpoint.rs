@@ -18,7 +18,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use socket_iwa::app::{server_factory, ConnectionApp, SERVER_ALPNS};
-use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig, Endpoint, Event, ServerConfig, ServerEndpoint};
+use socket_iwa::io::{ClientHost, ServerHost};
+use socket_iwa::quic::{Connection, ConnectionConfig, Event, ServerConfig, ServerEndpoint};
 use socket_iwa::tls::{Identity, TicketKey, TlsContext, Verification};
 use std::net::SocketAddr;
 
@@ -30,9 +31,9 @@ thread_local! {
 
 const MS: u64 = 1_000_000;
 
-fn server() -> ServerEndpoint {
+fn server() -> ServerHost {
     let tls = IDENTITY.with(|id| TlsContext::server(id, SERVER_ALPNS, TicketKey::ephemeral())).expect("server context");
-    ServerEndpoint::new(tls, ServerConfig { max_connections: 8, ..ServerConfig::default() }, server_factory())
+    ServerHost::server(ServerEndpoint::new(tls, ServerConfig { max_connections: 8, ..ServerConfig::default() }), server_factory())
 }
 
 fn s_addr() -> SocketAddr {
@@ -59,7 +60,7 @@ impl<'a> Input<'a> {
     }
 }
 
-fn drain_server(server: &mut ServerEndpoint, now: u64) -> Vec<(Vec<u8>, SocketAddr)> {
+fn drain_server(server: &mut ServerHost, now: u64) -> Vec<(Vec<u8>, SocketAddr)> {
     let mut out = Vec::new();
     server.flush(now, &mut |p, to| {
         out.push((p.to_vec(), to));
@@ -108,7 +109,7 @@ struct Link {
     flip_next: Option<(usize, u8)>,
 }
 
-fn pump(client: &mut ClientEndpoint<Sink>, server: &mut ServerEndpoint, c_addr: SocketAddr, link: &mut Link, now: &mut u64, rounds: usize) {
+fn pump(client: &mut ClientHost<Sink>, server: &mut ServerHost, c_addr: SocketAddr, link: &mut Link, now: &mut u64, rounds: usize) {
     for _ in 0..rounds {
         let mut to_server = Vec::new();
         client.flush(*now, &mut |p, _| {
@@ -169,7 +170,7 @@ fn client_mode(sel: u8, mut inp: Input) {
     let conn = CLIENT_TLS
         .with(|t| Connection::connect(t, c_addr, s_addr(), &[alpn], "localhost", None, &ConnectionConfig::default(), now))
         .expect("client connection");
-    let mut client = ClientEndpoint::new(conn, Sink, now);
+    let mut client = ClientHost::client(conn, Sink, now);
     let mut link = Link { drop_next: 0, dup_next: 0, truncate_next: None, flip_next: None };
     // With bit 2 set, the link ops below also act during the handshake.
     if sel & 4 == 0 {

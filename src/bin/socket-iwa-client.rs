@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
-use socket_iwa::quic::client::{dial_and_run, Dial, Rebind};
+use socket_iwa::io::{dial_and_run, Dial, Rebind};
 use socket_iwa::quic::Versions;
 use socket_iwa::tls::{SavedSession, TlsContext, Verification, VerifyArgs};
 use std::net::{IpAddr, SocketAddr};
@@ -124,7 +124,7 @@ fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, save
     out["verification"] = verification.mode().into();
     if args.rebind_after.is_some() {
         // A requested migration that did not happen is a failure, not a footnote.
-        let m = ep.migration.clone().unwrap_or_else(|| socket_iwa::quic::client::MigrationReport {
+        let m = ep.migration.clone().unwrap_or_else(|| socket_iwa::io::MigrationReport {
             error: Some("the migration point was never reached".into()),
             ..Default::default()
         });

@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use socket_iwa::app::h3_client::{H3Client, Request, WsOptions, WtOptions};
-use socket_iwa::quic::client::{dial_and_run, Dial};
+use socket_iwa::io::{dial_and_run, Dial};
 use socket_iwa::time::now_ns;
 use socket_iwa::tls::{TlsContext, VerifyArgs};
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use socket_iwa::app::{server_factory, SERVER_ALPNS};
-use socket_iwa::io::{run, UdpSocket};
+use socket_iwa::io::{run, ServerHost, UdpSocket};
 use socket_iwa::quic::{ServerConfig, ServerEndpoint};
 use socket_iwa::tls::{Identity, TicketKey, TlsContext};
 use std::net::SocketAddr;
@@ -94,7 +94,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     let replay = ticket_key.anti_replay();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
     let sock = UdpSocket::bind(args.listen)
-        .map_err(|e| socket_iwa::Error::Other(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|e| socket_iwa::Error::Bind { addr: args.listen, source: e })?;
     let mut cfg = ServerConfig {
         max_connections: args.max_connections,
         retry: args.retry,
@@ -106,8 +106,8 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         ..Default::default()
     };
     cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
-    cfg.check_limits().map_err(socket_iwa::Error::Other)?;
-    let mut server = ServerEndpoint::new(tls, cfg, server_factory());
+    cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
+    let mut server = ServerHost::server(ServerEndpoint::new(tls, cfg), server_factory());
     let json = args.json;
     if args.stats_interval > 0 {
         server.set_stats_interval(socket_iwa::time::now_ns(), args.stats_interval * 1_000_000);

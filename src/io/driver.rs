@@ -2,6 +2,7 @@
 //! feed datagrams in, fire timers, write packets out. One loop for server and
 //! client, native and wasm.
 
+use super::host::{ConnectionApp, Host};
 use super::udp::UdpSocket;
 use crate::quic::Endpoint;
 use crate::time::now_ns;
@@ -14,14 +15,14 @@ const SHUTDOWN_GRACE_NS: u64 = 500_000_000;
 /// Datagrams read per wakeup before timers and output get a turn.
 const RECV_BATCH: usize = 64;
 
-/// Runs `ep` on `sock` until the endpoint is done or `stop()` returns true.
+/// Runs the host `ep` on `sock` until its endpoint is done or `stop()` returns true.
 /// `stop` is checked at least every 100 ms; on stop the endpoint shuts down
 /// gracefully (goodbyes acknowledged, at most 500 ms, then CONNECTION_CLOSE).
 /// When the endpoint asks for a new socket (a client migrating, see
-/// [`Endpoint::wants_new_socket`]) the loop binds it and, if the endpoint
+/// [`Host::wants_new_socket`]) the loop binds it and, if the endpoint
 /// moves onto it, continues on that socket alone (the old one is no longer
 /// read; one the loop bound itself is closed when replaced).
-pub fn run(sock: &UdpSocket, ep: &mut dyn Endpoint, stop: &dyn Fn() -> bool) -> io::Result<()> {
+pub fn run<E: Endpoint, A: ConnectionApp>(sock: &UdpSocket, ep: &mut Host<E, A>, stop: &dyn Fn() -> bool) -> io::Result<()> {
     let mut replacement: Option<UdpSocket> = None;
     let mut buf = vec![0u8; 65536];
     let mut shutdown_deadline: Option<u64> = None;

@@ -1,11 +1,16 @@
-//! The socket layer: a non-blocking UDP socket on `libc` and the one event loop
-//! that drives any [`crate::quic::Endpoint`]. Natively these are kernel
-//! syscalls; in wasm they are Emscripten syscalls that `libdirectsockets.js`
-//! maps to Direct Sockets (with JSPI suspending inside `poll`).
+//! The socket layer and the host: a non-blocking UDP socket on `libc`, the one
+//! event loop ([`driver::run`]) and the one driver of connections plus their
+//! applications ([`Host`]), for server and client, native and wasm. Natively
+//! the sockets are kernel syscalls; in wasm they are Emscripten syscalls that
+//! `libdirectsockets.js` maps to Direct Sockets (with JSPI suspending inside `poll`).
 
 pub mod addr;
+pub mod client;
 pub mod driver;
+pub mod host;
 pub mod udp;
 
+pub use client::{dial_and_run, ClientRun, Dial};
 pub use driver::run;
+pub use host::{AppFactory, ClientHost, ConnectionApp, Host, MigrationReport, Rebind, ServerHost};
 pub use udp::UdpSocket;

@@ -1,12 +1,16 @@
 //! The sans-IO QUIC core over ngtcp2. See [`connection`] for one connection,
 //! [`server`] for the accepting endpoint and [`client`] for a dialing one.
+//! Nothing here owns a socket, reads a clock or knows an application: the
+//! [`Endpoint`] trait is what [`crate::io::Host`] drives.
 
 pub mod client;
 pub mod connection;
+pub mod error;
 pub mod server;
 
 pub use client::ClientEndpoint;
 pub use connection::{CloseReason, Connection, Event};
+pub use error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
 pub use server::{ServerConfig, ServerEndpoint};
 
 use crate::io::addr::RawAddr;
@@ -105,43 +109,65 @@ impl Default for ConnectionConfig {
     }
 }
 
-/// What the socket driver needs from an endpoint: datagrams in, a timer,
-/// datagrams out. Server and client endpoints implement it; the driver in
-/// [`crate::io::driver`] is the same for both, natively and in wasm.
+/// A connection's handle inside an endpoint.
+pub type ConnKey = u64;
+
+/// What an endpoint asks of the host that drives it ([`crate::io::Host`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointEvent {
+    /// The connection has news (events queued, a timer fired, it closed): the
+    /// host runs its application and then calls [`Endpoint::processed`].
+    Ready(ConnKey),
+    /// The connection is gone (closed, timed out, reclaimed, evicted): the host
+    /// drops its application.
+    Closed(ConnKey),
+}
+
+/// A set of connections without applications, sockets or clocks: datagrams in,
+/// typed events and packets out, time always an argument. The server endpoint
+/// routes by connection ID and admits new connections; the client endpoint
+/// holds one connection. [`crate::io::Host`] drives either one together with
+/// the connections' applications, natively and in wasm.
 pub trait Endpoint {
     fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]);
     /// Next timestamp (ns) at which [`on_timeout`](Self::on_timeout) is due.
     fn timeout(&self) -> Option<u64>;
+    /// Fires the connection timers that are due (their connections become `Ready`).
     fn on_timeout(&mut self, now: u64);
-    /// Writes pending packets through `send`, which returns false when the socket
-    /// would block; returns false if it stopped for that reason.
-    fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool;
+    /// Endpoint-wide timer work (reclaiming, statistics), run by the host after
+    /// the connections made ready by [`on_timeout`](Self::on_timeout) were processed.
+    fn maintain(&mut self, _now: u64) {}
+    fn poll_event(&mut self) -> Option<EndpointEvent>;
+    fn connection(&self, key: ConnKey) -> Option<&Connection>;
+    fn connection_mut(&mut self, key: ConnKey) -> Option<&mut Connection>;
+    /// The connection `key`, about to be handed to its application (the server
+    /// first tells it whether new work must be refused).
+    fn connection_for_app(&mut self, key: ConnKey) -> Option<&mut Connection> {
+        self.connection_mut(key)
+    }
+    /// The application of `key` ran; it holds `app_buffered` bytes of its own.
+    /// The endpoint updates routes, budgets and timers (and forgets a closed connection).
+    fn processed(&mut self, key: ConnKey, now: u64, app_buffered: u64);
+    /// `key` was changed from outside processing (a goodbye queued, a close):
+    /// schedule its output and its timer.
+    fn touch(&mut self, key: ConnKey);
+    /// Every connection, for shutdown.
+    fn keys(&self) -> Vec<ConnKey>;
+    /// A stateless packet to send (Version Negotiation, Retry, a refusal).
+    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr)>;
+    /// A stateless packet the socket refused, to be sent first next time.
+    fn unsent_stateless(&mut self, pkt: Vec<u8>, to: SocketAddr);
+    /// Connections that may have packets to write, in order. Each one taken is
+    /// reported back with [`flushed`](Self::flushed) or [`not_flushed`](Self::not_flushed).
+    fn take_sendable(&mut self) -> Vec<ConnKey>;
+    /// `key` wrote one burst: `drained` if it had nothing more, `blocked` if the socket refused a packet.
+    fn flushed(&mut self, key: ConnKey, now: u64, drained: bool, blocked: bool);
+    /// The socket filled up before these were visited: they stay sendable.
+    fn not_flushed(&mut self, keys: &[ConnKey]);
+    /// Called once after every flush.
+    fn flush_done(&mut self) {}
+    /// True when the endpoint has nothing left to do (a client whose connection ended).
     fn is_done(&self) -> bool;
-    /// The process is stopping, step 1: let every connection's app queue its
-    /// goodbye (HTTP/3's GOAWAY). The driver keeps running the loop after this
-    /// so the goodbyes are sent and acknowledged. Default: nothing.
-    fn begin_shutdown(&mut self, _now: u64) {}
-    /// True once every goodbye queued by `begin_shutdown` has been sent and
-    /// acknowledged (nothing left unsent or in flight). Default: true.
-    fn goodbyes_delivered(&self) -> bool {
-        true
-    }
-    /// Step 2: close every connection (CONNECTION_CLOSE with the app's code).
-    /// The driver flushes once more afterwards. Default: nothing.
-    fn finish_shutdown(&mut self, _now: u64) {}
-    /// The endpoint wants a new UDP socket (a client migrating): the local
-    /// address to bind (port 0: any). The driver binds it and calls
-    /// [`rebound`](Self::rebound). Default: never.
-    fn wants_new_socket(&mut self) -> Option<SocketAddr> {
-        None
-    }
-    /// The driver's answer to `wants_new_socket`: the new socket's local
-    /// address, or why binding failed. Returns true if the endpoint moved to
-    /// the new socket; the driver then reads and writes only the new one.
-    /// Otherwise it drops the new one and carries on as before.
-    fn rebound(&mut self, _now: u64, _bound: std::io::Result<SocketAddr>) -> bool {
-        false
-    }
 }
 
 /// ngtcp2's description of a library error code.

@@ -19,8 +19,7 @@
 //!   connections marked dirty.
 
 use super::connection::{random_cid, Connection, ValidatedToken};
-use super::{ConnectionConfig, Endpoint};
-use crate::app::{AppFactory, ConnectionApp};
+use super::{ConnKey, ConnectionConfig, Endpoint, EndpointEvent};
 use crate::io::addr::RawAddr;
 use crate::tls::TlsContext;
 use ngtcp2_sys as n;
@@ -208,7 +207,8 @@ struct HalfOpen {
 
 struct Slot {
     conn: Connection,
-    app: Option<Box<dyn ConnectionApp>>,
+    /// What the connection's application held when it last ran.
+    app_buffered: u64,
     /// Every connection ID that routes to this slot.
     cids: Vec<Vec<u8>>,
     /// Set while the handshake is in progress.
@@ -241,7 +241,8 @@ pub struct ServerEndpoint {
     starved: BTreeSet<u64>,
     /// Gives freed heap back to the OS after many connections close (app/memory.rs).
     reclaim: crate::app::memory::Reclaimer,
-    factory: AppFactory,
+    /// Connections ready for their application, connections gone.
+    events: VecDeque<EndpointEvent>,
     slots: HashMap<u64, Slot>,
     next_key: u64,
     routes: HashMap<Vec<u8>, u64>,
@@ -249,10 +250,6 @@ pub struct ServerEndpoint {
     /// Seals Retry and NEW_TOKEN tokens; lives as long as the process.
     token_secret: [u8; 32],
     stateless: VecDeque<(Vec<u8>, SocketAddr)>,
-    blocked: Option<(Vec<u8>, SocketAddr)>,
-    buf: Vec<u8>,
-    /// Application close codes chosen in `begin_shutdown`, used by `finish_shutdown`.
-    shutdown_codes: Vec<(u64, u64)>,
     /// Connection timers: (deadline, key), min-first; stale entries are skipped.
     timers: BinaryHeap<Reverse<(u64, u64)>>,
     /// Connections that may have something to send.
@@ -279,7 +276,7 @@ pub struct ServerEndpoint {
 }
 
 impl ServerEndpoint {
-    pub fn new(tls: TlsContext, cfg: ServerConfig, factory: AppFactory) -> Self {
+    pub fn new(tls: TlsContext, cfg: ServerConfig) -> Self {
         let mut static_secret = [0u8; 32];
         crate::tls::random_bytes(&mut static_secret);
         let mut token_secret = [0u8; 32];
@@ -298,16 +295,13 @@ impl ServerEndpoint {
             buffered: 0,
             starved: BTreeSet::new(),
             reclaim: Default::default(),
-            factory,
+            events: VecDeque::new(),
             slots: HashMap::new(),
             next_key: 0,
             routes: HashMap::new(),
             static_secret,
             token_secret,
             stateless: VecDeque::new(),
-            blocked: None,
-            buf: vec![0u8; 1500],
-            shutdown_codes: Vec::new(),
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
             half_open_order: VecDeque::new(),
@@ -610,7 +604,7 @@ impl ServerEndpoint {
             self.pressure_seen_at = Some(now);
         }
         self.half_open_order.push_back((now, key));
-        self.slots.insert(key, Slot { conn, app: None, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false, buffered: 0 });
+        self.slots.insert(key, Slot { conn, app_buffered: 0, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false, buffered: 0 });
         self.stats.accepted += 1;
         log::debug!("accepted a connection from {remote}");
         Some(key)
@@ -645,6 +639,7 @@ impl ServerEndpoint {
         self.buffered -= slot.buffered;
         self.starved.remove(&key);
         self.stats.closed += 1;
+        self.events.push_back(EndpointEvent::Closed(key));
         if let Some(cb) = self.on_close.as_mut() {
             cb(&slot.conn);
         }
@@ -692,28 +687,11 @@ impl ServerEndpoint {
         }
     }
 
-    /// Runs the application on the connection's pending events and refreshes routes.
-    fn process(&mut self, key: u64, now: u64) {
-        // New work is refused from 15/16 of the server budget on: the last 1/16 stays
-        // for work already accepted, so it can progress.
-        let limit = self.cfg.server_buffer_limit;
-        let busy = self.buffered >= limit - limit / 16;
+    /// After the application ran on the connection's events: refreshes routes,
+    /// forgets a closed connection, ends the half-open state, recounts budgets.
+    fn process(&mut self, key: u64, now: u64, app_buffered: u64) {
         let Some(slot) = self.slots.get_mut(&key) else { return };
-        slot.conn.set_server_busy(busy);
-        while let Some(ev) = slot.conn.poll_event() {
-            if slot.app.is_none() {
-                if let Some(alpn) = slot.conn.alpn() {
-                    slot.app = (self.factory)(&alpn);
-                }
-            }
-            match slot.app.as_mut() {
-                Some(app) => app.on_event(&mut slot.conn, now, ev),
-                None => log::debug!("event before the application is known: {ev:?}"),
-            }
-        }
-        if let Some(app) = slot.app.as_mut() {
-            app.on_tick(&mut slot.conn, now);
-        }
+        slot.app_buffered = app_buffered;
         let (added, retired) = slot.conn.take_cid_changes();
         for c in added {
             self.routes.insert(c.clone(), key);
@@ -775,7 +753,7 @@ impl ServerEndpoint {
     /// budget (buffered over all connections) allow.
     fn account(&mut self, key: u64) {
         let Some(slot) = self.slots.get_mut(&key) else { return };
-        let held = slot.conn.buffered_output() + slot.app.as_ref().map_or(0, |a| a.buffered());
+        let held = slot.conn.buffered_output() + slot.app_buffered;
         self.buffered = self.buffered - slot.buffered + held;
         slot.buffered = held;
         let room_conn = self.cfg.conn_buffer_limit.saturating_sub(held + slot.conn.unused_credit());
@@ -860,8 +838,7 @@ impl Endpoint for ServerEndpoint {
         if let Some(slot) = self.slots.get_mut(&key) {
             slot.conn.recv(now, local, remote, data);
         }
-        self.process(key, now);
-        self.prune_timers();
+        self.events.push_back(EndpointEvent::Ready(key));
     }
 
     fn timeout(&self) -> Option<u64> {
@@ -891,12 +868,15 @@ impl Endpoint for ServerEndpoint {
         }
         for key in due {
             if let Some(slot) = self.slots.get_mut(&key) {
-                // The entry is consumed: a new deadline is pushed by `process`.
+                // The entry is consumed: a new deadline is pushed by `processed`.
                 slot.timer = None;
                 slot.conn.on_timeout(now);
             }
-            self.process(key, now);
+            self.events.push_back(EndpointEvent::Ready(key));
         }
+    }
+
+    fn maintain(&mut self, now: u64) {
         self.reclaim_half_open(now);
         if let Some((every, next)) = self.stats_every {
             if now >= next {
@@ -911,100 +891,84 @@ impl Endpoint for ServerEndpoint {
         self.prune_timers();
     }
 
-    fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool {
-        if let Some((pkt, to)) = self.blocked.take() {
-            if !send(&pkt, to) {
-                self.blocked = Some((pkt, to));
-                return false;
-            }
-        }
-        while let Some((pkt, to)) = self.stateless.pop_front() {
-            if !send(&pkt, to) {
-                self.blocked = Some((pkt, to));
-                return false;
-            }
-        }
+    fn poll_event(&mut self) -> Option<EndpointEvent> {
+        self.events.pop_front()
+    }
+
+    fn connection(&self, key: ConnKey) -> Option<&Connection> {
+        self.slots.get(&key).map(|s| &s.conn)
+    }
+
+    fn connection_mut(&mut self, key: ConnKey) -> Option<&mut Connection> {
+        self.slots.get_mut(&key).map(|s| &mut s.conn)
+    }
+
+    fn connection_for_app(&mut self, key: ConnKey) -> Option<&mut Connection> {
+        // New work is refused from 15/16 of the server budget on: the last 1/16 stays
+        // for work already accepted, so it can progress.
+        let limit = self.cfg.server_buffer_limit;
+        let busy = self.buffered >= limit - limit / 16;
+        let slot = self.slots.get_mut(&key)?;
+        slot.conn.set_server_busy(busy);
+        Some(&mut slot.conn)
+    }
+
+    fn processed(&mut self, key: ConnKey, now: u64, app_buffered: u64) {
+        self.process(key, now, app_buffered);
+        self.prune_timers();
+    }
+
+    fn touch(&mut self, key: ConnKey) {
+        self.mark_dirty(key);
+        self.reschedule(key);
+    }
+
+    fn keys(&self) -> Vec<ConnKey> {
+        self.slots.keys().copied().collect()
+    }
+
+    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr)> {
+        self.stateless.pop_front()
+    }
+
+    fn unsent_stateless(&mut self, pkt: Vec<u8>, to: SocketAddr) {
+        self.stateless.push_front((pkt, to));
+    }
+
+    fn take_sendable(&mut self) -> Vec<ConnKey> {
         if !self.starved.is_empty() {
             self.feed_starved();
         }
-        let queue = std::mem::take(&mut self.dirty);
-        let mut again = Vec::new();
-        let mut result = true;
-        for (i, &key) in queue.iter().enumerate() {
-            if !result {
-                // The socket is full: everything not visited stays dirty.
-                again.extend_from_slice(&queue[i..]);
-                break;
-            }
-            let Some(slot) = self.slots.get_mut(&key) else { continue };
-            self.flush_visits += 1;
-            let limit = slot.conn.burst_limit();
-            let mut drained = false;
-            for _ in 0..limit {
-                match slot.conn.poll_transmit(now, &mut self.buf) {
-                    Some((len, to)) => {
-                        if !send(&self.buf[..len], to) {
-                            self.blocked = Some((self.buf[..len].to_vec(), to));
-                            result = false;
-                            break;
-                        }
-                    }
-                    None => {
-                        drained = true;
-                        break;
-                    }
-                }
-            }
-            slot.conn.burst_done(now);
-            if drained {
-                slot.dirty = false;
-            } else {
-                again.push(key);
-            }
-            // Writing can close a connection (an error found while packetising).
-            let closed = slot.conn.is_closed();
-            if closed {
-                self.process(key, now);
-            } else {
-                self.reschedule(key);
-            }
+        // Taken keys keep their `dirty` flag until `flushed` says they drained.
+        std::mem::take(&mut self.dirty)
+    }
+
+    fn flushed(&mut self, key: ConnKey, _now: u64, drained: bool, _blocked: bool) {
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        self.flush_visits += 1;
+        if drained {
+            slot.dirty = false;
+        } else {
+            self.dirty.push(key);
         }
-        self.dirty.extend(again);
+        // Writing can close a connection (an error found while packetising).
+        if slot.conn.is_closed() {
+            self.events.push_back(EndpointEvent::Ready(key));
+        } else {
+            self.reschedule(key);
+        }
+    }
+
+    fn not_flushed(&mut self, keys: &[ConnKey]) {
+        self.dirty.extend_from_slice(keys);
+    }
+
+    fn flush_done(&mut self) {
         self.prune_timers();
-        result
     }
 
     fn is_done(&self) -> bool {
         false
-    }
-
-    fn begin_shutdown(&mut self, now: u64) {
-        let mut codes = Vec::new();
-        for (&key, slot) in self.slots.iter_mut() {
-            let code = match slot.app.as_mut() {
-                Some(app) if slot.conn.is_open() => app.on_shutdown(&mut slot.conn, now),
-                _ => 0,
-            };
-            codes.push((key, code));
-        }
-        for &(key, _) in &codes {
-            self.mark_dirty(key);
-            self.reschedule(key);
-        }
-        self.shutdown_codes = codes;
-    }
-
-    fn goodbyes_delivered(&self) -> bool {
-        self.slots.values().all(|s| !s.conn.is_open() || s.conn.output_settled())
-    }
-
-    fn finish_shutdown(&mut self, now: u64) {
-        for (key, code) in std::mem::take(&mut self.shutdown_codes) {
-            if let Some(slot) = self.slots.get_mut(&key) {
-                slot.conn.close(now, code, "server shutting down");
-            }
-            self.mark_dirty(key);
-        }
     }
 }
 
@@ -1019,8 +983,8 @@ mod tests {
 
     fn endpoint_with(cfg: ServerConfig) -> ServerEndpoint {
         let id = Identity::generate().unwrap();
-        let tls = TlsContext::server(&id, crate::app::SERVER_ALPNS, TicketKey::ephemeral()).unwrap();
-        ServerEndpoint::new(tls, cfg, crate::app::server_factory())
+        let tls = TlsContext::server(&id, &["echo", "h3"], TicketKey::ephemeral()).unwrap();
+        ServerEndpoint::new(tls, cfg)
     }
 
     fn header(dcid: &[u8]) -> n::ngtcp2_pkt_hd {
@@ -1032,6 +996,43 @@ mod tests {
     }
 
     const T0: u64 = 5_000_000_000;
+
+    /// What a host does with the endpoint's events, without applications.
+    fn pump(ep: &mut ServerEndpoint, now: u64) {
+        while let Some(ev) = ep.poll_event() {
+            if let EndpointEvent::Ready(k) = ev {
+                if let Some(c) = ep.connection_for_app(k) {
+                    while c.poll_event().is_some() {}
+                }
+                ep.processed(k, now, 0);
+            }
+        }
+    }
+
+    /// What a host's flush does (bursts per sendable connection); returns the packets written.
+    fn flush(ep: &mut ServerEndpoint, now: u64) -> usize {
+        let mut sent = 0;
+        while ep.poll_stateless().is_some() {
+            sent += 1;
+        }
+        let mut buf = vec![0u8; 1500];
+        for key in ep.take_sendable() {
+            let Some(c) = ep.connection_mut(key) else { continue };
+            let mut drained = false;
+            for _ in 0..c.burst_limit() {
+                if c.poll_transmit(now, &mut buf).is_none() {
+                    drained = true;
+                    break;
+                }
+                sent += 1;
+            }
+            c.burst_done(now);
+            ep.flushed(key, now, drained, false);
+        }
+        ep.flush_done();
+        pump(ep, now);
+        sent
+    }
 
     /// Real client Initials from our own client connections, fed in memory.
     fn client_initial(tls: &TlsContext, local: SocketAddr, server: SocketAddr, now: u64) -> Vec<u8> {
@@ -1056,17 +1057,14 @@ mod tests {
             let client = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8)), 5000);
             let d = client_initial(&ctls, "0.0.0.0:5000".parse().unwrap(), server, now);
             ep.handle_datagram(now, server, client, &d);
+            pump(&mut ep, now);
             if i == 0 {
                 first = d;
             }
             now += 1_000;
         }
         assert_eq!(ep.stats.accepted, n as u64);
-        let mut sent = 0;
-        assert!(ep.flush(now, &mut |_, _| {
-            sent += 1;
-            true
-        }));
+        let sent = flush(&mut ep, now);
         assert!(sent >= n as usize);
         // The heap's earliest deadline equals the earliest of all connections.
         let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
@@ -1076,15 +1074,19 @@ mod tests {
         let before = ep.flush_visits;
         let c0 = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 0)), 5000);
         ep.handle_datagram(now, server, c0, &first);
-        ep.flush(now, &mut |_, _| true);
+        pump(&mut ep, now);
+        flush(&mut ep, now);
         assert_eq!(ep.flush_visits - before, 1, "flush must visit only connections with something to send");
         // Nothing else due: a flush with no input visits nobody.
         let before = ep.flush_visits;
-        ep.flush(now, &mut |_, _| true);
+        flush(&mut ep, now);
         assert_eq!(ep.flush_visits, before);
         // Timers fire only for due connections; after their PTOs fire, the heap still matches.
         let t = ep.timeout().unwrap();
         ep.on_timeout(t);
+        pump(&mut ep, t);
+        ep.maintain(t);
+        pump(&mut ep, t);
         let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
         assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
         assert!(ep.timers.len() <= 2 * ep.slots.len() + 64);

@@ -230,7 +230,7 @@ impl Tls {
         for a in alpns {
             // RFC 7301 3.1: each name is 1-255 bytes (a longer one's length byte would wrap).
             if a.is_empty() || a.len() > 255 {
-                return Err(Error::Other(format!("ALPN protocol names are 1-255 bytes; got {} bytes", a.len())));
+                return Err(Error::BadInput(format!("ALPN protocol names are 1-255 bytes; got {} bytes", a.len())));
             }
             wire.push(a.len() as u8);
             wire.extend_from_slice(a.as_bytes());

@@ -54,19 +54,19 @@ impl SavedSession {
     }
 
     pub fn transport_params(&self) -> Result<Vec<u8>> {
-        unhex(&self.transport_params).ok_or_else(|| Error::Other("session file: bad transport_params".into()))
+        unhex(&self.transport_params).ok_or_else(|| Error::Session("bad transport_params"))
     }
 
     /// Installs the session on `ssl`; returns whether it permits 0-RTT.
     pub(super) fn apply(&self, ssl: *mut w::WOLFSSL) -> Result<bool> {
-        let der = unhex(&self.tls_session).ok_or_else(|| Error::Other("session file: bad tls_session".into()))?;
+        let der = unhex(&self.tls_session).ok_or_else(|| Error::Session("bad tls_session"))?;
         // SAFETY: d2i reads der.len() bytes; the session reference is released
         // after wolfSSL_set_session copied it into ssl.
         unsafe {
             let mut p = der.as_ptr();
             let sess = w::wolfSSL_d2i_SSL_SESSION(std::ptr::null_mut(), &mut p, der.len() as _);
             if sess.is_null() {
-                return Err(Error::Other("session file: wolfSSL cannot decode the TLS session".into()));
+                return Err(Error::Session("wolfSSL cannot decode the TLS session"));
             }
             let early = w::wolfSSL_SESSION_get_max_early_data(sess) == u32::MAX;
             let ok = w::wolfSSL_set_session(ssl, sess) == w::WOLFSSL_SUCCESS as c_int;

@@ -75,7 +75,7 @@ impl Verification {
         let path = Path::new(SYSTEM_CA_BUNDLE);
         match std::fs::read(path) {
             Ok(pem) => Ok(Verification::Ca { roots_pem: pem, source: SYSTEM_CA_BUNDLE.into() }),
-            Err(e) => Err(Error::Other(format!(
+            Err(e) => Err(Error::BadInput(format!(
                 "no system CA certificates ({SYSTEM_CA_BUNDLE}: {e}); pass --ca FILE, --cert-hash HEX or --insecure"
             ))),
         }
@@ -86,7 +86,7 @@ impl Verification {
         let clean: String = text.chars().filter(|&c| c != ':').collect();
         let bytes = super::session::unhex(&clean.to_ascii_lowercase())
             .filter(|b| b.len() == 32)
-            .ok_or_else(|| Error::Other(format!("--cert-hash: expected 64 hex digits (SHA-256), got {text:?}")))?;
+            .ok_or_else(|| Error::BadInput(format!("--cert-hash: expected 64 hex digits (SHA-256), got {text:?}")))?;
         Ok(Verification::Pin(bytes.try_into().unwrap()))
     }
 
@@ -173,7 +173,7 @@ pub(super) unsafe fn install(ctx: *mut w::WOLFSSL_CTX, v: &Verification) -> Resu
                 w::WOLFSSL_LOAD_FLAG_IGNORE_ERR,
             );
             if rv != w::WOLFSSL_SUCCESS as c_int {
-                return Err(Error::Other(format!("{source}: no usable CA certificate")));
+                return Err(Error::BadInput(format!("{source}: no usable CA certificate")));
             }
             None
         }
@@ -194,7 +194,7 @@ pub(super) fn expect_name(ssl: *mut w::WOLFSSL, name: &str) -> Result<()> {
         Some(IpAddr::V6(a)) => a.segments().iter().map(|g| format!("{g:04X}")).collect::<Vec<_>>().join(":"),
         _ => name.to_string(),
     };
-    let c = CString::new(text).map_err(|_| Error::Other(format!("bad server name {name:?}")))?;
+    let c = CString::new(text).map_err(|_| Error::BadInput(format!("bad server name {name:?}")))?;
     // SAFETY: ssl is valid; wolfSSL copies the string.
     let rv = unsafe {
         if ip.is_some() {
@@ -204,7 +204,7 @@ pub(super) fn expect_name(ssl: *mut w::WOLFSSL, name: &str) -> Result<()> {
         }
     };
     if rv != w::WOLFSSL_SUCCESS as c_int {
-        return Err(Error::Other(format!("server name {name:?} is neither a DNS name nor an IP address")));
+        return Err(Error::BadInput(format!("server name {name:?} is neither a DNS name nor an IP address")));
     }
     Ok(())
 }

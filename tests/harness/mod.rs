@@ -1,5 +1,5 @@
-//! An in-memory network for transport tests: a [`ClientEndpoint`] and a
-//! [`ServerEndpoint`] (the same sans-IO endpoints the socket driver runs)
+//! An in-memory network for transport tests: a [`ClientHost`] and a
+//! [`ServerHost`] (the same hosts the socket driver runs)
 //! exchange datagrams over a simulated link, driven by a virtual clock.
 //!
 //! - No sockets, no sleeps, no real time: the clock jumps to the next event
@@ -29,7 +29,8 @@
 #![allow(dead_code)]
 
 use socket_iwa::app::{server_factory, ConnectionApp, SERVER_ALPNS};
-use socket_iwa::quic::{ClientEndpoint, Connection, ConnectionConfig, Endpoint, ServerConfig, ServerEndpoint};
+use socket_iwa::io::{ClientHost, ServerHost};
+use socket_iwa::quic::{Connection, ConnectionConfig, ServerConfig, ServerEndpoint};
 use socket_iwa::tls::{Identity, SavedSession, TicketKey, TlsContext, Verification};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -237,8 +238,8 @@ pub enum Stall {
 
 pub struct Sim<A: ConnectionApp> {
     pub now: u64,
-    pub client: ClientEndpoint<A>,
-    pub server: ServerEndpoint,
+    pub client: ClientHost<A>,
+    pub server: ServerHost,
     /// The client's own socket address (what its connection believes).
     pub client_local: SocketAddr,
     /// The client's address as the server sees it (changes on rebinding).
@@ -266,12 +267,12 @@ pub fn identity() -> &'static Identity {
 }
 
 /// A server endpoint with the production apps (echo, h3), `cfg` and `ticket_key`.
-pub fn server_with(cfg: ServerConfig, ticket_key: TicketKey) -> ServerEndpoint {
+pub fn server_with(cfg: ServerConfig, ticket_key: TicketKey) -> ServerHost {
     let tls = TlsContext::server(identity(), SERVER_ALPNS, ticket_key).unwrap();
-    ServerEndpoint::new(tls, cfg, server_factory())
+    ServerHost::server(ServerEndpoint::new(tls, cfg), server_factory())
 }
 
-pub fn server() -> ServerEndpoint {
+pub fn server() -> ServerHost {
     server_with(ServerConfig::default(), TicketKey::ephemeral())
 }
 
@@ -282,16 +283,16 @@ pub fn client<A: ConnectionApp>(
     cfg: &ConnectionConfig,
     now: u64,
     app: A,
-) -> ClientEndpoint<A> {
+) -> ClientHost<A> {
     // The only place a client TLS context is made: it pins the test identity.
     let tls = TlsContext::client(&Verification::Pin(identity().cert_sha256)).unwrap();
     let conn = Connection::connect(&tls, client_addr(), server_addr(), &[alpn], "localhost", session, cfg, now).unwrap();
-    ClientEndpoint::new(conn, app, now)
+    ClientHost::client(conn, app, now)
 }
 
 impl<A: ConnectionApp> Sim<A> {
     /// `up` carries client → server datagrams, `down` server → client.
-    pub fn new(server: ServerEndpoint, client: ClientEndpoint<A>, now: u64, up: LinkConfig, down: LinkConfig, seed: u64) -> Self {
+    pub fn new(server: ServerHost, client: ClientHost<A>, now: u64, up: LinkConfig, down: LinkConfig, seed: u64) -> Self {
         let client_local = client.conn.local_addr();
         let server_addr = client.conn.remote_addr();
         Sim {
@@ -313,7 +314,7 @@ impl<A: ConnectionApp> Sim<A> {
     }
 
     /// Same link both ways.
-    pub fn symmetric(server: ServerEndpoint, client: ClientEndpoint<A>, now: u64, link: LinkConfig, seed: u64) -> Self {
+    pub fn symmetric(server: ServerHost, client: ClientHost<A>, now: u64, link: LinkConfig, seed: u64) -> Self {
         Self::new(server, client, now, link.clone(), link, seed)
     }
 

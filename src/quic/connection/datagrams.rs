@@ -3,7 +3,8 @@
 //! accepts is dropped when it is written (see `transmit`).
 
 use super::Connection;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::quic::DatagramError;
 use ngtcp2_sys as n;
 
 impl Connection {
@@ -12,7 +13,7 @@ impl Connection {
     pub fn send_datagram(&mut self, data: &[u8]) -> Result<()> {
         let max = self.max_datagram_payload();
         if data.len() > max {
-            return Err(Error::Other(format!("datagram of {} bytes exceeds the peer's limit of {max}", data.len())));
+            return Err(DatagramError::TooLarge { len: data.len(), max }.into());
         }
         let st = self.inner_mut();
         if st.datagrams.len() >= 1024 {

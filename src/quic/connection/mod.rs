@@ -31,7 +31,7 @@ mod transmit;
 pub use close::CloseReason;
 pub(crate) use config::{cid, random_cid};
 
-use super::{ConnectionConfig, NgPath};
+use super::{ConnectionConfig, MigrateError, NgPath};
 use crate::error::{Error, Result};
 use crate::tls::{EarlyData, SavedSession, Tls, TlsContext};
 use close::State;
@@ -321,13 +321,13 @@ impl Connection {
     /// from a socket bound to `new_local` and feed what that socket receives.
     pub fn migrate(&mut self, new_local: SocketAddr, now: u64) -> Result<()> {
         if self.state != State::Open {
-            return Err(Error::Other("cannot migrate a closing connection".into()));
+            return Err(MigrateError::NotOpen.into());
         }
         let mut ps = NgPath::new(new_local, self.remote_addr());
         // SAFETY: conn is valid; ngtcp2 copies the path.
         let rv = unsafe { n::ngtcp2_conn_initiate_immediate_migration(self.conn(), ps.path(), now) };
         if rv != 0 {
-            return Err(Error::ngtcp2("migration", rv));
+            return Err(MigrateError::Refused(crate::quic::Ngtcp2Error::new("migration", rv)).into());
         }
         self.local = new_local;
         Ok(())

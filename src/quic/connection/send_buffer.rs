@@ -3,7 +3,8 @@
 //! the stream operations applications call.
 
 use super::Connection;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::quic::{Ngtcp2Error, StreamError};
 use ngtcp2_sys as n;
 use std::collections::VecDeque;
 use std::os::raw::c_int;
@@ -95,7 +96,7 @@ impl Connection {
         let st = self.inner_mut();
         let s = st.streams.entry(id).or_default();
         if s.fin {
-            return Err(Error::Other(format!("stream {id} already finished")));
+            return Err(StreamError::Finished(id).into());
         }
         if s.stopped {
             // The peer asked us to stop sending (ngtcp2 resets the stream): discarded.
@@ -159,7 +160,7 @@ impl Connection {
             }
         };
         if rv != 0 {
-            return Err(Error::ngtcp2(if bidi { "open stream" } else { "open uni stream" }, rv));
+            return Err(StreamError::Open(Ngtcp2Error::new(if bidi { "open stream" } else { "open uni stream" }, rv)).into());
         }
         Ok(id)
     }
