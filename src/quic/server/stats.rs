@@ -1,0 +1,91 @@
+//! Counters a test or operator can read, and the rate-limited log of dropped Initials.
+
+use super::{ServerEndpoint, DROP_LOG_INTERVAL_NS};
+
+/// Initials not turned into a connection, by reason.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct InitialDrops {
+    /// Established connections at `max_connections` (answered with CONNECTION_REFUSED).
+    pub server_full: u64,
+    /// Half-open table full of validated handshakes.
+    pub half_open_full: u64,
+    /// A validated source over its share of the half-open table.
+    pub source_quota: u64,
+    /// A Retry token that failed verification (answered with INVALID_TOKEN).
+    pub bad_retry_token: u64,
+    /// The stateless answer queue was full (socket not writable).
+    pub queue_full: u64,
+    /// ngtcp2 or TLS refused to set the connection up.
+    pub accept_failed: u64,
+}
+
+impl InitialDrops {
+    pub(super) fn total(&self) -> u64 {
+        self.server_full + self.half_open_full + self.source_quota + self.bad_retry_token + self.queue_full + self.accept_failed
+    }
+}
+
+/// Counters a test or operator can read (`--stats-interval` prints them).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ServerStats {
+    pub accepted: u64,
+    pub closed: u64,
+    pub dropped_datagrams: u64,
+    pub version_negotiations: u64,
+    /// Gauges: connections now established / handshakes now in progress.
+    pub established: u64,
+    pub half_open: u64,
+    pub handshakes_completed: u64,
+    pub retries_sent: u64,
+    pub retry_tokens_ok: u64,
+    pub retry_tokens_bad: u64,
+    pub new_tokens_sent: u64,
+    pub new_tokens_ok: u64,
+    /// NEW_TOKEN tokens that failed verification (the client is treated as unvalidated).
+    pub new_tokens_bad: u64,
+    /// Half-open handshakes dropped by the short timeout under pressure.
+    pub half_open_reclaimed: u64,
+    /// Unvalidated half-open handshakes evicted to admit a validated one.
+    pub half_open_evicted: u64,
+    pub initials_dropped: InitialDrops,
+    pub malloc_trims: u64,
+    /// Most bytes buffered over all connections at once (see docs/LIMITS.md).
+    pub peak_buffered: u64,
+}
+
+impl ServerEndpoint {
+    /// Calls `on_stats` every `interval_ns`, starting `interval_ns` after `now`.
+    pub fn set_stats_interval(&mut self, now: u64, interval_ns: u64) {
+        self.stats_every = (interval_ns > 0).then_some((interval_ns, now + interval_ns));
+    }
+
+    /// The counters with the gauges brought up to date.
+    pub fn current_stats(&self) -> ServerStats {
+        let mut s = self.stats.clone();
+        s.half_open = self.half_open as u64;
+        s.established = (self.slots.len() - self.half_open) as u64;
+        s
+    }
+
+    pub(super) fn drop_initial(&mut self, now: u64, reason: impl FnOnce(&mut InitialDrops)) {
+        reason(&mut self.stats.initials_dropped);
+        self.stats.dropped_datagrams += 1;
+        self.log_drops(now, false);
+    }
+
+    /// One summary line per interval instead of one line per dropped Initial.
+    pub(super) fn log_drops(&mut self, now: u64, force: bool) {
+        let total = self.stats.initials_dropped.total();
+        if total == self.drops_logged || (!force && now < self.drops_logged_at + DROP_LOG_INTERVAL_NS) {
+            return;
+        }
+        let d = &self.stats.initials_dropped;
+        log::warn!(
+            "dropped {} client Initials since the last report (totals: server_full {}, half_open_full {}, source_quota {}, bad_retry_token {}, queue_full {}, accept_failed {}); {} handshakes in progress, {} established",
+            total - self.drops_logged, d.server_full, d.half_open_full, d.source_quota, d.bad_retry_token, d.queue_full, d.accept_failed,
+            self.half_open, self.slots.len() - self.half_open
+        );
+        self.drops_logged = total;
+        self.drops_logged_at = now;
+    }
+}

@@ -1,0 +1,176 @@
+//! Unit tests of the server endpoint, driven without a host or applications.
+
+use super::admission::Source;
+use super::tokens::TokenCheck;
+use super::*;
+use crate::tls::{Identity, TicketKey};
+
+fn endpoint() -> ServerEndpoint {
+    endpoint_with(ServerConfig::default())
+}
+
+fn endpoint_with(cfg: ServerConfig) -> ServerEndpoint {
+    let id = Identity::generate().unwrap();
+    let tls = TlsContext::server(&id, &["echo", "h3"], TicketKey::ephemeral()).unwrap();
+    ServerEndpoint::new(tls, cfg)
+}
+
+fn header(dcid: &[u8]) -> n::ngtcp2_pkt_hd {
+    // SAFETY: plain data; the fields used are set below.
+    let mut hd: n::ngtcp2_pkt_hd = unsafe { std::mem::zeroed() };
+    hd.version = super::super::QUIC_V1;
+    hd.dcid = super::super::connection::cid(dcid);
+    hd
+}
+
+const T0: u64 = 5_000_000_000;
+
+/// What a host does with the endpoint's events, without applications.
+fn pump(ep: &mut ServerEndpoint, now: u64) {
+    while let Some(ev) = ep.poll_event() {
+        if let EndpointEvent::Ready(k) = ev {
+            if let Some(c) = ep.connection_for_app(k) {
+                while c.poll_event().is_some() {}
+            }
+            ep.processed(k, now, 0);
+        }
+    }
+}
+
+/// What a host's flush does (bursts per sendable connection); returns the packets written.
+fn flush(ep: &mut ServerEndpoint, now: u64) -> usize {
+    let mut sent = 0;
+    while ep.poll_stateless().is_some() {
+        sent += 1;
+    }
+    let mut buf = vec![0u8; 1500];
+    for key in ep.take_sendable() {
+        let Some(c) = ep.connection_mut(key) else { continue };
+        let mut drained = false;
+        for _ in 0..c.burst_limit() {
+            if c.poll_transmit(now, &mut buf).is_none() {
+                drained = true;
+                break;
+            }
+            sent += 1;
+        }
+        c.burst_done(now);
+        ep.flushed(key, now, drained, false);
+    }
+    ep.flush_done();
+    pump(ep, now);
+    sent
+}
+
+/// Real client Initials from our own client connections, fed in memory.
+fn client_initial(tls: &TlsContext, local: SocketAddr, server: SocketAddr, now: u64) -> Vec<u8> {
+    let mut c = Connection::connect(tls, local, server, &["echo"], "localhost", None, &ConnectionConfig::default(), now).unwrap();
+    let mut buf = vec![0u8; 1500];
+    let (len, _) = c.poll_transmit(now, &mut buf).unwrap();
+    buf.truncate(len);
+    buf
+}
+
+#[test]
+fn flush_and_timers_cost_does_not_grow_with_connections() {
+    // Retry off (by its threshold) so every Initial becomes a connection.
+    let mut ep = endpoint_with(ServerConfig { retry_threshold: 1000, max_half_open: 1000, ..Default::default() });
+    let ctls = TlsContext::client(&crate::tls::Verification::Insecure).unwrap();
+    let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+    let n = 150u16;
+    let mut now = T0;
+    let mut first = Vec::new();
+    for i in 0..n {
+        // One source address each, so neither the per-source quota nor Retry interferes.
+        let client = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8)), 5000);
+        let d = client_initial(&ctls, "0.0.0.0:5000".parse().unwrap(), server, now);
+        ep.handle_datagram(now, server, client, &d);
+        pump(&mut ep, now);
+        if i == 0 {
+            first = d;
+        }
+        now += 1_000;
+    }
+    assert_eq!(ep.stats.accepted, n as u64);
+    let sent = flush(&mut ep, now);
+    assert!(sent >= n as usize);
+    // The heap's earliest deadline equals the earliest of all connections.
+    let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
+    assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
+    assert!(ep.timeout() <= brute);
+    // One more datagram for one connection: the next flush visits that one only.
+    let before = ep.flush_visits;
+    let c0 = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 0)), 5000);
+    ep.handle_datagram(now, server, c0, &first);
+    pump(&mut ep, now);
+    flush(&mut ep, now);
+    assert_eq!(ep.flush_visits - before, 1, "flush must visit only connections with something to send");
+    // Nothing else due: a flush with no input visits nobody.
+    let before = ep.flush_visits;
+    flush(&mut ep, now);
+    assert_eq!(ep.flush_visits, before);
+    // Timers fire only for due connections; after their PTOs fire, the heap still matches.
+    let t = ep.timeout().unwrap();
+    ep.on_timeout(t);
+    pump(&mut ep, t);
+    ep.maintain(t);
+    pump(&mut ep, t);
+    let brute = ep.slots.values().filter_map(|s| s.conn.timeout()).min();
+    assert_eq!(ep.timers.peek().map(|r| r.0 .0), brute);
+    assert!(ep.timers.len() <= 2 * ep.slots.len() + 64);
+}
+
+#[test]
+fn sources_are_ipv4_addresses_and_ipv6_slash_64s() {
+    let s = |a: &str| Source::of(&a.parse().unwrap());
+    assert_eq!(s("192.0.2.1:1"), s("192.0.2.1:2"));
+    assert_ne!(s("192.0.2.1:1"), s("192.0.2.2:1"));
+    assert_eq!(s("[::ffff:192.0.2.1]:1"), s("192.0.2.1:9"));
+    assert_ne!(s("[::ffff:192.0.2.1]:1"), s("[::ffff:192.0.2.2]:1"));
+    assert_eq!(s("[2001:db8:1:2::1]:1"), s("[2001:db8:1:2:ffff::9]:1"));
+    assert_ne!(s("[2001:db8:1:2::1]:1"), s("[2001:db8:1:3::1]:1"));
+}
+
+#[test]
+fn retry_token_is_bound_to_address_dcid_and_lifetime() {
+    let mut ep = endpoint();
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let odcid = super::super::connection::cid(&[7u8; 8]);
+    let retry_scid = [9u8; SCID_LEN];
+    let hd = header(&retry_scid);
+    let tok = ep.mint_retry_token(&client, hd.version, &hd.dcid, &odcid, T0).unwrap();
+    assert_eq!(tok[0] as u32, n::NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2);
+    match ep.check_token_bytes(T0 + RETRY_TOKEN_LIFETIME_NS - 1, &client, &hd, &tok) {
+        TokenCheck::Retry(c) => assert_eq!(c.data[..c.datalen], [7u8; 8]),
+        _ => panic!("a fresh Retry token from the same address must verify"),
+    }
+    let expired = ep.check_token_bytes(T0 + RETRY_TOKEN_LIFETIME_NS + 1, &client, &hd, &tok);
+    assert!(matches!(expired, TokenCheck::BadRetry), "an expired Retry token must not verify");
+    let other_port: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+    assert!(matches!(ep.check_token_bytes(T0, &other_port, &hd, &tok), TokenCheck::BadRetry));
+    let other_dcid = header(&[8u8; SCID_LEN]);
+    assert!(matches!(ep.check_token_bytes(T0, &client, &other_dcid, &tok), TokenCheck::BadRetry));
+    let mut forged = tok.clone();
+    forged[10] ^= 1;
+    assert!(matches!(ep.check_token_bytes(T0, &client, &hd, &forged), TokenCheck::BadRetry));
+    // Another server process (another secret) cannot read it.
+    let mut other = endpoint();
+    assert!(matches!(other.check_token_bytes(T0, &client, &hd, &tok), TokenCheck::BadRetry));
+    assert_eq!(ep.stats.retry_tokens_ok, 1);
+    assert_eq!(ep.stats.retry_tokens_bad, 4);
+}
+
+#[test]
+fn new_token_is_bound_to_ip_not_port_and_expires() {
+    let mut ep = endpoint();
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let hd = header(&[1u8; 8]);
+    let tok = ep.mint_new_token(&client, T0).unwrap();
+    let later: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+    assert!(matches!(ep.check_token_bytes(T0 + NEW_TOKEN_LIFETIME_NS - 1, &later, &hd, &tok), TokenCheck::NewToken));
+    let other_ip: SocketAddr = "127.0.0.2:5000".parse().unwrap();
+    assert!(matches!(ep.check_token_bytes(T0, &other_ip, &hd, &tok), TokenCheck::None));
+    assert!(matches!(ep.check_token_bytes(T0 + NEW_TOKEN_LIFETIME_NS + 1, &client, &hd, &tok), TokenCheck::None));
+    assert!(matches!(ep.check_token_bytes(T0, &client, &hd, b"not a token"), TokenCheck::None));
+    assert_eq!((ep.stats.new_tokens_ok, ep.stats.new_tokens_bad), (1, 3));
+}

@@ -1,0 +1,192 @@
+//! Stateless answers and address validation: Retry and NEW_TOKEN tokens
+//! (ngtcp2's AEAD-sealed formats), Version Negotiation, stateless
+//! CONNECTION_CLOSE, and the queue those packets wait in for the socket.
+
+use super::{ServerEndpoint, SCID_LEN};
+use crate::io::addr::RawAddr;
+use crate::quic::connection::random_cid;
+use ngtcp2_sys as n;
+use std::net::SocketAddr;
+
+/// How long a Retry token is accepted after it was issued.
+pub const RETRY_TOKEN_LIFETIME_NS: u64 = 10_000_000_000;
+
+/// How long a NEW_TOKEN token is accepted after it was issued (within one server process).
+pub const NEW_TOKEN_LIFETIME_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+/// ngtcp2_crypto.h's NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN2 (a sizeof expression bindgen cannot evaluate):
+/// magic, sockaddr union, CID length, CID, timestamp, AEAD tag, random salt.
+const MAX_RETRY_TOKENLEN: usize = 1 + std::mem::size_of::<n::ngtcp2_sockaddr_union>() + 1 + 20 + 8 + 16 + 16;
+
+/// NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN: magic, timestamp, AEAD tag, random salt.
+const MAX_REGULAR_TOKENLEN: usize = 1 + 8 + 16 + 16;
+
+/// Stateless packets (Retry, Version Negotiation, refusals) waiting for the socket, at most.
+const MAX_STATELESS_QUEUE: usize = 1024;
+
+/// How an Initial's token turned out.
+pub(super) enum TokenCheck {
+    None,
+    Retry(n::ngtcp2_cid),
+    NewToken,
+    BadRetry,
+}
+
+impl ServerEndpoint {
+    pub(super) fn push_stateless(&mut self, now: u64, pkt: Vec<u8>, to: SocketAddr) -> bool {
+        if self.stateless.len() >= MAX_STATELESS_QUEUE {
+            self.drop_initial(now, |d| d.queue_full += 1);
+            return false;
+        }
+        self.stateless.push_back((pkt, to));
+        true
+    }
+
+    pub(super) fn check_token(&mut self, now: u64, remote: &SocketAddr, hd: &n::ngtcp2_pkt_hd) -> TokenCheck {
+        if hd.tokenlen == 0 {
+            return TokenCheck::None;
+        }
+        // SAFETY: token points to tokenlen bytes inside the datagram being handled.
+        let token = unsafe { std::slice::from_raw_parts(hd.token, hd.tokenlen) };
+        self.check_token_bytes(now, remote, hd, token)
+    }
+
+    pub(super) fn check_token_bytes(&mut self, now: u64, remote: &SocketAddr, hd: &n::ngtcp2_pkt_hd, token: &[u8]) -> TokenCheck {
+        let ra = RawAddr::from_std(remote);
+        match token[0] as u32 {
+            n::NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2 => {
+                // SAFETY: zeroed cid is valid output storage; all inputs valid for the call.
+                let mut odcid: n::ngtcp2_cid = unsafe { std::mem::zeroed() };
+                let rv = unsafe {
+                    n::ngtcp2_crypto_verify_retry_token2(
+                        &mut odcid, token.as_ptr(), token.len(), self.token_secret.as_ptr(), self.token_secret.len(), hd.version,
+                        ra.as_ptr().cast(), ra.len as _, &hd.dcid, RETRY_TOKEN_LIFETIME_NS, now,
+                    )
+                };
+                if rv == 0 {
+                    self.stats.retry_tokens_ok += 1;
+                    TokenCheck::Retry(odcid)
+                } else {
+                    self.stats.retry_tokens_bad += 1;
+                    TokenCheck::BadRetry
+                }
+            }
+            n::NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR => {
+                // SAFETY: inputs valid for the call.
+                let rv = unsafe {
+                    n::ngtcp2_crypto_verify_regular_token(
+                        token.as_ptr(), token.len(), self.token_secret.as_ptr(), self.token_secret.len(), ra.as_ptr().cast(),
+                        ra.len as _, NEW_TOKEN_LIFETIME_NS, now,
+                    )
+                };
+                if rv == 0 {
+                    self.stats.new_tokens_ok += 1;
+                    TokenCheck::NewToken
+                } else {
+                    // RFC 9000 8.1.3: proceed as if the client had no token.
+                    self.stats.new_tokens_bad += 1;
+                    TokenCheck::None
+                }
+            }
+            _ => {
+                self.stats.new_tokens_bad += 1;
+                TokenCheck::None
+            }
+        }
+    }
+
+    /// A Retry token (ngtcp2's retry_token2 format): sealed with the token secret,
+    /// bound to the client's address and port, the Retry's SCID (the client's next
+    /// DCID) and the QUIC version; carries the original DCID and `now`.
+    pub(super) fn mint_retry_token(&self, remote: &SocketAddr, version: u32, retry_scid: &n::ngtcp2_cid, odcid: &n::ngtcp2_cid, now: u64) -> Option<Vec<u8>> {
+        let ra = RawAddr::from_std(remote);
+        let mut token = vec![0u8; MAX_RETRY_TOKENLEN];
+        // SAFETY: token has the documented maximum size; inputs are valid for the call.
+        let len = unsafe {
+            n::ngtcp2_crypto_generate_retry_token2(
+                token.as_mut_ptr(), self.token_secret.as_ptr(), self.token_secret.len(), version, ra.as_ptr().cast(), ra.len as _,
+                retry_scid, odcid, now,
+            )
+        };
+        (len > 0).then(|| {
+            token.truncate(len as usize);
+            token
+        })
+    }
+
+    /// A NEW_TOKEN token (ngtcp2's regular token): sealed, bound to the client's IP address (not the port), carries `now`.
+    pub(super) fn mint_new_token(&self, remote: &SocketAddr, now: u64) -> Option<Vec<u8>> {
+        let ra = RawAddr::from_std(remote);
+        let mut token = vec![0u8; MAX_REGULAR_TOKENLEN];
+        // SAFETY: token has the documented maximum size; inputs valid for the call.
+        let len = unsafe {
+            n::ngtcp2_crypto_generate_regular_token(token.as_mut_ptr(), self.token_secret.as_ptr(), self.token_secret.len(), ra.as_ptr().cast(), ra.len as _, now)
+        };
+        (len > 0).then(|| {
+            token.truncate(len as usize);
+            token
+        })
+    }
+
+    pub(super) fn send_retry(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd) {
+        let retry_scid = crate::quic::connection::cid(&random_cid(SCID_LEN));
+        let Some(token) = self.mint_retry_token(&remote, hd.version, &retry_scid, &hd.dcid, now) else {
+            self.drop_initial(now, |d| d.accept_failed += 1);
+            return;
+        };
+        let mut out = vec![0u8; 256];
+        // SAFETY: out is writable for its length; cids and token are valid.
+        let len = unsafe {
+            n::ngtcp2_crypto_write_retry(out.as_mut_ptr(), out.len(), hd.version, &hd.scid, &retry_scid, &hd.dcid, token.as_ptr(), token.len())
+        };
+        if len < 0 {
+            self.drop_initial(now, |d| d.accept_failed += 1);
+            return;
+        }
+        out.truncate(len as usize);
+        if self.push_stateless(now, out, remote) {
+            self.stats.retries_sent += 1;
+        }
+    }
+
+    /// A stateless CONNECTION_CLOSE in an Initial packet (INVALID_TOKEN, CONNECTION_REFUSED).
+    pub(super) fn send_close(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd, code: u64) {
+        let mut out = vec![0u8; 256];
+        // SAFETY: out is writable for its length; the cids are valid.
+        let len = unsafe {
+            n::ngtcp2_crypto_write_connection_close(out.as_mut_ptr(), out.len(), hd.version, &hd.scid, &hd.dcid, code, std::ptr::null(), 0)
+        };
+        if len > 0 {
+            out.truncate(len as usize);
+            self.push_stateless(now, out, remote);
+        }
+    }
+
+    /// After the handshake: a token the client can present next time to skip Retry.
+    pub(super) fn send_new_token(&mut self, key: u64, now: u64) {
+        let Some(remote) = self.slots.get(&key).map(|s| s.conn.remote_addr()) else { return };
+        let Some(token) = self.mint_new_token(&remote, now) else { return };
+        if let Some(slot) = self.slots.get_mut(&key) {
+            if slot.conn.submit_new_token(&token).is_ok() {
+                self.stats.new_tokens_sent += 1;
+            }
+        }
+    }
+
+    pub(super) fn version_negotiation(&mut self, now: u64, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
+        let mut out = vec![0u8; 1200];
+        let versions = self.cfg.conn.versions.list();
+        let mut r = [0u8; 1];
+        crate::tls::random_bytes(&mut r);
+        // SAFETY: vc's pointers point into the received datagram, still alive; out is writable.
+        let len = unsafe {
+            n::ngtcp2_pkt_write_version_negotiation(out.as_mut_ptr(), out.len(), r[0], vc.scid, vc.scidlen, vc.dcid, vc.dcidlen, versions.as_ptr(), versions.len())
+        };
+        if len > 0 {
+            out.truncate(len as usize);
+            if self.push_stateless(now, out, remote) {
+                self.stats.version_negotiations += 1;
+            }
+        }
+    }
+}
