@@ -1,8 +1,6 @@
-//! The crate's error type. Each layer's precise errors are enums callers can
-//! match on (the QUIC ones are defined in [`crate::quic::error`]); this type
-//! gathers them so `?` works across layers.
-
-use crate::quic::error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
+//! The crate's error type, and the QUIC layer's precise errors (re-exported
+//! as `quic::StreamError` etc., defined here so this module imports no layer).
+//! Callers match on variants; `?` works across layers.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -43,10 +41,48 @@ impl Error {
     pub(crate) fn file(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
         Error::File { path: path.into(), reason: reason.to_string() }
     }
-
-    pub(crate) fn ngtcp2(what: &'static str, code: i32) -> Self {
-        Error::Quic(Ngtcp2Error::new(what, code))
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+// ---- the QUIC layer's errors (see `crate::quic::error`) -----------------------
+/// ngtcp2 refused an operation: what we tried and its error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("QUIC: {what}: {msg} ({code})")]
+pub struct Ngtcp2Error {
+    pub what: &'static str,
+    /// ngtcp2's (negative) library error code, e.g. `NGTCP2_ERR_STREAM_ID_BLOCKED`.
+    pub code: i32,
+    /// ngtcp2's description of `code`.
+    pub msg: String,
+}
+
+/// Why a stream operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    /// Data after FIN: the stream was already finished.
+    #[error("stream {0} already finished")]
+    Finished(i64),
+    /// No stream could be opened (typically the peer's stream limit: `code` is
+    /// `NGTCP2_ERR_STREAM_ID_BLOCKED`).
+    #[error(transparent)]
+    Open(Ngtcp2Error),
+}
+
+/// Why a DATAGRAM frame was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatagramError {
+    /// Larger than the peer accepts (`max` is 0 when it did not negotiate datagrams).
+    #[error("datagram of {len} bytes exceeds the peer's limit of {max}")]
+    TooLarge { len: usize, max: usize },
+}
+
+/// Why a client migration did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cannot migrate a closing connection")]
+    NotOpen,
+    #[error(transparent)]
+    Refused(Ngtcp2Error),
+}
+

@@ -2,14 +2,19 @@
 //! from Rust, with one socket loop that runs natively and, compiled to
 //! `wasm32-unknown-emscripten`, on Direct Sockets inside an Isolated Web App.
 //!
-//! Layers, bottom up:
-//! - [`tls`]: safe wrappers over wolfSSL (contexts, identities, ticket keys, sessions).
+//! Layers, bottom up (each imports only those below it; docs/ARCHITECTURE.md
+//! has the table):
+//! - [`tls`]: safe wrappers over wolfSSL (contexts, identities, ticket keys,
+//!   session capture).
 //! - [`quic`]: a sans-IO QUIC core over ngtcp2: [`quic::Connection`] and the
-//!   server/client endpoints. Datagrams in, datagrams out, explicit timers.
-//! - [`io`]: the socket driver on `libc` (`poll` + `recvmsg`/`sendmsg`), the same
-//!   code for native and wasm.
+//!   server/client endpoints. Datagrams in, typed events and datagrams out,
+//!   explicit timers; no application, socket or clock.
+//! - [`io`]: [`io::Host`], the one driver of an endpoint plus its applications,
+//!   and the socket loop on `libc` (`poll` + `recvmsg`/`sendmsg`), the same code
+//!   for native and wasm.
 //! - [`h3`]: HTTP/3 over nghttp3, WebTransport and WebSocket over HTTP/3.
 //! - [`app`]: application protocols selected by ALPN (`echo`, `h3`).
+//! - Shared leaves: [`error`], [`time`], [`log`], [`sockaddr`].
 
 pub mod app;
 pub mod error;
@@ -17,6 +22,7 @@ pub mod h3;
 pub mod io;
 pub mod log;
 pub mod quic;
+pub mod sockaddr;
 pub mod time;
 pub mod tls;
 

@@ -4,8 +4,10 @@
 //! `tv_nsec` of 1e9 or more (it scales `performance.now()` without
 //! normalising), which makes `std::time::Instant` panic. On that target the
 //! clock therefore reads `emscripten_get_now()` (milliseconds, sub-ms precise)
-//! directly. This is the only target-specific line in the stack above the
-//! syscall layer.
+//! directly. The other target forks below the protocol code: `io::udp`'s
+//! `poll_one` (`ppoll` natively, `poll` with milliseconds in wasm), the heap
+//! trim in `quic::server::memory` (glibc only) and the ticket key file's mode
+//! in `tls::ticket` (unix only); docs/ARCHITECTURE.md lists them.
 
 use std::time::Duration;
 

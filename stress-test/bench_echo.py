@@ -112,7 +112,7 @@ def main():
         for sname, port in (("socket-iwa (native)", ours.port), ("aioquic 1.7.2", aio.port)):
             for cname in ("socket-iwa-client", "aioquic client"):
                 if cname == "socket-iwa-client":
-                    mbps = median(lambda: our_client(port, nbytes, 0)["throughput_mbps"], a.repeat)
+                    mbps = median(lambda: our_client(port, nbytes, 0)["throughput_mb_s"], a.repeat)
                     dps = median(lambda: our_client(port, 1000, a.datagrams)["datagram_rate"], a.repeat)
                 else:
                     mbps = median(lambda: aio_stream(port, nbytes), a.repeat)

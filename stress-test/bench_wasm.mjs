@@ -64,7 +64,7 @@ async function measure(port, pin) {
   const dps = [];
   const h3 = [];
   for (let i = 0; i < REPEAT; i++) {
-    mbps.push((await client(port, pin, ['--bytes', String(MB * 1e6)])).throughput_mbps);
+    mbps.push((await client(port, pin, ['--bytes', String(MB * 1e6)])).throughput_mb_s);
     dps.push((await client(port, pin, ['--bytes', '100', '--datagrams', String(DGRAMS)])).datagram_rate);
     h3.push(await h3Get(port, pin));
   }

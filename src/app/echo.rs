@@ -101,7 +101,8 @@ pub struct EchoReport {
     pub datagrams_echoed: u64,
     /// Echoed datagrams per second, from the first send to the last echo.
     pub datagram_rate: f64,
-    pub throughput_mbps: f64,
+    /// Megabytes (10^6 bytes) echoed per second.
+    pub throughput_mb_s: f64,
     pub error: Option<String>,
     /// The server made this connection retry (a Retry packet, RFC 9000 8.1.2).
     pub retry: bool,
@@ -235,7 +236,7 @@ impl EchoClient {
         self.report.bytes_echoed = self.progress.values().map(|p| p.received).sum();
         let secs = (self.streams_done_at.unwrap_or(now) - self.start) as f64 / 1e9;
         if secs > 0.0 {
-            self.report.throughput_mbps = self.report.bytes_echoed as f64 / 1e6 / secs;
+            self.report.throughput_mb_s = self.report.bytes_echoed as f64 / 1e6 / secs;
         }
         if let Some((a, b)) = self.dgram_window {
             if b > a {

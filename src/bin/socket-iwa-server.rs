@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Parser, Debug)]
-#[command(name = "socket-iwa-server", version, about = "Socket.IWA QUIC server (ALPN echo)")]
+#[command(name = "socket-iwa-server", version, about = "Socket.IWA QUIC server (ALPNs echo and h3: echo, HTTP/3, WebTransport, WebSocket over HTTP/3)")]
 struct Args {
     /// Address to listen on (IPv4 or [IPv6]:port).
     #[arg(long, default_value = "127.0.0.1:4433")]

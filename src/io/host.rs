@@ -185,19 +185,6 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         }
     }
 
-    pub fn endpoint(&self) -> &E {
-        &self.ep
-    }
-
-    pub fn endpoint_mut(&mut self) -> &mut E {
-        &mut self.ep
-    }
-
-    /// The application of connection `key`, once it has one.
-    pub fn app_of(&self, key: ConnKey) -> Option<&A> {
-        self.apps.get(&key)
-    }
-
     /// Runs the application of `key` on its pending events, then lets the endpoint
     /// update routes, budgets and timers.
     fn process(&mut self, key: ConnKey, now: u64) {
@@ -353,7 +340,7 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
                 }
             }
             conn.burst_done(now);
-            self.ep.flushed(key, now, drained, blocked);
+            self.ep.flushed(key, drained, blocked);
             if blocked {
                 // The socket is full: everything not visited stays sendable.
                 self.ep.not_flushed(&keys[i + 1..]);

@@ -4,7 +4,6 @@
 //! the sockets are kernel syscalls; in wasm they are Emscripten syscalls that
 //! `libdirectsockets.js` maps to Direct Sockets (with JSPI suspending inside `poll`).
 
-pub mod addr;
 pub mod client;
 pub mod driver;
 pub mod host;

@@ -1,6 +1,6 @@
 //! A non-blocking UDP socket over `libc`: `socket`/`bind`, `recvmsg`/`sendmsg`, `poll`.
 
-use super::addr::RawAddr;
+use crate::sockaddr::RawAddr;
 use std::io;
 use std::net::SocketAddr;
 use std::os::raw::c_int;

@@ -67,7 +67,7 @@ impl Endpoint for ClientEndpoint {
         vec![CLIENT_KEY]
     }
 
-    fn flushed(&mut self, _key: ConnKey, _now: u64, _drained: bool, blocked: bool) {
+    fn flushed(&mut self, _key: ConnKey, _drained: bool, blocked: bool) {
         if !blocked && !self.conn.is_open() {
             self.close_flushed = true;
         }

@@ -13,7 +13,7 @@ pub use connection::{CloseReason, Connection, Event};
 pub use error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
 pub use server::{ServerConfig, ServerEndpoint};
 
-use crate::io::addr::RawAddr;
+use crate::sockaddr::RawAddr;
 use ngtcp2_sys as n;
 use std::net::SocketAddr;
 
@@ -161,7 +161,7 @@ pub trait Endpoint {
     /// reported back with [`flushed`](Self::flushed) or [`not_flushed`](Self::not_flushed).
     fn take_sendable(&mut self) -> Vec<ConnKey>;
     /// `key` wrote one burst: `drained` if it had nothing more, `blocked` if the socket refused a packet.
-    fn flushed(&mut self, key: ConnKey, now: u64, drained: bool, blocked: bool);
+    fn flushed(&mut self, key: ConnKey, drained: bool, blocked: bool);
     /// The socket filled up before these were visited: they stay sendable.
     fn not_flushed(&mut self, keys: &[ConnKey]);
     /// Called once after every flush.
@@ -209,10 +209,10 @@ impl NgPath {
 /// The local and remote addresses of an ngtcp2 path.
 pub(crate) fn path_local(p: &n::ngtcp2_path) -> Option<SocketAddr> {
     // SAFETY: ngtcp2 paths point at addresses valid for their addrlen.
-    unsafe { crate::io::addr::from_sockaddr(p.local.addr as *const libc::sockaddr, p.local.addrlen as _) }
+    unsafe { crate::sockaddr::from_sockaddr(p.local.addr as *const libc::sockaddr, p.local.addrlen as _) }
 }
 
 pub(crate) fn path_remote(p: &n::ngtcp2_path) -> Option<SocketAddr> {
     // SAFETY: as in `path_local`.
-    unsafe { crate::io::addr::from_sockaddr(p.remote.addr as *const libc::sockaddr, p.remote.addrlen as _) }
+    unsafe { crate::sockaddr::from_sockaddr(p.remote.addr as *const libc::sockaddr, p.remote.addrlen as _) }
 }

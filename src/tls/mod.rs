@@ -40,7 +40,7 @@ pub fn random_bytes(buf: &mut [u8]) {
 
 /// Which side of the handshake a context serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+enum Side {
     Client,
     Server,
 }
@@ -151,10 +151,6 @@ impl TlsContext {
     /// Client: why the last certificate check failed, if it did (one line).
     pub fn take_verify_error(&self) -> Option<String> {
         self.verify.as_ref().and_then(|v| v.take_error())
-    }
-
-    pub fn side(&self) -> Side {
-        self.side
     }
 
     /// A new TLS object for one connection.

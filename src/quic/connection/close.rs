@@ -121,12 +121,6 @@ impl Connection {
         self.close_with(now, |e| unsafe { n::ngtcp2_ccerr_set_application_error(e, app_error_code, r.as_ptr(), r.len()) });
     }
 
-    /// Closes the connection with a QUIC transport error code.
-    pub fn close_transport(&mut self, now: u64, code: u64, reason: &str) {
-        let r = reason.as_bytes();
-        self.close_with(now, |e| unsafe { n::ngtcp2_ccerr_set_transport_error(e, code, r.as_ptr(), r.len()) });
-    }
-
     /// When [`on_timeout`](Self::on_timeout) must be called next (ns timestamp).
     pub fn timeout(&self) -> Option<u64> {
         match self.state {

@@ -32,7 +32,7 @@ pub use close::CloseReason;
 pub(crate) use config::{cid, random_cid};
 
 use super::{ConnectionConfig, MigrateError, NgPath};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tls::{EarlyData, SavedSession, Tls, TlsContext};
 use close::State;
 use credit::CreditGate;
@@ -166,7 +166,7 @@ impl Connection {
         if rv != 0 {
             // SAFETY: inner was just leaked from a Box and nothing else holds it.
             unsafe { drop(Box::from_raw(inner)) };
-            return Err(Error::ngtcp2("connection setup", rv));
+            return Err(crate::quic::error::ngtcp2("connection setup", rv));
         }
         // SAFETY: inner is valid; the conn_ref lives inside it, at a stable address.
         unsafe {
@@ -284,7 +284,7 @@ impl Connection {
                 // SAFETY: conn is valid; tp is valid for its length.
                 let rv = unsafe { n::ngtcp2_conn_decode_and_set_0rtt_transport_params(me.conn(), tp.as_ptr(), tp.len()) };
                 if rv != 0 {
-                    return Err(Error::ngtcp2("restoring 0-RTT transport parameters", rv));
+                    return Err(crate::quic::error::ngtcp2("restoring 0-RTT transport parameters", rv));
                 }
             }
         }
@@ -331,11 +331,6 @@ impl Connection {
         }
         self.local = new_local;
         Ok(())
-    }
-
-    pub fn is_server(&self) -> bool {
-        // SAFETY: inner is valid.
-        unsafe { (*self.inner).is_server }
     }
 
     pub fn handshake_completed(&self) -> bool {

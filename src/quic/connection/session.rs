@@ -3,7 +3,7 @@
 //! transport parameters) and NEW_TOKEN tokens.
 
 use super::Connection;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tls::SavedSession;
 use ngtcp2_sys as n;
 
@@ -45,7 +45,7 @@ impl Connection {
         // SAFETY: conn is valid; ngtcp2 copies the token.
         let rv = unsafe { n::ngtcp2_conn_submit_new_token(self.conn(), token.as_ptr(), token.len()) };
         if rv != 0 {
-            return Err(Error::ngtcp2("NEW_TOKEN", rv));
+            return Err(crate::quic::error::ngtcp2("NEW_TOKEN", rv));
         }
         Ok(())
     }

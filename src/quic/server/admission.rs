@@ -52,13 +52,13 @@ impl ServerEndpoint {
     }
 
     /// Frees a half-open slot for a validated newcomer: the oldest unvalidated one.
-    pub(super) fn evict_unvalidated(&mut self, now: u64) -> bool {
+    pub(super) fn evict_unvalidated(&mut self) -> bool {
         let victim = self.half_open_order.iter().map(|&(_, k)| k).find(|k| {
             self.slots.get(k).is_some_and(|s| s.half_open.as_ref().is_some_and(|h| !h.validated))
         });
         match victim {
             Some(k) => {
-                self.remove_slot(k, now);
+                self.remove_slot(k);
                 self.stats.half_open_evicted += 1;
                 true
             }
@@ -112,7 +112,7 @@ impl ServerEndpoint {
         }
         if self.half_open >= self.cfg.max_half_open {
             // Unvalidated newcomers were sent a Retry above unless the limits are set oddly.
-            if token.is_none() || !self.evict_unvalidated(now) {
+            if token.is_none() || !self.evict_unvalidated() {
                 self.drop_initial(now, |d| d.half_open_full += 1);
                 return None;
             }
@@ -190,7 +190,7 @@ impl ServerEndpoint {
                 break;
             }
             self.half_open_order.pop_front();
-            self.remove_slot(key, now);
+            self.remove_slot(key);
             self.stats.half_open_reclaimed += 1;
         }
     }

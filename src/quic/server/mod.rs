@@ -164,12 +164,7 @@ impl ServerEndpoint {
         self.slots.len()
     }
 
-    /// Handshakes in progress.
-    pub fn half_open_count(&self) -> usize {
-        self.half_open
-    }
-
-    fn remove_slot(&mut self, key: u64, _now: u64) {
+    fn remove_slot(&mut self, key: u64) {
         let Some(mut slot) = self.slots.remove(&key) else { return };
         for c in &slot.cids {
             self.routes.remove(c);
@@ -204,7 +199,7 @@ impl ServerEndpoint {
             slot.cids.retain(|x| x != &c);
         }
         if slot.conn.is_closed() {
-            self.remove_slot(key, now);
+            self.remove_slot(key);
             return;
         }
         let completed = if slot.half_open.is_some() && slot.conn.handshake_completed() { slot.half_open.take() } else { None };
@@ -360,7 +355,7 @@ impl Endpoint for ServerEndpoint {
         std::mem::take(&mut self.dirty)
     }
 
-    fn flushed(&mut self, key: ConnKey, _now: u64, drained: bool, _blocked: bool) {
+    fn flushed(&mut self, key: ConnKey, drained: bool, _blocked: bool) {
         let Some(slot) = self.slots.get_mut(&key) else { return };
         self.flush_visits += 1;
         if drained {

@@ -55,7 +55,7 @@ fn flush(ep: &mut ServerEndpoint, now: u64) -> usize {
             sent += 1;
         }
         c.burst_done(now);
-        ep.flushed(key, now, drained, false);
+        ep.flushed(key, drained, false);
     }
     ep.flush_done();
     pump(ep, now);

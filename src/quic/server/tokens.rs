@@ -3,7 +3,7 @@
 //! CONNECTION_CLOSE, and the queue those packets wait in for the socket.
 
 use super::{ServerEndpoint, SCID_LEN};
-use crate::io::addr::RawAddr;
+use crate::sockaddr::RawAddr;
 use crate::quic::connection::random_cid;
 use ngtcp2_sys as n;
 use std::net::SocketAddr;
