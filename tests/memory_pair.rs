@@ -564,3 +564,67 @@ fn expired_session_file_falls_back_to_a_full_handshake() {
     assert!(r.resumed, "{r:?}");
     assert_eq!(r.early_data, "accepted");
 }
+
+// ---- the host: one driver for server and client apps; typed errors ---------
+
+/// A server app with its own timer: 50 ms after the handshake it closes the
+/// connection with application code 0x42. The host drives application timers
+/// for server apps as it does for client apps (before the host existed the
+/// server endpoint ignored a server app's `timeout()`, and this connection
+/// lived until the idle timeout).
+struct CloseLater {
+    due: Option<u64>,
+}
+
+impl ConnectionApp for CloseLater {
+    fn on_event(&mut self, _c: &mut Connection, now: u64, ev: Event) {
+        if ev == Event::HandshakeCompleted {
+            self.due = Some(now + 50 * MS);
+        }
+    }
+    fn on_tick(&mut self, c: &mut Connection, now: u64) {
+        if self.due.is_some_and(|t| now >= t) {
+            self.due = None;
+            c.close(now, 0x42, "timer");
+        }
+    }
+    fn timeout(&self) -> Option<u64> {
+        self.due
+    }
+}
+
+#[test]
+fn host_runs_server_app_timers() {
+    let tls = socket_iwa::tls::TlsContext::server(identity(), socket_iwa::app::SERVER_ALPNS, TicketKey::ephemeral()).unwrap();
+    let server = socket_iwa::io::ServerHost::server(
+        socket_iwa::quic::ServerEndpoint::new(tls, ServerConfig::default()),
+        Box::new(|_alpn: &[u8]| Some(Box::new(CloseLater { due: None }) as Box<dyn ConnectionApp>)),
+    );
+    let mut sim = Sim::symmetric(server, client("echo", None, &ConnectionConfig::default(), T0, Quiet::default()), T0, LinkConfig::clean(), 71);
+    sim.run_client(10 * SEC).unwrap();
+    let reason = sim.client.conn.close_reason().cloned().unwrap();
+    assert!(reason.remote && reason.application && reason.code == 0x42, "{reason:?}");
+    // Handshake (one RTT, 10 ms) + the app's 50 ms + the close's flight (5 ms), well before any idle timeout.
+    assert!(sim.now - T0 < SEC, "closed after {} ns", sim.now - T0);
+}
+
+/// Connection errors are enums a caller can match on, not strings.
+#[test]
+fn connection_errors_are_typed() {
+    use socket_iwa::quic::{DatagramError, MigrateError, StreamError};
+    use socket_iwa::Error;
+    let mut sim = Sim::symmetric(server(), client("echo", None, &ConnectionConfig::default(), T0, Quiet::default()), T0, LinkConfig::clean(), 72);
+    sim.run_until(SEC, |s| s.client.app().handshake).unwrap();
+    let conn = &mut sim.client.conn;
+    let id = conn.open_bidi().unwrap();
+    conn.stream_send(id, b"x", true).unwrap();
+    assert!(matches!(conn.stream_send(id, b"y", false), Err(Error::Stream(StreamError::Finished(i))) if i == id));
+    let max = conn.max_datagram_payload();
+    assert!(max > 0);
+    let big = vec![0u8; max + 1];
+    assert!(matches!(conn.send_datagram(&big), Err(Error::Datagram(DatagramError::TooLarge { len, max: m })) if len == max + 1 && m == max));
+    let now = sim.now;
+    sim.client.conn.close(now, 0, "done");
+    let local = sim.client.conn.local_addr();
+    assert!(matches!(sim.client.conn.migrate(local, now), Err(Error::Migrate(MigrateError::NotOpen))));
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rust unit tests, the in-memory endpoint pair, and the native release binaries
+# Rust unit tests, the in-memory endpoint pair, the layering check (tests/layering.rs), and the native release binaries
 # the later suites use.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
