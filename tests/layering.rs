@@ -40,7 +40,6 @@ fn references(src: &Path, name: &str) -> BTreeSet<String> {
     if file.is_file() {
         files.push(file);
     }
-    assert!(!files.is_empty(), "no source for module {name}");
     let mut refs = BTreeSet::new();
     for f in files {
         for line in std::fs::read_to_string(&f).unwrap().lines() {
