@@ -1,6 +1,7 @@
-//! The event loop: wait on the socket until data or the endpoint's next timer,
+//! The event loop: wait on the socket until data or the host's next timer,
 //! feed datagrams in, fire timers, write packets out. One loop for server and
-//! client, native and wasm.
+//! client, native and wasm; everything between the socket and the
+//! applications is the [`Host`]'s.
 
 use super::host::{ConnectionApp, Host};
 use super::udp::UdpSocket;
@@ -16,8 +17,9 @@ const SHUTDOWN_GRACE_NS: u64 = 500_000_000;
 const RECV_BATCH: usize = 64;
 
 /// Runs the host `ep` on `sock` until its endpoint is done or `stop()` returns true.
-/// `stop` is checked at least every 100 ms; on stop the endpoint shuts down
-/// gracefully (goodbyes acknowledged, at most 500 ms, then CONNECTION_CLOSE).
+/// `stop` is checked at least every 100 ms; on stop a server host shuts down
+/// gracefully (goodbyes acknowledged, at most 500 ms, then CONNECTION_CLOSE);
+/// a client host just stops.
 /// When the endpoint asks for a new socket (a client migrating, see
 /// [`Host::wants_new_socket`]) the loop binds it and, if the endpoint
 /// moves onto it, continues on that socket alone (the old one is no longer
