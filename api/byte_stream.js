@@ -50,6 +50,12 @@ export class ByteStream {
    * @returns {boolean}
    */
   write(bytes) {
+    // After end()/close()/destroy() the writer is closing or closed: a write
+    // then is dropped (reported as backpressure), never handed to the writer.
+    // Node's WritableStream hits an internal assertion (ERR_INTERNAL_ASSERTION,
+    // an uncaught throw that ends the process) for writer.write() while the
+    // sink's close is in flight; peers can time their bytes to land there.
+    if (this.writeClosed || this.finished) return false;
     const n = bytes.byteLength;
     this.bufferedAmount += n;
     // Writes made in the same task are coalesced into one stream write: one
@@ -70,7 +76,7 @@ export class ByteStream {
     if (!this.batch) return; // already flushed by end()
     const parts = this.batch, total = this.batchBytes;
     this.batch = null;
-    if (this.writeClosed && this.finished) return;
+    if (this.finished) return; // destroyed: queued bytes are discarded
     let chunk;
     if (parts.length === 1) chunk = parts[0];
     else {
@@ -78,15 +84,25 @@ export class ByteStream {
       let o = 0;
       for (const p of parts) { chunk.set(p, o); o += p.byteLength; }
     }
-    this.writer.write(chunk).then(() => {
+    let pending;
+    try { pending = this.writer.write(chunk); } catch (err) {
+      // Defensive: a synchronous throw from the stream implementation must not
+      // escape into the caller's task (it would be uncaught in a microtask).
+      this.#failWrite(err);
+      return;
+    }
+    pending.then(() => {
       this.bufferedAmount -= total;
       if (this.needDrain && this.bufferedAmount === 0) {
         this.needDrain = false;
         if (this.handlers.onDrain) this.handlers.onDrain();
       }
-    }, (err) => {
-      if (!this.finished) this.handlers.onError(fromDirectSocketsError(err, 'write', 'EPIPE'));
-    });
+    }, (err) => this.#failWrite(err));
+  }
+
+  #failWrite(err) {
+    if (this.finished) return;
+    this.handlers.onError(fromDirectSocketsError(err, 'write', 'EPIPE'));
   }
 
   /** Half-close: no more writes (TCP FIN after queued data). */
