@@ -2,7 +2,7 @@
 // chunks to a callback, and ordered writes with a bufferedAmount figure and a
 // 'drain' notification (backpressure from the stream writer; nothing dropped).
 
-import { fromDirectSocketsError } from './errors.js';
+import { fromDirectSocketsError, SocketIWAError } from './errors.js';
 
 /** Default bytes buffered before send() reports backpressure (returns false). */
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -20,6 +20,7 @@ export class ByteStream {
     this.highWaterMark = handlers.highWaterMark || DEFAULT_HIGH_WATER_MARK;
     this.bufferedAmount = 0;
     this.needDrain = false;
+    this.released = false;
     this.writer = info.writable.getWriter();
     this.reader = info.readable.getReader();
     this.writeClosed = false;
@@ -27,6 +28,10 @@ export class ByteStream {
     this.paused = false;
     this.batch = null;
     this.batchBytes = 0;
+    /** Hard cap on bytes queued for this connection (0: none); past it the connection is dropped with ENOBUFS. */
+    this.maxBufferedAmount = handlers.maxBufferedAmount || 0;
+    /** Optional budget shared by the connections of one server: {total, max}. */
+    this.budget = handlers.budget || null;
     this.#readLoop();
   }
 
@@ -57,7 +62,19 @@ export class ByteStream {
     // sink's close is in flight; peers can time their bytes to land there.
     if (this.writeClosed || this.finished) return false;
     const n = bytes.byteLength;
+    if ((this.maxBufferedAmount && this.bufferedAmount + n > this.maxBufferedAmount) ||
+        (this.budget && this.budget.max && this.budget.total + n > this.budget.max)) {
+      // A peer that never reads (pongs, replies, broadcasts piling up): drop
+      // it rather than let its queue grow without bound.
+      const which = this.maxBufferedAmount && this.bufferedAmount + n > this.maxBufferedAmount
+        ? `connection limit ${this.maxBufferedAmount}` : `server budget ${this.budget.max}`;
+      const handlers = this.handlers;
+      this.destroy();
+      handlers.onError(new SocketIWAError('ENOBUFS', `outgoing queue would exceed the ${which} bytes (peer not reading): connection dropped`));
+      return false;
+    }
     this.bufferedAmount += n;
+    if (this.budget) this.budget.total += n;
     // Writes made in the same task are coalesced into one stream write: one
     // trip through the Direct Sockets writer (an IPC hop in Chromium) for a
     // burst of small frames.
@@ -92,7 +109,9 @@ export class ByteStream {
       return;
     }
     pending.then(() => {
+      if (this.released) return; // destroy() already gave the bytes back
       this.bufferedAmount -= total;
+      if (this.budget) this.budget.total -= total;
       if (this.needDrain && this.bufferedAmount === 0) {
         this.needDrain = false;
         if (this.handlers.onDrain) this.handlers.onDrain();
@@ -126,6 +145,11 @@ export class ByteStream {
   destroy() {
     if (this.finished && this.writeClosed) return;
     this.finished = true;
+    // Bytes still queued never complete: give them back to the server budget.
+    if (this.budget) this.budget.total -= this.bufferedAmount;
+    this.bufferedAmount = 0;
+    this.released = true;
+    this.batch = null;
     this.writeClosed = true;
     this.writer.abort().catch(() => {});
     this.reader.cancel().catch(() => {});

@@ -16,6 +16,28 @@ export const RESERVED_EVENTS = Object.freeze(['connect', 'connect_error', 'disco
 /** Default ack timeout for emitWithAck (ms). */
 export const DEFAULT_ACK_TIMEOUT_MS = 10000;
 
+/** Default deepest JSON nesting accepted in a packet from a client (server side). */
+export const DEFAULT_MAX_NESTING_DEPTH = 100;
+
+/**
+ * Does the JSON text nest arrays/objects deeper than `max`? A linear scan
+ * (strings skipped) run before JSON.parse, so a million-deep payload is refused
+ * without building it.
+ */
+export function jsonTooDeep(text, max) {
+  let depth = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped char
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) { if (++depth > max) return true; }
+    else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
 function newId() { return base64(randomBytes(15)).replace(/\+/g, '-').replace(/\//g, '_'); }
 
 function splitAckOptions(args) {
@@ -542,6 +564,9 @@ export class EngineConnection {
           return;
         case EIO.NOOP: return;
         case EIO.MESSAGE:
+          if (typeof pkt.data === 'string' && this.core.maxNestingDepth && jsonTooDeep(pkt.data, this.core.maxNestingDepth)) {
+            throw new SocketIWAError('ERR_SOCKETIO_TOO_DEEP', `packet JSON nests deeper than maxNestingDepth ${this.core.maxNestingDepth}`);
+          }
           this.decoder.add(pkt.data);
           return;
         default:
@@ -600,6 +625,8 @@ export class SocketIOServerCore {
     this.pingInterval = opts.pingInterval ?? 25000;
     this.pingTimeout = opts.pingTimeout ?? 20000;
     this.maxPayload = opts.maxPayload ?? 1000000;
+    /** Deepest JSON nesting accepted from a client (0: no limit). */
+    this.maxNestingDepth = opts.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.binaryType = opts.binaryType || 'arraybuffer';
     this.onError = opts.onError || (() => {});
