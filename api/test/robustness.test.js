@@ -153,3 +153,229 @@ test('defect 2: unresolvable TCP/UDP hosts report ENOTFOUND (API and Node Direct
   const port = free.address().port; await new Promise((r) => free.close(r));
   await assert.rejects(SocketIWA.createTCP('127.0.0.1', port), (e) => e.code === 'ECONNREFUSED');
 });
+
+// ---------------------------------------------------------------------------
+// Limits a public server needs
+// ---------------------------------------------------------------------------
+
+test('limits: documented defaults', async () => {
+  const { HTTP_DEFAULTS } = await import('../polling.js');
+  const { SERVER_LIMIT_DEFAULTS } = await import('../server.js');
+  const { DEFAULT_MESSAGE_TIMEOUT_MS } = await import('../websocket.js');
+  const { DEFAULT_MAX_NESTING_DEPTH, SocketIOServerCore } = await import('../socketio.js');
+  assert.deepEqual({ ...HTTP_DEFAULTS }, { headersTimeoutMs: 10000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 5000, maxPipelined: 8 });
+  assert.deepEqual({ ...SERVER_LIMIT_DEFAULTS }, { maxConnections: 1000, maxBufferedAmount: 64 * 1024 * 1024, maxServerBufferedAmount: 512 * 1024 * 1024 });
+  assert.equal(DEFAULT_MESSAGE_TIMEOUT_MS, 60000);
+  assert.equal(DEFAULT_MAX_NESTING_DEPTH, 100);
+  assert.equal(new SocketIOServerCore().maxPayload, 1000000);
+  const s = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
+  assert.equal(s.maxConnections, 1000);
+  await s.close();
+  await assert.rejects(SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io', keepAliveTimeoutMs: -1 }), (e) => e.code === 'ERR_OUT_OF_RANGE' && /keepAliveTimeoutMs/.test(e.message));
+});
+
+test('limits: slowloris (100 idle keep-alive after a 404, 100 trickled heads, 100 trickled POST bodies) are all closed; clients still served', async () => {
+  const srv = await child({ protocol: 'socket.io', headersTimeoutMs: 1000, bodyTimeoutMs: 1000, keepAliveTimeoutMs: 1000, handshakeTimeoutMs: 1000 });
+  const first = 'GET /nope?EIO=4&transport=polling HTTP/1.1\r\nHost: a\r\n\r\n';
+  const conns = [];
+  for (let i = 0; i < 300; i++) {
+    const s = raw(srv.port);
+    s.kind = i % 3;
+    conns.push(s);
+  }
+  await Promise.all(conns.map((s) => s.opened));
+  for (const s of conns) {
+    if (s.kind === 2) s.write('POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n');
+    else s.write(first);
+  }
+  // Trickle one byte every 250 ms (heads for kind 1, bodies for kind 2) for at most 10 s.
+  const trickle = setInterval(() => { for (const s of conns) if (s.kind && !s.destroyed && s.writable) s.write(s.kind === 1 ? 'X' : 'y'); }, 250);
+  const t0 = Date.now();
+  const closed = await Promise.all(conns.map((s) => isClosedWithin(s, 10000)));
+  clearInterval(trickle);
+  const open = closed.map((c, i) => (c ? null : ['keep-alive idle', 'trickled head', 'trickled body'][i % 3])).filter(Boolean);
+  assert.deepEqual(open, [], `still open after ${Date.now() - t0} ms`);
+  const heads = conns.filter((s) => s.kind === 1).map((s) => Buffer.concat(s.received).toString());
+  assert.ok(heads.every((h) => /HTTP\/1\.1 408/.test(h)), 'a trickled head gets 408');
+  for (const s of conns) s.destroy();
+  assert.ok(srv.alive());
+  assert.deepEqual(await sioEcho(srv.port, ['polling', 'websocket']), { still: 'serving' });
+  srv.stop();
+});
+
+test('limits: 1,100 idle connections against 1,024 descriptors (default maxConnections) do not lock out Socket.IO and WebSocket clients', async () => {
+  const srv = await child({ protocol: 'socket.io' }, { nofile: 1024 });
+  const idle = [];
+  for (let i = 0; i < 1100; i++) {
+    const s = raw(srv.port);
+    idle.push(s);
+    if (i % 100 === 99) await Promise.all(idle.slice(-100).map((x) => x.opened));
+  }
+  await sleep(500);
+  assert.ok(srv.alive(), srv.stderr.slice(-500));
+  // Legitimate clients: stock socket.io-client over WebSocket and polling, and a stock ws client on the Engine.IO endpoint.
+  assert.deepEqual(await sioEcho(srv.port), { still: 'serving' });
+  assert.deepEqual(await sioEcho(srv.port, ['polling']), { still: 'serving' });
+  const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/socket.io/?EIO=4&transport=websocket`);
+  const open = await within(new Promise((resolve) => { ws.once('message', (m) => resolve(String(m))); ws.once('error', (e) => resolve('error ' + e.message)); }), 15000, 'ws open packet');
+  assert.match(open, /^0\{"sid"/);
+  ws.close();
+  const dropped = idle.filter((s) => s.destroyed || s.readyState === 'closed').length;
+  assert.ok(dropped >= 100, `the oldest idle connections were shed (${dropped})`);
+  for (const s of idle) s.destroy();
+  srv.stop();
+});
+
+test('limits: accept failing with EMFILE keeps the listener; it serves again once descriptors free up (guard: libuv already survives this)', async () => {
+  // 40 descriptors: node itself needs ~20; maxConnections above that, so accept() hits EMFILE.
+  const srv = await child({ protocol: 'socket.io', maxConnections: 500 }, { nofile: 40 });
+  const flood = [];
+  for (let i = 0; i < 60; i++) flood.push(raw(srv.port));
+  await Promise.all(flood.map((s) => s.opened));
+  await sleep(1000);
+  assert.ok(srv.alive(), srv.stderr.slice(-500));
+  for (const s of flood) s.destroy();
+  await sleep(500);
+  assert.deepEqual(await sioEcho(srv.port), { still: 'serving' });
+  srv.stop();
+});
+
+/** A raw WebSocket client over net (the test controls every byte and whether it reads). */
+async function rawWs(port, pathQuery = '/') {
+  const s = raw(port);
+  await s.opened;
+  s.write(`GET ${pathQuery} HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await within((async () => { while (!/\r\n\r\n/.test(Buffer.concat(s.received).toString('latin1'))) await sleep(10); })(), 10000, 'upgrade response');
+  return s;
+}
+
+/** A masked client frame (mask key 0, so the payload goes unchanged). */
+function frame(opcode, payload, fin = true) {
+  const len = payload.length;
+  const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
+  const head = Buffer.alloc(2 + ext + 4);
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  head[1] = 0x80 | (ext === 0 ? len : ext === 2 ? 126 : 127);
+  if (ext === 2) head.writeUInt16BE(len, 2); else if (ext === 8) head.writeBigUInt64BE(BigInt(len), 2);
+  return Buffer.concat([head, payload]);
+}
+
+test('limits: Socket.IO maxHttpBufferSize (default 1 MB) is enforced on the WebSocket and polling transports', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
+  server.on('error', () => {});
+  server.on('connection', (s) => s.on('echo', (x, ack) => ack(x.length)));
+  for (const transports of [['websocket'], ['polling']]) {
+    const c = ioClient(`http://127.0.0.1:${server.port}`, { transports, reconnection: false, forceNew: true });
+    await within(new Promise((r) => c.once('connect', r)), 10000, 'connect');
+    assert.equal(await c.timeout(10000).emitWithAck('echo', 'x'.repeat(900000)), 900000, 'below the limit passes');
+    const gone = new Promise((r) => c.once('disconnect', r));
+    c.emit('echo', 'x'.repeat(2000000), () => assert.fail('a 2 MB message was accepted'));
+    const reason = await within(gone, 15000, `disconnect (${transports})`);
+    assert.match(reason, /transport (close|error)/);
+    c.close();
+  }
+  await server.close();
+});
+
+test('limits: deeply nested JSON (100,000 levels) is refused before parsing, over WebSocket and polling', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
+  const errors = [];
+  server.on('error', (e) => errors.push(e.code));
+  server.on('connection', (s) => s.on('echo', (x, ack) => ack(x)));
+  const deep = '['.repeat(100000) + ']'.repeat(100000);
+  // WebSocket (stock ws client speaking Engine.IO by hand)
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);
+  const msgs = [];
+  ws.on('message', (m) => msgs.push(String(m)));
+  const closed = new Promise((r) => ws.once('close', r));
+  await within((async () => { while (!msgs.length) await sleep(10); })(), 5000, 'open');
+  ws.send('40');
+  await within((async () => { while (!msgs.some((m) => m.startsWith('40'))) await sleep(10); })(), 5000, 'connect');
+  ws.send('421["echo",[1]]');
+  await within((async () => { while (!msgs.includes('431[[1]]')) await sleep(10); })(), 5000, 'shallow echo');
+  ws.send(`422["echo",${deep}]`);
+  await within(closed, 10000, 'close after deep JSON');
+  assert.ok(!msgs.some((m) => m.startsWith('432')), 'the deep payload was not echoed');
+  // Polling
+  const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
+  const open = await (await fetch(base)).text();
+  const sid = JSON.parse(open.slice(1)).sid;
+  await (await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '40' })).text();
+  await (await fetch(`${base}&sid=${sid}`)).text();
+  await (await fetch(`${base}&sid=${sid}`, { method: 'POST', body: `421["echo",${deep}]` })).text();
+  const next = await fetch(`${base}&sid=${sid}`);
+  const body = await next.text();
+  assert.ok(!body.includes('431'), `no echo over polling: ${body.slice(0, 60)}`);
+  assert.ok(next.status === 400 || body === '1', `session closed: ${next.status} ${body.slice(0, 60)}`);
+  assert.ok(errors.filter((c) => c === 'ERR_SOCKETIO_TOO_DEEP').length >= 2, String(errors));
+  await server.close();
+});
+
+test('limits: a WebSocket upgrade with an unknown Engine.IO sid gets 400, not 101', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
+  server.on('clientError', () => {});
+  const s = raw(server.port);
+  await s.opened;
+  s.write(`GET /socket.io/?EIO=4&transport=websocket&sid=bogus HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await within(s.gone, 5000, 'server closes');
+  const text = Buffer.concat(s.received).toString();
+  assert.match(text, /^HTTP\/1\.1 400 /);
+  assert.match(text, /Session ID unknown/);
+  assert.doesNotMatch(text, /101 Switching/);
+  await server.close();
+});
+
+test('limits: a frame header declaring 100 MB whose body never comes is closed by the per-message receive timeout (1008)', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket', messageTimeoutMs: 1000 });
+  const errs = [];
+  server.on('connection', (ws) => ws.on('error', (e) => errs.push(e.code)));
+  const s = await rawWs(server.port);
+  const head = Buffer.alloc(14);
+  head[0] = 0x82; head[1] = 0x80 | 127; head.writeBigUInt64BE(100000000n, 2);
+  s.write(Buffer.concat([head, Buffer.alloc(10)]));
+  assert.ok(await isClosedWithin(s, 10000), 'connection still open 10 s after a 1 s message timeout');
+  const all = Buffer.concat(s.received);
+  const i = all.indexOf(Buffer.from([0x88]));
+  assert.ok(i > 0, 'a close frame was sent');
+  assert.equal(all.readUInt16BE(i + 2), 1008);
+  assert.deepEqual(errs, ['ETIMEDOUT']);
+  await server.close();
+});
+
+test('limits: pongs to a client that never reads stay bounded (200,000 pings, ~26 MB)', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' });
+  let conn, pings = 0;
+  server.on('connection', (ws) => { conn = ws; ws.on('ping', () => { pings++; }); ws.on('error', () => {}); });
+  const s = await rawWs(server.port);
+  s.pause(); // never read again
+  const ping = frame(0x9, Buffer.alloc(125, 7));
+  const batch = Buffer.concat(Array(1000).fill(ping));
+  for (let i = 0; i < 200; i++) { if (!s.write(batch)) await new Promise((r) => s.once('drain', r)); }
+  await within((async () => { while (pings < 200000) await sleep(50); })(), 60000, `server saw ${pings} pings`);
+  assert.ok(conn.bufferedAmount <= 1024 * 1024 + 131, `queued ${conn.bufferedAmount} bytes of pongs`);
+  s.destroy();
+  await server.close();
+});
+
+test('limits: outgoing budgets per connection and per server drop a peer that never reads (ENOBUFS)', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket', maxBufferedAmount: 4 * 1024 * 1024, maxServerBufferedAmount: 6 * 1024 * 1024 });
+  const conns = [];
+  server.on('connection', (ws) => { ws.errs = []; ws.on('error', (e) => ws.errs.push(e.code)); conns.push(ws); });
+  const a = await rawWs(server.port); a.pause();
+  await within((async () => { while (conns.length < 1) await sleep(10); })(), 5000, 'server side');
+  const mb = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < 40 && conns[0].readyState === 1; i++) { conns[0].send(mb); await sleep(5); }
+  await within((async () => { while (!conns[0].errs.length) await sleep(20); })(), 10000, 'per-connection ENOBUFS');
+  assert.deepEqual(conns[0].errs, ['ENOBUFS']);
+  // Per server: two non-reading peers, each under 4 MiB, together past 6 MiB.
+  const b = await rawWs(server.port); b.pause();
+  const c = await rawWs(server.port); c.pause();
+  await within((async () => { while (conns.length < 3) await sleep(10); })(), 5000, 'server side');
+  for (let i = 0; i < 40 && conns[1].readyState === 1 && conns[2].readyState === 1; i++) {
+    conns[1].send(mb); conns[2].send(mb); await sleep(5);
+  }
+  await within((async () => { while (!conns[1].errs.length && !conns[2].errs.length) await sleep(20); })(), 10000, 'server-wide ENOBUFS');
+  assert.ok([...conns[1].errs, ...conns[2].errs].includes('ENOBUFS'));
+  for (const x of [a, b, c]) x.destroy();
+  await server.close();
+});
