@@ -22,6 +22,16 @@ export const SERVER_LIMIT_DEFAULTS = Object.freeze({
   maxServerBufferedAmount: 512 * 1024 * 1024,
 });
 
+/** A limit option: a finite number >= 0 (0 disables), or `dflt` when unset. */
+function limitOption(opts, name, dflt) {
+  const v = opts[name] ?? dflt;
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw argError(`${name} must be a non-negative number, got ${String(v)}`, 'ERR_OUT_OF_RANGE');
+  return v;
+}
+
+const LIMIT_OPTIONS = ['maxConnections', 'maxBufferedAmount', 'maxServerBufferedAmount', 'maxHttpBufferSize', 'maxPayload', 'maxNestingDepth',
+  'handshakeTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'messageTimeoutMs'];
+
 /** A plain (non-upgrade) Engine.IO polling request? */
 function isPollingRequest(head) {
   const first = head.slice(0, head.indexOf('\r\n') >>> 0);
@@ -45,18 +55,11 @@ export class TCPServer extends Emitter {
     this.address = info.localAddress;
     /** Port the server listens on. */
     this.port = info.localPort;
-    const num = (name, dflt) => {
-      const v = opts[name] ?? dflt;
-      if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw argError(`${name} must be a non-negative number, got ${String(v)}`, 'ERR_OUT_OF_RANGE');
-      return v;
-    };
+    const num = (name, dflt) => limitOption(opts, name, dflt);
     /** Upper bound on open connections; when reached the oldest idle/unauthenticated one is dropped. */
     this.maxConnections = num('maxConnections', SERVER_LIMIT_DEFAULTS.maxConnections);
     this.#opts.maxBufferedAmount = num('maxBufferedAmount', SERVER_LIMIT_DEFAULTS.maxBufferedAmount);
     this.#budget.max = num('maxServerBufferedAmount', SERVER_LIMIT_DEFAULTS.maxServerBufferedAmount);
-    for (const k of ['handshakeTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'messageTimeoutMs']) {
-      if (opts[k] !== undefined) num(k, 0);
-    }
     if (this.protocol === 'socket.io') {
       const maxHttpBufferSize = num('maxHttpBufferSize', opts.maxPayload ?? 1000000);
       this.#core = new SocketIOServerCore({ ...opts, maxPayload: maxHttpBufferSize, onError: (err) => this.emitLocal('error', err) });
@@ -343,6 +346,7 @@ export async function createTCPServer(host = '127.0.0.1', options = {}) {
   if (options === null || typeof options !== 'object') throw argError('options must be an object', 'ERR_INVALID_ARG_TYPE');
   const protocol = checkProtocol(options.protocol);
   if (options.port !== undefined && options.port !== 0) validatePort(options.port, 'port');
+  for (const k of LIMIT_OPTIONS) if (options[k] !== undefined) limitOption(options, k, 0);
   const Ctor = globalThis.TCPServerSocket;
   if (typeof Ctor !== 'function') throw new SocketIWAError('ENOTSUP', 'TCPServerSocket is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).');
   const dsOpts = {};
