@@ -18,9 +18,12 @@ function fromBase64(s) {
 
 /** Server side of one polling session: queue outgoing packets, answer GETs, decode POSTs. */
 export class PollingTransport extends Emitter {
-  constructor({ maxPayload = 1000000 } = {}) {
+  constructor({ maxPayload = 1000000, maxBufferedAmount = 0 } = {}) {
     super();
     this.maxPayload = maxPayload;
+    /** Hard cap on bytes queued for a client that does not poll (0: none). */
+    this.maxBufferedAmount = maxBufferedAmount;
+    this.queuedBytes = 0;
     this.queue = [];
     this.pending = null; // (body: string) => void for the outstanding GET
     this.readyState = 1;
@@ -31,7 +34,15 @@ export class PollingTransport extends Emitter {
   /** Queue a packet (string, or binary sent as "b<base64>"). */
   send(packet) {
     if (this.readyState !== 1) throw closedError('polling send');
-    this.queue.push(typeof packet === 'string' ? packet : 'b' + base64(toUint8(packet)));
+    const text = typeof packet === 'string' ? packet : 'b' + base64(toUint8(packet));
+    if (this.maxBufferedAmount && this.queuedBytes + text.length > this.maxBufferedAmount) {
+      // A client that stopped polling: drop the session, not grow the queue.
+      this.emitLocal('error', new SocketIWAError('ENOBUFS', `polling queue would exceed ${this.maxBufferedAmount} bytes (client not polling): session dropped`));
+      this.#end();
+      return false;
+    }
+    this.queue.push(text);
+    this.queuedBytes += text.length;
     this.#flush();
     return true;
   }
@@ -43,6 +54,7 @@ export class PollingTransport extends Emitter {
     if (!this.pending || !this.queue.length) return;
     const respond = this.pending;
     this.pending = null;
+    this.queuedBytes = 0;
     respond(this.queue.splice(0).join(SEP));
   }
 

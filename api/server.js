@@ -259,7 +259,7 @@ export class TCPServer extends Emitter {
       if (req.query.transport !== 'polling') return fail(400, 0, 'Transport unknown');
       if (req.query.sid === undefined) {
         if (req.method !== 'GET') return fail(400, 2, 'Bad handshake method');
-        const t = new PollingTransport({ maxPayload: core.maxPayload });
+        const t = new PollingTransport({ maxPayload: core.maxPayload, maxBufferedAmount: this.#opts.maxBufferedAmount });
         const opened = new Promise((resolve) => t.onPoll(resolve));
         core.accept(t, { query: req.query, headers: req.headers, address: addr.remoteAddress, port: addr.remotePort, time: new Date().toISOString() }, { upgrades: ['websocket'] });
         return opened.then((body) => ({ status: 200, headers: text, body }));

@@ -383,3 +383,20 @@ test('limits: outgoing budgets per connection and per server drop a peer that ne
   for (const x of [a, b, c]) x.destroy();
   await server.close();
 });
+
+test('limits: a Socket.IO polling client that stops polling cannot grow the server queue past maxBufferedAmount (ENOBUFS)', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io', maxBufferedAmount: 4 * 1024 * 1024 });
+  const errors = [];
+  server.on('error', (e) => errors.push(e.code));
+  const reason = new Promise((resolve) => server.on('connection', (s) => {
+    s.on('disconnect', resolve);
+    const mb = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 10 && s.connected; i++) s.emit('big', mb);
+  }));
+  const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
+  const sid = JSON.parse((await (await fetch(base)).text()).slice(1)).sid;
+  await (await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '40' })).text(); // connect, then never poll
+  assert.equal(await within(reason, 10000, 'disconnect of the non-polling client'), 'transport close');
+  assert.ok(errors.includes('ENOBUFS'), String(errors));
+  await server.close();
+});
