@@ -124,6 +124,15 @@ export class ByteStream {
     this.handlers.onError(fromDirectSocketsError(err, 'write', 'EPIPE'));
   }
 
+  /** Set by the owner (the server's connection count): called once when the stream is closed or destroyed. */
+  onFinished = null;
+
+  #notifyFinished() {
+    const fn = this.onFinished;
+    this.onFinished = null;
+    if (fn) fn();
+  }
+
   /** Half-close: no more writes (TCP FIN after queued data). */
   async end() {
     if (this.writeClosed) return;
@@ -137,6 +146,7 @@ export class ByteStream {
     if (this.finished) return;
     await this.end();
     this.finished = true;
+    this.#notifyFinished();
     try { await this.reader.cancel(); } catch {}
     try { await this.socket.closed; } catch {}
   }
@@ -149,6 +159,7 @@ export class ByteStream {
     if (this.budget) this.budget.total -= this.bufferedAmount;
     this.bufferedAmount = 0;
     this.released = true;
+    this.#notifyFinished();
     this.batch = null;
     this.writeClosed = true;
     this.writer.abort().catch(() => {});

@@ -127,6 +127,7 @@ export class TCPServer extends Emitter {
     this.#conns.set(stream, entry);
     const forget = () => this.#conns.delete(stream);
     socket.closed.then(forget, forget);
+    stream.onFinished = forget; // also when we close or drop it (whether or not `closed` settles)
     const addr = { remoteAddress: info.remoteAddress, remotePort: info.remotePort, localAddress: this.address, localPort: this.port };
     if (this.protocol === 'raw') {
       entry.idle = () => false;

@@ -343,6 +343,8 @@ test('limits: a frame header declaring 100 MB whose body never comes is closed b
   assert.equal(all.readUInt16BE(i + 2), 1008);
   assert.deepEqual(errs, ['ETIMEDOUT']);
   s.destroy();
+  // The connection count (maxConnections) forgets closed connections.
+  await within((async () => { while (server.connectionCount !== 0) await sleep(20); })(), 5000, `connectionCount ${server.connectionCount} -> 0`);
   await server.close();
 });
 
