@@ -302,6 +302,8 @@ export interface TCPServerOptions {
   /** Socket.IO: largest message on any transport (default 1e6, like socket.io). */
   maxHttpBufferSize?: number;
   maxNestingDepth?: number;
+  /** Socket.IO: a session must join a namespace within this time (default 45000, like socket.io). */
+  connectTimeoutMs?: number;
   /** Socket.IO long-polling CORS: allowed origins ('*', true, one or a list) and credentials. */
   cors?: { origin: '*' | true | string | string[]; credentials?: boolean };
   binaryType?: BinaryType;

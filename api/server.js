@@ -30,7 +30,7 @@ function limitOption(opts, name, dflt) {
 }
 
 const LIMIT_OPTIONS = ['maxConnections', 'maxBufferedAmount', 'maxServerBufferedAmount', 'maxHttpBufferSize', 'maxPayload', 'maxNestingDepth',
-  'handshakeTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'messageTimeoutMs'];
+  'connectTimeoutMs', 'handshakeTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'messageTimeoutMs'];
 
 /** A plain (non-upgrade) Engine.IO polling request? */
 function isPollingRequest(head) {

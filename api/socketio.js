@@ -482,7 +482,14 @@ export class EngineConnection {
     this.polling = typeof ws.onPoll === 'function' ? ws : null;
     ws.send(encodeEngine(EIO.OPEN, JSON.stringify({ sid: this.id, upgrades, pingInterval: core.pingInterval, pingTimeout: core.pingTimeout, maxPayload: core.maxPayload })));
     this.#schedulePing();
+    // Like socket.io's connectTimeout: a session that joins no namespace in
+    // time is closed (it would otherwise hold a connection by answering pings).
+    if (core.connectTimeoutMs > 0) {
+      this.#connectTimer = setTimeout(() => { if (!this.sockets.size) this.close('connect timeout'); }, core.connectTimeoutMs);
+    }
   }
+
+  #connectTimer = null;
 
   /** The current transport: a WebSocketConnection or a PollingTransport. */
   ws;
@@ -605,7 +612,7 @@ export class EngineConnection {
     this.closeReason = reason;
     for (const s of [...this.sockets.values()]) s._onDisconnect(reason);
     this.closed = true;
-    clearTimeout(this.#pingTimer); clearTimeout(this.#pongTimer);
+    clearTimeout(this.#pingTimer); clearTimeout(this.#pongTimer); clearTimeout(this.#connectTimer);
     if (terminate) this.ws.terminate();
     else if (this.ws.readyState === 1) this.ws.close(code, reason.slice(0, 100));
   }
@@ -625,6 +632,8 @@ export class SocketIOServerCore {
     this.pingInterval = opts.pingInterval ?? 25000;
     this.pingTimeout = opts.pingTimeout ?? 20000;
     this.maxPayload = opts.maxPayload ?? 1000000;
+    /** A session must join a namespace within this time (ms; 0: no limit), like socket.io's connectTimeout. */
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 45000;
     /** Deepest JSON nesting accepted from a client (0: no limit). */
     this.maxNestingDepth = opts.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;

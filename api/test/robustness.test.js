@@ -171,6 +171,7 @@ test('limits: documented defaults', async () => {
   assert.equal(DEFAULT_MESSAGE_TIMEOUT_MS, 60000);
   assert.equal(DEFAULT_MAX_NESTING_DEPTH, 100);
   assert.equal(new SocketIOServerCore().maxPayload, 1000000);
+  assert.equal(new SocketIOServerCore().connectTimeoutMs, 45000);
   const s = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
   assert.equal(s.maxConnections, 1000);
   await s.close();
@@ -400,5 +401,27 @@ test('limits: a Socket.IO polling client that stops polling cannot grow the serv
   await (await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '40' })).text(); // connect, then never poll
   assert.match(await within(reason, 10000, 'disconnect of the non-polling client'), /^transport (close|error)$/);
   assert.ok(errors.includes('ENOBUFS'), String(errors));
+  await server.close();
+});
+
+test('limits: a Socket.IO session that never joins a namespace is closed after connectTimeoutMs', async () => {
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io', connectTimeoutMs: 1000 });
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);
+  const msgs = [];
+  ws.on('message', (m) => msgs.push(String(m)));
+  const closed = new Promise((r) => ws.once('close', r));
+  await within((async () => { while (!msgs.length) await sleep(10); })(), 5000, 'open');
+  assert.match(msgs[0], /^0\{"sid"/);
+  await within(closed, 8000, 'close of a session without a namespace');
+  // One that joins in time stays.
+  assert.deepEqual(await (async () => {
+    const c = ioClient(`http://127.0.0.1:${server.port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+    server.once('connection', (s) => s.on('echo', (x, ack) => ack(x)));
+    await within(new Promise((r) => c.once('connect', r)), 5000, 'connect');
+    await sleep(1500);
+    const r = await c.timeout(5000).emitWithAck('echo', 'kept');
+    c.close();
+    return r;
+  })(), 'kept');
   await server.close();
 });
