@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # JavaScript API suite: Node tests (Node Direct Sockets as globals, stock ws /
 # socket.io peers) and the same behaviours inside a real IWA in headless
-# Chromium. Bounded: 90 + 90 + 120 + 100 s (+10 s kill grace each) < 7 min; ~45 s typical
-# (robustness.test.js ~12 s: limits are lowered to 1 s in the servers under test).
+# Chromium. Bounded: 90 + 90 + 120 + 100 s (+10 s kill grace each) < 7 min; ~70 s measured
+# (robustness.test.js ~13 s of it: limits are lowered to 1 s in the servers under test).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
