@@ -60,7 +60,7 @@ export class ByteStream {
     // Node's WritableStream hits an internal assertion (ERR_INTERNAL_ASSERTION,
     // an uncaught throw that ends the process) for writer.write() while the
     // sink's close is in flight; peers can time their bytes to land there.
-    if (this.writeClosed || this.finished) return false;
+    if (this.writeClosed || this.finished || this.released) return false; // released: the writer failed
     const n = bytes.byteLength;
     if ((this.maxBufferedAmount && this.bufferedAmount + n > this.maxBufferedAmount) ||
         (this.budget && this.budget.max && this.budget.total + n > this.budget.max)) {
@@ -120,6 +120,13 @@ export class ByteStream {
   }
 
   #failWrite(err) {
+    // The writer is errored: queued bytes will never complete; give them back
+    // to the server budget now (whoever owns the stream may only close() it).
+    if (!this.released) {
+      if (this.budget) this.budget.total -= this.bufferedAmount;
+      this.bufferedAmount = 0;
+      this.released = true;
+    }
     if (this.finished) return;
     this.handlers.onError(fromDirectSocketsError(err, 'write', 'EPIPE'));
   }
@@ -156,7 +163,7 @@ export class ByteStream {
     if (this.finished && this.writeClosed) return;
     this.finished = true;
     // Bytes still queued never complete: give them back to the server budget.
-    if (this.budget) this.budget.total -= this.bufferedAmount;
+    if (this.budget && !this.released) this.budget.total -= this.bufferedAmount;
     this.bufferedAmount = 0;
     this.released = true;
     this.#notifyFinished();
