@@ -244,6 +244,10 @@ export declare class TCPServer extends Emitter {
   readonly port: number;
   readonly readyState: number;
   readonly clients: Set<any>;
+  /** Upper bound on open connections (option maxConnections). */
+  readonly maxConnections: number;
+  /** Connections open at the TCP level, handshaking ones included. */
+  readonly connectionCount: number;
   of(name: string): Namespace;
   to(room: string | string[]): BroadcastOperator;
   in(room: string | string[]): BroadcastOperator;
@@ -287,6 +291,19 @@ export interface TCPServerOptions {
   ackTimeoutMs?: number;
   closeTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** Limits (docs/JS_LIMITS.md); 0 disables one. */
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  messageTimeoutMs?: number;
+  maxConnections?: number;
+  maxBufferedAmount?: number;
+  maxServerBufferedAmount?: number;
+  /** Socket.IO: largest message on any transport (default 1e6, like socket.io). */
+  maxHttpBufferSize?: number;
+  maxNestingDepth?: number;
+  /** Socket.IO: a session must join a namespace within this time (default 45000, like socket.io). */
+  connectTimeoutMs?: number;
   /** Socket.IO long-polling CORS: allowed origins ('*', true, one or a list) and credentials. */
   cors?: { origin: '*' | true | string | string[]; credentials?: boolean };
   binaryType?: BinaryType;

@@ -48,6 +48,8 @@ export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
   }
   const name = err && err.name;
   let code = name === 'NetworkError' ? networkCode : (NAME_TO_CODE[name] || 'ENETWORK');
+  // Name resolution failed (Node: cause ENOTFOUND; Chromium: ERR_NAME_NOT_RESOLVED): Node's code.
+  if (name === 'NetworkError' && ((err.cause && err.cause.code === 'ENOTFOUND') || /name resolution|NAME_NOT_RESOLVED|could ?n[o']t be resolved/i.test(String(err.message)))) code = 'ENOTFOUND';
   // Chromium reports a refused local-network permission as InvalidAccessError
   // "Access to local network is blocked."
   if (name === 'InvalidAccessError' && /blocked|not allowed|permission/i.test(String(err.message))) code = 'EACCES';

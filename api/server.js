@@ -15,6 +15,23 @@ import { checkProtocol } from './tcp.js';
 import { randomBytes, base64 } from './bytes.js';
 import { PollingTransport, serveHttp } from './polling.js';
 
+/** Defaults of the server's connection limits (see docs/JS_LIMITS.md). */
+export const SERVER_LIMIT_DEFAULTS = Object.freeze({
+  maxConnections: 1000,
+  maxBufferedAmount: 64 * 1024 * 1024,
+  maxServerBufferedAmount: 512 * 1024 * 1024,
+});
+
+/** A limit option: a finite number >= 0 (0 disables), or `dflt` when unset. */
+function limitOption(opts, name, dflt) {
+  const v = opts[name] ?? dflt;
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw argError(`${name} must be a non-negative number, got ${String(v)}`, 'ERR_OUT_OF_RANGE');
+  return v;
+}
+
+const LIMIT_OPTIONS = ['maxConnections', 'maxBufferedAmount', 'maxServerBufferedAmount', 'maxHttpBufferSize', 'maxPayload', 'maxNestingDepth',
+  'connectTimeoutMs', 'handshakeTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'messageTimeoutMs'];
+
 /** A plain (non-upgrade) Engine.IO polling request? */
 function isPollingRequest(head) {
   const first = head.slice(0, head.indexOf('\r\n') >>> 0);
@@ -24,6 +41,9 @@ function isPollingRequest(head) {
 /** A listening server. */
 export class TCPServer extends Emitter {
   #server; #reader; #opts; #clients = new Map(); #registry = new RoomRegistry(); #core = null; #closed = false;
+  /** Every accepted connection still open: stream -> {since, idle(): boolean}. */
+  #conns = new Map();
+  #budget = { total: 0, max: 0 };
 
   constructor(server, info, opts) {
     super();
@@ -35,8 +55,14 @@ export class TCPServer extends Emitter {
     this.address = info.localAddress;
     /** Port the server listens on. */
     this.port = info.localPort;
+    const num = (name, dflt) => limitOption(opts, name, dflt);
+    /** Upper bound on open connections; when reached the oldest idle/unauthenticated one is dropped. */
+    this.maxConnections = num('maxConnections', SERVER_LIMIT_DEFAULTS.maxConnections);
+    this.#opts.maxBufferedAmount = num('maxBufferedAmount', SERVER_LIMIT_DEFAULTS.maxBufferedAmount);
+    this.#budget.max = num('maxServerBufferedAmount', SERVER_LIMIT_DEFAULTS.maxServerBufferedAmount);
     if (this.protocol === 'socket.io') {
-      this.#core = new SocketIOServerCore({ ...opts, onError: (err) => this.emitLocal('error', err) });
+      const maxHttpBufferSize = num('maxHttpBufferSize', opts.maxPayload ?? 1000000);
+      this.#core = new SocketIOServerCore({ ...opts, maxPayload: maxHttpBufferSize, onError: (err) => this.emitLocal('error', err) });
       this.#core.of('/').on('connection', (s) => { this.emitLocal('connection', s); this.emitLocal('connect', s); });
     }
     this.#reader = info.readable.getReader();
@@ -64,13 +90,47 @@ export class TCPServer extends Emitter {
     }
   }
 
+  /** Connections currently open at the TCP level (all modes, handshaking ones included). */
+  get connectionCount() { return this.#conns.size; }
+
+  /**
+   * Make room for one more connection: drop the oldest idle or not yet
+   * authenticated one (handshaking, idle keep-alive HTTP, Socket.IO session
+   * without a namespace). Returns false when every connection is in use.
+   */
+  #shed() {
+    let victim = null, since = Infinity;
+    for (const [st, c] of this.#conns) if (c.idle() && c.since < since) { victim = st; since = c.since; }
+    if (!victim) return false;
+    this.#conns.delete(victim);
+    const { onEnd } = victim.handlers;
+    victim.destroy();
+    onEnd(); // the connection's owner (handshake, HTTP, WebSocket) sees it end
+    this.emitLocal('clientError', new SocketIWAError('ECONNRESET', `connection dropped: maxConnections (${this.maxConnections}) reached and this was the oldest idle one`));
+    return true;
+  }
+
   async #onSocket(socket) {
     let info;
     try { info = await socket.opened; } catch (err) { throw fromDirectSocketsError(err, 'accepted socket', 'ECONNABORTED'); }
     if (this.#closed) { try { info.readable.cancel(); info.writable.abort(); } catch {} return; }
-    const stream = new ByteStream(socket, info, { onData() {}, onEnd() {}, onError() {}, highWaterMark: this.#opts.highWaterMark });
+    const stream = new ByteStream(socket, info, {
+      onData() {}, onEnd() {}, onError() {}, highWaterMark: this.#opts.highWaterMark,
+      maxBufferedAmount: this.#opts.maxBufferedAmount, budget: this.#budget,
+    });
+    if (this.maxConnections && this.#conns.size >= this.maxConnections && !this.#shed()) {
+      stream.destroy();
+      this.emitLocal('clientError', new SocketIWAError('EMFILE', `connection refused: maxConnections (${this.maxConnections}) reached and none is idle`));
+      return;
+    }
+    const entry = { since: Date.now(), idle: () => true };
+    this.#conns.set(stream, entry);
+    const forget = () => this.#conns.delete(stream);
+    socket.closed.then(forget, forget);
+    stream.onFinished = forget; // also when we close or drop it (whether or not `closed` settles)
     const addr = { remoteAddress: info.remoteAddress, remotePort: info.remotePort, localAddress: this.address, localPort: this.port };
     if (this.protocol === 'raw') {
+      entry.idle = () => false;
       const conn = new RawTCPConnection(stream, { ...addr, binaryType: this.#opts.binaryType });
       this.#track(conn);
       this.emitLocal('connection', conn);
@@ -79,22 +139,19 @@ export class TCPServer extends Emitter {
     }
     const hs = await this.#handshake(stream);
     if (!hs) return;
-    if (hs.polling) { this.#servePolling(stream, hs.polling, addr); return; }
+    if (hs.polling) { this.#servePolling(stream, hs.polling, addr, entry); return; }
     let upgradeOf = null;
-    if (this.protocol === 'socket.io' && hs.request.query.sid !== undefined) {
-      upgradeOf = this.#core.connections.get(hs.request.query.sid);
-      if (!upgradeOf || !(upgradeOf.ws instanceof PollingTransport)) {
-        stream.write(buildError(400, JSON.stringify({ code: 1, message: 'Session ID unknown' })));
-        await stream.close().catch(() => {});
-        return;
-      }
-    }
+    if (this.protocol === 'socket.io' && hs.request.query.sid !== undefined) upgradeOf = hs.upgradeOf;
     const ws = new WebSocketConnection(stream, {
-      isServer: true, binaryType: this.#opts.binaryType, maxPayload: this.#opts.maxPayload,
-      fragmentSize: this.#opts.fragmentSize, closeTimeoutMs: this.#opts.closeTimeoutMs, ...addr,
+      isServer: true, binaryType: this.#opts.binaryType,
+      // Socket.IO: the advertised maxPayload (maxHttpBufferSize) is the limit on this transport too.
+      maxPayload: this.#core ? this.#core.maxPayload : this.#opts.maxPayload,
+      fragmentSize: this.#opts.fragmentSize, closeTimeoutMs: this.#opts.closeTimeoutMs,
+      messageTimeoutMs: this.#opts.messageTimeoutMs, ...addr,
     });
     Object.assign(ws, addr, { request: hs.request, protocol: this.protocol });
     if (this.protocol === 'websocket') {
+      entry.idle = () => false;
       this.#track(ws);
       ws.on('error', (err) => this.emitLocal('clientError', err, ws));
       this.emitLocal('connection', ws, hs.request);
@@ -102,8 +159,9 @@ export class TCPServer extends Emitter {
       ws.feed(hs.rest);
       return;
     }
-    if (upgradeOf) { upgradeOf.upgrade(ws); ws.feed(hs.rest); return; }
-    this.#core.accept(ws, { query: hs.request.query, headers: hs.request.headers, address: addr.remoteAddress, port: addr.remotePort, time: new Date().toISOString() });
+    if (upgradeOf) { entry.idle = () => upgradeOf.sockets.size === 0; upgradeOf.upgrade(ws); ws.feed(hs.rest); return; }
+    const eng = this.#core.accept(ws, { query: hs.request.query, headers: hs.request.headers, address: addr.remoteAddress, port: addr.remotePort, time: new Date().toISOString() });
+    entry.idle = () => eng.sockets.size === 0; // not yet connected to a namespace
     ws.feed(hs.rest);
   }
 
@@ -136,6 +194,12 @@ export class TCPServer extends Emitter {
       } else if (this.protocol === 'socket.io' && (request.query.EIO !== '4' || request.query.transport !== 'websocket')) {
         result.error = Object.assign(new SocketIWAError('ERR_WS_HANDSHAKE',
           request.query.EIO !== '4' ? 'Unsupported protocol version' : 'Transport unknown (only the websocket transport is served)'), { status: 400, engineCode: request.query.EIO !== '4' ? 5 : 0 });
+      } else if (this.protocol === 'socket.io' && request.query.sid !== undefined) {
+        // An upgrade of a polling session: check the sid before answering 101.
+        const of = this.#core.connections.get(request.query.sid);
+        if (!of || !(of.ws instanceof PollingTransport)) {
+          result.error = Object.assign(new SocketIWAError('ERR_WS_HANDSHAKE', 'Session ID unknown'), { status: 400, engineCode: 1 });
+        } else result.upgradeOf = of;
       }
     }
     if (result.error || !result.request) {
@@ -154,7 +218,7 @@ export class TCPServer extends Emitter {
   }
 
   /** Engine.IO long-polling requests on one keep-alive HTTP connection. */
-  #servePolling(stream, first, addr) {
+  #servePolling(stream, first, addr, entry) {
     const core = this.#core;
     const wantPath = (this.#opts.path || '/socket.io/').replace(/\/?$/, '/');
     const cors = this.#opts.cors;
@@ -170,11 +234,18 @@ export class TCPServer extends Emitter {
       return h;
     };
     this.#pollingStreams.add(stream);
+    let idle = false;
+    entry.idle = () => idle;
+    const o = this.#opts;
     serveHttp(stream, first, async (req) => {
       const res = await this.#pollingRequest(req, core, wantPath, addr);
       res.headers = { ...(res.headers || {}), ...corsHeaders(req) };
       return res;
-    }, { maxBody: core.maxPayload });
+    }, {
+      maxBody: core.maxPayload, headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs,
+      keepAliveTimeoutMs: o.keepAliveTimeoutMs, onIdle: (v) => { idle = v; },
+    });
+    stream.socket.closed.then(() => this.#pollingStreams.delete(stream), () => this.#pollingStreams.delete(stream));
   }
 
   #pollingRequest(req, core, wantPath, addr) {
@@ -189,7 +260,7 @@ export class TCPServer extends Emitter {
       if (req.query.transport !== 'polling') return fail(400, 0, 'Transport unknown');
       if (req.query.sid === undefined) {
         if (req.method !== 'GET') return fail(400, 2, 'Bad handshake method');
-        const t = new PollingTransport({ maxPayload: core.maxPayload });
+        const t = new PollingTransport({ maxPayload: core.maxPayload, maxBufferedAmount: this.#opts.maxBufferedAmount });
         const opened = new Promise((resolve) => t.onPoll(resolve));
         core.accept(t, { query: req.query, headers: req.headers, address: addr.remoteAddress, port: addr.remotePort, time: new Date().toISOString() }, { upgrades: ['websocket'] });
         return opened.then((body) => ({ status: 200, headers: text, body }));
@@ -276,6 +347,7 @@ export async function createTCPServer(host = '127.0.0.1', options = {}) {
   if (options === null || typeof options !== 'object') throw argError('options must be an object', 'ERR_INVALID_ARG_TYPE');
   const protocol = checkProtocol(options.protocol);
   if (options.port !== undefined && options.port !== 0) validatePort(options.port, 'port');
+  for (const k of LIMIT_OPTIONS) if (options[k] !== undefined) limitOption(options, k, 0);
   const Ctor = globalThis.TCPServerSocket;
   if (typeof Ctor !== 'function') throw new SocketIWAError('ENOTSUP', 'TCPServerSocket is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).');
   const dsOpts = {};

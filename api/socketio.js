@@ -16,6 +16,28 @@ export const RESERVED_EVENTS = Object.freeze(['connect', 'connect_error', 'disco
 /** Default ack timeout for emitWithAck (ms). */
 export const DEFAULT_ACK_TIMEOUT_MS = 10000;
 
+/** Default deepest JSON nesting accepted in a packet from a client (server side). */
+export const DEFAULT_MAX_NESTING_DEPTH = 100;
+
+/**
+ * Does the JSON text nest arrays/objects deeper than `max`? A linear scan
+ * (strings skipped) run before JSON.parse, so a million-deep payload is refused
+ * without building it.
+ */
+export function jsonTooDeep(text, max) {
+  let depth = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped char
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) { if (++depth > max) return true; }
+    else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
 function newId() { return base64(randomBytes(15)).replace(/\+/g, '-').replace(/\//g, '_'); }
 
 function splitAckOptions(args) {
@@ -460,7 +482,14 @@ export class EngineConnection {
     this.polling = typeof ws.onPoll === 'function' ? ws : null;
     ws.send(encodeEngine(EIO.OPEN, JSON.stringify({ sid: this.id, upgrades, pingInterval: core.pingInterval, pingTimeout: core.pingTimeout, maxPayload: core.maxPayload })));
     this.#schedulePing();
+    // Like socket.io's connectTimeout: a session that joins no namespace in
+    // time is closed (it would otherwise hold a connection by answering pings).
+    if (core.connectTimeoutMs > 0) {
+      this.#connectTimer = setTimeout(() => { if (!this.sockets.size) this.close('connect timeout'); }, core.connectTimeoutMs);
+    }
   }
+
+  #connectTimer = null;
 
   /** The current transport: a WebSocketConnection or a PollingTransport. */
   ws;
@@ -542,6 +571,9 @@ export class EngineConnection {
           return;
         case EIO.NOOP: return;
         case EIO.MESSAGE:
+          if (typeof pkt.data === 'string' && this.core.maxNestingDepth && jsonTooDeep(pkt.data, this.core.maxNestingDepth)) {
+            throw new SocketIWAError('ERR_SOCKETIO_TOO_DEEP', `packet JSON nests deeper than maxNestingDepth ${this.core.maxNestingDepth}`);
+          }
           this.decoder.add(pkt.data);
           return;
         default:
@@ -580,7 +612,7 @@ export class EngineConnection {
     this.closeReason = reason;
     for (const s of [...this.sockets.values()]) s._onDisconnect(reason);
     this.closed = true;
-    clearTimeout(this.#pingTimer); clearTimeout(this.#pongTimer);
+    clearTimeout(this.#pingTimer); clearTimeout(this.#pongTimer); clearTimeout(this.#connectTimer);
     if (terminate) this.ws.terminate();
     else if (this.ws.readyState === 1) this.ws.close(code, reason.slice(0, 100));
   }
@@ -600,6 +632,10 @@ export class SocketIOServerCore {
     this.pingInterval = opts.pingInterval ?? 25000;
     this.pingTimeout = opts.pingTimeout ?? 20000;
     this.maxPayload = opts.maxPayload ?? 1000000;
+    /** A session must join a namespace within this time (ms; 0: no limit), like socket.io's connectTimeout. */
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 45000;
+    /** Deepest JSON nesting accepted from a client (0: no limit). */
+    this.maxNestingDepth = opts.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.binaryType = opts.binaryType || 'arraybuffer';
     this.onError = opts.onError || (() => {});

@@ -56,6 +56,20 @@ class MulticastHelper {
   get joinedGroups() { return this.#conn._joinedGroups(); }
 }
 
+/**
+ * The promise send() returns: it records whether anyone observed it (then /
+ * catch / finally / await), so a failed send nobody awaits or passed a
+ * callback for is reported as an 'error' event instead (dgram-style).
+ */
+class SendPromise extends Promise {
+  static get [Symbol.species]() { return Promise; }
+  then(onFulfilled, onRejected) { this.observed = true; return super.then(onFulfilled, onRejected); }
+}
+
+/** How long a host name resolved for a bound-mode send is reused (ms). */
+export const NAME_CACHE_MS = 10000;
+const NAME_CACHE_MAX = 256;
+
 /** A UDP socket (connected or bound). */
 export class UDPConnection extends Emitter {
   #socket; #info; #writer; #reader; #opts; #ds; #readyState = 1; #binaryType = 'arraybuffer';
@@ -154,9 +168,47 @@ export class UDPConnection extends Emitter {
       if (address === undefined) address = this.#ds.localAddress === '::' ? '::1' : '127.0.0.1';
       validateHost(address, 'address');
     }
-    const p = this.#send(data, offset, length, port, address);
+    const inner = this.#send(data, offset, length, port, address);
+    const p = new SendPromise((resolve, reject) => inner.then(resolve, reject));
     if (cb) p.then(() => cb(null), (err) => cb(err));
+    Promise.prototype.then.call(p, undefined, (err) => {
+      // Nobody awaits this send and there is no callback: report it as an
+      // 'error' event (checked after the caller's synchronous code ran).
+      setTimeout(() => { if (!p.observed && this.listenerCount('error')) this.emitLocal('error', err); }, 0);
+    });
     return p;
+  }
+
+  #names = new Map(); // host name -> {address, until}
+
+  /**
+   * Resolve a host name for a bound-mode send. Direct Sockets would resolve
+   * it inside the writable stream, but a failed resolution errors that stream
+   * (every later send fails, Chromium and Node alike); resolving through a
+   * short-lived connected UDPSocket instead fails only this send (ENOTFOUND).
+   */
+  async #resolve(host, port) {
+    if (ipFamily(host)) return host;
+    const hit = this.#names.get(host);
+    if (hit && hit.until > Date.now()) return hit.address;
+    const C = requireUDP();
+    const opts = { remoteAddress: host, remotePort: port };
+    if (ipFamily(this.#ds.localAddress) === 4) opts.dnsQueryType = 'ipv4';
+    else if (this.#ds.dnsQueryType !== undefined) opts.dnsQueryType = this.#ds.dnsQueryType;
+    let probe;
+    try {
+      probe = new C(opts);
+      const info = await probe.opened;
+      const address = info.remoteAddress;
+      if (this.#names.size >= NAME_CACHE_MAX) this.#names.delete(this.#names.keys().next().value);
+      this.#names.set(host, { address, until: Date.now() + NAME_CACHE_MS });
+      return address;
+    } catch (err) {
+      const e = fromDirectSocketsError(err, `UDP send to ${host}`, 'ENOTFOUND');
+      throw e;
+    } finally {
+      if (probe) probe.close().catch(() => {});
+    }
   }
 
   async #send(data, offset, length, port, address) {
@@ -174,7 +226,7 @@ export class UDPConnection extends Emitter {
       bytes = bytes.subarray(offset, offset + length);
     }
     const msg = { data: bytes.slice() };
-    if (this.mode === 'bound') { msg.remoteAddress = address; msg.remotePort = port; }
+    if (this.mode === 'bound') { msg.remoteAddress = await this.#resolve(address, port); msg.remotePort = port; }
     this._buffered = (this._buffered || 0) + bytes.byteLength;
     const run = this.#sendChain.then(async () => {
       if (this.#readyState !== 1) throw closedError('UDP send');

@@ -13,6 +13,13 @@ export const CONNECTING = 0, OPEN = 1, CLOSING = 2, CLOSED = 3;
 /** Default largest message accepted from a peer (bytes). */
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
+/**
+ * Default time (server side) from the first byte of a message (frame header,
+ * or first fragment) to its last byte: a peer that declares a frame and never
+ * sends its body is closed with 1008 after this. 0 disables it.
+ */
+export const DEFAULT_MESSAGE_TIMEOUT_MS = 60000;
+
 export class WebSocketConnection extends Emitter {
   /**
    * @param {import('./byte_stream.js').ByteStream} stream
@@ -23,6 +30,7 @@ export class WebSocketConnection extends Emitter {
     this.#stream = stream;
     this.#isServer = !!opts.isServer;
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
+    this.#messageTimeoutMs = opts.messageTimeoutMs ?? (this.#isServer ? DEFAULT_MESSAGE_TIMEOUT_MS : 0);
     this.#fragmentSize = opts.fragmentSize || 0;
     this.binaryType = opts.binaryType || 'arraybuffer';
     /** @type {string|undefined} */
@@ -41,7 +49,7 @@ export class WebSocketConnection extends Emitter {
     stream.handlers.onDrain = () => this.emitLocal('drain');
   }
 
-  #stream; #isServer; #closeTimeoutMs; #fragmentSize; #parser; #maxPayload;
+  #stream; #isServer; #closeTimeoutMs; #fragmentSize; #parser; #maxPayload; #messageTimeoutMs; #messageTimer = null;
   #readyState = OPEN;
   #binaryType = 'arraybuffer';
   #fragments = null; #fragOpcode = 0; #fragBytes = 0;
@@ -134,6 +142,18 @@ export class WebSocketConnection extends Emitter {
       if (err instanceof WsProtocolError) this.#fail(err.closeCode, err.message);
       else this.#fail(1011, String(err && err.message));
     }
+    this.#watchMessage();
+  }
+
+  /** Per-message receive timeout: armed while a frame or fragmented message is incomplete. */
+  #watchMessage() {
+    const partial = !this.#parser.dead && (this.#parser.have > 0 || this.#fragments !== null);
+    if (!partial) { clearTimeout(this.#messageTimer); this.#messageTimer = null; return; }
+    if (this.#messageTimer || !this.#messageTimeoutMs || this.#readyState === CLOSED) return;
+    this.#messageTimer = setTimeout(() => {
+      this.#messageTimer = null;
+      this.#fail(1008, `message not completed within ${this.#messageTimeoutMs} ms`, 'ETIMEDOUT');
+    }, this.#messageTimeoutMs);
   }
 
   #onFrame({ fin, opcode, payload }) {
@@ -159,7 +179,10 @@ export class WebSocketConnection extends Emitter {
       }
       case OPCODE.PING:
         this.emitLocal('ping', payload);
-        if (this.#readyState === OPEN) this.#writeFrame(OPCODE.PONG, payload, true);
+        // A peer that pings but never reads would grow our queue without end:
+        // while the outgoing queue is past the high-water mark, pings go
+        // unanswered (RFC 6455 5.5.3 lets an endpoint answer only the latest).
+        if (this.#readyState === OPEN && this.#stream.bufferedAmount < this.#stream.highWaterMark) this.#writeFrame(OPCODE.PONG, payload, true);
         return;
       case OPCODE.PONG:
         this.emitLocal('pong', payload);
@@ -230,10 +253,10 @@ export class WebSocketConnection extends Emitter {
   }
 
   /** Protocol error from the peer: close with `closeCode`, report, drop the transport. */
-  #fail(closeCode, message) {
+  #fail(closeCode, message, code) {
     if (this.#readyState === CLOSED) return;
     this.#parser.dead = true;
-    const err = new SocketIWAError(closeCode === 1009 ? 'ERR_WS_MESSAGE_TOO_BIG' : closeCode === 1007 ? 'ERR_WS_INVALID_UTF8' : 'ERR_WS_PROTOCOL',
+    const err = new SocketIWAError(code || (closeCode === 1009 ? 'ERR_WS_MESSAGE_TOO_BIG' : closeCode === 1007 ? 'ERR_WS_INVALID_UTF8' : 'ERR_WS_PROTOCOL'),
       `WebSocket protocol error from peer: ${message}`, { closeCode });
     if (this.#readyState === OPEN) { this.#readyState = CLOSING; this.#sendClose(closeCode, message.slice(0, 120)); }
     this.emitLocal('error', err);
@@ -259,6 +282,7 @@ export class WebSocketConnection extends Emitter {
     this.#closedEmitted = true;
     this.#readyState = CLOSED;
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#messageTimer);
     this.wasClean = wasClean;
     this.emitLocal('close', code, reason, wasClean);
     this.emitLocal('disconnect', reason || (wasClean ? 'transport close' : 'transport error'), code);

@@ -274,7 +274,7 @@ async function udpOpen(self, st) {
   try {
     if (cfg.mode === 'connected') target = await resolveHost(cfg.remoteAddress, cfg.family);
   } catch (err) {
-    const e = err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${cfg.remoteAddress}: ${err.message}`);
+    const e = err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${cfg.remoteAddress}: ${err.message}`, err);
     st.state = 'errored'; st.opened.reject(e); st.closed.reject(e); return;
   }
   const type = cfg.mode === 'connected' ? (target.family === 6 ? 'udp6' : 'udp4') : (net.isIPv6(cfg.localAddress) ? 'udp6' : 'udp4');
@@ -322,8 +322,22 @@ async function udpOpen(self, st) {
   socket.on('error', (err) => udpTeardown(st, mapNodeError(err, 'UDPSocket')));
   st.readController = controller;
 
+  // Like Chromium, a failed write errors the writable stream (later writes
+  // fail too). The writable side then counts as done, so close() and
+  // `closed` still settle once the readable is released.
+  const failWrite = (err) => { st.writableDone = true; if (st.readableDone) udpTeardown(st, null); throw err; };
   st.writable = new WritableStream({
     write(chunk) {
+      let r;
+      try { r = udpWrite(chunk); } catch (err) { failWrite(err); }
+      return r && r.catch ? r.catch(failWrite) : r;
+    },
+    close() { st.writableDone = true; udpMaybeClosed(st); },
+    abort() { st.writableDone = true; udpMaybeClosed(st); },
+  }, { highWaterMark: 64 });
+
+  function udpWrite(chunk) {
+    {
       if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {
         throw new TypeError('UDPSocket write: expected a UDPMessage {data, remoteAddress?, remotePort?}.');
       }
@@ -341,14 +355,12 @@ async function udpOpen(self, st) {
       const host = checkHost(chunk.remoteAddress, 'remoteAddress');
       return (async () => {
         const t = await resolveHost(host, cfg.family || (type === 'udp6' ? 6 : 4)).catch((err) => {
-          throw err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}.`);
+          throw err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}: ${err.message}`, err);
         });
         await new Promise((resolve, reject) => socket.send(bytes, port, t.address, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
       })();
-    },
-    close() { st.writableDone = true; udpMaybeClosed(st); },
-    abort() { st.writableDone = true; udpMaybeClosed(st); },
-  }, { highWaterMark: 64 });
+    }
+  }
 
   const local = socket.address();
   st.state = 'open';
@@ -459,7 +471,7 @@ async function tcpConnect(st) {
   try {
     target = await resolveHost(cfg.remoteAddress, cfg.family);
   } catch (err) {
-    const e = err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${cfg.remoteAddress}: ${err.message}`);
+    const e = err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${cfg.remoteAddress}: ${err.message}`, err);
     st.state = 'errored'; st.opened.reject(e); st.closed.reject(e); return;
   }
   const socket = net.connect({
@@ -637,7 +649,13 @@ function serverOpen(st) {
       sock.resume();
       controller.enqueue(tcp);
     });
-    server.on('error', (err) => serverTeardown(st, mapNodeError(err, 'TCPServerSocket')));
+    server.on('error', (err) => {
+      // Out of descriptors (or a connection gone before accept): that one
+      // connection is lost, the listener stays. libuv closes the pending
+      // connection with its reserve descriptor, so this is no busy loop.
+      if (['EMFILE', 'ENFILE', 'ECONNABORTED', 'ENOBUFS', 'ENOMEM'].includes(err && err.code)) { st.acceptErrors = (st.acceptErrors || 0) + 1; return; }
+      serverTeardown(st, mapNodeError(err, 'TCPServerSocket'));
+    });
     const addr = server.address();
     st.state = 'open';
     st.opened.resolve({ readable: st.readable, localAddress: addr.address, localPort: addr.port });

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { io as ioClient } from 'socket.io-client';
 import { Server as IOServer } from 'socket.io';
 import { WebSocket, WebSocketServer } from 'ws';
+import net from 'node:net';
+import crypto from 'node:crypto';
 import { launchIwa } from '../../test/harness/iwa.js';
 import { waitFor, within } from './helpers.js';
 
@@ -267,4 +269,46 @@ test('IWA raw TCP: 512 KiB upload arrives complete, 8 MiB download arrives compl
   assert.equal(out.sent, UP);
   assert.equal(out.received, DOWN);
   server.close();
+});
+
+test('IWA (issue 13, defect 0): junk after a request never stops the IWA Socket.IO server', async () => {
+  const port = await call('startSocketIOServer');
+  const heads = [
+    'GET /x?EIO=4&transport=polling HTTP/1.1\r\nHost: a\r\n\r\n',
+    'GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: a\r\n\r\n',
+    'POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
+    `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ];
+  const junk = 'junk\r\njunk\r\n\r\n\x00\xff\x81\x7f' + 'A'.repeat(300);
+  for (const head of heads) {
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise((r) => { s.once('connect', r); s.once('close', r); });
+      s.write(head + junk); s.write(junk);
+      await new Promise((r) => { const t = setTimeout(r, 2000); s.once('close', () => { clearTimeout(t); r(); }); });
+      s.destroy();
+    }
+  }
+  for (const transports of [['websocket'], ['polling']]) {
+    const c = ioClient(`http://127.0.0.1:${port}`, { transports, reconnection: false, forceNew: true });
+    await within(waitFor(c, 'connect', 10000), 10000, 'connect after junk');
+    assert.deepEqual(await c.timeout(5000).emitWithAck('echo', 'alive'), 'alive');
+    c.close();
+  }
+  await call('stopSocketIOServer');
+});
+
+test('IWA (issue 13, defects 1-2): UDP send to an unresolvable name fails that send only (ENOTFOUND); unresolvable TCP host is ENOTFOUND', async () => {
+  const peer = dgram.createSocket('udp4');
+  await new Promise((r) => peer.bind(0, '127.0.0.1', r));
+  peer.on('message', (m, rinfo) => peer.send(m, rinfo.port, rinfo.address));
+  const r = await call('unresolvableNames', peer.address().port);
+  peer.close();
+  assert.equal(r.sendCode, 'ENOTFOUND', r.sendMessage);
+  assert.deepEqual(r.errorEvents, ['ENOTFOUND']);
+  assert.equal(r.reply, 'still works');
+  assert.equal(r.readyState, 1);
+  assert.equal(r.closed, 'closed');
+  assert.equal(r.tcpCode, 'ENOTFOUND', r.tcpMessage);
 });

@@ -207,3 +207,20 @@ export async function rawTransfer(port, upload, download) {
   await c.close();
   return { sent, received, sawBackpressure };
 }
+
+/** Issue 13 defects 1 and 2 in the browser: UDP send to an unresolvable name, unresolvable TCP host. */
+export async function unresolvableNames(port) {
+  const udp = await SocketIWA.createUDP({ localAddress: '127.0.0.1' });
+  const out = { errorEvents: [] };
+  try { await udp.send('x', 9, 'not-an-ip.invalid'); out.sendCode = 'resolved?!'; } catch (e) { out.sendCode = e.code; out.sendMessage = e.message; }
+  udp.on('error', (e) => out.errorEvents.push(e.code));
+  udp.send('y', 9, 'also-not.invalid'); // not awaited: an 'error' event
+  for (let i = 0; i < 200 && !out.errorEvents.length; i++) await new Promise((r) => setTimeout(r, 50));
+  const reply = new Promise((r) => udp.once('message', (d) => r(new TextDecoder().decode(d))));
+  await udp.send('still works', port, '127.0.0.1');
+  out.reply = await Promise.race([reply, new Promise((r) => setTimeout(() => r('no reply'), 5000))]);
+  out.readyState = udp.readyState;
+  out.closed = await Promise.race([udp.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('close() pending'), 5000))]);
+  try { await SocketIWA.createTCP('nope.invalid', 80); out.tcpCode = 'connected?!'; } catch (e) { out.tcpCode = e.code; out.tcpMessage = e.message; }
+  return out;
+}
