@@ -1,4 +1,4 @@
-//! A safe wrapper of a server-side `nghttp3_conn`, fed by [`Connection`] events.
+//! A safe wrapper of an `nghttp3_conn` (server or client side), fed by [`Connection`] events.
 //!
 //! Data path: stream bytes the QUIC layer delivers go to [`H3Conn::read`]
 //! (`nghttp3_conn_read_stream2`); what nghttp3 produces is pulled by
@@ -11,6 +11,7 @@
 //! control stream is rewritten once, on its way out, to append the settings
 //! listed in [`H3Config::extra_settings`] (see docs/ARCHITECTURE.md).
 
+use super::error::H3Error;
 use super::varint;
 use crate::quic::Connection;
 use nghttp3_sys as h;
@@ -76,7 +77,6 @@ struct Inner {
     resets: Vec<(i64, u64)>,
     stops: Vec<(i64, u64)>,
     max_field_section_size: u64,
-    rng: u64,
 }
 
 pub struct H3Conn {
@@ -280,22 +280,17 @@ unsafe extern "C" fn end_headers_trailers(_c: *mut h::nghttp3_conn, id: i64, _fi
     0
 }
 
-/// Error from nghttp3 that ends the connection, with the HTTP/3 code to close it with.
-#[derive(Debug)]
-pub struct H3Error {
-    pub code: u64,
-    pub what: String,
+fn lib_error(op: &'static str, rv: i64) -> H3Error {
+    H3Error::lib(op, rv)
 }
 
-fn lib_error(what: &str, rv: i64) -> H3Error {
-    // SAFETY: both functions take any library error code.
-    let (code, msg) = unsafe {
-        (
-            h::nghttp3_err_infer_quic_app_error_code(rv as c_int),
-            std::ffi::CStr::from_ptr(h::nghttp3_strerror(rv as c_int)).to_string_lossy().into_owned(),
-        )
-    };
-    H3Error { code, what: format!("{what}: {msg}") }
+/// The header list nghttp3 copies on submission: one `nghttp3_nv` per (name, value),
+/// pointing into `headers` (alive for the call).
+fn nv_list(headers: &[(&[u8], &[u8])]) -> Vec<h::nghttp3_nv> {
+    headers
+        .iter()
+        .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
+        .collect()
 }
 
 impl H3Conn {
@@ -318,9 +313,7 @@ impl H3Conn {
             resets: Vec::new(),
             stops: Vec::new(),
             max_field_section_size: cfg.max_field_section_size,
-            rng: 0,
         });
-        let _ = inner.rng;
         // SAFETY: settings is filled by nghttp3_settings_default.
         let mut settings: h::nghttp3_settings = unsafe { std::mem::zeroed() };
         unsafe { h::nghttp3_settings_default_versioned(h::NGHTTP3_SETTINGS_VERSION as c_int, &mut settings) };
@@ -364,7 +357,7 @@ impl H3Conn {
             // SAFETY: raw is valid.
             unsafe { h::nghttp3_conn_set_max_client_streams_bidi(me.raw, cfg.max_client_streams_bidi) };
         }
-        let open = |conn: &mut Connection| conn.open_uni().map_err(|e| H3Error { code: h::NGHTTP3_H3_INTERNAL_ERROR as u64, what: e.to_string() });
+        let open = |conn: &mut Connection| conn.open_uni().map_err(H3Error::OpenStream);
         let ctrl = open(conn)?;
         let enc = open(conn)?;
         let dec = open(conn)?;
@@ -397,7 +390,7 @@ impl H3Conn {
             let stream_error = rv as c_int == h::NGHTTP3_ERR_MALFORMED_HTTP_HEADER || rv as c_int == h::NGHTTP3_ERR_MALFORMED_HTTP_MESSAGING;
             if stream_error && id & 2 == 0 {
                 // RFC 9114 section 4.1.2: a malformed request is a stream error (H3_MESSAGE_ERROR).
-                let code = lib_error("read stream", rv as i64).code;
+                let code = lib_error("read stream", rv as i64).code();
                 self.inner.partial.remove(&id);
                 conn.consume(id, data.len() as u64);
                 conn.stream_stop_sending(id, code);
@@ -438,70 +431,51 @@ impl H3Conn {
     /// Submits a response. The body is fed with [`push_body`](Self::push_body) and
     /// ended with [`end_body`](Self::end_body); `has_body = false` finishes the stream after the headers.
     pub fn respond(&mut self, id: i64, headers: &[(&[u8], &[u8])], has_body: bool) -> Result<(), H3Error> {
-        let nva: Vec<h::nghttp3_nv> = headers
-            .iter()
-            .map(|(n, v)| h::nghttp3_nv {
-                name: n.as_ptr(),
-                value: v.as_ptr(),
-                namelen: n.len(),
-                valuelen: v.len(),
-                flags: h::NGHTTP3_NV_FLAG_NONE as u8,
-            })
-            .collect();
-        let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
-        if has_body {
-            self.inner.bodies.entry(id).or_default();
-        }
-        // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
-        let rv = unsafe { h::nghttp3_conn_submit_response(self.raw, id, nva.as_ptr(), nva.len(), if has_body { &dr } else { std::ptr::null() }) };
-        if rv != 0 {
-            self.inner.bodies.remove(&id);
-            return Err(lib_error("submit response", rv as i64));
-        }
-        Ok(())
+        self.submit(id, headers, has_body.then(Body::default), true)
     }
 
     /// Client side: submits a request on the fresh bidi stream `id`, with an optional body.
     pub fn request(&mut self, id: i64, headers: &[(&[u8], &[u8])], body: Option<Vec<u8>>) -> Result<(), H3Error> {
-        let nva: Vec<h::nghttp3_nv> = headers
-            .iter()
-            .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
-            .collect();
-        let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
-        let has_body = body.is_some();
-        if let Some(b) = body {
-            let e = self.inner.bodies.entry(id).or_default();
-            e.buffered += b.len() as u64;
+        let body = body.map(|b| {
+            let mut e = Body { buffered: b.len() as u64, eof: true, ..Default::default() };
             if !b.is_empty() {
                 e.pending.push_back(b);
             }
-            e.eof = true;
-        }
-        // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
-        let rv = unsafe {
-            h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), if has_body { &dr } else { std::ptr::null() }, std::ptr::null_mut())
-        };
-        if rv != 0 {
-            self.inner.bodies.remove(&id);
-            return Err(lib_error("submit request", rv as i64));
-        }
-        Ok(())
+            e
+        });
+        self.submit(id, headers, body, false)
     }
 
     /// Client side: submits a request whose body stays open (Extended CONNECT,
     /// RFC 9220): fed with [`push_body`](Self::push_body), finished with [`end_body`](Self::end_body).
     pub fn request_streaming(&mut self, id: i64, headers: &[(&[u8], &[u8])]) -> Result<(), H3Error> {
-        let nva: Vec<h::nghttp3_nv> = headers
-            .iter()
-            .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
-            .collect();
+        self.submit(id, headers, Some(Body::default()), false)
+    }
+
+    /// The one place header lists reach nghttp3: a response (`response`) or a request on `id`,
+    /// with a body reader when `body` is given (its initial contents queued).
+    fn submit(&mut self, id: i64, headers: &[(&[u8], &[u8])], body: Option<Body>, response: bool) -> Result<(), H3Error> {
+        let nva = nv_list(headers);
         let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
-        self.inner.bodies.entry(id).or_default();
+        let has_body = body.is_some();
+        if let Some(b) = body {
+            let e = self.inner.bodies.entry(id).or_default();
+            e.buffered += b.buffered;
+            e.pending.extend(b.pending);
+            e.eof |= b.eof;
+        }
+        let drp = if has_body { &dr as *const h::nghttp3_data_reader } else { std::ptr::null() };
         // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
-        let rv = unsafe { h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), &dr, std::ptr::null_mut()) };
+        let rv = unsafe {
+            if response {
+                h::nghttp3_conn_submit_response(self.raw, id, nva.as_ptr(), nva.len(), drp)
+            } else {
+                h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), drp, std::ptr::null_mut())
+            }
+        };
         if rv != 0 {
             self.inner.bodies.remove(&id);
-            return Err(lib_error("submit request", rv as i64));
+            return Err(lib_error(if response { "submit response" } else { "submit request" }, rv as i64));
         }
         Ok(())
     }
