@@ -384,7 +384,7 @@ impl Session {
     /// The peer ended session `sid` (capsule, FIN or reset): report it, finish our side, reset its streams.
     /// False if `sid` is no open session.
     fn end_session(&mut self, conn: &mut Connection, sid: i64, cause: WtCloseCause) -> bool {
-        if !self.wt.get(&sid).is_some_and(|s| !s.closed) {
+        if self.wt.get(&sid).is_none_or(|s| s.closed) {
             return false;
         }
         self.finish_session(conn, sid, None);

@@ -155,11 +155,9 @@ impl Handler for DemoRoutes {
                 self.reqs.remove(&id);
                 cx.end_body(id);
             }
-            Some(Req::Ws { closed, .. }) => {
-                if !*closed {
-                    *closed = true;
-                    cx.end_body(id);
-                }
+            Some(Req::Ws { closed, .. }) if !*closed => {
+                *closed = true;
+                cx.end_body(id);
             }
             _ => {}
         }
