@@ -6,7 +6,7 @@ mod harness;
 
 use harness::*;
 use socket_iwa::app::echo::EchoClient;
-use socket_iwa::app::h3_client::{H3Client, Request};
+use testkit::h3::{H3Client, Request};
 use socket_iwa::app::ConnectionApp;
 use socket_iwa::quic::{CloseReason, Connection, ConnectionConfig, Event, ServerConfig};
 use socket_iwa::tls::TicketKey;

@@ -1,4 +1,4 @@
-//! A safe wrapper of a server-side `nghttp3_conn`, fed by [`Connection`] events.
+//! A safe wrapper of an `nghttp3_conn` (server or client side), fed by [`Connection`] events.
 //!
 //! Data path: stream bytes the QUIC layer delivers go to [`H3Conn::read`]
 //! (`nghttp3_conn_read_stream2`); what nghttp3 produces is pulled by
@@ -11,9 +11,13 @@
 //! control stream is rewritten once, on its way out, to append the settings
 //! listed in [`H3Config::extra_settings`] (see docs/ARCHITECTURE.md).
 
+use super::error::H3Error;
 use super::varint;
 use crate::quic::Connection;
 use nghttp3_sys as h;
+mod callbacks;
+
+use callbacks::{callbacks, read_data, Body, Inner};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::raw::{c_int, c_void};
 
@@ -48,36 +52,6 @@ impl Default for H3Config {
     }
 }
 
-/// Outgoing body of one stream: chunks not yet handed to nghttp3, and chunks
-/// nghttp3 points at until it reports them acknowledged.
-#[derive(Default)]
-struct Body {
-    pending: VecDeque<Vec<u8>>,
-    handed: VecDeque<Vec<u8>>,
-    handed_acked: usize,
-    buffered: u64,
-    eof: bool,
-    /// The stream's reader returned WOULDBLOCK; it must be resumed when data comes.
-    blocked: bool,
-}
-
-struct Partial {
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
-    size: u64,
-    too_large: bool,
-}
-
-struct Inner {
-    events: VecDeque<H3Event>,
-    bodies: HashMap<i64, Body>,
-    partial: HashMap<i64, Partial>,
-    /// Credit to give back to the peer, per stream (nghttp3's deferred consumption and DATA).
-    consumed: Vec<(i64, u64)>,
-    resets: Vec<(i64, u64)>,
-    stops: Vec<(i64, u64)>,
-    max_field_section_size: u64,
-    rng: u64,
-}
 
 pub struct H3Conn {
     raw: *mut h::nghttp3_conn,
@@ -90,212 +64,18 @@ pub struct H3Conn {
     failed: bool,
 }
 
-fn inner<'a>(p: *mut c_void) -> &'a mut Inner {
-    // SAFETY: conn_user_data is the Box<Inner> owned by the H3Conn, alive as long as the nghttp3_conn.
-    unsafe { &mut *(p as *mut Inner) }
+
+fn lib_error(op: &'static str, rv: i64) -> H3Error {
+    H3Error::lib(op, rv)
 }
 
-fn rcbuf_bytes(b: *mut h::nghttp3_rcbuf) -> Vec<u8> {
-    // SAFETY: nghttp3 passes a valid rcbuf for the duration of the callback.
-    let v = unsafe { h::nghttp3_rcbuf_get_buf(b) };
-    if v.len == 0 {
-        return Vec::new();
-    }
-    // SAFETY: base/len describe the rcbuf's bytes.
-    unsafe { std::slice::from_raw_parts(v.base, v.len) }.to_vec()
-}
-
-unsafe extern "C" fn acked_stream_data(_c: *mut h::nghttp3_conn, id: i64, mut len: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    let me = inner(ud);
-    if let Some(b) = me.bodies.get_mut(&id) {
-        while len > 0 {
-            let Some(front) = b.handed.front() else { break };
-            let left = (front.len() - b.handed_acked) as u64;
-            if len >= left {
-                len -= left;
-                b.handed.pop_front();
-                b.handed_acked = 0;
-            } else {
-                b.handed_acked += len as usize;
-                len = 0;
-            }
-        }
-    }
-    0
-}
-
-unsafe extern "C" fn stream_close(_c: *mut h::nghttp3_conn, id: i64, _code: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    let me = inner(ud);
-    me.bodies.remove(&id);
-    me.partial.remove(&id);
-    0
-}
-
-unsafe extern "C" fn recv_data(_c: *mut h::nghttp3_conn, id: i64, data: *const u8, len: usize, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    let me = inner(ud);
-    let d = if len == 0 { Vec::new() } else { std::slice::from_raw_parts(data, len).to_vec() };
-    me.consumed.push((id, len as u64));
-    me.events.push_back(H3Event::Data { id, data: d });
-    0
-}
-
-unsafe extern "C" fn deferred_consume(_c: *mut h::nghttp3_conn, id: i64, n: usize, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    inner(ud).consumed.push((id, n as u64));
-    0
-}
-
-unsafe extern "C" fn begin_headers(_c: *mut h::nghttp3_conn, id: i64, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    inner(ud).partial.insert(id, Partial { headers: Vec::new(), size: 0, too_large: false });
-    0
-}
-
-unsafe extern "C" fn recv_header(
-    _c: *mut h::nghttp3_conn,
-    id: i64,
-    _token: i32,
-    name: *mut h::nghttp3_rcbuf,
-    value: *mut h::nghttp3_rcbuf,
-    _flags: u8,
-    ud: *mut c_void,
-    _s: *mut c_void,
-) -> c_int {
-    let me = inner(ud);
-    let limit = me.max_field_section_size;
-    if let Some(p) = me.partial.get_mut(&id) {
-        let (n, v) = (rcbuf_bytes(name), rcbuf_bytes(value));
-        // RFC 9114 section 4.2.2: size = name + value + 32 per field.
-        p.size += (n.len() + v.len() + 32) as u64;
-        if p.size > limit {
-            p.too_large = true;
-            p.headers.clear();
-        } else if !p.too_large {
-            p.headers.push((n, v));
-        }
-    }
-    0
-}
-
-unsafe extern "C" fn end_headers(_c: *mut h::nghttp3_conn, id: i64, fin: c_int, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    let me = inner(ud);
-    if let Some(p) = me.partial.remove(&id) {
-        me.events.push_back(H3Event::Headers { id, headers: p.headers, fin: fin != 0, too_large: p.too_large });
-    }
-    0
-}
-
-unsafe extern "C" fn end_stream(_c: *mut h::nghttp3_conn, id: i64, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    inner(ud).events.push_back(H3Event::End { id });
-    0
-}
-
-unsafe extern "C" fn stop_sending(_c: *mut h::nghttp3_conn, id: i64, code: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    let me = inner(ud);
-    me.stops.push((id, code));
-    0
-}
-
-unsafe extern "C" fn reset_stream(_c: *mut h::nghttp3_conn, id: i64, code: u64, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    let me = inner(ud);
-    me.resets.push((id, code));
-    me.events.push_back(H3Event::Aborted { id, code });
-    0
-}
-
-unsafe extern "C" fn rand_cb(dest: *mut u8, len: usize) {
-    // GREASE values only: a xorshift stream is enough. No user data here, so a
-    // per-thread state, seeded from wolfSSL's RNG (not the clock: the QUIC core reads no clock).
-    thread_local!(static S: std::cell::Cell<u64> = std::cell::Cell::new({
-        let mut b = [0u8; 8];
-        crate::tls::random_bytes(&mut b);
-        u64::from_ne_bytes(b) | 1
-    }));
-    S.with(|s| {
-        for i in 0..len {
-            let mut x = s.get();
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            s.set(x);
-            *dest.add(i) = x as u8;
-        }
-    });
-}
-
-unsafe extern "C" fn read_data(
-    _c: *mut h::nghttp3_conn,
-    id: i64,
-    vec: *mut h::nghttp3_vec,
-    veccnt: usize,
-    pflags: *mut u32,
-    ud: *mut c_void,
-    _s: *mut c_void,
-) -> h::nghttp3_ssize {
-    let me = inner(ud);
-    let Some(b) = me.bodies.get_mut(&id) else {
-        *pflags |= h::NGHTTP3_DATA_FLAG_EOF;
-        return 0;
-    };
-    let mut n = 0usize;
-    while n < veccnt {
-        let Some(chunk) = b.pending.pop_front() else { break };
-        b.buffered -= chunk.len() as u64;
-        // Moving the Vec into `handed` does not move its heap buffer: the pointer stays valid.
-        b.handed.push_back(chunk);
-        let c = b.handed.back().unwrap();
-        *vec.add(n) = h::nghttp3_vec { base: c.as_ptr() as *mut u8, len: c.len() };
-        n += 1;
-    }
-    if b.pending.is_empty() && b.eof {
-        *pflags |= h::NGHTTP3_DATA_FLAG_EOF;
-    } else if n == 0 {
-        b.blocked = true;
-        return h::NGHTTP3_ERR_WOULDBLOCK as h::nghttp3_ssize;
-    }
-    n as h::nghttp3_ssize
-}
-
-fn callbacks() -> h::nghttp3_callbacks {
-    // SAFETY: an all-None callbacks struct is valid; we fill what we use.
-    let mut cb: h::nghttp3_callbacks = unsafe { std::mem::zeroed() };
-    cb.acked_stream_data = Some(acked_stream_data);
-    cb.stream_close = Some(stream_close);
-    cb.recv_data = Some(recv_data);
-    cb.deferred_consume = Some(deferred_consume);
-    cb.begin_headers = Some(begin_headers);
-    cb.recv_header = Some(recv_header);
-    cb.end_headers = Some(end_headers);
-    cb.begin_trailers = Some(begin_headers);
-    cb.recv_trailer = Some(recv_header);
-    cb.end_trailers = Some(end_headers_trailers);
-    cb.stop_sending = Some(stop_sending);
-    cb.end_stream = Some(end_stream);
-    cb.reset_stream = Some(reset_stream);
-    cb.rand = Some(rand_cb);
-    cb
-}
-
-unsafe extern "C" fn end_headers_trailers(_c: *mut h::nghttp3_conn, id: i64, _fin: c_int, ud: *mut c_void, _s: *mut c_void) -> c_int {
-    // Trailers are accepted and ignored.
-    inner(ud).partial.remove(&id);
-    0
-}
-
-/// Error from nghttp3 that ends the connection, with the HTTP/3 code to close it with.
-#[derive(Debug)]
-pub struct H3Error {
-    pub code: u64,
-    pub what: String,
-}
-
-fn lib_error(what: &str, rv: i64) -> H3Error {
-    // SAFETY: both functions take any library error code.
-    let (code, msg) = unsafe {
-        (
-            h::nghttp3_err_infer_quic_app_error_code(rv as c_int),
-            std::ffi::CStr::from_ptr(h::nghttp3_strerror(rv as c_int)).to_string_lossy().into_owned(),
-        )
-    };
-    H3Error { code, what: format!("{what}: {msg}") }
+/// The header list nghttp3 copies on submission: one `nghttp3_nv` per (name, value),
+/// pointing into `headers` (alive for the call).
+fn nv_list(headers: &[(&[u8], &[u8])]) -> Vec<h::nghttp3_nv> {
+    headers
+        .iter()
+        .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
+        .collect()
 }
 
 impl H3Conn {
@@ -318,9 +98,7 @@ impl H3Conn {
             resets: Vec::new(),
             stops: Vec::new(),
             max_field_section_size: cfg.max_field_section_size,
-            rng: 0,
         });
-        let _ = inner.rng;
         // SAFETY: settings is filled by nghttp3_settings_default.
         let mut settings: h::nghttp3_settings = unsafe { std::mem::zeroed() };
         unsafe { h::nghttp3_settings_default_versioned(h::NGHTTP3_SETTINGS_VERSION as c_int, &mut settings) };
@@ -364,7 +142,7 @@ impl H3Conn {
             // SAFETY: raw is valid.
             unsafe { h::nghttp3_conn_set_max_client_streams_bidi(me.raw, cfg.max_client_streams_bidi) };
         }
-        let open = |conn: &mut Connection| conn.open_uni().map_err(|e| H3Error { code: h::NGHTTP3_H3_INTERNAL_ERROR as u64, what: e.to_string() });
+        let open = |conn: &mut Connection| conn.open_uni().map_err(H3Error::OpenStream);
         let ctrl = open(conn)?;
         let enc = open(conn)?;
         let dec = open(conn)?;
@@ -397,7 +175,7 @@ impl H3Conn {
             let stream_error = rv as c_int == h::NGHTTP3_ERR_MALFORMED_HTTP_HEADER || rv as c_int == h::NGHTTP3_ERR_MALFORMED_HTTP_MESSAGING;
             if stream_error && id & 2 == 0 {
                 // RFC 9114 section 4.1.2: a malformed request is a stream error (H3_MESSAGE_ERROR).
-                let code = lib_error("read stream", rv as i64).code;
+                let code = lib_error("read stream", rv as i64).code();
                 self.inner.partial.remove(&id);
                 conn.consume(id, data.len() as u64);
                 conn.stream_stop_sending(id, code);
@@ -438,70 +216,51 @@ impl H3Conn {
     /// Submits a response. The body is fed with [`push_body`](Self::push_body) and
     /// ended with [`end_body`](Self::end_body); `has_body = false` finishes the stream after the headers.
     pub fn respond(&mut self, id: i64, headers: &[(&[u8], &[u8])], has_body: bool) -> Result<(), H3Error> {
-        let nva: Vec<h::nghttp3_nv> = headers
-            .iter()
-            .map(|(n, v)| h::nghttp3_nv {
-                name: n.as_ptr(),
-                value: v.as_ptr(),
-                namelen: n.len(),
-                valuelen: v.len(),
-                flags: h::NGHTTP3_NV_FLAG_NONE as u8,
-            })
-            .collect();
-        let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
-        if has_body {
-            self.inner.bodies.entry(id).or_default();
-        }
-        // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
-        let rv = unsafe { h::nghttp3_conn_submit_response(self.raw, id, nva.as_ptr(), nva.len(), if has_body { &dr } else { std::ptr::null() }) };
-        if rv != 0 {
-            self.inner.bodies.remove(&id);
-            return Err(lib_error("submit response", rv as i64));
-        }
-        Ok(())
+        self.submit(id, headers, has_body.then(Body::default), true)
     }
 
     /// Client side: submits a request on the fresh bidi stream `id`, with an optional body.
     pub fn request(&mut self, id: i64, headers: &[(&[u8], &[u8])], body: Option<Vec<u8>>) -> Result<(), H3Error> {
-        let nva: Vec<h::nghttp3_nv> = headers
-            .iter()
-            .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
-            .collect();
-        let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
-        let has_body = body.is_some();
-        if let Some(b) = body {
-            let e = self.inner.bodies.entry(id).or_default();
-            e.buffered += b.len() as u64;
+        let body = body.map(|b| {
+            let mut e = Body { buffered: b.len() as u64, eof: true, ..Default::default() };
             if !b.is_empty() {
                 e.pending.push_back(b);
             }
-            e.eof = true;
-        }
-        // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
-        let rv = unsafe {
-            h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), if has_body { &dr } else { std::ptr::null() }, std::ptr::null_mut())
-        };
-        if rv != 0 {
-            self.inner.bodies.remove(&id);
-            return Err(lib_error("submit request", rv as i64));
-        }
-        Ok(())
+            e
+        });
+        self.submit(id, headers, body, false)
     }
 
     /// Client side: submits a request whose body stays open (Extended CONNECT,
     /// RFC 9220): fed with [`push_body`](Self::push_body), finished with [`end_body`](Self::end_body).
     pub fn request_streaming(&mut self, id: i64, headers: &[(&[u8], &[u8])]) -> Result<(), H3Error> {
-        let nva: Vec<h::nghttp3_nv> = headers
-            .iter()
-            .map(|(n, v)| h::nghttp3_nv { name: n.as_ptr(), value: v.as_ptr(), namelen: n.len(), valuelen: v.len(), flags: h::NGHTTP3_NV_FLAG_NONE as u8 })
-            .collect();
+        self.submit(id, headers, Some(Body::default()), false)
+    }
+
+    /// The one place header lists reach nghttp3: a response (`response`) or a request on `id`,
+    /// with a body reader when `body` is given (its initial contents queued).
+    fn submit(&mut self, id: i64, headers: &[(&[u8], &[u8])], body: Option<Body>, response: bool) -> Result<(), H3Error> {
+        let nva = nv_list(headers);
         let dr = h::nghttp3_data_reader { read_data: Some(read_data) };
-        self.inner.bodies.entry(id).or_default();
+        let has_body = body.is_some();
+        if let Some(b) = body {
+            let e = self.inner.bodies.entry(id).or_default();
+            e.buffered += b.buffered;
+            e.pending.extend(b.pending);
+            e.eof |= b.eof;
+        }
+        let drp = if has_body { &dr as *const h::nghttp3_data_reader } else { std::ptr::null() };
         // SAFETY: nva points into `headers` (copied by nghttp3); dr is copied.
-        let rv = unsafe { h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), &dr, std::ptr::null_mut()) };
+        let rv = unsafe {
+            if response {
+                h::nghttp3_conn_submit_response(self.raw, id, nva.as_ptr(), nva.len(), drp)
+            } else {
+                h::nghttp3_conn_submit_request(self.raw, id, nva.as_ptr(), nva.len(), drp, std::ptr::null_mut())
+            }
+        };
         if rv != 0 {
             self.inner.bodies.remove(&id);
-            return Err(lib_error("submit request", rv as i64));
+            return Err(lib_error(if response { "submit response" } else { "submit request" }, rv as i64));
         }
         Ok(())
     }

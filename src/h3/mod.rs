@@ -2,16 +2,25 @@
 //! (RFC 9297) and WebTransport over HTTP/3 (draft-ietf-webtrans-http3).
 //!
 //! - [`conn`]: the safe wrapper of `nghttp3_conn` fed by QUIC connection events.
-//! - [`wt`]: WebTransport sessions, stream routing and the handler trait applications implement.
+//! - [`session`]: the one HTTP/3 session layer both roles use: stream classification,
+//!   the WebTransport registry, capsules, datagram routing, the 431 guard.
+//! - [`handler`]: the server application trait ([`handler::Handler`]) with its context.
+//! - [`wt`]: WebTransport wire formats, the session handler trait and the echo handler.
+//! - [`error`]: [`H3Error`] and friends, each carrying its RFC 9114 code.
 //! - [`ws`]: RFC 6455 framing for WebSocket over HTTP/3.
 //! - [`varint`]: QUIC variable-length integers.
 
 pub mod conn;
+pub mod error;
+pub mod handler;
+pub mod session;
 pub mod varint;
 pub mod ws;
 pub mod wt;
 
-pub use conn::{H3Config, H3Conn, H3Error, H3Event};
+pub use conn::{H3Config, H3Conn, H3Event};
+pub use error::{CapsuleError, H3Code, H3Error};
+pub use session::{Role, Session, SessionEvent, WtCloseCause};
 
 pub const ALPN: &str = "h3";
 

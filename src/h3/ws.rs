@@ -12,6 +12,62 @@ pub const OP_CLOSE: u8 = 0x8;
 pub const OP_PING: u8 = 0x9;
 pub const OP_PONG: u8 = 0xa;
 
+/// A peer's violation of RFC 6455: the close code it earns and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, )]
+pub enum WsError {
+    ReservedBits,
+    LengthTopBit,
+    MaskedServerFrame,
+    UnmaskedClientFrame,
+    BadControlFrame,
+    TooBig,
+    OneByteClose,
+    InvalidCloseCode,
+    CloseReasonNotUtf8,
+    MessageInterleaved,
+    StrayContinuation,
+    UnknownOpcode,
+    TextNotUtf8,
+}
+
+impl WsError {
+    /// The close code (RFC 6455 section 7.4.1): 1007 for bad UTF-8, 1009 for size, else 1002.
+    pub fn close_code(self) -> u16 {
+        match self {
+            WsError::CloseReasonNotUtf8 | WsError::TextNotUtf8 => 1007,
+            WsError::TooBig => 1009,
+            _ => 1002,
+        }
+    }
+
+    /// The close reason sent with [`close_code`](Self::close_code).
+    pub fn reason(self) -> &'static str {
+        match self {
+            WsError::ReservedBits => "reserved bits set",
+            WsError::LengthTopBit => "64-bit length with the top bit set",
+            WsError::MaskedServerFrame => "server frames must not be masked",
+            WsError::UnmaskedClientFrame => "client frames must be masked",
+            WsError::BadControlFrame => "control frame fragmented or longer than 125 bytes",
+            WsError::TooBig => "message too big",
+            WsError::OneByteClose => "close payload of one byte",
+            WsError::InvalidCloseCode => "invalid close code",
+            WsError::CloseReasonNotUtf8 => "close reason is not UTF-8",
+            WsError::MessageInterleaved => "new message before the previous one finished",
+            WsError::StrayContinuation => "continuation without a message",
+            WsError::UnknownOpcode => "unknown opcode",
+            WsError::TextNotUtf8 => "text message is not UTF-8",
+        }
+    }
+}
+
+impl std::fmt::Display for WsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.reason(), self.close_code())
+    }
+}
+
+impl std::error::Error for WsError {}
+
 /// What the parser found.
 #[derive(Debug, PartialEq)]
 pub enum WsEvent {
@@ -71,9 +127,9 @@ impl WsParser {
                         out.push(ev);
                     }
                 }
-                Err((code, reason)) => {
+                Err(e) => {
                     self.done = true;
-                    out.push(WsEvent::Fail { code, reason });
+                    out.push(WsEvent::Fail { code: e.close_code(), reason: e.reason() });
                 }
             }
         }
@@ -82,14 +138,13 @@ impl WsParser {
         out
     }
 
-    #[allow(clippy::type_complexity)]
-    fn one(&mut self, b: &[u8]) -> Result<Option<(usize, Option<WsEvent>)>, (u16, &'static str)> {
+    fn one(&mut self, b: &[u8]) -> Result<Option<(usize, Option<WsEvent>)>, WsError> {
         if b.len() < 2 {
             return Ok(None);
         }
         let fin = b[0] & 0x80 != 0;
         if b[0] & 0x70 != 0 {
-            return Err((1002, "reserved bits set"));
+            return Err(WsError::ReservedBits);
         }
         let op = b[0] & 0x0f;
         let masked = b[1] & 0x80 != 0;
@@ -107,24 +162,24 @@ impl WsParser {
             }
             len = u64::from_be_bytes(b[2..10].try_into().unwrap());
             if len >> 63 != 0 {
-                return Err((1002, "64-bit length with the top bit set"));
+                return Err(WsError::LengthTopBit);
             }
             p = 10;
         }
         if self.unmasked && masked {
-            return Err((1002, "server frames must not be masked"));
+            return Err(WsError::MaskedServerFrame);
         }
         if !self.unmasked && !masked {
-            return Err((1002, "client frames must be masked"));
+            return Err(WsError::UnmaskedClientFrame);
         }
         let control = op & 0x8 != 0;
         if control && (len > 125 || !fin) {
-            return Err((1002, "control frame fragmented or longer than 125 bytes"));
+            return Err(WsError::BadControlFrame);
         }
         // Compared as u64: on wasm32 `len as usize` would drop the high bits and
         // let a 2^32+n length pass as n, desynchronising the frame boundaries.
         if len > self.max_message as u64 {
-            return Err((1009, "message too big"));
+            return Err(WsError::TooBig);
         }
         let key_len = if masked { 4 } else { 0 };
         if b.len() < p + key_len + len as usize {
@@ -139,7 +194,7 @@ impl WsParser {
             OP_PONG => Some(WsEvent::Pong(payload)),
             OP_CLOSE => {
                 if payload.len() == 1 {
-                    return Err((1002, "close payload of one byte"));
+                    return Err(WsError::OneByteClose);
                 }
                 if payload.is_empty() {
                     Some(WsEvent::Close { code: 1005, reason: String::new() })
@@ -147,17 +202,17 @@ impl WsParser {
                     let code = u16::from_be_bytes([payload[0], payload[1]]);
                     let valid = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
                     if !valid {
-                        return Err((1002, "invalid close code"));
+                        return Err(WsError::InvalidCloseCode);
                     }
                     match String::from_utf8(payload[2..].to_vec()) {
                         Ok(reason) => Some(WsEvent::Close { code, reason }),
-                        Err(_) => return Err((1007, "close reason is not UTF-8")),
+                        Err(_) => return Err(WsError::CloseReasonNotUtf8),
                     }
                 }
             }
             OP_TEXT | OP_BINARY => {
                 if self.msg.is_some() {
-                    return Err((1002, "new message before the previous one finished"));
+                    return Err(WsError::MessageInterleaved);
                 }
                 if fin {
                     self.finish(op == OP_TEXT, payload)?
@@ -168,10 +223,10 @@ impl WsParser {
             }
             OP_CONT => {
                 let Some((text, mut data)) = self.msg.take() else {
-                    return Err((1002, "continuation without a message"));
+                    return Err(WsError::StrayContinuation);
                 };
                 if data.len() + payload.len() > self.max_message {
-                    return Err((1009, "message too big"));
+                    return Err(WsError::TooBig);
                 }
                 data.extend_from_slice(&payload);
                 if fin {
@@ -181,14 +236,14 @@ impl WsParser {
                     None
                 }
             }
-            _ => return Err((1002, "unknown opcode")),
+            _ => return Err(WsError::UnknownOpcode),
         };
         Ok(Some((used, ev)))
     }
 
-    fn finish(&mut self, text: bool, data: Vec<u8>) -> Result<Option<WsEvent>, (u16, &'static str)> {
+    fn finish(&mut self, text: bool, data: Vec<u8>) -> Result<Option<WsEvent>, WsError> {
         if text && std::str::from_utf8(&data).is_err() {
-            return Err((1007, "text message is not UTF-8"));
+            return Err(WsError::TextNotUtf8);
         }
         Ok(Some(WsEvent::Message { text, data }))
     }

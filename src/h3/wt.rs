@@ -4,10 +4,12 @@
 //! datagrams (quarter stream ID + payload). Streams are classified here before
 //! nghttp3 sees a byte: only non-WebTransport streams reach it.
 //!
-//! Applications implement [`WebTransportHandler`]; the core calls it with a
+//! Applications implement [`WebTransportHandler`]; the server calls it with a
 //! [`WtSession`] through which it sends datagrams, opens streams, writes,
 //! resets and closes the session.
 
+use super::error::CapsuleError;
+use super::session::Session;
 use super::varint;
 use crate::quic::Connection;
 use std::collections::{HashMap, HashSet};
@@ -27,13 +29,12 @@ pub trait WebTransportHandler {
     fn on_close(&mut self, _s: &mut WtSession, _code: u32, _reason: &str) {}
 }
 
-/// Makes a handler for a CONNECT path, or `None` (404).
-pub type WtRoute = fn(path: &str) -> Option<Box<dyn WebTransportHandler>>;
-
+/// One entry of the WebTransport session registry ([`super::session::Session`]).
 #[derive(Default)]
 pub struct SessionState {
+    /// The session's open streams (ours and the peer's).
     pub streams: HashSet<i64>,
-    /// Set by [`WtSession::close`]: the capsule to send before finishing the CONNECT stream.
+    /// Set by a close request: the capsule to send before finishing the CONNECT stream.
     pub close_requested: Option<(u32, String)>,
     pub closed: bool,
     capsules: Vec<u8>,
@@ -43,49 +44,31 @@ pub struct SessionState {
 pub struct WtSession<'a> {
     pub id: i64,
     pub conn: &'a mut Connection,
-    state: &'a mut SessionState,
-    owner: &'a mut HashMap<i64, i64>,
+    session: &'a mut Session,
 }
 
 impl WtSession<'_> {
-    pub fn new<'a>(id: i64, conn: &'a mut Connection, state: &'a mut SessionState, owner: &'a mut HashMap<i64, i64>) -> WtSession<'a> {
-        WtSession { id, conn, state, owner }
+    pub fn new<'a>(id: i64, conn: &'a mut Connection, session: &'a mut Session) -> WtSession<'a> {
+        WtSession { id, conn, session }
     }
 
     /// Largest payload [`send_datagram`](Self::send_datagram) accepts.
     pub fn max_datagram_payload(&self) -> usize {
-        self.conn.max_datagram_payload().saturating_sub(varint::encoded(self.id as u64 / 4).len())
+        self.session.max_wt_datagram(self.conn, self.id)
     }
 
     pub fn send_datagram(&mut self, data: &[u8]) -> crate::error::Result<()> {
-        let mut d = varint::encoded(self.id as u64 / 4);
-        d.extend_from_slice(data);
-        self.conn.send_datagram(&d)
+        self.session.send_wt_datagram(self.conn, self.id, data)
     }
 
-    /// Opens a server-initiated unidirectional stream of this session.
+    /// Opens a unidirectional stream of this session.
     pub fn open_uni(&mut self) -> crate::error::Result<i64> {
-        let sid = self.conn.open_uni()?;
-        let mut hdr = varint::encoded(super::STREAM_TYPE_WEBTRANSPORT);
-        varint::encode(self.id as u64, &mut hdr);
-        self.conn.stream_send(sid, &hdr, false)?;
-        self.adopt(sid);
-        Ok(sid)
+        self.session.open_wt_stream(self.conn, self.id, true)
     }
 
-    /// Opens a server-initiated bidirectional stream of this session.
+    /// Opens a bidirectional stream of this session.
     pub fn open_bidi(&mut self) -> crate::error::Result<i64> {
-        let sid = self.conn.open_bidi()?;
-        let mut hdr = varint::encoded(super::FRAME_WEBTRANSPORT_STREAM);
-        varint::encode(self.id as u64, &mut hdr);
-        self.conn.stream_send(sid, &hdr, false)?;
-        self.adopt(sid);
-        Ok(sid)
-    }
-
-    fn adopt(&mut self, sid: i64) {
-        self.state.streams.insert(sid);
-        self.owner.insert(sid, self.id);
+        self.session.open_wt_stream(self.conn, self.id, false)
     }
 
     pub fn send(&mut self, stream: i64, data: &[u8], fin: bool) -> crate::error::Result<()> {
@@ -108,9 +91,7 @@ impl WtSession<'_> {
 
     /// Closes the session: CLOSE_WEBTRANSPORT_SESSION(code, reason) then FIN on the CONNECT stream.
     pub fn close(&mut self, code: u32, reason: &str) {
-        if self.state.close_requested.is_none() && !self.state.closed {
-            self.state.close_requested = Some((code, reason.to_string()));
-        }
+        self.session.close_webtransport(self.id, code, reason);
     }
 }
 
@@ -123,7 +104,7 @@ pub enum Capsule {
 
 impl SessionState {
     /// Parses capsules out of CONNECT-stream DATA. Err: malformed (H3_MESSAGE_ERROR).
-    pub fn feed_capsules(&mut self, data: &[u8]) -> Result<Vec<Capsule>, ()> {
+    pub fn feed_capsules(&mut self, data: &[u8]) -> Result<Vec<Capsule>, CapsuleError> {
         self.capsules.extend_from_slice(data);
         let mut out = Vec::new();
         let mut pos = 0;
@@ -132,7 +113,7 @@ impl SessionState {
             let Some((ty, a)) = varint::decode(b) else { break };
             let Some((len, c)) = varint::decode(&b[a..]) else { break };
             if len > 1 << 20 {
-                return Err(());
+                return Err(CapsuleError::TooLong(len));
             }
             let end = a + c + len as usize;
             if b.len() < end {
@@ -141,7 +122,7 @@ impl SessionState {
             let v = &b[a + c..end];
             if ty == super::CAPSULE_CLOSE_WEBTRANSPORT_SESSION {
                 if v.len() < 4 {
-                    return Err(());
+                    return Err(CapsuleError::ShortClose(v.len()));
                 }
                 let code = u32::from_be_bytes(v[..4].try_into().unwrap());
                 out.push(Capsule::Close { code, reason: String::from_utf8_lossy(&v[4..]).into_owned() });
@@ -254,10 +235,6 @@ impl WebTransportHandler for EchoHandler {
     fn on_stop_sending(&mut self, s: &mut WtSession, stream: i64, code: u64) {
         s.reset(stream, code);
     }
-}
-
-pub fn echo_route(path: &str) -> Option<Box<dyn WebTransportHandler>> {
-    (path == "/wt/echo").then(|| Box::new(EchoHandler::default()) as Box<dyn WebTransportHandler>)
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! verifies `/bytes/N` and `POST /echo` bodies and reports timings and throughput.
 //! `--webtransport PATH` and `--websocket PATH` also run a WebTransport and a
 //! WebSocket over HTTP/3 session against an echo endpoint on the same connection.
+//! The client logic is the `testkit` crate's, the same the in-process tests run.
 
 use clap::Parser;
-use socket_iwa::app::h3_client::{H3Client, Request, WsOptions, WtOptions};
+use testkit::h3::{H3Client, Request, WsOptions, WtOptions};
 use socket_iwa::io::{dial_and_run, Dial};
 use socket_iwa::time::now_ns;
 use socket_iwa::tls::{TlsContext, VerifyArgs};

@@ -1,0 +1,187 @@
+//! The demo routes of `socket-iwa-server`'s HTTP/3 side, one [`Handler`] among others:
+//! - `GET /` a small info page, `GET /bytes/N` N deterministic bytes
+//!   (byte i = i*31 mod 251, streamed within a window and the connection's
+//!   buffer budget), `POST /echo` the request body back as it arrives, other
+//!   methods on those paths 405, other paths 404;
+//! - WebTransport `/wt/echo` ([`EchoHandler`]); WebSocket over HTTP/3 `/ws/echo` (RFC 9220 echo).
+
+use crate::h3::handler::{Ctx, Handler, Request};
+use crate::h3::ws::{self, WsEvent, WsParser};
+use crate::h3::wt::{EchoHandler, WebTransportHandler};
+use std::collections::HashMap;
+
+/// Largest WebSocket message (also at most half the connection's buffer budget).
+const MAX_BODY: usize = 16 << 20;
+/// Largest `/bytes/N`.
+const MAX_BYTES: u64 = 1 << 34;
+/// Response bytes kept queued (HTTP/3 layer + QUIC unacked) per download.
+const DOWNLOAD_WINDOW: u64 = 2 << 20;
+
+/// Byte `i` of every `/bytes/N` body.
+pub fn bytes_pattern(i: u64) -> u8 {
+    (i.wrapping_mul(31) % 251) as u8
+}
+
+enum Req {
+    /// `POST /echo`: the body streams back as it arrives (the 200 went out with the request headers).
+    Echo,
+    Ws { parser: WsParser, closed: bool },
+    /// `GET /bytes/N`: next offset, total.
+    Download { off: u64, total: u64 },
+}
+
+/// Per-connection state of the demo: the requests still being answered.
+#[derive(Default)]
+pub struct DemoRoutes {
+    reqs: HashMap<i64, Req>,
+}
+
+impl DemoRoutes {
+    fn top_up(&mut self, cx: &mut Ctx, id: i64, room: &mut u64) {
+        let Some(Req::Download { off, total }) = self.reqs.get_mut(&id) else { return };
+        while *off < *total && cx.queued(id) < DOWNLOAD_WINDOW {
+            let n = (64 * 1024).min(*total - *off);
+            if *room < n {
+                break; // over the connection's buffer budget: resume as the peer acknowledges
+            }
+            *room -= n;
+            let chunk: Vec<u8> = (*off..*off + n).map(bytes_pattern).collect();
+            *off += n;
+            cx.push_body(id, chunk);
+        }
+        if *off >= *total {
+            cx.end_body(id);
+            self.reqs.remove(&id);
+        }
+    }
+}
+
+impl Handler for DemoRoutes {
+    fn on_request(&mut self, cx: &mut Ctx, req: Request) {
+        let id = req.id;
+        if req.method == "CONNECT" {
+            // Only `:protocol = websocket` reaches a handler's on_request.
+            if req.route() != "/ws/echo" {
+                return cx.respond_static(id, b"404", b"no such WebSocket endpoint\n");
+            }
+            let hdrs: [(&[u8], &[u8]); 1] = [(b":status", b"200")];
+            if cx.respond(id, &hdrs, true).is_ok() {
+                let max = cx.conn.buffer_limit().map_or(MAX_BODY, |l| MAX_BODY.min((l / 2) as usize));
+                self.reqs.insert(id, Req::Ws { parser: WsParser::new(max), closed: false });
+            }
+            return;
+        }
+        match (req.method.as_str(), req.route()) {
+            ("GET" | "HEAD", "/") => {
+                let page = format!(
+                    "<!doctype html><title>socket-iwa</title><h1>socket-iwa HTTP/3</h1>\
+                     <p>Routes: GET /bytes/N, POST /echo, WebTransport /wt/echo, WebSocket over HTTP/3 /ws/echo.</p>\
+                     <pre>{}</pre>\n",
+                    crate::library_versions()
+                );
+                cx.respond_static(id, b"200", page.as_bytes());
+            }
+            ("GET", p) if p.starts_with("/bytes/") => match p["/bytes/".len()..].parse::<u64>() {
+                Ok(n) if n <= MAX_BYTES => {
+                    let len = n.to_string();
+                    let hdrs: [(&[u8], &[u8]); 3] =
+                        [(b":status", b"200"), (b"content-type", b"application/octet-stream"), (b"content-length", len.as_bytes())];
+                    if cx.respond(id, &hdrs, n > 0).is_ok() && n > 0 {
+                        self.reqs.insert(id, Req::Download { off: 0, total: n });
+                        let mut room = cx.budget_room();
+                        self.top_up(cx, id, &mut room);
+                    }
+                }
+                _ => cx.respond_static(id, b"400", b"bad length\n"),
+            },
+            ("POST", "/echo") => {
+                // Streamed back as it arrives, so memory is bounded by flow control
+                // rather than by the body size (docs/LIMITS.md).
+                let cl = req.header(b"content-length").filter(|v| !v.is_empty() && v.len() < 20 && v.iter().all(|b| b.is_ascii_digit()));
+                let mut hdrs: Vec<(&[u8], &[u8])> =
+                    vec![(b":status", b"200"), (b"server", b"socket-iwa"), (b"content-type", b"application/octet-stream")];
+                if let Some(cl) = cl {
+                    hdrs.push((b"content-length", cl));
+                }
+                if cx.respond(id, &hdrs, true).is_ok() {
+                    self.reqs.insert(id, Req::Echo);
+                    if req.fin {
+                        self.on_end(cx, id);
+                    }
+                }
+            }
+            (_, "/" | "/echo") => cx.respond_static(id, b"405", b"method not allowed\n"),
+            (_, p) if p.starts_with("/bytes/") => cx.respond_static(id, b"405", b"method not allowed\n"),
+            _ => cx.respond_static(id, b"404", b"not found\n"),
+        }
+    }
+
+    fn on_data(&mut self, cx: &mut Ctx, id: i64, data: Vec<u8>) {
+        match self.reqs.get_mut(&id) {
+            Some(Req::Echo) => cx.push_body(id, data),
+            Some(Req::Ws { parser, closed }) => {
+                let mut out = Vec::new();
+                let mut end = false;
+                for ev in parser.feed(&data) {
+                    match ev {
+                        WsEvent::Message { text, data } => out.extend(ws::frame(if text { ws::OP_TEXT } else { ws::OP_BINARY }, &data)),
+                        WsEvent::Ping(p) => out.extend(ws::frame(ws::OP_PONG, &p)),
+                        WsEvent::Pong(_) => {}
+                        WsEvent::Close { code, reason } => {
+                            out.extend(ws::close_frame(code, &reason));
+                            end = true;
+                        }
+                        WsEvent::Fail { code, reason } => {
+                            out.extend(ws::close_frame(code, reason));
+                            end = true;
+                        }
+                    }
+                }
+                if end {
+                    *closed = true;
+                }
+                cx.push_body(id, out);
+                if end {
+                    cx.end_body(id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_end(&mut self, cx: &mut Ctx, id: i64) {
+        match self.reqs.get_mut(&id) {
+            Some(Req::Echo) => {
+                self.reqs.remove(&id);
+                cx.end_body(id);
+            }
+            Some(Req::Ws { closed, .. }) if !*closed => {
+                *closed = true;
+                cx.end_body(id);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_gone(&mut self, _cx: &mut Ctx, id: i64) {
+        self.reqs.remove(&id);
+    }
+
+    fn on_webtransport(&mut self, _cx: &mut Ctx, req: &Request) -> Option<Box<dyn WebTransportHandler>> {
+        (req.route() == "/wt/echo").then(|| Box::new(EchoHandler::default()) as Box<dyn WebTransportHandler>)
+    }
+
+    fn on_tick(&mut self, cx: &mut Ctx) {
+        let ids: Vec<i64> = self.reqs.iter().filter(|(_, r)| matches!(r, Req::Download { .. })).map(|(&id, _)| id).collect();
+        if !ids.is_empty() {
+            let mut room = cx.budget_room();
+            for id in ids {
+                self.top_up(cx, id, &mut room);
+            }
+        }
+    }
+
+    fn buffered(&self) -> u64 {
+        self.reqs.values().map(|r| if let Req::Ws { parser, .. } = r { parser.buffered() as u64 } else { 0 }).sum()
+    }
+}
