@@ -2,7 +2,10 @@
 # The in-container build (also run directly on a Debian 12 host when no Docker
 # engine is available): fetches the pinned C sources, builds the server and
 # client for wasm32-unknown-emscripten through the Direct Sockets bridge, and
-# lays out OUT/ as a servable IWA: the app shell plus wasm/<program>.{js,wasm}.
+# lays out OUT/ as a servable IWA: the app shell plus wasm/<program>.{js,wasm}
+# and wasm/licenses/ (the upstream license texts of the C libraries linked into
+# the .wasm, from the pinned trees; the .wasm is GPL through wolfSSL, see
+# WOLFSSL-GPL-NOTICE.md). Also the npm package's `prepack`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist}
@@ -20,5 +23,12 @@ for b in socket-iwa-server socket-iwa-client; do
   cp "$rel/$b.js" "$out/wasm/$b.js"
   cp "$rel/${b//-/_}.wasm" "$out/wasm/${b//-/_}.wasm"
 done
+mkdir -p "$out/wasm/licenses"
+for lib in $(bash vendor/pins.sh libraries); do
+  tree=$(bash vendor/pins.sh tree "$lib")
+  cp "$tree/COPYING" "$out/wasm/licenses/$lib-COPYING"
+  [ -f "$tree/LICENSING" ] && cp "$tree/LICENSING" "$out/wasm/licenses/$lib-LICENSING"
+done
+cp WOLFSSL-GPL-NOTICE.md "$out/wasm/licenses/"
 echo "build-wasm: $out (IWA shell + wasm/)" >&2
 ls -la "$out/wasm" >&2

@@ -79,7 +79,9 @@ tc_bin="/opt/rustup/toolchains/$toolchain/bin"
 mkdir -p "$rootfs/root/.cargo/bin"
 cat >"$rootfs/root/.cargo/bin/rustup" <<EOF
 #!/bin/sh
-[ "\$*" = "target list --installed" ] && exec ls -F /opt/rustup/toolchains/$toolchain/lib/rustlib | sed -n "s,/\\\$,,p" | grep -- -
+if [ "\$*" = "target list --installed" ]; then
+  ls -F /opt/rustup/toolchains/$toolchain/lib/rustlib | sed -n "s,/\\\$,,p" | grep -- -; exit
+fi
 echo "rustup stand-in (docker/prove-in-chroot.sh): only 'target list --installed'" >&2; exit 1
 EOF
 chmod +x "$rootfs/root/.cargo/bin/rustup"

