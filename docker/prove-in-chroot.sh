@@ -58,6 +58,14 @@ chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONT
   sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkgs" >"$work/apt.log" 2>&1 \
   || { tail -20 "$work/apt.log" >&2; exit 1; }
 
+# Local CA certificates (a TLS-inspecting egress proxy, as on the machines this
+# was proven on) are trusted by the host; the root needs them for crates.io.
+# A Docker build behind such a proxy needs the same two lines in its Dockerfile.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+  chroot "$rootfs" /usr/sbin/update-ca-certificates >/dev/null 2>&1
+fi
+
 # 3. Rust: the host's toolchain, read-only (see the header).
 mount_bind "$rustup_home" "$rootfs/opt/rustup"
 mount -o remount,bind,ro "$rootfs/opt/rustup"
