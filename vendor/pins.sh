@@ -14,7 +14,7 @@ while read -r name version _sum library tree; do
   case "$what" in
     libraries) echo "$l"; found=1 ;;
     version) [ "$l" = "$lib" ] && { echo "$v"; found=1; } ;;
-    tree) [ "$l" = "$lib" ] && { echo "$here/src/$name-$version/$tree"; found=1; } ;;
+    tree) [ "$l" = "$lib" ] && { echo "${SOCKET_IWA_VENDOR_DIR:-$here/src}/$name-$version/$tree"; found=1; } ;;
     *) echo "usage: vendor/pins.sh version|tree LIBRARY | libraries" >&2; exit 2 ;;
   esac
 done <"$here/pins.txt"

@@ -52,7 +52,7 @@ pub struct Pin {
     pub carrier_version: String,
     /// Upstream library name, e.g. `ngtcp2`.
     pub library: String,
-    /// Upstream library version, e.g. `1.25.0`.
+    /// Upstream library version, as `x.y.z`.
     pub version: String,
     /// Folder of the C tree inside the carrier package.
     pub tree: String,
@@ -86,11 +86,15 @@ pub fn pin(library: &str) -> Pin {
     panic!("{}: no pin for library {library}", path.display());
 }
 
-/// The extracted C tree of `pin` under `vendor/src/`. Never downloads: a
-/// missing tree is an error that names `vendor/fetch.sh`.
+/// The extracted C tree of `pin` under `vendor/src/` (or `$SOCKET_IWA_VENDOR_DIR`,
+/// which vendor/fetch.sh also honours). Never downloads: a missing tree is an
+/// error that names `vendor/fetch.sh`.
 pub fn vendor_tree(pin: &Pin) -> PathBuf {
-    let root = repo_root();
-    let dir = root.join("vendor").join("src").join(format!("{}-{}", pin.carrier, pin.carrier_version));
+    let src = match env_var("SOCKET_IWA_VENDOR_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => repo_root().join("vendor").join("src"),
+    };
+    let dir = src.join(format!("{}-{}", pin.carrier, pin.carrier_version));
     let stamp = dir.join(".socket-iwa-verified");
     println!("cargo:rerun-if-changed={}", stamp.display());
     if !stamp.is_file() {

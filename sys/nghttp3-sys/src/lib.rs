@@ -1,4 +1,4 @@
-//! Raw FFI bindings to nghttp3 1.18.0. Safe wrappers live in the `socket-iwa` crate.
+//! Raw FFI bindings to nghttp3 (the version in vendor/pins.txt). Safe wrappers live in the `socket-iwa` crate.
 #![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code, clippy::all)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
