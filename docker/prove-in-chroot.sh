@@ -41,7 +41,9 @@ trap cleanup EXIT
 start=$(date +%s)
 
 # 1. debian:bookworm (the Dockerfile's FROM) as a minbase root.
+boot="reused root"
 if [ ! -x "$rootfs/usr/bin/apt-get" ]; then
+  boot="debootstrap"
   say "debootstrap bookworm -> $rootfs"
   debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
@@ -111,7 +113,7 @@ if ! diff -u "$work/layout-host.txt" "$work/layout-chroot.txt" >&2; then
   say "FAILED: the chroot (Dockerfile) build's dist/ differs in layout from the host build"
   exit 1
 fi
-say "OK: identical layout ($(wc -l <"$work/layout-host.txt") files) after ${chroot_s}s for debootstrap + apt + chroot build"
+say "OK: identical layout ($(wc -l <"$work/layout-host.txt") files); ${chroot_s}s for $boot + apt + the cold chroot build"
 for f in wasm/socket_iwa_server.wasm wasm/socket_iwa_client.wasm; do
   say "  $f: chroot $(stat -c %s "$rootfs/src/dist/$f") bytes, host $(stat -c %s "$work/host-dist/$f") bytes"
 done
