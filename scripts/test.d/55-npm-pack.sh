@@ -7,7 +7,8 @@
 # registry or npm's cache), and runs tests/npm/consumer.mjs there under Node's
 # permission model with read access to that project only (the repository is
 # unreadable): an import check, our Socket.IO server + stock socket.io-client,
-# the shipped wasm run under Node 26 (`--version` through JSPI). Then the
+# the shipped wasm run under Node 26 (`--version` through JSPI, then serving
+# QUIC to our native client: full handshake, then 0-RTT). Then the
 # Direct Sockets coverage doc check (tests/npm/coverage_doc.mjs).
 # Bounded: pack 600 s (a cold wasm build), install 300 s, runs 60 s each;
 # ~40 s typical after 20-wasm-link.
@@ -46,6 +47,33 @@ want=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)  # the [package
 got=$(cd "$proj" && timeout --kill-after=5 60 "$node" "${sandbox[@]}" node_modules/socket-iwa/emscripten/run-node.mjs \
   node_modules/socket-iwa/dist/wasm/socket-iwa-server.js --version) || fail "the packaged wasm server did not run: $got"
 [ "$got" = "socket-iwa-server $want" ] || fail "packaged wasm server --version printed '$got', want 'socket-iwa-server $want'"
+echo "--- npm-pack: the packaged wasm server answers our native QUIC client (full handshake, then 0-RTT)" >&2
+nice cargo build --release --quiet --bin socket-iwa-client || fail "cargo build of the native client failed"
+(cd "$proj" && exec timeout --kill-after=5 120 "$node" "${sandbox[@]}" node_modules/socket-iwa/emscripten/run-node.mjs \
+  node_modules/socket-iwa/dist/wasm/socket-iwa-server.js --listen 127.0.0.1:0 --json) >"$work/server.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+listening=""
+for _ in $(seq 1 300); do  # up to 30 s for the module to compile and bind on a loaded machine
+  listening=$(grep -m1 '"event":"listening"' "$work/server.log" || true)
+  [ -n "$listening" ] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$listening" ] || { cat "$work/server.log" >&2; fail "the packaged wasm server did not start listening"; }
+port=$("$node" -p 'JSON.parse(process.argv[1]).addr.split(":").pop()' "$listening")
+hash=$("$node" -p 'JSON.parse(process.argv[1]).cert_sha256' "$listening")
+timeout --kill-after=5 60 target/release/socket-iwa-client --connect "127.0.0.1:$port" --cert-hash "$hash" \
+  --bytes 65536 --connections 2 --json >"$work/client.json" 2>"$work/client.log" || { cat "$work/client.log" "$work/server.log" >&2; fail "native client against the packaged wasm server failed"; }
+"$node" -e '
+  const runs = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const ok = runs.length === 2 && runs.every((r) => r.error === null && r.verified && r.bytes_echoed === 65536)
+    && !runs[0].resumed && runs[1].resumed && runs[1].early_data === "accepted";
+  if (!ok) { console.error(JSON.stringify(runs)); process.exit(1); }
+  console.error(`npm-pack: packaged wasm server on port ${process.argv[2]}: 64 KiB echoed, handshake ${runs[0].handshake_ms.toFixed(1)} ms, then 0-RTT ${runs[1].handshake_ms.toFixed(1)} ms`);
+' "$work/client.json" "$port" || fail "unexpected client results against the packaged wasm server"
+kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null
+
 echo "npm-pack: $(stat -c %s "$tgz") bytes, $("$node" -p 'JSON.parse(require("fs").readFileSync(process.argv[1]))[0].entryCount' "$work/pack.json") files; wasm server says: $got" >&2
 
 echo "--- npm-pack: docs/direct_sockets_coverage.md names only tests that exist" >&2
