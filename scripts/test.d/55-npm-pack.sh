@@ -28,6 +28,9 @@ timeout --kill-after=10 600 npm pack --pack-destination "$work" --json >"$work/p
 tgz="$work/$("$node" -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]))[0].filename)' "$work/pack.json")"
 [ -s "$tgz" ] || fail "no tarball"
 "$node" "$root/tests/npm/check_tarball.mjs" "$work/pack.json" "$root/package.json" || fail "tarball contents"
+# dist/ (the app the Docker build makes, served as the IWA) ships no build tools.
+tools=$(find dist -type f \( -name '*.mjs' -o -name '*.sh' -o -name '*.py' -o -name '*.rs' \) | sort)
+[ -z "$tools" ] || fail "dist/ ships build tools: $tools"
 
 echo "--- npm-pack: install into a fresh project" >&2
 proj="$work/consumer"
