@@ -4,8 +4,8 @@
 //! `tv_nsec` of 1e9 or more (it scales `performance.now()` without
 //! normalising), which makes `std::time::Instant` panic. On that target the
 //! clock therefore reads `emscripten_get_now()` (milliseconds, sub-ms precise)
-//! directly, through the `emscripten-functions` crate. This is the only target-specific line in the stack above the
-//! syscall layer.
+//! directly, through the `emscripten-functions` crate. This is the only
+//! target-specific line in the stack above the syscall layer.
 
 use std::time::Duration;
 
