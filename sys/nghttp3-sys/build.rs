@@ -13,6 +13,8 @@ fn main() {
     if let Some(lib) = socket_iwa_build::system_library(&pin, "libnghttp3") {
         println!("cargo:include={}", env::join_paths(&lib.include_paths).unwrap().to_string_lossy());
         println!("cargo:system=1");
+        // For this crate's own link test: which nghttp3 it must find at run time.
+        println!("cargo:rustc-env=SOCKET_IWA_NGHTTP3_EXPECTED={}", lib.version);
         bindings(lib.include_paths.iter().map(|p| format!("-I{}", p.display())).collect(), &out);
         return;
     }
@@ -44,6 +46,7 @@ fn main() {
 
     println!("cargo:include={}", env::join_paths([gen.clone(), tree.join("lib/includes")]).unwrap().to_string_lossy());
     println!("cargo:system=0");
+    println!("cargo:rustc-env=SOCKET_IWA_NGHTTP3_EXPECTED={}", pin.version);
     bindings(
         vec![format!("-I{}", gen.display()), format!("-I{}", tree.join("lib/includes").display()), "-DNGHTTP3_STATICLIB".into()],
         &out,
