@@ -81,7 +81,9 @@ fi
 echo "--- sys-build: versions only in vendor/pins.txt" >&2
 for lib in $(bash vendor/pins.sh libraries); do
   v=$(bash vendor/pins.sh version "$lib")
-  hits=$(git grep -n -F "$v" -- sys scripts docker vendor/fetch.sh ':!*.md' | grep -v -e '^sys/.*\.h:' || true)
+  hits=$(git grep -n -F "$v" -- sys scripts docker vendor/fetch.sh ':!*.md'); rc=$?
+  [ "$rc" -le 1 ] || fail "git grep failed ($rc)"
+  hits=$(printf '%s\n' "$hits" | grep -v -e '^sys/.*\.h:' -e '^$' || true)
   [ -z "$hits" ] || fail "$lib $v is written outside vendor/pins.txt: $hits"
 done
 echo "sys-build OK: offline build in an empty network namespace, env vars declared, missing tree and old system library refused by name, a prefix-installed nghttp3 linked through the override" >&2
