@@ -23,8 +23,12 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "55-npm-pack: $*" >&2; exit 1; }
 
 echo "--- npm-pack: npm pack (prepack builds dist/wasm/)" >&2
-timeout --kill-after=10 600 npm pack --pack-destination "$work" --json >"$work/pack.json" 2>"$work/pack.log" \
+timeout --kill-after=10 600 npm pack --pack-destination "$work" --json >"$work/pack.out" 2>"$work/pack.log" \
   || { tail -30 "$work/pack.log" >&2; fail "npm pack failed"; }
+# Some npm versions print the prepack banner on stdout before the JSON: keep the JSON.
+"$node" -e 'const fs = require("fs"); const t = fs.readFileSync(process.argv[1], "utf8"); const i = t.search(/^\[/m);
+  if (i < 0) { console.error(t); process.exit(1); } fs.writeFileSync(process.argv[2], JSON.stringify(JSON.parse(t.slice(i))));' \
+  "$work/pack.out" "$work/pack.json" || fail "npm pack --json printed no JSON"
 tgz="$work/$("$node" -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]))[0].filename)' "$work/pack.json")"
 [ -s "$tgz" ] || fail "no tarball"
 "$node" "$root/tests/npm/check_tarball.mjs" "$work/pack.json" "$root/package.json" || fail "tarball contents"
