@@ -2,10 +2,7 @@
 # The in-container build (also run directly on a Debian 12 host when no Docker
 # engine is available): fetches the pinned C sources, builds the server and
 # client for wasm32-unknown-emscripten through the Direct Sockets bridge, and
-# lays out OUT/ as a servable IWA: the app shell plus wasm/<program>.{js,wasm}
-# and wasm/licenses/ (the upstream license texts of the C libraries linked into
-# the .wasm, from the pinned trees; the .wasm is GPL through wolfSSL, see
-# WOLFSSL-GPL-NOTICE.md). Also the npm package's `prepack`.
+# lays out OUT/ as a servable IWA: the app shell plus wasm/<program>.{js,wasm}.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist}
@@ -23,6 +20,9 @@ for b in socket-iwa-server socket-iwa-client; do
   cp "$rel/$b.js" "$out/wasm/$b.js"
   cp "$rel/${b//-/_}.wasm" "$out/wasm/${b//-/_}.wasm"
 done
+# wasm/licenses/: the upstream license texts of the C libraries linked into the
+# .wasm, from the pinned trees (the .wasm is GPL through wolfSSL, see
+# WOLFSSL-GPL-NOTICE.md). This script is also the npm package's `prepack`.
 mkdir -p "$out/wasm/licenses"
 for lib in $(bash vendor/pins.sh libraries); do
   tree=$(bash vendor/pins.sh tree "$lib")
