@@ -27,7 +27,7 @@ mkdir -p "$out/wasm/licenses"
 for lib in $(bash vendor/pins.sh libraries); do
   tree=$(bash vendor/pins.sh tree "$lib")
   cp "$tree/COPYING" "$out/wasm/licenses/$lib-COPYING"
-  [ -f "$tree/LICENSING" ] && cp "$tree/LICENSING" "$out/wasm/licenses/$lib-LICENSING"
+  if [ -f "$tree/LICENSING" ]; then cp "$tree/LICENSING" "$out/wasm/licenses/$lib-LICENSING"; fi
 done
 cp WOLFSSL-GPL-NOTICE.md "$out/wasm/licenses/"
 echo "build-wasm: $out (IWA shell + wasm/)" >&2
