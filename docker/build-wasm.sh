@@ -20,5 +20,15 @@ for b in socket-iwa-server socket-iwa-client; do
   cp "$rel/$b.js" "$out/wasm/$b.js"
   cp "$rel/${b//-/_}.wasm" "$out/wasm/${b//-/_}.wasm"
 done
+# wasm/licenses/: the upstream license texts of the C libraries linked into the
+# .wasm, from the pinned trees (the .wasm is GPL through wolfSSL, see
+# WOLFSSL-GPL-NOTICE.md). This script is also the npm package's `prepack`.
+mkdir -p "$out/wasm/licenses"
+for lib in $(bash vendor/pins.sh libraries); do
+  tree=$(bash vendor/pins.sh tree "$lib")
+  cp "$tree/COPYING" "$out/wasm/licenses/$lib-COPYING"
+  if [ -f "$tree/LICENSING" ]; then cp "$tree/LICENSING" "$out/wasm/licenses/$lib-LICENSING"; fi
+done
+cp WOLFSSL-GPL-NOTICE.md "$out/wasm/licenses/"
 echo "build-wasm: $out (IWA shell + wasm/)" >&2
 ls -la "$out/wasm" >&2

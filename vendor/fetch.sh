@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Fetch the upstream C trees (ngtcp2, nghttp3, wolfSSL) from crates.io packages
-# that carry them, pinned by version and SHA-256, into vendor/src/ (git-ignored).
+# that carry them, pinned by version and SHA-256 (vendor/pins.txt), into
+# vendor/src/ (git-ignored) or $SOCKET_IWA_VENDOR_DIR.
 # Idempotent: a tree that is already extracted and stamped is not touched again,
 # so a second build needs no network.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-dest="$here/src"
+dest=${SOCKET_IWA_VENDOR_DIR:-$here/src}  # the -sys build scripts read the same variable
 mkdir -p "$dest"
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 
-while read -r name version sum; do
+while read -r name version sum _library _tree; do
   case "$name" in ''|'#'*) continue ;; esac
   out="$dest/$name-$version"
   if [ -f "$out/.socket-iwa-verified" ] && [ "$(cat "$out/.socket-iwa-verified")" = "$sum" ]; then

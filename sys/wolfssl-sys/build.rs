@@ -1,11 +1,25 @@
-//! Builds wolfSSL 5.9.4 (TLS 1.3 + QUIC) from the pinned upstream tree with
-//! `cc` for the current target (gcc natively, emcc for wasm32-unknown-emscripten),
-//! configured by `include/user_settings.h`, and generates bindings with bindgen.
+//! Builds wolfSSL (TLS 1.3 + QUIC; the version in vendor/pins.txt) from the
+//! pinned upstream tree with `cc` for the current target (gcc natively, emcc
+//! for wasm32-unknown-emscripten), configured by `include/user_settings.h`, and
+//! generates bindings with bindgen.
+//!
+//! SOCKET_IWA_SYSTEM_WOLFSSL=1 links the system wolfSSL found by pkg-config
+//! (`wolfssl`, at least the pinned version) instead. Such an install is
+//! configured by its own `wolfssl/options.h`, not our user_settings.h, so it
+//! must have been built with the features the stack uses; the build checks
+//! its options.h for them ([`REQUIRED_OPTIONS`]) and names what is missing.
+//! Debian's libwolfssl-dev (5.5.4, no QUIC) does not qualify. See docs/SYS_CRATES.md.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-const VERSION: &str = "5.3.0"; // crates.io wolfssl-sys package carrying wolfSSL 5.9.4
+/// Macros a system wolfSSL's options.h must define (./configure --enable-quic
+/// --enable-session-ticket --enable-opensslextra --enable-aesgcm --enable-chacha
+/// --enable-curve25519 --enable-ecc --enable-keying-material --enable-alpn --enable-sni).
+const REQUIRED_OPTIONS: &[&str] = &[
+    "WOLFSSL_QUIC", "HAVE_SESSION_TICKET", "OPENSSL_EXTRA", "WOLFSSL_TLS13", "HAVE_AESGCM", "HAVE_CHACHA",
+    "HAVE_POLY1305", "HAVE_CURVE25519", "HAVE_ECC", "HAVE_ALPN", "HAVE_SNI",
+];
 
 const SSL_SOURCES: &[&str] = &["ssl.c", "internal.c", "keys.c", "tls.c", "tls13.c", "quic.c", "wolfio.c"];
 
@@ -17,11 +31,33 @@ const CRYPT_SOURCES: &[&str] = &[
 ];
 
 fn main() {
-    let tree = socket_iwa_build::vendor_tree("wolfssl-sys", VERSION).join("wolfssl-src");
+    socket_iwa_build::declare_tool_env();
+    let pin = socket_iwa_build::pin("wolfssl");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    println!("cargo:rerun-if-changed=csrc/seed.c");
+    println!("cargo:rerun-if-changed=csrc/ticket.c");
+    println!("cargo:rerun-if-changed=wrapper.h");
+    if let Some(lib) = socket_iwa_build::system_library(&pin, "wolfssl") {
+        check_system_options(&lib.include_paths);
+        // Our two helpers (seed, ticket) are compiled against the system headers.
+        let mut build = cc::Build::new();
+        for inc in &lib.include_paths {
+            build.include(inc);
+        }
+        build.define("WOLFSSL_USE_OPTIONS_H", None); // settings.h then reads the install's options.h
+        build.file(manifest.join("csrc/seed.c")).file(manifest.join("csrc/ticket.c")).warnings(false).opt_level(2);
+        build.compile("socket_iwa_wolfssl_helpers");
+        println!("cargo:include={}", env::join_paths(&lib.include_paths).unwrap().to_string_lossy());
+        println!("cargo:user_settings=0");
+        println!("cargo:system=1");
+        let args = lib.include_paths.iter().map(|p| format!("-I{}", p.display())).collect();
+        bindings(args);
+        return;
+    }
+    let tree = socket_iwa_build::vendor_tree(&pin);
+    socket_iwa_build::check_tree_version(&pin, &tree.join("wolfssl/version.h"), "#define LIBWOLFSSL_VERSION_STRING \"{}\"");
     let ours = manifest.join("include");
     println!("cargo:rerun-if-changed={}", ours.display());
-    println!("cargo:rerun-if-changed=wrapper.h");
 
     let mut build = cc::Build::new();
     build
@@ -56,19 +92,37 @@ fn main() {
     }
     build.file(manifest.join("csrc/seed.c"));
     build.file(manifest.join("csrc/ticket.c"));
-    println!("cargo:rerun-if-changed=csrc/seed.c");
-    println!("cargo:rerun-if-changed=csrc/ticket.c");
     build.compile("wolfssl");
 
     // Dependants (our ngtcp2 crypto backend) compile against the same headers.
     println!("cargo:include={}", env::join_paths([&ours, &tree]).unwrap().to_string_lossy());
     println!("cargo:root={}", tree.display());
+    println!("cargo:user_settings=1");
+    println!("cargo:system=0");
+    bindings(vec![format!("-I{}", ours.display()), format!("-I{}", tree.display()), "-DWOLFSSL_USER_SETTINGS".into()]);
+}
 
+/// Fails with the list of missing features when a system wolfSSL lacks one we use.
+fn check_system_options(include_paths: &[PathBuf]) {
+    let Some(options) = include_paths.iter().map(|p| p.join("wolfssl/options.h")).find(|p| p.is_file()) else {
+        panic!("SOCKET_IWA_SYSTEM_WOLFSSL=1: no wolfssl/options.h under {include_paths:?}");
+    };
+    let text = std::fs::read_to_string(&options).unwrap();
+    let defined = |m: &str| text.lines().any(|l| l.split_whitespace().take(2).eq(["#define", m]));
+    let missing: Vec<&str> = REQUIRED_OPTIONS.iter().copied().filter(|m| !defined(m)).collect();
+    if !missing.is_empty() {
+        panic!(
+            "\n\nSOCKET_IWA_SYSTEM_WOLFSSL=1: {} was built without {} (see REQUIRED_OPTIONS in sys/wolfssl-sys/build.rs).\nUnset SOCKET_IWA_SYSTEM_WOLFSSL to build the pinned tree with our user_settings.h.\n",
+            Path::new(&options).display(),
+            missing.join(", ")
+        );
+    }
+}
+
+fn bindings(clang_args: Vec<String>) {
     let bindings = bindgen::Builder::default()
         .header("wrapper.h")
-        .clang_arg(format!("-I{}", ours.display()))
-        .clang_arg(format!("-I{}", tree.display()))
-        .clang_arg("-DWOLFSSL_USER_SETTINGS")
+        .clang_args(clang_args)
         .clang_args(socket_iwa_build::bindgen_target_args())
         .allowlist_function("wolf.*|wc_.*|socket_iwa_.*")
         .allowlist_type("WOLFSSL_.*|wolfssl_.*|Cert|ecc_key|RsaKey|WC_RNG|Aes|wc_Sha256|Ctc_SigType|ecc_curve_id|TicketEncRet")

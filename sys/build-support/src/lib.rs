@@ -1,14 +1,40 @@
-//! Helpers for the build scripts of Socket.IWA's `-sys` crates.
+//! Helpers for the build scripts of Socket.IWA's `-sys` crates, in the manner
+//! of openssl-sys / libz-sys (docs/SYS_CRATES.md):
 //!
-//! The upstream C trees are fetched by `vendor/fetch.sh` (pinned version and
-//! SHA-256) into `vendor/src/`, which git ignores. Build scripts call
-//! [`vendor_tree`] to locate a tree, running the fetch script on first use.
+//! - Versions live in one place, `vendor/pins.txt`; [`pin`] reads it.
+//! - Build scripts never reach the network. `vendor/fetch.sh` (run by
+//!   `scripts/setup.sh` and `docker/build-wasm.sh`) downloads the pinned
+//!   crates.io carrier packages and extracts the C trees into `vendor/src/`
+//!   (git-ignored); [`vendor_tree`] only looks there and names the command to
+//!   run when a tree is missing.
+//! - Every environment variable a build script reads goes through [`env_var`],
+//!   which prints `cargo:rerun-if-env-changed` for it.
+//! - `SOCKET_IWA_SYSTEM_<LIB>=1` links a system library found by pkg-config
+//!   instead of building the pinned tree ([`system_library`]).
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The repository root (two levels above a `sys/<crate>` manifest).
+/// Reads an environment variable and tells Cargo to rerun the build script when it changes.
+pub fn env_var(name: &str) -> Option<String> {
+    println!("cargo:rerun-if-env-changed={name}");
+    env::var(name).ok()
+}
+
+/// Environment variables that bindgen (through clang-sys) and the C compiler
+/// driver read on our behalf; declared so a change reruns the build script.
+pub fn declare_tool_env() {
+    let target = env::var("TARGET").expect("TARGET");
+    let t = target.replace('-', "_");
+    for v in ["BINDGEN_EXTRA_CLANG_ARGS", "LIBCLANG_PATH", "LLVM_CONFIG_PATH", "CLANG_PATH", "PKG_CONFIG_PATH", "EM_CONFIG", "EMCC_CFLAGS"] {
+        env_var(v);
+    }
+    env_var(&format!("BINDGEN_EXTRA_CLANG_ARGS_{target}"));
+    env_var(&format!("BINDGEN_EXTRA_CLANG_ARGS_{t}"));
+}
+
+/// The repository root (the folder above `sys/` that holds `vendor/pins.txt`).
 pub fn repo_root() -> PathBuf {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     manifest
@@ -18,21 +44,115 @@ pub fn repo_root() -> PathBuf {
         .expect("could not find the repository root (vendor/pins.txt) above CARGO_MANIFEST_DIR")
 }
 
-/// Path of the extracted registry package `name-version`, fetching it if absent.
-pub fn vendor_tree(name: &str, version: &str) -> PathBuf {
-    let root = repo_root();
-    let dir = root.join("vendor").join("src").join(format!("{name}-{version}"));
-    let stamp = dir.join(".socket-iwa-verified");
-    println!("cargo:rerun-if-changed={}", root.join("vendor").join("pins.txt").display());
-    if !stamp.is_file() {
-        let status = Command::new("bash")
-            .arg(root.join("vendor").join("fetch.sh"))
-            .status()
-            .expect("failed to run vendor/fetch.sh");
-        assert!(status.success(), "vendor/fetch.sh failed; see its message above");
+/// One line of `vendor/pins.txt`.
+#[derive(Debug, Clone)]
+pub struct Pin {
+    /// crates.io package that carries the C sources, e.g. `ngtcp2-sys`.
+    pub carrier: String,
+    pub carrier_version: String,
+    /// Upstream library name, e.g. `ngtcp2`.
+    pub library: String,
+    /// Upstream library version, as `x.y.z`.
+    pub version: String,
+    /// Folder of the C tree inside the carrier package.
+    pub tree: String,
+}
+
+/// The pin of upstream `library` (`ngtcp2`, `nghttp3`, `wolfssl`) from `vendor/pins.txt`.
+pub fn pin(library: &str) -> Pin {
+    let path = repo_root().join("vendor").join("pins.txt");
+    println!("cargo:rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [carrier, carrier_version, _sum, lib_ver, tree] = f[..] else {
+            panic!("{}: malformed line (want: carrier version sha256 library=version tree): {line}", path.display());
+        };
+        let (lib, version) = lib_ver.split_once('=').unwrap_or_else(|| panic!("{}: no library=version in: {line}", path.display()));
+        if lib == library {
+            return Pin {
+                carrier: carrier.into(),
+                carrier_version: carrier_version.into(),
+                library: lib.into(),
+                version: version.into(),
+                tree: tree.into(),
+            };
+        }
     }
-    assert!(stamp.is_file(), "{} is missing after vendor/fetch.sh", dir.display());
-    dir
+    panic!("{}: no pin for library {library}", path.display());
+}
+
+/// The extracted C tree of `pin` under `vendor/src/` (or `$SOCKET_IWA_VENDOR_DIR`,
+/// which vendor/fetch.sh also honours). Never downloads: a missing tree is an
+/// error that names `vendor/fetch.sh`.
+pub fn vendor_tree(pin: &Pin) -> PathBuf {
+    let src = match env_var("SOCKET_IWA_VENDOR_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => repo_root().join("vendor").join("src"),
+    };
+    let dir = src.join(format!("{}-{}", pin.carrier, pin.carrier_version));
+    let stamp = dir.join(".socket-iwa-verified");
+    println!("cargo:rerun-if-changed={}", stamp.display());
+    if !stamp.is_file() {
+        panic!(
+            "\n\n{} {} sources are not in {} (build scripts never download).\n\
+             Run `bash vendor/fetch.sh` (scripts/setup.sh runs it) to fetch the pinned, checksum-verified\n\
+             crates.io package {} {}, or set SOCKET_IWA_SYSTEM_{}=1 to use a system library (docs/SYS_CRATES.md).\n",
+            pin.library,
+            pin.version,
+            dir.display(),
+            pin.carrier,
+            pin.carrier_version,
+            pin.library.to_uppercase()
+        );
+    }
+    dir.join(&pin.tree)
+}
+
+/// Checks that `file` in an upstream tree names `pin.version` (e.g. the
+/// `project(... VERSION x.y.z)` line of CMakeLists.txt), so a tree and its pin cannot drift apart.
+pub fn check_tree_version(pin: &Pin, file: &Path, needle: &str) {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+    let want = needle.replace("{}", &pin.version);
+    assert!(
+        text.contains(&want),
+        "{} does not contain `{want}`: the tree does not match vendor/pins.txt ({} {})",
+        file.display(),
+        pin.library,
+        pin.version
+    );
+}
+
+/// A system library to link instead of the pinned tree, or `None` to build the
+/// tree. Chosen by `SOCKET_IWA_SYSTEM_<LIB>=1` (e.g. `SOCKET_IWA_SYSTEM_NGTCP2`);
+/// found with pkg-config module `module`, which must be at least the pinned
+/// version (the bindings and our code are written against it). Not available
+/// for wasm32-unknown-emscripten: there is no system library to link there.
+pub fn system_library(pin: &Pin, module: &str) -> Option<pkg_config::Library> {
+    let var = format!("SOCKET_IWA_SYSTEM_{}", pin.library.to_uppercase());
+    match env_var(&var).as_deref() {
+        None | Some("") | Some("0") => return None,
+        Some("1") => {}
+        Some(other) => panic!("{var}={other}: want 1 (use the system {}) or 0/unset (build the pinned tree)", pin.library),
+    }
+    if is_emscripten() {
+        panic!("{var}=1: there is no system {} for wasm32-unknown-emscripten; unset it for wasm builds", pin.library);
+    }
+    match pkg_config::Config::new().atleast_version(&pin.version).cargo_metadata(true).probe(module) {
+        Ok(lib) => Some(lib),
+        Err(e) => {
+            let found = pkg_config::Config::new().cargo_metadata(false).probe(module).map(|l| l.version).ok();
+            let what = match found {
+                Some(v) => format!("pkg-config finds {module} {v}, older than the pinned {}", pin.version),
+                None => format!("pkg-config does not find {module}: {e}"),
+            };
+            panic!("\n\n{var}=1: {what}.\nInstall {} >= {} where pkg-config sees it (PKG_CONFIG_PATH), or unset {var} to build the pinned tree (docs/SYS_CRATES.md).\n", pin.library, pin.version);
+        }
+    }
 }
 
 /// True when building for `wasm32-unknown-emscripten`.
@@ -48,7 +168,7 @@ pub fn bindgen_target_args() -> Vec<String> {
     }
     let out = Command::new("emcc")
         .arg("--cflags")
-        .env("NODE_PATH", env::var("NODE_PATH").unwrap_or_else(|_| "/usr/share/nodejs".into()))
+        .env("NODE_PATH", env_var("NODE_PATH").unwrap_or_else(|| "/usr/share/nodejs".into()))
         .output()
         .expect("emcc not found: install Debian's emscripten package (scripts/setup.sh does)");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -1,4 +1,4 @@
-//! Raw FFI bindings to ngtcp2 1.25.0 and its crypto helper library, with
+//! Raw FFI bindings to ngtcp2 (the version in vendor/pins.txt) and its crypto helper library, with
 //! Socket.IWA's own wolfSSL backend (`crypto/wolfssl_backend.c`).
 //!
 //! Safe wrappers live in the `socket-iwa` crate.

@@ -1,4 +1,4 @@
-//! Raw FFI bindings to wolfSSL 5.9.4 as Socket.IWA configures it
+//! Raw FFI bindings to wolfSSL (the version in vendor/pins.txt) as Socket.IWA configures it
 //! (`include/user_settings.h`: TLS 1.3, QUIC, session tickets, early data,
 //! AES-GCM, ChaCha20-Poly1305, X25519, P-256, ECDSA/RSA certificates, HKDF).
 //!

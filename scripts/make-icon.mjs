@@ -1,5 +1,6 @@
 // Writes iwa/icon-192.png: a 192x192 solid PNG (IWAs need an icon >= 144 px).
-// node iwa/make-icon.mjs  (the committed icon was produced by this script)
+// node scripts/make-icon.mjs  (the committed icon was produced by this script; it
+// lives outside iwa/ so that dist/, a copy of iwa/, ships no build tools)
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import path from 'node:path';
@@ -47,7 +48,7 @@ export function iconPng(size = 192) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'icon-192.png');
+  const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'iwa', 'icon-192.png');
   fs.writeFileSync(out, iconPng(192));
   console.log(`wrote ${out}`);
 }

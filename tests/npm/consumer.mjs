@@ -1,0 +1,54 @@
+// Runs inside a fresh project that installed the packed socket-iwa tarball
+// (scripts/test.d/55-npm-pack.sh), under Node's permission model with read
+// access to that project only: nothing here can reach the repository.
+//   node --permission --allow-fs-read=PROJECT --allow-net consumer.mjs REPO
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const project = path.dirname(fileURLToPath(import.meta.url));
+const repo = process.argv[2];
+const step = (what) => console.log(`consumer: ${what}`);
+const within = (p, ms, what) => Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms).unref())]);
+
+// 0. The sandbox is real: the repository cannot be read from here.
+assert.ok(repo, 'usage: consumer.mjs REPO');
+assert.throws(() => fs.readFileSync(path.join(repo, 'package.json')), { code: 'ERR_ACCESS_DENIED' });
+step('the repository is not readable from the consumer project');
+
+// 1. Import check: both entry points resolve into this project's node_modules.
+for (const spec of ['socket-iwa', 'socket-iwa/node', 'socket-iwa/package.json']) {
+  const file = fileURLToPath(import.meta.resolve(spec));
+  assert.ok(file.startsWith(path.join(project, 'node_modules', 'socket-iwa') + path.sep), `${spec} resolved to ${file}`);
+}
+const api = await import('socket-iwa');
+const SocketIWA = api.default;
+const nodeDS = await import('socket-iwa/node');
+assert.equal(typeof SocketIWA.createTCPServer, 'function');
+assert.equal(typeof nodeDS.install, 'function');
+assert.equal(api.VERSION, JSON.parse(fs.readFileSync(path.join(project, 'node_modules/socket-iwa/package.json'))).version);
+step(`imported socket-iwa ${api.VERSION} and socket-iwa/node`);
+
+// 2. Our Socket.IO server (Direct Sockets for Node as globals) + the stock socket.io-client.
+nodeDS.install(globalThis);
+const { io } = await import('socket.io-client');
+const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
+server.on('connection', (s) => {
+  s.on('echo', (...args) => { const ack = args.pop(); ack(...args); });
+});
+const client = io(`http://127.0.0.1:${server.port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+await within(new Promise((resolve, reject) => { client.once('connect', resolve); client.once('connect_error', reject); }), 10000, 'connect');
+assert.deepEqual(await within(client.emitWithAck('echo', { a: [1, 'two', null] }), 10000, 'json echo'), { a: [1, 'two', null] });
+const bin = await within(client.emitWithAck('echo', { file: Buffer.from([1, 2, 3]) }), 10000, 'binary echo');
+assert.deepEqual([...bin.file], [1, 2, 3]);
+client.close();
+await server.close();
+step(`stock socket.io-client talked to our Socket.IO server on port ${server.port} (JSON and binary acks)`);
+
+// 3. The shipped WebAssembly and its license files are where the notice says.
+for (const f of ['socket-iwa-server.js', 'socket_iwa_server.wasm', 'socket-iwa-client.js', 'socket_iwa_client.wasm',
+  'licenses/wolfssl-COPYING', 'licenses/ngtcp2-COPYING', 'licenses/nghttp3-COPYING', 'licenses/WOLFSSL-GPL-NOTICE.md']) {
+  assert.ok(fs.statSync(path.join(project, 'node_modules/socket-iwa/dist/wasm', f)).size > 0, f);
+}
+step('dist/wasm/ has both programs and the license texts');
