@@ -57,6 +57,7 @@ impl Default for EmscriptenLinkOptions {
 pub fn emscripten_link_inputs(repo_root: &std::path::Path) -> Vec<std::path::PathBuf> {
     vec![
         repo_root.join("emscripten/src/lib/libdirectsockets.js"),
+        repo_root.join("emscripten/src/lib/libds_txq.js"),
         repo_root.join("emscripten/src/jspi_pre.js"),
         repo_root.join("emscripten/src/syscall_shims.c"),
         repo_root.join("emscripten/build_support.rs"),
@@ -67,6 +68,7 @@ pub fn emscripten_link_inputs(repo_root: &std::path::Path) -> Vec<std::path::Pat
 #[allow(dead_code)]
 pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOptions) -> Vec<String> {
     let lib = repo_root.join("emscripten/src/lib/libdirectsockets.js");
+    let txq = repo_root.join("emscripten/src/lib/libds_txq.js");
     let pre = repo_root.join("emscripten/src/jspi_pre.js");
     let shims = repo_root.join("emscripten/src/syscall_shims.c");
     let mut exported = vec!["_main".to_string()];
@@ -75,6 +77,8 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
         shims.display().to_string(),
         "--js-library".to_string(),
         lib.display().to_string(),
+        "--js-library".to_string(),
+        txq.display().to_string(),
         "--pre-js".to_string(),
         pre.display().to_string(),
         "-lexports.js".to_string(),

@@ -329,7 +329,7 @@ mergeInto(LibraryManager.library, {
   // ---------------------------------------------------------------------
   // The bridge: per-fd state, receive queues, wakeups, operations.
   // ---------------------------------------------------------------------
-  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO'],
+  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
     /** Imports that may return a Promise; jspi_pre.js wraps these (and only these). */
@@ -358,6 +358,8 @@ mergeInto(LibraryManager.library, {
       DSB.fsType = fsType;
       DSB.root = FS.mount(fsType, {}, null);
       DSB.errno = DS_CONST.E;
+      DSB.stats.txq = DS_TXQ.stats;
+      DSB.txq = DS_TXQ;
       if (typeof Module !== 'undefined') Module['directSockets'] = DSB;
     },
 
@@ -493,6 +495,8 @@ mergeInto(LibraryManager.library, {
         rx: [], rxBytes: 0, rxEof: false, rxError: 0, rxShut: false, rxResume: null,
         // send side: bytes handed to the writer and not yet taken by it
         txInflight: 0, txShut: false, txError: 0,
+        // Chromium TCP write guard (DS_TXQ): queue of copied chunks not yet handed to the writer
+        txGuard: false, txq: [], txqBytes: 0, txPump: null,
         soError: 0,
         acceptQueue: [],
         groups: [],              // joined multicast groups [{group, source}]
@@ -683,7 +687,7 @@ mergeInto(LibraryManager.library, {
         if (bytes.length > DS_CONST.MAX_UDP_PAYLOAD) DS_ERRNO.fail(E.EMSGSIZE);
         if (sock.txError) { var te = sock.txError; sock.txError = 0; DS_ERRNO.fail(te); }
       }
-      if (sock.txInflight > 0 && sock.txInflight + bytes.length > sock.opts.sndbuf) return DSB.WOULD_BLOCK;
+      if (sock.txInflight > 0 && sock.txInflight + bytes.length > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
       // Direct Sockets keep the chunk until the write completes; the wasm heap
       // may change before that, so the bytes are always copied out here.
       var copy = new Uint8Array(bytes);
@@ -698,6 +702,7 @@ mergeInto(LibraryManager.library, {
       }
       var n = copy.length;
       sock.txInflight += n;
+      if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
       sock.writer.write(chunk).then(function () {
         sock.txInflight -= n;
         DSB.wake();
@@ -732,7 +737,10 @@ mergeInto(LibraryManager.library, {
       if (info.localPort !== undefined) sock.localPort = info.localPort;
       if (info.remoteAddress) { sock.remoteAddr = info.remoteAddress; sock.remotePort = info.remotePort; }
       if (info.readable) { sock.reader = info.readable.getReader(); DSB.pump(sock); }
-      if (info.writable) sock.writer = info.writable.getWriter();
+      if (info.writable) {
+        sock.writer = info.writable.getWriter();
+        if (DSB.isStream(sock)) sock.txGuard = DS_TXQ.needed();
+      }
     },
     /** Waits for a Direct Sockets object's `opened`, mapping failures to errno. */
     whenOpened: function (sock, ds, fallback, onOpen) {
@@ -889,7 +897,11 @@ mergeInto(LibraryManager.library, {
           try { sock.info.multicastController.leaveGroup(g.group, g.source ? { sourceAddress: g.source } : undefined).catch(function () {}); } catch (e) {}
         });
       }
-      if (sock.ds) DSB.closeDs(sock.ds, sock.reader, sock.writer);
+      if (sock.ds) {
+        var ds = sock.ds, reader = sock.reader, writer = sock.writer;
+        // Bytes already accepted by send() still go out (as the kernel flushes on close).
+        DS_TXQ.afterDrain(sock, function () { DSB.closeDs(ds, reader, writer); });
+      }
       sock.acceptQueue.forEach(function (a) { DSB.closeDs(a.ds, null, null); });
       sock.acceptQueue = [];
       sock.rx = []; sock.rxBytes = 0;
@@ -930,7 +942,11 @@ mergeInto(LibraryManager.library, {
     },
     /** POLLOUT rule (Linux sock_writeable): at most half the send budget in flight. */
     writable: function (sock) {
-      return sock.txInflight <= (sock.opts.sndbuf >> 1);
+      return sock.txInflight <= (DSB.sendBudget(sock) >> 1);
+    },
+    /** Bytes a socket may have in flight: SO_SNDBUF, raised for Chromium TCP (DS_TXQ.MIN_BUDGET). */
+    sendBudget: function (sock) {
+      return sock.txGuard ? Math.max(sock.opts.sndbuf, DS_TXQ.MIN_BUDGET) : sock.opts.sndbuf;
     },
     warned: {},
     warnOnce: function (what) {
@@ -1395,7 +1411,7 @@ mergeInto(LibraryManager.library, {
         sock.txShut = true;
         // TCP: close the writer once queued bytes are flushed (FIN). The lock
         // stays so close() can still release it later.
-        if (DSB.isStream(sock) && sock.writer) sock.writer.close().catch(function () {});
+        if (DSB.isStream(sock) && sock.writer) DS_TXQ.afterDrain(sock, function () { return sock.writer.close(); });
       }
       DSB.wake();
       return 0;
