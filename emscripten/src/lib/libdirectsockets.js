@@ -358,7 +358,7 @@ mergeInto(LibraryManager.library, {
       DSB.fsType = fsType;
       DSB.root = FS.mount(fsType, {}, null);
       DSB.errno = DS_CONST.E;
-      DSB.stats.txq = DS_TXQ.stats;
+      DSB.stats.txq = TCP_WRITE_GUARD.stats;   // the TCP write guard's counters (libds_txq.js)
       DSB.txq = DS_TXQ;
       if (typeof Module !== 'undefined') Module['directSockets'] = DSB;
     },

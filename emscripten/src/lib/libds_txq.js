@@ -1,46 +1,27 @@
 /**
- * libds_txq.js: the TCP send queue that works around Chromium's silent loss of
- * TCPSocket write() chunks (docs/BRIDGE.md, "Chromium TCP write loss").
+ * libds_txq.js: the TCP send queue of the bridge, which works around
+ * Chromium's silent loss of TCPSocket write() chunks (docs/BRIDGE.md,
+ * "Chromium TCP write loss").
  *
- * Chromium (checked in 156; blink TCPWritableStreamWrapper + the ipcz Mojo
- * data pipe) drops a whole chunk when write() starts while the socket's 64 KiB
- * data pipe is exactly full: MojoWriteData answers SHOULD_WAIT without
- * setting the written count, the C++ wrapper reports the requested size as
- * written, the wrapper finalizes the write and resolves its promise. Nothing
- * in JavaScript sees an error.
+ * The detection (a chunk larger than Chromium's 64 KiB data pipe that
+ * resolves synchronously was dropped) and the re-send live in
+ * api/tcp_write_guard.js, shared with the JavaScript API: build_support.rs
+ * turns it into the library item $TCP_WRITE_GUARD. Here: sends are copied into
+ * a per-socket queue (counted in txInflight, the send budget); a pump hands
+ * the writer coalesced chunks of more than PIPE bytes where the program queued
+ * enough, and a small tail otherwise (which cannot be checked).
  *
- * Such a drop is recognisable for a chunk LARGER than the pipe: it can never
- * be written synchronously, so a real write resolves only after a Mojo
- * watcher task, while a dropped one resolves within the microtasks of the
- * write() call. So: sends are copied into a queue; a pump hands the writer
- * chunks of more than PIPE bytes (coalesced, up to MAX_CHUNK) and writes a
- * chunk again when its promise settled before any task could run. Only the
- * tail of a burst, when fewer than PIPE+1 bytes are queued, is written as a
- * small chunk, which cannot be checked (see docs/BRIDGE.md for that residue).
- *
- * Enabled for the browser's own TCPSocket only (a native constructor); the
+ * Enabled for the browser's own TCPSocket only (TCP_WRITE_GUARD.needed); the
  * Node implementation (node/direct-sockets.js) has no such pipe.
  */
 mergeInto(LibraryManager.library, {
-  $DS_TXQ__deps: ['$DSB', '$DS_ERRNO'],
+  $DS_TXQ__deps: ['$DSB', '$DS_ERRNO', '$TCP_WRITE_GUARD'],
   $DS_TXQ: {
-    /** Chromium's default Mojo data pipe capacity (services/network CreateDataPipe(nullptr)). */
-    PIPE: 65536,
-    /** Largest chunk handed to the writer at once. */
-    MAX_CHUNK: 1048576,
-    /** The send budget of a guarded socket is at least this, so a blocked writer leaves > PIPE queued. */
+    /** The send budget of a guarded socket is at least this, so a blocked program leaves > PIPE queued. */
     MIN_BUDGET: 4 * 65536,
-    /** Microtask turns to wait before deciding a write resolved synchronously (a drop needs about 4). */
-    SYNC_TURNS: 64,
-    /** Counters for tests and diagnostics (Module.directSockets.txq). */
-    stats: { chunks: 0, small: 0, resent: 0 },
-    forceGuard: null,   // tests: true/false overrides the detection
-    /** Is the TCPSocket in use the browser's own (native) implementation? */
+    /** Does this socket's TCPSocket need the queue? */
     needed: function () {
-      if (DS_TXQ.forceGuard !== null) return !!DS_TXQ.forceGuard;
-      var ctor = typeof globalThis !== 'undefined' ? globalThis.TCPSocket : undefined;
-      if (typeof ctor !== 'function') return false;
-      try { return /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(ctor)); } catch (e) { return false; }
+      return TCP_WRITE_GUARD.needed(typeof globalThis !== 'undefined' ? globalThis.TCPSocket : undefined);
     },
     /** Queues copied bytes (already counted in txInflight) and starts the pump. */
     push: function (sock, bytes) {
@@ -73,48 +54,26 @@ mergeInto(LibraryManager.library, {
       sock.txqBytes -= n;
       return out;
     },
-    sleep: function (ms) { return new Promise(function (r) { setTimeout(r, ms); }); },
-    /** One chunk through the writer; a chunk > PIPE that resolved synchronously was dropped: again. */
-    writeChunk: async function (sock, chunk) {
-      var checkable = chunk.length > DS_TXQ.PIPE;
-      var backoff = 1;
-      for (;;) {
-        var settled = false;
-        var p = sock.writer.write(chunk);
-        p.then(function () { settled = true; }, function () { settled = true; });
-        for (var i = 0; i < DS_TXQ.SYNC_TURNS && !settled; i++) await Promise.resolve();
-        var sync = settled;
-        await p;
-        if (!checkable || !sync) return;
-        // Dropped: the pipe was full. Let the network service drain it, then again.
-        DS_TXQ.stats.resent++;
-        await DS_TXQ.sleep(backoff);
-        backoff = Math.min(backoff * 2, 50);
-      }
-    },
     /** Drains sock.txq into the writer, one chunk at a time. */
     pump: async function (sock) {
+      var G = TCP_WRITE_GUARD;
       try {
         while (sock.txqBytes > 0) {
           // A tail of at most PIPE bytes cannot be checked: give the program one
           // task to queue more (it runs until it blocks on the send budget).
-          if (sock.txqBytes <= DS_TXQ.PIPE) await DSB.macrotask();
-          var chunk = DS_TXQ.take(sock, DS_TXQ.MAX_CHUNK);
-          DS_TXQ.stats.chunks++;
-          if (chunk.length <= DS_TXQ.PIPE) DS_TXQ.stats.small++;
-          await DS_TXQ.writeChunk(sock, chunk);
+          if (sock.txqBytes <= G.PIPE) await DSB.macrotask();
+          var chunk = DS_TXQ.take(sock, G.MAX_CHUNK);
+          await G.writeChecked(sock.writer, chunk);
           sock.txInflight -= chunk.length;
           DSB.wake();
         }
       } catch (e) {
-        sock.txInflight -= sock.txqBytes;
-        sock.txq = []; sock.txqBytes = 0;
+        // Nothing of this socket is in flight any more.
+        sock.txq = []; sock.txqBytes = 0; sock.txInflight = 0;
         if (!sock.closed) {
           sock.txError = DS_ERRNO.from(e, 'EPIPE');
           sock.soError = sock.txError;
         }
-        // txInflight of the failed chunk: recomputed from what is left.
-        sock.txInflight = 0;
         DSB.wake();
       }
       sock.txPump = null;
