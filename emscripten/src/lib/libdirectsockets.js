@@ -22,8 +22,9 @@
  * non-blocking fd). It returns a Promise only when it must wait: a blocking
  * recv/accept/connect with nothing ready, poll with a timeout and nothing
  * ready, or a Direct Sockets `opened` promise that bind/listen/connect must
- * observe. Every import that can return a Promise is listed in
- * DSB.suspendingImports; jspi_pre.js wraps exactly those with
+ * observe. Every import that can return a Promise is marked with
+ * `name__suspending: true` next to its definition; the marks become
+ * DSB.suspendingImports (end of file) and jspi_pre.js wraps exactly those with
  * `new WebAssembly.Suspending`. A Suspending import that returns a plain value
  * does not switch stacks.
  */
@@ -49,7 +50,7 @@
   mergeInto(LibraryManager.library, extra);
 })();
 
-mergeInto(LibraryManager.library, {
+var DS_LIBRARY = {
   // ---------------------------------------------------------------------
   // Constants. errno, AF_*, SOCK_*, POLL*, O_NONBLOCK come from Emscripten's
   // struct_info (cDefine); the others are musl's values for wasm32, checked
@@ -110,6 +111,7 @@ mergeInto(LibraryManager.library, {
       EALREADY: {{{ cDefine('EALREADY') }}}, EINPROGRESS: {{{ cDefine('EINPROGRESS') }}},
       EPIPE: {{{ cDefine('EPIPE') }}}, ENOSYS: {{{ cDefine('ENOSYS') }}},
       EINTR: {{{ cDefine('EINTR') }}}, ENOMEM: {{{ cDefine('ENOMEM') }}},
+      EIO: {{{ cDefine('EIO') }}},
     },
   },
 
@@ -315,7 +317,7 @@ mergeInto(LibraryManager.library, {
       }
       var name = err && err.name;
       if (name && DS_ERRNO.byName[name]) return E[DS_ERRNO.byName[name]];
-      return E[fallback || 'EIO'] || E.EINVAL;
+      return E[fallback || 'EIO'];
     },
     /** An exception carrying an errno through the helpers. */
     fail: function (errno) {
@@ -332,13 +334,12 @@ mergeInto(LibraryManager.library, {
   $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
-    /** Imports that may return a Promise; jspi_pre.js wraps these (and only these). */
-    suspendingImports: [
-      '__syscall_bind', '__syscall_connect', '__syscall_listen', '__syscall_accept4',
-      '__syscall_recvfrom', '__syscall_recvmsg', '__syscall_sendto', '__syscall_sendmsg',
-      '__ds_setsockopt', '__syscall_poll', '__ds_pselect6', '__syscall__newselect',
-      'fd_read', 'fd_write',
-    ],
+    /**
+     * Imports that may return a Promise; jspi_pre.js wraps these (and only
+     * these). Filled at link time from the `name__suspending: true` markers
+     * next to the entry points (end of this file).
+     */
+    suspendingImports: [],
     root: null,
     nextId: 0,
     waiters: [],
@@ -486,7 +487,8 @@ mergeInto(LibraryManager.library, {
         family: family,
         type: type,
         protocol: protocol || (stream_ ? DS_CONST.IPPROTO_TCP : DS_CONST.IPPROTO_UDP),
-        // 'new' | 'opening' | 'bound' | 'connecting' | 'connected' | 'listening' | 'closed'
+        // 'new' | 'opening' | 'bound' | 'connecting' | 'connected' | 'failed' (TCP connect
+        // refused/unreachable, until SO_ERROR or a second connect) | 'listening' | 'closed'
         state: 'new',
         localAddr: null, localPort: 0,
         remoteAddr: null, remotePort: 0,
@@ -1009,7 +1011,7 @@ mergeInto(LibraryManager.library, {
         }
         return 0;
       }, function (e) {
-        return -DS_ERRNO.from(e, join ? 'EADDRNOTAVAIL' : 'EADDRNOTAVAIL');
+        return -DS_ERRNO.from(e, 'EADDRNOTAVAIL');
       });
     },
     /** Joined groups as the bridge tracks them, plus what the controller reports. */
@@ -1181,6 +1183,7 @@ mergeInto(LibraryManager.library, {
     });
   },
 
+  __syscall_bind__suspending: true,
   __syscall_bind__deps: ['$DSB'],
   __syscall_bind: function (fd, addrp, addrlen) {
     return DSB.guard(function () {
@@ -1200,6 +1203,7 @@ mergeInto(LibraryManager.library, {
     });
   },
 
+  __syscall_connect__suspending: true,
   __syscall_connect__deps: ['$DSB'],
   __syscall_connect: function (fd, addrp, addrlen) {
     return DSB.guard(function () {
@@ -1238,6 +1242,7 @@ mergeInto(LibraryManager.library, {
     });
   },
 
+  __syscall_listen__suspending: true,
   __syscall_listen__deps: ['$DSB'],
   __syscall_listen: function (fd, backlog) {
     return DSB.guard(function () {
@@ -1250,6 +1255,7 @@ mergeInto(LibraryManager.library, {
     });
   },
 
+  __syscall_accept4__suspending: true,
   __syscall_accept4__deps: ['$DSB'],
   __syscall_accept4: function (fd, addrp, lenp, flags) {
     return DSB.guard(function () {
@@ -1296,27 +1302,25 @@ mergeInto(LibraryManager.library, {
   /** Shared by sendto/sendmsg/fd_write: implicit bind for unbound UDP, EAGAIN/wait on a full writer. */
   $DS_send__deps: ['$DSB'],
   $DS_send: function (sock, getBytes, dest, flags) {
-    var C = DS_CONST;
-    var go = function () {
+    var go = function (get) {
       return DSB.blockOn('send', function () {
-        return DSB.sendFrom(sock, getBytes(), dest);
+        return DSB.sendFrom(sock, get(), dest);
       }, !DSB.isNonblocking(sock, flags), sock.opts.sndtimeo);
     };
     if (!DSB.isStream(sock) && sock.state === 'new' && !sock.remoteAddr) {
-      if (!dest) return -C.E.EDESTADDRREQ;
+      if (!dest) return -DS_CONST.E.EDESTADDRREQ;
       // Unbound UDP sendto: bind to the wildcard first (the kernel's autobind).
       // The bytes are copied before the wait: the caller's buffer is only valid now.
       var bytes = new Uint8Array(getBytes());
       return Promise.resolve(DSB.openUdpBound(sock, DS_ADDR.anyFor(sock.family), 0)).then(function (r) {
         if (r < 0) return r;
-        return DSB.guard(function () {
-          return DSB.blockOn('send', function () { return DSB.sendFrom(sock, bytes, dest); }, !DSB.isNonblocking(sock, flags), sock.opts.sndtimeo);
-        });
+        return DSB.guard(function () { return go(function () { return bytes; }); });
       });
     }
-    return go();
+    return go(getBytes);
   },
 
+  __syscall_sendto__suspending: true,
   __syscall_sendto__deps: ['$DSB', '$DS_send'],
   __syscall_sendto: function (fd, buf, len, flags, addrp, addrlen) {
     return DSB.guard(function () {
@@ -1332,6 +1336,7 @@ mergeInto(LibraryManager.library, {
     });
   },
 
+  __syscall_sendmsg__suspending: true,
   __syscall_sendmsg__deps: ['$DSB', '$DS_send'],
   __syscall_sendmsg: function (fd, msg, flags) {
     return DSB.guard(function () {
@@ -1361,6 +1366,7 @@ mergeInto(LibraryManager.library, {
     }, !DSB.isNonblocking(sock, flags), sock.opts.rcvtimeo);
   },
 
+  __syscall_recvfrom__suspending: true,
   __syscall_recvfrom__deps: ['$DSB', '$DS_recv'],
   __syscall_recvfrom: function (fd, buf, len, flags, addrp, lenp) {
     return DSB.guard(function () {
@@ -1374,6 +1380,7 @@ mergeInto(LibraryManager.library, {
     });
   },
 
+  __syscall_recvmsg__suspending: true,
   __syscall_recvmsg__deps: ['$DSB', '$DS_recv'],
   __syscall_recvmsg: function (fd, msg, flags) {
     return DSB.guard(function () {
@@ -1419,6 +1426,7 @@ mergeInto(LibraryManager.library, {
   },
 
   // Reached through syscall_shims.c (3.1.6 stubs __syscall_setsockopt in C).
+  __ds_setsockopt__suspending: true,
   __ds_setsockopt__deps: ['$DSB'],
   __ds_setsockopt: function (fd, level, optname, optval, optlen) {
     return DSB.guard(function () {
@@ -1591,11 +1599,13 @@ mergeInto(LibraryManager.library, {
     });
   },
 
+  __syscall_poll__suspending: true,
   __syscall_poll__deps: ['$DSB'],
   __syscall_poll: function (fds, nfds, timeout) {
     return DSB.guard(function () { return DSB.poll(fds, nfds, timeout); });
   },
 
+  __syscall__newselect__suspending: true,
   __syscall__newselect__deps: ['$DSB'],
   __syscall__newselect: function (nfds, readfds, writefds, exceptfds, timeout) {
     return DSB.guard(function () {
@@ -1604,6 +1614,7 @@ mergeInto(LibraryManager.library, {
   },
 
   // Reached through syscall_shims.c (3.1.6 stubs __syscall_pselect6 in C).
+  __ds_pselect6__suspending: true,
   __ds_pselect6__deps: ['$DSB'],
   __ds_pselect6: function (nfds, readfds, writefds, exceptfds, timeout) {
     return DSB.guard(function () {
@@ -1637,6 +1648,7 @@ mergeInto(LibraryManager.library, {
   },
 
   // read()/write() on a socket fd: same semantics as recv/send with flags 0.
+  fd_read__suspending: true,
   fd_read__deps: ['$DSB', '$DS_recv', '$DS_stock_fd_read'],
   fd_read: function (fd, iov, iovcnt, pnum) {
     var sock = DSB.lookup(fd);
@@ -1654,6 +1666,7 @@ mergeInto(LibraryManager.library, {
     return (r && typeof r.then === 'function') ? r.then(finish) : finish(r);
   },
 
+  fd_write__suspending: true,
   fd_write__deps: ['$DSB', '$DS_send', '$DS_stock_fd_write'],
   fd_write: function (fd, iov, iovcnt, pnum) {
     var sock = DSB.lookup(fd);
@@ -1668,4 +1681,22 @@ mergeInto(LibraryManager.library, {
     };
     return (r && typeof r.then === 'function') ? r.then(finish) : finish(r);
   },
-});
+};
+
+// Each entry point that may return a Promise carries `name__suspending: true`
+// (Emscripten knows no such key, so it is taken out here). The names become
+// DSB.suspendingImports, the list jspi_pre.js wraps with WebAssembly.Suspending.
+(function () {
+  var names = [];
+  for (var key in DS_LIBRARY) {
+    var m = /^(.*)__suspending$/.exec(key);
+    if (!m) continue;
+    if (DS_LIBRARY[key] === true) {
+      if (typeof DS_LIBRARY[m[1]] !== 'function') throw new Error('libdirectsockets.js: ' + key + ' marks no entry point');
+      names.push(m[1]);
+    }
+    delete DS_LIBRARY[key];
+  }
+  DS_LIBRARY.$DSB.suspendingImports = names;
+})();
+mergeInto(LibraryManager.library, DS_LIBRARY);
