@@ -55,6 +55,18 @@ export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
   return new SocketIWAError(code, msg, { cause: err });
 }
 
+/**
+ * The Direct Sockets constructor `name` (UDPSocket, TCPSocket, TCPServerSocket)
+ * from globalThis; a SocketIWAError ENOTSUP when this runtime has none.
+ */
+export function requireCtor(name) {
+  const C = globalThis[name];
+  if (typeof C !== 'function') {
+    throw new SocketIWAError('ENOTSUP', `${name} is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).`);
+  }
+  return C;
+}
+
 /** Error for use of a closed socket. */
 export function closedError(what) {
   return new SocketIWAError('ERR_SOCKET_CLOSED', `${what}: the socket is closed.`);
