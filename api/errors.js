@@ -1,5 +1,8 @@
 // Errors with codes. Every error this API raises or emits carries a `code`
 // (errno-style like EACCES / ECONNREFUSED / ETIMEDOUT, or ERR_* for API misuse).
+// DOMException names map to codes through the shared table in api/codes.js.
+
+import { DS_CODES } from './codes.js';
 
 /** Error raised by Socket.IWA; `code` says what went wrong in a stable form. */
 export class SocketIWAError extends Error {
@@ -24,17 +27,6 @@ export function argError(message, code = 'ERR_INVALID_ARG_VALUE') {
   return e;
 }
 
-const NAME_TO_CODE = {
-  NotAllowedError: 'EACCES',
-  SecurityError: 'EACCES',
-  InvalidStateError: 'ERR_INVALID_STATE',
-  InvalidAccessError: 'EINVAL',
-  NotSupportedError: 'ENOTSUP',
-  AbortError: 'ECONNABORTED',
-  TimeoutError: 'ETIMEDOUT',
-  TypeError: 'ERR_INVALID_ARG_VALUE',
-};
-
 /**
  * Convert a browser DOMException (or anything thrown by Direct Sockets) into a
  * SocketIWAError. `networkCode` is used for NetworkError, whose meaning depends
@@ -47,7 +39,7 @@ export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
     return err;
   }
   const name = err && err.name;
-  let code = name === 'NetworkError' ? networkCode : (NAME_TO_CODE[name] || 'ENETWORK');
+  let code = name === 'NetworkError' ? networkCode : (DS_CODES.apiCode(name) || 'ENETWORK');
   // Chromium reports a refused local-network permission as InvalidAccessError
   // "Access to local network is blocked."
   if (name === 'InvalidAccessError' && /blocked|not allowed|permission/i.test(String(err.message))) code = 'EACCES';

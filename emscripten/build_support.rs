@@ -62,6 +62,7 @@ impl Default for EmscriptenLinkOptions {
 /// item `$NAME` (docs/BRIDGE.md, "Shared with the JavaScript API").
 #[allow(dead_code)]
 pub const EMSCRIPTEN_SHARED_MODULES: &[(&str, &str)] = &[
+    ("api/codes.js", "DS_CODES"),
     ("api/tcp_write_guard.js", "TCP_WRITE_GUARD"),
 ];
 

@@ -23,6 +23,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dns from 'node:dns';
+import { DS_CODES } from '../api/codes.js';
 
 const kInternal = Symbol('direct-sockets.internal');
 
@@ -39,9 +40,8 @@ function domError(name, message, cause) {
 function mapNodeError(err, what) {
   const code = err && err.code;
   const msg = `${what}: ${err && err.message ? err.message : String(err)}`;
-  if (code === 'EACCES' || code === 'EPERM') return domError('NotAllowedError', msg, err);
   if (code === 'EINVAL' && /membership/i.test(what)) return domError('InvalidAccessError', msg, err);
-  return domError('NetworkError', msg, err);
+  return domError(DS_CODES.domName(code), msg, err);
 }
 
 function handled(p) { p.catch(() => {}); return p; }
