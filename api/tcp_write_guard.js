@@ -2,13 +2,15 @@
 // (docs/BRIDGE.md, "Chromium TCP write loss"). Shared as is by the JavaScript
 // API (api/byte_stream.js) and the wasm bridge (emscripten/build_support.rs
 // turns this file into an Emscripten library; hence the style: one exported
-// object, `name: function` members, no imports, no other top-level names).
+// object, `name: function` members, imports of shared modules only).
 //
 // Chromium (156; blink TCPWritableStreamWrapper over an ipcz Mojo data pipe of
 // 64 KiB) drops a whole chunk when write() starts while that pipe is exactly
 // full, and resolves the write. A chunk larger than the pipe can never be
 // written synchronously, so for such a chunk a promise that settles before any
 // task ran means "dropped": the chunk is written again after a short pause.
+
+import { BUFFER_SOURCE } from './buffer_source.js';
 
 export const TCP_WRITE_GUARD = {
   /** Chromium's default data pipe capacity for a TCP socket (CreateDataPipe(nullptr)). */
@@ -35,8 +37,9 @@ export const TCP_WRITE_GUARD = {
 
   /** A fresh Uint8Array with the bytes of a BufferSource: callers may reuse or change theirs once write() returns. */
   copy: function (data) {
-    var view = ArrayBuffer.isView(data) ? data : new Uint8Array(data);
-    return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+    var bytes = BUFFER_SOURCE.copy(data);
+    if (!bytes) throw new TypeError('TCPSocket write: expected an ArrayBuffer or ArrayBufferView.');
+    return bytes;
   },
 
   /** Resolves after pending tasks ran (a MessageChannel hop; setTimeout where there is none). */

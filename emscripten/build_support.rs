@@ -58,10 +58,12 @@ impl Default for EmscriptenLinkOptions {
 /// Plain ES modules shared by the bridge and the JavaScript API (repo-relative
 /// path, exported object name). Each is one `export const NAME = { ... };`
 /// whose members are `name: function` / plain data and refer to nothing but
-/// `NAME` and globals, so Emscripten can serialise the object as a library
-/// item `$NAME` (docs/BRIDGE.md, "Shared with the JavaScript API").
+/// `NAME`, globals and other shared modules (`import { NAME } from './x.js';`,
+/// dropped here), so Emscripten can serialise the object as a library item
+/// `$NAME` (docs/BRIDGE.md, "Shared with the JavaScript API").
 #[allow(dead_code)]
 pub const EMSCRIPTEN_SHARED_MODULES: &[(&str, &str)] = &[
+    ("api/buffer_source.js", "BUFFER_SOURCE"),
     ("api/codes.js", "DS_CODES"),
     ("api/tcp_write_guard.js", "TCP_WRITE_GUARD"),
 ];
@@ -95,14 +97,27 @@ pub fn emscripten_shared_library(repo_root: &std::path::Path, out_dir: &std::pat
             panic!("{}: no `{decl}...` (see EMSCRIPTEN_SHARED_MODULES)", path.display());
         }
         text.push_str(&format!("// ---- {rel}\n"));
+        let mut deps = Vec::new();
         for line in src.lines() {
             if line.starts_with("import ") {
-                panic!("{}: a shared module cannot import ({line})", path.display());
+                // Only other shared modules (all end up in this one library).
+                let dep = EMSCRIPTEN_SHARED_MODULES.iter().find(|(p, n)| {
+                    let file = p.rsplit('/').next().unwrap_or(p);
+                    line == format!("import {{ {n} }} from './{file}';")
+                });
+                match dep {
+                    Some((_, n)) => deps.push(format!("'${n}'")),
+                    None => panic!("{}: a shared module imports only other shared modules ({line})", path.display()),
+                }
+                continue;
             }
             text.push_str(line.strip_prefix("export ").unwrap_or(line));
             text.push('\n');
         }
-        text.push_str(&format!("mergeInto(LibraryManager.library, {{ ${name}: {name} }});\n"));
+        text.push_str(&format!(
+            "mergeInto(LibraryManager.library, {{ ${name}: {name}, ${name}__deps: [{}] }});\n",
+            deps.join(", ")
+        ));
     }
     std::fs::create_dir_all(out_dir).unwrap_or_else(|e| panic!("{}: {e}", out_dir.display()));
     let out = out_dir.join("libds_shared.js");

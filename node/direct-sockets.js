@@ -24,6 +24,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import dns from 'node:dns';
 import { DS_CODES } from '../api/codes.js';
+import { BUFFER_SOURCE } from '../api/buffer_source.js';
 
 const kInternal = Symbol('direct-sockets.internal');
 
@@ -95,10 +96,8 @@ function checkDnsQueryType(value) {
 
 /** Copy any BufferSource into a fresh Uint8Array; TypeError otherwise. */
 function toBytes(data, what) {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  }
+  const bytes = BUFFER_SOURCE.copy(data);
+  if (bytes) return bytes;
   if (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer) {
     throw new TypeError(`${what}: SharedArrayBuffer is not allowed.`);
   }

@@ -283,7 +283,7 @@ var DS_LIBRARY = {
   // ---------------------------------------------------------------------
   // The bridge: per-fd state, receive queues, wakeups, operations.
   // ---------------------------------------------------------------------
-  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ'],
+  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
     /**
@@ -534,12 +534,9 @@ var DS_LIBRARY = {
       }
       DSB.wake();
     },
+    /** Received chunk -> Uint8Array view (api/buffer_source.js); anything else -> empty. */
     toBytes: function (v) {
-      if (v instanceof Uint8Array) return v;
-      if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-      if (v instanceof ArrayBuffer) return new Uint8Array(v);
-      if (v && typeof v.byteLength === 'number') return new Uint8Array(v);
-      return new Uint8Array(0);
+      return BUFFER_SOURCE.view(v) || new Uint8Array(0);
     },
     consumed: function (sock, n) {
       sock.rxBytes -= n;
