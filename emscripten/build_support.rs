@@ -23,6 +23,8 @@
 // - `--js-library <OUT_DIR>/libds_shared.js`: the plain ES modules the bridge shares
 //   with api/ (EMSCRIPTEN_SHARED_MODULES), generated here.
 // - `--js-library .../libds_txq.js`: the TCP send queue (Chromium write-loss guard).
+// - `--js-library .../libds_ops.js`, `.../libds_poll.js`: per-kind socket operations
+//   (udp, tcp, tcp-listen) and poll/select + iovec helpers.
 // - `--pre-js .../jspi_pre.js`: JSPI wiring through Module.instantiateWasm.
 // - `-lexports.js`: keeps wasm import/export names at -O2 so the hook finds them.
 // - `-sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=...`: an ES-module factory
@@ -74,6 +76,8 @@ pub fn emscripten_link_inputs(repo_root: &std::path::Path) -> Vec<std::path::Pat
     let mut v = vec![
         repo_root.join("emscripten/src/lib/libdirectsockets.js"),
         repo_root.join("emscripten/src/lib/libds_txq.js"),
+        repo_root.join("emscripten/src/lib/libds_ops.js"),
+        repo_root.join("emscripten/src/lib/libds_poll.js"),
         repo_root.join("emscripten/src/jspi_pre.js"),
         repo_root.join("emscripten/src/syscall_shims.c"),
         repo_root.join("emscripten/build_support.rs"),
@@ -130,6 +134,8 @@ pub fn emscripten_shared_library(repo_root: &std::path::Path, out_dir: &std::pat
 pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOptions) -> Vec<String> {
     let lib = repo_root.join("emscripten/src/lib/libdirectsockets.js");
     let txq = repo_root.join("emscripten/src/lib/libds_txq.js");
+    let ops = repo_root.join("emscripten/src/lib/libds_ops.js");
+    let poll = repo_root.join("emscripten/src/lib/libds_poll.js");
     // Build scripts have OUT_DIR; elsewhere a per-process temporary folder.
     let out_dir = std::env::var_os("OUT_DIR")
         .map(std::path::PathBuf::from)
@@ -147,6 +153,10 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
         shared.display().to_string(),
         "--js-library".to_string(),
         txq.display().to_string(),
+        "--js-library".to_string(),
+        ops.display().to_string(),
+        "--js-library".to_string(),
+        poll.display().to_string(),
         "--pre-js".to_string(),
         pre.display().to_string(),
         "-lexports.js".to_string(),

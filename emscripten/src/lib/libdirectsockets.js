@@ -283,7 +283,8 @@ var DS_LIBRARY = {
   // ---------------------------------------------------------------------
   // The bridge: per-fd state, receive queues, wakeups, operations.
   // ---------------------------------------------------------------------
-  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE'],
+  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE', '$DS_OPS',
+               '$DS_POLL', '$DS_IOV'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
     /**
@@ -466,6 +467,7 @@ var DS_LIBRARY = {
         },
         closed: false,
       };
+      sock.ops = stream_ ? DS_OPS.tcp : DS_OPS.udp;
       var node = FS.createNode(DSB.root, 'ds-socket[' + sock.id + ']', DS_CONST.S_IFSOCK | 511, 0);
       node.sock = sock;
       var stream = FS.createStream({
@@ -505,7 +507,6 @@ var DS_LIBRARY = {
      */
     pump: async function (sock) {
       var reader = sock.reader;
-      var isStream = DSB.isStream(sock);
       try {
         for (;;) {
           while (!sock.closed && sock.rxBytes >= sock.opts.rcvbuf) {
@@ -514,15 +515,7 @@ var DS_LIBRARY = {
           if (sock.closed) break;
           var res = await reader.read();
           if (res.done) { sock.rxEof = true; break; }
-          var v = res.value;
-          if (isStream) {
-            var chunk = DSB.toBytes(v);
-            if (chunk.length) { sock.rx.push(chunk); sock.rxBytes += chunk.length; }
-          } else {
-            var data = DSB.toBytes(v.data);
-            sock.rx.push({ data: data, addr: v.remoteAddress, port: v.remotePort });
-            sock.rxBytes += data.length;
-          }
+          sock.ops.queue(sock, res.value);
           DSB.wake();
         }
       } catch (e) {
@@ -564,57 +557,8 @@ var DS_LIBRARY = {
      * {data, full, addr, port} (data.length 0 with eof for a closed stream).
      */
     recvInto: function (sock, len, flags) {
-      var E = DS_CONST.E;
-      if (sock.closed) DS_ERRNO.fail(E.EBADF);
-      var peek = !!(flags & DS_CONST.MSG_PEEK);
-      if (DSB.isStream(sock)) {
-        if (sock.state === 'listening') DS_ERRNO.fail(E.EINVAL);
-        if (sock.state !== 'connected') {
-          if (sock.state === 'connecting') return DSB.WOULD_BLOCK;
-          DS_ERRNO.fail(E.ENOTCONN);
-        }
-        if (sock.rxBytes === 0) {
-          if (sock.rxError) { var er = sock.rxError; sock.rxError = 0; DS_ERRNO.fail(er); }
-          if (sock.rxEof || sock.rxShut) return { data: new Uint8Array(0), eof: true };
-          return DSB.WOULD_BLOCK;
-        }
-        var want = Math.min(len, sock.rxBytes);
-        var waitAll = (flags & DS_CONST.MSG_WAITALL) && !peek;
-        if (waitAll && want < len && !sock.rxEof && !sock.rxShut) return DSB.WOULD_BLOCK;
-        var out = new Uint8Array(want);
-        var got = 0, i = 0;
-        while (got < want) {
-          var c = sock.rx[i];
-          var n = Math.min(c.length, want - got);
-          out.set(c.subarray(0, n), got);
-          got += n;
-          if (!peek) {
-            if (n === c.length) sock.rx.shift(); else sock.rx[0] = c.subarray(n);
-          } else {
-            i++;
-          }
-        }
-        if (!peek) DSB.consumed(sock, got);
-        return { data: out, addr: sock.remoteAddr, port: sock.remotePort };
-      }
-      // datagram
-      if (sock.state === 'new' || sock.state === 'opening') return DSB.WOULD_BLOCK;
-      var idx = DSB.nextDatagramIndex(sock);
-      if (idx < 0) {
-        if (sock.rxError) { var e2 = sock.rxError; sock.rxError = 0; DS_ERRNO.fail(e2); }
-        if (sock.rxShut || sock.rxEof) return { data: new Uint8Array(0), eof: true };
-        return DSB.WOULD_BLOCK;
-      }
-      var d = sock.rx[idx];
-      if (!peek) {
-        sock.rx.splice(idx, 1);
-        DSB.consumed(sock, d.data.length);
-      }
-      return {
-        data: d.data.length > len ? d.data.subarray(0, len) : d.data,
-        full: d.data.length,
-        addr: d.addr, port: d.port,
-      };
+      if (sock.closed) DS_ERRNO.fail(DS_CONST.E.EBADF);
+      return sock.ops.recv(sock, len, flags);
     },
 
     // --- send path ------------------------------------------------------
@@ -626,31 +570,12 @@ var DS_LIBRARY = {
     sendFrom: function (sock, bytes, dest) {
       var E = DS_CONST.E;
       if (sock.closed) DS_ERRNO.fail(E.EBADF);
-      if (DSB.isStream(sock)) {
-        if (sock.state === 'connecting') return DSB.WOULD_BLOCK;
-        if (sock.state !== 'connected') DS_ERRNO.fail(E.ENOTCONN);
-        if (sock.txError) DS_ERRNO.fail(sock.txError);
-        if (sock.txShut) DS_ERRNO.fail(E.EPIPE);
-      } else {
-        if (sock.state === 'opening') return DSB.WOULD_BLOCK;
-        if (sock.txShut) DS_ERRNO.fail(E.EPIPE);
-        if (!dest && !sock.remoteAddr) DS_ERRNO.fail(E.EDESTADDRREQ);
-        if (bytes.length > DS_CONST.MAX_UDP_PAYLOAD) DS_ERRNO.fail(E.EMSGSIZE);
-        if (sock.txError) { var te = sock.txError; sock.txError = 0; DS_ERRNO.fail(te); }
-      }
+      if (sock.ops.sendCheck(sock, bytes, dest) === DSB.WOULD_BLOCK) return DSB.WOULD_BLOCK;
       if (sock.txInflight > 0 && sock.txInflight + bytes.length > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
       // Direct Sockets keep the chunk until the write completes; the wasm heap
       // may change before that, so the bytes are always copied out here.
       var copy = new Uint8Array(bytes);
-      var chunk;
-      if (DSB.isStream(sock)) {
-        chunk = copy;
-      } else if (sock.info && sock.info.remoteAddress) {
-        chunk = { data: copy };            // connected-mode UDPSocket
-      } else {
-        var to = dest || { addr: sock.remoteAddr, port: sock.remotePort };
-        chunk = { data: copy, remoteAddress: DSB.peerText(sock, to.addr), remotePort: to.port };
-      }
+      var chunk = sock.ops.chunk(sock, copy, dest);
       var n = copy.length;
       sock.txInflight += n;
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
@@ -660,7 +585,7 @@ var DS_LIBRARY = {
       }, function (e) {
         sock.txInflight -= n;
         if (!sock.closed) {
-          sock.txError = DS_ERRNO.from(e, DSB.isStream(sock) ? 'EPIPE' : 'ENETUNREACH');
+          sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
           sock.soError = sock.txError;
         }
         DSB.wake();
@@ -797,6 +722,7 @@ var DS_LIBRARY = {
         sock.info = info;
         sock.localAddr = info.localAddress; sock.localPort = info.localPort;
         sock.state = 'listening';
+        sock.ops = DS_OPS['tcp-listen'];
         sock.reader = info.readable.getReader();
         DSB.acceptPump(sock);
         DSB.wake();
@@ -861,35 +787,10 @@ var DS_LIBRARY = {
       DSB.wake();
     },
     pollMask: function (sock) {
-      var C = DS_CONST, m = 0;
-      if (sock.closed) return C.POLLNVAL;
-      if (sock.soError) m |= C.POLLERR;
-      if (DSB.isStream(sock)) {
-        switch (sock.state) {
-          case 'listening':
-            if (sock.acceptQueue.length) m |= C.POLLIN | C.POLLRDNORM;
-            break;
-          case 'connected':
-            if (sock.rxBytes > 0 || sock.rxEof || sock.rxShut || sock.rxError) m |= C.POLLIN | C.POLLRDNORM;
-            if (sock.rxError) m |= C.POLLERR;
-            if (!sock.txShut && !sock.txError && DSB.writable(sock)) m |= C.POLLOUT | C.POLLWRNORM;
-            if ((sock.rxEof || sock.rxError) && (sock.txShut || sock.txError)) m |= C.POLLHUP;
-            break;
-          case 'failed':
-            m |= C.POLLOUT | C.POLLERR | C.POLLHUP;
-            break;
-          case 'connecting': case 'opening':
-            break;
-          default: // new / bound, never connected
-            m |= C.POLLOUT | C.POLLHUP;
-        }
-        return m;
-      }
-      if (sock.state === 'opening') return m;
-      if (sock.state !== 'new' && DSB.nextDatagramIndex(sock) >= 0) m |= C.POLLIN | C.POLLRDNORM;
-      if (sock.rxError) m |= C.POLLERR;
-      if (DSB.writable(sock)) m |= C.POLLOUT | C.POLLWRNORM;
-      return m;
+      var m = 0;
+      if (sock.closed) return DS_CONST.POLLNVAL;
+      if (sock.soError) m |= DS_CONST.POLLERR;
+      return m | sock.ops.poll(sock);
     },
     /** POLLOUT rule (Linux sock_writeable): at most half the send budget in flight. */
     writable: function (sock) {
@@ -907,10 +808,7 @@ var DS_LIBRARY = {
     },
     ioctl: function (sock, op, argp) {
       if (op === DS_CONST.FIONREAD) {
-        var n = 0;
-        if (DSB.isStream(sock)) n = sock.rxBytes;
-        else { var i = DSB.nextDatagramIndex(sock); n = i >= 0 ? sock.rx[i].data.length : 0; }
-        HEAP32[argp >> 2] = n;
+        HEAP32[argp >> 2] = sock.ops.pending(sock);
         return 0;
       }
       if (op === DS_CONST.FIONBIO) {
@@ -973,144 +871,6 @@ var DS_LIBRARY = {
       };
     },
 
-    // --- poll / select ---------------------------------------------------------
-    /** revents for one fd (ours or another FS stream). */
-    reventsFor: function (fd, events) {
-      var C = DS_CONST;
-      var stream = FS.getStream(fd);
-      if (!stream) return C.POLLNVAL;
-      var mask;
-      if (stream.node && stream.node.sock) mask = DSB.pollMask(stream.node.sock);
-      else if (stream.stream_ops && stream.stream_ops.poll) mask = stream.stream_ops.poll(stream);
-      else mask = C.POLLIN | C.POLLOUT;
-      return mask & (events | C.POLLERR | C.POLLHUP | C.POLLNVAL);
-    },
-    pollOnce: function (fds, nfds) {
-      var ready = 0;
-      for (var i = 0; i < nfds; i++) {
-        var p = fds + 8 * i;                 // struct pollfd { int fd; short events; short revents; }
-        var fd = HEAP32[p >> 2];
-        var events = HEAP16[(p + 4) >> 1];
-        var rev = fd < 0 ? 0 : DSB.reventsFor(fd, events);
-        HEAP16[(p + 6) >> 1] = rev;
-        if (rev) ready++;
-      }
-      return ready;
-    },
-    poll: function (fds, nfds, timeout) {
-      var n = DSB.pollOnce(fds, nfds);
-      if (n > 0 || timeout === 0) { DSB.count('immediate', 'poll'); return n; }
-      DSB.count('suspended', 'poll');
-      var deadline = timeout > 0 ? Date.now() + timeout : -1;
-      return (async function () {
-        for (;;) {
-          var left = deadline < 0 ? -1 : deadline - Date.now();
-          if (deadline >= 0 && left <= 0) return DSB.pollOnce(fds, nfds);
-          await DSB.waitEvent(left);
-          // Let the event loop deliver what else has arrived (each datagram
-          // is its own task in Node and Chromium), so one wakeup drains a batch.
-          await DSB.macrotask();
-          var k = DSB.pollOnce(fds, nfds);
-          if (k > 0) return k;
-        }
-      })();
-    },
-    /** select()/pselect6() over fd_set bitmaps (readfds/writefds/exceptfds). */
-    selectOnce: function (nfds, sets, inSets) {
-      var C = DS_CONST, total = 0;
-      var out = [[], [], []];
-      for (var fd = 0; fd < nfds; fd++) {
-        var word = fd >> 5, bit = 1 << (fd & 31);
-        var want = 0;
-        if (inSets[0] && (inSets[0][word] & bit)) want |= C.POLLIN;
-        if (inSets[1] && (inSets[1][word] & bit)) want |= C.POLLOUT;
-        if (inSets[2] && (inSets[2][word] & bit)) want |= C.POLLPRI;
-        if (!want) continue;
-        var rev = DSB.reventsFor(fd, want);
-        if (rev & C.POLLNVAL) DS_ERRNO.fail(C.E.EBADF);
-        if ((want & C.POLLIN) && (rev & (C.POLLIN | C.POLLHUP | C.POLLERR))) { out[0][word] = (out[0][word] | 0) | bit; total++; }
-        if ((want & C.POLLOUT) && (rev & (C.POLLOUT | C.POLLERR))) { out[1][word] = (out[1][word] | 0) | bit; total++; }
-        if ((want & C.POLLPRI) && (rev & C.POLLPRI)) { out[2][word] = (out[2][word] | 0) | bit; total++; }
-      }
-      if (total > 0) {
-        var words = (nfds + 31) >> 5;
-        for (var s = 0; s < 3; s++) {
-          if (!sets[s]) continue;
-          for (var w = 0; w < words; w++) HEAP32[(sets[s] >> 2) + w] = out[s][w] | 0;
-        }
-      }
-      return total;
-    },
-    select: function (nfds, readfds, writefds, exceptfds, timeoutMs) {
-      var sets = [readfds, writefds, exceptfds];
-      var words = (nfds + 31) >> 5;
-      var inSets = sets.map(function (p) {
-        if (!p) return null;
-        var a = [];
-        for (var w = 0; w < words; w++) a.push(HEAP32[(p >> 2) + w]);
-        return a;
-      });
-      var clear = function () {
-        for (var s = 0; s < 3; s++) if (sets[s]) for (var w = 0; w < words; w++) HEAP32[(sets[s] >> 2) + w] = 0;
-      };
-      var n = DSB.selectOnce(nfds, sets, inSets);
-      if (n > 0) { DSB.count('immediate', 'select'); return n; }
-      if (timeoutMs === 0) { DSB.count('immediate', 'select'); clear(); return 0; }
-      DSB.count('suspended', 'select');
-      var deadline = timeoutMs > 0 ? Date.now() + timeoutMs : -1;
-      return (async function () {
-        for (;;) {
-          var left = deadline < 0 ? -1 : deadline - Date.now();
-          if (deadline >= 0 && left <= 0) { clear(); return 0; }
-          await DSB.waitEvent(left);
-          await DSB.macrotask();   // batch, as in poll()
-          var k = DSB.selectOnce(nfds, sets, inSets);
-          if (k > 0) return k;
-        }
-      })();
-    },
-    /**
-     * Timeout of select()/pselect() -> ms, -1 for NULL. Emscripten 3.1.6's
-     * time_t is a 32-bit long: musl's select() hands __syscall__newselect a
-     * `long[2] {sec, usec}` and syscall_shims.c's pselect() the caller's
-     * struct timespec {long sec; long nsec}, both two i32 words.
-     */
-    readTimeout: function (ptr, subUnitsPerMs) {
-      if (!ptr) return -1;
-      var sec = HEAP32[ptr >> 2];
-      var sub = HEAP32[(ptr + 4) >> 2];
-      return Math.max(0, Math.ceil(sec * 1000 + sub / subUnitsPerMs));
-    },
-
-    // --- iovec helpers -----------------------------------------------------
-    iovTotal: function (iov, iovcnt) {
-      var t = 0;
-      for (var i = 0; i < iovcnt; i++) t += HEAPU32[(iov + 8 * i + 4) >> 2];
-      return t;
-    },
-    iovGather: function (iov, iovcnt) {
-      if (iovcnt === 1) {
-        var b = HEAPU32[iov >> 2], l = HEAPU32[(iov + 4) >> 2];
-        return HEAPU8.subarray(b, b + l);
-      }
-      var out = new Uint8Array(DSB.iovTotal(iov, iovcnt)), off = 0;
-      for (var i = 0; i < iovcnt; i++) {
-        var base = HEAPU32[(iov + 8 * i) >> 2], len = HEAPU32[(iov + 8 * i + 4) >> 2];
-        out.set(HEAPU8.subarray(base, base + len), off);
-        off += len;
-      }
-      return out;
-    },
-    iovScatter: function (iov, iovcnt, data) {
-      var off = 0;
-      for (var i = 0; i < iovcnt && off < data.length; i++) {
-        var base = HEAPU32[(iov + 8 * i) >> 2], len = HEAPU32[(iov + 8 * i + 4) >> 2];
-        var n = Math.min(len, data.length - off);
-        HEAPU8.set(data.subarray(off, off + n), base);
-        off += n;
-      }
-      return off;
-    },
   },
 
   // =======================================================================
@@ -1142,13 +902,7 @@ var DS_LIBRARY = {
       if (a.errno) return -a.errno;
       if (a.family !== sock.family) return -E.EAFNOSUPPORT;
       if (sock.state !== 'new' || sock.localAddr !== null) return -E.EINVAL;
-      if (DSB.isStream(sock)) {
-        // TCP: Direct Sockets bind when listen() creates the TCPServerSocket.
-        sock.localAddr = a.addr; sock.localPort = a.port;
-        sock.state = 'bound';
-        return 0;
-      }
-      return DSB.openUdpBound(sock, a.addr, a.port);
+      return sock.ops.bind(sock, a);
     });
   },
 
@@ -1160,34 +914,7 @@ var DS_LIBRARY = {
       var sock = DSB.get(fd);
       var a = DS_ADDR.read(addrp, addrlen);
       if (a.errno) return -a.errno;
-      if (DSB.isStream(sock)) {
-        if (a.family !== sock.family) return -E.EAFNOSUPPORT;
-        if (sock.state === 'connected') return -E.EISCONN;
-        if (sock.state === 'connecting') return -E.EALREADY;
-        if (sock.state === 'listening') return -E.EINVAL;
-        if (sock.state === 'failed') {
-          // A second connect after a failed non-blocking one reports the error.
-          var err = sock.soError || E.ECONNREFUSED;
-          sock.soError = 0; sock.state = 'new';
-          return -err;
-        }
-        return DSB.openTcp(sock, a.addr, a.port, DSB.isNonblocking(sock, 0));
-      }
-      // UDP
-      if (a.family === DS_CONST.AF_UNSPEC) {
-        // Dissolve the association of a bound socket.
-        if (sock.info && sock.info.remoteAddress) return -E.EOPNOTSUPP;
-        sock.remoteAddr = null; sock.remotePort = 0;
-        return 0;
-      }
-      if (a.family !== sock.family) return -E.EAFNOSUPPORT;
-      if (sock.state === 'new') return DSB.openUdpConnected(sock, a.addr, a.port);
-      if (sock.state === 'opening') return -E.EALREADY;
-      if (sock.info && sock.info.remoteAddress) return -E.EISCONN;
-      // Bound-mode UDPSocket: keep it, remember the default destination and
-      // accept datagrams from that peer only (as the kernel does).
-      sock.remoteAddr = a.addr; sock.remotePort = a.port;
-      return 0;
+      return sock.ops.connect(sock, a);
     });
   },
 
@@ -1301,7 +1028,7 @@ var DS_LIBRARY = {
         if (a.family !== sock.family) return -DS_CONST.E.EAFNOSUPPORT;
         dest = a;
       }
-      return DS_send(sock, function () { return DSB.iovGather(iov, iovlen); }, dest, flags);
+      return DS_send(sock, function () { return DS_IOV.iovGather(iov, iovlen); }, dest, flags);
     });
   },
 
@@ -1336,9 +1063,9 @@ var DS_LIBRARY = {
       var sock = DSB.get(fd);
       var iov = HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_iov }}}) >> 2];
       var iovlen = HEAP32[(msg + {{{ C_STRUCTS.msghdr.msg_iovlen }}}) >> 2];
-      var total = DSB.iovTotal(iov, iovlen);
+      var total = DS_IOV.iovTotal(iov, iovlen);
       return DS_recv(sock, total, flags, function (r) {
-        var n = DSB.iovScatter(iov, iovlen, r.data);
+        var n = DS_IOV.iovScatter(iov, iovlen, r.data);
         var name = HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_name }}}) >> 2];
         if (name && r.addr) {
           DS_ADDR.write(name, msg + {{{ C_STRUCTS.msghdr.msg_namelen }}}, sock.family, r.addr, r.port);
@@ -1551,14 +1278,14 @@ var DS_LIBRARY = {
   __syscall_poll__suspending: true,
   __syscall_poll__deps: ['$DSB'],
   __syscall_poll: function (fds, nfds, timeout) {
-    return DSB.guard(function () { return DSB.poll(fds, nfds, timeout); });
+    return DSB.guard(function () { return DS_POLL.poll(fds, nfds, timeout); });
   },
 
   __syscall__newselect__suspending: true,
   __syscall__newselect__deps: ['$DSB'],
   __syscall__newselect: function (nfds, readfds, writefds, exceptfds, timeout) {
     return DSB.guard(function () {
-      return DSB.select(nfds, readfds, writefds, exceptfds, DSB.readTimeout(timeout, 1000));
+      return DS_POLL.select(nfds, readfds, writefds, exceptfds, DS_POLL.readTimeout(timeout, 1000));
     });
   },
 
@@ -1567,7 +1294,7 @@ var DS_LIBRARY = {
   __ds_pselect6__deps: ['$DSB'],
   __ds_pselect6: function (nfds, readfds, writefds, exceptfds, timeout) {
     return DSB.guard(function () {
-      return DSB.select(nfds, readfds, writefds, exceptfds, DSB.readTimeout(timeout, 1000000));
+      return DS_POLL.select(nfds, readfds, writefds, exceptfds, DS_POLL.readTimeout(timeout, 1000000));
     });
   },
 
@@ -1603,8 +1330,8 @@ var DS_LIBRARY = {
     var sock = DSB.lookup(fd);
     if (!sock) return DS_stock_fd_read(fd, iov, iovcnt, pnum);
     var r = DSB.guard(function () {
-      return DS_recv(sock, DSB.iovTotal(iov, iovcnt), 0, function (m) {
-        return DSB.iovScatter(iov, iovcnt, m.data);
+      return DS_recv(sock, DS_IOV.iovTotal(iov, iovcnt), 0, function (m) {
+        return DS_IOV.iovScatter(iov, iovcnt, m.data);
       });
     });
     var finish = function (n) {
@@ -1621,7 +1348,7 @@ var DS_LIBRARY = {
     var sock = DSB.lookup(fd);
     if (!sock) return DS_stock_fd_write(fd, iov, iovcnt, pnum);
     var r = DSB.guard(function () {
-      return DS_send(sock, function () { return DSB.iovGather(iov, iovcnt); }, null, 0);
+      return DS_send(sock, function () { return DS_IOV.iovGather(iov, iovcnt); }, null, 0);
     });
     var finish = function (n) {
       if (n < 0) return -n;
