@@ -24,7 +24,8 @@
 //   with api/ (EMSCRIPTEN_SHARED_MODULES), generated here.
 // - `--js-library .../libds_txq.js`: the TCP send queue (Chromium write-loss guard).
 // - `--js-library .../libds_ops.js`, `.../libds_poll.js`: per-kind socket operations
-//   (udp, tcp, tcp-listen) and poll/select + iovec helpers.
+//   (udp, tcp, tcp-listen) and poll/select + iovec helpers; `.../libds_addr.js`:
+//   constants and the sockaddr codec.
 // - `--pre-js .../jspi_pre.js`: JSPI wiring through Module.instantiateWasm.
 // - `-lexports.js`: keeps wasm import/export names at -O2 so the hook finds them.
 // - `-sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=...`: an ES-module factory
@@ -77,6 +78,7 @@ pub fn emscripten_link_inputs(repo_root: &std::path::Path) -> Vec<std::path::Pat
         repo_root.join("emscripten/src/lib/libdirectsockets.js"),
         repo_root.join("emscripten/src/lib/libds_txq.js"),
         repo_root.join("emscripten/src/lib/libds_ops.js"),
+        repo_root.join("emscripten/src/lib/libds_addr.js"),
         repo_root.join("emscripten/src/lib/libds_poll.js"),
         repo_root.join("emscripten/src/jspi_pre.js"),
         repo_root.join("emscripten/src/syscall_shims.c"),
@@ -136,6 +138,7 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
     let txq = repo_root.join("emscripten/src/lib/libds_txq.js");
     let ops = repo_root.join("emscripten/src/lib/libds_ops.js");
     let poll = repo_root.join("emscripten/src/lib/libds_poll.js");
+    let addr = repo_root.join("emscripten/src/lib/libds_addr.js");
     // Build scripts have OUT_DIR; elsewhere a per-process temporary folder.
     let out_dir = std::env::var_os("OUT_DIR")
         .map(std::path::PathBuf::from)
@@ -157,6 +160,8 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
         ops.display().to_string(),
         "--js-library".to_string(),
         poll.display().to_string(),
+        "--js-library".to_string(),
+        addr.display().to_string(),
         "--pre-js".to_string(),
         pre.display().to_string(),
         "-lexports.js".to_string(),
