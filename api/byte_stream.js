@@ -3,6 +3,7 @@
 // 'drain' notification (backpressure from the stream writer; nothing dropped).
 
 import { fromDirectSocketsError, SocketIWAError } from './errors.js';
+import { TCP_WRITE_GUARD } from './tcp_write_guard.js';
 
 /** Default bytes buffered before send() reports backpressure (returns false). */
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -21,7 +22,9 @@ export class ByteStream {
     this.bufferedAmount = 0;
     this.needDrain = false;
     this.released = false;
-    this.writer = info.writable.getWriter();
+    // Chromium drops TCP write chunks when its data pipe is full; the guard copies,
+    // coalesces and re-sends them (api/tcp_write_guard.js, docs/BRIDGE.md).
+    this.writer = TCP_WRITE_GUARD.wrapWriter(info.writable.getWriter(), socket && socket.constructor);
     this.reader = info.readable.getReader();
     this.writeClosed = false;
     this.finished = false;

@@ -1,5 +1,7 @@
 // Byte helpers shared by the codecs: UTF-8, concatenation, binary detection.
 
+import { BUFFER_SOURCE } from './buffer_source.js';
+
 const enc = new TextEncoder();
 const strictDec = new TextDecoder('utf-8', { fatal: true });
 
@@ -27,10 +29,7 @@ export function isBinary(v) {
 /** Turn string / ArrayBuffer / view into a Uint8Array (strings as UTF-8). Blobs are not accepted here. */
 export function toUint8(data) {
   if (typeof data === 'string') return enc.encode(data);
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return null;
+  return BUFFER_SOURCE.view(data);
 }
 
 /** Resolve a Blob to bytes, pass everything else through toUint8. */

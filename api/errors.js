@@ -1,5 +1,8 @@
 // Errors with codes. Every error this API raises or emits carries a `code`
 // (errno-style like EACCES / ECONNREFUSED / ETIMEDOUT, or ERR_* for API misuse).
+// DOMException names map to codes through the shared table in api/codes.js.
+
+import { DS_CODES } from './codes.js';
 
 /** Error raised by Socket.IWA; `code` says what went wrong in a stable form. */
 export class SocketIWAError extends Error {
@@ -24,17 +27,6 @@ export function argError(message, code = 'ERR_INVALID_ARG_VALUE') {
   return e;
 }
 
-const NAME_TO_CODE = {
-  NotAllowedError: 'EACCES',
-  SecurityError: 'EACCES',
-  InvalidStateError: 'ERR_INVALID_STATE',
-  InvalidAccessError: 'EINVAL',
-  NotSupportedError: 'ENOTSUP',
-  AbortError: 'ECONNABORTED',
-  TimeoutError: 'ETIMEDOUT',
-  TypeError: 'ERR_INVALID_ARG_VALUE',
-};
-
 /**
  * Convert a browser DOMException (or anything thrown by Direct Sockets) into a
  * SocketIWAError. `networkCode` is used for NetworkError, whose meaning depends
@@ -47,7 +39,7 @@ export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
     return err;
   }
   const name = err && err.name;
-  let code = name === 'NetworkError' ? networkCode : (NAME_TO_CODE[name] || 'ENETWORK');
+  let code = name === 'NetworkError' ? networkCode : (DS_CODES.apiCode(name) || 'ENETWORK');
   // Name resolution failed (Node: cause ENOTFOUND; Chromium: ERR_NAME_NOT_RESOLVED): Node's code.
   if (name === 'NetworkError' && ((err.cause && err.cause.code === 'ENOTFOUND') || /name resolution|NAME_NOT_RESOLVED|could ?n[o']t be resolved/i.test(String(err.message)))) code = 'ENOTFOUND';
   // Chromium reports a refused local-network permission as InvalidAccessError
@@ -55,6 +47,18 @@ export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
   if (name === 'InvalidAccessError' && /blocked|not allowed|permission/i.test(String(err.message))) code = 'EACCES';
   const msg = `${what}: ${name || 'Error'}: ${err && err.message ? err.message : String(err)}`;
   return new SocketIWAError(code, msg, { cause: err });
+}
+
+/**
+ * The Direct Sockets constructor `name` (UDPSocket, TCPSocket, TCPServerSocket)
+ * from globalThis; a SocketIWAError ENOTSUP when this runtime has none.
+ */
+export function requireCtor(name) {
+  const C = globalThis[name];
+  if (typeof C !== 'function') {
+    throw new SocketIWAError('ENOTSUP', `${name} is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).`);
+  }
+  return C;
 }
 
 /** Error for use of a closed socket. */

@@ -4,7 +4,7 @@
 
 import { Emitter } from './emitter.js';
 import { ByteStream } from './byte_stream.js';
-import { fromDirectSocketsError, argError, SocketIWAError } from './errors.js';
+import { fromDirectSocketsError, argError, SocketIWAError, requireCtor } from './errors.js';
 import { validateIp, validatePort } from './validate.js';
 import { HeadReader, checkRequest, buildResponse, buildError } from './ws_handshake.js';
 import { WebSocketConnection } from './websocket.js';
@@ -348,8 +348,7 @@ export async function createTCPServer(host = '127.0.0.1', options = {}) {
   const protocol = checkProtocol(options.protocol);
   if (options.port !== undefined && options.port !== 0) validatePort(options.port, 'port');
   for (const k of LIMIT_OPTIONS) if (options[k] !== undefined) limitOption(options, k, 0);
-  const Ctor = globalThis.TCPServerSocket;
-  if (typeof Ctor !== 'function') throw new SocketIWAError('ENOTSUP', 'TCPServerSocket is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).');
+  const Ctor = requireCtor('TCPServerSocket');
   const dsOpts = {};
   if (options.port) dsOpts.localPort = options.port;
   if (options.backlog !== undefined) dsOpts.backlog = options.backlog;

@@ -2,7 +2,7 @@
 // Socket.IO (Engine.IO v4 over WebSocket).
 
 import { ByteStream } from './byte_stream.js';
-import { fromDirectSocketsError, argError, SocketIWAError } from './errors.js';
+import { fromDirectSocketsError, argError, SocketIWAError, requireCtor } from './errors.js';
 import { validateHost, validatePort } from './validate.js';
 import { HeadReader, newKey, buildRequest, checkResponse } from './ws_handshake.js';
 import { WebSocketConnection } from './websocket.js';
@@ -17,14 +17,6 @@ export function checkProtocol(p) {
   if (p === undefined) return 'raw';
   if (!PROTOCOLS.includes(p)) throw argError(`protocol must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(p)}.`);
   return p;
-}
-
-function requireCtor(name) {
-  const C = globalThis[name];
-  if (typeof C !== 'function') {
-    throw new SocketIWAError('ENOTSUP', `${name} is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).`);
-  }
-  return C;
 }
 
 /** Open a Direct Sockets TCPSocket; resolves {socket, info}. */

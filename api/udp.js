@@ -3,15 +3,9 @@
 // the Direct-Sockets-style `socket.multicast` sub-controller.
 
 import { Emitter } from './emitter.js';
-import { SocketIWAError, argError, closedError, fromDirectSocketsError } from './errors.js';
+import { SocketIWAError, argError, closedError, fromDirectSocketsError, requireCtor } from './errors.js';
 import { validateHost, validateIp, validatePort, validateMulticast, ipFamily } from './validate.js';
 import { toUint8Async, isBinary, presentBinary, binaryTypes } from './bytes.js';
-
-function requireUDP() {
-  const C = globalThis.UDPSocket;
-  if (typeof C !== 'function') throw new SocketIWAError('ENOTSUP', 'UDPSocket is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).');
-  return C;
-}
 
 /** Options accepted by createUDP / createMulticastSocket, mapped to UDPSocketOptions. */
 function toUDPSocketOptions(o) {
@@ -300,7 +294,7 @@ export class UDPConnection extends Emitter {
     try { await oldReader.cancel(); } catch {}
     try { await oldWriter.close(); } catch {}
     try { await old.closed; } catch {}
-    const C = requireUDP();
+    const C = requireCtor('UDPSocket');
     let socket, info;
     try { socket = new C(next); info = await socket.opened; } catch (err) {
       this.#finish();
@@ -344,7 +338,7 @@ export class UDPConnection extends Emitter {
 export async function createUDP(options = {}) {
   if (options === null || typeof options !== 'object') throw argError('options must be an object', 'ERR_INVALID_ARG_TYPE');
   const ds = toUDPSocketOptions(options);
-  const C = requireUDP();
+  const C = requireCtor('UDPSocket');
   let socket, info;
   try { socket = new C(ds); } catch (err) { throw fromDirectSocketsError(err, 'UDP open', 'EADDRINUSE'); }
   try { info = await socket.opened; } catch (err) { throw fromDirectSocketsError(err, 'UDP open', ds.remoteAddress ? 'ENETUNREACH' : 'EADDRINUSE'); }

@@ -23,6 +23,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dns from 'node:dns';
+import { DS_CODES } from '../api/codes.js';
+import { BUFFER_SOURCE } from '../api/buffer_source.js';
 
 const kInternal = Symbol('direct-sockets.internal');
 
@@ -39,9 +41,8 @@ function domError(name, message, cause) {
 function mapNodeError(err, what) {
   const code = err && err.code;
   const msg = `${what}: ${err && err.message ? err.message : String(err)}`;
-  if (code === 'EACCES' || code === 'EPERM') return domError('NotAllowedError', msg, err);
   if (code === 'EINVAL' && /membership/i.test(what)) return domError('InvalidAccessError', msg, err);
-  return domError('NetworkError', msg, err);
+  return domError(DS_CODES.domName(code), msg, err);
 }
 
 function handled(p) { p.catch(() => {}); return p; }
@@ -95,10 +96,8 @@ function checkDnsQueryType(value) {
 
 /** Copy any BufferSource into a fresh Uint8Array; TypeError otherwise. */
 function toBytes(data, what) {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  }
+  const bytes = BUFFER_SOURCE.copy(data);
+  if (bytes) return bytes;
   if (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer) {
     throw new TypeError(`${what}: SharedArrayBuffer is not allowed.`);
   }

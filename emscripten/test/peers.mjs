@@ -1,4 +1,5 @@
 // Native peers shared by the Node and IWA suites (node:net / node:dgram).
+import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -14,6 +15,49 @@ export async function patternServer(bytes, host = '127.0.0.1') {
   const server = net.createServer((s) => { s.on('error', () => {}); s.end(probePattern(bytes)); });
   await new Promise((r) => server.listen(0, host, r));
   return { port: server.address().port, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** SHA-256 (hex) of `n` bytes of the probe pattern, computed in 1 MiB pieces. */
+export function probePatternSha256(n) {
+  const h = crypto.createHash('sha256');
+  const piece = 1 << 20;
+  for (let off = 0; off < n; off += piece) {
+    const len = Math.min(piece, n - off);
+    const b = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) { const j = off + i; b[i] = ((j * 31) ^ (j >> 8)) & 0xff; }
+    h.update(b);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * A TCP sink for uploads: hashes what each client sends; once `bytes` arrived
+ * it answers one line `sha256=<hex> bytes=<n>` (Chromium sends no FIN for a
+ * half-closed TCPSocket, so the sink cannot wait for EOF). `results` holds
+ * {bytes, sha256} per connection, also for uploads that stop short.
+ */
+export async function hashSink(bytes, host = '127.0.0.1') {
+  const results = [];
+  const open = new Set();
+  const server = net.createServer((s) => {
+    open.add(s);
+    s.on('close', () => open.delete(s));
+    const r = { bytes: 0, sha256: null };
+    const h = crypto.createHash('sha256');
+    results.push(r);
+    s.on('data', (d) => {
+      r.bytes += d.length;
+      h.update(d);
+      if (r.bytes >= bytes && !r.sha256) {
+        r.sha256 = h.digest('hex');
+        s.write(`sha256=${r.sha256} bytes=${r.bytes}\n`);
+      }
+    });
+    s.on('error', () => {});
+  });
+  await new Promise((r) => server.listen(0, host, r));
+  const close = () => new Promise((r) => { server.close(r); for (const s of open) s.destroy(); });
+  return { port: server.address().port, results, close };
 }
 
 /**

@@ -6,6 +6,7 @@
 #   bridge_node.test.mjs  real sockets under Node 26 (node/direct-sockets.js), native peers,
 #                         multicast in a private network namespace
 #   bridge_iwa.test.mjs   the same probes in an installed IWA in headless Chromium
+#   tcp_write_guard.test.mjs  api/tcp_write_guard.js against a model of Chromium's dropping writable
 # Fails (never skips) when Node 26 with JSPI, emcc, Chromium or netns rights are missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,4 +30,5 @@ echo "40-wasm-bridge: building emscripten/probe for wasm32-unknown-emscripten" >
 "$node" --test --test-concurrency=1 --test-timeout=180000 \
   emscripten/test/bridge_fake.test.mjs \
   emscripten/test/bridge_node.test.mjs \
-  emscripten/test/bridge_iwa.test.mjs
+  emscripten/test/bridge_iwa.test.mjs \
+  emscripten/test/tcp_write_guard.test.mjs

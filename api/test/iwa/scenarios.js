@@ -196,10 +196,16 @@ export async function rawTransfer(port, upload, download) {
     for (let i = 0; i < b.byteLength; i += 4096) sum = (sum + b[i]) % 1000003;
     if (received >= download) resolve();
   }));
+  // One buffer, reused: its first word is the chunk's sequence number, changed
+  // right after send() returns (the API must have taken a copy).
   const chunk = new Uint8Array(16384).map((_, i) => i & 0xff);
+  const seq = new DataView(chunk.buffer);
   let sent = 0, sawBackpressure = false;
-  while (sent < upload) {
-    if (!c.send(chunk)) { sawBackpressure = true; await new Promise((r) => c.once('drain', r)); }
+  for (let k = 0; sent < upload; k++) {
+    seq.setUint32(0, k);
+    const more = c.send(chunk);
+    seq.setUint32(0, 0xffffffff);
+    if (!more) { sawBackpressure = true; await new Promise((r) => c.once('drain', r)); }
     sent += chunk.length;
   }
   c.send(new TextEncoder().encode('\n')); // tells the peer the upload is complete... plus 1 byte

@@ -476,6 +476,43 @@ fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize) -> io::Res
 }
 
 /// Blocking read() of `bytes` from a TCP server that sends pattern(i); verified.
+/// Upload: `bytes` of pattern() through std TcpStream::write_all in `piece`-byte
+/// writes, then waits for the server's one-line verdict. Every 4 MiB a 1 MiB
+/// allocation is kept, so the wasm memory grows (and its buffer is replaced)
+/// while sends are in flight.
+fn tcp_send(addr: &str, bytes: usize, piece: usize) -> io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(addr)?;
+    let mut buf = vec![0u8; piece.max(1)];
+    let mut ballast: Vec<Vec<u8>> = Vec::new();
+    let mut sent = 0usize;
+    while sent < bytes {
+        let n = buf.len().min(bytes - sent);
+        for (k, b) in buf[..n].iter_mut().enumerate() {
+            *b = pattern(sent + k);
+        }
+        stream.write_all(&buf[..n])?;
+        sent += n;
+        if sent % (4 << 20) < n {
+            ballast.push(vec![1u8; 1 << 20]);
+        }
+    }
+    let mut verdict = Vec::new();
+    let mut one = [0u8; 256];
+    while !verdict.ends_with(b"\n") {
+        let n = stream.read(&mut one)?;
+        if n == 0 {
+            break;
+        }
+        verdict.extend_from_slice(&one[..n]);
+    }
+    let grown: usize = ballast.iter().map(|b| b[0] as usize).sum();
+    Ok(format!(
+        "{{\"ok\":true,\"sent\":{sent},\"ballastMiB\":{grown},\"verdict\":\"{}\"}}",
+        String::from_utf8_lossy(&verdict).trim()
+    ))
+}
+
 fn tcp_recv(addr: &str, bytes: usize) -> io::Result<String> {
     let stream = TcpStream::connect(addr)?;
     let fd = stream.as_raw_fd();
@@ -703,6 +740,7 @@ fn main() {
         "udp-driver" => udp_driver(&arg(1), num(2)),
         "recv-timeout" => recv_timeout(&arg(1), num(2) as u64),
         "tcp-recv" => tcp_recv(&arg(1), num(2)),
+        "tcp-send" => tcp_send(&arg(1), num(2), num(3)),
         "udp-connected" => udp_connected(&arg(1), num(2)),
         "msg-iov" => msg_iov(&arg(1)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),
