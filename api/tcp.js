@@ -6,7 +6,7 @@ import { fromDirectSocketsError, argError, SocketIWAError } from './errors.js';
 import { validateHost, validatePort } from './validate.js';
 import { HeadReader, newKey, buildRequest, checkResponse } from './ws_handshake.js';
 import { WebSocketConnection } from './websocket.js';
-import { SocketIOClient } from './socketio.js';
+import { SocketIOClient } from './socketio_client.js';
 import { RawTCPConnection } from './raw.js';
 
 /** Valid values of the `protocol` option. */
