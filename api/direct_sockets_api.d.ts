@@ -164,7 +164,7 @@ export declare class SocketIOClient extends Emitter implements SocketIOEndpoint 
   connected: boolean;
   ackTimeoutMs: number;
   readonly nsp: string;
-  auth: object | undefined;
+  auth: object | ((cb: (data: object) => void) => void | Promise<object>) | undefined;
   ready: Promise<SocketIOClient>;
   remoteAddress: string | undefined;
   remotePort: number | undefined;
@@ -173,9 +173,15 @@ export declare class SocketIOClient extends Emitter implements SocketIOEndpoint 
   readonly readyState: number;
   readonly bufferedAmount: number;
   binaryType: BinaryType;
-  readonly transport: WebSocketConnection;
+  /** The current transport: a WebSocketConnection, or the HTTP long-polling fallback. */
+  readonly transport: WebSocketConnection | Emitter;
+  readonly transportName: 'websocket' | 'polling';
   readonly pingInterval: number;
   readonly pingTimeout: number;
+  /** Whether a reconnection is under way. */
+  readonly reconnecting: boolean;
+  /** Packets emitted while disconnected, sent on the next connect. */
+  readonly sendBuffer: number;
   engineId?: string;
   emit(event: string, ...args: any[]): this;
   emitWithAck(event: string, ...args: any[]): Promise<any>;
@@ -183,6 +189,9 @@ export declare class SocketIOClient extends Emitter implements SocketIOEndpoint 
   send(...args: any[]): this;
   disconnect(): this;
   close(): this;
+  /** Connect again after disconnect() or reconnect_failed (stock socket.connect()). */
+  connect(): Promise<this>;
+  open(): Promise<this>;
 }
 
 export interface BroadcastOperator {
@@ -260,7 +269,22 @@ export interface TCPOptions {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   namespace?: string;
-  auth?: object;
+  /** Socket.IO auth payload, or a function called on every (re)connection attempt: (cb) => cb(payload). */
+  auth?: object | ((cb: (data: object) => void) => void | Promise<object>);
+  /** Socket.IO transports to try, in order (default ['websocket', 'polling']: polling when the upgrade fails). */
+  transports?: Array<'websocket' | 'polling'>;
+  /** Socket.IO: reconnect automatically after a lost connection (default true). */
+  reconnection?: boolean;
+  /** Socket.IO: attempts before reconnect_failed (default Infinity). */
+  reconnectionAttempts?: number;
+  /** Socket.IO: first delay (ms, default 1000), doubled per attempt. */
+  reconnectionDelay?: number;
+  /** Socket.IO: largest delay (ms, default 5000). */
+  reconnectionDelayMax?: number;
+  /** Socket.IO: jitter 0..1 (default 0.5). */
+  randomizationFactor?: number;
+  /** Socket.IO: packets emit() may buffer while disconnected (default 10000); beyond: ERR_SOCKETIO_BUFFER_FULL. */
+  sendBufferLimit?: number;
   ackTimeoutMs?: number;
   connectTimeoutMs?: number;
   closeTimeoutMs?: number;

@@ -56,7 +56,7 @@ export class SocketIOEndpoint extends Emitter {
   emit(event, ...args) {
     if (RESERVED_EVENTS.includes(event)) throw argError(`"${event}" is a reserved event name`, 'ERR_RESERVED_EVENT');
     if (typeof event !== 'string') throw argError('event name must be a string', 'ERR_INVALID_ARG_TYPE');
-    if (!this.connected) throw closedError(`emit("${event}")`);
+    if (!this._canEmit()) throw closedError(`emit("${event}")`);
     const timeout = this.#timeoutNext;
     this.#timeoutNext = undefined;
     const packet = { type: SIO.EVENT, nsp: this._nsp, data: [event, ...args] };
@@ -111,6 +111,9 @@ export class SocketIOEndpoint extends Emitter {
     this.#timeoutNext = ms;
     return this;
   }
+
+  /** May emit() be called now? (The client also accepts emits it buffers while reconnecting.) */
+  _canEmit() { return this.connected; }
 
   /** emit('message', ...args), like Socket.IO's send(). */
   send(...args) { return this.emit('message', ...args); }

@@ -184,6 +184,7 @@ export async function clientPingTimeout(port) {
   const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io' });
   const t0 = performance.now();
   const reason = await new Promise((r) => c.once('disconnect', r));
+  c.disconnect(); // no reconnection to a server that never pings
   return { reason, afterMs: Math.round(performance.now() - t0), pingInterval: c.pingInterval, pingTimeout: c.pingTimeout };
 }
 
