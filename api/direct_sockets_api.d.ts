@@ -130,6 +130,8 @@ export declare class WebSocketConnection extends Emitter {
   protocol?: Protocol;
   /** Client side: headers of the server's 101 response. */
   responseHeaders?: Record<string, string>;
+  /** Negotiated extensions, e.g. 'permessage-deflate; server_no_context_takeover', or ''. */
+  readonly extensions: string;
   wasClean?: boolean;
   /** Server side: the upgrade request. */
   request?: { path: string; query: Record<string, string>; headers: Record<string, string> };
@@ -290,6 +292,8 @@ export interface TCPOptions {
   closeTimeoutMs?: number;
   binaryType?: BinaryType;
   maxPayload?: number;
+  /** Offer permessage-deflate (RFC 7692) in the WebSocket handshake (default true). */
+  perMessageDeflate?: boolean;
   fragmentSize?: number;
   highWaterMark?: number;
   noDelay?: boolean;
@@ -314,6 +318,8 @@ export interface TCPServerOptions {
   /** Socket.IO long-polling CORS: allowed origins ('*', true, one or a list) and credentials. */
   cors?: { origin: '*' | true | string | string[]; credentials?: boolean };
   binaryType?: BinaryType;
+  /** Accept a client's permessage-deflate (RFC 7692) offer (default true). */
+  perMessageDeflate?: boolean;
   fragmentSize?: number;
   highWaterMark?: number;
 }

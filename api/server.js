@@ -8,6 +8,7 @@ import { fromDirectSocketsError, argError, SocketIWAError } from './errors.js';
 import { validateIp, validatePort } from './validate.js';
 import { HeadReader, checkRequest, buildResponse, buildError } from './ws_handshake.js';
 import { WebSocketConnection } from './websocket.js';
+import { acceptOffer } from './ws_deflate.js';
 import { SocketIOServerCore } from './socketio.js';
 import { RawTCPConnection } from './raw.js';
 import { RoomRegistry, BroadcastOperator } from './rooms.js';
@@ -90,7 +91,7 @@ export class TCPServer extends Emitter {
       }
     }
     const ws = new WebSocketConnection(stream, {
-      isServer: true, binaryType: this.#opts.binaryType, maxPayload: this.#opts.maxPayload,
+      isServer: true, binaryType: this.#opts.binaryType, maxPayload: this.#opts.maxPayload, perMessageDeflate: hs.deflate && hs.deflate.params,
       fragmentSize: this.#opts.fragmentSize, closeTimeoutMs: this.#opts.closeTimeoutMs, ...addr,
     });
     Object.assign(ws, addr, { request: hs.request, protocol: this.protocol });
@@ -149,7 +150,8 @@ export class TCPServer extends Emitter {
       await stream.close().catch(() => {});
       return null;
     }
-    stream.write(await buildResponse(result.request.key));
+    result.deflate = this.#opts.perMessageDeflate === false ? null : acceptOffer(result.request.headers['sec-websocket-extensions']);
+    stream.write(await buildResponse(result.request.key, result.deflate && result.deflate.response));
     return result;
   }
 

@@ -6,6 +6,7 @@ import { fromDirectSocketsError, argError, SocketIWAError } from './errors.js';
 import { validateHost, validatePort } from './validate.js';
 import { HeadReader, newKey, buildRequest, checkResponse } from './ws_handshake.js';
 import { WebSocketConnection } from './websocket.js';
+import { clientOffer, checkAccepted } from './ws_deflate.js';
 import { SocketIOClient, reconnectOptions } from './socketio_client.js';
 import { PollingClient } from './polling_client.js';
 import { RawTCPConnection } from './raw.js';
@@ -57,8 +58,10 @@ function withTimeout(promise, ms, what, onTimeout) {
 }
 
 /** Run the client side of the WebSocket handshake on an open ByteStream. */
-export function clientHandshake(stream, { host, port, path, headers }) {
+export function clientHandshake(stream, { host, port, path, headers, perMessageDeflate }) {
   const key = newKey();
+  const offer = perMessageDeflate === false ? null : clientOffer();
+  if (offer) headers = { ...headers, 'Sec-WebSocket-Extensions': offer };
   const reader = new HeadReader();
   return new Promise((resolve, reject) => {
     stream.handlers.onData = (chunk) => {
@@ -69,7 +72,10 @@ export function clientHandshake(stream, { host, port, path, headers }) {
       // Sec-WebSocket-Accept check awaits: keep them for the connection.
       const later = [r.rest];
       stream.handlers.onData = (b) => later.push(b);
-      checkResponse(r.head, key).then((h) => resolve({ headers: h, rest: concat(later, later.reduce((n, b) => n + b.byteLength, 0)) }), reject);
+      checkResponse(r.head, key).then((h) => {
+        const deflate = checkAccepted(h['sec-websocket-extensions'], offer);
+        resolve({ headers: h, deflate, rest: concat(later, later.reduce((n, b) => n + b.byteLength, 0)) });
+      }).catch(reject);
     };
     stream.handlers.onEnd = () => reject(new SocketIWAError('ECONNRESET', 'connection closed during the WebSocket handshake'));
     stream.handlers.onError = reject;
@@ -102,10 +108,10 @@ export async function createTCP(host, port, options = {}) {
   const path = options.path || '/';
   let hs;
   try {
-    hs = await withTimeout(clientHandshake(stream, { host, port, path, headers: options.headers }), timeoutMs, 'WebSocket handshake', () => stream.destroy());
+    hs = await withTimeout(clientHandshake(stream, { host, port, path, headers: options.headers, perMessageDeflate: options.perMessageDeflate }), timeoutMs, 'WebSocket handshake', () => stream.destroy());
   } catch (err) { stream.destroy(); throw err; }
   const ws = new WebSocketConnection(stream, {
-    isServer: false, binaryType: options.binaryType, maxPayload: options.maxPayload,
+    isServer: false, binaryType: options.binaryType, maxPayload: options.maxPayload, perMessageDeflate: hs.deflate,
     fragmentSize: options.fragmentSize, closeTimeoutMs: options.closeTimeoutMs, ...addr,
   });
   Object.assign(ws, addr, { protocol, responseHeaders: hs.headers });
@@ -144,7 +150,7 @@ async function openSocketIOTransport(host, port, options, timeoutMs, transports)
       const q = new URLSearchParams({ ...(options.query || {}), EIO: '4', transport: 'websocket' });
       let hs;
       try {
-        hs = await withTimeout(clientHandshake(stream, { host, port, path: `${base}?${q}`, headers: options.headers }),
+        hs = await withTimeout(clientHandshake(stream, { host, port, path: `${base}?${q}`, headers: options.headers, perMessageDeflate: options.perMessageDeflate }),
           canFallBack ? Math.ceil(timeoutMs / 2) : timeoutMs, 'WebSocket handshake', () => stream.destroy());
       } catch (err) {
         stream.destroy();
@@ -153,7 +159,7 @@ async function openSocketIOTransport(host, port, options, timeoutMs, transports)
         continue;
       }
       const ws = new WebSocketConnection(stream, {
-        isServer: false, binaryType: options.binaryType, maxPayload: options.maxPayload,
+        isServer: false, binaryType: options.binaryType, maxPayload: options.maxPayload, perMessageDeflate: hs.deflate,
         fragmentSize: options.fragmentSize, closeTimeoutMs: options.closeTimeoutMs, ...addr,
       });
       Object.assign(ws, addr, { protocol: 'socket.io', responseHeaders: hs.headers });
