@@ -208,3 +208,33 @@ export async function rawTransfer(port, upload, download) {
   await c.close();
   return { sent, received, sawBackpressure };
 }
+
+/**
+ * permessage-deflate in the browser: our WebSocket client against a stock ws
+ * server that compresses everything (DecompressionStream inflates), then a
+ * decompression bomb against maxPayload 1 MiB.
+ */
+export async function wsDeflateClient(port) {
+  const out = {};
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'websocket', binaryType: 'uint8array', maxPayload: 1024 * 1024 });
+  out.extensions = c.extensions;
+  const next = () => new Promise((r) => c.once('message', (d, isBinary) => r([d, isBinary])));
+  let m = next(); c.send('text-please'); const [text] = await m;
+  out.textLen = text.length; out.textOk = text === 'deflate '.repeat(25000);
+  const texts = [];
+  for (let i = 0; i < 3; i++) { m = next(); c.send('again-' + i); texts.push((await m)[0]); }
+  out.again = texts.map((t) => t.slice(0, 12));
+  m = next(); c.send('bin-please'); const [bin, isBin] = await m;
+  let sum = 0; for (const b of bin) sum = (sum + b) % 65521;
+  out.bin = { len: bin.byteLength, sum, isBin };
+  const big = 'x'.repeat(50000);
+  m = next(); c.send(big); out.echoOk = (await m)[0] === 'echo:' + big;
+  const err = new Promise((r) => c.once('error', (e) => r([e.code, e.closeCode])));
+  const closed = new Promise((r) => c.once('close', (code) => r(code)));
+  let afterBomb = 0; c.on('message', () => { afterBomb++; });
+  c.send('bomb-please');
+  out.bombError = await err;
+  out.bombClose = await closed;
+  out.afterBomb = afterBomb;
+  return out;
+}
