@@ -107,6 +107,42 @@ test('IWA: SocketIWA Socket.IO client (IWA) ↔ stock socket.io server (Node)', 
   ioS.close(); httpServer.close();
 });
 
+test('IWA: Socket.IO client falls back to polling (server refuses WebSocket), reconnects after a server restart, buffered emits arrive, auth re-evaluated', async () => {
+  const notes = [];
+  const start = async (port) => {
+    const httpServer = http.createServer();
+    const ioS = new IOServer(httpServer, { transports: ['polling'] });
+    ioS.on('connection', (s) => {
+      s.on('whoami', (ack) => ack({ auth: s.handshake.auth, transport: s.conn.transport.name }));
+      s.on('echo', (x, ack) => ack(x));
+      s.on('note', (x) => notes.push(x));
+    });
+    await new Promise((r) => httpServer.listen(port, '127.0.0.1', r));
+    return { ioS, httpServer, port: httpServer.address().port };
+  };
+  let srv = await start(0);
+  const first = await call('sioReconnectStart', srv.port);
+  assert.equal(first.transportName, 'polling');
+  assert.deepEqual(first.who, { auth: { n: 1 }, transport: 'polling' });
+  await new Promise((r) => srv.ioS.close(r));
+  const down = await call('sioReconnectWhileDown');
+  assert.deepEqual(down, { connected: false, readyState: 0, sendBuffer: 2 });
+  await new Promise((r) => setTimeout(r, 600)); // a few failed attempts (100..400 ms backoff)
+  srv = await start(srv.port);
+  const end = await call('sioReconnectFinish');
+  assert.equal(end.ack, 'queued ack');
+  assert.deepEqual(notes, ['sent while down']);
+  assert.equal(end.transportName, 'polling');
+  assert.equal(end.who.transport, 'polling');
+  assert.ok(end.who.auth.n >= 2 && end.who.auth.n === end.authCalls, `auth re-evaluated per attempt: ${JSON.stringify(end.who.auth)} / ${end.authCalls}`);
+  const names = end.events.map((e) => e[0]);
+  assert.equal(names[0], 'disconnect');
+  assert.ok(names.includes('reconnect_attempt') && names.includes('reconnect_error'), names.join());
+  assert.deepEqual(names.slice(-2), ['reconnect', 'connect']);
+  assert.ok(!names.includes('close'));
+  await new Promise((r) => srv.ioS.close(r));
+});
+
 test('IWA: SocketIWA WebSocket client (IWA) ↔ stock ws server (Node)', async () => {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await waitFor(wss, 'listening');

@@ -238,3 +238,39 @@ export async function wsDeflateClient(port) {
   out.afterBomb = afterBomb;
   return out;
 }
+
+/**
+ * Socket.IO client reconnection in the browser, over the polling fallback:
+ * start (the Node server refuses WebSocket), then the test restarts the server.
+ */
+export async function sioReconnectStart(port) {
+  const st = { events: [], authCalls: 0 };
+  const c = await SocketIWA.createTCP('127.0.0.1', port, {
+    protocol: 'socket.io', reconnectionDelay: 100, reconnectionDelayMax: 400, randomizationFactor: 0,
+    auth: (cb) => { st.authCalls++; cb({ n: st.authCalls }); },
+  });
+  for (const e of ['disconnect', 'reconnect_attempt', 'reconnect_error', 'reconnect', 'connect', 'close']) {
+    c.on(e, (x) => st.events.push(x && x.code ? [e, x.code] : x === undefined ? [e] : [e, x]));
+  }
+  st.client = c;
+  state.sioReconnect = st;
+  return { transportName: c.transportName, who: await c.emitWithAck('whoami') };
+}
+
+/** While the server is down: report, and emit (buffered). */
+export async function sioReconnectWhileDown() {
+  const { client: c } = state.sioReconnect;
+  while (c.connected) await new Promise((r) => setTimeout(r, 20));
+  c.emit('note', 'sent while down');
+  state.sioReconnect.pendingAck = c.emitWithAck('echo', 'queued ack', { timeoutMs: 20000 });
+  return { connected: c.connected, readyState: c.readyState, sendBuffer: c.sendBuffer };
+}
+
+/** After the restart: wait for the reconnection and the buffered ack. */
+export async function sioReconnectFinish() {
+  const st = state.sioReconnect;
+  const ack = await st.pendingAck;
+  const who = await st.client.emitWithAck('whoami');
+  st.client.disconnect();
+  return { ack, who, events: st.events, authCalls: st.authCalls, transportName: st.client.transportName };
+}
