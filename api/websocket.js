@@ -124,6 +124,9 @@ export class WebSocketConnection extends Emitter {
       .finally(() => { this.#txBusy--; this.#txPending -= bytes; });
   }
 
+  /** Run `fn` once queued sends (compression) have been written; at once when none are queued. */
+  #afterSends(fn) { return this.#txBusy ? this.#tx.then(fn) : fn(); }
+
   /** Run `fn` after every message still being inflated (keeps delivery order). */
   #rxEnqueue(fn) {
     this.#rxBusy++;
@@ -251,7 +254,7 @@ export class WebSocketConnection extends Emitter {
       this.#sendClose(code === 1005 ? undefined : code, '');
     }
     // Server closes the TCP connection first (RFC 6455 §7.1.1); the client waits for it.
-    if (this.#isServer) this.#stream.close().finally(() => this.#finish(code, reason, true));
+    if (this.#isServer) this.#afterSends(() => this.#stream.close()).finally(() => this.#finish(code, reason, true));
     else this.#armCloseTimer();
   }
 
@@ -295,7 +298,7 @@ export class WebSocketConnection extends Emitter {
       `WebSocket protocol error from peer: ${message}`, { closeCode });
     if (this.#readyState === OPEN) { this.#readyState = CLOSING; this.#sendClose(closeCode, message.slice(0, 120)); }
     this.emitLocal('error', err);
-    this.#stream.close().finally(() => this.#finish(closeCode, message.slice(0, 120), false));
+    this.#afterSends(() => this.#stream.close()).finally(() => this.#finish(closeCode, message.slice(0, 120), false));
     setTimeout(() => { this.#stream.destroy(); this.#finish(closeCode, message.slice(0, 120), false); }, this.#closeTimeoutMs).unref?.();
   }
 

@@ -196,3 +196,31 @@ test('Socket.IO over permessage-deflate: stock socket.io-client ↔ our server, 
   ours.disconnect(); proxy2.close();
   await new Promise((r) => io.close(r));
 });
+
+test('ordering: compressed and plain messages interleaved, then close() at once: the peer gets all, in order, then the close', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+  await waitFor(wss, 'listening');
+  const got = [];
+  const closed = new Promise((r) => wss.on('connection', (w) => {
+    w.on('message', (d) => got.push(d.toString().slice(0, 12) + ':' + d.length));
+    w.on('close', (code) => r(code));
+    // and the other way: the server's compressed messages reach our client in order
+    for (let i = 0; i < 5; i++) w.send(i % 2 ? `small-${i}` : `big-${i}-` + 'y'.repeat(50000));
+  }));
+  const c = await SocketIWA.createTCP('127.0.0.1', wss.address().port, { protocol: 'websocket' });
+  const fromServer = [];
+  const five = new Promise((r) => c.on('message', (d) => { fromServer.push(d.slice(0, 6)); if (fromServer.length === 5) r(); }));
+  const want = [];
+  for (let i = 0; i < 6; i++) {
+    const m = i % 2 ? `small-${i}` : `big-${i}-` + 'x'.repeat(40000 + i);
+    c.send(m);
+    want.push(m.slice(0, 12) + ':' + m.length);
+  }
+  assert.ok(c.bufferedAmount > 0, 'messages waiting for compression count in bufferedAmount');
+  await within(five, 5000, 'server messages');
+  assert.deepEqual(fromServer, ['big-0-', 'small-', 'big-2-', 'small-', 'big-4-']);
+  c.close(1000, 'bye');
+  assert.equal(await within(closed, 5000, 'close'), 1000);
+  assert.deepEqual(got, want);
+  wss.close();
+});
