@@ -189,7 +189,13 @@ async function createSocketIO(host, port, options, timeoutMs) {
     throw argError('auth must be an object or a function (cb) => cb(object)', 'ERR_INVALID_ARG_TYPE');
   }
   const first = await openSocketIOTransport(host, port, options, timeoutMs, transports);
-  const reconnect = () => withTimeout(openSocketIOTransport(host, port, options, timeoutMs, transports), timeoutMs + 1000, `reconnect ${host}:${port}`);
+  const reconnect = () => {
+    // A transport that opens only after the attempt timed out is closed, not leaked.
+    let late = false;
+    const opening = openSocketIOTransport(host, port, options, timeoutMs, transports);
+    opening.then((t) => { if (late) t.transport.terminate(); }, () => {});
+    return withTimeout(opening, timeoutMs + 1000, `reconnect ${host}:${port}`, () => { late = true; });
+  };
   const client = new SocketIOClient(first.transport, { ...sioOpts, start: first.start, reconnect });
   Object.assign(client, first.addr);
   client._start();
