@@ -122,7 +122,7 @@ export async function httpRequest(open, { host, port, method, path, headers = {}
 /** Client side of one Engine.IO polling session. */
 export class PollingClient extends Emitter {
   #open; #host; #port; #base; #query; #headers; #timeoutMs;
-  #sid = null; #queue = []; #posting = false; #abort = new AbortController(); #pending = [];
+  #sid = null; #queue = []; #posting = false; #closeSent = false; #abort = new AbortController(); #pending = [];
   #closedEmitted = false;
 
   /**
@@ -211,17 +211,22 @@ export class PollingClient extends Emitter {
   }
 
   async #flush() {
-    if (this.#posting || !this.#queue.length || this.readyState === 3) return;
+    if (this.#posting || this.readyState === 3) return;
+    let batch;
+    if (this.#queue.length) batch = this.#queue.splice(0);
+    // The CLOSE packet travels alone, after everything queued: a stock server
+    // handles CLOSE at once but Socket.IO packets a tick later, so a CLOSE in
+    // the same payload as a DISCONNECT would overtake it (as the stock client does).
+    else if (this.readyState === 2 && !this.#closeSent) { batch = ['1']; this.#closeSent = true; }
+    else return;
     this.#posting = true;
-    const batch = this.#queue.splice(0);
-    const body = encodePayload(batch);
     try {
-      const res = await this.#request('POST', body, this.#timeoutMs);
+      const res = await this.#request('POST', encodePayload(batch), this.#timeoutMs);
       if (res.status !== 200) throw new SocketIWAError('ECONNRESET', `polling POST: HTTP ${res.status}`);
     } catch (err) { this.#posting = false; this.#fail(err); return; }
     this.#posting = false;
     this.bufferedAmount = this.#queue.reduce((n, p) => n + (typeof p === 'string' ? p.length : toUint8(p).byteLength), 0);
-    if (this.#queue.length) this.#flush();
+    if (this.#queue.length || (this.readyState === 2 && !this.#closeSent)) this.#flush();
     else if (this.readyState === 2) this.#finish('transport close'); // the CLOSE packet went out
     else this.emitLocal('drain');
   }
@@ -244,7 +249,6 @@ export class PollingClient extends Emitter {
   close() {
     if (this.readyState !== 1) { if (this.readyState !== 2) this.#finish('transport close'); return; }
     this.readyState = 2;
-    this.#queue.push('1');
     this.#flush();
   }
 

@@ -28,16 +28,29 @@ async function freePort() {
   return port;
 }
 
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
 /** Start the stock server fixture; resolves {child, stop()} once it listens. */
 async function stockServer(port, transports) {
   const child = spawn(process.execPath, [path.join(here, 'fixtures', 'stock_sio_server.mjs'), String(port), ...(transports ? [transports] : [])],
     { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   await within(new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) resolve(); });
     child.on('exit', (code) => reject(new Error(`stock server exited with ${code}`)));
   }), 15000, 'stock server start');
   return { child, stop: () => new Promise((r) => { if (child.exitCode !== null) r(); else { child.once('exit', r); child.kill('SIGKILL'); } }) };
+}
+
+/** After a test (also a failed one): stop stray servers and clients so the file does not hang. */
+const opened = new Set();
+function cleanup() {
+  for (const c of children) c.kill('SIGKILL');
+  for (const o of opened) { try { o(); } catch {} }
+  opened.clear();
 }
 
 function record(c, names) {
@@ -65,13 +78,15 @@ test('backoff: same delays as the stock client (backo2) for the same random numb
   }
 });
 
-test('stock server killed and restarted: reconnect events, buffered emits (and acks) delivered, auth function called per attempt', async () => {
+test('stock server killed and restarted: reconnect events, buffered emits (and acks) delivered, auth function called per attempt', async (t) => {
+  t.after(cleanup);
   const port = await freePort();
   let srv = await stockServer(port);
   let calls = 0;
   const c = await SocketIWA.createTCP('127.0.0.1', port, {
     protocol: 'socket.io', ...fast, auth: (cb) => { calls++; cb({ token: `t${calls}` }); },
   });
+  opened.add(() => c.disconnect());
   const seen = record(c, ['disconnect', 'reconnect_attempt', 'reconnect_error', 'connect_error', 'reconnect', 'connect', 'reconnect_failed', 'close']);
   assert.deepEqual(await c.emitWithAck('whoami'), { auth: { token: 't1' }, transport: 'websocket' });
   const firstId = c.id;
@@ -119,10 +134,12 @@ test('stock server killed and restarted: reconnect events, buffered emits (and a
   await srv.stop();
 });
 
-test('reconnectionAttempts bounds the retries: reconnect_failed then close; reconnection:false closes at once', async () => {
+test('reconnectionAttempts bounds the retries: reconnect_failed then close; reconnection:false closes at once', async (t) => {
+  t.after(cleanup);
   const port = await freePort();
   const srv = await stockServer(port);
   const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io', ...fast, reconnectionAttempts: 2 });
+  opened.add(() => c.disconnect());
   const d = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io', reconnection: false });
   const seen = record(c, ['reconnect_attempt', 'reconnect_error', 'reconnect_failed', 'close']);
   const closed = waitFor(c, 'close', 15000);
@@ -174,11 +191,13 @@ test('our server closed and started again on the same port: our client reconnect
   await server.close();
 });
 
-test('polling fallback: stock server that refuses the websocket transport; a proxy that drops Upgrade requests', async () => {
+test('polling fallback: stock server that refuses the websocket transport; a proxy that drops Upgrade requests', async (t) => {
+  t.after(cleanup);
   // 1. Stock server with transports: ['polling'] answers the WebSocket upgrade with HTTP 400.
   const port = await freePort();
   const srv = await stockServer(port, 'polling');
   const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io', binaryType: 'uint8array', reconnection: false });
+  opened.add(() => c.disconnect());
   assert.equal(c.transportName, 'polling');
   assert.deepEqual(await c.emitWithAck('whoami'), { auth: {}, transport: 'polling' });
   const bin = await c.emitWithAck('echo', { blob: new Uint8Array([1, 2, 250]), s: 'é' });
@@ -201,6 +220,7 @@ test('polling fallback: stock server that refuses the websocket transport; a pro
     s.on('ask', async (ack) => ack(await s.emitWithAck('question', 6)));
   });
   await new Promise((r) => http1.listen(0, '127.0.0.1', r));
+  opened.add(() => { io.close(); http1.close(); });
   let dropped = 0;
   const proxy = net.createServer((down) => {
     let head = Buffer.alloc(0);
@@ -215,7 +235,9 @@ test('polling fallback: stock server that refuses the websocket transport; a pro
     down.on('data', onData);
   });
   await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  opened.add(() => proxy.close());
   const p = await SocketIWA.createTCP('127.0.0.1', proxy.address().port, { protocol: 'socket.io', reconnection: false });
+  opened.add(() => p.disconnect());
   assert.equal(dropped, 1);
   assert.equal(p.transportName, 'polling');
   p.on('question', (x, ack) => ack(x * 7));
@@ -228,6 +250,9 @@ test('polling fallback: stock server that refuses the websocket transport; a pro
   assert.equal(disconnects, 0);
   const serverSide = [...io.sockets.sockets.values()][0];
   const reason = new Promise((r) => serverSide.on('disconnect', r));
+  // An emit still being POSTed when disconnect() is called: DISCONNECT queues behind it, and the
+  // Engine.IO CLOSE must travel in its own POST after it (in one payload the server would act on CLOSE first).
+  p.emit('echo', 'last', () => {});
   p.disconnect();
   assert.equal(await within(reason, 5000, 'server sees the polling client leave'), 'client namespace disconnect');
   await new Promise((r) => io.close(r));
