@@ -5,6 +5,10 @@ export type BinaryType = 'arraybuffer' | 'uint8array' | 'blob';
 export type Protocol = 'raw' | 'websocket' | 'socket.io';
 export type BinaryData = ArrayBuffer | ArrayBufferView;
 export type Listener = (...args: any[]) => void;
+/** Events of an untyped Emitter: any name, any arguments. */
+export type EventMap = Record<string, Listener>;
+/** A received binary payload, as `binaryType` says ('arraybuffer' | 'uint8array' | 'blob'). */
+export type BinaryMessage = ArrayBuffer | Uint8Array | Blob;
 
 /** Error raised by Socket.IWA; `code` is stable (EACCES, ECONNREFUSED, ETIMEDOUT, ERR_*). */
 export declare class SocketIWAError extends Error {
@@ -18,15 +22,18 @@ export declare class SocketIWAError extends Error {
   manifestField?: string;
 }
 
-/** on / off / once / emit event bus. */
-export declare class Emitter {
-  on(event: string, fn: Listener): this;
-  addListener(event: string, fn: Listener): this;
-  once(event: string, fn: Listener): this;
-  off(event: string, fn?: Listener): this;
-  removeListener(event: string, fn?: Listener): this;
-  removeAllListeners(event?: string): this;
-  listenerCount(event: string): number;
+/**
+ * on / off / once / emit event bus. `Events` maps each event name to its
+ * listener's signature, so handlers are typed per event (subclasses below).
+ */
+export declare class Emitter<Events extends object = EventMap> {
+  on<K extends keyof Events & string>(event: K, fn: Events[K]): this;
+  addListener<K extends keyof Events & string>(event: K, fn: Events[K]): this;
+  once<K extends keyof Events & string>(event: K, fn: Events[K]): this;
+  off<K extends keyof Events & string>(event: K, fn?: Events[K]): this;
+  removeListener<K extends keyof Events & string>(event: K, fn?: Events[K]): this;
+  removeAllListeners(event?: keyof Events & string): this;
+  listenerCount(event: keyof Events & string): number;
   /** Dispatch to local listeners only. */
   emitLocal(event: string, ...args: any[]): boolean;
   emit(event: string, ...args: any[]): any;
@@ -71,8 +78,17 @@ export interface MulticastHelper {
   readonly joinedGroups: readonly string[];
 }
 
+/** Events of a UDPConnection. */
+export interface UDPEvents {
+  /** A datagram; `data` follows binaryType. */
+  message(data: BinaryMessage, rinfo: RemoteInfo): void;
+  error(err: SocketIWAError): void;
+  close(): void;
+  drain(): void;
+}
+
 /** UDP socket with dgram-style helpers. Events: message (data, rinfo), error, close, drain. */
-export declare class UDPConnection extends Emitter {
+export declare class UDPConnection extends Emitter<UDPEvents> {
   private constructor();
   readonly multicast: MulticastHelper;
   readonly mode: 'connected' | 'bound';
@@ -96,8 +112,21 @@ export declare class UDPConnection extends Emitter {
   close(): Promise<void>;
 }
 
+/** Events of a RawTCPConnection. */
+export interface RawTCPEvents {
+  open(): void;
+  connect(): void;
+  /** Bytes as they arrived; follows binaryType. */
+  message(data: BinaryMessage): void;
+  end(): void;
+  drain(): void;
+  error(err: SocketIWAError): void;
+  close(hadError: boolean): void;
+  disconnect(reason: 'transport error' | 'transport close'): void;
+}
+
 /** Raw TCP connection. Events: open, connect, message (data), end, drain, error, close. */
-export declare class RawTCPConnection extends Emitter {
+export declare class RawTCPConnection extends Emitter<RawTCPEvents> {
   private constructor();
   remoteAddress: string | undefined;
   remotePort: number | undefined;
@@ -116,8 +145,22 @@ export declare class RawTCPConnection extends Emitter {
   destroy(): void;
 }
 
+/** Events of a WebSocketConnection. */
+export interface WebSocketEvents {
+  open(): void;
+  connect(): void;
+  /** Text arrives as a string (isBinary false); binary follows binaryType. */
+  message(data: string | BinaryMessage, isBinary: boolean): void;
+  ping(data: Uint8Array): void;
+  pong(data: Uint8Array): void;
+  drain(): void;
+  error(err: SocketIWAError): void;
+  close(code: number, reason: string, wasClean: boolean): void;
+  disconnect(reason: string, code: number): void;
+}
+
 /** WebSocket (RFC 6455) connection. Events: open, connect, message (data, isBinary), ping, pong, drain, error, close (code, reason, wasClean). */
-export declare class WebSocketConnection extends Emitter {
+export declare class WebSocketConnection extends Emitter<WebSocketEvents> {
   private constructor();
   remoteAddress: string | undefined;
   remotePort: number | undefined;
@@ -130,6 +173,8 @@ export declare class WebSocketConnection extends Emitter {
   protocol?: Protocol;
   /** Client side: headers of the server's 101 response. */
   responseHeaders?: Record<string, string>;
+  /** Negotiated extensions, e.g. 'permessage-deflate; server_no_context_takeover', or ''. */
+  readonly extensions: string;
   wasClean?: boolean;
   /** Server side: the upgrade request. */
   request?: { path: string; query: Record<string, string>; headers: Record<string, string> };
@@ -144,7 +189,40 @@ export declare class WebSocketConnection extends Emitter {
   terminate(): void;
 }
 
-interface SocketIOEndpoint extends Emitter {
+/** Socket.IO client-side disconnect reasons. */
+export type ClientDisconnectReason = 'io server disconnect' | 'io client disconnect' | 'transport close' | 'transport error' | 'ping timeout' | 'parse error';
+/** Socket.IO server-side disconnect reasons. */
+export type ServerDisconnectReason = 'client namespace disconnect' | 'server namespace disconnect' | 'transport close' | 'transport error' | 'ping timeout' | 'parse error' | 'server shutting down' | 'forced close';
+/** connect_error: the server's refusal message; `data` is what its middleware attached. */
+export type ConnectError = SocketIWAError & { data?: unknown };
+
+/** Events of a SocketIOClient: the lifecycle ones are typed, any other name is a peer's event. */
+export interface SocketIOClientEvents {
+  connect(): void;
+  open(): void;
+  connect_error(err: ConnectError): void;
+  disconnect(reason: ClientDisconnectReason): void;
+  /** Given up for good: after disconnect(), a final reason, or reconnect_failed ('reconnect failed'). */
+  close(reason: ClientDisconnectReason | 'reconnect failed'): void;
+  error(err: SocketIWAError): void;
+  drain(): void;
+  ping(): void;
+  reconnect_attempt(attempt: number): void;
+  reconnect(attempts: number): void;
+  reconnect_error(err: SocketIWAError): void;
+  reconnect_failed(): void;
+  [event: string]: (...args: any[]) => void;
+}
+
+/** Events of a ServerSocket: lifecycle typed, any other name is a peer's event. */
+export interface ServerSocketEvents {
+  disconnecting(reason: ServerDisconnectReason): void;
+  disconnect(reason: ServerDisconnectReason): void;
+  close(reason: ServerDisconnectReason): void;
+  [event: string]: (...args: any[]) => void;
+}
+
+interface SocketIOEndpoint extends Emitter<any> {
   id: string | undefined;
   connected: boolean;
   ackTimeoutMs: number;
@@ -158,13 +236,13 @@ interface SocketIOEndpoint extends Emitter {
 }
 
 /** Socket.IO client socket for one namespace. Events: connect, connect_error, disconnect (reason), error, close, drain, ping, and named events. */
-export declare class SocketIOClient extends Emitter implements SocketIOEndpoint {
+export declare class SocketIOClient extends Emitter<SocketIOClientEvents> implements SocketIOEndpoint {
   private constructor();
   id: string | undefined;
   connected: boolean;
   ackTimeoutMs: number;
   readonly nsp: string;
-  auth: object | undefined;
+  auth: object | ((cb: (data: object) => void) => void | Promise<object>) | undefined;
   ready: Promise<SocketIOClient>;
   remoteAddress: string | undefined;
   remotePort: number | undefined;
@@ -173,9 +251,15 @@ export declare class SocketIOClient extends Emitter implements SocketIOEndpoint 
   readonly readyState: number;
   readonly bufferedAmount: number;
   binaryType: BinaryType;
-  readonly transport: WebSocketConnection;
+  /** The current transport: a WebSocketConnection, or the HTTP long-polling fallback. */
+  readonly transport: WebSocketConnection | Emitter;
+  readonly transportName: 'websocket' | 'polling';
   readonly pingInterval: number;
   readonly pingTimeout: number;
+  /** Whether a reconnection is under way. */
+  readonly reconnecting: boolean;
+  /** Packets emitted while disconnected, sent on the next connect. */
+  readonly sendBuffer: number;
   engineId?: string;
   emit(event: string, ...args: any[]): this;
   emitWithAck(event: string, ...args: any[]): Promise<any>;
@@ -183,6 +267,9 @@ export declare class SocketIOClient extends Emitter implements SocketIOEndpoint 
   send(...args: any[]): this;
   disconnect(): this;
   close(): this;
+  /** Connect again after disconnect() or reconnect_failed (stock socket.connect()). */
+  connect(): Promise<this>;
+  open(): Promise<this>;
 }
 
 export interface BroadcastOperator {
@@ -195,7 +282,7 @@ export interface BroadcastOperator {
 }
 
 /** Server-side Socket.IO socket. Events: disconnecting, disconnect (reason), close, and named events. */
-export declare class ServerSocket extends Emitter implements SocketIOEndpoint {
+export declare class ServerSocket extends Emitter<ServerSocketEvents> implements SocketIOEndpoint {
   private constructor();
   id: string;
   connected: boolean;
@@ -222,8 +309,16 @@ export declare class ServerSocket extends Emitter implements SocketIOEndpoint {
   close(): this;
 }
 
+/** Events of a Namespace. */
+export interface NamespaceEvents {
+  connection(socket: ServerSocket): void;
+  connect(socket: ServerSocket): void;
+  error(err: SocketIWAError): void;
+  close(): void;
+}
+
 /** Socket.IO namespace. Events: connection (socket). */
-export declare class Namespace extends Emitter {
+export declare class Namespace extends Emitter<NamespaceEvents> {
   private constructor();
   name: string;
   server: any;
@@ -236,14 +331,29 @@ export declare class Namespace extends Emitter {
   emit(event: string, ...args: any[]): any;
 }
 
+/** What a server's 'connection' hands over, per protocol. */
+export type ServerConnection<P extends Protocol = Protocol> = P extends 'socket.io' ? ServerSocket : P extends 'websocket' ? WebSocketConnection : RawTCPConnection;
+/** A WebSocket upgrade request as the server saw it. */
+export interface UpgradeRequest { path: string; query: Record<string, string>; headers: Record<string, string> }
+
+/** Events of a TCPServer in mode P. */
+export interface TCPServerEvents<P extends Protocol = Protocol> {
+  connection(conn: ServerConnection<P>, request?: UpgradeRequest): void;
+  connect(conn: ServerConnection<P>, request?: UpgradeRequest): void;
+  error(err: SocketIWAError): void;
+  clientError(err: SocketIWAError, conn?: WebSocketConnection): void;
+  close(): void;
+  listening(): void;
+}
+
 /** Listening server. Events: connection (conn), error, clientError, close. */
-export declare class TCPServer extends Emitter {
+export declare class TCPServer<P extends Protocol = Protocol> extends Emitter<TCPServerEvents<P>> {
   private constructor();
-  readonly protocol: Protocol;
+  readonly protocol: P;
   readonly address: string;
   readonly port: number;
   readonly readyState: number;
-  readonly clients: Set<any>;
+  readonly clients: Set<ServerConnection<P>>;
   /** Upper bound on open connections (option maxConnections). */
   readonly maxConnections: number;
   /** Connections open at the TCP level, handshaking ones included. */
@@ -264,12 +374,29 @@ export interface TCPOptions {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   namespace?: string;
-  auth?: object;
+  /** Socket.IO auth payload, or a function called on every (re)connection attempt: (cb) => cb(payload). */
+  auth?: object | ((cb: (data: object) => void) => void | Promise<object>);
+  /** Socket.IO transports to try, in order (default ['websocket', 'polling']: polling when the upgrade fails). */
+  transports?: Array<'websocket' | 'polling'>;
+  /** Socket.IO: reconnect automatically after a lost connection (default true). */
+  reconnection?: boolean;
+  /** Socket.IO: attempts before reconnect_failed (default Infinity). */
+  reconnectionAttempts?: number;
+  /** Socket.IO: first delay (ms, default 1000), doubled per attempt. */
+  reconnectionDelay?: number;
+  /** Socket.IO: largest delay (ms, default 5000). */
+  reconnectionDelayMax?: number;
+  /** Socket.IO: jitter 0..1 (default 0.5). */
+  randomizationFactor?: number;
+  /** Socket.IO: packets emit() may buffer while disconnected (default 10000); beyond: ERR_SOCKETIO_BUFFER_FULL. */
+  sendBufferLimit?: number;
   ackTimeoutMs?: number;
   connectTimeoutMs?: number;
   closeTimeoutMs?: number;
   binaryType?: BinaryType;
   maxPayload?: number;
+  /** Offer permessage-deflate (RFC 7692) in the WebSocket handshake (default true). */
+  perMessageDeflate?: boolean;
   fragmentSize?: number;
   highWaterMark?: number;
   noDelay?: boolean;
@@ -307,6 +434,8 @@ export interface TCPServerOptions {
   /** Socket.IO long-polling CORS: allowed origins ('*', true, one or a list) and credentials. */
   cors?: { origin: '*' | true | string | string[]; credentials?: boolean };
   binaryType?: BinaryType;
+  /** Accept a client's permessage-deflate (RFC 7692) offer (default true). */
+  perMessageDeflate?: boolean;
   fragmentSize?: number;
   highWaterMark?: number;
 }
@@ -317,7 +446,7 @@ export declare function createMulticastController(target?: UDPConnection | UDPOp
 export declare function createTCP(host: string, port: number, options?: TCPOptions & { protocol?: 'raw' }): Promise<RawTCPConnection>;
 export declare function createTCP(host: string, port: number, options: TCPOptions & { protocol: 'websocket' }): Promise<WebSocketConnection>;
 export declare function createTCP(host: string, port: number, options: TCPOptions & { protocol: 'socket.io' }): Promise<SocketIOClient>;
-export declare function createTCPServer(host?: string, options?: TCPServerOptions): Promise<TCPServer>;
+export declare function createTCPServer<P extends Protocol = 'raw'>(host?: string, options?: TCPServerOptions & { protocol?: P }): Promise<TCPServer<P>>;
 
 export interface PermissionsReport {
   runtime: 'browser' | 'node';

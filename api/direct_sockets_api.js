@@ -12,7 +12,8 @@ import { permissions, assertPermissions, FEATURES } from './permissions.js';
 import { SocketIWAError } from './errors.js';
 import { Emitter } from './emitter.js';
 import { WebSocketConnection, CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.js';
-import { SocketIOClient, ServerSocket, Namespace } from './socketio.js';
+import { SocketIOClient } from './socketio_client.js';
+import { ServerSocket, Namespace } from './socketio.js';
 import { RawTCPConnection } from './raw.js';
 
 /** Package version. */

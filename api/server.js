@@ -8,6 +8,7 @@ import { fromDirectSocketsError, argError, SocketIWAError, requireCtor } from '.
 import { validateIp, validatePort } from './validate.js';
 import { HeadReader, checkRequest, buildResponse, buildError } from './ws_handshake.js';
 import { WebSocketConnection } from './websocket.js';
+import { acceptOffer } from './ws_deflate.js';
 import { SocketIOServerCore } from './socketio.js';
 import { RawTCPConnection } from './raw.js';
 import { RoomRegistry, BroadcastOperator } from './rooms.js';
@@ -146,6 +147,7 @@ export class TCPServer extends Emitter {
       isServer: true, binaryType: this.#opts.binaryType,
       // Socket.IO: the advertised maxPayload (maxHttpBufferSize) is the limit on this transport too.
       maxPayload: this.#core ? this.#core.maxPayload : this.#opts.maxPayload,
+      perMessageDeflate: hs.deflate && hs.deflate.params,
       fragmentSize: this.#opts.fragmentSize, closeTimeoutMs: this.#opts.closeTimeoutMs,
       messageTimeoutMs: this.#opts.messageTimeoutMs, ...addr,
     });
@@ -213,7 +215,8 @@ export class TCPServer extends Emitter {
       await stream.close().catch(() => {});
       return null;
     }
-    stream.write(await buildResponse(result.request.key));
+    result.deflate = this.#opts.perMessageDeflate === false ? null : acceptOffer(result.request.headers['sec-websocket-extensions']);
+    stream.write(await buildResponse(result.request.key, result.deflate && result.deflate.response));
     return result;
   }
 

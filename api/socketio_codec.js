@@ -43,6 +43,11 @@ function hasBinary(v, depth = 0) {
   return false;
 }
 
+// A key "__proto__" (an own property after JSON.parse) must stay an own
+// property: plain assignment would set the copy's prototype instead, dropping
+// the key and letting a peer choose what the object inherits.
+function setOwn(o, k, x) { Object.defineProperty(o, k, { value: x, enumerable: true, writable: true, configurable: true }); }
+
 function deconstruct(v, buffers) {
   if (isBinary(v)) {
     buffers.push(v);
@@ -51,7 +56,7 @@ function deconstruct(v, buffers) {
   if (Array.isArray(v)) return v.map((x) => deconstruct(x, buffers));
   if (v && typeof v === 'object' && !(v instanceof Date)) {
     const o = {};
-    for (const [k, x] of Object.entries(v)) o[k] = deconstruct(x, buffers);
+    for (const [k, x] of Object.entries(v)) setOwn(o, k, deconstruct(x, buffers));
     return o;
   }
   return v;
@@ -65,7 +70,7 @@ function reconstruct(v, buffers) {
       return buffers[v.num];
     }
     const o = {};
-    for (const [k, x] of Object.entries(v)) o[k] = reconstruct(x, buffers);
+    for (const [k, x] of Object.entries(v)) setOwn(o, k, reconstruct(x, buffers));
     return o;
   }
   return v;

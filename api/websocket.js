@@ -7,6 +7,7 @@ import { Emitter } from './emitter.js';
 import { SocketIWAError, argError, closedError } from './errors.js';
 import { OPCODE, FrameParser, WsProtocolError, encodeFrame, isValidCloseCode } from './ws_frame.js';
 import { utf8, decodeUtf8, concat, toUint8, isBinary, presentBinary, binaryTypes } from './bytes.js';
+import { PerMessageDeflate, COMPRESS_THRESHOLD, formatParams } from './ws_deflate.js';
 
 export const CONNECTING = 0, OPEN = 1, CLOSING = 2, CLOSED = 3;
 
@@ -23,7 +24,8 @@ export const DEFAULT_MESSAGE_TIMEOUT_MS = 60000;
 export class WebSocketConnection extends Emitter {
   /**
    * @param {import('./byte_stream.js').ByteStream} stream
-   * @param {{isServer: boolean, binaryType?: string, maxPayload?: number, fragmentSize?: number, closeTimeoutMs?: number, remoteAddress?: string, remotePort?: number}} opts
+   * @param {{isServer: boolean, binaryType?: string, maxPayload?: number, fragmentSize?: number, closeTimeoutMs?: number, remoteAddress?: string, remotePort?: number, perMessageDeflate?: object|null}} opts
+   *   perMessageDeflate: the negotiated permessage-deflate parameters (api/ws_deflate.js), or null
    */
   constructor(stream, opts) {
     super();
@@ -37,12 +39,17 @@ export class WebSocketConnection extends Emitter {
     this.remoteAddress = opts.remoteAddress;
     /** @type {number|undefined} */
     this.remotePort = opts.remotePort;
+    this.#maxPayload = opts.maxPayload || DEFAULT_MAX_PAYLOAD;
+    if (opts.perMessageDeflate) {
+      this.#pmd = new PerMessageDeflate({ params: opts.perMessageDeflate, isServer: this.#isServer, maxPayload: this.#maxPayload });
+      this.#extensions = formatParams(opts.perMessageDeflate);
+    }
     this.#parser = new FrameParser({
       expectMasked: this.#isServer,
       maxPayload: opts.maxPayload || DEFAULT_MAX_PAYLOAD,
       onFrame: (f) => this.#onFrame(f),
+      allowRsv1: !!this.#pmd,
     });
-    this.#maxPayload = opts.maxPayload || DEFAULT_MAX_PAYLOAD;
     stream.handlers.onData = (b) => this.#onData(b);
     stream.handlers.onEnd = () => this.#onTransportEnd();
     stream.handlers.onError = (e) => this.#onTransportError(e);
@@ -54,11 +61,19 @@ export class WebSocketConnection extends Emitter {
   #binaryType = 'arraybuffer';
   #fragments = null; #fragOpcode = 0; #fragBytes = 0;
   #closeSent = false; #closeReceived = null; #closeTimer = null; #closedEmitted = false;
+  // permessage-deflate: compression and inflation are asynchronous, so
+  // messages pass through two ordered queues (send side, receive side) while
+  // any of them is in flight; without the extension nothing is queued.
+  #pmd = null; #extensions = ''; #fragCompressed = false;
+  #tx = Promise.resolve(); #txBusy = 0; #txPending = 0;
+  #rx = Promise.resolve(); #rxBusy = 0;
 
   /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
   get readyState() { return this.#readyState; }
-  /** Bytes queued for the socket and not yet written. */
-  get bufferedAmount() { return this.#stream.bufferedAmount; }
+  /** Bytes queued for the socket and not yet written (including messages waiting to be compressed). */
+  get bufferedAmount() { return this.#stream.bufferedAmount + this.#txPending; }
+  /** Negotiated extensions, as in the handshake ('permessage-deflate; ...' or ''). */
+  get extensions() { return this.#extensions; }
   /** How binary messages are delivered: 'arraybuffer', 'uint8array' or 'blob'. */
   get binaryType() { return this.#binaryType; }
   /** @param {'arraybuffer'|'uint8array'|'blob'} v */
@@ -85,15 +100,55 @@ export class WebSocketConnection extends Emitter {
     else if (isBinary(data) && !(typeof Blob !== 'undefined' && data instanceof Blob)) { opcode = OPCODE.BINARY; bytes = toUint8(data); }
     else throw argError('WebSocket send: data must be a string, ArrayBuffer or ArrayBufferView.', 'ERR_INVALID_ARG_TYPE');
     const frag = opts.fragmentSize || this.#fragmentSize;
+    if (this.#pmd && this.#pmd.canCompress && opts.compress !== false && bytes.byteLength >= COMPRESS_THRESHOLD) {
+      const copy = bytes.slice(); // the caller may reuse its buffer before compression runs
+      this.#txEnqueue(copy.byteLength, async () => { const c = await this.#pmd.compress(copy); if (this.#readyState !== CLOSED) this.#writeMessage(opcode, c, frag, true); });
+      return this.bufferedAmount < this.#stream.highWaterMark;
+    }
+    if (this.#txBusy) {
+      const copy = bytes.slice();
+      this.#txEnqueue(copy.byteLength, () => { if (this.#readyState !== CLOSED) this.#writeMessage(opcode, copy, frag, false); });
+      return this.bufferedAmount < this.#stream.highWaterMark;
+    }
+    return this.#writeMessage(opcode, bytes, frag, false);
+  }
+
+  #writeMessage(opcode, bytes, frag, compressed) {
     if (frag && bytes.byteLength > frag) {
       let ok = true;
       for (let off = 0; off < bytes.byteLength; off += frag) {
         const last = off + frag >= bytes.byteLength;
-        ok = this.#writeFrame(off === 0 ? opcode : OPCODE.CONTINUATION, bytes.subarray(off, off + frag), last);
+        ok = this.#writeFrame(off === 0 ? opcode : OPCODE.CONTINUATION, bytes.subarray(off, off + frag), last, compressed && off === 0);
       }
       return ok;
     }
-    return this.#writeFrame(opcode, bytes, true);
+    return this.#writeFrame(opcode, bytes, true, compressed);
+  }
+
+  /** Run `fn` after every queued send (keeps message order while compressing). */
+  #txEnqueue(bytes, fn) {
+    this.#txBusy++; this.#txPending += bytes;
+    this.#tx = this.#tx.then(fn).catch((err) => this.#fail(1011, `compression failed: ${err && err.message}`))
+      .finally(() => { this.#txBusy--; this.#txPending -= bytes; });
+  }
+
+  /** Run `fn` once queued sends (compression) have been written; at once when none are queued. */
+  #afterSends(fn) { return this.#txBusy ? this.#tx.then(fn) : fn(); }
+
+  /** Run `fn` after every message still being inflated (keeps delivery order). */
+  #rxEnqueue(fn) {
+    this.#rxBusy++;
+    this.#rx = this.#rx.then(fn).catch((err) => {
+      this.#fail(err && err.closeCode ? err.closeCode : 1011, String(err && err.message), err && err.code);
+    }).finally(() => { this.#rxBusy--; });
+  }
+
+  #message(opcode, payload, compressed) {
+    if (!compressed && this.#rxBusy === 0) { this.#deliver(opcode, payload); return; }
+    this.#rxEnqueue(async () => {
+      if (this.#readyState === CLOSED) return;
+      this.#deliver(opcode, compressed ? await this.#pmd.decompress(payload) : payload);
+    });
   }
 
   /** Send a ping control frame (payload ≤ 125 bytes). */
@@ -131,8 +186,8 @@ export class WebSocketConnection extends Emitter {
     this.#finish(1006, '', false);
   }
 
-  #writeFrame(opcode, payload, fin) {
-    return this.#stream.write(encodeFrame(opcode, payload, { fin, mask: !this.#isServer }));
+  #writeFrame(opcode, payload, fin, rsv1 = false) {
+    return this.#stream.write(encodeFrame(opcode, payload, { fin, mask: !this.#isServer, rsv1 }));
   }
 
   #onData(bytes) {
@@ -156,13 +211,13 @@ export class WebSocketConnection extends Emitter {
     }, this.#messageTimeoutMs);
   }
 
-  #onFrame({ fin, opcode, payload }) {
+  #onFrame({ fin, opcode, payload, rsv1 }) {
     if (this.#readyState === CLOSED) return;
     switch (opcode) {
       case OPCODE.TEXT: case OPCODE.BINARY:
         if (this.#fragments) throw new WsProtocolError(1002, 'new data frame while a fragmented message is in progress');
-        if (fin) { this.#deliver(opcode, payload); return; }
-        this.#fragments = [payload]; this.#fragOpcode = opcode; this.#fragBytes = payload.byteLength;
+        if (fin) { this.#message(opcode, payload, !!rsv1); return; }
+        this.#fragments = [payload]; this.#fragOpcode = opcode; this.#fragBytes = payload.byteLength; this.#fragCompressed = !!rsv1;
         return;
       case OPCODE.CONTINUATION: {
         if (!this.#fragments) throw new WsProtocolError(1002, 'continuation frame without a message to continue');
@@ -173,7 +228,7 @@ export class WebSocketConnection extends Emitter {
           const whole = concat(this.#fragments, this.#fragBytes);
           const op = this.#fragOpcode;
           this.#fragments = null;
-          this.#deliver(op, whole);
+          this.#message(op, whole, this.#fragCompressed);
         }
         return;
       }
@@ -188,6 +243,7 @@ export class WebSocketConnection extends Emitter {
         this.emitLocal('pong', payload);
         return;
       case OPCODE.CLOSE:
+        if (this.#rxBusy) { this.#parser.dead = true; this.#rxEnqueue(() => this.#onCloseFrame(payload)); return; }
         this.#onCloseFrame(payload);
         return;
       default:
@@ -221,12 +277,17 @@ export class WebSocketConnection extends Emitter {
       this.#sendClose(code === 1005 ? undefined : code, '');
     }
     // Server closes the TCP connection first (RFC 6455 §7.1.1); the client waits for it.
-    if (this.#isServer) this.#stream.close().finally(() => this.#finish(code, reason, true));
+    if (this.#isServer) this.#afterSends(() => this.#stream.close()).finally(() => this.#finish(code, reason, true));
     else this.#armCloseTimer();
   }
 
   #sendClose(code, reason) {
     this.#closeSent = true;
+    if (this.#txBusy) { this.#txEnqueue(0, () => this.#writeClose(code, reason)); return; }
+    this.#writeClose(code, reason);
+  }
+
+  #writeClose(code, reason) {
     let payload = new Uint8Array(0);
     if (code !== undefined) {
       const r = utf8(reason);
@@ -260,7 +321,7 @@ export class WebSocketConnection extends Emitter {
       `WebSocket protocol error from peer: ${message}`, { closeCode });
     if (this.#readyState === OPEN) { this.#readyState = CLOSING; this.#sendClose(closeCode, message.slice(0, 120)); }
     this.emitLocal('error', err);
-    this.#stream.close().finally(() => this.#finish(closeCode, message.slice(0, 120), false));
+    this.#afterSends(() => this.#stream.close()).finally(() => this.#finish(closeCode, message.slice(0, 120), false));
     setTimeout(() => { this.#stream.destroy(); this.#finish(closeCode, message.slice(0, 120), false); }, this.#closeTimeoutMs).unref?.();
   }
 
@@ -283,6 +344,7 @@ export class WebSocketConnection extends Emitter {
     this.#readyState = CLOSED;
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#messageTimer);
+    this.#pmd?.close();
     this.wasClean = wasClean;
     this.emitLocal('close', code, reason, wasClean);
     this.emitLocal('disconnect', reason || (wasClean ? 'transport close' : 'transport error'), code);

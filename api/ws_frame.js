@@ -19,15 +19,15 @@ export class WsProtocolError extends Error {
  * Encode one frame.
  * @param {number} opcode
  * @param {Uint8Array} payload
- * @param {{fin?: boolean, mask?: boolean}} [opts]
+ * @param {{fin?: boolean, mask?: boolean, rsv1?: boolean}} [opts] rsv1: "compressed" (permessage-deflate)
  * @returns {Uint8Array}
  */
-export function encodeFrame(opcode, payload, { fin = true, mask = false } = {}) {
+export function encodeFrame(opcode, payload, { fin = true, mask = false, rsv1 = false } = {}) {
   const len = payload.byteLength;
   const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
   const head = 2 + ext + (mask ? 4 : 0);
   const out = new Uint8Array(head + len);
-  out[0] = (fin ? 0x80 : 0) | opcode;
+  out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   out[1] = (mask ? 0x80 : 0) | (ext === 0 ? len : ext === 2 ? 126 : 127);
   const dv = new DataView(out.buffer);
   if (ext === 2) dv.setUint16(2, len);
@@ -46,10 +46,12 @@ export function encodeFrame(opcode, payload, { fin = true, mask = false } = {}) 
 /** Incremental frame parser for one direction of one connection. */
 export class FrameParser {
   /**
-   * @param {{expectMasked: boolean, maxPayload: number, onFrame: (f: {fin: boolean, opcode: number, payload: Uint8Array}) => void}} opts
+   * @param {{expectMasked: boolean, maxPayload: number, onFrame: (f: {fin: boolean, opcode: number, payload: Uint8Array, rsv1: boolean}) => void, allowRsv1?: boolean}} opts
+   *   allowRsv1: permessage-deflate was negotiated (RSV1 marks a compressed message's first frame)
    */
-  constructor({ expectMasked, maxPayload, onFrame }) {
+  constructor({ expectMasked, maxPayload, onFrame, allowRsv1 = false }) {
     this.expectMasked = expectMasked;
+    this.allowRsv1 = allowRsv1;
     this.maxPayload = maxPayload;
     this.onFrame = onFrame;
     this.parts = [];
@@ -80,8 +82,10 @@ export class FrameParser {
         const b0 = buf[off], b1 = buf[off + 1];
         const fin = (b0 & 0x80) !== 0;
         const opcode = b0 & 0x0f;
-        if (b0 & 0x70) throw new WsProtocolError(1002, 'RSV bits set without a negotiated extension');
+        const rsv1 = (b0 & 0x40) !== 0;
+        if (b0 & 0x30 || (rsv1 && !this.allowRsv1)) throw new WsProtocolError(1002, 'RSV bits set without a negotiated extension');
         if (!(opcode <= 2 || (opcode >= 8 && opcode <= 10))) throw new WsProtocolError(1002, `reserved opcode 0x${opcode.toString(16)}`);
+        if (rsv1 && (opcode === 0 || opcode >= 8)) throw new WsProtocolError(1002, 'RSV1 set on a continuation or control frame');
         const masked = (b1 & 0x80) !== 0;
         if (masked !== this.expectMasked) throw new WsProtocolError(1002, masked ? 'server frames must not be masked' : 'client frames must be masked');
         let len = b1 & 0x7f;
@@ -118,7 +122,7 @@ export class FrameParser {
           payload = buf.slice(p, p + len);
         }
         off = p + len;
-        this.onFrame({ fin, opcode, payload });
+        this.onFrame({ fin, opcode, payload, rsv1 });
         if (this.dead) return;
       }
     } catch (err) {

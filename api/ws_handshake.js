@@ -89,9 +89,10 @@ export function checkRequest(head) {
   return { path: url.pathname, query: Object.fromEntries(url.searchParams), headers, key };
 }
 
-/** Build the 101 Switching Protocols response. */
-export async function buildResponse(key) {
-  return utf8(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`);
+/** Build the 101 Switching Protocols response (with the negotiated Sec-WebSocket-Extensions, if any). */
+export async function buildResponse(key, extensions) {
+  const ext = extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '';
+  return utf8(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptKey(key)}\r\n${ext}\r\n`);
 }
 
 /** Build a plain HTTP error response. */

@@ -109,6 +109,42 @@ test('IWA: SocketIWA Socket.IO client (IWA) ↔ stock socket.io server (Node)', 
   ioS.close(); httpServer.close();
 });
 
+test('IWA: Socket.IO client falls back to polling (server refuses WebSocket), reconnects after a server restart, buffered emits arrive, auth re-evaluated', async () => {
+  const notes = [];
+  const start = async (port) => {
+    const httpServer = http.createServer();
+    const ioS = new IOServer(httpServer, { transports: ['polling'] });
+    ioS.on('connection', (s) => {
+      s.on('whoami', (ack) => ack({ auth: s.handshake.auth, transport: s.conn.transport.name }));
+      s.on('echo', (x, ack) => ack(x));
+      s.on('note', (x) => notes.push(x));
+    });
+    await new Promise((r) => httpServer.listen(port, '127.0.0.1', r));
+    return { ioS, httpServer, port: httpServer.address().port };
+  };
+  let srv = await start(0);
+  const first = await call('sioReconnectStart', srv.port);
+  assert.equal(first.transportName, 'polling');
+  assert.deepEqual(first.who, { auth: { n: 1 }, transport: 'polling' });
+  await new Promise((r) => srv.ioS.close(r));
+  const down = await call('sioReconnectWhileDown');
+  assert.deepEqual(down, { connected: false, readyState: 0, sendBuffer: 2 });
+  await new Promise((r) => setTimeout(r, 600)); // a few failed attempts (100..400 ms backoff)
+  srv = await start(srv.port);
+  const end = await call('sioReconnectFinish');
+  assert.equal(end.ack, 'queued ack');
+  assert.deepEqual(notes, ['sent while down']);
+  assert.equal(end.transportName, 'polling');
+  assert.equal(end.who.transport, 'polling');
+  assert.ok(end.who.auth.n >= 2 && end.who.auth.n === end.authCalls, `auth re-evaluated per attempt: ${JSON.stringify(end.who.auth)} / ${end.authCalls}`);
+  const names = end.events.map((e) => e[0]);
+  assert.equal(names[0], 'disconnect');
+  assert.ok(names.includes('reconnect_attempt') && names.includes('reconnect_error'), names.join());
+  assert.deepEqual(names.slice(-2), ['reconnect', 'connect']);
+  assert.ok(!names.includes('close'));
+  await new Promise((r) => srv.ioS.close(r));
+});
+
 test('IWA: SocketIWA WebSocket client (IWA) ↔ stock ws server (Node)', async () => {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await waitFor(wss, 'listening');
@@ -132,6 +168,60 @@ test('IWA: SocketIWA WebSocket client (IWA) ↔ stock ws server (Node)', async (
   await within((async () => { while (!closes.length) await new Promise((r) => setTimeout(r, 20)); })(), 3000, 'ws close');
   assert.deepEqual(closes, [[4200, 'iwa done', '/iwa']]);
   wss.close();
+});
+
+test('IWA: permessage-deflate in the browser (DecompressionStream) against stock ws, both roles; a decompression bomb closes with 1009', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+  await waitFor(wss, 'listening');
+  let offered = null; const peerCloses = [];
+  wss.on('connection', (w, req) => {
+    offered = req.headers['sec-websocket-extensions'];
+    w.on('message', (d, isBinary) => {
+      const t = d.toString();
+      if (t === 'text-please' || t.startsWith('again-')) w.send('deflate '.repeat(25000));
+      else if (t === 'bin-please') w.send(Buffer.alloc(100000, 7));
+      else if (t === 'bomb-please') w.send(Buffer.alloc(8 * 1024 * 1024));
+      else w.send('echo:' + t);
+    });
+    w.on('close', (code) => peerCloses.push(code));
+  });
+  // Count what crosses the wire: compressed, far less than the ~1.3 MB sent.
+  const net = await import('node:net');
+  let down = 0;
+  const proxy = net.createServer((a) => {
+    const b = net.connect(wss.address().port, '127.0.0.1');
+    a.on('data', (d) => b.write(d)); b.on('data', (d) => { down += d.length; a.write(d); });
+    a.on('end', () => b.end()); b.on('end', () => a.end()); a.on('error', () => b.destroy()); b.on('error', () => a.destroy());
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  const out = await call('wsDeflateClient', proxy.address().port);
+  assert.equal(offered, 'permessage-deflate; server_no_context_takeover');
+  assert.equal(out.extensions, 'permessage-deflate; server_no_context_takeover');
+  assert.equal(out.textLen, 200000); assert.equal(out.textOk, true);
+  assert.deepEqual(out.again, ['deflate defl', 'deflate defl', 'deflate defl']);
+  assert.deepEqual(out.bin, { len: 100000, sum: 700000 % 65521, isBin: true });
+  assert.equal(out.echoOk, true);
+  assert.deepEqual(out.bombError, ['ERR_WS_MESSAGE_TOO_BIG', 1009]);
+  assert.equal(out.bombClose, 1009);
+  assert.equal(out.afterBomb, 0);
+  assert.ok(down < 100000, `bytes server->IWA ${down}`);
+  await within((async () => { while (!peerCloses.length) await new Promise((r) => setTimeout(r, 20)); })(), 5000, 'peer close');
+  assert.equal(peerCloses[0], 1009);
+  wss.close(); proxy.close();
+
+  // Stock ws client (offers deflate, compresses >= 1 KiB) -> IWA server inflates.
+  const port = await call('startWsServer');
+  const c = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const upgrade = waitFor(c, 'upgrade');
+  await waitFor(c, 'open');
+  const [res] = await upgrade;
+  assert.equal(res.headers['sec-websocket-extensions'], 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  for (let i = 0; i < 3; i++) {
+    const text = `round ${i} ` + 'zip '.repeat(30000);
+    c.send(text);
+    assert.equal((await waitFor(c, 'message'))[0].toString(), 'iwa:' + text);
+  }
+  c.close(); await waitFor(c, 'close');
 });
 
 test('IWA: stock ws client (Node) ↔ SocketIWA WebSocket server (IWA), including a malformed frame', async () => {

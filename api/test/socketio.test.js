@@ -191,6 +191,7 @@ test('ping timeout: SocketIWA client notices a server that stops pinging', async
   const c = await SocketIWA.createTCP('127.0.0.1', wss.address().port, { protocol: 'socket.io' });
   const [reason] = await within(waitFor(c, 'disconnect', 3000), 3000, 'client ping timeout');
   assert.equal(reason, 'ping timeout');
+  c.disconnect(); // the client would reconnect (stock default); stop it
   wss.close();
 });
 

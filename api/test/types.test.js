@@ -23,10 +23,10 @@ function block(kind, name) {
 function members(body) {
   const out = new Map();
   for (const line of body.split('\n')) {
-    const m = /^  (?:readonly )?([A-Za-z_$][\w$]*)(\?)?\s*([(:])/.exec(line);
+    const m = /^  (?:readonly )?([A-Za-z_$][\w$]*)(\?)?\s*(<[^(]*>)?\s*([(:])/.exec(line);
     if (!m || m[1] === 'constructor') continue;
     if (/^  private constructor/.test(line)) continue;
-    out.set(m[1], { optional: !!m[2], method: m[3] === '(' });
+    out.set(m[1], { optional: !!m[2], method: m[4] === '(' });
   }
   return out;
 }
@@ -102,16 +102,52 @@ test('class members: declared ⇔ runtime, on real instances', async () => {
   }
 });
 
-test('tsc --strict accepts the declarations and the README usage, and rejects misuse', () => {
-  const tsc = path.join(here, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
+const tsc = path.join(here, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
+const tscArgs = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', '--skipLibCheck'];
+
+test('tsc --strict accepts the declarations, the README usage and typed-event / socket-iwa/node consumers', () => {
   assert.ok(fs.existsSync(tsc), 'typescript is installed (devDependency)');
   let output = '';
   try {
-    output = execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext',
-      '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', '--skipLibCheck',
-      path.join(here, 'types_usage.ts')], { encoding: 'utf8', timeout: 60000 });
+    output = execFileSync(process.execPath, [tsc, ...tscArgs, path.join(here, 'types_usage.ts'), path.join(here, 'types_events.ts')],
+      { encoding: 'utf8', timeout: 60000 });
   } catch (err) {
     assert.fail(`tsc failed:\n${err.stdout || ''}${err.stderr || ''}`);
   }
   assert.equal(output.trim(), '');
+});
+
+test('tsc --strict rejects misspelled event payloads: an error on exactly the marked lines of types_misuse.ts', () => {
+  const file = path.join(here, 'types_misuse.ts');
+  const marked = fs.readFileSync(file, 'utf8').split('\n').flatMap((l, i) => (/\/\/ error:/.test(l) ? [i + 1] : []));
+  assert.ok(marked.length >= 8);
+  let out = '';
+  try {
+    execFileSync(process.execPath, [tsc, ...tscArgs, '--pretty', 'false', file], { encoding: 'utf8', timeout: 60000 });
+    assert.fail('types_misuse.ts compiled');
+  } catch (err) {
+    if (err.code === 'ERR_ASSERTION') throw err;
+    out = `${err.stdout || ''}${err.stderr || ''}`;
+  }
+  const lines = [...new Set([...out.matchAll(/types_misuse\.ts\((\d+),\d+\): error TS\d+/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+  assert.deepEqual(lines, marked, `tsc output:\n${out}`);
+});
+
+test('socket-iwa/node declarations match node/direct-sockets.js (exports and class members)', async () => {
+  const nodeApi = await import('../../node/direct-sockets.js');
+  const ndts = fs.readFileSync(path.join(here, '..', '..', 'node', 'direct-sockets.d.ts'), 'utf8');
+  const declared = new Set([...ndts.matchAll(/^export declare (?:class|function|const) ([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]));
+  assert.deepEqual([...declared].sort(), Object.keys(nodeApi).filter((k) => k !== 'default').sort());
+  assert.deepEqual(Object.keys(nodeApi.default).sort(), ['MulticastController', 'TCPServerSocket', 'TCPSocket', 'UDPSocket', 'install']);
+  for (const cls of ['UDPSocket', 'TCPSocket', 'TCPServerSocket', 'MulticastController']) {
+    const m = new RegExp(`^export declare class ${cls} \\{\\n([\\s\\S]*?)^\\}`, 'm').exec(ndts);
+    assert.ok(m, `${cls} declared`);
+    const names = [...m[1].matchAll(/^  (?:static )?(?:readonly )?([A-Za-z_$][\w$]*)\s*[(:<]/gm)].map((x) => x[1]).filter((n) => n !== 'constructor');
+    const runtime = new Set([...Object.getOwnPropertyNames(nodeApi[cls].prototype), ...Object.getOwnPropertyNames(nodeApi[cls])]
+      .filter((n) => !['constructor', 'length', 'name', 'prototype'].includes(n)));
+    assert.deepEqual(names.sort(), [...runtime].sort(), cls);
+  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(here, '..', '..', 'package.json'), 'utf8'));
+  assert.equal(pkg.exports['./node'].types, './node/direct-sockets.d.ts');
+  assert.equal(pkg.exports['.'].types, './api/direct_sockets_api.d.ts');
 });

@@ -184,6 +184,7 @@ export async function clientPingTimeout(port) {
   const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io' });
   const t0 = performance.now();
   const reason = await new Promise((r) => c.once('disconnect', r));
+  c.disconnect(); // no reconnection to a server that never pings
   return { reason, afterMs: Math.round(performance.now() - t0), pingInterval: c.pingInterval, pingTimeout: c.pingTimeout };
 }
 
@@ -229,4 +230,70 @@ export async function unresolvableNames(port) {
   out.closed = await Promise.race([udp.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('close() pending'), 5000))]);
   try { await SocketIWA.createTCP('nope.invalid', 80); out.tcpCode = 'connected?!'; } catch (e) { out.tcpCode = e.code; out.tcpMessage = e.message; }
   return out;
+}
+
+/**
+ * permessage-deflate in the browser: our WebSocket client against a stock ws
+ * server that compresses everything (DecompressionStream inflates), then a
+ * decompression bomb against maxPayload 1 MiB.
+ */
+export async function wsDeflateClient(port) {
+  const out = {};
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'websocket', binaryType: 'uint8array', maxPayload: 1024 * 1024 });
+  out.extensions = c.extensions;
+  const next = () => new Promise((r) => c.once('message', (d, isBinary) => r([d, isBinary])));
+  let m = next(); c.send('text-please'); const [text] = await m;
+  out.textLen = text.length; out.textOk = text === 'deflate '.repeat(25000);
+  const texts = [];
+  for (let i = 0; i < 3; i++) { m = next(); c.send('again-' + i); texts.push((await m)[0]); }
+  out.again = texts.map((t) => t.slice(0, 12));
+  m = next(); c.send('bin-please'); const [bin, isBin] = await m;
+  let sum = 0; for (const b of bin) sum = (sum + b) % 65521;
+  out.bin = { len: bin.byteLength, sum, isBin };
+  const big = 'x'.repeat(50000);
+  m = next(); c.send(big); out.echoOk = (await m)[0] === 'echo:' + big;
+  const err = new Promise((r) => c.once('error', (e) => r([e.code, e.closeCode])));
+  const closed = new Promise((r) => c.once('close', (code) => r(code)));
+  let afterBomb = 0; c.on('message', () => { afterBomb++; });
+  c.send('bomb-please');
+  out.bombError = await err;
+  out.bombClose = await closed;
+  out.afterBomb = afterBomb;
+  return out;
+}
+
+/**
+ * Socket.IO client reconnection in the browser, over the polling fallback:
+ * start (the Node server refuses WebSocket), then the test restarts the server.
+ */
+export async function sioReconnectStart(port) {
+  const st = { events: [], authCalls: 0 };
+  const c = await SocketIWA.createTCP('127.0.0.1', port, {
+    protocol: 'socket.io', reconnectionDelay: 100, reconnectionDelayMax: 400, randomizationFactor: 0,
+    auth: (cb) => { st.authCalls++; cb({ n: st.authCalls }); },
+  });
+  for (const e of ['disconnect', 'reconnect_attempt', 'reconnect_error', 'reconnect', 'connect', 'close']) {
+    c.on(e, (x) => st.events.push(x && x.code ? [e, x.code] : x === undefined ? [e] : [e, x]));
+  }
+  st.client = c;
+  state.sioReconnect = st;
+  return { transportName: c.transportName, who: await c.emitWithAck('whoami') };
+}
+
+/** While the server is down: report, and emit (buffered). */
+export async function sioReconnectWhileDown() {
+  const { client: c } = state.sioReconnect;
+  while (c.connected) await new Promise((r) => setTimeout(r, 20));
+  c.emit('note', 'sent while down');
+  state.sioReconnect.pendingAck = c.emitWithAck('echo', 'queued ack', { timeoutMs: 20000 });
+  return { connected: c.connected, readyState: c.readyState, sendBuffer: c.sendBuffer };
+}
+
+/** After the restart: wait for the reconnection and the buffered ack. */
+export async function sioReconnectFinish() {
+  const st = state.sioReconnect;
+  const ack = await st.pendingAck;
+  const who = await st.client.emitWithAck('whoami');
+  st.client.disconnect();
+  return { ack, who, events: st.events, authCalls: st.authCalls, transportName: st.client.transportName };
 }
