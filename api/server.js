@@ -38,6 +38,7 @@ export class TCPServer extends Emitter {
     if (this.protocol === 'socket.io') {
       this.#core = new SocketIOServerCore({ ...opts, onError: (err) => this.emitLocal('error', err) });
       this.#core.of('/').on('connection', (s) => { this.emitLocal('connection', s); this.emitLocal('connect', s); });
+      this.#core.of('/').serverSideTarget = this; // serverSideEmit from other servers reaches server.on(event)
     }
     this.#reader = info.readable.getReader();
     this.#acceptLoop();
@@ -246,6 +247,21 @@ export class TCPServer extends Emitter {
     if (['connection', 'connect', 'error', 'close', 'clientError', 'listening'].includes(event)) return this.emitLocal(event, ...args);
     return new BroadcastOperator(this.#target()).emit(event, ...args);
   }
+
+  /** Socket.IO (namespace "/"): only this server's sockets. */
+  get local() { return this.of('/').local; }
+  /** Socket.IO: sockets of "/" on every server of the cluster. */
+  fetchSockets() { return this.of('/').fetchSockets(); }
+  /** Socket.IO: make every socket of "/" (every server) join rooms. */
+  socketsJoin(room) { return this.of('/').socketsJoin(room); }
+  /** Socket.IO: make every socket of "/" (every server) leave rooms. */
+  socketsLeave(room) { return this.of('/').socketsLeave(room); }
+  /** Socket.IO: disconnect every socket of "/" (every server). */
+  disconnectSockets(close = false) { return this.of('/').disconnectSockets(close); }
+  /** Socket.IO: emit to the other servers of the cluster (needs a cluster adapter). */
+  serverSideEmit(event, ...args) { return this.of('/').serverSideEmit(event, ...args); }
+  /** Socket.IO: serverSideEmit and collect one acknowledgement per other server. */
+  serverSideEmitWithAck(event, ...args) { return this.of('/').serverSideEmitWithAck(event, ...args); }
 
   /** Raw / WebSocket: send a message to every client. */
   broadcast(data) { return new BroadcastOperator(this.#target()).send(data); }
