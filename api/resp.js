@@ -327,7 +327,11 @@ export class RedisClient extends Emitter {
     if (this.#closed) return;
     clearTimeout(this.#retryTimer); this.#retryTimer = null;
     const conn = this.#conn;
-    if (conn && !this.#connecting) { try { await Promise.race([this.#send(['QUIT']), new Promise((r) => setTimeout(r, 1000))]); } catch {} }
+    if (conn && !this.#connecting) {
+      let t;
+      try { await Promise.race([this.#send(['QUIT']), new Promise((r) => { t = setTimeout(r, 1000); })]); } catch {}
+      clearTimeout(t);
+    }
     this.#closed = true;
     if (this.#conn) { try { this.#conn.close(); } catch {} } else this.emitLocal('end');
   }

@@ -9,7 +9,8 @@ say() { echo "setup: $*" >&2; }
 # emscripten: wasm32-unknown-emscripten linker (3.1.6); clang/libclang: bindgen;
 # chromium: IWA and WebTransport tests; iproute2: network namespaces;
 # ngtcp2-client (Debian's C ngtcp2 client, GnuTLS) and valgrind: handshake tests.
-apt_pkgs=(emscripten clang libclang-dev chromium iproute2 curl ca-certificates ngtcp2-client valgrind)
+# redis-server: the Socket.IO Redis adapter cluster tests (started by the tests on loopback).
+apt_pkgs=(emscripten clang libclang-dev chromium iproute2 curl ca-certificates ngtcp2-client valgrind redis-server)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

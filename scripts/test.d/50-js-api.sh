@@ -16,7 +16,8 @@ run() { # name timeout-seconds files...
   fi
 }
 run "node unit+interop" 90 api/test/node_direct_sockets.test.js api/test/websocket.test.js \
-  api/test/socketio.test.js api/test/udp_tcp_raw.test.js api/test/permissions.test.js api/test/types.test.js
+  api/test/socketio.test.js api/test/udp_tcp_raw.test.js api/test/permissions.test.js api/test/types.test.js \
+  api/test/redis_adapter.test.js
 run "iwa (headless Chromium)" 120 api/test/iwa.test.js
 run "iwa multicast (network namespace)" 100 api/test/iwa_multicast.test.js
 exit $rc

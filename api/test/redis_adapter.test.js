@@ -1,0 +1,196 @@
+// Socket.IO across a cluster through a real redis-server: a SocketIWA server
+// (under Node, Node Direct Sockets as globals) with our Redis adapter and RESP
+// client, and a stock socket.io server with @socket.io/redis-adapter 8.x, stock
+// socket.io-client as the clients. Negative checks ("did not arrive") never
+// rely on a sleep: a later message on the same Redis path must arrive first.
+import { waitFor, within } from './helpers.js';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { io as ioClient } from 'socket.io-client';
+import SocketIWA from '../direct_sockets_api.js';
+import { createRedisClient, RespParser, encodeCommand, RedisClient } from '../resp.js';
+import { createAdapter } from '../adapter_redis.js';
+import { freePort, startRedis, startStockServer, wireSockets, collect, until } from './redis_helpers.js';
+
+const clientOpts = { transports: ['websocket'], reconnection: false, forceNew: true };
+let redis, stock, ours, pub, sub, adapterErrors = [];
+const clients = [];
+const connect = async (port) => {
+  const c = ioClient(`http://127.0.0.1:${port}`, clientOpts);
+  clients.push(c);
+  await within(waitFor(c, 'connect', 10000), 10000, 'client connect');
+  return c;
+};
+
+before(async () => {
+  redis = await startRedis(await freePort());
+  stock = await startStockServer(redis.port, (io) => wireSockets(io, 'stock'));
+  pub = await createRedisClient({ port: redis.port, reconnect: { minDelayMs: 50, maxDelayMs: 500 } });
+  sub = pub.duplicate();
+  await sub.connect();
+  ours = await SocketIWA.createTCPServer('127.0.0.1', {
+    protocol: 'socket.io',
+    adapter: createAdapter(pub, sub, { requestsTimeout: 3000, onError: (e) => adapterErrors.push(e) }),
+  });
+  wireSockets(ours, 'iwa-node');
+  await ours.of('/').adapter.ready;
+});
+
+after(async () => {
+  for (const c of clients) c.disconnect();
+  await ours?.close();
+  await pub?.quit(); await sub?.quit();
+  await stock?.close();
+  await redis?.stop();
+});
+
+test('RESP parser: split replies, nested arrays, nil, errors; bad input throws coded errors', () => {
+  const out = [];
+  const p = new RespParser((r) => out.push(r));
+  const wire = new TextEncoder().encode('+OK\r\n:42\r\n$5\r\nhe\r\nl\r\n$-1\r\n*2\r\n$3\r\nabc\r\n*1\r\n:7\r\n-ERR bad\r\n');
+  for (let i = 0; i < wire.length; i += 3) p.push(wire.subarray(i, i + 3)); // 3-byte chunks
+  assert.equal(out[0], 'OK');
+  assert.equal(out[1], 42);
+  assert.equal(new TextDecoder().decode(out[2]), 'he\r\nl');
+  assert.equal(out[3], null);
+  assert.equal(new TextDecoder().decode(out[4][0]), 'abc');
+  assert.deepEqual(out[4][1], [7]);
+  assert.equal(out[5].code, 'ERR_REDIS_REPLY');
+  for (const bad of ['?x\r\n', ':12a\r\n', '$3\r\nabcd\r\n', `$${2 ** 40}\r\n`]) {
+    assert.throws(() => new RespParser(() => {}).push(new TextEncoder().encode(bad)), (e) => e.code === 'ERR_REDIS_PROTOCOL', bad);
+  }
+  assert.equal(new TextDecoder().decode(encodeCommand(['SET', 'k', new Uint8Array([0x61])])), '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\na\r\n');
+  assert.throws(() => encodeCommand(['SET', null]), (e) => e.code === 'ERR_INVALID_ARG_TYPE');
+  assert.throws(() => new RedisClient({ port: 0 }), (e) => typeof e.code === 'string');
+  assert.throws(() => createAdapter(pub, pub), (e) => e.code === 'ERR_INVALID_ARG_VALUE');
+  assert.throws(() => createAdapter({}, sub), (e) => e.code === 'ERR_INVALID_ARG_TYPE');
+});
+
+test('RESP client against redis-server: commands, error replies, an unreachable server is a coded error', async () => {
+  assert.equal(await pub.command('SET', 'k', 'v'), 'OK');
+  assert.equal(new TextDecoder().decode(await pub.command('GET', 'k')), 'v');
+  await assert.rejects(pub.command('NOSUCHCOMMAND'), (e) => e.code === 'ERR_REDIS_REPLY' && /unknown command/i.test(e.message));
+  await assert.rejects(createRedisClient({ port: await freePort(), reconnect: false }), (e) => e.code === 'ECONNREFUSED');
+});
+
+test('io.to(room).emit from either server reaches clients on the other (JSON and binary); except and rooms are honoured', async () => {
+  const cA = await connect(ours.port); // on SocketIWA
+  const cA2 = await connect(ours.port); // on SocketIWA, not in the room
+  const cS = await connect(stock.port); // on stock socket.io
+  assert.equal(await cA.emitWithAck('join', 'r'), 'iwa-node');
+  assert.equal(await cS.emitWithAck('join', 'r'), 'stock');
+  const onA = collect(cA, 'm'), onA2 = collect(cA2, 'm'), onS = collect(cS, 'm');
+  const sentinelA2 = collect(cA2, 'sentinel'), sentinelS = collect(cS, 'sentinel');
+
+  stock.io.to('r').emit('m', 'from-stock', Buffer.from([1, 2, 3]), { nested: { ok: true } });
+  const [txt, bin, obj] = await onA.waitFor(([t]) => t === 'from-stock');
+  assert.equal(txt, 'from-stock');
+  assert.deepEqual([...bin], [1, 2, 3]);
+  assert.deepEqual(obj, { nested: { ok: true } });
+
+  ours.to('r').emit('m', 'from-ours', new Uint8Array([9, 8]), [1, null, 'x']);
+  const [t2, b2, arr] = await onS.waitFor(([t]) => t === 'from-ours');
+  assert.equal(t2, 'from-ours');
+  assert.ok(Buffer.isBuffer(b2)); assert.deepEqual([...b2], [9, 8]);
+  assert.deepEqual(arr, [1, null, 'x']);
+
+  // except: the stock client is excluded by id; the sentinel published after it arrives, the excluded one never did
+  ours.to('r').except(cS.id).emit('m', 'not-for-stock');
+  await onA.waitFor(([t]) => t === 'not-for-stock');
+  ours.to('r').emit('sentinel');
+  await sentinelS.waitFor();
+  assert.ok(!onS.got.some(([t]) => t === 'not-for-stock'), 'excluded socket got the broadcast');
+  // rooms: cA2 is not in "r"; a namespace-wide broadcast from the stock server reaches it after the room-only ones
+  stock.io.emit('sentinel');
+  await sentinelA2.waitFor();
+  assert.deepEqual(onA2.got, []);
+  // local flag: only the emitting server's sockets
+  ours.local.to('r').emit('m', 'local-only');
+  await onA.waitFor(([t]) => t === 'local-only');
+  ours.to('r').emit('sentinel');
+  await sentinelS.waitFor((_, i) => sentinelS.got.length >= 2);
+  assert.ok(!onS.got.some(([t]) => t === 'local-only'));
+});
+
+test('fetchSockets, socketsJoin, remote emit and disconnectSockets across both servers', async () => {
+  const cA = await connect(ours.port);
+  const cS = await connect(stock.port);
+  const cS2 = await connect(stock.port);
+  await cA.emitWithAck('join', 'f'); await cS.emitWithAck('join', 'f');
+  const fromOurs = await ours.in('f').fetchSockets();
+  const byId = new Map(fromOurs.map((s) => [s.id, s]));
+  assert.ok(byId.has(cA.id) && byId.has(cS.id), 'both servers\' sockets are listed');
+  assert.equal(byId.size, 2);
+  assert.equal(byId.get(cS.id).data.server, 'stock');
+  assert.ok(byId.get(cS.id).rooms.has('f'));
+  assert.equal(typeof byId.get(cS.id).handshake, 'object');
+  const fromStock = await stock.io.in('f').fetchSockets();
+  const remoteA = fromStock.find((s) => s.id === cA.id);
+  assert.ok(remoteA, 'the stock server lists the SocketIWA socket');
+  assert.equal(remoteA.data.server, 'iwa-node');
+  assert.deepEqual([...remoteA.rooms].sort(), [cA.id, 'f'].sort());
+  // a RemoteSocket from our fetchSockets talks to the stock server's client
+  const direct = collect(cS, 'direct');
+  byId.get(cS.id).emit('direct', 'hello remote');
+  assert.deepEqual(await direct.waitFor(), ['hello remote']);
+  // the stock server makes our socket join a room; our server sees it
+  stock.io.in(cA.id).socketsJoin('joined-by-stock');
+  await until(async () => (await cA.emitWithAck('rooms')).includes('joined-by-stock'), 5000, 'remote socketsJoin');
+  // ours makes the stock socket join; a stock room broadcast then reaches it
+  ours.in(cS.id).socketsJoin('joined-by-ours');
+  await until(async () => (await cS.emitWithAck('rooms')).includes('joined-by-ours'), 5000, 'socketsJoin on the stock server');
+  ours.in(cS.id).socketsLeave('joined-by-ours');
+  await until(async () => !(await cS.emitWithAck('rooms')).includes('joined-by-ours'), 5000, 'socketsLeave on the stock server');
+  // disconnect a stock server's socket from ours
+  const gone = waitFor(cS2, 'disconnect', 5000);
+  ours.in(cS2.id).disconnectSockets();
+  assert.equal((await gone)[0], 'io server disconnect');
+  assert.equal(await ours.serverSideEmitWithAck('nobody-listens').catch((e) => e.code), 'ETIMEDOUT');
+});
+
+test('serverSideEmit both ways, with acknowledgements', async () => {
+  const heardOurs = new Promise((r) => ours.once('hello-from-stock', (...a) => r(a)));
+  stock.io.serverSideEmit('hello-from-stock', 1, { two: 2 });
+  assert.deepEqual(await within(heardOurs, 5000, 'serverSideEmit to ours'), [1, { two: 2 }]);
+  const heardStock = new Promise((r) => stock.io.once('hello-from-ours', (...a) => r(a)));
+  ours.serverSideEmit('hello-from-ours', 'x');
+  assert.deepEqual(await within(heardStock, 5000, 'serverSideEmit to stock'), ['x']);
+  stock.io.on('question', (n, cb) => cb(n * 2));
+  assert.deepEqual(await ours.serverSideEmitWithAck('question', 21), [42]);
+  ours.on('question2', (n, cb) => cb(`ours:${n}`));
+  assert.deepEqual(await stock.io.serverSideEmitWithAck('question2', 5), ['ours:5']);
+  // lifecycle names from another server do not fire our lifecycle handlers
+  let fired = false;
+  ours.once('close', () => { fired = true; });
+  stock.io.serverSideEmit('close');
+  stock.io.serverSideEmit('after-close');
+  await within(new Promise((r) => ours.once('after-close', r)), 5000, 'after-close');
+  assert.equal(fired, false);
+  assert.throws(() => ours.serverSideEmit('connection'), (e) => e.code === 'ERR_RESERVED_EVENT');
+});
+
+test('Redis killed and restarted mid-test: no crash, local delivery goes on, cluster broadcasts resume', async () => {
+  const cA = await connect(ours.port);
+  const cS = await connect(stock.port);
+  await cA.emitWithAck('join', 'x'); await cS.emitWithAck('join', 'x');
+  const onA = collect(cA, 'x'), onS = collect(cS, 'x');
+  ours.to('x').emit('x', 'before');
+  await onS.waitFor(([t]) => t === 'before');
+  const port = redis.port;
+  await redis.stop(); // SIGKILL: a crash
+  const errorsBefore = adapterErrors.length;
+  // while Redis is down: our server keeps serving its own sockets and reports (not throws) the failed publishes
+  await until(() => !pub.isReady, 5000, 'our client notices the loss');
+  ours.to('x').emit('x', 'while-down');
+  await onA.waitFor(([t]) => t === 'while-down', 5000);
+  await until(() => adapterErrors.length > errorsBefore, 5000, 'adapter error reported');
+  assert.ok(adapterErrors.slice(errorsBefore).every((e) => typeof e.code === 'string'));
+  assert.equal(await cA.emitWithAck('join', 'still-alive'), 'iwa-node');
+  redis = await startRedis(port);
+  // Both sides reconnect and re-subscribe on their own; publish until one gets through (bounded: 100 tries, 20 s)
+  let n = 0;
+  await until(() => { ours.to('x').emit('x', `ours-${n++}`); return onS.got.some(([t]) => String(t).startsWith('ours-')); }, 20000, 'ours -> stock after restart', 200);
+  await until(() => { stock.io.to('x').emit('x', `stock-${n++}`); return onA.got.some(([t]) => String(t).startsWith('stock-')); }, 20000, 'stock -> ours after restart', 200);
+  const ids = (await ours.in('x').fetchSockets()).map((s) => s.id).sort();
+  assert.deepEqual(ids, [cA.id, cS.id].sort());
+});
