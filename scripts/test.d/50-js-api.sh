@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # JavaScript API suite: Node tests (Node Direct Sockets as globals, stock ws /
 # socket.io peers) and the same behaviours inside a real IWA in headless
-# Chromium. Bounded: 90 + 120 + 100 + 90 s (+10 s kill grace each) < 7.5 min; ~40 s typical.
+# Chromium. Bounded: 90 + 120 + 100 + 90 + 100 s (+10 s kill grace each) < 9.5 min; ~50 s typical.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -21,4 +21,5 @@ run "node unit+interop" 90 api/test/node_direct_sockets.test.js api/test/websock
 run "iwa (headless Chromium)" 120 api/test/iwa.test.js
 run "iwa multicast (network namespace)" 100 api/test/iwa_multicast.test.js
 run "iwa redis cluster (redis-server on loopback)" 90 api/test/iwa_redis.test.js
+run "iwa source-specific multicast (network namespace)" 100 api/test/iwa_ssm.test.js
 exit $rc
