@@ -169,6 +169,59 @@ test('serverSideEmit both ways, with acknowledgements', async () => {
   assert.throws(() => ours.serverSideEmit('connection'), (e) => e.code === 'ERR_RESERVED_EVENT');
 });
 
+test('junk on the adapter channels is ignored or reported with a code; the adapter keeps working', async () => {
+  // A separate key prefix: the stock adapter (same process) throws on some of these, which is not ours to test.
+  const jpub = await createRedisClient({ port: redis.port }), jsub = jpub.duplicate();
+  await jsub.connect();
+  const errors = [];
+  const j = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io', adapter: createAdapter(jpub, jsub, { key: 'junk', onError: (e) => errors.push(e) }) });
+  wireSockets(j, 'junk-server');
+  await j.of('/').adapter.ready;
+  const c = await connect(j.port);
+  await c.emitWithAck('join', 'j');
+  const on = collect(c, 'j');
+  const { encode } = await import('@msgpack/msgpack');
+  const shell = encode(['other', { type: 2, data: ['ev', 'PLACEHOLDER'], nsp: '/' }, {}]);
+  const at = Buffer.from(shell).indexOf(Buffer.from([0xab, ...Buffer.from('PLACEHOLDER')]));
+  const deep = Buffer.concat([shell.subarray(0, at), Buffer.alloc(5000, 0x91), Buffer.from([0xc0]), shell.subarray(at + 12)]);
+  const junk = [
+    ['junk#/#', new Uint8Array([0xc1])], // never-used msgpack byte
+    ['junk#/#', encode('not an array')],
+    ['junk#/#', encode(['other', { type: 2, data: 'not-an-array', nsp: '/' }, {}])],
+    ['junk#/#', encode(['other', { type: 2, data: ['ev'], nsp: '/' }, { rooms: 5 }])],
+    ['junk#/#', deep], // 5000 nested arrays as an event argument
+    ['junk-request#/#', '{not json'],
+    ['junk-request#/#', JSON.stringify({ type: 6, data: 'x' })],
+    ['junk-request#/#', JSON.stringify({ type: 5, requestId: 'zz', opts: null })],
+    ['junk-request#/#', JSON.stringify({ type: 99 })],
+    ['junk-request#/#', new Uint8Array([0x92, 0xc1])],
+    ['junk-response#/#', '{"requestId":42}'],
+    ['junk-response#/#', new Uint8Array([0xff, 0x00])],
+  ];
+  for (const [ch, msg] of junk) await jpub.publish(ch, msg);
+  // a well-formed broadcast from "another server" still gets through, after the junk on the same connection
+  await jpub.publish('junk#/#j#', encode(['other', { type: 2, data: ['j', 'after junk'], nsp: '/' }, { rooms: ['j'], except: [], flags: {} }]));
+  assert.deepEqual(await on.waitFor(), ['after junk']);
+  assert.ok(errors.length >= 1, 'undecodable broadcasts are reported');
+  assert.ok(errors.every((e) => typeof e.code === 'string'), JSON.stringify(errors.map((e) => e.message)));
+  assert.equal(await c.emitWithAck('join', 'still'), 'junk-server');
+  c.disconnect();
+  await j.close(); await jpub.quit(); await jsub.quit();
+});
+
+test('a stock broadcast with acks completes at once: our server reports 0 clients (acks are not supported here)', async () => {
+  const cA = await connect(ours.port), cS = await connect(stock.port);
+  await cA.emitWithAck('join', 'ack'); await cS.emitWithAck('join', 'ack');
+  cS.on('q', (cb) => cb('stock-client'));
+  const onA = collect(cA, 'q'), sentinel = collect(cA, 'sentinel');
+  // Without our BROADCAST_CLIENT_COUNT answer this rejects after the timeout (4 s: a loopback round trip takes ms).
+  assert.deepEqual(await stock.io.to('ack').timeout(4000).emitWithAck('q'), ['stock-client']);
+  stock.io.to('ack').emit('sentinel');
+  await sentinel.waitFor();
+  assert.deepEqual(onA.got, []);
+  assert.throws(() => ours.to('ack').emit('q', () => {}), (e) => e.code === 'ERR_BROADCAST_ACK');
+});
+
 test('Redis killed and restarted mid-test: no crash, local delivery goes on, cluster broadcasts resume', async () => {
   const cA = await connect(ours.port);
   const cS = await connect(stock.port);
