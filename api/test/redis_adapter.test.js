@@ -71,6 +71,14 @@ test('RESP client against redis-server: commands, error replies, an unreachable 
   assert.equal(new TextDecoder().decode(await pub.command('GET', 'k')), 'v');
   await assert.rejects(pub.command('NOSUCHCOMMAND'), (e) => e.code === 'ERR_REDIS_REPLY' && /unknown command/i.test(e.message));
   await assert.rejects(createRedisClient({ port: await freePort(), reconnect: false }), (e) => e.code === 'ECONNREFUSED');
+  // AUTH (ACL user) and SELECT on connect
+  assert.equal(await pub.command('ACL', 'SETUSER', 'alice', 'on', '>s3cret', '~*', '&*', '+@all'), 'OK');
+  const alice = await createRedisClient({ port: redis.port, username: 'alice', password: 's3cret', db: 3 });
+  assert.equal(await alice.command('SET', 'only-in-db3', '1'), 'OK');
+  assert.equal(await pub.command('EXISTS', 'only-in-db3'), 0);
+  assert.equal(new TextDecoder().decode(await alice.command('ACL', 'WHOAMI')), 'alice');
+  await alice.quit();
+  await assert.rejects(createRedisClient({ port: redis.port, username: 'alice', password: 'wrong' }), (e) => e.code === 'ERR_REDIS_REPLY' && /WRONGPASS/.test(e.message));
 });
 
 test('io.to(room).emit from either server reaches clients on the other (JSON and binary); except and rooms are honoured', async () => {
