@@ -34,7 +34,7 @@ const INCOMPLETE = Symbol('incomplete');
  * bulk string <= maxBulkBytes, nesting <= 8 (Pub/Sub needs 1).
  */
 export class RespParser {
-  #buf = new Uint8Array(0); #pos = 0; #need = 0;
+  #buf = new Uint8Array(0); #pos = 0; #need = 0; #held = []; #heldLen = 0;
 
   /** @param {(reply: any) => void} onReply @param {{maxBulkBytes?: number}} [opts] */
   constructor(onReply, opts = {}) {
@@ -44,13 +44,21 @@ export class RespParser {
 
   /** Feed bytes; calls onReply for every complete reply. Throws RedisProtocolError. */
   push(chunk) {
-    if (this.#pos < this.#buf.length) {
-      const b = new Uint8Array(this.#buf.length - this.#pos + chunk.length);
-      b.set(this.#buf.subarray(this.#pos)); b.set(chunk, this.#buf.length - this.#pos);
+    // While a bulk string of known length is incomplete, chunks are only held
+    // (one copy when it is complete: linear in its size, not quadratic).
+    this.#held.push(chunk); this.#heldLen += chunk.length;
+    const rest = this.#buf.length - this.#pos;
+    if (rest + this.#heldLen < this.#need) return;
+    if (rest === 0 && this.#held.length === 1) this.#buf = this.#held[0];
+    else {
+      const b = new Uint8Array(rest + this.#heldLen);
+      b.set(this.#buf.subarray(this.#pos));
+      let o = rest;
+      for (const c of this.#held) { b.set(c, o); o += c.length; }
       this.#buf = b;
-    } else this.#buf = chunk;
+    }
+    this.#held = []; this.#heldLen = 0;
     this.#pos = 0;
-    if (this.#buf.length < this.#need) return;
     this.#need = 0;
     while (this.#pos < this.#buf.length) {
       const r = this.#value(this.#pos, 0);

@@ -56,6 +56,16 @@ test('RESP parser: split replies, nested arrays, nil, errors; bad input throws c
   assert.equal(new TextDecoder().decode(out[4][0]), 'abc');
   assert.deepEqual(out[4][1], [7]);
   assert.equal(out[5].code, 'ERR_REDIS_REPLY');
+  // a 256 KiB bulk string inside a Pub/Sub push, then another reply, fed in 1000-byte chunks
+  const payload = new Uint8Array(256 * 1024).map((_, i) => i % 251);
+  const enc = new TextEncoder();
+  const push = Buffer.concat([enc.encode(`*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$${payload.length}\r\n`), payload, enc.encode('\r\n:5\r\n')]);
+  const got = [];
+  const p2 = new RespParser((r) => got.push(r));
+  for (let i = 0; i < push.length; i += 1000) p2.push(new Uint8Array(push.subarray(i, i + 1000)));
+  assert.equal(got.length, 2);
+  assert.ok(Buffer.from(got[0][2]).equals(Buffer.from(payload)));
+  assert.equal(got[1], 5);
   for (const bad of ['?x\r\n', ':12a\r\n', '$3\r\nabcd\r\n', `$${2 ** 40}\r\n`]) {
     assert.throws(() => new RespParser(() => {}).push(new TextEncoder().encode(bad)), (e) => e.code === 'ERR_REDIS_PROTOCOL', bad);
   }
@@ -102,6 +112,14 @@ test('io.to(room).emit from either server reaches clients on the other (JSON and
   assert.ok(Buffer.isBuffer(b2)); assert.deepEqual([...b2], [9, 8]);
   assert.deepEqual(arr, [1, null, 'x']);
 
+  // 2 MiB binary both ways (arrives at our RESP parser in many TCP chunks)
+  const big = Buffer.alloc(2 * 1024 * 1024); for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+  stock.io.to('r').emit('m', 'big-from-stock', big);
+  const [, gotBig] = await onA.waitFor(([t]) => t === 'big-from-stock');
+  assert.ok(Buffer.from(gotBig).equals(big));
+  ours.to('r').emit('m', 'big-from-ours', new Uint8Array(big));
+  const [, gotBig2] = await onS.waitFor(([t]) => t === 'big-from-ours');
+  assert.ok(Buffer.from(gotBig2).equals(big));
   // except: the stock client is excluded by id; the sentinel published after it arrives, the excluded one never did
   ours.to('r').except(cS.id).emit('m', 'not-for-stock');
   await onA.waitFor(([t]) => t === 'not-for-stock');
