@@ -292,6 +292,7 @@ export async function createTCPServer(host = '127.0.0.1', options = {}) {
   if (options === null || typeof options !== 'object') throw argError('options must be an object', 'ERR_INVALID_ARG_TYPE');
   const protocol = checkProtocol(options.protocol);
   if (options.port !== undefined && options.port !== 0) validatePort(options.port, 'port');
+  if (options.adapter !== undefined && (protocol !== 'socket.io' || typeof options.adapter !== 'function')) throw argError('adapter must be a function (namespace) => Adapter and needs protocol "socket.io"', 'ERR_INVALID_ARG_TYPE');
   const Ctor = globalThis.TCPServerSocket;
   if (typeof Ctor !== 'function') throw new SocketIWAError('ENOTSUP', 'TCPServerSocket is not available: Direct Sockets only exist in an Isolated Web App (or install node/direct-sockets.js under Node.js).');
   const dsOpts = {};
@@ -302,5 +303,10 @@ export async function createTCPServer(host = '127.0.0.1', options = {}) {
   try { server = new Ctor(host, dsOpts); } catch (err) { throw fromDirectSocketsError(err, `listen ${host}:${options.port || 0}`, 'EADDRINUSE'); }
   let info;
   try { info = await server.opened; } catch (err) { throw fromDirectSocketsError(err, `listen ${host}:${options.port || 0}`, 'EADDRINUSE'); }
-  return new TCPServer(server, info, { ...options, protocol });
+  try {
+    return new TCPServer(server, info, { ...options, protocol });
+  } catch (err) { // e.g. an adapter factory that throws: do not leave the port listening
+    try { await server.close(); } catch {}
+    throw err;
+  }
 }

@@ -76,6 +76,21 @@ test('RESP parser: split replies, nested arrays, nil, errors; bad input throws c
   assert.throws(() => createAdapter({}, sub), (e) => e.code === 'ERR_INVALID_ARG_TYPE');
 });
 
+test('bad adapter options: one-line coded errors, nothing left listening', async () => {
+  for (const opts of [{ protocol: 'socket.io', adapter: 'redis' }, { protocol: 'websocket', adapter: () => null }]) {
+    await assert.rejects(SocketIWA.createTCPServer('127.0.0.1', opts), (e) => e.code === 'ERR_INVALID_ARG_TYPE' && !e.message.includes('\n'));
+  }
+  // an adapter missing methods is named
+  const port = await freePort();
+  await assert.rejects(SocketIWA.createTCPServer('127.0.0.1', { port, protocol: 'socket.io', adapter: () => ({}) }), (e) => e.code === 'ERR_INVALID_ARG_TYPE' && /adapter for \/ has no addAll/.test(e.message));
+  const net = await import('node:net');
+  const refused = await new Promise((r) => { const c = net.connect(port, '127.0.0.1'); c.on('connect', () => { c.destroy(); r(false); }); c.on('error', (e) => r(e.code === 'ECONNREFUSED')); });
+  assert.ok(refused, 'the port of a server whose adapter failed is closed again');
+  assert.throws(() => createAdapter(pub, sub, { key: '' }), (e) => e.code === 'ERR_INVALID_ARG_VALUE');
+  assert.throws(() => createAdapter(pub, sub, { requestsTimeout: -1 }), (e) => e.code === 'ERR_INVALID_ARG_VALUE');
+  assert.throws(() => createAdapter(pub, sub, { parser: {} }), (e) => e.code === 'ERR_INVALID_ARG_TYPE');
+});
+
 test('RESP client against redis-server: commands, error replies, an unreachable server is a coded error', async () => {
   assert.equal(await pub.command('SET', 'k', 'v'), 'OK');
   assert.equal(new TextDecoder().decode(await pub.command('GET', 'k')), 'v');
