@@ -66,7 +66,7 @@ export function createAdapter(pubClient, subClient, opts = {}) {
 
 /** A namespace's adapter in a Redis cluster. */
 export class RedisAdapter extends Adapter {
-  #requests = new Map(); #listeners;
+  #requests = new Map(); #ackRequests = new Map(); #listeners;
 
   constructor(nsp, pubClient, subClient, opts = {}) {
     super(nsp);
@@ -184,12 +184,21 @@ export class RedisAdapter extends Adapter {
         this.nsp._onServerSideEmit(request.data);
         return;
       }
-      case RequestType.BROADCAST:
-        // Broadcasts with acknowledgements are not supported by SocketIWA
-        // servers: report that no local client will answer (docs/REDIS.md).
-        if (request.uid === this.uid || request.requestId === undefined) return;
-        reply(JSON.stringify({ type: RequestType.BROADCAST_CLIENT_COUNT, requestId: request.requestId, clientCount: 0 }));
+      case RequestType.BROADCAST: {
+        // A broadcast with acknowledgements from another server: deliver to our
+        // sockets, then report how many will answer and relay each answer.
+        if (this.#ackRequests.has(request.requestId) || request.requestId === undefined) return;
+        const packet = request.packet;
+        if (!packet || !Array.isArray(packet.data)) return;
+        super.broadcastWithAck(packet, optsOf(request),
+          (clientCount) => reply(JSON.stringify({ type: RequestType.BROADCAST_CLIENT_COUNT, requestId: request.requestId, clientCount })),
+          (arg) => {
+            let msg;
+            try { msg = this.parser.encode({ type: RequestType.BROADCAST_ACK, requestId: request.requestId, packet: arg }); } catch (err) { this.#fail(err, 'encode ack'); return; }
+            reply(msg);
+          });
         return;
+      }
       default:
     }
   }
@@ -198,6 +207,12 @@ export class RedisAdapter extends Adapter {
   onresponse(msg) {
     let response;
     try { response = this.#decodeRequest(msg); } catch { return; }
+    const ackRequest = response && this.#ackRequests.get(response.requestId);
+    if (ackRequest) {
+      if (response.type === RequestType.BROADCAST_CLIENT_COUNT && Number.isInteger(response.clientCount) && response.clientCount >= 0) ackRequest.clientCountCallback(response.clientCount);
+      else if (response.type === RequestType.BROADCAST_ACK) ackRequest.ack(response.packet);
+      return;
+    }
     const request = response && this.#requests.get(response.requestId);
     if (!request) return;
     const done = (value) => { clearTimeout(request.timeout); this.#requests.delete(response.requestId); request.resolve(value); };
@@ -247,6 +262,21 @@ export class RedisAdapter extends Adapter {
       this.#publish(channel, msg);
     }
     super.broadcast(packet, opts);
+  }
+
+  broadcastWithAck(packet, opts, clientCountCallback, ack) {
+    packet.nsp = this.nsp.name;
+    if (!opts.flags?.local) {
+      const requestId = uid(6);
+      const raw = { rooms: [...opts.rooms], except: [...new Set(opts.except)], flags: opts.flags || {} };
+      let msg;
+      try { msg = this.parser.encode({ uid: this.uid, requestId, type: RequestType.BROADCAST, packet, opts: raw }); } catch (err) { throw new SocketIWAError('ERR_INVALID_ARG_TYPE', `broadcast payload cannot be encoded for Redis: ${err.message}`, { cause: err }); }
+      // answers are relayed until the broadcast's timeout (socket.io gives up then too)
+      const timer = setTimeout(() => this.#ackRequests.delete(requestId), opts.flags?.timeout ?? this.requestsTimeout);
+      this.#ackRequests.set(requestId, { clientCountCallback, ack, timer });
+      this.#publish(this.requestChannel, msg);
+    }
+    super.broadcastWithAck(packet, opts, clientCountCallback, ack);
   }
 
   /** Every room on every server. */
@@ -310,5 +340,7 @@ export class RedisAdapter extends Adapter {
     for (const ch of [this.requestChannel, this.responseChannel, this.specificResponseChannel]) this.subClient.unsubscribe(ch, this.#listeners.sub).catch(() => {});
     for (const [, r] of this.#requests) clearTimeout(r.timeout);
     this.#requests.clear();
+    for (const [, r] of this.#ackRequests) clearTimeout(r.timer);
+    this.#ackRequests.clear();
   }
 }

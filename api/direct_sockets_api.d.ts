@@ -197,6 +197,10 @@ export interface BroadcastOperator {
   /** Socket.IO: only this server's sockets. */
   readonly local: BroadcastOperator;
   readonly volatile: BroadcastOperator;
+  /** Socket.IO: acknowledgement timeout (ms) for emit(..., cb) / emitWithAck. */
+  timeout(ms: number): BroadcastOperator;
+  /** Socket.IO: one acknowledgement per selected client (every server); rejects ETIMEDOUT with err.responses. */
+  emitWithAck(event: string, ...args: any[]): Promise<any[]>;
   compress(on: boolean): BroadcastOperator;
   /** Socket.IO: the selected sockets on every server (RemoteSocket for other servers'). */
   fetchSockets(): Promise<Array<ServerSocket | RemoteSocket>>;
@@ -278,6 +282,7 @@ export declare class Namespace extends Emitter {
   except(room: string | string[]): BroadcastOperator;
   emit(event: string, ...args: any[]): any;
   readonly local: BroadcastOperator;
+  timeout(ms: number): BroadcastOperator;
   fetchSockets(): Promise<Array<ServerSocket | RemoteSocket>>;
   socketsJoin(room: string | string[]): void;
   socketsLeave(room: string | string[]): void;
@@ -302,6 +307,7 @@ export declare class TCPServer extends Emitter {
   broadcast(data: string | BinaryData): number;
   /** Socket.IO cluster helpers for namespace "/" (see Namespace). */
   readonly local: BroadcastOperator;
+  timeout(ms: number): BroadcastOperator;
   fetchSockets(): Promise<Array<ServerSocket | RemoteSocket>>;
   socketsJoin(room: string | string[]): void;
   socketsLeave(room: string | string[]): void;

@@ -113,8 +113,18 @@ export class Adapter {
 
   /** Deliver a packet ({type, data, nsp}) to the local sockets selected by opts. */
   broadcast(packet, opts) { this.nsp._deliver(this._select(opts), packet); }
-  /** Broadcast expecting acknowledgements: not supported by this server. */
-  broadcastWithAck() { throw unsupported('broadcastWithAck'); }
+  /**
+   * Deliver a packet to the selected local sockets, each with its own ack id:
+   * clientCountCallback(n) once, then ack(firstArgument) per client answer.
+   */
+  broadcastWithAck(packet, opts, clientCountCallback, ack) {
+    const [event, ...args] = packet.data;
+    let n = 0;
+    for (const s of this._select(opts)) {
+      try { s.emit(String(event), ...args, (...res) => ack(res[0])); n++; } catch {} // reserved name or socket gone: not counted
+    }
+    clientCountCallback(n);
+  }
   /** Ids of local sockets in any of `rooms` (all when empty). */
   async sockets(rooms) { return new Set(this._select({ rooms, except: new Set() }).map((s) => s.id)); }
   /** Local sockets selected by opts. */
@@ -183,6 +193,11 @@ export class BroadcastOperator {
   get volatile() { return new BroadcastOperator(this.target, this.rooms, this.exceptRooms, { ...this.flags, volatile: true }); }
   /** The compress flag (forwarded to the adapter as socket.io does). */
   compress(on) { return new BroadcastOperator(this.target, this.rooms, this.exceptRooms, { ...this.flags, compress: !!on }); }
+  /** Socket.IO: how long emit(..., cb) / emitWithAck wait for the clients' acknowledgements (ms). */
+  timeout(ms) {
+    if (!Number.isFinite(ms) || ms < 0) { const e = new TypeError('timeout must be a non-negative number of ms'); e.code = 'ERR_INVALID_ARG_VALUE'; throw e; }
+    return new BroadcastOperator(this.target, this.rooms, this.exceptRooms, { ...this.flags, timeout: ms });
+  }
 
   #opts() { return { rooms: new Set(this.rooms), except: new Set(this.exceptRooms), flags: { ...this.flags } }; }
 
@@ -202,17 +217,45 @@ export class BroadcastOperator {
     return [...this.target.registry.select(this.rooms, this.exceptRooms, all.keys())].map((id) => all.get(id)).filter(Boolean);
   }
 
-  /** Emit a named event (Socket.IO mode) to every selected socket, on every server of the cluster. */
+  /**
+   * Emit a named event (Socket.IO mode) to every selected socket, on every
+   * server of the cluster. A function as last argument collects one
+   * acknowledgement per client, as socket.io does: cb(null, responses), or
+   * cb(err with code ETIMEDOUT, responses so far) after timeout(ms) (default
+   * the server's ackTimeoutMs).
+   */
   emit(event, ...args) {
     const adapter = this.#adapter('named events');
-    if (typeof args[args.length - 1] === 'function') {
-      const e = new TypeError('acknowledgements are not supported when broadcasting');
-      e.code = 'ERR_BROADCAST_ACK';
-      throw e;
-    }
     this.target.checkEvent?.(event);
-    adapter.broadcast({ type: EVENT, data: [event, ...args], nsp: this.target.nsp }, this.#opts());
+    if (typeof args[args.length - 1] !== 'function') {
+      adapter.broadcast({ type: EVENT, data: [event, ...args], nsp: this.target.nsp }, this.#opts());
+      return true;
+    }
+    const cb = args.pop();
+    const opts = this.#opts();
+    opts.flags.timeout ??= this.target.ackTimeoutMs ?? 10000;
+    const responses = [];
+    let done = false, servers = -1, answered = 0, clients = 0;
+    const finish = (err) => { if (done) return; done = true; clearTimeout(timer); cb(err, responses); };
+    const timer = setTimeout(() => {
+      const e = new Error(`broadcast acknowledgements: ${responses.length} of ${servers < 0 || answered < servers ? 'an unknown number of' : clients} clients answered within ${opts.flags.timeout} ms`);
+      e.code = 'ETIMEDOUT';
+      e.responses = responses;
+      finish(e);
+    }, opts.flags.timeout);
+    const check = () => { if (servers >= 0 && answered >= servers && responses.length >= clients) finish(null); };
+    adapter.broadcastWithAck({ type: EVENT, data: [event, ...args], nsp: this.target.nsp }, opts,
+      (n) => { clients += n; answered++; check(); },
+      (response) => { if (!done) { responses.push(response); check(); } });
+    Promise.resolve(adapter.serverCount ? adapter.serverCount() : 1).then((n) => { servers = n; check(); }, (err) => finish(err));
     return true;
+  }
+
+  /** emit() with acknowledgements as a Promise: resolves with the responses, rejects ETIMEDOUT (err.responses holds the partial list). */
+  emitWithAck(event, ...args) {
+    return new Promise((resolve, reject) => {
+      this.emit(event, ...args, (err, responses) => (err ? reject(err) : resolve(responses)));
+    });
   }
 
   /** Send a raw / WebSocket message to every selected connection (Socket.IO: emit('message', data)). */

@@ -248,6 +248,8 @@ export class TCPServer extends Emitter {
     return new BroadcastOperator(this.#target()).emit(event, ...args);
   }
 
+  /** Socket.IO: broadcast acknowledgements wait `ms` (server.timeout(ms).emitWithAck(...)). */
+  timeout(ms) { return this.of('/').timeout(ms); }
   /** Socket.IO (namespace "/"): only this server's sockets. */
   get local() { return this.of('/').local; }
   /** Socket.IO: sockets of "/" on every server of the cluster. */

@@ -399,6 +399,7 @@ export class Namespace extends Emitter {
     return {
       adapter: this.adapter,
       nsp: this.name,
+      ackTimeoutMs: this.server.ackTimeoutMs,
       checkEvent: (event) => { if (RESERVED_EVENTS.includes(event)) throw argError(`"${event}" is a reserved event name`, 'ERR_RESERVED_EVENT'); },
     };
   }
@@ -417,6 +418,8 @@ export class Namespace extends Emitter {
 
   /** Only this server's sockets. */
   get local() { return new BroadcastOperator(this._target()).local; }
+  /** Broadcast acknowledgements wait `ms`: timeout(ms).emitWithAck(...) / .emit(..., cb). */
+  timeout(ms) { return new BroadcastOperator(this._target()).timeout(ms); }
   /** Sockets of this namespace on every server of the cluster. */
   fetchSockets() { return new BroadcastOperator(this._target()).fetchSockets(); }
   /** Make every socket (every server) join rooms. */

@@ -75,7 +75,7 @@ test('IWA + Node + stock servers in one Redis cluster: to(room).emit from each r
   assert.deepEqual(on.out.got.map(([t]) => t), ['everyone']);
 });
 
-test('IWA: fetchSockets across the three servers; serverSideEmit with acks both ways', async () => {
+test('IWA: fetchSockets across the three servers; broadcasts with acks and serverSideEmit with acks both ways', async () => {
   const cI = await connect(iwaPort, 'f'), cN = await connect(node.port, 'f'), cS = await connect(stock.port, 'f');
   const fromIwa = await call('fetchSockets', 'f');
   assert.deepEqual(fromIwa.map((s) => s.id).sort(), [cI.id, cN.id, cS.id].sort());
@@ -86,6 +86,10 @@ test('IWA: fetchSockets across the three servers; serverSideEmit with acks both 
   assert.equal(fromStock.find((s) => s.id === cI.id)?.data.server, 'iwa');
   assert.deepEqual((await call('serverSideEmitWithAck', 'question', 3)).sort(), ['node:3', 'stock:3']);
   assert.deepEqual((await stock.io.serverSideEmitWithAck('question', 4)).sort(), ['iwa:4', 'node:4']);
+  // broadcasts with acknowledgements, from the IWA and into it (8 s: generous for loopback round trips)
+  for (const [c, name] of [[cI, 'iwa'], [cN, 'node'], [cS, 'stock']]) c.on('q', (n, cb) => cb(`${name}-client:${n}`));
+  assert.deepEqual((await call('emitWithAck', 'f', 'q', 5)).sort(), ['iwa-client:5', 'node-client:5', 'stock-client:5']);
+  assert.deepEqual((await stock.io.to('f').timeout(8000).emitWithAck('q', 6)).sort(), ['iwa-client:6', 'node-client:6', 'stock-client:6']);
   stock.io.serverSideEmit('note', 'hi iwa');
   await until(async () => (await call('state')).received.length > 0, 5000, 'serverSideEmit into the IWA');
   assert.deepEqual((await call('state')).received, [['hi iwa']]);

@@ -250,17 +250,33 @@ test('junk on the adapter channels is ignored or reported with a code; the adapt
   await j.close(); await jpub.quit(); await jsub.quit();
 });
 
-test('a stock broadcast with acks completes at once: our server reports 0 clients (acks are not supported here)', async () => {
+test('broadcasts with acknowledgements across the cluster, both ways; a silent client ends in ETIMEDOUT with the partial answers', async () => {
   const cA = await connect(ours.port), cS = await connect(stock.port);
   await cA.emitWithAck('join', 'ack'); await cS.emitWithAck('join', 'ack');
-  cS.on('q', (cb) => cb('stock-client'));
-  const onA = collect(cA, 'q'), sentinel = collect(cA, 'sentinel');
-  // Without our BROADCAST_CLIENT_COUNT answer this rejects after the timeout (4 s: a loopback round trip takes ms).
-  assert.deepEqual(await stock.io.to('ack').timeout(4000).emitWithAck('q'), ['stock-client']);
-  stock.io.to('ack').emit('sentinel');
-  await sentinel.waitFor();
-  assert.deepEqual(onA.got, []);
-  assert.throws(() => ours.to('ack').emit('q', () => {}), (e) => e.code === 'ERR_BROADCAST_ACK');
+  cA.on('q', (n, cb) => cb(`ours-client:${n}`));
+  cS.on('q', (n, cb) => cb(`stock-client:${n}`));
+  // generous timeouts: every answer is a loopback round trip (ms); the check is on content, not speed
+  assert.deepEqual((await ours.to('ack').timeout(8000).emitWithAck('q', 1)).sort(), ['ours-client:1', 'stock-client:1']);
+  assert.deepEqual((await stock.io.to('ack').timeout(4000).emitWithAck('q', 2)).sort(), ['ours-client:2', 'stock-client:2']);
+  const viaCb = await new Promise((r) => ours.to('ack').timeout(8000).emit('q', 3, (err, res) => r([err, res])));
+  assert.equal(viaCb[0], null);
+  assert.deepEqual(viaCb[1].sort(), ['ours-client:3', 'stock-client:3']);
+  // a client that never answers: the broadcast times out with the answers it got
+  const silent = await connect(stock.port);
+  await silent.emitWithAck('join', 'ack');
+  silent.on('q', () => {});
+  const err = await ours.to('ack').timeout(3000).emitWithAck('q', 4).then(() => null, (e) => e); // 3 s: >100x a loopback round trip
+  assert.equal(err?.code, 'ETIMEDOUT');
+  assert.deepEqual(err.responses.sort(), ['ours-client:4', 'stock-client:4']);
+  silent.disconnect();
+  // one server alone (in-memory adapter): the same API
+  const solo = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
+  const c1 = await connect(solo.port), c2 = await connect(solo.port);
+  c1.on('q', (cb) => cb(1)); c2.on('q', (cb) => cb(2));
+  assert.deepEqual((await solo.timeout(8000).emitWithAck('q')).sort(), [1, 2]);
+  assert.deepEqual(await solo.of('/').timeout(8000).except(c2.id).emitWithAck('q'), [1]);
+  assert.throws(() => solo.timeout(-1), (e) => e.code === 'ERR_INVALID_ARG_VALUE');
+  await solo.close();
 });
 
 test('Redis killed and restarted mid-test: no crash, local delivery goes on, cluster broadcasts resume', async () => {

@@ -32,6 +32,8 @@ export async function start(redisPort) {
 export function emitTo(room, event, ...args) { st.server.to(room).emit(event, ...args); return true; }
 export function emitBinaryTo(room, event, bytes) { st.server.to(room).emit(event, new Uint8Array(bytes)); return true; }
 
+export function emitWithAck(room, event, arg) { return st.server.to(room).timeout(8000).emitWithAck(event, arg); }
+
 export async function fetchSockets(room) {
   return (await st.server.in(room).fetchSockets()).map((s) => ({ id: s.id, data: s.data, rooms: [...s.rooms], remote: typeof s._sendPacket !== 'function' }));
 }
