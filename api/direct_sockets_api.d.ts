@@ -76,6 +76,8 @@ export interface MulticastHelper {
   joinSourceSpecific(source: string, group: string): Promise<void>;
   leaveSourceSpecific(source: string, group: string): Promise<void>;
   readonly joinedGroups: readonly string[];
+  /** Whether source-specific joins work here (feature-detected; Chromium needs SourceSpecificMulticastInDirectSockets). */
+  readonly supportsSourceSpecific: boolean;
 }
 
 /** Events of a UDPConnection. */
@@ -279,6 +281,48 @@ export interface BroadcastOperator {
   emit(event: string, ...args: any[]): boolean;
   send(data: string | BinaryData): number;
   members(): any[];
+  /** Socket.IO: only this server's sockets. */
+  readonly local: BroadcastOperator;
+  readonly volatile: BroadcastOperator;
+  /** Socket.IO: acknowledgement timeout (ms) for emit(..., cb) / emitWithAck. */
+  timeout(ms: number): BroadcastOperator;
+  /** Socket.IO: one acknowledgement per selected client (every server); rejects ETIMEDOUT with err.responses. */
+  emitWithAck(event: string, ...args: any[]): Promise<any[]>;
+  compress(on: boolean): BroadcastOperator;
+  /** Socket.IO: the selected sockets on every server (RemoteSocket for other servers'). */
+  fetchSockets(): Promise<Array<ServerSocket | RemoteSocket>>;
+  socketsJoin(room: string | string[]): void;
+  socketsLeave(room: string | string[]): void;
+  disconnectSockets(close?: boolean): void;
+}
+
+/** A socket on another server of a Socket.IO cluster (from fetchSockets()). */
+export interface RemoteSocket {
+  id: string;
+  handshake: Record<string, any>;
+  rooms: Set<string>;
+  data: any;
+  emit(event: string, ...args: any[]): boolean;
+  join(room: string | string[]): void;
+  leave(room: string | string[]): void;
+  disconnect(close?: boolean): this;
+}
+
+/** Socket.IO adapter (api/rooms.js Adapter; api/adapter_redis.js for a Redis cluster). */
+export interface SocketIOAdapter {
+  addAll(id: string, rooms: Iterable<string>): void;
+  del(id: string, room: string): void;
+  delAll(id: string): void;
+  socketRooms(id: string): Set<string>;
+  broadcast(packet: { type: number; data: any[]; nsp?: string }, opts: { rooms: Set<string>; except: Set<string>; flags: Record<string, any> }): void;
+  fetchSockets(opts: { rooms: Set<string>; except: Set<string>; flags?: Record<string, any> }): Promise<any[]>;
+  addSockets(opts: object, rooms: string[]): void;
+  delSockets(opts: object, rooms: string[]): void;
+  disconnectSockets(opts: object, close: boolean): void;
+  serverSideEmit(args: any[]): void;
+  serverCount?(): Promise<number>;
+  init?(): void;
+  close?(): void;
 }
 
 /** Server-side Socket.IO socket. Events: disconnecting, disconnect (reason), close, and named events. */
@@ -324,11 +368,22 @@ export declare class Namespace extends Emitter<NamespaceEvents> {
   server: any;
   registry: any;
   sockets: Map<string, ServerSocket>;
+  adapter: SocketIOAdapter;
+  /** Where serverSideEmit from other servers is dispatched (the TCPServer for "/"). */
+  serverSideTarget?: Emitter;
   use(fn: (socket: ServerSocket, next: (err?: Error) => void) => void): this;
   to(room: string | string[]): BroadcastOperator;
   in(room: string | string[]): BroadcastOperator;
   except(room: string | string[]): BroadcastOperator;
   emit(event: string, ...args: any[]): any;
+  readonly local: BroadcastOperator;
+  timeout(ms: number): BroadcastOperator;
+  fetchSockets(): Promise<Array<ServerSocket | RemoteSocket>>;
+  socketsJoin(room: string | string[]): void;
+  socketsLeave(room: string | string[]): void;
+  disconnectSockets(close?: boolean): void;
+  serverSideEmit(event: string, ...args: any[]): boolean;
+  serverSideEmitWithAck(event: string, ...args: any[]): Promise<any[]>;
 }
 
 /** What a server's 'connection' hands over, per protocol. */
@@ -364,6 +419,15 @@ export declare class TCPServer<P extends Protocol = Protocol> extends Emitter<TC
   except(room: string | string[]): BroadcastOperator;
   emit(event: string, ...args: any[]): any;
   broadcast(data: string | BinaryData): number;
+  /** Socket.IO cluster helpers for namespace "/" (see Namespace). */
+  readonly local: BroadcastOperator;
+  timeout(ms: number): BroadcastOperator;
+  fetchSockets(): Promise<Array<ServerSocket | RemoteSocket>>;
+  socketsJoin(room: string | string[]): void;
+  socketsLeave(room: string | string[]): void;
+  disconnectSockets(close?: boolean): void;
+  serverSideEmit(event: string, ...args: any[]): boolean;
+  serverSideEmitWithAck(event: string, ...args: any[]): Promise<any[]>;
   close(): Promise<void>;
 }
 
@@ -433,6 +497,8 @@ export interface TCPServerOptions {
   connectTimeoutMs?: number;
   /** Socket.IO long-polling CORS: allowed origins ('*', true, one or a list) and credentials. */
   cors?: { origin: '*' | true | string | string[]; credentials?: boolean };
+  /** Socket.IO adapter factory, e.g. createAdapter(pub, sub) from api/adapter_redis.js (default: in memory). */
+  adapter?: (namespace: Namespace) => SocketIOAdapter;
   binaryType?: BinaryType;
   /** Accept a client's permessage-deflate (RFC 7692) offer (default true). */
   perMessageDeflate?: boolean;

@@ -65,6 +65,7 @@ export class TCPServer extends Emitter {
       const maxHttpBufferSize = num('maxHttpBufferSize', opts.maxPayload ?? 1000000);
       this.#core = new SocketIOServerCore({ ...opts, maxPayload: maxHttpBufferSize, onError: (err) => this.emitLocal('error', err) });
       this.#core.of('/').on('connection', (s) => { this.emitLocal('connection', s); this.emitLocal('connect', s); });
+      this.#core.of('/').serverSideTarget = this; // serverSideEmit from other servers reaches server.on(event)
     }
     this.#reader = info.readable.getReader();
     this.#acceptLoop();
@@ -321,6 +322,23 @@ export class TCPServer extends Emitter {
     return new BroadcastOperator(this.#target()).emit(event, ...args);
   }
 
+  /** Socket.IO: broadcast acknowledgements wait `ms` (server.timeout(ms).emitWithAck(...)). */
+  timeout(ms) { return this.of('/').timeout(ms); }
+  /** Socket.IO (namespace "/"): only this server's sockets. */
+  get local() { return this.of('/').local; }
+  /** Socket.IO: sockets of "/" on every server of the cluster. */
+  fetchSockets() { return this.of('/').fetchSockets(); }
+  /** Socket.IO: make every socket of "/" (every server) join rooms. */
+  socketsJoin(room) { return this.of('/').socketsJoin(room); }
+  /** Socket.IO: make every socket of "/" (every server) leave rooms. */
+  socketsLeave(room) { return this.of('/').socketsLeave(room); }
+  /** Socket.IO: disconnect every socket of "/" (every server). */
+  disconnectSockets(close = false) { return this.of('/').disconnectSockets(close); }
+  /** Socket.IO: emit to the other servers of the cluster (needs a cluster adapter). */
+  serverSideEmit(event, ...args) { return this.of('/').serverSideEmit(event, ...args); }
+  /** Socket.IO: serverSideEmit and collect one acknowledgement per other server. */
+  serverSideEmitWithAck(event, ...args) { return this.of('/').serverSideEmitWithAck(event, ...args); }
+
   /** Raw / WebSocket: send a message to every client. */
   broadcast(data) { return new BroadcastOperator(this.#target()).send(data); }
 
@@ -351,6 +369,7 @@ export async function createTCPServer(host = '127.0.0.1', options = {}) {
   const protocol = checkProtocol(options.protocol);
   if (options.port !== undefined && options.port !== 0) validatePort(options.port, 'port');
   for (const k of LIMIT_OPTIONS) if (options[k] !== undefined) limitOption(options, k, 0);
+  if (options.adapter !== undefined && (protocol !== 'socket.io' || typeof options.adapter !== 'function')) throw argError('adapter must be a function (namespace) => Adapter and needs protocol "socket.io"', 'ERR_INVALID_ARG_TYPE');
   const Ctor = requireCtor('TCPServerSocket');
   const dsOpts = {};
   if (options.port) dsOpts.localPort = options.port;
@@ -360,5 +379,10 @@ export async function createTCPServer(host = '127.0.0.1', options = {}) {
   try { server = new Ctor(host, dsOpts); } catch (err) { throw fromDirectSocketsError(err, `listen ${host}:${options.port || 0}`, 'EADDRINUSE'); }
   let info;
   try { info = await server.opened; } catch (err) { throw fromDirectSocketsError(err, `listen ${host}:${options.port || 0}`, 'EADDRINUSE'); }
-  return new TCPServer(server, info, { ...options, protocol });
+  try {
+    return new TCPServer(server, info, { ...options, protocol });
+  } catch (err) { // e.g. an adapter factory that throws: do not leave the port listening
+    try { await server.close(); } catch {}
+    throw err;
+  }
 }

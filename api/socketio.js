@@ -7,7 +7,7 @@
 import { Emitter } from './emitter.js';
 import { SocketIWAError, argError, closedError } from './errors.js';
 import { EIO, SIO, ProtocolError, decodeEngine, encodeEngine, encodeSocket, SocketDecoder } from './socketio_codec.js';
-import { RoomRegistry, BroadcastOperator } from './rooms.js';
+import { Adapter, BroadcastOperator } from './rooms.js';
 import { randomBytes, base64 } from './bytes.js';
 
 /** Events that are lifecycle events and cannot be emitted to the peer. */
@@ -191,7 +191,7 @@ export class ServerSocket extends SocketIOEndpoint {
   }
 
   /** Rooms this socket is in (its own id included). */
-  get rooms() { return this.namespace.registry.roomsOf(this.id); }
+  get rooms() { return this.namespace.adapter.socketRooms(this.id); }
   /** 1 while connected, 3 after. */
   get readyState() { return this.connected ? 1 : 3; }
   /** Bytes queued on the transport. */
@@ -200,9 +200,9 @@ export class ServerSocket extends SocketIOEndpoint {
   _sendPacket(packet) { this.conn.sendPacket(packet); }
 
   /** Join one or more rooms. */
-  join(...rooms) { this.namespace.registry.join(this.id, ...rooms); return this; }
+  join(...rooms) { this.namespace.adapter.addAll(this.id, rooms); return this; }
   /** Leave a room. */
-  leave(room) { this.namespace.registry.leave(this.id, room); return this; }
+  leave(room) { this.namespace.adapter.del(this.id, room); return this; }
   /** Broadcast to a room, excluding this socket. */
   to(room) { return new BroadcastOperator(this.namespace._target(), new Set(), new Set([this.id])).to(room); }
   /** Alias of to(). */
@@ -245,9 +245,17 @@ export class Namespace extends Emitter {
     this.name = name;
     /** @type {Map<string, ServerSocket>} */
     this.sockets = new Map();
-    this.registry = new RoomRegistry();
     this._middleware = [];
+    /** The adapter (rooms and broadcasts; a cluster adapter reaches other servers). */
+    this.adapter = server.adapterFactory ? server.adapterFactory(this) : new Adapter(this);
+    for (const m of ['addAll', 'del', 'delAll', 'socketRooms', 'broadcast', 'fetchSockets', 'addSockets', 'delSockets', 'disconnectSockets', 'serverSideEmit']) {
+      if (typeof this.adapter?.[m] !== 'function') throw argError(`adapter for ${name} has no ${m}() method`, 'ERR_INVALID_ARG_TYPE');
+    }
+    this.adapter.init?.();
   }
+
+  /** Room registry of the in-memory adapter. */
+  get registry() { return this.adapter.registry; }
 
   /**
    * Add a middleware run on each namespace connect: fn(socket, next); call
@@ -257,14 +265,48 @@ export class Namespace extends Emitter {
 
   _target() {
     return {
-      registry: this.registry,
-      members: () => this.sockets,
-      deliverEvent: (members, event, args) => {
-        if (RESERVED_EVENTS.includes(event)) throw argError(`"${event}" is a reserved event name`, 'ERR_RESERVED_EVENT');
-        const parts = encodeSocket({ type: SIO.EVENT, nsp: this.name, data: [event, ...args] });
-        for (const s of members) if (s.connected) s.conn.sendParts(parts);
-      },
+      adapter: this.adapter,
+      nsp: this.name,
+      ackTimeoutMs: this.server.ackTimeoutMs,
+      checkEvent: (event) => { if (RESERVED_EVENTS.includes(event)) throw argError(`"${event}" is a reserved event name`, 'ERR_RESERVED_EVENT'); },
     };
+  }
+
+  /** Adapter -> local sockets: send one packet (encoded once). */
+  _deliver(sockets, packet) {
+    const parts = encodeSocket({ ...packet, nsp: this.name });
+    for (const s of sockets) if (s.connected) try { s.conn.sendParts(parts); } catch {}
+  }
+
+  /** Adapter -> a serverSideEmit from another server (lifecycle names are ignored). */
+  _onServerSideEmit(args) {
+    if (!Array.isArray(args) || typeof args[0] !== 'string' || RESERVED_EVENTS.includes(args[0]) || args[0] === 'connection' || args[0] === 'listening' || args[0] === 'clientError') return;
+    (this.serverSideTarget || this).emitLocal(...args);
+  }
+
+  /** Only this server's sockets. */
+  get local() { return new BroadcastOperator(this._target()).local; }
+  /** Broadcast acknowledgements wait `ms`: timeout(ms).emitWithAck(...) / .emit(..., cb). */
+  timeout(ms) { return new BroadcastOperator(this._target()).timeout(ms); }
+  /** Sockets of this namespace on every server of the cluster. */
+  fetchSockets() { return new BroadcastOperator(this._target()).fetchSockets(); }
+  /** Make every socket (every server) join rooms. */
+  socketsJoin(room) { return new BroadcastOperator(this._target()).socketsJoin(room); }
+  /** Make every socket (every server) leave rooms. */
+  socketsLeave(room) { return new BroadcastOperator(this._target()).socketsLeave(room); }
+  /** Disconnect every socket (every server). */
+  disconnectSockets(close = false) { return new BroadcastOperator(this._target()).disconnectSockets(close); }
+  /** Emit an event to the other servers of the cluster (their `on(event)` listeners); a last-argument function receives (err, responses). */
+  serverSideEmit(event, ...args) {
+    if (typeof event !== 'string' || RESERVED_EVENTS.includes(event) || event === 'connection') throw argError(`"${event}" cannot be emitted to other servers`, 'ERR_RESERVED_EVENT');
+    this.adapter.serverSideEmit([event, ...args]);
+    return true;
+  }
+  /** serverSideEmit and wait for one acknowledgement per other server; resolves with the responses. */
+  serverSideEmitWithAck(event, ...args) {
+    return new Promise((resolve, reject) => {
+      this.serverSideEmit(event, ...args, (err, responses) => (err ? reject(Object.assign(err, { code: err.code || 'ETIMEDOUT', responses })) : resolve(responses)));
+    });
   }
 
   /** Select a room for broadcasting. */
@@ -284,7 +326,7 @@ export class Namespace extends Emitter {
 
   _remove(socket) {
     this.sockets.delete(socket.id);
-    this.registry.leaveAll(socket.id);
+    this.adapter.delAll(socket.id);
   }
 
   async _connect(conn, auth) {
@@ -485,6 +527,9 @@ export class SocketIOServerCore {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.binaryType = opts.binaryType || 'arraybuffer';
     this.onError = opts.onError || (() => {});
+    if (opts.adapter !== undefined && typeof opts.adapter !== 'function') throw argError('adapter must be a function (namespace) => Adapter, e.g. createAdapter(pub, sub) from api/adapter_redis.js', 'ERR_INVALID_ARG_TYPE');
+    /** (namespace) => Adapter; the in-memory Adapter when unset. */
+    this.adapterFactory = opts.adapter;
     /** @type {Map<string, Namespace>} */
     this.namespaces = new Map();
     /** @type {Map<string, EngineConnection>} */
@@ -513,5 +558,6 @@ export class SocketIOServerCore {
   /** Close every session ('server shutting down'). */
   closeAll() {
     for (const c of [...this.connections.values()]) c.close('server shutting down');
+    for (const nsp of this.namespaces.values()) try { nsp.adapter.close?.(); } catch {}
   }
 }

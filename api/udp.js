@@ -34,6 +34,35 @@ function toUDPSocketOptions(o) {
   return ds;
 }
 
+const ssmSupport = new WeakMap(); // MulticastController class -> boolean
+
+/**
+ * Does this MulticastController honour joinGroup's `sourceAddress`? Chromium
+ * only has the member in its IDL dictionary when the
+ * SourceSpecificMulticastInDirectSockets feature is on; otherwise the V8
+ * conversion drops it silently and the join becomes any-source. The probe
+ * calls joinGroup with a group that is not multicast (always refused, after
+ * the arguments are converted: no membership changes) and an options object
+ * whose `sourceAddress` getter records whether the binding read it. Node's
+ * implementation says so with the static `supportsSourceSpecific` flag.
+ * @param {any} mc a MulticastController
+ * @returns {boolean}
+ */
+export function supportsSourceSpecificMulticast(mc) {
+  if (!mc) return false;
+  const C = mc.constructor;
+  if (C && C.supportsSourceSpecific === true) return true;
+  if (C && ssmSupport.has(C)) return ssmSupport.get(C);
+  let read = false;
+  const probe = { get sourceAddress() { read = true; return undefined; } };
+  try {
+    const p = mc.joinGroup('0.0.0.0', probe); // not a multicast address: refused
+    if (p && typeof p.catch === 'function') p.catch(() => {});
+  } catch {}
+  if (C) ssmSupport.set(C, read);
+  return read;
+}
+
 /** Direct-Sockets-style multicast controller on a UDPConnection. */
 class MulticastHelper {
   #conn;
@@ -48,6 +77,8 @@ class MulticastHelper {
   leaveSourceSpecific(source, group) { return this.#conn._membership(false, group, source); }
   /** Groups joined (as reported by the browser's MulticastController). */
   get joinedGroups() { return this.#conn._joinedGroups(); }
+  /** Whether source-specific joins work here (feature-detected; false without a multicast controller). */
+  get supportsSourceSpecific() { return this.#conn._supportsSourceSpecific(); }
 }
 
 /**
@@ -232,10 +263,15 @@ export class UDPConnection extends Emitter {
 
   _joinedGroups() {
     const mc = this.#info.multicastController;
-    const seen = new Set(mc ? [...mc.joinedGroups] : []);
+    // Chromium with SourceSpecificMulticastInDirectSockets lists source-specific
+    // memberships as {groupAddress, sourceAddress}; the API reports "source@group".
+    const norm = (g) => (typeof g === 'string' ? g : g && g.sourceAddress ? `${g.sourceAddress}@${g.groupAddress}` : String(g?.groupAddress));
+    const seen = new Set(mc ? [...mc.joinedGroups].map(norm) : []);
     for (const g of this.#groups.values()) if (g.source) seen.add(`${g.source}@${g.group}`);
     return Object.freeze([...seen]);
   }
+
+  _supportsSourceSpecific() { return supportsSourceSpecificMulticast(this.#info.multicastController); }
 
   async _membership(join, group, source) {
     validateMulticast(group, 'group');
@@ -243,8 +279,8 @@ export class UDPConnection extends Emitter {
     if (this.#readyState !== 1) throw closedError(join ? 'addMembership' : 'dropMembership');
     const mc = this.#info.multicastController;
     if (!mc) throw new SocketIWAError('ENOTSUP', 'multicast needs a bound UDP socket (localAddress), and the "direct-sockets-multicast" permissions policy');
-    if (source !== undefined && mc.constructor?.supportsSourceSpecific !== true) {
-      throw new SocketIWAError('ENOTSUP', 'source-specific multicast is not supported by this MulticastController (Chromium ignores joinGroup\'s sourceAddress); use addMembership(group) and filter by rinfo.address');
+    if (source !== undefined && !supportsSourceSpecificMulticast(mc)) {
+      throw new SocketIWAError('ENOTSUP', 'source-specific multicast is not supported here: Chromium drops joinGroup\'s sourceAddress unless the SourceSpecificMulticastInDirectSockets feature is enabled; use addMembership(group) and filter by rinfo.address');
     }
     const key = `${source || ''}@${group}`;
     try {

@@ -9,8 +9,9 @@ say() { echo "setup: $*" >&2; }
 # emscripten: wasm32-unknown-emscripten linker (3.1.6); clang/libclang: bindgen;
 # chromium: IWA and WebTransport tests; iproute2: network namespaces;
 # ngtcp2-client (Debian's C ngtcp2 client, GnuTLS) and valgrind: handshake tests;
-# pkg-config, libnghttp3-dev, cmake: the SOCKET_IWA_SYSTEM_NGHTTP3 override test (15-sys-build).
-apt_pkgs=(emscripten clang libclang-dev chromium iproute2 curl ca-certificates ngtcp2-client valgrind pkg-config libnghttp3-dev cmake)
+# pkg-config, libnghttp3-dev, cmake: the SOCKET_IWA_SYSTEM_NGHTTP3 override test (15-sys-build);
+# redis-server: the Socket.IO Redis adapter cluster tests (started by the tests on loopback).
+apt_pkgs=(emscripten clang libclang-dev chromium iproute2 curl ca-certificates ngtcp2-client valgrind pkg-config libnghttp3-dev cmake redis-server)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # JavaScript API suite: Node tests (Node Direct Sockets as globals, stock ws /
 # socket.io peers) and the same behaviours inside a real IWA in headless
-# Chromium. Bounded: 90 + 90 + 120 + 100 s (+10 s kill grace each) < 7 min; ~85 s typical
+# Chromium. Bounded: 120 + 90 + 120 + 100 + 90 + 100 s (+10 s kill grace each) < 11 min; ~100 s typical
 # (robustness.test.js ~13 s: limits are lowered to 1 s in the servers under test; the
-# Socket.IO client, deflate, property and types tests ~12 s of the node part).
+# Socket.IO client, deflate, property, types and Redis adapter tests ~20 s of the node part).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -17,9 +17,12 @@ run() { # name timeout-seconds files...
     echo "--- js-api: $name FAILED" >&2; rc=1
   fi
 }
-run "node unit+interop" 90 api/test/node_direct_sockets.test.js api/test/websocket.test.js \
-  api/test/socketio.test.js api/test/socketio_client.test.js api/test/ws_deflate.test.js api/test/property.test.js api/test/udp_tcp_raw.test.js api/test/permissions.test.js api/test/types.test.js
+run "node unit+interop" 120 api/test/node_direct_sockets.test.js api/test/websocket.test.js \
+  api/test/socketio.test.js api/test/socketio_client.test.js api/test/ws_deflate.test.js api/test/property.test.js api/test/udp_tcp_raw.test.js api/test/permissions.test.js api/test/types.test.js \
+  api/test/redis_adapter.test.js
 run "robustness (adversarial peers, issue 13)" 90 api/test/robustness.test.js
 run "iwa (headless Chromium)" 120 api/test/iwa.test.js
 run "iwa multicast (network namespace)" 100 api/test/iwa_multicast.test.js
+run "iwa redis cluster (redis-server on loopback)" 90 api/test/iwa_redis.test.js
+run "iwa source-specific multicast (network namespace)" 100 api/test/iwa_ssm.test.js
 exit $rc
