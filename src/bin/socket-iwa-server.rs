@@ -3,7 +3,11 @@
 use clap::Parser;
 use socket_iwa::app::{server_factory, SERVER_ALPNS};
 use socket_iwa::io::{run, UdpSocket};
-use socket_iwa::quic::{ServerConfig, ServerEndpoint};
+use socket_iwa::quic::connection::PathStats;
+use socket_iwa::quic::{Endpoint, ServerConfig, ServerEndpoint};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use socket_iwa::tls::{Identity, TicketKey, TlsContext};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,7 +46,8 @@ struct Args {
     /// Unvalidated handshakes one source (IPv4 address or IPv6 /64) may hold before it gets a Retry.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     max_half_open_per_source: u32,
-    /// With --json: print the server's counters as a `stats` event every MS milliseconds (0: never).
+    /// With --json: print the server's counters as a `stats` event, and the live connection
+    /// list with totals as a `connections` event, every MS milliseconds (0: never).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     stats_interval: u64,
     /// Bytes one connection may make the server buffer (K/M/G suffixes); see docs/LIMITS.md.
@@ -115,7 +120,11 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             socket_iwa::log::event(json, serde_json::json!({ "event": "stats", "stats": s }));
         }));
     }
+    // Path counters of closed connections, so the `connections` totals never go down.
+    let closed_totals = Rc::new(RefCell::new(PathStats::default()));
+    let closed = closed_totals.clone();
     server.on_close = Some(Box::new(move |c| {
+        add_path_stats(&mut closed.borrow_mut(), &c.path_stats());
         let reason = c.close_reason().cloned();
         socket_iwa::log::event(json, serde_json::json!({
             "event": "connection_closed",
@@ -141,8 +150,112 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "cert": identity.source,
         "libraries": socket_iwa::library_versions(),
     }));
-    run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
+    if json && args.stats_interval > 0 {
+        let every = args.stats_interval * 1_000_000;
+        let mut watched = Watched {
+            server: &mut server,
+            every,
+            next: socket_iwa::time::now_ns() + every,
+            first_seen: HashMap::new(),
+            closed_totals,
+        };
+        run(&sock, &mut watched, &|| STOP.load(Ordering::Relaxed))?;
+    } else {
+        run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
+    }
     socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.current_stats(),
         "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
     Ok(())
+}
+
+fn add_path_stats(sum: &mut PathStats, p: &PathStats) {
+    sum.packets_in += p.packets_in;
+    sum.packets_out += p.packets_out;
+    sum.bytes_in += p.bytes_in;
+    sum.bytes_out += p.bytes_out;
+    sum.packets_lost += p.packets_lost;
+}
+
+/// The server plus a sampler that prints a `connections` event (every live
+/// connection's peer, ALPN, age, RTT, packets and bytes, and running totals)
+/// every `every` ns; the demo IWA draws its connection table and charts from it.
+/// Age counts from the first sample that saw the connection (a resolution of one interval).
+struct Watched<'a> {
+    server: &'a mut ServerEndpoint,
+    every: u64,
+    next: u64,
+    first_seen: HashMap<String, u64>,
+    closed_totals: Rc<RefCell<PathStats>>,
+}
+
+impl Watched<'_> {
+    fn sample(&mut self, now: u64) {
+        let mut totals = *self.closed_totals.borrow();
+        let mut list = Vec::new();
+        let mut seen = HashMap::new();
+        for c in self.server.connections() {
+            let p = c.path_stats();
+            add_path_stats(&mut totals, &p);
+            let peer = c.remote_addr().to_string();
+            let first = *self.first_seen.get(&peer).unwrap_or(&now);
+            seen.insert(peer.clone(), first);
+            list.push(serde_json::json!({
+                "peer": peer,
+                "alpn": c.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
+                "established": c.handshake_completed(),
+                "resumed": c.resumed(),
+                "age_ms": (now - first) / 1_000_000,
+                "rtt_ms": p.rtt_us as f64 / 1000.0,
+                "packets_in": p.packets_in,
+                "packets_out": p.packets_out,
+                "bytes_in": p.bytes_in,
+                "bytes_out": p.bytes_out,
+                "packets_lost": p.packets_lost,
+            }));
+        }
+        self.first_seen = seen;
+        socket_iwa::log::event(true, serde_json::json!({
+            "event": "connections", "connections": list, "totals": {
+                "packets_in": totals.packets_in, "packets_out": totals.packets_out,
+                "bytes_in": totals.bytes_in, "bytes_out": totals.bytes_out, "packets_lost": totals.packets_lost,
+            },
+        }));
+    }
+}
+
+impl Endpoint for Watched<'_> {
+    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        self.server.handle_datagram(now, local, remote, data)
+    }
+    fn timeout(&self) -> Option<u64> {
+        Some(self.server.timeout().map_or(self.next, |t| t.min(self.next)))
+    }
+    fn on_timeout(&mut self, now: u64) {
+        self.server.on_timeout(now);
+        if now >= self.next {
+            self.next = now + self.every;
+            self.sample(now);
+        }
+    }
+    fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool {
+        self.server.flush(now, send)
+    }
+    fn is_done(&self) -> bool {
+        self.server.is_done()
+    }
+    fn begin_shutdown(&mut self, now: u64) {
+        self.server.begin_shutdown(now)
+    }
+    fn goodbyes_delivered(&self) -> bool {
+        self.server.goodbyes_delivered()
+    }
+    fn finish_shutdown(&mut self, now: u64) {
+        self.server.finish_shutdown(now)
+    }
+    fn wants_new_socket(&mut self) -> Option<SocketAddr> {
+        self.server.wants_new_socket()
+    }
+    fn rebound(&mut self, now: u64, bound: std::io::Result<SocketAddr>) -> bool {
+        self.server.rebound(now, bound)
+    }
 }

@@ -328,6 +328,11 @@ impl ServerEndpoint {
         self.slots.len()
     }
 
+    /// Every connection the server holds now (handshaking or established), read-only.
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
+        self.slots.values().map(|s| &s.conn)
+    }
+
     /// Handshakes in progress.
     pub fn half_open_count(&self) -> usize {
         self.half_open
