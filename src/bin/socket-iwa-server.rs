@@ -61,6 +61,10 @@ struct Args {
     /// Idle timeout of connections, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
+    /// Stop gracefully (GOAWAY, then close) once this file exists; checked every 100 ms.
+    /// The demo IWA stops its wasm servers this way (a file in the module's memory file system).
+    #[arg(long, value_name = "PATH")]
+    stop_file: Option<PathBuf>,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -150,6 +154,19 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "cert": identity.source,
         "libraries": socket_iwa::library_versions(),
     }));
+    let last_check = std::cell::Cell::new(0u64);
+    let stop = || {
+        if STOP.load(Ordering::Relaxed) {
+            return true;
+        }
+        let Some(path) = &args.stop_file else { return false };
+        let now = socket_iwa::time::now_ns();
+        if now.saturating_sub(last_check.get()) < 100_000_000 {
+            return false;
+        }
+        last_check.set(now);
+        path.exists()
+    };
     if json && args.stats_interval > 0 {
         let every = args.stats_interval * 1_000_000;
         let mut watched = Watched {
@@ -159,9 +176,9 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             first_seen: HashMap::new(),
             closed_totals,
         };
-        run(&sock, &mut watched, &|| STOP.load(Ordering::Relaxed))?;
+        run(&sock, &mut watched, &stop)?;
     } else {
-        run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
+        run(&sock, &mut server, &stop)?;
     }
     socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.current_stats(),
         "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
