@@ -19,9 +19,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 
-/** Starts the server in an IWA; resolves with { iwa, port, certSha256 }. */
-export async function startServerInIwa() {
-  const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
+/**
+ * Starts the server in an IWA; resolves with { iwa, port, certSha256 }.
+ * launchOpts: how to install the app (default: iwa/ plus the wasm from target/, dev mode;
+ * the tests pass { bundle: '.../socket-iwa.swbn' } for the signed web bundle).
+ */
+export async function startServerInIwa(launchOpts = { appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir } }) {
+  const iwa = await launchIwa({ timeoutMs: 90000, ...launchOpts });
   await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
   for (let i = 0; i < 300; i++) {
     const line = iwa.consoleLines.find((l) => l.includes('"listening"'));
