@@ -231,6 +231,7 @@ async function findIsolatedOrigin(page, devUrl, deadline) {
  * @param {number} [opts.timeoutMs=60000] budget for launch + install + open
  * @param {string[]} [opts.args] extra Chromium flags
  * @param {string[]} [opts.grantPermissions] permissions granted over CDP (default: the three local-network ones; [] grants none)
+ * @param {boolean} [opts.headless=true] false opens a window (needs a display; scripts/demo.sh --headful)
  * @param {string} [opts.bundle] a signed web bundle (.swbn): its signature and web bundle ID are verified and the app
  *   is exactly its contents (plus opts.extraFiles; appDir and mounts are not allowed). Chromium 156 installs .swbn files
  *   only in IWA developer mode and its --install-isolated-web-app-from-file install did not complete headless here
@@ -260,7 +261,7 @@ export async function launchIwa(opts = {}) {
   try {
     context = await withTimeout(chromium.launchPersistentContext(userDataDir, {
       executablePath,
-      headless: true,
+      headless: opts.headless ?? true,
       args: [
         '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
