@@ -18,7 +18,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa, readSignedBundle } from '../../test/harness/iwa.js';
 import { signedBundle } from './signed_bundle.mjs';
 
 const run = promisify(execFile);
@@ -80,6 +80,28 @@ test('the signed bundle installs: the app page, its manifest and the wasm are al
   assert.ok(iwa.bundleFiles >= 10, `bundle holds ${iwa.bundleFiles} files`);
   const env = await iwa.evaluate(() => document.getElementById('env').dataset.ok);
   assert.equal(env, 'true');
+});
+
+test('a signed bundle with one byte changed, or signed by another key than its ID says, is refused', async () => {
+  const file = await signedBundle();
+  const good = await readSignedBundle(file);
+  assert.ok(good.files['/index.html'] && good.files['/wasm/socket_iwa_server.wasm'] && good.files['/api/direct_sockets_api.js']);
+  const bytes = fs.readFileSync(file);
+  const tmp = fs.mkdtempSync(path.join(root, '.test-output', 'swbn-'));
+  try {
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 5000] ^= 1; // inside the web bundle, after the integrity block
+    fs.writeFileSync(path.join(tmp, 'flipped.swbn'), flipped);
+    await assert.rejects(readSignedBundle(path.join(tmp, 'flipped.swbn')), /signature 0 does not verify/);
+    const other = Buffer.from(bytes);
+    const id = Buffer.from(good.webBundleId);
+    const at = other.indexOf(id);
+    other[at] = other[at] === 0x61 ? 0x62 : 0x61; // a different web bundle ID in the integrity block
+    fs.writeFileSync(path.join(tmp, 'other-id.swbn'), other);
+    await assert.rejects(readSignedBundle(path.join(tmp, 'other-id.swbn')), /does not verify|not the signing key's/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('demo app: servers started from the UI show live connections, bytes, RTT and rates; screenshot kept', async () => {
