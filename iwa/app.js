@@ -2,7 +2,7 @@
 //
 // QUIC echo + HTTP/3 + WebTransport + WebSocket over HTTP/3: the Rust server
 // compiled to wasm (/wasm/socket-iwa-server.js, started through loader.js with
-// --json --stats-interval 1000; its JSON lines feed the table and the charts).
+// --json --connections-interval 1000; its JSON lines feed the table and the charts).
 // Socket.IO, WebSocket, raw TCP/UDP echo and the multicast listener: the
 // JavaScript API in /api/. Everything runs on this browser's Direct Sockets;
 // the page fetches nothing from the network (only its own bundled files).
@@ -100,7 +100,7 @@ function untrack(s, key, why) {
 
 async function startQuic(s) {
   const stopFile = '/tmp/socket-iwa-stop';
-  const args = ['--listen', `${hostInUrl(s.address)}:${s.port}`, '--json', '--stats-interval', '1000', '--stop-file', stopFile];
+  const args = ['--listen', `${hostInUrl(s.address)}:${s.port}`, '--json', '--stats-interval', '1000', '--connections-interval', '1000', '--stop-file', stopFile];
   log(s, `socket-iwa-server ${args.join(' ')}`);
   let failure = null;
   const listening = new Promise((resolve) => { s.onListening = resolve; });

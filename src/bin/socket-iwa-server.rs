@@ -46,10 +46,14 @@ struct Args {
     /// Unvalidated handshakes one source (IPv4 address or IPv6 /64) may hold before it gets a Retry.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     max_half_open_per_source: u32,
-    /// With --json: print the server's counters as a `stats` event, and the live connection
-    /// list with totals as a `connections` event, every MS milliseconds (0: never).
+    /// With --json: print the server's counters as a `stats` event every MS milliseconds (0: never).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     stats_interval: u64,
+    /// With --json: print every live connection (peer, ALPN, age, RTT, packets and bytes each
+    /// way) and running totals as a `connections` event every MS milliseconds (0: never).
+    /// One line per interval that grows with the connection count: for monitoring UIs.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    connections_interval: u64,
     /// Bytes one connection may make the server buffer (K/M/G suffixes); see docs/LIMITS.md.
     #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
           default_value_t = socket_iwa::quic::server::DEFAULT_CONN_BUFFER_LIMIT)]
@@ -167,8 +171,8 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         last_check.set(now);
         path.exists()
     };
-    if json && args.stats_interval > 0 {
-        let every = args.stats_interval * 1_000_000;
+    if json && args.connections_interval > 0 {
+        let every = args.connections_interval * 1_000_000;
         let mut watched = Watched {
             server: &mut server,
             every,
