@@ -341,6 +341,17 @@ function fill(s) {
 
 const ageText = (ms) => (ms < 60000 ? `${Math.floor(ms / 1000)} s` : `${Math.floor(ms / 60000)} min ${Math.floor((ms % 60000) / 1000)} s`);
 
+// IWAs enforce Trusted Types: no innerHTML anywhere, elements only.
+function emptyRow() {
+  const tr = document.createElement('tr');
+  const td = document.createElement('td');
+  td.colSpan = 6;
+  td.className = 'muted';
+  td.textContent = 'no connections';
+  tr.append(td);
+  return tr;
+}
+
 function renderTable(s) {
   const tbody = s.el.querySelector('.conns tbody');
   const rows = [...s.conns.values()];
@@ -352,7 +363,7 @@ function renderTable(s) {
       const td = document.createElement('td'); td.textContent = v; tr.append(td);
     }
     return tr;
-  }) : [Object.assign(document.createElement('tr'), { innerHTML: '<td colspan="6" class="muted">no connections</td>' })]));
+  }) : [emptyRow()]));
   const t = s.totals;
   s.el.querySelector('.totals').textContent = `Totals: ${formatRate(t.packetsIn)} ${s.kind === 'quic' ? 'packets' : 'messages'} / ${formatRate(t.bytesIn)}B in, `
     + `${formatRate(t.packetsOut)} / ${formatRate(t.bytesOut)}B out; now ${formatRate(s.rates.bytesIn)}B/s in, ${formatRate(s.rates.bytesOut)}B/s out`;
@@ -360,6 +371,12 @@ function renderTable(s) {
 
 function tick() {
   for (const s of servers.values()) {
+    try { tickOne(s); } catch (e) { console.error(`server ${s.id}: ${e.stack || e}`); }
+  }
+}
+
+function tickOne(s) {
+  {
     if (s.state === 'listening') {
       const t = s.totals;
       const p = s.prevTotals || t;

@@ -163,8 +163,60 @@ test('demo app: servers started from the UI show live connections, bytes, RTT an
   assert.equal((await snapshot()).find((s) => s.id === again).state, 'listening');
 });
 
+test('demo app: WebSocket, TCP and Socket.IO servers started from the UI echo stock clients and count them', async () => {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const WebSocket = require('ws');
+  const { io } = require('socket.io-client');
+  const net = await import('node:net');
+  const ws = await startFromApp('websocket');
+  const tcp = await startFromApp('tcp');
+  const sio = await startFromApp('socketio');
+
+  const wsEcho = await new Promise((resolve, reject) => {
+    const c = new WebSocket(`ws://127.0.0.1:${ws.port}/`);
+    c.on('open', () => c.send('hello over websocket'));
+    c.on('message', (d) => { resolve(String(d)); });
+    c.on('error', reject);
+    setTimeout(() => reject(new Error('websocket echo timed out')), 30000);
+    ws.client = c;
+  });
+  assert.equal(wsEcho, 'hello over websocket');
+  const tcpEcho = await new Promise((resolve, reject) => {
+    const c = net.connect(tcp.port, '127.0.0.1', () => c.write('hello over tcp'));
+    let got = '';
+    c.on('data', (d) => { got += d; if (got.length >= 14) resolve(got); });
+    c.on('error', reject);
+    setTimeout(() => reject(new Error('tcp echo timed out')), 30000);
+    tcp.client = c;
+  });
+  assert.equal(tcpEcho, 'hello over tcp');
+  const sioClient = io(`http://127.0.0.1:${sio.port}`, { transports: ['websocket'], reconnection: false });
+  const ack = await sioClient.timeout(30000).emitWithAck('echo', { n: 42 });
+  assert.deepEqual(ack, { n: 42 });
+
+  const snap = await until('the three servers to list their clients', async () => {
+    const s = await snapshot();
+    const get = (id) => s.find((x) => x.id === id);
+    const all = [get(ws.id), get(tcp.id), get(sio.id)];
+    return all.every((x) => x.connections.length === 1 && x.totals.bytesIn > 0 && x.totals.bytesOut > 0 && x.rows === 1) ? all : null;
+  });
+  assert.equal(snap[0].connections[0].proto, 'websocket');
+  assert.equal(snap[1].totals.bytesIn, 14);
+  assert.equal(snap[2].connections[0].proto, 'socket.io');
+
+  ws.client.close(); tcp.client.destroy(); sioClient.close();
+  await until('the closed clients to leave the tables', async () => {
+    const s = await snapshot();
+    return [ws.id, tcp.id, sio.id].every((id) => s.find((x) => x.id === id).connections.length === 0);
+  });
+  for (const x of [ws, tcp, sio]) await iwa.call('/app.js', 'stopServer', x.id);
+});
+
 test('demo app: a bad port is refused with a coded error', async () => {
   const err = await iwa.evaluate(() => import('/app.js').then((m) => m.startServer({ kind: 'udp', address: '127.0.0.1', port: 70000 })
     .then(() => null, (e) => ({ code: e.code, message: e.message }))));
   assert.equal(err.code, 'ERR_SOCKET_BAD_PORT');
+  // Nothing the app did threw in the page (IWAs enforce Trusted Types and a strict CSP).
+  assert.deepEqual(iwa.consoleLines.filter((l) => l.startsWith('pageerror') || /TrustedHTML|Content Security Policy/.test(l)), []);
 });
