@@ -213,6 +213,30 @@ test('demo app: WebSocket, TCP and Socket.IO servers started from the UI echo st
   for (const x of [ws, tcp, sio]) await iwa.call('/app.js', 'stopServer', x.id);
 });
 
+test('demo app by keyboard: labelled form, Enter starts the server, focus moves to its card; fits 1024x768 without sideways scrolling', async () => {
+  const page = iwa.page;
+  const labels = await iwa.evaluate(() => [...document.querySelectorAll('#start-form input, #start-form select')]
+    .filter((el) => !el.closest('[hidden]')).map((el) => (el.labels && el.labels[0] ? el.labels[0].textContent.trim() : null)));
+  assert.ok(labels.length >= 3 && labels.every(Boolean), JSON.stringify(labels));
+  const port = 20000 + Math.floor(Math.random() * 40000);
+  await page.focus('#kind');
+  await page.selectOption('#kind', 'udp');
+  await page.keyboard.press('Tab');
+  assert.equal(await iwa.evaluate(() => document.activeElement.id), 'address');
+  await page.keyboard.press('Tab');
+  assert.equal(await iwa.evaluate(() => document.activeElement.id), 'port');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(String(port));
+  await page.keyboard.press('Enter');
+  const card = await until('the new server card to take focus', async () => iwa.evaluate(() => {
+    const a = document.activeElement;
+    return a && a.classList.contains('server') ? { title: a.querySelector('.server-title').textContent, state: a.querySelector('.state').textContent } : null;
+  }));
+  assert.ok(card.title.includes(`127.0.0.1:${port}`) && card.state === 'listening', JSON.stringify(card));
+  const width = await iwa.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  assert.ok(width.scroll <= width.client, JSON.stringify(width));
+});
+
 test('demo app: a bad port is refused with a coded error', async () => {
   const err = await iwa.evaluate(() => import('/app.js').then((m) => m.startServer({ kind: 'udp', address: '127.0.0.1', port: 70000 })
     .then(() => null, (e) => ({ code: e.code, message: e.message }))));
