@@ -114,6 +114,20 @@ test('demo app: servers started from the UI show live connections, bytes, RTT an
   const snippet = await iwa.evaluate((id) => document.querySelector(`#server-${id} .snippet`).value, quic.id);
   assert.ok(snippet.includes(`new WebTransport('https://127.0.0.1:${quic.port}/wt/echo'`) && snippet.includes(q0.certSha256), snippet);
 
+  // The snippet as shown, pasted into an ordinary page (what the card tells a user to do).
+  const plain = await iwa.context.newPage();
+  await plain.goto(`http://127.0.0.1:${joinServer.address().port}/join.html`);
+  const pasted = await plain.evaluate(async (code) => {
+    const AsyncFunction = (async () => {}).constructor;
+    const logged = [];
+    const orig = console.log;
+    console.log = (...a) => { logged.push(a.join(' ')); orig(...a); };
+    try { await new AsyncFunction(code)(); } finally { console.log = orig; }
+    return logged;
+  }, snippet);
+  await plain.close();
+  assert.deepEqual(pasted, ['WebTransport session to the IWA is up']);
+
   // Chromium's WebTransport from the join page, held open (a datagram a second).
   joinPage = await iwa.context.newPage();
   const url = `https://127.0.0.1:${quic.port}/wt/echo`;
