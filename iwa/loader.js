@@ -174,6 +174,8 @@ async function autoStart() {
   }
 }
 
-if (typeof document !== 'undefined' && !document.documentElement.dataset.app) {
+// Still honoured under the demo app (examples/iwa-session-ticket/README.md's manual route);
+// such runs show in the console, not as server cards.
+if (typeof document !== 'undefined') {
   autoStart().catch((e) => { setStatus(`failed: ${e}`); logLine(`ERROR ${e}`); });
 }
