@@ -2,7 +2,8 @@
 # The in-container build (also run directly on a Debian 12 host when no Docker
 # engine is available): fetches the pinned C sources, builds the server and
 # client for wasm32-unknown-emscripten through the Direct Sockets bridge, and
-# lays out OUT/ as a servable IWA: the app shell plus wasm/<program>.{js,wasm}.
+# lays out OUT/ as a servable IWA: the demo app, api/ and wasm/<program>.{js,wasm}
+# (npm run build:swbn then signs OUT/ into OUT/socket-iwa.swbn).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist}
@@ -16,6 +17,9 @@ rel=target/wasm32-unknown-emscripten/release
 rm -rf "$out"
 mkdir -p "$out/wasm"
 cp -r iwa/. "$out/"
+rm -f "$out/make-icon.mjs"   # a build tool, not part of the app
+mkdir -p "$out/api"
+cp api/*.js api/*.d.ts "$out/api/"   # the JavaScript API the demo app imports (/api/direct_sockets_api.js)
 for b in socket-iwa-server socket-iwa-client; do
   cp "$rel/$b.js" "$out/wasm/$b.js"
   cp "$rel/${b//-/_}.wasm" "$out/wasm/${b//-/_}.wasm"

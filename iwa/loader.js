@@ -14,6 +14,7 @@ const runs = new Map();
 let nextId = 1;
 
 function logLine(text) {
+  // The demo app (app.js) shows each server's own log; tests read the console.
   const log = typeof document !== 'undefined' && document.getElementById('log');
   if (log) log.textContent += text + '\n';
   console.log(text);
@@ -31,12 +32,14 @@ export async function start(config) {
     throw new Error('this browser has no JSPI (WebAssembly.Suspending / promising)');
   }
   const id = nextId++;
-  const run = { id, config, lines: [], readyLine: null, result: null, status: null, error: null };
+  const run = { id, config, lines: [], readyLine: null, result: null, status: null, error: null, listeners: [] };
   let readyResolve;
   run.ready = new Promise((r) => { readyResolve = r; });
   const onLine = (line) => {
     run.lines.push(line);
+    if (run.lines.length > 5000) run.lines.splice(0, 1000); // long-running servers: bounded memory
     logLine(`[${id}] ${line}`);
+    for (const fn of run.listeners) { try { fn(line); } catch (e) { console.error(e); } }
     if (line.startsWith('READY ') && run.readyLine === null) { run.readyLine = line.slice(6); readyResolve(run.readyLine); }
     if (line.startsWith('RESULT ')) { try { run.result = JSON.parse(line.slice(7)); } catch { run.result = { unparsed: line }; } }
   };
@@ -94,6 +97,30 @@ export async function done(id, timeoutMs = 30000) {
   return { status: run.status, result: run.result, lines: run.lines, error: run.error };
 }
 
+/** Calls fn(line) for every later output line of run id (the demo app's live view). */
+export function subscribe(id, fn) {
+  get(id).listeners.push(fn);
+}
+
+/**
+ * Stops a run that was started with a stop file (config.stopFile, passed to the
+ * program as --stop-file): creates that file in the module's memory file
+ * system; the program sees it within 100 ms, shuts down gracefully and main()
+ * returns. Resolves with done()'s answer.
+ */
+export async function stop(id, timeoutMs = 10000) {
+  const run = get(id);
+  if (!run.config.stopFile) {
+    const e = new Error(`run ${id} was started without config.stopFile, so it cannot be stopped`);
+    e.code = 'ERR_NOT_STOPPABLE';
+    throw e;
+  }
+  if (run.status === null && run.error === null) run.module.FS.writeFile(run.config.stopFile, '');
+  const r = await done(id, timeoutMs);
+  runs.delete(id);
+  return r;
+}
+
 /** Calls the program's exported probe_close(fd) while main() may be suspended. */
 export function closeFd(id, fd) {
   const run = get(id);
@@ -147,6 +174,8 @@ async function autoStart() {
   }
 }
 
+// Still honoured under the demo app (examples/iwa-session-ticket/README.md's manual route);
+// such runs show in the console, not as server cards.
 if (typeof document !== 'undefined') {
   autoStart().catch((e) => { setStatus(`failed: ${e}`); logLine(`ERROR ${e}`); });
 }

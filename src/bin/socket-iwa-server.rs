@@ -45,6 +45,11 @@ struct Args {
     /// With --json: print the server's counters as a `stats` event every MS milliseconds (0: never).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     stats_interval: u64,
+    /// With --json: print every live connection (peer, ALPN, age, RTT, packets and bytes each
+    /// way) and running totals as a `connections` event every MS milliseconds (0: never).
+    /// One line per interval that grows with the connection count: for monitoring UIs.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    connections_interval: u64,
     /// Bytes one connection may make the server buffer (K/M/G suffixes); see docs/LIMITS.md.
     #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
           default_value_t = socket_iwa::quic::server::DEFAULT_CONN_BUFFER_LIMIT)]
@@ -56,6 +61,10 @@ struct Args {
     /// Idle timeout of connections, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
+    /// Stop gracefully (GOAWAY, then close) once this file exists; checked every 100 ms.
+    /// The demo IWA stops its wasm servers this way (a file in the module's memory file system).
+    #[arg(long, value_name = "PATH")]
+    stop_file: Option<PathBuf>,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -127,6 +136,23 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             "close": reason,
         }));
     }));
+    if json && args.connections_interval > 0 {
+        server.set_connections_interval(socket_iwa::time::now_ns(), args.connections_interval * 1_000_000);
+        server.on_connections = Some(Box::new(|list, totals| {
+            let list: Vec<_> = list.iter().map(|c| serde_json::json!({
+                "peer": c.peer, "alpn": c.alpn, "established": c.established, "resumed": c.resumed,
+                "age_ms": c.age_ms, "rtt_ms": c.path.rtt_us as f64 / 1000.0,
+                "packets_in": c.path.packets_in, "packets_out": c.path.packets_out,
+                "bytes_in": c.path.bytes_in, "bytes_out": c.path.bytes_out, "packets_lost": c.path.packets_lost,
+            })).collect();
+            socket_iwa::log::event(true, serde_json::json!({
+                "event": "connections", "connections": list, "totals": {
+                    "packets_in": totals.packets_in, "packets_out": totals.packets_out,
+                    "bytes_in": totals.bytes_in, "bytes_out": totals.bytes_out, "packets_lost": totals.packets_lost,
+                },
+            }));
+        }));
+    }
     #[cfg(unix)]
     // SAFETY: the handler only stores to an atomic.
     unsafe {
@@ -141,7 +167,20 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "cert": identity.source,
         "libraries": socket_iwa::library_versions(),
     }));
-    run(&sock, &mut server, &|| STOP.load(Ordering::Relaxed))?;
+    let last_check = std::cell::Cell::new(0u64);
+    let stop = || {
+        if STOP.load(Ordering::Relaxed) {
+            return true;
+        }
+        let Some(path) = &args.stop_file else { return false };
+        let now = socket_iwa::time::now_ns();
+        if now.saturating_sub(last_check.get()) < 100_000_000 {
+            return false;
+        }
+        last_check.set(now);
+        path.exists()
+    };
+    run(&sock, &mut server, &stop)?;
     socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.current_stats(),
         "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
     Ok(())

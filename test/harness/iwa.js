@@ -3,6 +3,7 @@
 //
 //   import { launchIwa } from '../../test/harness/iwa.js';
 //   const iwa = await launchIwa({ appDir: 'path/to/app', mounts: { '/api/': 'api' } });
+//   const signed = await launchIwa({ bundle: 'dist/socket-iwa.swbn' });   // the signed web bundle's contents
 //   const result = await iwa.call('/tests/udp.js', 'roundTrip', { port: 1234 });
 //   await iwa.close();
 //
@@ -22,6 +23,50 @@ import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * Reads a signed web bundle (.swbn): checks its integrity block (every Ed25519
+ * signature over the bundle's SHA-512, the block and the signature's
+ * attributes, and that the web bundle ID is the one the first key derives),
+ * then returns { webBundleId, files } with files: url path -> { type, body }.
+ * Throws with the file's name on any mismatch.
+ */
+export async function readSignedBundle(file) {
+  const crypto = await import('node:crypto');
+  const { decode, encode } = await import('cborg');
+  const { Bundle } = await import('wbn');
+  const { WebBundleId } = await import('wbn-sign');
+  const buf = new Uint8Array(await fsp.readFile(file));
+  const fail = (why) => { throw new Error(`IWA harness: ${file} is not a valid signed web bundle: ${why}`); };
+  if (buf.length < 16) fail('too short');
+  const bundleLen = Number(Buffer.from(buf.subarray(buf.length - 8)).readBigUint64BE());
+  if (bundleLen <= 0 || bundleLen > buf.length) fail('bad web bundle length');
+  const ib = decode(buf.subarray(0, buf.length - bundleLen));
+  const bundle = buf.subarray(buf.length - bundleLen);
+  if (!Array.isArray(ib) || ib.length !== 4 || Buffer.from(ib[0]).toString('hex') !== 'f09f968bf09f93a6') fail('no integrity block');
+  const [magic, version, attributes, signatures] = ib;
+  const webBundleId = attributes && attributes.webBundleId;
+  if (typeof webBundleId !== 'string' || !signatures.length) fail('no web bundle ID or no signature');
+  const unsigned = encode([magic, version, attributes, []]);
+  const hash = crypto.createHash('sha512').update(bundle).digest();
+  const lenPrefixed = (parts) => Buffer.concat(parts.flatMap((p) => { const n = Buffer.alloc(8); n.writeBigInt64BE(BigInt(p.length)); return [n, Buffer.from(p)]; }));
+  signatures.forEach(([sigAttrs, signature], i) => {
+    const raw = sigAttrs && sigAttrs.ed25519PublicKey;
+    if (!raw || raw.length !== 32) fail(`signature ${i} is not Ed25519`);
+    const key = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+    if (!crypto.verify(null, lenPrefixed([hash, unsigned, encode(sigAttrs)]), key, signature)) fail(`signature ${i} does not verify`);
+    if (i === 0 && new WebBundleId(key).serialize() !== webBundleId) fail(`web bundle ID ${webBundleId} is not the signing key's`);
+  });
+  const parsed = new Bundle(bundle);
+  const origin = `isolated-app://${webBundleId}`;
+  const files = {};
+  for (const url of parsed.urls) {
+    if (!url.startsWith(origin + '/')) fail(`resource ${url} is outside ${origin}`);
+    const r = parsed.getResponse(url);
+    files[url.slice(origin.length)] = { type: r.headers['content-type'], body: Buffer.from(r.body) };
+  }
+  return { webBundleId, origin, files };
+}
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -91,7 +136,7 @@ export function makeManifest({ name = 'Socket.IWA test app', version = '1.0.0' }
  * Serve files for the dev-mode IWA. Resolution order: extraFiles, mounts,
  * appDir, then the built-in manifest / icon / index.
  */
-export async function startAppServer({ appDir, extraFiles = {}, mounts = {}, manifest, port: listenPort = 0 } = {}) {
+export async function startAppServer({ appDir, extraFiles = {}, mounts = {}, manifest, port: listenPort = 0, bundleFiles = null } = {}) {
   const builtins = {
     '/.well-known/manifest.webmanifest': JSON.stringify(manifest || makeManifest()),
     '/icon-192.png': makePng(192),
@@ -122,7 +167,13 @@ export async function startAppServer({ appDir, extraFiles = {}, mounts = {}, man
         const f = safeJoin(appRoot, urlPath);
         if (f && fs.existsSync(f) && fs.statSync(f).isFile()) body = await fsp.readFile(f);
       }
-      if (body === null && Object.hasOwn(builtins, urlPath)) body = builtins[urlPath];
+      if (body === null && bundleFiles && Object.hasOwn(bundleFiles, urlPath)) {
+        // Only what the signed bundle holds (plus extraFiles): no mounts, no built-ins.
+        res.writeHead(200, { 'content-type': bundleFiles[urlPath].type || 'application/octet-stream', 'cache-control': 'no-store' });
+        res.end(bundleFiles[urlPath].body);
+        return;
+      }
+      if (body === null && !bundleFiles && Object.hasOwn(builtins, urlPath)) body = builtins[urlPath];
       if (body === null) { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('not found'); return; }
       const type = MIME[path.extname(urlPath)] || 'application/octet-stream';
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
@@ -180,6 +231,11 @@ async function findIsolatedOrigin(page, devUrl, deadline) {
  * @param {number} [opts.timeoutMs=60000] budget for launch + install + open
  * @param {string[]} [opts.args] extra Chromium flags
  * @param {string[]} [opts.grantPermissions] permissions granted over CDP (default: the three local-network ones; [] grants none)
+ * @param {boolean} [opts.headless=true] false opens a window (needs a display; scripts/demo.sh --headful)
+ * @param {string} [opts.bundle] a signed web bundle (.swbn): its signature and web bundle ID are verified and the app
+ *   is exactly its contents (plus opts.extraFiles; appDir and mounts are not allowed). Chromium 156 installs .swbn files
+ *   only in IWA developer mode and its --install-isolated-web-app-from-file install did not complete headless here
+ *   (docs/IWA_APP.md), so the verified contents are installed through the same dev-mode route as appDir.
  * @returns {Promise<{origin: string, page: import('playwright-core').Page, context: any, devUrl: string,
  *   evaluate: Function, call: (modulePath: string, fn: string, ...args: any[]) => Promise<any>,
  *   consoleLines: string[], close: () => Promise<void>}>}
@@ -189,7 +245,12 @@ export async function launchIwa(opts = {}) {
   const deadline = Date.now() + timeoutMs;
   const executablePath = chromiumPath();
   const { chromium } = require('playwright-core');
-  const app = await startAppServer(opts);
+  let signed = null;
+  if (opts.bundle) {
+    if (opts.appDir || (opts.mounts && Object.keys(opts.mounts).length)) throw new Error('IWA harness: bundle excludes appDir and mounts (the app is the bundle)');
+    signed = await readSignedBundle(opts.bundle);
+  }
+  const app = await startAppServer({ ...opts, bundleFiles: signed && signed.files });
   const userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'socket-iwa-chromium-'));
   let context;
   const cleanup = async () => {
@@ -200,7 +261,7 @@ export async function launchIwa(opts = {}) {
   try {
     context = await withTimeout(chromium.launchPersistentContext(userDataDir, {
       executablePath,
-      headless: true,
+      headless: opts.headless ?? true,
       args: [
         '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
@@ -241,7 +302,8 @@ export async function launchIwa(opts = {}) {
       if (typeof mod[fnName] !== 'function') throw new Error(`${modulePath} has no export ${fnName}`);
       return mod[fnName](...args);
     }, { modulePath, fnName, args });
-    return { origin, page: appPage, context, devUrl: app.url, evaluate, call, consoleLines, close: cleanup };
+    return { origin, page: appPage, context, devUrl: app.url, evaluate, call, consoleLines, close: cleanup,
+      webBundleId: signed ? signed.webBundleId : null, bundleFiles: signed ? Object.keys(signed.files).length : 0 };
   } catch (err) {
     await cleanup();
     throw err;

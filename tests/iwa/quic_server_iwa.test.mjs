@@ -1,6 +1,7 @@
 // The Rust QUIC server, compiled to wasm32-unknown-emscripten, running inside a
 // real installed Isolated Web App in headless Chromium on the browser's own
-// Direct Sockets (UDPSocket), started by iwa/loader.js. Clients: our native
+// Direct Sockets (UDPSocket), started by iwa/loader.js; the app is the signed web
+// bundle (tests/iwa/signed_bundle.mjs: $SOCKET_IWA_SWBN or one built for the run). Clients: our native
 // socket-iwa-client and aioquic (tests/interop/aioquic_cli.py), over loopback.
 // Any failure to launch Chromium or install the app fails these tests.
 import test, { before, after } from 'node:test';
@@ -10,10 +11,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../../test/harness/iwa.js';
+import { signedBundle } from './signed_bundle.mjs';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const client = path.join(root, 'target/release/socket-iwa-client');
 const aioquicCli = path.join(root, 'tests/interop/aioquic_cli.py');
 const MIB = 1 << 20;
@@ -49,7 +50,7 @@ async function aioquic(...args) {
 }
 
 before(async () => {
-  iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });
+  iwa = await launchIwa({ bundle: await signedBundle(), timeoutMs: 120000 });
   await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
   ({ port, pin } = await listeningPort());
 });

@@ -1,15 +1,17 @@
 // Chromium's own WebTransport client (an ordinary page, new WebTransport() with
 // serverCertificateHashes) against the Rust HTTP/3 + WebTransport server running
-// as wasm inside an installed IWA on Direct Sockets. Uses the example's code.
+// as wasm inside an installed IWA on Direct Sockets. Uses the example's code; the app is
+// the signed web bundle (tests/iwa/signed_bundle.mjs).
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runClient, serveClient, startServerInIwa } from '../../examples/webtransport-iwa/run.mjs';
+import { signedBundle } from './signed_bundle.mjs';
 
 let server;
 let client;
 
 before(async () => {
-  server = await startServerInIwa();
+  server = await startServerInIwa({ bundle: await signedBundle(), timeoutMs: 120000 });
   client = await serveClient();
 });
 

@@ -29,6 +29,28 @@ mod session;
 mod transmit;
 
 pub use close::CloseReason;
+
+/// See [`Connection::path_stats`]. Bytes are UDP payload bytes of QUIC packets.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct PathStats {
+    pub rtt_us: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub packets_lost: u64,
+}
+
+impl PathStats {
+    /// Adds `other`'s counters (not the RTT) to these.
+    pub fn add(&mut self, other: &PathStats) {
+        self.packets_in += other.packets_in;
+        self.packets_out += other.packets_out;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.packets_lost += other.packets_lost;
+    }
+}
 pub(crate) use config::{cid, random_cid};
 
 use super::{ConnectionConfig, MigrateError, NgPath};
@@ -360,6 +382,25 @@ impl Connection {
     pub fn early_data_bytes(&self) -> u64 {
         // SAFETY: inner lives as long as self.
         unsafe { (*self.inner).early_data_bytes }
+    }
+
+    /// Live path counters from ngtcp2 (smoothed RTT, packets and bytes each way),
+    /// for monitoring (the server's `connections` samples, the demo IWA's table).
+    pub fn path_stats(&self) -> PathStats {
+        // SAFETY: conn is valid; ngtcp2 fills `info` completely.
+        let info = unsafe {
+            let mut info: n::ngtcp2_conn_info = std::mem::zeroed();
+            n::ngtcp2_conn_get_conn_info_versioned(self.conn(), n::NGTCP2_CONN_INFO_VERSION as c_int, &mut info);
+            info
+        };
+        PathStats {
+            rtt_us: info.smoothed_rtt / 1000,
+            packets_in: info.pkt_recv,
+            packets_out: info.pkt_sent,
+            bytes_in: info.bytes_recv,
+            bytes_out: info.bytes_sent,
+            packets_lost: info.pkt_lost,
+        }
     }
 
     /// The negotiated QUIC version (0 until the client knows it).

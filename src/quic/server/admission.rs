@@ -150,7 +150,7 @@ impl ServerEndpoint {
             self.pressure_seen_at = Some(now);
         }
         self.half_open_order.push_back((now, key));
-        self.slots.insert(key, Slot { conn, app_buffered: 0, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false, buffered: 0 });
+        self.slots.insert(key, Slot { conn, app_buffered: 0, cids: vec![odcid, scid], half_open: Some(ho), timer: None, dirty: false, buffered: 0, since: now });
         self.stats.accepted += 1;
         log::debug!("accepted a connection from {remote}");
         Some(key)

@@ -37,10 +37,10 @@ mod tests;
 pub use config::{
     parse_byte_size, ServerConfig, DEFAULT_CONN_BUFFER_LIMIT, DEFAULT_SERVER_BUFFER_LIMIT, MIN_BUFFER_LIMIT, SERVER_RECEIVE_WINDOW,
 };
-pub use stats::{InitialDrops, ServerStats};
+pub use stats::{ConnectionSample, InitialDrops, ServerStats};
 pub use tokens::{NEW_TOKEN_LIFETIME_NS, RETRY_TOKEN_LIFETIME_NS};
 
-use super::connection::Connection;
+use super::connection::{Connection, PathStats};
 use super::{ConnKey, ConnectionConfig, Endpoint, EndpointEvent};
 use crate::tls::TlsContext;
 use admission::{HalfOpen, Source};
@@ -57,6 +57,8 @@ const DROP_LOG_INTERVAL_NS: u64 = 1_000_000_000;
 
 struct Slot {
     conn: Connection,
+    /// When the first Initial arrived (a monitoring sample's age).
+    since: u64,
     /// What the connection's application held when it last ran.
     app_buffered: u64,
     /// Every connection ID that routes to this slot.
@@ -108,6 +110,10 @@ pub struct ServerEndpoint {
     drops_logged: u64,
     drops_logged_at: u64,
     stats_every: Option<(u64, u64)>,
+    /// `set_connections_interval`: (every, next).
+    connections_every: Option<(u64, u64)>,
+    /// Path counters of connections already gone, so sampled totals never go down.
+    closed_path: PathStats,
     /// Connections visited by `flush` so far (cost accounting for tests).
     flush_visits: u64,
     pub stats: ServerStats,
@@ -115,6 +121,9 @@ pub struct ServerEndpoint {
     pub on_close: Option<Box<dyn FnMut(&Connection)>>,
     /// Called every `set_stats_interval` with the counters.
     pub on_stats: Option<Box<dyn FnMut(&ServerStats)>>,
+    /// Called every `set_connections_interval` with every live connection and
+    /// the running path totals (closed connections included).
+    pub on_connections: Option<Box<dyn FnMut(&[ConnectionSample], &PathStats)>>,
 }
 
 impl ServerEndpoint {
@@ -153,10 +162,13 @@ impl ServerEndpoint {
             drops_logged: 0,
             drops_logged_at: 0,
             stats_every: None,
+            connections_every: None,
+            closed_path: PathStats::default(),
             flush_visits: 0,
             stats: ServerStats::default(),
             on_close: None,
             on_stats: None,
+            on_connections: None,
         }
     }
 
@@ -176,6 +188,7 @@ impl ServerEndpoint {
         self.starved.remove(&key);
         self.stats.closed += 1;
         self.events.push_back(EndpointEvent::Closed(key));
+        self.closed_path.add(&slot.conn.path_stats());
         if let Some(cb) = self.on_close.as_mut() {
             cb(&slot.conn);
         }
@@ -255,7 +268,7 @@ impl Endpoint for ServerEndpoint {
 
     fn timeout(&self) -> Option<u64> {
         let conn = self.timers.peek().map(|Reverse((t, _))| *t);
-        let stats = self.stats_every.map(|(_, next)| next);
+        let stats = [self.stats_every, self.connections_every].into_iter().flatten().map(|(_, next)| next).min();
         let drops = (self.stats.initials_dropped.total() != self.drops_logged).then_some(self.drops_logged_at + DROP_LOG_INTERVAL_NS);
         let reclaim = if self.under_pressure() || self.pressure_seen_at.is_some() {
             self.half_open_order.front().map(|&(created, _)| created + self.pressure_timeout_ns())
@@ -299,6 +312,7 @@ impl Endpoint for ServerEndpoint {
                 }
             }
         }
+        self.sample_connections(now);
         self.log_drops(now, false);
         self.prune_timers();
     }

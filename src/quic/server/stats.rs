@@ -1,6 +1,7 @@
 //! Counters a test or operator can read, and the rate-limited log of dropped Initials.
 
 use super::{ServerEndpoint, DROP_LOG_INTERVAL_NS};
+use crate::quic::connection::PathStats;
 
 /// Initials not turned into a connection, by reason.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -53,7 +54,58 @@ pub struct ServerStats {
     pub peak_buffered: u64,
 }
 
+/// One live connection in a monitoring sample (`--connections-interval`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ConnectionSample {
+    pub peer: String,
+    pub alpn: Option<String>,
+    pub established: bool,
+    pub resumed: bool,
+    /// Since its first Initial arrived.
+    pub age_ms: u64,
+    #[serde(flatten)]
+    pub path: PathStats,
+}
+
 impl ServerEndpoint {
+    /// Calls `on_connections` every `interval_ns`, starting `interval_ns` after `now`.
+    pub fn set_connections_interval(&mut self, now: u64, interval_ns: u64) {
+        self.connections_every = (interval_ns > 0).then_some((interval_ns, now + interval_ns));
+    }
+
+    /// Every live connection (handshaking or established) and the running path
+    /// totals, closed connections included.
+    pub fn connections_sample(&self, now: u64) -> (Vec<ConnectionSample>, PathStats) {
+        let mut totals = self.closed_path;
+        let list = self.slots.values().map(|s| {
+            let path = s.conn.path_stats();
+            totals.add(&path);
+            ConnectionSample {
+                peer: s.conn.remote_addr().to_string(),
+                alpn: s.conn.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
+                established: s.conn.handshake_completed(),
+                resumed: s.conn.resumed(),
+                age_ms: now.saturating_sub(s.since) / 1_000_000,
+                path,
+            }
+        }).collect();
+        (list, totals)
+    }
+
+    pub(super) fn sample_connections(&mut self, now: u64) {
+        let Some((every, next)) = self.connections_every else { return };
+        if now < next {
+            return;
+        }
+        self.connections_every = Some((every, now + every));
+        if self.on_connections.is_some() {
+            let (list, totals) = self.connections_sample(now);
+            if let Some(cb) = self.on_connections.as_mut() {
+                cb(&list, &totals);
+            }
+        }
+    }
+
     /// Calls `on_stats` every `interval_ns`, starting `interval_ns` after `now`.
     pub fn set_stats_interval(&mut self, now: u64, interval_ns: u64) {
         self.stats_every = (interval_ns > 0).then_some((interval_ns, now + interval_ns));
