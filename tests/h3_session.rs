@@ -11,6 +11,7 @@ use socket_iwa::app::h3::H3Server;
 use socket_iwa::app::{AppFactory, ConnectionApp};
 use socket_iwa::h3::handler::{Ctx, Handler, Request as H3Request};
 use socket_iwa::h3::wt::{EchoHandler, WebTransportHandler};
+use socket_iwa::io::ServerHost;
 use socket_iwa::quic::{ConnectionConfig, ServerConfig, ServerEndpoint};
 use socket_iwa::tls::{TicketKey, TlsContext};
 use testkit::h3::{H3Client, Request, WsOptions, WtOptions};
@@ -23,10 +24,10 @@ fn post(p: &str, n: usize) -> Request {
     Request { method: "POST".into(), path: p.into(), body: Some((0..n).map(|i| (i % 253) as u8).collect()) }
 }
 
-fn run(server: ServerEndpoint, app: H3Client, link: LinkConfig, seed: u64) -> Sim<H3Client> {
+fn run(server: ServerHost, app: H3Client, link: LinkConfig, seed: u64) -> Sim<H3Client> {
     let c = client("h3", None, &ConnectionConfig::default(), T0, app);
     let mut sim = Sim::symmetric(server, c, T0, link, seed);
-    sim.run_client(60 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?}", sim.client.app.report));
+    sim.run_client(60 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?}", sim.client.app().report));
     sim
 }
 
@@ -38,7 +39,7 @@ fn wt_opts(path: &str) -> WtOptions {
 fn demo_requests_and_their_errors() {
     let reqs = vec![get("/"), get("/bytes/300000"), get("/bytes/0"), post("/echo", 70_000), get("/nope"), post("/", 10), get("/bytes/x")];
     let sim = run(server(), H3Client::new("localhost", reqs, 4, T0), LinkConfig::clean(), 1);
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     assert_eq!(r.completed, 7, "{r:?}");
     assert!(r.error.is_none(), "{r:?}");
     let status: Vec<u16> = r.responses.iter().map(|x| x.status).collect();
@@ -54,7 +55,7 @@ fn demo_requests_and_their_errors() {
 fn webtransport_streams_and_datagrams_both_roles() {
     let app = H3Client::new("localhost", vec![], 1, T0).with_webtransport(wt_opts("/wt/echo"));
     let sim = run(server(), app, LinkConfig::clean(), 2);
-    let w = sim.client.app.report.webtransport.clone().unwrap();
+    let w = sim.client.app().report.webtransport.clone().unwrap();
     assert!(w.verified, "{w:?}");
     assert!(w.closed && w.bidi_verified && w.uni_verified, "{w:?}");
     assert_eq!((w.bidi_bytes_echoed, w.uni_bytes_echoed), (200_000, 200_000));
@@ -67,7 +68,7 @@ fn webtransport_survives_loss() {
     for seed in [7, 8] {
         let app = H3Client::new("localhost", vec![get("/bytes/1000")], 1, T0).with_webtransport(wt_opts("/wt/echo"));
         let sim = run(server(), app, LinkConfig::lossy(0.03), seed);
-        let r = &sim.client.app.report;
+        let r = &sim.client.app().report;
         assert!(r.verified, "seed {seed}: {r:?}");
     }
 }
@@ -76,7 +77,7 @@ fn webtransport_survives_loss() {
 fn webtransport_to_an_unknown_path_is_404() {
     let app = H3Client::new("localhost", vec![], 1, T0).with_webtransport(wt_opts("/wt/nowhere"));
     let sim = run(server(), app, LinkConfig::clean(), 3);
-    let w = sim.client.app.report.webtransport.clone().unwrap();
+    let w = sim.client.app().report.webtransport.clone().unwrap();
     assert_eq!(w.status, 404);
     assert!(!w.verified);
 }
@@ -85,7 +86,7 @@ fn webtransport_to_an_unknown_path_is_404() {
 fn websocket_over_h3_both_roles() {
     let app = H3Client::new("localhost", vec![get("/bytes/10")], 1, T0).with_websocket(WsOptions { path: "/ws/echo".into(), message_bytes: 100_000 });
     let sim = run(server(), app, LinkConfig::lossy(0.02), 4);
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     let w = r.websocket.clone().unwrap();
     assert!(w.verified, "{w:?}");
     assert_eq!((w.messages_echoed, w.pongs_received, w.close_code_received), (3, 2, Some(1000)));
@@ -144,11 +145,11 @@ fn a_handler_with_state_that_answers_later() {
     let factory: AppFactory = Box::new(|alpn: &[u8]| {
         (alpn == b"h3").then(|| Box::new(H3Server::new(Box::new(Later::default()))) as Box<dyn ConnectionApp>)
     });
-    let server = ServerEndpoint::new(tls, ServerConfig::default(), factory);
+    let server = ServerHost::server(ServerEndpoint::new(tls, ServerConfig::default()), factory);
     let reqs = vec![get("/hello?name=x"), post("/sum", 12345), get("/bytes/10")];
     let app = H3Client::new("localhost", reqs, 3, T0).with_webtransport(wt_opts("/chat/room1"));
     let sim = run(server, app, LinkConfig::clean(), 5);
-    let r = &sim.client.app.report;
+    let r = &sim.client.app().report;
     let got: Vec<(u16, u64)> = r.responses.iter().map(|x| (x.status, x.bytes)).collect();
     // "hello x" (7 bytes); {"bytes":12345} (15 bytes, not an echo, so not "verified"); the demo's route is not there.
     assert_eq!(got, [(200, 7), (200, 15), (404, 3)], "{r:?}");
