@@ -72,7 +72,8 @@ export const DS_CODES = {
     if (typeof code === 'string' && T.byNodeCode[code]) return T.byNodeCode[code];
     var cause = err && err.cause;
     if (cause && typeof cause.code === 'string' && T.byNodeCode[cause.code]) return T.byNodeCode[cause.code];
-    var msg = String((err && err.message) || err || '');
+    // Never String(err): an arbitrary rejection value may not convert (no usable toString).
+    var msg = err && typeof err.message === 'string' ? err.message : typeof err === 'string' ? err : '';
     for (var i = 0; i < T.byNetError.length; i++) {
       if (new RegExp(T.byNetError[i][0], 'i').test(msg)) return T.byNetError[i][1];
     }

@@ -17,6 +17,7 @@ import { OPCODE, encodeFrame, FrameParser, WsProtocolError } from '../ws_frame.j
 import { EIO, SIO, ProtocolError, decodeEngine, encodeSocket, SocketDecoder } from '../socketio_codec.js';
 import { encodePayload, decodePayload } from '../polling_client.js';
 import { fromDirectSocketsError, SocketIWAError } from '../errors.js';
+import { DS_CODES } from '../codes.js';
 import { parseExtensions } from '../ws_deflate.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -174,19 +175,23 @@ test('Sec-WebSocket-Extensions parser: arbitrary header values give a list or ER
 // ---------------------------------------------------------------------------
 
 function loadBridgeLibrary() {
-  const src = fs.readFileSync(path.join(here, '..', '..', 'emscripten', 'src', 'lib', 'libdirectsockets.js'), 'utf8');
+  // The constants and address codec (libds_addr.js) and the errno mapping
+  // (libdirectsockets.js), with DS_CODES as the link gives it (api/codes.js).
+  const libDir = path.join(here, '..', '..', 'emscripten', 'src', 'lib');
   const names = new Map();
   const value = (name) => { if (!names.has(name)) names.set(name, 1000 + names.size); return names.get(name); };
   const known = { AF_UNSPEC: 0, AF_INET: 2, AF_INET6: 10 };
-  const text = src
-    .replace(/\{\{\{\s*cDefine\('([A-Z0-9_]+)'\)\s*\}\}\}/g, (_, n) => String(known[n] ?? value(n)))
-    .replace(/\{\{\{\s*C_STRUCTS\.[\w.]+\s*\}\}\}/g, () => '0');
   const lib = {};
   const ctx = vm.createContext({ LibraryManager: { library: {} }, mergeInto: (_, o) => Object.assign(lib, o), console });
-  vm.runInContext(text, ctx, { filename: 'libdirectsockets.js' });
+  for (const file of ['libds_addr.js', 'libdirectsockets.js']) {
+    const text = fs.readFileSync(path.join(libDir, file), 'utf8')
+      .replace(/\{\{\{\s*cDefine\('([A-Z0-9_]+)'\)\s*\}\}\}/g, (_, n) => String(known[n] ?? value(n)))
+      .replace(/\{\{\{\s*C_STRUCTS\.[\w.]+\s*\}\}\}/g, () => '0');
+    vm.runInContext(text, ctx, { filename: file });
+  }
   const heap = new ArrayBuffer(4096);
   Object.assign(ctx, {
-    DS_CONST: lib.$DS_CONST, DS_ADDR: lib.$DS_ADDR, DS_ERRNO: lib.$DS_ERRNO,
+    DS_CONST: lib.$DS_CONST, DS_ADDR: lib.$DS_ADDR, DS_ERRNO: lib.$DS_ERRNO, DS_CODES,
     HEAPU8: new Uint8Array(heap), HEAPU16: new Uint16Array(heap), HEAP32: new Int32Array(heap), HEAPU32: new Uint32Array(heap),
   });
   return ctx;
@@ -245,9 +250,9 @@ test('errno mapping (bridge DS_ERRNO.from and API fromDirectSocketsError): any e
   // function as `code` (api/errors.js). This property found it; the filter
   // below keeps the suite green until the lookups use Object.hasOwn. Remove it then.
   const notProto = (s) => !(s in Object.prototype);
-  const codeArb = fc.oneof(fc.constantFrom(...Object.keys(b.DS_ERRNO.byCode)), fc.string({ maxLength: 12 }).filter(notProto));
+  const codeArb = fc.oneof(fc.constantFrom(...Object.keys(DS_CODES.byNodeCode)), fc.string({ maxLength: 12 }).filter(notProto));
   const nameArb = fc.oneof(fc.constantFrom('NetworkError', 'NotAllowedError', 'InvalidStateError', 'TypeError', 'AbortError', 'TimeoutError', 'NotSupportedError', 'InvalidAccessError', 'SecurityError'), fc.string({ maxLength: 12 }).filter(notProto));
-  const msgArb = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom(...b.DS_ERRNO.byNetError.map(([re]) => `net::${re.split('|')[0]}`)), fc.constant('Access to local network is blocked.'));
+  const msgArb = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom(...DS_CODES.byNetError.map(([re]) => `net::${re.split('|')[0]}`)), fc.constant('Access to local network is blocked.'));
   const protoFree = (v) => !(v && typeof v === 'object' && [v.name, v.code, v.cause && v.cause.code].some((x) => typeof x === 'string' && x in Object.prototype));
   const errArb = fc.oneof(
     fc.record({ name: nameArb, message: msgArb, code: fc.option(codeArb, { nil: undefined }) }, { requiredKeys: [] }).map((o) => Object.assign(new Error(o.message ?? ''), o)),
@@ -259,8 +264,8 @@ test('errno mapping (bridge DS_ERRNO.from and API fromDirectSocketsError): any e
   fc.assert(fc.property(errArb, fallbackArb, (err, fallback) => {
     const n = b.DS_ERRNO.from(err, fallback);
     assert.ok(errnos.has(n) || typeof err === 'number', `errno ${n} for ${String(err && err.message)}`);
-    if (err && typeof err === 'object' && typeof err.code === 'string' && Object.hasOwn(b.DS_ERRNO.byCode, err.code) && !err.dsErrno) {
-      assert.equal(n, E[b.DS_ERRNO.byCode[err.code]], `code ${err.code}`);
+    if (err && typeof err === 'object' && typeof err.code === 'string' && Object.hasOwn(DS_CODES.byNodeCode, err.code) && !err.dsErrno) {
+      assert.equal(n, E[DS_CODES.byNodeCode[err.code]], `code ${err.code}`);
     }
     let mapped;
     try { mapped = fromDirectSocketsError(err, 'op', fallback || 'ECONNRESET'); } catch (e) { assert.fail(`fromDirectSocketsError threw ${e}`); }
