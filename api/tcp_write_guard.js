@@ -19,6 +19,8 @@ export const TCP_WRITE_GUARD = {
   MAX_CHUNK: 1048576,
   /** Microtask turns to wait before a settled write counts as synchronous (a drop needs about 4). */
   SYNC_TURNS: 64,
+  /** Pause before an unchecked chunk that follows a write which waited for the pipe. */
+  SMALL_PAUSE_MS: 1,
   /** Counters: chunks written, chunks too small to check, chunks written again. */
   stats: { chunks: 0, small: 0, resent: 0 },
   /** null: detect; true/false: tests force the guard on or off. */
@@ -55,14 +57,21 @@ export const TCP_WRITE_GUARD = {
   /**
    * Writes `chunk` (a Uint8Array the caller no longer touches) through `writer`;
    * a chunk larger than PIPE whose write settled synchronously is written again.
-   * Rejects with the writer's error.
+   * `state` (one object per socket, optional) remembers whether the last write
+   * waited for the pipe. Rejects with the writer's error.
    */
-  writeChecked: async function (writer, chunk) {
+  writeChecked: async function (writer, chunk, state) {
     var G = TCP_WRITE_GUARD;
     var checkable = chunk.length > G.PIPE;
     var backoff = 1;
     G.stats.chunks++;
-    if (!checkable) G.stats.small++;
+    if (!checkable) {
+      G.stats.small++;
+      // The previous write waited for the pipe, so its last piece may have left it
+      // exactly full: give the network service a moment to read before a write
+      // whose loss could not be seen.
+      if (state && state.mayBeFull) await new Promise(function (r) { setTimeout(r, G.SMALL_PAUSE_MS); });
+    }
     for (;;) {
       var settled = false;
       var p = writer.write(chunk);
@@ -70,6 +79,7 @@ export const TCP_WRITE_GUARD = {
       for (var i = 0; i < G.SYNC_TURNS && !settled; i++) await Promise.resolve();
       var sync = settled;
       await p;
+      if (state) state.mayBeFull = !sync;
       if (!checkable || !sync) return;
       // Dropped: the pipe was full. Let the network service drain it, then again.
       G.stats.resent++;
@@ -100,6 +110,7 @@ export const TCP_WRITE_GUARD = {
     var queued = 0;
     var pumping = null;
     var failure = null;
+    var state = { mayBeFull: false };
     var take = function () {
       var parts = [], n = 0;
       while (queue.length && n + queue[0].bytes.length <= G.MAX_CHUNK) {
@@ -115,6 +126,18 @@ export const TCP_WRITE_GUARD = {
         var off = 0;
         for (var k = 0; k < parts.length; k++) { chunk.set(parts[k].bytes, off); off += parts[k].bytes.length; }
       }
+      // A chunk that empties the queue keeps its last PIPE + 1 bytes back when the
+      // rest is still checkable: they go out with whatever the program writes next
+      // (or alone, after a task), so a burst never ends in an unchecked chunk of at
+      // most PIPE bytes written right after a chunk that may have filled the pipe.
+      var keep = G.PIPE + 1;
+      if (!queue.length && n >= 2 * keep) {
+        var last = parts[parts.length - 1];
+        queue.unshift({ bytes: chunk.subarray(n - keep), resolve: last.resolve, reject: last.reject, held: true });
+        queued += keep;
+        parts[parts.length - 1] = { resolve: function () {}, reject: function () {} };
+        chunk = chunk.subarray(0, n - keep);
+      }
       return { chunk: chunk, parts: parts };
     };
     var pump = async function () {
@@ -122,15 +145,22 @@ export const TCP_WRITE_GUARD = {
         await drain();
       } finally {
         pumping = null;
+        // A write that arrived after drain() saw an empty queue, while this
+        // promise was still settling, found `pumping` set and started nothing.
+        if (queue.length && !failure) start();
       }
     };
     var drain = async function () {
       while (queue.length) {
-        // A tail of at most PIPE bytes cannot be checked: one task for more to queue up.
-        if (queued <= G.PIPE) await G.nextTask();
+        // A tail of at most PIPE bytes cannot be checked, and held-back bytes should
+        // meet the program's next write: one task for more to queue up.
+        if (queued <= G.PIPE || (queue.length === 1 && queue[0].held)) {
+          queue[0].held = false; // once: afterwards it goes out alone (it is checkable)
+          await G.nextTask();
+        }
         var t = take();
         try {
-          await G.writeChecked(writer, t.chunk);
+          await G.writeChecked(writer, t.chunk, state);
         } catch (err) {
           failure = err;
           var all = t.parts.concat(queue);

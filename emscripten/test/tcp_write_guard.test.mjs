@@ -77,7 +77,9 @@ test('through the guard every byte arrives in order (16 KiB writes from one reus
     await w.close();
     assert.equal(m.received(), bytes.length);
     assert.equal(m.digest(), crypto.createHash('sha256').update(bytes).digest('hex'));
-    assert.ok(TCP_WRITE_GUARD.stats.resent > before.resent, 'the model dropped and the guard re-sent');
+    // Whether the model dropped here depends on timing (held-back tails avoid most
+    // full-pipe starts); the re-send itself is checked deterministically below.
+    assert.ok(TCP_WRITE_GUARD.stats.chunks > before.chunks);
   } finally {
     TCP_WRITE_GUARD.force = null;
   }
@@ -89,4 +91,44 @@ test('the guard is off for a TCPSocket implemented in JavaScript (node/direct-so
   assert.equal(TCP_WRITE_GUARD.needed(undefined), false);
   // A native function stands in for the browser's own constructor.
   assert.equal(TCP_WRITE_GUARD.needed(Map), true);
+});
+
+test('a burst that ends in a small write keeps it checkable (held-back tail), repeated 50 times', async () => {
+  // The IWA upload's pattern (api/test/iwa/scenarios.js rawTransfer): 16 KiB
+  // writes not awaited, then a 1-byte end marker in the same task. Without the
+  // held-back tail the marker was written alone right after a chunk that had
+  // just filled the pipe, and dropped.
+  TCP_WRITE_GUARD.force = true;
+  try {
+    for (let round = 0; round < 50; round++) {
+      const m = chromiumLikeWritable();
+      const w = TCP_WRITE_GUARD.wrapWriter(m.writer, null);
+      const bytes = data(256 * 1024 + 1);
+      const ps = [];
+      for (let off = 0; off < bytes.length - 1; off += 16384) ps.push(w.write(bytes.subarray(off, off + 16384)));
+      await ps[ps.length - 1];
+      ps.push(w.write(bytes.subarray(bytes.length - 1)));
+      await Promise.all(ps);
+      await w.close();
+      await new Promise((r) => setTimeout(r, 2));
+      assert.equal(m.received(), bytes.length, `round ${round}`);
+      assert.equal(m.digest(), crypto.createHash('sha256').update(bytes).digest('hex'));
+    }
+  } finally {
+    TCP_WRITE_GUARD.force = null;
+  }
+});
+
+test('a checkable chunk that starts on an exactly full pipe is dropped by the model and written again', async () => {
+  const m = chromiumLikeWritable();
+  const before = { ...TCP_WRITE_GUARD.stats };
+  const a = data(128 * 1024), b = data(128 * 1024).map((x) => x ^ 0x5a);
+  // 128 KiB = two pipe loads: the write resolves when its second half fills the pipe.
+  await TCP_WRITE_GUARD.writeChecked(m.writer, a);
+  await TCP_WRITE_GUARD.writeChecked(m.writer, b);   // starts on the full pipe
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(TCP_WRITE_GUARD.stats.resent, before.resent + 1);
+  assert.equal(m.received(), a.length + b.length);
+  const both = new Uint8Array(a.length + b.length); both.set(a); both.set(b, a.length);
+  assert.equal(m.digest(), crypto.createHash('sha256').update(both).digest('hex'));
 });

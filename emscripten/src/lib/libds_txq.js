@@ -58,12 +58,18 @@ mergeInto(LibraryManager.library, {
     pump: async function (sock) {
       var G = TCP_WRITE_GUARD;
       try {
+        var held = false;
         while (sock.txqBytes > 0) {
-          // A tail of at most PIPE bytes cannot be checked: give the program one
-          // task to queue more (it runs until it blocks on the send budget).
-          if (sock.txqBytes <= G.PIPE) await DSB.macrotask();
-          var chunk = DS_TXQ.take(sock, G.MAX_CHUNK);
-          await G.writeChecked(sock.writer, chunk);
+          // A tail of at most PIPE bytes cannot be checked, and held-back bytes
+          // should meet the program's next send: give the program one task to
+          // queue more (it runs until it blocks on the send budget).
+          if (sock.txqBytes <= G.PIPE || held) { held = false; await DSB.macrotask(); }
+          // A chunk that would empty the queue keeps its last PIPE + 1 bytes back
+          // when the rest is still checkable (api/tcp_write_guard.js, take()).
+          var keep = G.PIPE + 1, max = G.MAX_CHUNK;
+          if (sock.txqBytes <= max && sock.txqBytes >= 2 * keep) { max = sock.txqBytes - keep; held = true; }
+          var chunk = DS_TXQ.take(sock, max);
+          await G.writeChecked(sock.writer, chunk, sock.txState || (sock.txState = { mayBeFull: false }));
           sock.txInflight -= chunk.length;
           DSB.wake();
         }
