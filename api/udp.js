@@ -216,7 +216,7 @@ export class UDPConnection extends Emitter {
     if (ipFamily(host)) return host;
     const hit = this.#names.get(host);
     if (hit && hit.until > Date.now()) return hit.address;
-    const C = requireUDP();
+    const C = requireCtor('UDPSocket');
     const opts = { remoteAddress: host, remotePort: port };
     if (ipFamily(this.#ds.localAddress) === 4) opts.dnsQueryType = 'ipv4';
     else if (this.#ds.dnsQueryType !== undefined) opts.dnsQueryType = this.#ds.dnsQueryType;
