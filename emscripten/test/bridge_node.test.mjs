@@ -280,3 +280,23 @@ test('the QUIC driver loop (poll + recvmsg until EAGAIN + sendmsg) echoes 200 da
   assert.equal(st.suspended.send || 0, 0);
   assert.ok(st.result.wakeups <= 200, JSON.stringify(st.result));
 });
+
+test('a host name that does not resolve: connect() (TCP, UDP) and a sendto()\'s later error are EHOSTUNREACH in C, ENOTFOUND in JavaScript', async () => {
+  // Emscripten's getaddrinfo() gives any name a placeholder address; the bridge
+  // hands the name to Direct Sockets, whose rejection (NetworkError, cause
+  // ENOTFOUND) is mapped through api/codes.js (docs/BRIDGE.md, "Errno mapping").
+  // `.invalid` never resolves (RFC 6761); the resolver answers at once, the
+  // 10 s bound only guards against a hung resolver.
+  for (const path of ['tcp', 'udp-connect', 'udp-sendto']) {
+    const p = await startProbe(['unresolved', path, 'nope.invalid:9']);
+    const r = await within(10000, p.done, `unresolved ${path}`);
+    assert.equal(r.result.ok, false, `${path}: ${JSON.stringify(r.result)}`);
+    assert.equal(r.result.errno, r.result.EHOSTUNREACH, `${path}: ${JSON.stringify(r.result)}`);
+    assert.equal(r.result.kind, 'HostUnreachable');
+    if (path === 'udp-sendto') assert.equal(r.result.pollerr, true, 'the failed send shows as POLLERR');
+    const last = p.module.directSockets.lastError;
+    assert.equal(last.code, 'ENOTFOUND', `${path}: ${JSON.stringify(last)}`);
+    assert.equal(last.errno, p.module.directSockets.errno.EHOSTUNREACH);
+    assert.match(last.message, /nope\.invalid/);
+  }
+});

@@ -23,6 +23,8 @@
 //! - `udp-connected <peer> <count>`      bound UDP socket connect()ed to a peer: send()/recv()
 //! - `msg-iov <peer>`                    sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)
 //! - `send-until-eagain <bind> <dest> <size> <max>`  non-blocking sends until EAGAIN, then poll(POLLOUT)
+//! - `unresolved <tcp|udp-connect|udp-sendto> <name:port>`  the errno a host name that does not
+//!   resolve gives connect() / a later send (via poll's POLLERR and SO_ERROR) on that path
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -715,6 +717,67 @@ fn ssm(group: &str, source: &str, port: u16) -> io::Result<String> {
     }
 }
 
+/// connect() / sendto() on a host name that does not resolve. Emscripten's
+/// getaddrinfo() answers any name with a placeholder address, so the failure
+/// comes from Direct Sockets when the bridge hands them the name: connect()
+/// reports it directly; a sendto() is accepted and its failure arrives later,
+/// as on Linux an ICMP error does: poll() sees POLLERR, SO_ERROR has the errno.
+fn unresolved(path: &str, target: &str) -> io::Result<String> {
+    let (host, port) = target.rsplit_once(':').ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "name:port"))?;
+    let port: u16 = port.parse().map_err(|_| io::Error::new(ErrorKind::InvalidInput, "port"))?;
+    let fail = |op: &str, e: io::Error| -> String {
+        format!(
+            "{{\"ok\":false,\"op\":\"{op}\",\"kind\":\"{:?}\",\"errno\":{},\"EHOSTUNREACH\":{},\"ECONNREFUSED\":{},\"ENETUNREACH\":{}}}",
+            e.kind(),
+            e.raw_os_error().unwrap_or(-1),
+            libc::EHOSTUNREACH,
+            libc::ECONNREFUSED,
+            libc::ENETUNREACH
+        )
+    };
+    match path {
+        "tcp" => Ok(match TcpStream::connect((host, port)) {
+            Ok(s) => format!("{{\"ok\":true,\"op\":\"connect\",\"peer\":\"{}\"}}", s.peer_addr().map(|a| a.to_string()).unwrap_or_default()),
+            Err(e) => fail("connect", e),
+        }),
+        "udp-connect" => {
+            // An unbound socket (std's UdpSocket is always bound first): connect()
+            // opens a connected-mode UDPSocket on the name.
+            use std::net::ToSocketAddrs;
+            let to = (host, port).to_socket_addrs()?.find(|a| a.is_ipv4()).ok_or_else(|| io::Error::new(ErrorKind::NotFound, "no IPv4 address"))?;
+            let ip = match to { SocketAddr::V4(a) => a.ip().octets(), SocketAddr::V6(_) => unreachable!() };
+            let sa = sockaddr_in(ip, port);
+            // SAFETY: plain syscalls on an fd we own; sa is a live sockaddr_in.
+            unsafe {
+                let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
+                let r = libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), 16);
+                let e = io::Error::last_os_error();
+                libc::close(fd);
+                Ok(if r == 0 { "{\"ok\":true,\"op\":\"connect\"}".to_string() } else { fail("connect", e) })
+            }
+        }
+        "udp-sendto" => {
+            let sock = UdpSocket::bind("0.0.0.0:0")?;
+            let sent = sock.send_to(b"x", (host, port));
+            if let Err(e) = sent {
+                return Ok(fail("sendto", e));
+            }
+            let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one live pollfd. Bounded: 10 s, far more than a local resolver needs.
+            let n = check(unsafe { libc::poll(&mut pfd, 1, 10_000) }, "poll")?;
+            let pollerr = n > 0 && (pfd.revents & libc::POLLERR) != 0;
+            Ok(match sock.take_error()? {
+                Some(e) => {
+                    let j = fail("sendto", e);
+                    format!("{},\"pollerr\":{pollerr}}}", &j[..j.len() - 1])
+                }
+                None => format!("{{\"ok\":true,\"op\":\"sendto\",\"pollerr\":{pollerr}}}"),
+            })
+        }
+        _ => usage(),
+    }
+}
+
 fn usage() -> ! {
     eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
     std::process::exit(2)
@@ -743,6 +806,7 @@ fn main() {
         "tcp-send" => tcp_send(&arg(1), num(2), num(3)),
         "udp-connected" => udp_connected(&arg(1), num(2)),
         "msg-iov" => msg_iov(&arg(1)),
+        "unresolved" => unresolved(&arg(1), &arg(2)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),
         _ => usage(),
     };

@@ -75,7 +75,13 @@ var DS_LIBRARY = {
     from: function (err, fallback) {
       if (typeof err === 'number') return err;
       if (err && typeof err.errno === 'number' && err.dsErrno) return err.errno;
-      return DS_CONST.E[DS_CODES.errnoName(err, fallback)];
+      return DS_CODES.own(DS_CONST.E, DS_CODES.errnoName(err, fallback)) || DS_CONST.E.EIO;
+    },
+    /** The code JavaScript sees for the failure (DSB.lastError.code): ENOTFOUND for an unresolvable name, else the errno's name. */
+    code: function (err, errno) {
+      var E = DS_CONST.E, name = 'EIO';
+      for (var k in E) if (Object.prototype.hasOwnProperty.call(E, k) && E[k] === errno) { name = k; break; }
+      return DS_CODES.jsCode(err, name);
     },
     /** An exception carrying an errno through the helpers. */
     fail: function (errno) {
@@ -89,7 +95,7 @@ var DS_LIBRARY = {
   // ---------------------------------------------------------------------
   // The bridge: per-fd state, receive queues, wakeups, operations.
   // ---------------------------------------------------------------------
-  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE', '$DS_OPS',
+  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_CODES', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE', '$DS_OPS',
                '$DS_POLL', '$DS_IOV'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
@@ -173,10 +179,14 @@ var DS_LIBRARY = {
         }
       })();
     },
-    /** The last Direct Sockets failure seen, for diagnostics: {op, name, message, errno}. */
+    /**
+     * The last Direct Sockets failure seen, for diagnostics: {op, name, message,
+     * errno, code}; `code` is what JavaScript calls it (ENOTFOUND for a name
+     * that does not resolve, else the errno's name: DS_ERRNO.code).
+     */
     lastError: null,
     noteError: function (op, e, errno) {
-      DSB.lastError = { op: op, name: e && e.name, message: String(e && e.message || e), errno: errno };
+      DSB.lastError = { op: op, name: e && e.name, message: DS_CODES.text(e), errno: errno, code: DS_ERRNO.code(e, errno) };
     },
     /** Resolves after pending tasks (I/O callbacks) have run: setImmediate or a MessageChannel hop. */
     macrotask: function () {
@@ -393,6 +403,7 @@ var DS_LIBRARY = {
         if (!sock.closed) {
           sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
           sock.soError = sock.txError;
+          DSB.noteError('send', e, sock.txError);
         }
         DSB.wake();
       });
