@@ -9,7 +9,7 @@
  *   libds_ops.js    DS_OPS: per-kind operations (udp, tcp, tcp-listen)
  *   libds_poll.js   DS_POLL (poll/select) and DS_IOV (iovec helpers)
  *   libds_txq.js    DS_TXQ: the TCP send queue (Chromium write-loss guard)
- *   <OUT_DIR>/libds_shared.js  DS_CODES, BUFFER_SOURCE, TCP_WRITE_GUARD, generated
+ *   <OUT_DIR>/libds_shared.js  DS_CODES, SSM_PROBE, BUFFER_SOURCE, TCP_WRITE_GUARD, generated
  *                   from the api/ modules the bridge shares with the JavaScript API
  *   jspi_pre.js     (--pre-js) JSPI wiring
  *
@@ -95,7 +95,7 @@ var DS_LIBRARY = {
   // ---------------------------------------------------------------------
   // The bridge: per-fd state, receive queues, wakeups, operations.
   // ---------------------------------------------------------------------
-  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_CODES', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE', '$DS_OPS',
+  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_CODES', '$SSM_PROBE', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE', '$DS_OPS',
                '$DS_POLL', '$DS_IOV'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
@@ -655,10 +655,11 @@ var DS_LIBRARY = {
       }
       var mc = sock.info.multicastController;
       if (!mc) return -E.EOPNOTSUPP;
-      // Chromium 156 accepts joinGroup's sourceAddress but ignores it; a
-      // source-specific join is refused rather than silently widened, unless
-      // the controller says it honours sources (node/direct-sockets.js does).
-      if (source && !(mc.constructor && mc.constructor.supportsSourceSpecific === true)) return -E.EOPNOTSUPP;
+      // Chromium drops joinGroup's sourceAddress unless it runs with the
+      // SourceSpecificMulticastInDirectSockets feature: a source-specific join
+      // is refused rather than silently widened unless the controller honours
+      // sources, detected by the probe the JavaScript API uses (api/ssm_probe.js).
+      if (source && !SSM_PROBE.supports(mc)) return -E.EOPNOTSUPP;
       var opt = source ? { sourceAddress: source } : undefined;
       var p;
       try { p = join ? mc.joinGroup(group, opt) : mc.leaveGroup(group, opt); } catch (e) {
