@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../../test/harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { createNetns, runIn } from './netns.mjs';
-import { hashSink, patternServer, probePatternSha256, udpReplyPeer } from './peers.mjs';
+import { checkSsm, hashSink, patternServer, probePatternSha256, udpReplyPeer } from './peers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const appDir = path.resolve(here, '../../iwa');
@@ -361,8 +361,20 @@ test('IWA without the local-network permission: bind and connect reach Rust as P
   }
 });
 
-test('IWA: source-specific membership is refused with EOPNOTSUPP (Chromium ignores sourceAddress)', async () => {
+test('IWA: source-specific membership is refused with EOPNOTSUPP without SourceSpecificMulticastInDirectSockets (Chromium drops sourceAddress; detected)', async () => {
   const r = await done(await start(['ssm', '232.1.2.3', '127.0.0.1', '0']));
   assert.equal(r.result.ok, true, JSON.stringify(r));
   assert.equal(r.result.joinErrno, r.result.EOPNOTSUPP);
+});
+
+test('IWA with SourceSpecificMulticastInDirectSockets: IP_ADD_SOURCE_MEMBERSHIP joins (detected, not assumed) and hears the chosen source only (network namespace)', async () => {
+  const ns = createNetns('dsb-iwa-ssm');
+  try {
+    const res = await runIn(ns, process.execPath, [path.join(here, 'ssm_child.mjs'), 'iwa'], { timeoutMs: 120000 });
+    const line = res.stdout.split('\n').find((l) => l.startsWith('CHILD '));
+    assert.ok(line, `child exit ${res.code}\nstdout: ${res.stdout}\nstderr: ${res.stderr.slice(-3000)}`);
+    checkSsm(JSON.parse(line.slice(6)));
+  } finally {
+    ns.destroy();
+  }
 });

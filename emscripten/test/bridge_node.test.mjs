@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { install } from '../../node/direct-sockets.js';
 import { startProbe, runProbe, within } from './probe_runner.mjs';
 import { createNetns, runIn } from './netns.mjs';
-import { patternServer, udpReplyPeer } from './peers.mjs';
+import { checkSsm, patternServer, udpReplyPeer } from './peers.mjs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { probeJs } from './probe_runner.mjs';
 
@@ -298,5 +298,17 @@ test('a host name that does not resolve: connect() (TCP, UDP) and a sendto()\'s 
     assert.equal(last.code, 'ENOTFOUND', `${path}: ${JSON.stringify(last)}`);
     assert.equal(last.errno, p.module.directSockets.errno.EHOSTUNREACH);
     assert.match(last.message, /nope\.invalid/);
+  }
+});
+
+test('source-specific multicast (IP_ADD_SOURCE_MEMBERSHIP) in a private network namespace: only the chosen source is heard', async () => {
+  const ns = createNetns('dsb-ssm');
+  try {
+    const res = await runIn(ns, process.execPath, [path.join(here, 'ssm_child.mjs'), 'node'], { timeoutMs: 40000 });
+    const line = res.stdout.split('\n').find((l) => l.startsWith('CHILD '));
+    assert.ok(line, `child exit ${res.code}\nstdout: ${res.stdout}\nstderr: ${res.stderr.slice(-3000)}`);
+    checkSsm(JSON.parse(line.slice(6)));
+  } finally {
+    ns.destroy();
   }
 });
