@@ -25,8 +25,9 @@
 //! - `send-until-eagain <bind> <dest> <size> <max>`  non-blocking sends until EAGAIN, then poll(POLLOUT)
 //! - `ssm-recv <group> <source> <port> <count>`  IP_ADD_SOURCE_MEMBERSHIP, then receive until `count`
 //!   datagrams from `source` arrived (10 s bound): what was heard, from whom
-//! - `unresolved <tcp|udp-connect|udp-sendto> <name:port>`  the errno a host name that does not
-//!   resolve gives connect() / a later send (via poll's POLLERR and SO_ERROR) on that path
+//! - `unresolved <tcp|udp-connect|udp-sendto> <name:port> [after]`  the errno a host name that does not
+//!   resolve gives connect() / a later send (via poll's POLLERR and SO_ERROR) on that path; udp-sendto
+//!   then sends "after" to the address `after` from the same socket (it must still work)
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -788,7 +789,7 @@ fn ssm_recv(group: &str, source: &str, port: u16, count: usize) -> io::Result<St
 /// comes from Direct Sockets when the bridge hands them the name: connect()
 /// reports it directly; a sendto() is accepted and its failure arrives later,
 /// as on Linux an ICMP error does: poll() sees POLLERR, SO_ERROR has the errno.
-fn unresolved(path: &str, target: &str) -> io::Result<String> {
+fn unresolved(path: &str, target: &str, after: Option<String>) -> io::Result<String> {
     let (host, port) = target.rsplit_once(':').ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "name:port"))?;
     let port: u16 = port.parse().map_err(|_| io::Error::new(ErrorKind::InvalidInput, "port"))?;
     let fail = |op: &str, e: io::Error| -> String {
@@ -832,13 +833,23 @@ fn unresolved(path: &str, target: &str) -> io::Result<String> {
             // SAFETY: one live pollfd. Bounded: 10 s, far more than a local resolver needs.
             let n = check(unsafe { libc::poll(&mut pfd, 1, 10_000) }, "poll")?;
             let pollerr = n > 0 && (pfd.revents & libc::POLLERR) != 0;
-            Ok(match sock.take_error()? {
+            let pending = sock.take_error()?;
+            // Reported once (SO_ERROR clears it, as on Linux); the socket keeps working.
+            let after_sent = match after {
+                Some(a) => match sock.send_to(b"after", a.as_str()) {
+                    Ok(n) => n.to_string(),
+                    Err(e) => format!("\"{:?}\"", e.kind()),
+                },
+                None => "null".to_string(),
+            };
+            let out = match pending {
                 Some(e) => {
                     let j = fail("sendto", e);
-                    format!("{},\"pollerr\":{pollerr}}}", &j[..j.len() - 1])
+                    format!("{},\"pollerr\":{pollerr},\"afterSent\":{after_sent}}}", &j[..j.len() - 1])
                 }
-                None => format!("{{\"ok\":true,\"op\":\"sendto\",\"pollerr\":{pollerr}}}"),
-            })
+                None => format!("{{\"ok\":true,\"op\":\"sendto\",\"pollerr\":{pollerr},\"afterSent\":{after_sent}}}"),
+            };
+            Ok(out)
         }
         _ => usage(),
     }
@@ -872,7 +883,7 @@ fn main() {
         "tcp-send" => tcp_send(&arg(1), num(2), num(3)),
         "udp-connected" => udp_connected(&arg(1), num(2)),
         "msg-iov" => msg_iov(&arg(1)),
-        "unresolved" => unresolved(&arg(1), &arg(2)),
+        "unresolved" => unresolved(&arg(1), &arg(2), args.get(3).cloned()),
         "ssm-recv" => ssm_recv(&arg(1), &arg(2), num(3) as u16, num(4)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),
         _ => usage(),

@@ -122,6 +122,7 @@ var DS_LIBRARY = {
         },
       };
       DSB.fsType = fsType;
+      DSB.names = new Map();
       DSB.root = FS.mount(fsType, {}, null);
       DSB.errno = DS_CONST.E;
       DSB.stats.txq = TCP_WRITE_GUARD.stats;   // the TCP write guard's counters (libds_txq.js)
@@ -395,7 +396,11 @@ var DS_LIBRARY = {
       var n = copy.length;
       sock.txInflight += n;
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
-      sock.writer.write(chunk).then(function () {
+      var to = chunk && chunk.remoteAddress;
+      var written = (typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to))
+        ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return sock.writer.write(chunk); })
+        : sock.writer.write(chunk);
+      written.then(function () {
         sock.txInflight -= n;
         DSB.wake();
       }, function (e) {
@@ -408,6 +413,36 @@ var DS_LIBRARY = {
         DSB.wake();
       });
       return n;
+    },
+    /**
+     * A host name for a bound-mode UDP send, resolved to an address. Handing
+     * the name to the bound socket's writable would let a failed resolution
+     * error that writable, and with it every later send of the socket
+     * (Chromium and node/direct-sockets.js alike; issue 13 defect 1), so the
+     * name is resolved by a short-lived connected-mode UDPSocket, as the
+     * JavaScript API does (api/udp.js #resolve). A failure fails this send
+     * only (EHOSTUNREACH through SO_ERROR / the next send). Answers are kept
+     * NAME_CACHE_MS, at most NAME_CACHE_MAX names.
+     */
+    NAME_CACHE_MS: 30000,
+    NAME_CACHE_MAX: 64,
+    names: null,
+    resolveName: function (sock, name, port) {
+      var hit = DSB.names.get(name);
+      if (hit && hit.until > Date.now()) return Promise.resolve(hit.address);
+      return Promise.resolve().then(function () {
+        var UDPSocket = DSB.api('UDPSocket');
+        var opts = { remoteAddress: name, remotePort: port };
+        if (sock.family === DS_CONST.AF_INET) opts.dnsQueryType = 'ipv4';
+        var probe = new UDPSocket(opts);
+        var drop = function () { try { var c = probe.close(); if (c && typeof c.catch === 'function') c.catch(function () {}); } catch (e) {} };
+        return probe.opened.then(function (info) {
+          drop();
+          if (DSB.names.size >= DSB.NAME_CACHE_MAX) DSB.names.delete(DSB.names.keys().next().value);
+          DSB.names.set(name, { address: info.remoteAddress, until: Date.now() + DSB.NAME_CACHE_MS });
+          return info.remoteAddress;
+        }, function (e) { drop(); throw e; });
+      });
     },
     /**
      * Address text for the API: the host name when `addr` is one of
@@ -1053,7 +1088,12 @@ var DS_LIBRARY = {
       };
       if (level === C.SOL_SOCKET) {
         switch (optname) {
-          case C.SO_ERROR: { var e = sock.soError; sock.soError = 0; return put(e); }
+          case C.SO_ERROR: {
+            var e = sock.soError; sock.soError = 0;
+            // A UDP send's error is reported once (Linux: sk_err), here or by the next send.
+            if (!DSB.isStream(sock) && sock.txError === e) sock.txError = 0;
+            return put(e);
+          }
           case C.SO_TYPE: return put(sock.type);
           case C.SO_REUSEADDR: case C.SO_REUSEPORT: return put(o.reuseaddr ? 1 : 0);
           case C.SO_KEEPALIVE: return put(o.keepalive ? 1 : 0);
