@@ -40,12 +40,14 @@ export function fromDirectSocketsError(err, what, networkCode = 'ECONNRESET') {
   }
   const name = err && err.name;
   let code = name === 'NetworkError' ? networkCode : (DS_CODES.apiCode(name) || 'ENETWORK');
-  // Name resolution failed (Node: cause ENOTFOUND; Chromium: ERR_NAME_NOT_RESOLVED): Node's code.
-  if (name === 'NetworkError' && ((err.cause && err.cause.code === 'ENOTFOUND') || /name resolution|NAME_NOT_RESOLVED|could ?n[o']t be resolved/i.test(String(err.message)))) code = 'ENOTFOUND';
+  // Name resolution failed (Node: cause ENOTFOUND; Chromium: ERR_NAME_NOT_RESOLVED): Node's
+  // code, recognised by the test the wasm bridge uses too (api/codes.js).
+  if (name === 'NetworkError' && DS_CODES.nameNotResolved(err)) code = DS_CODES.notFound.code;
   // Chromium reports a refused local-network permission as InvalidAccessError
   // "Access to local network is blocked."
-  if (name === 'InvalidAccessError' && /blocked|not allowed|permission/i.test(String(err.message))) code = 'EACCES';
-  const msg = `${what}: ${name || 'Error'}: ${err && err.message ? err.message : String(err)}`;
+  if (name === 'InvalidAccessError' && /blocked|not allowed|permission/i.test(DS_CODES.text(err))) code = 'EACCES';
+  // DS_CODES.text: an object whose toString is not callable must not make this throw.
+  const msg = `${what}: ${typeof name === 'string' && name ? name : 'Error'}: ${DS_CODES.text(err)}`;
   return new SocketIWAError(code, msg, { cause: err });
 }
 

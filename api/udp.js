@@ -6,6 +6,7 @@ import { Emitter } from './emitter.js';
 import { SocketIWAError, argError, closedError, fromDirectSocketsError, requireCtor } from './errors.js';
 import { validateHost, validateIp, validatePort, validateMulticast, ipFamily } from './validate.js';
 import { toUint8Async, isBinary, presentBinary, binaryTypes } from './bytes.js';
+import { SSM_PROBE } from './ssm_probe.js';
 
 /** Options accepted by createUDP / createMulticastSocket, mapped to UDPSocketOptions. */
 function toUDPSocketOptions(o) {
@@ -34,33 +35,14 @@ function toUDPSocketOptions(o) {
   return ds;
 }
 
-const ssmSupport = new WeakMap(); // MulticastController class -> boolean
-
 /**
- * Does this MulticastController honour joinGroup's `sourceAddress`? Chromium
- * only has the member in its IDL dictionary when the
- * SourceSpecificMulticastInDirectSockets feature is on; otherwise the V8
- * conversion drops it silently and the join becomes any-source. The probe
- * calls joinGroup with a group that is not multicast (always refused, after
- * the arguments are converted: no membership changes) and an options object
- * whose `sourceAddress` getter records whether the binding read it. Node's
- * implementation says so with the static `supportsSourceSpecific` flag.
+ * Does this MulticastController honour joinGroup's `sourceAddress`? The probe
+ * (api/ssm_probe.js) is shared with the wasm bridge's IP_ADD_SOURCE_MEMBERSHIP.
  * @param {any} mc a MulticastController
  * @returns {boolean}
  */
 export function supportsSourceSpecificMulticast(mc) {
-  if (!mc) return false;
-  const C = mc.constructor;
-  if (C && C.supportsSourceSpecific === true) return true;
-  if (C && ssmSupport.has(C)) return ssmSupport.get(C);
-  let read = false;
-  const probe = { get sourceAddress() { read = true; return undefined; } };
-  try {
-    const p = mc.joinGroup('0.0.0.0', probe); // not a multicast address: refused
-    if (p && typeof p.catch === 'function') p.catch(() => {});
-  } catch {}
-  if (C) ssmSupport.set(C, read);
-  return read;
+  return SSM_PROBE.supports(mc);
 }
 
 /** Direct-Sockets-style multicast controller on a UDPConnection. */

@@ -68,6 +68,7 @@ impl Default for EmscriptenLinkOptions {
 pub const EMSCRIPTEN_SHARED_MODULES: &[(&str, &str)] = &[
     ("api/buffer_source.js", "BUFFER_SOURCE"),
     ("api/codes.js", "DS_CODES"),
+    ("api/ssm_probe.js", "SSM_PROBE"),
     ("api/tcp_write_guard.js", "TCP_WRITE_GUARD"),
 ];
 

@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import assert from 'node:assert/strict';
 
 /** The probe's byte pattern (src/main.rs `pattern`). */
 export function probePattern(n) {
@@ -74,4 +75,15 @@ export async function udpReplyPeer({ noise = false, echoRaw = false } = {}) {
     setTimeout(() => sock.send(echoRaw ? m : Buffer.concat([Buffer.from('re:'), m]), rinfo.port, rinfo.address), noise ? 20 : 0);
   });
   return { port: sock.address().port, close: () => { sock.close(); noiseSock.close(); } };
+}
+
+/** The ssm_child.mjs result: joined, heard the five datagrams of 127.0.0.1 and nothing of 127.0.0.2, which the control heard. */
+export function checkSsm(out) {
+  assert.equal(out.error, undefined, `${out.error}\n${(out.console || []).join('\n')}`);
+  assert.equal(out.probe.ok, true, JSON.stringify(out.probe));
+  assert.equal(out.probe.joinErrno, 0);
+  assert.equal(out.probe.dropErrno, 0);
+  const range = (kind, from) => [0, 1, 2, 3, 4].map((i) => `${kind}-${i}|${from}`);
+  assert.deepEqual(out.probe.heard.slice().sort(), range('source', '127.0.0.1'), 'the chosen source only');
+  assert.deepEqual(out.control, [...range('other', '127.0.0.2'), ...range('source', '127.0.0.1')].sort(), 'both sources reached the any-source control');
 }

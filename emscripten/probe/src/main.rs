@@ -23,6 +23,11 @@
 //! - `udp-connected <peer> <count>`      bound UDP socket connect()ed to a peer: send()/recv()
 //! - `msg-iov <peer>`                    sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)
 //! - `send-until-eagain <bind> <dest> <size> <max>`  non-blocking sends until EAGAIN, then poll(POLLOUT)
+//! - `ssm-recv <group> <source> <port> <count>`  IP_ADD_SOURCE_MEMBERSHIP, then receive until `count`
+//!   datagrams from `source` arrived (10 s bound): what was heard, from whom
+//! - `unresolved <tcp|udp-connect|udp-sendto> <name:port> [after]`  the errno a host name that does not
+//!   resolve gives connect() / a later send (via poll's POLLERR and SO_ERROR) on that path; udp-sendto
+//!   then sends "after" to the address `after` from the same socket (it must still work)
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -715,6 +720,141 @@ fn ssm(group: &str, source: &str, port: u16) -> io::Result<String> {
     }
 }
 
+fn ssm_mreq(group: [u8; 4], source: [u8; 4]) -> libc::ip_mreq_source {
+    libc::ip_mreq_source {
+        imr_multiaddr: libc::in_addr { s_addr: u32::from_ne_bytes(group) },
+        imr_interface: libc::in_addr { s_addr: 0 },
+        imr_sourceaddr: libc::in_addr { s_addr: u32::from_ne_bytes(source) },
+    }
+}
+
+/// Source-specific reception: join (`group`, `source`) on a socket bound to
+/// `port`, print READY, collect every datagram ("text|sender address") until
+/// `count` came from `source` or 10 s passed (poll() bounds each wait), leave.
+fn ssm_recv(group: &str, source: &str, port: u16, count: usize) -> io::Result<String> {
+    let g = parse_v4(group)?;
+    let src = parse_v4(source)?;
+    let len = std::mem::size_of::<libc::ip_mreq_source>() as libc::socklen_t;
+    // SAFETY: plain syscalls on an fd we own; every pointer is to a live local of the given size.
+    unsafe {
+        let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
+        set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1, "SO_REUSEADDR")?;
+        let sa = sockaddr_in([0, 0, 0, 0], port);
+        check(libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16), "bind")?;
+        let mreq = ssm_mreq(g, src);
+        let join = libc::setsockopt(fd, libc::IPPROTO_IP, libc::IP_ADD_SOURCE_MEMBERSHIP, (&mreq as *const libc::ip_mreq_source).cast(), len);
+        if join < 0 {
+            let e = errno();
+            libc::close(fd);
+            return Ok(format!("{{\"ok\":false,\"joinErrno\":{e},\"EOPNOTSUPP\":{}}}", libc::EOPNOTSUPP));
+        }
+        println!("READY 0.0.0.0:{port} fd={fd}");
+        let t0 = now_ms();
+        let mut heard = Vec::new();
+        let mut from_source = 0usize;
+        let mut buf = [0u8; 2048];
+        while from_source < count {
+            let left = 10_000.0 - (now_ms() - t0);
+            if left <= 0.0 {
+                break;
+            }
+            let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            if check(libc::poll(&mut pfd, 1, left as i32), "poll")? == 0 {
+                break;
+            }
+            let mut from: libc::sockaddr_in = std::mem::zeroed();
+            let mut flen = 16 as libc::socklen_t;
+            let n = check(
+                libc::recvfrom(fd, buf.as_mut_ptr().cast(), buf.len(), 0, (&mut from as *mut libc::sockaddr_in).cast(), &mut flen) as i32,
+                "recvfrom",
+            )? as usize;
+            let ip = std::net::Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr));
+            if ip.octets() == src {
+                from_source += 1;
+            }
+            heard.push(format!("\"{}|{}\"", String::from_utf8_lossy(&buf[..n]).replace('"', "'"), ip));
+        }
+        let drop = libc::setsockopt(fd, libc::IPPROTO_IP, libc::IP_DROP_SOURCE_MEMBERSHIP, (&mreq as *const libc::ip_mreq_source).cast(), len);
+        let drop_errno = if drop < 0 { errno() } else { 0 };
+        libc::close(fd);
+        Ok(format!(
+            "{{\"ok\":true,\"joinErrno\":0,\"dropErrno\":{drop_errno},\"fromSource\":{from_source},\"heard\":[{}]}}",
+            heard.join(",")
+        ))
+    }
+}
+
+/// connect() / sendto() on a host name that does not resolve. Emscripten's
+/// getaddrinfo() answers any name with a placeholder address, so the failure
+/// comes from Direct Sockets when the bridge hands them the name: connect()
+/// reports it directly; a sendto() is accepted and its failure arrives later,
+/// as on Linux an ICMP error does: poll() sees POLLERR, SO_ERROR has the errno.
+fn unresolved(path: &str, target: &str, after: Option<String>) -> io::Result<String> {
+    let (host, port) = target.rsplit_once(':').ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "name:port"))?;
+    let port: u16 = port.parse().map_err(|_| io::Error::new(ErrorKind::InvalidInput, "port"))?;
+    let fail = |op: &str, e: io::Error| -> String {
+        format!(
+            "{{\"ok\":false,\"op\":\"{op}\",\"kind\":\"{:?}\",\"errno\":{},\"EHOSTUNREACH\":{},\"ECONNREFUSED\":{},\"ENETUNREACH\":{}}}",
+            e.kind(),
+            e.raw_os_error().unwrap_or(-1),
+            libc::EHOSTUNREACH,
+            libc::ECONNREFUSED,
+            libc::ENETUNREACH
+        )
+    };
+    match path {
+        "tcp" => Ok(match TcpStream::connect((host, port)) {
+            Ok(s) => format!("{{\"ok\":true,\"op\":\"connect\",\"peer\":\"{}\"}}", s.peer_addr().map(|a| a.to_string()).unwrap_or_default()),
+            Err(e) => fail("connect", e),
+        }),
+        "udp-connect" => {
+            // An unbound socket (std's UdpSocket is always bound first): connect()
+            // opens a connected-mode UDPSocket on the name.
+            use std::net::ToSocketAddrs;
+            let to = (host, port).to_socket_addrs()?.find(|a| a.is_ipv4()).ok_or_else(|| io::Error::new(ErrorKind::NotFound, "no IPv4 address"))?;
+            let ip = match to { SocketAddr::V4(a) => a.ip().octets(), SocketAddr::V6(_) => unreachable!() };
+            let sa = sockaddr_in(ip, port);
+            // SAFETY: plain syscalls on an fd we own; sa is a live sockaddr_in.
+            unsafe {
+                let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
+                let r = libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), 16);
+                let e = io::Error::last_os_error();
+                libc::close(fd);
+                Ok(if r == 0 { "{\"ok\":true,\"op\":\"connect\"}".to_string() } else { fail("connect", e) })
+            }
+        }
+        "udp-sendto" => {
+            let sock = UdpSocket::bind("0.0.0.0:0")?;
+            let sent = sock.send_to(b"x", (host, port));
+            if let Err(e) = sent {
+                return Ok(fail("sendto", e));
+            }
+            let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one live pollfd. Bounded: 10 s, far more than a local resolver needs.
+            let n = check(unsafe { libc::poll(&mut pfd, 1, 10_000) }, "poll")?;
+            let pollerr = n > 0 && (pfd.revents & libc::POLLERR) != 0;
+            let pending = sock.take_error()?;
+            // Reported once (SO_ERROR clears it, as on Linux); the socket keeps working.
+            let after_sent = match after {
+                Some(a) => match sock.send_to(b"after", a.as_str()) {
+                    Ok(n) => n.to_string(),
+                    Err(e) => format!("\"{:?}\"", e.kind()),
+                },
+                None => "null".to_string(),
+            };
+            let out = match pending {
+                Some(e) => {
+                    let j = fail("sendto", e);
+                    format!("{},\"pollerr\":{pollerr},\"afterSent\":{after_sent}}}", &j[..j.len() - 1])
+                }
+                None => format!("{{\"ok\":true,\"op\":\"sendto\",\"pollerr\":{pollerr},\"afterSent\":{after_sent}}}"),
+            };
+            Ok(out)
+        }
+        _ => usage(),
+    }
+}
+
 fn usage() -> ! {
     eprintln!("usage: ds-probe <mode> [args] (see src/main.rs)");
     std::process::exit(2)
@@ -743,6 +883,8 @@ fn main() {
         "tcp-send" => tcp_send(&arg(1), num(2), num(3)),
         "udp-connected" => udp_connected(&arg(1), num(2)),
         "msg-iov" => msg_iov(&arg(1)),
+        "unresolved" => unresolved(&arg(1), &arg(2), args.get(3).cloned()),
+        "ssm-recv" => ssm_recv(&arg(1), &arg(2), num(3) as u16, num(4)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),
         _ => usage(),
     };

@@ -9,7 +9,7 @@
  *   libds_ops.js    DS_OPS: per-kind operations (udp, tcp, tcp-listen)
  *   libds_poll.js   DS_POLL (poll/select) and DS_IOV (iovec helpers)
  *   libds_txq.js    DS_TXQ: the TCP send queue (Chromium write-loss guard)
- *   <OUT_DIR>/libds_shared.js  DS_CODES, BUFFER_SOURCE, TCP_WRITE_GUARD, generated
+ *   <OUT_DIR>/libds_shared.js  DS_CODES, SSM_PROBE, BUFFER_SOURCE, TCP_WRITE_GUARD, generated
  *                   from the api/ modules the bridge shares with the JavaScript API
  *   jspi_pre.js     (--pre-js) JSPI wiring
  *
@@ -75,7 +75,13 @@ var DS_LIBRARY = {
     from: function (err, fallback) {
       if (typeof err === 'number') return err;
       if (err && typeof err.errno === 'number' && err.dsErrno) return err.errno;
-      return DS_CONST.E[DS_CODES.errnoName(err, fallback)];
+      return DS_CODES.own(DS_CONST.E, DS_CODES.errnoName(err, fallback)) || DS_CONST.E.EIO;
+    },
+    /** The code JavaScript sees for the failure (DSB.lastError.code): ENOTFOUND for an unresolvable name, else the errno's name. */
+    code: function (err, errno) {
+      var E = DS_CONST.E, name = 'EIO';
+      for (var k in E) if (Object.prototype.hasOwnProperty.call(E, k) && E[k] === errno) { name = k; break; }
+      return DS_CODES.jsCode(err, name);
     },
     /** An exception carrying an errno through the helpers. */
     fail: function (errno) {
@@ -89,7 +95,7 @@ var DS_LIBRARY = {
   // ---------------------------------------------------------------------
   // The bridge: per-fd state, receive queues, wakeups, operations.
   // ---------------------------------------------------------------------
-  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE', '$DS_OPS',
+  $DSB__deps: ['$FS', '$DNS', '$DS_CONST', '$DS_CODES', '$SSM_PROBE', '$DS_ADDR', '$DS_ERRNO', '$DS_TXQ', '$BUFFER_SOURCE', '$DS_OPS',
                '$DS_POLL', '$DS_IOV'],
   $DSB__postset: function () { addAtInit('DSB.init();'); },
   $DSB: {
@@ -116,6 +122,7 @@ var DS_LIBRARY = {
         },
       };
       DSB.fsType = fsType;
+      DSB.names = new Map();
       DSB.root = FS.mount(fsType, {}, null);
       DSB.errno = DS_CONST.E;
       DSB.stats.txq = TCP_WRITE_GUARD.stats;   // the TCP write guard's counters (libds_txq.js)
@@ -173,10 +180,14 @@ var DS_LIBRARY = {
         }
       })();
     },
-    /** The last Direct Sockets failure seen, for diagnostics: {op, name, message, errno}. */
+    /**
+     * The last Direct Sockets failure seen, for diagnostics: {op, name, message,
+     * errno, code}; `code` is what JavaScript calls it (ENOTFOUND for a name
+     * that does not resolve, else the errno's name: DS_ERRNO.code).
+     */
     lastError: null,
     noteError: function (op, e, errno) {
-      DSB.lastError = { op: op, name: e && e.name, message: String(e && e.message || e), errno: errno };
+      DSB.lastError = { op: op, name: e && e.name, message: DS_CODES.text(e), errno: errno, code: DS_ERRNO.code(e, errno) };
     },
     /** Resolves after pending tasks (I/O callbacks) have run: setImmediate or a MessageChannel hop. */
     macrotask: function () {
@@ -385,7 +396,11 @@ var DS_LIBRARY = {
       var n = copy.length;
       sock.txInflight += n;
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
-      sock.writer.write(chunk).then(function () {
+      var to = chunk && chunk.remoteAddress;
+      var written = (typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to))
+        ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return sock.writer.write(chunk); })
+        : sock.writer.write(chunk);
+      written.then(function () {
         sock.txInflight -= n;
         DSB.wake();
       }, function (e) {
@@ -393,10 +408,41 @@ var DS_LIBRARY = {
         if (!sock.closed) {
           sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
           sock.soError = sock.txError;
+          DSB.noteError('send', e, sock.txError);
         }
         DSB.wake();
       });
       return n;
+    },
+    /**
+     * A host name for a bound-mode UDP send, resolved to an address. Handing
+     * the name to the bound socket's writable would let a failed resolution
+     * error that writable, and with it every later send of the socket
+     * (Chromium and node/direct-sockets.js alike; issue 13 defect 1), so the
+     * name is resolved by a short-lived connected-mode UDPSocket, as the
+     * JavaScript API does (api/udp.js #resolve). A failure fails this send
+     * only (EHOSTUNREACH through SO_ERROR / the next send). Answers are kept
+     * NAME_CACHE_MS, at most NAME_CACHE_MAX names.
+     */
+    NAME_CACHE_MS: 30000,
+    NAME_CACHE_MAX: 64,
+    names: null,
+    resolveName: function (sock, name, port) {
+      var hit = DSB.names.get(name);
+      if (hit && hit.until > Date.now()) return Promise.resolve(hit.address);
+      return Promise.resolve().then(function () {
+        var UDPSocket = DSB.api('UDPSocket');
+        var opts = { remoteAddress: name, remotePort: port };
+        if (sock.family === DS_CONST.AF_INET) opts.dnsQueryType = 'ipv4';
+        var probe = new UDPSocket(opts);
+        var drop = function () { try { var c = probe.close(); if (c && typeof c.catch === 'function') c.catch(function () {}); } catch (e) {} };
+        return probe.opened.then(function (info) {
+          drop();
+          if (DSB.names.size >= DSB.NAME_CACHE_MAX) DSB.names.delete(DSB.names.keys().next().value);
+          DSB.names.set(name, { address: info.remoteAddress, until: Date.now() + DSB.NAME_CACHE_MS });
+          return info.remoteAddress;
+        }, function (e) { drop(); throw e; });
+      });
     },
     /**
      * Address text for the API: the host name when `addr` is one of
@@ -644,10 +690,11 @@ var DS_LIBRARY = {
       }
       var mc = sock.info.multicastController;
       if (!mc) return -E.EOPNOTSUPP;
-      // Chromium 156 accepts joinGroup's sourceAddress but ignores it; a
-      // source-specific join is refused rather than silently widened, unless
-      // the controller says it honours sources (node/direct-sockets.js does).
-      if (source && !(mc.constructor && mc.constructor.supportsSourceSpecific === true)) return -E.EOPNOTSUPP;
+      // Chromium drops joinGroup's sourceAddress unless it runs with the
+      // SourceSpecificMulticastInDirectSockets feature: a source-specific join
+      // is refused rather than silently widened unless the controller honours
+      // sources, detected by the probe the JavaScript API uses (api/ssm_probe.js).
+      if (source && !SSM_PROBE.supports(mc)) return -E.EOPNOTSUPP;
       var opt = source ? { sourceAddress: source } : undefined;
       var p;
       try { p = join ? mc.joinGroup(group, opt) : mc.leaveGroup(group, opt); } catch (e) {
@@ -1041,7 +1088,12 @@ var DS_LIBRARY = {
       };
       if (level === C.SOL_SOCKET) {
         switch (optname) {
-          case C.SO_ERROR: { var e = sock.soError; sock.soError = 0; return put(e); }
+          case C.SO_ERROR: {
+            var e = sock.soError; sock.soError = 0;
+            // A UDP send's error is reported once (Linux: sk_err), here or by the next send.
+            if (!DSB.isStream(sock) && sock.txError === e) sock.txError = 0;
+            return put(e);
+          }
           case C.SO_TYPE: return put(sock.type);
           case C.SO_REUSEADDR: case C.SO_REUSEPORT: return put(o.reuseaddr ? 1 : 0);
           case C.SO_KEEPALIVE: return put(o.keepalive ? 1 : 0);

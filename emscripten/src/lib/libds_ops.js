@@ -52,7 +52,7 @@ mergeInto(LibraryManager.library, {
         if (sock.txShut) DS_ERRNO.fail(E.EPIPE);
         if (!dest && !sock.remoteAddr) DS_ERRNO.fail(E.EDESTADDRREQ);
         if (bytes.length > DS_CONST.MAX_UDP_PAYLOAD) DS_ERRNO.fail(E.EMSGSIZE);
-        if (sock.txError) { var te = sock.txError; sock.txError = 0; DS_ERRNO.fail(te); }
+        if (sock.txError) { var te = sock.txError; sock.txError = 0; if (sock.soError === te) sock.soError = 0; DS_ERRNO.fail(te); }
       },
       chunk: function (sock, copy, dest) {
         if (sock.info && sock.info.remoteAddress) return { data: copy };   // connected-mode UDPSocket
