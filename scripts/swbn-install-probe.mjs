@@ -39,7 +39,7 @@ function usage(msg) {
 const has = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 
 /** A three-file app signed with a throw-away key. */
-async function testBundle(dir) {
+export async function testBundle(dir) {
   const { buildSwbn } = await import('./build-swbn.mjs');
   const { makeManifest, makePng } = await import('../test/harness/iwa.js');
   const app = path.join(dir, 'app');
@@ -54,7 +54,7 @@ async function testBundle(dir) {
  * Runs Chromium with a command-line install and watches its log until it reports a result,
  * drops the install (the kIsolatedWebAppInstall keep-alive goes without a result line), or times out.
  */
-function commandLineRoute({ bundle, features, timeoutMs, tmp, traceOpens }) {
+export function commandLineRoute({ bundle, features, timeoutMs, tmp, traceOpens }) {
   return new Promise((resolve) => {
     const userDataDir = fs.mkdtempSync(path.join(tmp, 'ud-'));
     const trace = path.join(userDataDir, '..', `strace-${path.basename(userDataDir)}.txt`);
@@ -120,7 +120,7 @@ async function webAppInternals(page) {
   try { return JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)); } catch { return null; }
 }
 
-async function policyRoute({ bundle, webBundleId, allowlist, timeoutMs, tmp, traceOpens }) {
+export async function policyRoute({ bundle, webBundleId, allowlist, timeoutMs, tmp, traceOpens }) {
   if (process.getuid?.() !== 0 || !has('unshare')) return { outcome: 'skipped', line: 'needs root and unshare (private mount namespace)' };
   if (!fs.existsSync('/etc/chromium')) return { outcome: 'skipped', line: '/etc/chromium does not exist to bind over' };
   const work = fs.mkdtempSync(path.join(tmp, 'policy-'));
@@ -221,40 +221,42 @@ async function policyRoute({ bundle, webBundleId, allowlist, timeoutMs, tmp, tra
   }
 }
 
-const opts = { timeoutMs: 20000, json: false, bundle: null };
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  const a = argv[i];
-  if (a === '--bundle') { opts.bundle = argv[++i]; if (!opts.bundle) usage('--bundle needs a file'); }
-  else if (a === '--timeout-ms') { opts.timeoutMs = Number(argv[++i]); if (!(opts.timeoutMs >= 1000)) usage('--timeout-ms needs a number >= 1000'); }
-  else if (a === '--json') opts.json = true;
-  else usage(`unknown flag ${a}`);
-}
-if (!fs.existsSync(chromium)) usage(`Chromium not found at ${chromium} (set SOCKET_IWA_CHROMIUM)`);
-if (opts.bundle && !fs.existsSync(opts.bundle)) usage(`--bundle ${opts.bundle} does not exist`);
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-iwa-swbn-probe-'));
-try {
-  const bundle = path.resolve(opts.bundle || await testBundle(tmp));
-  const { readSignedBundle } = await import('../test/harness/iwa.js');
-  const { webBundleId } = await readSignedBundle(bundle);
-  const version = execFileSync(chromium, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  const traceOpens = has('strace');
-  const results = {
-    file: await commandLineRoute({ bundle, features: 'IsolatedWebApps', timeoutMs: opts.timeoutMs, tmp, traceOpens: false }),
-    'file+devmode': await commandLineRoute({ bundle, features: 'IsolatedWebApps,IsolatedWebAppDevMode', timeoutMs: opts.timeoutMs, tmp, traceOpens }),
-    policy: await policyRoute({ bundle, webBundleId, allowlist: false, timeoutMs: opts.timeoutMs, tmp, traceOpens: false }),
-    'policy+allowlist': await policyRoute({ bundle, webBundleId, allowlist: true, timeoutMs: opts.timeoutMs, tmp, traceOpens }),
-  };
-  if (opts.json) {
-    console.log(JSON.stringify({ chromium: version, bundle, webBundleId, results }, null, 2));
-  } else {
-    console.log(`${version}; bundle ${bundle} (isolated-app://${webBundleId})`);
-    for (const [route, r] of Object.entries(results)) {
-      const opened = r.bundleOpened === undefined || r.bundleOpened === null ? '' : `; bundle file opened: ${r.bundleOpened ? 'yes' : 'no'}`;
-      console.log(`${route.padEnd(17)} ${r.outcome.padEnd(9)} ${r.line}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}${opened}`);
-    }
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const opts = { timeoutMs: 20000, json: false, bundle: null };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--bundle') { opts.bundle = argv[++i]; if (!opts.bundle) usage('--bundle needs a file'); }
+    else if (a === '--timeout-ms') { opts.timeoutMs = Number(argv[++i]); if (!(opts.timeoutMs >= 1000)) usage('--timeout-ms needs a number >= 1000'); }
+    else if (a === '--json') opts.json = true;
+    else usage(`unknown flag ${a}`);
   }
-} finally {
-  fs.rmSync(tmp, { recursive: true, force: true });
+  if (!fs.existsSync(chromium)) usage(`Chromium not found at ${chromium} (set SOCKET_IWA_CHROMIUM)`);
+  if (opts.bundle && !fs.existsSync(opts.bundle)) usage(`--bundle ${opts.bundle} does not exist`);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-iwa-swbn-probe-'));
+  try {
+    const bundle = path.resolve(opts.bundle || await testBundle(tmp));
+    const { readSignedBundle } = await import('../test/harness/iwa.js');
+    const { webBundleId } = await readSignedBundle(bundle);
+    const version = execFileSync(chromium, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const traceOpens = has('strace');
+    const results = {
+      file: await commandLineRoute({ bundle, features: 'IsolatedWebApps', timeoutMs: opts.timeoutMs, tmp, traceOpens: false }),
+      'file+devmode': await commandLineRoute({ bundle, features: 'IsolatedWebApps,IsolatedWebAppDevMode', timeoutMs: opts.timeoutMs, tmp, traceOpens }),
+      policy: await policyRoute({ bundle, webBundleId, allowlist: false, timeoutMs: opts.timeoutMs, tmp, traceOpens: false }),
+      'policy+allowlist': await policyRoute({ bundle, webBundleId, allowlist: true, timeoutMs: opts.timeoutMs, tmp, traceOpens }),
+    };
+    if (opts.json) {
+      console.log(JSON.stringify({ chromium: version, bundle, webBundleId, results }, null, 2));
+    } else {
+      console.log(`${version}; bundle ${bundle} (isolated-app://${webBundleId})`);
+      for (const [route, r] of Object.entries(results)) {
+        const opened = r.bundleOpened === undefined || r.bundleOpened === null ? '' : `; bundle file opened: ${r.bundleOpened ? 'yes' : 'no'}`;
+        console.log(`${route.padEnd(17)} ${r.outcome.padEnd(9)} ${r.line}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}${opened}`);
+      }
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
