@@ -134,9 +134,6 @@ export async function policyRoute({ bundle, webBundleId, allowlist, timeoutMs, t
     } else if (req.url === '/app.swbn') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(fs.readFileSync(bundle));
-    } else if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<!doctype html><title>probe</title><p>probe</p>');
     } else { res.writeHead(404); res.end(); }
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -168,8 +165,7 @@ export async function policyRoute({ bundle, webBundleId, allowlist, timeoutMs, t
   const trace = path.join(work, 'strace.txt');
   const inNamespace = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/chromium && exec "$@"', etc, chromium, ...args];
   const [cmd, ...argv] = traceOpens ? ['strace', '-f', '-qq', '-e', 'trace=openat', '-e', 'signal=none', '-o', trace, ...inNamespace] : inNamespace;
-  const child = spawn(cmd, argv,
-    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const t0 = Date.now();
   let browser;
   try {
