@@ -233,9 +233,10 @@ async function findIsolatedOrigin(page, devUrl, deadline) {
  * @param {string[]} [opts.grantPermissions] permissions granted over CDP (default: the three local-network ones; [] grants none)
  * @param {boolean} [opts.headless=true] false opens a window (needs a display; scripts/demo.sh --headful)
  * @param {string} [opts.bundle] a signed web bundle (.swbn): its signature and web bundle ID are verified and the app
- *   is exactly its contents (plus opts.extraFiles; appDir and mounts are not allowed). Chromium 156 installs .swbn files
- *   only in IWA developer mode and its --install-isolated-web-app-from-file install did not complete headless here
- *   (docs/IWA_APP.md), so the verified contents are installed through the same dev-mode route as appDir.
+ *   is exactly its contents (plus opts.extraFiles; appDir and mounts are not allowed). Chromium installs .swbn files
+ *   from the command line only in IWA developer mode, and Chromium 156 here drops or stalls every .swbn install before
+ *   opening the file (docs/IWA_APP.md, scripts/swbn-install-probe.mjs), so the verified contents are installed through
+ *   the same dev-mode route as appDir.
  * @returns {Promise<{origin: string, page: import('playwright-core').Page, context: any, devUrl: string,
  *   evaluate: Function, call: (modulePath: string, fn: string, ...args: any[]) => Promise<any>,
  *   consoleLines: string[], close: () => Promise<void>}>}

@@ -59,3 +59,25 @@ test('a key readable by others, a non-Ed25519 key and a folder without a manifes
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// What Chromium does with --install-isolated-web-app-from-file (docs/IWA_APP.md, "Installing
+// it"). Without developer mode Chromium refuses the switch by design; with it, Chromium 156
+// drops the install without opening the file, which is why test/harness/iwa.js serves the
+// verified bundle contents through a dev-mode install instead. If a Chromium update makes
+// the file install succeed, the second assertion fails on purpose: switch launchIwa({ bundle })
+// to the real install then. Each run stops at Chromium's first result line (about 1-3 s here);
+// 30 s is only the upper bound for a loaded machine, and a timeout passes the second check.
+test('Chromium refuses --install-isolated-web-app-from-file without developer mode and (156) does not install it with it', async () => {
+  const { commandLineRoute, testBundle } = await import('../../scripts/swbn-install-probe.mjs');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siwa-swbn-probe-'));
+  try {
+    const bundle = await testBundle(dir);
+    const plain = await commandLineRoute({ bundle, features: 'IsolatedWebApps', timeoutMs: 30000, tmp: dir, traceOpens: false });
+    assert.equal(plain.outcome, 'failed', plain.line);
+    assert.match(plain.line, /Isolated Web App Developer Mode is not enabled/);
+    const dev = await commandLineRoute({ bundle, features: 'IsolatedWebApps,IsolatedWebAppDevMode', timeoutMs: 30000, tmp: dir, traceOpens: false });
+    assert.notEqual(dev.outcome, 'installed', 'Chromium now installs a .swbn from file: make launchIwa({ bundle }) use it (docs/IWA_APP.md)');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -87,6 +87,7 @@ test('a signed bundle with one byte changed, or signed by another key than its I
   const good = await readSignedBundle(file);
   assert.ok(good.files['/index.html'] && good.files['/wasm/socket_iwa_server.wasm'] && good.files['/api/direct_sockets_api.js']);
   const bytes = fs.readFileSync(file);
+  fs.mkdirSync(path.join(root, '.test-output'), { recursive: true }); // a fresh clone has none yet
   const tmp = fs.mkdtempSync(path.join(root, '.test-output', 'swbn-'));
   try {
     const flipped = Buffer.from(bytes);
