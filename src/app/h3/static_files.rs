@@ -54,7 +54,7 @@ impl Mount {
             return Err(bad(format!("the URL prefix {prefix:?} must be plain /segments (no empty, . or .. segment, no %, ?, #, \\)")));
         }
         let root = std::fs::canonicalize(dir).map_err(|e| bad(format!("cannot use directory {dir:?}: {e}")))?;
-        if !root.is_dir() {
+        if !matches!(stat(&root), Some(Kind::Dir)) {
             return Err(bad(format!("{dir:?} is not a directory")));
         }
         Ok(Mount { prefix: prefix.to_string(), root })
@@ -157,12 +157,40 @@ impl StaticConfig {
             log::debug!("static: {route} resolves to {} outside {}: refused", real.display(), m.root.display());
             return Lookup::NotFound;
         }
-        match std::fs::metadata(&real) {
-            Ok(md) if md.is_file() => Lookup::File(real, md.len()),
-            Ok(md) if md.is_dir() && !dir_wanted => Lookup::Redirect(format!("{route}/")),
+        match stat(&real) {
+            Some(Kind::File(len)) => Lookup::File(real, len),
+            Some(Kind::Dir) if !dir_wanted => Lookup::Redirect(format!("{route}/")),
             _ => Lookup::NotFound,
         }
     }
+}
+
+enum Kind {
+    File(u64),
+    Dir,
+    Other,
+}
+
+/// What `path` is, by `stat(2)` through the `libc` crate rather than `std::fs::metadata`:
+/// Rust's prebuilt `std` for wasm32-unknown-emscripten assumes the `struct stat` layout
+/// of Emscripten >= 3.1.42 and misreads `st_mode`/`st_size` under Debian's emcc 3.1.6,
+/// while the `libc` crate, built here, detects the emcc version and uses the old layout.
+fn stat(path: &Path) -> Option<Kind> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a NUL-terminated path, `st` a properly sized out-parameter.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::stat(c.as_ptr(), &mut st) != 0 {
+            return None;
+        }
+        st
+    };
+    Some(match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::File(st.st_size as u64),
+        libc::S_IFDIR => Kind::Dir,
+        _ => Kind::Other,
+    })
 }
 
 /// One `/`-free path segment, percent-decoded; `None` if an escape is invalid or the result is not UTF-8.
