@@ -22,7 +22,7 @@ import { start as startWasm, subscribe, stop as stopWasm } from './loader.js';
 import { RateChart, formatRate } from './chart.js';
 
 const KINDS = {
-  quic: { title: 'QUIC + HTTP/3 + WebTransport', protos: 'QUIC (ALPN echo), HTTP/3 (h3): WebTransport at /wt/echo, WebSocket over HTTP/3 (RFC 9220)', port: 4433 },
+  quic: { title: 'QUIC + HTTP/3 + WebTransport', protos: 'QUIC (ALPN echo), HTTP/3 (h3): WebTransport at /wt/echo, WebSocket over HTTP/3 (RFC 9220), the join page at /join.html', port: 4433 },
   socketio: { title: 'Socket.IO', protos: 'Socket.IO v5 over WebSocket and long-polling (TCP); echoes "echo" (with ack) and "message"', port: 3000 },
   websocket: { title: 'WebSocket echo', protos: 'WebSocket (RFC 6455) over TCP', port: 8080 },
   tcp: { title: 'TCP echo', protos: 'raw TCP', port: 7007 },

@@ -159,11 +159,16 @@ fn server_for(mounts: &[&str]) -> ServerHost {
 }
 
 fn fetch(server: ServerHost, reqs: &[(&str, &str)], link: LinkConfig, seed: u64) -> Vec<Got> {
+    fetch_peak(server, reqs, link, seed).0
+}
+
+/// Also the most the server held buffered at once (QUIC send buffers + the HTTP/3 layer).
+fn fetch_peak(server: ServerHost, reqs: &[(&str, &str)], link: LinkConfig, seed: u64) -> (Vec<Got>, u64) {
     let app = H3ClientApp::new(Fetch::new(reqs));
     let c = client("h3", None, &ConnectionConfig::default(), T0, app);
     let mut sim = Sim::symmetric(server, c, T0, link, seed);
     sim.run_client(120 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?}"));
-    sim.client.app().handler.got.clone()
+    (sim.client.app().handler.got.clone(), sim.server.current_stats().peak_buffered)
 }
 
 #[test]
@@ -212,6 +217,16 @@ fn files_head_types_directories_and_the_demo_routes() {
     assert_eq!(got[13].header("content-length"), Some(((3 << 20) + 7).to_string().as_str()));
     assert_eq!(got[13].header("content-type"), Some("application/octet-stream"));
     assert!(got[13].body == big(), "big.bin: {} bytes back", got[13].body.len());
+}
+
+#[test]
+fn a_big_file_is_streamed_not_loaded() {
+    // 3 MiB + 7 over a clean link: the server never holds more than the 1 MiB send window
+    // plus a chunk and the headers (a handler that queued the whole file would hold 3 MiB).
+    let t = Tree::new("big");
+    let (got, peak) = fetch_peak(server_for(&[t.site().to_str().unwrap()]), &[("GET", "/big.bin")], LinkConfig::clean(), 14);
+    assert!(got[0].status == 200 && got[0].body == big(), "{} bytes back", got[0].body.len());
+    assert!(peak > 512 << 10 && peak < (1 << 20) + (256 << 10), "peak buffered {peak}");
 }
 
 #[test]

@@ -315,6 +315,12 @@ test('demo app: a bad port is refused with a coded error', async () => {
   const err = await iwa.evaluate(() => import('/app.js').then((m) => m.startServer({ kind: 'udp', address: '127.0.0.1', port: 70000 })
     .then(() => null, (e) => ({ code: e.code, message: e.message }))));
   assert.equal(err.code, 'ERR_SOCKET_BAD_PORT');
+  // Files for a wasm program's memory file system (how the join page gets there) are checked by name.
+  const badFiles = await iwa.evaluate(() => import('/loader.js').then((m) => Promise.all([
+    { 'relative/join.html': 'x' }, { '/srv/../etc/x': 'x' }, { '/srv/x': 42 }, ['/srv/x'],
+  ].map((files) => m.start({ module: '/wasm/socket-iwa-server.js', files }).then(() => null, (e) => `${e.code}: ${e.message}`)))));
+  assert.deepEqual(badFiles.map((e) => e && e.split(':')[0]), ['ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_TYPE']);
+  assert.ok(badFiles[0].includes('"relative/join.html"') && badFiles[2].includes('"/srv/x"'), JSON.stringify(badFiles));
   // Nothing the app did threw in the page (IWAs enforce Trusted Types and a strict CSP).
   assert.deepEqual(iwa.consoleLines.filter((l) => l.startsWith('pageerror') || /TrustedHTML|Content Security Policy/.test(l)), []);
 });
