@@ -5,6 +5,10 @@
 // main's status. The same .wasm runs unchanged in the IWA (iwa/loader.js).
 //
 //   node emscripten/run-node.mjs path/to/program.js [args...]
+//
+// SOCKET_IWA_COPY_IN=DIR[:DIR...]: copies these host directories (files, folders,
+// symlinks as links) into the module's memory file system at the same absolute
+// paths before main() starts, e.g. the directory of `socket-iwa-server --static`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +40,23 @@ const mod = await factory({
   print: (l) => process.stdout.write(l + '\n'),
   printErr: (l) => process.stderr.write(l + '\n'),
 });
+function copyIn(FS, dir) {
+  FS.mkdirTree(dir);
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isSymbolicLink()) FS.symlink(fs.readlinkSync(p), p);
+    else if (e.isDirectory()) copyIn(FS, p);
+    else if (e.isFile()) FS.writeFile(p, fs.readFileSync(p));
+  }
+}
+for (const dir of (process.env.SOCKET_IWA_COPY_IN || '').split(':').filter(Boolean)) {
+  try {
+    copyIn(mod.FS, path.resolve(dir));
+  } catch (e) {
+    console.error(`run-node: SOCKET_IWA_COPY_IN: cannot copy ${dir}: ${e.message}`);
+    process.exit(2);
+  }
+}
 let status;
 try {
   status = await mod.runMain(args);

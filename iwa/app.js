@@ -7,15 +7,22 @@
 // JavaScript API in /api/. Everything runs on this browser's Direct Sockets;
 // the page fetches nothing from the network (only its own bundled files).
 //
+// The QUIC server also serves the "join from another browser" page (join.html +
+// join.js, copied from this app into the module's memory file system and served
+// with --static) over HTTP/3, so a second machine's Chromium opens
+// https://HOST:PORT/join.html#hash=<certificate SHA-256> and connects back with
+// WebTransport (docs/IWA_APP.md, "The join page").
+//
 // Exported for tests and scripts (the IWA harness calls them in the page):
 //   startServer({ kind, address, port, group }) -> id
-//   stopServer(id), snapshot() -> [{ id, kind, state, address, port, certSha256, connections, totals, rates }]
+//   stopServer(id), snapshot() -> [{ id, kind, state, address, port, certSha256, spkiSha256, joinUrl,
+//     connections, totals, rates }]
 
 import { start as startWasm, subscribe, stop as stopWasm } from './loader.js';
 import { RateChart, formatRate } from './chart.js';
 
 const KINDS = {
-  quic: { title: 'QUIC + HTTP/3 + WebTransport', protos: 'QUIC (ALPN echo), HTTP/3 (h3): WebTransport at /wt/echo, WebSocket over HTTP/3 (RFC 9220)', port: 4433 },
+  quic: { title: 'QUIC + HTTP/3 + WebTransport', protos: 'QUIC (ALPN echo), HTTP/3 (h3): WebTransport at /wt/echo, WebSocket over HTTP/3 (RFC 9220), the join page at /join.html', port: 4433 },
   socketio: { title: 'Socket.IO', protos: 'Socket.IO v5 over WebSocket and long-polling (TCP); echoes "echo" (with ack) and "message"', port: 3000 },
   websocket: { title: 'WebSocket echo', protos: 'WebSocket (RFC 6455) over TCP', port: 8080 },
   tcp: { title: 'TCP echo', protos: 'raw TCP', port: 7007 },
@@ -98,19 +105,36 @@ function untrack(s, key, why) {
 
 // --- starting and stopping ---------------------------------------------------
 
+// Where the join page lives in the wasm module's memory file system (served at /).
+const JOIN_DIR = '/srv/join';
+const JOIN_FILES = ['join.html', 'join.js'];
+
+/** The join page's files from this app's own bundle, for the server's --static directory. */
+async function joinPageFiles() {
+  const files = {};
+  for (const name of JOIN_FILES) {
+    const r = await fetch(`/${name}`);
+    if (!r.ok) throw appError(`cannot read /${name} from the app: HTTP ${r.status}`, 'ERR_JOIN_PAGE');
+    files[`${JOIN_DIR}/${name}`] = new Uint8Array(await r.arrayBuffer());
+  }
+  return files;
+}
+
 async function startQuic(s) {
   const stopFile = '/tmp/socket-iwa-stop';
-  const args = ['--listen', `${hostInUrl(s.address)}:${s.port}`, '--json', '--stats-interval', '1000', '--connections-interval', '1000', '--stop-file', stopFile];
+  const args = ['--listen', `${hostInUrl(s.address)}:${s.port}`, '--json', '--stats-interval', '1000', '--connections-interval', '1000', '--stop-file', stopFile,
+    '--static', JOIN_DIR];
   log(s, `socket-iwa-server ${args.join(' ')}`);
   let failure = null;
   const listening = new Promise((resolve) => { s.onListening = resolve; });
-  s.runId = await startWasm({ module: '/wasm/socket-iwa-server.js', args, stopFile });
+  s.runId = await startWasm({ module: '/wasm/socket-iwa-server.js', args, stopFile, files: await joinPageFiles() });
   subscribe(s.runId, (line) => {
     if (line.startsWith('{')) {
       let j;
       try { j = JSON.parse(line); } catch { log(s, line); return; }
       if (j.event === 'listening') {
         s.certSha256 = j.cert_sha256;
+        s.spkiSha256 = j.spki_sha256_base64 || null;
         s.boundAddr = j.addr;
         s.alpn = j.alpn;
         log(s, `listening on udp ${j.addr}, ALPN ${(j.alpn || []).join(', ')}, certificate SHA-256 ${j.cert_sha256}`);
@@ -206,7 +230,7 @@ async function startUdp(s, multicast) {
 export async function startServer(opts) {
   const o = validate(opts);
   const s = {
-    id: nextId++, ...o, state: 'starting', stateDetail: '', certSha256: null, boundAddr: null,
+    id: nextId++, ...o, state: 'starting', stateDetail: '', certSha256: null, spkiSha256: null, boundAddr: null,
     conns: new Map(), totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, prevTotals: null,
     rates: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, logLines: [], el: null, charts: null,
   };
@@ -247,12 +271,31 @@ export async function stopServer(id) {
 export function snapshot() {
   return [...servers.values()].map((s) => ({
     id: s.id, kind: s.kind, state: s.state, detail: s.stateDetail, address: s.boundAddr, port: s.port, certSha256: s.certSha256,
+    spkiSha256: s.spkiSha256, joinUrl: s.kind === 'quic' && s.certSha256 ? joinUrl(s) : null,
     connections: [...s.conns.values()].map((c) => ({ ...c })), totals: { ...s.totals }, rates: { ...s.rates },
     rows: s.el ? s.el.querySelectorAll('.conns tbody tr[data-peer]').length : 0,
   }));
 }
 
 // --- rendering ---------------------------------------------------------------
+
+const hostForOthers = (s) => (s.address === '0.0.0.0' || s.address === '::' ? 'THIS-MACHINE-IP' : hostInUrl(s.address));
+
+/** The join page as the server serves it; the certificate hash rides in the fragment (never sent to the server). */
+function joinUrl(s) {
+  return `https://${hostForOthers(s)}:${s.port}/join.html#hash=${s.certSha256}`;
+}
+
+/**
+ * How another machine's Chromium opens the join page: the IWA's server speaks HTTP/3 only (no TCP
+ * for Alt-Svc discovery), so QUIC is forced for the origin, and its self-signed certificate is
+ * accepted by its public key's hash (Chromium honours that flag only with its own --user-data-dir).
+ */
+function joinCommand(s) {
+  const origin = `${hostForOthers(s)}:${s.port}`;
+  return `chromium --user-data-dir=/tmp/socket-iwa-join --origin-to-force-quic-on=${origin} `
+    + `--ignore-certificate-errors-spki-list=${s.spkiSha256} '${joinUrl(s)}'`;
+}
 
 function webTransportSnippet(s) {
   const host = s.address === '0.0.0.0' || s.address === '::' ? 'THIS-MACHINE-IP' : hostInUrl(s.address);
@@ -319,7 +362,12 @@ function render(s) {
   el.querySelector('.copy-cert').addEventListener('click', (e) => copyText(s.certSha256 || '', e.currentTarget));
   el.querySelector('.copy-snippet').addEventListener('click', (e) => copyText(snippet.value, e.currentTarget));
   el.querySelector('.save-join').addEventListener('click', () => saveJoinPage(s));
-  for (const q of ['.cert-dt', '.cert-dd', '.save-join']) el.querySelector(q).hidden = s.kind !== 'quic';
+  el.querySelector('.copy-join').addEventListener('click', (e) => copyText(s.certSha256 ? joinUrl(s) : '', e.currentTarget));
+  const cmd = el.querySelector('.join-cmd');
+  cmd.id = `join-cmd-${s.id}`;
+  el.querySelector('.join-cmd-label').htmlFor = cmd.id;
+  el.querySelector('.copy-join-cmd').addEventListener('click', (e) => copyText(cmd.value, e.currentTarget));
+  for (const q of ['.cert-dt', '.cert-dd', '.join-dt', '.join-dd', '.save-join', '.join-box']) el.querySelector(q).hidden = s.kind !== 'quic';
   document.getElementById('servers').prepend(el);
   s.el = el;
   s.charts = {
@@ -334,6 +382,12 @@ function fill(s) {
   s.el.querySelector('.addr').textContent = s.boundAddr || `${s.address}:${s.port}`;
   s.el.querySelector('.cert').textContent = s.certSha256 || '';
   s.el.querySelector('.snippet').value = clientSnippet(s);
+  if (s.kind === 'quic' && s.certSha256) {
+    const a = s.el.querySelector('.join-link');
+    a.textContent = joinUrl(s);
+    a.href = joinUrl(s).replace('THIS-MACHINE-IP', '127.0.0.1');
+    s.el.querySelector('.join-cmd').value = joinCommand(s);
+  }
   s.el.querySelector('.snippet-label').textContent = s.kind === 'quic'
     ? 'Connect from another Chromium: paste into its DevTools console, or save the join page and open it there'
     : s.kind === 'socketio' || s.kind === 'websocket' ? 'Connect from a client (browser console or Node)' : 'Send a test datagram or line from another machine';

@@ -1,6 +1,9 @@
 // The "join from another browser" client: WebTransport to the server in the
-// Socket.IWA app, pinned by certificate hash. Also runs as a saved standalone
-// page (the app inlines this script when it saves the page).
+// Socket.IWA app, pinned by certificate hash. Served by that server itself over
+// HTTP/3 (https://HOST:PORT/join.html#hash=<SHA-256>: the URL defaults to this
+// origin's /wt/echo and, with a hash in the fragment, it connects at once); also
+// runs as a saved standalone page (the app inlines this script when it saves the page)
+// or from any page with ?url=...&hash=....
 const $ = (id) => document.getElementById(id);
 const hexToBytes = (hex) => Uint8Array.from(hex.replace(/[^0-9a-f]/gi, '').match(/../g) || [], (h) => parseInt(h, 16));
 
@@ -30,10 +33,20 @@ async function join(url, hash) {
 }
 
 const params = new URLSearchParams(location.search);
-if (params.get('url')) $('url').value = params.get('url');
-if (params.get('hash')) $('hash').value = params.get('hash');
-$('join').addEventListener('submit', (e) => {
-  e.preventDefault();
+const fragment = new URLSearchParams(location.hash.slice(1));
+const given = (k) => fragment.get(k) || params.get(k);
+// Served by the server we connect to: its own origin is the WebTransport endpoint.
+const servedByServer = location.protocol === 'https:';
+if (given('url')) $('url').value = given('url');
+else if (servedByServer && !$('url').value) $('url').value = `https://${location.host}/wt/echo`;
+if (given('hash')) $('hash').value = given('hash');
+function connect() {
   show('connecting…');
   join($('url').value.trim(), $('hash').value.trim()).catch((err) => show(`could not connect: ${err.message}`));
+}
+$('join').addEventListener('submit', (e) => {
+  e.preventDefault();
+  connect();
 });
+// The app's link carries the hash in the fragment: connect without a click.
+if (servedByServer && fragment.get('hash') && $('url').value) connect();

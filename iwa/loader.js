@@ -3,7 +3,9 @@
 // its main() with a configuration, inside the Isolated Web App where the
 // browser's Direct Sockets API is available.
 //
-// Configuration: { module: '/wasm/<name>.js', args: ['--listen', '0.0.0.0:4433', ...] }
+// Configuration: { module: '/wasm/<name>.js', args: ['--listen', '0.0.0.0:4433', ...],
+//   files: { '/abs/path': string | Uint8Array, ... } (optional: written into the module's
+//   memory file system before main() starts, e.g. the pages a --static server serves) }
 // taken from, in order: the page URL (?module=...&args=a,b,c), /config.json,
 // or a call to start(config) (what the tests do through the IWA harness).
 //
@@ -11,6 +13,12 @@
 // its import.meta.url). Output lines go to the page's log and to the console.
 
 const runs = new Map();
+
+function codedError(Ctor, message, code) {
+  const e = new Ctor(message);
+  e.code = code;
+  return e;
+}
 let nextId = 1;
 
 function logLine(text) {
@@ -31,6 +39,12 @@ export async function start(config) {
   if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function') {
     throw new Error('this browser has no JSPI (WebAssembly.Suspending / promising)');
   }
+  const files = config.files ?? {};
+  if (typeof files !== 'object' || Array.isArray(files)) throw codedError(TypeError, 'config.files must be an object { path: string | Uint8Array }', 'ERR_INVALID_ARG_TYPE');
+  for (const [p, data] of Object.entries(files)) {
+    if (!p.startsWith('/') || p.split('/').includes('..')) throw codedError(TypeError, `config.files: ${JSON.stringify(p)} is not an absolute path without ..`, 'ERR_INVALID_ARG_VALUE');
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw codedError(TypeError, `config.files[${JSON.stringify(p)}] must be a string or Uint8Array`, 'ERR_INVALID_ARG_TYPE');
+  }
   const id = nextId++;
   const run = { id, config, lines: [], readyLine: null, result: null, status: null, error: null, listeners: [] };
   let readyResolve;
@@ -49,6 +63,10 @@ export async function start(config) {
     print: onLine,
     printErr: (l) => onLine(`stderr: ${l}`),
   });
+  for (const [p, data] of Object.entries(files)) {
+    run.module.FS.mkdirTree(p.slice(0, p.lastIndexOf('/')) || '/');
+    run.module.FS.writeFile(p, data);
+  }
   setStatus(`running ${config.module}`);
   run.done = run.module.runMain((config.args || []).map(String)).then((status) => {
     run.status = status;

@@ -6,6 +6,7 @@
 //! The default handler is the demo ([`demo::DemoRoutes`]).
 
 pub mod demo;
+pub mod static_files;
 
 use super::ConnectionApp;
 use crate::h3::handler::{Ctx, Handler, Request};

@@ -1,7 +1,9 @@
 //! socket-iwa-server: the QUIC server (ALPN `echo`), natively or as wasm.
 
 use clap::Parser;
-use socket_iwa::app::{server_factory, SERVER_ALPNS};
+use socket_iwa::app::h3::demo::DemoRoutes;
+use socket_iwa::app::h3::static_files::{Mount, StaticConfig};
+use socket_iwa::app::{server_factory_with, SERVER_ALPNS};
 use socket_iwa::io::{run, ServerHost, UdpSocket};
 use socket_iwa::quic::{ServerConfig, ServerEndpoint};
 use socket_iwa::tls::{Identity, TicketKey, TlsContext};
@@ -65,6 +67,11 @@ struct Args {
     /// The demo IWA stops its wasm servers this way (a file in the module's memory file system).
     #[arg(long, value_name = "PATH")]
     stop_file: Option<PathBuf>,
+    /// Serve the files of DIR over HTTP/3 (GET/HEAD) at `/`, or at PREFIX with `/PREFIX=DIR`;
+    /// repeatable. The demo routes (/bytes/N, /echo, /wt/echo, /ws/echo) keep precedence
+    /// (docs/H3.md, "Static files").
+    #[arg(long = "static", value_name = "[/PREFIX=]DIR")]
+    static_dirs: Vec<String>,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -100,6 +107,8 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     if let Some(p) = &args.write_cert {
         std::fs::write(p, identity.cert_pem()).map_err(|e| socket_iwa::Error::File { path: p.clone(), reason: e.to_string() })?;
     }
+    let mounts = args.static_dirs.iter().map(|d| Mount::parse(d)).collect::<Result<Vec<_>, _>>()?;
+    let files = std::sync::Arc::new(StaticConfig::new(mounts));
     let replay = ticket_key.anti_replay();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
     let sock = UdpSocket::bind(args.listen)
@@ -116,7 +125,9 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     };
     cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
     cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
-    let mut server = ServerHost::server(ServerEndpoint::new(tls, cfg), server_factory());
+    let h3_files = files.clone();
+    let factory = server_factory_with(Box::new(move || Box::new(DemoRoutes::with_static(h3_files.clone()))));
+    let mut server = ServerHost::server(ServerEndpoint::new(tls, cfg), factory);
     let json = args.json;
     if args.stats_interval > 0 {
         server.set_stats_interval(socket_iwa::time::now_ns(), args.stats_interval * 1_000_000);
@@ -164,6 +175,9 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "addr": sock.local_addr().to_string(),
         "alpn": SERVER_ALPNS,
         "cert_sha256": identity.cert_sha256_hex(),
+        // For Chromium's --ignore-certificate-errors-spki-list (loading pages such as /join.html over HTTP/3).
+        "spki_sha256_base64": identity.spki_sha256_base64(),
+        "static": files.mounts().iter().map(|m| serde_json::json!({ "prefix": m.prefix(), "dir": m.root().display().to_string() })).collect::<Vec<_>>(),
         "cert": identity.source,
         "libraries": socket_iwa::library_versions(),
     }));

@@ -140,6 +140,14 @@ impl Identity {
         crate::tls::session::hex(&self.cert_sha256)
     }
 
+    /// SHA-256 of the leaf certificate's SubjectPublicKeyInfo (DER), base64: the form
+    /// Chromium's `--ignore-certificate-errors-spki-list` takes. `None` if the
+    /// certificate's DER cannot be walked.
+    pub fn spki_sha256_base64(&self) -> Option<String> {
+        let der = if self.format == w::WOLFSSL_FILETYPE_PEM as c_int { pem_first_der(&self.cert)? } else { self.cert.clone() };
+        Some(base64(&sha256(spki_of(&der)?)))
+    }
+
     pub(super) unsafe fn install(&self, ctx: *mut w::WOLFSSL_CTX) -> Result<()> {
         let r1 = w::wolfSSL_CTX_use_certificate_chain_buffer_format(ctx, self.cert.as_ptr(), self.cert.len() as c_long, self.format);
         let r2 = w::wolfSSL_CTX_use_PrivateKey_buffer(ctx, self.key.as_ptr(), self.key.len() as c_long, self.format);
@@ -182,9 +190,44 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn pem_encode(label: &str, der: &[u8]) -> String {
+/// One DER element at the start of `d`: (whole element, contents, rest).
+fn der_element(d: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (&_tag, rest) = d.split_first()?;
+    let (&l0, rest) = rest.split_first()?;
+    let (len, rest) = if l0 < 0x80 {
+        (l0 as usize, rest)
+    } else {
+        let n = (l0 & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        (rest[..n].iter().fold(0usize, |a, &b| a << 8 | b as usize), &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let head = d.len() - rest.len();
+    Some((&d[..head + len], &rest[..len], &rest[len..]))
+}
+
+/// The SubjectPublicKeyInfo element of a DER certificate (RFC 5280 4.1: the
+/// seventh field of tbsCertificate when the `[0]` version is present, else the sixth).
+fn spki_of(cert: &[u8]) -> Option<&[u8]> {
+    let (_, cert_body, _) = der_element(cert)?;
+    let (_, mut tbs, _) = der_element(cert_body)?;
+    if tbs.first() == Some(&0xa0) {
+        tbs = der_element(tbs)?.2; // version
+    }
+    for _ in 0..5 {
+        tbs = der_element(tbs)?.2; // serial, signature, issuer, validity, subject
+    }
+    let (spki, _, _) = der_element(tbs)?;
+    (spki.first() == Some(&0x30)).then_some(spki)
+}
+
+fn base64(data: &[u8]) -> String {
     let mut b64 = String::new();
-    for chunk in der.chunks(3) {
+    for chunk in data.chunks(3) {
         let n = chunk.len();
         let v = (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
@@ -195,6 +238,11 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
             }
         }
     }
+    b64
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = base64(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(line).unwrap());
@@ -238,5 +286,10 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert_eq!(pem_first_der(pem.as_bytes()).unwrap(), id.cert);
         assert_eq!(sha256(&id.cert), id.cert_sha256);
+        // The SPKI is an ECDSA P-256 key: SEQUENCE { AlgorithmIdentifier, BIT STRING (65-byte point) }.
+        let spki = spki_of(&id.cert).unwrap();
+        assert_eq!(spki.len(), 91);
+        assert_eq!(&spki[spki.len() - 66..spki.len() - 64], &[0x00, 0x04]);
+        assert_eq!(id.spki_sha256_base64().unwrap().len(), 44);
     }
 }

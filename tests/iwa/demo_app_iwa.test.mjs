@@ -5,6 +5,9 @@
 // our native socket-iwa-client, and Node's dgram. The page must show them in its
 // tables with real numbers (peer, ALPN, bytes, RTT) and non-zero rates; a
 // screenshot is written to .test-output/iwa-demo/demo-app.png (path printed).
+// The join page as the wasm server in the IWA serves it over HTTP/3 (--static):
+// a second, ordinary Chromium started with the two flags the card shows opens the
+// card's link and its WebTransport session echoes.
 //
 // Timing: nothing here depends on speed. Every wait polls for a condition with a
 // generous bound (30 s for data that arrives within ~1-2 s when idle), because
@@ -15,6 +18,8 @@ import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -183,6 +188,61 @@ test('demo app: servers started from the UI show live connections, bytes, RTT an
   assert.equal((await snapshot()).find((s) => s.id === again).state, 'listening');
 });
 
+test('demo app: the QUIC server serves the join page over HTTP/3; a second Chromium opens the card\'s link and its WebTransport session echoes', async () => {
+  const quic = await startFromApp('quic');
+  const q = (await snapshot()).find((s) => s.id === quic.id);
+  assert.match(q.spkiSha256, /^[A-Za-z0-9+/]{43}=$/);
+  assert.equal(q.joinUrl, `https://127.0.0.1:${quic.port}/join.html#hash=${q.certSha256}`);
+  const card = await iwa.evaluate((id) => ({
+    link: document.querySelector(`#server-${id} .join-link`).textContent,
+    cmd: document.querySelector(`#server-${id} .join-cmd`).value,
+    label: document.querySelector(`#server-${id} .join-cmd`).labels[0].textContent,
+  }), quic.id);
+  assert.equal(card.link, q.joinUrl);
+  const flags = [`--origin-to-force-quic-on=127.0.0.1:${quic.port}`, `--ignore-certificate-errors-spki-list=${q.spkiSha256}`];
+  assert.ok(flags.every((f) => card.cmd.includes(f)) && card.cmd.includes(`'${q.joinUrl}'`) && card.label, JSON.stringify(card));
+
+  // Another browser: no IWA, no Direct Sockets, only the card's two flags.
+  const { chromium } = createRequire(import.meta.url)('playwright-core');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-iwa-join-'));
+  const other = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.SOCKET_IWA_CHROMIUM || '/usr/bin/chromium', headless: true, timeout: 60000,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-dev-shm-usage', '--enable-quic', ...flags],
+  });
+  try {
+    const page = other.pages()[0] || await other.newPage();
+    const resp = await page.goto(q.joinUrl, { timeout: 60000 });
+    assert.equal(resp.status(), 200);
+    assert.equal(resp.headers()['content-type'], 'text/html; charset=utf-8');
+    assert.equal(await page.textContent('h1'), 'Join a Socket.IWA server');
+    // The page and its script came over HTTP/3 from the wasm server in the IWA.
+    const protocols = await page.evaluate(() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+      .map((e) => `${new URL(e.name).pathname} ${e.nextHopProtocol}`));
+    assert.deepEqual(protocols.filter((p) => p.startsWith('/join.')).sort(), ['/join.html h3', '/join.js h3'], JSON.stringify(protocols));
+    // HEAD from the page: the file's length, no body.
+    const head = await page.evaluate(async () => {
+      const r = await fetch('/join.js', { method: 'HEAD' });
+      return { status: r.status, type: r.headers.get('content-type'), length: r.headers.get('content-length'), body: (await r.text()).length };
+    });
+    assert.deepEqual(head, { status: 200, type: 'text/javascript; charset=utf-8', length: String(fs.statSync(path.join(root, 'iwa/join.js')).size), body: 0 });
+    assert.equal(await page.inputValue('#url'), `https://127.0.0.1:${quic.port}/wt/echo`);
+    assert.equal(await page.inputValue('#hash'), q.certSha256);
+    // It connected by itself (hash in the fragment): stream echoed, then datagrams echoed (one a second).
+    await until('the served join page\'s WebTransport session to echo', async () =>
+      /connected in .* stream echoed 24\/24 bytes; datagrams [1-9]\d*\/\d+ echoed/.test(await page.textContent('#out')));
+    // The server in the IWA lists the page's connections.
+    await until('the join page\'s connections in the card', async () => {
+      const s = (await snapshot()).find((x) => x.id === quic.id);
+      return s.connections.some((c) => c.proto.startsWith('h3') && c.bytesIn > 0);
+    });
+  } finally {
+    await other.close().catch(() => {});
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  await iwa.call('/app.js', 'stopServer', quic.id);
+});
+
 test('demo app: WebSocket, TCP and Socket.IO servers started from the UI echo stock clients and count them', async () => {
   const { createRequire } = await import('node:module');
   const require = createRequire(import.meta.url);
@@ -261,6 +321,12 @@ test('demo app: a bad port is refused with a coded error', async () => {
   const err = await iwa.evaluate(() => import('/app.js').then((m) => m.startServer({ kind: 'udp', address: '127.0.0.1', port: 70000 })
     .then(() => null, (e) => ({ code: e.code, message: e.message }))));
   assert.equal(err.code, 'ERR_SOCKET_BAD_PORT');
+  // Files for a wasm program's memory file system (how the join page gets there) are checked by name.
+  const badFiles = await iwa.evaluate(() => import('/loader.js').then((m) => Promise.all([
+    { 'relative/join.html': 'x' }, { '/srv/../etc/x': 'x' }, { '/srv/x': 42 }, ['/srv/x'],
+  ].map((files) => m.start({ module: '/wasm/socket-iwa-server.js', files }).then(() => null, (e) => `${e.code}: ${e.message}`)))));
+  assert.deepEqual(badFiles.map((e) => e && e.split(':')[0]), ['ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_TYPE']);
+  assert.ok(badFiles[0].includes('"relative/join.html"') && badFiles[2].includes('"/srv/x"'), JSON.stringify(badFiles));
   // Nothing the app did threw in the page (IWAs enforce Trusted Types and a strict CSP).
   assert.deepEqual(iwa.consoleLines.filter((l) => l.startsWith('pageerror') || /TrustedHTML|Content Security Policy/.test(l)), []);
 });

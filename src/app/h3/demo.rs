@@ -3,12 +3,17 @@
 //!   (byte i = i*31 mod 251, streamed within a window and the connection's
 //!   buffer budget), `POST /echo` the request body back as it arrives, other
 //!   methods on those paths 405, other paths 404;
-//! - WebTransport `/wt/echo` ([`EchoHandler`]); WebSocket over HTTP/3 `/ws/echo` (RFC 9220 echo).
+//! - WebTransport `/wt/echo` ([`EchoHandler`]); WebSocket over HTTP/3 `/ws/echo` (RFC 9220 echo);
+//! - with [`DemoRoutes::with_static`] (`--static`), any other `GET`/`HEAD` is looked
+//!   up in the static directories first ([`StaticFiles`]); the routes above always win,
+//!   and a path with no file there falls back to the demo (the info page at `/`, else 404).
 
 use crate::h3::handler::{Ctx, Handler, Request};
 use crate::h3::ws::{self, WsEvent, WsParser};
 use crate::h3::wt::{EchoHandler, WebTransportHandler};
+use super::static_files::{StaticConfig, StaticFiles};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Largest WebSocket message (also at most half the connection's buffer budget).
 const MAX_BODY: usize = 16 << 20;
@@ -34,9 +39,20 @@ enum Req {
 #[derive(Default)]
 pub struct DemoRoutes {
     reqs: HashMap<i64, Req>,
+    files: Option<StaticFiles>,
+}
+
+/// Paths the demo keeps for itself even when a static directory is mounted at `/`.
+fn demo_route(route: &str) -> bool {
+    route == "/echo" || route == "/bytes" || route.starts_with("/bytes/")
 }
 
 impl DemoRoutes {
+    /// The demo routes plus static files from `cfg`'s mounts (no mounts: the plain demo).
+    pub fn with_static(cfg: Arc<StaticConfig>) -> Self {
+        DemoRoutes { reqs: HashMap::new(), files: (!cfg.is_empty()).then(|| StaticFiles::new(cfg)) }
+    }
+
     fn top_up(&mut self, cx: &mut Ctx, id: i64, room: &mut u64) {
         let Some(Req::Download { off, total }) = self.reqs.get_mut(&id) else { return };
         while *off < *total && cx.queued(id) < DOWNLOAD_WINDOW {
@@ -70,6 +86,11 @@ impl Handler for DemoRoutes {
                 self.reqs.insert(id, Req::Ws { parser: WsParser::new(max), closed: false });
             }
             return;
+        }
+        if let Some(files) = self.files.as_mut() {
+            if !demo_route(req.route()) && files.try_serve(cx, &req) {
+                return;
+            }
         }
         match (req.method.as_str(), req.route()) {
             ("GET" | "HEAD", "/") => {
@@ -165,6 +186,9 @@ impl Handler for DemoRoutes {
 
     fn on_gone(&mut self, _cx: &mut Ctx, id: i64) {
         self.reqs.remove(&id);
+        if let Some(files) = self.files.as_mut() {
+            files.gone(id);
+        }
     }
 
     fn on_webtransport(&mut self, _cx: &mut Ctx, req: &Request) -> Option<Box<dyn WebTransportHandler>> {
@@ -172,6 +196,9 @@ impl Handler for DemoRoutes {
     }
 
     fn on_tick(&mut self, cx: &mut Ctx) {
+        if let Some(files) = self.files.as_mut() {
+            files.tick(cx);
+        }
         let ids: Vec<i64> = self.reqs.iter().filter(|(_, r)| matches!(r, Req::Download { .. })).map(|(&id, _)| id).collect();
         if !ids.is_empty() {
             let mut room = cx.budget_room();
