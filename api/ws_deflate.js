@@ -2,21 +2,31 @@
 // extension negotiation (Sec-WebSocket-Extensions) and per-message
 // compression. DEFLATE itself comes from the platform, never from us:
 // node:zlib under Node.js (streaming, so context takeover works both ways),
-// DecompressionStream('deflate-raw') in browsers (feature-detected).
+// CompressionStream / DecompressionStream('deflate-raw') in browsers
+// (feature-detected).
 //
-// Browsers: CompressionStream cannot end a message with a sync flush (it only
-// produces complete DEFLATE streams ending in a BFINAL block, which stock `ws`
-// cannot inflate as part of a permessage-deflate message), so in a browser we
-// inflate what the peer compresses and send our own messages uncompressed
-// (RSV1 clear), which RFC 7692 allows per message. DecompressionStream has no
-// dictionary carry-over either, so a browser endpoint always negotiates
-// "no context takeover" for the peer's direction.
+// Browsers: CompressionStream cannot end a message with a sync flush (empty
+// stored block); it only produces complete DEFLATE streams ending in a BFINAL
+// block. RFC 7692 7.2.3.4 allows exactly that as the flush: each message we
+// send is its own complete deflate-raw stream, to which we apply 7.2.1 steps
+// 2/3 (see bfinalPayload). A final block ends the stream, so no LZ77 context
+// can carry over: a browser endpoint never uses context takeover for what it
+// sends (client: offers client_no_context_takeover, which by 7.1.1.2 is a
+// promise whatever the answer; server: answers server_no_context_takeover).
+// DecompressionStream has no dictionary carry-over either, so a browser
+// endpoint also negotiates "no context takeover" for the peer's direction.
+// Receivers see a BFINAL message as "stream + junk" once they append
+// 00 00 ff ff: zlib (and so stock `ws`) stops at the end of the stream and
+// ignores the rest; DecompressionStream throws on junk, so our browser
+// inflater feeds the message in pieces that put the stream's end on a piece
+// boundary and accepts the junk error only after proving that the pieces
+// before it are a complete stream (see #inflateStream).
 //
 // Inflated messages are bounded by the connection's maxPayload: a message
 // that inflates past it fails with ERR_WS_MESSAGE_TOO_BIG (close 1009) as soon
 // as the limit is crossed, without inflating the rest (decompression bombs).
 
-import { SocketIWAError } from './errors.js';
+import { SocketIWAError, argError } from './errors.js';
 import { concat } from './bytes.js';
 
 /** The extension token. */
@@ -32,14 +42,34 @@ let zlib = null;
 if (typeof process === 'object' && process && process.versions && process.versions.node) {
   try { zlib = await import('node:zlib'); } catch { zlib = null; }
 }
+let forceStreams = false;
+
+/**
+ * Tests only: use the browser code path (CompressionStream /
+ * DecompressionStream) even where node:zlib exists (Node >= 18 has both), so
+ * Node tests exercise what browsers run. 'streams' forces it, null restores
+ * the automatic choice. Affects connections negotiated afterwards.
+ */
+export function setDeflateBackend(name) {
+  if (name !== null && name !== 'streams') throw argError(`setDeflateBackend: expected 'streams' or null, got ${JSON.stringify(name)}`);
+  forceStreams = name === 'streams';
+}
+
+function streamCtorWorks(Ctor) {
+  if (typeof Ctor !== 'function') return false;
+  try { new Ctor('deflate-raw'); return true; } catch { return false; }
+}
 
 /** Which DEFLATE implementation this runtime offers: 'node:zlib', 'DecompressionStream' or null. */
 export function deflateBackend() {
-  if (zlib) return 'node:zlib';
-  if (typeof DecompressionStream === 'function') {
-    try { new DecompressionStream('deflate-raw'); return 'DecompressionStream'; } catch { return null; }
-  }
-  return null;
+  if (zlib && !forceStreams) return 'node:zlib';
+  return streamCtorWorks(globalThis.DecompressionStream) ? 'DecompressionStream' : null;
+}
+
+/** Whether this runtime can compress what it sends (node:zlib, or CompressionStream('deflate-raw')). */
+export function canDeflate() {
+  const backend = deflateBackend();
+  return backend === 'node:zlib' || (backend === 'DecompressionStream' && streamCtorWorks(globalThis.CompressionStream));
 }
 
 function handshakeError(msg) { return new SocketIWAError('ERR_WS_HANDSHAKE', msg); }
@@ -87,8 +117,10 @@ export function clientOffer() {
   const backend = deflateBackend();
   if (!backend) return null;
   // Under Node we can honour any window the server picks for us and keep context.
-  // In a browser we need the server to reset its context per message.
-  return backend === 'node:zlib' ? `${EXTENSION}; client_max_window_bits` : `${EXTENSION}; server_no_context_takeover`;
+  // In a browser we need the server to reset its context per message, and we
+  // announce that our messages are complete streams (no context takeover).
+  return backend === 'node:zlib' ? `${EXTENSION}; client_max_window_bits`
+    : `${EXTENSION}; server_no_context_takeover; client_no_context_takeover`;
 }
 
 /**
@@ -151,6 +183,24 @@ function tooBig(limit) {
   return new SocketIWAError('ERR_WS_MESSAGE_TOO_BIG', `inflated message exceeds maxPayload ${limit}`, { closeCode: 1009 });
 }
 
+/**
+ * RFC 7692 7.2.1 steps 2 and 3 for a complete raw DEFLATE stream (ending in a
+ * BFINAL block, 7.2.3.4), as CompressionStream('deflate-raw') produces: the
+ * payload to send. zlib ends a stream byte-aligned, so "append an empty stored
+ * block (00 00 00 ff ff), remove 00 00 ff ff" appends one 00 byte (the RFC's
+ * own "Hello" example: f3 48 cd c9 c9 07 00 00). When the stream already ends
+ * in 00 00 ff ff (an empty stored final block, or stored data that happens to
+ * end so), those 4 bytes are removed instead: the receiver appends exactly
+ * them back, so the stream it inflates is the one we made.
+ */
+export function bfinalPayload(stream) {
+  const n = stream.byteLength;
+  if (n >= 4 && stream[n - 4] === 0x00 && stream[n - 3] === 0x00 && stream[n - 2] === 0xff && stream[n - 1] === 0xff) return stream.subarray(0, n - 4);
+  const out = new Uint8Array(n + 1);
+  out.set(stream);
+  return out;
+}
+
 /** Per-connection compressor / decompressor. */
 export class PerMessageDeflate {
   /**
@@ -165,13 +215,43 @@ export class PerMessageDeflate {
     this.peerNoContext = !!params[`${peer}_no_context_takeover`];
     this.ourWindowBits = params[`${us}_max_window_bits`] || 15;
     this.backend = deflateBackend();
-    /** Whether outgoing messages are compressed (Node only, see the file comment). */
-    this.canCompress = this.backend === 'node:zlib';
+    /**
+     * Whether outgoing messages are compressed: always with node:zlib; in a
+     * browser when CompressionStream('deflate-raw') exists and the peer lets
+     * us use its fixed 15-bit window (a server_max_window_bits /
+     * client_max_window_bits below 15 for our direction: we send uncompressed,
+     * which RFC 7692 allows per message).
+     */
+    this.canCompress = this.backend === 'node:zlib' || (canDeflate() && this.ourWindowBits === 15);
     this.inflater = null; this.deflater = null;
   }
 
   /** Compress one whole message (resolves the payload without the 4-byte tail). */
   compress(bytes) {
+    return this.backend === 'node:zlib' ? this.#deflateNode(bytes) : this.#deflateStream(bytes);
+  }
+
+  /** Browser: each message is a complete deflate-raw stream (no context takeover, RFC 7692 7.2.3.4). */
+  async #deflateStream(bytes) {
+    const cs = new CompressionStream('deflate-raw');
+    const writer = cs.writable.getWriter();
+    writer.write(bytes).catch(() => {});
+    writer.close().catch(() => {});
+    const reader = cs.readable.getReader();
+    const out = []; let n = 0;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out.push(value); n += value.byteLength;
+      }
+    } catch (err) {
+      throw new SocketIWAError('ERR_WS_DEFLATE', `deflate failed: ${err && err.message}`);
+    }
+    return bfinalPayload(concat(out, n));
+  }
+
+  #deflateNode(bytes) {
     if (!this.deflater) this.deflater = zlib.createDeflateRaw({ windowBits: this.ourWindowBits });
     const d = this.deflater;
     return new Promise((resolve, reject) => {
@@ -216,21 +296,63 @@ export class PerMessageDeflate {
       inf.flush(() => {
         if (failed) return;
         inf.off('data', onData); inf.off('error', onError);
-        if (this.peerNoContext) { inf.close(); this.inflater = null; }
+        // A message flushed with a BFINAL block (RFC 7692 7.2.3.4, what
+        // browsers send) ends the DEFLATE stream: zlib ignores the bytes after
+        // it and the stream ends, so the next message needs a new inflater (as
+        // stock ws does).
+        if (this.peerNoContext || inf.readableEnded || inf._readableState?.ended) { inf.close(); this.inflater = null; }
         resolve(new Uint8Array(concat(out.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), n)));
       });
     });
   }
 
+  /**
+   * Browser: inflate with DecompressionStream, which has no sync flush and
+   * throws on bytes after the end of a stream. A sync-flushed message + 00 00
+   * ff ff is completed with an empty final stored block. A message flushed
+   * with a BFINAL block (7.2.3.4; our own browser peers send "stream + 00")
+   * ends earlier: the pieces written are [all but the last byte, last byte,
+   * 00 00 ff ff, final empty block], so such a stream ends on a piece
+   * boundary and its whole output is read before the junk after it fails
+   * (Chromium: the next piece's write fails, and TransformStream backpressure
+   * keeps it from being transformed before the output is read; Node's
+   * DecompressionStream reports the junk after the output). That failure is
+   * accepted only when the pieces before the boundary inflate on their own to
+   * a complete stream, whose output is the message (a second pass, only for
+   * such messages, bounded like the first); anything else is an invalid
+   * message (1007).
+   */
   async #inflateStream(bytes) {
+    const pieces = [];
+    if (bytes.byteLength > 1) pieces.push(bytes.subarray(0, bytes.byteLength - 1));
+    if (bytes.byteLength > 0) pieces.push(bytes.subarray(bytes.byteLength - 1));
+    pieces.push(TRAILER, FINAL_EMPTY);
+    const first = await this.#streamInflate(pieces);
+    if (!first.error) return first.output;
+    // Where the stream may have ended: the failing piece when the runtime says
+    // (Chromium), else every boundary, shortest first ("stream + 00" first).
+    const ends = first.accepted < pieces.length ? [first.accepted] : pieces.map((_, i) => i).slice(1);
+    for (const k of ends) {
+      if (k < 1) continue;
+      const again = await this.#streamInflate([concat(pieces.slice(0, k))]);
+      if (!again.error) return again.output;
+    }
+    const why = (first.error && first.error.message) || String(first.error && (first.error.code || first.error.name || first.error));
+    throw new SocketIWAError('ERR_WS_PROTOCOL', `invalid compressed message: ${why}`, { closeCode: 1007 });
+  }
+
+  /**
+   * One DecompressionStream pass over `pieces` (written in order, then closed).
+   * Resolves {output, error, accepted}: accepted = how many pieces were
+   * consumed before the first failing one. Throws ERR_WS_MESSAGE_TOO_BIG past maxPayload.
+   */
+  async #streamInflate(pieces) {
     const ds = new DecompressionStream('deflate-raw');
     const writer = ds.writable.getWriter();
     const reader = ds.readable.getReader();
-    writer.write(bytes).catch(() => {});
-    writer.write(TRAILER).catch(() => {});
-    writer.write(FINAL_EMPTY).catch(() => {});
+    const writes = pieces.map((p) => writer.write(p).then(() => true, () => false));
     writer.close().catch(() => {});
-    const out = []; let n = 0;
+    const out = []; let n = 0; let error = null;
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -241,9 +363,11 @@ export class PerMessageDeflate {
       }
     } catch (err) {
       if (err instanceof SocketIWAError) throw err;
-      throw new SocketIWAError('ERR_WS_PROTOCOL', `invalid compressed message: ${err && err.message}`, { closeCode: 1007 });
+      error = err || new Error('DecompressionStream failed');
     }
-    return concat(out, n);
+    const ok = await Promise.all(writes);
+    const accepted = ok.indexOf(false) === -1 ? ok.length : ok.indexOf(false);
+    return { output: concat(out, n), error, accepted };
   }
 
   /** Release zlib state. */
