@@ -14,6 +14,7 @@ import net from 'node:net';
 import crypto from 'node:crypto';
 import { launchIwa } from '../../test/harness/iwa.js';
 import { waitFor, within } from './helpers.js';
+import { frameCapture, dataFrames } from './ws_wire.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const apiDir = path.resolve(here, '..');
@@ -170,9 +171,11 @@ test('IWA: SocketIWA WebSocket client (IWA) ↔ stock ws server (Node)', async (
   wss.close();
 });
 
-test('IWA: permessage-deflate in the browser (DecompressionStream) against stock ws, both roles; a decompression bomb closes with 1009', async () => {
+test('IWA: permessage-deflate in the browser (CompressionStream / DecompressionStream) against stock ws, both roles, and IWA ↔ IWA; compressed frames on the wire; a decompression bomb closes with 1009', async (ctx) => {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
   await waitFor(wss, 'listening');
+  const caps = [];
+  ctx.after(() => { wss.close(); for (const cap of caps) cap.close(); });
   let offered = null; const peerCloses = [];
   wss.on('connection', (w, req) => {
     offered = req.headers['sec-websocket-extensions'];
@@ -181,47 +184,80 @@ test('IWA: permessage-deflate in the browser (DecompressionStream) against stock
       if (t === 'text-please' || t.startsWith('again-')) w.send('deflate '.repeat(25000));
       else if (t === 'bin-please') w.send(Buffer.alloc(100000, 7));
       else if (t === 'bomb-please') w.send(Buffer.alloc(8 * 1024 * 1024));
+      else if (isBinary) w.send(d);
       else w.send('echo:' + t);
     });
     w.on('close', (code) => peerCloses.push(code));
   });
-  // Count what crosses the wire: compressed, far less than the ~1.3 MB sent.
-  const net = await import('node:net');
-  let down = 0;
-  const proxy = net.createServer((a) => {
-    const b = net.connect(wss.address().port, '127.0.0.1');
-    a.on('data', (d) => b.write(d)); b.on('data', (d) => { down += d.length; a.write(d); });
-    a.on('end', () => b.end()); b.on('end', () => a.end()); a.on('error', () => b.destroy()); b.on('error', () => a.destroy());
-  });
-  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
-  const out = await call('wsDeflateClient', proxy.address().port);
-  assert.equal(offered, 'permessage-deflate; server_no_context_takeover');
-  assert.equal(out.extensions, 'permessage-deflate; server_no_context_takeover');
+  // Capture what crosses the wire: frames and bytes each way.
+  const cap = await frameCapture(wss.address().port);
+  caps.push(cap);
+  const out = await call('wsDeflateClient', cap.port);
+  assert.equal(offered, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  assert.equal(out.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
   assert.equal(out.textLen, 200000); assert.equal(out.textOk, true);
   assert.deepEqual(out.again, ['deflate defl', 'deflate defl', 'deflate defl']);
   assert.deepEqual(out.bin, { len: 100000, sum: 700000 % 65521, isBin: true });
   assert.equal(out.echoOk, true);
+  assert.deepEqual(out.echoes, [true, true, true]);
+  assert.equal(out.binEcho, true);
   assert.deepEqual(out.bombError, ['ERR_WS_MESSAGE_TOO_BIG', 1009]);
   assert.equal(out.bombClose, 1009);
   assert.equal(out.afterBomb, 0);
-  assert.ok(down < 100000, `bytes server->IWA ${down}`);
+  assert.ok(cap.bytes.down < 100000, `bytes server->IWA ${cap.bytes.down}`);
+  // What the IWA sent: the short requests plain; the 50 kB text, the three 44 kB texts and the 40 kB binary
+  // (compressed, then sent in 64-byte fragments, RSV1 on the first only) compressed, each far smaller than its payload.
+  const upMsgs = [];
+  for (const f of dataFrames(cap.frames.up)) {
+    if (f.opcode !== 0) upMsgs.push({ rsv1: f.rsv1, wire: f.length, frames: 1 });
+    else { assert.equal(f.rsv1, false, 'RSV1 only on the first frame'); upMsgs.at(-1).wire += f.length; upMsgs.at(-1).frames++; }
+  }
+  const compressed = upMsgs.filter((m) => m.rsv1);
+  assert.equal(upMsgs.filter((m) => !m.rsv1).length, 6, 'text-please, again-0..2, bin-please, bomb-please are plain: ' + JSON.stringify(upMsgs));
+  assert.equal(compressed.length, 5, JSON.stringify(upMsgs));
+  const sizes = [50000, 4000 * 'from iwa 0 '.length, 4000 * 'from iwa 1 '.length, 4000 * 'from iwa 2 '.length, 40000];
+  compressed.forEach((m, i) => assert.ok(m.wire * 10 < sizes[i], `IWA message ${i}: ${m.wire} B on the wire for ${sizes[i]} B`));
+  assert.equal(compressed[4].frames > 1, true, 'the binary message went out fragmented');
   await within((async () => { while (!peerCloses.length) await new Promise((r) => setTimeout(r, 20)); })(), 5000, 'peer close');
   assert.equal(peerCloses[0], 1009);
-  wss.close(); proxy.close();
 
-  // Stock ws client (offers deflate, compresses >= 1 KiB) -> IWA server inflates.
+  // Stock ws client (offers deflate, compresses >= 1 KiB) -> IWA server inflates and answers compressed.
   const port = await call('startWsServer');
-  const c = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const cap2 = await frameCapture(port);
+  caps.push(cap2);
+  const c = new WebSocket(`ws://127.0.0.1:${cap2.port}/`);
   const upgrade = waitFor(c, 'upgrade');
   await waitFor(c, 'open');
   const [res] = await upgrade;
   assert.equal(res.headers['sec-websocket-extensions'], 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  const texts = [];
   for (let i = 0; i < 3; i++) {
     const text = `round ${i} ` + 'zip '.repeat(30000);
+    texts.push(text);
     c.send(text);
     assert.equal((await waitFor(c, 'message'))[0].toString(), 'iwa:' + text);
   }
   c.close(); await waitFor(c, 'close');
+  const down = dataFrames(cap2.frames.down);
+  assert.equal(down.length, 3);
+  down.forEach((f, i) => {
+    assert.equal(f.rsv1, true, `IWA server message ${i} has RSV1`);
+    assert.ok(f.length * 10 < texts[i].length, `IWA server message ${i}: ${f.length} B for ${texts[i].length + 4} B`);
+  });
+
+  // IWA client -> (capture) -> IWA server: both ends on Chromium's streams, BFINAL-flushed each way.
+  const cap3 = await frameCapture(port);
+  caps.push(cap3);
+  const self = await call('wsDeflateSelf', cap3.port);
+  assert.equal(self.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  assert.deepEqual(self.echoes, [true, true, true]);
+  assert.equal(self.binEcho, true);
+  assert.equal(self.close, 1000);
+  for (const dir of ['up', 'down']) {
+    const msgs = dataFrames(cap3.frames[dir]);
+    assert.equal(msgs.length, 4, `${dir}: ${JSON.stringify(msgs)}`);
+    assert.ok(msgs.every((f) => f.rsv1 && f.length < 3000), `${dir}: ${msgs.map((f) => `${f.rsv1}/${f.length}`)}`);
+  }
 });
 
 test('IWA: stock ws client (Node) ↔ SocketIWA WebSocket server (IWA), including a malformed frame', async () => {

@@ -234,8 +234,10 @@ export async function unresolvableNames(port) {
 
 /**
  * permessage-deflate in the browser: our WebSocket client against a stock ws
- * server that compresses everything (DecompressionStream inflates), then a
- * decompression bomb against maxPayload 1 MiB.
+ * server that compresses everything (DecompressionStream inflates), our own
+ * messages compressed with CompressionStream (BFINAL flush, RFC 7692
+ * 7.2.3.4; the test checks RSV1 and sizes on the wire), then a decompression
+ * bomb against maxPayload 1 MiB.
  */
 export async function wsDeflateClient(port) {
   const out = {};
@@ -252,6 +254,12 @@ export async function wsDeflateClient(port) {
   out.bin = { len: bin.byteLength, sum, isBin };
   const big = 'x'.repeat(50000);
   m = next(); c.send(big); out.echoOk = (await m)[0] === 'echo:' + big;
+  // three more compressed messages (each its own DEFLATE stream), then a binary one in 64-byte fragments
+  out.echoes = [];
+  for (let i = 0; i < 3; i++) { const t = `from iwa ${i} `.repeat(4000); m = next(); c.send(t); out.echoes.push((await m)[0] === 'echo:' + t); }
+  const bin2 = new Uint8Array(40000).map((_, i) => i % 7);
+  m = next(); c.send(bin2, { fragmentSize: 64 }); const [back] = await m;
+  out.binEcho = back.byteLength === bin2.byteLength && back.every((b, i) => b === bin2[i]);
   const err = new Promise((r) => c.once('error', (e) => r([e.code, e.closeCode])));
   const closed = new Promise((r) => c.once('close', (code) => r(code)));
   let afterBomb = 0; c.on('message', () => { afterBomb++; });
@@ -259,6 +267,28 @@ export async function wsDeflateClient(port) {
   out.bombError = await err;
   out.bombClose = await closed;
   out.afterBomb = afterBomb;
+  return out;
+}
+
+/**
+ * permessage-deflate with both ends in the browser: our client (here) to our
+ * WebSocket server (startWsServer, here too) through the test's capturing
+ * proxy. Both send BFINAL-flushed messages, which Chromium's
+ * DecompressionStream must inflate despite the bytes after the stream's end.
+ */
+export async function wsDeflateSelf(port) {
+  const out = {};
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'websocket', binaryType: 'uint8array' });
+  out.extensions = c.extensions;
+  const next = () => new Promise((r) => c.once('message', (d) => r(d)));
+  out.echoes = [];
+  for (let i = 0; i < 3; i++) { const t = `self ${i} `.repeat(8000); const m = next(); c.send(t); out.echoes.push((await m) === 'iwa:' + t); }
+  const bin = new Uint8Array(60000).map((_, i) => (i * 31) % 11);
+  const m = next(); c.send(bin); const back = await m;
+  out.binEcho = back.byteLength === bin.byteLength && back.every((b, i) => b === bin[i]);
+  const closed = new Promise((r) => c.once('close', (code) => r(code)));
+  c.close(1000);
+  out.close = await closed;
   return out;
 }
 
