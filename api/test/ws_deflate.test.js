@@ -234,6 +234,8 @@ test('ordering: compressed and plain messages interleaved, then close() at once:
 
 /** Use the browser path for the rest of test `t`. */
 function browserPath(t) { setDeflateBackend('streams'); t.after(() => setDeflateBackend(null)); }
+/** Close `thing` (a server or capture) when test `t` ends, passed or failed, so a failure does not hang the file. */
+function closeAfter(t, thing) { t.after(() => { try { const r = thing.close(); if (r && r.catch) r.catch(() => {}); } catch {} }); return thing; }
 
 async function compressionStream(bytes) {
   const cs = new CompressionStream('deflate-raw');
@@ -310,12 +312,12 @@ test('browser path, RFC 7692 7.2.1 / 7.2.3.4: a BFINAL-flushed message is "strea
 test('browser path: our WebSocket client → stock ws server, frames carry RSV1 and are far smaller than the messages, both ways', async (t) => {
   browserPath(t);
   for (const wsOpts of [{}, { serverMaxWindowBits: 10 }]) {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0, ...wsOpts } });
+    const wss = closeAfter(t, new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0, ...wsOpts } }));
     await waitFor(wss, 'listening');
     let offered = null;
     wss.on('connection', (w, req) => { offered = req.headers['sec-websocket-extensions']; w.on('message', (d, isBin) => w.send(isBin ? d : 'echo:' + d)); });
-    const cap = await frameCapture(wss.address().port);
-    const c = await SocketIWA.createTCP('127.0.0.1', cap.port, { protocol: 'websocket', binaryType: 'uint8array' });
+    const cap = closeAfter(t, await frameCapture(wss.address().port));
+    const c = closeAfter(t, await SocketIWA.createTCP('127.0.0.1', cap.port, { protocol: 'websocket', binaryType: 'uint8array' }));
     assert.equal(offered, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
     assert.match(c.extensions, /^permessage-deflate; server_no_context_takeover; client_no_context_takeover/);
     const sizes = [];
@@ -343,10 +345,10 @@ test('browser path: our WebSocket client → stock ws server, frames carry RSV1 
 
 test('browser path: stock ws client → our WebSocket server, and our client ↔ our server, compressed both ways', async (t) => {
   browserPath(t);
-  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' });
+  const server = closeAfter(t, await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' }));
   server.on('connection', (ws) => ws.on('message', (d, isBin) => ws.send(isBin ? d : 'echo:' + d, { fragmentSize: 20000 })));
-  const cap = await frameCapture(server.port);
-  const c = new WebSocket(`ws://127.0.0.1:${cap.port}/`);
+  const cap = closeAfter(t, await frameCapture(server.port));
+  const c = closeAfter(t, new WebSocket(`ws://127.0.0.1:${cap.port}/`));
   const upgrade = waitFor(c, 'upgrade');
   await waitFor(c, 'open');
   const [res] = await upgrade;
@@ -366,8 +368,8 @@ test('browser path: stock ws client → our WebSocket server, and our client ↔
   cap.close();
 
   // both ends ours, both on the browser path: BFINAL-flushed messages each way
-  const cap2 = await frameCapture(server.port);
-  const ours = await SocketIWA.createTCP('127.0.0.1', cap2.port, { protocol: 'websocket', binaryType: 'uint8array' });
+  const cap2 = closeAfter(t, await frameCapture(server.port));
+  const ours = closeAfter(t, await SocketIWA.createTCP('127.0.0.1', cap2.port, { protocol: 'websocket', binaryType: 'uint8array' }));
   const sizes2 = [];
   for (let i = 0; i < 3; i++) {
     const text = big(90000, `ours ${i} `);
@@ -381,8 +383,8 @@ test('browser path: stock ws client → our WebSocket server, and our client ↔
   cap2.close();
 
   // a peer asking for a smaller server window than CompressionStream's: we inflate, and send plain
-  const cap3 = await frameCapture(server.port);
-  const w10 = new WebSocket(`ws://127.0.0.1:${cap3.port}/`, { perMessageDeflate: { serverMaxWindowBits: 10 } });
+  const cap3 = closeAfter(t, await frameCapture(server.port));
+  const w10 = closeAfter(t, new WebSocket(`ws://127.0.0.1:${cap3.port}/`, { perMessageDeflate: { serverMaxWindowBits: 10 } }));
   await waitFor(w10, 'open');
   const text = big(50000);
   w10.send(text);
@@ -397,32 +399,35 @@ test('browser path: stock ws client → our WebSocket server, and our client ↔
 test('browser path: decompression bombs close with 1009 (stock ws client and our own client as the bomber)', async (t) => {
   browserPath(t);
   const bomb = Buffer.alloc(8 * 1024 * 1024);
-  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket', maxPayload: 1024 * 1024 });
+  const server = closeAfter(t, await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket', maxPayload: 1024 * 1024 }));
   const errors = [];
   let delivered = 0;
   server.on('clientError', (e) => errors.push(e.code));
   server.on('connection', (ws) => ws.on('message', () => { delivered++; }));
-  const c = new WebSocket(`ws://127.0.0.1:${server.port}/`, { maxPayload: 0 });
+  const c = closeAfter(t, new WebSocket(`ws://127.0.0.1:${server.port}/`, { maxPayload: 0 }));
   await waitFor(c, 'open');
   c.send(bomb);
   assert.equal((await within(waitFor(c, 'close', 10000), 10000, 'close after bomb'))[0], 1009);
-  // ours sends it flushed with BFINAL (the second-pass path)
-  const ours = await SocketIWA.createTCP('127.0.0.1', server.port, { protocol: 'websocket', maxPayload: 64 * 1024 * 1024 });
+  // ours sends it flushed with BFINAL (~8 KiB on the wire, under maxPayload): the server's second pass is bounded too
+  const cap = closeAfter(t, await frameCapture(server.port));
+  const ours = closeAfter(t, await SocketIWA.createTCP('127.0.0.1', cap.port, { protocol: 'websocket', maxPayload: 64 * 1024 * 1024 }));
   const closed = waitFor(ours, 'close', 10000);
   ours.send(bomb);
   assert.equal((await within(closed, 10000, 'close after our bomb'))[0], 1009);
+  const [f] = dataFrames(cap.frames.up);
+  assert.ok(f.rsv1 && f.length < 64 * 1024, `the bomb travelled compressed: ${JSON.stringify(f)}`);
   assert.deepEqual(errors, ['ERR_WS_MESSAGE_TOO_BIG', 'ERR_WS_MESSAGE_TOO_BIG']);
   assert.equal(delivered, 0);
-  await server.close();
 });
 
 test('browser path: Socket.IO, stock socket.io-client ↔ our server and our client ↔ stock socket.io server, compressed frames', async (t) => {
   browserPath(t);
   const payload = { text: big(100000), n: [1, 2, 3] };
-  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
+  const server = closeAfter(t, await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' }));
   server.on('connection', (s) => s.on('echo', (x, ack) => ack(x)));
-  const cap = await frameCapture(server.port);
+  const cap = closeAfter(t, await frameCapture(server.port));
   const c = ioClient(`http://127.0.0.1:${cap.port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+  t.after(() => c.disconnect());
   await waitFor(c, 'connect');
   for (let i = 0; i < 2; i++) assert.deepEqual(await c.emitWithAck('echo', payload), payload);
   for (const dir of ['up', 'down']) {
@@ -434,10 +439,12 @@ test('browser path: Socket.IO, stock socket.io-client ↔ our server and our cli
 
   const httpServer = http.createServer();
   const io = new IOServer(httpServer, { perMessageDeflate: { threshold: 0 } });
+  t.after(() => io.close());
   io.on('connection', (sock) => sock.on('echo', (x, ack) => ack(x)));
   await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
-  const cap2 = await frameCapture(httpServer.address().port);
+  const cap2 = closeAfter(t, await frameCapture(httpServer.address().port));
   const ours = await SocketIWA.createTCP('127.0.0.1', cap2.port, { protocol: 'socket.io', reconnection: false });
+  t.after(() => ours.disconnect());
   assert.match(ours.transport.extensions, /^permessage-deflate; server_no_context_takeover; client_no_context_takeover/);
   for (let i = 0; i < 2; i++) assert.deepEqual(await ours.emitWithAck('echo', payload), payload);
   const up = dataFrames(cap2.frames.up).filter((f) => f.rsv1);
