@@ -102,7 +102,8 @@ export class WebSocketConnection extends Emitter {
     const frag = opts.fragmentSize || this.#fragmentSize;
     if (this.#pmd && this.#pmd.canCompress && opts.compress !== false && bytes.byteLength >= COMPRESS_THRESHOLD) {
       const copy = bytes.slice(); // the caller may reuse its buffer before compression runs
-      this.#txEnqueue(copy.byteLength, async () => { const c = await this.#pmd.compress(copy); if (this.#readyState !== CLOSED) this.#writeMessage(opcode, c, frag, true); });
+      // compress() resolves null when the message is better sent plain (browser path: not smaller compressed)
+      this.#txEnqueue(copy.byteLength, async () => { const c = await this.#pmd.compress(copy); if (this.#readyState !== CLOSED) this.#writeMessage(opcode, c ?? copy, frag, c !== null); });
       return this.bufferedAmount < this.#stream.highWaterMark;
     }
     if (this.#txBusy) {

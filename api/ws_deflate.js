@@ -217,16 +217,21 @@ export class PerMessageDeflate {
     this.backend = deflateBackend();
     /**
      * Whether outgoing messages are compressed: always with node:zlib; in a
-     * browser when CompressionStream('deflate-raw') exists and the peer lets
-     * us use its fixed 15-bit window (a server_max_window_bits /
-     * client_max_window_bits below 15 for our direction: we send uncompressed,
+     * browser when CompressionStream('deflate-raw') exists and our direction's
+     * window is the 15 bits it always uses (with a server_max_window_bits /
+     * client_max_window_bits below 15 for our direction we send uncompressed,
      * which RFC 7692 allows per message).
      */
     this.canCompress = this.backend === 'node:zlib' || (canDeflate() && this.ourWindowBits === 15);
     this.inflater = null; this.deflater = null;
   }
 
-  /** Compress one whole message (resolves the payload without the 4-byte tail). */
+  /**
+   * Compress one whole message: resolves the payload without the 4-byte tail,
+   * or null when the message should go out plain (browser path only: the
+   * compressed form is not smaller; each message is its own stream there, so
+   * skipping one changes no state, while node:zlib's context already holds it).
+   */
   compress(bytes) {
     return this.backend === 'node:zlib' ? this.#deflateNode(bytes) : this.#deflateStream(bytes);
   }
@@ -248,7 +253,8 @@ export class PerMessageDeflate {
     } catch (err) {
       throw new SocketIWAError('ERR_WS_DEFLATE', `deflate failed: ${err && err.message}`);
     }
-    return bfinalPayload(concat(out, n));
+    const payload = bfinalPayload(concat(out, n));
+    return payload.byteLength < bytes.byteLength ? payload : null;
   }
 
   #deflateNode(bytes) {

@@ -15,7 +15,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { Server as IOServer } from 'socket.io';
 import SocketIWA from '../direct_sockets_api.js';
-import zlib from 'node:zlib';
+import crypto from 'node:crypto';
 import { parseExtensions, acceptOffer, checkAccepted, formatParams, setDeflateBackend, bfinalPayload, PerMessageDeflate, clientOffer } from '../ws_deflate.js';
 import { frameCapture, dataFrames } from './ws_wire.js';
 
@@ -248,6 +248,7 @@ const NO_CONTEXT = { server_no_context_takeover: true, client_no_context_takeove
 /**
  * Check that each message of `sizes[i]` bytes in `frames` has RSV1 on its first frame only and is far smaller on
  * the wire; with `ours`, that messages below our 1 KiB threshold are plain (stock ws peers here compress all).
+ * A negative size -n: an n-byte message that must go out plain and whole (incompressible).
  */
 function assertCompressedMessages(frames, sizes, what, ours = true) {
   const msgs = [];
@@ -257,6 +258,7 @@ function assertCompressedMessages(frames, sizes, what, ours = true) {
   }
   assert.equal(msgs.length, sizes.length, `${what}: ${msgs.length} messages on the wire, want ${sizes.length}`);
   msgs.forEach((m, i) => {
+    if (sizes[i] < 0) { assert.ok(!m.rsv1 && m.wire === -sizes[i], `${what}: message ${i} (${-sizes[i]} B, incompressible) sent plain: ${JSON.stringify(m)}`); return; }
     if (sizes[i] < 1024) { if (ours) assert.equal(m.rsv1, false, `${what}: message ${i} (${sizes[i]} B) below the threshold is sent plain`); return; }
     assert.equal(m.rsv1, true, `${what}: message ${i} (${sizes[i]} B) has RSV1`);
     assert.ok(m.wire * 10 < sizes[i], `${what}: message ${i}: ${m.wire} B on the wire for ${sizes[i]} B`);
@@ -274,6 +276,7 @@ test('browser path, RFC 7692 7.2.1 / 7.2.3.4: a BFINAL-flushed message is "strea
   assert.equal(clientOffer(), 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
   const sender = new PerMessageDeflate({ params: NO_CONTEXT, isServer: false, maxPayload: 1 << 20 });
   assert.equal(sender.canCompress, true);
+  assert.equal(await sender.compress(new Uint8Array(crypto.randomBytes(4096))), null, 'incompressible: send it plain');
   const msgs = [big(100000, 'first '), big(30000, 'second '), big(70000, 'third ')].map((m) => new TextEncoder().encode(m));
   const wire = [];
   for (const m of msgs) wire.push(await sender.compress(m));
@@ -334,8 +337,13 @@ test('browser path: our WebSocket client → stock ws server, frames carry RSV1 
     got = waitFor(c, 'message');
     c.send('short'); sizes.push(5);
     assert.equal((await got)[0], 'echo:short');
+    // incompressible: deflated it would be larger, so it goes out plain (each message is its own stream, nothing to resync)
+    const noise = new Uint8Array(crypto.randomBytes(3000));
+    got = waitFor(c, 'message');
+    c.send(noise); sizes.push(-3000);
+    assert.deepEqual((await got)[0], noise);
     assertCompressedMessages(cap.frames.up, sizes, `our client → ws ${JSON.stringify(wsOpts)}`);
-    assertCompressedMessages(cap.frames.down, sizes.map((n, i) => (i === 3 ? n : n + 5)), `ws → our client ${JSON.stringify(wsOpts)}`, false);
+    assertCompressedMessages(dataFrames(cap.frames.down).slice(0, -1), sizes.slice(0, -1).map((n, i) => (i === 3 ? n : n + 5)), `ws → our client ${JSON.stringify(wsOpts)}`, false);
     const closed = waitFor(c, 'close');
     c.close(1000);
     await closed;
