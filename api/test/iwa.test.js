@@ -260,6 +260,47 @@ test('IWA: permessage-deflate in the browser (CompressionStream / DecompressionS
   }
 });
 
+test('IWA: Socket.IO over permessage-deflate, both roles: the IWA\'s large emits and acks travel compressed (RSV1, far smaller)', async (ctx) => {
+  const caps = [];
+  ctx.after(() => { for (const cap of caps) cap.close(); });
+  const payloadSize = (i) => `sio deflate ${i} `.repeat(6000).length;
+  /** The compressed data frames of one direction: each has RSV1 and is far smaller than the ~90 kB payload. */
+  const compressedOf = (list, what) => {
+    const big = dataFrames(list).filter((f) => f.rsv1);
+    assert.equal(big.length, 2, `${what}: two compressed messages (${JSON.stringify(dataFrames(list).map((f) => [f.rsv1, f.length]))})`);
+    big.forEach((f, i) => assert.ok(f.length * 10 < payloadSize(i), `${what}: message ${i} ${f.length} B on the wire`));
+  };
+  // IWA client -> stock socket.io server (Node)
+  const httpServer = http.createServer();
+  const io = new IOServer(httpServer, { perMessageDeflate: { threshold: 1024 } }); // only the large acks compressed
+  ctx.after(() => io.close());
+  io.on('connection', (s) => s.on('echo', (x, ack) => ack(x)));
+  await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
+  const cap = await frameCapture(httpServer.address().port);
+  caps.push(cap);
+  const out = await call('sioDeflateClient', cap.port);
+  assert.equal(out.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  assert.deepEqual(out.echoes, [true, true]);
+  compressedOf(cap.frames.up, 'IWA client → socket.io server');
+  compressedOf(cap.frames.down, 'socket.io server → IWA client');
+
+  // stock socket.io-client (Node) -> IWA Socket.IO server
+  const port = await call('startSocketIOServer');
+  ctx.after(() => call('stopSocketIOServer').catch(() => {}));
+  const cap2 = await frameCapture(port);
+  caps.push(cap2);
+  const c = ioClient(`http://127.0.0.1:${cap2.port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+  ctx.after(() => c.disconnect());
+  await within(waitFor(c, 'connect', 10000), 10000, 'connect');
+  for (let i = 0; i < 2; i++) {
+    const payload = { i, text: `sio deflate ${i} `.repeat(6000) };
+    assert.deepEqual(await c.timeout(5000).emitWithAck('echo', payload), payload);
+  }
+  c.disconnect();
+  compressedOf(cap2.frames.up, 'socket.io-client → IWA server');
+  compressedOf(cap2.frames.down, 'IWA server → socket.io-client');
+});
+
 test('IWA: stock ws client (Node) ↔ SocketIWA WebSocket server (IWA), including a malformed frame', async () => {
   const port = await call('startWsServer');
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`);

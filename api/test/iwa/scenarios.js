@@ -293,6 +293,24 @@ export async function wsDeflateSelf(port) {
 }
 
 /**
+ * Socket.IO over permessage-deflate in the browser: our Socket.IO client
+ * against a stock socket.io server (through the test's capturing proxy);
+ * large emits go out compressed (CompressionStream) and acks come back
+ * compressed (DecompressionStream).
+ */
+export async function sioDeflateClient(port) {
+  const c = await SocketIWA.createTCP('127.0.0.1', port, { protocol: 'socket.io', reconnection: false });
+  const out = { extensions: c.transport.extensions, echoes: [] };
+  for (let i = 0; i < 2; i++) {
+    const payload = { i, text: `sio deflate ${i} `.repeat(6000) };
+    const back = await c.emitWithAck('echo', payload);
+    out.echoes.push(back.i === i && back.text === payload.text);
+  }
+  c.disconnect();
+  return out;
+}
+
+/**
  * Socket.IO client reconnection in the browser, over the polling fallback:
  * start (the Node server refuses WebSocket), then the test restarts the server.
  */
