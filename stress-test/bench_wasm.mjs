@@ -56,7 +56,7 @@ async function h3Get(port, pin) {
     ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], { timeout: 180000 });
   const r = JSON.parse(stdout.trim().split('\n').pop());
   if (!r.verified) throw new Error(`HTTP/3 body not verified: ${stdout}`);
-  return r.throughput_mbps;
+  return r.throughput_mb_s;
 }
 
 async function measure(port, pin) {

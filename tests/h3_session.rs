@@ -156,3 +156,50 @@ fn a_handler_with_state_that_answers_later() {
     let w = r.webtransport.clone().unwrap();
     assert!(w.verified, "{w:?}");
 }
+
+/// A handler that answers `GET /after?ms=N` N ms after the request, from a
+/// timer of its own ([`Handler::timeout`]): nothing else arrives meanwhile, so
+/// without the host honouring the handler's deadline the answer would wait for
+/// the next packet (none comes before the idle timeout).
+#[derive(Default)]
+struct Delayed {
+    due: Vec<(u64, i64)>,
+}
+
+impl Handler for Delayed {
+    fn on_request(&mut self, cx: &mut Ctx, req: H3Request) {
+        let ms: u64 = req.path.split_once("?ms=").and_then(|(_, n)| n.parse().ok()).unwrap_or(0);
+        self.due.push((cx.now + ms * MS, req.id));
+    }
+
+    fn on_tick(&mut self, cx: &mut Ctx) {
+        let now = cx.now;
+        let ready: Vec<i64> = self.due.iter().filter(|(t, _)| *t <= now).map(|(_, id)| *id).collect();
+        self.due.retain(|(t, _)| *t > now);
+        for id in ready {
+            cx.respond_static(id, b"200", b"later");
+        }
+    }
+
+    fn timeout(&self) -> Option<u64> {
+        self.due.iter().map(|(t, _)| *t).min()
+    }
+}
+
+#[test]
+fn a_handler_timer_wakes_the_connection() {
+    let tls = TlsContext::server(identity(), &["h3"], TicketKey::ephemeral()).unwrap();
+    let factory: AppFactory = Box::new(|alpn: &[u8]| {
+        (alpn == b"h3").then(|| Box::new(H3Server::new(Box::new(Delayed::default()))) as Box<dyn ConnectionApp>)
+    });
+    let server = ServerHost::server(ServerEndpoint::new(tls, ServerConfig::default()), factory);
+    let reqs = vec![get("/after?ms=200"), get("/after?ms=700")];
+    let sim = run(server, H3Client::new("localhost", reqs, 2, T0), LinkConfig::clean(), 6);
+    let r = &sim.client.app().report;
+    let got: Vec<(u16, u64)> = r.responses.iter().map(|x| (x.status, x.bytes)).collect();
+    assert_eq!(got, [(200, 5), (200, 5)], "{r:?}");
+    // Each answer comes at its deadline plus about one RTT (the clean link: 5 ms each way), never at a later packet.
+    for (resp, ms) in r.responses.iter().zip([200.0, 700.0]) {
+        assert!(resp.ms >= ms && resp.ms < ms + 40.0, "{} answered after {} ms", resp.path, resp.ms);
+    }
+}

@@ -108,6 +108,10 @@ impl ConnectionApp for H3Server {
         self.session.buffered() + self.handler.buffered()
     }
 
+    fn timeout(&self) -> Option<u64> {
+        self.handler.timeout()
+    }
+
     fn on_shutdown(&mut self, conn: &mut Connection, _now: u64) -> u64 {
         // RFC 9114 section 5.2: GOAWAY, then close with H3_NO_ERROR.
         self.session.shutdown(conn);

@@ -103,6 +103,12 @@ pub trait Handler {
     }
     /// After each batch of events and on timer expiry: continue streamed bodies.
     fn on_tick(&mut self, _cx: &mut Ctx) {}
+    /// When (ns, the clock `Ctx::now` uses) `on_tick` must run even if nothing
+    /// arrives: a handler that answers later (a timer, a deadline) asks here.
+    /// The host wakes the connection at that time (io::Host's application timers).
+    fn timeout(&self) -> Option<u64> {
+        None
+    }
     /// Bytes the handler holds (partial messages...), counted against the buffer budgets.
     fn buffered(&self) -> u64 {
         0

@@ -30,7 +30,7 @@ def rust_get(port: int, n: int) -> float:
                         *pin_args(port, []), "--get", f"/bytes/{n}", "--timeout", "120"], capture_output=True, text=True, timeout=150)
     rep = json.loads([l for l in p.stdout.splitlines() if l.startswith("{")][-1])
     assert rep["verified"], rep
-    return rep["throughput_mbps"]
+    return rep["throughput_mb_s"]
 
 
 async def measure(port: int, n: int, runs: int, wt: bool) -> dict:

@@ -144,7 +144,7 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
                 w.close_code_received, if w.verified { "" } else { " NOT VERIFIED" }
             );
         }
-        println!("{} of {} completed, {:.1} MB/s{}", report.completed, report.requests, report.throughput_mbps,
+        println!("{} of {} completed, {:.1} MB/s{}", report.completed, report.requests, report.throughput_mb_s,
                  report.error.as_ref().map(|e| format!(", error: {e}")).unwrap_or_default());
     }
     Ok(ok)

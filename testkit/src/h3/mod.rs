@@ -52,7 +52,7 @@ pub struct H3Report {
     pub completed: usize,
     pub bytes_received: u64,
     /// Response body bytes / time from the first request to the last response (MB/s).
-    pub throughput_mbps: f64,
+    pub throughput_mb_s: f64,
     pub verified: bool,
     pub responses: Vec<ResponseReport>,
     pub webtransport: Option<WtReport>,
@@ -266,7 +266,7 @@ impl Script {
         if let Some(t0) = self.first_req {
             let secs = (self.last_resp.saturating_sub(t0)) as f64 / 1e9;
             if secs > 0.0 {
-                self.report.throughput_mbps = self.report.bytes_received as f64 / 1e6 / secs;
+                self.report.throughput_mb_s = self.report.bytes_received as f64 / 1e6 / secs;
             }
         }
     }
