@@ -169,6 +169,10 @@ export function checkAccepted(headerValue, offered) {
     } else if (k === 'server_max_window_bits' || k === 'client_max_window_bits') {
       const n = windowBits(v, false);
       if (Number.isNaN(n)) throw handshakeError(`invalid ${k}=${v}`);
+      // RFC 7692 7.1.2.2: an answer with client_max_window_bits to an offer without it fails the connection.
+      if (k === 'client_max_window_bits' && !/(^|;)\s*client_max_window_bits\b/.test(String(offered))) {
+        throw handshakeError('server sent client_max_window_bits, which we did not offer');
+      }
       if (k === 'client_max_window_bits' && n === 8) throw handshakeError('client_max_window_bits=8 is not supported (zlib)');
       params[k] = n;
     } else throw handshakeError(`unknown permessage-deflate parameter ${k}`);

@@ -54,6 +54,9 @@ test('negotiation helpers: offers parsed per RFC 7692, bad or unknown parameters
     assert.throws(() => checkAccepted(bad, 'permessage-deflate'), { code: 'ERR_WS_HANDSHAKE' }, bad);
   }
   assert.throws(() => checkAccepted('permessage-deflate', null), { code: 'ERR_WS_HANDSHAKE' });
+  // RFC 7692 7.1.2.2: client_max_window_bits in the answer only if we offered it.
+  assert.throws(() => checkAccepted('permessage-deflate; client_max_window_bits=10', 'permessage-deflate; client_no_context_takeover'), { code: 'ERR_WS_HANDSHAKE' });
+  assert.deepEqual(checkAccepted('permessage-deflate; client_max_window_bits=10', 'permessage-deflate; client_max_window_bits'), { client_max_window_bits: 10 });
   assert.equal(formatParams({ client_max_window_bits: 9 }), 'permessage-deflate; client_max_window_bits=9');
 });
 
