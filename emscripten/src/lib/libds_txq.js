@@ -58,17 +58,21 @@ mergeInto(LibraryManager.library, {
     pump: async function (sock) {
       var G = TCP_WRITE_GUARD;
       try {
-        var held = false;
+        var keep = G.PIPE + 1;
         while (sock.txqBytes > 0) {
-          // A tail of at most PIPE bytes cannot be checked, and held-back bytes
-          // should meet the program's next send: give the program one task to
-          // queue more (it runs until it blocks on the send budget).
-          if (sock.txqBytes <= G.PIPE || held) { held = false; await DSB.macrotask(); }
-          // A chunk that would empty the queue keeps its last PIPE + 1 bytes back
-          // when the rest is still checkable (api/tcp_write_guard.js, take()).
-          var keep = G.PIPE + 1, max = G.MAX_CHUNK;
-          if (sock.txqBytes <= max && sock.txqBytes >= 2 * keep) { max = sock.txqBytes - keep; held = true; }
-          var chunk = DS_TXQ.take(sock, max);
+          // Every chunk should be checkable (> PIPE). So while the program may
+          // still send, the pump leaves at least PIPE + 1 bytes queued (they go
+          // out with its next send), and a queue of at most 2 * (PIPE + 1) bytes
+          // waits one task for more before it goes out whole. Only a program
+          // that was idle for a task and then sent at most PIPE bytes makes an
+          // unchecked chunk (docs/BRIDGE.md, "Tails").
+          if (sock.txqBytes <= 2 * keep) {
+            var before = sock.txqBytes;
+            await DSB.macrotask();
+            if (sock.txqBytes > before) continue;
+          }
+          var n = sock.txqBytes <= 2 * keep ? sock.txqBytes : Math.min(G.MAX_CHUNK, sock.txqBytes - keep);
+          var chunk = DS_TXQ.take(sock, n);
           await G.writeChecked(sock.writer, chunk, sock.txState || (sock.txState = { mayBeFull: false }));
           sock.txInflight -= chunk.length;
           DSB.wake();
