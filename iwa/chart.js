@@ -11,7 +11,8 @@ export function formatRate(v) {
   const units = ['', ' k', ' M', ' G'];
   let i = 0;
   while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return (i === 0 ? Math.round(v).toString() : v.toFixed(1)) + units[i];
+  if (i === 0) return Math.abs(v) < 10 && !Number.isInteger(v) ? v.toFixed(1) : Math.round(v).toString();
+  return v.toFixed(1) + units[i];
 }
 
 export class RateChart {

@@ -109,7 +109,16 @@ try {
   console.log('serverCertificateHashes and the 16 KiB stream came back intact. The resumed connection sent its request as 0-RTT.');
   const ok = first.verified && second.verified && second.early_data === 'accepted' && wt.echoed === 16384;
 
-  await new Promise((r) => setTimeout(r, 1500)); // one more sample for the app's charts
+  // The app samples the server once a second: wait (at most 5 s) until its view holds the traffic just made.
+  for (let i = 0; i < 50; i++) {
+    const [s] = await iwa.call('/app.js', 'snapshot');
+    if (s && s.totals.bytesIn > 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The app draws once a second from a timer, which Chromium throttles while the ordinary
+  // page used for WebTransport is in front: bring the app back, then let it draw.
+  await iwa.page.bringToFront();
+  await new Promise((r) => setTimeout(r, 1300));
   if (opts.headful) {
     console.log('\n--headful: the demo IWA stays open; start more servers from it. Ctrl-C ends the demo.');
     await new Promise((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
