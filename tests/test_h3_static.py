@@ -76,7 +76,7 @@ def test_join_page_and_files_over_h3(kind, tree, monkeypatch):
                 assert h["content-type"] == "text/javascript; charset=utf-8"
                 # No HEAD here: aioquic 1.7.2's client checks Content-Length against the (empty) body
                 # without knowing the request was HEAD and closes the connection (H3_MESSAGE_ERROR).
-                # HEAD is checked in tests/h3_static.rs and from Chromium in the demo IWA test.
+                # HEAD is checked in tests/rust/h3_static.rs and from Chromium in the demo IWA test.
                 st, h, body = await fetch(c, "GET", "/big.bin")
                 assert st == 200 and h["content-type"] == "application/octet-stream" and body == big()
                 st, h, _ = await fetch(c, "GET", "/sub")
