@@ -14,7 +14,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { io as ioClient } from 'socket.io-client';
 import { Server as IOServer } from 'socket.io';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../../tests/harness/iwa.js';
 import { install } from '../../node/direct-sockets.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

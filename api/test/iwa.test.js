@@ -12,7 +12,7 @@ import { Server as IOServer } from 'socket.io';
 import { WebSocket, WebSocketServer } from 'ws';
 import net from 'node:net';
 import crypto from 'node:crypto';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../../tests/harness/iwa.js';
 import { waitFor, within } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -3,7 +3,7 @@
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../../tests/harness/iwa.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { install } from '../../node/direct-sockets.js';

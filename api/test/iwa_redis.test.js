@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { io as ioClient } from 'socket.io-client';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../../tests/harness/iwa.js';
 import SocketIWA from '../direct_sockets_api.js';
 import { createRedisClient } from '../resp.js';
 import { createAdapter } from '../adapter_redis.js';

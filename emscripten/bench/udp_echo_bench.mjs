@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from '../../node/direct-sockets.js';
 import { startProbe, probeDir } from '../test/probe_runner.mjs';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../../tests/harness/iwa.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const probeCrate = path.resolve(here, '../probe');

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../../tests/harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { createNetns, runIn } from './netns.mjs';
 import { checkSsm, hashSink, patternServer, probePatternSha256, udpReplyPeer } from './peers.mjs';

@@ -3,7 +3,7 @@
 # browser's Direct Sockets), with our native client, aioquic and Chromium's WebTransport as clients,
 # and the demo app's live view (screenshot in .test-output/iwa-demo/). The app is the SIGNED web
 # bundle: built here into a temporary folder with a throw-away Ed25519 key (docker/build-wasm.sh,
-# scripts/build-swbn.mjs), verified and installed by test/harness/iwa.js (docs/IWA_APP.md).
+# scripts/build-swbn.mjs), verified and installed by tests/harness/iwa.js (docs/IWA_APP.md).
 # Needs the native binaries (10-rust) and the wasm build (20-wasm-link).
 # Fails, never skips, if Chromium or Node 26 is unusable.
 set -euo pipefail

@@ -1,7 +1,7 @@
 // Run code inside a real, installed, dev-mode Isolated Web App in headless
 // Chromium, where the browser's own Direct Sockets API is available.
 //
-//   import { launchIwa } from '../../test/harness/iwa.js';
+//   import { launchIwa } from '../../tests/harness/iwa.js';
 //   const iwa = await launchIwa({ appDir: 'path/to/app', mounts: { '/api/': 'api' } });
 //   const signed = await launchIwa({ bundle: 'dist/socket-iwa.swbn' });   // the signed web bundle's contents
 //   const result = await iwa.call('/tests/udp.js', 'roundTrip', { port: 1234 });
