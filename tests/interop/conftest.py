@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SOCKET_IWA_BIN", os.path.join(ROOT, "target", "release"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 
