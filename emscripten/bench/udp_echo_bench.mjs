@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from '../../node/direct-sockets.js';
-import { startProbe, probeDir } from '../test/probe_runner.mjs';
+import { startProbe, probeDir } from '../../tests/wasm/probe_runner.mjs';
 import { launchIwa } from '../../tests/harness/iwa.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../tests/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { createNetns, runIn } from './netns.mjs';
 import { checkSsm, hashSink, patternServer, probePatternSha256, udpReplyPeer } from './peers.mjs';
@@ -108,7 +108,7 @@ test('IWA: Rust UdpSocket echo of 100 datagrams (up to 9000 B) to a node:dgram c
 });
 
 // 1 MiB per TCP connection: the bridge's send queue re-sends the chunks
-// Chromium's TCPSocket drops (emscripten/test/chromium_tcp_write_loss.mjs,
+// Chromium's TCPSocket drops (tests/wasm/chromium_tcp_write_loss.mjs,
 // docs/BRIDGE.md "Chromium TCP write loss"); the 64 MiB upload test below
 // covers the volume.
 const TCP_PAYLOAD = 1024 * 1024;

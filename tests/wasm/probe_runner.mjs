@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const probeDir = path.resolve(here, '../probe/target/wasm32-unknown-emscripten/release');
+export const probeDir = path.resolve(here, '../../emscripten/probe/target/wasm32-unknown-emscripten/release');
 export const probeJs = path.join(probeDir, 'ds-probe.js');
 export const probeWasm = path.join(probeDir, 'ds_probe.wasm');
 

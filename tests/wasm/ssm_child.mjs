@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from '../../node/direct-sockets.js';
-import { launchIwa } from '../../tests/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 import { startProbe, probeDir, within } from './probe_runner.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -19,13 +19,13 @@
 //     resolves all of them. Then the server reads everything there is.
 //  2. reading peer: the same upload to a server that reads, compared by
 //     SHA-256 and by chunk sequence numbers.
-// Run: node emscripten/test/chromium_tcp_write_loss.mjs [MiB] [chunkKiB]
+// Run: node tests/wasm/chromium_tcp_write_loss.mjs [MiB] [chunkKiB]
 import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../tests/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIB = Number(process.argv[2] || 64);

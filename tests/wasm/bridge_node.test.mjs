@@ -230,7 +230,7 @@ test('sendmsg with 3 iovecs, select(), recvmsg into 2 iovecs with MSG_TRUNC', as
 });
 
 test('parity with Linux: the same probe built natively reports the same option/ioctl/fcntl behaviour', async () => {
-  const crate = path.resolve(here, '../probe');
+  const crate = path.resolve(here, '../../emscripten/probe');
   execFileSync('cargo', ['build', '--quiet', '--release'], { cwd: crate, stdio: 'inherit' });
   const out = execFileSync(path.join(crate, 'target/release/ds-probe'), ['options', '127.0.0.1:0']).toString();
   const native = JSON.parse(/RESULT (.*)/.exec(out)[1]);
@@ -254,7 +254,7 @@ test('host names: getaddrinfo placeholder addresses are handed to Direct Sockets
 });
 
 test('run-node.mjs runs a bridge-linked program under Node 26 and exits with main\'s status', async () => {
-  const cli = path.resolve(here, '../run-node.mjs');
+  const cli = path.resolve(here, '../../emscripten/run-node.mjs');
   const ok = spawnSync(process.execPath, [cli, probeJs, 'socket-family', '2'], { timeout: 20000 });
   assert.equal(ok.status, 0, ok.stderr.toString());
   assert.match(ok.stdout.toString(), /^RESULT \{"ok":true/m);

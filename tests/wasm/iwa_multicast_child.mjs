@@ -4,7 +4,7 @@
 // `CHILD <json>`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../tests/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { multicastPeer } from './multicast_peer.mjs';
 
