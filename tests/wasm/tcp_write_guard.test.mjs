@@ -3,7 +3,7 @@
 // consumer task; write() copies what fits, finishes the rest from a later
 // task, and "finishes" a chunk at once, writing nothing, when it starts on a
 // full pipe. The real thing is tested in the IWA (bridge_iwa.test.mjs,
-// api/test/iwa.test.js); this checks the guard's logic in milliseconds.
+// tests/js/iwa.test.js); this checks the guard's logic in milliseconds.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -94,7 +94,7 @@ test('the guard is off for a TCPSocket implemented in JavaScript (node/direct-so
 });
 
 test('a burst that ends in a small write keeps it checkable (held-back tail), repeated 50 times', async () => {
-  // The IWA upload's pattern (api/test/iwa/scenarios.js rawTransfer): 16 KiB
+  // The IWA upload's pattern (tests/js/iwa/scenarios.js rawTransfer): 16 KiB
   // writes not awaited, then a 1-byte end marker in the same task. Without the
   // held-back tail the marker was written alone right after a chunk that had
   // just filled the pipe, and dropped.

@@ -13,12 +13,12 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { OPCODE, encodeFrame, FrameParser, WsProtocolError } from '../ws_frame.js';
-import { EIO, SIO, ProtocolError, decodeEngine, encodeSocket, SocketDecoder } from '../socketio_codec.js';
-import { encodePayload, decodePayload } from '../polling_client.js';
-import { fromDirectSocketsError, SocketIWAError } from '../errors.js';
-import { DS_CODES } from '../codes.js';
-import { parseExtensions } from '../ws_deflate.js';
+import { OPCODE, encodeFrame, FrameParser, WsProtocolError } from '../../api/ws_frame.js';
+import { EIO, SIO, ProtocolError, decodeEngine, encodeSocket, SocketDecoder } from '../../api/socketio_codec.js';
+import { encodePayload, decodePayload } from '../../api/polling_client.js';
+import { fromDirectSocketsError, SocketIWAError } from '../../api/errors.js';
+import { DS_CODES } from '../../api/codes.js';
+import { parseExtensions } from '../../api/ws_deflate.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNS = { numRuns: 300 };

@@ -12,19 +12,19 @@ import { Server as IOServer } from 'socket.io';
 import { WebSocket, WebSocketServer } from 'ws';
 import net from 'node:net';
 import crypto from 'node:crypto';
-import { launchIwa } from '../../tests/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 import { waitFor, within } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const apiDir = path.resolve(here, '..');
+const apiDir = path.resolve(here, '../../api');
 let iwa;
 
 before(async () => {
-  iwa = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 45000 });
+  iwa = await launchIwa({ mounts: { '/api/': apiDir, '/tests/js/': here }, timeoutMs: 45000 });
 });
 after(async () => { if (iwa) await iwa.close(); });
 
-const call = (fn, ...args) => within(iwa.call('/api/test/iwa/scenarios.js', fn, ...args), 30000, fn);
+const call = (fn, ...args) => within(iwa.call('/tests/js/iwa/scenarios.js', fn, ...args), 30000, fn);
 
 test('IWA: real Direct Sockets and permissions policy', async () => {
   const env = await call('environment');
@@ -277,9 +277,9 @@ test('IWA: UDP round trip with a Node peer; bad port TypeError; send after close
 });
 
 test('IWA without the local-network permission: sockets fail with EACCES, assertPermissions names the feature', async () => {
-  const denied = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 45000, grantPermissions: [] });
+  const denied = await launchIwa({ mounts: { '/api/': apiDir, '/tests/js/': here }, timeoutMs: 45000, grantPermissions: [] });
   try {
-    const out = await within(denied.call('/api/test/iwa/scenarios.js', 'withoutLocalNetwork', 9), 30000, 'withoutLocalNetwork');
+    const out = await within(denied.call('/tests/js/iwa/scenarios.js', 'withoutLocalNetwork', 9), 30000, 'withoutLocalNetwork');
     for (const k of ['udp', 'tcp']) {
       assert.equal(out[k].code, 'EACCES', JSON.stringify(out[k]));
       assert.match(out[k].message, /local network/i);

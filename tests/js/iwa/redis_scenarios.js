@@ -1,6 +1,6 @@
 // Runs inside the real IWA (browser Direct Sockets): a SocketIWA Socket.IO
 // server whose Redis adapter talks to redis-server through the browser's
-// TCPSocket. Called from Node by api/test/iwa_redis.test.js. @msgpack/msgpack
+// TCPSocket. Called from Node by tests/js/iwa_redis.test.js. @msgpack/msgpack
 // comes from /vendor/msgpack/ (the IWA is unbundled and its CSP forbids an
 // inline import map, so the codec module is passed in: docs/REDIS.md).
 import SocketIWA from '/api/direct_sockets_api.js';

@@ -3,7 +3,7 @@
 import './helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import SocketIWA from '../direct_sockets_api.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
 
 test('permissions report Direct Sockets present under Node (no policy: null)', async () => {
   assert.equal(SocketIWA.permissions.directSockets, true);

@@ -11,8 +11,8 @@ import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { Server as IOServer } from 'socket.io';
-import SocketIWA from '../direct_sockets_api.js';
-import { parseExtensions, acceptOffer, checkAccepted, formatParams } from '../ws_deflate.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
+import { parseExtensions, acceptOffer, checkAccepted, formatParams } from '../../api/ws_deflate.js';
 
 /** A TCP proxy to `port` counting bytes each way. */
 async function countingProxy(port) {

@@ -1,7 +1,7 @@
-// Compiled (not run) by api/test/types.test.js with `tsc --noEmit --strict`:
+// Compiled (not run) by tests/js/types.test.js with `tsc --noEmit --strict`:
 // the README's usage must type-check against api/direct_sockets_api.d.ts, and
 // misuse must not (see the @ts-expect-error lines).
-import SocketIWA, { createTCP, SocketIWAError, type UDPConnection, type RemoteInfo } from '../direct_sockets_api.js';
+import SocketIWA, { createTCP, SocketIWAError, type UDPConnection, type RemoteInfo } from '../../api/direct_sockets_api.js';
 
 async function readme(): Promise<void> {
   const udp: UDPConnection = await SocketIWA.createMulticastSocket({ localAddress: '0.0.0.0', localPort: 5000, multicastTimeToLive: 8 });

@@ -10,19 +10,19 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { io as ioClient } from 'socket.io-client';
-import { launchIwa } from '../../tests/harness/iwa.js';
-import SocketIWA from '../direct_sockets_api.js';
-import { createRedisClient } from '../resp.js';
-import { createAdapter } from '../adapter_redis.js';
+import { launchIwa } from '../harness/iwa.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
+import { createRedisClient } from '../../api/resp.js';
+import { createAdapter } from '../../api/adapter_redis.js';
 import { freePort, startRedis, startStockServer, wireSockets, collect, until } from './redis_helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const apiDir = path.resolve(here, '..');
+const apiDir = path.resolve(here, '../../api');
 const msgpackDir = path.join(path.dirname(createRequire(import.meta.url).resolve('@msgpack/msgpack/package.json')), 'dist.esm');
 const clientOpts = { transports: ['websocket'], reconnection: false, forceNew: true };
 let iwa, redis, stock, node, pub, sub, iwaPort;
 const clients = [];
-const call = (fn, ...args) => within(iwa.call('/api/test/iwa/redis_scenarios.js', fn, ...args), 30000, fn);
+const call = (fn, ...args) => within(iwa.call('/tests/js/iwa/redis_scenarios.js', fn, ...args), 30000, fn);
 const connect = async (port, room) => {
   const c = ioClient(`http://127.0.0.1:${port}`, clientOpts);
   clients.push(c);
@@ -33,7 +33,7 @@ const connect = async (port, room) => {
 
 before(async () => {
   redis = await startRedis(await freePort());
-  iwa = await launchIwa({ mounts: { '/api/': apiDir, '/vendor/msgpack/': msgpackDir }, timeoutMs: 45000 });
+  iwa = await launchIwa({ mounts: { '/api/': apiDir, '/tests/js/': here, '/vendor/msgpack/': msgpackDir }, timeoutMs: 45000 });
   stock = await startStockServer(redis.port, (io) => { wireSockets(io, 'stock'); io.on('question', (n, cb) => cb(`stock:${n}`)); });
   pub = await createRedisClient({ port: redis.port, reconnect: { minDelayMs: 50, maxDelayMs: 500 } });
   sub = pub.duplicate(); await sub.connect();

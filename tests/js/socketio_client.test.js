@@ -14,8 +14,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Server as IOServer } from 'socket.io';
-import SocketIWA from '../direct_sockets_api.js';
-import { backoffDelay, reconnectOptions } from '../socketio_client.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
+import { backoffDelay, reconnectOptions } from '../../api/socketio_client.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fast = { reconnectionDelay: 50, reconnectionDelayMax: 400, randomizationFactor: 0 };

@@ -7,9 +7,9 @@ import { waitFor, within } from './helpers.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io as ioClient } from 'socket.io-client';
-import SocketIWA from '../direct_sockets_api.js';
-import { createRedisClient, RespParser, encodeCommand, RedisClient } from '../resp.js';
-import { createAdapter } from '../adapter_redis.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
+import { createRedisClient, RespParser, encodeCommand, RedisClient } from '../../api/resp.js';
+import { createAdapter } from '../../api/adapter_redis.js';
 import { freePort, startRedis, startStockServer, wireSockets, collect, until } from './redis_helpers.js';
 
 const clientOpts = { transports: ['websocket'], reconnection: false, forceNew: true };

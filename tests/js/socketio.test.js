@@ -8,7 +8,7 @@ import net from 'node:net';
 import crypto from 'node:crypto';
 import { io as ioClient } from 'socket.io-client';
 import { Server as IOServer } from 'socket.io';
-import SocketIWA from '../direct_sockets_api.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
 
 const clientOpts = { transports: ['websocket'], reconnection: false, forceNew: true };
 

@@ -1,4 +1,4 @@
-// MUST NOT compile: api/test/types.test.js runs `tsc --strict` on this file and
+// MUST NOT compile: tests/js/types.test.js runs `tsc --strict` on this file and
 // asserts that tsc reports an error on exactly the lines carrying an "error:" comment.
 // Misspelled event payloads, wrong payload types, misspelled event names.
 import SocketIWA, { createTCP } from 'socket-iwa';

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import * as api from '../direct_sockets_api.js';
+import * as api from '../../api/direct_sockets_api.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dts = fs.readFileSync(path.join(here, '..', 'direct_sockets_api.d.ts'), 'utf8');
+const dts = fs.readFileSync(path.join(here, '..', '..', 'api', 'direct_sockets_api.d.ts'), 'utf8');
 
 function block(kind, name) {
   const re = new RegExp(`^(?:export )?(?:declare )?${kind} ${name}\\b[^{]*\\{\\n([\\s\\S]*?)^\\}`, 'm');

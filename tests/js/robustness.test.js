@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io as ioClient } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import SocketIWA from '../direct_sockets_api.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const children = new Set();
@@ -162,10 +162,10 @@ test('defect 2: unresolvable TCP/UDP hosts report ENOTFOUND (API and Node Direct
 // ---------------------------------------------------------------------------
 
 test('limits: documented defaults', async () => {
-  const { HTTP_DEFAULTS } = await import('../polling.js');
-  const { SERVER_LIMIT_DEFAULTS } = await import('../server.js');
-  const { DEFAULT_MESSAGE_TIMEOUT_MS } = await import('../websocket.js');
-  const { DEFAULT_MAX_NESTING_DEPTH, SocketIOServerCore } = await import('../socketio.js');
+  const { HTTP_DEFAULTS } = await import('../../api/polling.js');
+  const { SERVER_LIMIT_DEFAULTS } = await import('../../api/server.js');
+  const { DEFAULT_MESSAGE_TIMEOUT_MS } = await import('../../api/websocket.js');
+  const { DEFAULT_MAX_NESTING_DEPTH, SocketIOServerCore } = await import('../../api/socketio.js');
   assert.deepEqual({ ...HTTP_DEFAULTS }, { headersTimeoutMs: 10000, bodyTimeoutMs: 30000, keepAliveTimeoutMs: 5000, maxPipelined: 8 });
   assert.deepEqual({ ...SERVER_LIMIT_DEFAULTS }, { maxConnections: 1000, maxBufferedAmount: 64 * 1024 * 1024, maxServerBufferedAmount: 512 * 1024 * 1024 });
   assert.equal(DEFAULT_MESSAGE_TIMEOUT_MS, 60000);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import SocketIWA from '../direct_sockets_api.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
 
 test('UDP bound socket: send(data, port, address) and send(data, offset, length, port, address); message (data, rinfo)', async () => {
   const peer = dgram.createSocket('udp4');

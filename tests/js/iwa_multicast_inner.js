@@ -3,13 +3,13 @@
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../tests/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { install } from '../../node/direct-sockets.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const apiDir = path.resolve(here, '..');
+const apiDir = path.resolve(here, '../../api');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const GROUP = '239.20.20.20';
 const PORT = 5600;
@@ -29,12 +29,12 @@ async function nodeSide() {
 }
 
 const iwa = await launchIwa({
-  mounts: { '/api/': apiDir, '/media/': path.resolve(here, '../../examples/multicast-media-lan') },
+  mounts: { '/api/': apiDir, '/tests/js/': here, '/media/': path.resolve(here, '../../examples/multicast-media-lan') },
   extraFiles: { '/quick_example.js': fs.readFileSync(path.join(here, 'iwa/quick_example.js')) },
   timeoutMs: 60000,
 });
 try {
-  const call = (fn, ...a) => iwa.call('/api/test/iwa/scenarios.js', fn, ...a);
+  const call = (fn, ...a) => iwa.call('/tests/js/iwa/scenarios.js', fn, ...a);
   out.start = await call('multicastStart', GROUP, PORT);
   const listener = dgram.createSocket({ type: 'udp4', reuseAddr: true });
   const nodeGot = [];
@@ -82,7 +82,7 @@ try {
   out.iwaQuickExample = await iwa.call('/quick_example.js', 'runAndCollect');
   // examples/multicast-media-lan: Node sender -> receiver in the IWA and one in Node.
   install(globalThis);
-  const { default: SocketIWA } = await import('../direct_sockets_api.js');
+  const { default: SocketIWA } = await import('../../api/direct_sockets_api.js');
   const { runSender } = await import('../../examples/multicast-media-lan/sender.js');
   const { startReceiver } = await import('../../examples/multicast-media-lan/receiver.js');
   await call('mediaReceive', '239.30.30.30', 5700);
@@ -114,7 +114,7 @@ if (!out.error) {
   try {
     await page.call('/app.js', 'receive', '239.40.40.40', 5800);
     install(globalThis);
-    const { default: SocketIWA } = await import('../direct_sockets_api.js');
+    const { default: SocketIWA } = await import('../../api/direct_sockets_api.js');
     const { runSender } = await import('../../examples/multicast-media-lan/sender.js');
     out.pageSent = await runSender(SocketIWA, { group: '239.40.40.40', port: 5800, durationMs: 1000 });
     await sleep(800); // the page re-renders every 500 ms

@@ -1,5 +1,5 @@
 // Code that runs inside the real IWA (headless Chromium, browser Direct
-// Sockets). Each export is called from Node by api/test/iwa.test.js.
+// Sockets). Each export is called from Node by tests/js/iwa.test.js.
 import SocketIWA from '/api/direct_sockets_api.js';
 
 const state = globalThis.__siwa ||= { servers: {}, log: [] };

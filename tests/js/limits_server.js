@@ -4,7 +4,7 @@
 // Prints one JSON line {port} when listening; logs clientError/error codes
 // to stderr. Socket.IO: 'echo' acks its arguments, 'rss' acks the RSS.
 import { install } from '../../node/direct-sockets.js';
-import SocketIWA from '../direct_sockets_api.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
 install(globalThis);
 
 const opts = JSON.parse(process.argv[2] || '{}');

@@ -6,10 +6,10 @@
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../tests/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const apiDir = path.resolve(here, '..');
+const apiDir = path.resolve(here, '../../api');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const GROUP = '239.50.50.50';
 const PORT = 5900;
@@ -49,9 +49,9 @@ async function exchange(tag, received, done) {
 }
 
 async function run(name, args, body) {
-  const iwa = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 60000, args });
+  const iwa = await launchIwa({ mounts: { '/api/': apiDir, '/tests/js/': here }, timeoutMs: 60000, args });
   try {
-    const call = (fn, ...a) => iwa.call('/api/test/iwa/ssm_scenarios.js', fn, ...a);
+    const call = (fn, ...a) => iwa.call('/tests/js/iwa/ssm_scenarios.js', fn, ...a);
     out[name] = await body(call);
   } catch (err) {
     out.error = `${name}: ${err && err.stack || err}`;

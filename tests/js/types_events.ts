@@ -1,4 +1,4 @@
-// Compiled (not run) by api/test/types.test.js with `tsc --noEmit --strict`:
+// Compiled (not run) by tests/js/types.test.js with `tsc --noEmit --strict`:
 // per-event handler types and the `socket-iwa/node` declarations, imported
 // through the package's own "exports" (self-reference), as a user would.
 import SocketIWA, { createTCP, createTCPServer, type RemoteInfo, type SocketIWAError, type ServerSocket } from 'socket-iwa';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
-import SocketIWA from '../direct_sockets_api.js';
+import SocketIWA from '../../api/direct_sockets_api.js';
 
 async function ourServer(opts = {}) {
   const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket', ...opts });

@@ -1,6 +1,6 @@
 // Runs inside the real IWA: source-specific multicast through the API, and
 // the same with plain Direct Sockets (no Socket.IWA code) as the minimal
-// reproduction. Called from api/test/iwa_ssm_inner.js.
+// reproduction. Called from tests/js/iwa_ssm_inner.js.
 import SocketIWA from '/api/direct_sockets_api.js';
 
 const st = globalThis.__siwaSsm ||= {};
