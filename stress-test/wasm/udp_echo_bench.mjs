@@ -4,7 +4,7 @@
 // Direct Sockets). A node:dgram client keeps WINDOW datagrams of SIZE bytes in
 // flight and counts echoes per second. Prints one JSON line per target and a
 // summary with ratios to native.
-//   node emscripten/bench/udp_echo_bench.mjs [count=20000] [size=1200] [window=32] [mode=udp-echo|udp-driver]
+//   node stress-test/wasm/udp_echo_bench.mjs [count=20000] [size=1200] [window=32] [mode=udp-echo|udp-driver]
 // (udp-echo: std UdpSocket, blocking recv_from; udp-driver: the QUIC driver's
 // non-blocking poll + recvmsg-until-EAGAIN + sendmsg loop)
 import { spawn, execFileSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { startProbe, probeDir } from '../../tests/wasm/probe_runner.mjs';
 import { launchIwa } from '../../tests/harness/iwa.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const probeCrate = path.resolve(here, '../probe');
+const probeCrate = path.resolve(here, '../../emscripten/probe');
 const [count, size, windowSize] = [Number(process.argv[2] || 20000), Number(process.argv[3] || 1200), Number(process.argv[4] || 32)];
 const mode = process.argv[5] || 'udp-echo';
 

@@ -7,7 +7,7 @@
 // Latency: sequential emitWithAck round trips (p50 / p99 / mean).
 // Throughput: emits with acks, `window` in flight, messages per second.
 // Bounded by count and time. Usage:
-//   node api/bench/emit_ack.js [--rtts 2000] [--messages 20000] [--window 64] [--json]
+//   node stress-test/js/emit_ack.js [--rtts 2000] [--messages 20000] [--window 64] [--json]
 import http from 'node:http';
 import path from 'node:path';
 import os from 'node:os';
@@ -18,7 +18,7 @@ import { launchIwa } from '../../tests/harness/iwa.js';
 import { install } from '../../node/direct-sockets.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const apiDir = path.resolve(here, '..');
+const apiDir = path.resolve(here, '../../api');
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };
 const RTTS = arg('rtts', 2000);
 const MESSAGES = arg('messages', 20000);
@@ -58,11 +58,11 @@ async function measure(url) {
 
 const results = [];
 // 1. SocketIWA server in the IWA
-const iwa = await launchIwa({ mounts: { '/api/': apiDir }, timeoutMs: 90000 });
+const iwa = await launchIwa({ mounts: { '/api/': apiDir, '/stress-test/js/': here }, timeoutMs: 90000 });
 try {
-  const port = await iwa.call('/api/bench/iwa/bench_server.js', 'start');
+  const port = await iwa.call('/stress-test/js/iwa/bench_server.js', 'start');
   results.push({ server: 'SocketIWA in IWA (Chromium Direct Sockets)', ...(await measure(`http://127.0.0.1:${port}`)) });
-  await iwa.call('/api/bench/iwa/bench_server.js', 'stop');
+  await iwa.call('/stress-test/js/iwa/bench_server.js', 'stop');
 } finally { await iwa.close(); }
 // 2. stock socket.io server in Node
 {
@@ -76,7 +76,7 @@ try {
 // 3. SocketIWA server under Node
 {
   install(globalThis);
-  const { default: SocketIWA } = await import('../direct_sockets_api.js');
+  const { default: SocketIWA } = await import('../../api/direct_sockets_api.js');
   const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'socket.io' });
   server.on('connection', (s) => s.on('ping', (x, ack) => ack(x)));
   results.push({ server: 'SocketIWA under Node (node/direct-sockets.js)', ...(await measure(`http://127.0.0.1:${server.port}`)) });
