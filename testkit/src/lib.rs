@@ -1,4 +1,4 @@
-//! Test scenarios shared by the in-process tests (`tests/`, over the memory pair
+//! Test scenarios shared by the in-process tests (`tests/rust/`, over the memory pair
 //! in `tests/rust/harness`) and the `socket-iwa-h3-client` binary (over UDP), so
 //! both drive exactly the same client logic:
 //! - [`h3`]: the scripted HTTP/3 client: GET/POST lists verified byte for byte,
