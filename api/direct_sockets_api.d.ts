@@ -1,5 +1,5 @@
 // Type declarations for api/direct_sockets_api.js (checked against the
-// implementation by api/test/types.test.js).
+// implementation by tests/js/types.test.js).
 
 export type BinaryType = 'arraybuffer' | 'uint8array' | 'blob';
 export type Protocol = 'raw' | 'websocket' | 'socket.io';

@@ -1,7 +1,7 @@
 // Type declarations for node/direct-sockets.js (`socket-iwa/node`): the Direct
 // Sockets API (https://wicg.github.io/direct-sockets/) implemented on Node's
 // net/dgram, as a browser exposes it to an Isolated Web App. Checked against
-// the implementation by api/test/types.test.js.
+// the implementation by tests/js/types.test.js.
 
 export type DnsQueryType = 'ipv4' | 'ipv6';
 

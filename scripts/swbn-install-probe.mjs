@@ -41,7 +41,7 @@ const has = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { s
 /** A three-file app signed with a throw-away key. */
 export async function testBundle(dir) {
   const { buildSwbn } = await import('./build-swbn.mjs');
-  const { makeManifest, makePng } = await import('../test/harness/iwa.js');
+  const { makeManifest, makePng } = await import('../tests/harness/iwa.js');
   const app = path.join(dir, 'app');
   fs.mkdirSync(path.join(app, '.well-known'), { recursive: true });
   fs.writeFileSync(path.join(app, '.well-known/manifest.webmanifest'), JSON.stringify(makeManifest()));
@@ -233,7 +233,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-iwa-swbn-probe-'));
   try {
     const bundle = path.resolve(opts.bundle || await testBundle(tmp));
-    const { readSignedBundle } = await import('../test/harness/iwa.js');
+    const { readSignedBundle } = await import('../tests/harness/iwa.js');
     const { webBundleId } = await readSignedBundle(bundle);
     const version = execFileSync(chromium, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const traceOpens = has('strace');

@@ -19,7 +19,6 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 
 from conftest import BIN, Server, cert_sha256_of_pem, free_udp_port, pin_args, register_cert  # noqa: E402

@@ -45,7 +45,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 
 from conftest import BIN, free_udp_port, server_command  # noqa: E402
 

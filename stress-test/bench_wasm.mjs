@@ -13,7 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../test/harness/iwa.js';
+import { launchIwa } from '../tests/harness/iwa.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../../tests/harness/iwa.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // The app as docker/build-wasm.sh (the Docker build) lays it out: iwa/ plus

@@ -4,7 +4,7 @@
 //   node examples/multicast-media-lan/serve.js [--port 8421]
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAppServer, makeManifest } from '../../test/harness/iwa.js';
+import { startAppServer, makeManifest } from '../../tests/harness/iwa.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const i = process.argv.indexOf('--port');

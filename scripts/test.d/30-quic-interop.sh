@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# aioquic (independent implementation) against our server and our client, the
-# session-ticket / 0-RTT test, and bad-input tests. Needs the release binaries
-# from 10-rust.
+# pytest: every tests/interop/test_*.py (rootdir and options in tests/interop/pytest.ini, fixtures in
+# tests/interop/conftest.py, peers and helpers beside them), our native binaries and the wasm server against
+# independent implementations, all on loopback:
+#   aioquic vs our QUIC server/client   test_quic_interop, test_session_ticket, test_0rtt_replay,
+#                                       test_ticket_nonce, test_migration, test_stream_limits, test_retry,
+#                                       test_floods, test_budgets, test_bad_input, test_certificates,
+#                                       test_verification, test_quic_versions, test_server_monitoring
+#   HTTP/3 / WebTransport               test_h3_server, test_h3_client, test_h3_rust_sessions, test_h3_static
+#                                       (aioquic's H3 client/server), test_h3_chromium (Chromium 156's
+#                                       WebTransport and fetch, tests/interop/h3_chromium*.mjs)
+#   wasm server under Node 26           test_wasm_server, and the wasm cases (Server(kind="wasm-node")) of
+#                                       test_migration, test_stream_limits, test_h3_server, test_h3_rust_sessions,
+#                                       test_h3_static, test_h3_chromium, test_handshake_cost
+#   interop runner matrix               test_interop_matrix (tests/interop/matrix.py; aioquic and quinn,
+#                                       tests/peers/quinn-peer)
+#   handshake cost                      test_handshake_cost (Debian's C ngtcp2 client, callgrind)
+# Needs the release binaries (built here) and the wasm build from 20-wasm-link.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --bins
-timeout 900 python3 -m pytest -q tests
+timeout 900 python3 -m pytest -q tests/interop

@@ -3,7 +3,12 @@
 # browser's Direct Sockets), with our native client, aioquic and Chromium's WebTransport as clients,
 # and the demo app's live view (screenshot in .test-output/iwa-demo/). The app is the SIGNED web
 # bundle: built here into a temporary folder with a throw-away Ed25519 key (docker/build-wasm.sh,
-# scripts/build-swbn.mjs), verified and installed by test/harness/iwa.js (docs/IWA_APP.md).
+# scripts/build-swbn.mjs), verified and installed by tests/harness/iwa.js (docs/IWA_APP.md).
+# Runs every tests/iwa/*.test.mjs (fails if one is missing from the list below): quic_server_iwa (our
+# native client and aioquic against the QUIC server in the IWA), webtransport_iwa (Chromium's WebTransport
+# against the HTTP/3 server in the IWA, examples/webtransport-iwa), demo_app_iwa (the demo app's page with
+# real clients), build_swbn (scripts/build-swbn.mjs and the bundle it writes); the IWA tests install the
+# bundle through tests/iwa/signed_bundle.mjs.
 # Needs the native binaries (10-rust) and the wasm build (20-wasm-link).
 # Fails, never skips, if Chromium or Node 26 is unusable.
 set -euo pipefail
@@ -19,5 +24,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$node" scripts/build-swbn.mjs --app "$root/dist" --key "$work/signing-key.pem" --out "$work/socket-iwa.swbn"
 export SOCKET_IWA_SWBN="$work/socket-iwa.swbn"
-"$node" --test --test-concurrency=1 --test-timeout=300000 tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs \
-  tests/iwa/demo_app_iwa.test.mjs tests/iwa/build_swbn.test.mjs
+tests=(tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs tests/iwa/demo_app_iwa.test.mjs
+  tests/iwa/build_swbn.test.mjs)
+for f in tests/iwa/*.test.mjs; do
+  [[ " ${tests[*]} " == *" $f "* ]] || { echo "35-iwa-quic: $f is not run by this suite" >&2; exit 1; }
+done
+"$node" --test --test-concurrency=1 --test-timeout=300000 "${tests[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm package suite: `npm pack` (its prepack builds dist/wasm/ with
 # docker/build-wasm.sh; cargo is up to date after 20-wasm-link, so that is a
-# copy), checks the tarball's contents against package.json (`files`, every
+# copy), checks the tarball's contents against package.json (tests/npm/check_tarball.mjs: `files`, every
 # `exports`/`types` target present, nothing from the build tree), installs it
 # into a fresh project under /tmp (tarball + stock socket.io-client from the
 # registry or npm's cache), and runs tests/npm/consumer.mjs there under Node's

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fuzz smoke run: builds the cargo-fuzz targets in fuzz/ and runs each for a
-# short, bounded time from the committed seeds (docs/FUZZING.md says how to run
+# Fuzz smoke run: builds the cargo-fuzz targets (fuzz/fuzz_targets/*.rs) and runs each for a
+# short, bounded time from the committed seeds in fuzz/seeds/ (docs/FUZZING.md says how to run
 # them for longer). A crash, a leak, an assertion or a timeout fails the suite.
-# Also runs the WebSocket framing unit tests compiled for wasm32 (32-bit usize,
+# Also runs the WebSocket framing unit tests of src/h3/ws.rs compiled for wasm32 (32-bit usize,
 # what the IWA runs) under Node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,7 +1,7 @@
 //! `Host`: the one driver of a connection set ([`quic::Endpoint`]) and the
 //! connections' applications, for server and client alike, natively and in
 //! wasm. The socket loop ([`super::driver::run`]) and the in-memory test
-//! harness (tests/harness) both drive a `Host`; nothing else pumps events or
+//! harness (tests/rust/harness) both drive a `Host`; nothing else pumps events or
 //! writes packets.
 //!
 //! What lives here once: the application trait ([`ConnectionApp`], re-exported

@@ -25,7 +25,6 @@ import aioquic.tls as aioquic_tls
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
 
 
 def patch_nonce(length: int) -> bytes:

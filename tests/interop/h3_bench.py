@@ -18,7 +18,6 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
 
 from conftest import BIN, Server, cert_sha256_of_pem, free_udp_port, pin_args, register_cert  # noqa: E402
 from aioquic_peers import make_cert  # noqa: E402

@@ -1,7 +1,7 @@
 // scripts/build-swbn.mjs: the signing key is generated on first use with mode
 // 0600, reused afterwards (same key, same web bundle ID), and refused when other
 // users can read it or when it is not Ed25519; the bundle it writes verifies
-// (test/harness/iwa.js readSignedBundle) and holds every file of the app folder.
+// (tests/harness/iwa.js readSignedBundle) and holds every file of the app folder.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSwbn } from '../../scripts/build-swbn.mjs';
-import { readSignedBundle } from '../../test/harness/iwa.js';
+import { readSignedBundle } from '../harness/iwa.js';
 
 function tinyApp(dir) {
   fs.mkdirSync(path.join(dir, '.well-known'), { recursive: true });
@@ -62,7 +62,7 @@ test('a key readable by others, a non-Ed25519 key and a folder without a manifes
 
 // What Chromium does with --install-isolated-web-app-from-file (docs/IWA_APP.md, "Installing
 // it"). Without developer mode Chromium refuses the switch by design; with it, Chromium 156
-// drops the install without opening the file, which is why test/harness/iwa.js serves the
+// drops the install without opening the file, which is why tests/harness/iwa.js serves the
 // verified bundle contents through a dev-mode install instead. If a Chromium update makes
 // the file install succeed, the second assertion fails on purpose: switch launchIwa({ bundle })
 // to the real install then. Each run stops at Chromium's first result line (about 1-3 s here);

@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { launchIwa, readSignedBundle } from '../../test/harness/iwa.js';
+import { launchIwa, readSignedBundle } from '../harness/iwa.js';
 import { signedBundle } from './signed_bundle.mjs';
 
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../../test/harness/iwa.js';
+import { launchIwa } from '../harness/iwa.js';
 import { signedBundle } from './signed_bundle.mjs';
 
 const run = promisify(execFile);

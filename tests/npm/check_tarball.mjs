@@ -41,7 +41,7 @@ const allowed = [/^api\/[^/]+\.(js|d\.ts)$/, /^node\//, /^dist\/wasm\//, /^emscr
   /^(README\.md|LICENSE|WOLFSSL-GPL-NOTICE\.md|package\.json)$/];
 for (const f of files) {
   if (!allowed.some((re) => re.test(f))) problems.push(`unexpected file in the tarball: ${f}`);
-  if (/\.(rs|toml|py|sh)$|(^|\/)test\/|make-icon/.test(f)) problems.push(`build or test file in the tarball: ${f}`);
+  if (/\.(rs|toml|py|sh)$|(^|\/)tests?\/|make-icon/.test(f)) problems.push(`build or test file in the tarball: ${f}`);
 }
 // The wasm is GPL through wolfSSL: the license field has to say so.
 if (!/GPL-3\.0-or-later/.test(pkg.license || '')) problems.push(`license "${pkg.license}" does not name GPL-3.0-or-later (the .wasm links wolfSSL)`);
