@@ -1,4 +1,4 @@
-//! socket-iwa-server: the QUIC server (ALPN `echo`), natively or as wasm.
+//! socket-iwa-server: the QUIC server (ALPNs `echo` and `h3`: echo, HTTP/3, WebTransport, WebSocket over HTTP/3, static files), natively or as wasm.
 
 use clap::Parser;
 use socket_iwa::app::h3::demo::DemoRoutes;
