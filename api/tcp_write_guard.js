@@ -19,8 +19,13 @@ export const TCP_WRITE_GUARD = {
   MAX_CHUNK: 1048576,
   /** Microtask turns to wait before a settled write counts as synchronous (a drop needs about 4). */
   SYNC_TURNS: 64,
-  /** Pause before an unchecked chunk that follows a write which waited for the pipe. */
-  SMALL_PAUSE_MS: 1,
+  /**
+   * An unchecked chunk (at most PIPE bytes) is written at least this long after
+   * the previous write finished: that write may have left the pipe exactly full
+   * (a write that fits its free space exactly resolves synchronously, like a
+   * drop), and the network service needs a moment to read from it.
+   */
+  SMALL_PAUSE_MS: 5,
   /** Counters: chunks written, chunks too small to check, chunks written again. */
   stats: { chunks: 0, small: 0, resent: 0 },
   /** null: detect; true/false: tests force the guard on or off. */
@@ -42,6 +47,19 @@ export const TCP_WRITE_GUARD = {
     var bytes = BUFFER_SOURCE.copy(data);
     if (!bytes) throw new TypeError('TCPSocket write: expected an ArrayBuffer or ArrayBufferView.');
     return bytes;
+  },
+
+  /** Milliseconds, monotonic where available. */
+  now: function () {
+    return typeof performance !== 'undefined' && performance.now ? performance.now() : Date.now();
+  },
+
+  /** Waits until SMALL_PAUSE_MS have passed since the last write of `state` ended (no wait when none is recent). */
+  pauseBeforeUnchecked: async function (state) {
+    var G = TCP_WRITE_GUARD;
+    if (!state || state.lastEnd === undefined) return;
+    var left = state.lastEnd + G.SMALL_PAUSE_MS - G.now();
+    if (left > 0) await new Promise(function (r) { setTimeout(r, Math.ceil(left)); });
   },
 
   /** Resolves after pending tasks ran (a MessageChannel hop; setTimeout where there is none). */
@@ -67,10 +85,7 @@ export const TCP_WRITE_GUARD = {
     G.stats.chunks++;
     if (!checkable) {
       G.stats.small++;
-      // The previous write waited for the pipe, so its last piece may have left it
-      // exactly full: give the network service a moment to read before a write
-      // whose loss could not be seen.
-      if (state && state.mayBeFull) await new Promise(function (r) { setTimeout(r, G.SMALL_PAUSE_MS); });
+      await G.pauseBeforeUnchecked(state);
     }
     for (;;) {
       var settled = false;
@@ -79,7 +94,7 @@ export const TCP_WRITE_GUARD = {
       for (var i = 0; i < G.SYNC_TURNS && !settled; i++) await Promise.resolve();
       var sync = settled;
       await p;
-      if (state) state.mayBeFull = !sync;
+      if (state) state.lastEnd = G.now();
       if (!checkable || !sync) return;
       // Dropped: the pipe was full. Let the network service drain it, then again.
       G.stats.resent++;
@@ -110,7 +125,7 @@ export const TCP_WRITE_GUARD = {
     var queued = 0;
     var pumping = null;
     var failure = null;
-    var state = { mayBeFull: false };
+    var state = {};
     var take = function () {
       var parts = [], n = 0;
       while (queue.length && n + queue[0].bytes.length <= G.MAX_CHUNK) {

@@ -185,7 +185,7 @@ test('IWA: std TcpStream client (non-blocking + poll) to a native node:net echo 
   try {
     const id = await start(['tcp-client', `127.0.0.1:${port}`, String(TCP_PAYLOAD)]);
     const r = await done(id);
-    assert.equal(r.result.ok, true, JSON.stringify(r));
+    assert.equal(r.result.ok, true, `${JSON.stringify(r)}; the server received ${received} of ${TCP_PAYLOAD}`);
     assert.equal(received, TCP_PAYLOAD);
     assert.equal(r.result.peer, `127.0.0.1:${port}`);
   } finally { server.close(); }

@@ -132,3 +132,22 @@ test('a checkable chunk that starts on an exactly full pipe is dropped by the mo
   const both = new Uint8Array(a.length + b.length); both.set(a); both.set(b, a.length);
   assert.equal(m.digest(), crypto.createHash('sha256').update(both).digest('hex'));
 });
+
+test('echo-style writes of exactly one pipe each (each fills the pipe synchronously) all arrive', async () => {
+  // A write that fits the free space exactly resolves at once and leaves the
+  // pipe full, just like a drop; the next unchecked write must wait for the
+  // consumer (SMALL_PAUSE_MS after the previous write). 16 awaited 64 KiB writes.
+  TCP_WRITE_GUARD.force = true;
+  try {
+    const m = chromiumLikeWritable();
+    const w = TCP_WRITE_GUARD.wrapWriter(m.writer, null);
+    const bytes = data(16 * 65536);
+    for (let off = 0; off < bytes.length; off += 65536) await w.write(bytes.subarray(off, off + 65536));
+    await w.close();
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(m.received(), bytes.length);
+    assert.equal(m.digest(), crypto.createHash('sha256').update(bytes).digest('hex'));
+  } finally {
+    TCP_WRITE_GUARD.force = null;
+  }
+});

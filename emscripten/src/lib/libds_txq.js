@@ -66,14 +66,21 @@ mergeInto(LibraryManager.library, {
           // waits one task for more before it goes out whole. Only a program
           // that was idle for a task and then sent at most PIPE bytes makes an
           // unchecked chunk (docs/BRIDGE.md, "Tails").
+          var st = sock.txState || (sock.txState = {});
           if (sock.txqBytes <= 2 * keep) {
             var before = sock.txqBytes;
             await DSB.macrotask();
             if (sock.txqBytes > before) continue;
+            if (sock.txqBytes <= G.PIPE) {
+              // Unchecked: pause after the previous write (TCP_WRITE_GUARD.SMALL_PAUSE_MS);
+              // what the program sends meanwhile joins the chunk.
+              await G.pauseBeforeUnchecked(st);
+              if (sock.txqBytes > before) continue;
+            }
           }
           var n = sock.txqBytes <= 2 * keep ? sock.txqBytes : Math.min(G.MAX_CHUNK, sock.txqBytes - keep);
           var chunk = DS_TXQ.take(sock, n);
-          await G.writeChecked(sock.writer, chunk, sock.txState || (sock.txState = { mayBeFull: false }));
+          await G.writeChecked(sock.writer, chunk, st);
           sock.txInflight -= chunk.length;
           DSB.wake();
         }
