@@ -25,6 +25,18 @@ const RECV_BATCH: usize = 64;
 /// moves onto it, continues on that socket alone (the old one is no longer
 /// read; one the loop bound itself is closed when replaced).
 pub fn run<E: Endpoint, A: ConnectionApp>(sock: &UdpSocket, ep: &mut Host<E, A>, stop: &dyn Fn() -> bool) -> io::Result<()> {
+    run_woken(sock, ep, stop, &|| false)
+}
+
+/// [`run`], plus `woken()`, checked after each wait: true when something outside the
+/// connections (JavaScript, docs/JS_SERVERS.md) changed what an application's
+/// `timeout` says, so the host re-reads them ([`Host::reschedule_apps`]).
+pub fn run_woken<E: Endpoint, A: ConnectionApp>(
+    sock: &UdpSocket,
+    ep: &mut Host<E, A>,
+    stop: &dyn Fn() -> bool,
+    woken: &dyn Fn() -> bool,
+) -> io::Result<()> {
     let mut replacement: Option<UdpSocket> = None;
     let mut buf = vec![0u8; 65536];
     let mut shutdown_deadline: Option<u64> = None;
@@ -92,6 +104,9 @@ pub fn run<E: Endpoint, A: ConnectionApp>(sock: &UdpSocket, ep: &mut Host<E, A>,
                     }
                 }
             }
+        }
+        if woken() {
+            ep.reschedule_apps();
         }
         let now = now_ns();
         if ep.timeout().is_some_and(|t| t <= now) {

@@ -1,0 +1,158 @@
+"""SocketIWA.createHttp3Server (issue 10, first slice): a JavaScript `fetch`
+handler served by the wasm stack under Node 26 (tests/js_servers/h3_app.mjs),
+against aioquic's HTTP/3 client. Loopback only. docs/JS_SERVERS.md."""
+
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from conftest import NODE26, ROOT, WASM_DIR
+from h3_peers import STEP, bytes_pattern, control_frames, h3_connect
+
+APP = os.path.join(ROOT, "tests", "js_servers", "h3_app.mjs")
+
+
+class JsApp:
+    def __init__(self):
+        if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_server.wasm")):
+            pytest.fail("the wasm server is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
+        self.proc = subprocess.Popen([NODE26, APP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.info = self.event("listening")
+        self.port = self.info["port"]
+
+    def event(self, name):
+        """The next stdout event called `name` (earlier events are kept in self.seen)."""
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"app ended before '{name}': {self.proc.stderr.read()}")
+            ev = json.loads(line)
+            if ev["event"] == name:
+                return ev
+            self.seen.append(ev)
+
+    seen: list = []
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("close\n")
+            self.proc.stdin.flush()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def app():
+    a = JsApp()
+    a.seen = []
+    yield a
+    a.kill()
+
+
+def run(coro, timeout=90):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_fetch_handler_over_http3(app):
+    info = app.info
+    assert info["address"] == "127.0.0.1" and 0 < app.port < 65536
+    assert [h["algorithm"] for h in info["certificateHashes"]] == ["sha-256"]
+    assert info["certificateHashes"][0]["length"] == 32
+
+    async def main():
+        async with h3_connect("127.0.0.1", app.port) as c:
+            # The hash JavaScript reports is the certificate the server presented.
+            der = c._quic.tls._peer_certificate.public_bytes(Encoding.DER)
+            assert hashlib.sha256(der).hexdigest() == info["certificateHashes"][0]["value"]
+
+            st, body = await c.request("GET", "/hello?name=x")
+            assert (st, body) == (200, b"hello x")
+            payload = os.urandom(100_000)
+            st, body = await c.request("POST", "/sum", payload)
+            assert st == 200 and json.loads(body)["bytes"] == 100_000
+            st, body = await c.request("GET", "/echo-request?a=1&b=2", extra=[(b"x-agent", b"aioquic")])
+            assert st == 200 and json.loads(body) == {"url": "https://localhost/echo-request?a=1&b=2", "method": "GET", "agent": "aioquic"}
+            assert (await c.request("GET", "/nothing-here"))[0] == 404
+            # A body produced only as the server pulls it: 3 MiB, more than the 1 MiB stream window.
+            st, body = await c.request("GET", "/stream?n=3145728")
+            assert st == 200 and len(body) == 3 << 20 and body == bytes_pattern(3 << 20)
+            # Concurrent requests on one connection, answered out of order by JavaScript.
+            res = await asyncio.gather(*[c.request("GET", f"/hello?name=n{i}") for i in range(20)])
+            assert res == [(200, f"hello n{i}".encode()) for i in range(20)]
+    run(main())
+
+
+def test_handler_errors_give_500_and_the_server_keeps_serving(app):
+    async def main():
+        async with h3_connect("127.0.0.1", app.port) as c:
+            st, body = await c.request("GET", "/throw")
+            assert st == 500
+            assert (await c.request("GET", "/hello?name=after-throw")) == (200, b"hello after-throw")
+            st, body = await c.request("GET", "/not-a-response")
+            assert st == 500
+            assert (await c.request("GET", "/hello?name=after-bad")) == (200, b"hello after-bad")
+    run(main())
+    app.close()
+    app.event("closed")
+    codes = [e["code"] for e in app.seen if e["event"] == "error"]
+    assert codes == ["ERR_HANDLER_THREW", "ERR_HTTP_INVALID_RESPONSE"], app.seen
+
+
+def test_idle_server_costs_no_cpu_and_close_sends_goaway(app):
+    async def main():
+        async with h3_connect("127.0.0.1", app.port) as c:
+            assert (await c.request("GET", "/hello?name=warm")) == (200, b"hello warm")
+            await asyncio.sleep(0.5)
+            # Idle with one connection open: the wasm loop sleeps in poll() (JSPI).
+            # A busy loop would burn ~2 s of CPU here; the driver still wakes every
+            # 100 ms to check for a stop (docs/JS_SERVERS.md), which costs milliseconds.
+            # The bound is 10% of the interval so a loaded 2-core machine cannot fail it.
+            t0 = app.cpu_seconds()
+            await asyncio.sleep(2.0)
+            used = app.cpu_seconds() - t0
+            print(f"idle CPU over 2 s: {used:.3f} s")
+            assert used < 0.2, used
+            app.close()
+            await asyncio.wait_for(c.term_event.wait(), STEP)
+            # RFC 9114 section 5.2: GOAWAY, then CONNECTION_CLOSE with H3_NO_ERROR.
+            assert c.terminated.error_code == 0x100, c.terminated
+            frames = [f for raw in c.raw_uni.values() for f in control_frames(raw)]
+            assert any(t == 0x07 for t, _ in frames), frames  # GOAWAY on the control stream
+    run(main())
+    app.event("closed")
+    assert app.proc.wait(10) == 0
+
+
+def test_bad_arguments_are_type_errors():
+    script = """
+import SocketIWA from './api/direct_sockets_api.js';
+const cases = [
+  ['not-an-ip', { fetch() {} }], ['127.0.0.1', { port: 70000, fetch() {} }], ['127.0.0.1', { port: 0 }],
+  ['127.0.0.1', null], ['127.0.0.1', { fetch() {}, certificate: { cert: 'x', key: 'y' } }],
+];
+for (const [h, o] of cases) {
+  try { await SocketIWA.createHttp3Server(h, o); console.log(JSON.stringify({ ok: true })); }
+  catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }
+}
+"""
+    out = subprocess.run([NODE26, "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    rows = [json.loads(l) for l in out.stdout.splitlines()]
+    assert [(r.get("name"), r.get("code")) for r in rows] == [
+        ("TypeError", "ERR_INVALID_IP_ADDRESS"), ("TypeError", "ERR_SOCKET_BAD_PORT"), ("TypeError", "ERR_INVALID_ARG_TYPE"),
+        ("TypeError", "ERR_INVALID_ARG_TYPE"), ("TypeError", "ERR_INVALID_ARG_VALUE")], out.stderr
+    assert all("createHttp3Server" in r["message"] or "port" in r["message"] for r in rows)
