@@ -84,6 +84,9 @@ struct Args {
     verbose: bool,
 }
 
+/// Longest wait of an idle --js-handler server's loop: a backstop only, JavaScript wakes it.
+const JS_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
@@ -202,7 +205,10 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         last_check.set(now);
         path.exists()
     };
-    run_woken(&sock, &mut server, &stop, &|| args.js_handler && js_woken())?;
+    // With --js-handler, server.close() interrupts the wait itself: an idle server
+    // sleeps until a datagram, a timer or JavaScript (docs/JS_SERVERS.md, "Idle").
+    let max_wait = if args.js_handler && args.stop_file.is_none() { JS_MAX_WAIT } else { std::time::Duration::from_millis(100) };
+    run_woken(&sock, &mut server, &stop, &|| args.js_handler && js_woken(), max_wait)?;
     socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.current_stats(),
         "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
     Ok(())
