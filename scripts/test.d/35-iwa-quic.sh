@@ -20,4 +20,4 @@ trap 'rm -rf "$work"' EXIT
 "$node" scripts/build-swbn.mjs --app "$root/dist" --key "$work/signing-key.pem" --out "$work/socket-iwa.swbn"
 export SOCKET_IWA_SWBN="$work/socket-iwa.swbn"
 "$node" --test --test-concurrency=1 --test-timeout=300000 tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs \
-  tests/iwa/demo_app_iwa.test.mjs tests/iwa/build_swbn.test.mjs
+  tests/iwa/demo_app_iwa.test.mjs tests/iwa/build_swbn.test.mjs tests/iwa/js_h3_server_iwa.test.mjs
