@@ -245,13 +245,20 @@ export class Http3Server extends Emitter {
       request: (conn, stream, head, fin) => {
         let c = this.#conns.get(conn);
         if (!c) this.#conns.set(conn, c = { dirty: false, streams: new Map() });
-        const st = { out: [], outBytes: 0, inQueue: [], inBytes: 0, inEnded: fin, inCtl: null, abort: new AbortController(), drained: null, gone: false };
+        const st = { conn, out: [], outBytes: 0, inQueue: [], inBytes: 0, inEnded: fin, inCtl: null, inCancelled: false, read: 0,
+          abort: new AbortController(), drained: null, gone: false };
         c.streams.set(stream, st);
         queueMicrotask(() => this.#dispatch(conn, stream, st, head));
       },
       data: (conn, stream, bytes) => {
         const st = this.#conns.get(conn)?.streams.get(stream);
-        if (!st || st.inEnded) return;
+        if (!st) return;
+        if (st.inCancelled || st.inEnded) {
+          // Nobody will read these: credit them at once.
+          st.read += bytes.length;
+          this.#mark(conn);
+          return;
+        }
         st.inQueue.push(bytes);
         st.inBytes += bytes.length;
         if (st.inCtl && st.inWaiting) queueMicrotask(() => this.#feed(st));
@@ -282,6 +289,13 @@ export class Http3Server extends Emitter {
         const c = this.#conns.get(conn);
         let n = 0;
         if (c) for (const st of c.streams.values()) n += st.inBytes + st.outBytes;
+        return n;
+      },
+      takeRead: (conn, stream) => {
+        const st = this.#conns.get(conn)?.streams.get(stream);
+        if (!st) return 0;
+        const n = st.read;
+        st.read = 0;
         return n;
       },
       control: (clearWoken) => {
@@ -320,6 +334,9 @@ export class Http3Server extends Emitter {
       st.inBytes -= b.length;
       st.inWaiting = false;
       st.inCtl.enqueue(b);
+      // Read: Rust credits these bytes to the peer on its next tick (backpressure).
+      st.read += b.length;
+      this.#mark(st.conn);
       st.inPull();
     } else if (st.inEnded) {
       st.inWaiting = false;
@@ -360,7 +377,11 @@ export class Http3Server extends Emitter {
           st.inWaiting = true;
           this.#feed(st);
         }),
-        cancel: () => { st.inQueue = []; st.inBytes = 0; st.inEnded = true; },
+        cancel: () => {
+          st.read += st.inBytes;
+          st.inQueue = []; st.inBytes = 0; st.inCancelled = true;
+          this.#mark(conn);
+        },
       }, { highWaterMark: 0 });
     }
     let request;
@@ -374,6 +395,7 @@ export class Http3Server extends Emitter {
     try {
       res = await this.#fetch.call(this, request);
     } catch (e) {
+      if (st.gone) return; // the peer went away (the handler saw its body or signal fail)
       this.#error('ERR_HANDLER_THREW', `fetch handler threw for ${method} ${url.pathname}: ${e && e.message}`, e);
       return this.#respondStatic(conn, stream, st, 500, 'internal server error\n');
     }
@@ -381,7 +403,7 @@ export class Http3Server extends Emitter {
       this.#error('ERR_HTTP_INVALID_RESPONSE', `fetch handler returned ${describe(res)} for ${method} ${url.pathname}, not a Response`);
       return this.#respondStatic(conn, stream, st, 500, 'internal server error\n');
     }
-    if (st.gone) return;
+    if (st.gone) { if (res.body) res.body.cancel().catch(() => {}); return; }
     const hasBody = method !== 'HEAD' && res.body !== null && !NO_BODY_STATUS.has(res.status);
     const out = [];
     for (const [k, v] of res.headers) if (!CONNECTION_FIELDS.has(k)) out.push([k, v]);

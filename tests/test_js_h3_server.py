@@ -97,6 +97,35 @@ def test_fetch_handler_over_http3(app):
     run(main())
 
 
+def test_request_body_is_credited_only_as_javascript_reads(app):
+    window = 1 << 20  # the server's initial stream window (quic::ConnectionConfig initial_max_stream_data)
+    total = 4 << 20
+
+    async def main():
+        async with h3_connect("127.0.0.1", app.port) as c:
+            sid = c._quic.get_next_available_stream_id()
+            c.h3.send_headers(sid, [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"localhost"),
+                                    (b":path", b"/hold")], end_stream=False)
+            c.h3.send_data(sid, b"\x5a" * total, end_stream=True)
+            c.transmit()
+            qs = c._quic._streams[sid]
+            # The whole initial window reaches the server and is acknowledged...
+            await c.wait_for(lambda: qs.sender._buffer_start >= window, "the first window acknowledged")
+            # ...and after three more round trips the server still has granted no more: the
+            # handler has not read (before this change the session credited on delivery, so
+            # the grant had grown by at least half a window by now).
+            for i in range(3):
+                assert (await c.request("GET", f"/hello?name=rt{i}")) == (200, f"hello rt{i}".encode())
+            assert qs.max_stream_data_remote < window + window // 4, qs.max_stream_data_remote
+            # Once JavaScript reads, credit flows and the whole body arrives.
+            assert (await c.request("GET", "/release")) == (200, b"released")
+            s = c.stream(sid)
+            await asyncio.wait_for(s.ended, STEP * 3)
+            assert json.loads(bytes(s.data)) == {"bytes": total}
+            assert qs.max_stream_data_remote >= total
+    run(main())
+
+
 def test_handler_errors_give_500_and_the_server_keeps_serving(app):
     async def main():
         async with h3_connect("127.0.0.1", app.port) as c:

@@ -45,14 +45,19 @@ pub trait JsBridge {
     fn pull(&mut self, conn: u32, stream: i64, buf: &mut [u8], max_body: u64) -> usize;
     /// Bytes JavaScript holds for this connection (request bodies it has not read).
     fn buffered(&self, conn: u32) -> u64;
+    /// Request body bytes of `stream` the JavaScript handler has read (or discarded) since the last call.
+    fn take_read(&mut self, conn: u32, stream: i64) -> u64;
 }
 
 static NEXT_CONN: AtomicU32 = AtomicU32::new(1);
 
-/// State of one response, by request stream id.
+/// State of one request/response, by request stream id.
 #[derive(Default)]
 struct Pending {
     headed: bool,
+    /// Request body bytes handed to JavaScript, and how many of them were credited to the peer.
+    received: u64,
+    credited: u64,
 }
 
 /// One per connection (like every [`Handler`]).
@@ -66,6 +71,13 @@ pub struct JsHandler<B: JsBridge> {
 }
 
 impl<B: JsBridge> JsHandler<B> {
+    /// Forgets `id`, crediting what JavaScript never read (the connection's window must not shrink).
+    fn close_stream(&mut self, cx: &mut Ctx, id: i64) {
+        if let Some(p) = self.open.remove(&id) {
+            cx.credit(id, p.received - p.credited);
+        }
+    }
+
     pub fn new(bridge: B) -> Self {
         JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: String::new(), open: BTreeMap::new(), buf: vec![0; PULL_BUFFER + 16] }
     }
@@ -168,10 +180,20 @@ impl<B: JsBridge> Handler for JsHandler<B> {
         self.bridge.request(self.conn, req.id, &head, req.fin);
     }
 
-    fn on_data(&mut self, _cx: &mut Ctx, id: i64, data: Vec<u8>) {
-        if self.open.contains_key(&id) {
-            self.bridge.data(self.conn, id, &data);
+    fn on_data(&mut self, cx: &mut Ctx, id: i64, data: Vec<u8>) {
+        match self.open.get_mut(&id) {
+            Some(p) => {
+                // Credited only as JavaScript reads (on_tick): backpressure to the peer.
+                p.received += data.len() as u64;
+                self.bridge.data(self.conn, id, &data);
+            }
+            // A stream JavaScript is done with (answered before reading the whole body).
+            None => cx.credit(id, data.len() as u64),
         }
+    }
+
+    fn credits_body(&self) -> bool {
+        true
     }
 
     fn on_end(&mut self, _cx: &mut Ctx, id: i64) {
@@ -180,8 +202,9 @@ impl<B: JsBridge> Handler for JsHandler<B> {
         }
     }
 
-    fn on_gone(&mut self, _cx: &mut Ctx, id: i64) {
-        if self.open.remove(&id).is_some() {
+    fn on_gone(&mut self, cx: &mut Ctx, id: i64) {
+        if self.open.contains_key(&id) {
+            self.close_stream(cx, id);
             self.bridge.gone(self.conn, id);
         }
     }
@@ -195,6 +218,12 @@ impl<B: JsBridge> Handler for JsHandler<B> {
         let mut room = cx.budget_room();
         let ids: Vec<i64> = self.open.keys().copied().collect();
         for id in ids {
+            let read = self.bridge.take_read(self.conn, id);
+            if let Some(p) = self.open.get_mut(&id) {
+                let n = read.min(p.received - p.credited);
+                p.credited += n;
+                cx.credit(id, n);
+            }
             loop {
                 let headed = self.open.get(&id).is_some_and(|p| p.headed);
                 let max_body = if headed { RESPONSE_WINDOW.saturating_sub(cx.queued(id)).min(room).min(PULL_BUFFER as u64) } else { 0 };
@@ -207,7 +236,10 @@ impl<B: JsBridge> Handler for JsHandler<B> {
                 match self.apply(cx, id, n.min(self.buf.len())) {
                     Some(used) => room = room.saturating_sub(used),
                     None => {
-                        self.open.remove(&id);
+                        // Done, or refused by the session: either way JavaScript forgets it
+                        // (a no-op when its last action already ended the stream there).
+                        self.close_stream(cx, id);
+                        self.bridge.gone(self.conn, id);
                         break;
                     }
                 }
@@ -239,6 +271,7 @@ pub mod imports {
         fn sjs_pull(conn: u32, stream: f64, buf: *mut u8, cap: usize, max_body: f64) -> usize;
         fn sjs_buffered(conn: u32) -> f64;
         fn sjs_control(clear_woken: i32) -> i32;
+        fn sjs_take_read(conn: u32, stream: f64) -> f64;
     }
 
     /// Bits of [`control`].
@@ -287,6 +320,9 @@ pub mod imports {
         }
         fn buffered(&self, conn: u32) -> u64 {
             unsafe { sjs_buffered(conn) as u64 }
+        }
+        fn take_read(&mut self, conn: u32, stream: i64) -> u64 {
+            unsafe { sjs_take_read(conn, stream as f64) as u64 }
         }
     }
 }

@@ -6,6 +6,8 @@ import SocketIWA from '../../api/direct_sockets_api.js';
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const host = process.argv[2] || '127.0.0.1';
+let release;
+const released = new Promise((r) => { release = r; });
 
 const server = await SocketIWA.createHttp3Server(host, {
   port: 0,
@@ -22,6 +24,15 @@ const server = await SocketIWA.createHttp3Server(host, {
       }
       case '/echo-request':
         return Response.json({ url: request.url, method: request.method, agent: request.headers.get('x-agent') });
+      case '/hold': {
+        // Reads nothing until GET /release: the peer must be held by flow control.
+        await released;
+        const b = new Uint8Array(await request.arrayBuffer());
+        return Response.json({ bytes: b.length });
+      }
+      case '/release':
+        release();
+        return new Response('released');
       case '/throw':
         throw new Error('handler failure on purpose');
       case '/not-a-response':

@@ -36,6 +36,8 @@ mergeInto(LibraryManager.library, {
   },
   sjs_buffered__deps: ['$SJS'],
   sjs_buffered: function (conn) { return SJS.h().buffered(conn); },
+  sjs_take_read__deps: ['$SJS'],
+  sjs_take_read: function (conn, stream) { return SJS.h().takeRead(conn, stream); },
   sjs_control__deps: ['$SJS'],
   sjs_control: function (clearWoken) { return SJS.h().control(clearWoken !== 0); },
 });
