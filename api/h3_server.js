@@ -83,8 +83,14 @@ function hexToBytes(hex) {
 }
 
 const utf8 = new TextDecoder();
-const latin1 = new TextDecoder('latin1');
 const enc = new TextEncoder();
+
+/** Bytes as a ByteString (one code unit per byte; TextDecoder('latin1') is windows-1252). */
+function byteString(b) {
+  let s = '';
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, b.subarray(i, i + 8192));
+  return s;
+}
 
 /** Decodes the request head record (src/app/js_handler.rs encode_request). */
 function decodeHead(b) {
@@ -95,10 +101,10 @@ function decodeHead(b) {
   let o = 2 + pl;
   while (o < b.length) {
     const nl = dv.getUint16(o, true);
-    const name = latin1.decode(b.subarray(o + 2, o + 2 + nl));
+    const name = byteString(b.subarray(o + 2, o + 2 + nl));
     o += 2 + nl;
     const vl = dv.getUint32(o, true);
-    const value = latin1.decode(b.subarray(o + 4, o + 4 + vl));
+    const value = byteString(b.subarray(o + 4, o + 4 + vl));
     o += 4 + vl;
     fields.push([name, value]);
   }
@@ -361,12 +367,12 @@ export class Http3Server extends Emitter {
     const method = pseudo[':method'] || 'GET';
     const path = pseudo[':path'] || '/';
     const self = ipFamily(this.address || this.#host) === 6 ? `[${this.address || this.#host}]:${this.port}` : `${this.address || this.#host}:${this.port}`;
+    // Concatenated, not resolved: a :path such as //other.host/x must stay a path.
     let url;
     try {
-      url = new URL(path, `https://${self}`);
-      if (pseudo[':authority']) url = new URL(path, `https://${pseudo[':authority']}`);
+      url = new URL(`https://${pseudo[':authority'] || self}${path}`);
     } catch {
-      if (!url) return this.#respondStatic(conn, stream, st, 400, 'bad request target\n');
+      return this.#respondStatic(conn, stream, st, 400, 'bad request target\n');
     }
     let body = null;
     if (method !== 'GET' && method !== 'HEAD' && !(st.inEnded && !st.inQueue.length)) {

@@ -87,6 +87,12 @@ def test_fetch_handler_over_http3(app):
             assert st == 200 and json.loads(body)["bytes"] == 100_000
             st, body = await c.request("GET", "/echo-request?a=1&b=2", extra=[(b"x-agent", b"aioquic")])
             assert st == 200 and json.loads(body) == {"url": "https://localhost/echo-request?a=1&b=2", "method": "GET", "agent": "aioquic"}
+            # A :path that looks protocol-relative stays a path of this origin.
+            st, body = await c.request("GET", "//other.example/echo-request")
+            assert st == 200 and json.loads(body)["url"] == "https://localhost//other.example/echo-request"
+            # Header values are ByteStrings: bytes 0x80-0xff reach JavaScript unchanged.
+            st, body = await c.request("GET", "/echo-request", extra=[(b"x-agent", b"caf\xe9 \x80")])
+            assert st == 200 and json.loads(body)["agent"] == "caf\u00e9 \u0080"
             assert (await c.request("GET", "/nothing-here"))[0] == 404
             # A body produced only as the server pulls it: 3 MiB, more than the 1 MiB stream window.
             st, body = await c.request("GET", "/stream?n=3145728")

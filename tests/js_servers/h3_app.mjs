@@ -23,6 +23,7 @@ const server = await SocketIWA.createHttp3Server(host, {
         return Response.json({ bytes, chunks });
       }
       case '/echo-request':
+      case '//other.example/echo-request':
         return Response.json({ url: request.url, method: request.method, agent: request.headers.get('x-agent') });
       case '/hold': {
         // Reads nothing until GET /release: the peer must be held by flow control.
