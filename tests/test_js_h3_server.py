@@ -191,3 +191,46 @@ for (const [h, o] of cases) {
         ("TypeError", "ERR_INVALID_IP_ADDRESS"), ("TypeError", "ERR_SOCKET_BAD_PORT"), ("TypeError", "ERR_INVALID_ARG_TYPE"),
         ("TypeError", "ERR_INVALID_ARG_TYPE"), ("TypeError", "ERR_INVALID_ARG_VALUE")], out.stderr
     assert all("createHttp3Server" in r["message"] or "port" in r["message"] for r in rows)
+
+
+def test_two_servers_in_one_process():
+    """One wasm instance per server (docs/JS_SERVERS.md): two servers in one Node process,
+    each with its own handler, both served at once; closing one leaves the other serving."""
+    script = """
+import SocketIWA from './api/direct_sockets_api.js';
+const mk = (name) => SocketIWA.createHttp3Server('127.0.0.1', { fetch: (r) => new Response(`${name} ${new URL(r.url).pathname}`) });
+const [a, b] = await Promise.all([mk('a'), mk('b')]);
+console.log(JSON.stringify({ a: a.port, b: b.port }));
+let buf = '';
+process.stdin.on('data', async (d) => {
+  buf += d;
+  if (buf.includes('close-a')) { buf = ''; await a.close(); console.log(JSON.stringify({ closed: 'a' })); }
+  if (buf.includes('close-b')) { await b.close(); process.exit(0); }
+});
+"""
+    proc = subprocess.Popen([NODE26, "--input-type=module", "-e", script], cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ports = json.loads(proc.stdout.readline() or "null")
+        assert ports and ports["a"] != ports["b"], proc.stderr.read() if not ports else ports
+
+        async def both():
+            async with h3_connect("127.0.0.1", ports["a"]) as ca, h3_connect("127.0.0.1", ports["b"]) as cb:
+                ra, rb = await asyncio.gather(ca.request("GET", "/x"), cb.request("GET", "/y"))
+                assert (ra, rb) == ((200, b"a /x"), (200, b"b /y"))
+        run(both())
+        proc.stdin.write("close-a\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline()) == {"closed": "a"}
+
+        async def b_only():
+            async with h3_connect("127.0.0.1", ports["b"]) as cb:
+                assert (await cb.request("GET", "/z")) == (200, b"b /z")
+        run(b_only())
+        proc.stdin.write("close-b\n")
+        proc.stdin.flush()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
