@@ -22,6 +22,7 @@ const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 let iwa;
 let tmp;
 let port;
+let port2;
 let cert;
 let key;
 
@@ -43,9 +44,10 @@ before(async () => {
   key = fs.readFileSync(path.join(tmp, 'key.pem'), 'utf8');
   const spki = crypto.createHash('sha256').update(crypto.createPublicKey(cert).export({ type: 'spki', format: 'der' })).digest('base64');
   port = await freeUdpPort();
+  port2 = await freeUdpPort();
   iwa = await launchIwa({
     mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
-    args: ['--enable-quic', `--origin-to-force-quic-on=127.0.0.1:${port}`, `--ignore-certificate-errors-spki-list=${spki}`],
+    args: ['--enable-quic', `--origin-to-force-quic-on=127.0.0.1:${port},127.0.0.1:${port2}`, `--ignore-certificate-errors-spki-list=${spki}`],
     timeoutMs: 120000,
   });
 });
@@ -82,4 +84,13 @@ asyncio.run(asyncio.wait_for(main(), 60))
   assert.deepEqual(r.errors, ['ERR_HANDLER_THREW'], JSON.stringify(r));
   assert.deepEqual(await iwa.call('/t/h3_iwa_app.js', 'errorCodes'), ['ERR_HANDLER_THREW', 'ERR_HANDLER_THREW']);
   assert.equal(await iwa.call('/t/h3_iwa_app.js', 'stop'), 'closed');
+});
+
+test('IWA dedicated worker: createHttp3Server runs in a module worker and the page fetch()es from it over HTTP/3', async () => {
+  const r = await iwa.call('/t/h3_iwa_app.js', 'inWorker', { port: port2, cert, key });
+  assert.equal(r.worker, true, JSON.stringify(r));
+  assert.equal(r.port, port2);
+  assert.deepEqual(r.hello, [200, 'worker says hello w'], JSON.stringify(r));
+  assert.deepEqual(r.protocols, ['h3'], JSON.stringify(r));
+  assert.equal(r.closed, true);
 });

@@ -46,6 +46,29 @@ export async function fetchAll(port) {
   return out;
 }
 
+let worker;
+function ask(msg) {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data));
+    worker.onerror = (e) => reject(new Error(`worker: ${e.message}`));
+    worker.postMessage(msg);
+  });
+}
+
+/** The same server in a dedicated worker; the page fetches from it over HTTP/3. */
+export async function inWorker({ port, cert, key }) {
+  // IWAs enforce Trusted Types for script URLs (CSP require-trusted-types-for 'script').
+  const policy = self.trustedTypes.createPolicy('socket-iwa-test-worker', { createScriptURL: (u) => (u === '/t/h3_iwa_worker.js' ? u : null) });
+  worker = new Worker(policy.createScriptURL('/t/h3_iwa_worker.js'), { type: 'module' });
+  const info = await ask({ start: { port, cert, key } });
+  const r = await fetch(`https://127.0.0.1:${port}/hello?name=w`);
+  info.hello = [r.status, await r.text()];
+  info.protocols = [...new Set(performance.getEntriesByType('resource').filter((e) => e.name.includes(`:${port}/hello?name=w`)).map((e) => e.nextHopProtocol))];
+  info.closed = (await ask({ stop: true })).closed;
+  worker.terminate();
+  return info;
+}
+
 export function errorCodes() {
   return errors.slice();
 }
