@@ -141,6 +141,19 @@ def test_handler_errors_give_500_and_the_server_keeps_serving(app):
             st, body = await c.request("GET", "/not-a-response")
             assert st == 500
             assert (await c.request("GET", "/hello?name=after-bad")) == (200, b"hello after-bad")
+            # The client abandons a 64 MiB streamed download (STOP_SENDING): the server
+            # stops pulling the body, reports no error, and keeps serving.
+            sid = c._quic.get_next_available_stream_id()
+            c.h3.send_headers(sid, [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"localhost"),
+                                    (b":path", b"/stream?n=67108864")], end_stream=True)
+            c.transmit()
+            s = c.stream(sid)
+            await c.wait_for(lambda: len(s.data) > 100_000, "the download started")
+            c._quic.stop_stream(sid, 0x10c)  # H3_REQUEST_CANCELLED
+            c.transmit()
+            await c.wait_for(lambda: s.reset is not None, "the server's RESET_STREAM")
+            assert (await c.request("GET", "/hello?name=after-stop")) == (200, b"hello after-stop")
+            assert len(s.data) < 16 << 20, len(s.data)
     run(main())
     app.close()
     app.event("closed")
