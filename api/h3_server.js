@@ -294,7 +294,10 @@ export class Http3Server extends Emitter {
       buffered: (conn) => {
         const c = this.#conns.get(conn);
         let n = 0;
-        if (c) for (const st of c.streams.values()) n += st.inBytes + st.outBytes;
+        // Request bytes held for the handler. Response bytes waiting to be pulled are not
+        // counted: they would shrink the very room Rust pulls them with (a deadlock with
+        // many streams); they are bounded per stream by OUT_HIGH_WATER instead.
+        if (c) for (const st of c.streams.values()) n += st.inBytes;
         return n;
       },
       takeRead: (conn, stream) => {

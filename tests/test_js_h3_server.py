@@ -132,6 +132,21 @@ def test_request_body_is_credited_only_as_javascript_reads(app):
     run(main())
 
 
+def test_many_concurrent_streamed_responses_do_not_wait_on_each_other(app):
+    # 70 bodies of 384 KiB at once on one connection: JavaScript holds up to 256 KiB
+    # (+ a chunk) of each before Rust pulls it, more than the connection's 16 MiB
+    # buffer budget together. Counting those bytes as buffered made the pulls' budget
+    # room zero and every response waited forever (the first version did).
+    n, size = 70, 384 * 1024
+
+    async def main():
+        async with h3_connect("127.0.0.1", app.port) as c:
+            res = await asyncio.gather(*[c.request("GET", f"/stream?n={size}") for _ in range(n)])
+            want = bytes_pattern(size)
+            assert all(st == 200 and body == want for st, body in res)
+    run(main())
+
+
 def test_handler_errors_give_500_and_the_server_keeps_serving(app):
     async def main():
         async with h3_connect("127.0.0.1", app.port) as c:
