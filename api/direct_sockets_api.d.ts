@@ -514,6 +514,37 @@ export declare function createTCP(host: string, port: number, options: TCPOption
 export declare function createTCP(host: string, port: number, options: TCPOptions & { protocol: 'socket.io' }): Promise<SocketIOClient>;
 export declare function createTCPServer<P extends Protocol = 'raw'>(host?: string, options?: TCPServerOptions & { protocol?: P }): Promise<TCPServer<P>>;
 
+/** Options of createHttp3Server (docs/JS_SERVERS.md). */
+export interface Http3ServerOptions {
+  /** UDP port; 0 (default) = ephemeral, `server.port` tells which. */
+  port?: number;
+  /** Answers each request (the runtime's own Request / Response classes). */
+  fetch(request: Request): Response | Promise<Response>;
+  /** PEM certificate chain and private key; default: a fresh ECDSA P-256 certificate per start. */
+  certificate?: { cert: string; key: string };
+  /** Directory (URL or path relative to this module) holding socket-iwa-server.js and its .wasm; default: found next to api/. */
+  wasmDir?: string | URL;
+}
+
+export interface Http3ServerEvents {
+  /** A handler that threw (ERR_HANDLER_THREW), returned a non-Response (ERR_HTTP_INVALID_RESPONSE), or a failed body (ERR_HTTP_BODY). */
+  error(err: SocketIWAError): void;
+  close(): void;
+}
+
+/** An HTTP/3 server backed by the wasm stack, answering with `options.fetch`. */
+export declare class Http3Server extends Emitter<Http3ServerEvents> {
+  private constructor();
+  readonly port: number;
+  readonly address: string;
+  /** For `new WebTransport(url, { serverCertificateHashes })`. */
+  readonly certificateHashes: { algorithm: 'sha-256'; value: Uint8Array }[];
+  /** GOAWAY on every connection, then close; resolves once stopped. */
+  close(): Promise<void>;
+}
+
+export declare function createHttp3Server(host: string, options: Http3ServerOptions): Promise<Http3Server>;
+
 export interface PermissionsReport {
   runtime: 'browser' | 'node';
   isolatedContext: boolean;
@@ -552,6 +583,7 @@ export interface SocketIWANamespace {
   createUDP: typeof createUDP;
   createTCP: typeof createTCP;
   createTCPServer: typeof createTCPServer;
+  createHttp3Server: typeof createHttp3Server;
   createMulticastSocket: typeof createMulticastSocket;
   createMulticastController: typeof createMulticastController;
   permissions: Permissions;

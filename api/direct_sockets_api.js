@@ -15,6 +15,7 @@ import { WebSocketConnection, CONNECTING, OPEN, CLOSING, CLOSED } from './websoc
 import { SocketIOClient } from './socketio_client.js';
 import { ServerSocket, Namespace } from './socketio.js';
 import { RawTCPConnection } from './raw.js';
+import { createHttp3Server, Http3Server } from './h3_server.js';
 
 /** Package version. */
 export const VERSION = '0.1.0';
@@ -26,6 +27,7 @@ const SocketIWA = Object.freeze({
   createUDP,
   createTCP,
   createTCPServer,
+  createHttp3Server,
   createMulticastSocket,
   createMulticastController,
   permissions,
@@ -35,7 +37,7 @@ const SocketIWA = Object.freeze({
 });
 
 export {
-  createUDP, createTCP, createTCPServer, createMulticastSocket, createMulticastController,
+  createUDP, createTCP, createTCPServer, createHttp3Server, Http3Server, createMulticastSocket, createMulticastController,
   permissions, assertPermissions, FEATURES, PROTOCOLS, SocketIWAError, Emitter,
   UDPConnection, TCPServer, WebSocketConnection, SocketIOClient, ServerSocket, Namespace, RawTCPConnection,
   CONNECTING, OPEN, CLOSING, CLOSED,

@@ -26,6 +26,8 @@
 // - `--js-library .../libds_ops.js`, `.../libds_poll.js`: per-kind socket operations
 //   (udp, tcp, tcp-listen) and poll/select + iovec helpers; `.../libds_addr.js`:
 //   constants and the sockaddr codec.
+// - `--js-library .../libjs_handler.js`: the JavaScript HTTP/3 handler's imports
+//   (src/app/js_handler.rs, used by `socket-iwa-server --js-handler` only).
 // - `--pre-js .../jspi_pre.js`: JSPI wiring through Module.instantiateWasm.
 // - `-lexports.js`: keeps wasm import/export names at -O2 so the hook finds them.
 // - `-sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=...`: an ES-module factory
@@ -81,6 +83,7 @@ pub fn emscripten_link_inputs(repo_root: &std::path::Path) -> Vec<std::path::Pat
         repo_root.join("emscripten/src/lib/libds_ops.js"),
         repo_root.join("emscripten/src/lib/libds_addr.js"),
         repo_root.join("emscripten/src/lib/libds_poll.js"),
+        repo_root.join("emscripten/src/lib/libjs_handler.js"),
         repo_root.join("emscripten/src/jspi_pre.js"),
         repo_root.join("emscripten/src/syscall_shims.c"),
         repo_root.join("emscripten/build_support.rs"),
@@ -163,6 +166,8 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
         poll.display().to_string(),
         "--js-library".to_string(),
         addr.display().to_string(),
+        "--js-library".to_string(),
+        repo_root.join("emscripten/src/lib/libjs_handler.js").display().to_string(),
         "--pre-js".to_string(),
         pre.display().to_string(),
         "-lexports.js".to_string(),

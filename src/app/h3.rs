@@ -34,7 +34,8 @@ impl Default for H3Server {
 
 impl H3Server {
     pub fn new(handler: Box<dyn Handler>) -> Self {
-        H3Server { session: Session::new(Role::Server, H3Config::default()), handler, wt: HashMap::new() }
+        let cfg = H3Config { app_credits_data: handler.credits_body(), ..H3Config::default() };
+        H3Server { session: Session::new(Role::Server, cfg), handler, wt: HashMap::new() }
     }
 
     fn with_wt(&mut self, conn: &mut Connection, sid: i64, f: impl FnOnce(&mut dyn WebTransportHandler, &mut WtSession)) {

@@ -4,7 +4,7 @@ use clap::Parser;
 use socket_iwa::app::h3::demo::DemoRoutes;
 use socket_iwa::app::h3::static_files::{Mount, StaticConfig};
 use socket_iwa::app::{server_factory_with, SERVER_ALPNS};
-use socket_iwa::io::{run, ServerHost, UdpSocket};
+use socket_iwa::io::{run_woken, ServerHost, UdpSocket};
 use socket_iwa::quic::{ServerConfig, ServerEndpoint};
 use socket_iwa::tls::{Identity, TicketKey, TlsContext};
 use std::net::SocketAddr;
@@ -72,6 +72,10 @@ struct Args {
     /// (docs/H3.md, "Static files").
     #[arg(long = "static", value_name = "[/PREFIX=]DIR")]
     static_dirs: Vec<String>,
+    /// The HTTP/3 handler is JavaScript's (wasm only: started by api/h3_server.js,
+    /// `SocketIWA.createHttp3Server`; docs/JS_SERVERS.md). Also stops when JavaScript asks.
+    #[arg(long)]
+    js_handler: bool,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -79,6 +83,9 @@ struct Args {
     #[arg(short, long)]
     verbose: bool,
 }
+
+/// Longest wait of an idle --js-handler server's loop: a backstop only, JavaScript wakes it.
+const JS_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -126,7 +133,11 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
     cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
     let h3_files = files.clone();
-    let factory = server_factory_with(Box::new(move || Box::new(DemoRoutes::with_static(h3_files.clone()))));
+    let factory = if args.js_handler {
+        js_factory()?
+    } else {
+        server_factory_with(Box::new(move || Box::new(DemoRoutes::with_static(h3_files.clone()))))
+    };
     let mut server = ServerHost::server(ServerEndpoint::new(tls, cfg), factory);
     let json = args.json;
     if args.stats_interval > 0 {
@@ -183,7 +194,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     }));
     let last_check = std::cell::Cell::new(0u64);
     let stop = || {
-        if STOP.load(Ordering::Relaxed) {
+        if STOP.load(Ordering::Relaxed) || (args.js_handler && js_stop()) {
             return true;
         }
         let Some(path) = &args.stop_file else { return false };
@@ -194,8 +205,42 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         last_check.set(now);
         path.exists()
     };
-    run(&sock, &mut server, &stop)?;
+    // With --js-handler, server.close() interrupts the wait itself: an idle server
+    // sleeps until a datagram, a timer or JavaScript (docs/JS_SERVERS.md, "Idle").
+    let max_wait = if args.js_handler && args.stop_file.is_none() { JS_MAX_WAIT } else { std::time::Duration::from_millis(100) };
+    run_woken(&sock, &mut server, &stop, &|| args.js_handler && js_woken(), max_wait)?;
     socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.current_stats(),
         "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
     Ok(())
+}
+
+#[cfg(target_os = "emscripten")]
+fn js_factory() -> Result<socket_iwa::app::AppFactory, socket_iwa::Error> {
+    use socket_iwa::app::js_handler::{imports::Imports, JsHandler};
+    Ok(server_factory_with(Box::new(|| Box::new(JsHandler::new(Imports)))))
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn js_factory() -> Result<socket_iwa::app::AppFactory, socket_iwa::Error> {
+    Err(socket_iwa::Error::BadInput("--js-handler: only the wasm build has a JavaScript handler (SocketIWA.createHttp3Server starts it)".into()))
+}
+
+#[cfg(target_os = "emscripten")]
+fn js_stop() -> bool {
+    socket_iwa::app::js_handler::imports::stop_requested()
+}
+
+#[cfg(target_os = "emscripten")]
+fn js_woken() -> bool {
+    socket_iwa::app::js_handler::imports::woken()
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn js_stop() -> bool {
+    false
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn js_woken() -> bool {
+    false
 }

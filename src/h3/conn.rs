@@ -40,6 +40,9 @@ pub struct H3Config {
     pub max_client_streams_bidi: u64,
     /// SETTINGS nghttp3 does not know, appended to the SETTINGS frame it emits.
     pub extra_settings: Vec<(u64, u64)>,
+    /// DATA payload is credited back to the peer by the application (`Ctx::credit`), not on
+    /// delivery: backpressure for handlers that consume bodies later (docs/JS_SERVERS.md).
+    pub app_credits_data: bool,
 }
 
 impl Default for H3Config {
@@ -48,6 +51,7 @@ impl Default for H3Config {
             max_field_section_size: 16 * 1024,
             max_client_streams_bidi: 128,
             extra_settings: vec![(super::SETTINGS_ENABLE_WEBTRANSPORT, 1), (super::SETTINGS_WEBTRANSPORT_MAX_SESSIONS, 16)],
+            app_credits_data: false,
         }
     }
 }
@@ -98,6 +102,7 @@ impl H3Conn {
             resets: Vec::new(),
             stops: Vec::new(),
             max_field_section_size: cfg.max_field_section_size,
+            app_credits_data: cfg.app_credits_data,
         });
         // SAFETY: settings is filled by nghttp3_settings_default.
         let mut settings: h::nghttp3_settings = unsafe { std::mem::zeroed() };

@@ -80,6 +80,12 @@ impl Ctx<'_> {
         self.conn.buffer_limit().map_or(u64::MAX, |l| l.saturating_sub(used))
     }
 
+    /// Gives `n` bytes of flow-control credit on request stream `id` back to the peer
+    /// (only for handlers whose [`Handler::credits_body`] is true).
+    pub fn credit(&mut self, id: i64, n: u64) {
+        self.conn.consume(id, n);
+    }
+
     /// Asks the peer to stop sending the request body.
     pub fn stop_sending(&mut self, id: i64, code: u64) {
         self.conn.stream_stop_sending(id, code);
@@ -91,8 +97,15 @@ pub trait Handler {
     /// A request's header section. Answer now or later (e.g. from [`on_tick`](Self::on_tick)).
     /// Extended CONNECT with `:protocol = websocket` arrives here too.
     fn on_request(&mut self, cx: &mut Ctx, req: Request);
-    /// Request body bytes (already credited back to the peer).
+    /// Request body bytes (already credited back to the peer, unless [`credits_body`](Self::credits_body)).
     fn on_data(&mut self, _cx: &mut Ctx, _id: i64, _data: Vec<u8>) {}
+    /// True: the handler credits request body bytes itself ([`Ctx::credit`]) as it consumes
+    /// them, so a slow consumer slows the peer (flow control) instead of buffering. It must
+    /// credit every byte `on_data` delivered, also for streams it is done with, or the
+    /// connection's window shrinks for good. Asked once, when the connection starts.
+    fn credits_body(&self) -> bool {
+        false
+    }
     /// The peer finished the request body.
     fn on_end(&mut self, _cx: &mut Ctx, _id: i64) {}
     /// The request stream was reset, stopped or closed: forget it.

@@ -25,6 +25,21 @@ const RECV_BATCH: usize = 64;
 /// moves onto it, continues on that socket alone (the old one is no longer
 /// read; one the loop bound itself is closed when replaced).
 pub fn run<E: Endpoint, A: ConnectionApp>(sock: &UdpSocket, ep: &mut Host<E, A>, stop: &dyn Fn() -> bool) -> io::Result<()> {
+    run_woken(sock, ep, stop, &|| false, Duration::from_millis(100))
+}
+
+/// [`run`], plus `woken()`, checked after each wait: true when something outside the
+/// connections (JavaScript, docs/JS_SERVERS.md) changed what an application's
+/// `timeout` says, so the host re-reads them ([`Host::reschedule_apps`]). `max_wait`
+/// bounds each wait (so `stop` is seen): a caller whose stop request also
+/// interrupts the wait (JavaScript's `server.close()`) can let an idle loop sleep longer.
+pub fn run_woken<E: Endpoint, A: ConnectionApp>(
+    sock: &UdpSocket,
+    ep: &mut Host<E, A>,
+    stop: &dyn Fn() -> bool,
+    woken: &dyn Fn() -> bool,
+    max_wait: Duration,
+) -> io::Result<()> {
     let mut replacement: Option<UdpSocket> = None;
     let mut buf = vec![0u8; 65536];
     let mut shutdown_deadline: Option<u64> = None;
@@ -73,12 +88,14 @@ pub fn run<E: Endpoint, A: ConnectionApp>(sock: &UdpSocket, ep: &mut Host<E, A>,
             }
         }
         // Sleep exactly until the endpoint's next deadline (pacing deadlines are
-        // often sub-millisecond), but at most 100 ms so `stop` is seen.
-        let max = Duration::from_millis(100);
+        // often sub-millisecond), but at most `max_wait` (100 ms) so `stop` is seen.
+        let max = max_wait;
         let wait = match ep.timeout() {
             Some(t) => Duration::from_nanos(t.saturating_sub(now_ns())).min(max),
             None => max,
         };
+        // A stopping loop also wakes for the end of its grace period.
+        let wait = shutdown_deadline.map_or(wait, |d| wait.min(Duration::from_nanos(d.saturating_sub(now_ns()))));
         let ready = sock.poll(write_blocked, Some(wait))?;
         if ready.readable {
             for _ in 0..RECV_BATCH {
@@ -92,6 +109,9 @@ pub fn run<E: Endpoint, A: ConnectionApp>(sock: &UdpSocket, ep: &mut Host<E, A>,
                     }
                 }
             }
+        }
+        if woken() {
+            ep.reschedule_apps();
         }
         let now = now_ns();
         if ep.timeout().is_some_and(|t| t <= now) {

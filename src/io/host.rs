@@ -230,6 +230,16 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         self.prune_app_timers();
     }
 
+    /// Re-reads every application's [`ConnectionApp::timeout`]: for applications whose
+    /// deadlines change from outside the connection (JavaScript answering later,
+    /// docs/JS_SERVERS.md), after the driver was woken.
+    pub fn reschedule_apps(&mut self) {
+        let keys: Vec<ConnKey> = self.apps.keys().copied().collect();
+        for key in keys {
+            self.schedule_app(key);
+        }
+    }
+
     fn prune_app_timers(&mut self) {
         while let Some(&Reverse((t, k))) = self.app_timers.peek() {
             if self.app_deadlines.get(&k) == Some(&t) {

@@ -10,6 +10,6 @@ pub mod host;
 pub mod udp;
 
 pub use client::{dial_and_run, ClientRun, Dial};
-pub use driver::run;
+pub use driver::{run, run_woken};
 pub use host::{AppFactory, ClientHost, ConnectionApp, Host, MigrationReport, Rebind, ServerHost};
 pub use udp::UdpSocket;

@@ -52,3 +52,9 @@ for (const f of ['socket-iwa-server.js', 'socket_iwa_server.wasm', 'socket-iwa-c
   assert.ok(fs.statSync(path.join(project, 'node_modules/socket-iwa/dist/wasm', f)).size > 0, f);
 }
 step('dist/wasm/ has both programs and the license texts');
+
+// 4. createHttp3Server finds the wasm inside the package (dist/wasm/, docs/JS_SERVERS.md "Loading").
+const h3 = await within(SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('ok') }), 30000, 'createHttp3Server');
+assert.ok(h3.port > 0 && h3.certificateHashes[0].value.length === 32);
+await within(h3.close(), 10000, 'HTTP/3 server close');
+step(`createHttp3Server ran the packaged wasm on port ${h3.port}`);

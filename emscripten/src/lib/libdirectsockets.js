@@ -145,6 +145,20 @@ var DS_LIBRARY = {
       DSB.waiters = [];
       for (var i = 0; i < w.length; i++) w[i]();
     },
+    /**
+     * Wakes the program from outside its sockets (a JavaScript handler has work,
+     * docs/JS_SERVERS.md): a waiting or the next poll() returns 0 at once.
+     */
+    interrupted: false,
+    interrupt: function () {
+      DSB.interrupted = true;
+      DSB.wake();
+    },
+    takeInterrupt: function () {
+      var i = DSB.interrupted;
+      DSB.interrupted = false;
+      return i;
+    },
     /** Waits for any socket event, or `ms` milliseconds (ms < 0: no limit). */
     waitEvent: function (ms) {
       return new Promise(function (resolve) {
@@ -607,11 +621,19 @@ var DS_LIBRARY = {
     },
     /** Closes a Direct Sockets object after releasing its streams. */
     closeDs: function (ds, reader, writer) {
-      (async function () {
+      var p = (async function () {
         if (writer) { try { await writer.close(); } catch (e) {} try { writer.releaseLock(); } catch (e) {} }
         if (reader) { try { await reader.cancel(); } catch (e) {} try { reader.releaseLock(); } catch (e) {} }
         try { await ds.close(); } catch (e) {}
       })();
+      DSB.closing.push(p);
+      p.then(function () { var i = DSB.closing.indexOf(p); if (i >= 0) DSB.closing.splice(i, 1); });
+    },
+    /** Closes still flushing (their last writes going out). */
+    closing: [],
+    /** Resolves once every socket closed so far has flushed and closed (a program that returned from main). */
+    whenClosed: function () {
+      return Promise.all(DSB.closing.slice()).then(function () {});
     },
 
     // --- operations -------------------------------------------------------

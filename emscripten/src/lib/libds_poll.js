@@ -32,7 +32,7 @@ mergeInto(LibraryManager.library, {
     },
     poll: function (fds, nfds, timeout) {
       var n = DS_POLL.pollOnce(fds, nfds);
-      if (n > 0 || timeout === 0) { DSB.count('immediate', 'poll'); return n; }
+      if (n > 0 || timeout === 0 || DSB.takeInterrupt()) { DSB.count('immediate', 'poll'); return n; }
       DSB.count('suspended', 'poll');
       var deadline = timeout > 0 ? Date.now() + timeout : -1;
       return (async function () {
@@ -44,7 +44,7 @@ mergeInto(LibraryManager.library, {
           // is its own task in Node and Chromium), so one wakeup drains a batch.
           await DSB.macrotask();
           var k = DS_POLL.pollOnce(fds, nfds);
-          if (k > 0) return k;
+          if (k > 0 || DSB.takeInterrupt()) return k;
         }
       })();
     },

@@ -36,6 +36,8 @@ pub(super) struct Inner {
     pub(super) resets: Vec<(i64, u64)>,
     pub(super) stops: Vec<(i64, u64)>,
     pub(super) max_field_section_size: u64,
+    /// DATA payload is left for the application to credit (H3Config::app_credits_data).
+    pub(super) app_credits_data: bool,
 }
 
 fn inner<'a>(p: *mut c_void) -> &'a mut Inner {
@@ -82,7 +84,9 @@ unsafe extern "C" fn stream_close(_c: *mut h::nghttp3_conn, id: i64, _code: u64,
 unsafe extern "C" fn recv_data(_c: *mut h::nghttp3_conn, id: i64, data: *const u8, len: usize, ud: *mut c_void, _s: *mut c_void) -> c_int {
     let me = inner(ud);
     let d = if len == 0 { Vec::new() } else { std::slice::from_raw_parts(data, len).to_vec() };
-    me.consumed.push((id, len as u64));
+    if !me.app_credits_data {
+        me.consumed.push((id, len as u64));
+    }
     me.events.push_back(H3Event::Data { id, data: d });
     0
 }

@@ -1,0 +1,96 @@
+// SocketIWA.createHttp3Server inside a real installed Isolated Web App (headless
+// Chromium, the browser's own Direct Sockets), answered by Chromium's own fetch()
+// over HTTP/3 from the app page (issue 10, first slice; docs/JS_SERVERS.md).
+// The certificate is made here (openssl) so Chromium can be told its SPKI hash at
+// launch (--ignore-certificate-errors-spki-list) and QUIC forced for the port
+// (--origin-to-force-quic-on) before the server exists.
+import test, { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchIwa } from '../../test/harness/iwa.js';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+let iwa;
+let tmp;
+let port;
+let port2;
+let cert;
+let key;
+
+async function freeUdpPort() {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(wasmDir, 'socket_iwa_server.wasm')), `${wasmDir}: build the wasm server first`);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'siwa-jsh3-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '13',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'cert.pem')], { stdio: 'pipe' });
+  cert = fs.readFileSync(path.join(tmp, 'cert.pem'), 'utf8');
+  key = fs.readFileSync(path.join(tmp, 'key.pem'), 'utf8');
+  const spki = crypto.createHash('sha256').update(crypto.createPublicKey(cert).export({ type: 'spki', format: 'der' })).digest('base64');
+  port = await freeUdpPort();
+  port2 = await freeUdpPort();
+  iwa = await launchIwa({
+    mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
+    args: ['--enable-quic', `--origin-to-force-quic-on=127.0.0.1:${port},127.0.0.1:${port2}`, `--ignore-certificate-errors-spki-list=${spki}`],
+    timeoutMs: 120000,
+  });
+});
+
+after(async () => {
+  if (iwa) await iwa.close();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('IWA: createHttp3Server answers Chromium fetch() over HTTP/3; a throwing handler gives 500 and the server keeps serving', async () => {
+  const info = await iwa.call('/t/h3_iwa_app.js', 'start', { port, cert, key });
+  assert.equal(info.port, port);
+  assert.equal(info.address, '127.0.0.1');
+  const der = new crypto.X509Certificate(cert).raw;
+  assert.deepEqual(info.hash, [...crypto.createHash('sha256').update(der).digest()], 'certificateHashes[0] is the SHA-256 of the certificate');
+  const r = await iwa.call('/t/h3_iwa_app.js', 'fetchAll', port);
+  assert.deepEqual(r.hello, [200, 'hello x'], JSON.stringify(r));
+  assert.deepEqual(r.sum, [200, { bytes: 100000 }], JSON.stringify(r));
+  assert.equal(r.thrown, 'TypeError', JSON.stringify(r)); // blocked by CORS: the 500 carries no CORS header
+  // aioquic's HTTP/3 client sees the 500 itself, then a normal answer.
+  const py = `
+import asyncio, sys
+sys.path.insert(0, ${JSON.stringify(path.join(root, 'tests/interop'))})
+from h3_peers import h3_connect
+async def main():
+    async with h3_connect("127.0.0.1", ${port}) as c:
+        print((await c.request("GET", "/throw"))[0], (await c.request("GET", "/hello?name=py"))[1].decode())
+asyncio.run(asyncio.wait_for(main(), 60))
+`;
+  const { stdout } = await run('python3', ['-c', py], { timeout: 90000 });
+  assert.equal(stdout.trim(), '500 hello py');
+  assert.deepEqual(r.after, [200, 'hello after'], JSON.stringify(r));
+  assert.deepEqual(r.protocols, ['h3'], JSON.stringify(r));
+  assert.deepEqual(r.errors, ['ERR_HANDLER_THREW'], JSON.stringify(r));
+  assert.deepEqual(await iwa.call('/t/h3_iwa_app.js', 'errorCodes'), ['ERR_HANDLER_THREW', 'ERR_HANDLER_THREW']);
+  assert.equal(await iwa.call('/t/h3_iwa_app.js', 'stop'), 'closed');
+});
+
+test('IWA dedicated worker: createHttp3Server runs in a module worker and the page fetch()es from it over HTTP/3', async () => {
+  const r = await iwa.call('/t/h3_iwa_app.js', 'inWorker', { port: port2, cert, key });
+  assert.equal(r.worker, true, JSON.stringify(r));
+  assert.equal(r.port, port2);
+  assert.deepEqual(r.hello, [200, 'worker says hello w'], JSON.stringify(r));
+  assert.deepEqual(r.protocols, ['h3'], JSON.stringify(r));
+  assert.equal(r.closed, true);
+});

@@ -1,0 +1,79 @@
+// The IWA side of tests/iwa/js_h3_server_iwa.test.mjs: the same kind of app as
+// h3_app.mjs, started inside an installed Isolated Web App on Chromium's own
+// Direct Sockets. The API is mounted at /api/, the wasm build at /wasm/.
+import SocketIWA from '/api/direct_sockets_api.js';
+
+const errors = [];
+let server;
+
+export async function start({ port, cert, key }) {
+  server = await SocketIWA.createHttp3Server('127.0.0.1', {
+    port,
+    certificate: { cert, key },
+    async fetch(request) {
+      const url = new URL(request.url);
+      // The test page fetches from the isolated-app:// origin: a cross-origin request
+      // (timing-allow-origin lets the page see nextHopProtocol).
+      const cors = { 'access-control-allow-origin': '*', 'timing-allow-origin': '*' };
+      if (url.pathname === '/hello') return new Response(`hello ${url.searchParams.get('name')}`, { headers: cors });
+      if (url.pathname === '/sum') {
+        const b = new Uint8Array(await request.arrayBuffer());
+        return Response.json({ bytes: b.length }, { headers: cors });
+      }
+      if (url.pathname === '/throw') throw new Error('on purpose');
+      return new Response('not found', { status: 404, headers: cors });
+    },
+  });
+  server.on('error', (e) => errors.push(e.code));
+  return { port: server.port, address: server.address, hash: [...server.certificateHashes[0].value] };
+}
+
+/** Chromium's own fetch() (HTTP/3: --origin-to-force-quic-on) against the server in this page. */
+export async function fetchAll(port) {
+  const base = `https://127.0.0.1:${port}`;
+  const out = {};
+  const hello = await fetch(`${base}/hello?name=x`);
+  out.hello = [hello.status, await hello.text()];
+  const sum = await fetch(`${base}/sum`, { method: 'POST', body: new Uint8Array(100_000), headers: { 'content-type': 'text/plain' } });
+  out.sum = [sum.status, await sum.json()];
+  // The 500 for a throwing handler has no CORS header, so the page sees a network
+  // error; the test reads the status with aioquic instead.
+  out.thrown = await fetch(`${base}/throw`).then((r) => r.status, (e) => e.name);
+  const after = await fetch(`${base}/hello?name=after`);
+  out.after = [after.status, await after.text()];
+  out.protocols = [...new Set(performance.getEntriesByType('resource').filter((e) => e.name.startsWith(base) && !e.name.includes('/throw')).map((e) => e.nextHopProtocol))];
+  out.errors = errors.slice();
+  return out;
+}
+
+let worker;
+function ask(msg) {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data));
+    worker.onerror = (e) => reject(new Error(`worker: ${e.message}`));
+    worker.postMessage(msg);
+  });
+}
+
+/** The same server in a dedicated worker; the page fetches from it over HTTP/3. */
+export async function inWorker({ port, cert, key }) {
+  // IWAs enforce Trusted Types for script URLs (CSP require-trusted-types-for 'script').
+  const policy = self.trustedTypes.createPolicy('socket-iwa-test-worker', { createScriptURL: (u) => (u === '/t/h3_iwa_worker.js' ? u : null) });
+  worker = new Worker(policy.createScriptURL('/t/h3_iwa_worker.js'), { type: 'module' });
+  const info = await ask({ start: { port, cert, key } });
+  const r = await fetch(`https://127.0.0.1:${port}/hello?name=w`);
+  info.hello = [r.status, await r.text()];
+  info.protocols = [...new Set(performance.getEntriesByType('resource').filter((e) => e.name.includes(`:${port}/hello?name=w`)).map((e) => e.nextHopProtocol))];
+  info.closed = (await ask({ stop: true })).closed;
+  worker.terminate();
+  return info;
+}
+
+export function errorCodes() {
+  return errors.slice();
+}
+
+export async function stop() {
+  await server.close();
+  return 'closed';
+}
