@@ -1,6 +1,6 @@
 // A test app (not the demo) for SocketIWA.createHttp3Server under Node 26:
 // its own routes, errors reported as JSON lines on stdout. Driven by
-// tests/test_js_h3_server.py; "close" on stdin closes the server.
+// tests/interop/test_js_h3_server.py; "close" on stdin closes the server.
 //   node tests/js_servers/h3_app.mjs [host]
 import SocketIWA from '../../api/direct_sockets_api.js';
 
