@@ -207,6 +207,7 @@ import SocketIWA from './api/direct_sockets_api.js';
 const cases = [
   ['not-an-ip', { fetch() {} }], ['127.0.0.1', { port: 70000, fetch() {} }], ['127.0.0.1', { port: 0 }],
   ['127.0.0.1', null], ['127.0.0.1', { fetch() {}, certificate: { cert: 'x', key: 'y' } }],
+  ['127.0.0.1', { fetch() {}, storage: '/tmp/x' }],
 ];
 for (const [h, o] of cases) {
   try { await SocketIWA.createHttp3Server(h, o); console.log(JSON.stringify({ ok: true })); }
@@ -217,7 +218,7 @@ for (const [h, o] of cases) {
     rows = [json.loads(l) for l in out.stdout.splitlines()]
     assert [(r.get("name"), r.get("code")) for r in rows] == [
         ("TypeError", "ERR_INVALID_IP_ADDRESS"), ("TypeError", "ERR_SOCKET_BAD_PORT"), ("TypeError", "ERR_INVALID_ARG_TYPE"),
-        ("TypeError", "ERR_INVALID_ARG_TYPE"), ("TypeError", "ERR_INVALID_ARG_VALUE")], out.stderr
+        ("TypeError", "ERR_INVALID_ARG_TYPE"), ("TypeError", "ERR_INVALID_ARG_VALUE"), ("SocketIWAError", "ENOTSUP")], out.stderr
     assert all("createHttp3Server" in r["message"] or "port" in r["message"] for r in rows)
 
 
