@@ -23,8 +23,17 @@ export interface RedisClientOptions {
   maxBulkBytes?: number;
 }
 
+/** Events of a RedisClient. */
+export interface RedisClientEvents {
+  ready(): void;
+  reconnecting(info: { attempt: number; delayMs: number }): void;
+  /** A lost connection (SocketIWAError, code ECONNRESET or the socket's), a protocol error, or what a subscriber's listener threw. */
+  error(err: Error): void;
+  end(): void;
+}
+
 /** Events: ready, reconnecting ({attempt, delayMs}), error, end. */
-export declare class RedisClient extends Emitter {
+export declare class RedisClient extends Emitter<RedisClientEvents> {
   constructor(opts?: RedisClientOptions);
   readonly options: RedisClientOptions;
   readonly isReady: boolean;

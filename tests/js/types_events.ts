@@ -2,6 +2,7 @@
 // per-event handler types and the `socket-iwa/node` declarations, imported
 // through the package's own "exports" (self-reference), as a user would.
 import SocketIWA, { createTCP, createTCPServer, type RemoteInfo, type SocketIWAError, type ServerSocket } from 'socket-iwa';
+import { createRedisClient } from 'socket-iwa/resp';
 import directSockets, { install, UDPSocket, TCPSocket, TCPServerSocket, MulticastController, type UDPMessage } from 'socket-iwa/node';
 
 async function events(): Promise<void> {
@@ -36,6 +37,25 @@ async function events(): Promise<void> {
   wsServer.on('connection', (conn, request) => { conn.send('hi'); console.log(request?.path); });
   const raw = await createTCPServer();
   raw.on('connection', (conn) => { conn.on('message', (b) => console.log(b)); });
+  // A wrong handler signature does not compile (tsc reports an unused @ts-expect-error otherwise):
+  // @ts-expect-error the 'connection' of a Socket.IO server hands over a ServerSocket, not a string
+  server.on('connection', (socket: string) => console.log(socket));
+  // @ts-expect-error a UDP 'message' handler's second parameter is a RemoteInfo
+  udp.on('message', (data, rinfo: string) => console.log(rinfo));
+
+  const h3 = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: (req) => new Response(req.url) });
+  h3.on('error', (err) => { const code: string = err.code; console.log(code, err.message); });
+  h3.once('close', () => console.log('closed'));
+  // @ts-expect-error an HTTP/3 server's 'error' carries a SocketIWAError, not a number
+  h3.on('error', (err: number) => console.log(err));
+  const hash: Uint8Array = h3.certificateHashes[0].value;
+  void hash;
+
+  const redis = await createRedisClient({ host: '127.0.0.1', port: 6379 });
+  redis.on('reconnecting', ({ attempt, delayMs }) => console.log(attempt + delayMs));
+  redis.on('error', (err) => console.log(err.message));
+  // @ts-expect-error 'reconnecting' hands over { attempt, delayMs }
+  redis.on('reconnecting', (info: { attempts: string }) => console.log(info.attempts));
 
   install(globalThis);
   const g = install({});

@@ -17,5 +17,10 @@ async function misuse(): Promise<void> {
   await createTCP('127.0.0.1', 1, { protocol: 'socket.io', reconnectionAttempts: 'many' }); // error: option type
   const info = await new UDPSocket({ localAddress: '::1' }).opened;
   console.log(info.localAdress); // error: misspelled open-info field
+  const h3 = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('') });
+  h3.on('error', (err) => console.log(err.cod)); // error: misspelled error field
+  h3.on('eror', () => {}); // error: misspelled event name
+  const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' });
+  server.on('connection', (conn) => conn.emitWithAck('x')); // error: a WebSocket connection is not a Socket.IO socket
 }
 void misuse;
