@@ -90,12 +90,29 @@ class Server:
                 self.proc.wait()
 
 
+# The native server and the same Rust code built for wasm32-unknown-emscripten, under
+# Node 26 on the Direct Sockets bridge (scripts/test.d/20-wasm-link.sh builds it).
+# SOCKET_IWA_H3_WASM=0 leaves the wasm one out. A test module that sets
+# SERVER_KINDS = BOTH_KINDS gets its `server` fixture once per kind.
+BOTH_KINDS = ["native"] + ([] if os.environ.get("SOCKET_IWA_H3_WASM") == "0" else ["wasm-node"])
+
+
+def pytest_generate_tests(metafunc):
+    kinds = getattr(metafunc.module, "SERVER_KINDS", None)
+    if kinds and "server" in metafunc.fixturenames:
+        metafunc.parametrize("server", kinds, indirect=True)
+
+
 @pytest.fixture
-def server():
-    s = Server()
+def server(request):
+    s = Server(kind=getattr(request, "param", "native"))
     yield s
     s.stop()
-    assert s.proc.returncode == 0, f"server exited with {s.proc.returncode}: {s.proc.stderr.read()}"
+    if s.kind == "native":
+        assert s.proc.returncode == 0, f"server exited with {s.proc.returncode}: {s.proc.stderr.read()}"
+    else:
+        # The Node runner ends on SIGTERM without a handler; it must not have died before.
+        assert s.proc.returncode in (0, -15), s.proc.stderr.read()
 
 
 def run_client(port, *extra, host="127.0.0.1", timeout=30):

@@ -13,6 +13,7 @@ against a 4 MiB connection budget. Loopback only; every loop bounded in bytes an
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, StreamReset, StopSendingReceived
 
 from conftest import BIN, Server, pin_args, run_client
-from h3_peers import STEP, bytes_pattern, config as h3_config, h3_connect
+from h3_peers import STEP, bytes_pattern, h3_connect
 
 MIB = 1 << 20
 CONN_LIMIT = 4 * MIB
@@ -142,31 +143,18 @@ def warm_up(server):
     return rss(server.proc.pid)
 
 
+@contextlib.contextmanager
+def serving(server):
+    """Yields the started server; stops it afterwards and, when the test passed, checks it exited cleanly."""
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0, server.proc.stderr.read()
+
+
 def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def test_echo_streams_non_reader_bounded():
-    s = budget_server()
-    try:
-        base = warm_up(s)
-
-        async def main():
-            async with silent_connect(s.port, "echo") as peer:
-                per = PUSH // 128
-                chunk = bytes(range(256)) * (per // 256)
-                for _ in range(128):
-                    sid = peer._quic.get_next_available_stream_id()
-                    peer._quic.send_stream_data(sid, chunk, end_stream=False)
-                sent = await until_stalled(peer)
-                # While the attacker is held, a legitimate client is served.
-                await asyncio.to_thread(legit_echo, s.port)
-                check_bounded(s, base, sent, "echo x128 streams")
-                assert peer.terminated is None
-        run(main())
-    finally:
-        s.stop()
-    assert s.proc.returncode == 0, s.proc.stderr.read()
 
 
 async def h3_session(peer: Silent, protocol: str, path: str) -> int:
@@ -183,31 +171,6 @@ async def h3_session(peer: Silent, protocol: str, path: str) -> int:
     return sid
 
 
-def test_webtransport_stream_non_reader_bounded():
-    s = budget_server()
-    try:
-        base = warm_up(s)
-
-        async def main():
-            async with silent_connect(s.port, "h3") as peer:
-                sess = await h3_session(peer, "webtransport", "/wt/echo")
-                b = peer.h3.create_webtransport_stream(sess, is_unidirectional=False)
-                # As in h3_peers.wt_bidi: mark our WT bidi stream so its echo is not parsed as HTTP/3 frames.
-                from aioquic.h3.connection import FrameType
-                with peer.h3._get_or_create_stream(b) as st:
-                    st.frame_type = FrameType.WEBTRANSPORT_STREAM
-                    st.session_id = sess
-                peer._quic.send_stream_data(b, bytes(PUSH), end_stream=False)
-                sent = await until_stalled(peer)
-                await asyncio.to_thread(legit_h3, s.port)
-                check_bounded(s, base, sent, "WebTransport bidi stream")
-                assert peer.terminated is None
-        run(main())
-    finally:
-        s.stop()
-    assert s.proc.returncode == 0, s.proc.stderr.read()
-
-
 def ws_binary(payload: bytes) -> bytes:
     key = b"\x00\x00\x00\x00"  # masked with a zero key: the payload is unchanged
     n = len(payload)
@@ -215,49 +178,66 @@ def ws_binary(payload: bytes) -> bytes:
     return hdr + key + payload
 
 
-def test_websocket_non_reader_bounded():
-    s = budget_server()
-    try:
+async def push_echo_streams(peer: Silent):
+    per = PUSH // 128
+    chunk = bytes(range(256)) * (per // 256)
+    for _ in range(128):
+        sid = peer._quic.get_next_available_stream_id()
+        peer._quic.send_stream_data(sid, chunk, end_stream=False)
+
+
+async def push_webtransport_stream(peer: Silent):
+    sess = await h3_session(peer, "webtransport", "/wt/echo")
+    b = peer.h3.create_webtransport_stream(sess, is_unidirectional=False)
+    # As in h3_peers.wt_bidi: mark our WT bidi stream so its echo is not parsed as HTTP/3 frames.
+    from aioquic.h3.connection import FrameType
+    with peer.h3._get_or_create_stream(b) as st:
+        st.frame_type = FrameType.WEBTRANSPORT_STREAM
+        st.session_id = sess
+    peer._quic.send_stream_data(b, bytes(PUSH), end_stream=False)
+
+
+async def push_websocket(peer: Silent):
+    sid = await h3_session(peer, "websocket", "/ws/echo")
+    frame = ws_binary(bytes(256 * 1024))
+    for _ in range(PUSH // len(frame)):
+        peer.h3.send_data(sid, frame, end_stream=False)
+
+
+async def push_parallel_posts(peer: Silent):
+    peer.h3 = H3Connection(peer._quic)
+    body = bytes(PUSH // 64)
+    for _ in range(64):
+        sid = peer._quic.get_next_available_stream_id()
+        peer.h3.send_headers(sid, [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"localhost"),
+                                   (b":path", b"/echo")], end_stream=False)
+        peer.h3.send_data(sid, body, end_stream=True)
+
+
+# (what, ALPN, the attacker's push, the legitimate client served meanwhile)
+NON_READERS = {
+    "echo_streams": ("echo x128 streams", "echo", push_echo_streams, legit_echo),
+    "webtransport_stream": ("WebTransport bidi stream", "h3", push_webtransport_stream, legit_h3),
+    "websocket": ("WebSocket over HTTP/3", "h3", push_websocket, legit_h3),
+    "parallel_post_echo": ("64 parallel POST /echo", "h3", push_parallel_posts, legit_h3),
+}
+
+
+@pytest.mark.parametrize("case", list(NON_READERS))
+def test_non_reader_bounded(case):
+    what, alpn, push, legit = NON_READERS[case]
+    with serving(budget_server()) as s:
         base = warm_up(s)
 
         async def main():
-            async with silent_connect(s.port, "h3") as peer:
-                sid = await h3_session(peer, "websocket", "/ws/echo")
-                frame = ws_binary(bytes(256 * 1024))
-                for _ in range(PUSH // len(frame)):
-                    peer.h3.send_data(sid, frame, end_stream=False)
+            async with silent_connect(s.port, alpn) as peer:
+                await push(peer)
                 sent = await until_stalled(peer)
-                await asyncio.to_thread(legit_h3, s.port)
-                check_bounded(s, base, sent, "WebSocket over HTTP/3")
+                # While the attacker is held, a legitimate client is served.
+                await asyncio.to_thread(legit, s.port)
+                check_bounded(s, base, sent, what)
                 assert peer.terminated is None
         run(main())
-    finally:
-        s.stop()
-    assert s.proc.returncode == 0, s.proc.stderr.read()
-
-
-def test_parallel_post_echo_non_reader_bounded():
-    s = budget_server()
-    try:
-        base = warm_up(s)
-
-        async def main():
-            async with silent_connect(s.port, "h3") as peer:
-                peer.h3 = H3Connection(peer._quic)
-                body = bytes(PUSH // 64)
-                for _ in range(64):
-                    sid = peer._quic.get_next_available_stream_id()
-                    peer.h3.send_headers(sid, [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"localhost"),
-                                               (b":path", b"/echo")], end_stream=False)
-                    peer.h3.send_data(sid, body, end_stream=True)
-                sent = await until_stalled(peer)
-                await asyncio.to_thread(legit_h3, s.port)
-                check_bounded(s, base, sent, "64 parallel POST /echo")
-                assert peer.terminated is None
-        run(main())
-    finally:
-        s.stop()
-    assert s.proc.returncode == 0, s.proc.stderr.read()
 
 
 def test_server_budget_refuses_new_work_then_recovers():
@@ -265,8 +245,7 @@ def test_server_budget_refuses_new_work_then_recovers():
     stream is refused with ECHO_SERVER_BUSY (STOP_SENDING + RESET_STREAM) and a new
     HTTP/3 request gets 503, the connection staying up; once the attackers leave,
     the same work is served."""
-    s = budget_server("--server-buffer-limit", str(3 * CONN_LIMIT // 2))
-    try:
+    with serving(budget_server("--server-buffer-limit", str(3 * CONN_LIMIT // 2))) as s:
         async def main():
             peers = []
             for _ in range(2):
@@ -299,9 +278,6 @@ def test_server_budget_refuses_new_work_then_recovers():
                 await asyncio.sleep(0.5)
             assert rep and rep["verified"], (rc, rep, err)
         run(main(), timeout=90)
-    finally:
-        s.stop()
-    assert s.proc.returncode == 0, s.proc.stderr.read()
 
 
 def qpack_int(flags: int, prefix: int, v: int) -> bytes:
@@ -331,8 +307,7 @@ def test_oversized_header_section_431_connection_survives(size, name):
     """Header values of 100 KB to 8 MB, and a 300-byte field name in a small section
     (nghttp3's QPACK decoder fails the whole connection past 64 KiB per value or 256
     bytes per name): 431 on that request, the connection keeps serving."""
-    s = Server()
-    try:
+    with serving(Server()) as s:
         async def main():
             async with h3_connect("127.0.0.1", s.port) as c:
                 sid = c._quic.get_next_available_stream_id()
@@ -349,9 +324,6 @@ def test_oversized_header_section_431_connection_survives(size, name):
                 assert st == 200 and body == b"z" * 5000
                 assert c.terminated is None
         run(main())
-    finally:
-        s.stop()
-    assert s.proc.returncode == 0, s.proc.stderr.read()
 
 
 @pytest.mark.parametrize("args,names", [
@@ -374,8 +346,7 @@ def test_memory_returned_after_many_connections_reclaimed():
     machine opens them; scripts/idle_soak.py covers the idle timeout itself).
     Bounded: 200 sequential handshakes."""
     n = 200
-    s = Server("--idle-timeout-ms", "120000")
-    try:
+    with serving(Server("--idle-timeout-ms", "120000")) as s:
         async def main():
             cfg = QuicConfiguration(is_client=True, alpn_protocols=["echo"], verify_mode=0, server_name="localhost",
                                     idle_timeout=600)
@@ -400,6 +371,3 @@ def test_memory_returned_after_many_connections_reclaimed():
         assert closed == n, closed
         assert peak - before > 4 * MIB, "the connections did not cost memory; nothing to check"
         assert after - before < (peak - before) / 2, (before, peak, after)
-    finally:
-        s.stop()
-    assert s.proc.returncode == 0, s.proc.stderr.read()

@@ -7,18 +7,17 @@ server, the same server built for wasm under Node, and an aioquic HTTP/3 echo
 peer. Loopback only."""
 
 import asyncio
-import os
 
-import pytest
 from aioquic.h3.events import DataReceived, HeadersReceived, WebTransportStreamDataReceived
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
 from aioquic_peers import make_cert
-from conftest import Server, cert_sha256_of_pem, free_udp_port, register_cert
+from conftest import BOTH_KINDS, cert_sha256_of_pem, free_udp_port, register_cert
 from h3_peers import H3ServerProtocol
 from test_h3_client import run_client
 
-KINDS = ["native"] + ([] if os.environ.get("SOCKET_IWA_H3_WASM") == "0" else ["wasm-node"])
+# Every test taking `server` runs against the native server and the wasm one (conftest.py).
+SERVER_KINDS = BOTH_KINDS
 
 SESSION_ARGS = ["--webtransport", "/wt/echo", "--wt-datagrams", "200", "--wt-datagram-size", "100",
                 "--wt-stream-bytes", "300000", "--websocket", "/ws/echo", "--ws-message-bytes", "70000"]
@@ -45,17 +44,6 @@ def check_sessions(rc, rep, err, datagrams=200, stream_bytes=300000, all_datagra
     assert ws["close_code_sent"] == 1000 and ws["close_code_received"] == 1000
     # text (17) + binary (70000) + fragmented text (200)
     assert ws["bytes_echoed"] == 17 + 70000 + 200, ws
-
-
-@pytest.fixture(params=KINDS)
-def server(request):
-    s = Server(kind=request.param)
-    yield s
-    s.stop()
-    if s.kind == "native":
-        assert s.proc.returncode == 0, s.proc.stderr.read()
-    else:
-        assert s.proc.returncode in (0, -15), s.proc.stderr.read()
 
 
 def test_sessions_against_our_server(server):

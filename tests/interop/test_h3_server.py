@@ -4,28 +4,13 @@ HTTP/3) against aioquic's HTTP/3 client, plus bad input. Loopback only."""
 import asyncio
 import os
 
-import pytest
-from wsproto.frame_protocol import FrameProtocol, Opcode, CloseReason
+from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from conftest import Server
+from conftest import BOTH_KINDS, Server
 from h3_peers import STEP, bytes_pattern, close_capsule, control_frames, h3_connect
 
-# The same Rust code built for wasm32-unknown-emscripten, under Node 26 on the
-# Direct Sockets bridge (as in test_wasm_server.py; scripts/test.d/20-wasm-link.sh builds it).
-# SOCKET_IWA_H3_WASM=0 leaves it out.
-KINDS = ["native"] + ([] if os.environ.get("SOCKET_IWA_H3_WASM") == "0" else ["wasm-node"])
-
-
-@pytest.fixture(params=KINDS)
-def server(request):
-    s = Server(kind=request.param)
-    yield s
-    s.stop()
-    if s.kind == "native":
-        assert s.proc.returncode == 0, s.proc.stderr.read()
-    else:
-        # The Node runner ends on SIGTERM without a handler; it must not have died before.
-        assert s.proc.returncode in (0, -15), s.proc.stderr.read()
+# Every test taking `server` runs against the native server and the wasm one (conftest.py).
+SERVER_KINDS = BOTH_KINDS
 
 
 def run(coro, timeout=60):

@@ -14,11 +14,10 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, ROOT, Server
+from conftest import BIN, BOTH_KINDS, ROOT, Server
 from h3_peers import STEP, bytes_pattern, h3_connect, status
 
 SECRET = b"TOP SECRET outside the served directory"
-KINDS = ["native"] + ([] if os.environ.get("SOCKET_IWA_H3_WASM") == "0" else ["wasm-node"])
 
 
 def big() -> bytes:
@@ -59,7 +58,7 @@ def start(kind, tree, monkeypatch, *extra):
     return Server("--static", str(tree / "site"), *extra, kind=kind)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", BOTH_KINDS)
 def test_join_page_and_files_over_h3(kind, tree, monkeypatch):
     s = start(kind, tree, monkeypatch)
     try:
