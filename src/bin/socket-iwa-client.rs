@@ -62,14 +62,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    socket_iwa::log::init(args.json, args.verbose);
-    match connect(&args) {
-        Ok(ok) => std::process::exit(if ok { 0 } else { 2 }),
-        Err(e) => {
-            eprintln!("socket-iwa-client: {e}");
-            std::process::exit(1);
-        }
-    }
+    socket_iwa::log::client_main("socket-iwa-client", args.json, args.verbose, || connect(&args));
 }
 
 fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {

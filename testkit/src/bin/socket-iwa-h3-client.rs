@@ -65,14 +65,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    socket_iwa::log::init(args.json, args.verbose);
-    match fetch(&args) {
-        Ok(ok) => std::process::exit(if ok { 0 } else { 2 }),
-        Err(e) => {
-            eprintln!("socket-iwa-h3-client: {e}");
-            std::process::exit(1);
-        }
-    }
+    socket_iwa::log::client_main("socket-iwa-h3-client", args.json, args.verbose, || fetch(&args));
 }
 
 fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
