@@ -3,23 +3,20 @@
 // Needs root (ip netns); fails, never skips, when that is not possible.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addMulticastNetns, ip, removeNetns, runInner } from './iwa_netns.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ns = `siwa-mc-${process.pid}`;
-const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
 test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the README quick example in both', { timeout: 90000 }, async (t) => {
   const peer = `${ns}-p`;
   const va = `sv6a${process.pid % 100000}`, vb = `sv6b${process.pid % 100000}`;
-  ip('netns', 'add', ns);
-  ip('netns', 'add', peer);
   try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'multicast', 'on');
-    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'lo');
+    addMulticastNetns(ns);
+    ip('netns', 'add', peer);
     // IPv6 multicast needs a real multicast link: a veth pair to a peer namespace.
     for (const n of [ns, peer]) execFileSync('ip', ['netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     ip('link', 'add', va, 'type', 'veth', 'peer', 'name', vb);
@@ -27,17 +24,7 @@ test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the
     ip('link', 'set', vb, 'netns', peer);
     ip('-n', ns, 'link', 'set', va, 'up');
     ip('-n', peer, 'link', 'set', vb, 'up');
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(here, 'iwa_multicast_inner.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 80000);
-    const code = await new Promise((r) => child.on('close', r));
-    clearTimeout(timer);
-    assert.equal(code, 0, `inner script failed: ${stderr.slice(-2000)}`);
-    const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-    assert.ok(line, `no result line; stdout: ${stdout.slice(-1000)} stderr: ${stderr.slice(-1000)}`);
-    const out = JSON.parse(line);
+    const out = await runInner(ns, path.join(here, 'iwa_multicast_inner.js'));
     t.diagnostic(`media: sent ${JSON.stringify(out.mediaSent)} iwa ${JSON.stringify(out.mediaIwa)} node ${JSON.stringify(out.mediaNode)} lossy ${JSON.stringify(out.lossySent)} ${JSON.stringify(out.mediaLossy)}`);
     assert.equal(out.error, undefined, out.error);
     assert.equal(out.nodeError, undefined, out.nodeError);
@@ -78,14 +65,7 @@ test('multicast in a network namespace: IWA ↔ Node over IPv4 and IPv6, and the
     // the receiver counts gaps below its highest sequence; trailing skips are invisible
     assert.ok(lossy > 0 && lossy <= out.lossySent.skipped, `reported ${lossy} lost of ${out.lossySent.skipped} skipped`);
   } finally {
-    // Anything still running in the namespace was started by this test (the
-    // inner script and its Chromium): end those processes, then the namespace.
-    try {
-      for (const pid of ip('netns', 'pids', ns).split('\n').map(Number).filter(Boolean)) {
-        try { process.kill(pid, 'SIGKILL'); } catch {}
-      }
-    } catch {}
-    try { ip('netns', 'del', ns); } catch {}
+    removeNetns(ns);
     try { ip('netns', 'del', peer); } catch {} // takes the veth pair with it
   }
 });

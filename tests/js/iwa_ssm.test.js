@@ -6,32 +6,18 @@
 // Runs in a network namespace created here (needs root; fails, never skips).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addMulticastNetns, removeNetns, runInner } from './iwa_netns.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ns = `siwa-ssm-${process.pid}`;
-const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const range = (tag, kind, from) => Array.from({ length: 5 }, (_, i) => `${tag}-${kind}-${i}|${from}`);
 
 test('source-specific multicast in the IWA: detected with the feature, receives the chosen source only; ENOTSUP without', { timeout: 90000 }, async () => {
-  ip('netns', 'add', ns);
   try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'multicast', 'on');
-    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'lo');
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(here, 'iwa_ssm_inner.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 80000);
-    const code = await new Promise((r) => child.on('close', r));
-    clearTimeout(timer);
-    assert.equal(code, 0, `inner script failed: ${stderr.slice(-2000)}`);
-    const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-    assert.ok(line, `no result line; stdout: ${stdout.slice(-1000)} stderr: ${stderr.slice(-1000)}`);
-    const out = JSON.parse(line);
+    addMulticastNetns(ns);
+    const out = await runInner(ns, path.join(here, 'iwa_ssm_inner.js'));
     assert.equal(out.error, undefined, `${out.error}\n${(out.console || []).join('\n')}`);
     const { enabled, disabled } = out;
     // with the feature
@@ -46,11 +32,6 @@ test('source-specific multicast in the IWA: detected with the feature, receives 
     assert.match(disabled.probe.plain, /^joined/); // sourceAddress dropped: a wrong-family source is not even checked
     assert.deepEqual(disabled.received, disabled.control, 'plain Direct Sockets without the feature: any-source, both senders heard');
   } finally {
-    try {
-      for (const pid of ip('netns', 'pids', ns).split('\n').map(Number).filter(Boolean)) {
-        try { process.kill(pid, 'SIGKILL'); } catch {}
-      }
-    } catch {}
-    try { ip('netns', 'del', ns); } catch {}
+    removeNetns(ns);
   }
 });

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
-import { createNetns, runIn } from './netns.mjs';
-import { checkSsm, hashSink, patternServer, probePatternSha256, udpReplyPeer } from './peers.mjs';
+import { childInNetns } from './netns.mjs';
+import { bytesPattern, checkSsm, hashSink, patternServer, portOf, probePatternSha256, udpReplyPeer } from './peers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const appDir = path.resolve(here, '../../iwa');
@@ -50,16 +50,6 @@ after(async () => {
 const start = (args) => iwa.call('/loader.js', 'start', { module: MODULE, args });
 const ready = (id) => iwa.call('/loader.js', 'ready', id, 20000);
 const done = (id, ms = 30000) => iwa.call('/loader.js', 'done', id, ms);
-
-function portOf(readyText) {
-  return Number(/:(\d+)(\s|$)/.exec(readyText)[1]);
-}
-
-function bytesPattern(n, seed) {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 131 + seed * 7 + (i >> 10)) & 0xff;
-  return b;
-}
 
 test('IWA: JSPI is wired (Suspending imports, promising main) and the app is cross-origin isolated', async () => {
   const id = await start(['socket-family', '2']);
@@ -332,24 +322,16 @@ test('IWA: closing an fd from another export wakes a recv suspended on it', asyn
 });
 
 test('IWA: multicast round trip through setsockopt(IP_ADD_MEMBERSHIP), Chromium in a private network namespace', async () => {
-  const ns = createNetns('dsb-iwa');
-  try {
-    const res = await runIn(ns, process.execPath, [path.join(here, 'iwa_multicast_child.mjs')], { timeoutMs: 120000 });
-    const line = res.stdout.split('\n').find((l) => l.startsWith('CHILD '));
-    assert.ok(line, `child exit ${res.code}\nstdout: ${res.stdout}\nstderr: ${res.stderr.slice(-3000)}`);
-    const out = JSON.parse(line.slice(6));
-    assert.equal(out.error, undefined, out.error);
-    assert.equal(out.probe.ok, true, JSON.stringify(out));
-    assert.equal(out.probe.answered, 3);
-    assert.equal(out.peer.announcements.length, 1);
-    assert.deepEqual(out.peer.replies.map((r) => r.text).sort(), ['echo:ping-0', 'echo:ping-1', 'echo:ping-2']);
-    assert.equal(out.probe.joinTwiceErrno, out.probe.eaddrinuse);
-    assert.equal(out.probe.leaveTwiceErrno, out.probe.eaddrnotavail);
-    assert.deepEqual(out.groupsWhileJoined.tracked, ['239.10.10.10']);
-    assert.deepEqual(out.groupsWhileJoined.controller, ['239.10.10.10'], 'MulticastController.joinedGroups agrees');
-  } finally {
-    ns.destroy();
-  }
+  const out = await childInNetns('dsb-iwa', path.join(here, 'iwa_multicast_child.mjs'), [], 120000);
+  assert.equal(out.error, undefined, out.error);
+  assert.equal(out.probe.ok, true, JSON.stringify(out));
+  assert.equal(out.probe.answered, 3);
+  assert.equal(out.peer.announcements.length, 1);
+  assert.deepEqual(out.peer.replies.map((r) => r.text).sort(), ['echo:ping-0', 'echo:ping-1', 'echo:ping-2']);
+  assert.equal(out.probe.joinTwiceErrno, out.probe.eaddrinuse);
+  assert.equal(out.probe.leaveTwiceErrno, out.probe.eaddrnotavail);
+  assert.deepEqual(out.groupsWhileJoined.tracked, ['239.10.10.10']);
+  assert.deepEqual(out.groupsWhileJoined.controller, ['239.10.10.10'], 'MulticastController.joinedGroups agrees');
 });
 
 test('IWA without the local-network permission: bind and connect reach Rust as PermissionDenied', async () => {
@@ -377,13 +359,5 @@ test('IWA: source-specific membership is refused with EOPNOTSUPP without SourceS
 });
 
 test('IWA with SourceSpecificMulticastInDirectSockets: IP_ADD_SOURCE_MEMBERSHIP joins (detected, not assumed) and hears the chosen source only (network namespace)', async () => {
-  const ns = createNetns('dsb-iwa-ssm');
-  try {
-    const res = await runIn(ns, process.execPath, [path.join(here, 'ssm_child.mjs'), 'iwa'], { timeoutMs: 120000 });
-    const line = res.stdout.split('\n').find((l) => l.startsWith('CHILD '));
-    assert.ok(line, `child exit ${res.code}\nstdout: ${res.stdout}\nstderr: ${res.stderr.slice(-3000)}`);
-    checkSsm(JSON.parse(line.slice(6)));
-  } finally {
-    ns.destroy();
-  }
+  checkSsm(await childInNetns('dsb-iwa-ssm', path.join(here, 'ssm_child.mjs'), ['iwa'], 120000));
 });

@@ -10,23 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from '../../node/direct-sockets.js';
 import { startProbe, runProbe, within } from './probe_runner.mjs';
-import { createNetns, runIn } from './netns.mjs';
-import { checkSsm, patternServer, udpReplyPeer } from './peers.mjs';
+import { childInNetns } from './netns.mjs';
+import { bytesPattern, checkSsm, patternServer, portOf, udpReplyPeer } from './peers.mjs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { probeJs } from './probe_runner.mjs';
 
 install(globalThis);
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function portOf(readyText) {
-  return Number(/:(\d+)(\s|$)/.exec(readyText)[1]);
-}
-
-function bytesPattern(n, seed) {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 131 + seed * 7 + (i >> 10)) & 0xff;
-  return b;
-}
 
 async function freePort() {
   const s = net.createServer();
@@ -158,25 +148,16 @@ test('close() from another export wakes a recv suspended on a real socket', asyn
 });
 
 test('multicast round trip through setsockopt(IP_ADD_MEMBERSHIP) in a private network namespace', async () => {
-  const ns = createNetns('dsb-node');
-  try {
-    const node = process.execPath;
-    const res = await runIn(ns, node, [path.join(here, 'multicast_node_child.mjs'), '239.10.10.10', '5353', '3'], { timeoutMs: 40000 });
-    const line = res.stdout.split('\n').find((l) => l.startsWith('CHILD '));
-    assert.ok(line, `child output: ${res.stdout}\n${res.stderr}`);
-    const out = JSON.parse(line.slice(6));
-    assert.equal(out.probe.ok, true, JSON.stringify(out));
-    assert.equal(out.probe.answered, 3);
-    assert.equal(out.peer.announcements.length, 1, 'peer received the probe\'s group datagram');
-    assert.equal(out.peer.replies.length, 3);
-    for (const r of out.peer.replies) assert.match(r.from, /:5353$/, 'replies come from the probe socket');
-    assert.deepEqual(out.probe.peers.sort(), [0, 1, 2].map(() => `127.0.0.1:${out.peer.senderPort}`));
-    assert.deepEqual(out.peer.replies.map((r) => r.text).sort(), ['echo:ping-0', 'echo:ping-1', 'echo:ping-2']);
-    assert.equal(out.probe.joinTwiceErrno, out.probe.eaddrinuse);
-    assert.equal(out.probe.leaveTwiceErrno, out.probe.eaddrnotavail);
-  } finally {
-    ns.destroy();
-  }
+  const out = await childInNetns('dsb-node', path.join(here, 'multicast_node_child.mjs'), ['239.10.10.10', '5353', '3'], 40000);
+  assert.equal(out.probe.ok, true, JSON.stringify(out));
+  assert.equal(out.probe.answered, 3);
+  assert.equal(out.peer.announcements.length, 1, 'peer received the probe\'s group datagram');
+  assert.equal(out.peer.replies.length, 3);
+  for (const r of out.peer.replies) assert.match(r.from, /:5353$/, 'replies come from the probe socket');
+  assert.deepEqual(out.probe.peers.sort(), [0, 1, 2].map(() => `127.0.0.1:${out.peer.senderPort}`));
+  assert.deepEqual(out.peer.replies.map((r) => r.text).sort(), ['echo:ping-0', 'echo:ping-1', 'echo:ping-2']);
+  assert.equal(out.probe.joinTwiceErrno, out.probe.eaddrinuse);
+  assert.equal(out.probe.leaveTwiceErrno, out.probe.eaddrnotavail);
 });
 
 test('TCP download: blocking read() of 4 MiB from a node:net server, pattern verified', async () => {
@@ -311,13 +292,5 @@ test('a host name that does not resolve: connect() (TCP, UDP) and a sendto()\'s 
 });
 
 test('source-specific multicast (IP_ADD_SOURCE_MEMBERSHIP) in a private network namespace: only the chosen source is heard', async () => {
-  const ns = createNetns('dsb-ssm');
-  try {
-    const res = await runIn(ns, process.execPath, [path.join(here, 'ssm_child.mjs'), 'node'], { timeoutMs: 40000 });
-    const line = res.stdout.split('\n').find((l) => l.startsWith('CHILD '));
-    assert.ok(line, `child exit ${res.code}\nstdout: ${res.stdout}\nstderr: ${res.stderr.slice(-3000)}`);
-    checkSsm(JSON.parse(line.slice(6)));
-  } finally {
-    ns.destroy();
-  }
+  checkSsm(await childInNetns('dsb-ssm', path.join(here, 'ssm_child.mjs'), ['node'], 40000));
 });

@@ -42,3 +42,20 @@ export function runIn(ns, cmd, args, { timeoutMs = 60000, env = process.env } = 
     child.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
   });
 }
+
+/**
+ * Runs `node script ...args` in a fresh namespace (prefix), which is removed
+ * afterwards; returns the JSON the child printed after `CHILD ` (throws with its
+ * output when there is none).
+ */
+export async function childInNetns(prefix, script, args = [], timeoutMs = 60000) {
+  const ns = createNetns(prefix);
+  try {
+    const res = await runIn(ns, process.execPath, [script, ...args], { timeoutMs });
+    const line = res.stdout.split('\n').find((l) => l.startsWith('CHILD '));
+    if (!line) throw new Error(`child exit ${res.code}\nstdout: ${res.stdout}\nstderr: ${res.stderr.slice(-3000)}`);
+    return JSON.parse(line.slice(6));
+  } finally {
+    ns.destroy();
+  }
+}

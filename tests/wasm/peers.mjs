@@ -4,6 +4,18 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import assert from 'node:assert/strict';
 
+/** The port at the end of a probe's READY text ("READY 127.0.0.1:4242"). */
+export function portOf(readyText) {
+  return Number(/:(\d+)(\s|$)/.exec(readyText)[1]);
+}
+
+/** A test payload of n bytes, different per seed. */
+export function bytesPattern(n, seed) {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 131 + seed * 7 + (i >> 10)) & 0xff;
+  return b;
+}
+
 /** The probe's byte pattern (src/main.rs `pattern`). */
 export function probePattern(n) {
   const b = Buffer.alloc(n);
