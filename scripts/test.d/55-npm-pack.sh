@@ -7,11 +7,15 @@
 # registry or npm's cache), and runs tests/npm/consumer.mjs there under Node's
 # permission model with read access to that project only (the repository is
 # unreadable): an import check, our Socket.IO server + stock socket.io-client,
-# the shipped wasm run under Node 26 (`--version` through JSPI, then serving
+# createHttp3Server with a fetch handler answering aioquic's HTTP/3 client
+# (tests/npm/h3_client.py: GET + POST, certificate hash checked), then
+# tsc --strict on tests/npm/consumer.ts (typed events) against the installed
+# declarations, the shipped wasm run under Node 26 (`--version` through JSPI, then serving
 # QUIC to our native client: full handshake, then 0-RTT). Then the
 # Direct Sockets coverage doc check (tests/npm/coverage_doc.mjs).
-# Bounded: pack 600 s (a cold wasm build), install 300 s, runs 60 s each;
-# ~40 s typical after 20-wasm-link.
+# Bounded: pack 600 s (a cold wasm build), install 300 s, the consumer 150 s (its
+# aioquic client 90 s), tsc 120 s, other runs 60 s each; ~50 s typical after
+# 20-wasm-link (the aioquic exchange and tsc add ~10 s).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -47,7 +51,33 @@ cp "$root/tests/npm/consumer.mjs" "$proj/"
 
 echo "--- npm-pack: consumer (read access to the fresh project only)" >&2
 sandbox=(--permission "--allow-fs-read=$proj" --allow-net --disable-warning=ExperimentalWarning)
-(cd "$proj" && timeout --kill-after=5 60 "$node" "${sandbox[@]}" consumer.mjs "$root") || fail "consumer checks failed"
+# The consumer's HTTP/3 server (step 5) waits for aioquic's result on its stdin (a fifo).
+mkfifo "$work/consumer.in"
+(cd "$proj" && exec timeout --kill-after=5 150 "$node" "${sandbox[@]}" consumer.mjs "$root") \
+  <"$work/consumer.in" >"$work/consumer.out" 2>&1 &
+consumer_pid=$!
+exec 3>"$work/consumer.in"
+h3=""
+for _ in $(seq 1 900); do  # up to 90 s for the Socket.IO steps and the wasm to compile on a loaded machine
+  h3=$(sed -n 's/^h3-listening //p' "$work/consumer.out")
+  [ -n "$h3" ] && break
+  kill -0 "$consumer_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -n "$h3" ]; then
+  h3port=$("$node" -p 'JSON.parse(process.argv[1]).port' "$h3")
+  timeout --kill-after=5 90 python3 "$root/tests/npm/h3_client.py" --port "$h3port" >&3 2>"$work/h3_client.log" \
+    || { cat "$work/h3_client.log" >&2; echo '{"error": "aioquic client failed"}' >&3; }
+fi
+exec 3>&-
+wait "$consumer_pid"; consumer_rc=$?
+grep -v '^h3-listening ' "$work/consumer.out" >&2
+[ "$consumer_rc" = 0 ] || fail "consumer checks failed"
+echo "--- npm-pack: tsc --strict on a typed-event consumer, against the installed declarations" >&2
+cp "$root/tests/npm/consumer.ts" "$proj/"
+(cd "$proj" && timeout --kill-after=5 120 "$node" "$root/node_modules/typescript/bin/tsc" --noEmit --strict --target es2022 \
+  --module nodenext --moduleResolution nodenext --lib es2022,dom --pretty false consumer.ts) >&2 \
+  || fail "tsc --strict rejected tests/npm/consumer.ts against the installed socket-iwa declarations"
 
 echo "--- npm-pack: the packaged wasm server under Node 26 (JSPI)" >&2
 want=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)  # the [package] version

@@ -2,10 +2,14 @@
 // (scripts/test.d/55-npm-pack.sh), under Node's permission model with read
 // access to that project only: nothing here can reach the repository.
 //   node --permission --allow-fs-read=PROJECT --allow-net consumer.mjs REPO
+// Step 5 talks to the driver: it prints one line `h3-listening {port, sha256}`
+// and reads one line from stdin, the JSON that aioquic's HTTP/3 client
+// (tests/npm/h3_client.py, run by the driver) printed after its GET and POST.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import readline from 'node:readline';
 
 const project = path.dirname(fileURLToPath(import.meta.url));
 const repo = process.argv[2];
@@ -54,7 +58,40 @@ for (const f of ['socket-iwa-server.js', 'socket_iwa_server.wasm', 'socket-iwa-c
 step('dist/wasm/ has both programs and the license texts');
 
 // 4. createHttp3Server finds the wasm inside the package (dist/wasm/, docs/JS_SERVERS.md "Loading").
-const h3 = await within(SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('ok') }), 30000, 'createHttp3Server');
-assert.ok(h3.port > 0 && h3.certificateHashes[0].value.length === 32);
-await within(h3.close(), 10000, 'HTTP/3 server close');
+// 5. ...and answers aioquic's HTTP/3 client: a GET and a 256 KiB POST, and the
+// certificate aioquic saw is the one whose hash the server reports.
+const hex = (buf) => Buffer.from(buf).toString('hex');
+const uploads = [];
+const errors = [];
+const h3 = await within(SocketIWA.createHttp3Server('127.0.0.1', {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (request.method === 'GET' && url.pathname === '/hello') return new Response(`hello ${url.searchParams.get('name')} from socket-iwa ${api.VERSION}`);
+    if (request.method === 'POST' && url.pathname === '/upload') {
+      const body = new Uint8Array(await request.arrayBuffer());
+      const sha256 = hex(await crypto.subtle.digest('SHA-256', body));
+      uploads.push({ bytes: body.byteLength, sha256, type: request.headers.get('content-type') });
+      return Response.json({ bytes: body.byteLength, sha256 });
+    }
+    return new Response('not found', { status: 404 });
+  },
+}), 30000, 'createHttp3Server');
+h3.on('error', (err) => errors.push(err));
+assert.ok(h3.port > 0 && h3.certificateHashes.length === 1 && h3.certificateHashes[0].algorithm === 'sha-256');
+const pin = hex(h3.certificateHashes[0].value);
+assert.equal(pin.length, 64);
 step(`createHttp3Server ran the packaged wasm on port ${h3.port}`);
+console.log(`h3-listening ${JSON.stringify({ port: h3.port, sha256: pin })}`);
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const next = await within(lines.next(), 90000, "aioquic's result on stdin");
+assert.ok(!next.done, 'stdin ended before the aioquic client reported');
+const seen = JSON.parse(next.value);
+assert.equal(seen.cert_sha256, pin, 'the certificate aioquic saw hashes to server.certificateHashes[0]');
+assert.deepEqual(seen.get, { status: 200, body: `hello aioquic from socket-iwa ${api.VERSION}` });
+assert.equal(seen.post.status, 200);
+assert.deepEqual(JSON.parse(seen.post.body), { bytes: seen.post.sent_bytes, sha256: seen.post.sent_sha256 });
+assert.deepEqual(uploads, [{ bytes: seen.post.sent_bytes, sha256: seen.post.sent_sha256, type: 'application/octet-stream' }]);
+assert.deepEqual(errors, []);
+await within(h3.close(), 10000, 'HTTP/3 server close');
+step(`aioquic GET and POST (${seen.post.sent_bytes} bytes) answered by the fetch handler; its certificate hashes to server.certificateHashes`);
+process.exit(0);  // stdin stays open (the driver's pipe)
