@@ -41,6 +41,10 @@ const clientPage = `<!doctype html><meta charset="utf-8"><title>WebTransport cli
 <p>An ordinary http://127.0.0.1 page: its new WebTransport() talks to the server inside the IWA.</p>`;
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-iwa-demo-'));
+// Where the time goes: each step's wall time, printed at the end (scripts/demo.sh adds its own).
+const laps = [];
+let lapAt = performance.now();
+const lap = (what) => { const t = performance.now(); laps.push(`${what} ${((t - lapAt) / 1000).toFixed(1)} s`); lapAt = t; };
 let iwa;
 let pageServer;
 try {
@@ -48,6 +52,7 @@ try {
   iwa = await launchIwa({ bundle: opts.bundle, headless: !opts.headful, timeoutMs: 120000 });
   await iwa.page.setViewportSize({ width: 1280, height: 900 });
   const installMs = Date.now() - t0;
+  lap('Chromium + install');
   let id;
   try {
     id = await iwa.call('/app.js', 'startServer', { kind: 'quic', address: '127.0.0.1', port: opts.port });
@@ -59,6 +64,7 @@ try {
   console.log(`signed bundle ${path.relative(process.cwd(), opts.bundle)}: signature verified, web bundle ID ${iwa.webBundleId} (from the signing key)`);
   console.log(`installed (dev-mode route, origin ${iwa.origin}; see docs/IWA_APP.md) and opened in ${installMs} ms`);
   console.log(`server inside it: udp ${server.address}, ALPN echo + h3, certificate SHA-256 ${pin}`);
+  lap('server start');
 
   const client = path.join(root, 'target/release/socket-iwa-client');
   const session = path.join(work, 'session.json');
@@ -66,6 +72,7 @@ try {
     '--bytes', '16384', '--json', '--timeout', '30'], { timeout: 60000 })).stdout.trim().split('\n').pop());
   const first = await native();
   const second = await native();
+  lap('native client x2');
 
   // Chromium's WebTransport from an ordinary page in the same browser.
   pageServer = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(clientPage); });
@@ -92,6 +99,7 @@ try {
     return { handshake_ms: ready, first_byte_ms: firstByte, echoed: got };
   }, { url: `https://127.0.0.1:${opts.port}/wt/echo`, pin });
   await page.close();
+  lap('WebTransport page');
 
   const rows = [
     ['socket-iwa-client: full handshake', 'native (this machine)', first.handshake_ms, first.first_byte_ms, first.early_data, first.verified],
@@ -117,8 +125,16 @@ try {
   }
   // The app draws once a second from a timer, which Chromium throttles while the ordinary
   // page used for WebTransport is in front: bring the app back, then let it draw.
+  // Its next draw rewrites the totals line (even with the same text): wait for that
+  // mutation (at most 2.5 s, a draw is due within 1 s), then for one painted frame.
   await iwa.page.bringToFront();
-  await new Promise((r) => setTimeout(r, 1300));
+  await iwa.page.evaluate(() => new Promise((resolve) => {
+    const el = document.querySelector('.totals');
+    const done = () => { obs.disconnect(); clearTimeout(t); requestAnimationFrame(() => resolve()); };
+    const obs = new MutationObserver(done);
+    const t = setTimeout(done, 2500);
+    if (el) obs.observe(el, { childList: true, characterData: true, subtree: true });
+  }));
   if (opts.headful) {
     console.log('\n--headful: the demo IWA stays open; start more servers from it. Ctrl-C ends the demo.');
     await new Promise((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
@@ -127,6 +143,8 @@ try {
     fs.mkdirSync(path.dirname(shot), { recursive: true });
     await iwa.page.screenshot({ path: shot, fullPage: true });
     console.log(`\nscreenshot of the demo IWA: ${shot}`);
+    lap('app view + screenshot');
+    console.log(`browser part: ${laps.join(', ')}`);
   }
   if (!ok) { console.error('demo: a check failed (see the table)'); process.exitCode = 1; }
 } catch (e) {

