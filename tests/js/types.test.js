@@ -133,6 +133,22 @@ test('tsc --strict rejects misspelled event payloads: an error on exactly the ma
   assert.deepEqual(lines, marked, `tsc output:\n${out}`);
 });
 
+test('event maps: no `any` in a documented event handler (only the Socket.IO maps have an index signature, for a peer\'s own events)', () => {
+  const resp = fs.readFileSync(path.join(here, '..', '..', 'api', 'resp.d.ts'), 'utf8');
+  const maps = ['UDPEvents', 'RawTCPEvents', 'WebSocketEvents', 'SocketIOClientEvents', 'ServerSocketEvents', 'NamespaceEvents',
+    'TCPServerEvents', 'Http3ServerEvents'].map((name) => [name, dts]).concat([['RedisClientEvents', resp]]);
+  for (const [name, text] of maps) {
+    const m = new RegExp(`^export interface ${name}\\b[^{]*\\{\\n([\\s\\S]*?)^\\}`, 'm').exec(text);
+    assert.ok(m, `${name} declared`);
+    const events = m[1].split('\n').filter((l) => /^  [a-z_]+\(/.test(l));
+    assert.ok(events.length >= 2, `${name}: events found`);
+    for (const line of events) assert.doesNotMatch(line, /\bany\b/, `${name}: ${line.trim()}`);
+    const index = m[1].split('\n').filter((l) => /^  \[/.test(l));
+    assert.ok(index.every((l) => /^  \[event: string\]: \(\.\.\.args: any\[\]\) => void;$/.test(l)), `${name}: ${index}`);
+    if (index.length) assert.ok(['SocketIOClientEvents', 'ServerSocketEvents'].includes(name), `${name} has an index signature`);
+  }
+});
+
 test('socket-iwa/node declarations match node/direct-sockets.js (exports and class members)', async () => {
   const nodeApi = await import('../../node/direct-sockets.js');
   const ndts = fs.readFileSync(path.join(here, '..', '..', 'node', 'direct-sockets.d.ts'), 'utf8');
