@@ -15,20 +15,12 @@ export interface RedisAdapterOptions {
   onError?: (err: Error & { code: string }) => void;
 }
 
+/** Every SocketIOAdapter method (declared once, in direct_sockets_api.d.ts), plus the Redis ones below. */
+export interface RedisAdapter extends SocketIOAdapter {}
 export declare class RedisAdapter implements SocketIOAdapter {
   constructor(nsp: Namespace, pubClient: RedisClient, subClient: RedisClient, opts?: RedisAdapterOptions);
   readonly uid: string;
   readonly ready: Promise<void>;
-  addAll(id: string, rooms: Iterable<string>): void;
-  del(id: string, room: string): void;
-  delAll(id: string): void;
-  socketRooms(id: string): Set<string>;
-  broadcast(packet: { type: number; data: any[]; nsp?: string }, opts: { rooms: Set<string>; except: Set<string>; flags: Record<string, any> }): void;
-  fetchSockets(opts: { rooms: Set<string>; except: Set<string>; flags?: Record<string, any> }): Promise<any[]>;
-  addSockets(opts: object, rooms: string[]): void;
-  delSockets(opts: object, rooms: string[]): void;
-  disconnectSockets(opts: object, close: boolean): void;
-  serverSideEmit(args: any[]): void;
   serverCount(): Promise<number>;
   allRooms(): Promise<Set<string>>;
   close(): void;

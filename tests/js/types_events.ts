@@ -3,6 +3,7 @@
 // through the package's own "exports" (self-reference), as a user would.
 import SocketIWA, { createTCP, createTCPServer, type RemoteInfo, type SocketIWAError, type ServerSocket } from 'socket-iwa';
 import { createRedisClient } from 'socket-iwa/resp';
+import { createAdapter, type RedisAdapter } from 'socket-iwa/redis';
 import directSockets, { install, UDPSocket, TCPSocket, TCPServerSocket, MulticastController, type UDPMessage } from 'socket-iwa/node';
 
 async function events(): Promise<void> {
@@ -54,6 +55,12 @@ async function events(): Promise<void> {
   const redis = await createRedisClient({ host: '127.0.0.1', port: 6379 });
   redis.on('reconnecting', ({ attempt, delayMs }) => console.log(attempt + delayMs));
   redis.on('error', (err) => console.log(err.message));
+  // The Redis adapter has every SocketIOAdapter method (declared once) and its own.
+  const adapter: RedisAdapter = createAdapter(redis, redis.duplicate())(server.of('/'));
+  adapter.addAll('id', ['room']);
+  const rooms: Set<string> = adapter.socketRooms('id');
+  const servers: number = await adapter.serverCount();
+  void rooms; void servers;
   // @ts-expect-error 'reconnecting' hands over { attempt, delayMs }
   redis.on('reconnecting', (info: { attempts: string }) => console.log(info.attempts));
 
