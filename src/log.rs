@@ -48,7 +48,7 @@ pub fn init(json: bool, verbose: bool) {
 /// The `main` of a client binary (socket-iwa-client, socket-iwa-h3-client):
 /// installs the logger, runs `body` and exits 0 when it reports success, 2 when
 /// it ran but a check failed, 1 with `PROGRAM: error` on stderr when it could not run.
-pub fn client_main(program: &str, json: bool, verbose: bool, body: impl FnOnce() -> Result<bool, crate::Error>) -> ! {
+pub fn client_main<E: std::fmt::Display>(program: &str, json: bool, verbose: bool, body: impl FnOnce() -> Result<bool, E>) -> ! {
     init(json, verbose);
     match body() {
         Ok(ok) => std::process::exit(if ok { 0 } else { 2 }),
