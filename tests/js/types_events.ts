@@ -36,6 +36,8 @@ async function events(): Promise<void> {
   wsServer.on('connection', (conn, request) => { conn.send('hi'); console.log(request?.path); });
   const raw = await createTCPServer();
   raw.on('connection', (conn) => { conn.on('message', (b) => console.log(b)); });
+  const h3 = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('x'), websocket: { maxPayload: 1 << 20, perMessageDeflate: false } });
+  h3.on('websocket', (conn, request) => { conn.on('message', (data, isBinary) => conn.send(isBinary ? 'bin' : String(data))); console.log(request.url, request.query.room, conn.request?.path); });
 
   install(globalThis);
   const g = install({});
