@@ -293,7 +293,16 @@ def test_several_websockets_on_one_connection_with_fetch_at_the_same_time(app):
             for i, got in enumerate(results):
                 assert got == [(Opcode.TEXT, f"ws{i}-msg{k}"[::-1]) for k in range(20)]
             assert await fetches == [(200, f"hello f{i}".encode()) for i in range(20)]
-    run(main())
+            # server.close() with the eight open: GOAWAY, then the connection closes (H3_NO_ERROR);
+            # each WebSocket sees the end of its connection (1006, ECONNRESET).
+            events = await asyncio.to_thread(app.events_until_closed)
+            await asyncio.wait_for(c.term_event.wait(), STEP)
+            assert c.terminated.error_code == 0x100, c.terminated
+            return events
+    events = run(main())
+    assert sorted(e["code"] for e in events if e["event"] == "ws-close") == [1006] * 8, events
+    assert [e["code"] for e in events if e["event"] == "ws-error"] == ["ECONNRESET"] * 8, events
+    assert not [e for e in events if e["event"] == "error"], events
 
 
 def test_peer_that_never_reads_is_held_by_flow_control(app):
@@ -339,6 +348,31 @@ def test_peer_that_never_reads_is_held_by_flow_control(app):
             assert later - accepted < 1 << 20, (accepted, later)
             assert max(stats["buffered"]) <= (1 << 20) + piece + 16, stats
     run(main())
+
+
+def test_handler_ignoring_backpressure_is_dropped_at_max_buffered_amount():
+    """A handler that queues without looking at send()'s result: past maxBufferedAmount
+    (4 MiB here) the WebSocket is reset (H3_REQUEST_CANCELLED) with ENOBUFS, its queue
+    released, and the server keeps serving."""
+    a = WsApp("--max-buffered", str(4 << 20))
+    try:
+        async def main():
+            async with h3_connect("127.0.0.1", a.port) as c:
+                ws, st, _ = await Ws.open(c, "/flood")
+                ws.send("go")
+                await c.wait_for(lambda: c.stream(ws.sid).reset is not None, "the server's RESET_STREAM")
+                assert c.stream(ws.sid).reset == 0x10c
+                assert (await c.request("GET", "/hello?name=z")) == (200, b"hello z")
+                st, body = await c.request("GET", "/ws-stats")
+                assert json.loads(body)["open"] == 0
+        run(main())
+        events = a.events_until_closed()
+        assert [e["code"] for e in events if e["event"] == "ws-error"] == ["ENOBUFS"], events
+        stopped = [e for e in events if e["event"] == "flood-stopped"]
+        # The 16th 256 KiB message (plus its 10-byte frame header) passes 4 MiB: dropped, and the next send() throws.
+        assert stopped and stopped[0]["sent"] == 16 and stopped[0]["code"] == "ERR_SOCKET_CLOSED", events
+    finally:
+        a.kill()
 
 
 def test_bad_websocket_options_are_type_errors():

@@ -2,13 +2,14 @@
 // SocketIWA.createHttp3Server under Node 26: server.on('websocket') routes by
 // path next to a fetch handler; events as JSON lines on stdout. Driven by
 // tests/interop/test_js_h3_websocket.py; "close" on stdin closes the server.
-//   node tests/js_servers/h3_ws_app.mjs [--no-websocket] [--max-payload N] [--cert PEM --key PEM]
+//   node tests/js_servers/h3_ws_app.mjs [--no-websocket] [--max-payload N] [--max-buffered N] [--cert PEM --key PEM]
 import fs from 'node:fs';
 import SocketIWA from '../../api/direct_sockets_api.js';
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const argv = process.argv.slice(2);
 const maxPayload = argv.includes('--max-payload') ? Number(argv[argv.indexOf('--max-payload') + 1]) : undefined;
+const maxBufferedAmount = argv.includes('--max-buffered') ? Number(argv[argv.indexOf('--max-buffered') + 1]) : undefined;
 const open = new Set();
 const arg = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const certificate = arg('--cert') ? { cert: fs.readFileSync(arg('--cert'), 'utf8'), key: fs.readFileSync(arg('--key'), 'utf8') } : undefined;
@@ -16,7 +17,7 @@ const certificate = arg('--cert') ? { cert: fs.readFileSync(arg('--cert'), 'utf8
 const server = await SocketIWA.createHttp3Server('127.0.0.1', {
   port: 0,
   certificate,
-  websocket: maxPayload ? { maxPayload } : undefined,
+  websocket: { ...(maxPayload ? { maxPayload } : {}), ...(maxBufferedAmount ? { maxBufferedAmount } : {}) },
   fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === '/') return new Response('<!doctype html><title>h3 ws app</title><h1>h3 ws app</h1>', { headers: { 'content-type': 'text/html' } });
@@ -60,6 +61,17 @@ if (!argv.includes('--no-websocket')) {
       case '/ping':
         ws.on('message', (data) => ws.ping(String(data)));
         ws.on('pong', (p) => ws.send(`pong:${Buffer.from(p).toString()}`));
+        break;
+      case '/flood':
+        // Ignores send()'s backpressure: 256 KiB messages until the WebSocket is dropped (at most 400).
+        ws.on('message', () => {
+          let sent = 0;
+          try {
+            for (; sent < 400; sent++) ws.send(new Uint8Array(256 * 1024));
+          } catch (e) {
+            out({ event: 'flood-stopped', sent, code: e.code });
+          }
+        });
         break;
       case '/throw':
         throw new Error('websocket listener failure on purpose');
