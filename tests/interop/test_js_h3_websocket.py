@@ -184,31 +184,55 @@ def test_permessage_deflate_is_negotiated_as_the_tcp_server_does(app):
 
 
 def test_16_mib_message_and_over_the_limit_closes_1009(app):
-    size = 16 << 20  # the default maxPayload of createHttp3Server's WebSockets
+    """The default maxPayload, 16 MiB, exactly: accepted and echoed; one byte more: close 1009.
+    The 16 MiB messages travel compressed (permessage-deflate, a few KiB on the wire): aioquic
+    moves about 1 MB/s through the wasm server on this shared machine (the Rust demo's
+    /ws/echo no faster), so 32 MiB of plain frames would make the test's time a matter of
+    load. The server still assembles, inflates and deflates the whole 16 MiB. Plain bytes get
+    4 MiB of random data (four stream windows, so credit-as-read runs several rounds) and a
+    frame whose header declares 16 MiB + 1, refused from that header."""
+    size = 16 << 20
 
     async def main():
         async with h3_connect("127.0.0.1", app.port) as c:
             ws, st, _ = await Ws.open(c, "/echo")
-            big = os.urandom(size)
-            ws.send(big)
-            (op, payload), = await ws.wait(1, "16 MiB echo", timeout=STEP * 6)
-            assert op == Opcode.BINARY and payload == big
-            del big, payload
-            # A frame declaring one byte more: refused from its header (the rest never needs sending).
+            data = os.urandom(4 << 20)
+            ws.send(data)
+            (op, payload), = await ws.wait(1, "4 MiB echo", timeout=STEP * 9)
+            assert op == Opcode.BINARY and payload == data
             over, st, _ = await Ws.open(c, "/echo")
             over.raw(b"\x82\xff" + (size + 1).to_bytes(8, "big") + b"\x01\x02\x03\x04" + bytes(1000))
-            await over.wait(1, "close 1009", timeout=STEP * 6)
-            op, reason = over.msgs[0]
-            assert op == Opcode.CLOSE and reason[0] == 1009, over.msgs[0]
+            (op, reason), = await over.wait(1, "close 1009")
+            assert op == Opcode.CLOSE and reason[0] == 1009, reason
             await over.ended()
+
+            async def deflated():
+                ext = PerMessageDeflate()
+                w, st, hdrs = await Ws.open(c, "/echo", extra=[(b"sec-websocket-extensions", f"permessage-deflate; {ext.offer()}".encode())])
+                ext.finalize(hdrs[b"sec-websocket-extensions"].decode())
+                w.fp = FrameProtocol(client=True, extensions=[ext])
+                return w
+            zw = await deflated()
+            big = bytes(range(256)) * (size // 256)
+            zw.send(big)
+            (op, payload), = await zw.wait(1, "16 MiB echo", timeout=STEP * 6)
+            assert op == Opcode.BINARY and payload == big
+            assert zw.seen < 1 << 20, zw.seen  # it did travel compressed
+            zo = await deflated()
+            zo.send(big + b"!")  # inflates one byte past maxPayload
+            (op, reason), = await zo.wait(1, "close 1009", timeout=STEP * 6)
+            assert op == Opcode.CLOSE and reason[0] == 1009, reason
+            await zo.ended()
             # The first WebSocket and the connection are unharmed.
             ws.send("still here")
             assert (await ws.wait(2))[1] == (Opcode.TEXT, "still here")
             ws.raw(ws.fp.close(1000, ""))
             await ws.ended()
-    run(main(), timeout=180)
-    errors = [e for e in app.events_until_closed() if e["event"] == "ws-error"]
-    assert errors == [{"event": "ws-error", "path": "/echo", "code": "ERR_WS_MESSAGE_TOO_BIG", "closeCode": 1009}], errors
+            zw.raw(zw.fp.close(1000, ""))
+            await zw.ended()
+    run(main(), timeout=240)
+    errors = [(e["code"], e["closeCode"]) for e in app.events_until_closed() if e["event"] == "ws-error"]
+    assert errors == [("ERR_WS_MESSAGE_TOO_BIG", 1009)] * 2, errors
 
 
 def test_close_codes_both_directions_and_protocol_errors(app):
