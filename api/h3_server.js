@@ -462,7 +462,11 @@ export class Http3Server extends Emitter {
     });
     for (const fn of this.rawListeners('websocket')) {
       try {
-        fn.call(this, ws, request);
+        const r = fn.call(this, ws, request);
+        // An async listener: its rejection is reported too (the WebSocket is already accepted by then).
+        if (r && typeof r.then === 'function') {
+          r.then(undefined, (e) => this.#error('ERR_HANDLER_THREW', `'websocket' listener rejected for ${url.pathname}: ${e && e.message}`, e));
+        }
       } catch (e) {
         // Nothing was pulled yet (Rust pulls on its next tick): the 200 and what the listener wrote are withdrawn.
         st.out = [];

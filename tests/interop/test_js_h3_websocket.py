@@ -286,10 +286,16 @@ def test_listener_that_throws_gives_an_error_event_and_the_server_keeps_serving(
             ok, st, _ = await Ws.open(c, "/echo")
             ok.send("fine")
             assert await ok.wait(1) == [(Opcode.TEXT, "fine")]
+            # An async listener that rejects after accepting: reported; its WebSocket still works.
+            aw, st, _ = await Ws.open(c, "/throw-async")
+            assert st == 200
+            aw.send("async")
+            assert await aw.wait(1) == [(Opcode.TEXT, "async")]
     run(main())
     errors = [e for e in app.events_until_closed() if e["event"] == "error"]
-    assert [e["code"] for e in errors] == ["ERR_HANDLER_THREW", "ERR_HANDLER_THREW"], errors
+    assert [e["code"] for e in errors] == ["ERR_HANDLER_THREW"] * 3, errors
     assert "'websocket' listener threw" in errors[0]["message"] and "a WebSocket listener threw" in errors[1]["message"]
+    assert "'websocket' listener rejected" in errors[2]["message"]
 
 
 def test_no_websocket_listener_answers_501():

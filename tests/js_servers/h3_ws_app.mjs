@@ -75,6 +75,10 @@ if (!argv.includes('--no-websocket')) {
         break;
       case '/throw':
         throw new Error('websocket listener failure on purpose');
+      case '/throw-async':
+        // What an async listener returns: a promise that rejects after the WebSocket was accepted.
+        ws.on('message', echo);
+        return Promise.resolve().then(() => { throw new Error('async websocket listener failure on purpose'); });
       case '/throw-on-message':
         ws.on('message', (data, isBinary) => {
           if (String(data) === 'boom') throw new Error('message listener failure on purpose');
