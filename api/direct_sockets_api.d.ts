@@ -34,6 +34,8 @@ export declare class Emitter<Events extends object = EventMap> {
   removeListener<K extends keyof Events & string>(event: K, fn?: Events[K]): this;
   removeAllListeners(event?: keyof Events & string): this;
   listenerCount(event: keyof Events & string): number;
+  /** A copy of the listeners of `event`, once() wrappers included. */
+  rawListeners<K extends keyof Events & string>(event: K): Function[];
   /** Dispatch to local listeners only. */
   emitLocal(event: string, ...args: any[]): boolean;
   emit(event: string, ...args: any[]): any;
@@ -178,8 +180,8 @@ export declare class WebSocketConnection extends Emitter<WebSocketEvents> {
   /** Negotiated extensions, e.g. 'permessage-deflate; server_no_context_takeover', or ''. */
   readonly extensions: string;
   wasClean?: boolean;
-  /** Server side: the upgrade request. */
-  request?: { path: string; query: Record<string, string>; headers: Record<string, string> };
+  /** Server side: the upgrade request (over HTTP/3 also its `url`). */
+  request?: { path: string; query: Record<string, string>; headers: Record<string, string>; url?: string };
   id?: string;
   join?(...rooms: string[]): this;
   leave?(room: string): this;
@@ -524,11 +526,40 @@ export interface Http3ServerOptions {
   certificate?: { cert: string; key: string };
   /** Directory (URL or path relative to this module) holding socket-iwa-server.js and its .wasm; default: found next to api/. */
   wasmDir?: string | URL;
+  /** WebSockets over HTTP/3 (`on('websocket')`, docs/JS_SERVERS.md). */
+  websocket?: Http3WebSocketOptions;
+}
+
+/** Options of the WebSockets an Http3Server accepts (RFC 9220). */
+export interface Http3WebSocketOptions {
+  /** Largest message accepted, bytes (default 16 MiB); a larger one closes with 1009. */
+  maxPayload?: number;
+  /** Negotiate permessage-deflate when the client offers it (default true). */
+  perMessageDeflate?: boolean;
+  /** How binary messages are delivered (default 'arraybuffer'). */
+  binaryType?: BinaryType;
+  /** Outgoing bytes at which send() returns false and the peer's frames stop being read (default 1 MiB). */
+  highWaterMark?: number;
+  /** Outgoing bytes past which the WebSocket is reset with an ENOBUFS error (default 64 MiB). */
+  maxBufferedAmount?: number;
+}
+
+/** The Extended CONNECT request of a WebSocket over HTTP/3 (also `ws.request`). */
+export interface Http3WebSocketRequest {
+  /** The :path without its query. */
+  path: string;
+  query: Record<string, string>;
+  /** Request header fields, lower-case names (pseudo-headers left out). */
+  headers: Record<string, string>;
+  /** 'https://' + :authority + :path. */
+  url: string;
 }
 
 export interface Http3ServerEvents {
-  /** A handler that threw (ERR_HANDLER_THREW), returned a non-Response (ERR_HTTP_INVALID_RESPONSE), or a failed body (ERR_HTTP_BODY). */
+  /** A handler or listener that threw (ERR_HANDLER_THREW), returned a non-Response (ERR_HTTP_INVALID_RESPONSE), or a failed body (ERR_HTTP_BODY). */
   error(err: SocketIWAError): void;
+  /** A WebSocket over HTTP/3 (RFC 9220): the connection object createTCPServer({ protocol: 'websocket' }) gives. No listener: 501. */
+  websocket(ws: WebSocketConnection, request: Http3WebSocketRequest): void;
   close(): void;
 }
 

@@ -63,6 +63,15 @@ export class Emitter {
   }
 
   /**
+   * A copy of the listeners of `event`, once() wrappers included (as Node's EventEmitter#rawListeners).
+   * @param {string} event
+   * @returns {Function[]}
+   */
+  rawListeners(event) {
+    return [...(this.#listeners.get(event) || [])];
+  }
+
+  /**
    * Number of listeners for an event.
    * @param {string} event
    * @returns {number}

@@ -12,6 +12,7 @@
 import { Emitter } from './emitter.js';
 import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
+import { acceptWebSocket, websocketOptions } from './h3_websocket.js';
 
 /** Action kinds of the pull records (src/app/js_handler.rs ACT_*). */
 const ACT_HEAD = 1, ACT_BODY = 2, ACT_END = 3, ACT_RESET = 4;
@@ -141,6 +142,7 @@ export class Http3Server extends Emitter {
   #main = null;
   #fetch;
   #host;
+  #wsOpts;
   #conns = new Map();   // conn id -> { dirty, streams: Map<stream id, Stream> }
   #woken = false;
   #stopping = false;
@@ -150,10 +152,11 @@ export class Http3Server extends Emitter {
   /** @type {{ algorithm: 'sha-256', value: Uint8Array }[]} */ certificateHashes = [];
 
   /** @internal use SocketIWA.createHttp3Server */
-  constructor(host, fetchFn) {
+  constructor(host, fetchFn, wsOpts = websocketOptions(undefined)) {
     super();
     this.#host = host;
     this.#fetch = fetchFn;
+    this.#wsOpts = wsOpts;
   }
 
   /** @internal */
@@ -268,12 +271,14 @@ export class Http3Server extends Emitter {
         st.inQueue.push(bytes);
         st.inBytes += bytes.length;
         if (st.inCtl && st.inWaiting) queueMicrotask(() => this.#feed(st));
+        if (st.onInput) st.onInput(); // a WebSocket (api/h3_websocket.js)
       },
       end: (conn, stream) => {
         const st = this.#conns.get(conn)?.streams.get(stream);
         if (!st) return;
         st.inEnded = true;
         if (st.inCtl && st.inWaiting) queueMicrotask(() => this.#feed(st));
+        if (st.onInput) st.onInput();
       },
       gone: (conn, stream) => {
         const c = this.#conns.get(conn);
@@ -333,6 +338,7 @@ export class Http3Server extends Emitter {
     st.out = [];
     st.outBytes = 0;
     if (st.drained) { st.drained(); st.drained = null; }
+    if (st.onGone) st.onGone();
   }
 
   /** Moves queued request body bytes into the ReadableStream when it asks. */
@@ -369,6 +375,7 @@ export class Http3Server extends Emitter {
     }
     const method = pseudo[':method'] || 'GET';
     const path = pseudo[':path'] || '/';
+    if (method === 'CONNECT' && pseudo[':protocol'] !== 'websocket') return this.#respondStatic(conn, stream, st, 501, 'unsupported :protocol\n');
     const self = ipFamily(this.address || this.#host) === 6 ? `[${this.address || this.#host}]:${this.port}` : `${this.address || this.#host}:${this.port}`;
     // Concatenated, not resolved: a :path such as //other.host/x must stay a path.
     let url;
@@ -377,6 +384,7 @@ export class Http3Server extends Emitter {
     } catch {
       return this.#respondStatic(conn, stream, st, 400, 'bad request target\n');
     }
+    if (method === 'CONNECT') return this.#websocket(conn, stream, st, url, fields, peer);
     let body = null;
     if (method !== 'GET' && method !== 'HEAD' && !(st.inEnded && !st.inQueue.length)) {
       body = new ReadableStream({
@@ -438,6 +446,40 @@ export class Http3Server extends Emitter {
     }
   }
 
+  /** Extended CONNECT websocket (RFC 9220): 200, then WebSocket frames as DATA both ways (api/h3_websocket.js). */
+  #websocket(conn, stream, st, url, fields, peer) {
+    if (!this.listenerCount('websocket')) return this.#respondStatic(conn, stream, st, 501, 'no WebSocket handler on this server\n');
+    const io = { push: (a) => this.#push(conn, st, a), mark: () => this.#mark(conn), actions: { BODY: ACT_BODY, END: ACT_END, RESET: ACT_RESET } };
+    const { ws, request, stream: wss, fields: out } = acceptWebSocket({
+      st, io, opts: this.#wsOpts, url, peer, headers: fields.filter(([k]) => !k.startsWith(':')),
+      local: { address: this.address, port: this.port },
+    });
+    this.#push(conn, st, { kind: ACT_HEAD, status: 200, hasBody: true, fields: encodeFields(out) });
+    // A throwing 'message'/'close' listener of ws surfaces here (Emitter re-emits it as 'error'): give it a code.
+    ws.on('error', (err) => {
+      if (err instanceof SocketIWAError) return; // the peer's doing (protocol error, reset, ENOBUFS): ws's own 'error'
+      this.#error('ERR_HANDLER_THREW', `a WebSocket listener threw on ${url.pathname}: ${err && err.message}`, err);
+    });
+    for (const fn of this.rawListeners('websocket')) {
+      try {
+        const r = fn.call(this, ws, request);
+        // An async listener: its rejection is reported too (the WebSocket is already accepted by then).
+        if (r && typeof r.then === 'function') {
+          r.then(undefined, (e) => this.#error('ERR_HANDLER_THREW', `'websocket' listener rejected for ${url.pathname}: ${e && e.message}`, e));
+        }
+      } catch (e) {
+        // Nothing was pulled yet (Rust pulls on its next tick): the 200 and what the listener wrote are withdrawn.
+        st.out = [];
+        st.outBytes = 0;
+        wss.finished = true;
+        ws.terminate();
+        this.#error('ERR_HANDLER_THREW', `'websocket' listener threw for ${url.pathname}: ${e && e.message}`, e);
+        return this.#respondStatic(conn, stream, st, 500, 'internal server error\n');
+      }
+    }
+    if (st.inQueue.length || st.inEnded) st.onInput();
+  }
+
   #respondStatic(conn, stream, st, status, text) {
     if (st.gone) return;
     const bytes = enc.encode(text);
@@ -492,12 +534,14 @@ export class Http3Server extends Emitter {
         a.off += n;
         st.outBytes -= n;
         if (a.off >= a.bytes.length) st.out.shift();
+        if (st.onDrained) st.onDrained();
         if (st.drained && st.outBytes < OUT_HIGH_WATER) { const d = st.drained; st.drained = null; queueMicrotask(d); }
         return 1 + n;
       }
       case ACT_END:
         st.out.shift();
         c.streams.delete(stream);
+        if (st.onDrained) st.onDrained();
         view[0] = ACT_END;
         return 1;
       case ACT_RESET: {
@@ -539,6 +583,6 @@ export async function createHttp3Server(host, options) {
   if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function') {
     throw new SocketIWAError('ENOTSUP', 'createHttp3Server: this runtime has no JSPI (WebAssembly.Suspending); use Chromium 137+ or Node 26');
   }
-  const server = new Http3Server(host, options.fetch);
+  const server = new Http3Server(host, options.fetch, websocketOptions(options.websocket));
   return server._start({ port, certificate: cert, wasmDir: options.wasmDir });
 }

@@ -9,7 +9,8 @@
 # against the HTTP/3 server in the IWA, examples/webtransport-iwa), demo_app_iwa (the demo app's page with
 # real clients), build_swbn (scripts/build-swbn.mjs and the bundle it writes); the IWA tests install the
 # bundle through tests/iwa/signed_bundle.mjs; js_h3_server_iwa (SocketIWA.createHttp3Server in the IWA page and in a
-# worker, Chromium fetch() over HTTP/3 to it; the app in tests/js_servers/).
+# worker, Chromium fetch() and new WebSocket() over HTTP/3 to it, aioquic's WebSocket over HTTP/3; the app in
+# tests/js_servers/).
 # Needs the native binaries (10-rust) and the wasm build (20-wasm-link).
 # Fails, never skips, if Chromium or Node 26 is unusable.
 set -euo pipefail

@@ -171,10 +171,9 @@ impl<B: JsBridge> Handler for JsHandler<B> {
         if self.peer.is_empty() {
             self.peer = cx.conn.remote_addr().to_string();
         }
-        if req.method == "CONNECT" {
-            // Extended CONNECT websocket: not in this slice (docs/JS_SERVERS.md, "Not yet").
-            return cx.respond_static(req.id, b"501", b"WebSocket over HTTP/3 is not served by this server yet\n");
-        }
+        // Extended CONNECT websocket (RFC 9220) goes to JavaScript like any request: it answers
+        // 200 and the stream stays open, WebSocket frames as DATA both ways, or 501 when nothing
+        // listens for 'websocket' (docs/JS_SERVERS.md, "WebSocket over HTTP/3").
         self.open.insert(req.id, Pending::default());
         let head = encode_request(&self.peer, &req.headers);
         self.bridge.request(self.conn, req.id, &head, req.fin);

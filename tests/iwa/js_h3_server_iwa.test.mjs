@@ -47,7 +47,9 @@ before(async () => {
   port2 = await freeUdpPort();
   iwa = await launchIwa({
     mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
-    args: ['--enable-quic', `--origin-to-force-quic-on=127.0.0.1:${port},127.0.0.1:${port2}`, `--ignore-certificate-errors-spki-list=${spki}`],
+    // The last --enable-features wins: the harness's IWA features, plus Chromium 156's RFC 9220 client.
+    args: ['--enable-features=IsolatedWebApps,IsolatedWebAppDevMode,EnableWebsocketsOverHttp3',
+      '--enable-quic', `--origin-to-force-quic-on=127.0.0.1:${port},127.0.0.1:${port2}`, `--ignore-certificate-errors-spki-list=${spki}`],
     timeoutMs: 120000,
   });
 });
@@ -72,13 +74,20 @@ test('IWA: createHttp3Server answers Chromium fetch() over HTTP/3; a throwing ha
 import asyncio, sys
 sys.path.insert(0, ${JSON.stringify(path.join(root, 'tests/interop'))})
 from h3_peers import h3_connect
+from test_js_h3_websocket import Ws
 async def main():
     async with h3_connect("127.0.0.1", ${port}) as c:
         print((await c.request("GET", "/throw"))[0], (await c.request("GET", "/hello?name=py"))[1].decode())
+        ws, st, _ = await Ws.open(c, "/reverse")
+        ws.send("stressed")
+        print(st, (await ws.wait(1))[0][1])
 asyncio.run(asyncio.wait_for(main(), 60))
 `;
   const { stdout } = await run('python3', ['-c', py], { timeout: 90000 });
-  assert.equal(stdout.trim(), '500 hello py');
+  // aioquic's WebSocket over HTTP/3 too (RFC 9220, wsproto framing).
+  assert.equal(stdout.trim(), '500 hello py\n200 desserts');
+  // And the page's own new WebSocket() over HTTP/3 to the server it runs.
+  assert.deepEqual(await iwa.call('/t/h3_iwa_app.js', 'webSocket', port), { reversed: 'desserts', closeCode: 4000 });
   assert.deepEqual(r.after, [200, 'hello after'], JSON.stringify(r));
   assert.deepEqual(r.protocols, ['h3'], JSON.stringify(r));
   assert.deepEqual(r.errors, ['ERR_HANDLER_THREW'], JSON.stringify(r));

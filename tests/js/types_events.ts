@@ -63,6 +63,8 @@ async function events(): Promise<void> {
   void rooms; void servers;
   // @ts-expect-error 'reconnecting' hands over { attempt, delayMs }
   redis.on('reconnecting', (info: { attempts: string }) => console.log(info.attempts));
+  const h3ws = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('x'), websocket: { maxPayload: 1 << 20, perMessageDeflate: false } });
+  h3ws.on('websocket', (conn, request) => { conn.on('message', (data, isBinary) => conn.send(isBinary ? 'bin' : String(data))); console.log(request.url, request.query.room, conn.request?.path); });
 
   install(globalThis);
   const g = install({});

@@ -25,6 +25,10 @@ export async function start({ port, cert, key }) {
     },
   });
   server.on('error', (e) => errors.push(e.code));
+  // WebSocket over HTTP/3 (RFC 9220): each text message answered reversed.
+  server.on('websocket', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(isBinary ? data : [...String(data)].reverse().join('')));
+  });
   return { port: server.port, address: server.address, hash: [...server.certificateHashes[0].value] };
 }
 
@@ -44,6 +48,23 @@ export async function fetchAll(port) {
   out.protocols = [...new Set(performance.getEntriesByType('resource').filter((e) => e.name.startsWith(base) && !e.name.includes('/throw')).map((e) => e.nextHopProtocol))];
   out.errors = errors.slice();
   return out;
+}
+
+/** Chromium's own WebSocket over HTTP/3 (EnableWebsocketsOverHttp3) from this page to the server in it. */
+export async function webSocket(port) {
+  // Chromium sends a WebSocket over HTTP/3 only on an HTTP/3 connection it already has
+  // for the origin, in the same privacy mode: WebSockets carry credentials, the CORS
+  // fetches above did not, so this request opens that connection first (the page cannot
+  // read its answer: the IWA's COEP blocks a no-cors response without CORP; it need not).
+  await fetch(`https://127.0.0.1:${port}/hello?name=ws`, { mode: 'no-cors', credentials: 'include' }).catch(() => {});
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/reverse`);
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('WebSocket failed')); });
+  const reply = new Promise((resolve) => { ws.onmessage = (e) => resolve(e.data); });
+  ws.send('stressed');
+  const reversed = await reply;
+  const closed = new Promise((resolve) => { ws.onclose = (e) => resolve(e.code); });
+  ws.close(4000);
+  return { reversed, closeCode: await closed };
 }
 
 let worker;
