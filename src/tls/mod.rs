@@ -48,7 +48,8 @@ enum Side {
 
 /// A wolfSSL context configured for QUIC.
 pub struct TlsContext {
-    ctx: *mut w::WOLFSSL_CTX,
+    /// The current wolfSSL context (replaced, for new handshakes only, by `replace_identity`).
+    ctx: Cell<*mut w::WOLFSSL_CTX>,
     side: Side,
     /// ALPN protocols the server accepts, comma-separated in preference order
     /// (wolfSSL's list format). A client offering none of them gets

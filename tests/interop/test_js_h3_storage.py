@@ -113,7 +113,8 @@ def test_same_storage_same_certificate_and_0rtt_across_restarts(apps, tmp_path):
     assert rc == 0, err
     assert r1["verified"] and not r1["resumed"] and r1["early_data"] == "none"
     a.close()
-    assert sorted(os.listdir(store)) == sorted(FILES)  # no 0-RTT yet: no anti-replay record
+    assert sorted(os.listdir(store)) == sorted(FILES + ["ticket.key.replay"])
+    assert (store / "ticket.key.replay").stat().st_size == 0  # no 0-RTT yet: no anti-replay record
     assert mode(store) == 0o700 and mode(store.parent) == 0o700
     for f in os.listdir(store):
         assert mode(store / f) == 0o600, f
