@@ -236,3 +236,38 @@ def test_certificate_renewed_before_expiry_without_restart(apps, tmp_path):
     b = apps(tmp_path, storage=str(store))
     assert b.hash == new
     b.close()
+
+
+def test_chromium_accepts_the_13_day_certificate_and_refuses_a_longer_one(tmp_path):
+    """Why 13 days (docs/JS_SERVERS.md): wolfSSL back-dates notBefore by a day, so
+    --cert-days 13 spans exactly 14 days, which Chromium's WebTransport
+    serverCertificateHashes still accepts; the control, a certificate one minute
+    longer, is refused (so the check is real). Native server (the same Rust code
+    generates the wasm server's certificate)."""
+    from conftest import Server
+    from udp_relay import UdpRelay
+
+    def webtransport(server, digest):
+        with UdpRelay(("127.0.0.1", server.port)) as relay:
+            p = subprocess.run(["node", os.path.join(ROOT, "tests", "interop", "h3_chromium.mjs"), str(relay.port), digest],
+                               capture_output=True, text=True, timeout=120, cwd=ROOT)
+        lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+        assert lines, p.stderr
+        return json.loads(lines[-1])
+
+    s = Server("--cert-days", "13", "--write-cert", str(tmp_path / "gen.pem"))
+    try:
+        x = x509.load_pem_x509_certificate((tmp_path / "gen.pem").read_bytes())
+        assert x.not_valid_after_utc - x.not_valid_before_utc == datetime.timedelta(days=14)
+        r = webtransport(s, s.info["cert_sha256"])
+        assert r.get("error") is None and r["ready"] is True, r
+    finally:
+        s.stop()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, key, digest = make_cert(tmp_path, now - datetime.timedelta(hours=1) + datetime.timedelta(days=14, minutes=1), "long")
+    s = Server("--cert", cert, "--key", key)
+    try:
+        r = webtransport(s, digest)
+        assert r.get("error") and "ready" not in r, r
+    finally:
+        s.stop()
