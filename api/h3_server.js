@@ -171,6 +171,14 @@ export class Http3Server extends Emitter {
     await ensureDirectSockets();
     const factory = (await import(loaded.glueUrl)).default;
     this.#store = await ServerStorage.open({ storage, certificate, renewBefore });
+    try {
+      return await this.#startWith(factory, loaded, port, certificate);
+    } finally {
+      this.#store.release();
+    }
+  }
+
+  async #startWith(factory, loaded, port, certificate) {
     let listening;
     const listened = new Promise((resolve) => { listening = resolve; });
     const errLines = [];

@@ -32,6 +32,34 @@ const MAX_TIMER_MS = 0x7fffffff;
 /** Secret files: refused under Node when group or others may read or write them. */
 const SECRET = new Set(['key.pem', 'ticket.key']);
 
+/** In-process lock tails by storage location (Node; browsers use the Web Locks API). */
+const localLocks = new Map();
+
+/**
+ * Exclusive use of one storage location while a server stages, starts and saves
+ * (or saves a renewal), so that two servers starting at once with the same storage
+ * do not both generate a certificate and interleave their writes (one's key with
+ * the other's certificate): the second waits and then reuses the first's pair.
+ * In a browser the Web Locks API makes this hold across the page and its workers;
+ * under Node it holds within the process. Resolves to the release function.
+ */
+function lock(key) {
+  if (typeof globalThis.navigator?.locks?.request === 'function') {
+    return new Promise((granted, failed) => {
+      navigator.locks.request(`socket-iwa-storage:${key}`, () => new Promise((release) => granted(release))).catch(failed);
+    });
+  }
+  const prev = localLocks.get(key) || Promise.resolve();
+  let release;
+  const mine = new Promise((r) => { release = r; });
+  const tail = prev.then(() => mine);
+  localLocks.set(key, tail);
+  return prev.then(() => () => {
+    release();
+    if (localLocks.get(key) === tail) localLocks.delete(key);
+  });
+}
+
 /** Storage in a directory of the local file system (Node). */
 class NodeDirStore {
   constructor(dir, fs, path) {
@@ -184,6 +212,7 @@ export class ServerStorage {
   #replayQueued = '';
   #replayChain = Promise.resolve();
   #timer = null;
+  #release = null;
   renewBefore;
 
   constructor(store, explicit, renewBefore) {
@@ -194,8 +223,17 @@ export class ServerStorage {
 
   /** Opens the storage of `options` (which the caller validated). */
   static async open(options) {
+    const renewBefore = validateRenewBefore(options.renewBefore, 'createHttp3Server');
     const store = await openBackend(options.storage);
-    return new ServerStorage(store, !!options.certificate, validateRenewBefore(options.renewBefore, 'createHttp3Server'));
+    const me = new ServerStorage(store, !!options.certificate, renewBefore);
+    if (store) me.#release = await lock(store.where(''));
+    return me;
+  }
+
+  /** Ends the exclusive use `open` began (after the start's saves, or a failed start). */
+  release() {
+    if (this.#release) this.#release();
+    this.#release = null;
   }
 
   /** Generated certificates are kept and renewed (not a certificate the caller passed). */
@@ -265,7 +303,15 @@ export class ServerStorage {
 
   /** After a renewal: stores the new pair. */
   async renewed(FS) {
-    if (this.#store) await this.#saveIdentity(FS);
+    if (!this.#store) return;
+    // A renewal during the start already holds the lock.
+    if (this.#release) return this.#saveIdentity(FS);
+    const release = await lock(this.#store.where(''));
+    try {
+      await this.#saveIdentity(FS);
+    } finally {
+      release();
+    }
   }
 
   async #saveIdentity(FS) {

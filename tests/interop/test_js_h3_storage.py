@@ -271,3 +271,23 @@ def test_chromium_accepts_the_13_day_certificate_and_refuses_a_longer_one(tmp_pa
         assert r.get("error") and "ready" not in r, r
     finally:
         s.stop()
+
+
+def test_servers_starting_together_share_one_stored_certificate(tmp_path):
+    """Several servers in one process (or IWA page) with the same storage, started at
+    once: the storage is used by one start at a time, so the later ones reuse the
+    first one's certificate instead of each generating and interleaving their writes."""
+    store = tmp_path / "store"
+    script = f"""
+import SocketIWA from './api/direct_sockets_api.js';
+const hex = (s) => Buffer.from(s.certificateHashes[0].value).toString('hex');
+const opts = {{ storage: {json.dumps(str(store))}, fetch: () => new Response('x') }};
+const servers = await Promise.all([0, 1, 2].map(() => SocketIWA.createHttp3Server('127.0.0.1', opts)));
+console.log(JSON.stringify(servers.map(hex)));
+await Promise.all(servers.map((s) => s.close()));
+process.exit(0);
+"""
+    out = subprocess.run([NODE26, "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    hashes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(set(hashes)) == 1, hashes
+    assert pem_sha256(store / "cert.pem") == hashes[0]
