@@ -291,3 +291,37 @@ process.exit(0);
     hashes = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(set(hashes)) == 1, hashes
     assert pem_sha256(store / "cert.pem") == hashes[0]
+
+
+def test_early_request_runs_only_after_its_anti_replay_record_is_stored(apps, tmp_path):
+    """aioquic resumes and sends GET in 0-RTT; once the answer is back the server is
+    killed (no close(), like a crashed or reloaded page): the record that admitted the
+    early data must already be in the storage, since the handler ran only after it
+    was written (docs/JS_SERVERS.md, "0-RTT across a reload")."""
+    from aioquic.asyncio import connect
+    from h3_peers import H3Client, config
+
+    store = tmp_path / "store"
+    a = apps(tmp_path, storage=str(store))
+
+    async def get(ticket, path="/x?name=early"):
+        tickets = []
+        cfg = config()
+        cfg.session_ticket = ticket
+        async with connect("127.0.0.1", a.port, configuration=cfg, create_protocol=H3Client,
+                           session_ticket_handler=tickets.append, wait_connected=ticket is None) as c:
+            answer = await c.request("GET", path)
+            for _ in range(200):
+                if tickets:
+                    break
+                await asyncio.sleep(0.01)
+            return answer, getattr(c._quic.tls, "early_data_accepted", None), tickets[-1] if tickets else None
+
+    (answer, _, ticket) = asyncio.run(asyncio.wait_for(get(None), 60))
+    assert answer == (200, b"hello early") and ticket is not None
+    assert (store / "ticket.key.replay").stat().st_size == 0
+    (answer, early, _) = asyncio.run(asyncio.wait_for(get(ticket, "/replay-size"), 60))
+    # The handler of the early request already saw the record in the storage.
+    assert early is True and answer[0] == 200 and int(answer[1]) >= 40, (answer, early)
+    a.kill()
+    assert (store / "ticket.key.replay").stat().st_size >= 40

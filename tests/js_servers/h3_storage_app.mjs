@@ -4,6 +4,7 @@
 // (cert/key: PEM files passed as `certificate`). Prints JSON lines: listening
 // (port, certificateHashes as hex), certificate (after a renewal), error, closed,
 // start_failed (code, message). "close" on stdin closes the server.
+// GET /replay-size answers the size of the stored anti-replay register as the handler sees it.
 import fs from 'node:fs';
 import SocketIWA from '../../api/direct_sockets_api.js';
 
@@ -13,7 +14,14 @@ const cfg = JSON.parse(process.argv[2] || '{}');
 
 const options = {
   port: 0,
-  fetch: (request) => new Response(`hello ${new URL(request.url).searchParams.get('name')}`),
+  fetch(request) {
+    const url = new URL(request.url);
+    // What the storage holds while the handler runs: the anti-replay register's size.
+    if (url.pathname === '/replay-size') {
+      try { return new Response(String(fs.statSync(`${cfg.storage}/ticket.key.replay`).size)); } catch { return new Response('-1'); }
+    }
+    return new Response(`hello ${url.searchParams.get('name')}`);
+  },
 };
 if ('storage' in cfg) options.storage = cfg.storage;
 if ('renewBefore' in cfg) options.renewBefore = cfg.renewBefore;
