@@ -522,8 +522,15 @@ export interface Http3ServerOptions {
   port?: number;
   /** Answers each request (the runtime's own Request / Response classes). */
   fetch(request: Request): Response | Promise<Response>;
-  /** PEM certificate chain and private key; default: a fresh ECDSA P-256 certificate per start. */
+  /** PEM certificate chain and private key, used as given and never stored; default: an ECDSA P-256
+   *  certificate valid 13 days, generated once, kept in `storage`, renewed a day before it expires. */
   certificate?: { cert: string; key: string };
+  /** Where the generated certificate, the session-ticket key and the 0-RTT anti-replay register are kept
+   *  (docs/JS_SERVERS.md): default OPFS `socket-iwa/` in a browser, `~/.socket-iwa/` under Node; a directory
+   *  path (Node; inside OPFS in a browser); `false` = memory only (new certificate and ticket key each start). */
+  storage?: false | string;
+  /** For tests: renew the generated certificate this many milliseconds before it expires (default one day). */
+  renewBefore?: number;
   /** Directory (URL or path relative to this module) holding socket-iwa-server.js and its .wasm; default: found next to api/. */
   wasmDir?: string | URL;
   /** WebSockets over HTTP/3 (`on('websocket')`, docs/JS_SERVERS.md). */
@@ -560,6 +567,8 @@ export interface Http3ServerEvents {
   error(err: SocketIWAError): void;
   /** A WebSocket over HTTP/3 (RFC 9220): the connection object createTCPServer({ protocol: 'websocket' }) gives. No listener: 501. */
   websocket(ws: WebSocketConnection, request: Http3WebSocketRequest): void;
+  /** The certificate was renewed: new handshakes present it; these are the new `certificateHashes`. */
+  certificate(hashes: { algorithm: 'sha-256'; value: Uint8Array }[]): void;
   close(): void;
 }
 
@@ -568,7 +577,7 @@ export declare class Http3Server extends Emitter<Http3ServerEvents> {
   private constructor();
   readonly port: number;
   readonly address: string;
-  /** For `new WebTransport(url, { serverCertificateHashes })`. */
+  /** For `new WebTransport(url, { serverCertificateHashes })`; replaced on renewal ('certificate' event). */
   readonly certificateHashes: { algorithm: 'sha-256'; value: Uint8Array }[];
   /** GOAWAY on every connection, then close; resolves once stopped. */
   close(): Promise<void>;

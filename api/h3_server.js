@@ -13,6 +13,7 @@ import { Emitter } from './emitter.js';
 import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
 import { acceptWebSocket, websocketOptions } from './h3_websocket.js';
+import { ServerStorage, validateStorage } from './server_storage.js';
 
 /** Action kinds of the pull records (src/app/js_handler.rs ACT_*). */
 const ACT_HEAD = 1, ACT_BODY = 2, ACT_END = 3, ACT_RESET = 4;
@@ -135,7 +136,7 @@ function encodeFields(fields) {
 
 /**
  * An HTTP/3 server whose requests are answered by a JavaScript `fetch`.
- * Events: 'error' (err.code), 'close'.
+ * Events: 'error' (err.code), 'close', 'certificate' (the new certificateHashes after a renewal).
  */
 export class Http3Server extends Emitter {
   #mod = null;
@@ -147,6 +148,9 @@ export class Http3Server extends Emitter {
   #woken = false;
   #stopping = false;
   #closed = null;
+  #store = null;        // ServerStorage: certificate/ticket-key storage and renewal (api/server_storage.js)
+  #renewWanted = false; // control bit 4: Rust generates a new certificate
+  #renewing = null;     // { promise, resolve } while a renewal is under way
   /** @type {number} */ port = 0;
   /** @type {string} */ address = '';
   /** @type {{ algorithm: 'sha-256', value: Uint8Array }[]} */ certificateHashes = [];
@@ -160,7 +164,7 @@ export class Http3Server extends Emitter {
   }
 
   /** @internal */
-  async _start({ port, certificate, wasmDir }) {
+  async _start({ port, certificate, wasmDir, storage, renewBefore }) {
     let loaded;
     if (wasmDir) loaded = await loadModule(wasmDir);
     else {
@@ -169,6 +173,15 @@ export class Http3Server extends Emitter {
     }
     await ensureDirectSockets();
     const factory = (await import(loaded.glueUrl)).default;
+    this.#store = await ServerStorage.open({ storage, certificate, renewBefore });
+    try {
+      return await this.#startWith(factory, loaded, port, certificate);
+    } finally {
+      this.#store.release();
+    }
+  }
+
+  async #startWith(factory, loaded, port, certificate) {
     let listening;
     const listened = new Promise((resolve) => { listening = resolve; });
     const errLines = [];
@@ -181,6 +194,7 @@ export class Http3Server extends Emitter {
         let ev;
         try { ev = JSON.parse(line); } catch { return; }
         if (ev && ev.event === 'listening') listening(ev);
+        else if (ev && (ev.event === 'certificate' || ev.event === 'certificate_error')) queueMicrotask(() => this.#certificateEvent(ev));
       },
       printErr: (line) => {
         errLines.push(line);
@@ -189,16 +203,14 @@ export class Http3Server extends Emitter {
     });
     const addr = ipFamily(this.#host) === 6 ? `[${this.#host}]:${port}` : `${this.#host}:${port}`;
     const args = ['--js-handler', '--json', '--listen', addr];
-    if (certificate) {
-      this.#mod.FS.writeFile('/server-cert.pem', certificate.cert);
-      this.#mod.FS.writeFile('/server-key.pem', certificate.key);
-      args.push('--cert', '/server-cert.pem', '--key', '/server-key.pem');
-    }
+    args.push(...await this.#store.stage(this.#mod.FS, certificate));
     this.#main = this.#mod.runMain(args);
     const ended = this.#main.then((status) => ({ status }), (error) => ({ status: 134, error }));
     const first = await Promise.race([listened, ended]);
     if (!('event' in first)) {
       const text = errLines.filter((l) => !l.startsWith('{')).join('\n') || errLines.join('\n') || (first.error && String(first.error)) || `exit status ${first.status}`;
+      const stored = this.#store.mapStartError(text);
+      if (stored) throw stored;
       const code = /in use/i.test(text) ? 'EADDRINUSE' : /permission|not allowed/i.test(text) ? 'EACCES' : 'ERR_SERVER_START';
       throw new SocketIWAError(code, `createHttp3Server: ${text}`, first.error ? { cause: first.error } : {});
     }
@@ -210,11 +222,24 @@ export class Http3Server extends Emitter {
       // The last packets (CONNECTION_CLOSE) are still being written when main returns.
       const ds = this.#mod.directSockets;
       if (ds && typeof ds.whenClosed === 'function') await ds.whenClosed();
+      this.#store.cancel();
+      if (this.#renewing) { this.#renewing.resolve(); this.#renewing = null; }
+      // The anti-replay records of connections that made no request.
+      await this.#store.replayGate(this.#mod.FS, (e) => this.emit('error', e));
       for (const c of this.#conns.keys()) this.#connClosed(c);
       if (r.error && !this.#stopping) this.emit('error', new SocketIWAError('ERR_SERVER_CRASHED', `HTTP/3 server stopped: ${r.error}`, { cause: r.error }));
       this.emit('close');
       return r.status;
     });
+    try {
+      await this.#store.started(this.#mod.FS);
+      // A stored certificate inside its renewal margin is replaced before we resolve.
+      if (this.#store.due(first.not_after)) await this.#renew();
+      else this.#store.schedule(first.not_after, () => this.#renew());
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
     return this;
   }
 
@@ -226,6 +251,38 @@ export class Http3Server extends Emitter {
       this.#interrupt();
     }
     await this.#closed;
+  }
+
+  /** Asks Rust for a new certificate (control bit 4); resolves once it is stored and announced. */
+  #renew() {
+    if (this.#renewing) return this.#renewing.promise;
+    let resolve;
+    const promise = new Promise((r) => { resolve = r; });
+    this.#renewing = { promise, resolve };
+    this.#renewWanted = true;
+    this.#interrupt();
+    return promise;
+  }
+
+  /** Rust's `certificate` event: the new identity is in MEMFS and serves new handshakes. */
+  async #certificateEvent(ev) {
+    const done = this.#renewing;
+    this.#renewing = null;
+    if (ev.event === 'certificate') {
+      try {
+        await this.#store.renewed(this.#mod.FS);
+      } catch (e) {
+        this.emit('error', e);
+      }
+      this.certificateHashes = [{ algorithm: 'sha-256', value: hexToBytes(ev.cert_sha256) }];
+      if (!this.#stopping) this.#store.schedule(ev.not_after, () => this.#renew());
+      this.emit('certificate', this.certificateHashes);
+    } else {
+      this.#error('ERR_CERTIFICATE_RENEWAL', `certificate renewal failed: ${ev.error}`);
+      // Try again in a minute (the old certificate still serves).
+      if (!this.#stopping) this.#store.schedule(Date.now() / 1000 + 60 + this.#store.renewBefore / 1000, () => this.#renew());
+    }
+    if (done) done.resolve();
   }
 
   #interrupt() {
@@ -257,7 +314,10 @@ export class Http3Server extends Emitter {
         const st = { conn, out: [], outBytes: 0, inQueue: [], inBytes: 0, inEnded: fin, inCtl: null, inCancelled: false, read: 0,
           abort: new AbortController(), drained: null, gone: false };
         c.streams.set(stream, st);
-        queueMicrotask(() => this.#dispatch(conn, stream, st, head));
+        // Early data was admitted: its anti-replay record reaches the storage before the handler runs.
+        const gate = this.#store.replayGate(this.#mod.FS, (e) => this.emit('error', e));
+        if (gate) gate.then(() => this.#dispatch(conn, stream, st, head));
+        else queueMicrotask(() => this.#dispatch(conn, stream, st, head));
       },
       data: (conn, stream, bytes) => {
         const st = this.#conns.get(conn)?.streams.get(stream);
@@ -313,8 +373,8 @@ export class Http3Server extends Emitter {
         return n;
       },
       control: (clearWoken) => {
-        const bits = (this.#woken ? 1 : 0) | (this.#stopping ? 2 : 0);
-        if (clearWoken) this.#woken = false;
+        const bits = (this.#woken ? 1 : 0) | (this.#stopping ? 2 : 0) | (this.#renewWanted ? 4 : 0);
+        if (clearWoken) { this.#woken = false; this.#renewWanted = false; }
         return bits;
       },
     };
@@ -562,7 +622,8 @@ export class Http3Server extends Emitter {
  * `options.fetch(request)` answers with a Response (docs/JS_SERVERS.md).
  * @param {string} host
  * @param {{ port?: number, fetch: (request: Request) => Response | Promise<Response>,
- *           certificate?: { cert: string, key: string }, wasmDir?: string | URL }} options
+ *           certificate?: { cert: string, key: string }, storage?: false | string, renewBefore?: number,
+ *           wasmDir?: string | URL }} options
  * @returns {Promise<Http3Server>}
  */
 export async function createHttp3Server(host, options) {
@@ -576,13 +637,10 @@ export async function createHttp3Server(host, options) {
       !cert.cert.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(cert.key))) {
     throw argError('createHttp3Server: options.certificate must be { cert, key } PEM strings (a CERTIFICATE and a PRIVATE KEY).', 'ERR_INVALID_ARG_VALUE');
   }
-  if (options.storage !== undefined) {
-    // Issue 10's certificate and ticket-key storage (docs/JS_SERVERS.md) is not built yet: refuse rather than ignore it.
-    throw new SocketIWAError('ENOTSUP', 'createHttp3Server: options.storage is not supported yet; pass options.certificate to keep a certificate across restarts');
-  }
+  validateStorage(options.storage, 'createHttp3Server');
   if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function') {
     throw new SocketIWAError('ENOTSUP', 'createHttp3Server: this runtime has no JSPI (WebAssembly.Suspending); use Chromium 137+ or Node 26');
   }
   const server = new Http3Server(host, options.fetch, websocketOptions(options.websocket));
-  return server._start({ port, certificate: cert, wasmDir: options.wasmDir });
+  return server._start({ port, certificate: cert, wasmDir: options.wasmDir, storage: options.storage, renewBefore: options.renewBefore });
 }

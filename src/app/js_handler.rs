@@ -276,6 +276,8 @@ pub mod imports {
     /// Bits of [`control`].
     pub const CONTROL_WOKEN: i32 = 1;
     pub const CONTROL_STOP: i32 = 2;
+    /// JavaScript wants a new certificate (renewal; api/server_storage.js).
+    pub const CONTROL_RENEW: i32 = 4;
 
     /// JavaScript asked the server to stop (`server.close()`).
     pub fn stop_requested() -> bool {
@@ -287,6 +289,12 @@ pub mod imports {
     pub fn woken() -> bool {
         // SAFETY: as above.
         unsafe { sjs_control(1) & CONTROL_WOKEN != 0 }
+    }
+
+    /// The control bits, clearing the woken and renew marks.
+    pub fn take_control() -> i32 {
+        // SAFETY: as above.
+        unsafe { sjs_control(1) }
     }
 
     /// The [`super::JsBridge`] of the wasm build.

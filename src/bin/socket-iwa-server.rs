@@ -6,7 +6,7 @@ use socket_iwa::app::h3::static_files::{Mount, StaticConfig};
 use socket_iwa::app::{server_factory_with, SERVER_ALPNS};
 use socket_iwa::io::{run_woken, ServerHost, UdpSocket};
 use socket_iwa::quic::{ServerConfig, ServerEndpoint};
-use socket_iwa::tls::{Identity, TicketKey, TlsContext};
+use socket_iwa::tls::{Identity, IdentitySwap, TicketKey, TlsContext, MAX_GENERATED_DAYS_VALID};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +29,15 @@ struct Args {
     /// Write the certificate (PEM) here, for clients that want to pin it.
     #[arg(long)]
     write_cert: Option<PathBuf>,
+    /// Write the private key (PEM, mode 0600) here: with --write-cert, a generated
+    /// identity can be kept and passed back with --cert/--key next time.
+    #[arg(long, value_name = "FILE")]
+    write_key: Option<PathBuf>,
+    /// Validity of a generated certificate, in days (at most 13: Chromium's
+    /// serverCertificateHashes takes at most 14, and wolfSSL back-dates by one).
+    #[arg(long, value_name = "DAYS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_GENERATED_DAYS_VALID as i64))]
+    cert_days: u32,
     /// Maximum established connections (newcomers beyond get CONNECTION_REFUSED).
     #[arg(long, default_value_t = 4096)]
     max_connections: usize,
@@ -105,19 +114,18 @@ fn main() {
 fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     let identity = match (&args.cert, &args.key) {
         (Some(c), Some(k)) => Identity::from_pem_files(c, k)?,
-        _ => Identity::generate()?,
+        _ => Identity::generate_days(args.cert_days)?,
     };
     let ticket_key = match &args.ticket_key {
         Some(p) => TicketKey::load_or_create(p)?,
         None => TicketKey::ephemeral(),
     };
-    if let Some(p) = &args.write_cert {
-        std::fs::write(p, identity.cert_pem()).map_err(|e| socket_iwa::Error::File { path: p.clone(), reason: e.to_string() })?;
-    }
+    write_identity(args, &identity)?;
     let mounts = args.static_dirs.iter().map(|d| Mount::parse(d)).collect::<Result<Vec<_>, _>>()?;
     let files = std::sync::Arc::new(StaticConfig::new(mounts));
     let replay = ticket_key.anti_replay();
     let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
+    let swap = tls.identity_swap();
     let sock = UdpSocket::bind(args.listen)
         .map_err(|e| socket_iwa::Error::Bind { addr: args.listen, source: e })?;
     let mut cfg = ServerConfig {
@@ -186,6 +194,8 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         "addr": sock.local_addr().to_string(),
         "alpn": SERVER_ALPNS,
         "cert_sha256": identity.cert_sha256_hex(),
+        // Unix seconds: when a generated certificate is due for renewal (api/server_storage.js).
+        "not_after": identity.not_after(),
         // For Chromium's --ignore-certificate-errors-spki-list (loading pages such as /join.html over HTTP/3).
         "spki_sha256_base64": identity.spki_sha256_base64(),
         "static": files.mounts().iter().map(|m| serde_json::json!({ "prefix": m.prefix(), "dir": m.root().display().to_string() })).collect::<Vec<_>>(),
@@ -208,10 +218,68 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     // With --js-handler, server.close() interrupts the wait itself: an idle server
     // sleeps until a datagram, a timer or JavaScript (docs/JS_SERVERS.md, "Idle").
     let max_wait = if args.js_handler && args.stop_file.is_none() { JS_MAX_WAIT } else { std::time::Duration::from_millis(100) };
-    run_woken(&sock, &mut server, &stop, &|| args.js_handler && js_woken(), max_wait)?;
+    let woken = || {
+        if !args.js_handler {
+            return false;
+        }
+        let bits = js_control();
+        if bits & CONTROL_RENEW != 0 {
+            renew(args, &swap);
+        }
+        bits & CONTROL_WOKEN != 0
+    };
+    run_woken(&sock, &mut server, &stop, &woken, max_wait)?;
     socket_iwa::log::event(args.json, serde_json::json!({ "event": "stopped", "stats": server.current_stats(),
         "zero_rtt": replay.lock().map(|r| r.stats).unwrap_or_default() }));
     Ok(())
+}
+
+/// `--write-cert` / `--write-key`: the identity in PEM (the key file mode 0600).
+fn write_identity(args: &Args, identity: &Identity) -> Result<(), socket_iwa::Error> {
+    let file_err = |p: &PathBuf, e: std::io::Error| socket_iwa::Error::File { path: p.clone(), reason: e.to_string() };
+    if let Some(p) = &args.write_key {
+        write_private(p, identity.key_pem().as_bytes()).map_err(|e| file_err(p, e))?;
+    }
+    if let Some(p) = &args.write_cert {
+        std::fs::write(p, identity.cert_pem()).map_err(|e| file_err(p, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(data)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, data)
+}
+
+/// JavaScript asked for a new certificate (renewal, docs/JS_SERVERS.md): generate it,
+/// write it where --write-cert/--write-key say, announce it (`certificate` event) and
+/// hand it to the TLS context for the handshakes that start from now on.
+fn renew(args: &Args, swap: &IdentitySwap) {
+    let result = Identity::generate_days(args.cert_days).and_then(|id| write_identity(args, &id).map(|_| id));
+    match result {
+        Ok(id) => {
+            socket_iwa::log::event(args.json, serde_json::json!({
+                "event": "certificate",
+                "cert_sha256": id.cert_sha256_hex(),
+                "not_after": id.not_after(),
+                "spki_sha256_base64": id.spki_sha256_base64(),
+            }));
+            swap.put(id);
+        }
+        Err(e) => {
+            log::warn!("certificate renewal failed: {e}");
+            socket_iwa::log::event(args.json, serde_json::json!({ "event": "certificate_error", "error": e.to_string() }));
+        }
+    }
 }
 
 #[cfg(target_os = "emscripten")]
@@ -231,8 +299,16 @@ fn js_stop() -> bool {
 }
 
 #[cfg(target_os = "emscripten")]
-fn js_woken() -> bool {
-    socket_iwa::app::js_handler::imports::woken()
+use socket_iwa::app::js_handler::imports::{CONTROL_RENEW, CONTROL_WOKEN};
+#[cfg(not(target_os = "emscripten"))]
+const CONTROL_WOKEN: i32 = 1;
+#[cfg(not(target_os = "emscripten"))]
+const CONTROL_RENEW: i32 = 4;
+
+/// JavaScript's control bits since the last call (clears woken and renew).
+#[cfg(target_os = "emscripten")]
+fn js_control() -> i32 {
+    socket_iwa::app::js_handler::imports::take_control()
 }
 
 #[cfg(not(target_os = "emscripten"))]
@@ -241,6 +317,6 @@ fn js_stop() -> bool {
 }
 
 #[cfg(not(target_os = "emscripten"))]
-fn js_woken() -> bool {
-    false
+fn js_control() -> i32 {
+    0
 }

@@ -1,6 +1,6 @@
 //! The server's certificate and private key: loaded from PEM files, or a fresh
-//! self-signed ECDSA P-256 certificate (valid for 10 days) whose SHA-256 digest
-//! is what browsers' `serverCertificateHashes` expects.
+//! self-signed ECDSA P-256 certificate (valid for 10 days, or as many as asked
+//! up to 13) whose SHA-256 digest is what browsers' `serverCertificateHashes` expects.
 
 use crate::error::{Error, Result};
 use std::os::raw::{c_int, c_long};
@@ -21,6 +21,11 @@ pub struct Identity {
 /// Validity of generated certificates. Chromium's `serverCertificateHashes`
 /// accepts at most 14 days; wolfSSL back-dates notBefore by a day.
 pub const GENERATED_DAYS_VALID: c_int = 10;
+/// Longest validity [`Identity::generate_days`] accepts: wolfSSL's notBefore is one
+/// day back and notAfter `days` ahead (one `time()` reading for both), so 13 days
+/// makes a span of exactly 14 days, which Chromium's WebTransport fingerprint
+/// verifier still accepts (`validity_end - validity_start <= 14 days`).
+pub const MAX_GENERATED_DAYS_VALID: u32 = 13;
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::file(path, e))
@@ -69,6 +74,14 @@ impl Identity {
     /// Generates a self-signed ECDSA P-256 certificate for `localhost`,
     /// `127.0.0.1` and `::1`, valid for [`GENERATED_DAYS_VALID`] days.
     pub fn generate() -> Result<Self> {
+        Self::generate_days(GENERATED_DAYS_VALID as u32)
+    }
+
+    /// [`Identity::generate`] valid for `days` (1..=[`MAX_GENERATED_DAYS_VALID`]) days.
+    pub fn generate_days(days: u32) -> Result<Self> {
+        if !(1..=MAX_GENERATED_DAYS_VALID).contains(&days) {
+            return Err(Error::BadInput(format!("generated certificates are valid 1-{MAX_GENERATED_DAYS_VALID} days, not {days}")));
+        }
         super::init();
         // SAFETY: all wolfCrypt objects live on this stack frame (boxed where
         // large) and are initialised before use and freed before return.
@@ -89,7 +102,7 @@ impl Identity {
                 }
                 copy_cstr(&mut cert.subject.commonName, "Socket.IWA");
                 copy_cstr(&mut cert.subject.org, "Socket.IWA");
-                cert.daysValid = GENERATED_DAYS_VALID;
+                cert.daysValid = days as c_int;
                 cert.isCA = 0;
                 cert.selfSigned = 1;
                 cert.sigType = w::CTC_SHA256wECDSA as c_int;
@@ -118,7 +131,7 @@ impl Identity {
                     cert: der,
                     key: kder,
                     format: w::WOLFSSL_FILETYPE_ASN1 as c_int,
-                    source: format!("generated ECDSA P-256, valid {GENERATED_DAYS_VALID} days"),
+                    source: format!("generated ECDSA P-256, valid {days} days"),
                 })
             })();
             w::wc_ecc_free(&mut *key);
@@ -133,6 +146,21 @@ impl Identity {
             return String::from_utf8_lossy(&self.cert).into_owned();
         }
         pem_encode("CERTIFICATE", &self.cert)
+    }
+
+    /// The private key as PEM text (`EC PRIVATE KEY` for a generated one, else as loaded).
+    pub fn key_pem(&self) -> String {
+        if self.format == w::WOLFSSL_FILETYPE_PEM as c_int {
+            return String::from_utf8_lossy(&self.key).into_owned();
+        }
+        pem_encode("EC PRIVATE KEY", &self.key)
+    }
+
+    /// The leaf certificate's notAfter, in seconds since the Unix epoch (`None` if
+    /// its DER cannot be walked or the time is malformed).
+    pub fn not_after(&self) -> Option<i64> {
+        let der = if self.format == w::WOLFSSL_FILETYPE_PEM as c_int { pem_first_der(&self.cert)? } else { self.cert.clone() };
+        not_after_of(&der)
     }
 
     /// The certificate's SHA-256 as lowercase hex.
@@ -225,6 +253,44 @@ fn spki_of(cert: &[u8]) -> Option<&[u8]> {
     (spki.first() == Some(&0x30)).then_some(spki)
 }
 
+/// notAfter of a DER certificate (RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ, years
+/// 50-99 meaning 19xx, or GeneralizedTime YYYYMMDDHHMMSSZ), as Unix seconds.
+fn not_after_of(cert: &[u8]) -> Option<i64> {
+    let (_, cert_body, _) = der_element(cert)?;
+    let (_, mut tbs, _) = der_element(cert_body)?;
+    if tbs.first() == Some(&0xa0) {
+        tbs = der_element(tbs)?.2; // version
+    }
+    for _ in 0..3 {
+        tbs = der_element(tbs)?.2; // serial, signature, issuer
+    }
+    let (_, validity, _) = der_element(tbs)?;
+    let (_, _, rest) = der_element(validity)?; // notBefore
+    let (el, t, _) = der_element(rest)?;
+    let t = std::str::from_utf8(t).ok()?;
+    let digits = |s: &str| -> Option<i64> { s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse().ok())? };
+    let (year, rest) = match el[0] {
+        0x17 if t.len() == 13 => {
+            let y = digits(&t[..2])?;
+            (if y >= 50 { 1900 + y } else { 2000 + y }, &t[2..])
+        }
+        0x18 if t.len() == 15 => (digits(&t[..4])?, &t[4..]),
+        _ => return None,
+    };
+    if !rest.ends_with('Z') {
+        return None;
+    }
+    let (mo, d, h, mi, s) = (digits(&rest[0..2])?, digits(&rest[2..4])?, digits(&rest[4..6])?, digits(&rest[6..8])?, digits(&rest[8..10])?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+}
+
 fn base64(data: &[u8]) -> String {
     let mut b64 = String::new();
     for chunk in data.chunks(3) {
@@ -291,5 +357,17 @@ mod tests {
         assert_eq!(spki.len(), 91);
         assert_eq!(&spki[spki.len() - 66..spki.len() - 64], &[0x00, 0x04]);
         assert_eq!(id.spki_sha256_base64().unwrap().len(), 44);
+        assert!(id.key_pem().starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
+    }
+
+    #[test]
+    fn generated_validity_is_the_days_asked_and_at_most_13() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let id = Identity::generate_days(13).unwrap();
+        let na = id.not_after().unwrap();
+        assert!((na - (now + 13 * 86_400)).abs() < 120, "notAfter {na}, now {now}");
+        assert!(Identity::generate_days(14).is_err());
+        assert!(Identity::generate_days(0).is_err());
+        assert!((Identity::generate().unwrap().not_after().unwrap() - (now + 10 * 86_400)).abs() < 120);
     }
 }

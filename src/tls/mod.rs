@@ -10,7 +10,7 @@ mod session;
 mod ticket;
 mod verify;
 
-pub use identity::Identity;
+pub use identity::{Identity, MAX_GENERATED_DAYS_VALID};
 pub use session::SavedSession;
 pub use ticket::{AntiReplay, TicketKey, ZeroRttStats, REPLAY_WINDOW_MS};
 pub(crate) use session::{hex, unhex};
@@ -18,7 +18,8 @@ pub use verify::{Verification, VerifyArgs, SYSTEM_CA_BUNDLE};
 
 use crate::error::{Error, Result};
 use std::os::raw::{c_int, c_uint};
-use std::sync::{Arc, Once};
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, Once};
 use wolfssl_sys as w;
 
 static INIT: Once = Once::new();
@@ -47,7 +48,8 @@ enum Side {
 
 /// A wolfSSL context configured for QUIC.
 pub struct TlsContext {
-    ctx: *mut w::WOLFSSL_CTX,
+    /// The current wolfSSL context (replaced, for new handshakes only, by `replace_identity`).
+    ctx: Cell<*mut w::WOLFSSL_CTX>,
     side: Side,
     /// ALPN protocols the server accepts, comma-separated in preference order
     /// (wolfSSL's list format). A client offering none of them gets
@@ -57,12 +59,34 @@ pub struct TlsContext {
     /// Client: how the server's certificate is checked (its state is the verify callback's context).
     /// Shared with every connection's `Tls`, so it outlives them all whatever the drop order.
     verify: Option<Arc<verify::VerifyState>>,
+    /// Server: an identity waiting to replace the current one before the next handshake.
+    next_identity: IdentitySwap,
+}
+
+/// A slot for the next identity of a server context ([`TlsContext::identity_swap`]):
+/// whoever holds it may put an [`Identity`] there; the context takes it before
+/// making its next connection.
+#[derive(Clone, Default)]
+pub struct IdentitySwap(Arc<Mutex<Option<Identity>>>);
+
+impl IdentitySwap {
+    /// Offers `identity` for the handshakes that start after this call.
+    pub fn put(&self, identity: Identity) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(identity);
+        }
+    }
+
+    fn take(&self) -> Option<Identity> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
 }
 
 impl Drop for TlsContext {
     fn drop(&mut self) {
-        // SAFETY: ctx was created by wolfSSL_CTX_new and is freed once.
-        unsafe { w::wolfSSL_CTX_free(self.ctx) }
+        // SAFETY: ctx was created by wolfSSL_CTX_new and is freed once (connections
+        // still holding a reference keep wolfSSL's copy alive until they are freed).
+        unsafe { w::wolfSSL_CTX_free(self.ctx.get()) }
     }
 }
 
@@ -71,29 +95,44 @@ impl TlsContext {
     /// session tickets sealed with `ticket_key` and allowing 0-RTT.
     pub fn server(identity: &Identity, alpns: &[&str], ticket_key: TicketKey) -> Result<Self> {
         init();
-        // SAFETY: plain constructor calls; every pointer is checked before use.
+        let key = Box::new(ticket_key);
+        let ctx = Self::server_ctx(identity, &key)?;
+        Ok(TlsContext {
+            ctx: Cell::new(ctx),
+            side: Side::Server,
+            server_alpns: alpns.join(","),
+            _ticket_key: Some(key),
+            verify: None,
+            next_identity: IdentitySwap::default(),
+        })
+    }
+
+    /// A wolfSSL server context presenting `identity`, sealing tickets with `key`
+    /// (which must outlive it and every connection made from it).
+    fn server_ctx(identity: &Identity, key: &TicketKey) -> Result<*mut w::WOLFSSL_CTX> {
+        // SAFETY: plain constructor calls; every pointer is checked before use;
+        // on error the half-built context is freed here.
         unsafe {
             let ctx = w::wolfSSL_CTX_new(w::wolfTLSv1_3_server_method());
             if ctx.is_null() {
                 return Err(Error::Tls("wolfSSL_CTX_new failed".into()));
             }
-            let mut me = TlsContext {
-                ctx,
-                side: Side::Server,
-                server_alpns: alpns.join(","),
-                _ticket_key: None,
-                verify: None,
+            let fail = |e: Error| {
+                w::wolfSSL_CTX_free(ctx);
+                Err(e)
             };
             if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_server_context(ctx.cast()) != 0 {
-                return Err(Error::Tls("cannot install the QUIC method on the server context".into()));
+                return fail(Error::Tls("cannot install the QUIC method on the server context".into()));
             }
             // One DRBG shared by every connection of this context, instead of a
             // fresh, health-tested one per wolfSSL_new (SINGLE_THREADED build: one
             // event loop owns every TLS object). See docs/HANDSHAKE.md.
             if w::wolfSSL_CTX_new_rng(ctx) != w::WOLFSSL_SUCCESS as c_int {
-                return Err(Error::Tls("cannot create the server context's random generator".into()));
+                return fail(Error::Tls("cannot create the server context's random generator".into()));
             }
-            identity.install(ctx)?;
+            if let Err(e) = identity.install(ctx) {
+                return fail(e);
+            }
             // wolfSSL servers choose by their own order. Where there are no AES
             // instructions (wasm), ChaCha20-Poly1305 costs a fraction of AES-GCM
             // in portable code, so it goes first there; natively AES-NI wins.
@@ -103,10 +142,11 @@ impl TlsContext {
                 b"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256\0"
             };
             if w::wolfSSL_CTX_set_cipher_list(ctx, suites.as_ptr().cast()) != w::WOLFSSL_SUCCESS as c_int {
-                return Err(Error::Tls("cannot set the cipher suite order".into()));
+                return fail(Error::Tls("cannot set the cipher suite order".into()));
             }
-            let key = Box::new(ticket_key);
-            key.install(ctx)?;
+            if let Err(e) = key.install(ctx) {
+                return fail(e);
+            }
             // 0-RTT anti-replay is our ticket callback's job (docs/TLS.md): its
             // strike register survives restarts, so wolfSSL's own checks, which
             // refuse every ticket minted before this context existed and need
@@ -114,13 +154,33 @@ impl TlsContext {
             // With no internal store and a removal callback, wolfSSL's
             // single-use eviction reports success; the server keeps no sessions.
             if w::wolfSSL_CTX_no_early_data_fresh_start_check(ctx) != 0 {
-                return Err(Error::Tls("cannot configure 0-RTT anti-replay".into()));
+                return fail(Error::Tls("cannot configure 0-RTT anti-replay".into()));
             }
             w::wolfSSL_CTX_set_session_cache_mode(ctx, (w::WOLFSSL_SESS_CACHE_SERVER | w::WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE) as _);
             w::wolfSSL_CTX_sess_set_remove_cb(ctx, Some(session_removed_cb));
-            me._ticket_key = Some(key);
-            Ok(me)
+            Ok(ctx)
         }
+    }
+
+    /// Server: where to put an identity for the handshakes that start from now on
+    /// (certificate renewal without a restart, docs/JS_SERVERS.md "Renewal").
+    /// Connections already made keep theirs: each wolfSSL object holds a reference
+    /// on the context it was made from, and every context seals and opens tickets
+    /// with the same [`TicketKey`], so sessions resume across the change.
+    pub fn identity_swap(&self) -> IdentitySwap {
+        self.next_identity.clone()
+    }
+
+    /// Server: present `identity` from the next handshake on (see [`Self::identity_swap`]).
+    pub fn replace_identity(&self, identity: &Identity) -> Result<()> {
+        let key = self._ticket_key.as_ref().ok_or_else(|| Error::Tls("not a server context".into()))?;
+        let ctx = Self::server_ctx(identity, key)?;
+        let old = self.ctx.replace(ctx);
+        // SAFETY: `old` was ours; wolfSSL frees it once the connections made from it
+        // (each holding a reference, wolfSSL_new -> SetSSL_CTX) are gone too.
+        unsafe { w::wolfSSL_CTX_free(old) };
+        log::info!("new identity for new handshakes: {}", identity.source);
+        Ok(())
     }
 
     /// A client context that checks the server's certificate as `verification`
@@ -134,7 +194,14 @@ impl TlsContext {
             if ctx.is_null() {
                 return Err(Error::Tls("wolfSSL_CTX_new failed".into()));
             }
-            let mut me = TlsContext { ctx, side: Side::Client, server_alpns: String::new(), _ticket_key: None, verify: None };
+            let mut me = TlsContext {
+                ctx: Cell::new(ctx),
+                side: Side::Client,
+                server_alpns: String::new(),
+                _ticket_key: None,
+                verify: None,
+                next_identity: IdentitySwap::default(),
+            };
             if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_client_context(ctx.cast()) != 0 {
                 return Err(Error::Tls("cannot install the QUIC method on the client context".into()));
             }
@@ -155,8 +222,16 @@ impl TlsContext {
 
     /// A new TLS object for one connection.
     pub fn new_tls(&self) -> Result<Tls> {
+        if self.side == Side::Server {
+            if let Some(id) = self.next_identity.take() {
+                // A bad identity keeps the current one: the server goes on serving.
+                if let Err(e) = self.replace_identity(&id) {
+                    log::warn!("identity not replaced: {e}");
+                }
+            }
+        }
         // SAFETY: ctx is valid; the returned object is owned by `Tls`.
-        let ssl = unsafe { w::wolfSSL_new(self.ctx) };
+        let ssl = unsafe { w::wolfSSL_new(self.ctx.get()) };
         if ssl.is_null() {
             return Err(Error::Tls("wolfSSL_new failed".into()));
         }

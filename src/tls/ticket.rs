@@ -194,8 +194,22 @@ unsafe extern "C" fn ticket_cb(
 /// Milliseconds since the Unix epoch: the clock wolfSSL stamps tickets with
 /// and checks ticket ages against (gettimeofday), so the register and
 /// wolfSSL's freshness check agree on "now".
+#[cfg(not(target_os = "emscripten"))]
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The wasm build: `SystemTime` reads Emscripten 3.1.6's 32-bit `timespec` as a
+/// 64-bit one (garbage, or a panic: docs/BRIDGE.md "time_t mismatch"), so the wall
+/// clock comes from `Date.now()`. Before this, a wasm server given a ticket key file
+/// with a register in it panicked at start.
+#[cfg(target_os = "emscripten")]
+fn now_ms() -> u64 {
+    extern "C" {
+        fn emscripten_date_now() -> f64;
+    }
+    // SAFETY: a JavaScript import returning Date.now().
+    unsafe { emscripten_date_now() as u64 }
 }
 
 const RANDOM_LEN: usize = 32;

@@ -103,3 +103,42 @@ test('IWA dedicated worker: createHttp3Server runs in a module worker and the pa
   assert.deepEqual(r.protocols, ['h3'], JSON.stringify(r));
   assert.equal(r.closed, true);
 });
+
+// Certificate and ticket-key storage (docs/JS_SERVERS.md): the default storage in an
+// IWA is OPFS. Our native client pins the hash, saves its session, and after the
+// page reloads (every server object gone, a new wasm instance) the new server has
+// the same certificate and accepts the client's 0-RTT. A dedicated worker's server
+// reads the same OPFS storage: same hash, 0-RTT accepted there too.
+const client = path.join(root, 'target/release/socket-iwa-client');
+async function quicClient(p, hash, session) {
+  const { stdout } = await run(client, ['--connect', `127.0.0.1:${p}`, '--cert-hash', hash, '--session', session, '--json', '--timeout', '60'], { timeout: 90000 });
+  return JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+}
+
+test('IWA: default storage (OPFS) keeps the certificate hash and the ticket key across a page reload; 0-RTT accepted', async () => {
+  const app = '/t/h3_storage_iwa_app.js';
+  const session = path.join(tmp, 'storage-session.json');
+  const a = await iwa.call(app, 'start');
+  const first = await quicClient(a.port, a.hash, session);
+  assert.equal(first.verified, true);
+  assert.equal(first.early_data, 'none');
+  await iwa.page.reload();
+  await iwa.page.waitForLoadState('load');
+  const b = await iwa.call(app, 'start');
+  assert.equal(b.hash, a.hash, 'the same certificate after the reload');
+  const second = await quicClient(b.port, b.hash, session);
+  assert.equal(second.resumed, true, JSON.stringify(second));
+  assert.equal(second.early_data, 'accepted', JSON.stringify(second));
+  assert.equal(await iwa.call(app, 'stop'), 'closed');
+  const files = await iwa.call(app, 'stored');
+  assert.deepEqual(Object.keys(files).sort(), ['cert.pem', 'key.pem', 'ticket.key', 'ticket.key.replay'], JSON.stringify(files));
+  assert.equal(files['ticket.key'], 48);
+  assert.ok(files['ticket.key.replay'] >= 40, 'the anti-replay record of the 0-RTT handshake is in OPFS');
+
+  const w = await iwa.call(app, 'startInWorker');
+  assert.equal(w.worker, true);
+  assert.equal(w.hash, a.hash, 'the worker reads the same OPFS storage');
+  const third = await quicClient(w.port, w.hash, session);
+  assert.equal(third.early_data, 'accepted', JSON.stringify(third));
+  assert.equal(await iwa.call(app, 'stopWorker'), true);
+});

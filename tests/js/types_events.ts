@@ -90,3 +90,10 @@ async function events(): Promise<void> {
   await new TCPServerSocket('::1').close();
 }
 void events;
+
+async function h3Storage(): Promise<void> {
+  const h3 = await SocketIWA.createHttp3Server('127.0.0.1', { storage: '/var/lib/app/socket-iwa', renewBefore: 3_600_000, fetch: () => new Response('ok') });
+  h3.on('certificate', (hashes) => { const v: Uint8Array = hashes[0].value; const a: 'sha-256' = hashes[0].algorithm; void v; void a; });
+  await SocketIWA.createHttp3Server('127.0.0.1', { storage: false, fetch: () => new Response('ok') });
+}
+void h3Storage;

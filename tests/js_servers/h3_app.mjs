@@ -11,6 +11,7 @@ const released = new Promise((r) => { release = r; });
 
 const server = await SocketIWA.createHttp3Server(host, {
   port: 0,
+  storage: false, // a fresh certificate per run; nothing written to ~/.socket-iwa (storage: test_js_h3_storage.py)
   async fetch(request) {
     const url = new URL(request.url);
     switch (url.pathname) {
