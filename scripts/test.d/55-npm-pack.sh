@@ -5,7 +5,7 @@
 # `exports`/`types` target present, nothing from the build tree), installs it
 # into a fresh project under /tmp (tarball + stock socket.io-client from the
 # registry or npm's cache), and runs tests/npm/consumer.mjs there under Node's
-# permission model with read access to that project only (the repository is
+# permission model with read access to that project only and write access to its .socket-iwa/ (the server's storage; the repository is
 # unreadable): an import check, our Socket.IO server + stock socket.io-client,
 # createHttp3Server with a fetch handler answering aioquic's HTTP/3 client
 # (tests/npm/h3_client.py: GET + POST, certificate hash checked), then
@@ -50,7 +50,7 @@ cp "$root/tests/npm/consumer.mjs" "$proj/"
   "$tgz" "socket.io-client@$sio") >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; fail "npm install of the tarball failed"; }
 
 echo "--- npm-pack: consumer (read access to the fresh project only)" >&2
-sandbox=(--permission "--allow-fs-read=$proj" --allow-net --disable-warning=ExperimentalWarning)
+sandbox=(--permission "--allow-fs-read=$proj" "--allow-fs-write=$proj/.socket-iwa" --allow-net --disable-warning=ExperimentalWarning)
 # The consumer's HTTP/3 server (step 5) waits for aioquic's result on its stdin (a fifo).
 mkfifo "$work/consumer.in"
 (cd "$proj" && exec timeout --kill-after=5 150 "$node" "${sandbox[@]}" consumer.mjs "$root") \

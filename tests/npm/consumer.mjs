@@ -63,7 +63,9 @@ step('dist/wasm/ has both programs and the license texts');
 const hex = (buf) => Buffer.from(buf).toString('hex');
 const uploads = [];
 const errors = [];
+const storage = path.join(project, '.socket-iwa');   // inside the project: the user's ~/.socket-iwa stays untouched
 const h3 = await within(SocketIWA.createHttp3Server('127.0.0.1', {
+  storage,
   async fetch(request) {
     const url = new URL(request.url);
     if (request.method === 'GET' && url.pathname === '/hello') return new Response(`hello ${url.searchParams.get('name')} from socket-iwa ${api.VERSION}`);
@@ -80,7 +82,8 @@ h3.on('error', (err) => errors.push(err));
 assert.ok(h3.port > 0 && h3.certificateHashes.length === 1 && h3.certificateHashes[0].algorithm === 'sha-256');
 const pin = hex(h3.certificateHashes[0].value);
 assert.equal(pin.length, 64);
-step(`createHttp3Server ran the packaged wasm on port ${h3.port}`);
+assert.equal(fs.statSync(path.join(storage, 'key.pem')).mode & 0o777, 0o600, 'the stored private key is 0600');
+step(`createHttp3Server ran the packaged wasm on port ${h3.port} (certificate kept in ${storage})`);
 console.log(`h3-listening ${JSON.stringify({ port: h3.port, sha256: pin })}`);
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const next = await within(lines.next(), 90000, "aioquic's result on stdin");
