@@ -83,9 +83,14 @@ server.on('webtransport', async (session) => {
       return;
     }
     case '/never-read':
-      // Accepts streams and never reads them.
+      // Accepts streams and never reads them; a datagram (not flow-controlled) asks it to close.
       forEach(session.incomingBidirectionalStreams, () => {});
       forEach(session.incomingUnidirectionalStreams, () => {});
+      for await (const d of session.datagrams.readable) {
+        void d;
+        session.close({ closeCode: 3, reason: 'giving up' });
+        return;
+      }
       return;
     case '/errors': {
       // Each incoming bidi stream: the first chunk says what to do.
