@@ -16,7 +16,8 @@
 #                                       tests/peers/quinn-peer)
 #   handshake cost                      test_handshake_cost (Debian's C ngtcp2 client, callgrind)
 #   JavaScript HTTP/3 server            test_js_h3_server (SocketIWA.createHttp3Server under Node 26, the app in
-#                                       tests/js_servers/, aioquic's H3 client)
+#                                       tests/js_servers/, aioquic's H3 client); test_js_wt_server (its
+#                                       'webtransport' sessions, aioquic's WebTransport client)
 # Needs the release binaries (built here) and the wasm build from 20-wasm-link.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
