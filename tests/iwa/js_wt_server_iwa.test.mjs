@@ -67,6 +67,7 @@ test('IWA: session close codes both ways; a throwing listener closes its session
 
 test('IWA: 100 MB offered to a session that never reads is held back; another session is served; then it closes', async () => {
   const r = await iwa.call(APP, 'neverReads');
+  console.log(`never-read session: Chromium's writer took ${r.accepted} of 104857600 bytes`);
   // The server grants one stream window (1 MiB) and a connection budget; Chromium's own send
   // buffer takes a few MiB more. Far less than the 100 MB offered (generous bound: 32 MiB).
   assert.ok(r.accepted < 32 * 1024 * 1024, JSON.stringify(r));

@@ -134,6 +134,11 @@ export async function serverBidi() {
   return { text, serverSaw: serverSaw.splice(0) };
 }
 
+/** Chromium 156's WebTransportError takes one init dictionary ({ message, streamErrorCode }); the W3C draft (message, options). */
+function wtError(message, streamErrorCode) {
+  try { return new WebTransportError({ message, streamErrorCode }); } catch { return new WebTransportError(message, { streamErrorCode }); }
+}
+
 /** Reset/STOP_SENDING codes both ways. */
 export async function errorsBothWays() {
   const wt = open('/errors');
@@ -150,8 +155,8 @@ export async function errorsBothWays() {
   await w.write(enc.encode('wait'));
   const reader = readable.getReader();
   await reader.read(); // the server is writing
-  await w.abort(new WebTransportError('client abort', { streamErrorCode: 5 }));
-  await reader.cancel(new WebTransportError('client cancel', { streamErrorCode: 6 }));
+  await w.abort(wtError('client abort', 5));
+  await reader.cancel(wtError('client cancel', 6));
   for (let i = 0; i < 100 && !serverSaw.length; i++) await new Promise((r) => setTimeout(r, 50));
   out.serverSaw = serverSaw.splice(0);
   wt.close();
