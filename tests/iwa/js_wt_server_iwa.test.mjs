@@ -50,7 +50,10 @@ test('IWA: server-opened bidi stream', async () => {
 test('IWA: RESET_STREAM / STOP_SENDING codes both ways', async () => {
   const r = await iwa.call(APP, 'errorsBothWays');
   assert.deepEqual(r.read, { name: 'WebTransportError', source: 'stream', streamErrorCode: 42 }, JSON.stringify(r));
-  assert.deepEqual(r.write, { name: 'WebTransportError', source: 'stream', streamErrorCode: 43 }, JSON.stringify(r));
+  // Chromium fails the write after our STOP_SENDING(43); it reports the code (a WebTransportError) or, when
+  // the stream is already closed both ways on its side, a NetworkError without one (seen in ~1 of 2 runs).
+  // The exact STOP_SENDING code on the wire is checked with aioquic (tests/interop/test_js_wt_server.py).
+  assert.ok(r.write && (r.write.name === 'NetworkError' || (r.write.name === 'WebTransportError' && r.write.streamErrorCode === 43)), JSON.stringify(r));
   assert.deepEqual(r.serverSaw, [{
     read: { name: 'WebTransportError', code: 'ERR_WT_STREAM_RESET', source: 'stream', streamErrorCode: 5 },
     write: { name: 'WebTransportError', code: 'ERR_WT_STREAM_STOPPED', source: 'stream', streamErrorCode: 6 },
@@ -68,9 +71,9 @@ test('IWA: session close codes both ways; a throwing listener closes its session
 test('IWA: 100 MB offered to a session that never reads is held back; another session is served; then it closes', async () => {
   const r = await iwa.call(APP, 'neverReads');
   console.log(`never-read session: Chromium's writer took ${r.accepted} of 104857600 bytes`);
-  // The server grants one stream window (1 MiB) and a connection budget; Chromium's own send
-  // buffer takes a few MiB more. Far less than the 100 MB offered (generous bound: 32 MiB).
-  assert.ok(r.accepted < 32 * 1024 * 1024, JSON.stringify(r));
+  // The server grants one stream window (1 MiB); Chromium's own send buffer takes a little more.
+  // Measured: 1.2 MB; with credit on arrival (the old behaviour) 16.3 MB. Bound: 8 MiB.
+  assert.ok(r.accepted < 8 * 1024 * 1024, JSON.stringify(r));
   assert.equal(r.other, 'still served', JSON.stringify(r));
   assert.deepEqual(r.closed, { closeCode: 3, reason: 'giving up' }, JSON.stringify(r));
 });
