@@ -77,3 +77,13 @@ test('IWA: 100 MB offered to a session that never reads is held back; another se
   assert.equal(r.other, 'still served', JSON.stringify(r));
   assert.deepEqual(r.closed, { closeCode: 3, reason: 'giving up' }, JSON.stringify(r));
 });
+
+test('IWA: the server writing to a stream Chromium does not read waits (flow control), then goes on as it reads', async () => {
+  const r = await iwa.call(APP, 'floodUnread');
+  console.log(`unread server stream: writes resolved for ${r.stalled} bytes, ${r.stalledLater} a second later, ${r.resumed} after Chromium read ${r.got}`);
+  // What resolved while nothing was read: Chromium's stream window + our 1 MiB queue + 256 KiB in JavaScript.
+  assert.ok(r.stalled < 24 * 1024 * 1024, JSON.stringify(r));
+  assert.equal(r.stalledLater, r.stalled, `writes went on while nothing was read: ${JSON.stringify(r)}`);
+  // Chromium read 2 MiB more than had been written; at most 1.25 MiB + a chunk sits in our queues.
+  assert.ok(r.resumed >= r.stalled + 512 * 1024, JSON.stringify(r));
+});

@@ -8,6 +8,7 @@ const errors = [];
 const closedSessions = [];
 const serverSaw = [];
 let server;
+const flood = { written: 0 };
 
 async function drain(readable, fn) {
   const reader = readable.getReader();
@@ -62,6 +63,16 @@ function onSession(session) {
     (async () => {
       for await (const d of session.datagrams.readable) { void d; session.close({ closeCode: 3, reason: 'giving up' }); return; }
     })();
+  } else if (path === '/flood') {
+    // Writes up to 100 MB on a uni stream; `flood.written` counts the writes that resolved.
+    (async () => {
+      const w = (await session.createUnidirectionalStream()).getWriter();
+      const chunk = new Uint8Array(64 * 1024);
+      while (flood.written < 100 * 1024 * 1024) {
+        await w.write(chunk);
+        flood.written += chunk.length;
+      }
+    })().catch(() => {});
   } else if (path === '/close') {
     (async () => {
       for await (const d of session.datagrams.readable) { void d; session.close({ closeCode: 7, reason: 'bye from the IWA' }); return; }
@@ -201,6 +212,31 @@ export async function neverReads() {
   await wt.datagrams.writable.getWriter().write(enc.encode('close'));
   const closed = await withTimeout(wt.closed, 10000, 'closed').then((r) => ({ closeCode: r.closeCode, reason: r.reason }), (e) => ({ error: e.name }));
   return { accepted, other, closed };
+}
+
+/** A server stream Chromium does not read: the server's writes wait (window closed); reading lets them go on. */
+export async function floodUnread() {
+  const wt = open('/flood');
+  await wt.ready;
+  const reader = wt.incomingUnidirectionalStreams.getReader();
+  const { value: incoming } = await reader.read();
+  // Not read: Chromium's window closes once its buffer is full. Wait until the writes made no
+  // progress for 1.5 s (at most 20 s), then check again a second later.
+  let last = -1, since = Date.now();
+  for (const t0 = Date.now(); Date.now() - t0 < 20000 && Date.now() - since < 1500;) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (flood.written !== last) { last = flood.written; since = Date.now(); }
+  }
+  const stalled = flood.written;
+  await new Promise((r) => setTimeout(r, 1000));
+  const stalledLater = flood.written;
+  // Now read 2 MiB more than was written: the writes must have gone on.
+  const r = incoming.getReader();
+  let got = 0;
+  while (got < stalled + 2 * 1024 * 1024) got += (await r.read()).value.length;
+  const resumed = flood.written;
+  wt.close();
+  return { stalled, stalledLater, got, resumed };
 }
 
 async function echoOnce() {
