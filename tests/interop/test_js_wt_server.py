@@ -226,6 +226,31 @@ def test_session_close_codes_both_ways(app):
     run(main())
 
 
+def test_incoming_datagrams_over_the_queue_are_dropped_oldest_first(app):
+    """500 datagrams at a session that reads none yet: 128 (the newest) stay queued, the rest
+    are dropped and counted in datagrams.droppedIncoming (docs/JS_SERVERS.md)."""
+    async def main():
+        async with wt_connect(app.port) as c:
+            sess = await session(c, "/dgram-hold")
+            for i in range(500):
+                c.h3.send_datagram(sess, b"d%d" % i)
+                if i % 50 == 49:
+                    c.transmit()
+                    await asyncio.sleep(0.02)
+            c.transmit()
+            await asyncio.sleep(1.0)
+            b = c.wt_bidi(sess)
+            c._quic.send_stream_data(b, b"report", end_stream=True)
+            c.transmit()
+            await c.wait_for(lambda: c.stream(b).ended.done(), "the report")
+            r = json.loads(bytes(c.stream(b).data))
+            got = [int(x[1:]) for x in r["got"]]
+            assert len(got) == 128, r
+            assert got == sorted(got) and got[-1] >= 490, r  # the newest are kept (loopback loses few, if any)
+            assert 500 - 128 - 10 <= r["dropped"] <= 500 - 128, r
+    run(main())
+
+
 def test_throwing_listener_closes_the_session_not_the_server(app):
     async def main():
         async with wt_connect(app.port) as c:

@@ -128,6 +128,21 @@ server.on('webtransport', async (session) => {
         return;
       }
       return;
+    case '/dgram-hold': {
+      // Reads no datagram until a bidi stream asks; then reports what was queued and dropped.
+      const { value: { writable } } = await session.incomingBidirectionalStreams.getReader().read();
+      const reader = session.datagrams.readable.getReader();
+      const got = [];
+      for (;;) {
+        const r = await Promise.race([reader.read(), new Promise((res) => setTimeout(() => res(null), 300))]);
+        if (!r || r.done) break;
+        got.push(new TextDecoder().decode(r.value));
+      }
+      const w = writable.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify({ got, dropped: session.datagrams.droppedIncoming })));
+      await w.close();
+      return;
+    }
     case '/throw':
       throw new Error('listener failure on purpose');
     default:
