@@ -208,7 +208,7 @@ impl<B: JsWtBridge> WebTransportHandler for JsWtHandler<B> {
             self.closed = true;
             return self.credit_all(s);
         }
-        // Drop the entries of streams JavaScript credited completely after their end... kept small:
+        // Entries JavaScript has credited in full are dropped (a later byte recreates one): the map stays small.
         self.recv.retain(|_, r| r.received > r.credited);
         let mut ready = std::mem::take(&mut self.ready);
         let count = self.bridge.ready(self.key, &mut ready).min(ready.len());
