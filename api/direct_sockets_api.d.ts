@@ -36,6 +36,8 @@ export declare class Emitter<Events extends object = EventMap> {
   listenerCount(event: keyof Events & string): number;
   /** A copy of the listeners of `event`, once() wrappers included. */
   rawListeners<K extends keyof Events & string>(event: K): Function[];
+  /** A copy of the listeners of `event`. */
+  listeners<K extends keyof Events & string>(event: K): Events[K][];
   /** Dispatch to local listeners only. */
   emitLocal(event: string, ...args: any[]): boolean;
   emit(event: string, ...args: any[]): any;
@@ -570,6 +572,55 @@ export interface Http3ServerEvents {
   /** The certificate was renewed: new handshakes present it; these are the new `certificateHashes`. */
   certificate(hashes: { algorithm: 'sha-256'; value: Uint8Array }[]): void;
   close(): void;
+  /** Extended CONNECT with :protocol = webtransport, any path (without a listener: 404). A throwing listener closes the session (code 0x102). */
+  webtransport(session: WebTransportSession): void | Promise<void>;
+}
+
+/** An error of a WebTransport session or stream (W3C WebTransportError-like), always with `code`. */
+export declare class WebTransportError extends SocketIWAError {
+  constructor(code: string, message: string, extra?: { source?: 'stream' | 'session'; streamErrorCode?: number | null; cause?: unknown });
+  readonly source: 'stream' | 'session';
+  /** The application code of a RESET_STREAM / STOP_SENDING (0..2^32-1), null when none. */
+  readonly streamErrorCode: number | null;
+}
+
+export interface WebTransportCloseInfo {
+  closeCode: number;
+  reason: string;
+}
+
+export interface WebTransportBidiStream {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array | ArrayBufferView | ArrayBuffer>;
+}
+
+/** The datagram duplex of a session (bounded queues; docs/JS_SERVERS.md). */
+export interface WebTransportDatagrams {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array | ArrayBufferView | ArrayBuffer>;
+  /** Largest payload the peer accepts; larger writes are dropped (droppedOutgoing). */
+  readonly maxDatagramSize: number;
+  /** Incoming datagrams dropped (oldest first) because the reader fell 128 behind. */
+  readonly droppedIncoming: number;
+  readonly droppedOutgoing: number;
+}
+
+/** A WebTransport session a client opened on an Http3Server: the W3C WebTransport surface. */
+export interface WebTransportSession {
+  /** 'https://host:port/path?query' */
+  readonly url: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly ready: Promise<void>;
+  /** Resolves with the close code and reason (either side's); rejects (code ECONNRESET) when the connection is lost. */
+  readonly closed: Promise<WebTransportCloseInfo>;
+  readonly datagrams: WebTransportDatagrams;
+  readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidiStream>;
+  readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
+  createBidirectionalStream(): Promise<WebTransportBidiStream>;
+  createUnidirectionalStream(): Promise<WritableStream<Uint8Array | ArrayBufferView | ArrayBuffer>>;
+  /** CLOSE_WEBTRANSPORT_SESSION(closeCode, reason); pending reads and writes reject (ERR_WT_SESSION_CLOSED). */
+  close(info?: Partial<WebTransportCloseInfo>): void;
 }
 
 /** An HTTP/3 server backed by the wasm stack, answering with `options.fetch`. */
@@ -630,6 +681,7 @@ export interface SocketIWANamespace {
   assertPermissions: typeof assertPermissions;
   FEATURES: typeof FEATURES;
   SocketIWAError: typeof SocketIWAError;
+  WebTransportError: typeof WebTransportError;
 }
 
 declare const SocketIWA: SocketIWANamespace;

@@ -16,6 +16,7 @@ import { SocketIOClient } from './socketio_client.js';
 import { ServerSocket, Namespace } from './socketio.js';
 import { RawTCPConnection } from './raw.js';
 import { createHttp3Server, Http3Server } from './h3_server.js';
+import { WebTransportError } from './quic_streams.js';
 
 /** Package version. */
 export const VERSION = '0.1.0';
@@ -34,11 +35,12 @@ const SocketIWA = Object.freeze({
   assertPermissions,
   FEATURES,
   SocketIWAError,
+  WebTransportError,
 });
 
 export {
   createUDP, createTCP, createTCPServer, createHttp3Server, Http3Server, createMulticastSocket, createMulticastController,
-  permissions, assertPermissions, FEATURES, PROTOCOLS, SocketIWAError, Emitter,
+  permissions, assertPermissions, FEATURES, PROTOCOLS, SocketIWAError, WebTransportError, Emitter,
   UDPConnection, TCPServer, WebSocketConnection, SocketIOClient, ServerSocket, Namespace, RawTCPConnection,
   CONNECTING, OPEN, CLOSING, CLOSED,
 };

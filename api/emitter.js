@@ -82,6 +82,15 @@ export class Emitter {
   }
 
   /**
+   * A copy of the listeners of `event` (for callers that run them one by one).
+   * @param {string} event
+   * @returns {Function[]}
+   */
+  listeners(event) {
+    return [...(this.#listeners.get(event) || [])];
+  }
+
+  /**
    * Call the listeners of `event` locally with `args`. Returns whether any ran.
    * A throwing listener does not stop the others; its error is re-emitted as
    * 'error' (or reported with reportError when nobody listens).

@@ -14,6 +14,7 @@ import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
 import { acceptWebSocket, websocketOptions } from './h3_websocket.js';
 import { ServerStorage, validateStorage } from './server_storage.js';
+import { wtBridge } from './wt_session.js';
 
 /** Action kinds of the pull records (src/app/js_handler.rs ACT_*). */
 const ACT_HEAD = 1, ACT_BODY = 2, ACT_END = 3, ACT_RESET = 4;
@@ -372,6 +373,8 @@ export class Http3Server extends Emitter {
         st.read = 0;
         return n;
       },
+      // WebTransport sessions (server.on('webtransport')): api/wt_session.js, libjs_wt.js.
+      wt: wtBridge(this, () => this.#interrupt()),
       control: (clearWoken) => {
         const bits = (this.#woken ? 1 : 0) | (this.#stopping ? 2 : 0) | (this.#renewWanted ? 4 : 0);
         if (clearWoken) { this.#woken = false; this.#renewWanted = false; }

@@ -27,7 +27,8 @@
 //   (udp, tcp, tcp-listen) and poll/select + iovec helpers; `.../libds_addr.js`:
 //   constants and the sockaddr codec.
 // - `--js-library .../libjs_handler.js`: the JavaScript HTTP/3 handler's imports
-//   (src/app/js_handler.rs, used by `socket-iwa-server --js-handler` only).
+//   (src/app/js_handler.rs, used by `socket-iwa-server --js-handler` only);
+//   `.../libjs_wt.js`: those of its WebTransport sessions (src/app/js_wt.rs).
 // - `--pre-js .../jspi_pre.js`: JSPI wiring through Module.instantiateWasm.
 // - `-lexports.js`: keeps wasm import/export names at -O2 so the hook finds them.
 // - `-sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=...`: an ES-module factory
@@ -84,6 +85,7 @@ pub fn emscripten_link_inputs(repo_root: &std::path::Path) -> Vec<std::path::Pat
         repo_root.join("emscripten/src/lib/libds_addr.js"),
         repo_root.join("emscripten/src/lib/libds_poll.js"),
         repo_root.join("emscripten/src/lib/libjs_handler.js"),
+        repo_root.join("emscripten/src/lib/libjs_wt.js"),
         repo_root.join("emscripten/src/jspi_pre.js"),
         repo_root.join("emscripten/src/syscall_shims.c"),
         repo_root.join("emscripten/build_support.rs"),
@@ -168,6 +170,8 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
         addr.display().to_string(),
         "--js-library".to_string(),
         repo_root.join("emscripten/src/lib/libjs_handler.js").display().to_string(),
+        "--js-library".to_string(),
+        repo_root.join("emscripten/src/lib/libjs_wt.js").display().to_string(),
         "--pre-js".to_string(),
         pre.display().to_string(),
         "-lexports.js".to_string(),

@@ -18,6 +18,7 @@
 #   JavaScript HTTP/3 server            test_js_h3_server, test_js_h3_storage (SocketIWA.createHttp3Server under Node 26, the app in
 #                                       tests/js_servers/, aioquic's H3 client), test_js_h3_websocket (its
 #                                       on('websocket'): aioquic + wsproto, Chromium 156's WebSocket over HTTP/3)
+#                                       test_js_wt_server (its 'webtransport' sessions, aioquic's WebTransport client)
 # Needs the release binaries (built here) and the wasm build from 20-wasm-link.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -86,8 +86,12 @@ impl H3Server {
                     self.with_wt(conn, session, |h, s| h.on_close(s, code, reason));
                 }
                 SessionEvent::WtData { session, stream, data, fin } => {
+                    // A handler that credits as its application reads does it itself (js_wt.rs).
+                    let credits = self.wt.get(&session).is_some_and(|h| h.credits_data());
                     self.with_wt(conn, session, |h, s| h.on_stream_data(s, stream, &data, fin));
-                    conn.consume(stream, data.len() as u64);
+                    if !credits {
+                        conn.consume(stream, data.len() as u64);
+                    }
                 }
                 SessionEvent::WtReset { session, stream, code } => self.with_wt(conn, session, |h, s| h.on_stream_reset(s, stream, code)),
                 SessionEvent::WtStopSending { session, stream, code } => {
@@ -106,11 +110,11 @@ impl ConnectionApp for H3Server {
     }
 
     fn buffered(&self) -> u64 {
-        self.session.buffered() + self.handler.buffered()
+        self.session.buffered() + self.handler.buffered() + self.wt.values().map(|h| h.buffered()).sum::<u64>()
     }
 
     fn timeout(&self) -> Option<u64> {
-        self.handler.timeout()
+        self.wt.values().filter_map(|h| h.timeout()).chain(self.handler.timeout()).min()
     }
 
     fn on_shutdown(&mut self, conn: &mut Connection, _now: u64) -> u64 {
@@ -125,6 +129,9 @@ impl ConnectionApp for H3Server {
         }
         let buffered = self.handler.buffered();
         self.handler.on_tick(&mut Ctx { conn, session: &mut self.session, now, handler_buffered: buffered });
+        for (&sid, h) in self.wt.iter_mut() {
+            h.on_tick(&mut WtSession::new(sid, conn, &mut self.session));
+        }
         self.session.flush(conn, now);
     }
 }

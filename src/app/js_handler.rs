@@ -16,6 +16,7 @@
 //! `socket-iwa-server --js-handler` refuses to start natively.
 
 use crate::h3::handler::{Ctx, Handler, Request};
+use crate::h3::wt::WebTransportHandler;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -47,6 +48,11 @@ pub trait JsBridge {
     fn buffered(&self, conn: u32) -> u64;
     /// Request body bytes of `stream` the JavaScript handler has read (or discarded) since the last call.
     fn take_read(&mut self, conn: u32, stream: i64) -> u64;
+    /// Extended CONNECT webtransport (`head` as [`encode_request`]): JavaScript's session
+    /// (src/app/js_wt.rs), or None without a 'webtransport' listener (404).
+    fn webtransport(&mut self, _conn: u32, _head: &[u8]) -> Option<Box<dyn WebTransportHandler>> {
+        None
+    }
 }
 
 static NEXT_CONN: AtomicU32 = AtomicU32::new(1);
@@ -195,6 +201,13 @@ impl<B: JsBridge> Handler for JsHandler<B> {
         true
     }
 
+    fn on_webtransport(&mut self, cx: &mut Ctx, req: &Request) -> Option<Box<dyn WebTransportHandler>> {
+        if self.peer.is_empty() {
+            self.peer = cx.conn.remote_addr().to_string();
+        }
+        self.bridge.webtransport(self.conn, &encode_request(&self.peer, &req.headers))
+    }
+
     fn on_end(&mut self, _cx: &mut Ctx, id: i64) {
         if self.open.contains_key(&id) {
             self.bridge.end(self.conn, id);
@@ -330,6 +343,9 @@ pub mod imports {
         }
         fn take_read(&mut self, conn: u32, stream: i64) -> u64 {
             unsafe { sjs_take_read(conn, stream as f64) as u64 }
+        }
+        fn webtransport(&mut self, conn: u32, head: &[u8]) -> Option<Box<dyn crate::h3::wt::WebTransportHandler>> {
+            crate::app::js_wt::imports::accept(conn, head)
         }
     }
 }

@@ -19,8 +19,24 @@ pub trait WebTransportHandler {
     fn on_open(&mut self, _s: &mut WtSession) {}
     fn on_datagram(&mut self, _s: &mut WtSession, _data: &[u8]) {}
     /// Bytes on a peer-opened or own stream of the session. The bytes are
-    /// credited back to the peer once this returns.
+    /// credited back to the peer once this returns, unless [`credits_data`](Self::credits_data).
     fn on_stream_data(&mut self, _s: &mut WtSession, _stream: i64, _data: &[u8], _fin: bool) {}
+    /// True: the handler gives stream credit back itself ([`WtSession::credit`]) as its
+    /// application reads, so a session that never reads holds the peer at the flow-control
+    /// windows. It must credit every byte it was given, also of streams it is done with.
+    fn credits_data(&self) -> bool {
+        false
+    }
+    /// After each batch of events, and when [`timeout`](Self::timeout) is due.
+    fn on_tick(&mut self, _s: &mut WtSession) {}
+    /// When `on_tick` must run even if nothing arrives (0: now).
+    fn timeout(&self) -> Option<u64> {
+        None
+    }
+    /// Bytes the handler holds (counted against the buffer budgets).
+    fn buffered(&self) -> u64 {
+        0
+    }
     /// The peer reset its sending side of `stream` (the WebTransport-mapped HTTP/3 code).
     fn on_stream_reset(&mut self, _s: &mut WtSession, _stream: i64, _code: u64) {}
     /// The peer asked us to stop sending on `stream`.
@@ -78,6 +94,25 @@ impl WtSession<'_> {
     /// Bytes sent on `stream` and not yet acknowledged (for backpressure).
     pub fn unacked(&self, stream: i64) -> u64 {
         self.conn.stream_unacked(stream)
+    }
+
+    /// Gives `n` bytes of flow-control credit on `stream` back to the peer
+    /// (for handlers whose [`WebTransportHandler::credits_data`] is true).
+    pub fn credit(&mut self, stream: i64, n: u64) {
+        if n > 0 {
+            self.conn.consume(stream, n);
+        }
+    }
+
+    /// The session is open and no close was requested.
+    pub fn is_open(&self) -> bool {
+        self.session.wt_is_open(self.id)
+    }
+
+    /// Bytes the connection may still buffer within its budget, given what the handler holds.
+    pub fn budget_room(&self, handler_buffered: u64) -> u64 {
+        let used = self.conn.buffer_exposure() + self.session.buffered() + handler_buffered;
+        self.conn.buffer_limit().map_or(u64::MAX, |l| l.saturating_sub(used))
     }
 
     /// Resets our sending side of `stream`.

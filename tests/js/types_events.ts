@@ -97,3 +97,22 @@ async function h3Storage(): Promise<void> {
   await SocketIWA.createHttp3Server('127.0.0.1', { storage: false, fetch: () => new Response('ok') });
 }
 void h3Storage;
+// createHttp3Server's typed 'webtransport' sessions (docs/JS_SERVERS.md).
+async function webtransportSessions(): Promise<void> {
+  const server = await SocketIWA.createHttp3Server('127.0.0.1', { port: 0, fetch: () => new Response('x') });
+  server.on('webtransport', async (session) => {
+    const u: string = session.url; const port: number = session.remotePort; void u; void port;
+    await session.ready;
+    session.closed.then(({ closeCode, reason }) => console.log(closeCode + 1, reason.length));
+    const incoming = session.incomingBidirectionalStreams.getReader();
+    const next = await incoming.read();
+    if (!next.done) await next.value.readable.pipeTo(next.value.writable);
+    const w = (await session.createUnidirectionalStream()).getWriter();
+    await w.write(new Uint8Array(1));
+    await w.abort(new SocketIWA.WebTransportError('ERR_APP', 'x', { streamErrorCode: 1 }));
+    const max: number = session.datagrams.maxDatagramSize; void max;
+    session.close({ closeCode: 1, reason: 'bye' });
+  });
+  server.on('error', (e) => console.log(e.code));
+}
+void webtransportSessions;

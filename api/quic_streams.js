@@ -1,0 +1,339 @@
+// Generic QUIC stream and datagram objects for JavaScript servers (issue 10):
+// WHATWG ReadableStream / WritableStream over one QUIC stream, with backpressure
+// both ways, and a bounded datagram duplex. Used by WebTransport sessions
+// (api/wt_session.js); written against a small `owner` interface so raw QUIC
+// connections (createQuicServer / createQuic, not built yet) can reuse them.
+// Design and limits: docs/JS_SERVERS.md, "WebTransport sessions".
+//
+// The owner implements:
+//   owner.credit(id, n)        n bytes of stream `id` were read (or discarded): give credit back
+//   owner.ready(id)            stream `id` has output to pull: mark the session, wake the server
+//   owner.reset(id, code)      RESET_STREAM with the application code JavaScript gave
+//   owner.stopSending(id, code) STOP_SENDING with that code
+//   owner.forget(id)           both directions of `id` are done on the JavaScript side
+//   owner.wake()               new control output (datagrams) to pull
+//
+// Nothing here runs user code synchronously: chunks are handed to readers
+// through the streams' own promise machinery.
+
+import { SocketIWAError } from './errors.js';
+
+/** Bytes of a stream's output JavaScript holds before a write waits (the rest waits in the writer's queue). */
+export const OUT_HIGH_WATER = 256 * 1024;
+/** Incoming datagrams queued for a reader; over it the oldest is dropped (and counted). */
+export const INCOMING_DATAGRAMS = 128;
+/** Outgoing datagrams queued for the server's loop; over it a write waits. */
+export const OUTGOING_DATAGRAMS = 64;
+
+/** Stream record kinds a pull writes (src/app/js_wt.rs ST_*). */
+export const ST_DATA = 1, ST_FIN = 2;
+
+/**
+ * An error of a WebTransport (or QUIC) session or stream, shaped like the W3C
+ * WebTransportError: `source` is 'stream' or 'session'; `streamErrorCode` the
+ * application code of a RESET_STREAM / STOP_SENDING (null when none).
+ */
+export class WebTransportError extends SocketIWAError {
+  constructor(code, message, { source = 'stream', streamErrorCode = null, cause } = {}) {
+    super(code, message, cause !== undefined ? { cause } : {});
+    this.name = 'WebTransportError';
+    this.source = source;
+    this.streamErrorCode = streamErrorCode;
+  }
+}
+
+/** The application code a stream abort/cancel reason carries: its streamErrorCode, else 0. */
+export function reasonCode(reason) {
+  const c = reason && typeof reason === 'object' ? reason.streamErrorCode : undefined;
+  return Number.isInteger(c) && c >= 0 && c <= 0xffffffff ? c : 0;
+}
+
+function toBytes(chunk, what) {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  const e = new TypeError(`${what}: chunks must be Uint8Array, ArrayBufferView or ArrayBuffer`);
+  e.code = 'ERR_INVALID_ARG_TYPE';
+  throw e;
+}
+
+/**
+ * One QUIC stream on the JavaScript side. `readable` exists when the peer sends
+ * on it, `writable` when we do. Incoming bytes are credited to the peer only as
+ * the reader takes them; outgoing bytes are pulled by the server loop within
+ * the stream's window and the connection's budget (writes wait meanwhile).
+ */
+export class QuicStream {
+  /**
+   * @param {object} owner see the file header
+   * @param {number} id the QUIC stream id
+   * @param {{ readable: boolean, writable: boolean }} dirs
+   */
+  constructor(owner, id, { readable, writable }) {
+    this.owner = owner;
+    this.id = id;
+    // Incoming side.
+    this.inQueue = [];
+    this.inBytes = 0;
+    this.inEnded = !readable;
+    this.inDone = !readable;     // nothing more will be read (ended and drained, reset, cancelled)
+    this.inCtl = null;
+    this.inWaiting = null;       // resolve of a pending pull
+    // Outgoing side.
+    this.out = [];               // { bytes, off } | { fin: true }
+    this.outBytes = 0;
+    this.outDone = !writable;    // FIN pulled, reset, stopped
+    this.drained = null;         // resolve of a waiting write
+    this.finSent = null;         // resolve of close()
+    this.outError = null;
+    if (readable) {
+      this.readable = new ReadableStream({
+        start: (ctl) => { this.inCtl = ctl; },
+        pull: () => new Promise((resolve) => { this.inWaiting = resolve; this.#feed(); }),
+        cancel: (reason) => {
+          this.#discard();
+          this.inDone = true;
+          if (!this.inEnded) this.owner.stopSending(this.id, reasonCode(reason));
+          this.#maybeForget();
+        },
+      }, { highWaterMark: 0 });
+    }
+    if (writable) {
+      this.writable = new WritableStream({
+        start: (ctl) => { this.writableController = ctl; },
+        write: (chunk) => {
+          if (this.outError) throw this.outError;
+          const bytes = toBytes(chunk, 'WebTransport stream write');
+          if (!bytes.length) return undefined;
+          this.out.push({ bytes, off: 0 });
+          this.outBytes += bytes.length;
+          this.owner.ready(this.id);
+          if (this.outBytes < OUT_HIGH_WATER) return undefined;
+          return new Promise((resolve) => { this.drained = resolve; });
+        },
+        close: () => {
+          if (this.outError) throw this.outError;
+          this.out.push({ fin: true });
+          this.owner.ready(this.id);
+          return new Promise((resolve, reject) => { this.finSent = { resolve, reject }; });
+        },
+        abort: (reason) => {
+          if (this.outDone) return;
+          this.#dropOutput();
+          this.outDone = true;
+          this.owner.reset(this.id, reasonCode(reason));
+          this.#maybeForget();
+        },
+      }, { highWaterMark: 1 });
+    }
+  }
+
+  /** Bytes of this stream JavaScript holds unread. */
+  get held() { return this.inBytes; }
+
+  /** Has output for the server loop to pull. */
+  get hasOutput() { return this.out.length > 0; }
+
+  // ---- events from the server loop ----
+
+  onData(bytes) {
+    if (this.inDone || this.inEnded) {
+      // Nobody will read these (cancelled, or after the end): credit them at once.
+      this.owner.credit(this.id, bytes.length);
+      return;
+    }
+    this.inQueue.push(bytes);
+    this.inBytes += bytes.length;
+    if (this.inWaiting) this.#feed();
+  }
+
+  onFin() {
+    this.inEnded = true;
+    if (this.inWaiting) this.#feed();
+  }
+
+  /** The peer reset its sending side: the readable errors with its code. */
+  onReset(error) {
+    if (this.inDone) return;
+    this.#discard();
+    this.inDone = true;
+    this.inEnded = true;
+    try { this.inCtl.error(error); } catch { /* closed */ }
+    if (this.inWaiting) { this.inWaiting(); this.inWaiting = null; }
+    this.#maybeForget();
+  }
+
+  /** The peer asked us to stop sending (the server already answered with RESET_STREAM). */
+  onStopSending(error) {
+    if (this.outDone) return;
+    this.#failOutput(error);
+    this.#maybeForget();
+  }
+
+  /** The session or connection ended: everything pending fails with `error`. */
+  fail(error) {
+    if (!this.inDone) {
+      this.#discard();
+      this.inDone = true;
+      this.inEnded = true;
+      try { this.inCtl.error(error); } catch { /* closed */ }
+      if (this.inWaiting) { this.inWaiting(); this.inWaiting = null; }
+    }
+    if (!this.outDone) this.#failOutput(error);
+  }
+
+  /**
+   * Writes the next record for the server loop into `view` (wasm memory), at most
+   * `max` body bytes; returns its length, 0 for none.
+   */
+  pull(view, max) {
+    const a = this.out[0];
+    if (!a) return 0;
+    if (a.fin) {
+      this.out.shift();
+      this.outDone = true;
+      view[0] = ST_FIN;
+      if (this.finSent) { const f = this.finSent.resolve; this.finSent = null; queueMicrotask(f); }
+      this.#maybeForget();
+      return 1;
+    }
+    const n = Math.min(a.bytes.length - a.off, max, view.length - 1);
+    if (n <= 0) return 0;
+    view[0] = ST_DATA;
+    view.set(a.bytes.subarray(a.off, a.off + n), 1);
+    a.off += n;
+    this.outBytes -= n;
+    if (a.off >= a.bytes.length) this.out.shift();
+    if (this.drained && this.outBytes < OUT_HIGH_WATER) { const d = this.drained; this.drained = null; queueMicrotask(d); }
+    return 1 + n;
+  }
+
+  // ---- internals ----
+
+  #feed() {
+    if (!this.inWaiting || !this.inCtl) return;
+    if (this.inQueue.length) {
+      const b = this.inQueue.shift();
+      this.inBytes -= b.length;
+      const resolve = this.inWaiting;
+      this.inWaiting = null;
+      this.inCtl.enqueue(b);
+      // Read: the server credits these bytes to the peer (backpressure).
+      this.owner.credit(this.id, b.length);
+      resolve();
+    } else if (this.inEnded) {
+      const resolve = this.inWaiting;
+      this.inWaiting = null;
+      this.inDone = true;
+      try { this.inCtl.close(); } catch { /* cancelled */ }
+      resolve();
+      this.#maybeForget();
+    }
+  }
+
+  #discard() {
+    if (this.inBytes) this.owner.credit(this.id, this.inBytes);
+    this.inQueue = [];
+    this.inBytes = 0;
+  }
+
+  #dropOutput() {
+    this.out = [];
+    this.outBytes = 0;
+    if (this.drained) { const d = this.drained; this.drained = null; queueMicrotask(d); }
+  }
+
+  #failOutput(error) {
+    this.outError = error;
+    this.#dropOutput();
+    this.outDone = true;
+    if (this.finSent) { this.finSent.reject(error); this.finSent = null; }
+    // Errors the writable: pending and later writes reject with `error`.
+    try { this.writableController?.error(error); } catch { /* already errored */ }
+  }
+
+  #maybeForget() {
+    if (this.inDone && this.outDone) this.owner.forget(this.id);
+  }
+}
+
+/**
+ * The datagram duplex of a session: `readable` of Uint8Array (a bounded queue,
+ * the oldest dropped when full), `writable` taking Uint8Array (a bounded queue
+ * the server loop pulls; a write waits while it is full; a datagram larger than
+ * `maxDatagramSize` is dropped, as in the W3C API).
+ */
+export class DatagramDuplex {
+  constructor(owner) {
+    this.owner = owner;
+    this.inQueue = [];
+    this.outQueue = [];
+    this.waiting = null;
+    this.outWaiters = [];
+    this.closed = false;
+    /** Largest datagram payload the peer accepts (updated by the server loop). */
+    this.maxDatagramSize = 1200;
+    /** Incoming datagrams dropped because the reader fell behind (queue over INCOMING_DATAGRAMS). */
+    this.droppedIncoming = 0;
+    /** Outgoing datagrams dropped because they exceeded maxDatagramSize. */
+    this.droppedOutgoing = 0;
+    let rctl;
+    this.readable = new ReadableStream({
+      start: (ctl) => { rctl = ctl; },
+      pull: () => new Promise((resolve) => { this.waiting = resolve; this.#feed(); }),
+      cancel: () => { this.inQueue = []; this.closed = true; },
+    }, { highWaterMark: 0 });
+    this.rctl = rctl;
+    this.writable = new WritableStream({
+      start: (ctl) => { this.wctl = ctl; },
+      write: (chunk) => {
+        if (this.closed) throw this.error;
+        const bytes = toBytes(chunk, 'WebTransport datagram write');
+        if (bytes.length > this.maxDatagramSize) { this.droppedOutgoing++; return undefined; }
+        this.outQueue.push(bytes.slice());
+        this.owner.wake();
+        if (this.outQueue.length < OUTGOING_DATAGRAMS) return undefined;
+        return new Promise((resolve) => this.outWaiters.push(resolve));
+      },
+    }, { highWaterMark: 1 });
+  }
+
+  onDatagram(bytes) {
+    if (this.closed) return;
+    if (this.inQueue.length >= INCOMING_DATAGRAMS) {
+      this.inQueue.shift();
+      this.droppedIncoming++;
+    }
+    this.inQueue.push(bytes);
+    if (this.waiting) this.#feed();
+  }
+
+  /** The next outgoing datagram, or undefined. */
+  take() {
+    const d = this.outQueue.shift();
+    if (d && this.outWaiters.length && this.outQueue.length < OUTGOING_DATAGRAMS) {
+      for (const w of this.outWaiters.splice(0)) queueMicrotask(w);
+    }
+    return d;
+  }
+
+  fail(error) {
+    if (this.closed) return;
+    this.closed = true;
+    this.error = error;
+    this.inQueue = [];
+    this.outQueue = [];
+    try { this.rctl.error(error); } catch { /* cancelled */ }
+    try { this.wctl.error(error); } catch { /* closed */ }
+    if (this.waiting) { this.waiting(); this.waiting = null; }
+    for (const w of this.outWaiters.splice(0)) queueMicrotask(w);
+  }
+
+  #feed() {
+    if (!this.waiting || !this.inQueue.length) return;
+    const resolve = this.waiting;
+    this.waiting = null;
+    this.rctl.enqueue(this.inQueue.shift());
+    resolve();
+  }
+}

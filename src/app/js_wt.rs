@@ -1,0 +1,304 @@
+//! WebTransport sessions whose logic is JavaScript's (`server.on('webtransport')`,
+//! issue 10; docs/JS_SERVERS.md "WebTransport sessions").
+//!
+//! Same shape as [`super::js_handler`]: Rust pushes each session event to
+//! JavaScript through one non-suspending import (`sjs_wt_event`), and pulls
+//! JavaScript's actions on its ticks (`sjs_wt_pull`): control records (open a
+//! stream, a datagram, flow-control credit for bytes JavaScript read, reset,
+//! STOP_SENDING, close) and stream bytes, never more than the stream's window
+//! and the connection's buffer budget allow. Stream bytes are credited back to
+//! the peer only when JavaScript reports them read ([`WebTransportHandler::credits_data`]),
+//! so a session that never reads holds its peer at the flow-control windows.
+
+use crate::h3::wt::{WebTransportHandler, WtSession};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Bytes of one stream kept queued in QUIC (unacknowledged) before pulling more from JavaScript.
+pub const STREAM_WINDOW: u64 = 1 << 20;
+/// Largest record one pull may write.
+pub const PULL_BUFFER: usize = 64 * 1024;
+/// Stream ids JavaScript may name as ready per call (the rest: next tick, at once).
+pub const READY_BATCH: usize = 256;
+
+/// Events (Rust -> JavaScript), the `kind` of `sjs_wt_event`.
+pub const EV_DATA: i32 = 1;
+pub const EV_FIN: i32 = 2;
+pub const EV_RESET: i32 = 3;
+pub const EV_STOP_SENDING: i32 = 4;
+pub const EV_DATAGRAM: i32 = 5;
+/// The peer closed the session: `code` = close code, bytes = reason, `stream` = 1 when it was abrupt (no capsule).
+pub const EV_CLOSED: i32 = 6;
+/// A stream JavaScript asked for: `stream` = its id, `code` = JavaScript's token.
+pub const EV_OPENED: i32 = 7;
+pub const EV_OPEN_FAILED: i32 = 8;
+/// The handler is gone (connection closed or session torn down).
+pub const EV_GONE: i32 = 9;
+
+/// Control records (JavaScript -> Rust, pulled with stream -1), first byte.
+pub const CT_OPEN: u8 = 1;
+pub const CT_DATAGRAM: u8 = 2;
+pub const CT_CREDIT: u8 = 3;
+pub const CT_RESET: u8 = 4;
+pub const CT_STOP: u8 = 5;
+pub const CT_CLOSE: u8 = 6;
+/// Stream records (pulled with the stream id), first byte.
+pub const ST_DATA: u8 = 1;
+pub const ST_FIN: u8 = 2;
+
+/// What the session handler needs from JavaScript; none of it may suspend.
+pub trait JsWtBridge {
+    fn event(&mut self, key: u32, kind: i32, stream: i64, bytes: &[u8], code: u64);
+    /// JavaScript has new actions since the last tick; `clear` resets the mark.
+    fn pending(&self, key: u32, clear: bool) -> bool;
+    /// Streams with queued output, at most `out.len()`; returns how many were written.
+    fn ready(&mut self, key: u32, out: &mut [f64]) -> usize;
+    /// The next record for `stream` (-1: control) into `buf`; body bytes at most `max` (for -1: the largest datagram).
+    fn pull(&mut self, key: u32, stream: i64, buf: &mut [u8], max: u64) -> usize;
+    /// Stream bytes JavaScript holds unread (counted against the buffer budgets).
+    fn buffered(&self, key: u32) -> u64;
+}
+
+static NEXT_KEY: AtomicU32 = AtomicU32::new(1);
+
+/// A fresh session key (JavaScript's name for the session).
+pub fn next_key() -> u32 {
+    NEXT_KEY.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Received and credited bytes of one peer-sending stream.
+#[derive(Default)]
+struct Recv {
+    received: u64,
+    credited: u64,
+}
+
+/// The [`WebTransportHandler`] of one JavaScript session.
+pub struct JsWtHandler<B: JsWtBridge> {
+    bridge: B,
+    key: u32,
+    recv: HashMap<i64, Recv>,
+    buf: Vec<u8>,
+    ready: Vec<f64>,
+    /// More streams were ready than one call names: tick again at once.
+    more: bool,
+    /// A stream waited for its window or the budget: try again on the next tick (ACKs bring one).
+    blocked: bool,
+    closed: bool,
+}
+
+impl<B: JsWtBridge> JsWtHandler<B> {
+    pub fn new(bridge: B, key: u32) -> Self {
+        JsWtHandler { bridge, key, recv: HashMap::new(), buf: vec![0; PULL_BUFFER + 32], ready: vec![0.0; READY_BATCH], more: false, blocked: false, closed: false }
+    }
+
+    /// Credits what JavaScript will never read of every stream (the connection window must not shrink for good).
+    fn credit_all(&mut self, s: &mut WtSession) {
+        for (id, r) in self.recv.drain() {
+            if r.received > r.credited {
+                s.credit(id, r.received - r.credited);
+            }
+        }
+    }
+
+    fn control(&mut self, s: &mut WtSession, n: usize) {
+        let rec = &self.buf[..n];
+        let u64at = |o: usize| rec.get(o..o + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+        match rec[0] {
+            CT_OPEN if n >= 6 => {
+                let uni = rec[1] != 0;
+                let token = u32::from_le_bytes(rec[2..6].try_into().unwrap_or([0; 4])) as u64;
+                match if uni { s.open_uni() } else { s.open_bidi() } {
+                    Ok(id) => self.bridge.event(self.key, EV_OPENED, id, &[], token),
+                    Err(e) => {
+                        log::debug!("js wt: cannot open a stream: {e}");
+                        self.bridge.event(self.key, EV_OPEN_FAILED, -1, &[], token)
+                    }
+                }
+            }
+            CT_DATAGRAM => {
+                // Too large ones were dropped by JavaScript (it knows the limit); a failure here is a race with it.
+                let _ = s.send_datagram(&rec[1..]);
+            }
+            CT_CREDIT if n >= 17 => {
+                let (id, k) = (u64at(1) as i64, u64at(9));
+                if let Some(r) = self.recv.get_mut(&id) {
+                    let k = k.min(r.received - r.credited);
+                    r.credited += k;
+                    s.credit(id, k);
+                }
+            }
+            CT_RESET if n >= 17 => s.reset(u64at(1) as i64, u64at(9)),
+            CT_STOP if n >= 17 => s.stop_sending(u64at(1) as i64, u64at(9)),
+            CT_CLOSE if n >= 5 => {
+                let code = u32::from_le_bytes(rec[1..5].try_into().unwrap_or([0; 4]));
+                let reason = String::from_utf8_lossy(&rec[5..]).into_owned();
+                s.close(code, &reason);
+            }
+            k => log::warn!("js wt: unknown control record {k} ({n} bytes)"),
+        }
+    }
+}
+
+impl<B: JsWtBridge> Drop for JsWtHandler<B> {
+    fn drop(&mut self) {
+        self.bridge.event(self.key, EV_GONE, -1, &[], 0);
+    }
+}
+
+impl<B: JsWtBridge> WebTransportHandler for JsWtHandler<B> {
+    fn credits_data(&self) -> bool {
+        true
+    }
+
+    fn on_datagram(&mut self, _s: &mut WtSession, data: &[u8]) {
+        self.bridge.event(self.key, EV_DATAGRAM, -1, data, 0);
+    }
+
+    fn on_stream_data(&mut self, s: &mut WtSession, stream: i64, data: &[u8], fin: bool) {
+        if self.closed {
+            return s.credit(stream, data.len() as u64);
+        }
+        if !data.is_empty() {
+            // Credited when JavaScript reports the bytes read (CT_CREDIT).
+            self.recv.entry(stream).or_default().received += data.len() as u64;
+            self.bridge.event(self.key, EV_DATA, stream, data, 0);
+        }
+        if fin {
+            self.bridge.event(self.key, EV_FIN, stream, &[], 0);
+        }
+    }
+
+    fn on_stream_reset(&mut self, _s: &mut WtSession, stream: i64, code: u64) {
+        // JavaScript discards what it holds of the stream and credits it (CT_CREDIT).
+        self.bridge.event(self.key, EV_RESET, stream, &[], code);
+    }
+
+    fn on_stop_sending(&mut self, s: &mut WtSession, stream: i64, code: u64) {
+        // RFC 9000 section 3.5: answer STOP_SENDING with RESET_STREAM (the same code).
+        s.reset(stream, code);
+        self.bridge.event(self.key, EV_STOP_SENDING, stream, &[], code);
+    }
+
+    fn on_close(&mut self, s: &mut WtSession, code: u32, reason: &str) {
+        self.closed = true;
+        self.credit_all(s);
+        self.bridge.event(self.key, EV_CLOSED, 0, reason.as_bytes(), code as u64);
+    }
+
+    fn on_tick(&mut self, s: &mut WtSession) {
+        let pending = self.bridge.pending(self.key, true);
+        if !(pending || self.more || self.blocked) {
+            return;
+        }
+        self.more = false;
+        self.blocked = false;
+        // Control records first: opens, datagrams, credit, resets, close.
+        let max_dgram = s.max_datagram_payload() as u64;
+        loop {
+            let mut buf = std::mem::take(&mut self.buf);
+            let n = self.bridge.pull(self.key, -1, &mut buf, max_dgram).min(buf.len());
+            self.buf = buf;
+            if n == 0 {
+                break;
+            }
+            self.control(s, n);
+        }
+        if self.closed || !s.is_open() {
+            self.closed = true;
+            return self.credit_all(s);
+        }
+        // Entries JavaScript has credited in full are dropped (a later byte recreates one): the map stays small.
+        self.recv.retain(|_, r| r.received > r.credited);
+        let mut ready = std::mem::take(&mut self.ready);
+        let count = self.bridge.ready(self.key, &mut ready).min(ready.len());
+        self.more = count == ready.len();
+        let mut room = s.budget_room(self.bridge.buffered(self.key));
+        for &id in &ready[..count] {
+            let id = id as i64;
+            loop {
+                let max = STREAM_WINDOW.saturating_sub(s.unacked(id)).min(room).min(PULL_BUFFER as u64);
+                let mut buf = std::mem::take(&mut self.buf);
+                let n = self.bridge.pull(self.key, id, &mut buf, max).min(buf.len());
+                self.buf = buf;
+                if n == 0 {
+                    if max == 0 {
+                        self.blocked = true;
+                    }
+                    break;
+                }
+                match self.buf[0] {
+                    ST_DATA => {
+                        let _ = s.send(id, &self.buf[1..n], false);
+                        room = room.saturating_sub((n - 1) as u64);
+                    }
+                    ST_FIN => {
+                        let _ = s.send(id, &[], true);
+                        break;
+                    }
+                    k => {
+                        log::warn!("js wt: unknown stream record {k} on stream {id}");
+                        break;
+                    }
+                }
+            }
+        }
+        self.ready = ready;
+    }
+
+    fn timeout(&self) -> Option<u64> {
+        (self.more || self.bridge.pending(self.key, false)).then_some(0)
+    }
+
+    fn buffered(&self) -> u64 {
+        self.bridge.buffered(self.key)
+    }
+}
+
+/// The wasm build's bridge: the imports of emscripten/src/lib/libjs_wt.js. None suspends.
+#[cfg(target_os = "emscripten")]
+pub mod imports {
+    use super::JsWtHandler;
+    use crate::h3::wt::WebTransportHandler;
+
+    extern "C" {
+        fn sjs_wt_accept(conn: u32, key: u32, head: *const u8, len: usize) -> i32;
+        fn sjs_wt_event(key: u32, kind: i32, stream: f64, data: *const u8, len: usize, code: f64);
+        fn sjs_wt_pending(key: u32, clear: i32) -> i32;
+        fn sjs_wt_ready(key: u32, out: *mut f64, cap: usize) -> usize;
+        fn sjs_wt_pull(key: u32, stream: f64, buf: *mut u8, cap: usize, max: f64) -> usize;
+        fn sjs_wt_buffered(key: u32) -> f64;
+    }
+
+    #[derive(Default)]
+    pub struct WtImports;
+
+    // SAFETY (all calls below): the imports read exactly `len` bytes at the pointer, or write
+    // at most `cap` items into the buffer, and keep no pointer after returning.
+    impl super::JsWtBridge for WtImports {
+        fn event(&mut self, key: u32, kind: i32, stream: i64, bytes: &[u8], code: u64) {
+            unsafe { sjs_wt_event(key, kind, stream as f64, bytes.as_ptr(), bytes.len(), code as f64) }
+        }
+        fn pending(&self, key: u32, clear: bool) -> bool {
+            unsafe { sjs_wt_pending(key, clear as i32) != 0 }
+        }
+        fn ready(&mut self, key: u32, out: &mut [f64]) -> usize {
+            unsafe { sjs_wt_ready(key, out.as_mut_ptr(), out.len()) }
+        }
+        fn pull(&mut self, key: u32, stream: i64, buf: &mut [u8], max: u64) -> usize {
+            unsafe { sjs_wt_pull(key, stream as f64, buf.as_mut_ptr(), buf.len(), max as f64) }
+        }
+        fn buffered(&self, key: u32) -> u64 {
+            unsafe { sjs_wt_buffered(key) as u64 }
+        }
+    }
+
+    /// Extended CONNECT webtransport on connection `conn` (`head` as js_handler's encode_request):
+    /// JavaScript's session, or None when it has no 'webtransport' listener (404).
+    pub fn accept(conn: u32, head: &[u8]) -> Option<Box<dyn WebTransportHandler>> {
+        let key = super::next_key();
+        // SAFETY: as above.
+        let ok = unsafe { sjs_wt_accept(conn, key, head.as_ptr(), head.len()) } != 0;
+        ok.then(|| Box::new(JsWtHandler::new(WtImports, key)) as Box<dyn WebTransportHandler>)
+    }
+}
