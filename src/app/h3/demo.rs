@@ -27,19 +27,18 @@ pub fn bytes_pattern(i: u64) -> u8 {
     (i.wrapping_mul(31) % 251) as u8
 }
 
-/// Bytes `off..off + n` of the pattern, copied from one 251-byte period (the pattern
-/// repeats every 251 bytes) rather than computed byte by byte: computing each byte was
-/// a third of the server's CPU in a 32 MiB GET (docs/perf/native_h3.md).
+/// Bytes `off..off + n` of the pattern, copied from a precomputed stretch of it (the
+/// pattern repeats every 251 bytes) rather than computed byte by byte: computing each
+/// byte was a third of the server's CPU in a 32 MiB GET (docs/perf/native_io.md).
 fn pattern_chunk(off: u64, n: usize) -> Vec<u8> {
-    static PERIOD: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let period = PERIOD.get_or_init(|| (0..251).map(bytes_pattern).collect());
-    let mut v = Vec::with_capacity(n + 251);
-    v.extend_from_slice(&period[(off % 251) as usize..]);
-    while v.len() < n {
-        v.extend_from_slice(period);
+    const STRETCH: usize = 64 * 1024 + 251;
+    static PATTERN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| (0..STRETCH as u64).map(bytes_pattern).collect());
+    let start = (off % 251) as usize;
+    if n <= STRETCH - 251 {
+        return pattern[start..start + n].to_vec();
     }
-    v.truncate(n);
-    v
+    (off..off + n as u64).map(bytes_pattern).collect()
 }
 
 enum Req {
@@ -232,7 +231,7 @@ impl Handler for DemoRoutes {
 mod pattern_tests {
     #[test]
     fn chunks_are_the_pattern() {
-        for (off, n) in [(0u64, 0usize), (0, 1), (250, 2), (251, 251), (1000, 65536), (123_456_789, 70_000)] {
+        for (off, n) in [(0u64, 0usize), (0, 1), (250, 2), (251, 251), (1000, 65536), (123_456_789, 70_000), (5_000_000_000, 65536)] {
             let want: Vec<u8> = (off..off + n as u64).map(super::bytes_pattern).collect();
             assert_eq!(super::pattern_chunk(off, n), want, "off {off} n {n}");
         }
