@@ -20,7 +20,7 @@ after) and the client's (rusage). Runs are interleaved
 over --repeat. Ratios are ours / C server with the same client.
 
 Installs ngtcp2-server/ngtcp2-client with apt-get when missing (idempotent).
-Writes docs/perf/native_h3.{json,md,svg} (--out to change the directory,
+Writes docs/perf/native_h3.{json,md,svg} and native_h3_cpu.svg (--out to change the directory,
 --no-write to only print). Records loadavg and nproc.
 
 Usage: python3 stress-test/bench_native_h3.py [--bytes 33554432] [--repeat 3]
@@ -243,6 +243,10 @@ def main():
                 for c in clients]
         bar_chart(os.path.join(a.out, f"{a.name}.svg"), f"HTTP/3 GET {a.bytes >> 20} MiB, loopback (MB/s, median of {a.repeat})",
                   [CLIENT_NAMES[c] for c in clients], [SERVER_NAMES[s] for s in servers], vals, "", load)
+        cpu = [[next((r["server_cpu_s"] * 1000 for r in rows if r["client"] == c and r["server"] == s), None) for s in servers]
+               for c in clients]
+        bar_chart(os.path.join(a.out, f"{a.name}_cpu.svg"), f"Server CPU per {a.bytes >> 20} MiB GET (ms, median of {a.repeat}; less is better)",
+                  [CLIENT_NAMES[c] for c in clients], [SERVER_NAMES[s] for s in servers], cpu, " ms", load)
 
 
 if __name__ == "__main__":
