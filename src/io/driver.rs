@@ -121,7 +121,12 @@ fn drive<E: Endpoint, A: ConnectionApp>(
             let mut got = 0;
             while got < RECV_BATCH {
                 match sock.recv_batch(rx, &mut |d, from| ep.handle_datagram(now_ns(), local, from, d)) {
-                    Ok(n) => got += n.max(1),
+                    Ok(n) => {
+                        got += n.max(1);
+                        if !rx.maybe_more() {
+                            break; // a short recvmmsg drained the queue; poll says when more comes
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         // ICMP errors surface here on Linux (ECONNREFUSED); not fatal to the endpoint.

@@ -368,6 +368,9 @@ impl UdpSocket {
 /// Receive buffers for [`UdpSocket::recv_batch`], allocated once per loop.
 pub struct RecvBatch {
     bufs: Vec<u8>,
+    /// The last call filled every message slot (or read one datagram the plain way):
+    /// more may be queued. False after a short `recvmmsg`, which drained the queue.
+    more: bool,
     #[cfg(target_os = "linux")]
     names: Vec<RawAddr>,
     #[cfg(target_os = "linux")]
@@ -381,11 +384,18 @@ impl Default for RecvBatch {
 }
 
 impl RecvBatch {
+    /// False when the last receive came back with fewer messages than it had room
+    /// for: the socket queue was empty then, so the loop can go back to `poll`
+    /// instead of spending a syscall on the EAGAIN that would follow.
+    pub fn maybe_more(&self) -> bool {
+        self.more
+    }
+
     pub fn new() -> Self {
         #[cfg(target_os = "linux")]
-        return RecvBatch { bufs: vec![0u8; RX_MSGS * MAX_DATAGRAM], names: vec![RawAddr::zeroed(); RX_MSGS], ctrl: vec![[0u64; 8]; RX_MSGS] };
+        return RecvBatch { bufs: vec![0u8; RX_MSGS * MAX_DATAGRAM], more: true, names: vec![RawAddr::zeroed(); RX_MSGS], ctrl: vec![[0u64; 8]; RX_MSGS] };
         #[cfg(not(target_os = "linux"))]
-        return RecvBatch { bufs: vec![0u8; MAX_DATAGRAM] };
+        return RecvBatch { bufs: vec![0u8; MAX_DATAGRAM], more: true };
     }
 }
 
@@ -399,6 +409,7 @@ impl UdpSocket {
         if self.batch {
             return self.recv_mmsg(rb, f);
         }
+        rb.more = true;
         let (n, from) = self.recv_from(&mut rb.bufs[..MAX_DATAGRAM])?;
         f(&rb.bufs[..n], from);
         Ok(1)
@@ -430,8 +441,10 @@ impl UdpSocket {
             (n, msgs)
         };
         if n < 0 {
+            rb.more = true;
             return Err(io::Error::last_os_error());
         }
+        rb.more = n as usize == RX_MSGS;
         bump(&self.counters.recv_calls, 1);
         let mut delivered = 0;
         for (i, m) in msgs.iter_mut().take(n as usize).enumerate() {
