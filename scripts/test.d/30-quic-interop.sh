@@ -15,6 +15,7 @@
 #   interop runner matrix               test_interop_matrix (tests/interop/matrix.py; aioquic and quinn,
 #                                       tests/peers/quinn-peer)
 #   handshake cost                      test_handshake_cost (Debian's C ngtcp2 client, callgrind)
+#   batched UDP (GSO/GRO) on and off    test_udp_batching (our client and Debian's C ngtcp2 client)
 #   JavaScript HTTP/3 server            test_js_h3_server, test_js_h3_storage (SocketIWA.createHttp3Server under Node 26, the app in
 #                                       tests/js_servers/, aioquic's H3 client), test_js_h3_websocket (its
 #                                       on('websocket'): aioquic + wsproto, Chromium 156's WebSocket over HTTP/3)

@@ -4,7 +4,7 @@
 //! applications is the [`Host`]'s.
 
 use super::host::{ConnectionApp, Host};
-use super::udp::UdpSocket;
+use super::udp::{RecvBatch, SendBatch, UdpSocket};
 use crate::quic::Endpoint;
 use crate::time::now_ns;
 use std::io;
@@ -13,7 +13,8 @@ use std::time::Duration;
 /// How long a stopping endpoint waits for its goodbyes to be acknowledged.
 const SHUTDOWN_GRACE_NS: u64 = 500_000_000;
 
-/// Datagrams read per wakeup before timers and output get a turn.
+/// Datagrams read per wakeup before timers and output get a turn (a receive
+/// call that brings more, GRO-coalesced or several messages, is handled whole).
 const RECV_BATCH: usize = 64;
 
 /// Runs the host `ep` on `sock` until its endpoint is done or `stop()` returns true.
@@ -41,7 +42,29 @@ pub fn run_woken<E: Endpoint, A: ConnectionApp>(
     max_wait: Duration,
 ) -> io::Result<()> {
     let mut replacement: Option<UdpSocket> = None;
-    let mut buf = vec![0u8; 65536];
+    // Natively, packets are gathered per destination and sent with UDP GSO or
+    // sendmmsg, and datagrams are read with recvmmsg/GRO; in wasm both are one
+    // datagram per call (src/io/udp.rs, docs/ARCHITECTURE.md "The io layer").
+    let mut rx = RecvBatch::new();
+    let mut tx = SendBatch::new();
+    let result = drive(sock, ep, stop, woken, max_wait, &mut replacement, &mut rx, &mut tx);
+    // What the batched paths did (tests/interop/test_udp_batching.py reads this line).
+    let s = replacement.as_ref().unwrap_or(sock);
+    log::debug!("udp io: batching={} gso={} gro={} {:?}", s.batching(), s.gso(), s.gro(), s.counters());
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive<E: Endpoint, A: ConnectionApp>(
+    sock: &UdpSocket,
+    ep: &mut Host<E, A>,
+    stop: &dyn Fn() -> bool,
+    woken: &dyn Fn() -> bool,
+    max_wait: Duration,
+    replacement: &mut Option<UdpSocket>,
+    rx: &mut RecvBatch,
+    tx: &mut SendBatch,
+) -> io::Result<()> {
     let mut shutdown_deadline: Option<u64> = None;
     loop {
         let now = now_ns();
@@ -49,7 +72,7 @@ pub fn run_woken<E: Endpoint, A: ConnectionApp>(
             match UdpSocket::bind(addr) {
                 Ok(s) => {
                     if ep.rebound(now, Ok(s.local_addr())) {
-                        replacement = Some(s);
+                        *replacement = Some(s);
                     }
                 }
                 Err(e) => {
@@ -59,17 +82,13 @@ pub fn run_woken<E: Endpoint, A: ConnectionApp>(
         }
         let sock = replacement.as_ref().unwrap_or(sock);
         let local = sock.local_addr();
-        let mut send = |pkt: &[u8], to| match sock.send_to(pkt, to) {
-            Ok(_) => true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(e) => {
-                // Unreachable peer and the like: the packet is lost; QUIC recovers or times out.
-                log::debug!("send to {to} failed: {e}");
-                true
-            }
-        };
+        // Unreachable peer and the like: the packet is lost; QUIC recovers or times out.
+        // `push` is false only when the socket is full (the host keeps the packet).
+        let mut send = |pkt: &[u8], to| tx.push(sock, pkt, to);
         // Send first: connections may have queued data at creation (client 0-RTT).
+        // What an earlier full socket left gathered goes before anything new.
         let write_blocked = !ep.flush(now, &mut send);
+        let write_blocked = !tx.flush(sock) || write_blocked;
         if ep.is_done() {
             return Ok(());
         }
@@ -83,7 +102,8 @@ pub fn run_woken<E: Endpoint, A: ConnectionApp>(
             if ep.goodbyes_delivered() || now_ns() >= deadline {
                 // Then CONNECTION_CLOSE; packets that would block are dropped.
                 ep.finish_shutdown(now_ns());
-                ep.flush(now_ns(), &mut send);
+                ep.flush(now_ns(), &mut |pkt: &[u8], to| tx.push(sock, pkt, to));
+                tx.flush(sock);
                 return Ok(());
             }
         }
@@ -98,9 +118,15 @@ pub fn run_woken<E: Endpoint, A: ConnectionApp>(
         let wait = shutdown_deadline.map_or(wait, |d| wait.min(Duration::from_nanos(d.saturating_sub(now_ns()))));
         let ready = sock.poll(write_blocked, Some(wait))?;
         if ready.readable {
-            for _ in 0..RECV_BATCH {
-                match sock.recv_from(&mut buf) {
-                    Ok((n, from)) => ep.handle_datagram(now_ns(), local, from, &buf[..n]),
+            let mut got = 0;
+            while got < RECV_BATCH {
+                match sock.recv_batch(rx, &mut |d, from| ep.handle_datagram(now_ns(), local, from, d)) {
+                    Ok(n) => {
+                        got += n.max(1);
+                        if !rx.maybe_more() {
+                            break; // a short recvmmsg drained the queue; poll says when more comes
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         // ICMP errors surface here on Linux (ECONNREFUSED); not fatal to the endpoint.

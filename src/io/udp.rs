@@ -1,13 +1,87 @@
-//! A non-blocking UDP socket over `libc`: `socket`/`bind`, `recvmsg`/`sendmsg`, `poll`.
+//! A non-blocking UDP socket over `libc`: `socket`/`bind`, `recvmsg`/`sendmsg`, `poll`,
+//! and the batched paths the driver uses: [`SendBatch`] (natively on Linux: one
+//! `sendmsg` with UDP GSO, `UDP_SEGMENT`, per run of equal-sized packets to one
+//! address, else `sendmmsg`) and [`UdpSocket::recv_batch`] (natively: `recvmmsg`,
+//! with UDP GRO, `UDP_GRO`, splitting coalesced datagrams). Under Emscripten
+//! (wasm) and with `SOCKET_IWA_UDP_BATCH=off` both are one syscall per datagram
+//! behind the same interface. docs/ARCHITECTURE.md, "The io layer: batching".
 
 use crate::sockaddr::RawAddr;
 use std::io;
 use std::net::SocketAddr;
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+/// Largest UDP payload (what one receive buffer holds, and a GSO send's bound).
+const MAX_DATAGRAM: usize = 65536;
+/// At most this many segments per GSO send (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels).
+pub const MAX_SEGMENTS: usize = 64;
+/// At most this many payload bytes per GSO send (64 KiB less IPv6 and UDP headers, rounded down).
+const MAX_GSO_BYTES: usize = 65000;
+/// Messages per `recvmmsg`.
+#[cfg(target_os = "linux")]
+const RX_MSGS: usize = 16;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    pub const SOL_UDP: libc::c_int = 17;
+    pub const UDP_SEGMENT: libc::c_int = 103;
+    pub const UDP_GRO: libc::c_int = 104;
+}
+
+/// What a socket's batched paths did (for tests and benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounters {
+    /// `sendmsg` calls carrying several datagrams with UDP GSO, and the datagrams they carried.
+    pub gso_sends: u64,
+    pub gso_datagrams: u64,
+    /// GSO sends the kernel refused (EIO/EINVAL/...): GSO is then off for the socket.
+    pub gso_refused: u64,
+    /// Datagrams sent one per message (`sendmsg`/`sendmmsg`).
+    pub single_datagrams: u64,
+    /// Receive calls, and received messages the kernel had coalesced with UDP GRO.
+    pub recv_calls: u64,
+    pub gro_messages: u64,
+    /// Datagrams received (coalesced ones counted one by one).
+    pub recv_datagrams: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    gso_sends: AtomicU64,
+    gso_datagrams: AtomicU64,
+    gso_refused: AtomicU64,
+    single_datagrams: AtomicU64,
+    recv_calls: AtomicU64,
+    gro_messages: AtomicU64,
+    recv_datagrams: AtomicU64,
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Relaxed);
+}
+
+/// Whether batching is on for new sockets: natively yes, unless the environment
+/// says `SOCKET_IWA_UDP_BATCH=off` (benchmarks compare both; tests check both
+/// carry the same bytes). Under Emscripten never.
+fn batching_wanted() -> bool {
+    if cfg!(not(target_os = "linux")) {
+        return false;
+    }
+    static WANT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANT.get_or_init(|| !matches!(std::env::var("SOCKET_IWA_UDP_BATCH").as_deref(), Ok("off") | Ok("0")))
+}
 
 pub struct UdpSocket {
     fd: c_int,
     local: SocketAddr,
+    /// Batched paths on (`sendmmsg`/`recvmmsg`, GSO/GRO where the kernel has them).
+    batch: bool,
+    /// UDP GSO usable: the kernel knows `UDP_SEGMENT` and has not refused a GSO send.
+    gso: AtomicBool,
+    /// UDP GRO switched on (received messages may carry several datagrams).
+    gro: bool,
+    counters: Counters,
 }
 
 impl Drop for UdpSocket {
@@ -58,7 +132,7 @@ impl UdpSocket {
         // SAFETY: plain syscalls on a descriptor we own; addresses are valid for their lengths.
         unsafe {
             let fd = cvt(libc::socket(family, libc::SOCK_DGRAM, 0))?;
-            let sock = UdpSocket { fd, local: addr };
+            let sock = UdpSocket { fd, local: addr, batch: false, gso: AtomicBool::new(false), gro: false, counters: Counters::default() };
             // Bigger kernel buffers absorb bursts; failure here is not fatal.
             let size: c_int = 4 << 20;
             for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
@@ -70,6 +144,9 @@ impl UdpSocket {
             cvt(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
             let mut me = sock;
             me.local = me.query_local_addr()?;
+            if batching_wanted() {
+                me.enable_batching();
+            }
             Ok(me)
         }
     }
@@ -83,6 +160,70 @@ impl UdpSocket {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Natively: switches the batched paths on, with GSO if the kernel knows
+    /// `UDP_SEGMENT` (a `getsockopt` probe, as ngtcp2's examples do) and GRO if it
+    /// accepts `UDP_GRO`. Elsewhere a no-op.
+    fn enable_batching(&mut self) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: get/setsockopt on our descriptor with an int of the right size.
+        unsafe {
+            self.batch = true;
+            let mut v: c_int = 0;
+            let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
+            let gso = libc::getsockopt(self.fd, linux::SOL_UDP, linux::UDP_SEGMENT, &mut v as *mut c_int as *mut _, &mut len) == 0;
+            self.gso.store(gso, Relaxed);
+            let one: c_int = 1;
+            self.gro = libc::setsockopt(self.fd, linux::SOL_UDP, linux::UDP_GRO, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) == 0;
+        }
+    }
+
+    /// Turns the batched paths off for this socket (one syscall per datagram, as
+    /// under Emscripten). GRO stays as the kernel has it, so it is switched off too.
+    pub fn disable_batching(&mut self) {
+        #[cfg(target_os = "linux")]
+        if self.gro {
+            let zero: c_int = 0;
+            // SAFETY: as in enable_batching.
+            unsafe { libc::setsockopt(self.fd, linux::SOL_UDP, linux::UDP_GRO, &zero as *const c_int as *const _, std::mem::size_of::<c_int>() as _) };
+        }
+        self.batch = false;
+        self.gso.store(false, Relaxed);
+        self.gro = false;
+    }
+
+    /// True when sends are batched (natively, unless switched off).
+    pub fn batching(&self) -> bool {
+        self.batch
+    }
+
+    /// True while UDP GSO is in use for batched sends.
+    pub fn gso(&self) -> bool {
+        self.gso.load(Relaxed)
+    }
+
+    /// True when UDP GRO is on for receives.
+    pub fn gro(&self) -> bool {
+        self.gro
+    }
+
+    pub fn counters(&self) -> IoCounters {
+        let c = &self.counters;
+        IoCounters {
+            gso_sends: c.gso_sends.load(Relaxed),
+            gso_datagrams: c.gso_datagrams.load(Relaxed),
+            gso_refused: c.gso_refused.load(Relaxed),
+            single_datagrams: c.single_datagrams.load(Relaxed),
+            recv_calls: c.recv_calls.load(Relaxed),
+            gro_messages: c.gro_messages.load(Relaxed),
+            recv_datagrams: c.recv_datagrams.load(Relaxed),
+        }
+    }
+
+    /// The raw descriptor (tests set socket options on it).
+    pub fn as_raw_fd(&self) -> c_int {
+        self.fd
     }
 
     /// Receives one datagram; `WouldBlock` when none is queued.
@@ -103,6 +244,8 @@ impl UdpSocket {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
+        bump(&self.counters.recv_calls, 1);
+        bump(&self.counters.recv_datagrams, 1);
         let from = raw.to_std().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "datagram from an unknown address family"))?;
         Ok((n as usize, from))
     }
@@ -123,6 +266,7 @@ impl UdpSocket {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
+        bump(&self.counters.single_datagrams, 1);
         Ok(n as usize)
     }
 
@@ -148,5 +292,495 @@ impl UdpSocket {
             readable: pfd.revents & (libc::POLLIN | libc::POLLERR) != 0,
             writable: pfd.revents & libc::POLLOUT != 0,
         })
+    }
+}
+
+/// Errors by which a kernel refuses a GSO send that it would take as separate
+/// datagrams: EIO (device without checksum offload), EINVAL (e.g. `SO_NO_CHECK`,
+/// a segment size the path cannot carry), EOPNOTSUPP/ENOPROTOOPT.
+#[cfg(target_os = "linux")]
+fn gso_refused(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
+}
+
+#[cfg(target_os = "linux")]
+impl UdpSocket {
+    /// One `sendmsg` of `data` as datagrams of `seg` bytes (the last may be
+    /// shorter) to `to`, with a `UDP_SEGMENT` control message.
+    fn send_gso(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<()> {
+        let mut raw = RawAddr::from_std(&to);
+        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
+        let mut ctrl = [0u64; 4];
+        // SAFETY: msghdr points at live iov/raw/ctrl storage; ctrl is aligned and
+        // large enough for one cmsg carrying a u16 (CMSG_SPACE(2) <= 24 bytes).
+        let n = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = raw.as_mut_ptr().cast();
+            msg.msg_namelen = raw.len;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = ctrl.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as _;
+            let cm = libc::CMSG_FIRSTHDR(&msg);
+            (*cm).cmsg_level = linux::SOL_UDP;
+            (*cm).cmsg_type = linux::UDP_SEGMENT;
+            (*cm).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, seg as u16);
+            libc::sendmsg(self.fd, &msg, 0)
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        bump(&self.counters.gso_sends, 1);
+        bump(&self.counters.gso_datagrams, data.len().div_ceil(seg) as u64);
+        Ok(())
+    }
+
+    /// `sendmmsg` of the datagrams `data[k*seg..]` (each `seg` bytes, the last
+    /// may be shorter) to `to`; returns how many the kernel took (at least 1).
+    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<usize> {
+        let mut raw = RawAddr::from_std(&to);
+        let mut iovs: Vec<libc::iovec> =
+            data.chunks(seg).take(MAX_SEGMENTS).map(|c| libc::iovec { iov_base: c.as_ptr() as *mut _, iov_len: c.len() }).collect();
+        // SAFETY: every mmsghdr points at one live iovec and at `raw`, which sendmmsg only reads.
+        let n = unsafe {
+            let mut msgs: Vec<libc::mmsghdr> = iovs
+                .iter_mut()
+                .map(|iov| {
+                    let mut m: libc::mmsghdr = std::mem::zeroed();
+                    m.msg_hdr.msg_name = raw.as_mut_ptr().cast();
+                    m.msg_hdr.msg_namelen = raw.len;
+                    m.msg_hdr.msg_iov = iov;
+                    m.msg_hdr.msg_iovlen = 1;
+                    m
+                })
+                .collect();
+            libc::sendmmsg(self.fd, msgs.as_mut_ptr(), msgs.len() as _, 0)
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        bump(&self.counters.single_datagrams, n as u64);
+        Ok(n as usize)
+    }
+}
+
+/// Receive buffers for [`UdpSocket::recv_batch`], allocated once per loop.
+pub struct RecvBatch {
+    bufs: Vec<u8>,
+    /// The last call filled every message slot (or read one datagram the plain way):
+    /// more may be queued. False after a short `recvmmsg`, which drained the queue.
+    more: bool,
+    #[cfg(target_os = "linux")]
+    names: Vec<RawAddr>,
+    #[cfg(target_os = "linux")]
+    ctrl: Vec<[u64; 8]>,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecvBatch {
+    /// False when the last receive came back with fewer messages than it had room
+    /// for: the socket queue was empty then, so the loop can go back to `poll`
+    /// instead of spending a syscall on the EAGAIN that would follow.
+    pub fn maybe_more(&self) -> bool {
+        self.more
+    }
+
+    pub fn new() -> Self {
+        #[cfg(target_os = "linux")]
+        return RecvBatch { bufs: vec![0u8; RX_MSGS * MAX_DATAGRAM], more: true, names: vec![RawAddr::zeroed(); RX_MSGS], ctrl: vec![[0u64; 8]; RX_MSGS] };
+        #[cfg(not(target_os = "linux"))]
+        return RecvBatch { bufs: vec![0u8; MAX_DATAGRAM], more: true };
+    }
+}
+
+impl UdpSocket {
+    /// Receives what is queued, calling `f(datagram, from)` for each datagram:
+    /// natively one `recvmmsg` of up to 16 messages, each split into its
+    /// datagrams when the kernel coalesced them (GRO); per datagram otherwise.
+    /// Returns how many datagrams were handed to `f`; `WouldBlock` when none was queued.
+    pub fn recv_batch(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr)) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        if self.batch {
+            return self.recv_mmsg(rb, f);
+        }
+        rb.more = true;
+        let (n, from) = self.recv_from(&mut rb.bufs[..MAX_DATAGRAM])?;
+        f(&rb.bufs[..n], from);
+        Ok(1)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn recv_mmsg(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr)) -> io::Result<usize> {
+        let mut iovs: Vec<libc::iovec> = rb
+            .bufs
+            .chunks_mut(MAX_DATAGRAM)
+            .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() })
+            .collect();
+        // SAFETY: each mmsghdr points at its own live iovec, name and control storage.
+        let (n, mut msgs) = unsafe {
+            let mut msgs: Vec<libc::mmsghdr> = (0..RX_MSGS)
+                .map(|i| {
+                    let mut m: libc::mmsghdr = std::mem::zeroed();
+                    rb.names[i] = RawAddr::zeroed();
+                    m.msg_hdr.msg_name = rb.names[i].as_mut_ptr().cast();
+                    m.msg_hdr.msg_namelen = rb.names[i].len;
+                    m.msg_hdr.msg_iov = &mut iovs[i];
+                    m.msg_hdr.msg_iovlen = 1;
+                    m.msg_hdr.msg_control = rb.ctrl[i].as_mut_ptr().cast();
+                    m.msg_hdr.msg_controllen = std::mem::size_of::<[u64; 8]>() as _;
+                    m
+                })
+                .collect();
+            let n = libc::recvmmsg(self.fd, msgs.as_mut_ptr(), RX_MSGS as _, 0, std::ptr::null_mut());
+            (n, msgs)
+        };
+        if n < 0 {
+            rb.more = true;
+            return Err(io::Error::last_os_error());
+        }
+        rb.more = n as usize == RX_MSGS;
+        bump(&self.counters.recv_calls, 1);
+        let mut delivered = 0;
+        for (i, m) in msgs.iter_mut().take(n as usize).enumerate() {
+            let len = m.msg_len as usize;
+            rb.names[i].len = m.msg_hdr.msg_namelen;
+            let Some(from) = rb.names[i].to_std() else { continue };
+            // The GRO segment size, when the kernel coalesced datagrams into this message.
+            let mut seg = len;
+            // SAFETY: the kernel wrote msg_controllen bytes of cmsgs into ctrl[i].
+            unsafe {
+                let mut cm = libc::CMSG_FIRSTHDR(&m.msg_hdr);
+                while !cm.is_null() {
+                    if (*cm).cmsg_level == linux::SOL_UDP && (*cm).cmsg_type == linux::UDP_GRO {
+                        let v = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const c_int);
+                        if v > 0 {
+                            seg = v as usize;
+                        }
+                    }
+                    cm = libc::CMSG_NXTHDR(&m.msg_hdr, cm);
+                }
+            }
+            let data = &rb.bufs[i * MAX_DATAGRAM..i * MAX_DATAGRAM + len];
+            if seg < len {
+                bump(&self.counters.gro_messages, 1);
+            }
+            if len == 0 {
+                f(data, from);
+                delivered += 1;
+                continue;
+            }
+            for d in data.chunks(seg) {
+                f(d, from);
+                delivered += 1;
+            }
+        }
+        bump(&self.counters.recv_datagrams, delivered as u64);
+        Ok(delivered)
+    }
+}
+
+/// Outgoing datagrams gathered for one batched send: a run of packets to one
+/// address, all of the first one's size but the last, which may be shorter
+/// (what a GSO send can carry). [`push`](Self::push) sends the run when the next
+/// packet does not fit it; [`flush`](Self::flush) sends what is gathered. On a
+/// socket without batching `push` sends at once, so callers need not care.
+#[derive(Default)]
+pub struct SendBatch {
+    buf: Vec<u8>,
+    to: Option<SocketAddr>,
+    /// Segment size: the first packet's length.
+    seg: usize,
+    /// Bytes at the front already sent (a per-datagram send stopped by a full socket).
+    sent: usize,
+}
+
+impl SendBatch {
+    pub fn new() -> Self {
+        SendBatch { buf: Vec::with_capacity(MAX_DATAGRAM), ..Default::default() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() == self.sent
+    }
+
+    /// Queues (or, without batching, sends) one packet. False when the socket is
+    /// full: the packet was not taken and the caller keeps it. A packet that
+    /// fails otherwise (unreachable peer and the like) is lost, as QUIC allows.
+    pub fn push(&mut self, sock: &UdpSocket, pkt: &[u8], to: SocketAddr) -> bool {
+        if !sock.batch {
+            return match sock.send_to(pkt, to) {
+                Ok(_) => true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+                Err(e) => {
+                    log::debug!("send to {to} failed: {e}");
+                    true
+                }
+            };
+        }
+        if !self.is_empty() && !self.fits(pkt.len(), to) && !self.flush(sock) {
+            return false;
+        }
+        if self.is_empty() {
+            self.buf.clear();
+            self.sent = 0;
+            self.to = Some(to);
+            self.seg = pkt.len();
+        }
+        self.buf.extend_from_slice(pkt);
+        if self.buf.len() / self.seg.max(1) >= MAX_SEGMENTS {
+            // Full: send now (a full socket keeps it here for the next flush).
+            self.flush(sock);
+        }
+        true
+    }
+
+    /// Whether a packet of `len` bytes to `to` can join the gathered run.
+    fn fits(&self, len: usize, to: SocketAddr) -> bool {
+        self.to == Some(to)
+            && self.sent == 0
+            && len > 0
+            && len <= self.seg
+            && self.buf.len() % self.seg == 0
+            && self.buf.len() / self.seg < MAX_SEGMENTS
+            && self.buf.len() + len <= MAX_GSO_BYTES
+    }
+
+    /// Sends everything gathered. False when the socket filled up first; what
+    /// is left stays here for the next call.
+    pub fn flush(&mut self, sock: &UdpSocket) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let to = self.to.expect("a gathered run has an address");
+        #[cfg(target_os = "linux")]
+        {
+            let left = &self.buf[self.sent..];
+            if self.sent == 0 && left.len() > self.seg && sock.gso() {
+                match sock.send_gso(left, self.seg, to) {
+                    Ok(()) => {
+                        self.sent = self.buf.len();
+                        return true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                    Err(e) if gso_refused(&e) => {
+                        // As ngtcp2's examples do: no GSO on this socket from now on,
+                        // and these datagrams go out one by one below.
+                        log::debug!("UDP GSO refused ({e}); sending datagrams one by one from now on");
+                        sock.gso.store(false, Relaxed);
+                        bump(&sock.counters.gso_refused, 1);
+                    }
+                    Err(e) => {
+                        log::debug!("send to {to} failed: {e}");
+                        self.sent = self.buf.len();
+                        return true;
+                    }
+                }
+            }
+            while !self.is_empty() {
+                match sock.send_many(&self.buf[self.sent..], self.seg, to) {
+                    Ok(k) => self.sent = (self.sent + k * self.seg).min(self.buf.len()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                    Err(e) => {
+                        // The first datagram failed: it is lost; go on with the rest.
+                        log::debug!("send to {to} failed: {e}");
+                        self.sent = (self.sent + self.seg).min(self.buf.len());
+                    }
+                }
+            }
+            true
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            // Not reached: without batching `push` sends at once.
+            let _ = (sock, to);
+            self.sent = self.buf.len();
+            true
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn loopback() -> SocketAddr {
+        "127.0.0.1:0".parse().unwrap()
+    }
+
+    /// Packet `i` of a test run: `len` bytes that say which packet they are.
+    fn packet(i: usize, len: usize) -> Vec<u8> {
+        (0..len).map(|k| (i * 7 + k * 13) as u8).collect()
+    }
+
+    /// Reads datagrams one by one (a plain socket) until `n` arrived or 5 s passed.
+    fn read_plain(sock: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while out.len() < n && std::time::Instant::now() < deadline {
+            sock.poll(false, Some(Duration::from_millis(100))).unwrap();
+            while let Ok((len, _)) = sock.recv_from(&mut buf) {
+                out.push(buf[..len].to_vec());
+            }
+        }
+        out
+    }
+
+    fn plain_receiver() -> UdpSocket {
+        let mut r = UdpSocket::bind(loopback()).unwrap();
+        r.disable_batching();
+        r
+    }
+
+    fn batching_sender() -> UdpSocket {
+        let mut s = UdpSocket::bind(loopback()).unwrap();
+        if !s.batching() {
+            s.enable_batching();
+        }
+        s
+    }
+
+    /// Runs of equal-sized packets go out with GSO (one sendmsg per run), a shorter
+    /// packet ends a run, and the receiver sees every datagram, in order, unchanged.
+    #[test]
+    fn gso_runs_arrive_as_the_same_datagrams() {
+        let s = batching_sender();
+        assert!(s.gso(), "this kernel has UDP_SEGMENT (Linux >= 4.18); the GSO path must be taken");
+        let r = plain_receiver();
+        let sizes = [1200, 1200, 1200, 700, 1200, 1200, 1200, 1200, 1200, 1200, 1200, 1200, 333, 1200];
+        let sent: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &l)| packet(i, l)).collect();
+        let mut b = SendBatch::new();
+        for p in &sent {
+            assert!(b.push(&s, p, r.local_addr()));
+        }
+        assert!(b.flush(&s));
+        assert!(b.is_empty());
+        assert_eq!(read_plain(&r, sent.len()), sent);
+        let c = s.counters();
+        // Runs: [1200 x3 + 700], [1200 x8 + 333], [1200]: two GSO sends, one single datagram.
+        assert_eq!((c.gso_sends, c.gso_datagrams, c.single_datagrams, c.gso_refused), (2, 13, 1, 0), "{c:?}");
+    }
+
+    /// More than MAX_SEGMENTS packets, or more than MAX_GSO_BYTES, split into several sends.
+    #[test]
+    fn long_runs_split_at_the_kernel_limits() {
+        let s = batching_sender();
+        let r = plain_receiver();
+        let sent: Vec<Vec<u8>> = (0..150).map(|i| packet(i, 1000)).collect();
+        let mut b = SendBatch::new();
+        for p in &sent {
+            assert!(b.push(&s, p, r.local_addr()));
+        }
+        assert!(b.flush(&s));
+        assert_eq!(read_plain(&r, sent.len()), sent);
+        let c = s.counters();
+        assert_eq!(c.gso_datagrams, 150, "{c:?}");
+        assert!(c.gso_sends >= 3, "65000 / 1000 = 65 > 64 segments: at least 3 sends, {c:?}");
+    }
+
+    /// When the kernel refuses a GSO send (here: EINVAL, since UDP GSO needs UDP
+    /// checksums and SO_NO_CHECK switches them off), the batch goes out datagram
+    /// by datagram, GSO stays off for the socket, nothing is lost.
+    #[test]
+    fn refused_gso_falls_back_to_single_datagrams() {
+        let s = batching_sender();
+        assert!(s.gso());
+        let one: c_int = 1;
+        const SO_NO_CHECK: c_int = 11;
+        // SAFETY: setsockopt with an int on our socket.
+        let rv = unsafe { libc::setsockopt(s.as_raw_fd(), libc::SOL_SOCKET, SO_NO_CHECK, &one as *const c_int as *const _, 4) };
+        assert_eq!(rv, 0);
+        let r = plain_receiver();
+        let sent: Vec<Vec<u8>> = (0..10).map(|i| packet(i, 1100)).collect();
+        let mut b = SendBatch::new();
+        for p in &sent[..5] {
+            assert!(b.push(&s, p, r.local_addr()));
+        }
+        assert!(b.flush(&s), "a refused GSO send must fall back, not fail");
+        assert!(!s.gso(), "GSO is off for the socket after a refusal");
+        for p in &sent[5..] {
+            assert!(b.push(&s, p, r.local_addr()));
+        }
+        assert!(b.flush(&s));
+        assert_eq!(read_plain(&r, sent.len()), sent);
+        let c = s.counters();
+        assert_eq!((c.gso_refused, c.gso_sends, c.single_datagrams), (1, 0, 10), "{c:?}");
+    }
+
+    /// A GRO receiver gets a GSO run from loopback as one coalesced message and
+    /// hands it on as the original datagrams; recvmmsg takes several messages.
+    #[test]
+    fn gro_receive_splits_coalesced_datagrams() {
+        let s = batching_sender();
+        let r = batching_sender();
+        assert!(r.gro(), "this kernel has UDP_GRO (Linux >= 5.0)");
+        let sent: Vec<Vec<u8>> = (0..40).map(|i| packet(i, if i == 19 || i == 39 { 500 } else { 1000 })).collect();
+        let mut b = SendBatch::new();
+        for p in &sent {
+            assert!(b.push(&s, p, r.local_addr()));
+        }
+        assert!(b.flush(&s));
+        let mut got = Vec::new();
+        let mut rb = RecvBatch::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while got.len() < sent.len() && std::time::Instant::now() < deadline {
+            r.poll(false, Some(Duration::from_millis(100))).unwrap();
+            let _ = r.recv_batch(&mut rb, &mut |d, from| {
+                assert_eq!(from, s.local_addr());
+                got.push(d.to_vec());
+            });
+        }
+        assert_eq!(got, sent);
+        let c = r.counters();
+        assert_eq!(c.recv_datagrams, 40, "{c:?}");
+        assert!(c.gro_messages >= 1 && c.recv_calls < 40, "loopback delivers GSO runs coalesced to a GRO socket: {c:?}");
+    }
+
+    /// Without batching, push sends at once (the wasm path): no GSO, no gathering.
+    #[test]
+    fn without_batching_push_sends_each_packet() {
+        let mut s = UdpSocket::bind(loopback()).unwrap();
+        s.disable_batching();
+        let r = plain_receiver();
+        let sent: Vec<Vec<u8>> = (0..6).map(|i| packet(i, 1200)).collect();
+        let mut b = SendBatch::new();
+        for p in &sent {
+            assert!(b.push(&s, p, r.local_addr()));
+            assert!(b.is_empty());
+        }
+        assert_eq!(read_plain(&r, sent.len()), sent);
+        assert_eq!(s.counters().single_datagrams, 6);
+        assert_eq!(s.counters().gso_sends, 0);
+    }
+
+    /// Packets to different addresses never share a send.
+    #[test]
+    fn runs_never_mix_destinations() {
+        let s = batching_sender();
+        let r1 = plain_receiver();
+        let r2 = plain_receiver();
+        let mut b = SendBatch::new();
+        let mut to1 = Vec::new();
+        let mut to2 = Vec::new();
+        for i in 0..12 {
+            let p = packet(i, 1200);
+            if i % 3 == 2 {
+                assert!(b.push(&s, &p, r2.local_addr()));
+                to2.push(p);
+            } else {
+                assert!(b.push(&s, &p, r1.local_addr()));
+                to1.push(p);
+            }
+        }
+        assert!(b.flush(&s));
+        assert_eq!(read_plain(&r1, to1.len()), to1);
+        assert_eq!(read_plain(&r2, to2.len()), to2);
     }
 }
