@@ -104,6 +104,19 @@ function toBytes(data, what) {
   throw new TypeError(`${what}: expected an ArrayBuffer or ArrayBufferView.`);
 }
 
+/**
+ * Like toBytes, for a datagram handed to node:dgram: the copy comes from Node's
+ * Buffer pool (one slab shared by small sends) instead of a fresh ArrayBuffer
+ * per datagram. The copy never leaves this module, so sharing a slab is safe.
+ */
+function toSendCopy(data, what) {
+  const view = BUFFER_SOURCE.view(data);
+  if (!view) return toBytes(data, what); // throws the same TypeError as toBytes
+  const out = Buffer.allocUnsafe(view.length);
+  out.set(view);
+  return out;
+}
+
 async function resolveHost(host, family) {
   const fam = net.isIP(host);
   if (fam) {
@@ -314,8 +327,12 @@ async function udpOpen(self, st) {
   }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
   socket.on('message', (msg, rinfo) => {
     if (st.readableDone || controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
-    const data = new Uint8Array(msg.length);
-    data.set(msg);
+    // node:dgram hands each datagram in its own exact-size ArrayBuffer that it
+    // keeps no reference to: give that buffer away instead of copying it (the
+    // reader owns `data` either way, as with Chromium). Copy anything else.
+    let data;
+    if (msg.byteOffset === 0 && msg.buffer.byteLength === msg.length) data = new Uint8Array(msg.buffer);
+    else { data = new Uint8Array(msg.length); data.set(msg); }
     controller.enqueue({ data, remoteAddress: rinfo.address, remotePort: rinfo.port });
   });
   socket.on('error', (err) => udpTeardown(st, mapNodeError(err, 'UDPSocket')));
@@ -340,7 +357,7 @@ async function udpOpen(self, st) {
       if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {
         throw new TypeError('UDPSocket write: expected a UDPMessage {data, remoteAddress?, remotePort?}.');
       }
-      const bytes = toBytes(chunk.data, 'UDPSocket write');
+      const bytes = toSendCopy(chunk.data, 'UDPSocket write');
       if (cfg.mode === 'connected') {
         if (chunk.remoteAddress !== undefined || chunk.remotePort !== undefined) {
           throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must not be specified in connected mode.");
@@ -352,6 +369,14 @@ async function udpOpen(self, st) {
       }
       const port = checkPort(chunk.remotePort, 'remotePort', { required: true });
       const host = checkHost(chunk.remoteAddress, 'remoteAddress');
+      const fam = net.isIP(host);
+      if (fam) {
+        // An address literal (every datagram the wasm bridge sends): no
+        // resolution step, so no async function and no extra promise per datagram.
+        const want = cfg.family || (type === 'udp6' ? 6 : 4);
+        if (fam !== want) return Promise.reject(new TypeError(`Address ${host} does not match dnsQueryType.`));
+        return new Promise((resolve, reject) => socket.send(bytes, port, host, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
+      }
       return (async () => {
         const t = await resolveHost(host, cfg.family || (type === 'udp6' ? 6 : 4)).catch((err) => {
           throw err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}: ${err.message}`, err);
