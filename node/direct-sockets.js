@@ -234,6 +234,7 @@ function isMulticast(ip) {
 // ---------------------------------------------------------------------------
 
 const kTakeDatagrams = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
+const kSendDatagram = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
 const UDP_READ_QUEUE_LIMIT = 4096; // datagrams held unread before new ones drop (like a full kernel buffer)
 
 /**
@@ -353,7 +354,11 @@ async function udpOpen(self, st) {
   let controller;
   st.readable = new ReadableStream({
     start(c) { controller = c; },
-    cancel() { st.readableDone = true; udpMaybeClosed(st); },
+    cancel() {
+      st.readableDone = true;
+      if (st.sink) { const sink = st.sink; st.sink = null; sink.end(null); }
+      udpMaybeClosed(st);
+    },
   }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
   socket.on('message', (msg, rinfo) => {
     if (st.readableDone) return;
@@ -404,6 +409,18 @@ async function udpOpen(self, st) {
     close() { st.writableDone = true; udpMaybeClosed(st); },
     abort() { st.writableDone = true; udpMaybeClosed(st); },
   }, { highWaterMark: 64 });
+  // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
+  // without streams"): writable[kSendDatagram](message) sends at once, outside
+  // the WritableStream queue (which sends one datagram per completed write, so
+  // a burst written by the program would go out one tick at a time), and
+  // returns a promise for that datagram alone: a failure rejects it without
+  // erroring the writable. Refused once the writable is closed.
+  Object.defineProperty(st.writable, kSendDatagram, {
+    value(chunk) {
+      if (st.writableDone || st.state !== 'open') return Promise.reject(domError('InvalidStateError', 'The writable is closed.'));
+      try { return udpWrite(chunk); } catch (err) { return Promise.reject(err); }
+    },
+  });
 
   function udpWrite(chunk) {
     {

@@ -368,6 +368,7 @@ var DS_LIBRARY = {
      * ReadableStream".
      */
     TAKE_DATAGRAMS: 'socket-iwa.direct-sockets.takeDatagrams',   // a Symbol.for() key
+    SEND_DATAGRAM: 'socket-iwa.direct-sockets.sendDatagram',     // a Symbol.for() key (DSB.attach, sendFrom)
     datagramSink: function (sock) {
       return {
         datagram: function (v) {
@@ -434,15 +435,18 @@ var DS_LIBRARY = {
       if (sock.txInflight > 0 && sock.txInflight + bytes.length > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
       // Direct Sockets keep the chunk until the write completes; the wasm heap
       // may change before that, so the bytes are always copied out here.
-      var copy = new Uint8Array(bytes);
+      // (node/direct-sockets.js's sendDatagram, sock.fastSend, copies them before it returns.)
+      var copy = sock.fastSend ? bytes : new Uint8Array(bytes);
       var chunk = sock.ops.chunk(sock, copy, dest);
       var n = copy.length;
       sock.txInflight += n;
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
       var to = chunk && chunk.remoteAddress;
-      var written = (typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to))
+      var named = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
+      if (named && copy === bytes) chunk.data = copy = new Uint8Array(bytes);   // sent after the lookup
+      var written = named
         ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return sock.writer.write(chunk); })
-        : sock.writer.write(chunk);
+        : sock.fastSend ? sock.fastSend(chunk) : sock.writer.write(chunk);
       written.then(function () {
         sock.txInflight -= n;
         DSB.wake();
@@ -515,6 +519,10 @@ var DS_LIBRARY = {
         else { sock.reader = info.readable.getReader(); DSB.pump(sock); }
       }
       if (info.writable) {
+        // node/direct-sockets.js also sends datagrams outside the WritableStream
+        // queue (docs/BRIDGE.md "Under Node: datagrams without streams").
+        var send = !DSB.isStream(sock) && typeof Symbol === 'function' && info.writable[Symbol.for(DSB.SEND_DATAGRAM)];
+        if (typeof send === 'function') sock.fastSend = function (chunk) { return send.call(info.writable, chunk); };
         sock.writer = info.writable.getWriter();
         if (DSB.isStream(sock)) sock.txGuard = DS_TXQ.needed();
       }
