@@ -370,7 +370,7 @@ async function udpOpen(self, st) {
     controller.enqueue({ data: ownBytes(msg), remoteAddress: rinfo.address, remotePort: rinfo.port });
   });
   // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
-  // without a ReadableStream"): readable[kTakeDatagrams](sink) locks the
+  // without streams"): readable[kTakeDatagrams](sink) locks the
   // readable and returns its reader (cancel() it to stop, as usual); datagrams
   // already queued are read out first, after that each one is handed to
   // sink.datagram({data, remoteAddress, remotePort}) from the 'message' event

@@ -364,8 +364,8 @@ var DS_LIBRARY = {
      * socket's 'message' event (no stream queue, no promise per datagram).
      * Datagrams beyond rcvbuf unread bytes are dropped here, as a full kernel
      * buffer drops them (the pump instead pauses and lets the stream's own
-     * queue fill and drop). docs/BRIDGE.md "Under Node: datagrams without a
-     * ReadableStream".
+     * queue fill and drop). docs/BRIDGE.md "Under Node: datagrams without
+     * streams".
      */
     TAKE_DATAGRAMS: 'socket-iwa.direct-sockets.takeDatagrams',   // a Symbol.for() key
     SEND_DATAGRAM: 'socket-iwa.direct-sockets.sendDatagram',     // a Symbol.for() key (DSB.attach, sendFrom)
