@@ -410,24 +410,46 @@ async function udpOpen(self, st) {
     abort() { st.writableDone = true; udpMaybeClosed(st); },
   }, { highWaterMark: 64 });
   // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
-  // without streams"): writable[kSendDatagram](message) sends at once, outside
-  // the WritableStream queue (which sends one datagram per completed write, so
-  // a burst written by the program would go out one tick at a time), and
-  // returns a promise for that datagram alone: a failure rejects it without
-  // erroring the writable. Refused once the writable is closed.
+  // without streams"): writable[kSendDatagram](message) copies the datagram at
+  // once and queues it outside the WritableStream (which hands the sink one
+  // write per completed write, a tick each); the queue goes out in one loop
+  // from a microtask, i.e. as soon as the wasm program suspends, like a burst
+  // of sendmsg() calls. Returns a promise for that datagram alone: a failure
+  // rejects it without erroring the writable. Refused once the writable is closed.
   Object.defineProperty(st.writable, kSendDatagram, {
     value(chunk) {
       if (st.writableDone || st.state !== 'open') return Promise.reject(domError('InvalidStateError', 'The writable is closed.'));
-      try { return udpWrite(chunk); } catch (err) { return Promise.reject(err); }
+      let msg;
+      try {
+        checkMessage(chunk);
+        msg = { data: toSendCopy(chunk.data, 'UDPSocket write'), remoteAddress: chunk.remoteAddress, remotePort: chunk.remotePort };
+      } catch (err) { return Promise.reject(err); }
+      return new Promise((resolve, reject) => {
+        batch.push({ msg, resolve, reject });
+        if (batch.length === 1) queueMicrotask(flushBatch);
+      });
     },
   });
+  let batch = [];
+  function flushBatch() {
+    const b = batch;
+    batch = [];
+    for (const x of b) {
+      let p;
+      try { p = udpWrite(x.msg, true); } catch (err) { x.reject(err); continue; }
+      p.then(x.resolve, x.reject);
+    }
+  }
+  function checkMessage(chunk) {
+    if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {
+      throw new TypeError('UDPSocket write: expected a UDPMessage {data, remoteAddress?, remotePort?}.');
+    }
+  }
 
-  function udpWrite(chunk) {
+  function udpWrite(chunk, owned) {
     {
-      if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {
-        throw new TypeError('UDPSocket write: expected a UDPMessage {data, remoteAddress?, remotePort?}.');
-      }
-      const bytes = toSendCopy(chunk.data, 'UDPSocket write');
+      checkMessage(chunk);
+      const bytes = owned ? chunk.data : toSendCopy(chunk.data, 'UDPSocket write');
       if (cfg.mode === 'connected') {
         if (chunk.remoteAddress !== undefined || chunk.remotePort !== undefined) {
           throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must not be specified in connected mode.");
