@@ -15,7 +15,7 @@
 //   .cpuprofile into DIR plus a self-time summary (stress-test/lib/cpuprof.mjs).
 // --extra LABEL=RUNNER.mjs,GLUE.js: one more wasm-under-Node row (repeatable), e.g. a
 //   copy of run-node.mjs + node/ + api/ + the glue from before a change, for an A/B.
-// Writes docs/perf/wasm.{json,md,svg} (docs/perf/wasm_node.* with --node-only):
+// Writes docs/perf/wasm.{json,md,svg} (docs/perf/wasm_node.* with --node-only, *_ab.* with --extra):
 // the table, the machine load and the command.
 // Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
 import { execFile, spawn } from 'node:child_process';
@@ -198,7 +198,7 @@ md.push('', 'Server CPU (all threads, /proc/PID/task/*/schedstat) per unit of wo
 console.log(md.join('\n'));
 console.log(`\n${caption}`);
 
-const name = NODE_ONLY ? 'wasm_node' : 'wasm';
+const name = (NODE_ONLY ? 'wasm_node' : 'wasm') + (EXTRA.length ? '_ab' : '');
 const outDir = path.join(root, 'docs/perf');
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify({ command, date: new Date().toISOString(), machine, mb: MB, datagrams: DGRAMS, repeat: REPEAT, rows }, null, 2) + '\n');
