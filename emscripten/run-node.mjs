@@ -31,6 +31,9 @@ if (!m) {
   process.exit(2);
 }
 install(globalThis);
+// Under `node --cpu-prof` the profile is written at exit, which a plain SIGTERM
+// skips: exit through process.exit instead (stress-test/bench_wasm.mjs --profile).
+if (process.execArgv.some((a) => a.startsWith('--cpu-prof'))) process.on('SIGTERM', () => process.exit(143));
 const wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(path.dirname(gluePath), m[1])));
 const factory = (await import(pathToFileURL(gluePath).href)).default;
 const mod = await factory({

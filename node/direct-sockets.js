@@ -104,6 +104,47 @@ function toBytes(data, what) {
   throw new TypeError(`${what}: expected an ArrayBuffer or ArrayBufferView.`);
 }
 
+/**
+ * A received datagram as bytes the reader owns. node:dgram hands each datagram
+ * in its own exact-size ArrayBuffer that it keeps no reference to: give that
+ * buffer away instead of copying it. Copy anything else.
+ */
+function ownBytes(msg) {
+  if (msg.byteOffset === 0 && msg.buffer.byteLength === msg.length) return new Uint8Array(msg.buffer);
+  const data = new Uint8Array(msg.length);
+  data.set(msg);
+  return data;
+}
+
+/**
+ * Like toBytes, for a datagram handed to node:dgram: the copy comes from Node's
+ * Buffer pool (one slab shared by small sends) instead of a fresh ArrayBuffer
+ * per datagram. The copy never leaves this module, so sharing a slab is safe.
+ */
+function toSendCopy(data, what) {
+  const view = BUFFER_SOURCE.view(data);
+  if (!view) return toBytes(data, what); // throws the same TypeError as toBytes
+  const out = Buffer.allocUnsafe(view.length);
+  out.set(view);
+  return out;
+}
+
+/**
+ * node:dgram looks up every send's address; dns.lookup answers an address
+ * literal only on the next tick. Our sends always carry a literal (names are
+ * resolved first, resolveHost), so answer those at once and save a tick per
+ * datagram; anything else goes to dns.lookup.
+ */
+function literalLookup(host, options, callback) {
+  const fam = net.isIP(host);
+  if (fam) {
+    if (options && typeof options === 'object' && options.all) callback(null, [{ address: host, family: fam }]);
+    else callback(null, host, fam);
+    return;
+  }
+  dns.lookup(host, options, callback);
+}
+
 async function resolveHost(host, family) {
   const fam = net.isIP(host);
   if (fam) {
@@ -192,6 +233,8 @@ function isMulticast(ip) {
 // UDPSocket
 // ---------------------------------------------------------------------------
 
+const kTakeDatagrams = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
+const kSendDatagram = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
 const UDP_READ_QUEUE_LIMIT = 4096; // datagrams held unread before new ones drop (like a full kernel buffer)
 
 /**
@@ -280,6 +323,7 @@ async function udpOpen(self, st) {
   const socket = dgram.createSocket({
     type, reuseAddr: cfg.allowSharing, ipv6Only: !!cfg.ipv6Only,
     recvBufferSize: cfg.receiveBufferSize, sendBufferSize: cfg.sendBufferSize,
+    lookup: literalLookup,
   });
   st.socket = socket;
   const onEarlyError = (err) => {
@@ -310,13 +354,44 @@ async function udpOpen(self, st) {
   let controller;
   st.readable = new ReadableStream({
     start(c) { controller = c; },
-    cancel() { st.readableDone = true; udpMaybeClosed(st); },
+    cancel() {
+      st.readableDone = true;
+      if (st.sink) { const sink = st.sink; st.sink = null; sink.end(null); }
+      udpMaybeClosed(st);
+    },
   }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
   socket.on('message', (msg, rinfo) => {
-    if (st.readableDone || controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
-    const data = new Uint8Array(msg.length);
-    data.set(msg);
-    controller.enqueue({ data, remoteAddress: rinfo.address, remotePort: rinfo.port });
+    if (st.readableDone) return;
+    if (st.sink) { st.sink.datagram({ data: ownBytes(msg), remoteAddress: rinfo.address, remotePort: rinfo.port }); return; }
+    if (controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
+    // node:dgram hands each datagram in its own exact-size ArrayBuffer that it
+    // keeps no reference to: give that buffer away instead of copying it (the
+    // reader owns `data` either way, as with Chromium). Copy anything else.
+    controller.enqueue({ data: ownBytes(msg), remoteAddress: rinfo.address, remotePort: rinfo.port });
+  });
+  // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
+  // without streams"): readable[kTakeDatagrams](sink) locks the
+  // readable and returns its reader (cancel() it to stop, as usual); datagrams
+  // already queued are read out first, after that each one is handed to
+  // sink.datagram({data, remoteAddress, remotePort}) from the 'message' event
+  // itself, with no stream queue or promise per datagram. sink.end(error|null)
+  // reports the end of the readable. The sink applies its own receive limit.
+  Object.defineProperty(st.readable, kTakeDatagrams, {
+    value(sink) {
+      const reader = st.readable.getReader(); // TypeError when already locked
+      (async () => {
+        try {
+          while (controller.desiredSize < UDP_READ_QUEUE_LIMIT) {
+            const r = await reader.read();
+            if (r.done) { sink.end(null); return; }
+            sink.datagram(r.value);
+          }
+        } catch (e) { sink.end(e); return; }
+        if (st.readableDone) { sink.end(null); return; }
+        st.sink = sink;
+      })();
+      return reader;
+    },
   });
   socket.on('error', (err) => udpTeardown(st, mapNodeError(err, 'UDPSocket')));
   st.readController = controller;
@@ -334,13 +409,47 @@ async function udpOpen(self, st) {
     close() { st.writableDone = true; udpMaybeClosed(st); },
     abort() { st.writableDone = true; udpMaybeClosed(st); },
   }, { highWaterMark: 64 });
+  // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
+  // without streams"): writable[kSendDatagram](message) copies the datagram at
+  // once and queues it outside the WritableStream (which hands the sink one
+  // write per completed write, a tick each); the queue goes out in one loop
+  // from a microtask, i.e. as soon as the wasm program suspends, like a burst
+  // of sendmsg() calls. Returns a promise for that datagram alone: a failure
+  // rejects it without erroring the writable. Refused once the writable is closed.
+  Object.defineProperty(st.writable, kSendDatagram, {
+    value(chunk) {
+      if (st.writableDone || st.state !== 'open') return Promise.reject(domError('InvalidStateError', 'The writable is closed.'));
+      let msg;
+      try {
+        checkMessage(chunk);
+        msg = { data: toSendCopy(chunk.data, 'UDPSocket write'), remoteAddress: chunk.remoteAddress, remotePort: chunk.remotePort };
+      } catch (err) { return Promise.reject(err); }
+      return new Promise((resolve, reject) => {
+        batch.push({ msg, resolve, reject });
+        if (batch.length === 1) queueMicrotask(flushBatch);
+      });
+    },
+  });
+  let batch = [];
+  function flushBatch() {
+    const b = batch;
+    batch = [];
+    for (const x of b) {
+      let p;
+      try { p = udpWrite(x.msg, true); } catch (err) { x.reject(err); continue; }
+      p.then(x.resolve, x.reject);
+    }
+  }
+  function checkMessage(chunk) {
+    if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {
+      throw new TypeError('UDPSocket write: expected a UDPMessage {data, remoteAddress?, remotePort?}.');
+    }
+  }
 
-  function udpWrite(chunk) {
+  function udpWrite(chunk, owned) {
     {
-      if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {
-        throw new TypeError('UDPSocket write: expected a UDPMessage {data, remoteAddress?, remotePort?}.');
-      }
-      const bytes = toBytes(chunk.data, 'UDPSocket write');
+      checkMessage(chunk);
+      const bytes = owned ? chunk.data : toSendCopy(chunk.data, 'UDPSocket write');
       if (cfg.mode === 'connected') {
         if (chunk.remoteAddress !== undefined || chunk.remotePort !== undefined) {
           throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must not be specified in connected mode.");
@@ -352,6 +461,14 @@ async function udpOpen(self, st) {
       }
       const port = checkPort(chunk.remotePort, 'remotePort', { required: true });
       const host = checkHost(chunk.remoteAddress, 'remoteAddress');
+      const fam = net.isIP(host);
+      if (fam) {
+        // An address literal (every datagram the wasm bridge sends): no
+        // resolution step, so no async function and no extra promise per datagram.
+        const want = cfg.family || (type === 'udp6' ? 6 : 4);
+        if (fam !== want) return Promise.reject(new TypeError(`Address ${host} does not match dnsQueryType.`));
+        return new Promise((resolve, reject) => socket.send(bytes, port, host, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
+      }
       return (async () => {
         const t = await resolveHost(host, cfg.family || (type === 'udp6' ? 6 : 4)).catch((err) => {
           throw err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}: ${err.message}`, err);
@@ -392,6 +509,7 @@ function udpTeardown(st, error) {
   if (!st.readableDone) {
     st.readableDone = true;
     try { error ? st.readController.error(error) : st.readController.close(); } catch {}
+    if (st.sink) { const sink = st.sink; st.sink = null; sink.end(error); }
   }
   if (error) st.closed.reject(error); else st.closed.resolve(undefined);
 }
@@ -567,6 +685,7 @@ function tcpTeardown(st, error) {
   if (!st.readableDone) {
     st.readableDone = true;
     try { error ? st.readController.error(error) : st.readController.close(); } catch {}
+    if (st.sink) { const sink = st.sink; st.sink = null; sink.end(error); }
   }
   if (!st.writableDone && st.writable) {
     st.writableDone = true;

@@ -104,3 +104,51 @@ test('UDP bind conflict rejects opened with NetworkError', async () => {
   await assert.rejects(b.opened, (e) => e.name === 'NetworkError' && /EADDRINUSE/.test(e.message));
   await a.close();
 });
+
+// The two non-standard UDP entry points the wasm bridge uses under Node
+// (docs/BRIDGE.md "Under Node: datagrams without streams").
+test('UDPSocket: takeDatagrams hands queued, then live datagrams to a sink; sendDatagram copies at once', async () => {
+  const take = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
+  const send = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
+  const a = new UDPSocket({ localAddress: '127.0.0.1' });
+  const ai = await a.opened;
+  const peer = dgram.createSocket('udp4');
+  await new Promise((r) => peer.bind(0, '127.0.0.1', r));
+  try {
+  const got = [];
+  let arrived = null;
+  const more = () => new Promise((r) => { arrived = r; });
+  // Queued before the sink exists: read out of the stream first, in order.
+  for (const b of [1, 2]) peer.send(Buffer.from([b]), ai.localPort, '127.0.0.1');
+  await new Promise((r) => setTimeout(r, 100));
+  let ended = 'not yet';
+  const wait = more();
+  const reader = ai.readable[take]({
+    datagram(m) { got.push(m); if (arrived && got.length >= 2) arrived(); },
+    end(e) { ended = e; },
+  });
+  assert.ok(ai.readable.locked, 'the readable is locked to the bridge');
+  assert.throws(() => ai.readable[take]({ datagram() {}, end() {} }), TypeError, 'a second take is refused');
+  await within(wait, 3000, 'queued datagrams');
+  const wait2 = new Promise((r) => { arrived = () => { if (got.length >= 3) r(); }; });
+  peer.send(Buffer.from([3]), ai.localPort, '127.0.0.1');
+  await within(wait2, 3000, 'live datagram');
+  assert.deepEqual(got.map((m) => m.data[0]), [1, 2, 3]);
+  assert.ok(got.every((m) => m.data instanceof Uint8Array && m.remoteAddress === '127.0.0.1' && m.remotePort === peer.address().port));
+
+  const echoed = new Promise((r) => peer.once('message', r));
+  const bytes = new Uint8Array([7, 8, 9]);
+  const sent = ai.writable[send]({ data: bytes, remoteAddress: '127.0.0.1', remotePort: peer.address().port });
+  bytes.fill(0); // the datagram was copied when sendDatagram returned
+  await sent;
+  assert.deepEqual([...(await within(echoed, 3000, 'datagram at the peer'))], [7, 8, 9]);
+  await assert.rejects(ai.writable[send]({ data: bytes }), TypeError, 'bound mode needs a destination');
+  assert.equal(Object.keys(ai).includes(String(take)), false);
+
+  await reader.cancel();
+  await ai.writable.abort();
+  await within(a.closed, 3000, 'UDPSocket.closed');
+  assert.equal(ended, null, 'the sink is told the readable ended');
+  await assert.rejects(ai.writable[send]({ data: bytes, remoteAddress: '127.0.0.1', remotePort: 9 }), (e) => e.name === 'InvalidStateError');
+  } finally { peer.close(); Promise.resolve().then(() => a.close()).catch(() => {}); }
+});

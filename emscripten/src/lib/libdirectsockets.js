@@ -109,7 +109,7 @@ var DS_LIBRARY = {
     nextId: 0,
     waiters: [],
     // Per operation: calls answered at once vs. calls that returned a Promise.
-    stats: { immediate: {}, suspended: {} },
+    stats: { immediate: {}, suspended: {}, dropped: {} },
     count: function (kind, op) {
       var t = DSB.stats[kind];
       t[op] = (t[op] || 0) + 1;
@@ -358,6 +358,36 @@ var DS_LIBRARY = {
       }
       DSB.wake();
     },
+    /**
+     * Under Node, node/direct-sockets.js's UDPSocket readable offers this
+     * non-standard method: it calls the sink for each datagram from the
+     * socket's 'message' event (no stream queue, no promise per datagram).
+     * Datagrams beyond rcvbuf unread bytes are dropped here, as a full kernel
+     * buffer drops them (the pump instead pauses and lets the stream's own
+     * queue fill and drop). docs/BRIDGE.md "Under Node: datagrams without
+     * streams".
+     */
+    TAKE_DATAGRAMS: 'socket-iwa.direct-sockets.takeDatagrams',   // a Symbol.for() key
+    SEND_DATAGRAM: 'socket-iwa.direct-sockets.sendDatagram',     // a Symbol.for() key (DSB.attach, sendFrom)
+    datagramSink: function (sock) {
+      return {
+        datagram: function (v) {
+          if (sock.closed) return;
+          if (sock.rxBytes >= sock.opts.rcvbuf) { DSB.count('dropped', 'recv'); return; }
+          sock.ops.queue(sock, v);
+          DSB.wake();
+        },
+        end: function (e) {
+          if (sock.closed) return;
+          if (e) {
+            sock.rxError = DS_ERRNO.from(e, 'ECONNRESET');
+            DSB.noteError('read', e, sock.rxError);
+          }
+          sock.rxEof = true;
+          DSB.wake();
+        },
+      };
+    },
     /** Received chunk -> Uint8Array view (api/buffer_source.js); anything else -> empty. */
     toBytes: function (v) {
       return BUFFER_SOURCE.view(v) || new Uint8Array(0);
@@ -405,15 +435,18 @@ var DS_LIBRARY = {
       if (sock.txInflight > 0 && sock.txInflight + bytes.length > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
       // Direct Sockets keep the chunk until the write completes; the wasm heap
       // may change before that, so the bytes are always copied out here.
-      var copy = new Uint8Array(bytes);
+      // (node/direct-sockets.js's sendDatagram, sock.fastSend, copies them before it returns.)
+      var copy = sock.fastSend ? bytes : new Uint8Array(bytes);
       var chunk = sock.ops.chunk(sock, copy, dest);
       var n = copy.length;
       sock.txInflight += n;
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
       var to = chunk && chunk.remoteAddress;
-      var written = (typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to))
+      var named = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
+      if (named && copy === bytes) chunk.data = copy = new Uint8Array(bytes);   // sent after the lookup
+      var written = named
         ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return sock.writer.write(chunk); })
-        : sock.writer.write(chunk);
+        : sock.fastSend ? sock.fastSend(chunk) : sock.writer.write(chunk);
       written.then(function () {
         sock.txInflight -= n;
         DSB.wake();
@@ -478,8 +511,18 @@ var DS_LIBRARY = {
       if (info.localAddress !== undefined) sock.localAddr = info.localAddress;
       if (info.localPort !== undefined) sock.localPort = info.localPort;
       if (info.remoteAddress) { sock.remoteAddr = info.remoteAddress; sock.remotePort = info.remotePort; }
-      if (info.readable) { sock.reader = info.readable.getReader(); DSB.pump(sock); }
+      if (info.readable) {
+        // node/direct-sockets.js hands datagrams over without a ReadableStream
+        // (DSB.datagramSink); any other implementation is read by DSB.pump.
+        var take = !DSB.isStream(sock) && typeof Symbol === 'function' && info.readable[Symbol.for(DSB.TAKE_DATAGRAMS)];
+        if (typeof take === 'function') sock.reader = take.call(info.readable, DSB.datagramSink(sock));
+        else { sock.reader = info.readable.getReader(); DSB.pump(sock); }
+      }
       if (info.writable) {
+        // node/direct-sockets.js also sends datagrams outside the WritableStream
+        // queue (docs/BRIDGE.md "Under Node: datagrams without streams").
+        var send = !DSB.isStream(sock) && typeof Symbol === 'function' && info.writable[Symbol.for(DSB.SEND_DATAGRAM)];
+        if (typeof send === 'function') sock.fastSend = function (chunk) { return send.call(info.writable, chunk); };
         sock.writer = info.writable.getWriter();
         if (DSB.isStream(sock)) sock.txGuard = DS_TXQ.needed();
       }

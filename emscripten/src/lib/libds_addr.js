@@ -164,8 +164,25 @@ mergeInto(LibraryManager.library, {
       if (family === DS_CONST.AF_UNSPEC) return { family: family, addr: null, port: port };
       return { errno: DS_CONST.E.EAFNOSUPPORT };
     },
-    /** Converts an address string to the byte form for `family` (v4 -> v4-mapped v6). */
+    /**
+     * Converts an address string to the byte form for `family` (v4 -> v4-mapped
+     * v6). Memoised (every received datagram's source goes through here, and a
+     * server sees few distinct peers): at most BYTES_CACHE_MAX entries, then the
+     * cache starts over. Callers must not modify the returned array.
+     */
+    BYTES_CACHE_MAX: 256,
+    bytesCache: null,
     bytesFor: function (family, addr) {
+      var c = DS_ADDR.bytesCache || (DS_ADDR.bytesCache = new Map());
+      var key = family + '|' + addr;
+      var hit = c.get(key);
+      if (hit) return hit;
+      if (c.size >= DS_ADDR.BYTES_CACHE_MAX) c.clear();
+      var b = DS_ADDR.bytesForUncached(family, addr);
+      c.set(key, b);
+      return b;
+    },
+    bytesForUncached: function (family, addr) {
       var v4 = DS_ADDR.parseV4(addr);
       if (family === DS_CONST.AF_INET) {
         if (v4) return v4;
