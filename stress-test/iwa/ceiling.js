@@ -1,0 +1,99 @@
+// Plain-JavaScript UDP on Chromium's Direct Sockets, run inside the installed
+// IWA by stress-test/iwa/bench_iwa.mjs: the ceiling our wasm server is
+// compared with (same app, same browser, same run). No wasm, no bridge.
+//
+//   sendBound({ host, port, count, size, sockets })  one writer per socket, each
+//       awaiting its own writes (Chromium allows one datagram in flight per
+//       socket); sockets > 1 share one local port (multicastAllowAddressSharing,
+//       i.e. SO_REUSEADDR + SO_REUSEPORT in the network service).
+//   receiver() / receiverStats(id)  counts what a peer blasts at it.
+//   echo()  echoes every datagram back to its source (reads and writes overlap).
+
+const open = new Map();
+let nextId = 1;
+
+function stamp() { return performance.now(); }
+
+async function udp(opts) {
+  const s = new UDPSocket(opts);
+  const info = await s.opened;
+  return { s, ...info };
+}
+
+/** Sends `count` datagrams of `size` bytes to host:port as fast as the sockets allow. */
+export async function sendBound({ host, port, count, size, sockets = 1, localAddress = '0.0.0.0' }) {
+  const first = await udp({ localAddress, ...(sockets > 1 ? { multicastAllowAddressSharing: true } : {}) });
+  const list = [first];
+  let shareError = null;
+  for (let i = 1; i < sockets; i++) {
+    try { list.push(await udp({ localAddress, localPort: first.localPort, multicastAllowAddressSharing: true })); }
+    catch (e) { shareError = `${e.name}: ${e.message}`; break; }
+  }
+  const payload = new Uint8Array(size).fill(0x62);
+  let sent = 0;
+  const t0 = stamp();
+  await Promise.all(list.map(async ({ writable }) => {
+    const w = writable.getWriter();
+    while (sent < count) {
+      sent++;
+      await w.write({ data: payload, remoteAddress: host, remotePort: port });
+    }
+    w.releaseLock();
+  }));
+  const seconds = (stamp() - t0) / 1000;
+  for (const { s } of list) await s.close().catch(() => {});
+  return { sent, seconds, perSecond: sent / seconds, sockets: list.length, localPort: first.localPort, shareError };
+}
+
+/** A counting receiver; resolves { id, port }. */
+export async function receiver({ localAddress = '0.0.0.0' } = {}) {
+  const u = await udp({ localAddress });
+  const st = { got: 0, bytes: 0, first: 0, last: 0 };
+  const r = u.readable.getReader();
+  (async () => {
+    for (;;) {
+      const { value, done } = await r.read().catch(() => ({ done: true }));
+      if (done) break;
+      const t = stamp();
+      if (!st.got) st.first = t;
+      st.last = t; st.got++; st.bytes += value.data.byteLength;
+    }
+  })();
+  const id = nextId++;
+  open.set(id, { u, st, r });
+  return { id, port: u.localPort };
+}
+
+export function receiverStats(id) {
+  const { st } = open.get(id);
+  const seconds = (st.last - st.first) / 1000;
+  return { got: st.got, bytes: st.bytes, seconds, perSecond: st.got > 1 ? (st.got - 1) / seconds : 0 };
+}
+
+/** Echo server: every datagram goes back to its source. */
+export async function echo({ localAddress = '0.0.0.0' } = {}) {
+  const u = await udp({ localAddress });
+  const r = u.readable.getReader();
+  const w = u.writable.getWriter();
+  const st = { got: 0 };
+  (async () => {
+    for (;;) {
+      const { value, done } = await r.read().catch(() => ({ done: true }));
+      if (done) break;
+      st.got++;
+      w.write({ data: value.data, remoteAddress: value.remoteAddress, remotePort: value.remotePort }).catch(() => {});
+    }
+  })();
+  const id = nextId++;
+  open.set(id, { u, st, r, w });
+  return { id, port: u.localPort };
+}
+
+export async function close(id) {
+  const o = open.get(id);
+  if (!o) return;
+  open.delete(id);
+  await o.r.cancel().catch(() => {});
+  if (o.w) o.w.releaseLock();
+  await o.u.s.close().catch(() => {});
+}
