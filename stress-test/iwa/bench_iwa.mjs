@@ -122,11 +122,57 @@ const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/'
 const C = (fn, ...a) => iwa.call('/bench/ceiling.js', fn, ...a);
 const result = { name: NAME, path: VETH ? 'veth, MTU 1500, two network namespaces' : 'loopback', ceiling: {}, ours: {}, ratios: {} };
 const wtClient = await serveClient();
+// Rounds: each round measures every ceiling and every workload on every server
+// variant once, so that a change of machine load hits all of them alike; the
+// tables give each one's median over the rounds.
+const samples = {};
+const add = (key, r) => { (samples[key] ||= []).push(r); };
+const servers = [];
+let page = null;
 try {
-  // Ceiling: send-bound, one or more sockets (sharing one local port when > 1).
-  for (const k of SOCKETS) {
-    const runs = [];
-    for (let i = 0; i < REPEAT; i++) {
+  for (const variant of CEILING_ONLY ? [] : VARIANTS) {
+    const stopFile = `/tmp/bench-stop-${servers.length}`;
+    const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', stopFile, args: ['--listen', `${SERVER_IP}:0`, '--json', '--stop-file', stopFile, ...variant.args] });
+    let port = 0, pin = '';
+    for (let i = 0; i < 300 && !port; i++) {
+      const line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
+      if (line) { const j = JSON.parse(line.slice(line.indexOf('{'))); port = Number(j.addr.split(':').pop()); pin = j.cert_sha256; } else await sleep(100);
+    }
+    if (!port) throw new Error(`the wasm server (${variant.label}) did not start in the IWA: ${iwa.consoleLines.slice(-5).join(' | ')}`);
+    servers.push({ ...variant, sid, port, pin });
+  }
+  if (servers.length && !VETH) { page = await iwa.context.newPage(); await page.goto(wtClient.url); }
+  // One measurement of a workload: its app-level rate, and the server socket's
+  // datagrams (bridge counters) over the transfer's own duration as the client measured it.
+  const workloads = {
+    bulk_echo: async ({ port, pin }) => {
+      const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', String(MB * 1e6)], 180000);
+      if (!r.verified) throw new Error(`echo not verified: ${JSON.stringify(r)}`);
+      return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: r.bytes_echoed / 1e6 / r.throughput_mb_s };
+    },
+    datagrams: async ({ port, pin }) => {
+      const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', '100', '--datagrams', String(DGRAMS)], 180000);
+      if (!r.verified) throw new Error(`datagram echo not verified: ${JSON.stringify(r)}`);
+      return { rate: r.datagram_rate, unit: 'datagrams/s', seconds: r.datagrams_echoed / r.datagram_rate };
+    },
+    h3_get: async ({ port, pin }) => {
+      const r = await run(path.join(bin, 'socket-iwa-h3-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], 180000);
+      if (!r.verified) throw new Error(`HTTP/3 body not verified: ${JSON.stringify(r)}`);
+      return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: MB / r.throughput_mb_s };
+    },
+    // Chromium's own WebTransport client (a page in the browser that hosts the app); loopback only.
+    ...(VETH ? {} : { wt_datagrams: async ({ port, pin }) => {
+      const r = await page.evaluate(async ({ port, hash, count }) => {
+        const { datagramRate } = await import('./client.js');
+        return datagramRate(`https://127.0.0.1:${port}/wt/echo`, hash, { count });
+      }, { port, hash: pin, count: WT_COUNT });
+      return { rate: r.perSecond, unit: 'datagrams/s', seconds: r.echoed / r.perSecond };
+    } }),
+  };
+  for (let round = 1; round <= REPEAT; round++) {
+    console.log(`round ${round}/${REPEAT}`);
+    for (const k of SOCKETS) {
+      // Ceiling: send-bound, one or more sockets (sharing one local port when > 1).
       const sink = spawnClient(node, [path.join(here, 'udp_peer.mjs'), 'sink', PEER_IP], { stdio: ['pipe', 'pipe', 'inherit'] });
       const lines = readline.createInterface({ input: sink.stdout });
       const next = () => new Promise((r) => lines.once('line', (l) => r(JSON.parse(l))));
@@ -135,101 +181,57 @@ try {
       await sleep(200);
       sink.stdin.write('q\n');
       r.delivered = (await next()).got;
-      runs.push(r);
+      add(`send_${k}`, r);
+      console.log(`  ceiling send-bound, ${k} socket(s): ${Math.round(r.perSecond)}/s (opened ${r.sockets}${r.shareError ? `, ${r.shareError}` : ''}; the peer got ${r.delivered}/${r.sent})`);
     }
-    const m = runs.find((r) => r.perSecond === median(runs.map((x) => x.perSecond)));
-    result.ceiling[`send_${k}`] = { perSecond: Math.round(m.perSecond), sockets: m.sockets, delivered: m.delivered, sent: m.sent, shareError: m.shareError, runs: runs.map((r) => Math.round(r.perSecond)) };
-    console.log(`ceiling send-bound, ${k} socket(s): ${Math.round(m.perSecond)}/s (opened ${m.sockets}${m.shareError ? `, ${m.shareError}` : ''}; delivered ${m.delivered}/${m.sent})`);
-  }
-  // Ceiling: receive-bound.
-  {
-    const runs = [];
-    for (let i = 0; i < REPEAT; i++) {
+    {
+      // Ceiling: receive-bound.
       const { id, port } = await C('receiver', { localAddress: SERVER_IP });
       const b = await peer('blast', SERVER_IP, port, COUNT * 2, SIZE);
       let prev = -1, st;
       for (let t = 0; t < 100; t++) { st = await C('receiverStats', id); if (st.got === prev) break; prev = st.got; await sleep(300); }
       await C('close', id);
-      runs.push({ ...st, offered: b.sent, offeredPerSecond: b.sent / b.seconds });
+      add('receive', { ...st, offered: b.sent, offeredPerSecond: b.sent / b.seconds });
+      console.log(`  ceiling receive-bound: ${Math.round(st.perSecond)}/s (${st.got}/${b.sent} offered at ${Math.round(b.sent / b.seconds)}/s)`);
     }
-    const m = runs.find((r) => r.perSecond === median(runs.map((x) => x.perSecond)));
-    result.ceiling.receive = { perSecond: Math.round(m.perSecond), got: m.got, offered: m.offered, offeredPerSecond: Math.round(m.offeredPerSecond), runs: runs.map((r) => Math.round(r.perSecond)) };
-    console.log(`ceiling receive-bound: ${Math.round(m.perSecond)}/s (${m.got}/${m.offered} offered at ${Math.round(m.offeredPerSecond)}/s)`);
-  }
-  // Ceiling: echo (32 in flight).
-  {
-    const runs = [];
-    for (let i = 0; i < REPEAT; i++) {
+    {
+      // Ceiling: echo (32 in flight).
       const { id, port } = await C('echo', { localAddress: SERVER_IP });
-      runs.push(await peer('echo-client', SERVER_IP, port, COUNT, SIZE, 32));
+      const r = await peer('echo-client', SERVER_IP, port, COUNT, SIZE, 32);
       await C('close', id);
+      add('echo', r);
+      console.log(`  ceiling echo: ${Math.round(r.perSecond)}/s`);
     }
-    const m = runs.find((r) => r.perSecond === median(runs.map((x) => x.perSecond)));
-    result.ceiling.echo = { perSecond: Math.round(m.perSecond), echoed: m.echoed, runs: runs.map((r) => Math.round(r.perSecond)) };
-    console.log(`ceiling echo: ${Math.round(m.perSecond)}/s`);
-  }
-
-  // Ours: the wasm server in the same app, once per variant.
-  for (const variant of CEILING_ONLY ? [] : VARIANTS) {
-  const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', stopFile: '/tmp/bench-stop', args: ['--listen', `${SERVER_IP}:0`, '--json', '--stop-file', '/tmp/bench-stop', ...variant.args] });
-  const ours = result.ours[variant.label] = {};
-  console.log(`wasm server variant "${variant.label}" (${variant.args.join(' ') || 'no flags'})`);
-  let port = 0, pin = '';
-  for (let i = 0; i < 300 && !port; i++) {
-    const line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
-    if (line) { const j = JSON.parse(line.slice(line.indexOf('{'))); port = Number(j.addr.split(':').pop()); pin = j.cert_sha256; } else await sleep(100);
-  }
-  if (!port) throw new Error(`the wasm server did not start in the IWA: ${iwa.consoleLines.slice(-5).join(' | ')}`);
-  const udpStats = async () => (await iwa.call('/loader.js', 'stats', sid)).udp;
-  // One measurement: app-level rate, and the server socket's datagrams over the
-  // transfer's own duration (`seconds`, as the client measured it).
-  const measure = async (label, fn) => {
-    const runs = [];
-    for (let i = 0; i < REPEAT; i++) {
-      const s0 = await udpStats();
-      const r = await fn();
-      const s1 = await udpStats();
-      const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
-      runs.push({ ...r, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) });
+    for (const [w, fn] of Object.entries(workloads)) {
+      for (const srv of servers) {
+        const udpStats = async () => (await iwa.call('/loader.js', 'stats', srv.sid)).udp;
+        const s0 = await udpStats();
+        const r = await fn(srv);
+        const s1 = await udpStats();
+        const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
+        const o = { ...r, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
+        add(`${srv.label}|${w}`, o);
+        console.log(`  ours (${srv.label}) ${w}: ${o.rate.toFixed(2)} ${o.unit}; server sent ${Math.round(o.txPerSecond)}/s (avg ${o.avgTxBytes} B), received ${Math.round(o.rxPerSecond)}/s (avg ${o.avgRxBytes} B)`);
+      }
     }
-    const m = runs.find((r) => r.rate === median(runs.map((x) => x.rate)));
-    const o = { rate: +m.rate.toFixed(2), unit: m.unit, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs: runs.map((r) => +r.rate.toFixed(2)) };
-    ours[label] = o;
-    console.log(`ours ${label}: ${o.rate} ${o.unit}; server sent ${o.txPerSecond} datagrams/s (avg ${o.avgTxBytes} B), received ${o.rxPerSecond}/s (avg ${o.avgRxBytes} B)`);
-  };
-  const cli = (extra) => run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', ...extra], 180000);
-  await measure('bulk_echo', async () => {
-    const r = await cli(['--bytes', String(MB * 1e6)]);
-    if (!r.verified) throw new Error(`echo not verified: ${JSON.stringify(r)}`);
-    return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: r.bytes_echoed / 1e6 / r.throughput_mb_s };
-  });
-  await measure('datagrams', async () => {
-    const r = await cli(['--bytes', '100', '--datagrams', String(DGRAMS)]);
-    if (!r.verified) throw new Error(`datagram echo not verified: ${JSON.stringify(r)}`);
-    return { rate: r.datagram_rate, unit: 'datagrams/s', seconds: r.datagrams_echoed / r.datagram_rate };
-  });
-  await measure('h3_get', async () => {
-    const r = await run(path.join(bin, 'socket-iwa-h3-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], 180000);
-    if (!r.verified) throw new Error(`HTTP/3 body not verified: ${JSON.stringify(r)}`);
-    return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: MB / r.throughput_mb_s };
-  });
-  if (!VETH) {
-    // Chromium's own WebTransport client (in the browser that hosts the app).
-    const page = await iwa.context.newPage();
-    try {
-      await page.goto(wtClient.url);
-      await measure('wt_datagrams', async () => {
-        const r = await page.evaluate(async ({ port, hash, count }) => {
-          const { datagramRate } = await import('./client.js');
-          return datagramRate(`https://127.0.0.1:${port}/wt/echo`, hash, { count });
-        }, { port, hash: pin, count: WT_COUNT });
-        return { rate: r.perSecond, unit: 'datagrams/s', seconds: r.echoed / r.perSecond };
-      });
-    } finally { await page.close(); }
   }
-  await iwa.call('/loader.js', 'stop', sid).catch((e) => console.log(`stopping variant ${variant.label}: ${e.message}`));
+  const pick = (key, field) => { const xs = samples[key]; const m = median(xs.map((x) => x[field])); return { m: xs.find((x) => x[field] === m), runs: xs.map((x) => +x[field].toFixed(1)) }; };
+  for (const k of SOCKETS) {
+    const { m, runs } = pick(`send_${k}`, 'perSecond');
+    result.ceiling[`send_${k}`] = { perSecond: Math.round(m.perSecond), sockets: m.sockets, peerGot: m.delivered, sent: m.sent, shareError: m.shareError, runs };
   }
+  { const { m, runs } = pick('receive', 'perSecond'); result.ceiling.receive = { perSecond: Math.round(m.perSecond), got: m.got, offered: m.offered, offeredPerSecond: Math.round(m.offeredPerSecond), runs }; }
+  { const { m, runs } = pick('echo', 'perSecond'); result.ceiling.echo = { perSecond: Math.round(m.perSecond), echoed: m.echoed, runs }; }
+  for (const srv of servers) {
+    const ours = result.ours[srv.label] = {};
+    for (const w of Object.keys(workloads)) {
+      const { m, runs } = pick(`${srv.label}|${w}`, 'rate');
+      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
+    }
+  }
+  for (const srv of servers) await iwa.call('/loader.js', 'stop', srv.sid).catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
 } finally {
+  if (page) await page.close().catch(() => {});
   await wtClient.close();
   await iwa.close();
 }

@@ -77,3 +77,33 @@ pub(crate) fn random_cid(len: usize) -> Vec<u8> {
     crate::tls::random_bytes(&mut v);
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_leave_ngtcp2_settings_alone() {
+        let s = settings(&ConnectionConfig::default(), 0);
+        assert_eq!(s.ack_thresh, 2);
+        assert_eq!(s.max_tx_udp_payload_size, 1452);
+        assert!(s.pmtud_probes.is_null());
+    }
+
+    #[test]
+    fn ack_thresh_and_max_udp_payload_reach_ngtcp2() {
+        let cfg = ConnectionConfig { ack_thresh: 8, max_udp_payload: 1472, ..Default::default() };
+        let s = settings(&cfg, 0);
+        assert_eq!(s.ack_thresh, 8);
+        assert_eq!(s.max_tx_udp_payload_size, 1472);
+        // SAFETY: the probes point into the static list.
+        let probes = unsafe { std::slice::from_raw_parts(s.pmtud_probes, s.pmtud_probeslen) };
+        assert_eq!(probes, &[1472, 1452, 1444, 1406, 1342, 1232]);
+        let s = settings(&ConnectionConfig { max_udp_payload: 1450, ..Default::default() }, 0);
+        assert_eq!(s.max_tx_udp_payload_size, 1450);
+        let probes = unsafe { std::slice::from_raw_parts(s.pmtud_probes, s.pmtud_probeslen) };
+        assert_eq!(probes[0], 1444, "no probe above the maximum");
+        let s = settings(&ConnectionConfig { max_udp_payload: 9000, ..Default::default() }, 0);
+        assert_eq!(s.max_tx_udp_payload_size, MAX_UDP_PAYLOAD, "clamped to the host buffers");
+    }
+}
