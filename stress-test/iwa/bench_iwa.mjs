@@ -148,17 +148,17 @@ try {
     bulk_echo: async ({ port, pin }) => {
       const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', String(MB * 1e6)], 180000);
       if (!r.verified) throw new Error(`echo not verified: ${JSON.stringify(r)}`);
-      return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: r.bytes_echoed / 1e6 / r.throughput_mb_s };
+      return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: r.bytes_echoed / 1e6 / r.throughput_mb_s, amount: r.bytes_echoed / 1e6, per: 'MB' };
     },
     datagrams: async ({ port, pin }) => {
       const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', '100', '--datagrams', String(DGRAMS)], 180000);
       if (!r.verified) throw new Error(`datagram echo not verified: ${JSON.stringify(r)}`);
-      return { rate: r.datagram_rate, unit: 'datagrams/s', seconds: r.datagrams_echoed / r.datagram_rate };
+      return { rate: r.datagram_rate, unit: 'datagrams/s', seconds: r.datagrams_echoed / r.datagram_rate, amount: r.datagrams_echoed / 1000, per: '1000 echoes' };
     },
     h3_get: async ({ port, pin }) => {
       const r = await run(path.join(bin, 'socket-iwa-h3-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], 180000);
       if (!r.verified) throw new Error(`HTTP/3 body not verified: ${JSON.stringify(r)}`);
-      return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: MB / r.throughput_mb_s };
+      return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: MB / r.throughput_mb_s, amount: MB, per: 'MB' };
     },
     // Chromium's own WebTransport client (a page in the browser that hosts the app); loopback only.
     ...(VETH ? {} : { wt_datagrams: async ({ port, pin }) => {
@@ -166,7 +166,7 @@ try {
         const { datagramRate } = await import('./client.js');
         return datagramRate(`https://127.0.0.1:${port}/wt/echo`, hash, { count });
       }, { port, hash: pin, count: WT_COUNT });
-      return { rate: r.perSecond, unit: 'datagrams/s', seconds: r.echoed / r.perSecond };
+      return { rate: r.perSecond, unit: 'datagrams/s', seconds: r.echoed / r.perSecond, amount: r.echoed / 1000, per: '1000 echoes' };
     } }),
   };
   for (let round = 1; round <= REPEAT; round++) {
@@ -209,7 +209,7 @@ try {
         const r = await fn(srv);
         const s1 = await udpStats();
         const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
-        const o = { ...r, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
+        const o = { ...r, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
         add(`${srv.label}|${w}`, o);
         console.log(`  ours (${srv.label}) ${w}: ${o.rate.toFixed(2)} ${o.unit}; server sent ${Math.round(o.txPerSecond)}/s (avg ${o.avgTxBytes} B), received ${Math.round(o.rxPerSecond)}/s (avg ${o.avgRxBytes} B)`);
       }
@@ -226,7 +226,8 @@ try {
     const ours = result.ours[srv.label] = {};
     for (const w of Object.keys(workloads)) {
       const { m, runs } = pick(`${srv.label}|${w}`, 'rate');
-      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
+      const wire = median(samples[`${srv.label}|${w}`].map((x) => x.wirePerUnit));
+      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: Math.round(wire), per: m.per, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
     }
   }
   for (const srv of servers) await iwa.call('/loader.js', 'stop', srv.sid).catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
@@ -246,7 +247,7 @@ for (const [v, ours] of Object.entries(result.ours)) {
   for (const [k, o] of Object.entries(ours)) {
     const [which, c] = applicable[k];
     result.ratios[v][k] = { ceiling: which, ratio: c ? +(o.txPerSecond / c).toFixed(3) : null, goal: 0.95,
-      ...(v !== base && result.ours[base][k] ? { appRateVsBase: +(o.rate / result.ours[base][k].rate).toFixed(3) } : {}) };
+      ...(v !== base && result.ours[base][k] ? { appRateVsBase: +(o.rate / result.ours[base][k].rate).toFixed(3), wireVsBase: +(o.wirePerUnit / result.ours[base][k].wirePerUnit).toFixed(3) } : {}) };
   }
 }
 if (ceil.send_1) for (const k of SOCKETS.filter((k) => k > 1)) if (ceil[`send_${k}`]) result.ratios[`ceiling_send_${k}_vs_1`] = +(ceil[`send_${k}`].perSecond / ceil.send_1.perSecond).toFixed(3);
@@ -261,12 +262,12 @@ const sendCell = (k) => { const c = ceil[`send_${k}`]; return c ? `${c.perSecond
 const md = [
   `Ceiling: plain JavaScript in the same IWA, ${SIZE}-byte datagrams. ${SOCKETS.map((k) => `Send-bound, ${k} socket${k > 1 ? 's sharing one port' : ''}: ${sendCell(k)}`).join('; ')}. Receive-bound: ${ceil.receive.perSecond}/s (offered ${ceil.receive.offeredPerSecond}/s). Echo, 32 in flight: ${ceil.echo.perSecond}/s.`,
   '',
-  '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95) | app rate vs first variant |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95) | app rate vs first variant | server datagrams (sent + received) per unit, vs first variant |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...Object.entries(result.ours).flatMap(([v, ours]) => Object.entries(ours).map(([k, o]) => {
     const [which, c] = applicable[k];
     const r = result.ratios[v][k];
-    return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} | ${r.appRateVsBase ?? '-'} |`;
+    return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} | ${r.appRateVsBase ?? '-'} | ${o.wirePerUnit} per ${o.per}${r.wireVsBase ? ` (${r.wireVsBase})` : ''} |`;
   })),
   '',
   `_${caption}. Command: \`${cmd}\`._`,
