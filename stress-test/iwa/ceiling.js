@@ -2,9 +2,9 @@
 // IWA by stress-test/iwa/bench_iwa.mjs: the ceiling our wasm server is
 // compared with (same app, same browser, same run). No wasm, no bridge.
 //
-//   sendBound({ host, port, count, size, sockets })  one writer per socket, each
-//       awaiting its own writes (Chromium allows one datagram in flight per
-//       socket); sockets > 1 share one local port (multicastAllowAddressSharing,
+//   sendBound({ host, port, count, size, sockets, queue })  one writer per socket,
+//       up to `queue` writes queued on each (Chromium still sends one datagram
+//       at a time per socket); sockets > 1 share one local port (multicastAllowAddressSharing,
 //       i.e. SO_REUSEADDR + SO_REUSEPORT in the network service).
 //   receiver() / receiverStats(id)  counts what a peer blasts at it.
 //   echo()  echoes every datagram back to its source (reads and writes overlap).
@@ -21,7 +21,7 @@ async function udp(opts) {
 }
 
 /** Sends `count` datagrams of `size` bytes to host:port as fast as the sockets allow. */
-export async function sendBound({ host, port, count, size, sockets = 1, localAddress = '0.0.0.0' }) {
+export async function sendBound({ host, port, count, size, sockets = 1, localAddress = '0.0.0.0', queue = 32 }) {
   const first = await udp({ localAddress, ...(sockets > 1 ? { multicastAllowAddressSharing: true } : {}) });
   const list = [first];
   let shareError = null;
@@ -32,12 +32,18 @@ export async function sendBound({ host, port, count, size, sockets = 1, localAdd
   const payload = new Uint8Array(size).fill(0x62);
   let sent = 0;
   const t0 = stamp();
+  // Writes are queued without waiting for each (up to `queue` per socket), as
+  // the bridge hands them over: the stream feeds its sink the next one as soon
+  // as the previous one completed, with no JavaScript turn in between.
   await Promise.all(list.map(async ({ writable }) => {
     const w = writable.getWriter();
+    const pending = [];
     while (sent < count) {
       sent++;
-      await w.write({ data: payload, remoteAddress: host, remotePort: port });
+      pending.push(w.write({ data: payload, remoteAddress: host, remotePort: port }));
+      if (pending.length >= queue) await pending.shift();
     }
+    await Promise.all(pending);
     w.releaseLock();
   }));
   const seconds = (stamp() - t0) / 1000;
