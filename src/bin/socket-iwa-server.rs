@@ -72,6 +72,14 @@ struct Args {
     /// Idle timeout of connections, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
+    /// Received ack-eliciting packets that make the server ACK at once (ngtcp2's ack_thresh;
+    /// 0: its default, 2). Fewer ACK-only packets on uploads; docs/PERF_IWA.md.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    ack_thresh: u32,
+    /// Largest UDP payload to send once Path MTU Discovery confirms it (1200..=1472;
+    /// 0: ngtcp2's default, 1452). docs/PERF_IWA.md.
+    #[arg(long, default_value_t = 0, value_parser = parse_max_udp_payload)]
+    max_udp_payload: u32,
     /// Stop gracefully (GOAWAY, then close) once this file exists; checked every 100 ms.
     /// The demo IWA stops its wasm servers this way (a file in the module's memory file system).
     #[arg(long, value_name = "PATH")]
@@ -139,6 +147,8 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         ..Default::default()
     };
     cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
+    cfg.conn.ack_thresh = args.ack_thresh as usize;
+    cfg.conn.max_udp_payload = args.max_udp_payload as usize;
     cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
     let h3_files = files.clone();
     let factory = if args.js_handler {
@@ -319,4 +329,12 @@ fn js_stop() -> bool {
 #[cfg(not(target_os = "emscripten"))]
 fn js_control() -> i32 {
     0
+}
+
+/// `--max-udp-payload`: 0 (ngtcp2's default) or 1200..=1472.
+fn parse_max_udp_payload(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(v) if v == 0 || (1200..=1472).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not 0 or a size in 1200..=1472")),
+    }
 }

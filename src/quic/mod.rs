@@ -90,6 +90,13 @@ pub struct ConnectionConfig {
     /// 0 disables QUIC DATAGRAM (RFC 9221).
     pub max_datagram_frame_size: u64,
     pub versions: Versions,
+    /// Received ack-eliciting packets that trigger an immediate ACK (ngtcp2's
+    /// `ack_thresh`); 0 keeps ngtcp2's default (2). docs/PERF_IWA.md, "ACK threshold".
+    pub ack_thresh: usize,
+    /// Largest UDP payload we send once Path MTU Discovery confirmed it
+    /// (1200..=1472); 0 keeps ngtcp2's default (1452, probing 1406/1444).
+    /// docs/PERF_IWA.md, "Datagram size".
+    pub max_udp_payload: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -105,6 +112,8 @@ impl Default for ConnectionConfig {
             handshake_timeout_ms: 10_000,
             max_datagram_frame_size: 65535,
             versions: Versions::default(),
+            ack_thresh: 0,
+            max_udp_payload: 0,
         }
     }
 }

@@ -149,6 +149,8 @@ test('queued datagrams are answered without suspending; echo sends never suspend
     assert.equal(st.immediate.send, n);
     assert.ok((st.immediate.recv || 0) >= 1, `some receives answered from the queue: ${JSON.stringify(st)}`);
     assert.ok((st.suspended.recv || 0) < n, JSON.stringify(st));
+    // The UDP counters stress-test/iwa/bench_iwa.mjs reads (docs/BRIDGE.md, loader stats).
+    assert.deepEqual(st.udp, { tx: n, txBytes: 3 * n, rx: n, rxBytes: 3 * n });
   } finally { restore(); }
 });
 

@@ -109,7 +109,7 @@ var DS_LIBRARY = {
     nextId: 0,
     waiters: [],
     // Per operation: calls answered at once vs. calls that returned a Promise.
-    stats: { immediate: {}, suspended: {}, dropped: {} },
+    stats: { immediate: {}, suspended: {}, dropped: {}, udp: { tx: 0, txBytes: 0, rx: 0, rxBytes: 0 } },
     count: function (kind, op) {
       var t = DSB.stats[kind];
       t[op] = (t[op] || 0) + 1;
@@ -440,6 +440,7 @@ var DS_LIBRARY = {
       var chunk = sock.ops.chunk(sock, copy, dest);
       var n = copy.length;
       sock.txInflight += n;
+      if (sock.ops === DS_OPS.udp) { DSB.stats.udp.tx++; DSB.stats.udp.txBytes += n; }
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
       var to = chunk && chunk.remoteAddress;
       var named = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);

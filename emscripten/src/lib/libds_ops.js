@@ -25,6 +25,7 @@ mergeInto(LibraryManager.library, {
         var data = DSB.toBytes(v.data);
         sock.rx.push({ data: data, addr: v.remoteAddress, port: v.remotePort });
         sock.rxBytes += data.length;
+        DSB.stats.udp.rx++; DSB.stats.udp.rxBytes += data.length;
       },
       recv: function (sock, len, flags) {
         var peek = !!(flags & DS_CONST.MSG_PEEK);

@@ -20,11 +20,35 @@ pub(super) fn settings(cfg: &ConnectionConfig, now: u64) -> n::ngtcp2_settings {
     s.preferred_versionslen = versions.len();
     s.available_versions = versions.as_ptr();
     s.available_versionslen = versions.len();
+    if cfg.ack_thresh > 0 {
+        s.ack_thresh = cfg.ack_thresh;
+    }
+    if cfg.max_udp_payload > 0 {
+        let max = cfg.max_udp_payload.clamp(n::NGTCP2_MAX_UDP_PAYLOAD_SIZE as usize, MAX_UDP_PAYLOAD);
+        s.max_tx_udp_payload_size = max;
+        // ngtcp2 keeps the pointer (not a copy): a static list, largest first,
+        // from the first entry not above `max` (each must be > 1200).
+        let from = PMTUD_PROBES.iter().position(|&p| (p as usize) <= max).unwrap_or(PMTUD_PROBES.len());
+        let probes = &PMTUD_PROBES[from..];
+        if !probes.is_empty() {
+            s.pmtud_probes = probes.as_ptr();
+            s.pmtud_probeslen = probes.len();
+        }
+    }
     if log::log_enabled!(log::Level::Trace) {
         s.log_write = Some(super::callbacks::log_write_cb);
     }
     s
 }
+
+/// Upper bound of [`ConnectionConfig::max_udp_payload`]: the IPv4 payload of a
+/// 1500-byte MTU. The hosts write packets into 1500-byte buffers (src/io), and
+/// ngtcp2 stops probing at a probe larger than the buffer.
+pub(crate) const MAX_UDP_PAYLOAD: usize = 1472;
+
+/// Path MTU Discovery probe sizes for [`ConnectionConfig::max_udp_payload`],
+/// largest first: 1472 (IPv4, 1500-byte MTU), 1452 (IPv6), then ngtcp2's own.
+static PMTUD_PROBES: [u16; 6] = [1472, 1452, 1444, 1406, 1342, 1232];
 
 pub(super) fn transport_params(cfg: &ConnectionConfig) -> n::ngtcp2_transport_params {
     // SAFETY: ngtcp2_transport_params_default fully initialises the struct.
@@ -52,4 +76,34 @@ pub(crate) fn random_cid(len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
     crate::tls::random_bytes(&mut v);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_leave_ngtcp2_settings_alone() {
+        let s = settings(&ConnectionConfig::default(), 0);
+        assert_eq!(s.ack_thresh, 2);
+        assert_eq!(s.max_tx_udp_payload_size, 1452);
+        assert!(s.pmtud_probes.is_null());
+    }
+
+    #[test]
+    fn ack_thresh_and_max_udp_payload_reach_ngtcp2() {
+        let cfg = ConnectionConfig { ack_thresh: 8, max_udp_payload: 1472, ..Default::default() };
+        let s = settings(&cfg, 0);
+        assert_eq!(s.ack_thresh, 8);
+        assert_eq!(s.max_tx_udp_payload_size, 1472);
+        // SAFETY: the probes point into the static list.
+        let probes = unsafe { std::slice::from_raw_parts(s.pmtud_probes, s.pmtud_probeslen) };
+        assert_eq!(probes, &[1472, 1452, 1444, 1406, 1342, 1232]);
+        let s = settings(&ConnectionConfig { max_udp_payload: 1450, ..Default::default() }, 0);
+        assert_eq!(s.max_tx_udp_payload_size, 1450);
+        let probes = unsafe { std::slice::from_raw_parts(s.pmtud_probes, s.pmtud_probeslen) };
+        assert_eq!(probes[0], 1444, "no probe above the maximum");
+        let s = settings(&ConnectionConfig { max_udp_payload: 9000, ..Default::default() }, 0);
+        assert_eq!(s.max_tx_udp_payload_size, MAX_UDP_PAYLOAD, "clamped to the host buffers");
+    }
 }
