@@ -480,6 +480,7 @@ def main():
     ap.add_argument("--no-docs", action="store_true", help="do not copy the table and plots to docs/perf/")
     ap.add_argument("--profile", action="store_true", help="also record a Chromium CPU profile of the IWA server during the ramp flood")
     ap.add_argument("--pool", type=int, default=2000, help="distinct client Initials in the pool")
+    ap.add_argument("--legit-timeout", type=float, default=2.0, help="seconds after which a legitimate echo counts as unanswered")
     a = ap.parse_args()
     targets = [x for x in a.targets.split(",") if x]
     modes = [x for x in a.modes.split(",") if x]
@@ -489,6 +490,9 @@ def main():
     for x in modes:
         if x not in MODES:
             ap.error(f"--modes: unknown mode {x!r} (known: {', '.join(ORDER)})")
+    if a.legit_timeout <= 0 or a.pool < 1:
+        ap.error("--legit-timeout and --pool must be positive")
+    os.environ["SIWA_LEGIT_TIMEOUT"] = str(a.legit_timeout)
     scale = 0.1 if a.quick else 1.0
     tail = 0.6 if a.quick else 1.0
     for mode in modes:
