@@ -425,15 +425,35 @@ def markdown(rep):
 def plots(rep, outdir):
     files = {}
     live = [(k, v["modes"]) for k, v in rep["targets"].items() if "modes" in v]
-    # Handled vs offered: every 200 ms window of the rate-scheduled modes.
+    # Handled vs offered: 1 s windows (5 samples; the sender's and the server's 200 ms reports are not
+    # aligned, so single samples alias), binned by offered rate (2.5k/s bins, median read per bin).
     series = []
+    top = 0
     for kind, modes in live:
-        pts = [(s["offered_pps"], s["handled_pps"]) for m in modes if m["mode"] in ("ramp", "constant", "chaos", "burst")
-               for s in m["samples"] if s.get("offered_pps") and s.get("handled_pps") is not None]
-        series.append((NAMES[kind], pts))
+        bins = {}
+        for m in modes:
+            ss = m["samples"]
+            for i in range(5, len(ss), 5):
+                a, b = ss[i - 5], ss[i]
+                dt = b["t"] - a["t"]
+                if dt <= 0:
+                    continue
+                off = (b["sent"] - a["sent"]) / dt
+                if kind == "ngtcp2-c":
+                    read = ((b["sent"] - b["kernel_drops"]) - (a["sent"] - a["kernel_drops"])) / dt
+                elif a.get("datagrams") is not None and b.get("datagrams") is not None and b["counter_t"] != a["counter_t"]:
+                    read = (b["datagrams"] - a["datagrams"]) / (b["counter_t"] - a["counter_t"])
+                else:
+                    continue
+                if off < 500:
+                    continue
+                bins.setdefault(int(off // 2500), []).append(read)
+                top = max(top, off)
+        series.append((NAMES[kind], [((k + 0.5) * 2500, statistics.median(v)) for k, v in sorted(bins.items())]))
+    series.append(("read = offered", [(0, 0), (top, top)]))
     p = os.path.join(outdir, "stress_handled_vs_offered.svg")
-    svg.line_chart(p, "Datagrams the server read per second vs offered (200 ms windows)", series, "offered datagrams/s",
-                   "read by the server /s", points=True)
+    svg.line_chart(p, "Datagrams the server read per second vs offered (1 s windows)", series, "offered datagrams/s",
+                   "read by the server /s (median per 2.5k/s bin)")
     files["handled_vs_offered"] = p
     # Timelines: CPU, RSS, handled/s over the whole run of each server (modes back to back).
     for key, title, ylabel, get in [
@@ -480,6 +500,7 @@ def main():
     ap.add_argument("--no-docs", action="store_true", help="do not copy the table and plots to docs/perf/")
     ap.add_argument("--profile", action="store_true", help="also record a Chromium CPU profile of the IWA server during the ramp flood")
     ap.add_argument("--pool", type=int, default=2000, help="distinct client Initials in the pool")
+    ap.add_argument("--replot", metavar="DIR", help="only redraw the table and plots from DIR/report.json (and copy them to docs/perf/)")
     ap.add_argument("--legit-timeout", type=float, default=2.0, help="seconds after which a legitimate echo counts as unanswered")
     a = ap.parse_args()
     targets = [x for x in a.targets.split(",") if x]
@@ -495,8 +516,16 @@ def main():
     os.environ["SIWA_LEGIT_TIMEOUT"] = str(a.legit_timeout)
     scale = 0.1 if a.quick else 1.0
     tail = 0.6 if a.quick else 1.0
-    for mode in modes:
+    if a.replot:
+        with open(os.path.join(a.replot, "report.json")) as f:
+            rep = json.load(f)
+        scale = rep["meta"]["scale"]
+        a.quick = rep["meta"]["quick"]
+        tail = 0.6 if a.quick else 1.0
+    for mode in MODES:
         MODE_SLOT[mode] = (MODES[mode].scaled(scale).duration or (3 if a.quick else 8)) + tail + 2
+    if a.replot:
+        return finish(a, rep, a.replot)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     outdir = a.out or os.path.join(ROOT, "stress-test", "results", date)
     os.makedirs(outdir, exist_ok=True)
@@ -548,15 +577,24 @@ def main():
     rep["meta"]["loadavg_after"] = os.getloadavg()
     with open(os.path.join(outdir, "report.json"), "w") as f:
         json.dump(rep, f, indent=1)
+    return finish(a, rep, outdir)
+
+
+def finish(a, rep, outdir):
     md = markdown(rep)
+    files = plots(rep, outdir)
+    prof = rep["targets"].get("iwa", {}).get("profile")
+    if prof and os.path.exists(prof):
+        from flamegraph import profile_to_svg, top_self
+        p = os.path.join(outdir, "stress_iwa_flamegraph.svg")
+        stacks = profile_to_svg(prof, p, "IWA server (Chromium renderer main thread) during the ramp flood",
+                                os.path.join(outdir, "iwa_ramp.folded"))
+        files["flamegraph"] = p
+        md += ("\nChromium CPU profile of the IWA server's page during the ramp flood (CDP Profiler, 200 us sampling; "
+               "docs/perf/stress_iwa_flamegraph.svg), frames with the most self time:\n\n| frame | self samples | share |\n|---|---:|---:|\n")
+        md += "\n".join(f"| `{k[:90]}` | {v} | {100 * sh:.1f}% |" for k, v, sh in top_self(stacks, 12)) + "\n"
     with open(os.path.join(outdir, "report.md"), "w") as f:
         f.write(md + "\n")
-    files = plots(rep, outdir)
-    if a.profile and rep["targets"].get("iwa", {}).get("profile"):
-        from flamegraph import profile_to_svg
-        p = os.path.join(outdir, "stress_iwa_flamegraph.svg")
-        profile_to_svg(rep["targets"]["iwa"]["profile"], p, "IWA server (Chromium renderer) during the ramp flood")
-        files["flamegraph"] = p
     if not a.no_docs:
         docs = os.path.join(ROOT, "docs", "perf")
         os.makedirs(docs, exist_ok=True)
