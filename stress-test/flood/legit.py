@@ -86,6 +86,15 @@ async def one(client, proto, host):
 
 
 async def fresh(host, port, proto, out):
+    try:
+        # Bounded: a newcomer that cannot connect within 5 answer timeouts (10 s) was locked out.
+        await asyncio.wait_for(fresh_once(host, port, proto, out), 5 * TIMEOUT)
+    except Exception as e:  # noqa: BLE001
+        out["new_connection_ok"] = False
+        out["new_connection_error"] = f"{type(e).__name__}: {e}"
+
+
+async def fresh_once(host, port, proto, out):
     t0 = time.monotonic()
     try:
         async with connect(host, port, configuration=config(proto), create_protocol=H3Proto if proto == "h3" else EchoProto,

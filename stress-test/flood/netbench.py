@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import socket
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

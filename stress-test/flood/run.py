@@ -48,7 +48,7 @@ sys.path.insert(0, os.path.join(ROOT, "stress-test", "lib"))
 sys.path.insert(0, HERE)
 
 import svg  # noqa: E402
-from conftest import BIN, NODE26, WASM_DIR, free_udp_port, server_command  # noqa: E402
+from conftest import NODE26, free_udp_port, server_command  # noqa: E402
 from modes import MODES, ORDER  # noqa: E402
 
 TARGETS = ["native", "wasm-node", "iwa", "aioquic", "ngtcp2-c"]
