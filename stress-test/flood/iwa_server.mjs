@@ -7,9 +7,9 @@
 //
 // Prints {"event":"listening",...} (the server's own line), then
 // {"event":"pids","pids":[renderer, network service],"names":[...]}: the Chromium processes
-// whose CPU and RSS run.py samples: the renderer that runs the app (the one with the most
-// CPU time once the wasm server has started: compiling and starting it dominates) and the
-// network service, which owns the UDP socket. Commands on stdin, one per line:
+// whose CPU and RSS run.py samples: the renderer that runs the app (found by making the app
+// page spin for 1 s and taking the renderer whose CPU time grew most) and the network
+// service, which owns the UDP socket. Commands on stdin, one per line:
 //   profile start          CDP Profiler.start on the app page (the server runs on its main thread)
 //   profile stop PATH      Profiler.stop, writes the .cpuprofile to PATH, prints profile_saved
 //   quit                   closes Chromium and exits
@@ -57,19 +57,30 @@ function cpuTicks(pid) {
   return Number(f[11]) + Number(f[12]);
 }
 
-function chromiumPids() {
-  let renderer = null;
-  let best = -1;
+function renderersAndNetwork() {
+  const renderers = [];
   let network = null;
   for (const p of descendants(process.pid)) {
     let cmd;
     try { cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { continue; }
-    if (cmd.includes('--type=renderer')) {
-      const t = cpuTicks(p);
-      if (t > best) { best = t; renderer = p; }
-    } else if (cmd.includes('--type=utility') && cmd.includes('network.mojom.NetworkService')) {
-      network = p;
-    }
+    if (cmd.includes('--type=renderer')) renderers.push(p);
+    else if (cmd.includes('--type=utility') && cmd.includes('network.mojom.NetworkService')) network = p;
+  }
+  return { renderers, network };
+}
+
+function ticksOr0(p) { try { return cpuTicks(p); } catch { return 0; } }
+
+/** The app's renderer: the one whose CPU time grows while the app page spins for 1 s. */
+async function chromiumPids(page) {
+  const { renderers, network } = renderersAndNetwork();
+  const before = new Map(renderers.map((p) => [p, ticksOr0(p)]));
+  await page.evaluate(() => { const end = Date.now() + 1000; while (Date.now() < end); });
+  let renderer = null;
+  let best = -1;
+  for (const p of renderers) {
+    const d = ticksOr0(p) - before.get(p);
+    if (d > best) { best = d; renderer = p; }
   }
   return { renderer, network };
 }
@@ -87,7 +98,7 @@ await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', ar
 // Wait for the listening line to have been forwarded (it comes through the console).
 const deadline = Date.now() + 60000;
 while (!iwa.consoleLines.some((l) => l.includes('"listening"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-const { renderer, network } = chromiumPids();
+const { renderer, network } = await chromiumPids(iwa.page);
 out({ event: 'pids', pids: [renderer, network].filter(Boolean), names: ['renderer', 'network service'] });
 out({ event: 'ready' });
 
