@@ -8,8 +8,8 @@ not in Debian bookworm's main archive as a library we can call on a .cpuprofile,
 converters we could find either fetch at run time or need a browser; a folded-stacks file is also
 written so any standard flamegraph tool can redraw it. Frames are "function (file:line)"; wasm
 frames keep their wasm function names ("$name" or "wasm-function[N]"). Width = samples (each
-sample is one Profiler sampling interval of on-CPU or idle time; "(idle)" and "(program)" are kept
-so the share of real work is visible).
+sample is one Profiler sampling interval; "(idle)" is left out of the picture by default, its share
+given in the title; "(program)" is the renderer's own native work outside JavaScript and wasm).
 """
 import argparse
 import html
@@ -108,14 +108,22 @@ def to_svg(stacks, path, title):
         f.write("\n".join(out) + "\n")
 
 
-def profile_to_svg(profile_path, svg_path, title, folded_path=None):
+def profile_to_svg(profile_path, svg_path, title, folded_path=None, drop_idle=True):
+    """Writes the flamegraph (without "(idle)" when drop_idle: its share goes into the title) and
+    the folded stacks (all of them); returns the stacks."""
     with open(profile_path) as f:
         stacks = folded(json.load(f))
     if folded_path:
         with open(folded_path, "w") as f:
             for st, c in sorted(stacks.items()):
                 f.write(f"{st} {c}\n")
-    to_svg(stacks, svg_path, title)
+    shown = stacks
+    if drop_idle:
+        total = sum(stacks.values()) or 1
+        idle = stacks.get("(idle)", 0)
+        shown = {k: v for k, v in stacks.items() if k != "(idle)"}
+        title = f"{title}; idle {100 * idle / total:.0f}% left out"
+    to_svg(shown, svg_path, title)
     return stacks
 
 
@@ -134,7 +142,8 @@ if __name__ == "__main__":
     ap.add_argument("svg")
     ap.add_argument("--title", default="CPU profile")
     ap.add_argument("--folded")
+    ap.add_argument("--keep-idle", action="store_true", help="draw the (idle) samples too")
     a = ap.parse_args()
-    st = profile_to_svg(a.profile, a.svg, a.title, a.folded)
+    st = profile_to_svg(a.profile, a.svg, a.title, a.folded, drop_idle=not a.keep_idle)
     for k, v, s in top_self(st):
         print(f"{100 * s:5.1f}%  {v:6d}  {k}")
