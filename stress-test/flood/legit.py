@@ -135,8 +135,9 @@ async def main():
             await asyncio.sleep(max(0.0, EVERY - (time.monotonic() - t)))
         if newcomer is not None:
             await newcomer
-    out["datagrams_sent"] = SENT[0]
-    print(json.dumps({"event": "result", **out}), flush=True)
+        out["datagrams_sent"] = SENT[0]
+        # Printed before closing: a close waits up to 3 PTOs, long after a flood inflated the RTT estimate.
+        print(json.dumps({"event": "result", **out}), flush=True)
 
 
 if __name__ == "__main__":
