@@ -2,7 +2,7 @@
 """Benchmarks over a delayed / lossy path in a network namespace the script creates (the
 seeds' session-ticket story under real delay and netem_loss.sh; issue 11).
 
-  python3 stress-test/flood/netbench.py zero-rtt [--delay-ms 50] [--runs 5] [--servers native,wasm-node]
+  python3 stress-test/flood/netbench.py zero-rtt [--delay-ms 50] [--runs 9] [--servers native,wasm-node]
   python3 stress-test/flood/netbench.py loss [--delay-ms 10] [--loss 0,0.01,0.05] [--bytes 262144] [--runs 3]
 
 Both run server, relay and client inside a fresh namespace (`ip netns add`; only its `lo`), the
@@ -220,7 +220,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     z = sub.add_parser("zero-rtt")
     z.add_argument("--delay-ms", type=float, default=50.0)
-    z.add_argument("--runs", type=int, default=5)
+    z.add_argument("--runs", type=int, default=9)
     z.add_argument("--servers", default="native,wasm-node")
     l = sub.add_parser("loss")
     l.add_argument("--delay-ms", type=float, default=10.0)

@@ -395,7 +395,8 @@ def markdown(rep):
     out = [f"Flood benchmark ({'--quick' if meta['quick'] else 'default sizes'}), {meta['date']}, "
            f"loadavg {meta['loadavg_before'][0]:.1f} before / {meta['loadavg_after'][0]:.1f} after, {meta['nproc']} cores "
            "(shared machine: absolute numbers are noisy, compare within a row group). "
-           "`python3 stress-test/flood/run.py" + (" --quick" if meta["quick"] else "") + "`", "",
+           "`python3 stress-test/flood/run.py" + (" --quick" if meta["quick"] else "")
+           + (" --profile" if rep["targets"].get("iwa", {}).get("profile") else "") + "`", "",
            "| server | mode | offered (pps) | read by server | peak read/s | kernel drops | server CPU (mean/max %) | RSS max (MB) | legit client served | echo p50 / p99 (ms) |",
            "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for kind, modes in rep["targets"].items():
