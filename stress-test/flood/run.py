@@ -314,7 +314,8 @@ def run_mode(t, mode, scale, pool_path, tail):
     except OSError:
         pass
     result = None
-    deadline = time.monotonic() + 15
+    # The legitimate client waits for its newcomer (at most 5 answer timeouts) before it reports.
+    deadline = time.monotonic() + 5 * float(os.environ.get("SIWA_LEGIT_TIMEOUT", "2")) + 10
     while time.monotonic() < deadline:
         try:
             ev = lq.get(timeout=0.5)
