@@ -412,7 +412,7 @@ def markdown(rep):
                        f"{fmt(m['legit']['p50_ms'])} / {fmt(m['legit']['p99_ms'])} |")
     out += ["", "*: gtlsserver has no counters: offered minus the kernel's receive drops for its socket.",
             "Read by server: flood datagrams the server's own counters saw (ours: `stats.packets.datagrams`; aioquic: "
-            "QuicServer.datagram_received calls), minus the legitimate client's own datagrams; the class table below includes them. "
+            "QuicServer.datagram_received calls), minus the legitimate client's own datagrams (the per-class table in docs/perf/stress.md includes them). "
             "Peak read/s: the highest 200 ms window. For the IWA, CPU and RSS are Chromium's app renderer plus its network service.", ""]
     cls = [(kind, m) for kind, modes in rep["targets"].items() if "modes" in modes for m in modes["modes"] if m["classes"]]
     if cls:
