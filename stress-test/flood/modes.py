@@ -7,6 +7,7 @@
 | ramp     | 0 -> 50k/s linearly over 15 s              | real client Initials |
 | chaos    | 10 s, the rate changes every 0.5 s (0-30k/s, seeded) | a mix: Initials, truncated Initials, unknown versions, short headers for unknown CIDs, random bytes, empty |
 | garbage  | 30k datagrams as fast as the sender can    | random bytes, 1-1400 long, random first byte |
+| garbage-constant | 10k/s for 10 s (not in the default run: a diagnostic beside `constant`) | random bytes |
 
 The "real client Initials" are a pool of distinct aioquic client Initials (each the first
 datagram of a fresh connection attempt, never continued), replayed round robin: a replay
@@ -62,6 +63,9 @@ MODES = {
     "ramp": Mode("ramp", 375_000, 15.0, ramp_to=50_000),
     "chaos": Mode("chaos", 300_000, 10.0, chaos=True),
     "garbage": Mode("garbage", 30_000, 0.0),
+    # Not in the default run: a diagnostic that separates the receive-side cost of a flood
+    # from the Retries an Initial flood makes the server send (same rate as `constant`).
+    "garbage-constant": Mode("garbage-constant", 100_000, 10.0, rate=10_000),
 }
 ORDER = ["burst", "constant", "ramp", "chaos", "garbage"]
 
@@ -69,7 +73,7 @@ ORDER = ["burst", "constant", "ramp", "chaos", "garbage"]
 def packet_source(mode, initials, seed=0):
     """A function returning the next datagram of `mode`."""
     rng = random.Random(seed)
-    if mode == "garbage":
+    if mode.startswith("garbage"):
         pool = [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 1400))) for _ in range(4096)]
     elif mode == "chaos":
         pool = []
