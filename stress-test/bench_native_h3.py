@@ -241,12 +241,12 @@ def main():
             f.write(table + "\n")
         vals = [[next((r["mb_s"] for r in rows if r["client"] == c and r["server"] == s), None) for s in servers]
                 for c in clients]
-        bar_chart(os.path.join(a.out, f"{a.name}.svg"), f"HTTP/3 GET {a.bytes >> 20} MiB, loopback (MB/s, median of {a.repeat})",
-                  [CLIENT_NAMES[c] for c in clients], [SERVER_NAMES[s] for s in servers], vals, "", load)
+        bar_chart(os.path.join(a.out, f"{a.name}.svg"), f"HTTP/3 GET {a.bytes >> 20} MiB, loopback, median of {a.repeat} ({load})",
+                  list(zip([CLIENT_NAMES[c] for c in clients], vals)), [SERVER_NAMES[s] for s in servers], "MB/s")
         cpu = [[next((r["server_cpu_s"] * 1000 for r in rows if r["client"] == c and r["server"] == s), None) for s in servers]
                for c in clients]
-        bar_chart(os.path.join(a.out, f"{a.name}_cpu.svg"), f"Server CPU per {a.bytes >> 20} MiB GET (ms, median of {a.repeat}; less is better)",
-                  [CLIENT_NAMES[c] for c in clients], [SERVER_NAMES[s] for s in servers], cpu, " ms", load)
+        bar_chart(os.path.join(a.out, f"{a.name}_cpu.svg"), f"Server CPU per {a.bytes >> 20} MiB GET, median of {a.repeat}; less is better ({load})",
+                  list(zip([CLIENT_NAMES[c] for c in clients], cpu)), [SERVER_NAMES[s] for s in servers], "server CPU ms")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #                                       test_ticket_nonce, test_migration, test_stream_limits, test_retry,
 #                                       test_floods, test_budgets, test_bad_input, test_certificates,
 #                                       test_verification, test_quic_versions, test_server_monitoring
+#   flood benchmark smoke               test_flood_smoke (stress-test/flood/run.py --quick, garbage, native)
 #   HTTP/3 / WebTransport               test_h3_server, test_h3_client, test_h3_rust_sessions, test_h3_static
 #                                       (aioquic's H3 client/server), test_h3_chromium (Chromium 156's
 #                                       WebTransport and fetch, tests/interop/h3_chromium*.mjs)

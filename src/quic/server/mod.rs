@@ -37,7 +37,7 @@ mod tests;
 pub use config::{
     parse_byte_size, ServerConfig, DEFAULT_CONN_BUFFER_LIMIT, DEFAULT_SERVER_BUFFER_LIMIT, MIN_BUFFER_LIMIT, SERVER_RECEIVE_WINDOW,
 };
-pub use stats::{ConnectionSample, InitialDrops, ServerStats};
+pub use stats::{ConnectionSample, InitialDrops, PacketCounters, ServerStats};
 pub use tokens::{NEW_TOKEN_LIFETIME_NS, RETRY_TOKEN_LIFETIME_NS};
 
 use super::connection::{Connection, PathStats};
@@ -230,9 +230,12 @@ impl ServerEndpoint {
 
 impl Endpoint for ServerEndpoint {
     fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        self.stats.packets.datagrams += 1;
+        self.stats.packets.bytes += data.len() as u64;
         if data.is_empty() {
             // ngtcp2's decoder asserts on empty input; an empty datagram is never QUIC.
             self.stats.dropped_datagrams += 1;
+            self.stats.packets.garbage += 1;
             return;
         }
         // SAFETY: vc is output storage pointing into `data`, used only in this call.
@@ -241,24 +244,51 @@ impl Endpoint for ServerEndpoint {
         if rv == n::NGTCP2_ERR_VERSION_NEGOTIATION {
             // A long-header packet of a version we do not speak, in a datagram big enough to be an Initial.
             if data.len() >= 1200 {
+                let refused = self.stats.initials_dropped.total();
                 self.version_negotiation(now, remote, &vc);
+                if self.stats.initials_dropped.total() != refused {
+                    self.stats.packets.refused += 1;
+                } else {
+                    self.stats.packets.version_negotiation += 1;
+                }
             } else {
                 self.stats.dropped_datagrams += 1;
+                self.stats.packets.garbage += 1;
             }
             return;
         }
         if rv != 0 {
             self.stats.dropped_datagrams += 1;
+            self.stats.packets.garbage += 1;
             return;
         }
         // SAFETY: dcid points to dcidlen bytes inside `data`.
         let dcid = unsafe { std::slice::from_raw_parts(vc.dcid, vc.dcidlen) };
         let key = match self.routes.get(dcid) {
-            Some(&k) => k,
-            None => match self.accept(now, local, remote, data) {
-                Some(k) => k,
-                None => return,
-            },
+            Some(&k) => {
+                self.stats.packets.to_connection += 1;
+                k
+            }
+            None => {
+                let (refused, retries) = (self.stats.initials_dropped.total(), self.stats.retries_sent);
+                match self.accept(now, local, remote, data) {
+                    Some(k) => {
+                        self.stats.packets.new_connection += 1;
+                        k
+                    }
+                    None => {
+                        let p = &mut self.stats.packets;
+                        if self.stats.initials_dropped.total() != refused {
+                            p.refused += 1;
+                        } else if self.stats.retries_sent != retries {
+                            p.retry += 1;
+                        } else {
+                            p.unknown_cid += 1;
+                        }
+                        return;
+                    }
+                }
+            }
         };
         if let Some(slot) = self.slots.get_mut(&key) {
             slot.conn.recv(now, local, remote, data);

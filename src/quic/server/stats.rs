@@ -26,9 +26,37 @@ impl InitialDrops {
     }
 }
 
+/// Every datagram the endpoint read, by what became of it: the classes add up to
+/// `datagrams` (docs/LIMITS.md, "Packet counters"). A flood benchmark reads
+/// them to see what the server handled, not what a sender offered.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PacketCounters {
+    /// Datagrams handed to the endpoint, and their bytes.
+    pub datagrams: u64,
+    pub bytes: u64,
+    /// Routed to a connection by its destination connection ID.
+    pub to_connection: u64,
+    /// A client Initial that became a new connection.
+    pub new_connection: u64,
+    /// A client Initial answered with a stateless Retry.
+    pub retry: u64,
+    /// A long header of a version we do not speak, answered with Version Negotiation.
+    pub version_negotiation: u64,
+    /// A client Initial refused by a limit (`initials_dropped` has the reason), the
+    /// stateless answer queue included.
+    pub refused: u64,
+    /// A well-formed header for no connection that is not a client Initial
+    /// (a stray short header, a Handshake packet, a truncated Initial).
+    pub unknown_cid: u64,
+    /// Not a QUIC packet: empty, no decodable header, or an unknown version in a datagram too short for an Initial.
+    pub garbage: u64,
+}
+
 /// Counters a test or operator can read (`--stats-interval` prints them).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct ServerStats {
+    /// Every datagram read, classified.
+    pub packets: PacketCounters,
     pub accepted: u64,
     pub closed: u64,
     pub dropped_datagrams: u64,

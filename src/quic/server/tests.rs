@@ -174,3 +174,47 @@ fn new_token_is_bound_to_ip_not_port_and_expires() {
     assert!(matches!(ep.check_token_bytes(T0, &client, &hd, b"not a token"), TokenCheck::None));
     assert_eq!((ep.stats.new_tokens_ok, ep.stats.new_tokens_bad), (1, 3));
 }
+
+#[test]
+fn every_datagram_is_counted_in_exactly_one_class() {
+    let ctls = TlsContext::client(&crate::tls::Verification::Insecure).unwrap();
+    let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let mut ep = endpoint();
+    let now = T0;
+    let initial = client_initial(&ctls, client, server, now);
+    // Empty, and bytes that decode as no QUIC header at all (a long header bit with a truncated header).
+    ep.handle_datagram(now, server, client, &[]);
+    ep.handle_datagram(now, server, client, &[0xc0, 0, 0]);
+    // An unknown version: answered when it could be an Initial (>= 1200 bytes), dropped when shorter.
+    let mut vn = initial.clone();
+    vn[1..5].copy_from_slice(&0x1a2a_3a4au32.to_be_bytes());
+    ep.handle_datagram(now, server, client, &vn);
+    ep.handle_datagram(now, server, client, &vn[..100]);
+    // A short header for a connection that does not exist.
+    let mut short = vec![0x40u8; 60];
+    short[1..1 + SCID_LEN].copy_from_slice(&[7u8; SCID_LEN]);
+    ep.handle_datagram(now, server, client, &short);
+    // A real Initial becomes a connection; the same datagram again is routed to it.
+    ep.handle_datagram(now, server, client, &initial);
+    pump(&mut ep, now);
+    ep.handle_datagram(now, server, client, &initial);
+    pump(&mut ep, now);
+    let p = ep.stats.packets.clone();
+    assert_eq!((p.garbage, p.version_negotiation, p.unknown_cid, p.new_connection, p.to_connection), (3, 1, 1, 1, 1), "{p:?}");
+    assert_eq!(p.datagrams, 7);
+    assert_eq!(p.bytes, (3 + vn.len() + 100 + short.len() + 2 * initial.len()) as u64);
+
+    // With --retry every new Initial is answered with a Retry; with no room for an established
+    // connection, a validated one is refused.
+    let mut ep = endpoint_with(ServerConfig { retry: true, ..Default::default() });
+    ep.handle_datagram(now, server, client, &client_initial(&ctls, client, server, now));
+    let mut full = endpoint_with(ServerConfig { max_connections: 0, ..Default::default() });
+    full.handle_datagram(now, server, client, &client_initial(&ctls, client, server, now));
+    assert_eq!((ep.stats.packets.retry, ep.stats.packets.datagrams), (1, 1));
+    assert_eq!((full.stats.packets.refused, full.stats.initials_dropped.server_full), (1, 1));
+    for s in [&p, &ep.stats.packets, &full.stats.packets] {
+        let classes = s.to_connection + s.new_connection + s.retry + s.version_negotiation + s.refused + s.unknown_cid + s.garbage;
+        assert_eq!(classes, s.datagrams, "{s:?}");
+    }
+}

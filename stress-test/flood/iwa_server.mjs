@@ -1,0 +1,127 @@
+// The wasm server inside a real installed Isolated Web App (headless Chromium, Direct
+// Sockets), for the flood benchmark (run.py): starts it with --stats-interval 200 through
+// iwa/loader.js and forwards the server's JSON lines, read from the page's console, to
+// stdout, so run.py reads the IWA's counters exactly as it reads a native server's.
+//
+//   node stress-test/flood/iwa_server.mjs --port N
+//
+// Prints {"event":"listening",...} (the server's own line), then
+// {"event":"pids","pids":[renderer, network service],"names":[...]}: the Chromium processes
+// whose CPU and RSS run.py samples: the renderer that runs the app (found by making the app
+// page spin for 1 s and taking the renderer whose CPU time grew most) and the network
+// service, which owns the UDP socket. Commands on stdin, one per line:
+//   profile start          CDP Profiler.start on the app page (the server runs on its main thread)
+//   profile stop PATH      Profiler.stop, writes the .cpuprofile to PATH, prints profile_saved
+//   quit                   closes Chromium and exits
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { launchIwa } from '../../tests/harness/iwa.js';
+import { signedBundle } from '../../tests/iwa/signed_bundle.mjs';
+
+const i = process.argv.indexOf('--port');
+const port = i > 0 ? Number(process.argv[i + 1]) : NaN;
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error('iwa_server.mjs: --port N (1-65535) is required');
+  process.exit(2);
+}
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+function children(pid) {
+  const kids = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) kids.push(Number(d));
+    } catch {}
+  }
+  return kids;
+}
+
+function descendants(pid) {
+  const all = [];
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop();
+    for (const k of children(p)) { all.push(k); todo.push(k); }
+  }
+  return all;
+}
+
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+function renderersAndNetwork() {
+  const renderers = [];
+  let network = null;
+  for (const p of descendants(process.pid)) {
+    let cmd;
+    try { cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { continue; }
+    if (cmd.includes('--type=renderer')) renderers.push(p);
+    else if (cmd.includes('--type=utility') && cmd.includes('network.mojom.NetworkService')) network = p;
+  }
+  return { renderers, network };
+}
+
+function ticksOr0(p) { try { return cpuTicks(p); } catch { return 0; } }
+
+/** The app's renderer: the one whose CPU time grows while the app page spins for 1 s. */
+async function chromiumPids(page) {
+  const { renderers, network } = renderersAndNetwork();
+  const before = new Map(renderers.map((p) => [p, ticksOr0(p)]));
+  await page.evaluate(() => { const end = Date.now() + 1000; while (Date.now() < end); });
+  let renderer = null;
+  let best = -1;
+  for (const p of renderers) {
+    const d = ticksOr0(p) - before.get(p);
+    if (d > best) { best = d; renderer = p; }
+  }
+  return { renderer, network };
+}
+
+const iwa = await launchIwa({ bundle: await signedBundle(), timeoutMs: 180000 });
+let cdp = null;
+iwa.page.on('console', (m) => {
+  const t = m.text();
+  const a = t.indexOf('{');
+  const b = t.lastIndexOf('}');
+  if (a < 0 || b < a) return;
+  try { out(JSON.parse(t.slice(a, b + 1))); } catch {}
+});
+await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', `127.0.0.1:${port}`, '--json', '--stats-interval', '200'] });
+// Wait for the listening line to have been forwarded (it comes through the console).
+const deadline = Date.now() + 60000;
+while (!iwa.consoleLines.some((l) => l.includes('"listening"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+const { renderer, network } = await chromiumPids(iwa.page);
+out({ event: 'pids', pids: [renderer, network].filter(Boolean), names: ['renderer', 'network service'] });
+out({ event: 'ready' });
+
+const rl = readline.createInterface({ input: process.stdin });
+for await (const line of rl) {
+  const [cmd, arg, file] = line.trim().split(/\s+/);
+  try {
+    if (cmd === 'profile' && arg === 'start') {
+      cdp = await iwa.context.newCDPSession(iwa.page);
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+      out({ event: 'profile_started' });
+    } else if (cmd === 'profile' && arg === 'stop') {
+      const { profile } = await cdp.send('Profiler.stop');
+      fs.writeFileSync(file, JSON.stringify(profile));
+      out({ event: 'profile_saved', path: file });
+    } else if (cmd === 'quit') {
+      break;
+    }
+  } catch (e) {
+    out({ event: 'error', message: String(e && e.message || e) });
+  }
+}
+await iwa.close();
+process.exit(0);
