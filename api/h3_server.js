@@ -14,6 +14,7 @@ import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
 import { acceptWebSocket, websocketOptions } from './h3_websocket.js';
 import { ServerStorage, validateStorage } from './server_storage.js';
+import { decodeHead } from './h3_head.js';
 import { wtBridge } from './wt_session.js';
 
 /** Action kinds of the pull records (src/app/js_handler.rs ACT_*). */
@@ -85,34 +86,7 @@ function hexToBytes(hex) {
   return out;
 }
 
-const utf8 = new TextDecoder();
 const enc = new TextEncoder();
-
-/** Bytes as a ByteString (one code unit per byte; TextDecoder('latin1') is windows-1252). */
-function byteString(b) {
-  let s = '';
-  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, b.subarray(i, i + 8192));
-  return s;
-}
-
-/** Decodes the request head record (src/app/js_handler.rs encode_request). */
-function decodeHead(b) {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const pl = dv.getUint16(0, true);
-  const peer = utf8.decode(b.subarray(2, 2 + pl));
-  const fields = [];
-  let o = 2 + pl;
-  while (o < b.length) {
-    const nl = dv.getUint16(o, true);
-    const name = byteString(b.subarray(o + 2, o + 2 + nl));
-    o += 2 + nl;
-    const vl = dv.getUint32(o, true);
-    const value = byteString(b.subarray(o + 4, o + 4 + vl));
-    o += 4 + vl;
-    fields.push([name, value]);
-  }
-  return { peer, fields };
-}
 
 /** Encodes response fields (src/app/js_handler.rs decode_fields); field values are ByteStrings. */
 function encodeFields(fields) {

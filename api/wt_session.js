@@ -8,6 +8,7 @@
 import { SocketIWAError, argError } from './errors.js';
 import { ipFamily } from './validate.js';
 import { DatagramDuplex, QuicStream, WebTransportError } from './quic_streams.js';
+import { decodeHead } from './h3_head.js';
 
 /** Events (src/app/js_wt.rs EV_*). */
 const EV_DATA = 1, EV_FIN = 2, EV_RESET = 3, EV_STOP_SENDING = 4, EV_DATAGRAM = 5, EV_CLOSED = 6,
@@ -44,25 +45,6 @@ function streamRecord(kind, id, value) {
   writeU64(dv, 1, id);
   writeU64(dv, 9, value);
   return b;
-}
-
-/** Decodes the CONNECT head (src/app/js_handler.rs encode_request): peer and pseudo-headers. */
-function decodeHead(b) {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const pl = dv.getUint16(0, true);
-  const peer = utf8.decode(b.subarray(2, 2 + pl));
-  const fields = [];
-  let o = 2 + pl;
-  while (o + 2 <= b.length) {
-    const nl = dv.getUint16(o, true);
-    const name = utf8.decode(b.subarray(o + 2, o + 2 + nl));
-    o += 2 + nl;
-    const vl = dv.getUint32(o, true);
-    const value = utf8.decode(b.subarray(o + 4, o + 4 + vl));
-    o += 4 + vl;
-    fields.push([name, value]);
-  }
-  return { peer, fields };
 }
 
 function sessionClosedError(message) {
