@@ -70,10 +70,14 @@ SOCKET_IWA_SYSTEM_NGHTTP3=1 PKG_CONFIG_PATH="$pcdir" LD_LIBRARY_PATH="$libdir" \
   nice cargo test --release --quiet -p nghttp3-sys >"$log" 2>&1 || { tail -30 "$log" >&2; fail "nghttp3-sys with the prefix's libnghttp3 failed its link test"; }
 grep -q "test result: ok. 1 passed" "$log" || { cat "$log" >&2; fail "the link test did not run"; }
 testbin=$(ls -t "$CARGO_TARGET_DIR"/release/deps/nghttp3_sys-* | grep -v '\.d$' | head -1)
-LD_LIBRARY_PATH="$libdir" ldd "$testbin" | grep -q "libnghttp3.so.* => $libdir/" || fail "$testbin does not load the prefix's libnghttp3.so"
+# ldd's output is captured first: `ldd | grep -q` under pipefail fails when grep exits at the
+# match before ldd has written the rest (SIGPIPE), which made this check flaky under load.
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$testbin")
+grep -q "libnghttp3.so.* => $libdir/" <<<"$deps" || fail "$testbin does not load the prefix's libnghttp3.so"
 if SOCKET_IWA_SYSTEM_NGHTTP3=0 nice cargo test --release --quiet -p nghttp3-sys >"$log" 2>&1; then
   testbin=$(ls -t "$CARGO_TARGET_DIR"/release/deps/nghttp3_sys-* | grep -v '\.d$' | head -1)
-  ! ldd "$testbin" | grep -q libnghttp3.so || fail "the pinned build loads a shared libnghttp3"
+  deps=$(ldd "$testbin")
+  if grep -q libnghttp3.so <<<"$deps"; then fail "the pinned build loads a shared libnghttp3"; fi
 else
   tail -20 "$log" >&2; fail "nghttp3-sys link test with the pinned tree failed"
 fi
