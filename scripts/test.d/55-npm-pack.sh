@@ -50,7 +50,7 @@ cp "$root/tests/npm/consumer.mjs" "$proj/"
   "$tgz" "socket.io-client@$sio") >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; fail "npm install of the tarball failed"; }
 
 echo "--- npm-pack: consumer (read access to the fresh project only)" >&2
-sandbox=(--permission "--allow-fs-read=$proj" "--allow-fs-write=$proj/.socket-iwa" --allow-net --disable-warning=ExperimentalWarning)
+sandbox=(--permission "--allow-fs-read=$proj" "--allow-fs-write=$proj/.socket-iwa/*" --allow-net --disable-warning=ExperimentalWarning)
 # The consumer's HTTP/3 server (step 5) waits for aioquic's result on its stdin (a fifo).
 mkfifo "$work/consumer.in"
 (cd "$proj" && exec timeout --kill-after=5 150 "$node" "${sandbox[@]}" consumer.mjs "$root") \

@@ -15,8 +15,8 @@ async function misuse(): Promise<void> {
   sio.on('connect_error', (err) => console.log(err.cod)); // error: misspelled error field
   sio.on('reconnect_attempt', (n: string) => console.log(n)); // error: attempt is a number
   await createTCP('127.0.0.1', 1, { protocol: 'socket.io', reconnectionAttempts: 'many' }); // error: option type
-  const h3 = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('x') });
-  h3.on('websocket', (conn, request) => console.log(request.pathname)); // error: misspelled request field
+  const h3ws = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('x') });
+  h3ws.on('websocket', (conn, request) => console.log(request.pathname)); // error: misspelled request field
   const info = await new UDPSocket({ localAddress: '::1' }).opened;
   console.log(info.localAdress); // error: misspelled open-info field
   const h3 = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('') });
