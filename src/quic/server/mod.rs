@@ -94,6 +94,7 @@ pub struct ServerEndpoint {
     /// Seals Retry and NEW_TOKEN tokens; lives as long as the process.
     token_secret: [u8; 32],
     stateless: VecDeque<(Vec<u8>, SocketAddr)>,
+    stateless_budget: tokens::StatelessBudget,
     /// Connection timers: (deadline, key), min-first; stale entries are skipped.
     timers: BinaryHeap<Reverse<(u64, u64)>>,
     /// Connections that may have something to send.
@@ -153,6 +154,7 @@ impl ServerEndpoint {
             static_secret,
             token_secret,
             stateless: VecDeque::new(),
+            stateless_budget: Default::default(),
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
             half_open_order: VecDeque::new(),
