@@ -14,6 +14,9 @@
 //!   [`ServerConfig::pressure_handshake_timeout_ms`] are reclaimed; a validated
 //!   newcomer may evict the oldest unvalidated one. Established connections
 //!   are never evicted.
+//! - Stateless answers (Retry, Version Negotiation, refusals) have a budget,
+//!   in all and per client address and port ([`tokens`]); beyond it the
+//!   Initial is dropped unanswered and counted.
 //! - Per-packet cost does not depend on the number of connections: timers
 //!   live in a binary heap (lazy invalidation) and `flush` visits only
 //!   connections marked dirty.
