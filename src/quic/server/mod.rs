@@ -14,6 +14,9 @@
 //!   [`ServerConfig::pressure_handshake_timeout_ms`] are reclaimed; a validated
 //!   newcomer may evict the oldest unvalidated one. Established connections
 //!   are never evicted.
+//! - Stateless answers (Retry, Version Negotiation, refusals) have a budget,
+//!   in all and per client address and port ([`tokens`]); beyond it the
+//!   Initial is dropped unanswered and counted.
 //! - Per-packet cost does not depend on the number of connections: timers
 //!   live in a binary heap (lazy invalidation) and `flush` visits only
 //!   connections marked dirty.
@@ -94,6 +97,7 @@ pub struct ServerEndpoint {
     /// Seals Retry and NEW_TOKEN tokens; lives as long as the process.
     token_secret: [u8; 32],
     stateless: VecDeque<(Vec<u8>, SocketAddr)>,
+    stateless_budget: tokens::StatelessBudget,
     /// Connection timers: (deadline, key), min-first; stale entries are skipped.
     timers: BinaryHeap<Reverse<(u64, u64)>>,
     /// Connections that may have something to send.
@@ -153,6 +157,7 @@ impl ServerEndpoint {
             static_secret,
             token_secret,
             stateless: VecDeque::new(),
+            stateless_budget: Default::default(),
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
             half_open_order: VecDeque::new(),

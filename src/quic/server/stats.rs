@@ -16,13 +16,15 @@ pub struct InitialDrops {
     pub bad_retry_token: u64,
     /// The stateless answer queue was full (socket not writable).
     pub queue_full: u64,
+    /// Over the stateless answer budget (docs/LIMITS.md, "Stateless answer budget"): no Retry or Version Negotiation sent.
+    pub stateless_budget: u64,
     /// ngtcp2 or TLS refused to set the connection up.
     pub accept_failed: u64,
 }
 
 impl InitialDrops {
     pub(super) fn total(&self) -> u64 {
-        self.server_full + self.half_open_full + self.source_quota + self.bad_retry_token + self.queue_full + self.accept_failed
+        self.server_full + self.half_open_full + self.source_quota + self.bad_retry_token + self.queue_full + self.stateless_budget + self.accept_failed
     }
 }
 
@@ -66,6 +68,8 @@ pub struct ServerStats {
     pub half_open: u64,
     pub handshakes_completed: u64,
     pub retries_sent: u64,
+    /// Stateless answers (Retry, Version Negotiation, refusals) not sent: over the budget.
+    pub stateless_withheld: u64,
     pub retry_tokens_ok: u64,
     pub retry_tokens_bad: u64,
     pub new_tokens_sent: u64,
@@ -161,8 +165,8 @@ impl ServerEndpoint {
         }
         let d = &self.stats.initials_dropped;
         log::warn!(
-            "dropped {} client Initials since the last report (totals: server_full {}, half_open_full {}, source_quota {}, bad_retry_token {}, queue_full {}, accept_failed {}); {} handshakes in progress, {} established",
-            total - self.drops_logged, d.server_full, d.half_open_full, d.source_quota, d.bad_retry_token, d.queue_full, d.accept_failed,
+            "dropped {} client Initials since the last report (totals: server_full {}, half_open_full {}, source_quota {}, bad_retry_token {}, queue_full {}, stateless_budget {}, accept_failed {}); {} handshakes in progress, {} established",
+            total - self.drops_logged, d.server_full, d.half_open_full, d.source_quota, d.bad_retry_token, d.queue_full, d.stateless_budget, d.accept_failed,
             self.half_open, self.slots.len() - self.half_open
         );
         self.drops_logged = total;

@@ -218,3 +218,52 @@ fn every_datagram_is_counted_in_exactly_one_class() {
         assert_eq!(classes, s.datagrams, "{s:?}");
     }
 }
+
+#[test]
+fn stateless_answers_have_a_budget_per_peer_and_in_all() {
+    use super::tokens::{STATELESS_BURST, STATELESS_PEER_BURST, STATELESS_PEER_RATE};
+    // With --retry every new Initial costs a Retry. A flood from one address and port gets
+    // at most its burst; a newcomer from another port at the same moment still gets its
+    // Retry; the budget refills at its rate. (The old code answered all 100.)
+    let ctls = TlsContext::client(&crate::tls::Verification::Insecure).unwrap();
+    let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+    let flooder: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let newcomer: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+    let initial = client_initial(&ctls, flooder, server, T0);
+    let mut ep = endpoint_with(ServerConfig { retry: true, ..Default::default() });
+    for i in 0..100 {
+        ep.handle_datagram(T0 + i, server, flooder, &initial);
+    }
+    let per_peer = STATELESS_PEER_BURST;
+    assert_eq!(flush(&mut ep, T0), per_peer as usize, "Retries sent to the flooding peer");
+    let p = ep.stats.packets.clone();
+    assert_eq!((p.retry, p.refused), (per_peer, 100 - per_peer), "{p:?}");
+    assert_eq!(ep.stats.initials_dropped.stateless_budget, 100 - per_peer);
+    assert_eq!((ep.stats.retries_sent, ep.stats.stateless_withheld), (per_peer, 100 - per_peer));
+    ep.handle_datagram(T0 + 1000, server, newcomer, &client_initial(&ctls, newcomer, server, T0));
+    assert_eq!(ep.stats.packets.retry, per_peer + 1, "a newcomer on another port gets its Retry");
+    ep.handle_datagram(T0 + 1000, server, flooder, &initial);
+    assert_eq!(ep.stats.packets.retry, per_peer + 1, "no refill yet");
+    ep.handle_datagram(T0 + 1_000_000_000 / STATELESS_PEER_RATE, server, flooder, &initial);
+    assert_eq!(ep.stats.packets.retry, per_peer + 2, "the budget refills at its rate");
+
+    // Many peers: the total bounds them all (Version Negotiation and refusals too).
+    let mut ep = endpoint_with(ServerConfig { retry: true, ..Default::default() });
+    let mut vn = initial.clone();
+    vn[1..5].copy_from_slice(&0x1a2a_3a4au32.to_be_bytes());
+    let total = STATELESS_BURST as u16 + 50;
+    for port in 0..total {
+        let from = SocketAddr::from(([127, 0, 0, 1], 10_000 + port));
+        ep.handle_datagram(T0, server, from, if port % 2 == 0 { &initial } else { &vn });
+    }
+    let p = ep.stats.packets.clone();
+    assert_eq!(p.retry + p.version_negotiation, STATELESS_BURST, "{p:?}");
+    assert_eq!(p.refused, 50, "{p:?}");
+    assert_eq!(flush(&mut ep, T0), STATELESS_BURST as usize);
+    let mut full = endpoint_with(ServerConfig { max_connections: 0, ..Default::default() });
+    for _ in 0..100 {
+        full.handle_datagram(T0, server, flooder, &initial);
+    }
+    assert_eq!(flush(&mut full, T0), per_peer as usize, "CONNECTION_REFUSED answers are budgeted too");
+    assert_eq!(full.stats.initials_dropped.server_full, 100, "each refused Initial is counted once, by its reason");
+}

@@ -6,6 +6,7 @@ use super::{ServerEndpoint, SCID_LEN};
 use crate::sockaddr::RawAddr;
 use crate::quic::connection::random_cid;
 use ngtcp2_sys as n;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// How long a Retry token is accepted after it was issued.
@@ -23,6 +24,58 @@ const MAX_REGULAR_TOKENLEN: usize = 1 + 8 + 16 + 16;
 
 /// Stateless packets (Retry, Version Negotiation, refusals) waiting for the socket, at most.
 const MAX_STATELESS_QUEUE: usize = 1024;
+
+/// Stateless answers to one client address and port: at most this many a second, ...
+pub(super) const STATELESS_PEER_RATE: u64 = 100;
+/// ... in bursts of at most this many (docs/LIMITS.md, "Stateless answer budget").
+pub(super) const STATELESS_PEER_BURST: u64 = 32;
+/// Stateless answers in all: at most this many a second, ...
+pub(super) const STATELESS_RATE: u64 = 5000;
+/// ... in bursts of at most this many.
+pub(super) const STATELESS_BURST: u64 = 1000;
+/// Peers with budget in use that are tracked; when full (and nothing can be pruned),
+/// answers to other peers are bounded by the total only.
+const STATELESS_PEERS_TRACKED: usize = 4096;
+
+/// The stateless answer budget (Retry, Version Negotiation, refusals): a token
+/// bucket in all and one per client address and port, kept as GCRA theoretical
+/// arrival times (an answer fits while its bucket's time is at most one burst
+/// ahead of now). Beyond it an answer is not even built, so a flood of Initials
+/// cannot crowd the send path (in the IWA, one datagram in flight per socket)
+/// ahead of the packets of established connections, and a flooding peer cannot
+/// use up the answers due to a newcomer on another address or port.
+#[derive(Default)]
+pub(super) struct StatelessBudget {
+    all: u64,
+    peers: HashMap<SocketAddr, u64>,
+    pruned_at: u64,
+}
+
+fn fits(tat: u64, now: u64, rate: u64, burst: u64) -> bool {
+    tat.saturating_sub(now) <= (burst - 1) * (1_000_000_000 / rate)
+}
+
+impl StatelessBudget {
+    /// Takes one answer to `to` from the budget; false if none is left.
+    pub(super) fn take(&mut self, now: u64, to: &SocketAddr) -> bool {
+        let peer = self.peers.get(to).copied();
+        if !fits(self.all, now, STATELESS_RATE, STATELESS_BURST)
+            || !fits(peer.unwrap_or(0), now, STATELESS_PEER_RATE, STATELESS_PEER_BURST)
+        {
+            return false;
+        }
+        if peer.is_none() && self.peers.len() >= STATELESS_PEERS_TRACKED && now >= self.pruned_at + 100_000_000 {
+            // Peers whose bucket is full again are as good as new: forget them (at most every 100 ms).
+            self.pruned_at = now;
+            self.peers.retain(|_, tat| *tat > now);
+        }
+        if peer.is_some() || self.peers.len() < STATELESS_PEERS_TRACKED {
+            self.peers.insert(*to, peer.unwrap_or(0).max(now) + 1_000_000_000 / STATELESS_PEER_RATE);
+        }
+        self.all = self.all.max(now) + 1_000_000_000 / STATELESS_RATE;
+        true
+    }
+}
 
 /// How an Initial's token turned out.
 pub(super) enum TokenCheck {
@@ -128,7 +181,20 @@ impl ServerEndpoint {
         })
     }
 
+    /// One stateless answer to `to` from the budget; counts it as withheld if none is left.
+    fn stateless_budget(&mut self, now: u64, to: &SocketAddr) -> bool {
+        let ok = self.stateless_budget.take(now, to);
+        if !ok {
+            self.stats.stateless_withheld += 1;
+        }
+        ok
+    }
+
     pub(super) fn send_retry(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd) {
+        if !self.stateless_budget(now, &remote) {
+            self.drop_initial(now, |d| d.stateless_budget += 1);
+            return;
+        }
         let retry_scid = crate::quic::connection::cid(&random_cid(SCID_LEN));
         let Some(token) = self.mint_retry_token(&remote, hd.version, &retry_scid, &hd.dcid, now) else {
             self.drop_initial(now, |d| d.accept_failed += 1);
@@ -150,7 +216,11 @@ impl ServerEndpoint {
     }
 
     /// A stateless CONNECTION_CLOSE in an Initial packet (INVALID_TOKEN, CONNECTION_REFUSED).
+    /// The Initial is counted as dropped by the caller (for its reason), withheld or not.
     pub(super) fn send_close(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd, code: u64) {
+        if !self.stateless_budget(now, &remote) {
+            return;
+        }
         let mut out = vec![0u8; 256];
         // SAFETY: out is writable for its length; the cids are valid.
         let len = unsafe {
@@ -174,6 +244,10 @@ impl ServerEndpoint {
     }
 
     pub(super) fn version_negotiation(&mut self, now: u64, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
+        if !self.stateless_budget(now, &remote) {
+            self.drop_initial(now, |d| d.stateless_budget += 1);
+            return;
+        }
         let mut out = vec![0u8; 1200];
         let versions = self.cfg.conn.versions.list();
         let mut r = [0u8; 1];
