@@ -61,9 +61,11 @@ static NEXT_CONN: AtomicU32 = AtomicU32::new(1);
 #[derive(Default)]
 struct Pending {
     headed: bool,
-    /// Request body bytes handed to JavaScript, and how many of them were credited to the peer.
+    /// Request body bytes handed to JavaScript, and how many of them it read (stream credit given back).
     received: u64,
     credited: u64,
+    /// Held (unread) bytes whose connection-level credit waits for the read, see [`JsHandler::on_data`].
+    conn_owed: u64,
 }
 
 /// One per connection (like every [`Handler`]).
@@ -73,6 +75,8 @@ pub struct JsHandler<B: JsBridge> {
     peer: String,
     /// Request streams JavaScript still owes (part of) an answer on.
     open: BTreeMap<i64, Pending>,
+    /// Request body bytes JavaScript holds unread, over all streams (Σ received − credited).
+    held: u64,
     buf: Vec<u8>,
 }
 
@@ -80,12 +84,14 @@ impl<B: JsBridge> JsHandler<B> {
     /// Forgets `id`, crediting what JavaScript never read (the connection's window must not shrink).
     fn close_stream(&mut self, cx: &mut Ctx, id: i64) {
         if let Some(p) = self.open.remove(&id) {
-            cx.credit(id, p.received - p.credited);
+            self.held -= p.received - p.credited;
+            cx.credit_stream(id, p.received - p.credited);
+            cx.credit_connection(p.conn_owed);
         }
     }
 
     pub fn new(bridge: B) -> Self {
-        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: String::new(), open: BTreeMap::new(), buf: vec![0; PULL_BUFFER + 16] }
+        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: String::new(), open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
     }
 
     /// Applies one pulled action; returns the body bytes it queued, or None when the stream is done.
@@ -188,8 +194,20 @@ impl<B: JsBridge> Handler for JsHandler<B> {
     fn on_data(&mut self, cx: &mut Ctx, id: i64, data: Vec<u8>) {
         match self.open.get_mut(&id) {
             Some(p) => {
-                // Credited only as JavaScript reads (on_tick): backpressure to the peer.
-                p.received += data.len() as u64;
+                // Stream credit is given back only as JavaScript reads (on_tick): backpressure
+                // to the peer, at most one stream window held per request. Connection credit
+                // goes back now while the bytes held stay under a quarter of the connection budget, so
+                // handlers that read slowly do not close the connection's window on its other
+                // requests (docs/JS_SERVERS.md "Request bodies held by JavaScript").
+                let n = data.len() as u64;
+                p.received += n;
+                self.held += n;
+                let cap = cx.conn.buffer_limit().map_or(u64::MAX, |l| l / 4);
+                if self.held <= cap {
+                    cx.credit_connection(n);
+                } else {
+                    p.conn_owed += n;
+                }
                 self.bridge.data(self.conn, id, &data);
             }
             // A stream JavaScript is done with (answered before reading the whole body).
@@ -234,7 +252,12 @@ impl<B: JsBridge> Handler for JsHandler<B> {
             if let Some(p) = self.open.get_mut(&id) {
                 let n = read.min(p.received - p.credited);
                 p.credited += n;
-                cx.credit(id, n);
+                self.held -= n;
+                cx.credit_stream(id, n);
+                // The bytes still held keep at most their own connection credit owed.
+                let c = p.conn_owed.saturating_sub(p.received - p.credited);
+                p.conn_owed -= c;
+                cx.credit_connection(c);
             }
             loop {
                 let headed = self.open.get(&id).is_some_and(|p| p.headed);

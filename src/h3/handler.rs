@@ -86,6 +86,16 @@ impl Ctx<'_> {
         self.conn.consume(id, n);
     }
 
+    /// The stream-level half of [`credit`](Self::credit) (MAX_STREAM_DATA only).
+    pub fn credit_stream(&mut self, id: i64, n: u64) {
+        self.conn.consume_stream(id, n);
+    }
+
+    /// The connection-level half of [`credit`](Self::credit) (MAX_DATA, as the budget allows).
+    pub fn credit_connection(&mut self, n: u64) {
+        self.conn.consume_connection(n);
+    }
+
     /// Asks the peer to stop sending the request body.
     pub fn stop_sending(&mut self, id: i64, code: u64) {
         self.conn.stream_stop_sending(id, code);

@@ -132,6 +132,37 @@ def test_request_body_is_credited_only_as_javascript_reads(app):
     run(main())
 
 
+def test_bodies_held_unread_do_not_block_the_connections_other_requests(app):
+    # Six POST /hold handlers keep 1 MiB bodies unread (6 MiB: more than the 4 MiB
+    # connection window, SERVER_RECEIVE_WINDOW) while GETs with 1 MiB streamed responses
+    # run on the same connection. Before, connection credit came back only as JavaScript
+    # read, so the held bodies used the whole window and the GETs' HEADERS could not even
+    # be sent (they timed out). Now connection credit comes back on delivery while the held
+    # bytes stay under a quarter of the connection budget (docs/JS_SERVERS.md).
+    holders, body, n, size = 6, 1 << 20, 8, 1 << 20
+
+    async def main():
+        async with h3_connect("127.0.0.1", app.port) as c:
+            sids = []
+            for _ in range(holders):
+                sid = c._quic.get_next_available_stream_id()
+                c.h3.send_headers(sid, [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"localhost"),
+                                        (b":path", b"/hold")], end_stream=False)
+                c.h3.send_data(sid, b"\x5a" * body, end_stream=True)
+                sids.append(sid)
+            c.transmit()
+            # The held bodies reach the server (each stream's window: 1 MiB, unread).
+            await c.wait_for(lambda: c._quic._remote_max_data_used >= 4 << 20, "the held bodies delivered", STEP * 3)
+            res = await asyncio.gather(*[c.request("GET", f"/stream?n={size}") for _ in range(n)])
+            assert all(st == 200 and b == bytes_pattern(size) for st, b in res)
+            # The held bodies are still whole once JavaScript reads them.
+            assert (await c.request("GET", "/release")) == (200, b"released")
+            for sid in sids:
+                await asyncio.wait_for(c.stream(sid).ended, STEP * 3)
+                assert json.loads(bytes(c.stream(sid).data)) == {"bytes": body}
+    run(main())
+
+
 def test_many_concurrent_streamed_responses_do_not_wait_on_each_other(app):
     # 70 bodies of 384 KiB at once on one connection: JavaScript holds up to 256 KiB
     # (+ a chunk) of each before Rust pulls it, more than the connection's 16 MiB

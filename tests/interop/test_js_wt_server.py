@@ -325,3 +325,55 @@ def test_webtransport_without_listener_is_404():
         run(main())
     finally:
         a.kill()
+
+
+CHAT_APP = os.path.join(ROOT, "tests", "js_servers", "chat_app.mjs")
+
+
+def test_readme_chat_example(tmp_path):
+    """The README's WebTransport chat (tests/js_servers/chat_app.mjs, the same lines): three
+    aioquic WebTransport sessions; a message one sends on a uni stream reaches all three;
+    after one session closes, the next message reaches the other two and the server goes on."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    src = open(CHAT_APP).read()
+    body = src.split("// --- README begin\n")[1].split("// --- README end\n")[0]
+    assert "import SocketIWA from 'socket-iwa';\n" + body in readme, "README's chat block differs from chat_app.mjs"
+
+    # Default storage (the README's), kept out of the real home directory.
+    env = dict(os.environ, HOME=str(tmp_path))
+    proc = subprocess.Popen([NODE26, CHAT_APP, "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        info = json.loads(proc.stdout.readline() or "{}")
+        assert info.get("event") == "listening", proc.stderr.read() if proc.poll() is not None else info
+        port = info["port"]
+
+        async def main():
+            async with wt_connect(port) as a, wt_connect(port) as b, wt_connect(port) as c:
+                clients = [a, b, c]
+                sess = [await session(x, "/") for x in clients]
+
+                def received(x, msg):
+                    return any(s & 3 == 3 and x.stream(s).ended.done() and bytes(x.stream(s).data) == msg
+                               for s in list(x.streams))
+
+                async def say(x, s, msg, to):
+                    u = x.h3.create_webtransport_stream(s, is_unidirectional=True)
+                    x._quic.send_stream_data(u, msg, end_stream=True)
+                    x.transmit()
+                    for y in to:
+                        await y.wait_for(lambda: received(y, msg), f"{msg!r} broadcast", STEP * 2)
+
+                await say(a, sess[0], b"hello from a", clients)
+                await say(c, sess[2], b"and from c", clients)
+                # b leaves (CLOSE_WEBTRANSPORT_SESSION); the others keep chatting.
+                b.h3.send_data(sess[1], close_capsule(0, b""), end_stream=True)
+                b.transmit()
+                await asyncio.sleep(0.5)
+                await say(a, sess[0], b"b has left", [a, c])
+                await asyncio.sleep(0.3)
+                assert not received(b, b"b has left")
+        run(main())
+        assert proc.poll() is None, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -23,6 +23,7 @@ let iwa;
 let tmp;
 let port;
 let port2;
+let pairPorts;
 let cert;
 let key;
 
@@ -45,11 +46,12 @@ before(async () => {
   const spki = crypto.createHash('sha256').update(crypto.createPublicKey(cert).export({ type: 'spki', format: 'der' })).digest('base64');
   port = await freeUdpPort();
   port2 = await freeUdpPort();
+  pairPorts = [await freeUdpPort(), await freeUdpPort()];
   iwa = await launchIwa({
     mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
     // The last --enable-features wins: the harness's IWA features, plus Chromium 156's RFC 9220 client.
     args: ['--enable-features=IsolatedWebApps,IsolatedWebAppDevMode,EnableWebsocketsOverHttp3',
-      '--enable-quic', `--origin-to-force-quic-on=127.0.0.1:${port},127.0.0.1:${port2}`, `--ignore-certificate-errors-spki-list=${spki}`],
+      '--enable-quic', `--origin-to-force-quic-on=${[port, port2, ...pairPorts].map((p) => `127.0.0.1:${p}`).join(',')}`, `--ignore-certificate-errors-spki-list=${spki}`],
     timeoutMs: 120000,
   });
 });
@@ -102,6 +104,37 @@ test('IWA dedicated worker: createHttp3Server runs in a module worker and the pa
   assert.deepEqual(r.hello, [200, 'worker says hello w'], JSON.stringify(r));
   assert.deepEqual(r.protocols, ['h3'], JSON.stringify(r));
   assert.equal(r.closed, true);
+});
+
+test('IWA: two createHttp3Server instances in one page, different handlers and ports; one closed, the other keeps serving', async () => {
+  const app = '/t/h3_iwa_app.js';
+  const r = await iwa.call(app, 'twoServers', { ports: pairPorts, cert, key });
+  assert.deepEqual(r.ports, pairPorts, JSON.stringify(r));
+  assert.deepEqual(r.first, [200, 'first /a'], JSON.stringify(r));
+  assert.deepEqual(r.second, [200, 'second /b'], JSON.stringify(r));
+  assert.deepEqual(r.protocols, ['h3'], JSON.stringify(r));
+  // aioquic's HTTP/3 client reaches both servers in the page.
+  const py = (paths) => `
+import asyncio, sys
+sys.path.insert(0, ${JSON.stringify(path.join(root, 'tests/interop'))})
+from h3_peers import h3_connect
+async def get(port, p):
+    async with h3_connect("127.0.0.1", port) as c:
+        st, body = await c.request("GET", p)
+        return f"{st} {body.decode()}"
+async def main():
+    print("|".join([await get(port, p) for port, p in ${JSON.stringify(paths)}]))
+asyncio.run(asyncio.wait_for(main(), 60))
+`;
+  const both = await run('python3', ['-c', py([[pairPorts[0], '/py1'], [pairPorts[1], '/py2']])], { timeout: 90000 });
+  assert.equal(both.stdout.trim(), '200 first /py1|200 second /py2');
+  const c = await iwa.call(app, 'closeFirst', pairPorts);
+  assert.deepEqual(c.second, [200, 'second /after'], JSON.stringify(c));
+  assert.ok(typeof c.first === 'string', `the closed server answered: ${JSON.stringify(c)}`);
+  assert.deepEqual(c.secondAgain, [200, 'second /still'], JSON.stringify(c));
+  const after = await run('python3', ['-c', py([[pairPorts[1], '/py3']])], { timeout: 90000 });
+  assert.equal(after.stdout.trim(), '200 second /py3');
+  assert.equal(await iwa.call(app, 'closeSecond'), 'closed');
 });
 
 // Certificate and ticket-key storage (docs/JS_SERVERS.md): the default storage in an

@@ -98,3 +98,40 @@ export async function stop() {
   await server.close();
   return 'closed';
 }
+
+// Two servers in this one page (issue 10: several servers at once in one page), each its
+// own wasm instance with its own handler and port; one is closed while the other serves.
+const pair = {};
+const cors = { 'access-control-allow-origin': '*', 'timing-allow-origin': '*' };
+async function get(port, p) {
+  const r = await fetch(`https://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(20000) });
+  return [r.status, await r.text()];
+}
+
+export async function twoServers({ ports, cert, key }) {
+  const make = (name, port) => SocketIWA.createHttp3Server('127.0.0.1', {
+    port,
+    certificate: { cert, key },
+    fetch: (request) => new Response(`${name} ${new URL(request.url).pathname}`, { headers: cors }),
+  });
+  [pair.first, pair.second] = await Promise.all([make('first', ports[0]), make('second', ports[1])]);
+  const out = { ports: [pair.first.port, pair.second.port] };
+  [out.first, out.second] = await Promise.all([get(ports[0], '/a'), get(ports[1], '/b')]);
+  out.protocols = [...new Set(performance.getEntriesByType('resource')
+    .filter((e) => ports.some((p) => e.name.startsWith(`https://127.0.0.1:${p}/`))).map((e) => e.nextHopProtocol))];
+  return out;
+}
+
+export async function closeFirst(ports) {
+  await pair.first.close();
+  const out = { second: await get(ports[1], '/after') };
+  // Nothing listens there any more: a network error or the timeout, never an answer.
+  out.first = await fetch(`https://127.0.0.1:${ports[0]}/gone`, { signal: AbortSignal.timeout(8000) }).then((r) => r.status, (e) => e.name);
+  out.secondAgain = await get(ports[1], '/still');
+  return out;
+}
+
+export async function closeSecond() {
+  await pair.second.close();
+  return 'closed';
+}

@@ -21,8 +21,18 @@ impl Connection {
     /// With the credit gate on, the connection-level part is only recorded here and
     /// given back by [`release_credit`](Self::release_credit) as memory allows.
     pub fn consume(&mut self, id: i64, bytes: u64) {
+        self.consume_stream(id, bytes);
+        self.consume_connection(bytes);
+    }
+
+    /// The stream-level half of [`consume`](Self::consume): MAX_STREAM_DATA only.
+    pub fn consume_stream(&mut self, id: i64, bytes: u64) {
         // SAFETY: conn is valid.
         unsafe { n::ngtcp2_conn_extend_max_stream_offset(self.conn(), id, bytes) };
+    }
+
+    /// The connection-level half of [`consume`](Self::consume) (through the credit gate when on).
+    pub fn consume_connection(&mut self, bytes: u64) {
         match self.gate.as_mut() {
             Some(g) => g.owed += bytes,
             // SAFETY: conn is valid.

