@@ -7,59 +7,25 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from conftest import NODE26, ROOT, WASM_DIR
+from conftest import NODE26, ROOT
+from js_app import JsApp as _JsApp
 from h3_peers import STEP, bytes_pattern, control_frames, h3_connect
 
 APP = os.path.join(ROOT, "tests", "js_servers", "h3_app.mjs")
 
 
-class JsApp:
+class JsApp(_JsApp):
     def __init__(self):
-        if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_server.wasm")):
-            pytest.fail("the wasm server is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
-        self.proc = subprocess.Popen([NODE26, APP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.info = self.event("listening")
-        self.port = self.info["port"]
-
-    def event(self, name):
-        """The next stdout event called `name` (earlier events are kept in self.seen)."""
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"app ended before '{name}': {self.proc.stderr.read()}")
-            ev = json.loads(line)
-            if ev["event"] == name:
-                return ev
-            self.seen.append(ev)
-
-    seen: list = []
-
-    def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.write("close\n")
-            self.proc.stdin.flush()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__(APP)
 
 
 @pytest.fixture
 def app():
     a = JsApp()
-    a.seen = []
     yield a
     a.kill()
 

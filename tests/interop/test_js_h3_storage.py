@@ -20,50 +20,29 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from conftest import NODE26, ROOT, WASM_DIR, run_client
+from conftest import NODE26, ROOT, run_client
+from js_app import JsApp
 from h3_peers import h3_connect
 
 APP = os.path.join(ROOT, "tests", "js_servers", "h3_storage_app.mjs")
 FILES = ["cert.pem", "key.pem", "ticket.key"]
 
 
-class App:
+class App(JsApp):
     """One server process; `cfg` becomes the app's options (see the app's header)."""
 
     def __init__(self, home, **cfg):
-        if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_server.wasm")):
-            pytest.fail("the wasm server is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
-        env = dict(os.environ, HOME=str(home))
-        self.proc = subprocess.Popen([NODE26, APP, json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
-        self.seen = []
-        self.first = self.event("listening", "start_failed")
-        self.port = self.first.get("port")
+        super().__init__(APP, json.dumps(cfg), env=dict(os.environ, HOME=str(home)), ready=("listening", "start_failed"))
+        self.first = self.info
         self.hash = (self.first.get("hashes") or [None])[0]
-
-    def event(self, *names):
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"app ended before {names}: {self.proc.stderr.read()}")
-            ev = json.loads(line)
-            if ev["event"] in names:
-                return ev
-            self.seen.append(ev)
 
     def close(self):
         """close() on the server; waits for it (the storage is final then)."""
         if self.proc.poll() is None:
-            self.proc.stdin.write("close\n")
-            self.proc.stdin.flush()
+            self.send("close")
             self.event("closed")
             self.proc.wait(30)
         assert not [e for e in self.seen if e["event"] == "error"], self.seen
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture

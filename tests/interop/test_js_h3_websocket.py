@@ -13,44 +13,16 @@ import pytest
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from conftest import NODE26, ROOT, WASM_DIR
+from conftest import NODE26, ROOT
+from js_app import JsApp
 from h3_peers import STEP, h3_connect, status
 
 APP = os.path.join(ROOT, "tests", "js_servers", "h3_ws_app.mjs")
 
 
-class WsApp:
+class WsApp(JsApp):
     def __init__(self, *args):
-        if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_server.wasm")):
-            pytest.fail("the wasm server is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
-        self.seen = []
-        self.proc = subprocess.Popen([NODE26, APP, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.port = self.event("listening")["port"]
-
-    def event(self, name):
-        """The next stdout event called `name` (others are kept in self.seen)."""
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"app ended before '{name}': {self.proc.stderr.read()}")
-            ev = json.loads(line)
-            if ev["event"] == name:
-                return ev
-            self.seen.append(ev)
-
-    def events_until_closed(self):
-        """Closes the server; returns every event it printed (after 'listening')."""
-        self.proc.stdin.write("close\n")
-        self.proc.stdin.flush()
-        self.event("closed")
-        assert self.proc.wait(30) == 0
-        return self.seen
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__(APP, *args)
 
 
 @pytest.fixture

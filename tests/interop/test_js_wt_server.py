@@ -13,7 +13,8 @@ import pytest
 from aioquic.asyncio import connect
 from aioquic.quic.events import StopSendingReceived
 
-from conftest import NODE26, ROOT, WASM_DIR
+from conftest import NODE26, ROOT
+from js_app import JsApp
 from h3_peers import STEP, H3Client, bytes_pattern, close_capsule, config
 
 APP = os.path.join(ROOT, "tests", "js_servers", "wt_app.mjs")
@@ -43,41 +44,14 @@ def wt_connect(port: int):
     return connect("127.0.0.1", port, configuration=config(), create_protocol=Client)
 
 
-class App:
+class App(JsApp):
+    reuse_seen = True
+
     def __init__(self, script=APP):
-        if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_server.wasm")):
-            pytest.fail("the wasm server is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
-        self.proc = subprocess.Popen([NODE26, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.seen = []
-        self.info = self.event("listening")
-        self.port = self.info["port"]
+        super().__init__(script)
 
     def event(self, name, pred=lambda ev: True, timeout=STEP * 3):
-        """The next stdout event called `name` matching `pred` (others are kept in self.seen)."""
-        for i, ev in enumerate(self.seen):
-            if ev["event"] == name and pred(ev):
-                return self.seen.pop(i)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"app ended before '{name}': {self.proc.stderr.read()}")
-            ev = json.loads(line)
-            if ev["event"] == name and pred(ev):
-                return ev
-            self.seen.append(ev)
-        raise AssertionError(f"no '{name}' event; seen {self.seen}")
-
-    def command(self, cmd, reply):
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        return self.event(reply)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        return super().event(name, pred=pred, timeout=timeout)
 
 
 @pytest.fixture
