@@ -22,6 +22,8 @@ async function misuse(): Promise<void> {
   const h3 = await SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response('') });
   h3.on('error', (err) => console.log(err.cod)); // error: misspelled error field
   h3.on('eror', () => {}); // error: misspelled event name
+  const qs = await SocketIWA.createQuicServer('127.0.0.1', { alpn: ['x'] });
+  qs.on('connection', (conn) => console.log(conn.apln)); // error: misspelled connection field
   const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' });
   server.on('connection', (conn) => conn.emitWithAck('x')); // error: a WebSocket connection is not a Socket.IO socket
 }
