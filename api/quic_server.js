@@ -12,8 +12,10 @@ import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
 import { Http3Server, describe, requireJspi, validateCertificate } from './h3_server.js';
 import { validateStorage } from './server_storage.js';
-import { SessionState, sessionsBridge } from './wt_session.js';
+import { EV_GONE, SessionState, sessionsBridge } from './wt_session.js';
 
+/** EV_ESTABLISHED (src/app/js_wt.rs): the handshake completed. */
+const EV_ESTABLISHED = 10;
 /** CT_CLOSE_QUIC (src/app/js_wt.rs): u64 application error code, reason. */
 const CT_CLOSE_QUIC = 7;
 /** Application error code a connection gets when its 'connection' listener throws (docs/JS_SERVERS.md). */
@@ -53,8 +55,8 @@ export class QuicConnection {
     this.remoteAddress = remoteAddress;
     /** @type {number} */
     this.remotePort = remotePort;
-    /** Resolves once the connection is established (it is, when the listener runs). */
-    this.ready = Promise.resolve();
+    /** Resolves once the handshake completed (it has, when the 'connection' listener runs). */
+    this.ready = state.established;
     /** Resolves { closeCode, reason } when the connection closes (either side, or server.close()); rejects (code) when it is lost otherwise. */
     this.closed = state.closed;
     this.datagrams = state.datagrams;
@@ -119,10 +121,25 @@ export class QuicServer extends Http3Server {
       const { alpn, peer } = decodeQuicHead(head);
       const m = /^\[?(.*?)\]?:(\d+)$/.exec(peer);
       const state = new SessionState(bridge, key, QUIC_FLAVOUR);
+      state.established = new Promise((resolve, reject) => { state.resolveReady = resolve; state.rejectReady = reject; });
+      state.established.catch(() => {});
       bridge.sessions.set(key, state);
-      const conn = new QuicConnection(state, { alpn, remoteAddress: m ? m[1] : peer, remotePort: m ? Number(m[2]) : 0 });
-      queueMicrotask(() => this.#dispatch(conn, state));
+      state.conn = new QuicConnection(state, { alpn, remoteAddress: m ? m[1] : peer, remotePort: m ? Number(m[2]) : 0 });
       return true;
+    };
+    // 'connection' fires when the handshake completed (EV_ESTABLISHED); 0-RTT streams wait in the incoming queues until then.
+    const event = bridge.event;
+    bridge.event = (key, kind, stream, bytes, code) => {
+      const state = bridge.sessions.get(key);
+      if (kind === EV_ESTABLISHED) {
+        if (state && !state.done) {
+          state.resolveReady();
+          queueMicrotask(() => this.#dispatch(state.conn, state));
+        }
+        return;
+      }
+      event(key, kind, stream, bytes, code);
+      if (state && (state.done || kind === EV_GONE)) state.rejectReady(state.closedError('the QUIC connection closed before its handshake completed'));
     };
     return bridge;
   }

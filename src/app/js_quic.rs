@@ -8,7 +8,7 @@
 //! the connection's CONNECTION_CLOSE as the close) and how the connection starts
 //! (`sjs_quic_accept` with the negotiated ALPN and the peer's address).
 
-use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface};
+use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface, EV_ESTABLISHED};
 use super::ConnectionApp;
 use crate::quic::{Connection, Event};
 
@@ -80,12 +80,14 @@ pub struct JsQuicApp<B: JsWtBridge> {
     h: Option<JsWtHandler<B>>,
     /// The end of the connection was reported to JavaScript.
     reported: bool,
+    /// The handshake's completion was reported (JavaScript dispatches 'connection' then).
+    established: bool,
 }
 
 impl<B: JsWtBridge> JsQuicApp<B> {
     /// `accept(head)` tells JavaScript of the connection and returns its handler.
     pub fn new(accept: Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>) -> Self {
-        JsQuicApp { make: Some(accept), h: None, reported: false }
+        JsQuicApp { make: Some(accept), h: None, reported: false, established: false }
     }
 
     fn handler(&mut self, conn: &Connection) -> &mut JsWtHandler<B> {
@@ -137,6 +139,11 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
         }
         self.handler(conn);
         let h = self.h.as_mut().expect("made above");
+        if !self.established && conn.handshake_completed() {
+            // Before this, a close would travel as a transport APPLICATION_ERROR without code or reason.
+            self.established = true;
+            h.notify(EV_ESTABLISHED);
+        }
         h.on_tick(&mut QuicSurface { conn, now });
         if !conn.is_open() {
             self.report_close(conn, now);

@@ -34,6 +34,8 @@ pub const EV_OPENED: i32 = 7;
 pub const EV_OPEN_FAILED: i32 = 8;
 /// The handler is gone (connection closed or session torn down).
 pub const EV_GONE: i32 = 9;
+/// A raw QUIC connection's handshake completed (createQuicServer's 'connection' fires then; `super::js_quic`).
+pub const EV_ESTABLISHED: i32 = 10;
 
 /// Control records (JavaScript -> Rust, pulled with stream -1), first byte.
 pub const CT_OPEN: u8 = 1;
@@ -212,6 +214,11 @@ impl<B: JsWtBridge> Drop for JsWtHandler<B> {
 
 /// The event and tick logic, on any [`StreamSurface`] (a WebTransport session or a QUIC connection).
 impl<B: JsWtBridge> JsWtHandler<B> {
+    /// An event that carries no stream or bytes (EV_ESTABLISHED).
+    pub fn notify(&mut self, kind: i32) {
+        self.bridge.event(self.key, kind, -1, &[], 0);
+    }
+
     pub fn on_datagram(&mut self, data: &[u8]) {
         self.bridge.event(self.key, EV_DATAGRAM, -1, data, 0);
     }

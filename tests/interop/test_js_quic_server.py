@@ -13,6 +13,7 @@ import pytest
 from aioquic.asyncio import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import (ConnectionTerminated, DatagramFrameReceived, StopSendingReceived,
                                  StreamDataReceived, StreamReset)
 
@@ -43,7 +44,7 @@ class App:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
-                raise AssertionError(f"app ended before '{name}': {self.proc.stderr.read()}")
+                raise AssertionError(f"app ended before '{name}' (seen {self.seen}): {self.proc.stderr.read()}")
             ev = json.loads(line)
             if ev["event"] == name and pred(ev):
                 return ev
@@ -125,6 +126,20 @@ def quic(port, alpns):
     return connect("127.0.0.1", port, configuration=config(alpns), create_protocol=Peer)
 
 
+async def raw_peer(port, alpns):
+    """A client that does not wait for the handshake (connect() raises when the server closes during it)."""
+    loop = asyncio.get_running_loop()
+    _, proto = await loop.create_datagram_endpoint(lambda: Peer(QuicConnection(configuration=config(alpns))),
+                                                   remote_addr=("127.0.0.1", port))
+    proto.connect(("127.0.0.1", port))
+    return proto
+
+
+async def wait_event(app, *a, **k):
+    """app.event off the event loop: aioquic's client must keep running (it finishes its handshake there)."""
+    return await asyncio.to_thread(app.event, *a, **k)
+
+
 def run(coro, timeout=120):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
@@ -138,7 +153,7 @@ def test_bad_arguments(app):
         got = app.bad[name]
         assert got != "resolved", name
         assert got["type"] == "TypeError" and got["code"] == code, (name, got)
-    assert app.info["alpn"] == ["myproto", "ctl"]
+    assert app.info["alpn"] == ["myproto", "ctl", "boom"]
 
 
 def test_echo_streams_datagrams(app):
@@ -148,7 +163,7 @@ def test_echo_streams_datagrams(app):
     async def go():
         async with quic(app.port, ["myproto"]) as c:
             assert c._quic.tls.alpn_negotiated == "myproto"
-            ev = app.event("connection")
+            ev = await wait_event(app, "connection")
             assert ev["alpn"] == "myproto" and ev["remoteAddress"] == "127.0.0.1"
             assert ev["remotePort"] == c._transport.get_extra_info("sockname")[1]
             for i in range(20):
@@ -176,7 +191,7 @@ def test_echo_streams_datagrams(app):
             await c.until(lambda: len(c.datagrams) >= 18, "datagram echoes")
             assert set(c.datagrams) <= {f"datagram {i}".encode() for i in range(20)}
             c.close(error_code=9, reason_phrase="done")
-        ev = app.event("conn_closed", lambda e: e["alpn"] == "myproto")
+        ev = await wait_event(app, "conn_closed", lambda e: e["alpn"] == "myproto")
         assert ev["closeCode"] == 9 and ev["reason"] == "done"
         assert app.command("stats", "stats")["echoed"] >= 1000
 
@@ -189,12 +204,7 @@ def test_wrong_alpn_refused(app):
     before = app.command("stats", "stats")["connections"]
 
     async def go():
-        cfg = config(["h3", "echo"])
-        loop = asyncio.get_running_loop()
-        from aioquic.quic.connection import QuicConnection
-        _, proto = await loop.create_datagram_endpoint(lambda: Peer(QuicConnection(configuration=cfg)),
-                                                       remote_addr=("127.0.0.1", app.port))
-        proto.connect(("127.0.0.1", app.port))
+        proto = await raw_peer(app.port, ["h3", "echo"])
         await proto.until(lambda: proto.terminated is not None, "the refusal")
         assert proto.terminated.error_code == NO_APPLICATION_PROTOCOL, proto.terminated
         proto._transport.close()
@@ -212,24 +222,24 @@ def test_codes_open_and_close(app):
     async def go():
         async with quic(app.port, ["nope", "ctl"]) as c:
             assert c._quic.tls.alpn_negotiated == "ctl"
-            assert app.event("connection")["alpn"] == "ctl"
+            assert (await wait_event(app, "connection"))["alpn"] == "ctl"
             s = c.bidi()
             c.send(s, b"reset\n")
             await c.until(lambda: s in c.resets and s in c.stops, "RESET_STREAM and STOP_SENDING")
             assert c.resets[s] == 42 and c.stops[s] == 43
             r = c.bidi()
             c.send(r, b"read\n")
-            app.event("command", lambda e: e["cmd"] == "read")
+            await wait_event(app, "command", lambda e: e["cmd"] == "read")
             c._quic.reset_stream(r, 5)
             c.transmit()
-            ev = app.event("read_error")
+            ev = await wait_event(app, "read_error")
             assert ev["code"] == "ERR_QUIC_STREAM_RESET" and ev["streamErrorCode"] == 5 and ev["source"] == "stream"
             w = c.bidi()
             c.send(w, b"write\n")
             await c.until(lambda: len(c.data.get(w, b"")) > 0, "the server writing")
             c._quic.stop_stream(w, 6)
             c.transmit()
-            ev = app.event("write_error")
+            ev = await wait_event(app, "write_error")
             assert ev["code"] == "ERR_QUIC_STREAM_STOPPED" and ev["streamErrorCode"] == 6
             await c.until(lambda: w in c.resets, "RESET_STREAM answering STOP_SENDING")
             assert c.resets[w] == 6
@@ -239,13 +249,35 @@ def test_codes_open_and_close(app):
             k = [k for k in c.data if k & 3 == 1][0]
             assert bytes(c.data[k]) == b"hello from the server"
             c.send(k, b"answered", end=True)
-            assert app.event("opened_answer")["text"] == "answered"
+            assert (await wait_event(app, "opened_answer"))["text"] == "answered"
             x = c.bidi()
             c.send(x, b"close\n")
             await c.until(lambda: c.terminated is not None, "CONNECTION_CLOSE")
             assert c.terminated.error_code == 7 and c.terminated.reason_phrase == "bye"
-        ev = app.event("conn_closed", lambda e: e["alpn"] == "ctl")
+        ev = await wait_event(app, "conn_closed", lambda e: e["alpn"] == "ctl")
         assert ev["closeCode"] == 7 and ev["reason"] == "bye"
+
+    run(go())
+
+
+def test_throwing_listener(app):
+    """A 'connection' listener that throws: CONNECTION_CLOSE(1, 'internal error'), an ERR_HANDLER_THREW
+    error event, and the server keeps serving (a myproto connection echoes after it)."""
+
+    async def go():
+        c = await raw_peer(app.port, ["boom"])
+        await c.until(lambda: c.terminated is not None, "CONNECTION_CLOSE")
+        assert c.terminated.error_code == 1 and c.terminated.reason_phrase == "internal error"
+        c._transport.close()
+        await wait_event(app, "connection", lambda e: e["alpn"] == "boom")
+        ev = await wait_event(app, "server_error")
+        assert ev["code"] == "ERR_HANDLER_THREW" and "boom listener" in ev["message"]
+        async with quic(app.port, ["myproto"]) as c:
+            s = c.bidi()
+            c.send(s, b"still serving", end=True)
+            await c.until(lambda: s in c.ended, "the echo")
+            assert bytes(c.data[s]) == b"still serving"
+            await wait_event(app, "connection", lambda e: e["alpn"] == "myproto")
 
     run(go())
 
@@ -255,14 +287,15 @@ def test_server_close(app):
 
     async def go():
         async with quic(app.port, ["myproto"]) as c:
-            app.event("connection")
+            port = c._transport.get_extra_info("sockname")[1]
+            await wait_event(app, "connection", lambda e: e["remotePort"] == port)
             app.proc.stdin.write("close\n")
             app.proc.stdin.flush()
             await c.until(lambda: c.terminated is not None, "CONNECTION_CLOSE")
             assert c.terminated.error_code == 0
-        ev = app.event("conn_closed")
-        assert ev["closeCode"] == 0
-        app.event("closed")
+        ev = await wait_event(app, "conn_closed", lambda e: e["reason"] == "server closing")
+        assert ev["closeCode"] == 0 and ev["alpn"] == "myproto"
+        await wait_event(app, "closed")
         assert app.proc.wait(STEP) == 0
 
     run(go())

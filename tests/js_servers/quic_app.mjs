@@ -5,11 +5,12 @@
 // ALPN 'myproto': the echo app (bidi streams on themselves, each uni stream on a new
 // server uni stream, datagrams back). ALPN 'ctl': each bidi stream's first line is a
 // command: reset (abort 42 / cancel 43), read (read until an error), write (write until
-// an error), open (the server opens a bidi stream), close (close 7 'bye'), throw.
+// an error), open (the server opens a bidi stream), close (close 7 'bye'). ALPN 'boom':
+// the 'connection' listener throws.
 import SocketIWA from '../../api/direct_sockets_api.js';
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const err = (e) => ({ name: e && e.name, code: e && e.code, source: e && e.source, streamErrorCode: e && e.streamErrorCode });
+const err = (e) => ({ name: e && e.name, message: e && e.message, code: e && e.code, source: e && e.source, streamErrorCode: e && e.streamErrorCode });
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -40,7 +41,7 @@ for (const [name, host, opts] of [
 }
 out({ event: 'bad_args', bad });
 
-const server = await SocketIWA.createQuicServer('127.0.0.1', { port: 0, alpn: ['myproto', 'ctl'], storage: false });
+const server = await SocketIWA.createQuicServer('127.0.0.1', { port: 0, alpn: ['myproto', 'ctl', 'boom'], storage: false });
 server.on('error', (e) => out({ event: 'server_error', code: e.code, message: e.message }));
 let echoed = 0;
 let connections = 0;
@@ -100,6 +101,7 @@ server.on('connection', (conn) => {
   connections++;
   out({ event: 'connection', alpn: conn.alpn, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort });
   conn.closed.then((r) => out({ event: 'conn_closed', alpn: conn.alpn, ...r }), (e) => out({ event: 'conn_lost', ...err(e) }));
+  if (conn.alpn === 'boom') throw new Error('boom listener');
   if (conn.alpn === 'myproto') echo(conn);
   else forEach(conn.incomingBidirectionalStreams, (s) => { command(conn, s).catch((e) => out({ event: 'command_error', ...err(e) })); });
 });
