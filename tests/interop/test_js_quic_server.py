@@ -260,6 +260,35 @@ def test_codes_open_and_close(app):
     run(go())
 
 
+def test_never_read_is_held(app):
+    """A stream the app never reads: 16 MB offered, the server grants no more than its windows
+    (connection credit only as JavaScript reads), and another connection is served meanwhile.
+    The bound (6 MiB) is several times the server's initial windows, so timing cannot flip it."""
+
+    async def go():
+        async with quic(app.port, ["ctl"]) as c:
+            s = c.bidi()
+            c.send(s, b"hold\n")
+            await wait_event(app, "command", lambda e: e["cmd"] == "hold")
+            chunk = bytes(65536)
+            for _ in range(256):
+                c._quic.send_stream_data(s, chunk)
+            c.transmit()
+            await asyncio.sleep(2.0)  # lets every grant the server would make arrive (loopback: milliseconds)
+            used = c._quic._remote_max_data_used
+            async with quic(app.port, ["myproto"]) as d:
+                e = d.bidi()
+                d.send(e, b"served meanwhile", end=True)
+                await d.until(lambda: e in d.ended, "the other connection's echo")
+                assert bytes(d.data[e]) == b"served meanwhile"
+            await asyncio.sleep(1.0)
+            assert c._quic._remote_max_data_used == used, "the held stream kept being credited"
+            assert used <= 6 * 1024 * 1024, f"{used} bytes got through to a reader that never reads"
+            print(f"never-read stream: {used} of 16777216 bytes got through")
+
+    run(go())
+
+
 def test_throwing_listener(app):
     """A 'connection' listener that throws: CONNECTION_CLOSE(1, 'internal error'), an ERR_HANDLER_THREW
     error event, and the server keeps serving (a myproto connection echoes after it)."""

@@ -5,7 +5,8 @@
 // ALPN 'myproto': the echo app (bidi streams on themselves, each uni stream on a new
 // server uni stream, datagrams back). ALPN 'ctl': each bidi stream's first line is a
 // command: reset (abort 42 / cancel 43), read (read until an error), write (write until
-// an error), open (the server opens a bidi stream), close (close 7 'bye'). ALPN 'boom':
+// an error), open (the server opens a bidi stream), close (close 7 'bye'), hold (never read).
+// ALPN 'boom':
 // the 'connection' listener throws.
 import SocketIWA from '../../api/direct_sockets_api.js';
 
@@ -91,6 +92,8 @@ async function command(conn, { readable, writable }) {
     case 'close':
       conn.close({ closeCode: 7, reason: 'bye' });
       return;
+    case 'hold':
+      return; // never reads: QUIC flow control must hold the peer (credit only as JavaScript reads)
     default:
       await writer.write(enc.encode(`unknown ${cmd}`));
       await writer.close();
