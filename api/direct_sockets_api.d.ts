@@ -636,6 +636,66 @@ export declare class Http3Server extends Emitter<Http3ServerEvents> {
 
 export declare function createHttp3Server(host: string, options: Http3ServerOptions): Promise<Http3Server>;
 
+/** Options of createQuicServer (docs/JS_SERVERS.md, "Raw QUIC servers"). */
+export interface QuicServerOptions {
+  /** UDP port; 0 (default) = ephemeral, `server.port` tells which. */
+  port?: number;
+  /** ALPN protocols offered, preference order: 1-255 bytes each, no ',' and no duplicates. A client offering none is refused (TLS alert 120). */
+  alpn: string[];
+  /** As Http3ServerOptions.certificate. */
+  certificate?: { cert: string; key: string };
+  /** As Http3ServerOptions.storage. */
+  storage?: false | string;
+  /** For tests: as Http3ServerOptions.renewBefore. */
+  renewBefore?: number;
+  /** As Http3ServerOptions.wasmDir. */
+  wasmDir?: string | URL;
+}
+
+export interface QuicServerEvents {
+  /** A client connected with one of the listed ALPNs. A throwing listener closes the connection (application error 1, 'internal error'). */
+  connection(conn: QuicConnection): void | Promise<void>;
+  /** A 'connection' listener threw (ERR_HANDLER_THREW), or the server's loop died (ERR_SERVER_CRASHED). */
+  error(err: SocketIWAError): void;
+  /** The certificate was renewed: these are the new `certificateHashes`. */
+  certificate(hashes: { algorithm: 'sha-256'; value: Uint8Array }[]): void;
+  close(): void;
+}
+
+/** One raw QUIC connection (no HTTP/3): a WebTransport session's surface on the whole connection, plus `alpn`.
+ *  Stream errors are WebTransportErrors with codes ERR_QUIC_STREAM_RESET / ERR_QUIC_STREAM_STOPPED /
+ *  ERR_QUIC_CONNECTION_CLOSED / ERR_QUIC_STREAM_LIMIT / ECONNRESET; `streamErrorCode` is the QUIC application code as sent. */
+export interface QuicConnection {
+  /** The negotiated ALPN protocol. */
+  readonly alpn: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly ready: Promise<void>;
+  /** Resolves with the CONNECTION_CLOSE's code and reason (either side's; 0 'server closing' on server.close()); rejects (ECONNRESET) when lost otherwise. */
+  readonly closed: Promise<WebTransportCloseInfo>;
+  readonly datagrams: WebTransportDatagrams;
+  readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidiStream>;
+  readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
+  createBidirectionalStream(): Promise<WebTransportBidiStream>;
+  createUnidirectionalStream(): Promise<WritableStream<Uint8Array | ArrayBufferView | ArrayBuffer>>;
+  /** CONNECTION_CLOSE with application error `closeCode` (0..2^53-1) and `reason` (cut to 1024 bytes). */
+  close(info?: Partial<WebTransportCloseInfo>): void;
+}
+
+/** A raw QUIC server backed by the wasm stack (`createQuicServer`). */
+export declare class QuicServer extends Emitter<QuicServerEvents> {
+  private constructor();
+  readonly port: number;
+  readonly address: string;
+  /** The ALPN protocols offered. */
+  readonly alpn: string[];
+  readonly certificateHashes: { algorithm: 'sha-256'; value: Uint8Array }[];
+  /** Closes every connection (CONNECTION_CLOSE, NO_ERROR); resolves once stopped. */
+  close(): Promise<void>;
+}
+
+export declare function createQuicServer(host: string, options: QuicServerOptions): Promise<QuicServer>;
+
 export interface PermissionsReport {
   runtime: 'browser' | 'node';
   isolatedContext: boolean;
@@ -675,6 +735,7 @@ export interface SocketIWANamespace {
   createTCP: typeof createTCP;
   createTCPServer: typeof createTCPServer;
   createHttp3Server: typeof createHttp3Server;
+  createQuicServer: typeof createQuicServer;
   createMulticastSocket: typeof createMulticastSocket;
   createMulticastController: typeof createMulticastController;
   permissions: Permissions;

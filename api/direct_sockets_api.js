@@ -17,6 +17,7 @@ import { ServerSocket, Namespace } from './socketio.js';
 import { RawTCPConnection } from './raw.js';
 import { createHttp3Server, Http3Server } from './h3_server.js';
 import { WebTransportError } from './quic_streams.js';
+import { createQuicServer, QuicServer } from './quic_server.js';
 
 /** Package version. */
 export const VERSION = '0.1.0';
@@ -29,6 +30,7 @@ const SocketIWA = Object.freeze({
   createTCP,
   createTCPServer,
   createHttp3Server,
+  createQuicServer,
   createMulticastSocket,
   createMulticastController,
   permissions,
@@ -39,7 +41,7 @@ const SocketIWA = Object.freeze({
 });
 
 export {
-  createUDP, createTCP, createTCPServer, createHttp3Server, Http3Server, createMulticastSocket, createMulticastController,
+  createUDP, createTCP, createTCPServer, createHttp3Server, Http3Server, createQuicServer, QuicServer, createMulticastSocket, createMulticastController,
   permissions, assertPermissions, FEATURES, PROTOCOLS, SocketIWAError, WebTransportError, Emitter,
   UDPConnection, TCPServer, WebSocketConnection, SocketIOClient, ServerSocket, Namespace, RawTCPConnection,
   CONNECTING, OPEN, CLOSING, CLOSED,

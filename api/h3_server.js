@@ -74,7 +74,7 @@ async function ensureDirectSockets() {
   ds.install(globalThis);
 }
 
-function describe(v) {
+export function describe(v) {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null || typeof v !== 'object') return String(v);
   return Object.prototype.toString.call(v);
@@ -177,7 +177,7 @@ export class Http3Server extends Emitter {
       },
     });
     const addr = ipFamily(this.#host) === 6 ? `[${this.#host}]:${port}` : `${this.#host}:${port}`;
-    const args = ['--js-handler', '--json', '--listen', addr];
+    const args = [...this._modeArgs(), '--json', '--listen', addr];
     args.push(...await this.#store.stage(this.#mod.FS, certificate));
     this.#main = this.#mod.runMain(args);
     const ended = this.#main.then((status) => ({ status }), (error) => ({ status: 134, error }));
@@ -187,7 +187,7 @@ export class Http3Server extends Emitter {
       const stored = this.#store.mapStartError(text);
       if (stored) throw stored;
       const code = /in use/i.test(text) ? 'EADDRINUSE' : /permission|not allowed/i.test(text) ? 'EACCES' : 'ERR_SERVER_START';
-      throw new SocketIWAError(code, `createHttp3Server: ${text}`, first.error ? { cause: first.error } : {});
+      throw new SocketIWAError(code, `${this._apiName}: ${text}`, first.error ? { cause: first.error } : {});
     }
     const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(first.addr);
     this.address = m ? m[1] : this.#host;
@@ -202,7 +202,7 @@ export class Http3Server extends Emitter {
       // The anti-replay records of connections that made no request.
       await this.#store.replayGate(this.#mod.FS, (e) => this.emit('error', e));
       for (const c of this.#conns.keys()) this.#connClosed(c);
-      if (r.error && !this.#stopping) this.emit('error', new SocketIWAError('ERR_SERVER_CRASHED', `HTTP/3 server stopped: ${r.error}`, { cause: r.error }));
+      if (r.error && !this.#stopping) this.emit('error', new SocketIWAError('ERR_SERVER_CRASHED', `${this._kind} server stopped: ${r.error}`, { cause: r.error }));
       this.emit('close');
       return r.status;
     });
@@ -217,6 +217,16 @@ export class Http3Server extends Emitter {
     }
     return this;
   }
+
+  // Hooks for a server of another kind on the same start-up (api/quic_server.js: createQuicServer).
+  /** @internal the program's mode flags */
+  _modeArgs() { return ['--js-handler']; }
+  /** @internal the object the session imports (libjs_wt.js) reach */
+  _sessionsBridge(interrupt) { return wtBridge(this, interrupt); }
+  /** @internal for messages */
+  get _apiName() { return 'createHttp3Server'; }
+  /** @internal for messages */
+  get _kind() { return 'HTTP/3'; }
 
   /** GOAWAY on every connection, then close; resolves when the server has stopped. */
   async close() {
@@ -348,7 +358,7 @@ export class Http3Server extends Emitter {
         return n;
       },
       // WebTransport sessions (server.on('webtransport')): api/wt_session.js, libjs_wt.js.
-      wt: wtBridge(this, () => this.#interrupt()),
+      wt: this._sessionsBridge(() => this.#interrupt()),
       control: (clearWoken) => {
         const bits = (this.#woken ? 1 : 0) | (this.#stopping ? 2 : 0) | (this.#renewWanted ? 4 : 0);
         if (clearWoken) { this.#woken = false; this.#renewWanted = false; }
@@ -603,6 +613,21 @@ export class Http3Server extends Emitter {
  *           wasmDir?: string | URL }} options
  * @returns {Promise<Http3Server>}
  */
+/** Checks `options.certificate` (undefined or { cert, key } PEM strings); `api` names the caller in the message. */
+export function validateCertificate(cert, api) {
+  if (cert !== undefined && (cert === null || typeof cert !== 'object' || typeof cert.cert !== 'string' || typeof cert.key !== 'string' ||
+      !cert.cert.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(cert.key))) {
+    throw argError(`${api}: options.certificate must be { cert, key } PEM strings (a CERTIFICATE and a PRIVATE KEY).`, 'ERR_INVALID_ARG_VALUE');
+  }
+}
+
+/** Throws ENOTSUP without JSPI. */
+export function requireJspi(api) {
+  if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function') {
+    throw new SocketIWAError('ENOTSUP', `${api}: this runtime has no JSPI (WebAssembly.Suspending); use Chromium 137+ or Node 26`);
+  }
+}
+
 export async function createHttp3Server(host, options) {
   if (host === 'localhost') host = '127.0.0.1';
   if (!ipFamily(host)) throw argError(`createHttp3Server: host must be an IP address literal or 'localhost', got ${describe(host)}.`, 'ERR_INVALID_IP_ADDRESS');
@@ -610,14 +635,9 @@ export async function createHttp3Server(host, options) {
   const port = validatePort(options.port ?? 0, 'port', { allowZero: true });
   if (typeof options.fetch !== 'function') throw argError(`createHttp3Server: options.fetch must be a function (request) => Response, got ${describe(options.fetch)}.`, 'ERR_INVALID_ARG_TYPE');
   const cert = options.certificate;
-  if (cert !== undefined && (cert === null || typeof cert !== 'object' || typeof cert.cert !== 'string' || typeof cert.key !== 'string' ||
-      !cert.cert.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(cert.key))) {
-    throw argError('createHttp3Server: options.certificate must be { cert, key } PEM strings (a CERTIFICATE and a PRIVATE KEY).', 'ERR_INVALID_ARG_VALUE');
-  }
+  validateCertificate(cert, 'createHttp3Server');
   validateStorage(options.storage, 'createHttp3Server');
-  if (typeof WebAssembly.Suspending !== 'function' || typeof WebAssembly.promising !== 'function') {
-    throw new SocketIWAError('ENOTSUP', 'createHttp3Server: this runtime has no JSPI (WebAssembly.Suspending); use Chromium 137+ or Node 26');
-  }
+  requireJspi('createHttp3Server');
   const server = new Http3Server(host, options.fetch, websocketOptions(options.websocket));
   return server._start({ port, certificate: cert, wasmDir: options.wasmDir, storage: options.storage, renewBefore: options.renewBefore });
 }

@@ -12,7 +12,8 @@ import { decodeHead } from './h3_head.js';
 
 /** Events (src/app/js_wt.rs EV_*). */
 const EV_DATA = 1, EV_FIN = 2, EV_RESET = 3, EV_STOP_SENDING = 4, EV_DATAGRAM = 5, EV_CLOSED = 6,
-  EV_OPENED = 7, EV_OPEN_FAILED = 8, EV_GONE = 9;
+  EV_OPENED = 7, EV_OPEN_FAILED = 8;
+export const EV_GONE = 9;
 /** Control records (src/app/js_wt.rs CT_*). */
 const CT_OPEN = 1, CT_DATAGRAM = 2, CT_CREDIT = 3, CT_RESET = 4, CT_STOP = 5, CT_CLOSE = 6;
 
@@ -47,9 +48,22 @@ function streamRecord(kind, id, value) {
   return b;
 }
 
-function sessionClosedError(message) {
-  return new WebTransportError('ERR_WT_SESSION_CLOSED', message, { source: 'session' });
-}
+/** A WebTransport session's flavour of SessionState (api/quic_server.js has the raw QUIC one). */
+const WT_FLAVOUR = {
+  what: 'WebTransport session',
+  stream: 'WebTransport stream',
+  codes: { reset: 'ERR_WT_STREAM_RESET', stopped: 'ERR_WT_STREAM_STOPPED', closed: 'ERR_WT_SESSION_CLOSED', limit: 'ERR_WT_STREAM_LIMIT' },
+  toWire: wtToH3,
+  fromWire: h3ToWt,
+  /** CT_CLOSE: u32 code, reason (at most 1024 bytes, already cut). */
+  closeRecord(closeCode, r) {
+    const rec = new Uint8Array(5 + r.length);
+    rec[0] = CT_CLOSE;
+    new DataView(rec.buffer).setUint32(1, closeCode, true);
+    rec.set(r, 5);
+    return rec;
+  },
+};
 
 /**
  * A WebTransport session a client opened on this server (Extended CONNECT,
@@ -91,11 +105,16 @@ export class WebTransportSession {
   }
 }
 
-/** The JavaScript state of one session (the owner its streams act through). */
-class SessionState {
-  constructor(bridge, key) {
+/**
+ * The JavaScript state of one session (the owner its streams act through). Also a raw
+ * QUIC connection's (api/quic_server.js), with another `flavour`: codes on the wire,
+ * error codes and messages, the close record.
+ */
+export class SessionState {
+  constructor(bridge, key, flavour = WT_FLAVOUR) {
     this.bridge = bridge;
     this.key = key;
+    this.fl = flavour;
     this.streams = new Map();
     this.readySet = new Set();
     this.credits = new Map();
@@ -120,8 +139,8 @@ class SessionState {
     this.mark();
   }
   ready(id) { this.readySet.add(id); this.mark(); }
-  reset(id, code) { this.readySet.delete(id); this.ctl.push(streamRecord(CT_RESET, id, wtToH3(code))); this.mark(); }
-  stopSending(id, code) { this.ctl.push(streamRecord(CT_STOP, id, wtToH3(code))); this.mark(); }
+  reset(id, code) { this.readySet.delete(id); this.ctl.push(streamRecord(CT_RESET, id, this.fl.toWire(code))); this.mark(); }
+  stopSending(id, code) { this.ctl.push(streamRecord(CT_STOP, id, this.fl.toWire(code))); this.mark(); }
   forget(id) { this.streams.delete(id); this.readySet.delete(id); }
   wake() { this.mark(); }
 
@@ -131,8 +150,12 @@ class SessionState {
     this.bridge.interrupt();
   }
 
+  closedError(message) {
+    return new WebTransportError(this.fl.codes.closed, message, { source: 'session' });
+  }
+
   open(uni) {
-    if (this.done) return Promise.reject(sessionClosedError('the WebTransport session is closed'));
+    if (this.done) return Promise.reject(this.closedError(`the ${this.fl.what} is closed`));
     const token = this.nextToken++;
     const rec = new Uint8Array(6);
     rec[0] = CT_OPEN;
@@ -147,13 +170,9 @@ class SessionState {
     if (this.done) return;
     let r = enc.encode(reason);
     if (r.length > 1024) r = r.subarray(0, 1024);
-    const rec = new Uint8Array(5 + r.length);
-    rec[0] = CT_CLOSE;
-    new DataView(rec.buffer).setUint32(1, closeCode, true);
-    rec.set(r, 5);
-    this.closeRecord = rec;
+    this.closeRecord = this.fl.closeRecord(closeCode, r);
     this.mark();
-    this.finish(sessionClosedError('the WebTransport session was closed'), true);
+    this.finish(this.closedError(`the ${this.fl.what} was closed`), true);
     this.resolveClosed({ closeCode, reason: utf8.decode(r) });
   }
 
@@ -206,20 +225,20 @@ class SessionState {
         return;
       }
       case EV_RESET:
-        this.streams.get(id)?.onReset(new WebTransportError('ERR_WT_STREAM_RESET', `the peer reset WebTransport stream ${id}`,
-          { source: 'stream', streamErrorCode: h3ToWt(code) }));
+        this.streams.get(id)?.onReset(new WebTransportError(this.fl.codes.reset, `the peer reset ${this.fl.stream} ${id}`,
+          { source: 'stream', streamErrorCode: this.fl.fromWire(code) }));
         return;
       case EV_STOP_SENDING:
         this.readySet.delete(id);
-        this.streams.get(id)?.onStopSending(new WebTransportError('ERR_WT_STREAM_STOPPED', `the peer stopped WebTransport stream ${id} (STOP_SENDING)`,
-          { source: 'stream', streamErrorCode: h3ToWt(code) }));
+        this.streams.get(id)?.onStopSending(new WebTransportError(this.fl.codes.stopped, `the peer stopped ${this.fl.stream} ${id} (STOP_SENDING)`,
+          { source: 'stream', streamErrorCode: this.fl.fromWire(code) }));
         return;
       case EV_DATAGRAM:
         if (!this.done) this.datagrams.onDatagram(bytes);
         return;
       case EV_CLOSED: {
         const reason = bytes ? utf8.decode(bytes) : '';
-        this.finish(sessionClosedError(`the peer closed the WebTransport session (code ${code}${reason ? `: ${reason}` : ''})`), true);
+        this.finish(this.closedError(`the peer closed the ${this.fl.what} (code ${code}${reason ? `: ${reason}` : ''})`), true);
         this.resolveClosed({ closeCode: code, reason });
         return;
       }
@@ -236,11 +255,11 @@ class SessionState {
         const o = this.opens.get(code);
         if (!o) return;
         this.opens.delete(code);
-        o.reject(new WebTransportError('ERR_WT_STREAM_LIMIT', 'cannot open a WebTransport stream now (the peer\'s stream limit is reached)', { source: 'session' }));
+        o.reject(new WebTransportError(this.fl.codes.limit, `cannot open a ${this.fl.stream} now (the peer's stream limit is reached)`, { source: 'session' }));
         return;
       }
       case EV_GONE: {
-        const e = new WebTransportError('ECONNRESET', 'the WebTransport session\'s connection closed', { source: 'session' });
+        const e = new WebTransportError('ECONNRESET', `the ${this.fl.what}'s connection closed`, { source: 'session' });
         this.finish(e, false);
         this.rejectClosed(e);
         return;
@@ -295,10 +314,9 @@ class SessionState {
  * `interrupt` wakes its loop. Nothing here runs user code synchronously.
  */
 export function wtBridge(server, interrupt) {
-  const sessions = new Map();
-  const bridge = {
-    interrupt,
-    sessions,
+  const bridge = sessionsBridge(interrupt);
+  const sessions = bridge.sessions;
+  Object.assign(bridge, {
     accept(conn, key, head) {
       if (!server.listenerCount('webtransport')) return false;
       const { peer, fields } = decodeHead(head);
@@ -317,6 +335,16 @@ export function wtBridge(server, interrupt) {
       queueMicrotask(() => dispatch(server, session, state));
       return true;
     },
+  });
+  return bridge;
+}
+
+/** The imports every session or connection shares, by key (libjs_wt.js); `accept*` are added by the user of it. */
+export function sessionsBridge(interrupt) {
+  const sessions = new Map();
+  const bridge = {
+    interrupt,
+    sessions,
     event(key, kind, stream, bytes, code) {
       const s = sessions.get(key);
       if (!s) return;

@@ -21,6 +21,7 @@
 #                                       tests/js_servers/, aioquic's H3 client), test_js_h3_websocket (its
 #                                       on('websocket'): aioquic + wsproto, Chromium 156's WebSocket over HTTP/3)
 #                                       test_js_wt_server (its 'webtransport' sessions, aioquic's WebTransport client)
+#                                       test_js_quic_server (SocketIWA.createQuicServer: raw QUIC, custom ALPN, aioquic)
 # Needs the release binaries (built here) and the wasm build from 20-wasm-link.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -34,6 +34,8 @@ pub const EV_OPENED: i32 = 7;
 pub const EV_OPEN_FAILED: i32 = 8;
 /// The handler is gone (connection closed or session torn down).
 pub const EV_GONE: i32 = 9;
+/// A raw QUIC connection's handshake completed (createQuicServer's 'connection' fires then; `super::js_quic`).
+pub const EV_ESTABLISHED: i32 = 10;
 
 /// Control records (JavaScript -> Rust, pulled with stream -1), first byte.
 pub const CT_OPEN: u8 = 1;
@@ -42,6 +44,8 @@ pub const CT_CREDIT: u8 = 3;
 pub const CT_RESET: u8 = 4;
 pub const CT_STOP: u8 = 5;
 pub const CT_CLOSE: u8 = 6;
+/// A raw QUIC connection's close: u64 application error code, reason (createQuicServer, `super::js_quic`).
+pub const CT_CLOSE_QUIC: u8 = 7;
 /// Stream records (pulled with the stream id), first byte.
 pub const ST_DATA: u8 = 1;
 pub const ST_FIN: u8 = 2;
@@ -57,6 +61,64 @@ pub trait JsWtBridge {
     fn pull(&mut self, key: u32, stream: i64, buf: &mut [u8], max: u64) -> usize;
     /// Stream bytes JavaScript holds unread (counted against the buffer budgets).
     fn buffered(&self, key: u32) -> u64;
+}
+
+/// What the stream/datagram logic needs of the thing it runs on: a WebTransport session
+/// ([`WtSession`]) or a whole raw QUIC connection (`super::js_quic`). Same meaning as
+/// [`WtSession`]'s methods of the same names; `close` takes the wire code (u32 for a session's
+/// capsule, a 62-bit application error code for a QUIC connection).
+pub trait StreamSurface {
+    fn max_datagram_payload(&self) -> usize;
+    fn send_datagram(&mut self, data: &[u8]) -> crate::error::Result<()>;
+    fn open_uni(&mut self) -> crate::error::Result<i64>;
+    fn open_bidi(&mut self) -> crate::error::Result<i64>;
+    fn send(&mut self, stream: i64, data: &[u8], fin: bool) -> crate::error::Result<()>;
+    fn unacked(&self, stream: i64) -> u64;
+    fn credit(&mut self, stream: i64, n: u64);
+    fn is_open(&self) -> bool;
+    fn budget_room(&self, handler_buffered: u64) -> u64;
+    fn reset(&mut self, stream: i64, code: u64);
+    fn stop_sending(&mut self, stream: i64, code: u64);
+    fn close(&mut self, code: u64, reason: &str);
+}
+
+impl StreamSurface for WtSession<'_> {
+    fn max_datagram_payload(&self) -> usize {
+        WtSession::max_datagram_payload(self)
+    }
+    fn send_datagram(&mut self, data: &[u8]) -> crate::error::Result<()> {
+        WtSession::send_datagram(self, data)
+    }
+    fn open_uni(&mut self) -> crate::error::Result<i64> {
+        WtSession::open_uni(self)
+    }
+    fn open_bidi(&mut self) -> crate::error::Result<i64> {
+        WtSession::open_bidi(self)
+    }
+    fn send(&mut self, stream: i64, data: &[u8], fin: bool) -> crate::error::Result<()> {
+        WtSession::send(self, stream, data, fin)
+    }
+    fn unacked(&self, stream: i64) -> u64 {
+        WtSession::unacked(self, stream)
+    }
+    fn credit(&mut self, stream: i64, n: u64) {
+        WtSession::credit(self, stream, n)
+    }
+    fn is_open(&self) -> bool {
+        WtSession::is_open(self)
+    }
+    fn budget_room(&self, handler_buffered: u64) -> u64 {
+        WtSession::budget_room(self, handler_buffered)
+    }
+    fn reset(&mut self, stream: i64, code: u64) {
+        WtSession::reset(self, stream, code)
+    }
+    fn stop_sending(&mut self, stream: i64, code: u64) {
+        WtSession::stop_sending(self, stream, code)
+    }
+    fn close(&mut self, code: u64, reason: &str) {
+        WtSession::close(self, code.min(u32::MAX as u64) as u32, reason)
+    }
 }
 
 static NEXT_KEY: AtomicU32 = AtomicU32::new(1);
@@ -93,7 +155,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
     }
 
     /// Credits what JavaScript will never read of every stream (the connection window must not shrink for good).
-    fn credit_all(&mut self, s: &mut WtSession) {
+    fn credit_all<S: StreamSurface>(&mut self, s: &mut S) {
         for (id, r) in self.recv.drain() {
             if r.received > r.credited {
                 s.credit(id, r.received - r.credited);
@@ -101,7 +163,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
         }
     }
 
-    fn control(&mut self, s: &mut WtSession, n: usize) {
+    fn control<S: StreamSurface>(&mut self, s: &mut S, n: usize) {
         let rec = &self.buf[..n];
         let u64at = |o: usize| rec.get(o..o + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
         match rec[0] {
@@ -133,7 +195,11 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             CT_CLOSE if n >= 5 => {
                 let code = u32::from_le_bytes(rec[1..5].try_into().unwrap_or([0; 4]));
                 let reason = String::from_utf8_lossy(&rec[5..]).into_owned();
-                s.close(code, &reason);
+                s.close(code as u64, &reason);
+            }
+            CT_CLOSE_QUIC if n >= 9 => {
+                let reason = String::from_utf8_lossy(&rec[9..]).into_owned();
+                s.close(u64at(1), &reason);
             }
             k => log::warn!("js wt: unknown control record {k} ({n} bytes)"),
         }
@@ -146,16 +212,18 @@ impl<B: JsWtBridge> Drop for JsWtHandler<B> {
     }
 }
 
-impl<B: JsWtBridge> WebTransportHandler for JsWtHandler<B> {
-    fn credits_data(&self) -> bool {
-        true
+/// The event and tick logic, on any [`StreamSurface`] (a WebTransport session or a QUIC connection).
+impl<B: JsWtBridge> JsWtHandler<B> {
+    /// An event that carries no stream or bytes (EV_ESTABLISHED).
+    pub fn notify(&mut self, kind: i32) {
+        self.bridge.event(self.key, kind, -1, &[], 0);
     }
 
-    fn on_datagram(&mut self, _s: &mut WtSession, data: &[u8]) {
+    pub fn on_datagram(&mut self, data: &[u8]) {
         self.bridge.event(self.key, EV_DATAGRAM, -1, data, 0);
     }
 
-    fn on_stream_data(&mut self, s: &mut WtSession, stream: i64, data: &[u8], fin: bool) {
+    pub fn on_stream_data<S: StreamSurface>(&mut self, s: &mut S, stream: i64, data: &[u8], fin: bool) {
         if self.closed {
             return s.credit(stream, data.len() as u64);
         }
@@ -169,24 +237,24 @@ impl<B: JsWtBridge> WebTransportHandler for JsWtHandler<B> {
         }
     }
 
-    fn on_stream_reset(&mut self, _s: &mut WtSession, stream: i64, code: u64) {
+    pub fn on_stream_reset(&mut self, stream: i64, code: u64) {
         // JavaScript discards what it holds of the stream and credits it (CT_CREDIT).
         self.bridge.event(self.key, EV_RESET, stream, &[], code);
     }
 
-    fn on_stop_sending(&mut self, s: &mut WtSession, stream: i64, code: u64) {
+    pub fn on_stop_sending<S: StreamSurface>(&mut self, s: &mut S, stream: i64, code: u64) {
         // RFC 9000 section 3.5: answer STOP_SENDING with RESET_STREAM (the same code).
         s.reset(stream, code);
         self.bridge.event(self.key, EV_STOP_SENDING, stream, &[], code);
     }
 
-    fn on_close(&mut self, s: &mut WtSession, code: u32, reason: &str) {
+    pub fn on_close<S: StreamSurface>(&mut self, s: &mut S, code: u64, reason: &str) {
         self.closed = true;
         self.credit_all(s);
-        self.bridge.event(self.key, EV_CLOSED, 0, reason.as_bytes(), code as u64);
+        self.bridge.event(self.key, EV_CLOSED, 0, reason.as_bytes(), code);
     }
 
-    fn on_tick(&mut self, s: &mut WtSession) {
+    pub fn on_tick<S: StreamSurface>(&mut self, s: &mut S) {
         let pending = self.bridge.pending(self.key, true);
         if !(pending || self.more || self.blocked) {
             return;
@@ -246,12 +314,42 @@ impl<B: JsWtBridge> WebTransportHandler for JsWtHandler<B> {
         self.ready = ready;
     }
 
-    fn timeout(&self) -> Option<u64> {
+    pub fn timeout(&self) -> Option<u64> {
         (self.more || self.bridge.pending(self.key, false)).then_some(0)
     }
 
-    fn buffered(&self) -> u64 {
+    pub fn buffered(&self) -> u64 {
         self.bridge.buffered(self.key)
+    }
+}
+
+impl<B: JsWtBridge> WebTransportHandler for JsWtHandler<B> {
+    fn credits_data(&self) -> bool {
+        true
+    }
+    fn on_datagram(&mut self, _s: &mut WtSession, data: &[u8]) {
+        JsWtHandler::on_datagram(self, data)
+    }
+    fn on_stream_data(&mut self, s: &mut WtSession, stream: i64, data: &[u8], fin: bool) {
+        JsWtHandler::on_stream_data(self, s, stream, data, fin)
+    }
+    fn on_stream_reset(&mut self, _s: &mut WtSession, stream: i64, code: u64) {
+        JsWtHandler::on_stream_reset(self, stream, code)
+    }
+    fn on_stop_sending(&mut self, s: &mut WtSession, stream: i64, code: u64) {
+        JsWtHandler::on_stop_sending(self, s, stream, code)
+    }
+    fn on_close(&mut self, s: &mut WtSession, code: u32, reason: &str) {
+        JsWtHandler::on_close(self, s, code as u64, reason)
+    }
+    fn on_tick(&mut self, s: &mut WtSession) {
+        JsWtHandler::on_tick(self, s)
+    }
+    fn timeout(&self) -> Option<u64> {
+        JsWtHandler::timeout(self)
+    }
+    fn buffered(&self) -> u64 {
+        JsWtHandler::buffered(self)
     }
 }
 
@@ -268,6 +366,7 @@ pub mod imports {
         fn sjs_wt_ready(key: u32, out: *mut f64, cap: usize) -> usize;
         fn sjs_wt_pull(key: u32, stream: f64, buf: *mut u8, cap: usize, max: f64) -> usize;
         fn sjs_wt_buffered(key: u32) -> f64;
+        fn sjs_quic_accept(key: u32, head: *const u8, len: usize) -> i32;
     }
 
     #[derive(Default)]
@@ -300,5 +399,14 @@ pub mod imports {
         // SAFETY: as above.
         let ok = unsafe { sjs_wt_accept(conn, key, head.as_ptr(), head.len()) } != 0;
         ok.then(|| Box::new(JsWtHandler::new(WtImports, key)) as Box<dyn WebTransportHandler>)
+    }
+
+    /// A raw QUIC connection for createQuicServer (`super::super::js_quic`); `head` as
+    /// `js_quic::encode_head`. JavaScript names it by `key` from then on.
+    pub fn accept_quic(head: &[u8]) -> JsWtHandler<WtImports> {
+        let key = super::next_key();
+        // SAFETY: as above.
+        unsafe { sjs_quic_accept(key, head.as_ptr(), head.len()) };
+        JsWtHandler::new(WtImports, key)
     }
 }

@@ -4,6 +4,7 @@ pub mod echo;
 pub mod h3;
 pub mod h3_client;
 pub mod js_handler;
+pub mod js_quic;
 pub mod js_wt;
 
 /// The application trait and factory live with the host that calls them

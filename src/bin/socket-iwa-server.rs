@@ -93,6 +93,12 @@ struct Args {
     /// `SocketIWA.createHttp3Server`; docs/JS_SERVERS.md). Also stops when JavaScript asks.
     #[arg(long)]
     js_handler: bool,
+    /// Raw QUIC whose logic is JavaScript's, for these ALPN protocols (comma-separated,
+    /// preference order; wasm only: started by api/quic_server.js, `SocketIWA.createQuicServer`;
+    /// docs/JS_SERVERS.md "Raw QUIC servers"). Replaces `echo`/`h3`; a client offering none of
+    /// them is refused (no_application_protocol). Also stops when JavaScript asks.
+    #[arg(long, value_name = "ALPN[,ALPN]", value_parser = parse_alpns)]
+    js_quic: Option<String>,
     /// One JSON object per line on stdout (events) and stderr (logs).
     #[arg(long)]
     json: bool,
@@ -108,6 +114,20 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
+}
+
+/// `--js-quic`: 1-255 byte names, comma-separated, no duplicates.
+fn parse_alpns(s: &str) -> Result<String, String> {
+    let list: Vec<&str> = s.split(',').collect();
+    for (i, a) in list.iter().enumerate() {
+        if a.is_empty() || a.len() > 255 {
+            return Err(format!("ALPN protocol names are 1-255 bytes; got {} bytes in {s:?}", a.len()));
+        }
+        if list[..i].contains(a) {
+            return Err(format!("ALPN {a:?} is listed twice"));
+        }
+    }
+    Ok(s.to_owned())
 }
 
 fn main() {
@@ -132,7 +152,11 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     let mounts = args.static_dirs.iter().map(|d| Mount::parse(d)).collect::<Result<Vec<_>, _>>()?;
     let files = std::sync::Arc::new(StaticConfig::new(mounts));
     let replay = ticket_key.anti_replay();
-    let tls = TlsContext::server(&identity, SERVER_ALPNS, ticket_key)?;
+    let alpns: Vec<&str> = match &args.js_quic {
+        Some(list) => list.split(',').collect(),
+        None => SERVER_ALPNS.to_vec(),
+    };
+    let tls = TlsContext::server(&identity, &alpns, ticket_key)?;
     let swap = tls.identity_swap();
     let sock = UdpSocket::bind(args.listen)
         .map_err(|e| socket_iwa::Error::Bind { addr: args.listen, source: e })?;
@@ -151,7 +175,10 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     cfg.conn.max_udp_payload = args.max_udp_payload as usize;
     cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
     let h3_files = files.clone();
-    let factory = if args.js_handler {
+    let js = args.js_handler || args.js_quic.is_some();
+    let factory = if let Some(list) = &args.js_quic {
+        js_quic_factory(list.split(',').map(str::to_owned).collect())?
+    } else if args.js_handler {
         js_factory()?
     } else {
         server_factory_with(Box::new(move || Box::new(DemoRoutes::with_static(h3_files.clone()))))
@@ -202,7 +229,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     socket_iwa::log::event(args.json, serde_json::json!({
         "event": "listening",
         "addr": sock.local_addr().to_string(),
-        "alpn": SERVER_ALPNS,
+        "alpn": alpns,
         "cert_sha256": identity.cert_sha256_hex(),
         // Unix seconds: when a generated certificate is due for renewal (api/server_storage.js).
         "not_after": identity.not_after(),
@@ -214,7 +241,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     }));
     let last_check = std::cell::Cell::new(0u64);
     let stop = || {
-        if STOP.load(Ordering::Relaxed) || (args.js_handler && js_stop()) {
+        if STOP.load(Ordering::Relaxed) || (js && js_stop()) {
             return true;
         }
         let Some(path) = &args.stop_file else { return false };
@@ -227,9 +254,9 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     };
     // With --js-handler, server.close() interrupts the wait itself: an idle server
     // sleeps until a datagram, a timer or JavaScript (docs/JS_SERVERS.md, "Idle").
-    let max_wait = if args.js_handler && args.stop_file.is_none() { JS_MAX_WAIT } else { std::time::Duration::from_millis(100) };
+    let max_wait = if js && args.stop_file.is_none() { JS_MAX_WAIT } else { std::time::Duration::from_millis(100) };
     let woken = || {
-        if !args.js_handler {
+        if !js {
             return false;
         }
         let bits = js_control();
@@ -301,6 +328,16 @@ fn js_factory() -> Result<socket_iwa::app::AppFactory, socket_iwa::Error> {
 #[cfg(not(target_os = "emscripten"))]
 fn js_factory() -> Result<socket_iwa::app::AppFactory, socket_iwa::Error> {
     Err(socket_iwa::Error::BadInput("--js-handler: only the wasm build has a JavaScript handler (SocketIWA.createHttp3Server starts it)".into()))
+}
+
+#[cfg(target_os = "emscripten")]
+fn js_quic_factory(alpns: Vec<String>) -> Result<socket_iwa::app::AppFactory, socket_iwa::Error> {
+    Ok(socket_iwa::app::js_quic::factory(alpns))
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn js_quic_factory(_alpns: Vec<String>) -> Result<socket_iwa::app::AppFactory, socket_iwa::Error> {
+    Err(socket_iwa::Error::BadInput("--js-quic: only the wasm build has JavaScript connections (SocketIWA.createQuicServer starts it)".into()))
 }
 
 #[cfg(target_os = "emscripten")]

@@ -116,3 +116,18 @@ async function webtransportSessions(): Promise<void> {
   server.on('error', (e) => console.log(e.code));
 }
 void webtransportSessions;
+// createQuicServer's typed 'connection' (docs/JS_SERVERS.md, "Raw QUIC servers").
+async function quicConnections(): Promise<void> {
+  const qs = await SocketIWA.createQuicServer('127.0.0.1', { port: 0, alpn: ['myproto'], storage: false });
+  const offered: string[] = qs.alpn; void offered;
+  qs.on('connection', async (conn) => {
+    const alpn: string = conn.alpn; void alpn;
+    conn.closed.then(({ closeCode, reason }) => console.log(closeCode + 1, reason.length));
+    const s = await conn.createBidirectionalStream();
+    await s.readable.pipeTo(s.writable);
+    conn.close({ closeCode: 7, reason: 'bye' });
+  });
+  qs.on('error', (e) => console.log(e.code));
+  await qs.close();
+}
+void quicConnections;

@@ -4,6 +4,7 @@
  * api/wt_session.js makes for api/h3_server.js. None of them suspends: each
  * queues or copies and returns (docs/JS_SERVERS.md, "JSPI boundaries"). A
  * program started without `jsHandler` (the demo server) never calls them.
+ * `sjs_quic_accept` is createQuicServer's (api/quic_server.js installs the `wt` object).
  */
 mergeInto(LibraryManager.library, {
   $SJSWT: {
@@ -34,4 +35,9 @@ mergeInto(LibraryManager.library, {
   },
   sjs_wt_buffered__deps: ['$SJSWT'],
   sjs_wt_buffered: function (key) { return SJSWT.w().buffered(key); },
+  // createQuicServer (src/app/js_quic.rs): a raw QUIC connection; the other imports above then serve it by `key`.
+  sjs_quic_accept__deps: ['$SJSWT'],
+  sjs_quic_accept: function (key, ptr, len) {
+    return SJSWT.w().acceptQuic(key, HEAPU8.slice(ptr, ptr + len)) ? 1 : 0;
+  },
 });

@@ -1,0 +1,184 @@
+//! Raw QUIC connections whose logic is JavaScript's (`SocketIWA.createQuicServer`,
+//! issue 10; docs/JS_SERVERS.md "Raw QUIC servers").
+//!
+//! The stream and datagram logic is [`super::js_wt::JsWtHandler`]'s, unchanged:
+//! the same non-suspending imports, the same records, credit only as JavaScript
+//! reads. What differs from a WebTransport session is the surface it runs on
+//! ([`QuicSurface`]: the whole connection, every stream, QUIC DATAGRAM frames,
+//! the connection's CONNECTION_CLOSE as the close) and how the connection starts
+//! (`sjs_quic_accept` with the negotiated ALPN and the peer's address).
+
+use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface, EV_ESTABLISHED};
+use super::ConnectionApp;
+use crate::quic::{Connection, Event};
+
+/// Application error code of a connection closed by `server.close()` (and of an idle close).
+pub const CLOSE_NO_ERROR: u64 = 0;
+
+/// The head `sjs_quic_accept` gets: u16 ALPN length, ALPN, u16 peer length, peer (`addr:port`).
+pub fn encode_head(alpn: &[u8], peer: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + alpn.len() + peer.len());
+    v.extend_from_slice(&(alpn.len() as u16).to_le_bytes());
+    v.extend_from_slice(alpn);
+    v.extend_from_slice(&(peer.len() as u16).to_le_bytes());
+    v.extend_from_slice(peer.as_bytes());
+    v
+}
+
+/// One connection seen as a [`StreamSurface`].
+pub struct QuicSurface<'a> {
+    pub conn: &'a mut Connection,
+    pub now: u64,
+}
+
+impl StreamSurface for QuicSurface<'_> {
+    fn max_datagram_payload(&self) -> usize {
+        self.conn.max_datagram_payload()
+    }
+    fn send_datagram(&mut self, data: &[u8]) -> crate::error::Result<()> {
+        self.conn.send_datagram(data)
+    }
+    fn open_uni(&mut self) -> crate::error::Result<i64> {
+        self.conn.open_uni()
+    }
+    fn open_bidi(&mut self) -> crate::error::Result<i64> {
+        self.conn.open_bidi()
+    }
+    fn send(&mut self, stream: i64, data: &[u8], fin: bool) -> crate::error::Result<()> {
+        self.conn.stream_send(stream, data, fin)
+    }
+    fn unacked(&self, stream: i64) -> u64 {
+        self.conn.stream_unacked(stream)
+    }
+    fn credit(&mut self, stream: i64, n: u64) {
+        if n > 0 {
+            self.conn.consume(stream, n);
+        }
+    }
+    fn is_open(&self) -> bool {
+        self.conn.is_open()
+    }
+    fn budget_room(&self, handler_buffered: u64) -> u64 {
+        let used = self.conn.buffer_exposure() + handler_buffered;
+        self.conn.buffer_limit().map_or(u64::MAX, |l| l.saturating_sub(used))
+    }
+    fn reset(&mut self, stream: i64, code: u64) {
+        self.conn.stream_reset_write(stream, code);
+    }
+    fn stop_sending(&mut self, stream: i64, code: u64) {
+        self.conn.stream_stop_sending(stream, code);
+    }
+    fn close(&mut self, code: u64, reason: &str) {
+        self.conn.close(self.now, code, reason);
+    }
+}
+
+/// The [`ConnectionApp`] of one createQuicServer connection. JavaScript learns of it
+/// on its first event (the app factory does not see the connection).
+pub struct JsQuicApp<B: JsWtBridge> {
+    make: Option<Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>>,
+    h: Option<JsWtHandler<B>>,
+    /// The end of the connection was reported to JavaScript.
+    reported: bool,
+    /// The handshake's completion was reported (JavaScript dispatches 'connection' then).
+    established: bool,
+}
+
+impl<B: JsWtBridge> JsQuicApp<B> {
+    /// `accept(head)` tells JavaScript of the connection and returns its handler.
+    pub fn new(accept: Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>) -> Self {
+        JsQuicApp { make: Some(accept), h: None, reported: false, established: false }
+    }
+
+    fn handler(&mut self, conn: &Connection) -> &mut JsWtHandler<B> {
+        if let Some(make) = self.make.take() {
+            let alpn = conn.alpn().unwrap_or_default();
+            self.h = Some(make(&encode_head(&alpn, &conn.remote_addr().to_string())));
+        }
+        self.h.as_mut().expect("made above")
+    }
+
+    /// The connection ended (either side): JavaScript's `closed` resolves with its code and reason.
+    fn report_close(&mut self, conn: &mut Connection, now: u64) {
+        if self.reported {
+            return;
+        }
+        self.reported = true;
+        let (code, reason) = match conn.close_reason() {
+            Some(r) => (r.code, r.reason.clone()),
+            None => (CLOSE_NO_ERROR, String::new()),
+        };
+        let h = self.handler(conn);
+        h.on_close(&mut QuicSurface { conn, now }, code, &reason);
+    }
+}
+
+impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
+    fn on_event(&mut self, conn: &mut Connection, now: u64, ev: Event) {
+        if self.reported {
+            if let Event::StreamData { id, data, .. } = ev {
+                conn.consume(id, data.len() as u64);
+            }
+            return;
+        }
+        self.handler(conn);
+        let h = self.h.as_mut().expect("made above");
+        let mut s = QuicSurface { conn, now };
+        match ev {
+            Event::StreamData { id, data, fin } => h.on_stream_data(&mut s, id, &data, fin),
+            Event::StreamReset { id, code } => h.on_stream_reset(id, code),
+            Event::StopSending { id, code } => h.on_stop_sending(&mut s, id, code),
+            Event::Datagram(d) => h.on_datagram(&d),
+            _ => {}
+        }
+    }
+
+    fn on_tick(&mut self, conn: &mut Connection, now: u64) {
+        if self.reported {
+            return;
+        }
+        self.handler(conn);
+        let h = self.h.as_mut().expect("made above");
+        if !self.established && conn.handshake_completed() {
+            // Before this, a close would travel as a transport APPLICATION_ERROR without code or reason.
+            self.established = true;
+            h.notify(EV_ESTABLISHED);
+        }
+        h.on_tick(&mut QuicSurface { conn, now });
+        if !conn.is_open() {
+            self.report_close(conn, now);
+        }
+    }
+
+    fn on_shutdown(&mut self, conn: &mut Connection, now: u64) -> u64 {
+        // server.close(): the connection closes with NO_ERROR; JavaScript's `closed` says so.
+        if !self.reported && self.h.is_some() {
+            self.reported = true;
+            let h = self.h.as_mut().expect("checked");
+            h.on_close(&mut QuicSurface { conn, now }, CLOSE_NO_ERROR, "server closing");
+        }
+        CLOSE_NO_ERROR
+    }
+
+    fn timeout(&self) -> Option<u64> {
+        if self.reported {
+            return None;
+        }
+        self.h.as_ref().and_then(|h| h.timeout())
+    }
+
+    fn buffered(&self) -> u64 {
+        self.h.as_ref().map_or(0, |h| h.buffered())
+    }
+}
+
+/// The factory of `socket-iwa-server --js-quic ALPN[,ALPN]` (wasm only): every listed
+/// ALPN gets a JavaScript connection; TLS refuses the others (no_application_protocol).
+#[cfg(target_os = "emscripten")]
+pub fn factory(alpns: Vec<String>) -> super::AppFactory {
+    Box::new(move |alpn: &[u8]| {
+        alpns.iter().any(|a| a.as_bytes() == alpn).then(|| {
+            Box::new(JsQuicApp::new(Box::new(super::js_wt::imports::accept_quic))) as Box<dyn ConnectionApp>
+        })
+    })
+}

@@ -1,0 +1,330 @@
+"""SocketIWA.createQuicServer (issue 10): raw QUIC connections with custom ALPNs whose
+logic is JavaScript's, served by the wasm stack under Node 26 (tests/js_servers/quic_app.mjs),
+against aioquic's QUIC client (no HTTP/3). Loopback only. docs/JS_SERVERS.md, "Raw QUIC servers"."""
+
+import asyncio
+import json
+import os
+import ssl
+import subprocess
+import time
+
+import pytest
+from aioquic.asyncio import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from aioquic.quic.events import (ConnectionTerminated, DatagramFrameReceived, StopSendingReceived,
+                                 StreamDataReceived, StreamReset)
+
+from conftest import NODE26, ROOT, WASM_DIR
+
+APP = os.path.join(ROOT, "tests", "js_servers", "quic_app.mjs")
+STEP = 15.0  # seconds any single wait may take (the machine is shared: generous on purpose)
+NO_APPLICATION_PROTOCOL = 0x100 + 120  # CRYPTO_ERROR carrying TLS alert 120 (RFC 9001 section 4.8)
+
+
+class App:
+    def __init__(self):
+        if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_server.wasm")):
+            pytest.fail("the wasm server is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
+        self.proc = subprocess.Popen([NODE26, APP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.seen = []
+        self.bad = self.event("bad_args")["bad"]
+        self.info = self.event("listening")
+        self.port = self.info["port"]
+
+    def event(self, name, pred=lambda ev: True, timeout=STEP):
+        """The next stdout event called `name` matching `pred` (others are kept in self.seen)."""
+        for i, ev in enumerate(self.seen):
+            if ev["event"] == name and pred(ev):
+                return self.seen.pop(i)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"app ended before '{name}' (seen {self.seen}): {self.proc.stderr.read()}")
+            ev = json.loads(line)
+            if ev["event"] == name and pred(ev):
+                return ev
+            self.seen.append(ev)
+        raise AssertionError(f"no '{name}' event; seen {self.seen}")
+
+    def command(self, cmd, reply):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        return self.event(reply)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def app():
+    a = App()
+    yield a
+    a.kill()
+
+
+class Peer(QuicConnectionProtocol):
+    """aioquic's QUIC client, recording what each stream got."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.data = {}
+        self.ended = set()
+        self.resets = {}
+        self.stops = {}
+        self.datagrams = []
+        self.terminated = None
+        self.changed = asyncio.Event()
+
+    def quic_event_received(self, event):
+        if isinstance(event, StreamDataReceived):
+            self.data.setdefault(event.stream_id, bytearray()).extend(event.data)
+            if event.end_stream:
+                self.ended.add(event.stream_id)
+        elif isinstance(event, StreamReset):
+            self.resets[event.stream_id] = event.error_code
+        elif isinstance(event, StopSendingReceived):
+            self.stops[event.stream_id] = event.error_code
+        elif isinstance(event, DatagramFrameReceived):
+            self.datagrams.append(event.data)
+        elif isinstance(event, ConnectionTerminated):
+            self.terminated = event
+        self.changed.set()
+
+    async def until(self, pred, what, timeout=STEP):
+        deadline = time.monotonic() + timeout
+        while not pred():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(left, 0.5))
+            except asyncio.TimeoutError:
+                pass
+
+    def send(self, sid, data, end=False):
+        self._quic.send_stream_data(sid, data, end_stream=end)
+        self.transmit()
+
+    def bidi(self):
+        return self._quic.get_next_available_stream_id(is_unidirectional=False)
+
+
+def config(alpns):
+    return QuicConfiguration(is_client=True, alpn_protocols=alpns, verify_mode=ssl.CERT_NONE,
+                             max_datagram_frame_size=65536, server_name="localhost")
+
+
+def quic(port, alpns):
+    return connect("127.0.0.1", port, configuration=config(alpns), create_protocol=Peer)
+
+
+async def raw_peer(port, alpns):
+    """A client that does not wait for the handshake (connect() raises when the server closes during it)."""
+    loop = asyncio.get_running_loop()
+    _, proto = await loop.create_datagram_endpoint(lambda: Peer(QuicConnection(configuration=config(alpns))),
+                                                   remote_addr=("127.0.0.1", port))
+    proto.connect(("127.0.0.1", port))
+    return proto
+
+
+async def wait_event(app, *a, **k):
+    """app.event off the event loop: aioquic's client must keep running (it finishes its handshake there)."""
+    return await asyncio.to_thread(app.event, *a, **k)
+
+
+def run(coro, timeout=120):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_bad_arguments(app):
+    """Bad host/port/alpn/certificate: TypeErrors with codes, nothing started."""
+    want = {"host": "ERR_INVALID_IP_ADDRESS", "port": "ERR_SOCKET_BAD_PORT", "no_alpn": "ERR_INVALID_ARG_VALUE",
+            "empty_alpn": "ERR_INVALID_ARG_VALUE", "alpn_type": "ERR_INVALID_ARG_TYPE", "alpn_long": "ERR_INVALID_ARG_VALUE",
+            "alpn_comma": "ERR_INVALID_ARG_VALUE", "alpn_twice": "ERR_INVALID_ARG_VALUE", "certificate": "ERR_INVALID_ARG_VALUE"}
+    for name, code in want.items():
+        got = app.bad[name]
+        assert got != "resolved", name
+        assert got["type"] == "TypeError" and got["code"] == code, (name, got)
+    assert app.info["alpn"] == ["myproto", "ctl", "boom"]
+
+
+def test_echo_streams_datagrams(app):
+    """ALPN myproto: 1000 bidi streams echoed on one connection (100 at a time, under the
+    128-stream limit), a uni stream answered on a server uni stream, datagrams echoed; conn.alpn."""
+
+    async def go():
+        async with quic(app.port, ["myproto"]) as c:
+            assert c._quic.tls.alpn_negotiated == "myproto"
+            ev = await wait_event(app, "connection")
+            assert ev["alpn"] == "myproto" and ev["remoteAddress"] == "127.0.0.1"
+            assert ev["remotePort"] == c._transport.get_extra_info("sockname")[1]
+            for i in range(20):
+                c._quic.send_datagram_frame(f"datagram {i}".encode())
+            c.transmit()
+            uni = c._quic.get_next_available_stream_id(is_unidirectional=True)
+            payload = bytes((i * 7) % 251 for i in range(200_000))
+            c.send(uni, payload, end=True)
+            done = 0
+            while done < 1000:
+                ids = []
+                for i in range(done, done + 100):
+                    sid = c.bidi()
+                    c._quic.send_stream_data(sid, f"stream {i} ".encode() * 3, end_stream=True)
+                    ids.append((sid, i))
+                c.transmit()
+                await c.until(lambda: all(s in c.ended for s, _ in ids), f"echo of streams {done}..{done + 100}")
+                for sid, i in ids:
+                    assert bytes(c.data[sid]) == f"stream {i} ".encode() * 3
+                    assert sid not in c.resets
+                done += 100
+            await c.until(lambda: any(s & 3 == 3 and s in c.ended for s in c.data), "the server's uni stream")
+            answer = [s for s in c.data if s & 3 == 3][0]
+            assert bytes(c.data[answer]) == payload
+            await c.until(lambda: len(c.datagrams) >= 18, "datagram echoes")
+            assert set(c.datagrams) <= {f"datagram {i}".encode() for i in range(20)}
+            c.close(error_code=9, reason_phrase="done")
+        ev = await wait_event(app, "conn_closed", lambda e: e["alpn"] == "myproto")
+        assert ev["closeCode"] == 9 and ev["reason"] == "done"
+        assert app.command("stats", "stats")["echoed"] >= 1000
+
+    run(go())
+
+
+def test_wrong_alpn_refused(app):
+    """A client offering no listed ALPN is refused with no_application_protocol (TLS alert 120)."""
+
+    before = app.command("stats", "stats")["connections"]
+
+    async def go():
+        proto = await raw_peer(app.port, ["h3", "echo"])
+        await proto.until(lambda: proto.terminated is not None, "the refusal")
+        assert proto.terminated.error_code == NO_APPLICATION_PROTOCOL, proto.terminated
+        proto._transport.close()
+
+    run(go())
+    assert app.command("stats", "stats")["connections"] == before
+
+
+def test_codes_open_and_close(app):
+    """ALPN ctl (chosen from ['nope', 'ctl']): the server's abort/cancel codes (42/43) reach the
+    client; the client's RESET_STREAM (5) and STOP_SENDING (6) reach the server's reader and
+    writer with those codes (the STOP_SENDING answered by RESET_STREAM(6)); a server-opened bidi
+    stream; conn.close({ closeCode: 7, reason: 'bye' }) -> CONNECTION_CLOSE(7, 'bye')."""
+
+    async def go():
+        async with quic(app.port, ["nope", "ctl"]) as c:
+            assert c._quic.tls.alpn_negotiated == "ctl"
+            assert (await wait_event(app, "connection"))["alpn"] == "ctl"
+            s = c.bidi()
+            c.send(s, b"reset\n")
+            await c.until(lambda: s in c.resets and s in c.stops, "RESET_STREAM and STOP_SENDING")
+            assert c.resets[s] == 42 and c.stops[s] == 43
+            r = c.bidi()
+            c.send(r, b"read\n")
+            await wait_event(app, "command", lambda e: e["cmd"] == "read")
+            c._quic.reset_stream(r, 5)
+            c.transmit()
+            ev = await wait_event(app, "read_error")
+            assert ev["code"] == "ERR_QUIC_STREAM_RESET" and ev["streamErrorCode"] == 5 and ev["source"] == "stream"
+            w = c.bidi()
+            c.send(w, b"write\n")
+            await c.until(lambda: len(c.data.get(w, b"")) > 0, "the server writing")
+            c._quic.stop_stream(w, 6)
+            c.transmit()
+            ev = await wait_event(app, "write_error")
+            assert ev["code"] == "ERR_QUIC_STREAM_STOPPED" and ev["streamErrorCode"] == 6
+            await c.until(lambda: w in c.resets, "RESET_STREAM answering STOP_SENDING")
+            assert c.resets[w] == 6
+            o = c.bidi()
+            c.send(o, b"open\n")
+            await c.until(lambda: any(k & 3 == 1 and k in c.ended for k in c.data), "the server's bidi stream")
+            k = [k for k in c.data if k & 3 == 1][0]
+            assert bytes(c.data[k]) == b"hello from the server"
+            c.send(k, b"answered", end=True)
+            assert (await wait_event(app, "opened_answer"))["text"] == "answered"
+            x = c.bidi()
+            c.send(x, b"close\n")
+            await c.until(lambda: c.terminated is not None, "CONNECTION_CLOSE")
+            assert c.terminated.error_code == 7 and c.terminated.reason_phrase == "bye"
+        ev = await wait_event(app, "conn_closed", lambda e: e["alpn"] == "ctl")
+        assert ev["closeCode"] == 7 and ev["reason"] == "bye"
+
+    run(go())
+
+
+def test_never_read_is_held(app):
+    """A stream the app never reads: 16 MB offered, the server grants no more than its windows
+    (connection credit only as JavaScript reads), and another connection is served meanwhile.
+    The bound (6 MiB) is several times the server's initial windows, so timing cannot flip it."""
+
+    async def go():
+        async with quic(app.port, ["ctl"]) as c:
+            s = c.bidi()
+            c.send(s, b"hold\n")
+            await wait_event(app, "command", lambda e: e["cmd"] == "hold")
+            chunk = bytes(65536)
+            for _ in range(256):
+                c._quic.send_stream_data(s, chunk)
+            c.transmit()
+            await asyncio.sleep(2.0)  # lets every grant the server would make arrive (loopback: milliseconds)
+            used = c._quic._remote_max_data_used
+            async with quic(app.port, ["myproto"]) as d:
+                e = d.bidi()
+                d.send(e, b"served meanwhile", end=True)
+                await d.until(lambda: e in d.ended, "the other connection's echo")
+                assert bytes(d.data[e]) == b"served meanwhile"
+            await asyncio.sleep(1.0)
+            assert c._quic._remote_max_data_used == used, "the held stream kept being credited"
+            assert used <= 6 * 1024 * 1024, f"{used} bytes got through to a reader that never reads"
+            print(f"never-read stream: {used} of 16777216 bytes got through")
+
+    run(go())
+
+
+def test_throwing_listener(app):
+    """A 'connection' listener that throws: CONNECTION_CLOSE(1, 'internal error'), an ERR_HANDLER_THREW
+    error event, and the server keeps serving (a myproto connection echoes after it)."""
+
+    async def go():
+        c = await raw_peer(app.port, ["boom"])
+        await c.until(lambda: c.terminated is not None, "CONNECTION_CLOSE")
+        assert c.terminated.error_code == 1 and c.terminated.reason_phrase == "internal error"
+        c._transport.close()
+        await wait_event(app, "connection", lambda e: e["alpn"] == "boom")
+        ev = await wait_event(app, "server_error")
+        assert ev["code"] == "ERR_HANDLER_THREW" and "boom listener" in ev["message"]
+        async with quic(app.port, ["myproto"]) as c:
+            s = c.bidi()
+            c.send(s, b"still serving", end=True)
+            await c.until(lambda: s in c.ended, "the echo")
+            assert bytes(c.data[s]) == b"still serving"
+            await wait_event(app, "connection", lambda e: e["alpn"] == "myproto")
+
+    run(go())
+
+
+def test_server_close(app):
+    """server.close() with a connection open: CONNECTION_CLOSE(NO_ERROR), conn.closed resolves, exit 0."""
+
+    async def go():
+        async with quic(app.port, ["myproto"]) as c:
+            port = c._transport.get_extra_info("sockname")[1]
+            await wait_event(app, "connection", lambda e: e["remotePort"] == port)
+            app.proc.stdin.write("close\n")
+            app.proc.stdin.flush()
+            await c.until(lambda: c.terminated is not None, "CONNECTION_CLOSE")
+            assert c.terminated.error_code == 0
+        ev = await wait_event(app, "conn_closed", lambda e: e["reason"] == "server closing")
+        assert ev["closeCode"] == 0 and ev["alpn"] == "myproto"
+        await wait_event(app, "closed")
+        assert app.proc.wait(STEP) == 0
+
+    run(go())
