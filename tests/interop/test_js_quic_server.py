@@ -3,10 +3,8 @@ logic is JavaScript's, served by the wasm stack under Node 26 (tests/js_servers/
 against aioquic's QUIC client (no HTTP/3). Loopback only. docs/JS_SERVERS.md, "Raw QUIC servers"."""
 
 import asyncio
-import json
 import os
 import ssl
-import subprocess
 import time
 
 import pytest
@@ -17,49 +15,25 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import (ConnectionTerminated, DatagramFrameReceived, StopSendingReceived,
                                  StreamDataReceived, StreamReset)
 
-from conftest import NODE26, ROOT, WASM_DIR
+from conftest import ROOT
+from js_app import JsApp
 
 APP = os.path.join(ROOT, "tests", "js_servers", "quic_app.mjs")
 STEP = 15.0  # seconds any single wait may take (the machine is shared: generous on purpose)
 NO_APPLICATION_PROTOCOL = 0x100 + 120  # CRYPTO_ERROR carrying TLS alert 120 (RFC 9001 section 4.8)
 
 
-class App:
+class App(JsApp):
+    reuse_seen = True
+
     def __init__(self):
-        if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_server.wasm")):
-            pytest.fail("the wasm server is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
-        self.proc = subprocess.Popen([NODE26, APP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.seen = []
-        self.bad = self.event("bad_args")["bad"]
+        super().__init__(APP, ready=("bad_args",))
+        self.bad = self.info["bad"]
         self.info = self.event("listening")
         self.port = self.info["port"]
 
     def event(self, name, pred=lambda ev: True, timeout=STEP):
-        """The next stdout event called `name` matching `pred` (others are kept in self.seen)."""
-        for i, ev in enumerate(self.seen):
-            if ev["event"] == name and pred(ev):
-                return self.seen.pop(i)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"app ended before '{name}' (seen {self.seen}): {self.proc.stderr.read()}")
-            ev = json.loads(line)
-            if ev["event"] == name and pred(ev):
-                return ev
-            self.seen.append(ev)
-        raise AssertionError(f"no '{name}' event; seen {self.seen}")
-
-    def command(self, cmd, reply):
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        return self.event(reply)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        return super().event(name, pred=pred, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
