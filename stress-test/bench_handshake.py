@@ -46,22 +46,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
+sys.path.insert(0, os.path.join(ROOT, "stress-test"))
 
 from conftest import BIN, free_udp_port, server_command  # noqa: E402
+from lib.debian_ngtcp2 import ensure_debian_ngtcp2  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 SERVER_NAMES = {"native": "ours (native)", "c": "C ngtcp2-server (GnuTLS)", "wasm": "ours (wasm, Node 26)"}
 CLIENT_NAMES = {"ngtcp2": "ngtcp2-client (C)", "ours": "socket-iwa-h3-client"}
-
-
-def ensure_debian_ngtcp2():
-    if shutil.which("gtlsserver") and shutil.which("gtlsclient"):
-        return
-    if os.geteuid() != 0:
-        sys.exit("bench_handshake: gtlsserver/gtlsclient missing; run: apt-get install -y ngtcp2-server ngtcp2-client")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "ngtcp2-server", "ngtcp2-client"],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 def make_cert(d):
@@ -226,7 +218,7 @@ def main():
             sys.exit("bench_handshake: --callgrind must be 1..1000")
         if not shutil.which("valgrind"):
             sys.exit("bench_handshake: valgrind missing (apt-get install valgrind)")
-        ensure_debian_ngtcp2()
+        ensure_debian_ngtcp2("bench_handshake")
         with tempfile.TemporaryDirectory(prefix="bench-hs-") as d:
             key, cert, _ = make_cert(d)
             base = callgrind_ir(5, key, cert, d)
@@ -244,7 +236,7 @@ def main():
     for c in clients:
         if c not in CLIENT_NAMES:
             sys.exit(f"bench_handshake: unknown client {c!r} (ngtcp2, ours)")
-    ensure_debian_ngtcp2()
+    ensure_debian_ngtcp2("bench_handshake")
     with tempfile.TemporaryDirectory(prefix="bench-hs-") as d:
         key, cert, pin = make_cert(d)
         helptext = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--help"],

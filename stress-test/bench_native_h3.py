@@ -43,22 +43,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 sys.path.insert(0, os.path.join(ROOT, "stress-test"))
 
 from conftest import BIN, free_udp_port  # noqa: E402
+from lib.debian_ngtcp2 import ensure_debian_ngtcp2  # noqa: E402
 from lib.svg import bar_chart  # noqa: E402
 
 SERVER_NAMES = {"ours": "ours (native)", "ours-nobatch": "ours, batching off",
                 "c": "C ngtcp2 example (GnuTLS)"}
 CLIENT_NAMES = {"c": "C ngtcp2 example client", "ours": "socket-iwa-h3-client"}
-
-
-def ensure_debian_ngtcp2():
-    """Installs Debian's ngtcp2-server/ngtcp2-client when missing (as stress-test/bench_handshake.py does)."""
-    if shutil.which("gtlsserver") and shutil.which("gtlsclient"):
-        return
-    if os.geteuid() != 0:
-        sys.exit("bench_native_h3: gtlsserver/gtlsclient missing; run: apt-get install -y ngtcp2-server ngtcp2-client")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "ngtcp2-server", "ngtcp2-client"],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 def pattern(n):
@@ -172,7 +162,7 @@ def main():
     for c in clients:
         if c not in CLIENT_NAMES:
             sys.exit(f"bench_native_h3: unknown client {c!r} (one of {','.join(CLIENT_NAMES)})")
-    ensure_debian_ngtcp2()
+    ensure_debian_ngtcp2("bench_native_h3")
     for b in ("socket-iwa-server", "socket-iwa-h3-client"):
         if not os.path.exists(os.path.join(BIN, b)):
             sys.exit(f"bench_native_h3: {os.path.join(BIN, b)} missing: cargo build --release --bins")
