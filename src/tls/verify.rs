@@ -24,8 +24,9 @@ pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub enum Verification {
     /// Chain to these PEM roots, plus the name check.
     Ca { roots_pem: Vec<u8>, source: String },
-    /// SHA-256 of the server's leaf certificate (DER).
-    Pin([u8; 32]),
+    /// SHA-256 of the server's leaf certificate (DER): any of these (a server renewing
+    /// its certificate is pinned by the old and the new hash, as with `serverCertificateHashes`).
+    Pin(Vec<[u8; 32]>),
     /// No verification at all.
     Insecure,
 }
@@ -45,7 +46,7 @@ impl Verification {
     pub fn binding(&self) -> String {
         match self {
             Verification::Ca { roots_pem, .. } => format!("ca:{}", super::hex(&super::identity::sha256(roots_pem))),
-            Verification::Pin(p) => format!("pin:{}", super::hex(p)),
+            Verification::Pin(p) => format!("pin:{}", p.iter().map(|h| super::hex(h)).collect::<Vec<_>>().join(",")),
             Verification::Insecure => "insecure".into(),
         }
     }
@@ -81,13 +82,19 @@ impl Verification {
         }
     }
 
-    /// A pin given as 64 hex digits (colons allowed between bytes).
+    /// Pins given as 64 hex digits each (colons allowed between bytes), comma-separated.
     pub fn pin_hex(text: &str) -> Result<Self> {
-        let clean: String = text.chars().filter(|&c| c != ':').collect();
-        let bytes = super::session::unhex(&clean.to_ascii_lowercase())
-            .filter(|b| b.len() == 32)
-            .ok_or_else(|| Error::BadInput(format!("--cert-hash: expected 64 hex digits (SHA-256), got {text:?}")))?;
-        Ok(Verification::Pin(bytes.try_into().unwrap()))
+        let pins = text
+            .split(',')
+            .map(|one| {
+                let clean: String = one.trim().chars().filter(|&c| c != ':').collect();
+                super::session::unhex(&clean.to_ascii_lowercase())
+                    .filter(|b| b.len() == 32)
+                    .map(|b| <[u8; 32]>::try_from(b).unwrap())
+                    .ok_or_else(|| Error::BadInput(format!("--cert-hash: expected 64 hex digits (SHA-256), got {one:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Verification::Pin(pins))
     }
 
     /// The mode the client flags ask for: `--insecure`, `--cert-hash`, `--ca`,
@@ -111,7 +118,8 @@ pub struct VerifyArgs {
     /// PEM file of CA certificates to verify the server against (default: the system roots).
     #[arg(long, conflicts_with_all = ["cert_hash", "insecure"])]
     pub ca: Option<std::path::PathBuf>,
-    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as cert_sha256).
+    /// Accept exactly the server certificate with this SHA-256 (hex of its DER; the server prints it as
+    /// cert_sha256); several, comma-separated, accept any of them.
     #[arg(long, conflicts_with = "insecure")]
     pub cert_hash: Option<String>,
     /// Do not verify the server's certificate at all (unsafe; logged on stderr).
@@ -132,7 +140,7 @@ impl VerifyArgs {
 
 /// The verify callback's context: the mode and the reason of the last failure.
 pub(super) struct VerifyState {
-    pin: Option<[u8; 32]>,
+    pin: Option<Vec<[u8; 32]>>,
     error: Mutex<Option<String>>,
 }
 
@@ -160,7 +168,7 @@ pub(super) unsafe fn install(ctx: *mut w::WOLFSSL_CTX, v: &Verification) -> Resu
             w::wolfSSL_CTX_set_verify(ctx, w::WOLFSSL_VERIFY_NONE as c_int, None);
             return Ok(None);
         }
-        Verification::Pin(p) => Some(*p),
+        Verification::Pin(p) => Some(p.clone()),
         Verification::Ca { roots_pem, source } => {
             // A system bundle may hold roots wolfSSL cannot parse (unsupported
             // algorithms); skip those instead of refusing the whole bundle.
@@ -232,7 +240,7 @@ unsafe extern "C" fn verify_cb(preverify: c_int, store: *mut w::WOLFSSL_X509_STO
     let st = &*((*store).userCtx as *const VerifyState);
     let depth = w::wolfSSL_X509_STORE_CTX_get_error_depth(store);
     let err = w::wolfSSL_X509_STORE_CTX_get_error(store);
-    let Some(pin) = st.pin else {
+    let Some(pin) = &st.pin else {
         if preverify != 0 {
             return 1;
         }
@@ -251,11 +259,11 @@ unsafe extern "C" fn verify_cb(preverify: c_int, store: *mut w::WOLFSSL_X509_STO
         return 0;
     }
     let got = super::identity::sha256(std::slice::from_raw_parts(der, len as usize));
-    if got != pin {
+    if !pin.contains(&got) {
         st.fail(format!(
             "server certificate SHA-256 {} does not match --cert-hash {}",
             super::hex(&got),
-            super::hex(&pin)
+            pin.iter().map(|h| super::hex(h)).collect::<Vec<_>>().join(",")
         ));
         return 0;
     }

@@ -285,7 +285,7 @@ pub fn client<A: ConnectionApp>(
     app: A,
 ) -> ClientHost<A> {
     // The only place a client TLS context is made: it pins the test identity.
-    let tls = TlsContext::client(&Verification::Pin(identity().cert_sha256)).unwrap();
+    let tls = TlsContext::client(&Verification::Pin(vec![identity().cert_sha256])).unwrap();
     let conn = Connection::connect(&tls, client_addr(), server_addr(), &[alpn], "localhost", session, cfg, now).unwrap();
     ClientHost::client(conn, app, now)
 }
