@@ -605,10 +605,8 @@ export interface WebTransportDatagrams {
   readonly droppedOutgoing: number;
 }
 
-/** A WebTransport session a client opened on an Http3Server: the W3C WebTransport surface. */
-export interface WebTransportSession {
-  /** 'https://host:port/path?query' */
-  readonly url: string;
+/** What WebTransport sessions and raw QUIC connections share: the W3C WebTransport object's streams and datagrams. */
+export interface StreamSession {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly ready: Promise<void>;
@@ -617,8 +615,15 @@ export interface WebTransportSession {
   readonly datagrams: WebTransportDatagrams;
   readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidiStream>;
   readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
+  /** Waits while the peer's stream limit is reached (until its MAX_STREAMS); rejects only when the session or connection closes first. */
   createBidirectionalStream(): Promise<WebTransportBidiStream>;
   createUnidirectionalStream(): Promise<WritableStream<Uint8Array | ArrayBufferView | ArrayBuffer>>;
+}
+
+/** A WebTransport session a client opened on an Http3Server: the W3C WebTransport surface. */
+export interface WebTransportSession extends StreamSession {
+  /** 'https://host:port/path?query' */
+  readonly url: string;
   /** CLOSE_WEBTRANSPORT_SESSION(closeCode, reason); pending reads and writes reject (ERR_WT_SESSION_CLOSED). */
   close(info?: Partial<WebTransportCloseInfo>): void;
 }
@@ -664,20 +669,12 @@ export interface QuicServerEvents {
 
 /** One raw QUIC connection (no HTTP/3): a WebTransport session's surface on the whole connection, plus `alpn`.
  *  Stream errors are WebTransportErrors with codes ERR_QUIC_STREAM_RESET / ERR_QUIC_STREAM_STOPPED /
- *  ERR_QUIC_CONNECTION_CLOSED / ERR_QUIC_STREAM_LIMIT / ECONNRESET; `streamErrorCode` is the QUIC application code as sent. */
-export interface QuicConnection {
+ *  ERR_QUIC_CONNECTION_CLOSED / ECONNRESET (and, for a client's 0-RTT streams, ERR_QUIC_EARLY_DATA_REJECTED);
+ *  `streamErrorCode` is the QUIC application code as sent. `closed` resolves with the CONNECTION_CLOSE's code
+ *  and reason (either side's; 0 'server closing' on server.close()) and rejects (ECONNRESET) when lost otherwise. */
+export interface QuicConnection extends StreamSession {
   /** The negotiated ALPN protocol. */
   readonly alpn: string;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly ready: Promise<void>;
-  /** Resolves with the CONNECTION_CLOSE's code and reason (either side's; 0 'server closing' on server.close()); rejects (ECONNRESET) when lost otherwise. */
-  readonly closed: Promise<WebTransportCloseInfo>;
-  readonly datagrams: WebTransportDatagrams;
-  readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidiStream>;
-  readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
-  createBidirectionalStream(): Promise<WebTransportBidiStream>;
-  createUnidirectionalStream(): Promise<WritableStream<Uint8Array | ArrayBufferView | ArrayBuffer>>;
   /** CONNECTION_CLOSE with application error `closeCode` (0..2^53-1) and `reason` (cut to 1024 bytes). */
   close(info?: Partial<WebTransportCloseInfo>): void;
 }
@@ -695,6 +692,53 @@ export declare class QuicServer extends Emitter<QuicServerEvents> {
 }
 
 export declare function createQuicServer(host: string, options: QuicServerOptions): Promise<QuicServer>;
+
+/** Resumption state of a QUIC client connection (`conn.session`): JSON-serialisable; pass it as `session` next time for 0-RTT. */
+export interface QuicResumption {
+  version: number;
+  /** The ALPN of the connection that got the ticket: 0-RTT only when it is offered again. */
+  alpn: string;
+  /** wolfSSL session with its ticket (hex DER). */
+  tls_session: string;
+  /** The server's transport parameters 0-RTT must remember (hex). */
+  transport_params: string;
+  /** How the server was authenticated ('pin:…', 'ca:…', 'insecure'): resumed only under a verification that is not 'insecure' (or by an insecure client). */
+  verification: string;
+  /** A NEW_TOKEN address-validation token (hex), when the server sent one. */
+  token?: string;
+}
+
+/** Options of createQuic (docs/JS_SERVERS.md, "QUIC clients"). Verification: one of serverCertificateHashes, ca,
+ *  rejectUnauthorized: false; none = the system's roots under Node (a page must give one). */
+export interface QuicClientOptions {
+  /** ALPN protocols offered, preference order (as QuicServerOptions.alpn). */
+  alpn: string[];
+  /** Accept exactly a certificate with one of these SHA-256 hashes (as `new WebTransport(url, { serverCertificateHashes })`). */
+  serverCertificateHashes?: { algorithm: 'sha-256'; value: ArrayBuffer | ArrayBufferView }[];
+  /** PEM root certificates to verify the chain against (and the name: serverName). */
+  ca?: string | string[];
+  /** false: do not verify the server at all (unsafe; the wasm program warns on stderr). */
+  rejectUnauthorized?: boolean;
+  /** TLS server name (SNI) and the name the certificate must carry; default: `host`. */
+  serverName?: string;
+  /** `conn.session` of an earlier connection (or its JSON text): resumes, with 0-RTT when the ticket allows. */
+  session?: QuicResumption | string | null;
+  /** As Http3ServerOptions.wasmDir (here the folder of socket-iwa-client.js / socket_iwa_client.wasm). */
+  wasmDir?: string | URL;
+}
+
+/** A QUIC connection this end opened (createQuic). */
+export interface QuicClientConnection extends QuicConnection {
+  /** 'pending' while 0-RTT is in flight (until `ready`); then 'accepted' or 'rejected' (0-RTT streams fail with
+   *  ERR_QUIC_EARLY_DATA_REJECTED). 'none' without 0-RTT. */
+  readonly earlyData: 'none' | 'pending' | 'accepted' | 'rejected';
+  /** The newest resumption state the server sent; null until its ticket arrives. */
+  readonly session: QuicResumption | null;
+}
+
+/** Opens a QUIC connection. Resolves once streams can be opened: after the handshake, or at once with 0-RTT.
+ *  Rejects with ERR_TLS_CERT_INVALID, ERR_QUIC_HANDSHAKE_FAILED or ETIMEDOUT; bad arguments throw TypeErrors with codes. */
+export declare function createQuic(host: string, port: number, options: QuicClientOptions): Promise<QuicClientConnection>;
 
 export interface PermissionsReport {
   runtime: 'browser' | 'node';
@@ -736,6 +780,7 @@ export interface SocketIWANamespace {
   createTCPServer: typeof createTCPServer;
   createHttp3Server: typeof createHttp3Server;
   createQuicServer: typeof createQuicServer;
+  createQuic: typeof createQuic;
   createMulticastSocket: typeof createMulticastSocket;
   createMulticastController: typeof createMulticastController;
   permissions: Permissions;

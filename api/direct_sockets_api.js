@@ -18,6 +18,7 @@ import { RawTCPConnection } from './raw.js';
 import { createHttp3Server, Http3Server } from './h3_server.js';
 import { WebTransportError } from './quic_streams.js';
 import { createQuicServer, QuicServer } from './quic_server.js';
+import { createQuic } from './quic_client.js';
 
 /** Package version. */
 export const VERSION = '0.1.0';
@@ -31,6 +32,7 @@ const SocketIWA = Object.freeze({
   createTCPServer,
   createHttp3Server,
   createQuicServer,
+  createQuic,
   createMulticastSocket,
   createMulticastController,
   permissions,
@@ -41,7 +43,7 @@ const SocketIWA = Object.freeze({
 });
 
 export {
-  createUDP, createTCP, createTCPServer, createHttp3Server, Http3Server, createQuicServer, QuicServer, createMulticastSocket, createMulticastController,
+  createUDP, createTCP, createTCPServer, createHttp3Server, Http3Server, createQuicServer, QuicServer, createQuic, createMulticastSocket, createMulticastController,
   permissions, assertPermissions, FEATURES, PROTOCOLS, SocketIWAError, WebTransportError, Emitter,
   UDPConnection, TCPServer, WebSocketConnection, SocketIOClient, ServerSocket, Namespace, RawTCPConnection,
   CONNECTING, OPEN, CLOSING, CLOSED,

@@ -28,12 +28,15 @@ const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection
 /** Status codes whose responses never have content (RFC 9110). */
 const NO_BODY_STATUS = new Set([204, 205, 304]);
 
-const GLUE = 'socket-iwa-server.js';
-const WASM = 'socket_iwa_server.wasm';
+/** The wasm programs: the server (createHttp3Server, createQuicServer) and the client (createQuic). */
+const PROGRAMS = {
+  server: { glue: 'socket-iwa-server.js', wasm: 'socket_iwa_server.wasm' },
+  client: { glue: 'socket-iwa-client.js', wasm: 'socket_iwa_client.wasm' },
+};
 
-const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
+export const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
 
-let compiled = null; // Promise<{ glueUrl, module }>
+const compiled = new Map(); // program -> Promise<{ glueUrl, module }>, from the default places
 
 /** Directories that may hold the wasm server, in order (docs/JS_SERVERS.md, "Loading"). */
 function wasmCandidates() {
@@ -44,7 +47,8 @@ function wasmCandidates() {
   ];
 }
 
-async function loadModule(wasmDir) {
+async function loadModule(wasmDir, program, api) {
+  const { glue: GLUE, wasm: WASM } = PROGRAMS[program];
   const dirs = wasmDir ? [new URL(wasmDir, import.meta.url)] : wasmCandidates();
   if (isNode) {
     const fs = await import('node:fs');
@@ -54,7 +58,7 @@ async function loadModule(wasmDir) {
       if (!fs.existsSync(wasmPath) || !fs.existsSync(fileURLToPath(new URL(GLUE, dir)))) continue;
       return { glueUrl: new URL(GLUE, dir).href, module: await WebAssembly.compile(fs.readFileSync(wasmPath)) };
     }
-    throw new SocketIWAError('ENOENT', `createHttp3Server: no ${WASM} next to ${GLUE} in ${dirs.map((d) => d.href).join(', ')} (build it: cargo build --release --target wasm32-unknown-emscripten --bins)`);
+    throw new SocketIWAError('ENOENT', `${api}: no ${WASM} next to ${GLUE} in ${dirs.map((d) => d.href).join(', ')} (build it: cargo build --release --target wasm32-unknown-emscripten --bins)`);
   }
   let lastErr;
   for (const dir of dirs) {
@@ -64,12 +68,27 @@ async function loadModule(wasmDir) {
       return { glueUrl: new URL(GLUE, dir).href, module: await WebAssembly.compile(await res.arrayBuffer()) };
     } catch (e) { lastErr = e; }
   }
-  throw new SocketIWAError('ENOENT', `createHttp3Server: cannot load ${WASM} (${lastErr && lastErr.message})`, { cause: lastErr });
+  throw new SocketIWAError('ENOENT', `${api}: cannot load ${WASM} (${lastErr && lastErr.message})`, { cause: lastErr });
 }
 
-async function ensureDirectSockets() {
+/**
+ * The Emscripten factory of a wasm `program` ('server' or 'client') and its compiled module
+ * (compiled once per place), with Direct Sockets installed under Node. `api` names the caller in errors.
+ */
+export async function loadProgram(program, wasmDir, api) {
+  let loaded;
+  if (wasmDir) loaded = await loadModule(wasmDir, program, api);
+  else {
+    if (!compiled.has(program)) compiled.set(program, loadModule(undefined, program, api).catch((e) => { compiled.delete(program); throw e; }));
+    loaded = await compiled.get(program);
+  }
+  await ensureDirectSockets(api);
+  return { factory: (await import(loaded.glueUrl)).default, module: loaded.module };
+}
+
+async function ensureDirectSockets(api) {
   if (typeof globalThis.UDPSocket === 'function') return;
-  if (!isNode) throw new SocketIWAError('ENOTSUP', 'createHttp3Server: Direct Sockets (UDPSocket) are not available here; run inside an Isolated Web App or under Node');
+  if (!isNode) throw new SocketIWAError('ENOTSUP', `${api}: Direct Sockets (UDPSocket) are not available here; run inside an Isolated Web App or under Node`);
   const ds = await import('../node/direct-sockets.js');
   ds.install(globalThis);
 }
@@ -140,14 +159,8 @@ export class Http3Server extends Emitter {
 
   /** @internal */
   async _start({ port, certificate, wasmDir, storage, renewBefore }) {
-    let loaded;
-    if (wasmDir) loaded = await loadModule(wasmDir);
-    else {
-      if (!compiled) compiled = loadModule().catch((e) => { compiled = null; throw e; });
-      loaded = await compiled;
-    }
-    await ensureDirectSockets();
-    const factory = (await import(loaded.glueUrl)).default;
+    const { factory, module } = await loadProgram('server', wasmDir, this._apiName);
+    const loaded = { module };
     this.#store = await ServerStorage.open({ storage, certificate, renewBefore });
     try {
       return await this.#startWith(factory, loaded, port, certificate);

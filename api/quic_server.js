@@ -12,10 +12,10 @@ import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
 import { Http3Server, describe, requireJspi, validateCertificate } from './h3_server.js';
 import { validateStorage } from './server_storage.js';
-import { EV_GONE, SessionState, sessionsBridge } from './wt_session.js';
+import { EV_GONE, SessionState, StreamSession, sessionsBridge, stateOf } from './wt_session.js';
 
-/** EV_ESTABLISHED (src/app/js_wt.rs): the handshake completed. */
-const EV_ESTABLISHED = 10;
+/** EV_ESTABLISHED (src/app/js_wt.rs): the handshake completed (bytes: ALPN; code: a client's 0-RTT fate). */
+export const EV_ESTABLISHED = 10;
 /** CT_CLOSE_QUIC (src/app/js_wt.rs): u64 application error code, reason. */
 const CT_CLOSE_QUIC = 7;
 /** Application error code a connection gets when its 'connection' listener throws (docs/JS_SERVERS.md). */
@@ -23,10 +23,10 @@ export const QUIC_HANDLER_ERROR_CODE = 0x1;
 
 const utf8 = new TextDecoder();
 
-const QUIC_FLAVOUR = {
+export const QUIC_FLAVOUR = {
   what: 'QUIC connection',
   stream: 'QUIC stream',
-  codes: { reset: 'ERR_QUIC_STREAM_RESET', stopped: 'ERR_QUIC_STREAM_STOPPED', closed: 'ERR_QUIC_CONNECTION_CLOSED', limit: 'ERR_QUIC_STREAM_LIMIT' },
+  codes: { reset: 'ERR_QUIC_STREAM_RESET', stopped: 'ERR_QUIC_STREAM_STOPPED', closed: 'ERR_QUIC_CONNECTION_CLOSED' },
   toWire: (c) => c,
   fromWire: (c) => c,
   closeRecord(closeCode, r) {
@@ -44,31 +44,13 @@ const QUIC_FLAVOUR = {
  * One QUIC connection a client made to a createQuicServer: the streams, datagrams,
  * closed and close of a WebTransport session, plus the negotiated `alpn`.
  */
-export class QuicConnection {
-  #s;
-  /** @internal made by the server */
+export class QuicConnection extends StreamSession {
+  /** @internal made by the server (or createQuic); `ready` resolves once the handshake completed */
   constructor(state, { alpn, remoteAddress, remotePort }) {
-    this.#s = state;
+    super(state, { remoteAddress, remotePort, ready: state.established });
     /** @type {string} the negotiated ALPN protocol */
     this.alpn = alpn;
-    /** @type {string} */
-    this.remoteAddress = remoteAddress;
-    /** @type {number} */
-    this.remotePort = remotePort;
-    /** Resolves once the handshake completed (it has, when the 'connection' listener runs). */
-    this.ready = state.established;
-    /** Resolves { closeCode, reason } when the connection closes (either side, or server.close()); rejects (code) when it is lost otherwise. */
-    this.closed = state.closed;
-    this.datagrams = state.datagrams;
-    this.incomingBidirectionalStreams = state.incomingBidi;
-    this.incomingUnidirectionalStreams = state.incomingUni;
   }
-
-  /** Opens a bidirectional stream: { readable, writable }. */
-  createBidirectionalStream() { return this.#s.open(false); }
-
-  /** Opens a unidirectional stream: a WritableStream. */
-  createUnidirectionalStream() { return this.#s.open(true); }
 
   /** Closes the connection: CONNECTION_CLOSE with application error `closeCode` and `reason` (cut to 1024 bytes). */
   close({ closeCode = 0, reason = '' } = {}) {
@@ -76,7 +58,7 @@ export class QuicConnection {
       throw argError(`QuicConnection.close: closeCode must be an integer 0..2^53-1, got ${closeCode}.`, 'ERR_INVALID_ARG_VALUE');
     }
     if (typeof reason !== 'string') throw argError('QuicConnection.close: reason must be a string.', 'ERR_INVALID_ARG_TYPE');
-    this.#s.closeLocal(closeCode, reason);
+    stateOf(this).closeLocal(closeCode, reason);
   }
 }
 
@@ -164,17 +146,17 @@ export class QuicServer extends Http3Server {
 }
 
 /** ALPN names: 1-255 bytes of UTF-8, no comma (the list travels comma-separated), no duplicates. */
-function validateAlpn(alpn) {
+export function validateAlpn(alpn, api = 'createQuicServer') {
   if (!Array.isArray(alpn) || alpn.length === 0) {
-    throw argError(`createQuicServer: options.alpn must be a non-empty array of protocol names, got ${describe(alpn)}.`, alpn === undefined || Array.isArray(alpn) ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE');
+    throw argError(`${api}: options.alpn must be a non-empty array of protocol names, got ${describe(alpn)}.`, alpn === undefined || Array.isArray(alpn) ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE');
   }
   const seen = new Set();
   for (const a of alpn) {
-    if (typeof a !== 'string') throw argError(`createQuicServer: options.alpn entries must be strings, got ${describe(a)}.`, 'ERR_INVALID_ARG_TYPE');
+    if (typeof a !== 'string') throw argError(`${api}: options.alpn entries must be strings, got ${describe(a)}.`, 'ERR_INVALID_ARG_TYPE');
     const n = new TextEncoder().encode(a).length;
-    if (n < 1 || n > 255) throw argError(`createQuicServer: ALPN protocol names are 1-255 bytes, got ${n} bytes (${describe(a)}).`, 'ERR_INVALID_ARG_VALUE');
-    if (a.includes(',')) throw argError(`createQuicServer: ALPN protocol names cannot contain ',' here, got ${describe(a)}.`, 'ERR_INVALID_ARG_VALUE');
-    if (seen.has(a)) throw argError(`createQuicServer: ALPN ${describe(a)} is listed twice.`, 'ERR_INVALID_ARG_VALUE');
+    if (n < 1 || n > 255) throw argError(`${api}: ALPN protocol names are 1-255 bytes, got ${n} bytes (${describe(a)}).`, 'ERR_INVALID_ARG_VALUE');
+    if (a.includes(',')) throw argError(`${api}: ALPN protocol names cannot contain ',' here, got ${describe(a)}.`, 'ERR_INVALID_ARG_VALUE');
+    if (seen.has(a)) throw argError(`${api}: ALPN ${describe(a)} is listed twice.`, 'ERR_INVALID_ARG_VALUE');
     seen.add(a);
   }
 }

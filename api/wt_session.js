@@ -52,7 +52,7 @@ function streamRecord(kind, id, value) {
 const WT_FLAVOUR = {
   what: 'WebTransport session',
   stream: 'WebTransport stream',
-  codes: { reset: 'ERR_WT_STREAM_RESET', stopped: 'ERR_WT_STREAM_STOPPED', closed: 'ERR_WT_SESSION_CLOSED', limit: 'ERR_WT_STREAM_LIMIT' },
+  codes: { reset: 'ERR_WT_STREAM_RESET', stopped: 'ERR_WT_STREAM_STOPPED', closed: 'ERR_WT_SESSION_CLOSED' },
   toWire: wtToH3,
   fromWire: h3ToWt,
   /** CT_CLOSE: u32 code, reason (at most 1024 bytes, already cut). */
@@ -65,35 +65,53 @@ const WT_FLAVOUR = {
   },
 };
 
+/** The SessionState behind a StreamSession (for the subclasses' own methods; not exported from the API). */
+export let stateOf;
+
 /**
- * A WebTransport session a client opened on this server (Extended CONNECT,
- * :protocol = webtransport). The surface of the W3C WebTransport object.
+ * What a WebTransport session and a raw QUIC connection (either end) share: the
+ * W3C WebTransport object's streams, datagrams, ready and closed, over a SessionState.
+ * Subclasses add their close() and identity (url, alpn, ...).
  */
-export class WebTransportSession {
+export class StreamSession {
   #s;
-  /** @internal made by the server */
-  constructor(state, { url, remoteAddress, remotePort }) {
+  /** @internal */
+  constructor(state, { remoteAddress, remotePort, ready }) {
     this.#s = state;
-    /** @type {string} 'https://host:port/path?query' */
-    this.url = url;
     /** @type {string} */
     this.remoteAddress = remoteAddress;
     /** @type {number} */
     this.remotePort = remotePort;
-    /** Resolves once the session is established (it is, when the listener runs). */
-    this.ready = Promise.resolve();
-    /** Resolves { closeCode, reason } when the session closes; rejects (code) when its connection is lost. */
+    /** Resolves once the session or connection is established. */
+    this.ready = ready;
+    /** Resolves { closeCode, reason } when it closes (either side); rejects (code) when its connection is lost. */
     this.closed = state.closed;
     this.datagrams = state.datagrams;
     this.incomingBidirectionalStreams = state.incomingBidi;
     this.incomingUnidirectionalStreams = state.incomingUni;
   }
 
-  /** Opens a bidirectional stream: { readable, writable }. */
+  static { stateOf = (o) => o.#s; }
+
+  /** Opens a bidirectional stream: { readable, writable }; waits while the peer's stream limit is reached. */
   createBidirectionalStream() { return this.#s.open(false); }
 
-  /** Opens a unidirectional stream: a WritableStream. */
+  /** Opens a unidirectional stream: a WritableStream; waits while the peer's stream limit is reached. */
   createUnidirectionalStream() { return this.#s.open(true); }
+}
+
+/**
+ * A WebTransport session a client opened on this server (Extended CONNECT,
+ * :protocol = webtransport). The surface of the W3C WebTransport object.
+ */
+export class WebTransportSession extends StreamSession {
+  /** @internal made by the server */
+  constructor(state, { url, remoteAddress, remotePort }) {
+    // The session is established when the listener runs.
+    super(state, { remoteAddress, remotePort, ready: Promise.resolve() });
+    /** @type {string} 'https://host:port/path?query' */
+    this.url = url;
+  }
 
   /** Closes the session: CLOSE_WEBTRANSPORT_SESSION(closeCode, reason), then FIN. */
   close({ closeCode = 0, reason = '' } = {}) {
@@ -101,7 +119,7 @@ export class WebTransportSession {
       throw argError(`WebTransportSession.close: closeCode must be an integer 0..2^32-1, got ${closeCode}.`, 'ERR_INVALID_ARG_VALUE');
     }
     if (typeof reason !== 'string') throw argError('WebTransportSession.close: reason must be a string.', 'ERR_INVALID_ARG_TYPE');
-    this.#s.closeLocal(closeCode, reason);
+    stateOf(this).closeLocal(closeCode, reason);
   }
 }
 
@@ -111,7 +129,8 @@ export class WebTransportSession {
  * error codes and messages, the close record.
  */
 export class SessionState {
-  constructor(bridge, key, flavour = WT_FLAVOUR) {
+  /** `client`: this end opened the connection (createQuic): its own streams have even ids, the peer's odd. */
+  constructor(bridge, key, flavour = WT_FLAVOUR, { client = false } = {}) {
     this.bridge = bridge;
     this.key = key;
     this.fl = flavour;
@@ -124,7 +143,9 @@ export class SessionState {
     this.closeRecord = null;
     this.dirty = false;
     this.done = false;   // closed or gone: no more events matter
-    this.peer = { 0: { max: -1, missing: new Set() }, 2: { max: -1, missing: new Set() } };
+    this.ownBit = client ? 0 : 1; // RFC 9000 section 2.1: bit 0 of a stream id is its initiator
+    this.peer = client ? { 1: { max: -1, missing: new Set() }, 3: { max: -1, missing: new Set() } }
+      : { 0: { max: -1, missing: new Set() }, 2: { max: -1, missing: new Set() } };
     this.datagrams = new DatagramDuplex(this);
     this.closed = new Promise((resolve, reject) => { this.resolveClosed = resolve; this.rejectClosed = reject; });
     this.closed.catch(() => {}); // a lost connection rejects it; the user may not be listening
@@ -194,7 +215,7 @@ export class SessionState {
 
   /** A peer stream seen for the first time (QUIC opens them in order; `missing` are the skipped ids). */
   peerStream(id) {
-    if (id % 2 !== 0) return null; // our own (server-initiated): already forgotten
+    if (id % 2 === this.ownBit) return null; // our own: already forgotten
     const t = this.peer[id % 4];
     if (id > t.max) {
       for (let k = t.max < 0 ? id % 4 : t.max + 4; k < id; k += 4) t.missing.add(k);
@@ -255,7 +276,7 @@ export class SessionState {
         const o = this.opens.get(code);
         if (!o) return;
         this.opens.delete(code);
-        o.reject(new WebTransportError(this.fl.codes.limit, `cannot open a ${this.fl.stream} now (the peer's stream limit is reached)`, { source: 'session' }));
+        o.reject(this.closedError(`the ${this.fl.what} closed before the ${this.fl.stream} could open`));
         return;
       }
       case EV_GONE: {
@@ -265,6 +286,16 @@ export class SessionState {
         return;
       }
       default:
+    }
+  }
+
+  /** The peer refused 0-RTT: our streams opened in it are gone (createQuic; docs/JS_SERVERS.md "QUIC clients"). */
+  earlyDataRejected(error) {
+    for (const [id, st] of [...this.streams]) {
+      if (id % 2 !== this.ownBit) continue;
+      this.streams.delete(id);
+      this.readySet.delete(id);
+      st.fail(error);
     }
   }
 

@@ -8,9 +8,10 @@
 //! the connection's CONNECTION_CLOSE as the close) and how the connection starts
 //! (`sjs_quic_accept` with the negotiated ALPN and the peer's address).
 
-use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface, EV_ESTABLISHED};
+use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface, EV_ESTABLISHED, EV_SESSION, EV_ZERO_RTT};
 use super::ConnectionApp;
 use crate::quic::{Connection, Event};
+use crate::tls::{EarlyData, SavedSession};
 
 /// Application error code of a connection closed by `server.close()` (and of an idle close).
 pub const CLOSE_NO_ERROR: u64 = 0;
@@ -82,12 +83,51 @@ pub struct JsQuicApp<B: JsWtBridge> {
     reported: bool,
     /// The handshake's completion was reported (JavaScript dispatches 'connection' then).
     established: bool,
+    /// A client's (`createQuic`): what its resumption sessions record about the server's verification.
+    client: Option<ClientSide>,
+}
+
+/// What only a client connection reports: 0-RTT, the server's answer to it, resumption sessions.
+struct ClientSide {
+    /// [`crate::tls::Verification::binding`] of the client's verification, stored in every session.
+    binding: String,
+}
+
+/// `code` of EV_ESTABLISHED: the fate of the client's 0-RTT data (JavaScript's `conn.earlyData`).
+pub fn early_data_code(e: EarlyData) -> u64 {
+    match e {
+        EarlyData::None => 0,
+        EarlyData::Accepted => 1,
+        EarlyData::Rejected => 2,
+    }
 }
 
 impl<B: JsWtBridge> JsQuicApp<B> {
     /// `accept(head)` tells JavaScript of the connection and returns its handler.
     pub fn new(accept: Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>) -> Self {
-        JsQuicApp { make: Some(accept), h: None, reported: false, established: false }
+        JsQuicApp { make: Some(accept), h: None, reported: false, established: false, client: None }
+    }
+
+    /// A client's connection (`createQuic`): JavaScript learns of it at once ([`ConnectionApp::on_start`]),
+    /// of 0-RTT, of the handshake's outcome and of every session ticket (as the JSON of a [`SavedSession`]
+    /// that records `binding`).
+    pub fn client(accept: Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>, binding: String) -> Self {
+        JsQuicApp { client: Some(ClientSide { binding }), ..Self::new(accept) }
+    }
+
+    /// A client: the newest session ticket, as JSON, to JavaScript (`conn.session`).
+    fn report_session(&mut self, conn: &mut Connection) {
+        let Some(c) = &self.client else { return };
+        let alpn = String::from_utf8_lossy(&conn.alpn().unwrap_or_default()).into_owned();
+        let Some(mut s) = conn.take_session(&alpn) else { return };
+        s.verification = c.binding.clone();
+        if let Some(t) = conn.new_token() {
+            s.token = Some(SavedSession::token_hex(&t));
+        }
+        let json = serde_json::to_vec(&s).expect("serialisable");
+        if let Some(h) = self.h.as_mut() {
+            h.event(EV_SESSION, &json, 0);
+        }
     }
 
     fn handler(&mut self, conn: &Connection) -> &mut JsWtHandler<B> {
@@ -114,6 +154,14 @@ impl<B: JsWtBridge> JsQuicApp<B> {
 }
 
 impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
+    fn on_start(&mut self, conn: &mut Connection, _now: u64) {
+        // Only clients start: JavaScript's connection exists from here; with 0-RTT keys it may send at once.
+        self.handler(conn);
+        if conn.early_data_attempted() {
+            self.h.as_mut().expect("made above").notify(EV_ZERO_RTT);
+        }
+    }
+
     fn on_event(&mut self, conn: &mut Connection, now: u64, ev: Event) {
         if self.reported {
             if let Event::StreamData { id, data, .. } = ev {
@@ -122,6 +170,7 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
             return;
         }
         self.handler(conn);
+        let server = self.client.is_none();
         let h = self.h.as_mut().expect("made above");
         let mut s = QuicSurface { conn, now };
         match ev {
@@ -129,6 +178,8 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
             Event::StreamReset { id, code } => h.on_stream_reset(id, code),
             Event::StopSending { id, code } => h.on_stop_sending(&mut s, id, code),
             Event::Datagram(d) => h.on_datagram(&d),
+            // The server refused 0-RTT: ngtcp2 dropped every stream opened in it (JavaScript's fail).
+            Event::EarlyDataRejected => h.early_data_rejected(server),
             _ => {}
         }
     }
@@ -142,9 +193,13 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
         if !self.established && conn.handshake_completed() {
             // Before this, a close would travel as a transport APPLICATION_ERROR without code or reason.
             self.established = true;
-            h.notify(EV_ESTABLISHED);
+            let alpn = conn.alpn().unwrap_or_default();
+            h.event(EV_ESTABLISHED, &alpn, early_data_code(conn.early_data()));
         }
         h.on_tick(&mut QuicSurface { conn, now });
+        if self.established && self.client.is_some() {
+            self.report_session(conn);
+        }
         if !conn.is_open() {
             self.report_close(conn, now);
         }
@@ -181,4 +236,10 @@ pub fn factory(alpns: Vec<String>) -> super::AppFactory {
             Box::new(JsQuicApp::new(Box::new(super::js_wt::imports::accept_quic))) as Box<dyn ConnectionApp>
         })
     })
+}
+
+/// The application of `socket-iwa-client --js-quic` (wasm only; `SocketIWA.createQuic`).
+#[cfg(target_os = "emscripten")]
+pub fn client_app(binding: String) -> JsQuicApp<super::js_wt::imports::WtImports> {
+    JsQuicApp::client(Box::new(super::js_wt::imports::accept_quic), binding)
 }

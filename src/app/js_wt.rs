@@ -34,8 +34,15 @@ pub const EV_OPENED: i32 = 7;
 pub const EV_OPEN_FAILED: i32 = 8;
 /// The handler is gone (connection closed or session torn down).
 pub const EV_GONE: i32 = 9;
-/// A raw QUIC connection's handshake completed (createQuicServer's 'connection' fires then; `super::js_quic`).
+/// A raw QUIC connection's handshake completed (createQuicServer's 'connection' fires then; `super::js_quic`):
+/// bytes = the negotiated ALPN, `code` = the fate of a client's 0-RTT (0 none, 1 accepted, 2 rejected).
 pub const EV_ESTABLISHED: i32 = 10;
+/// A client connection (createQuic) may send 0-RTT data now.
+pub const EV_ZERO_RTT: i32 = 11;
+/// A client's session ticket arrived: bytes = the resumption session, JSON (`conn.session`).
+pub const EV_SESSION: i32 = 12;
+/// The server refused the client's 0-RTT: the streams opened in it are gone.
+pub const EV_EARLY_REJECTED: i32 = 13;
 
 /// Control records (JavaScript -> Rust, pulled with stream -1), first byte.
 pub const CT_OPEN: u8 = 1;
@@ -147,11 +154,14 @@ pub struct JsWtHandler<B: JsWtBridge> {
     /// A stream waited for its window or the budget: try again on the next tick (ACKs bring one).
     blocked: bool,
     closed: bool,
+    /// Opens JavaScript asked for that wait for the peer's stream limit (uni, token), in order:
+    /// retried on every tick (MAX_STREAMS arrives in a packet, and packets tick), failed on close.
+    waiting: std::collections::VecDeque<(bool, u64)>,
 }
 
 impl<B: JsWtBridge> JsWtHandler<B> {
     pub fn new(bridge: B, key: u32) -> Self {
-        JsWtHandler { bridge, key, recv: HashMap::new(), buf: vec![0; PULL_BUFFER + 32], ready: vec![0.0; READY_BATCH], more: false, blocked: false, closed: false }
+        JsWtHandler { bridge, key, recv: HashMap::new(), buf: vec![0; PULL_BUFFER + 32], ready: vec![0.0; READY_BATCH], more: false, blocked: false, closed: false, waiting: Default::default() }
     }
 
     /// Credits what JavaScript will never read of every stream (the connection window must not shrink for good).
@@ -170,12 +180,9 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             CT_OPEN if n >= 6 => {
                 let uni = rec[1] != 0;
                 let token = u32::from_le_bytes(rec[2..6].try_into().unwrap_or([0; 4])) as u64;
-                match if uni { s.open_uni() } else { s.open_bidi() } {
-                    Ok(id) => self.bridge.event(self.key, EV_OPENED, id, &[], token),
-                    Err(e) => {
-                        log::debug!("js wt: cannot open a stream: {e}");
-                        self.bridge.event(self.key, EV_OPEN_FAILED, -1, &[], token)
-                    }
+                // Behind earlier waiting opens of the same direction: keep JavaScript's order.
+                if self.waiting.iter().any(|&(u, _)| u == uni) || !self.open(s, uni, token) {
+                    self.waiting.push_back((uni, token));
                 }
             }
             CT_DATAGRAM => {
@@ -214,9 +221,55 @@ impl<B: JsWtBridge> Drop for JsWtHandler<B> {
 
 /// The event and tick logic, on any [`StreamSurface`] (a WebTransport session or a QUIC connection).
 impl<B: JsWtBridge> JsWtHandler<B> {
-    /// An event that carries no stream or bytes (EV_ESTABLISHED).
+    /// Opens a stream JavaScript asked for; false when the peer's stream limit holds it back
+    /// (the caller queues it). Other failures (the connection is closing) are reported.
+    fn open<S: StreamSurface>(&mut self, s: &mut S, uni: bool, token: u64) -> bool {
+        match if uni { s.open_uni() } else { s.open_bidi() } {
+            Ok(id) => self.bridge.event(self.key, EV_OPENED, id, &[], token),
+            Err(e) if e.is_stream_limit() && s.is_open() && !self.closed => return false,
+            Err(e) => {
+                log::debug!("js wt: cannot open a stream: {e}");
+                self.bridge.event(self.key, EV_OPEN_FAILED, -1, &[], token)
+            }
+        }
+        true
+    }
+
+    /// Retries the waiting opens, oldest first, per direction, until one is still held back.
+    fn open_waiting<S: StreamSurface>(&mut self, s: &mut S) {
+        let mut held = [false, false];
+        let mut rest = std::collections::VecDeque::new();
+        while let Some((uni, token)) = self.waiting.pop_front() {
+            if held[uni as usize] || !self.open(s, uni, token) {
+                held[uni as usize] = true;
+                rest.push_back((uni, token));
+            }
+        }
+        self.waiting = rest;
+    }
+
+    /// The session or connection is gone: the waiting opens fail.
+    fn fail_waiting(&mut self) {
+        for (_, token) in std::mem::take(&mut self.waiting) {
+            self.bridge.event(self.key, EV_OPEN_FAILED, -1, &[], token);
+        }
+    }
+
+    /// An event that carries no stream or bytes (EV_ZERO_RTT).
     pub fn notify(&mut self, kind: i32) {
         self.bridge.event(self.key, kind, -1, &[], 0);
+    }
+
+    /// An event of the connection (no stream) with bytes and a code (EV_ESTABLISHED, EV_SESSION).
+    pub fn event(&mut self, kind: i32, bytes: &[u8], code: u64) {
+        self.bridge.event(self.key, kind, -1, bytes, code);
+    }
+
+    /// 0-RTT was refused: our streams opened in it are gone (the peer's stay); JavaScript fails them.
+    pub fn early_data_rejected(&mut self, server: bool) {
+        let peer_bit = if server { 0 } else { 1 };
+        self.recv.retain(|id, _| id & 1 == peer_bit);
+        self.notify(EV_EARLY_REJECTED);
     }
 
     pub fn on_datagram(&mut self, data: &[u8]) {
@@ -250,17 +303,21 @@ impl<B: JsWtBridge> JsWtHandler<B> {
 
     pub fn on_close<S: StreamSurface>(&mut self, s: &mut S, code: u64, reason: &str) {
         self.closed = true;
+        self.fail_waiting();
         self.credit_all(s);
         self.bridge.event(self.key, EV_CLOSED, 0, reason.as_bytes(), code);
     }
 
     pub fn on_tick<S: StreamSurface>(&mut self, s: &mut S) {
         let pending = self.bridge.pending(self.key, true);
-        if !(pending || self.more || self.blocked) {
+        if !(pending || self.more || self.blocked || !self.waiting.is_empty()) {
             return;
         }
         self.more = false;
         self.blocked = false;
+        if !self.waiting.is_empty() && !self.closed && s.is_open() {
+            self.open_waiting(s);
+        }
         // Control records first: opens, datagrams, credit, resets, close.
         let max_dgram = s.max_datagram_payload() as u64;
         loop {
@@ -274,6 +331,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
         }
         if self.closed || !s.is_open() {
             self.closed = true;
+            self.fail_waiting();
             return self.credit_all(s);
         }
         // Entries JavaScript has credited in full are dropped (a later byte recreates one): the map stays small.

@@ -56,17 +56,73 @@ struct Args {
     json: bool,
     #[command(flatten)]
     verify: VerifyArgs,
+    /// JavaScript's connection (wasm only; `SocketIWA.createQuic` starts it): `--alpn` is a
+    /// comma-separated list, streams and datagrams are JavaScript's, and the run lasts until
+    /// the connection closes (docs/JS_SERVERS.md, "QUIC clients").
+    #[arg(long, hide = true, conflicts_with_all = ["streams", "bytes", "datagrams", "connections", "rebind_after"])]
+    js_quic: bool,
     #[arg(short, long)]
     verbose: bool,
 }
 
 fn main() {
     let args = Args::parse();
-    socket_iwa::log::client_main("socket-iwa-client", args.json, args.verbose, || connect(&args));
+    let body: fn(&Args) -> Result<bool, socket_iwa::Error> = if args.js_quic { js_quic } else { connect };
+    socket_iwa::log::client_main("socket-iwa-client", args.json, args.verbose, || body(&args));
+}
+
+/// A saved session, if this run may resume it: verified under the same mode ([`Verification::may_resume`])
+/// and for one of the ALPNs offered (0-RTT must reuse the ticket's). Says why on stderr when not.
+fn resumable(saved: Option<SavedSession>, args: &Args, verification: &Verification, alpns: &[&str]) -> Option<SavedSession> {
+    let (s, p) = (saved?, args.session.as_ref()?);
+    if !verification.may_resume(&s.verification) {
+        eprintln!("socket-iwa-client: {}: session obtained without certificate verification; not resuming", p.display());
+        return None;
+    }
+    if !alpns.contains(&s.alpn.as_str()) {
+        eprintln!("socket-iwa-client: {}: session is for ALPN {:?}, not offered now; not resuming", p.display(), s.alpn);
+        return None;
+    }
+    Some(s)
+}
+
+/// `--js-quic`: one connection whose application is JavaScript's (src/app/js_quic.rs). Prints
+/// `{"event":"closed", ...}` at the end, with the verification error when the handshake failed on it.
+#[cfg(target_os = "emscripten")]
+fn js_quic(args: &Args) -> Result<bool, socket_iwa::Error> {
+    use socket_iwa::app::js_handler::imports as js;
+    let alpns: Vec<&str> = args.alpn.split(',').collect();
+    let verification = args.verify.verification("socket-iwa-client")?;
+    let tls = TlsContext::client(&verification)?;
+    let saved = match &args.session {
+        Some(p) => SavedSession::load(p)?,
+        None => None,
+    };
+    let saved = resumable(saved, args, &verification, &alpns);
+    let dial = Dial { remote: args.connect, alpns: &alpns, server_name: &args.server_name, session: saved.as_ref(), timeout_secs: args.timeout, rebind: None, versions: args.quic_version };
+    let binding = verification.binding();
+    // JavaScript's conn.close() closes the connection (the run ends when it is done); a stop
+    // request (the page going away) ends the loop at once.
+    let ep = socket_iwa::io::dial_and_run_woken(&tls, &dial, |_| socket_iwa::app::js_quic::client_app(binding), &js::stop_requested,
+        &|| js::take_control() & js::CONTROL_WOKEN != 0, std::time::Duration::from_secs(60))?;
+    let verify_error = tls.take_verify_error().map(|why| format!("certificate verification failed ({}): {why}", verification.mode()));
+    let close = ep.conn.close_reason().cloned();
+    socket_iwa::log::event(args.json, serde_json::json!({
+        "event": "closed",
+        "established": ep.conn.handshake_completed(),
+        "verify_error": verify_error,
+        "close": close,
+    }));
+    Ok(true)
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn js_quic(_args: &Args) -> Result<bool, socket_iwa::Error> {
+    Err(socket_iwa::Error::BadInput("--js-quic: only the wasm build has JavaScript connections (SocketIWA.createQuic starts it)".into()))
 }
 
 fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
-    let mut saved = match &args.session {
+    let saved = match &args.session {
         Some(p) => SavedSession::load(p)?,
         None => None,
     };
@@ -74,12 +130,7 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
     let tls = TlsContext::client(&verification)?;
     // A resumed handshake shows no certificate: a verifying run resumes only
     // sessions whose server passed verification (docs/TLS.md).
-    if let (Some(s), Some(p)) = (&saved, &args.session) {
-        if !verification.may_resume(&s.verification) {
-            eprintln!("socket-iwa-client: {}: session obtained without certificate verification; not resuming", p.display());
-            saved = None;
-        }
-    }
+    let mut saved = resumable(saved, args, &verification, &[&args.alpn]);
     let mut all_ok = true;
     for _ in 0..args.connections {
         let (ok, session) = connect_once(args, &tls, &verification, saved.as_ref())?;

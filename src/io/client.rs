@@ -2,7 +2,7 @@
 //! loop until it is done or the time is up.
 
 use super::host::{ClientHost, ConnectionApp, MigrationReport, Rebind};
-use super::{run, UdpSocket};
+use super::{run_woken, UdpSocket};
 use crate::error::{Error, Result};
 use crate::quic::{Connection, ConnectionConfig, Versions};
 use crate::time::now_ns;
@@ -35,14 +35,28 @@ pub struct ClientRun<A> {
 /// app built by `make_app(now)` on the socket loop until it is done or the
 /// timeout passes.
 pub fn dial_and_run<A: ConnectionApp>(tls: &TlsContext, d: &Dial, make_app: impl FnOnce(u64) -> A) -> Result<ClientRun<A>> {
+    let deadline = now_ns() + d.timeout_secs.saturating_mul(1_000_000_000);
+    dial_and_run_woken(tls, d, make_app, &|| now_ns() > deadline, &|| false, std::time::Duration::from_millis(100))
+}
+
+/// [`dial_and_run`] on [`run_woken`]: the run ends when the connection is done or
+/// `stop()` says so (not at `d.timeout_secs`); `woken` and `max_wait` as there. For
+/// a client whose application is driven from outside (JavaScript's `createQuic`).
+pub fn dial_and_run_woken<A: ConnectionApp>(
+    tls: &TlsContext,
+    d: &Dial,
+    make_app: impl FnOnce(u64) -> A,
+    stop: &dyn Fn() -> bool,
+    woken: &dyn Fn() -> bool,
+    max_wait: std::time::Duration,
+) -> Result<ClientRun<A>> {
     let bind: SocketAddr = if d.remote.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
     let sock = UdpSocket::bind(bind).map_err(|e| Error::Bind { addr: bind, source: e })?;
     let now = now_ns();
     let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig { versions: d.versions, ..Default::default() }, now)?;
     let mut host = ClientHost::client(conn, make_app(now), now);
     host.rebind = d.rebind;
-    let deadline = now + d.timeout_secs * 1_000_000_000;
-    run(&sock, &mut host, &|| now_ns() > deadline)?;
+    run_woken(&sock, &mut host, stop, woken, max_wait)?;
     let (conn, app, migration) = host.into_parts();
     Ok(ClientRun { conn, app, migration })
 }

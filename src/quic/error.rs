@@ -14,3 +14,11 @@ impl Ngtcp2Error {
 pub(crate) fn ngtcp2(what: &'static str, code: i32) -> crate::Error {
     crate::Error::Quic(Ngtcp2Error::new(what, code))
 }
+
+impl crate::Error {
+    /// The peer's stream limit stopped a stream from opening (`NGTCP2_ERR_STREAM_ID_BLOCKED`):
+    /// it opens once the peer's MAX_STREAMS allows (RFC 9000 section 4.6).
+    pub fn is_stream_limit(&self) -> bool {
+        matches!(self, crate::Error::Stream(StreamError::Open(e)) if e.code == ngtcp2_sys::NGTCP2_ERR_STREAM_ID_BLOCKED)
+    }
+}

@@ -17,6 +17,10 @@ Modes:
                     before the address is validated), then forward normally so the
                     handshake can still complete
 
+`delay` (seconds, any mode) holds every server->client datagram that long: a path
+with a round trip, so what a client sends before the server's answer arrives
+(0-RTT) is observable on loopback.
+
 Every QUIC packet (coalesced ones too) is classified from its long header (type
 and version, RFC 9000 17.2 and RFC 9369 3.2), so a test can assert e.g. that a Retry
 was sent, that 0-RTT packets were used, or that QUIC v2 was spoken. Short-header
@@ -88,7 +92,7 @@ def classify_all(d: bytes):
 
 class UdpRelay:
     def __init__(self, server, mode="pass", rebind_after=1 << 20, addr_from="127.0.0.1", addr_to=None,
-                 window=1.0, max_seconds=120, front_host="127.0.0.1"):
+                 window=1.0, max_seconds=120, front_host="127.0.0.1", delay=0.0):
         if mode not in ("pass", "rebind-port", "rebind-addr", "amplification"):
             raise ValueError(f"unknown relay mode {mode!r}")
         self.server = server
@@ -96,6 +100,8 @@ class UdpRelay:
         self.rebind_after = rebind_after
         self.addr_to = addr_to or addr_from
         self.window = window
+        self.delay = delay
+        self._held = []  # (due, datagram) server->client, when delayed
         self.max_seconds = max_seconds
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind((front_host, 0))
@@ -155,7 +161,10 @@ class UdpRelay:
         end = time.monotonic() + self.max_seconds
         while not self._stop.is_set() and time.monotonic() < end:
             socks = [self.front, self.back, *self.old_backs]
-            ready, _, _ = select.select(socks, [], [], 0.05)
+            while self._held and self._held[0][0] <= time.monotonic():
+                self.front.sendto(self._held.pop(0)[1], self.client)
+            wait = 0.05 if not self._held else max(0.0, min(0.05, self._held[0][0] - time.monotonic()))
+            ready, _, _ = select.select(socks, [], [], wait)
             for s in ready:
                 try:
                     d, src = s.recvfrom(65535)
@@ -183,7 +192,9 @@ class UdpRelay:
                         self.amp["server_sent"] += len(d)
                     self.stats["s2c_datagrams"] += 1
                     self.stats["s2c_bytes"] += len(d)
-                    if self.client:
+                    if self.client and self.delay > 0:
+                        self._held.append((now + self.delay, d))
+                    elif self.client:
                         self.front.sendto(d, self.client)
                     if self.mode.startswith("rebind") and self.stats["rebinds"] == 0 \
                             and self.stats["s2c_bytes"] >= self.rebind_after:

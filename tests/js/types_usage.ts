@@ -45,3 +45,31 @@ async function readme(): Promise<void> {
   await createTCP('127.0.0.1', '80');
 }
 void readme;
+
+// createQuicServer + createQuic (docs/JS_SERVERS.md "QUIC clients"): 0-RTT with a saved session.
+async function quic(): Promise<void> {
+  const qs = await SocketIWA.createQuicServer('127.0.0.1', { alpn: ['myproto'] });
+  qs.on('connection', (conn) => {
+    const alpn: string = conn.alpn;
+    void alpn;
+    void conn.incomingBidirectionalStreams.pipeTo(new WritableStream({ write: ({ readable, writable }) => readable.pipeTo(writable) }));
+  });
+  const first = await SocketIWA.createQuic('127.0.0.1', qs.port, { alpn: ['myproto'], serverCertificateHashes: qs.certificateHashes });
+  await first.ready;
+  const saved = first.session;
+  first.close({ closeCode: 0, reason: 'bye' });
+  const again = await SocketIWA.createQuic('127.0.0.1', qs.port, { alpn: ['myproto'], serverCertificateHashes: qs.certificateHashes, session: saved });
+  const early: 'none' | 'pending' | 'accepted' | 'rejected' = again.earlyData;
+  void early;
+  const { writable } = await again.createBidirectionalStream();
+  await writable.getWriter().write(new TextEncoder().encode('hi'));
+  const info = await again.closed;
+  const code: number = info.closeCode;
+  void code;
+  // @ts-expect-error alpn is required
+  await SocketIWA.createQuic('127.0.0.1', 1, { serverCertificateHashes: qs.certificateHashes });
+  // @ts-expect-error earlyData is read-only
+  again.earlyData = 'none';
+  await qs.close();
+}
+void quic;

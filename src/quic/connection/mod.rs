@@ -139,6 +139,8 @@ pub struct Connection {
     gate: Option<CreditGate>,
     /// Set by the server endpoint while its server-wide buffer budget is used up.
     server_busy: bool,
+    /// Client: a saved session allowed 0-RTT, so early data may be sent before the handshake completes.
+    zero_rtt: bool,
 }
 
 impl Drop for Connection {
@@ -212,6 +214,7 @@ impl Connection {
             scratch: Vec::with_capacity(16),
             gate: None,
             server_busy: false,
+            zero_rtt: false,
         })
     }
 
@@ -284,7 +287,7 @@ impl Connection {
         let scid = cid(&random_cid(17));
         let mut secret = [0u8; 32];
         crate::tls::random_bytes(&mut secret);
-        let me = Self::build(tls_ctx, false, local, remote, secret, now, |pconn, path, cbs, ud| {
+        let mut me = Self::build(tls_ctx, false, local, remote, secret, now, |pconn, path, cbs, ud| {
             // SAFETY: as in `accept`.
             unsafe {
                 n::ngtcp2_conn_client_new_versioned(
@@ -308,6 +311,7 @@ impl Connection {
                 if rv != 0 {
                     return Err(crate::quic::error::ngtcp2("restoring 0-RTT transport parameters", rv));
                 }
+                me.zero_rtt = true;
             }
         }
         Ok(me)
@@ -372,6 +376,12 @@ impl Connection {
 
     pub fn early_data(&self) -> EarlyData {
         self.tls.early_data_status()
+    }
+
+    /// Client: whether this connection may send 0-RTT data (a saved session allowed it);
+    /// [`early_data`](Self::early_data) tells the server's answer once the handshake completes.
+    pub fn early_data_attempted(&self) -> bool {
+        self.zero_rtt
     }
 
     pub fn resumed(&self) -> bool {

@@ -1,0 +1,183 @@
+"""SocketIWA.createQuic (issue 10): a raw QUIC client whose streams and datagrams are
+JavaScript's, on the wasm stack under Node 26 (tests/js_servers/quic_client_app.mjs),
+against aioquic's QUIC server and our native server, both speaking ALPN 'echo'.
+0-RTT on the second connection with the first one's `conn.session`; 1,000 streams
+opened at once on one connection (they wait at the server's stream limit, 128);
+certificate pins, CA verification, and the errors a user gets. Loopback only.
+docs/JS_SERVERS.md, "QUIC clients"."""
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import NODE26, ROOT, WASM_DIR, Server
+from udp_relay import UdpRelay
+from test_verification import make_ca, make_leaf
+
+APP = os.path.join(ROOT, "tests", "js_servers", "quic_client_app.mjs")
+AIOQUIC_PEER = os.path.join(ROOT, "tests", "interop", "aioquic_peer.py")
+
+
+def run_app(cfg, timeout=120):
+    if not os.path.exists(os.path.join(WASM_DIR, "socket_iwa_client.wasm")):
+        pytest.fail("the wasm client is missing: cargo build --release --target wasm32-unknown-emscripten --bins")
+    p = subprocess.run([NODE26, APP, json.dumps(cfg)], capture_output=True, text=True, timeout=timeout)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    assert p.returncode == 0 and lines, f"app failed ({p.returncode}): {p.stdout}\n{p.stderr}"
+    return json.loads(lines[-1])
+
+
+class Aioquic:
+    """aioquic's echo server (tests/interop/aioquic_peer.py), with session tickets and 0-RTT."""
+
+    def __init__(self, *extra):
+        self.proc = subprocess.Popen([sys.executable, AIOQUIC_PEER, "server", "--listen", "127.0.0.1:0", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.info = json.loads(self.proc.stdout.readline() or "{}")
+        assert self.info.get("event") == "listening", self.proc.stderr.read()
+        self.port = int(self.info["addr"].rsplit(":", 1)[1])
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(params=["aioquic", "native"])
+def echo_server(request):
+    s = Aioquic() if request.param == "aioquic" else Server()
+    s.kind = request.param
+    yield s
+    s.stop()
+
+
+def closed_events(server, want, timeout=15.0):
+    """Our native server's connection_closed lines, read until `want` came (a closed connection is
+    logged when the server has processed its CONNECTION_CLOSE) or `timeout` passed."""
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        if not select.select([server.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            break
+        line = server.proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("{") and json.loads(line)["event"] == "connection_closed":
+            got.append(json.loads(line))
+    return got
+
+
+def test_echo_then_0rtt_with_the_saved_session(echo_server, tmp_path):
+    session = str(tmp_path / "session.json")
+    base = {"mode": "echo", "port": echo_server.port, "hashes": [echo_server.info["cert_sha256"]],
+            "session": session, "streams": 50, "bytes": 20000, "datagrams": 20}
+    first = run_app(base)
+    assert first["event"] == "done", first
+    assert (first["streamsOk"], first["streamErrors"]) == (50, []), first
+    assert first["alpn"] == "echo"
+    assert first["earlyDataAtResolve"] == "none" and first["earlyData"] == "none", first
+    assert first["datagrams"] >= 15, first  # unreliable, but loopback loses few
+    assert first["session"] and first["sessionAlpn"] == "echo", first
+    saved = json.load(open(session))
+    assert saved["verification"] == "pin:" + echo_server.info["cert_sha256"], saved
+
+    # The second connection crosses a relay that delays the server's answers by 50 ms (a path
+    # with a round trip): the streams written right after createQuic resolves go in 0-RTT.
+    with UdpRelay(("127.0.0.1", echo_server.port), delay=0.05) as relay:
+        second = run_app({**base, "port": relay.port})
+    assert relay.stats["c2s"].get("0rtt", 0) > 0, relay.report()
+    assert second["event"] == "done", second
+    # createQuic resolved before the handshake: streams were written in 0-RTT packets.
+    assert second["earlyDataAtResolve"] == "pending", second
+    assert second["earlyData"] == "accepted", second
+    assert second["readyError"] is None
+    assert (second["streamsOk"], second["streamErrors"]) == (50, []), second
+    if echo_server.kind == "native":
+        closes = closed_events(echo_server, 2)
+        assert len(closes) == 2, closes
+        assert closes[0]["early_data_bytes"] == 0 and not closes[0]["resumed"], closes
+        # The server counts stream bytes that arrived in 0-RTT packets.
+        assert closes[1]["resumed"] and closes[1]["early_data_bytes"] > 0, closes
+
+
+def test_a_thousand_streams_opened_at_once_wait_for_the_stream_limit(echo_server):
+    # aioquic's and our server's limit is 128 open client bidi streams: the rest wait
+    # for MAX_STREAMS instead of failing.
+    r = run_app({"mode": "echo", "port": echo_server.port, "hashes": [echo_server.info["cert_sha256"]],
+                 "streams": 1000, "bytes": 1000}, timeout=240)
+    assert (r["streamsOk"], r["streamErrors"]) == (1000, []), r
+
+
+def test_0rtt_refused_by_a_restarted_server_fails_the_early_streams_with_a_code(tmp_path):
+    # A new native server process has a new ticket key: the ticket resumes nothing, 0-RTT is rejected.
+    cert = tmp_path / "c.pem"
+    key = tmp_path / "k.pem"
+    a = Server("--write-cert", str(cert), "--write-key", str(key))
+    session = str(tmp_path / "s.json")
+    cfg = {"mode": "echo", "port": a.port, "hashes": [a.info["cert_sha256"]], "session": session, "streams": 3}
+    assert run_app(cfg)["streamsOk"] == 3
+    a.stop()
+    b = Server("--cert", str(cert), "--key", str(key))
+    try:
+        cfg["port"] = b.port
+        r = run_app(cfg)
+        assert r["earlyDataAtResolve"] == "pending", r
+        assert r["earlyData"] == "rejected", r
+        # Streams opened in 0-RTT are gone: they fail with the code (the app opens them at once).
+        assert set(r["streamErrors"]) <= {"ERR_QUIC_EARLY_DATA_REJECTED"}, r
+        assert r["streamsOk"] + r["streamsFailed"] == 3, r
+        assert r["session"], "a full handshake after the rejection gives a new ticket"
+    finally:
+        b.stop()
+
+
+def test_ca_verification_and_server_name(tmp_path):
+    ca_key, ca_cert, ca_pem = make_ca(tmp_path)
+    cert, key = make_leaf(tmp_path, "leaf", ca=(ca_key, ca_cert), dns=("quic.test",), ips=("127.0.0.1",))
+    s = Server("--cert", cert, "--key", key)
+    try:
+        ok = run_app({"mode": "echo", "port": s.port, "ca": ca_pem, "serverName": "quic.test", "streams": 2})
+        assert ok["streamsOk"] == 2, ok
+        by_ip = run_app({"mode": "echo", "port": s.port, "ca": ca_pem, "streams": 1})
+        assert by_ip["streamsOk"] == 1, by_ip  # the IP address SAN matches host 127.0.0.1
+        wrong = run_app({"mode": "echo", "port": s.port, "ca": ca_pem, "serverName": "other.test"})
+        assert wrong["event"] == "failed" and wrong["code"] == "ERR_TLS_CERT_INVALID", wrong
+        assert "name" in wrong["message"], wrong
+        # Node's own roots (the default) do not know this CA.
+        default = run_app({"mode": "echo", "port": s.port, "serverName": "quic.test"})
+        assert default["code"] == "ERR_TLS_CERT_INVALID" and "trusted" in default["message"], default
+    finally:
+        s.stop()
+
+
+def test_errors_a_user_sees(tmp_path):
+    s = Aioquic()
+    try:
+        bad_pin = run_app({"mode": "echo", "port": s.port, "hashes": ["00" * 32]})
+        assert bad_pin["event"] == "failed" and bad_pin["code"] == "ERR_TLS_CERT_INVALID", bad_pin
+        assert s.info["cert_sha256"] in bad_pin["message"], bad_pin
+        alpn = run_app({"mode": "echo", "port": s.port, "hashes": [s.info["cert_sha256"]], "alpn": ["not-echo"]})
+        assert alpn["code"] == "ERR_QUIC_HANDSHAKE_FAILED" and "no_application_protocol" in alpn["message"], alpn
+        # Two pins: either certificate is accepted (a server renewing its certificate).
+        two = run_app({"mode": "echo", "port": s.port, "hashes": ["11" * 32, s.info["cert_sha256"]]})
+        assert two["streamsOk"] == 1, two
+    finally:
+        s.stop()
+
+
+def test_bad_arguments_are_type_errors_with_codes():
+    bad = run_app({"mode": "bad_args"})["bad"]
+    want = {
+        "host": "ERR_INVALID_IP_ADDRESS", "port": "ERR_SOCKET_BAD_PORT", "options": "ERR_INVALID_ARG_TYPE",
+        "noAlpn": "ERR_INVALID_ARG_VALUE", "alpnComma": "ERR_INVALID_ARG_VALUE", "hashShort": "ERR_INVALID_ARG_VALUE",
+        "hashAlgorithm": "ERR_INVALID_ARG_VALUE", "hashesEmpty": "ERR_INVALID_ARG_TYPE", "twoModes": "ERR_INVALID_ARG_VALUE",
+        "caNotPem": "ERR_INVALID_ARG_VALUE", "session": "ERR_INVALID_ARG_VALUE", "sessionText": "ERR_INVALID_ARG_VALUE",
+    }
+    for k, code in want.items():
+        assert bad[k] != "resolved", k
+        name, got, message = bad[k]
+        assert (name, got) == ("TypeError", code), (k, bad[k])
+        assert message.startswith("createQuic"), (k, message)

@@ -1,0 +1,52 @@
+// A SocketIWA.createQuic test app (issue 10) under Node 26: an echo client (ALPN
+// 'echo': every client bidi stream and every datagram comes back) against whatever
+// server tests/interop/test_js_quic_client.py starts (aioquic's, our native one).
+//
+//   node quic_client_app.mjs '{"mode":"echo","port":P,"hashes":["hex"],"streams":N,"bytes":N,
+//                              "datagrams":N,"session":"FILE","alpn":["echo"],"ca":"FILE","serverName":"x"}'
+//   node quic_client_app.mjs '{"mode":"bad_args"}'
+//
+// Prints one JSON line: {"event":"done", ...} or {"event":"failed","code":...,"message":...}.
+import fs from 'node:fs';
+import SocketIWA from '../../api/direct_sockets_api.js';
+import { echoRun } from './quic_echo_client.js';
+
+const cfg = JSON.parse(process.argv[2] || '{}');
+const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+/** Each bad call: its error's name and code (or 'resolved' when it was accepted). */
+async function badArgs() {
+  const h = { algorithm: 'sha-256', value: new Uint8Array(32) };
+  const calls = {
+    host: () => SocketIWA.createQuic('example.com', 4433, { alpn: ['x'], serverCertificateHashes: [h] }),
+    port: () => SocketIWA.createQuic('127.0.0.1', 0, { alpn: ['x'], serverCertificateHashes: [h] }),
+    options: () => SocketIWA.createQuic('127.0.0.1', 4433, null),
+    noAlpn: () => SocketIWA.createQuic('127.0.0.1', 4433, { serverCertificateHashes: [h] }),
+    alpnComma: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['a,b'], serverCertificateHashes: [h] }),
+    hashShort: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['x'], serverCertificateHashes: [{ algorithm: 'sha-256', value: new Uint8Array(31) }] }),
+    hashAlgorithm: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['x'], serverCertificateHashes: [{ algorithm: 'sha-1', value: new Uint8Array(32) }] }),
+    hashesEmpty: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['x'], serverCertificateHashes: [] }),
+    twoModes: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['x'], serverCertificateHashes: [h], rejectUnauthorized: false }),
+    caNotPem: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['x'], ca: 'hello' }),
+    session: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['x'], serverCertificateHashes: [h], session: { alpn: 'x' } }),
+    sessionText: () => SocketIWA.createQuic('127.0.0.1', 4433, { alpn: ['x'], serverCertificateHashes: [h], session: '{not json' }),
+  };
+  const res = {};
+  for (const [k, f] of Object.entries(calls)) {
+    try { await f(); res[k] = 'resolved'; } catch (e) { res[k] = [e.name, e.code, e.message]; }
+  }
+  out({ event: 'done', bad: res });
+}
+
+async function echo() {
+  const run = { ...cfg, wantSession: !!cfg.session };
+  if (cfg.ca) run.caPem = fs.readFileSync(cfg.ca, 'utf8');
+  if (cfg.session && fs.existsSync(cfg.session)) run.sessionObj = JSON.parse(fs.readFileSync(cfg.session, 'utf8'));
+  const r = await echoRun(SocketIWA, run);
+  if (cfg.session && r.sessionObj) fs.writeFileSync(cfg.session, JSON.stringify(r.sessionObj));
+  delete r.sessionObj;
+  out(r);
+}
+
+await (cfg.mode === 'bad_args' ? badArgs() : echo());
+process.exit(0);
