@@ -22,6 +22,7 @@
 #                                       on('websocket'): aioquic + wsproto, Chromium 156's WebSocket over HTTP/3)
 #                                       test_js_wt_server (its 'webtransport' sessions, aioquic's WebTransport client)
 #                                       test_js_quic_server (SocketIWA.createQuicServer: raw QUIC, custom ALPN, aioquic)
+#                                       test_js_quic_client (SocketIWA.createQuic: raw QUIC client, 0-RTT, pins/CA, aioquic and our server)
 # Needs the release binaries (built here) and the wasm build from 20-wasm-link.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
