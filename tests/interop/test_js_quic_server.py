@@ -4,23 +4,14 @@ against aioquic's QUIC client (no HTTP/3). Loopback only. docs/JS_SERVERS.md, "R
 
 import asyncio
 import os
-import ssl
-import time
 
 import pytest
-from aioquic.asyncio import connect
-from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
-from aioquic.quic.events import (ConnectionTerminated, DatagramFrameReceived, StopSendingReceived,
-                                 StreamDataReceived, StreamReset)
 
+from aioquic_alpn import NO_APPLICATION_PROTOCOL, STEP, quic, raw_peer  # the shared aioquic client
 from conftest import ROOT
 from js_app import JsApp
 
 APP = os.path.join(ROOT, "tests", "js_servers", "quic_app.mjs")
-STEP = 15.0  # seconds any single wait may take (the machine is shared: generous on purpose)
-NO_APPLICATION_PROTOCOL = 0x100 + 120  # CRYPTO_ERROR carrying TLS alert 120 (RFC 9001 section 4.8)
 
 
 class App(JsApp):
@@ -41,72 +32,6 @@ def app():
     a = App()
     yield a
     a.kill()
-
-
-class Peer(QuicConnectionProtocol):
-    """aioquic's QUIC client, recording what each stream got."""
-
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        self.data = {}
-        self.ended = set()
-        self.resets = {}
-        self.stops = {}
-        self.datagrams = []
-        self.terminated = None
-        self.changed = asyncio.Event()
-
-    def quic_event_received(self, event):
-        if isinstance(event, StreamDataReceived):
-            self.data.setdefault(event.stream_id, bytearray()).extend(event.data)
-            if event.end_stream:
-                self.ended.add(event.stream_id)
-        elif isinstance(event, StreamReset):
-            self.resets[event.stream_id] = event.error_code
-        elif isinstance(event, StopSendingReceived):
-            self.stops[event.stream_id] = event.error_code
-        elif isinstance(event, DatagramFrameReceived):
-            self.datagrams.append(event.data)
-        elif isinstance(event, ConnectionTerminated):
-            self.terminated = event
-        self.changed.set()
-
-    async def until(self, pred, what, timeout=STEP):
-        deadline = time.monotonic() + timeout
-        while not pred():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out waiting for {what}")
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), min(left, 0.5))
-            except asyncio.TimeoutError:
-                pass
-
-    def send(self, sid, data, end=False):
-        self._quic.send_stream_data(sid, data, end_stream=end)
-        self.transmit()
-
-    def bidi(self):
-        return self._quic.get_next_available_stream_id(is_unidirectional=False)
-
-
-def config(alpns):
-    return QuicConfiguration(is_client=True, alpn_protocols=alpns, verify_mode=ssl.CERT_NONE,
-                             max_datagram_frame_size=65536, server_name="localhost")
-
-
-def quic(port, alpns):
-    return connect("127.0.0.1", port, configuration=config(alpns), create_protocol=Peer)
-
-
-async def raw_peer(port, alpns):
-    """A client that does not wait for the handshake (connect() raises when the server closes during it)."""
-    loop = asyncio.get_running_loop()
-    _, proto = await loop.create_datagram_endpoint(lambda: Peer(QuicConnection(configuration=config(alpns))),
-                                                   remote_addr=("127.0.0.1", port))
-    proto.connect(("127.0.0.1", port))
-    return proto
 
 
 async def wait_event(app, *a, **k):
