@@ -4,6 +4,7 @@ Imported by tests/interop/test_js_relay_app.py (the app under Node); run as a pr
 tests/iwa/relay_app_iwa.test.mjs (the app in an IWA page or worker):
 
     python3 tests/interop/relay_peers.py PORT [http] [wt] [ws] [get]
+    python3 tests/interop/relay_peers.py PORT hold LINE...    (see hold())
 
 prints one JSON object with what each check saw (the tests assert on it)."""
 
@@ -77,6 +78,18 @@ async def wt_relay(port: int) -> dict:
         return out
 
 
+async def hold(port: int, expected) -> dict:
+    """One aioquic session that joins, prints {"joined": true} (the caller then makes its other
+    clients write `expected`), waits for `expected` as datagrams, then writes a line of its own."""
+    async with h3_connect("127.0.0.1", port) as c:
+        s = await wt_session(c)
+        out = {"join": await wt_send(c, s, ["join py-hold"])}
+        print(json.dumps({"joined": True}), flush=True)
+        out["datagrams"] = await wait_datagrams(c, expected, 20.0)
+        out["answer"] = await wt_send(c, s, ["py-hold says hi"])
+        return out
+
+
 async def ws_reverse(port: int) -> dict:
     from test_js_h3_websocket import Ws  # aioquic + wsproto framing (RFC 9220)
     async with h3_connect("127.0.0.1", port) as c:
@@ -102,5 +115,8 @@ async def main(port: int, what) -> dict:
 
 if __name__ == "__main__":
     port = int(sys.argv[1])
+    if sys.argv[2:3] == ["hold"]:
+        print(json.dumps(asyncio.run(asyncio.wait_for(hold(port, sys.argv[3:]), 60)), ensure_ascii=False))
+        sys.exit(0)
     what = sys.argv[2:] or ["http", "wt", "ws"]
     print(json.dumps(asyncio.run(asyncio.wait_for(main(port, what), 90)), ensure_ascii=False))

@@ -4,13 +4,14 @@
 // worker"). Clients: two more Chromium pages of the same browser (plain http://127.0.0.1 pages,
 // not the IWA) with `new WebTransport(url, { serverCertificateHashes })` that see each other's
 // broadcasts; one of them fetch()es over HTTP/3; aioquic's HTTP/3 client for GET/POST,
-// WebTransport and WebSocket over HTTP/3 (tests/interop/relay_peers.py).
+// WebTransport and WebSocket over HTTP/3 (tests/interop/relay_peers.py); lines cross between
+// Chromium's and aioquic's sessions both ways.
 // The certificate is made here (openssl, ECDSA P-256, 13 days) so Chromium can be given its
 // SPKI hash and QUIC forced for the ports at launch (fetch over HTTP/3); WebTransport still
 // pins it with serverCertificateHashes from the server's certificateHashes.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
@@ -45,6 +46,27 @@ async function freeUdpPort() {
 async function aioquic(port, ...what) {
   const { stdout } = await run('python3', [path.join(root, 'tests/interop/relay_peers.py'), String(port), ...what], { timeout: 100000 });
   return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+/** `relay_peers.py PORT hold LINES`: runs `during()` once its session has joined; its JSON and during()'s result. */
+function holdWhile(port, lines, during) {
+  return new Promise((resolve, reject) => {
+    const py = spawn('python3', [path.join(root, 'tests/interop/relay_peers.py'), String(port), 'hold', ...lines], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const t = setTimeout(() => { py.kill(); reject(new Error('relay_peers.py hold timed out')); }, 90000);
+    let out = '';
+    let err = '';
+    let ran = null;
+    py.stderr.on('data', (d) => { err += d; });
+    py.stdout.on('data', (d) => {
+      out += d;
+      if (!ran && out.includes('"joined"')) ran = during().catch((e) => { py.kill(); reject(e); });
+    });
+    py.on('close', async (code) => {
+      clearTimeout(t);
+      if (code !== 0 || !ran) return reject(new Error(`relay_peers.py hold: exit ${code}: ${err}`));
+      resolve({ during: await ran, py: JSON.parse(out.trim().split('\n').pop()) });
+    });
+  });
 }
 
 const upper = (lines) => lines.map((l) => l.toUpperCase());
@@ -121,12 +143,20 @@ test('IWA page: the relay app; two Chromium pages relay through it, Chromium fet
     const got = await callPage(p, CLIENT, 'waitFor', py.wt.sent.flat(), 5000);
     assert.ok(py.wt.sent.flat().filter((m) => got.includes(m)).length >= 2, `page ${i} did not see aioquic's lines: ${JSON.stringify(got)}`);
   }
+  // And the other way: an aioquic session holds on while the pages write; it gets their lines.
+  const toPy = ['page A to aioquic', 'page B to aioquic'];
+  const held = await holdWhile(info.port, toPy, () => Promise.all(pages.map((p, i) => callPage(p, CLIENT, 'send', [toPy[i]]))));
+  assert.deepEqual(held.during, toPy.map((m) => [m.toUpperCase()]), JSON.stringify(held));
+  assert.deepEqual(held.py.join, ['JOIN PY-HOLD'], JSON.stringify(held));
+  assert.ok(toPy.every((m) => held.py.datagrams.includes(m)), `aioquic did not get the pages' lines: ${JSON.stringify(held)}`);
+  assert.deepEqual(held.py.answer, ['PY-HOLD SAYS HI'], JSON.stringify(held));
+  for (const p of pages) assert.ok((await callPage(p, CLIENT, 'waitFor', ['py-hold says hi'], 5000)).includes('py-hold says hi'));
   for (const p of pages) assert.deepEqual(await callPage(p, CLIENT, 'close'), { closeCode: 0, reason: 'done' });
 
-  // Pages: 2 joins + 10 lines; aioquic: 2 joins + 3 lines. Sessions: 2 pages + 2 aioquic.
+  // Pages: 2 joins + 10 + 2 lines; aioquic: 2 joins + 3 lines, then 1 join + 1 line. Sessions: 2 pages + 3 aioquic.
   const stats = await iwa.call(PAGE_APP, 'stats');
-  assert.equal(stats.messages, 17, JSON.stringify(stats));
-  assert.equal(stats.sessions, 4, JSON.stringify(stats));
+  assert.equal(stats.messages, 21, JSON.stringify(stats));
+  assert.equal(stats.sessions, 5, JSON.stringify(stats));
   assert.equal(stats.wsMessages, 2, JSON.stringify(stats));
   assert.deepEqual(stats.errors, [], JSON.stringify(stats));
   assert.equal(await iwa.call(PAGE_APP, 'stop'), 'closed');
