@@ -23,6 +23,9 @@
 #                                       test_js_wt_server (its 'webtransport' sessions, aioquic's WebTransport client)
 #                                       test_js_quic_server (SocketIWA.createQuicServer: raw QUIC, custom ALPN, aioquic)
 #                                       test_js_quic_client (SocketIWA.createQuic: raw QUIC client, 0-RTT, pins/CA, aioquic and our server)
+#                                       test_js_relay_app (issue 10's relay app, tests/js_servers/relay_app.js, the
+#                                       file the IWA test runs: aioquic GET/POST/WebTransport/WebSocket, Chromium
+#                                       156's WebTransport between two pages and fetch(), h3_chromium_relay.mjs)
 # Needs the release binaries (built here) and the wasm build from 20-wasm-link.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -13,7 +13,10 @@
 # tests/js_servers/); js_wt_server_iwa (its 'webtransport'
 # sessions, Chromium's own WebTransport from the IWA page as the client); js_quic_server_iwa
 # (SocketIWA.createQuicServer with a custom ALPN in the IWA page and in a worker, aioquic's QUIC
-# client through tests/interop/aioquic_alpn.py, 0-RTT after a page reload with OPFS storage).
+# client through tests/interop/aioquic_alpn.py, 0-RTT after a page reload with OPFS storage);
+# relay_app_iwa (issue 10's relay app, tests/js_servers/relay_app.js, in the IWA page and in a
+# dedicated worker: two more Chromium pages' WebTransport relaying through it, Chromium fetch()
+# over HTTP/3, aioquic GET/POST/WebTransport/WebSocket).
 # Needs the native binaries (10-rust) and the wasm build (20-wasm-link).
 # Fails, never skips, if Chromium or Node 26 is unusable.
 set -euo pipefail
@@ -31,7 +34,7 @@ trap 'rm -rf "$work"' EXIT
 export SOCKET_IWA_SWBN="$work/socket-iwa.swbn"
 tests=(tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs tests/iwa/demo_app_iwa.test.mjs
   tests/iwa/build_swbn.test.mjs tests/iwa/js_h3_server_iwa.test.mjs tests/iwa/js_wt_server_iwa.test.mjs
-  tests/iwa/js_quic_server_iwa.test.mjs)
+  tests/iwa/js_quic_server_iwa.test.mjs tests/iwa/relay_app_iwa.test.mjs)
 for f in tests/iwa/*.test.mjs; do
   [[ " ${tests[*]} " == *" $f "* ]] || { echo "35-iwa-quic: $f is not run by this suite" >&2; exit 1; }
 done
