@@ -16,7 +16,8 @@
 # client through tests/interop/aioquic_alpn.py, 0-RTT after a page reload with OPFS storage);
 # relay_app_iwa (issue 10's relay app, tests/js_servers/relay_app.js, in the IWA page and in a
 # dedicated worker: two more Chromium pages' WebTransport relaying through it, Chromium fetch()
-# over HTTP/3, aioquic GET/POST/WebTransport/WebSocket).
+# over HTTP/3, aioquic GET/POST/WebTransport/WebSocket); js_quic_client_iwa (SocketIWA.createQuic from the
+# IWA page and a worker to aioquic's and our native server, 0-RTT with conn.session through a delaying relay).
 # Needs the native binaries (10-rust) and the wasm build (20-wasm-link).
 # Fails, never skips, if Chromium or Node 26 is unusable.
 set -euo pipefail
@@ -34,7 +35,7 @@ trap 'rm -rf "$work"' EXIT
 export SOCKET_IWA_SWBN="$work/socket-iwa.swbn"
 tests=(tests/iwa/quic_server_iwa.test.mjs tests/iwa/webtransport_iwa.test.mjs tests/iwa/demo_app_iwa.test.mjs
   tests/iwa/build_swbn.test.mjs tests/iwa/js_h3_server_iwa.test.mjs tests/iwa/js_wt_server_iwa.test.mjs
-  tests/iwa/js_quic_server_iwa.test.mjs tests/iwa/relay_app_iwa.test.mjs)
+  tests/iwa/js_quic_server_iwa.test.mjs tests/iwa/relay_app_iwa.test.mjs tests/iwa/js_quic_client_iwa.test.mjs)
 for f in tests/iwa/*.test.mjs; do
   [[ " ${tests[*]} " == *" $f "* ]] || { echo "35-iwa-quic: $f is not run by this suite" >&2; exit 1; }
 done

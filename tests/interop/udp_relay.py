@@ -212,3 +212,27 @@ class UdpRelay:
             a["ratio"] = a["server_sent"] / a["server_received"] if a["server_received"] else None
             r["amplification"] = a
         return r
+
+
+def main():
+    """Command line, for tests in other languages (tests/iwa/js_quic_client_iwa.test.mjs):
+    `udp_relay.py --server H:P [--delay S]` prints {"event":"relay","port":N}; each line
+    "report" on stdin prints the report as JSON; end of stdin stops it."""
+    import argparse
+    import json
+    import sys
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    ap.add_argument("--server", required=True, help="HOST:PORT of the server to relay to")
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds each server->client datagram is held")
+    ap.add_argument("--max-seconds", type=float, default=300)
+    a = ap.parse_args()
+    host, _, port = a.server.rpartition(":")
+    with UdpRelay((host, int(port)), delay=a.delay, max_seconds=a.max_seconds) as relay:
+        print(json.dumps({"event": "relay", "port": relay.port}), flush=True)
+        for line in sys.stdin:
+            if line.strip() == "report":
+                print(json.dumps(relay.report()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
