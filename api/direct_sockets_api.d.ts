@@ -580,7 +580,10 @@ export interface Http3ServerEvents {
 export declare class WebTransportError extends SocketIWAError {
   constructor(code: string, message: string, extra?: { source?: 'stream' | 'session'; streamErrorCode?: number | null; cause?: unknown });
   readonly source: 'stream' | 'session';
-  /** The application code of a RESET_STREAM / STOP_SENDING (0..2^32-1), null when none. */
+  /** The application code of a RESET_STREAM / STOP_SENDING, null when none. WebTransport sessions: 0..2^32-1
+   *  (null for an HTTP/3 code outside the WebTransport range). QUIC connections (createQuicServer, createQuic):
+   *  the 62-bit QUIC code, exact to 2^53-1 (larger ones the nearest number). As an abort/cancel reason it is sent
+   *  when an integer within that range (0..2^32-1, or 0..2^53-1 on a QUIC connection), else 0 is sent. */
   readonly streamErrorCode: number | null;
 }
 

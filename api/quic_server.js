@@ -29,6 +29,12 @@ export const QUIC_FLAVOUR = {
   codes: { reset: 'ERR_QUIC_STREAM_RESET', stopped: 'ERR_QUIC_STREAM_STOPPED', closed: 'ERR_QUIC_CONNECTION_CLOSED' },
   toWire: (c) => c,
   fromWire: (c) => c,
+  /**
+   * QUIC application codes are 62-bit (RFC 9000 section 16); JavaScript numbers are exact to
+   * 2^53-1, so an abort/cancel reason's code may be 0..2^53-1 (else 0). Incoming codes arrive as
+   * numbers (f64): exact to 2^53-1, larger ones rounded to the nearest number.
+   */
+  maxCode: Number.MAX_SAFE_INTEGER,
   closeRecord(closeCode, r) {
     const rec = new Uint8Array(9 + r.length);
     const dv = new DataView(rec.buffer);

@@ -10,6 +10,7 @@
 //   owner.ready(id)            stream `id` has output to pull: mark the session, wake the server
 //   owner.reset(id, code)      RESET_STREAM with the application code JavaScript gave
 //   owner.stopSending(id, code) STOP_SENDING with that code
+//   owner.maxCode              the largest application code JavaScript may give (larger: 0)
 //   owner.forget(id)           both directions of `id` are done on the JavaScript side
 //   owner.wake()               new control output (datagrams) to pull
 //
@@ -42,10 +43,13 @@ export class WebTransportError extends SocketIWAError {
   }
 }
 
-/** The application code a stream abort/cancel reason carries: its streamErrorCode, else 0. */
-export function reasonCode(reason) {
+/**
+ * The application code a stream abort/cancel reason carries: its streamErrorCode when an
+ * integer 0..max, else 0 (max: 2^32-1 for a WebTransport session, 2^53-1 for a QUIC connection).
+ */
+export function reasonCode(reason, max) {
   const c = reason && typeof reason === 'object' ? reason.streamErrorCode : undefined;
-  return Number.isInteger(c) && c >= 0 && c <= 0xffffffff ? c : 0;
+  return Number.isInteger(c) && c >= 0 && c <= max ? c : 0;
 }
 
 function toBytes(chunk, what) {
@@ -93,7 +97,7 @@ export class QuicStream {
         cancel: (reason) => {
           this.#discard();
           this.inDone = true;
-          if (!this.inEnded) this.owner.stopSending(this.id, reasonCode(reason));
+          if (!this.inEnded) this.owner.stopSending(this.id, reasonCode(reason, this.owner.maxCode));
           this.#maybeForget();
         },
       }, { highWaterMark: 0 });
@@ -121,7 +125,7 @@ export class QuicStream {
           if (this.outDone) return;
           this.#dropOutput();
           this.outDone = true;
-          this.owner.reset(this.id, reasonCode(reason));
+          this.owner.reset(this.id, reasonCode(reason, this.owner.maxCode));
           this.#maybeForget();
         },
       }, { highWaterMark: 1 });

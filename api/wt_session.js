@@ -55,6 +55,8 @@ const WT_FLAVOUR = {
   codes: { reset: 'ERR_WT_STREAM_RESET', stopped: 'ERR_WT_STREAM_STOPPED', closed: 'ERR_WT_SESSION_CLOSED' },
   toWire: wtToH3,
   fromWire: h3ToWt,
+  /** The W3C API's range (unsigned long): larger codes of an abort/cancel reason send 0. */
+  maxCode: 0xffffffff,
   /** CT_CLOSE: u32 code, reason (at most 1024 bytes, already cut). */
   closeRecord(closeCode, r) {
     const rec = new Uint8Array(5 + r.length);
@@ -134,6 +136,7 @@ export class SessionState {
     this.bridge = bridge;
     this.key = key;
     this.fl = flavour;
+    this.maxCode = flavour.maxCode;
     this.streams = new Map();
     this.readySet = new Set();
     this.credits = new Map();

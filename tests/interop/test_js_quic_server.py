@@ -159,6 +159,51 @@ def test_codes_open_and_close(app):
     run(go())
 
 
+def test_62bit_codes(app):
+    """QUIC application codes are 62-bit (RFC 9000 section 16); JavaScript's are 0..2^53-1
+    (docs/JS_SERVERS.md "Raw QUIC servers"). The server's abort/cancel with 2^40+5 / 2^40+6 send
+    exactly those; 2^53 (over the safe range) and 1.5 (not an integer) send 0. The client's
+    RESET_STREAM(2^40+7) and STOP_SENDING(2^40+8) surface exactly in streamErrorCode (the
+    STOP_SENDING answered by RESET_STREAM(2^40+8)); 2^62-1 arrives as the nearest JavaScript
+    number (2^62)."""
+    big = 2**40
+
+    async def go():
+        async with quic(app.port, ["ctl"]) as c:
+            await wait_event(app, "connection", lambda e: e["alpn"] == "ctl")
+            s = c.bidi()
+            c.send(s, f"reset {big + 5} {big + 6}\n".encode())
+            await c.until(lambda: s in c.resets and s in c.stops, "RESET_STREAM and STOP_SENDING")
+            assert (c.resets[s], c.stops[s]) == (big + 5, big + 6)
+            o = c.bidi()
+            c.send(o, f"reset {2**53} 1.5\n".encode())
+            await c.until(lambda: o in c.resets and o in c.stops, "RESET_STREAM and STOP_SENDING")
+            assert (c.resets[o], c.stops[o]) == (0, 0)
+            for code, want in ((big + 7, big + 7), (2**62 - 1, None)):
+                r = c.bidi()
+                c.send(r, b"read\n")
+                await wait_event(app, "command", lambda e: e["cmd"] == "read")
+                c._quic.reset_stream(r, code)
+                c.transmit()
+                ev = await wait_event(app, "read_error")
+                assert ev["code"] == "ERR_QUIC_STREAM_RESET", ev
+                if want is not None:
+                    assert ev["streamErrorCode"] == want, ev
+                else:  # a double: 2^62 printed as 4611686018427388000
+                    assert float(ev["streamErrorCode"]) == float(2**62), ev
+            w = c.bidi()
+            c.send(w, b"write\n")
+            await c.until(lambda: len(c.data.get(w, b"")) > 0, "the server writing")
+            c._quic.stop_stream(w, big + 8)
+            c.transmit()
+            ev = await wait_event(app, "write_error")
+            assert ev["code"] == "ERR_QUIC_STREAM_STOPPED" and ev["streamErrorCode"] == big + 8, ev
+            await c.until(lambda: w in c.resets, "RESET_STREAM answering STOP_SENDING")
+            assert c.resets[w] == big + 8
+
+    run(go())
+
+
 def test_never_read_is_held(app):
     """A stream the app never reads: 16 MB offered, the server grants no more than its windows
     (connection credit only as JavaScript reads), and another connection is served meanwhile.

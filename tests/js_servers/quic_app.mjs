@@ -4,7 +4,8 @@
 //   node tests/js_servers/quic_app.mjs
 // ALPN 'myproto': the echo app (bidi streams on themselves, each uni stream on a new
 // server uni stream, datagrams back). ALPN 'ctl': each bidi stream's first line is a
-// command: reset (abort 42 / cancel 43), read (read until an error), write (write until
+// command: reset [A C] (abort with code A / cancel with code C, default 42 / 43; parsed with
+// Number(), so 2^53 or 1.5 reach the API as given), read (read until an error), write (write until
 // an error), open (the server opens a bidi stream), close (close 7 'bye'), hold (never read).
 // ALPN 'boom':
 // the 'connection' listener throws.
@@ -64,14 +65,14 @@ function echo(conn) {
 async function command(conn, { readable, writable }) {
   const reader = readable.getReader();
   const first = await reader.read();
-  const cmd = dec.decode(first.value).trim();
+  const [cmd, ...args] = dec.decode(first.value).trim().split(/\s+/);
   out({ event: 'command', cmd });
   const writer = writable.getWriter();
   switch (cmd) {
     case 'reset':
       await writer.write(enc.encode('about to reset'));
-      writer.abort({ streamErrorCode: 42 }).catch(() => {});
-      reader.cancel({ streamErrorCode: 43 }).catch(() => {});
+      writer.abort({ streamErrorCode: args.length ? Number(args[0]) : 42 }).catch(() => {});
+      reader.cancel({ streamErrorCode: args.length ? Number(args[1]) : 43 }).catch(() => {});
       return;
     case 'read':
       try { for (;;) { const r = await reader.read(); if (r.done) break; } out({ event: 'read_done' }); } catch (e) { out({ event: 'read_error', ...err(e) }); }
