@@ -4,35 +4,14 @@
 // new WebTransport('https://127.0.0.1:PORT/wt/echo', {serverCertificateHashes})
 // in headless Chromium and exchanges datagrams, a bidi stream and a uni stream,
 // then closes the session with a code. Prints one JSON object.
-import http from 'node:http';
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
+import { firstPage, runChromium } from './chromium_h3.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 const [port, hash] = process.argv.slice(2);
 
-const server = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/html' });
-  res.end('<!doctype html><title>wt</title>');
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const pagePort = server.address().port;
-const userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'socket-iwa-h3-chromium-'));
-const timer = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(3); }, 60000);
-let context;
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.SOCKET_IWA_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-  const page = context.pages()[0] || await context.newPage();
-  await page.goto(`http://127.0.0.1:${pagePort}/`);
-  const result = await page.evaluate(async ({ port, hash }) => {
+await runChromium({ name: 'h3-chromium', pages: {} }, async ({ context, pageUrl }) => {
+  const page = await firstPage(context);
+  await page.goto(pageUrl);
+  return page.evaluate(async ({ port, hash }) => {
     const value = new Uint8Array(hash.match(/../g).map((h) => parseInt(h, 16)));
     const out = {};
     const wt = new WebTransport(`https://127.0.0.1:${port}/wt/echo`, {
@@ -72,12 +51,4 @@ try {
     out.closed = { closeCode: closed.closeCode, reason: closed.reason };
     return out;
   }, { port, hash });
-  console.log(JSON.stringify(result));
-} catch (e) {
-  console.log(JSON.stringify({ error: String(e && e.message || e) }));
-} finally {
-  clearTimeout(timer);
-  if (context) await context.close();
-  server.close();
-  await fsp.rm(userDataDir, { recursive: true, force: true });
-}
+});

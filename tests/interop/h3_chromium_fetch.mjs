@@ -4,27 +4,13 @@
 // self-signed certificate is allowed by its SPKI hash
 // (--ignore-certificate-errors-spki-list). The page is loaded from our server,
 // then fetch() GETs /bytes/N and POSTs /echo on the same origin. Prints one JSON object.
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
+import { firstPage, runChromium } from './chromium_h3.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 const [port, spki] = process.argv.slice(2);
 const origin = `127.0.0.1:${port}`;
-const userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'socket-iwa-h3-fetch-'));
-const timer = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(3); }, 60000);
-let context;
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.SOCKET_IWA_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--enable-quic',
-      `--origin-to-force-quic-on=${origin}`, `--ignore-certificate-errors-spki-list=${spki}`],
-  });
-  const page = context.pages()[0] || await context.newPage();
+
+await runChromium({ name: 'h3-fetch', quicOrigin: origin, spki }, async ({ context }) => {
+  const page = await firstPage(context);
   const resp = await page.goto(`https://${origin}/`);
   const out = { page_status: resp.status(), page_text: (await page.textContent('h1')) };
   Object.assign(out, await page.evaluate(async () => {
@@ -44,11 +30,5 @@ try {
       .map((e) => e.nextHopProtocol))];
     return r;
   }));
-  console.log(JSON.stringify(out));
-} catch (e) {
-  console.log(JSON.stringify({ error: String(e && e.message || e) }));
-} finally {
-  clearTimeout(timer);
-  if (context) await context.close();
-  await fsp.rm(userDataDir, { recursive: true, force: true });
-}
+  return out;
+});

@@ -9,13 +9,10 @@
 // secure context) with the client module, runs the relay between two pages and, with the SPKI
 // hash (QUIC forced for the port, the certificate allowed by it), fetch() over HTTP/3 from one
 // page. Prints one JSON object.
-import http from 'node:http';
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { firstPage, runChromium } from './chromium_h3.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -43,47 +40,17 @@ export async function relayBetweenPages(pages, { url, hashes, clientModule, roun
 }
 
 async function main() {
-  const require = createRequire(import.meta.url);
-  const { chromium } = require('playwright-core');
   const [port, hash, spki] = process.argv.slice(2);
-  const client = fs.readFileSync(path.join(here, '../js_servers/relay_client.js'));
-  const server = http.createServer((req, res) => {
-    if (req.url === '/t/relay_client.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(client);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><title>relay client</title>');
+  const m = '/t/relay_client.js';
+  const pages = { [m]: ['text/javascript', fs.readFileSync(path.join(here, '../js_servers/relay_client.js'))] };
+  await runChromium({ name: 'relay-chromium', timeoutMs: 100000, pages, quicOrigin: `127.0.0.1:${port}`, spki }, async ({ context, pageUrl }) => {
+    const tabs = [await firstPage(context), await context.newPage()];
+    await Promise.all(tabs.map((p) => p.goto(pageUrl)));
+    const result = await relayBetweenPages(tabs, { url: `https://127.0.0.1:${port}/relay`, hashes: [hash], clientModule: m });
+    if (spki) result.fetch = await callPage(tabs[0], m, 'fetchChecks', { base: `https://127.0.0.1:${port}`, sumBytes: 1 << 20 });
+    result.closed = await Promise.all(tabs.map((p) => callPage(p, m, 'close')));
+    return result;
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const pageUrl = `http://127.0.0.1:${server.address().port}/`;
-  const userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'socket-iwa-relay-chromium-'));
-  const timer = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(3); }, 100000);
-  let context;
-  try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: process.env.SOCKET_IWA_CHROMIUM || '/usr/bin/chromium',
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--enable-quic',
-        ...(spki ? [`--origin-to-force-quic-on=127.0.0.1:${port}`, `--ignore-certificate-errors-spki-list=${spki}`] : [])],
-    });
-    const pages = [context.pages()[0] || await context.newPage(), await context.newPage()];
-    await Promise.all(pages.map((p) => p.goto(pageUrl)));
-    const m = '/t/relay_client.js';
-    const result = await relayBetweenPages(pages, { url: `https://127.0.0.1:${port}/relay`, hashes: [hash], clientModule: m });
-    if (spki) result.fetch = await callPage(pages[0], m, 'fetchChecks', { base: `https://127.0.0.1:${port}`, sumBytes: 1 << 20 });
-    result.closed = await Promise.all(pages.map((p) => callPage(p, m, 'close')));
-    console.log(JSON.stringify(result));
-  } catch (e) {
-    console.log(JSON.stringify({ error: String((e && e.message) || e) }));
-  } finally {
-    clearTimeout(timer);
-    if (context) await context.close().catch(() => {});
-    server.close();
-    await fsp.rm(userDataDir, { recursive: true, force: true });
-  }
 }
 
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

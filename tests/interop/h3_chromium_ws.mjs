@@ -4,27 +4,13 @@
 // by its SPKI hash; there is no TCP listener on the port, so a WebSocket that opens
 // went over HTTP/3. The page comes from the server's fetch handler, then opens
 // WebSockets to its 'websocket' listener. Prints one JSON object.
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
+import { firstPage, runChromium } from './chromium_h3.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 const [port, spki] = process.argv.slice(2);
 const origin = `127.0.0.1:${port}`;
-const userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'socket-iwa-h3-ws-'));
-const timer = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(3); }, 90000);
-let context;
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.SOCKET_IWA_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--enable-quic', '--enable-features=EnableWebsocketsOverHttp3',
-      `--origin-to-force-quic-on=${origin}`, `--ignore-certificate-errors-spki-list=${spki}`],
-  });
-  const page = context.pages()[0] || await context.newPage();
+
+await runChromium({ name: 'h3-ws', timeoutMs: 90000, quicOrigin: origin, spki, features: ['EnableWebsocketsOverHttp3'] }, async ({ context }) => {
+  const page = await firstPage(context);
   const resp = await page.goto(`https://${origin}/`);
   const out = { page_status: resp.status() };
   Object.assign(out, await page.evaluate(async () => {
@@ -59,11 +45,5 @@ try {
     r.protocols = [...new Set(performance.getEntriesByType('navigation').map((e) => e.nextHopProtocol))];
     return r;
   }));
-  console.log(JSON.stringify(out));
-} catch (e) {
-  console.log(JSON.stringify({ error: String(e && e.message || e) }));
-} finally {
-  clearTimeout(timer);
-  if (context) await context.close();
-  await fsp.rm(userDataDir, { recursive: true, force: true });
-}
+  return out;
+});
