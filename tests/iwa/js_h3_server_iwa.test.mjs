@@ -6,19 +6,15 @@
 // (--origin-to-force-quic-on) before the server exists.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import crypto from 'node:crypto';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../harness/iwa.js';
+import { freeUdpPort, launchJsServersIwa, makeCertificate, quicArgs, root } from './js_servers_iwa.mjs';
 
 const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 let iwa;
 let tmp;
 let port;
@@ -27,32 +23,16 @@ let pairPorts;
 let cert;
 let key;
 
-async function freeUdpPort() {
-  const s = dgram.createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const p = s.address().port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
 before(async () => {
-  assert.ok(fs.existsSync(path.join(wasmDir, 'socket_iwa_server.wasm')), `${wasmDir}: build the wasm server first`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'siwa-jsh3-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '13',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'cert.pem')], { stdio: 'pipe' });
-  cert = fs.readFileSync(path.join(tmp, 'cert.pem'), 'utf8');
-  key = fs.readFileSync(path.join(tmp, 'key.pem'), 'utf8');
-  const spki = crypto.createHash('sha256').update(crypto.createPublicKey(cert).export({ type: 'spki', format: 'der' })).digest('base64');
+  let spki;
+  ({ cert, key, spki } = makeCertificate(tmp));
   port = await freeUdpPort();
   port2 = await freeUdpPort();
   pairPorts = [await freeUdpPort(), await freeUdpPort()];
-  iwa = await launchIwa({
-    mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
+  iwa = await launchJsServersIwa({
     // The last --enable-features wins: the harness's IWA features, plus Chromium 156's RFC 9220 client.
-    args: ['--enable-features=IsolatedWebApps,IsolatedWebAppDevMode,EnableWebsocketsOverHttp3',
-      '--enable-quic', `--origin-to-force-quic-on=${[port, port2, ...pairPorts].map((p) => `127.0.0.1:${p}`).join(',')}`, `--ignore-certificate-errors-spki-list=${spki}`],
-    timeoutMs: 120000,
+    args: ['--enable-features=IsolatedWebApps,IsolatedWebAppDevMode,EnableWebsocketsOverHttp3', ...quicArgs([port, port2, ...pairPorts], spki)],
   });
 });
 

@@ -10,12 +10,9 @@ import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../harness/iwa.js';
+import { launchJsServersIwa, root } from './js_servers_iwa.mjs';
 
 const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const aioquicAlpn = path.join(root, 'tests/interop/aioquic_alpn.py');
 const client = path.join(root, 'target/release/socket-iwa-client');
 const app = '/t/quic_iwa_app.js';
@@ -33,12 +30,8 @@ async function aioquic(command, port, ...args) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(wasmDir, 'socket_iwa_server.wasm')), `${wasmDir}: build the wasm server first`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'siwa-jsquic-'));
-  iwa = await launchIwa({
-    mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
-    timeoutMs: 120000,
-  });
+  iwa = await launchJsServersIwa();
 });
 
 after(async () => {

@@ -6,23 +6,13 @@
 // default (ECDSA P-256, 13 days), so serverCertificateHashes accepts it.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../harness/iwa.js';
+import { launchJsServersIwa, quicArgs } from './js_servers_iwa.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const APP = '/t/wt_iwa_app.js';
 let iwa;
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(wasmDir, 'socket_iwa_server.wasm')), `${wasmDir}: build the wasm server first`);
-  iwa = await launchIwa({
-    mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
-    args: ['--enable-quic'],
-    timeoutMs: 180000,
-  });
+  iwa = await launchJsServersIwa({ args: quicArgs(), timeoutMs: 180000 });
   await iwa.call(APP, 'start');
 });
 

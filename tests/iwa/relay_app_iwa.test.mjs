@@ -11,20 +11,16 @@
 // pins it with serverCertificateHashes from the server's certificateHashes.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import crypto from 'node:crypto';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../harness/iwa.js';
 import { relayBetweenPages, callPage } from '../interop/h3_chromium_relay.mjs';
+import { freeUdpPort, launchJsServersIwa, makeCertificate, quicArgs, root } from './js_servers_iwa.mjs';
 
 const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const PAGE_APP = '/t/relay_iwa_page.js';
 const CLIENT = '/t/relay_client.js';
 const MiB = 1 << 20;
@@ -34,14 +30,6 @@ let cert;
 let key;
 let ports;
 let pages = [];
-
-async function freeUdpPort() {
-  const s = dgram.createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const p = s.address().port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function aioquic(port, ...what) {
   const { stdout } = await run('python3', [path.join(root, 'tests/interop/relay_peers.py'), String(port), ...what], { timeout: 100000 });
@@ -97,20 +85,11 @@ function checkAioquic(py) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(wasmDir, 'socket_iwa_server.wasm')), `${wasmDir}: build the wasm server first`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'siwa-relay-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '13',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'cert.pem')], { stdio: 'pipe' });
-  cert = fs.readFileSync(path.join(tmp, 'cert.pem'), 'utf8');
-  key = fs.readFileSync(path.join(tmp, 'key.pem'), 'utf8');
-  const spki = crypto.createHash('sha256').update(crypto.createPublicKey(cert).export({ type: 'spki', format: 'der' })).digest('base64');
+  let spki;
+  ({ cert, key, spki } = makeCertificate(tmp));
   ports = [await freeUdpPort(), await freeUdpPort()];
-  iwa = await launchIwa({
-    mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
-    args: ['--enable-quic', `--origin-to-force-quic-on=${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, `--ignore-certificate-errors-spki-list=${spki}`],
-    timeoutMs: 120000,
-  });
+  iwa = await launchJsServersIwa({ args: quicArgs(ports, spki) });
   // Two more tabs of the same browser, on the app server's plain http://127.0.0.1 URL (a secure
   // context, not the isolated-app:// origin): the WebTransport clients.
   pages = [await iwa.context.newPage(), await iwa.context.newPage()];

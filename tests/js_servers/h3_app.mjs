@@ -3,8 +3,9 @@
 // tests/interop/test_js_h3_server.py; "close" on stdin closes the server.
 //   node tests/js_servers/h3_app.mjs [host]
 import SocketIWA from '../../api/direct_sockets_api.js';
+import { hex } from './app_common.js';
+import { commands, out } from './node_app.mjs';
 
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const host = process.argv[2] || '127.0.0.1';
 let release;
 const released = new Promise((r) => { release = r; });
@@ -62,14 +63,6 @@ const server = await SocketIWA.createHttp3Server(host, {
 server.on('error', (e) => out({ event: 'error', code: e.code, message: e.message }));
 out({
   event: 'listening', port: server.port, address: server.address,
-  certificateHashes: server.certificateHashes.map((h) => ({ algorithm: h.algorithm, value: Buffer.from(h.value).toString('hex'), length: h.value.length })),
+  certificateHashes: server.certificateHashes.map((h) => ({ algorithm: h.algorithm, value: hex(h.value), length: h.value.length })),
 });
-let buf = '';
-process.stdin.on('data', async (d) => {
-  buf += d;
-  if (!buf.includes('close')) return;
-  process.stdin.pause();
-  await server.close();
-  out({ event: 'closed' });
-  process.exit(0);
-});
+commands({}, { server });

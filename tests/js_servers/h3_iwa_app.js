@@ -2,6 +2,7 @@
 // h3_app.mjs, started inside an installed Isolated Web App on Chromium's own
 // Direct Sockets. The API is mounted at /api/, the wasm build at /wasm/.
 import SocketIWA from '/api/direct_sockets_api.js';
+import { moduleWorker } from './app_common.js';
 
 const errors = [];
 let server;
@@ -67,20 +68,10 @@ export async function webSocket(port) {
   return { reversed, closeCode: await closed };
 }
 
-let worker;
-function ask(msg) {
-  return new Promise((resolve, reject) => {
-    worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data));
-    worker.onerror = (e) => reject(new Error(`worker: ${e.message}`));
-    worker.postMessage(msg);
-  });
-}
-
 /** The same server in a dedicated worker; the page fetches from it over HTTP/3. */
 export async function inWorker({ port, cert, key }) {
-  // IWAs enforce Trusted Types for script URLs (CSP require-trusted-types-for 'script').
-  const policy = self.trustedTypes.createPolicy('socket-iwa-test-worker', { createScriptURL: (u) => (u === '/t/h3_iwa_worker.js' ? u : null) });
-  worker = new Worker(policy.createScriptURL('/t/h3_iwa_worker.js'), { type: 'module' });
+  const worker = moduleWorker('/t/h3_iwa_worker.js', 'socket-iwa-test-worker');
+  const ask = (msg) => worker.ask(msg);
   const info = await ask({ start: { port, cert, key } });
   const r = await fetch(`https://127.0.0.1:${port}/hello?name=w`);
   info.hello = [r.status, await r.text()];

@@ -7,9 +7,10 @@
 // GET /replay-size answers the size of the stored anti-replay register as the handler sees it.
 import fs from 'node:fs';
 import SocketIWA from '../../api/direct_sockets_api.js';
+import { hex as hexOf } from './app_common.js';
+import { certificateArg, commands, out } from './node_app.mjs';
 
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const hex = (hashes) => hashes.map((h) => Buffer.from(h.value).toString('hex'));
+const hex = (hashes) => hashes.map((h) => hexOf(h.value));
 const cfg = JSON.parse(process.argv[2] || '{}');
 
 const options = {
@@ -25,7 +26,7 @@ const options = {
 };
 if ('storage' in cfg) options.storage = cfg.storage;
 if ('renewBefore' in cfg) options.renewBefore = cfg.renewBefore;
-if (cfg.cert) options.certificate = { cert: fs.readFileSync(cfg.cert, 'utf8'), key: fs.readFileSync(cfg.key, 'utf8') };
+if (cfg.cert) options.certificate = certificateArg(cfg.cert, cfg.key);
 
 let server;
 try {
@@ -38,12 +39,4 @@ server.on('error', (e) => out({ event: 'error', code: e.code, message: e.message
 server.on('certificate', (hashes) => out({ event: 'certificate', hashes: hex(hashes), current: hex(server.certificateHashes) }));
 out({ event: 'listening', port: server.port, hashes: hex(server.certificateHashes) });
 
-process.stdin.setEncoding('utf8');
-let buf = '';
-process.stdin.on('data', async (d) => {
-  buf += d;
-  if (!buf.includes('close')) return;
-  await server.close();
-  out({ event: 'closed' });
-  process.exit(0);
-});
+commands({}, { server });

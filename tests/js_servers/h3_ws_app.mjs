@@ -3,16 +3,13 @@
 // path next to a fetch handler; events as JSON lines on stdout. Driven by
 // tests/interop/test_js_h3_websocket.py; "close" on stdin closes the server.
 //   node tests/js_servers/h3_ws_app.mjs [--no-websocket] [--max-payload N] [--max-buffered N] [--cert PEM --key PEM]
-import fs from 'node:fs';
 import SocketIWA from '../../api/direct_sockets_api.js';
+import { arg, certificateArg, commands, out } from './node_app.mjs';
 
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const argv = process.argv.slice(2);
-const maxPayload = argv.includes('--max-payload') ? Number(argv[argv.indexOf('--max-payload') + 1]) : undefined;
-const maxBufferedAmount = argv.includes('--max-buffered') ? Number(argv[argv.indexOf('--max-buffered') + 1]) : undefined;
+const maxPayload = arg('--max-payload') !== undefined ? Number(arg('--max-payload')) : undefined;
+const maxBufferedAmount = arg('--max-buffered') !== undefined ? Number(arg('--max-buffered')) : undefined;
 const open = new Set();
-const arg = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-const certificate = arg('--cert') ? { cert: fs.readFileSync(arg('--cert'), 'utf8'), key: fs.readFileSync(arg('--key'), 'utf8') } : undefined;
+const certificate = certificateArg();
 
 const server = await SocketIWA.createHttp3Server('127.0.0.1', {
   port: 0,
@@ -32,7 +29,7 @@ const server = await SocketIWA.createHttp3Server('127.0.0.1', {
   },
 });
 
-if (!argv.includes('--no-websocket')) {
+if (!process.argv.includes('--no-websocket')) {
   server.on('websocket', (ws, request) => {
     open.add(ws);
     ws.on('close', (code, reason, wasClean) => { open.delete(ws); out({ event: 'ws-close', path: request.path, code, reason, wasClean }); });
@@ -92,12 +89,4 @@ if (!argv.includes('--no-websocket')) {
 }
 server.on('error', (e) => out({ event: 'error', code: e.code, message: e.message }));
 out({ event: 'listening', port: server.port });
-let buf = '';
-process.stdin.on('data', async (d) => {
-  buf += d;
-  if (!buf.includes('close')) return;
-  process.stdin.pause();
-  await server.close();
-  out({ event: 'closed' });
-  process.exit(0);
-});
+commands({}, { server });

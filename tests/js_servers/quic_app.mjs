@@ -10,21 +10,12 @@
 // ALPN 'boom':
 // the 'connection' listener throws.
 import SocketIWA from '../../api/direct_sockets_api.js';
+import { eachChunk, echoSession, errInfo, hex } from './app_common.js';
+import { commands, out } from './node_app.mjs';
 
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const err = (e) => ({ name: e && e.name, message: e && e.message, code: e && e.code, source: e && e.source, streamErrorCode: e && e.streamErrorCode });
+const err = (e) => ({ ...errInfo(e), message: e && e.message });
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function forEach(readable, fn) {
-  const reader = readable.getReader();
-  for (;;) {
-    let r;
-    try { r = await reader.read(); } catch { return; }
-    if (r.done) return;
-    fn(r.value);
-  }
-}
 
 // Bad arguments first: each must be a TypeError with a code, before anything starts.
 const bad = {};
@@ -49,17 +40,10 @@ let echoed = 0;
 let connections = 0;
 
 function echo(conn) {
-  forEach(conn.incomingBidirectionalStreams, ({ readable, writable }) => {
-    readable.pipeTo(writable).then(() => { echoed++; }, (e) => out({ event: 'stream_error', app: 'echo', ...err(e) }));
+  echoSession(conn, {
+    done: (kind) => { if (kind === 'bidi') echoed++; },
+    failed: (kind, e) => out({ event: 'stream_error', app: kind === 'bidi' ? 'echo' : 'echo-uni', ...err(e) }),
   });
-  forEach(conn.incomingUnidirectionalStreams, async (readable) => {
-    const w = await conn.createUnidirectionalStream();
-    readable.pipeTo(w).catch((e) => out({ event: 'stream_error', app: 'echo-uni', ...err(e) }));
-  });
-  (async () => {
-    const w = conn.datagrams.writable.getWriter();
-    for await (const d of conn.datagrams.readable) await w.write(d);
-  })().catch(() => {});
 }
 
 async function command(conn, { readable, writable }) {
@@ -107,25 +91,10 @@ server.on('connection', (conn) => {
   conn.closed.then((r) => out({ event: 'conn_closed', alpn: conn.alpn, ...r }), (e) => out({ event: 'conn_lost', ...err(e) }));
   if (conn.alpn === 'boom') throw new Error('boom listener');
   if (conn.alpn === 'myproto') echo(conn);
-  else forEach(conn.incomingBidirectionalStreams, (s) => { command(conn, s).catch((e) => out({ event: 'command_error', ...err(e) })); });
+  else eachChunk(conn.incomingBidirectionalStreams, (s) => { command(conn, s).catch((e) => out({ event: 'command_error', ...err(e) })); });
 });
 
 out({ event: 'listening', port: server.port, address: server.address, alpn: server.alpn,
-  hash: Buffer.from(server.certificateHashes[0].value).toString('hex') });
+  hash: hex(server.certificateHashes[0].value) });
 
-process.stdin.setEncoding('utf8');
-let buf = '';
-process.stdin.on('data', async (d) => {
-  buf += d;
-  let i;
-  while ((i = buf.indexOf('\n')) >= 0) {
-    const cmd = buf.slice(0, i).trim();
-    buf = buf.slice(i + 1);
-    if (cmd === 'stats') out({ event: 'stats', echoed, connections });
-    if (cmd === 'close') {
-      await server.close();
-      out({ event: 'closed' });
-      process.exit(0);
-    }
-  }
-});
+commands({ stats: () => out({ event: 'stats', echoed, connections }) }, { server });

@@ -10,9 +10,9 @@
 import fs from 'node:fs';
 import SocketIWA from '../../api/direct_sockets_api.js';
 import { echoRun } from './quic_echo_client.js';
+import { out } from './node_app.mjs';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
-const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 /** Each bad call: its error's name and code (or 'resolved' when it was accepted). */
 async function badArgs() {

@@ -6,33 +6,18 @@
 // stream answered on a new server uni stream, datagrams echoed. The API is mounted at
 // /api/, the wasm build at /wasm/, this folder at /t/.
 import SocketIWA from '/api/direct_sockets_api.js';
+import { echoSession, hex, isWorker, moduleWorker, storedFiles } from './app_common.js';
 
 export const ALPN = 'socket-iwa-test';
-const hex = (b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 let server;
 let counts;
 
 function echo(conn) {
-  const each = async (readable, fn) => {
-    const reader = readable.getReader();
-    for (;;) {
-      let r;
-      try { r = await reader.read(); } catch { return; }
-      if (r.done) return;
-      fn(r.value);
-    }
-  };
-  each(conn.incomingBidirectionalStreams, ({ readable, writable }) => {
-    readable.pipeTo(writable).then(() => { counts.echoed++; }, (e) => counts.errors.push(e.code));
+  echoSession(conn, {
+    done: (kind) => { if (kind === 'bidi') counts.echoed++; else counts.uni++; },
+    failed: (kind, e) => counts.errors.push(e.code),
+    datagram: () => { counts.datagrams++; },
   });
-  each(conn.incomingUnidirectionalStreams, async (readable) => {
-    const w = await conn.createUnidirectionalStream();
-    readable.pipeTo(w).then(() => { counts.uni++; }, (e) => counts.errors.push(e.code));
-  });
-  (async () => {
-    const w = conn.datagrams.writable.getWriter();
-    for await (const d of conn.datagrams.readable) { counts.datagrams++; await w.write(d); }
-  })().catch(() => {});
 }
 
 /** Starts the server (port 0, default storage); { port, address, alpn, hash, worker }. */
@@ -47,7 +32,7 @@ export async function start() {
     echo(conn);
   });
   return { port: server.port, address: server.address, alpn: server.alpn, hash: hex(server.certificateHashes[0].value),
-    worker: typeof WorkerGlobalScope === 'function' };
+    worker: isWorker() };
 }
 
 export function stats() {
@@ -60,30 +45,16 @@ export async function stop() {
 }
 
 /** Names and sizes of the files in OPFS:/socket-iwa/ (the default storage). */
-export async function stored() {
-  const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('socket-iwa');
-  const out = {};
-  for await (const [name, h] of dir.entries()) out[name] = (await h.getFile()).size;
-  return out;
-}
+export const stored = storedFiles;
 
 // The page's side of the worker: messages { call: 'start' | 'stats' | 'stop' } ->
 // { result } or { error }.
 let worker;
-function ask(call) {
-  return new Promise((resolve, reject) => {
-    worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data.result));
-    worker.onerror = (e) => reject(new Error(`worker: ${e.message}`));
-    worker.postMessage({ call });
-  });
-}
+const ask = async (call) => (await worker.ask({ call })).result;
 
 /** The same server in a dedicated module worker of this IWA; { port, hash, worker, ... }. */
 export async function startInWorker() {
-  // IWAs enforce Trusted Types for script URLs (CSP require-trusted-types-for 'script').
-  const url = '/t/quic_iwa_worker.js';
-  const policy = self.trustedTypes.createPolicy(`socket-iwa-quic-${Math.random()}`, { createScriptURL: (u) => (u === url ? u : null) });
-  worker = new Worker(policy.createScriptURL(url), { type: 'module' });
+  worker = moduleWorker('/t/quic_iwa_worker.js', `socket-iwa-quic-${Math.random()}`);
   return ask('start');
 }
 

@@ -12,11 +12,11 @@
 // The import is relative, so it resolves to the repository's api/ under Node and to the
 // IWA's /api/ mount in the browser (tests/js_servers/ is served at /t/ there).
 import SocketIWA from '../../api/direct_sockets_api.js';
+import { hex } from './app_common.js';
 
 const enc = new TextEncoder();
 /** Responses are read cross-origin (Chromium pages, the isolated-app:// page). */
 const CORS = { 'access-control-allow-origin': '*', 'timing-allow-origin': '*' };
-const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 /**
  * Starts the relay server. `certificate: { cert, key }` (PEM) and `storage` are passed to
@@ -131,23 +131,15 @@ export async function startRelay({ host = '127.0.0.1', port = 0, certificate, st
 // commands from stdin (nothing is stored: storage false): "stats" -> {"event":"stats",...counts}, "close" -> {"event":"closed"}, exit 0.
 if (typeof process === 'object' && process?.versions?.node && process.argv[1]) {
   const { pathToFileURL } = await import('node:url');
-  const { realpathSync, readFileSync } = await import('node:fs');
+  const { realpathSync } = await import('node:fs');
   if (pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url) {
-    const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
-    const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-    const certificate = arg('--cert') ? { cert: readFileSync(arg('--cert'), 'utf8'), key: readFileSync(arg('--key'), 'utf8') } : undefined;
-    const relay = await startRelay({ host: arg('--host') || '127.0.0.1', port: Number(arg('--port') || 0), certificate, storage: false });
+    const { arg, certificateArg, commands, out } = await import('./node_app.mjs');
+    const relay = await startRelay({ host: arg('--host') || '127.0.0.1', port: Number(arg('--port') || 0), certificate: certificateArg(), storage: false });
     out({ event: 'listening', port: relay.port, certificateHashes: relay.certificateHashes });
-    const { createInterface } = await import('node:readline');
-    for await (const line of createInterface({ input: process.stdin })) {
-      if (line === 'stats') out({ event: 'stats', ...relay.counts });
-      if (line === 'close') {
-        await relay.close();
-        out({ event: 'closed' });
-        process.exit(0);
-      }
-    }
-    await relay.close(); // stdin closed: the test runner went away
-    process.exit(0);
+    commands({ stats: () => out({ event: 'stats', ...relay.counts }) }, {
+      server: relay,
+      // stdin closed: the test runner went away
+      onEnd: () => relay.close().then(() => process.exit(0)),
+    });
   }
 }

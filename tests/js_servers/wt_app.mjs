@@ -3,11 +3,11 @@
 // Driven by tests/interop/test_js_wt_server.py; stdin commands: "stats", "close".
 //   node tests/js_servers/wt_app.mjs [host]
 import SocketIWA from '../../api/direct_sockets_api.js';
+import { eachChunk, echoSession, errInfo as err, hex } from './app_common.js';
+import { commands, out } from './node_app.mjs';
 
 const { WebTransportError } = SocketIWA;
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const host = process.argv[2] || '127.0.0.1';
-const err = (e) => ({ name: e && e.name, code: e && e.code, source: e && e.source, streamErrorCode: e && e.streamErrorCode });
 
 const sessions = new Set();
 let echoedStreams = 0;
@@ -19,29 +19,12 @@ async function readAll(readable) {
   return Buffer.concat(chunks, n);
 }
 
-async function forEach(readable, fn) {
-  const reader = readable.getReader();
-  for (;;) {
-    let r;
-    try { r = await reader.read(); } catch { return; }
-    if (r.done) return;
-    fn(r.value);
-  }
-}
-
 /** The echo app: bidi streams on themselves, uni streams on a new server uni stream, datagrams back. */
 function echo(session) {
-  forEach(session.incomingBidirectionalStreams, ({ readable, writable }) => {
-    readable.pipeTo(writable).then(() => { echoedStreams++; }, (e) => out({ event: 'stream_error', path: 'echo', ...err(e) }));
+  echoSession(session, {
+    done: (kind) => { if (kind === 'bidi') echoedStreams++; },
+    failed: (kind, e) => out({ event: 'stream_error', path: kind === 'bidi' ? 'echo' : 'echo-uni', ...err(e) }),
   });
-  forEach(session.incomingUnidirectionalStreams, async (readable) => {
-    const w = await session.createUnidirectionalStream();
-    readable.pipeTo(w).catch((e) => out({ event: 'stream_error', path: 'echo-uni', ...err(e) }));
-  });
-  (async () => {
-    const w = session.datagrams.writable.getWriter();
-    for await (const d of session.datagrams.readable) await w.write(d);
-  })().catch(() => {});
 }
 
 const server = await SocketIWA.createHttp3Server(host, {
@@ -84,8 +67,8 @@ server.on('webtransport', async (session) => {
     }
     case '/never-read':
       // Accepts streams and never reads them; a datagram (not flow-controlled) asks it to close.
-      forEach(session.incomingBidirectionalStreams, () => {});
-      forEach(session.incomingUnidirectionalStreams, () => {});
+      eachChunk(session.incomingBidirectionalStreams, () => {});
+      eachChunk(session.incomingUnidirectionalStreams, () => {});
       for await (const d of session.datagrams.readable) {
         void d;
         session.close({ closeCode: 3, reason: 'giving up' });
@@ -94,7 +77,7 @@ server.on('webtransport', async (session) => {
       return;
     case '/errors': {
       // Each incoming bidi stream: the first chunk says what to do.
-      forEach(session.incomingBidirectionalStreams, async ({ readable, writable }) => {
+      eachChunk(session.incomingBidirectionalStreams, async ({ readable, writable }) => {
         const reader = readable.getReader();
         const writer = writable.getWriter();
         const first = await reader.read().catch((e) => ({ error: e }));
@@ -152,23 +135,9 @@ server.on('webtransport', async (session) => {
 server.on('error', (e) => out({ event: 'error', code: e.code, message: e.message }));
 out({
   event: 'listening', port: server.port, address: server.address,
-  certificateHashes: server.certificateHashes.map((h) => ({ algorithm: h.algorithm, value: Buffer.from(h.value).toString('hex') })),
+  certificateHashes: server.certificateHashes.map((h) => ({ algorithm: h.algorithm, value: hex(h.value) })),
 });
 
-let buf = '';
-process.stdin.on('data', async (d) => {
-  buf += d;
-  let i;
-  while ((i = buf.indexOf('\n')) >= 0) {
-    const cmd = buf.slice(0, i).trim();
-    buf = buf.slice(i + 1);
-    if (cmd === 'stats') {
-      out({ event: 'stats', rss: process.memoryUsage().rss, sessions: sessions.size, echoedStreams });
-    } else if (cmd === 'close') {
-      process.stdin.pause();
-      await server.close();
-      out({ event: 'closed' });
-      process.exit(0);
-    }
-  }
-});
+commands({
+  stats: () => out({ event: 'stats', rss: process.memoryUsage().rss, sessions: sessions.size, echoedStreams }),
+}, { server });

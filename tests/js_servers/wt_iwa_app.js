@@ -3,6 +3,7 @@
 // Direct Sockets, and Chromium's own `new WebTransport(url, { serverCertificateHashes })`
 // from the same page as its client. The API is mounted at /api/, the wasm build at /wasm/.
 import SocketIWA from '/api/direct_sockets_api.js';
+import { eachChunk, echoSession, errInfo } from './app_common.js';
 
 const errors = [];
 const closedSessions = [];
@@ -10,31 +11,12 @@ const serverSaw = [];
 let server;
 const flood = { written: 0 };
 
-async function drain(readable, fn) {
-  const reader = readable.getReader();
-  for (;;) {
-    let r;
-    try { r = await reader.read(); } catch { return; }
-    if (r.done) return;
-    fn(r.value);
-  }
-}
-
-const errInfo = (e) => ({ name: e && e.name, code: e && e.code, source: e && e.source, streamErrorCode: e && e.streamErrorCode });
-
 function onSession(session) {
   const path = new URL(session.url).pathname;
   session.closed.then((r) => closedSessions.push({ path, ...r }), (e) => closedSessions.push({ path, lost: e.code }));
   if (path === '/throw') throw new Error('listener failure on purpose');
   if (path === '/echo') {
-    drain(session.incomingBidirectionalStreams, ({ readable, writable }) => { readable.pipeTo(writable).catch(() => {}); });
-    drain(session.incomingUnidirectionalStreams, async (readable) => {
-      readable.pipeTo(await session.createUnidirectionalStream()).catch(() => {});
-    });
-    (async () => {
-      const w = session.datagrams.writable.getWriter();
-      for await (const d of session.datagrams.readable) await w.write(d);
-    })().catch(() => {});
+    echoSession(session);
   } else if (path === '/server-bidi') {
     (async () => {
       const { readable, writable } = await session.createBidirectionalStream();
@@ -44,7 +26,7 @@ function onSession(session) {
       serverSaw.push({ reply: await new Response(readable).text() });
     })().catch((e) => serverSaw.push({ failed: errInfo(e) }));
   } else if (path === '/errors') {
-    drain(session.incomingBidirectionalStreams, async ({ readable, writable }) => {
+    eachChunk(session.incomingBidirectionalStreams, async ({ readable, writable }) => {
       const reader = readable.getReader();
       const writer = writable.getWriter();
       const first = new TextDecoder().decode((await reader.read()).value);
@@ -59,7 +41,7 @@ function onSession(session) {
       serverSaw.push({ read: errInfo(re), write: errInfo(we) });
     });
   } else if (path === '/never-read') {
-    drain(session.incomingUnidirectionalStreams, () => {});
+    eachChunk(session.incomingUnidirectionalStreams, () => {});
     (async () => {
       for await (const d of session.datagrams.readable) { void d; session.close({ closeCode: 3, reason: 'giving up' }); return; }
     })();
