@@ -16,13 +16,13 @@ import { acceptWebSocket, websocketOptions } from './h3_websocket.js';
 import { ServerStorage, validateStorage } from './server_storage.js';
 import { decodeHead } from './h3_head.js';
 import { wtBridge } from './wt_session.js';
+import { OUT_HIGH_WATER, feedNext, pullBody } from './quic_streams.js';
 
 /** Action kinds of the pull records (src/app/js_handler.rs ACT_*). */
 const ACT_HEAD = 1, ACT_BODY = 2, ACT_END = 3, ACT_RESET = 4;
 /** HTTP/3 codes used on resets (RFC 9114 section 8.1). */
 const H3_INTERNAL_ERROR = 0x102;
-/** Response bytes held per stream in JavaScript before reading more of the body. */
-const OUT_HIGH_WATER = 256 * 1024;
+// OUT_HIGH_WATER (api/quic_streams.js): response bytes held per stream in JavaScript before reading more of the body.
 /** Fields HTTP/3 forbids (RFC 9114 section 4.2); a Response may still carry them. */
 const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 /** Status codes whose responses never have content (RFC 9110). */
@@ -404,20 +404,15 @@ export class Http3Server extends Emitter {
   /** Moves queued request body bytes into the ReadableStream when it asks. */
   #feed(st) {
     if (!st.inCtl || st.gone) return;
-    if (st.inQueue.length) {
-      const b = st.inQueue.shift();
-      st.inBytes -= b.length;
-      st.inWaiting = false;
-      st.inCtl.enqueue(b);
+    const n = feedNext(st);
+    if (n === 0) return;
+    st.inWaiting = false;
+    if (n > 0) {
       // Read: Rust credits these bytes to the peer on its next tick (backpressure).
-      st.read += b.length;
+      st.read += n;
       this.#mark(st.conn);
-      st.inPull();
-    } else if (st.inEnded) {
-      st.inWaiting = false;
-      try { st.inCtl.close(); } catch { /* cancelled */ }
-      st.inPull();
     }
+    st.inPull();
   }
 
   async #dispatch(conn, stream, st, head) {
@@ -587,16 +582,9 @@ export class Http3Server extends Emitter {
         return 4 + fields.length;
       }
       case ACT_BODY: {
-        const n = Math.min(a.bytes.length - a.off, maxBody, view.length - 1);
-        if (n <= 0) return 0;
-        view[0] = ACT_BODY;
-        view.set(a.bytes.subarray(a.off, a.off + n), 1);
-        a.off += n;
-        st.outBytes -= n;
-        if (a.off >= a.bytes.length) st.out.shift();
-        if (st.onDrained) st.onDrained();
-        if (st.drained && st.outBytes < OUT_HIGH_WATER) { const d = st.drained; st.drained = null; queueMicrotask(d); }
-        return 1 + n;
+        const len = pullBody(st, view, ACT_BODY, maxBody);
+        if (len && st.onDrained) st.onDrained();
+        return len;
       }
       case ACT_END:
         st.out.shift();

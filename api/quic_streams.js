@@ -52,6 +52,47 @@ export function reasonCode(reason, max) {
   return Number.isInteger(c) && c >= 0 && c <= max ? c : 0;
 }
 
+// The byte queues a QuicStream and an HTTP/3 request stream (api/h3_server.js) share, as plain
+// functions on their fields (per-chunk paths: no callbacks, no objects in between):
+//   incoming  q.inQueue (Uint8Array[]), q.inBytes, q.inEnded, q.inCtl (the ReadableStream's controller)
+//   outgoing  q.out (first: { bytes, off }), q.outBytes, q.drained (resolve of a write waiting at OUT_HIGH_WATER)
+// What differs stays with the callers: how read bytes are credited, the pull's resolve, other records.
+
+/**
+ * Hands the next queued incoming chunk to the ReadableStream, or closes it when the peer ended
+ * and the queue is empty: the chunk's length (the caller credits it and resolves its pull), -1
+ * for the close, 0 for nothing to do.
+ */
+export function feedNext(q) {
+  if (q.inQueue.length) {
+    const b = q.inQueue.shift();
+    q.inBytes -= b.length;
+    q.inCtl.enqueue(b);
+    return b.length;
+  }
+  if (!q.inEnded) return 0;
+  try { q.inCtl.close(); } catch { /* cancelled */ }
+  return -1;
+}
+
+/**
+ * Writes bytes of the first queued outgoing chunk into `view` (wasm memory) as a record `kind`
+ * (one byte) and at most `max` body bytes: the record's length, 0 when none fit. A write waiting
+ * for the queue to fall under OUT_HIGH_WATER is woken.
+ */
+export function pullBody(q, view, kind, max) {
+  const a = q.out[0];
+  const n = Math.min(a.bytes.length - a.off, max, view.length - 1);
+  if (n <= 0) return 0;
+  view[0] = kind;
+  view.set(a.bytes.subarray(a.off, a.off + n), 1);
+  a.off += n;
+  q.outBytes -= n;
+  if (a.off >= a.bytes.length) q.out.shift();
+  if (q.drained && q.outBytes < OUT_HIGH_WATER) { const d = q.drained; q.drained = null; queueMicrotask(d); }
+  return 1 + n;
+}
+
 function toBytes(chunk, what) {
   if (chunk instanceof Uint8Array) return chunk;
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -201,38 +242,22 @@ export class QuicStream {
       this.#maybeForget();
       return 1;
     }
-    const n = Math.min(a.bytes.length - a.off, max, view.length - 1);
-    if (n <= 0) return 0;
-    view[0] = ST_DATA;
-    view.set(a.bytes.subarray(a.off, a.off + n), 1);
-    a.off += n;
-    this.outBytes -= n;
-    if (a.off >= a.bytes.length) this.out.shift();
-    if (this.drained && this.outBytes < OUT_HIGH_WATER) { const d = this.drained; this.drained = null; queueMicrotask(d); }
-    return 1 + n;
+    return pullBody(this, view, ST_DATA, max);
   }
 
   // ---- internals ----
 
   #feed() {
     if (!this.inWaiting || !this.inCtl) return;
-    if (this.inQueue.length) {
-      const b = this.inQueue.shift();
-      this.inBytes -= b.length;
-      const resolve = this.inWaiting;
-      this.inWaiting = null;
-      this.inCtl.enqueue(b);
-      // Read: the server credits these bytes to the peer (backpressure).
-      this.owner.credit(this.id, b.length);
-      resolve();
-    } else if (this.inEnded) {
-      const resolve = this.inWaiting;
-      this.inWaiting = null;
-      this.inDone = true;
-      try { this.inCtl.close(); } catch { /* cancelled */ }
-      resolve();
-      this.#maybeForget();
-    }
+    const n = feedNext(this);
+    if (n === 0) return;
+    const resolve = this.inWaiting;
+    this.inWaiting = null;
+    // Read: the server credits these bytes to the peer (backpressure).
+    if (n > 0) this.owner.credit(this.id, n);
+    else this.inDone = true;
+    resolve();
+    if (n < 0) this.#maybeForget();
   }
 
   #discard() {
