@@ -10,13 +10,9 @@ import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchIwa } from '../harness/iwa.js';
+import { launchJsServersIwa, root } from './js_servers_iwa.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const app = '/t/quic_client_iwa_app.js';
 const procs = [];
 let iwa;
@@ -54,11 +50,7 @@ async function closedEvent(srv) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(wasmDir, 'socket_iwa_client.wasm')), `${wasmDir}: build the wasm client first`);
-  iwa = await launchIwa({
-    mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
-    timeoutMs: 120000,
-  });
+  iwa = await launchJsServersIwa({ wasm: 'socket_iwa_client.wasm' });
 });
 
 after(async () => {

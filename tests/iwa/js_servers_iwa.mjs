@@ -1,5 +1,5 @@
-// What the IWA tests of the JavaScript servers (js_h3_server_iwa, js_wt_server_iwa,
-// js_quic_server_iwa, relay_app_iwa) share: the IWA with the API at /api/, the wasm build at
+// What the IWA tests of the JavaScript servers and clients (js_h3_server_iwa, js_wt_server_iwa,
+// js_quic_server_iwa, js_quic_client_iwa, relay_app_iwa) share: the IWA with the API at /api/, the wasm build at
 // /wasm/ and tests/js_servers at /t/; a certificate made before Chromium starts (so QUIC can be
 // forced for ports and the certificate allowed by its SPKI hash at launch); free UDP ports.
 import assert from 'node:assert/strict';
@@ -44,9 +44,9 @@ export function quicArgs(ports = [], spki) {
     `--ignore-certificate-errors-spki-list=${spki}`] : [])];
 }
 
-/** launchIwa with the API, the wasm build and tests/js_servers mounted (checks the wasm build is there). */
-export function launchJsServersIwa({ args = [], timeoutMs = 120000 } = {}) {
-  assert.ok(fs.existsSync(path.join(wasmDir, 'socket_iwa_server.wasm')), `${wasmDir}: build the wasm server first`);
+/** launchIwa with the API, the wasm build and tests/js_servers mounted (checks the wasm program `wasm` is built). */
+export function launchJsServersIwa({ args = [], timeoutMs = 120000, wasm = 'socket_iwa_server.wasm' } = {}) {
+  assert.ok(fs.existsSync(path.join(wasmDir, wasm)), `${wasmDir}: build ${wasm} first`);
   return launchIwa({
     mounts: { '/api/': path.join(root, 'api'), '/wasm/': wasmDir, '/t/': path.join(root, 'tests/js_servers') },
     args,

@@ -46,19 +46,29 @@ export async function storedFiles() {
 
 /**
  * A dedicated module worker of this IWA (IWAs enforce Trusted Types for script URLs: CSP
- * require-trusted-types-for 'script'), spoken to by `ask(msg)`: the worker's answer, or a
- * rejection with its `error` (serveWorker below), an error event or, after `timeoutMs`, silence.
+ * require-trusted-types-for 'script'), spoken to by `ask(msg)`: the worker's answer (answers come
+ * in message order, serveWorker below), or a rejection with its `error`, an error event or, after
+ * `timeoutMs`, silence.
  */
 export function moduleWorker(url, policyName, { timeoutMs = 60000 } = {}) {
   const policy = self.trustedTypes.createPolicy(policyName, { createScriptURL: (u) => (u === url ? u : null) });
   const worker = new Worker(policy.createScriptURL(url), { type: 'module' });
+  const pending = []; // { resolve, reject, t } per message sent, oldest first (a timed-out one keeps its place)
+  worker.onmessage = ({ data }) => {
+    const p = pending.shift();
+    if (!p) return;
+    clearTimeout(p.t);
+    if (data && data.error) p.reject(new Error(data.error)); else p.resolve(data);
+  };
+  worker.onerror = (e) => {
+    for (const p of pending.splice(0)) { clearTimeout(p.t); p.reject(new Error(`worker: ${e.message}`)); }
+  };
   return {
     worker,
     ask(msg) {
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`worker ${url} did not answer ${JSON.stringify(msg).slice(0, 80)}`)), timeoutMs);
-        worker.onmessage = ({ data }) => { clearTimeout(t); if (data && data.error) reject(new Error(data.error)); else resolve(data); };
-        worker.onerror = (e) => { clearTimeout(t); reject(new Error(`worker: ${e.message}`)); };
+        pending.push({ resolve, reject, t });
         worker.postMessage(msg);
       });
     },

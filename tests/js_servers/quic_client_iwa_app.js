@@ -5,6 +5,7 @@
 // next one (0-RTT). The same module runs in a dedicated worker (quic_client_iwa_worker.js).
 // The API is mounted at /api/, the wasm build at /wasm/, this folder at /t/.
 import SocketIWA from '/api/direct_sockets_api.js';
+import { isWorker, moduleWorker } from './app_common.js';
 import { echoRun } from './quic_echo_client.js';
 
 const sessions = new Map(); // a name the test gives -> the last conn.session
@@ -14,7 +15,7 @@ export async function echo(cfg) {
   const r = await echoRun(SocketIWA, { ...cfg, sessionObj: cfg.resume ? sessions.get(cfg.resume) : null, wantSession: !!cfg.save });
   if (cfg.save && r.sessionObj) sessions.set(cfg.save, r.sessionObj);
   delete r.sessionObj;
-  r.worker = typeof WorkerGlobalScope === 'function' && self instanceof WorkerGlobalScope;
+  r.worker = isWorker();
   return r;
 }
 
@@ -30,26 +31,9 @@ export async function errors({ port }) {
 }
 
 let worker = null;
-const pending = [];
-
-function ask(msg) {
-  return new Promise((resolve, reject) => {
-    pending.push({ resolve, reject });
-    worker.postMessage(msg);
-  });
-}
 
 /** The same echo() in a dedicated module worker of the IWA. */
 export async function echoInWorker(cfg) {
-  if (!worker) {
-    // IWAs enforce Trusted Types for script URLs (CSP require-trusted-types-for 'script').
-    const url = '/t/quic_client_iwa_worker.js';
-    const policy = self.trustedTypes.createPolicy(`socket-iwa-quic-client-${Math.random()}`, { createScriptURL: (u) => (u === url ? u : null) });
-    worker = new Worker(policy.createScriptURL(url), { type: 'module' });
-    worker.onmessage = ({ data }) => {
-      const p = pending.shift();
-      if (data.error) p.reject(new Error(data.error)); else p.resolve(data.result);
-    };
-  }
-  return ask(cfg);
+  worker ??= moduleWorker('/t/quic_client_iwa_worker.js', `socket-iwa-quic-client-${Math.random()}`, { timeoutMs: 150000 });
+  return (await worker.ask(cfg)).result;
 }
