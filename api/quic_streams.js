@@ -18,6 +18,7 @@
 // through the streams' own promise machinery.
 
 import { SocketIWAError } from './errors.js';
+import { afterTask } from './after_task.js';
 
 /** Bytes of a stream's output JavaScript holds before a write waits (the rest waits in the writer's queue). */
 export const OUT_HIGH_WATER = 256 * 1024;
@@ -299,6 +300,7 @@ export class DatagramDuplex {
     this.outQueue = [];
     this.waiting = null;
     this.outWaiters = [];
+    this.wakeQueued = false;
     this.closed = false;
     /** Largest datagram payload the peer accepts (updated by the server loop). */
     this.maxDatagramSize = 1200;
@@ -320,7 +322,12 @@ export class DatagramDuplex {
         const bytes = toBytes(chunk, 'WebTransport datagram write');
         if (bytes.length > this.maxDatagramSize) { this.droppedOutgoing++; return undefined; }
         this.outQueue.push(bytes.slice());
-        this.owner.wake();
+        // Once per task, not per datagram: the loop pulls everything a batch of echoes wrote
+        // into as few packets as possible (docs/JS_SERVERS.md, "Waking the loop once per task").
+        if (!this.wakeQueued) {
+          this.wakeQueued = true;
+          afterTask(() => { this.wakeQueued = false; this.owner.wake(); });
+        }
         if (this.outQueue.length < OUTGOING_DATAGRAMS) return undefined;
         return new Promise((resolve) => this.outWaiters.push(resolve));
       },

@@ -1,30 +1,9 @@
-// The JavaScript echo handlers of stress-test/bench_js_servers.mjs, written with
-// SocketIWA.createHttp3Server: POST /echo streams the request body back, and
-// WebTransport /wt/echo echoes bidi streams onto themselves, uni streams onto a new
-// server uni stream and datagrams back, like the Rust demo's routes of the same names.
-// Prints the same "listening" JSON line as socket-iwa-server --json.
+// The JavaScript echo handlers of stress-test/bench_js_servers.mjs (js_echo_handlers.js)
+// under Node 26. Prints the same "listening" JSON line as socket-iwa-server --json.
 //   node stress-test/lib/js_echo_server.mjs
 import SocketIWA from '../../api/direct_sockets_api.js';
+import { pinOf, startJsEcho } from './js_echo_handlers.js';
 
-const server = await SocketIWA.createHttp3Server('127.0.0.1', {
-  port: 0,
-  storage: false,
-  fetch(request) {
-    if (new URL(request.url).pathname === '/echo' && request.method === 'POST') return new Response(request.body);
-    return new Response('not found\n', { status: 404 });
-  },
-});
-server.on('error', (e) => console.error(e.code, e.message));
-server.on('webtransport', async (session) => {
-  await session.ready;
-  const each = async (readable, fn) => { for await (const x of readable) fn(x); };
-  each(session.incomingBidirectionalStreams, ({ readable, writable }) => readable.pipeTo(writable).catch(() => {})).catch(() => {});
-  each(session.incomingUnidirectionalStreams, async (readable) => {
-    readable.pipeTo(await session.createUnidirectionalStream()).catch(() => {});
-  }).catch(() => {});
-  const w = session.datagrams.writable.getWriter();
-  each(session.datagrams.readable, (d) => { w.write(d).catch(() => {}); }).catch(() => {});
-});
-const hex = Buffer.from(server.certificateHashes[0].value).toString('hex');
-console.log(JSON.stringify({ event: 'listening', addr: `127.0.0.1:${server.port}`, cert_sha256: hex }));
+const server = await startJsEcho(SocketIWA);
+console.log(JSON.stringify({ event: 'listening', addr: `127.0.0.1:${server.port}`, cert_sha256: pinOf(server) }));
 process.on('SIGTERM', () => server.close().then(() => process.exit(0)));
