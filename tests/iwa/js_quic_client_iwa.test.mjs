@@ -3,7 +3,7 @@
 // against aioquic's QUIC server (tests/interop/aioquic_peer.py) and our native server,
 // both speaking ALPN 'echo', with the certificate pinned by serverCertificateHashes.
 // The second connection to each resumes with the first one's conn.session and sends its
-// streams in 0-RTT: through a relay that holds the server's answers 50 ms
+// streams in 0-RTT: through a relay that holds the server's answers 250 ms
 // (tests/interop/udp_relay.py), so the relay sees the 0-RTT packets and our native server
 // counts the stream bytes that arrived in them. The app is tests/js_servers/quic_client_iwa_app.js.
 import test, { before, after } from 'node:test';
@@ -34,7 +34,7 @@ function startJson(cmd, args) {
 const native = () => startJson(path.join(root, 'target/release/socket-iwa-server'), ['--listen', '127.0.0.1:0', '--json']);
 const aioquic = () => startJson('python3', [path.join(root, 'tests/interop/aioquic_peer.py'), 'server', '--listen', '127.0.0.1:0']);
 const portOf = (ev) => Number(ev.addr.split(':').pop());
-const relay = (port) => startJson('python3', [path.join(root, 'tests/interop/udp_relay.py'), '--server', `127.0.0.1:${port}`, '--delay', '0.05']);
+const relay = (port) => startJson('python3', [path.join(root, 'tests/interop/udp_relay.py'), '--server', `127.0.0.1:${port}`, '--delay', '0.25']);
 
 async function relayReport(r) {
   r.proc.stdin.write('report\n');
