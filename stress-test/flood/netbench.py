@@ -202,7 +202,7 @@ def zero_rtt(a):
     m = res["meta"]
     md = [f"0-RTT vs full handshake, first echoed byte, through a {a.delay_ms:g} ms one-way delay (path RTT measured "
           f"{m['relay_rtt_ms']} ms) in a test netns; medians of {a.runs}; {m['date']}, loadavg {m['loadavg'][0]:.1f}, {m['nproc']} cores. "
-          f"`python3 stress-test/flood/netbench.py zero-rtt{'' if a.servers == 'native,wasm-node' else ' --servers ' + a.servers}`", "",
+          f"`python3 stress-test/flood/netbench.py zero-rtt{'' if a.servers == 'native,wasm-node,iwa' else ' --servers ' + a.servers}`", "",
           "| server | full handshake: first byte (median ms / RTTs; best RTTs) | 0-RTT: first byte (median ms / RTTs; best RTTs) | 0-RTT accepted | goal 0-RTT <= 1.1 RTT (median) |",
           "|---|---:|---:|---:|---|"]
     for kind, r in res["servers"].items():
@@ -266,7 +266,7 @@ def main():
     z = sub.add_parser("zero-rtt")
     z.add_argument("--delay-ms", type=float, default=50.0)
     z.add_argument("--runs", type=int, default=9)
-    z.add_argument("--servers", default="native,wasm-node")
+    z.add_argument("--servers", default="native,wasm-node,iwa", help="iwa needs /usr/bin/chromium")
     l = sub.add_parser("loss")
     l.add_argument("--delay-ms", type=float, default=10.0)
     l.add_argument("--loss", default="0,0.01,0.05")

