@@ -3,7 +3,11 @@
 // iwa/loader.js and forwards the server's JSON lines, read from the page's console, to
 // stdout, so run.py reads the IWA's counters exactly as it reads a native server's.
 //
-//   node stress-test/flood/iwa_server.mjs --port N
+//   node stress-test/flood/iwa_server.mjs --port N [--dev] [--no-stats]
+//
+// --dev: the app from iwa/ with the wasm build mounted at /wasm/ (dev-mode install, as
+// stress-test/iwa/bench_iwa.mjs does) instead of the signed bundle (whose build runs cargo);
+// --no-stats: without --stats-interval (netbench.py's 0-RTT row needs only the listening line).
 //
 // Prints {"event":"listening",...} (the server's own line), then
 // {"event":"pids","pids":[renderer, network service],"names":[...]}: the Chromium processes
@@ -26,6 +30,8 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error('iwa_server.mjs: --port N (1-65535) is required');
   process.exit(2);
 }
+const DEV = process.argv.includes('--dev');
+const STATS = !process.argv.includes('--no-stats');
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
 function children(pid) {
@@ -85,7 +91,10 @@ async function chromiumPids(page) {
   return { renderer, network };
 }
 
-const iwa = await launchIwa({ bundle: await signedBundle(), timeoutMs: 180000 });
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const iwa = await launchIwa(DEV
+  ? { appDir: path.join(root, 'iwa'), mounts: { '/wasm/': path.join(root, 'target/wasm32-unknown-emscripten/release') }, timeoutMs: 180000 }
+  : { bundle: await signedBundle(), timeoutMs: 180000 });
 let cdp = null;
 iwa.page.on('console', (m) => {
   const t = m.text();
@@ -94,7 +103,7 @@ iwa.page.on('console', (m) => {
   if (a < 0 || b < a) return;
   try { out(JSON.parse(t.slice(a, b + 1))); } catch {}
 });
-await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', `127.0.0.1:${port}`, '--json', '--stats-interval', '200'] });
+await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', `127.0.0.1:${port}`, '--json', ...(STATS ? ['--stats-interval', '200'] : [])] });
 // Wait for the listening line to have been forwarded (it comes through the console).
 const deadline = Date.now() + 60000;
 while (!iwa.consoleLines.some((l) => l.includes('"listening"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -2,7 +2,7 @@
 """Benchmarks over a delayed / lossy path in a network namespace the script creates (the
 seeds' session-ticket story under real delay and netem_loss.sh; issue 11).
 
-  python3 stress-test/flood/netbench.py zero-rtt [--delay-ms 50] [--runs 9] [--servers native,wasm-node]
+  python3 stress-test/flood/netbench.py zero-rtt [--delay-ms 50] [--runs 9] [--servers native,wasm-node,iwa]
   python3 stress-test/flood/netbench.py loss [--delay-ms 10] [--loss 0,0.01,0.05] [--bytes 262144] [--runs 3]
 
 Both run server, relay and client inside a fresh namespace (`ip netns add`; only its `lo`), the
@@ -16,6 +16,10 @@ previous connection), interleaved; we report the client's first echoed byte time
 (`first_byte_ms`, from connection start) in ms and in RTTs: each run divided by the relay's
 round trip measured just before it (median of 3 pings), then the median (and best) of those. Goal (issue 11): 0-RTT <= 1.1 RTT, full ~ 2 RTT.
 
+Server "iwa": the wasm server inside an installed Isolated Web App in headless Chromium, on
+Chromium's Direct Sockets (stress-test/flood/iwa_server.mjs --dev: the app from iwa/, the wasm build
+mounted), Chromium itself started inside the namespace, so its UDP socket is on the same path.
+
 loss: one echo of --bytes on one stream per run through the lossy path: completion time and
 goodput by loss rate, native and wasm under Node.
 
@@ -28,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,9 +41,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 sys.path.insert(0, os.path.join(ROOT, "stress-test", "lib"))
 
 import svg  # noqa: E402
-from conftest import BIN, server_command  # noqa: E402
+from conftest import BIN, NODE26, server_command  # noqa: E402
 
-NAMES = {"native": "ours, native", "wasm-node": "ours, wasm (Node 26)"}
+NAMES = {"native": "ours, native", "wasm-node": "ours, wasm (Node 26)", "iwa": "ours, wasm in an IWA (Chromium 156, Direct Sockets)"}
 SERVER_PORT, RELAY_PORT = 4433, 5433
 
 
@@ -73,7 +78,47 @@ class Netns:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
 
 
+def start_iwa_server(ns):
+    """The wasm server in an IWA (headless Chromium started in the namespace): iwa_server.mjs
+    forwards the server's JSON lines; the first "listening" one gives the certificate pin. Its
+    other output is drained by a thread; stop_server() sends it "quit" (it closes Chromium)."""
+    p = ns.popen([NODE26, os.path.join(HERE, "iwa_server.mjs"), "--port", str(SERVER_PORT), "--dev", "--no-stats"],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    info = {}
+    for _ in range(200):
+        line = p.stdout.readline()
+        if not line:
+            break
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if ev.get("event") == "listening":
+            info = ev
+        if ev.get("event") == "ready":
+            break
+    if info.get("event") != "listening":
+        raise RuntimeError(f"the IWA server did not start in {ns.name}")
+    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+    return p, info["cert_sha256"]
+
+
+def stop_server(p, kind):
+    if kind == "iwa":
+        try:
+            p.stdin.write("quit\n")
+            p.stdin.flush()
+            p.wait(30)
+            return
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    p.terminate()
+    p.wait(10)
+
+
 def start_server(ns, kind):
+    if kind == "iwa":
+        return start_iwa_server(ns)
     p = ns.popen([*server_command(kind), "--listen", f"127.0.0.1:{SERVER_PORT}", "--json"],
                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
@@ -144,8 +189,7 @@ def zero_rtt(a):
                     zrr.append(z["first_byte_ms"] / now_rtt)
                     accepted += z.get("early_data") == "accepted" and z.get("resumed") is True
                 print(f"  {kind} run {i}: full {f.get('first_byte_ms')} ms, 0-RTT {z.get('first_byte_ms')} ms ({z.get('early_data')})", file=sys.stderr)
-            srv.terminate()
-            srv.wait(10)
+            stop_server(srv, kind)
             fm, zm = statistics.median(full), statistics.median(zr)
             res["servers"][kind] = {"full_first_byte_ms": full, "zero_rtt_first_byte_ms": zr, "zero_rtt_accepted": accepted,
                                     "runs": a.runs, "primed": bool(first.get("verified")),
@@ -158,7 +202,7 @@ def zero_rtt(a):
     m = res["meta"]
     md = [f"0-RTT vs full handshake, first echoed byte, through a {a.delay_ms:g} ms one-way delay (path RTT measured "
           f"{m['relay_rtt_ms']} ms) in a test netns; medians of {a.runs}; {m['date']}, loadavg {m['loadavg'][0]:.1f}, {m['nproc']} cores. "
-          "`python3 stress-test/flood/netbench.py zero-rtt`", "",
+          f"`python3 stress-test/flood/netbench.py zero-rtt{'' if a.servers == 'native,wasm-node,iwa' else ' --servers ' + a.servers}`", "",
           "| server | full handshake: first byte (median ms / RTTs; best RTTs) | 0-RTT: first byte (median ms / RTTs; best RTTs) | 0-RTT accepted | goal 0-RTT <= 1.1 RTT (median) |",
           "|---|---:|---:|---:|---|"]
     for kind, r in res["servers"].items():
@@ -188,6 +232,7 @@ def loss(a):
                     if r.get("verified"):
                         ok += 1
                         times.append(r["total_ms"])
+                stop_server(srv, kind)
                 med = statistics.median(times) if times else None
                 res["servers"][kind][str(lr)] = {"completed": ok, "runs": a.runs, "total_ms": times,
                                                  "median_ms": med and round(med, 1),
@@ -221,7 +266,7 @@ def main():
     z = sub.add_parser("zero-rtt")
     z.add_argument("--delay-ms", type=float, default=50.0)
     z.add_argument("--runs", type=int, default=9)
-    z.add_argument("--servers", default="native,wasm-node")
+    z.add_argument("--servers", default="native,wasm-node,iwa", help="iwa needs /usr/bin/chromium")
     l = sub.add_parser("loss")
     l.add_argument("--delay-ms", type=float, default=10.0)
     l.add_argument("--loss", default="0,0.01,0.05")
