@@ -714,10 +714,20 @@ var DS_LIBRARY = {
     writable: function (sock) {
       return sock.txInflight <= (DSB.sendBudget(sock) >> 1);
     },
-    /** Bytes a socket may have in flight: SO_SNDBUF, raised for Chromium TCP (DS_TXQ.MIN_BUDGET). */
+    /**
+     * Bytes a socket may have in flight: SO_SNDBUF, raised for Chromium TCP (DS_TXQ.MIN_BUDGET),
+     * capped for UDP over a browser's writable (UDP_WRITE_QUEUE_MAX): that writable takes one
+     * datagram at a time, so a large SO_SNDBUF (the server asks for 4 MB) only queued packets,
+     * ACKs included, 50-100 ms deep in JavaScript at Chromium's ~8k sends/s (docs/perf/iwa_profile.md;
+     * docs/BRIDGE.md "The UDP send budget"). Node's fast send path has no such queue.
+     */
     sendBudget: function (sock) {
-      return sock.txGuard ? Math.max(sock.opts.sndbuf, DS_TXQ.MIN_BUDGET) : sock.opts.sndbuf;
+      if (sock.txGuard) return Math.max(sock.opts.sndbuf, DS_TXQ.MIN_BUDGET);
+      if (!DSB.isStream(sock) && !sock.fastSend) return Math.min(sock.opts.sndbuf, DSB.UDP_WRITE_QUEUE_MAX);
+      return sock.opts.sndbuf;
     },
+    /** Largest UDP send budget over a browser's UDPSocket writable (64 KiB: about 6 ms of its send rate). */
+    UDP_WRITE_QUEUE_MAX: 65536,
     warned: {},
     warnOnce: function (what) {
       if (DSB.warned[what]) return;
