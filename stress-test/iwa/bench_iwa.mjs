@@ -31,6 +31,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../../tests/harness/iwa.js';
+import { runJson } from '../lib/run_json.mjs';
 import { serveClient } from '../../examples/webtransport-iwa/run.mjs';
 import { barChart } from '../lib/svg.mjs';
 
@@ -102,20 +103,7 @@ const PEER_IP = VETH ? '10.213.7.2' : '127.0.0.1';
 /** spawn a client: in namespace B in veth mode. */
 const spawnClient = (cmd, args, o = {}) => (NS_B ? spawn('ip', ['netns', 'exec', NS_B, cmd, ...args], o) : spawn(cmd, args, o));
 
-function run(cmd, args, timeoutMs = 120000) {
-  return new Promise((resolve, reject) => {
-    const c = spawnClient(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    const t = setTimeout(() => { c.kill('SIGKILL'); reject(new Error(`${path.basename(cmd)} timed out: ${err.slice(-500)}`)); }, timeoutMs);
-    c.on('close', (code) => {
-      clearTimeout(t);
-      const last = out.trim().split('\n').pop();
-      try { resolve(JSON.parse(last)); } catch { reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${out.slice(-300)} ${err.slice(-500)}`)); }
-    });
-  });
-}
+const run = (cmd, args, timeoutMs = 120000) => runJson(spawnClient, cmd, args, timeoutMs);
 const peer = (...a) => run(node, [path.join(here, 'udp_peer.mjs'), ...a.map(String)]);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

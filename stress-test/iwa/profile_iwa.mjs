@@ -41,6 +41,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../../tests/harness/iwa.js';
+import { runJson } from '../lib/run_json.mjs';
+import { selfTimes } from '../lib/cpuprof.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -68,20 +70,7 @@ for (const f of [path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function run(cmd, args, timeoutMs = 180000) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    const t = setTimeout(() => { c.kill('SIGKILL'); reject(new Error(`${path.basename(cmd)} timed out: ${err.slice(-500)}`)); }, timeoutMs);
-    c.on('close', (code) => {
-      clearTimeout(t);
-      const last = out.trim().split('\n').pop();
-      try { resolve(JSON.parse(last)); } catch { reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${out.slice(-300)} ${err.slice(-500)}`)); }
-    });
-  });
-}
+const run = (cmd, args, timeoutMs = 180000) => runJson(spawn, cmd, args, timeoutMs);
 
 // --- Chromium's processes: CPU time per process type (/proc), as stress-test/flood/iwa_server.mjs finds them ---
 function chromiumProcs() {
@@ -167,17 +156,9 @@ function category(cf) {
 
 /** Self time per category and per function (microseconds from timeDeltas). */
 function summarize(profile, top = 25) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const self = new Map();
-  const { samples, timeDeltas } = profile;
-  for (let i = 0; i < samples.length; i++) {
-    const dt = i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0;
-    self.set(samples[i], (self.get(samples[i]) || 0) + Math.max(0, dt));
-  }
   let total = 0;
   const fns = new Map(), cats = new Map();
-  for (const [id, us] of self) {
-    const cf = byId.get(id).callFrame;
+  for (const [cf, us] of selfTimes(profile)) {
     total += us;
     const c = category(cf);
     const where = cf.url ? `${path.basename(cf.url.split('?')[0])}${cf.url.startsWith('wasm://') ? '' : `:${cf.lineNumber + 1}`}` : '';

@@ -15,8 +15,8 @@ function category(cf) {
   return path.basename(url.replace(/^file:\/\//, ''));
 }
 
-/** {totalMs, functions: [{name, where, ms, pct}], categories: [{name, ms, pct}]} */
-export function summarize(profile, top = 25) {
+/** Self time (microseconds) of every sampled node of a .cpuprofile: [[callFrame, us], ...]. */
+export function selfTimes(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   const { samples, timeDeltas } = profile;
@@ -25,11 +25,15 @@ export function summarize(profile, top = 25) {
     const dt = i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0;
     self.set(samples[i], (self.get(samples[i]) || 0) + Math.max(0, dt));
   }
+  return [...self].map(([id, us]) => [byId.get(id).callFrame, us]);
+}
+
+/** {totalMs, functions: [{name, where, ms, pct}], categories: [{name, ms, pct}]} */
+export function summarize(profile, top = 25) {
   let total = 0;
   const fns = new Map();
   const cats = new Map();
-  for (const [id, us] of self) {
-    const cf = byId.get(id).callFrame;
+  for (const [cf, us] of selfTimes(profile)) {
     total += us;
     const where = cf.url ? `${path.basename(cf.url.replace(/^file:\/\//, ''))}:${cf.lineNumber + 1}` : '';
     const key = `${cf.functionName || '(anonymous)'}\t${where}`;
