@@ -184,6 +184,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         server_factory_with(Box::new(move || Box::new(DemoRoutes::with_static(h3_files.clone()))))
     };
     let mut server = ServerHost::server(ServerEndpoint::new(tls, cfg), factory);
+    server.yield_after_receive = js;
     let json = args.json;
     if args.stats_interval > 0 {
         server.set_stats_interval(socket_iwa::time::now_ns(), args.stats_interval * 1_000_000);

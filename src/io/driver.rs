@@ -117,8 +117,8 @@ fn drive<E: Endpoint, A: ConnectionApp>(
         // A stopping loop also wakes for the end of its grace period.
         let wait = shutdown_deadline.map_or(wait, |d| wait.min(Duration::from_nanos(d.saturating_sub(now_ns()))));
         let ready = sock.poll(write_blocked, Some(wait))?;
+        let mut got = 0;
         if ready.readable {
-            let mut got = 0;
             while got < RECV_BATCH {
                 match sock.recv_batch(rx, &mut |d, from| ep.handle_datagram(now_ns(), local, from, d)) {
                     Ok(n) => {
@@ -135,6 +135,9 @@ fn drive<E: Endpoint, A: ConnectionApp>(
                     }
                 }
             }
+        }
+        if got > 0 && ep.yield_after_receive {
+            super::udp::yield_to_host();
         }
         if woken() {
             ep.reschedule_apps();

@@ -116,6 +116,10 @@ pub struct Host<E: Endpoint, A: ConnectionApp> {
     /// A requested migration not yet attempted.
     pub rebind: Option<Rebind>,
     pub migration: Option<MigrationReport>,
+    /// The applications are JavaScript's (wasm, docs/JS_SERVERS.md "JavaScript answers before
+    /// the flush"): after receiving, the driver lets JavaScript run before it flushes, so an
+    /// answer leaves with the ACK of what it answers instead of in a packet of its own.
+    pub yield_after_receive: bool,
 }
 
 impl<E: Endpoint, A: ConnectionApp> std::ops::Deref for Host<E, A> {
@@ -181,6 +185,7 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
             shutdown_codes: Vec::new(),
             received: 0,
             rebind: None,
+            yield_after_receive: false,
             migration: None,
         }
     }

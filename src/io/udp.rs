@@ -118,6 +118,20 @@ fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_i
     unsafe { libc::poll(pfd, 1, ms) }
 }
 
+/// Lets the host's JavaScript run before the loop goes on (wasm: the bridge's `ds_yield`,
+/// two tasks; natively nothing runs beside the loop, so nothing to do).
+#[cfg(target_os = "emscripten")]
+pub fn yield_to_host() {
+    extern "C" {
+        fn ds_yield() -> c_int;
+    }
+    // SAFETY: no arguments; the bridge's import suspends and returns 0.
+    unsafe { ds_yield() };
+}
+
+#[cfg(not(target_os = "emscripten"))]
+pub fn yield_to_host() {}
+
 /// Readiness reported by [`UdpSocket::poll`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ready {
