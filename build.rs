@@ -6,15 +6,5 @@
 include!("emscripten/build_support.rs");
 
 fn main() {
-    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var("TARGET").as_deref() != Ok("wasm32-unknown-emscripten") {
-        return;
-    }
-    for path in emscripten_link_inputs(&root) {
-        println!("cargo:rerun-if-changed={}", path.display());
-    }
-    for arg in emscripten_link_args(&root, &EmscriptenLinkOptions::default()) {
-        println!("cargo:rustc-link-arg-bins={arg}");
-    }
+    emscripten_link_bins(&std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()));
 }

@@ -187,3 +187,20 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
         "-sEXPORTED_RUNTIME_METHODS=FS".to_string(),
     ]
 }
+
+/// The whole of a crate's build script for `wasm32-unknown-emscripten` binaries: rerun when a
+/// bridge input changes, and link every binary through the bridge (nothing natively).
+/// Used by the root crate's build.rs and testkit/build.rs.
+#[allow(dead_code)]
+pub fn emscripten_link_bins(repo_root: &std::path::Path) {
+    println!("cargo:rerun-if-changed=build.rs");
+    if std::env::var("TARGET").as_deref() != Ok("wasm32-unknown-emscripten") {
+        return;
+    }
+    for path in emscripten_link_inputs(repo_root) {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    for arg in emscripten_link_args(repo_root, &EmscriptenLinkOptions::default()) {
+        println!("cargo:rustc-link-arg-bins={arg}");
+    }
+}

@@ -19,10 +19,10 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { barChart } from './lib/svg.mjs';
+import { listeningFrom } from './lib/listening.mjs';
 import { launchIwa } from '../tests/harness/iwa.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,16 +48,6 @@ for (let i = 2; i < process.argv.length; i++) {
 const MB = opts.mb ?? 8, REQUESTS = opts.requests ?? 1000, DGRAMS = opts.datagrams ?? 2000, REPEAT = opts.repeat ?? 3;
 for (const f of [h3client, path.join(wasmDir, 'socket-iwa-server.js')]) {
   if (!fs.existsSync(f)) { console.error(`bench_js_servers: ${f} is missing (build it first, see the header)`); process.exit(2); }
-}
-
-function listeningFrom(stream) {
-  return new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: stream });
-    const t = setTimeout(() => reject(new Error('server did not start')), 30000);
-    rl.on('line', (l) => {
-      if (l.includes('"listening"')) { clearTimeout(t); const j = JSON.parse(l); resolve({ port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 }); }
-    });
-  });
 }
 
 async function spawnServer(args) {

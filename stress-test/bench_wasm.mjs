@@ -22,10 +22,10 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { barChart } from './lib/svg.mjs';
+import { listeningFrom } from './lib/listening.mjs';
 import { summarize, markdown as profileMarkdown } from './lib/cpuprof.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,16 +59,6 @@ const EXTRA = (opts.extra || []).map((e) => {
 });
 for (const f of [path.join(bin, 'socket-iwa-server'), path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa-h3-client'), path.join(wasmDir, 'socket-iwa-server.js')]) {
   if (!fs.existsSync(f)) { console.error(`bench_wasm: ${f} is missing (build it first, see the header)`); process.exit(2); }
-}
-
-function listeningFrom(stream) {
-  return new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: stream });
-    const t = setTimeout(() => reject(new Error('server did not start')), 30000);
-    rl.on('line', (l) => {
-      if (l.includes('"listening"')) { clearTimeout(t); const j = JSON.parse(l); resolve({ port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 }); }
-    });
-  });
 }
 
 async function spawnServer(cmd, args) {
