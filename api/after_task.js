@@ -15,3 +15,19 @@ export function afterTask(fn) {
   queue.push(fn);
   if (queue.length === 1) channel.port2.postMessage(0);
 }
+
+/**
+ * fn, called at most once per task: the first call queues it with afterTask, later calls
+ * in the same task add nothing. While `now()` is true fn runs at once instead (a server's
+ * loop is yielding between its receive and its flush and looks at its wake flag right
+ * after, so the answers a handler writes leave with the ACK, without another task).
+ */
+export function oncePerTask(fn, now = () => false) {
+  let queued = false;
+  return () => {
+    if (now()) { fn(); return; }
+    if (queued) return;
+    queued = true;
+    afterTask(() => { queued = false; fn(); });
+  };
+}

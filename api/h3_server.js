@@ -16,6 +16,7 @@ import { acceptWebSocket, websocketOptions } from './h3_websocket.js';
 import { ServerStorage, validateStorage } from './server_storage.js';
 import { decodeHead } from './h3_head.js';
 import { wtBridge } from './wt_session.js';
+import { oncePerTask } from './after_task.js';
 import { OUT_HIGH_WATER, feedNext, pullBody } from './quic_streams.js';
 
 /** Action kinds of the pull records (src/app/js_handler.rs ACT_*). */
@@ -235,7 +236,7 @@ export class Http3Server extends Emitter {
   /** @internal the program's mode flags */
   _modeArgs() { return ['--js-handler']; }
   /** @internal the object the session imports (libjs_wt.js) reach */
-  _sessionsBridge(interrupt) { return wtBridge(this, interrupt); }
+  _sessionsBridge(interrupt, interruptSoon) { return wtBridge(this, interrupt, interruptSoon); }
   /** @internal for messages */
   get _apiName() { return 'createHttp3Server'; }
   /** @internal for messages */
@@ -286,7 +287,9 @@ export class Http3Server extends Emitter {
   #interrupt() {
     this.#woken = true;
     const ds = this.#mod && this.#mod.directSockets;
-    if (ds && typeof ds.interrupt === 'function') ds.interrupt();
+    // While the loop yields between its receive and its flush (ds_yield) it reads `woken`
+    // right after: there is no poll to cut short, and none to make return at once later.
+    if (ds && !ds.yielding && typeof ds.interrupt === 'function') ds.interrupt();
   }
 
   /** JavaScript has a new action for `conn`: mark it and wake the driver. */
@@ -371,7 +374,9 @@ export class Http3Server extends Emitter {
         return n;
       },
       // WebTransport sessions (server.on('webtransport')): api/wt_session.js, libjs_wt.js.
-      wt: this._sessionsBridge(() => this.#interrupt()),
+      // Datagram writes wake the loop once per task, or at once while the loop yields between
+      // its receive and its flush (the bridge's ds_yield): it reads `woken` right after.
+      wt: this._sessionsBridge(() => this.#interrupt(), oncePerTask(() => this.#interrupt(), () => !!this.#mod?.directSockets?.yielding)),
       control: (clearWoken) => {
         const bits = (this.#woken ? 1 : 0) | (this.#stopping ? 2 : 0) | (this.#renewWanted ? 4 : 0);
         if (clearWoken) { this.#woken = false; this.#renewWanted = false; }

@@ -102,8 +102,8 @@ export class QuicServer extends Http3Server {
   get _kind() { return 'QUIC'; }
 
   /** @internal the object libjs_wt.js's imports reach (`sjs_quic_accept` and the session imports by key). */
-  _sessionsBridge(interrupt) {
-    const bridge = sessionsBridge(interrupt);
+  _sessionsBridge(interrupt, interruptSoon) {
+    const bridge = sessionsBridge(interrupt, interruptSoon);
     bridge.accept = () => false; // no HTTP/3 here: never called
     bridge.acceptQuic = (key, head) => {
       const { alpn, peer } = decodeQuicHead(head);

@@ -12,13 +12,13 @@
 //   owner.stopSending(id, code) STOP_SENDING with that code
 //   owner.maxCode              the largest application code JavaScript may give (larger: 0)
 //   owner.forget(id)           both directions of `id` are done on the JavaScript side
-//   owner.wake()               new control output (datagrams) to pull
+//   owner.wake()               new control output (datagrams) to pull; called per datagram,
+//                              the owner wakes the loop at most once per task
 //
 // Nothing here runs user code synchronously: chunks are handed to readers
 // through the streams' own promise machinery.
 
 import { SocketIWAError } from './errors.js';
-import { afterTask } from './after_task.js';
 
 /** Bytes of a stream's output JavaScript holds before a write waits (the rest waits in the writer's queue). */
 export const OUT_HIGH_WATER = 256 * 1024;
@@ -298,9 +298,8 @@ export class DatagramDuplex {
     this.owner = owner;
     this.inQueue = [];
     this.outQueue = [];
-    this.waiting = null;
+    this.waiting = false;
     this.outWaiters = [];
-    this.wakeQueued = false;
     this.closed = false;
     /** Largest datagram payload the peer accepts (updated by the server loop). */
     this.maxDatagramSize = 1200;
@@ -311,7 +310,9 @@ export class DatagramDuplex {
     let rctl;
     this.readable = new ReadableStream({
       start: (ctl) => { rctl = ctl; },
-      pull: () => new Promise((resolve) => { this.waiting = resolve; this.#feed(); }),
+      // A read with nothing queued leaves `waiting` set; onDatagram enqueues straight into
+      // the read (no promise per datagram: pull is only called again after an enqueue).
+      pull: () => { this.waiting = true; this.#feed(); },
       cancel: () => { this.inQueue = []; this.closed = true; },
     }, { highWaterMark: 0 });
     this.rctl = rctl;
@@ -322,12 +323,10 @@ export class DatagramDuplex {
         const bytes = toBytes(chunk, 'WebTransport datagram write');
         if (bytes.length > this.maxDatagramSize) { this.droppedOutgoing++; return undefined; }
         this.outQueue.push(bytes.slice());
-        // Once per task, not per datagram: the loop pulls everything a batch of echoes wrote
-        // into as few packets as possible (docs/JS_SERVERS.md, "Waking the loop once per task").
-        if (!this.wakeQueued) {
-          this.wakeQueued = true;
-          afterTask(() => { this.wakeQueued = false; this.owner.wake(); });
-        }
+        // The owner wakes the loop once per task, not per datagram: the loop pulls everything a
+        // batch of echoes wrote into as few packets as possible (docs/JS_SERVERS.md, "Waking the
+        // loop once per task").
+        this.owner.wake();
         if (this.outQueue.length < OUTGOING_DATAGRAMS) return undefined;
         return new Promise((resolve) => this.outWaiters.push(resolve));
       },
@@ -361,15 +360,13 @@ export class DatagramDuplex {
     this.outQueue = [];
     try { this.rctl.error(error); } catch { /* cancelled */ }
     try { this.wctl.error(error); } catch { /* closed */ }
-    if (this.waiting) { this.waiting(); this.waiting = null; }
+    this.waiting = false;
     for (const w of this.outWaiters.splice(0)) queueMicrotask(w);
   }
 
   #feed() {
     if (!this.waiting || !this.inQueue.length) return;
-    const resolve = this.waiting;
-    this.waiting = null;
+    this.waiting = false;
     this.rctl.enqueue(this.inQueue.shift());
-    resolve();
   }
 }

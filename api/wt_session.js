@@ -9,6 +9,7 @@ import { SocketIWAError, argError } from './errors.js';
 import { ipFamily } from './validate.js';
 import { DatagramDuplex, QuicStream, WebTransportError } from './quic_streams.js';
 import { decodeHead } from './h3_head.js';
+import { oncePerTask } from './after_task.js';
 
 /** Events (src/app/js_wt.rs EV_*). */
 const EV_DATA = 1, EV_FIN = 2, EV_RESET = 3, EV_STOP_SENDING = 4, EV_DATAGRAM = 5, EV_CLOSED = 6,
@@ -166,7 +167,12 @@ export class SessionState {
   reset(id, code) { this.readySet.delete(id); this.ctl.push(streamRecord(CT_RESET, id, this.fl.toWire(code))); this.mark(); }
   stopSending(id, code) { this.ctl.push(streamRecord(CT_STOP, id, this.fl.toWire(code))); this.mark(); }
   forget(id) { this.streams.delete(id); this.readySet.delete(id); }
-  wake() { this.mark(); }
+  /** New datagrams to pull: the session is dirty now, the loop is woken once per task (bridge.interruptSoon). */
+  wake() {
+    if (this.done) return;
+    this.dirty = true;
+    this.bridge.interruptSoon();
+  }
 
   mark() {
     if (this.done) return;
@@ -347,8 +353,8 @@ export class SessionState {
  * imports to. `server` is the Http3Server (listeners, 'error', address/port);
  * `interrupt` wakes its loop. Nothing here runs user code synchronously.
  */
-export function wtBridge(server, interrupt) {
-  const bridge = sessionsBridge(interrupt);
+export function wtBridge(server, interrupt, interruptSoon) {
+  const bridge = sessionsBridge(interrupt, interruptSoon);
   const sessions = bridge.sessions;
   Object.assign(bridge, {
     accept(conn, key, head) {
@@ -373,11 +379,16 @@ export function wtBridge(server, interrupt) {
   return bridge;
 }
 
-/** The imports every session or connection shares, by key (libjs_wt.js); `accept*` are added by the user of it. */
-export function sessionsBridge(interrupt) {
+/**
+ * The imports every session or connection shares, by key (libjs_wt.js); `accept*` are added by
+ * the user of it. `interrupt` wakes the loop at once; `interruptSoon` at most once per task
+ * (default: `interrupt` after the task).
+ */
+export function sessionsBridge(interrupt, interruptSoon = oncePerTask(interrupt)) {
   const sessions = new Map();
   const bridge = {
     interrupt,
+    interruptSoon,
     sessions,
     event(key, kind, stream, bytes, code) {
       const s = sessions.get(key);

@@ -119,7 +119,7 @@ fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_i
 }
 
 /// Lets the host's JavaScript run before the loop goes on (wasm: the bridge's `ds_yield`,
-/// two tasks; natively nothing runs beside the loop, so nothing to do).
+/// one task; natively nothing runs beside the loop, so nothing to do).
 #[cfg(target_os = "emscripten")]
 pub fn yield_to_host() {
     extern "C" {

@@ -150,6 +150,11 @@ var DS_LIBRARY = {
      * docs/JS_SERVERS.md): a waiting or the next poll() returns 0 at once.
      */
     interrupted: false,
+    /**
+     * True while the program is suspended in ds_yield (between a receive and its flush):
+     * the program looks at its own wake flags right after, so callers may skip interrupt().
+     */
+    yielding: false,
     interrupt: function () {
       DSB.interrupted = true;
       DSB.wake();
@@ -1211,14 +1216,16 @@ var DS_LIBRARY = {
 
   /**
    * Gives the page's JavaScript a turn (docs/JS_SERVERS.md, "JavaScript answers before the
-   * flush"): resolves after two tasks, so what the events just handed to JavaScript started
-   * (handlers answering, their once-per-task marks) has run when the loop goes on.
+   * flush"): resolves after one task, so the microtasks the events just started (handlers
+   * reading and answering) have run when the loop goes on. Meanwhile `yielding` is true: what
+   * JavaScript writes sets the program's wake flag at once instead of a task later.
    */
   ds_yield__suspending: true,
   ds_yield__deps: ['$DSB'],
   ds_yield: function () {
     DSB.count('suspended', 'yield');
-    return DSB.macrotask().then(function () { return DSB.macrotask(); }).then(function () { return 0; });
+    DSB.yielding = true;
+    return DSB.macrotask().then(function () { DSB.yielding = false; return 0; });
   },
 
   __syscall_poll__suspending: true,
