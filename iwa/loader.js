@@ -156,7 +156,9 @@ export function sockets(id) {
   return FS.streams.filter((st) => st && st.node && st.node.sock).map((st) => {
     const s = st.node.sock;
     return { fd: st.fd, state: s.state, rxBytes: s.rxBytes, rxChunks: s.rx.length, rxEof: s.rxEof, rxError: s.rxError,
-      paused: !!s.rxResume, txInflight: s.txInflight, txShut: s.txShut, soError: s.soError };
+      paused: !!s.rxResume, txInflight: s.txInflight, txShut: s.txShut, soError: s.soError,
+      // --udp-send-sockets: datagrams each sending socket sent and (the extra ones) received
+      senders: s.senders ? s.senders.map((x) => ({ sent: x.sent, got: x.got })) : null };
   });
 }
 

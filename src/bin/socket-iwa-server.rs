@@ -80,6 +80,11 @@ struct Args {
     /// 0: ngtcp2's default, 1452). docs/PERF_IWA.md.
     #[arg(long, default_value_t = 0, value_parser = parse_max_udp_payload)]
     max_udp_payload: u32,
+    /// In a browser (Chromium's UDPSocket sends one datagram at a time): send through N sockets
+    /// sharing the listening port, N datagrams in flight. Turns address sharing on for the port;
+    /// natively and under Node nothing changes (sends are batched there). docs/PERF_IWA.md.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    udp_send_sockets: u32,
     /// Stop gracefully (GOAWAY, then close) once this file exists; checked every 100 ms.
     /// The demo IWA stops its wasm servers this way (a file in the module's memory file system).
     #[arg(long, value_name = "PATH")]
@@ -158,7 +163,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     };
     let tls = TlsContext::server(&identity, &alpns, ticket_key)?;
     let swap = tls.identity_swap();
-    let sock = UdpSocket::bind(args.listen)
+    let sock = UdpSocket::bind_sending(args.listen, args.udp_send_sockets as usize)
         .map_err(|e| socket_iwa::Error::Bind { addr: args.listen, source: e })?;
     let mut cfg = ServerConfig {
         max_connections: args.max_connections,

@@ -132,6 +132,25 @@ pub fn yield_to_host() {
 #[cfg(not(target_os = "emscripten"))]
 pub fn yield_to_host() {}
 
+/// Before bind: the bridge sends this socket's datagrams through `k` sockets sharing its port.
+#[cfg(target_os = "emscripten")]
+fn send_through(fd: c_int, k: usize) -> io::Result<()> {
+    extern "C" {
+        fn ds_udp_send_sockets(fd: c_int, k: c_int) -> c_int;
+    }
+    // SAFETY: plain integers; the import returns 0 or -errno.
+    let r = unsafe { ds_udp_send_sockets(fd, k as c_int) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn send_through(_fd: c_int, _k: usize) -> io::Result<()> {
+    Ok(())
+}
+
 /// Readiness reported by [`UdpSocket::poll`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ready {
@@ -142,11 +161,26 @@ pub struct Ready {
 impl UdpSocket {
     /// Binds a non-blocking UDP socket (port 0 picks an ephemeral port).
     pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+        Self::bind_sending(addr, 1)
+    }
+
+    /// [`bind`](Self::bind), sending through `senders` (1..=8) sockets that share the port where
+    /// a socket sends one datagram at a time: Chromium's `UDPSocket` writable, reached through the
+    /// bridge (`ds_udp_send_sockets`, docs/BRIDGE.md "Several sockets sending for one"). Turns
+    /// address sharing on for the port, so it is opt-in (`socket-iwa-server --udp-send-sockets`).
+    /// Natively, and under Node, sends are batched already and this is [`bind`](Self::bind).
+    pub fn bind_sending(addr: SocketAddr, senders: usize) -> io::Result<UdpSocket> {
+        if !(1..=8).contains(&senders) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "1 to 8 sending sockets"));
+        }
         let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
         // SAFETY: plain syscalls on a descriptor we own; addresses are valid for their lengths.
         unsafe {
             let fd = cvt(libc::socket(family, libc::SOCK_DGRAM, 0))?;
             let sock = UdpSocket { fd, local: addr, batch: false, gso: AtomicBool::new(false), gro: false, counters: Counters::default() };
+            if senders > 1 {
+                send_through(fd, senders)?;
+            }
             // Bigger kernel buffers absorb bursts; failure here is not fatal.
             let size: c_int = 4 << 20;
             for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
@@ -659,6 +693,17 @@ mod tests {
             s.enable_batching();
         }
         s
+    }
+
+    /// `bind_sending` takes 1 to 8 senders; natively more than one is a plain bind.
+    #[test]
+    fn bind_sending_range() {
+        for bad in [0, 9] {
+            let e = UdpSocket::bind_sending(loopback(), bad).err().expect("out of range");
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        }
+        let s = UdpSocket::bind_sending(loopback(), 4).unwrap();
+        assert_ne!(s.local_addr().port(), 0);
     }
 
     /// Runs of equal-sized packets go out with GSO (one sendmsg per run), a shorter

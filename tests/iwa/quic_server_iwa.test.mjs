@@ -24,12 +24,12 @@ let port;
 let pin; // the server's cert_sha256: every client run pins it (--cert-hash)
 
 /** Waits until the server's JSON "listening" line reaches the page console. */
-async function listeningPort(timeoutMs = 30000) {
+async function listeningPort(sid = null, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const line of iwa.consoleLines) {
       const i = line.indexOf('{"addr"');
-      if (i >= 0 && line.includes('"listening"')) {
+      if (i >= 0 && line.includes('"listening"') && (sid === null || line.includes(`[${sid}] `))) {
         const j = JSON.parse(line.slice(i).replace(/^.*?(\{.*\}).*$/, '$1'));
         return { port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 };
       }
@@ -40,7 +40,11 @@ async function listeningPort(timeoutMs = 30000) {
 }
 
 async function ourClient(...args) {
-  const { stdout } = await run(client, ['--connect', `127.0.0.1:${port}`, '--cert-hash', pin, '--json', '--timeout', '60', ...args], { timeout: 90000 });
+  return clientOf({ port, pin }, ...args);
+}
+
+async function clientOf(server, ...args) {
+  const { stdout } = await run(client, ['--connect', `127.0.0.1:${server.port}`, '--cert-hash', server.pin, '--json', '--timeout', '60', ...args], { timeout: 90000 });
   return JSON.parse(stdout.trim().split('\n').pop());
 }
 
@@ -94,6 +98,32 @@ test('IWA server: aioquic client echoes 1 MiB, 20 datagrams, then resumes with 0
 test('IWA server: aioquic client with 100 concurrent streams', async () => {
   const r = await aioquic('--streams', '100', '--bytes', '2000');
   assert.equal(r.streams_ok, 100, JSON.stringify(r));
+});
+
+test('IWA server with --udp-send-sockets 2: both sockets sharing the port send, clients on several source ports echo 2 MiB and 200 datagrams', async () => {
+  const stopFile = '/tmp/stop-send-sockets';
+  const sid = await iwa.call('/loader.js', 'start', {
+    module: '/wasm/socket-iwa-server.js', stopFile,
+    args: ['--listen', '127.0.0.1:0', '--json', '--udp-send-sockets', '2', '--stop-file', stopFile],
+  });
+  try {
+    const server = await listeningPort(sid);
+    // Separate client processes: separate source ports, which the kernel hashes to either socket.
+    const rs = await Promise.all([1, 2, 3].map(() => clientOf(server, '--bytes', String(2 * MIB), '--datagrams', '200')));
+    for (const r of rs) {
+      assert.equal(r.verified, true, JSON.stringify(r));
+      assert.equal(r.bytes_echoed, 2 * MIB);
+      assert.ok(r.datagrams_echoed >= 150, JSON.stringify(r));
+    }
+    const socks = await iwa.call('/loader.js', 'sockets', sid);
+    const udp = socks.find((x) => x.senders);
+    assert.ok(udp, `no socket with senders: ${JSON.stringify(socks)}`);
+    assert.equal(udp.senders.length, 2, JSON.stringify(udp));
+    // Each carried a real share of the server's ~6,000 datagrams (fewest outstanding writes first).
+    for (const x of udp.senders) assert.ok(x.sent > 500, JSON.stringify(udp.senders));
+  } finally {
+    await iwa.call('/loader.js', 'stop', sid);
+  }
 });
 
 test('IWA client: the wasm socket-iwa-client inside the IWA connects twice, the second time with 0-RTT', async () => {

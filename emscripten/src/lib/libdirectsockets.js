@@ -341,24 +341,30 @@ var DS_LIBRARY = {
      * queue then holds back the sender, or Chromium drops excess datagrams the
      * way a full kernel buffer would).
      */
-    pump: async function (sock) {
-      var reader = sock.reader;
+    pump: async function (sock, extra) {
+      // `extra`: one of the sockets sharing this one's port for sending (DSB.openSendSockets);
+      // what the kernel hands it is this socket's too, and its end is not this socket's end.
+      var reader = extra ? extra.reader : sock.reader;
       try {
         for (;;) {
           while (!sock.closed && sock.rxBytes >= sock.opts.rcvbuf) {
-            await new Promise(function (r) { sock.rxResume = r; });
+            await new Promise(function (r) {
+              var other = sock.rxResume;
+              sock.rxResume = other ? function () { other(); r(); } : r;
+            });
           }
           if (sock.closed) break;
           var res = await reader.read();
-          if (res.done) { sock.rxEof = true; break; }
+          if (res.done) { if (!extra) sock.rxEof = true; break; }
+          if (extra) extra.got++;
           sock.ops.queue(sock, res.value);
           DSB.wake();
         }
       } catch (e) {
         if (!sock.closed) {
-          sock.rxError = DS_ERRNO.from(e, 'ECONNRESET');
-          DSB.noteError('read', e, sock.rxError);
-          sock.rxEof = true;
+          var errno = DS_ERRNO.from(e, 'ECONNRESET');
+          DSB.noteError('read', e, errno);
+          if (!extra) { sock.rxError = errno; sock.rxEof = true; }
         }
       }
       DSB.wake();
@@ -450,14 +456,19 @@ var DS_LIBRARY = {
       var to = chunk && chunk.remoteAddress;
       var named = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
       if (named && copy === bytes) chunk.data = copy = new Uint8Array(bytes);   // sent after the lookup
+      var sender = DSB.pickSender(sock);
+      var writer = sender ? sender.writer : sock.writer;
+      if (sender) { sender.inflight++; sender.sent++; }
       var written = named
-        ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return sock.writer.write(chunk); })
-        : sock.fastSend ? sock.fastSend(chunk) : sock.writer.write(chunk);
+        ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return writer.write(chunk); })
+        : sock.fastSend ? sock.fastSend(chunk) : writer.write(chunk);
       written.then(function () {
         sock.txInflight -= n;
+        if (sender) sender.inflight--;
         DSB.wake();
       }, function (e) {
         sock.txInflight -= n;
+        if (sender) sender.inflight--;
         if (!sock.closed) {
           sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
           sock.soError = sock.txError;
@@ -571,8 +582,44 @@ var DS_LIBRARY = {
         DSB.attach(sock, info);
         sock.state = 'bound';
         DSB.wake();
+        if (sock.opts.sendSockets > 1 && !sock.fastSend) return DSB.openSendSockets(sock, opts, info).then(function () { return 0; });
         return 0;
       }).then(function (r) { if (r < 0 && sock.state === 'opening') sock.state = 'new'; return r; });
+    },
+    /**
+     * ds_udp_send_sockets: K - 1 more UDPSockets bound to this socket's address and port with
+     * address sharing (SO_REUSEADDR + SO_REUSEPORT in Chromium's network service), so that K
+     * datagrams are in flight at once instead of the one a UDPSocket writable sends at a time
+     * (docs/BRIDGE.md, "Several sockets sending for one"). Sends go to the writer with the fewest
+     * outstanding writes; what the kernel delivers to any of them is read into this socket's
+     * queue. One that does not open is reported (DSB.noteError) and the others serve.
+     */
+    openSendSockets: function (sock, opts, info) {
+      var UDPSocket = DSB.api('UDPSocket');
+      var o = Object.assign({}, opts, { localAddress: info.localAddress, localPort: info.localPort, multicastAllowAddressSharing: true });
+      sock.senders = [{ writer: sock.writer, inflight: 0, sent: 0, got: 0 }];
+      var opens = [];
+      for (var i = 1; i < sock.opts.sendSockets; i++) {
+        opens.push((function () {
+          var ds;
+          try { ds = new UDPSocket(o); } catch (e) { return Promise.reject(e); }
+          return ds.opened.then(function (x) {
+            var extra = { ds: ds, reader: x.readable.getReader(), writer: x.writable.getWriter(), inflight: 0, sent: 0, got: 0 };
+            if (sock.closed) { DSB.closeDs(ds, extra.reader, extra.writer); return; }
+            sock.senders.push(extra);
+            DSB.pump(sock, extra);
+          });
+        })().catch(function (e) { DSB.noteError('open', e, DS_ERRNO.from(e, 'EADDRINUSE')); }));
+      }
+      return Promise.all(opens);
+    },
+    /** The writer a datagram goes to: the only one, or the sending socket with the fewest outstanding writes. */
+    pickSender: function (sock) {
+      var list = sock.senders;
+      if (!list || list.length < 2) return null;
+      var best = list[0];
+      for (var i = 1; i < list.length; i++) if (list[i].inflight < best.inflight) best = list[i];
+      return best;
     },
     /** connect() on an unbound UDP socket: a connected-mode UDPSocket. */
     openUdpConnected: function (sock, addr, port) {
@@ -702,6 +749,8 @@ var DS_LIBRARY = {
         // Bytes already accepted by send() still go out (as the kernel flushes on close).
         DS_TXQ.afterDrain(sock, function () { DSB.closeDs(ds, reader, writer); });
       }
+      (sock.senders || []).forEach(function (x) { if (x.ds) DSB.closeDs(x.ds, x.reader, x.writer); });
+      sock.senders = null;
       sock.acceptQueue.forEach(function (a) { DSB.closeDs(a.ds, null, null); });
       sock.acceptQueue = [];
       sock.rx = []; sock.rxBytes = 0;
@@ -1220,6 +1269,22 @@ var DS_LIBRARY = {
    * reading and answering) have run when the loop goes on. Meanwhile `yielding` is true: what
    * JavaScript writes sets the program's wake flag at once instead of a task later.
    */
+  /**
+   * Before bind(): the UDP socket `fd` sends through `k` sockets sharing its port (1..8;
+   * DSB.openSendSockets), which turns address sharing on for it. Where sends do not go through
+   * a one-at-a-time writable (Node's fast path) it changes nothing. 0, or -errno.
+   */
+  ds_udp_send_sockets__deps: ['$DSB'],
+  ds_udp_send_sockets: function (fd, k) {
+    var sock = DSB.lookup(fd);
+    if (!sock) return -DS_CONST.E.EBADF;
+    if (DSB.isStream(sock) || k < 1 || k > 8) return -DS_CONST.E.EINVAL;
+    if (sock.state !== 'new') return -DS_CONST.E.EISCONN;
+    sock.opts.sendSockets = k;
+    if (k > 1) sock.opts.reuseaddr = true;
+    return 0;
+  },
+
   ds_yield__suspending: true,
   ds_yield__deps: ['$DSB'],
   ds_yield: function () {
