@@ -223,6 +223,47 @@ test('the QUIC driver loop (4 MiB buffers before bind, fcntl O_NONBLOCK, poll + 
   } finally { restore(); }
 });
 
+test('ds_udp_send_sockets: three UDPSockets share the port; sends spread over them, all are read, a failed one leaves the group', async () => {
+  const n = 30;
+  let failing = null;
+  const { fake, restore } = withFake({
+    // Writes take a moment (so several are outstanding); the third socket's writable fails.
+    onWrite: (chunk, sock) => (sock === failing ? Promise.reject(domError('NetworkError', 'net::ERR_FAILED'))
+      : new Promise((r) => setTimeout(r, 2))),
+  });
+  try {
+    const p = await startProbe(['udp-driver', '127.0.0.1:4433', String(n), '3']);
+    await within(10000, p.ready, 'READY');
+    await within(5000, (async () => { while (fake.sockets.filter((x) => x.kind === 'udp').length < 3) await new Promise((r) => setTimeout(r, 5)); })(), 'three sockets');
+    const udps = fake.sockets.filter((x) => x.kind === 'udp');
+    assert.equal(udps.length, 3);
+    for (const l of fake.log.filter((x) => x.ctor === 'UDPSocket')) {
+      assert.equal(l.opts.localPort, 4433, JSON.stringify(l));
+      assert.equal(l.opts.multicastAllowAddressSharing, true, `address sharing on every socket of the group: ${JSON.stringify(l)}`);
+    }
+    failing = udps[2];
+    const until = (cond, what) => within(5000, (async () => { while (!cond()) await new Promise((r) => setTimeout(r, 5)); })(), what);
+    // The kernel may hand a peer's datagrams to any socket of the group: deliver to all three.
+    const deliver = (from, to, k) => { for (let i = from; i < to; i++) udps[i % k].deliver({ data: new Uint8Array([i]), remoteAddress: '127.0.0.1', remotePort: 9000 + i }); };
+    deliver(0, 6, 3);
+    await until(() => failing.writes.length >= 1, 'a write on the failing socket');
+    await new Promise((r) => setTimeout(r, 50)); // its rejection reaches the bridge
+    deliver(6, n, 2); // the closed socket has left the kernel's group too
+    const r = await within(10000, p.done, 'driver');
+    assert.equal(r.result.ok, true, `the program saw no error: ${JSON.stringify(r.result)}`);
+    assert.equal(r.result.echoed, n);
+    const later = () => udps.slice(0, 2).flatMap((x) => x.writes).filter((w) => w.data[0] >= 6);
+    await until(() => later().length >= n - 6, 'every later echo written');
+    assert.equal(failing.writes.length, 1, 'the failed socket got no write after its failure');
+    const got = later().map((w) => [w.data[0], w.remotePort]).sort((a, b) => a[0] - b[0]);
+    assert.deepEqual(got, [...Array(n - 6).keys()].map((k) => [k + 6, 9006 + k]), 'each later echo once, to its sender, by a healthy socket');
+    assert.ok(udps[0].writes.some((w) => w.data[0] >= 6) && udps[1].writes.some((w) => w.data[0] >= 6),
+      `both healthy sockets sent: ${udps.map((x) => x.writes.length)}`);
+    assert.ok(failing.closeCalls >= 1, 'the failed socket is closed');
+    assert.equal(p.module.directSockets.lastError.op, 'send');
+  } finally { restore(); }
+});
+
 test('source-specific membership: refused (EOPNOTSUPP) unless the controller honours sources (static flag, or detected like the API does), else joinGroup gets sourceAddress', async () => {
   // flag: the class's static supportsSourceSpecific (node/direct-sockets.js: true;
   // Chromium: none). readsSource: whether joinGroup reads options.sourceAddress,

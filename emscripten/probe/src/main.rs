@@ -15,7 +15,7 @@
 //! - `socket-family <af>`                report socket(af, SOCK_DGRAM, 0)'s errno
 //! - `recv-until-closed <bind>`          block in recv_from until another export closes the fd
 //! - `options <bind>`                    setsockopt/getsockopt round trips, nonblocking EAGAIN
-//! - `udp-driver <bind> <count>`        the QUIC driver's loop: poll -> recvmsg until EAGAIN -> sendmsg
+//! - `udp-driver <bind> <count>`        the QUIC driver's loop: poll -> recvmsg until EAGAIN -> sendmsg; [senders]: ds_udp_send_sockets first
 //! - `ssm <group> <source> <port>`      IP_ADD/DROP_SOURCE_MEMBERSHIP errnos
 //! - `clocks`                            std Instant/SystemTime vs Emscripten's clock across poll(100 ms)
 //! - `recv-timeout <bind> <ms>`         set_read_timeout + recv_from on an idle socket
@@ -630,11 +630,20 @@ fn recv_timeout(bind: &str, ms: u64) -> io::Result<String> {
 /// SO_RCVBUF/SO_SNDBUF 4 MiB before bind, O_NONBLOCK via fcntl, getsockname,
 /// then poll(POLLIN, timeout) -> recvmsg until EAGAIN -> sendmsg back. Echoes
 /// `count` datagrams and reports how many arrived per wakeup.
-fn udp_driver(bind: &str, count: usize) -> io::Result<String> {
+fn udp_driver(bind: &str, count: usize, senders: usize) -> io::Result<String> {
+    extern "C" {
+        fn ds_udp_send_sockets(fd: i32, k: i32) -> i32;
+    }
     let addr: std::net::SocketAddrV4 = bind.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
     // SAFETY: plain syscalls on an fd we own; every pointer is live for its call.
     unsafe {
         let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
+        if senders > 1 {
+            let r = ds_udp_send_sockets(fd, senders as i32);
+            if r < 0 {
+                return Err(io::Error::from_raw_os_error(-r));
+            }
+        }
         let size: i32 = 4 << 20;
         for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
             libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&size as *const i32).cast(), 4);
@@ -877,7 +886,7 @@ fn main() {
         "options" => options(&arg(1)),
         "clocks" => clocks(),
         "ssm" => ssm(&arg(1), &arg(2), num(3) as u16),
-        "udp-driver" => udp_driver(&arg(1), num(2)),
+        "udp-driver" => udp_driver(&arg(1), num(2), args.get(3).map_or(1, |_| num(3))),
         "recv-timeout" => recv_timeout(&arg(1), num(2) as u64),
         "tcp-recv" => tcp_recv(&arg(1), num(2)),
         "tcp-send" => tcp_send(&arg(1), num(2), num(3)),

@@ -469,7 +469,13 @@ var DS_LIBRARY = {
       }, function (e) {
         sock.txInflight -= n;
         if (sender) sender.inflight--;
-        if (!sock.closed) {
+        // A failed write errors that writable for good: an extra sending socket leaves the group
+        // and the others go on. The program is not told: its socket still sends, and this
+        // datagram is lost as UDP datagrams may be (lastError keeps the cause).
+        if (sender && sender.ds) {
+          DSB.dropSender(sock, sender);
+          if (!sock.closed) DSB.noteError('send', e, DS_ERRNO.from(e, sock.ops.sendErrno));
+        } else if (!sock.closed) {
           sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
           sock.soError = sock.txError;
           DSB.noteError('send', e, sock.txError);
@@ -612,6 +618,13 @@ var DS_LIBRARY = {
         })().catch(function (e) { DSB.noteError('open', e, DS_ERRNO.from(e, 'EADDRINUSE')); }));
       }
       return Promise.all(opens);
+    },
+    /** Closes an extra sending socket whose writable failed; the others (and the fd's own) go on. */
+    dropSender: function (sock, sender) {
+      var i = sock.senders ? sock.senders.indexOf(sender) : -1;
+      if (i < 1) return;
+      sock.senders.splice(i, 1);
+      DSB.closeDs(sender.ds, sender.reader, sender.writer);
     },
     /** The writer a datagram goes to: the only one, or the sending socket with the fewest outstanding writes. */
     pickSender: function (sock) {
