@@ -537,6 +537,10 @@ export interface Http3ServerOptions {
   wasmDir?: string | URL;
   /** WebSockets over HTTP/3 (`on('websocket')`, docs/JS_SERVERS.md). */
   websocket?: Http3WebSocketOptions;
+  /** In a browser: send through this many UDPSockets sharing the server's port (1-8, default 1), that many
+   *  datagrams in flight instead of Chromium's one. Turns address sharing on for the port (other apps of the
+   *  browser profile could bind it too). Under Node it changes nothing. docs/JS_SERVERS.md. */
+  sendSockets?: number;
 }
 
 /** Options of the WebSockets an Http3Server accepts (RFC 9220). */
@@ -658,6 +662,8 @@ export interface QuicServerOptions {
   renewBefore?: number;
   /** As Http3ServerOptions.wasmDir. */
   wasmDir?: string | URL;
+  /** As Http3ServerOptions.sendSockets. */
+  sendSockets?: number;
 }
 
 export interface QuicServerEvents {

@@ -159,18 +159,18 @@ export class Http3Server extends Emitter {
   }
 
   /** @internal */
-  async _start({ port, certificate, wasmDir, storage, renewBefore }) {
+  async _start({ port, certificate, wasmDir, storage, renewBefore, sendSockets = 1 }) {
     const { factory, module } = await loadProgram('server', wasmDir, this._apiName);
     const loaded = { module };
     this.#store = await ServerStorage.open({ storage, certificate, renewBefore });
     try {
-      return await this.#startWith(factory, loaded, port, certificate);
+      return await this.#startWith(factory, loaded, port, certificate, sendSockets);
     } finally {
       this.#store.release();
     }
   }
 
-  async #startWith(factory, loaded, port, certificate) {
+  async #startWith(factory, loaded, port, certificate, sendSockets) {
     let listening;
     const listened = new Promise((resolve) => { listening = resolve; });
     const errLines = [];
@@ -192,6 +192,7 @@ export class Http3Server extends Emitter {
     });
     const addr = ipFamily(this.#host) === 6 ? `[${this.#host}]:${port}` : `${this.#host}:${port}`;
     const args = [...this._modeArgs(), '--json', '--listen', addr];
+    if (sendSockets > 1) args.push('--udp-send-sockets', String(sendSockets));
     args.push(...await this.#store.stage(this.#mod.FS, certificate));
     this.#main = this.#mod.runMain(args);
     const ended = this.#main.then((status) => ({ status }), (error) => ({ status: 134, error }));
@@ -619,6 +620,19 @@ export class Http3Server extends Emitter {
  *           wasmDir?: string | URL }} options
  * @returns {Promise<Http3Server>}
  */
+/**
+ * Checks `options.sendSockets` (undefined, or an integer 1-8): in a browser, the server sends
+ * through that many UDPSockets sharing its port (docs/JS_SERVERS.md, "Sending through several
+ * sockets"). Returns the count.
+ */
+export function validateSendSockets(v, api) {
+  if (v === undefined) return 1;
+  if (!Number.isInteger(v) || v < 1 || v > 8) {
+    throw argError(`${api}: options.sendSockets must be an integer from 1 to 8, got ${describe(v)}.`, 'ERR_INVALID_ARG_VALUE');
+  }
+  return v;
+}
+
 /** Checks `options.certificate` (undefined or { cert, key } PEM strings); `api` names the caller in the message. */
 export function validateCertificate(cert, api) {
   if (cert !== undefined && (cert === null || typeof cert !== 'object' || typeof cert.cert !== 'string' || typeof cert.key !== 'string' ||
@@ -643,7 +657,8 @@ export async function createHttp3Server(host, options) {
   const cert = options.certificate;
   validateCertificate(cert, 'createHttp3Server');
   validateStorage(options.storage, 'createHttp3Server');
+  const sendSockets = validateSendSockets(options.sendSockets, 'createHttp3Server');
   requireJspi('createHttp3Server');
   const server = new Http3Server(host, options.fetch, websocketOptions(options.websocket));
-  return server._start({ port, certificate: cert, wasmDir: options.wasmDir, storage: options.storage, renewBefore: options.renewBefore });
+  return server._start({ port, certificate: cert, wasmDir: options.wasmDir, storage: options.storage, renewBefore: options.renewBefore, sendSockets });
 }

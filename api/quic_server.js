@@ -10,7 +10,7 @@
 
 import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
-import { Http3Server, describe, requireJspi, validateCertificate } from './h3_server.js';
+import { Http3Server, describe, requireJspi, validateCertificate, validateSendSockets } from './h3_server.js';
 import { validateStorage } from './server_storage.js';
 import { EV_GONE, SessionState, StreamSession, sessionsBridge, stateOf } from './wt_session.js';
 
@@ -184,7 +184,8 @@ export async function createQuicServer(host, options) {
   validateAlpn(options.alpn);
   validateCertificate(options.certificate, 'createQuicServer');
   validateStorage(options.storage, 'createQuicServer');
+  const sendSockets = validateSendSockets(options.sendSockets, 'createQuicServer');
   requireJspi('createQuicServer');
   const server = new QuicServer(host, options.alpn);
-  return server._start({ port, certificate: options.certificate, wasmDir: options.wasmDir, storage: options.storage, renewBefore: options.renewBefore });
+  return server._start({ port, certificate: options.certificate, wasmDir: options.wasmDir, storage: options.storage, renewBefore: options.renewBefore, sendSockets });
 }

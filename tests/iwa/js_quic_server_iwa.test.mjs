@@ -2,6 +2,7 @@
 // the browser's own Direct Sockets), in the app page and in a dedicated module worker,
 // with a custom ALPN and the default storage (OPFS); the client is aioquic's plain QUIC
 // client (tests/interop/aioquic_alpn.py), plus our native client pinning the hash.
+// Also sendSockets (several UDPSockets sharing the port) and its bad values.
 // The app is tests/js_servers/quic_iwa_app.js (+ quic_iwa_worker.js). docs/JS_SERVERS.md.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,3 +128,27 @@ test('IWA dedicated worker: the same createQuicServer in a module worker reads t
   assert.deepEqual(s.errors, []);
   assert.equal(await iwa.call(app, 'stopWorker'), 'closed');
 });
+
+test('IWA page: createQuicServer with sendSockets: 3 opens three UDPSockets sharing its port and echoes 300 streams, 1 MB and datagrams to aioquic through them', async () => {
+  const r0 = await iwa.call(app, 'startSharing', 3);
+  assert.equal(r0.opened.length, 3, JSON.stringify(r0.opened));
+  for (const o of r0.opened) {
+    assert.equal(o.localPort === undefined || o.localPort === r0.port, true, JSON.stringify(r0.opened));
+    assert.equal(o.multicastAllowAddressSharing, true, `address sharing on each: ${JSON.stringify(r0.opened)}`);
+  }
+  assert.deepEqual(r0.opened.slice(1).map((o) => o.localPort), [r0.port, r0.port]);
+  const r = await aioquic('echo', r0.port, '--alpn', ALPN, '--streams', '300', '--uni-bytes', '1000000', '--datagrams', '50');
+  assert.equal(r.cert_sha256, r0.hash, JSON.stringify(r));
+  assert.equal(r.streams_ok, 300, JSON.stringify(r));
+  assert.equal(r.uni_ok, true, JSON.stringify(r));
+  assert.ok(r.datagrams_echoed >= 45, JSON.stringify(r));
+  const stats = await iwa.call(app, 'stats');
+  assert.deepEqual(stats.errors, []);
+  await iwa.call(app, 'stopSharing');
+});
+
+test('createQuicServer / createHttp3Server: sendSockets outside 1-8 or not an integer is a TypeError with a code', async () => {
+  const r = await iwa.call(app, 'badSendSockets');
+  assert.deepEqual(r, Array(8).fill('TypeError:ERR_INVALID_ARG_VALUE:true'));
+});
+

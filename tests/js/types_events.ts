@@ -118,7 +118,7 @@ async function webtransportSessions(): Promise<void> {
 void webtransportSessions;
 // createQuicServer's typed 'connection' (docs/JS_SERVERS.md, "Raw QUIC servers").
 async function quicConnections(): Promise<void> {
-  const qs = await SocketIWA.createQuicServer('127.0.0.1', { port: 0, alpn: ['myproto'], storage: false });
+  const qs = await SocketIWA.createQuicServer('127.0.0.1', { port: 0, alpn: ['myproto'], storage: false, sendSockets: 4 });
   const offered: string[] = qs.alpn; void offered;
   qs.on('connection', async (conn) => {
     const alpn: string = conn.alpn; void alpn;

@@ -24,6 +24,7 @@ async function misuse(): Promise<void> {
   h3e.on('eror', () => {}); // error: misspelled event name
   const qs = await SocketIWA.createQuicServer('127.0.0.1', { alpn: ['x'] });
   qs.on('connection', (conn) => console.log(conn.apln)); // error: misspelled connection field
+  await SocketIWA.createQuicServer('127.0.0.1', { alpn: ['x'], sendSockets: '4' }); // error: option type
   const server = await SocketIWA.createTCPServer('127.0.0.1', { protocol: 'websocket' });
   server.on('connection', (conn) => conn.emitWithAck('x')); // error: a WebSocket connection is not a Socket.IO socket
 }

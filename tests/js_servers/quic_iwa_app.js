@@ -67,3 +67,43 @@ export async function stopWorker() {
   worker.terminate();
   return r;
 }
+
+// sendSockets (docs/JS_SERVERS.md, "Sending through several sockets"): a second server whose
+// UDPSocket constructions are recorded (the bridge looks the class up when it opens one).
+let sharing = null;
+
+/** Starts the echo server with `sendSockets: k` (memory-only storage); { port, hash, opened }. */
+export async function startSharing(k) {
+  const Real = globalThis.UDPSocket;
+  const opened = [];
+  globalThis.UDPSocket = class extends Real {
+    constructor(options) { super(options); opened.push({ ...options }); }
+  };
+  try {
+    counts = { connections: 0, alpns: [], echoed: 0, uni: 0, datagrams: 0, closed: [], errors: [] };
+    const s = await SocketIWA.createQuicServer('127.0.0.1', { port: 0, alpn: [ALPN], storage: false, sendSockets: k });
+    s.on('error', (e) => counts.errors.push(e.code));
+    s.on('connection', (conn) => { counts.connections++; echo(conn); });
+    sharing = { server: s, opened };
+    return { port: s.port, hash: hex(s.certificateHashes[0].value), opened };
+  } finally {
+    globalThis.UDPSocket = Real;
+  }
+}
+
+export async function stopSharing() {
+  await sharing.server.close();
+  return sharing.opened;
+}
+
+/** createQuicServer / createHttp3Server with bad sendSockets values: 'name:code:message names it' each. */
+export async function badSendSockets() {
+  const out = [];
+  for (const v of [0, 9, 2.5, '2']) {
+    for (const f of [() => SocketIWA.createQuicServer('127.0.0.1', { alpn: [ALPN], storage: false, sendSockets: v }),
+      () => SocketIWA.createHttp3Server('127.0.0.1', { fetch: () => new Response(''), storage: false, sendSockets: v })]) {
+      try { await f(); out.push('resolved'); } catch (e) { out.push(`${e.name}:${e.code}:${/sendSockets/.test(e.message)}`); }
+    }
+  }
+  return out;
+}
