@@ -630,16 +630,28 @@ fn recv_timeout(bind: &str, ms: u64) -> io::Result<String> {
 /// SO_RCVBUF/SO_SNDBUF 4 MiB before bind, O_NONBLOCK via fcntl, getsockname,
 /// then poll(POLLIN, timeout) -> recvmsg until EAGAIN -> sendmsg back. Echoes
 /// `count` datagrams and reports how many arrived per wakeup.
-fn udp_driver(bind: &str, count: usize, senders: usize) -> io::Result<String> {
+/// The bridge's `ds_udp_send_sockets` (wasm); natively there is nothing to share.
+#[cfg(target_os = "emscripten")]
+fn send_sockets(fd: i32, k: usize) -> i32 {
     extern "C" {
         fn ds_udp_send_sockets(fd: i32, k: i32) -> i32;
     }
+    // SAFETY: plain integers; the import returns 0 or -errno.
+    unsafe { ds_udp_send_sockets(fd, k as i32) }
+}
+
+#[cfg(not(target_os = "emscripten"))]
+fn send_sockets(_fd: i32, _k: usize) -> i32 {
+    0
+}
+
+fn udp_driver(bind: &str, count: usize, senders: usize) -> io::Result<String> {
     let addr: std::net::SocketAddrV4 = bind.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
     // SAFETY: plain syscalls on an fd we own; every pointer is live for its call.
     unsafe {
         let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
         if senders > 1 {
-            let r = ds_udp_send_sockets(fd, senders as i32);
+            let r = send_sockets(fd, senders);
             if r < 0 {
                 return Err(io::Error::from_raw_os_error(-r));
             }
