@@ -539,7 +539,8 @@ export interface Http3ServerOptions {
   websocket?: Http3WebSocketOptions;
   /** In a browser: send through this many UDPSockets sharing the server's port (1-8, default 1), that many
    *  datagrams in flight instead of Chromium's one. Turns address sharing on for the port (other apps of the
-   *  browser profile could bind it too). Under Node it changes nothing. docs/JS_SERVERS.md. */
+   *  browser profile could bind it too). Under Node no extra socket is opened (sends there do not queue one at a
+   *  time), but the port still gets address sharing (SO_REUSEADDR). docs/JS_SERVERS.md. */
   sendSockets?: number;
 }
 

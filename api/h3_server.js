@@ -290,7 +290,12 @@ export class Http3Server extends Emitter {
     const ds = this.#mod && this.#mod.directSockets;
     // While the loop yields between its receive and its flush (ds_yield) it reads `woken`
     // right after: there is no poll to cut short, and none to make return at once later.
-    if (ds && !ds.yielding && typeof ds.interrupt === 'function') ds.interrupt();
+    if (ds && !this.#yielding() && typeof ds.interrupt === 'function') ds.interrupt();
+  }
+
+  /** Is the loop in the bridge's ds_yield (between a receive and its flush)? */
+  #yielding() {
+    return !!this.#mod?.directSockets?.yielding;
   }
 
   /** JavaScript has a new action for `conn`: mark it and wake the driver. */
@@ -377,7 +382,7 @@ export class Http3Server extends Emitter {
       // WebTransport sessions (server.on('webtransport')): api/wt_session.js, libjs_wt.js.
       // Datagram writes wake the loop once per task, or at once while the loop yields between
       // its receive and its flush (the bridge's ds_yield): it reads `woken` right after.
-      wt: this._sessionsBridge(() => this.#interrupt(), oncePerTask(() => this.#interrupt(), () => !!this.#mod?.directSockets?.yielding)),
+      wt: this._sessionsBridge(() => this.#interrupt(), oncePerTask(() => this.#interrupt(), () => this.#yielding())),
       control: (clearWoken) => {
         const bits = (this.#woken ? 1 : 0) | (this.#stopping ? 2 : 0) | (this.#renewWanted ? 4 : 0);
         if (clearWoken) { this.#woken = false; this.#renewWanted = false; }
@@ -612,15 +617,6 @@ export class Http3Server extends Emitter {
 }
 
 /**
- * Starts an HTTP/3 server on `host` (an IP literal or 'localhost') whose requests
- * `options.fetch(request)` answers with a Response (docs/JS_SERVERS.md).
- * @param {string} host
- * @param {{ port?: number, fetch: (request: Request) => Response | Promise<Response>,
- *           certificate?: { cert: string, key: string }, storage?: false | string, renewBefore?: number,
- *           wasmDir?: string | URL }} options
- * @returns {Promise<Http3Server>}
- */
-/**
  * Checks `options.sendSockets` (undefined, or an integer 1-8): in a browser, the server sends
  * through that many UDPSockets sharing its port (docs/JS_SERVERS.md, "Sending through several
  * sockets"). Returns the count.
@@ -648,6 +644,15 @@ export function requireJspi(api) {
   }
 }
 
+/**
+ * Starts an HTTP/3 server on `host` (an IP literal or 'localhost') whose requests
+ * `options.fetch(request)` answers with a Response (docs/JS_SERVERS.md).
+ * @param {string} host
+ * @param {{ port?: number, fetch: (request: Request) => Response | Promise<Response>,
+ *           certificate?: { cert: string, key: string }, storage?: false | string, renewBefore?: number,
+ *           wasmDir?: string | URL, websocket?: object, sendSockets?: number }} options
+ * @returns {Promise<Http3Server>}
+ */
 export async function createHttp3Server(host, options) {
   if (host === 'localhost') host = '127.0.0.1';
   if (!ipFamily(host)) throw argError(`createHttp3Server: host must be an IP address literal or 'localhost', got ${describe(host)}.`, 'ERR_INVALID_IP_ADDRESS');

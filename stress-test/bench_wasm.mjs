@@ -18,14 +18,14 @@
 // Writes docs/perf/wasm.{json,md,svg} (docs/perf/wasm_node.* with --node-only, *_ab.* with --extra):
 // the table, the machine load and the command.
 // Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { barChart } from './lib/svg.mjs';
-import { listeningFrom } from './lib/listening.mjs';
+import { spawnListening } from './lib/listening.mjs';
 import { summarize, markdown as profileMarkdown } from './lib/cpuprof.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,12 +61,7 @@ for (const f of [path.join(bin, 'socket-iwa-server'), path.join(bin, 'socket-iwa
   if (!fs.existsSync(f)) { console.error(`bench_wasm: ${f} is missing (build it first, see the header)`); process.exit(2); }
 }
 
-async function spawnServer(cmd, args) {
-  const p = spawn(cmd, [...args, '--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const { port, pin } = await listeningFrom(p.stdout);
-  const exited = new Promise((r) => p.once('exit', r));
-  return { port, pin, pid: p.pid, stop: () => { p.kill('SIGTERM'); return exited; } };
-}
+const spawnServer = (cmd, args) => spawnListening(cmd, [...args, '--listen', '127.0.0.1:0', '--json']);
 
 // The clients verify the server: each run pins the certificate the server printed.
 async function client(port, pin, extra) {

