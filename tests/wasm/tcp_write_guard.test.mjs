@@ -9,10 +9,17 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { TCP_WRITE_GUARD } from '../../api/tcp_write_guard.js';
 
-/** The model: a WritableStream (high-water mark 1, as Chromium's) over a pipe. */
+/**
+ * The model: a WritableStream (high-water mark 1, as Chromium's) over a pipe.
+ * The consumer (Chromium's network service) is another process: it empties the
+ * pipe within about 1 ms of wall time whatever this event loop is doing. A
+ * drain timer alone would tie it to this loop, and a loaded loop that runs a
+ * write before that timer would see a full pipe the real one had long emptied.
+ */
 function chromiumLikeWritable(capacity = 65536) {
   const out = crypto.createHash('sha256');
-  let pipe = 0, received = 0, waiter = null;
+  let pipe = 0, received = 0, waiter = null, putAt = 0;
+  const CONSUMER_MS = 1;
   const drain = () => {
     if (pipe > 0) { received += pipe; pipe = 0; }
     if (waiter) { const w = waiter; waiter = null; w(); }
@@ -24,8 +31,10 @@ function chromiumLikeWritable(capacity = 65536) {
         const n = Math.min(capacity - pipe, chunk.length - off);
         out.update(chunk.subarray(off, off + n));
         pipe += n; off += n;
+        putAt = performance.now();
         setTimeout(drain, 0);
       };
+      if (pipe > 0 && performance.now() - putAt >= CONSUMER_MS) { received += pipe; pipe = 0; }
       if (pipe === capacity) return undefined;      // the bug: dropped, resolved at once
       put();
       if (off === chunk.length) return undefined;
