@@ -410,34 +410,44 @@ async function udpOpen(self, st) {
     abort() { st.writableDone = true; udpMaybeClosed(st); },
   }, { highWaterMark: 64 });
   // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
-  // without streams"): writable[kSendDatagram](message) copies the datagram at
-  // once and queues it outside the WritableStream (which hands the sink one
-  // write per completed write, a tick each); the queue goes out in one loop
-  // from a microtask, i.e. as soon as the wasm program suspends, like a burst
-  // of sendmsg() calls. Returns a promise for that datagram alone: a failure
-  // rejects it without erroring the writable. Refused once the writable is closed.
+  // without streams"): writable[kSendDatagram](message[, done]) copies the
+  // datagram at once and queues it outside the WritableStream (which hands the
+  // sink one write per completed write, a tick each); the queue goes out in one
+  // loop from a microtask, i.e. as soon as the wasm program suspends, like a
+  // burst of sendmsg() calls. With `done`, it returns nothing and calls
+  // done(null) once the datagram was sent or done(error) when it failed (never
+  // synchronously): no promise per datagram. Without, it returns a promise for
+  // that datagram alone. A failure fails that datagram only, not the writable.
+  // Refused once the writable is closed.
   Object.defineProperty(st.writable, kSendDatagram, {
-    value(chunk) {
-      if (st.writableDone || st.state !== 'open') return Promise.reject(domError('InvalidStateError', 'The writable is closed.'));
-      let msg;
-      try {
-        checkMessage(chunk);
-        msg = { data: toSendCopy(chunk.data, 'UDPSocket write'), remoteAddress: chunk.remoteAddress, remotePort: chunk.remotePort };
-      } catch (err) { return Promise.reject(err); }
-      return new Promise((resolve, reject) => {
-        batch.push({ msg, resolve, reject });
-        if (batch.length === 1) queueMicrotask(flushBatch);
-      });
+    value(chunk, done) {
+      let msg, err = null;
+      if (st.writableDone || st.state !== 'open') err = domError('InvalidStateError', 'The writable is closed.');
+      else {
+        try {
+          checkMessage(chunk);
+          msg = { data: toSendCopy(chunk.data, 'UDPSocket write'), remoteAddress: chunk.remoteAddress, remotePort: chunk.remotePort };
+        } catch (e) { err = e; }
+      }
+      if (typeof done === 'function') {
+        if (err) queueMicrotask(() => done(err));
+        else queueSend(msg, done);
+        return undefined;
+      }
+      if (err) return Promise.reject(err);
+      return new Promise((resolve, reject) => queueSend(msg, (e) => (e ? reject(e) : resolve())));
     },
   });
   let batch = [];
+  function queueSend(msg, done) {
+    batch.push(msg, done);
+    if (batch.length === 2) queueMicrotask(flushBatch);
+  }
   function flushBatch() {
     const b = batch;
     batch = [];
-    for (const x of b) {
-      let p;
-      try { p = udpWrite(x.msg, true); } catch (err) { x.reject(err); continue; }
-      p.then(x.resolve, x.reject);
+    for (let i = 0; i < b.length; i += 2) {
+      try { udpSend(b[i], true, b[i + 1]); } catch (err) { b[i + 1](err); }
     }
   }
   function checkMessage(chunk) {
@@ -446,36 +456,56 @@ async function udpOpen(self, st) {
     }
   }
 
+  // The last destination host checked (a server answers the same few peers):
+  // its address family, so repeated sends skip the checks and net.isIP.
+  let lastHost = null, lastFam = 0;
+  /** udpSend as a promise; throws (synchronously) on an invalid message. */
   function udpWrite(chunk, owned) {
-    {
-      checkMessage(chunk);
-      const bytes = owned ? chunk.data : toSendCopy(chunk.data, 'UDPSocket write');
-      if (cfg.mode === 'connected') {
-        if (chunk.remoteAddress !== undefined || chunk.remotePort !== undefined) {
-          throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must not be specified in connected mode.");
-        }
-        return new Promise((resolve, reject) => socket.send(bytes, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
+    let resolve, reject;
+    const p = new Promise((a, b) => { resolve = a; reject = b; });
+    udpSend(chunk, owned, (err) => (err ? reject(err) : resolve()));
+    return p;
+  }
+  /** Sends one datagram; done(err) once sent or failed (not synchronously). Throws on an invalid message. */
+  function udpSend(chunk, owned, done) {
+    checkMessage(chunk);
+    const bytes = owned ? chunk.data : toSendCopy(chunk.data, 'UDPSocket write');
+    const sent = (err) => done(err ? mapNodeError(err, 'send') : null);
+    if (cfg.mode === 'connected') {
+      if (chunk.remoteAddress !== undefined || chunk.remotePort !== undefined) {
+        throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must not be specified in connected mode.");
       }
-      if (chunk.remoteAddress === undefined || chunk.remotePort === undefined) {
-        throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must be specified in bound mode.");
-      }
-      const port = checkPort(chunk.remotePort, 'remotePort', { required: true });
-      const host = checkHost(chunk.remoteAddress, 'remoteAddress');
-      const fam = net.isIP(host);
-      if (fam) {
-        // An address literal (every datagram the wasm bridge sends): no
-        // resolution step, so no async function and no extra promise per datagram.
-        const want = cfg.family || (type === 'udp6' ? 6 : 4);
-        if (fam !== want) return Promise.reject(new TypeError(`Address ${host} does not match dnsQueryType.`));
-        return new Promise((resolve, reject) => socket.send(bytes, port, host, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
-      }
-      return (async () => {
-        const t = await resolveHost(host, cfg.family || (type === 'udp6' ? 6 : 4)).catch((err) => {
-          throw err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}: ${err.message}`, err);
-        });
-        await new Promise((resolve, reject) => socket.send(bytes, port, t.address, (err) => (err ? reject(mapNodeError(err, 'send')) : resolve())));
-      })();
+      socket.send(bytes, sent);
+      return;
     }
+    if (chunk.remoteAddress === undefined || chunk.remotePort === undefined) {
+      throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must be specified in bound mode.");
+    }
+    const port = checkPort(chunk.remotePort, 'remotePort', { required: true });
+    const host = chunk.remoteAddress;
+    let fam;
+    if (host === lastHost) fam = lastFam;
+    else {
+      fam = net.isIP(checkHost(host, 'remoteAddress'));
+      lastHost = host; lastFam = fam;
+    }
+    if (fam) {
+      // An address literal (every datagram the wasm bridge sends): no
+      // resolution step, so no async function and no extra promise per datagram.
+      const want = cfg.family || (type === 'udp6' ? 6 : 4);
+      if (fam !== want) {
+        const err = new TypeError(`Address ${host} does not match dnsQueryType.`);
+        queueMicrotask(() => done(err));
+        return;
+      }
+      socket.send(bytes, port, host, sent);
+      return;
+    }
+    resolveHost(host, cfg.family || (type === 'udp6' ? 6 : 4)).then((t) => {
+      try { socket.send(bytes, port, t.address, sent); } catch (err) { done(err); }
+    }, (err) => {
+      done(err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}: ${err.message}`, err));
+    });
   }
 
   const local = socket.address();

@@ -13,9 +13,12 @@ export function listeningFrom(stream) {
   });
 }
 
-/** Spawns a server that prints that line: { port, pin, pid, stop() } (stop: SIGTERM, resolves on exit). */
-export async function spawnListening(cmd, args) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Spawns a server that prints that line: { port, pin, pid, stop() } (stop: SIGTERM, resolves on exit).
+ * `env`: variables added to this process's environment for the server.
+ */
+export async function spawnListening(cmd, args, env = null) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: env ? { ...process.env, ...env } : process.env });
   const { port, pin } = await listeningFrom(p.stdout);
   const exited = new Promise((r) => p.once('exit', r));
   return { port, pin, pid: p.pid, stop: () => { p.kill('SIGTERM'); return exited; } };

@@ -145,10 +145,28 @@ test('UDPSocket: takeDatagrams hands queued, then live datagrams to a sink; send
   await assert.rejects(ai.writable[send]({ data: bytes }), TypeError, 'bound mode needs a destination');
   assert.equal(Object.keys(ai).includes(String(take)), false);
 
+  // With a callback: no promise; done(null) once sent, done(error) on failure, never synchronously.
+  const calls = [];
+  const echoed2 = new Promise((r) => peer.once('message', r));
+  const bytes2 = new Uint8Array([4, 5]);
+  assert.equal(ai.writable[send]({ data: bytes2, remoteAddress: '127.0.0.1', remotePort: peer.address().port }, (e) => calls.push(['ok', e])), undefined);
+  bytes2.fill(0);
+  ai.writable[send]({ data: bytes2 }, (e) => calls.push(['no destination', e]));
+  ai.writable[send]({ data: bytes2, remoteAddress: 'bad host/x', remotePort: 9 }, (e) => calls.push(['bad host', e]));
+  assert.deepEqual(calls, [], 'done is never called synchronously');
+  assert.deepEqual([...(await within(echoed2, 3000, 'callback datagram at the peer'))], [4, 5]);
+  for (let i = 0; i < 50 && calls.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  const byName = Object.fromEntries(calls);
+  assert.equal(byName.ok, null);
+  assert.ok(byName['no destination'] instanceof TypeError);
+  assert.ok(byName['bad host'] instanceof TypeError);
+
   await reader.cancel();
   await ai.writable.abort();
   await within(a.closed, 3000, 'UDPSocket.closed');
   assert.equal(ended, null, 'the sink is told the readable ended');
   await assert.rejects(ai.writable[send]({ data: bytes, remoteAddress: '127.0.0.1', remotePort: 9 }), (e) => e.name === 'InvalidStateError');
+  const closedErr = await new Promise((r) => ai.writable[send]({ data: bytes, remoteAddress: '127.0.0.1', remotePort: 9 }, r));
+  assert.equal(closedErr.name, 'InvalidStateError');
   } finally { peer.close(); Promise.resolve().then(() => a.close()).catch(() => {}); }
 });

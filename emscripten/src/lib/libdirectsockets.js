@@ -459,29 +459,32 @@ var DS_LIBRARY = {
       var sender = DSB.pickSender(sock);
       var writer = sender ? sender.writer : sock.writer;
       if (sender) { sender.inflight++; sender.sent++; }
-      var written = named
-        ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return writer.write(chunk); })
-        : sock.fastSend ? sock.fastSend(chunk) : writer.write(chunk);
-      written.then(function () {
+      // Called once per datagram: null when it was sent, else the failure.
+      var done = function (e) {
         sock.txInflight -= n;
         if (sender) sender.inflight--;
-        DSB.wake();
-      }, function (e) {
-        sock.txInflight -= n;
-        if (sender) sender.inflight--;
-        // A failed write errors that writable for good: an extra sending socket leaves the group
-        // and the others go on. The program is not told: its socket still sends, and this
-        // datagram is lost as UDP datagrams may be (lastError keeps the cause).
-        if (sender && sender.ds) {
-          DSB.dropSender(sock, sender);
-          if (!sock.closed) DSB.noteError('send', e, DS_ERRNO.from(e, sock.ops.sendErrno));
-        } else if (!sock.closed) {
-          sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
-          sock.soError = sock.txError;
-          DSB.noteError('send', e, sock.txError);
+        if (e !== null) {
+          // A failed write errors that writable for good: an extra sending socket leaves the group
+          // and the others go on. The program is not told: its socket still sends, and this
+          // datagram is lost as UDP datagrams may be (lastError keeps the cause).
+          if (sender && sender.ds) {
+            DSB.dropSender(sock, sender);
+            if (!sock.closed) DSB.noteError('send', e, DS_ERRNO.from(e, sock.ops.sendErrno));
+          } else if (!sock.closed) {
+            sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
+            sock.soError = sock.txError;
+            DSB.noteError('send', e, sock.txError);
+          }
         }
         DSB.wake();
-      });
+      };
+      var failed = function (e) { done(e === null || e === undefined ? new Error('write failed') : e); };
+      // node/direct-sockets.js takes `done` itself (no promise per datagram).
+      if (sock.fastSend && !named) { sock.fastSend(chunk, done); return n; }
+      var written = named
+        ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return writer.write(chunk); })
+        : writer.write(chunk);
+      written.then(function () { done(null); }, failed);
       return n;
     },
     /**
@@ -545,7 +548,7 @@ var DS_LIBRARY = {
         // node/direct-sockets.js also sends datagrams outside the WritableStream
         // queue (docs/BRIDGE.md "Under Node: datagrams without streams").
         var send = !DSB.isStream(sock) && typeof Symbol === 'function' && info.writable[Symbol.for(DSB.SEND_DATAGRAM)];
-        if (typeof send === 'function') sock.fastSend = function (chunk) { return send.call(info.writable, chunk); };
+        if (typeof send === 'function') sock.fastSend = function (chunk, done) { send.call(info.writable, chunk, done); };
         sock.writer = info.writable.getWriter();
         if (DSB.isStream(sock)) sock.txGuard = DS_TXQ.needed();
       }
