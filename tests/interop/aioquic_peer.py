@@ -3,13 +3,17 @@
 output as tests/peers/quinn-peer, so the interop matrix drives both peers alike.
 
   aioquic_peer.py server --listen H:P [--cert PEM --key PEM] [--retry] [--chacha20]
-                         [--key-update-after BYTES] [--v2 | --v2-only]
+                         [--key-update-after BYTES] [--v2 | --v2-only] [--commands]
   aioquic_peer.py client --connect H:P (--cert-hash HEX | --insecure) [--streams N]
                          [--bytes N] [--datagrams N] [--connections N] [--zero-rtt]
                          [--chacha20] [--key-update] [--v2 | --v2-only] [--timeout S]
 
 The server prints one JSON object per line (listening, connection_closed); the
 client prints one object (event client_done) with a report per connection.
+With --commands, a client bidi stream whose first bytes are "flood N\n" gets N
+bytes of pattern (stream 0's) and FIN instead of an echo, and "status\n" gets
+{"flood_sent": the highest offset sent on that connection's flood stream} and FIN:
+a peer that floods a reader which never reads, and asks how far it got.
 """
 import argparse
 import asyncio
@@ -84,6 +88,7 @@ def conn_info(quic):
 
 class ServerProto(QuicConnectionProtocol):
     key_update_after = None
+    commands = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,10 +97,40 @@ class ServerProto(QuicConnectionProtocol):
         self.streams_echoed = 0
         self.datagrams_echoed = 0
         self.peer = None
+        self.flood_stream = None
+        self.command_buf = {}
+
+    ANSWERED = object()
+
+    def command(self, event):
+        """--commands: handles a "flood N" / "status" stream (True), or leaves it to the echo (False)."""
+        sid = event.stream_id
+        held = self.command_buf.get(sid)
+        if held is self.ANSWERED:
+            return True  # later bytes of an answered command stream are ignored
+        buf = (held or b"") + event.data
+        head = buf[:7]
+        if held is None and not any(w.startswith(head) or head.startswith(w) for w in (b"flood ", b"status\n")):
+            return False
+        if b"\n" not in buf:
+            self.command_buf[sid] = buf
+            return True
+        line = buf.split(b"\n", 1)[0].decode()
+        if line.startswith("flood "):
+            self.flood_stream = sid
+            self._quic.send_stream_data(sid, pattern_slice(0, 0, int(line.split()[1])), end_stream=True)
+        else:
+            sent = self._quic._streams[self.flood_stream].sender.highest_offset if self.flood_stream is not None else -1
+            self._quic.send_stream_data(sid, json.dumps({"flood_sent": sent}).encode(), end_stream=True)
+        self.command_buf[sid] = self.ANSWERED
+        self.transmit()
+        return True
 
     def quic_event_received(self, event):
         if isinstance(event, StreamDataReceived):
             if event.stream_id % 4 != 0:  # only client bidi streams are echoed
+                return
+            if self.commands and self.command(event):
                 return
             self.received += len(event.data)
             self._quic.send_stream_data(event.stream_id, event.data, end_stream=event.end_stream)
@@ -130,6 +165,7 @@ async def run_server(a):
     der = cfg.certificate.public_bytes(__import__("cryptography.hazmat.primitives.serialization",
                                                   fromlist=["Encoding"]).Encoding.DER)
     ServerProto.key_update_after = a.key_update_after
+    ServerProto.commands = a.commands
     store = TicketStore()
     host, port = a.listen
     srv = await serve(host, port, configuration=cfg, create_protocol=ServerProto,
@@ -334,6 +370,7 @@ def main():
     s.add_argument("--v2", action="store_true", help="accept QUIC v2 (RFC 9369) besides v1")
     s.add_argument("--v2-only", action="store_true", help="accept QUIC v2 only (v1 Initials get Version Negotiation)")
     s.add_argument("--key-update-after", type=int)
+    s.add_argument("--commands", action="store_true", help="flood N / status commands (see the module doc)")
     c = sub.add_parser("client")
     c.add_argument("--connect", type=hostport, required=True)
     c.add_argument("--server-name", default="localhost")

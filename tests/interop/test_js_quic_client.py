@@ -111,6 +111,25 @@ def test_a_thousand_streams_opened_at_once_wait_for_the_stream_limit(echo_server
     assert (r["streamsOk"], r["streamErrors"]) == (1000, []), r
 
 
+def test_a_stream_never_read_is_held_by_flow_control_then_read_whole():
+    """aioquic's server floods 16 MiB on one stream that the app does not read for 2 s: the
+    client's stream and connection windows stop it (what got through is what the client
+    buffered; the bound, 6 MiB, is several times those windows, so timing cannot flip it),
+    another stream on the same connection still works meanwhile (the status request), and
+    once the app reads, every byte arrives in order."""
+    srv = Aioquic("--commands")
+    try:
+        n = 16 * 1024 * 1024
+        r = run_app({"mode": "never_read", "port": srv.port, "hashes": [srv.info["cert_sha256"]],
+                     "bytes": n, "holdMs": 2000}, timeout=180)
+    finally:
+        srv.stop()
+    assert r["event"] == "done", r
+    assert 0 < r["sentWhileHeld"] <= 6 * 1024 * 1024, f"{r['sentWhileHeld']} bytes reached a reader that never read"
+    assert (r["received"], r["firstBadByte"]) == (n, -1), r
+    print(f"never-read stream: {r['sentWhileHeld']} of {n} bytes got through while held")
+
+
 def test_0rtt_refused_by_a_restarted_server_fails_the_early_streams_with_a_code(tmp_path):
     # A new native server process has a new ticket key: the ticket resumes nothing, 0-RTT is rejected.
     cert = tmp_path / "c.pem"

@@ -5,11 +5,14 @@
 //   node quic_client_app.mjs '{"mode":"echo","port":P,"hashes":["hex"],"streams":N,"bytes":N,
 //                              "datagrams":N,"session":"FILE","alpn":["echo"],"ca":"FILE","serverName":"x"}'
 //   node quic_client_app.mjs '{"mode":"bad_args"}'
+//   node quic_client_app.mjs '{"mode":"never_read","port":P,"hashes":["hex"],"bytes":N,"holdMs":N}'
+//     (against aioquic_peer.py server --commands: asks for N bytes on a stream it does not
+//     read for holdMs, asks the server how far it got, then reads and checks every byte)
 //
 // Prints one JSON line: {"event":"done", ...} or {"event":"failed","code":...,"message":...}.
 import fs from 'node:fs';
 import SocketIWA from '../../api/direct_sockets_api.js';
-import { echoRun } from './quic_echo_client.js';
+import { echoRun, hexBytes } from './quic_echo_client.js';
 import { out } from './node_app.mjs';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
@@ -48,5 +51,37 @@ async function echo() {
   out(r);
 }
 
-await (cfg.mode === 'bad_args' ? badArgs() : echo());
+/**
+ * A reader that never reads, then does: the server floods one stream while the app holds
+ * it unread for holdMs; a second stream asks the server how many bytes it could send
+ * meanwhile (what the client's flow control let through, i.e. what it buffered); then the
+ * app reads the whole stream and checks it is the server's pattern, byte for byte.
+ */
+async function neverRead() {
+  const conn = await SocketIWA.createQuic('127.0.0.1', cfg.port, {
+    alpn: ['echo'], serverCertificateHashes: cfg.hashes.map((h) => ({ algorithm: 'sha-256', value: hexBytes(h) })),
+  });
+  const ask = async (line) => {
+    const s = await conn.createBidirectionalStream();
+    const w = s.writable.getWriter();
+    await w.write(new TextEncoder().encode(line));
+    await w.close();
+    return s.readable;
+  };
+  const flood = await ask(`flood ${cfg.bytes}\n`);
+  await new Promise((r) => setTimeout(r, cfg.holdMs));
+  const chunks = [];
+  for await (const c of await ask('status\n')) chunks.push(...c);
+  const status = JSON.parse(new TextDecoder().decode(Uint8Array.from(chunks)));
+  let n = 0, bad = -1;
+  for await (const c of flood) {
+    for (let i = 0; i < c.length && bad < 0; i++) if (c[i] !== ((n + i) * 31) % 251) bad = n + i;
+    n += c.length;
+  }
+  conn.close({ closeCode: 0, reason: 'done' });
+  await conn.closed.catch(() => {});
+  out({ event: 'done', sentWhileHeld: status.flood_sent, received: n, firstBadByte: bad });
+}
+
+await (cfg.mode === 'bad_args' ? badArgs() : cfg.mode === 'never_read' ? neverRead() : echo());
 process.exit(0);
