@@ -115,6 +115,9 @@ struct StreamProgress {
     fin: bool,
 }
 
+/// A datagram window with no echo for this long is taken as lost and sent anew.
+const DGRAM_REFILL_NS: u64 = 100_000_000;
+
 /// Sends `streams` streams of `bytes` bytes each (plus `datagrams` datagrams)
 /// and verifies every echoed byte.
 pub struct EchoClient {
@@ -126,6 +129,12 @@ pub struct EchoClient {
     progress: HashMap<i64, StreamProgress>,
     dgram_seen: Vec<bool>,
     dgram_window: Option<(u64, u64)>,
+    /// At most this many datagrams unanswered (None: all at once); see [`EchoClient::datagram_window`].
+    dgram_in_flight: Option<u64>,
+    /// The next datagram sequence number to send.
+    dgram_next: u64,
+    /// When the last echo arrived (or the window was last refilled).
+    dgram_last: u64,
     start: u64,
     streams_done_at: Option<u64>,
     /// How long to wait for datagram echoes and the session ticket after streams finish.
@@ -147,6 +156,9 @@ impl EchoClient {
             progress: HashMap::new(),
             dgram_seen: vec![false; datagrams as usize],
             dgram_window: None,
+            dgram_in_flight: None,
+            dgram_next: 0,
+            dgram_last: now,
             start: now,
             streams_done_at: None,
             linger_ns: 1_000_000_000,
@@ -159,6 +171,15 @@ impl EchoClient {
 
     pub fn finished(&self) -> bool {
         self.closed
+    }
+
+    /// Keeps at most `n` datagrams unanswered: one more goes out per echo, so a
+    /// long run measures a steady echo rate instead of one burst (benchmarks).
+    /// A window that loses its datagrams (they are unreliable) is refilled after
+    /// DGRAM_REFILL_NS without an echo.
+    pub fn datagram_window(mut self, n: u64) -> Self {
+        self.dgram_in_flight = Some(n.max(1));
+        self
     }
 
     fn open_more(&mut self, conn: &mut Connection) {
@@ -192,7 +213,15 @@ impl EchoClient {
             return;
         }
         self.dgram_window = Some((now, now));
-        for seq in 0..self.datagrams {
+        self.dgram_last = now;
+        let first = self.dgram_in_flight.unwrap_or(self.datagrams).min(self.datagrams);
+        self.send_more_datagrams(conn, first);
+    }
+
+    /// Sends the next `n` datagrams (fewer at the end of the run).
+    fn send_more_datagrams(&mut self, conn: &mut Connection, n: u64) {
+        let end = (self.dgram_next + n).min(self.datagrams);
+        for seq in self.dgram_next..end {
             let mut d = vec![0u8; self.datagram_size];
             d[..8].copy_from_slice(&seq.to_be_bytes());
             for (i, b) in d[8..].iter_mut().enumerate() {
@@ -202,11 +231,13 @@ impl EchoClient {
                 self.report.datagrams_sent += 1;
             }
         }
+        self.dgram_next = end;
     }
 
-    fn check_datagram(&mut self, d: &[u8], now: u64) {
+    /// Counts a correct first echo; true when it was one.
+    fn check_datagram(&mut self, d: &[u8], now: u64) -> bool {
         if d.len() != self.datagram_size {
-            return;
+            return false;
         }
         let seq = u64::from_be_bytes(d[..8].try_into().unwrap());
         let good = d[8..].iter().enumerate().all(|(i, &b)| b == pattern(seq, i as u64));
@@ -217,8 +248,11 @@ impl EchoClient {
                 if let Some(w) = self.dgram_window.as_mut() {
                     w.1 = now;
                 }
+                self.dgram_last = now;
+                return true;
             }
         }
+        false
     }
 
     fn all_done(&self) -> bool {
@@ -304,7 +338,11 @@ impl ConnectionApp for EchoClient {
             Event::StreamReset { id, code } => {
                 self.report.error = Some(format!("stream {id} reset by peer with code {code}"));
             }
-            Event::Datagram(d) => self.check_datagram(&d, now),
+            Event::Datagram(d) => {
+                if self.check_datagram(&d, now) && self.dgram_in_flight.is_some() {
+                    self.send_more_datagrams(conn, 1);
+                }
+            }
             _ => {}
         }
     }
@@ -321,6 +359,13 @@ impl ConnectionApp for EchoClient {
         if self.session.is_none() && self.want_session {
             self.session = conn.take_session(ALPN);
         }
+        if let Some(w) = self.dgram_in_flight {
+            if self.dgram_window.is_some() && self.dgram_next < self.datagrams && now >= self.dgram_last + DGRAM_REFILL_NS {
+                // Nothing came back for a while: the unanswered ones are lost; send a new window.
+                self.dgram_last = now;
+                self.send_more_datagrams(conn, w);
+            }
+        }
         let Some(done_at) = self.streams_done_at else { return };
         let dgrams_done = self.report.datagrams_echoed == self.report.datagrams_sent;
         let session_done = !self.want_session || self.session.is_some();
@@ -330,6 +375,12 @@ impl ConnectionApp for EchoClient {
     }
 
     fn timeout(&self) -> Option<u64> {
-        self.streams_done_at.filter(|_| !self.closed).map(|t| t + self.linger_ns)
+        let linger = self.streams_done_at.filter(|_| !self.closed).map(|t| t + self.linger_ns);
+        let refill = (self.dgram_in_flight.is_some() && self.dgram_window.is_some() && self.dgram_next < self.datagrams && !self.closed)
+            .then_some(self.dgram_last + DGRAM_REFILL_NS);
+        match (linger, refill) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }

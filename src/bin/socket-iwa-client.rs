@@ -33,6 +33,11 @@ struct Args {
     /// DATAGRAM frames to send (64 bytes each) once the handshake completes.
     #[arg(long, default_value_t = 0)]
     datagrams: u64,
+    /// Keep at most this many datagrams unanswered (one more per echo; a window
+    /// with no echo for 100 ms counts as lost and is sent anew): a steady echo
+    /// rate over a long run. Without it all are sent at once.
+    #[arg(long, requires = "datagrams", value_parser = clap::value_parser!(u64).range(1..))]
+    datagram_window: Option<u64>,
     /// Connect this many times in a row; each connection resumes with the
     /// ticket of the previous one (so 2 shows full handshake, then 0-RTT).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -59,7 +64,7 @@ struct Args {
     /// JavaScript's connection (wasm only; `SocketIWA.createQuic` starts it): `--alpn` is a
     /// comma-separated list, streams and datagrams are JavaScript's, and the run lasts until
     /// the connection closes (docs/JS_SERVERS.md, "QUIC clients").
-    #[arg(long, hide = true, conflicts_with_all = ["streams", "bytes", "datagrams", "connections", "rebind_after"])]
+    #[arg(long, hide = true, conflicts_with_all = ["streams", "bytes", "datagrams", "datagram_window", "connections", "rebind_after"])]
     js_quic: bool,
     #[arg(short, long)]
     verbose: bool,
@@ -151,7 +156,13 @@ fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, save
     let want_session = args.session.is_some() || args.connections > 1;
     let rebind = args.rebind_after.map(|after_bytes| Rebind { after_bytes, addr: args.rebind_addr });
     let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind, versions: args.quic_version };
-    let mut ep = dial_and_run(tls, &dial, |now| EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now))?;
+    let mut ep = dial_and_run(tls, &dial, |now| {
+        let c = EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now);
+        match args.datagram_window {
+            Some(w) => c.datagram_window(w),
+            None => c,
+        }
+    })?;
     let timed_out = !ep.app.finished();
     let mut report = ep.app.report.clone();
     if let Some(why) = tls.take_verify_error() {

@@ -106,6 +106,15 @@ def test_our_client_to_aioquic_datagrams(aioquic_server):
     assert rep["datagrams_sent"] == 20 and rep["datagrams_echoed"] >= 18
 
 
+def test_our_client_windowed_datagrams_against_aioquic(aioquic_server):
+    # --datagram-window (the benchmarks' steady echo rate): 3,000 datagrams with at most
+    # 32 unanswered; one more goes out per echo, so all are sent only if echoes keep coming.
+    rc, rep, err = run_client(aioquic_server, "--datagrams", "3000", "--datagram-window", "32")
+    assert rc == 0, err
+    assert rep["datagrams_sent"] == 3000 and rep["datagrams_echoed"] >= 2900, rep
+    assert rep["datagram_rate"] > 0, rep
+
+
 def test_our_client_resumes_against_aioquic_with_0rtt(aioquic_server, tmp_path):
     session = str(tmp_path / "session.json")
     rc, first, err = run_client(aioquic_server, "--session", session)
