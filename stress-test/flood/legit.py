@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The legitimate client of the flood benchmark (aioquic, PyPI): connects before the
-flood, then asks for one small echo every 20 ms over that connection and measures each
-answer's latency; 0.3 s into the flood it also opens a fresh connection (does the server still
-admit newcomers during the flood?). Runs until a line arrives on stdin (or 60 s), then
-prints one JSON object.
+flood, says so ("connected") and stays quiet until a first line on stdin ("go": the
+harness has read the server's counters), then asks for one small echo every 20 ms over that
+connection and measures each answer's latency; 0.3 s into the flood it also opens a fresh
+connection (does the server still admit newcomers during the flood?). Runs until a second
+line arrives on stdin (or 60 s), then prints one JSON object.
 
   legit.py HOST PORT echo|h3
 
@@ -110,17 +111,20 @@ async def fresh_once(host, port, proto, out):
 async def main():
     host, port, proto = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_reader(sys.stdin, lambda: (sys.stdin.readline(), stop.set()))
+    lines = asyncio.Queue()   # stdin: "go" (start echoing), then "stop"
+    loop.add_reader(sys.stdin, lambda: lines.put_nowait(sys.stdin.readline()))
     out = {"echoes": 0, "answered": 0, "samples": [], "new_connection_ok": None}
     t0 = time.monotonic()
     async with connect(host, port, configuration=config(proto), create_protocol=H3Proto if proto == "h3" else EchoProto) as c:
         out["handshake_ms"] = round((time.monotonic() - t0) * 1000, 2)
         await asyncio.wait_for(one(c, proto, host), 10)
         print(json.dumps({"event": "connected", "datagrams_sent": SENT[0]}), flush=True)
+        # Quiet until the harness has read the server's counters (its window starts there).
+        await asyncio.wait_for(lines.get(), 60)
+        stop = asyncio.ensure_future(lines.get())
         start = time.monotonic()
         newcomer = None
-        while not stop.is_set() and time.monotonic() - start < 60:
+        while not stop.done() and time.monotonic() - start < 60:
             if newcomer is None and time.monotonic() - start > 0.3:
                 newcomer = asyncio.ensure_future(fresh(host, port, proto, out))
             t = time.monotonic()

@@ -259,6 +259,21 @@ def run_mode(t, mode, scale, pool_path, tail):
             legit_error = f"legit client: {ev}"
     except queue.Empty:
         legit_error = "the legitimate client could not connect before the flood (30 s)"
+    # The window's base is the server's first counters line after the legitimate client
+    # connected, so that its handshake's datagrams (counted by the server, but sent before
+    # the client's own count starts) do not pass for the flood's; the client stays quiet
+    # until then ("go"). Lines come every 200 ms.
+    connected_at = time.monotonic()
+    for _ in range(40):
+        if (t.counters is None and t.derived) or (t.counters is not None and t.counters[0] > connected_at):
+            break
+        time.sleep(0.025)
+    c0 = t.counters
+    try:
+        legit.stdin.write("go\n")
+        legit.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass
     sender = subprocess.Popen([sys.executable, os.path.join(HERE, "sender.py"), "127.0.0.1", str(t.port), mode, str(scale), pool_path],
                               stdout=subprocess.PIPE, text=True)
     sent = {"t": 0.0, "sent": 0, "done": False, "elapsed": None}
@@ -273,7 +288,6 @@ def run_mode(t, mode, scale, pool_path, tail):
     threading.Thread(target=read_sender, daemon=True).start()
 
     start = time.monotonic()
-    c0 = t.counters
     cpu0, drops0 = t.cpu(), udp_drops(t.port) or 0
     samples = []
     prev = None
