@@ -459,6 +459,7 @@ async function udpOpen(self, st) {
   // The last destination host checked (a server answers the same few peers):
   // its address family, so repeated sends skip the checks and net.isIP.
   let lastHost = null, lastFam = 0;
+  const wantFam = cfg.family || (type === 'udp6' ? 6 : 4);
   /** udpSend as a promise; throws (synchronously) on an invalid message. */
   function udpWrite(chunk, owned) {
     let resolve, reject;
@@ -492,8 +493,7 @@ async function udpOpen(self, st) {
     if (fam) {
       // An address literal (every datagram the wasm bridge sends): no
       // resolution step, so no async function and no extra promise per datagram.
-      const want = cfg.family || (type === 'udp6' ? 6 : 4);
-      if (fam !== want) {
+      if (fam !== wantFam) {
         const err = new TypeError(`Address ${host} does not match dnsQueryType.`);
         queueMicrotask(() => done(err));
         return;
@@ -501,7 +501,7 @@ async function udpOpen(self, st) {
       socket.send(bytes, port, host, sent);
       return;
     }
-    resolveHost(host, cfg.family || (type === 'udp6' ? 6 : 4)).then((t) => {
+    resolveHost(host, wantFam).then((t) => {
       try { socket.send(bytes, port, t.address, sent); } catch (err) { done(err); }
     }, (err) => {
       done(err instanceof TypeError ? err : domError('NetworkError', `Name resolution failed for ${host}: ${err.message}`, err));

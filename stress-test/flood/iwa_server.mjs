@@ -23,6 +23,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../../tests/harness/iwa.js';
 import { signedBundle } from '../../tests/iwa/signed_bundle.mjs';
+import { chromiumProcs, appRenderer } from '../iwa/chromium_procs.mjs';
 
 const i = process.argv.indexOf('--port');
 const port = i > 0 ? Number(process.argv[i + 1]) : NaN;
@@ -34,61 +35,10 @@ const DEV = process.argv.includes('--dev');
 const STATS = !process.argv.includes('--no-stats');
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
-function children(pid) {
-  const kids = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) kids.push(Number(d));
-    } catch {}
-  }
-  return kids;
-}
-
-function descendants(pid) {
-  const all = [];
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.pop();
-    for (const k of children(p)) { all.push(k); todo.push(k); }
-  }
-  return all;
-}
-
-function cpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-
-function renderersAndNetwork() {
-  const renderers = [];
-  let network = null;
-  for (const p of descendants(process.pid)) {
-    let cmd;
-    try { cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { continue; }
-    if (cmd.includes('--type=renderer')) renderers.push(p);
-    else if (cmd.includes('--type=utility') && cmd.includes('network.mojom.NetworkService')) network = p;
-  }
-  return { renderers, network };
-}
-
-function ticksOr0(p) { try { return cpuTicks(p); } catch { return 0; } }
-
-/** The app's renderer: the one whose CPU time grows while the app page spins for 1 s. */
+/** The app's renderer and the network service process. */
 async function chromiumPids(page) {
-  const { renderers, network } = renderersAndNetwork();
-  const before = new Map(renderers.map((p) => [p, ticksOr0(p)]));
-  await page.evaluate(() => { const end = Date.now() + 1000; while (Date.now() < end); });
-  let renderer = null;
-  let best = -1;
-  for (const p of renderers) {
-    const d = ticksOr0(p) - before.get(p);
-    if (d > best) { best = d; renderer = p; }
-  }
-  return { renderer, network };
+  const network = chromiumProcs().find((p) => p.cmd.includes('--type=utility') && p.cmd.includes('network.mojom.NetworkService'));
+  return { renderer: await appRenderer(page), network: network ? network.pid : null };
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

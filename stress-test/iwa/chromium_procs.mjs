@@ -1,5 +1,5 @@
 // Chromium's processes under this one (/proc), their CPU ticks, and the IWA
-// app's renderer (stress-test/iwa/profile_iwa.mjs, perf_iwa.mjs).
+// app's renderer (stress-test/iwa/profile_iwa.mjs, perf_iwa.mjs, stress-test/flood/iwa_server.mjs).
 import fs from 'node:fs';
 
 export function chromiumProcs() {
