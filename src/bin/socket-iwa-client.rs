@@ -56,6 +56,10 @@ struct Args {
     /// compatible negotiation), v1 or v2 (only that version, nothing else offered).
     #[arg(long, default_value = "auto", value_parser = Versions::parse)]
     quic_version: Versions,
+    /// Write the connection's qlog (JSON-SEQ) to DIR/<odcid>.client.sqlog, mode 0600.
+    /// Native builds only. docs/ARCHITECTURE.md "qlog".
+    #[arg(long, value_name = "DIR", value_parser = socket_iwa::quic::parse_qlog_dir)]
+    qlog_dir: Option<PathBuf>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -64,7 +68,7 @@ struct Args {
     /// JavaScript's connection (wasm only; `SocketIWA.createQuic` starts it): `--alpn` is a
     /// comma-separated list, streams and datagrams are JavaScript's, and the run lasts until
     /// the connection closes (docs/JS_SERVERS.md, "QUIC clients").
-    #[arg(long, hide = true, conflicts_with_all = ["streams", "bytes", "datagrams", "datagram_window", "connections", "rebind_after"])]
+    #[arg(long, hide = true, conflicts_with_all = ["streams", "bytes", "datagrams", "datagram_window", "connections", "rebind_after", "qlog_dir"])]
     js_quic: bool,
     #[arg(short, long)]
     verbose: bool,
@@ -104,7 +108,7 @@ fn js_quic(args: &Args) -> Result<bool, socket_iwa::Error> {
         None => None,
     };
     let saved = resumable(saved, args, &verification, &alpns);
-    let dial = Dial { remote: args.connect, alpns: &alpns, server_name: &args.server_name, session: saved.as_ref(), timeout_secs: args.timeout, rebind: None, versions: args.quic_version };
+    let dial = Dial { remote: args.connect, alpns: &alpns, server_name: &args.server_name, session: saved.as_ref(), timeout_secs: args.timeout, rebind: None, versions: args.quic_version, qlog_dir: None };
     let binding = verification.binding();
     // JavaScript's conn.close() closes the connection (the run ends when it is done); a stop
     // request (the page going away) ends the loop at once.
@@ -155,7 +159,7 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let want_session = args.session.is_some() || args.connections > 1;
     let rebind = args.rebind_after.map(|after_bytes| Rebind { after_bytes, addr: args.rebind_addr });
-    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind, versions: args.quic_version };
+    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind, versions: args.quic_version, qlog_dir: args.qlog_dir.as_deref() };
     let mut ep = dial_and_run(tls, &dial, |now| {
         let c = EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now);
         match args.datagram_window {

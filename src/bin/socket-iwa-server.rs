@@ -80,6 +80,10 @@ struct Args {
     /// 0: ngtcp2's default, 1452). docs/PERF_IWA.md.
     #[arg(long, default_value_t = 0, value_parser = parse_max_udp_payload)]
     max_udp_payload: u32,
+    /// Write each connection's qlog (JSON-SEQ, what qvis reads) to DIR/<odcid>.server.sqlog,
+    /// mode 0600. Native builds only. docs/ARCHITECTURE.md "qlog".
+    #[arg(long, value_name = "DIR", value_parser = socket_iwa::quic::parse_qlog_dir)]
+    qlog_dir: Option<PathBuf>,
     /// In a browser (Chromium's UDPSocket sends one datagram at a time): send through N sockets
     /// sharing the listening port, N datagrams in flight. In wasm it turns address sharing on for
     /// the port (under Node that is all it does); natively nothing changes. docs/PERF_IWA.md.
@@ -178,6 +182,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
     cfg.conn.ack_thresh = args.ack_thresh as usize;
     cfg.conn.max_udp_payload = args.max_udp_payload as usize;
+    cfg.conn.qlog_dir = args.qlog_dir.clone();
     cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
     let h3_files = files.clone();
     let js = args.js_handler || args.js_quic.is_some();

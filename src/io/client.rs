@@ -21,6 +21,8 @@ pub struct Dial<'a> {
     pub rebind: Option<Rebind>,
     /// QUIC versions to offer (default: v1 first, v2 preferred).
     pub versions: Versions,
+    /// Write the connection's qlog into this directory (`--qlog-dir`).
+    pub qlog_dir: Option<&'a std::path::Path>,
 }
 
 /// What is left after a client run: the connection, its application and the
@@ -53,7 +55,7 @@ pub fn dial_and_run_woken<A: ConnectionApp>(
     let bind: SocketAddr = if d.remote.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
     let sock = UdpSocket::bind(bind).map_err(|e| Error::Bind { addr: bind, source: e })?;
     let now = now_ns();
-    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig { versions: d.versions, ..Default::default() }, now)?;
+    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig { versions: d.versions, qlog_dir: d.qlog_dir.map(Into::into), ..Default::default() }, now)?;
     let mut host = ClientHost::client(conn, make_app(now), now);
     host.rebind = d.rebind;
     run_woken(&sock, &mut host, stop, woken, max_wait)?;

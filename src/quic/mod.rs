@@ -9,7 +9,7 @@ pub mod error;
 pub mod server;
 
 pub use client::ClientEndpoint;
-pub use connection::{CloseReason, Connection, Event};
+pub use connection::{parse_qlog_dir, CloseReason, Connection, Event};
 pub use error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
 pub use server::{ServerConfig, ServerEndpoint};
 
@@ -97,6 +97,9 @@ pub struct ConnectionConfig {
     /// (1200..=1472); 0 keeps ngtcp2's default (1452, probing 1406/1444).
     /// docs/PERF_IWA.md, "Datagram size".
     pub max_udp_payload: usize,
+    /// Write each connection's qlog into this directory (`--qlog-dir`; native
+    /// builds; src/quic/connection/qlog.rs). None: no qlog.
+    pub qlog_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ConnectionConfig {
@@ -114,6 +117,7 @@ impl Default for ConnectionConfig {
             versions: Versions::default(),
             ack_thresh: 0,
             max_udp_payload: 0,
+            qlog_dir: None,
         }
     }
 }

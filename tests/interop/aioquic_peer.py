@@ -7,6 +7,7 @@ output as tests/peers/quinn-peer, so the interop matrix drives both peers alike.
   aioquic_peer.py client --connect H:P (--cert-hash HEX | --insecure) [--streams N]
                          [--bytes N] [--datagrams N] [--connections N] [--zero-rtt]
                          [--chacha20] [--key-update] [--v2 | --v2-only] [--timeout S]
+  (both roles: [--qlog-dir DIR], aioquic's own qlog of each connection)
 
 The server prints one JSON object per line (listening, connection_closed); the
 client prints one object (event client_done) with a report per connection.
@@ -27,6 +28,7 @@ import time
 
 from aioquic.asyncio import QuicConnectionProtocol, connect, serve
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.logger import QuicFileLogger
 from aioquic.quic.events import (ConnectionTerminated, DatagramFrameReceived, HandshakeCompleted,
                                  StreamDataReceived, StreamReset)
 from aioquic.quic.packet import QuicProtocolVersion
@@ -68,6 +70,9 @@ def base_config(a, is_client):
         # v1 only, as in the interop runner, where v2 is enabled for its v2 case alone
         # (aioquic's default also offers v2, which a v2-preferring peer would then pick).
         cfg.supported_versions = [QuicProtocolVersion.VERSION_1]
+    if a.qlog_dir:
+        # aioquic's own qlog (one <odcid>.qlog per connection, written when it ends).
+        cfg.quic_logger = QuicFileLogger(a.qlog_dir)
     return cfg
 
 
@@ -371,6 +376,7 @@ def main():
     s.add_argument("--v2-only", action="store_true", help="accept QUIC v2 only (v1 Initials get Version Negotiation)")
     s.add_argument("--key-update-after", type=int)
     s.add_argument("--commands", action="store_true", help="flood N / status commands (see the module doc)")
+    s.add_argument("--qlog-dir", help="write aioquic's qlog of each connection here")
     c = sub.add_parser("client")
     c.add_argument("--connect", type=hostport, required=True)
     c.add_argument("--server-name", default="localhost")
@@ -387,6 +393,7 @@ def main():
     c.add_argument("--v2", action="store_true", help="offer QUIC v2 (compatible version negotiation from v1)")
     c.add_argument("--v2-only", action="store_true", help="start in QUIC v2 and offer nothing else")
     c.add_argument("--timeout", type=float, default=30)
+    c.add_argument("--qlog-dir", help="write aioquic's qlog of each connection here")
     a = ap.parse_args()
     if a.mode == "server":
         if bool(a.cert) != bool(a.key):

@@ -24,11 +24,13 @@ mod close;
 mod config;
 mod credit;
 mod datagrams;
+mod qlog;
 mod send_buffer;
 mod session;
 mod transmit;
 
 pub use close::CloseReason;
+pub use qlog::parse_dir as parse_qlog_dir;
 
 /// See [`Connection::path_stats`]. Bytes are UDP payload bytes of QUIC packets.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -113,6 +115,8 @@ pub(crate) struct Inner {
     delivered: u64,
     /// Client: the versions of a Version Negotiation packet the server sent.
     vn_versions: Vec<u32>,
+    /// `--qlog-dir`: this connection's qlog file (src/quic/connection/qlog.rs).
+    qlog: qlog::QlogSink,
 }
 
 /// A client token the server endpoint verified (see [`Connection::accept`]).
@@ -155,12 +159,14 @@ impl Drop for Connection {
 }
 
 impl Connection {
+    #[allow(clippy::too_many_arguments)]
     fn build(
         tls_ctx: &TlsContext,
         is_server: bool,
         local: SocketAddr,
         remote: SocketAddr,
         static_secret: [u8; 32],
+        qlog: qlog::QlogSink,
         now: u64,
         create: impl FnOnce(*mut *mut n::ngtcp2_conn, &n::ngtcp2_path, &n::ngtcp2_callbacks, *mut c_void) -> c_int,
     ) -> Result<Connection> {
@@ -182,6 +188,7 @@ impl Connection {
             retried: false,
             delivered: 0,
             vn_versions: Vec::new(),
+            qlog,
         }));
         let mut ps = NgPath::new(local, remote);
         let cbs = callbacks::callbacks(is_server);
@@ -249,7 +256,13 @@ impl Connection {
             }
         }
         let our = cid(scid);
-        Self::build(tls_ctx, true, local, remote, static_secret, now, |pconn, path, cbs, ud| {
+        // The qlog's name and group_id: the ODCID ngtcp2 logs (a Retry's original one).
+        let odcid = &p.original_dcid;
+        let qlog = cfg.qlog_dir.as_deref().and_then(|d| qlog::create(d, &odcid.data[..odcid.datalen], true));
+        if qlog.is_some() {
+            s.qlog_write = Some(qlog::write_cb);
+        }
+        Self::build(tls_ctx, true, local, remote, static_secret, qlog, now, |pconn, path, cbs, ud| {
             // SAFETY: all pointers are valid for the call; ngtcp2 copies what it keeps.
             unsafe {
                 n::ngtcp2_conn_server_new_versioned(
@@ -287,7 +300,11 @@ impl Connection {
         let scid = cid(&random_cid(17));
         let mut secret = [0u8; 32];
         crate::tls::random_bytes(&mut secret);
-        let mut me = Self::build(tls_ctx, false, local, remote, secret, now, |pconn, path, cbs, ud| {
+        let qlog = cfg.qlog_dir.as_deref().and_then(|d| qlog::create(d, &dcid.data[..dcid.datalen], false));
+        if qlog.is_some() {
+            s.qlog_write = Some(qlog::write_cb);
+        }
+        let mut me = Self::build(tls_ctx, false, local, remote, secret, qlog, now, |pconn, path, cbs, ud| {
             // SAFETY: as in `accept`.
             unsafe {
                 n::ngtcp2_conn_client_new_versioned(

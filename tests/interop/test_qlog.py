@@ -1,0 +1,188 @@
+"""qlog (`--qlog-dir`): each connection's ngtcp2 qlog in a file of its own,
+checked against an independent peer's qlog of the same connection (aioquic's
+QuicFileLogger, both roles): the files share the original DCID, and what one
+side logs as sent the other logs as received."""
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BIN, BOTH_KINDS, ROOT, Server, run_client, server_command
+
+AIOQUIC_PEER = os.path.join(ROOT, "tests", "interop", "aioquic_peer.py")
+
+
+def read_seq(path):
+    """The records of a JSON-SEQ qlog (RFC 7464: RS before each record); all must parse."""
+    data = open(path, "rb").read()
+    assert data.startswith(b"\x1e"), path
+    return [json.loads(r) for r in data.split(b"\x1e")[1:]]
+
+
+def events(records, name):
+    return [r for r in records[1:] if r.get("name") == name]
+
+
+def sqlogs(d, role):
+    return sorted(f for f in os.listdir(d) if f.endswith(f".{role}.sqlog"))
+
+
+def check_ours(path, role):
+    st = os.stat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    recs = read_seq(path)
+    head = recs[0]
+    assert head["qlog_format"] == "JSON-SEQ", head
+    assert head["trace"]["vantage_point"]["type"] == role, head
+    odcid = os.path.basename(path).split(".")[0]
+    assert head["trace"]["common_fields"]["group_id"] == odcid, (head, odcid)
+    cw = [e["data"]["congestion_window"] for e in events(recs, "recovery:metrics_updated") if "congestion_window" in e["data"]]
+    assert cw and max(cw) > 0
+    return odcid, recs
+
+
+def pkts(evs):
+    """{(packet type, packet number)} of packet_sent/packet_received events."""
+    return {(e["data"]["header"]["packet_type"], e["data"]["header"].get("packet_number")) for e in evs}
+
+
+def stream_bytes(recs, event):
+    """Stream payload bytes in the STREAM frames of the packets logged as `event` (ours)."""
+    n = 0
+    for e in events(recs, event):
+        for f in e["data"].get("frames", []):
+            if f.get("frame_type") == "stream":
+                n += f.get("length", 0)
+    return n
+
+
+def test_server_qlog_matches_aioquic_client(tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "aioquic"
+    ours.mkdir()
+    theirs.mkdir()
+    srv = Server("--qlog-dir", str(ours))
+    try:
+        p = subprocess.run([sys.executable, AIOQUIC_PEER, "client", "--connect", f"127.0.0.1:{srv.port}",
+                            "--cert-hash", srv.info["cert_sha256"], "--streams", "4", "--bytes", "100000",
+                            "--connections", "2", "--qlog-dir", str(theirs)], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        deadline = time.time() + 10
+        while len(sqlogs(ours, "server")) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0, srv.proc.stderr.read()
+    files = sqlogs(ours, "server")
+    assert len(files) == 2, os.listdir(ours)
+    aio = {f.split(".")[0]: json.load(open(theirs / f)) for f in os.listdir(theirs)}
+    assert len(aio) == 2, os.listdir(theirs)
+    for f in files:
+        odcid, recs = check_ours(ours / f, "server")
+        # The same connection, as aioquic's client logged it (its file name is its ODCID).
+        assert odcid in aio, (odcid, list(aio))
+        # 4 streams x 100000 bytes arrive and go back (STREAM frames, retransmissions included).
+        assert stream_bytes(recs, "transport:packet_received") >= 400000
+        assert stream_bytes(recs, "transport:packet_sent") >= 400000
+        # Packet by packet: what aioquic received we logged as sent, and what we
+        # received aioquic logged as sent (type and number; packets still in
+        # flight when aioquic closed are the only ones it may lack).
+        theirs_ev = aio[odcid]["traces"][0]["events"]
+        assert pkts(events(recs, "transport:packet_received")) <= pkts(e for e in theirs_ev if e["name"] == "transport:packet_sent")
+        aio_got = pkts(e for e in theirs_ev if e["name"] == "transport:packet_received")
+        our_sent = pkts(events(recs, "transport:packet_sent"))
+        assert aio_got <= our_sent and len(aio_got) >= len(our_sent) // 2, (len(aio_got), len(our_sent))
+
+def test_client_qlog_against_aioquic_server(tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "aioquic"
+    ours.mkdir()
+    theirs.mkdir()
+    srv = subprocess.Popen([sys.executable, AIOQUIC_PEER, "server", "--listen", "127.0.0.1:0", "--qlog-dir", str(theirs)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(srv.stdout.readline())
+        port = int(info["addr"].rsplit(":", 1)[1])
+        rc, rep, err = run_client(port, "--cert-hash", info["cert_sha256"], "--bytes", "200000", "--qlog-dir", str(ours))
+        assert rc == 0, err
+        assert rep["verified"], rep
+        # aioquic writes its file once the connection's draining period ends.
+        deadline = time.time() + 10
+        while not os.listdir(theirs) and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(10)
+    files = sqlogs(ours, "client")
+    assert len(files) == 1, os.listdir(ours)
+    odcid, recs = check_ours(ours / files[0], "client")
+    assert stream_bytes(recs, "transport:packet_sent") >= 200000
+    assert stream_bytes(recs, "transport:packet_received") >= 200000
+    assert [f.split(".")[0] for f in os.listdir(theirs)] == [odcid], (os.listdir(theirs), odcid)
+
+
+HOLD_OPEN = r"""
+import asyncio, sys
+from aioquic.asyncio import connect
+from aioquic.quic.configuration import QuicConfiguration
+async def main(port):
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=["echo"], verify_mode=0)
+    async with connect("127.0.0.1", port, configuration=cfg) as c:
+        for _ in range(8):
+            sid = c._quic.get_next_available_stream_id()
+            c._quic.send_stream_data(sid, bytes(50000), end_stream=True)
+        c.transmit()
+        print("connected", flush=True)
+        await asyncio.sleep(30)
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+def test_qlog_complete_when_server_stops_with_a_connection_open(tmp_path):
+    """SIGTERM while an aioquic client is still connected: the server closes it and its
+    qlog file ends with whole records (nothing left in the write buffer)."""
+    d = tmp_path / "q"
+    d.mkdir()
+    srv = Server("--qlog-dir", str(d))
+    client = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(srv.port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout.readline().strip() == "connected"
+        time.sleep(0.5)
+        assert client.poll() is None
+    finally:
+        srv.stop()
+        client.kill()
+        client.wait()
+    assert srv.proc.returncode == 0, srv.proc.stderr.read()
+    files = sqlogs(d, "server")
+    assert len(files) == 1, os.listdir(d)
+    _, recs = check_ours(d / files[0], "server")
+    assert stream_bytes(recs, "transport:packet_received") >= 400000
+    # The server's goodbye is in the file: its last packets carry CONNECTION_CLOSE.
+    frames = [f.get("frame_type") for e in events(recs, "transport:packet_sent") for f in e["data"].get("frames", [])]
+    assert "connection_close" in frames, frames[-10:]
+
+
+def test_bad_qlog_dir_is_named(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    for arg, why in ((str(tmp_path / "missing"), "No such file"), (str(f), "not a directory")):
+        for prog in ("socket-iwa-server", "socket-iwa-client", "socket-iwa-h3-client"):
+            p = subprocess.run([os.path.join(BIN, prog), "--qlog-dir", arg], capture_output=True, text=True, timeout=10)
+            assert p.returncode != 0
+            first = p.stderr.splitlines()[0]
+            assert "--qlog-dir" in first and why in first, (prog, p.stderr)
+
+
+def test_wasm_server_refuses_qlog_dir(tmp_path):
+    """The wasm build's files would live in the module's memory: refused by name."""
+    if "wasm-node" not in BOTH_KINDS:
+        pytest.skip("SOCKET_IWA_H3_WASM=0: no wasm server in this run")
+    p = subprocess.run([*server_command("wasm-node"), "--listen", "127.0.0.1:0", "--qlog-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "--qlog-dir" in p.stderr and "wasm build" in p.stderr, p.stderr
