@@ -80,15 +80,16 @@ def cpu_s(pid):
 
 
 class RunningServer:
-    def __init__(self, kind, key, cert, docroot):
+    def __init__(self, kind, key, cert, docroot, qlog_dir=None):
         self.kind = kind
         self.port = free_udp_port()
         env = dict(os.environ)
+        qlog = [f"--qlog-dir={qlog_dir}"] if qlog_dir else []
         if kind == "c":
-            cmd = ["gtlsserver", "-q", "-d", docroot, "127.0.0.1", str(self.port), key, cert]
+            cmd = ["gtlsserver", "-q", *qlog, "-d", docroot, "127.0.0.1", str(self.port), key, cert]
         else:
             cmd = [os.path.join(BIN, "socket-iwa-server"), "--listen", f"127.0.0.1:{self.port}", "--json",
-                   "--cert", cert, "--key", key]
+                   "--cert", cert, "--key", key, *qlog]
             env["SOCKET_IWA_UDP_BATCH"] = "off" if kind == "ours-nobatch" else "on"
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         if kind != "c":
