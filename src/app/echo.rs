@@ -99,6 +99,9 @@ pub struct EchoReport {
     pub verified: bool,
     pub datagrams_sent: u64,
     pub datagrams_echoed: u64,
+    /// With `--datagram-window`: windows sent anew because no echo came back for
+    /// DGRAM_REFILL_NS (their datagrams were lost).
+    pub datagram_refills: u64,
     /// Echoed datagrams per second, from the first send to the last echo.
     pub datagram_rate: f64,
     /// Megabytes (10^6 bytes) echoed per second.
@@ -255,6 +258,17 @@ impl EchoClient {
         false
     }
 
+    /// When the wait for the last echoes starts: once the streams are done, or,
+    /// while a datagram window still has datagrams to send, at its last echo or
+    /// refill (a lossy run keeps going as long as its windows make progress).
+    fn linger_from(&self, streams_done: u64) -> u64 {
+        if self.dgram_in_flight.is_some() && self.dgram_next < self.datagrams {
+            streams_done.max(self.dgram_last)
+        } else {
+            streams_done
+        }
+    }
+
     fn all_done(&self) -> bool {
         self.report.streams_completed == self.streams
     }
@@ -363,19 +377,20 @@ impl ConnectionApp for EchoClient {
             if self.dgram_window.is_some() && self.dgram_next < self.datagrams && now >= self.dgram_last + DGRAM_REFILL_NS {
                 // Nothing came back for a while: the unanswered ones are lost; send a new window.
                 self.dgram_last = now;
+                self.report.datagram_refills += 1;
                 self.send_more_datagrams(conn, w);
             }
         }
         let Some(done_at) = self.streams_done_at else { return };
         let dgrams_done = self.report.datagrams_echoed == self.report.datagrams_sent;
         let session_done = !self.want_session || self.session.is_some();
-        if (dgrams_done && session_done) || now >= done_at + self.linger_ns {
+        if (dgrams_done && session_done) || now >= self.linger_from(done_at) + self.linger_ns {
             self.finish(conn, now);
         }
     }
 
     fn timeout(&self) -> Option<u64> {
-        let linger = self.streams_done_at.filter(|_| !self.closed).map(|t| t + self.linger_ns);
+        let linger = self.streams_done_at.filter(|_| !self.closed).map(|t| self.linger_from(t) + self.linger_ns);
         let refill = (self.dgram_in_flight.is_some() && self.dgram_window.is_some() && self.dgram_next < self.datagrams && !self.closed)
             .then_some(self.dgram_last + DGRAM_REFILL_NS);
         match (linger, refill) {

@@ -110,6 +110,29 @@ fn echo_recovers_from_loss_reordering_and_duplication() {
     }
 }
 
+/// `--datagram-window`: 400 datagrams, at most 8 unanswered, one more per echo.
+/// At 10% loss each way echoes go missing, each shrinks the window by one, and a
+/// window that empties is sent anew after 100 ms without an echo: the run still
+/// sends all 400 and ends, having refilled. On a clean link nothing is refilled.
+#[test]
+fn windowed_datagrams_refill_lost_windows() {
+    let windowed = || client("echo", None, &ConnectionConfig::default(), T0, EchoClient::new(1, 1024, 400, false, T0).datagram_window(8));
+    for seed in [41, 42] {
+        let link = LinkConfig { mtu: 1350, ..LinkConfig::lossy(0.10) };
+        let mut sim = Sim::symmetric(server(), windowed(), T0, link, seed);
+        sim.run_client(120 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?}", sim.client.app().report));
+        let r = &sim.client.app().report;
+        assert!(r.verified, "seed {seed}: {r:?}");
+        assert_eq!(r.datagrams_sent, 400, "seed {seed}: the run stopped before sending every datagram: {r:?}");
+        assert!(r.datagram_refills > 0, "seed {seed}: no window was refilled at 10% loss: {r:?}");
+        assert!(r.datagrams_echoed < 400 && r.datagrams_echoed >= 250, "seed {seed}: {r:?} {:?}", sim.stats);
+    }
+    let mut sim = Sim::symmetric(server(), windowed(), T0, LinkConfig::clean(), 43);
+    sim.run_client(60 * SEC).unwrap();
+    let r = &sim.client.app().report;
+    assert_eq!((r.datagrams_sent, r.datagrams_echoed, r.datagram_refills), (400, 400, 0), "{r:?}");
+}
+
 /// A path that carries only the QUIC minimum (1,200-byte datagrams): the
 /// handshake and a transfer work, and larger path MTU probes are given up.
 #[test]
