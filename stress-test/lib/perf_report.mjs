@@ -35,10 +35,9 @@ export async function perfRecord(pid, dataFile, { tid = null, freq = 2999, callG
   return { stop: async () => { rec.kill('SIGINT'); await new Promise((r) => rec.once('exit', r)); } };
 }
 
-/** Shares (%) by category and the top symbols, from a perf data file (only thread `tid` if given). */
-export function perfCategories(dataFile, { topN = 12, tid = null } = {}) {
-  const only = tid ? ['--tid', String(tid)] : [];
-  const report = execFileSync('perf', ['report', '-i', dataFile, '--no-children', '--sort', 'dso,sym', '-q', '-g', 'none', '-t', '\t', ...only],
+/** Shares (%) by category and the top symbols, from a perf data file (flat: no call stacks needed). */
+export function perfCategories(dataFile, { topN = 12 } = {}) {
+  const report = execFileSync('perf', ['report', '-i', dataFile, '--no-children', '--sort', 'dso,sym', '-q', '-g', 'none', '-t', '\t'],
     { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
   const categories = {};
   const top = [];
