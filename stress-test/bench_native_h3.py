@@ -67,6 +67,18 @@ def make_cert(d):
     return key, cert, hashlib.sha256(der).hexdigest()
 
 
+def prepare(tmp, n):
+    """A certificate and the C server's document root holding /bytes/N (our server's body
+    for that path) in `tmp`: (key, cert, cert SHA-256, docroot, body SHA-256)."""
+    key, cert, cert_hash = make_cert(tmp)
+    docroot = os.path.join(tmp, "htdocs")
+    os.makedirs(os.path.join(docroot, "bytes"))
+    body = pattern(n)
+    with open(os.path.join(docroot, "bytes", str(n)), "wb") as f:
+        f.write(body)
+    return key, cert, cert_hash, docroot, hashlib.sha256(body).hexdigest()
+
+
 def cpu_s(pid):
     """On-CPU seconds of every thread of `pid` (/proc/<pid>/task/*/schedstat, ns resolution)."""
     total = 0
@@ -169,14 +181,7 @@ def main():
             sys.exit(f"bench_native_h3: {os.path.join(BIN, b)} missing: cargo build --release --bins")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        key, cert, cert_hash = make_cert(tmp)
-        docroot = os.path.join(tmp, "htdocs")
-        os.makedirs(os.path.join(docroot, "bytes"))
-        body = pattern(a.bytes)
-        want_sha = hashlib.sha256(body).hexdigest()
-        with open(os.path.join(docroot, "bytes", str(a.bytes)), "wb") as f:
-            f.write(body)
-        del body
+        key, cert, cert_hash, docroot, want_sha = prepare(tmp, a.bytes)
         running = {s: RunningServer(s, key, cert, docroot) for s in servers}
         samples = {(c, s): [] for c in clients for s in servers}
         try:

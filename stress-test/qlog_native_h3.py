@@ -23,7 +23,6 @@ Usage: python3 stress-test/qlog_native_h3.py [--repeat 5] [--bytes 33554432] [--
 
 import argparse
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -91,14 +90,7 @@ def main():
     rows = {s: [] for s in SERVERS}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        key, cert, _ = bench.make_cert(tmp)
-        docroot = os.path.join(tmp, "htdocs")
-        os.makedirs(os.path.join(docroot, "bytes"))
-        body = bench.pattern(a.bytes)
-        want = hashlib.sha256(body).hexdigest()
-        with open(os.path.join(docroot, "bytes", str(a.bytes)), "wb") as f:
-            f.write(body)
-        del body
+        key, cert, _, docroot, want = bench.prepare(tmp, a.bytes)
         for r in range(a.repeat):
             for s in SERVERS:
                 qdir = os.path.join(tmp, f"qlog-{s}-{r}")

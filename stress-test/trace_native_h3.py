@@ -25,7 +25,6 @@ Usage: python3 stress-test/trace_native_h3.py [--repeat 3] [--bytes 33554432] [-
 import argparse
 import bisect
 import collections
-import hashlib
 import os
 import shutil
 import statistics
@@ -107,13 +106,7 @@ def main():
     ensure_debian_ngtcp2("trace_native_h3")
     rows = collections.defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
-        key, cert, cert_hash = bench.make_cert(tmp)
-        docroot = os.path.join(tmp, "htdocs")
-        os.makedirs(os.path.join(docroot, "bytes"))
-        body = bench.pattern(a.bytes)
-        want = hashlib.sha256(body).hexdigest()
-        with open(os.path.join(docroot, "bytes", str(a.bytes)), "wb") as f:
-            f.write(body)
+        key, cert, cert_hash, docroot, want = bench.prepare(tmp, a.bytes)
         running = {s: bench.RunningServer(s, key, cert, docroot) for s in servers}
         try:
             for r in range(a.repeat):
