@@ -118,8 +118,7 @@ fn echo_recovers_from_loss_reordering_and_duplication() {
 fn windowed_datagrams_refill_lost_windows() {
     let windowed = || client("echo", None, &ConnectionConfig::default(), T0, EchoClient::new(1, 1024, 400, false, T0).datagram_window(8));
     for seed in [41, 42] {
-        let link = LinkConfig { mtu: 1350, ..LinkConfig::lossy(0.10) };
-        let mut sim = Sim::symmetric(server(), windowed(), T0, link, seed);
+        let mut sim = Sim::symmetric(server(), windowed(), T0, LinkConfig::lossy(0.10), seed);
         sim.run_client(120 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?}", sim.client.app().report));
         let r = &sim.client.app().report;
         assert!(r.verified, "seed {seed}: {r:?}");

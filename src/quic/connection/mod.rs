@@ -256,12 +256,8 @@ impl Connection {
             }
         }
         let our = cid(scid);
-        // The qlog's name and group_id: the ODCID ngtcp2 logs (a Retry's original one).
-        let odcid = &p.original_dcid;
-        let qlog = cfg.qlog_dir.as_deref().and_then(|d| qlog::create(d, &odcid.data[..odcid.datalen], true));
-        if qlog.is_some() {
-            s.qlog_write = Some(qlog::write_cb);
-        }
+        // The qlog file is named by the client's original DCID (before any Retry), as the client's is.
+        let qlog = qlog::attach(cfg, &p.original_dcid, true, &mut s);
         Self::build(tls_ctx, true, local, remote, static_secret, qlog, now, |pconn, path, cbs, ud| {
             // SAFETY: all pointers are valid for the call; ngtcp2 copies what it keeps.
             unsafe {
@@ -300,10 +296,7 @@ impl Connection {
         let scid = cid(&random_cid(17));
         let mut secret = [0u8; 32];
         crate::tls::random_bytes(&mut secret);
-        let qlog = cfg.qlog_dir.as_deref().and_then(|d| qlog::create(d, &dcid.data[..dcid.datalen], false));
-        if qlog.is_some() {
-            s.qlog_write = Some(qlog::write_cb);
-        }
+        let qlog = qlog::attach(cfg, &dcid, false, &mut s);
         let mut me = Self::build(tls_ctx, false, local, remote, secret, qlog, now, |pconn, path, cbs, ud| {
             // SAFETY: as in `accept`.
             unsafe {

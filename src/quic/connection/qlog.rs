@@ -3,7 +3,9 @@
 //! file of its own in the directory the user named.
 //!
 //! File name: the hex of the connection's original Destination Connection ID
-//! (the ID both ends' qlogs share as `group_id`) and the role,
+//! (the client's first DCID, which both ends know and which aioquic also names
+//! its file by; ngtcp2's `group_id` is the same unless the server sent a Retry,
+//! when the server's trace carries the Retry's connection ID instead) and the role,
 //! `<odcid>.server.sqlog` / `<odcid>.client.sqlog`, so a client and a server
 //! writing to one directory do not collide. Created new (never overwriting)
 //! with mode 0600: a qlog names addresses and connection IDs. A file that
@@ -19,8 +21,18 @@ use std::path::{Path, PathBuf};
 /// Where a connection's qlog goes while it lives.
 pub(super) type QlogSink = Option<BufWriter<File>>;
 
+/// With `cfg.qlog_dir` set: creates the connection's file and points ngtcp2's
+/// `qlog_write` at [`write_cb`] in `settings` (left off when the file cannot be made).
+pub(super) fn attach(cfg: &crate::quic::ConnectionConfig, odcid: &ngtcp2_sys::ngtcp2_cid, is_server: bool, settings: &mut ngtcp2_sys::ngtcp2_settings) -> QlogSink {
+    let sink = create(cfg.qlog_dir.as_deref()?, &odcid.data[..odcid.datalen], is_server);
+    if sink.is_some() {
+        settings.qlog_write = Some(write_cb);
+    }
+    sink
+}
+
 /// Creates `<dir>/<hex(odcid)>.<role>.sqlog`, or warns and returns `None`.
-pub(super) fn create(dir: &Path, odcid: &[u8], is_server: bool) -> QlogSink {
+fn create(dir: &Path, odcid: &[u8], is_server: bool) -> QlogSink {
     let name = format!("{}.{}.sqlog", crate::tls::hex(odcid), if is_server { "server" } else { "client" });
     let path = dir.join(name);
     let mut opts = std::fs::OpenOptions::new();
@@ -58,7 +70,7 @@ pub fn parse_dir(arg: &str) -> Result<PathBuf, String> {
 }
 
 /// ngtcp2's `qlog_write`: `user_data` is the connection's [`Inner`].
-pub(super) unsafe extern "C" fn write_cb(user_data: *mut c_void, flags: u32, data: *const c_void, len: usize) {
+unsafe extern "C" fn write_cb(user_data: *mut c_void, flags: u32, data: *const c_void, len: usize) {
     // SAFETY: ngtcp2 passes the user_data the connection was created with (its
     // Inner, alive until after ngtcp2_conn_del, whose final write this may be),
     // and data is valid for len bytes.

@@ -54,11 +54,11 @@ struct Args {
     ws_message_bytes: u64,
     #[arg(long, default_value_t = 30)]
     timeout: u64,
-    /// Print the result as one JSON object.
     /// Write the connection's qlog (JSON-SEQ) to DIR/<odcid>.client.sqlog, mode 0600
     /// (docs/ARCHITECTURE.md "qlog").
     #[arg(long, value_name = "DIR", value_parser = socket_iwa::quic::parse_qlog_dir)]
     qlog_dir: Option<std::path::PathBuf>,
+    /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
