@@ -33,7 +33,7 @@ def sqlogs(d, role):
     return sorted(f for f in os.listdir(d) if f.endswith(f".{role}.sqlog"))
 
 
-def check_ours(path, role):
+def check_ours(path, role, retried=False):
     st = os.stat(path)
     assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
     recs = read_seq(path)
@@ -41,7 +41,8 @@ def check_ours(path, role):
     assert head["qlog_format"] == "JSON-SEQ", head
     assert head["trace"]["vantage_point"]["type"] == role, head
     odcid = os.path.basename(path).split(".")[0]
-    assert head["trace"]["common_fields"]["group_id"] == odcid, (head, odcid)
+    # ngtcp2's group_id is the original DCID, except on a server that sent a Retry (then the Retry's ID).
+    assert (head["trace"]["common_fields"]["group_id"] == odcid) != retried, (head, odcid)
     cw = [e["data"]["congestion_window"] for e in events(recs, "recovery:metrics_updated") if "congestion_window" in e["data"]]
     assert cw and max(cw) > 0
     return odcid, recs
@@ -97,6 +98,29 @@ def test_server_qlog_matches_aioquic_client(tmp_path):
         aio_got = pkts(e for e in theirs_ev if e["name"] == "transport:packet_received")
         our_sent = pkts(events(recs, "transport:packet_sent"))
         assert aio_got <= our_sent and len(aio_got) >= len(our_sent) // 2, (len(aio_got), len(our_sent))
+
+def test_server_qlog_after_retry_pairs_with_aioquic(tmp_path):
+    """With --retry the server's file is still named by the client's original DCID (aioquic's name)."""
+    ours, theirs = tmp_path / "ours", tmp_path / "aioquic"
+    ours.mkdir()
+    theirs.mkdir()
+    srv = Server("--retry", "--qlog-dir", str(ours))
+    try:
+        p = subprocess.run([sys.executable, AIOQUIC_PEER, "client", "--connect", f"127.0.0.1:{srv.port}",
+                            "--cert-hash", srv.info["cert_sha256"], "--bytes", "50000", "--qlog-dir", str(theirs)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        deadline = time.time() + 10
+        while not sqlogs(ours, "server") and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        srv.stop()
+    files = sqlogs(ours, "server")
+    assert len(files) == 1, os.listdir(ours)
+    odcid, recs = check_ours(ours / files[0], "server", retried=True)
+    assert [f.split(".")[0] for f in os.listdir(theirs)] == [odcid], (os.listdir(theirs), odcid)
+    assert stream_bytes(recs, "transport:packet_received") >= 50000
+
 
 def test_client_qlog_against_aioquic_server(tmp_path):
     ours, theirs = tmp_path / "ours", tmp_path / "aioquic"
