@@ -1,19 +1,23 @@
 """qlog (`--qlog-dir`): each connection's ngtcp2 qlog in a file of its own,
-checked against an independent peer's qlog of the same connection (aioquic's
-QuicFileLogger, both roles): the files share the original DCID, and what one
+checked against two independent peers' qlog of the same connection, both
+roles: aioquic's QuicFileLogger and quinn's (tests/peers/quinn-peer
+--qlog-dir, qlog crate 0.15): the files share the original DCID, and what one
 side logs as sent the other logs as received."""
 
 import json
 import os
+import queue
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from conftest import BIN, BOTH_KINDS, ROOT, Server, run_client, server_command
+from matrix import QUINN_PEER
 
 AIOQUIC_PEER = os.path.join(ROOT, "tests", "interop", "aioquic_peer.py")
 
@@ -147,6 +151,139 @@ def test_client_qlog_against_aioquic_server(tmp_path):
     assert stream_bytes(recs, "transport:packet_sent") >= 200000
     assert stream_bytes(recs, "transport:packet_received") >= 200000
     assert [f.split(".")[0] for f in os.listdir(theirs)] == [odcid], (os.listdir(theirs), odcid)
+
+
+# ---- quinn (tests/peers/quinn-peer --qlog-dir) ------------------------------------
+
+QUINN_TYPES = {"initial": "initial", "handshake": "handshake", "0rtt": "0RTT", "zerortt": "0RTT", "zero_rtt": "0RTT",
+               "1rtt": "1RTT", "onertt": "1RTT", "one_rtt": "1RTT"}
+
+
+def quinn_peer():
+    if not os.access(QUINN_PEER, os.X_OK):
+        pytest.fail(f"{QUINN_PEER} is missing: scripts/setup.sh builds it "
+                    "(cargo build --release --manifest-path tests/peers/quinn-peer/Cargo.toml)")
+    return QUINN_PEER
+
+
+def read_quinn(path):
+    """quinn's qlog, read tolerantly: JSON-SEQ (what qlog 0.15 writes) or one JSON
+    document; event names with or without their "transport:" category; the packet
+    number in the header or beside it; packet type names normalised to ngtcp2's.
+    Returns {"sent"|"received": {(packet type, packet number)}}."""
+    data = open(path, "rb").read()
+    if data.startswith(b"\x1e"):
+        recs = [json.loads(r) for r in data.split(b"\x1e")[1:] if r.strip()]
+        evs = recs[1:]
+    else:
+        doc = json.loads(data)
+        evs = doc.get("traces", [doc.get("trace", {})])[0].get("events", [])
+    out = {"sent": set(), "received": set()}
+    for e in evs:
+        name = e.get("name", "").rsplit(":", 1)[-1]
+        if name not in ("packet_sent", "packet_received"):
+            continue
+        d = e.get("data", {})
+        h = d.get("header", {})
+        pt = str(h.get("packet_type", d.get("packet_type", ""))).lower()
+        pn = h.get("packet_number", d.get("packet_number"))
+        out[name.split("_")[1]].add((QUINN_TYPES.get(pt, pt), pn))
+    return out
+
+
+def check_against_quinn(recs, theirs):
+    """Packet by packet, as the aioquic tests: what we received quinn logged as sent,
+    and what quinn received we logged as sent (type and number); packets still in
+    flight when a side closed are the only ones the other may lack. A Retry is left
+    out: quinn sends it from the endpoint, before any connection (and so any qlog) exists."""
+    our_got = {p for p in pkts(events(recs, "transport:packet_received")) if p[0] != "retry"}
+    our_sent = {p for p in pkts(events(recs, "transport:packet_sent")) if p[0] != "retry"}
+    assert our_got <= theirs["sent"], sorted(our_got - theirs["sent"])[:10]
+    assert theirs["received"] <= our_sent, sorted(theirs["received"] - our_sent)[:10]
+    assert len(theirs["received"]) >= len(our_sent) // 2, (len(theirs["received"]), len(our_sent))
+    # The application data space, both ways, not only the handshake.
+    for s in (our_got, theirs["received"]):
+        assert sum(t == "1RTT" for t, _ in s) >= 10, sorted(s)[:10]
+
+
+@pytest.mark.parametrize("retry", [False, True], ids=["plain", "retry"])
+def test_server_qlog_matches_quinn_client(tmp_path, retry):
+    """Two connections in a row (the second resumes); with --retry a single one (a second
+    could come with our NEW_TOKEN and skip the Retry), whose file is still named by
+    quinn's original DCID."""
+    ours, theirs = tmp_path / "ours", tmp_path / "quinn"
+    ours.mkdir()
+    theirs.mkdir()
+    n = 1 if retry else 2
+    srv = Server(*(["--retry"] if retry else []), "--qlog-dir", str(ours))
+    try:
+        p = subprocess.run([quinn_peer(), "client", "--connect", f"127.0.0.1:{srv.port}",
+                            "--cert-hash", srv.info["cert_sha256"], "--streams", "4", "--bytes", "100000",
+                            "--connections", str(n), "--qlog-dir", str(theirs)], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        rep = json.loads(p.stdout.splitlines()[-1])
+        deadline = time.time() + 10
+        while len(sqlogs(ours, "server")) < n and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0, srv.proc.stderr.read()
+    files = sqlogs(ours, "server")
+    assert len(files) == n, os.listdir(ours)
+    # quinn-peer names its file by the original DCID it chose (and reports it).
+    qf = {f.split(".")[0]: read_quinn(theirs / f) for f in sqlogs(theirs, "client")}
+    assert sorted(qf) == sorted(c["original_dcid"] for c in rep["connections"]), (os.listdir(theirs), rep)
+    for f in files:
+        odcid, recs = check_ours(ours / f, "server", retried=retry)
+        assert odcid in qf, (odcid, list(qf))
+        assert stream_bytes(recs, "transport:packet_received") >= 400000
+        assert stream_bytes(recs, "transport:packet_sent") >= 400000
+        check_against_quinn(recs, qf[odcid])
+
+
+def lines_of(pipe):
+    """A queue fed with the lines of a child's stdout (read in a thread)."""
+    q = queue.Queue()
+    def pump():
+        for line in pipe:
+            q.put(line)
+    threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
+@pytest.mark.parametrize("retry", [False, True], ids=["plain", "retry"])
+def test_client_qlog_against_quinn_server(tmp_path, retry):
+    ours, theirs = tmp_path / "ours", tmp_path / "quinn"
+    ours.mkdir()
+    theirs.mkdir()
+    srv = subprocess.Popen([quinn_peer(), "server", "--listen", "127.0.0.1:0", "--qlog-dir", str(theirs),
+                            *(["--retry"] if retry else [])],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out = lines_of(srv.stdout)
+        info = json.loads(out.get(timeout=10))
+        port = int(info["addr"].rsplit(":", 1)[1])
+        rc, rep, err = run_client(port, "--cert-hash", info["cert_sha256"], "--bytes", "200000", "--qlog-dir", str(ours))
+        assert rc == 0, err
+        assert rep["verified"], rep
+        # quinn writes each event as it happens; wait until it has seen the close.
+        seen = []
+        while not any(e.get("event") == "connection_closed" for e in seen):
+            seen.append(json.loads(out.get(timeout=10)))
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(10)
+    assert [e["event"] for e in seen if e["event"] == "retry_sent"] == (["retry_sent"] if retry else []), seen
+    files = sqlogs(ours, "client")
+    assert len(files) == 1, os.listdir(ours)
+    odcid, recs = check_ours(ours / files[0], "client")
+    assert stream_bytes(recs, "transport:packet_sent") >= 200000
+    assert stream_bytes(recs, "transport:packet_received") >= 200000
+    assert any(e["data"]["header"]["packet_type"] == "retry" for e in events(recs, "transport:packet_received")) == retry
+    # quinn-peer's server names its file by the client's original DCID (after a
+    # Retry: the one in its token, the first Initial's).
+    assert sqlogs(theirs, "server") == [f"{odcid}.server.sqlog"], (os.listdir(theirs), odcid)
+    check_against_quinn(recs, read_quinn(theirs / f"{odcid}.server.sqlog"))
 
 
 HOLD_OPEN = r"""

@@ -7,6 +7,10 @@
 //! same deterministic pattern as `socket-iwa-client`, verifies every echoed
 //! byte and prints one JSON object. The server prints one JSON object per line
 //! (listening, retry_sent, connection_closed).
+//!
+//! With `--qlog-dir DIR` (both roles) each connection's qlog, as quinn writes
+//! it (JSON-SEQ, qlog crate 0.15), goes to a file of its own in DIR named
+//! `<original DCID in hex>.<server|client>.sqlog`, the name Socket.IWA uses.
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
@@ -66,6 +70,9 @@ struct ServerArgs {
     /// Concurrent bidirectional streams the client may open (raised as streams close).
     #[arg(long, default_value_t = 100)]
     max_streams: u32,
+    /// Write each connection's qlog to DIR/<original DCID hex>.server.sqlog.
+    #[arg(long, value_name = "DIR")]
+    qlog_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -109,6 +116,9 @@ struct ClientArgs {
     /// Give up on a connection after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// Write each connection's qlog to DIR/<original DCID hex>.client.sqlog.
+    #[arg(long, value_name = "DIR")]
+    qlog_dir: Option<PathBuf>,
 }
 
 fn main() {
@@ -161,6 +171,36 @@ fn initial_suite() -> rustls::quic::Suite {
         .expect("AES-128-GCM QUIC suite")
 }
 
+/// --qlog-dir must name an existing directory (checked at startup, named in the error).
+fn check_qlog_dir(dir: &Option<PathBuf>) -> Res<()> {
+    match dir {
+        Some(d) if !d.is_dir() => Err(format!("--qlog-dir {}: {}", d.display(), match std::fs::metadata(d) {
+            Ok(_) => "not a directory".to_string(),
+            Err(e) => e.to_string(),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// A qlog stream for one connection, written to DIR/<odcid hex>.<role>.sqlog (mode 0600).
+/// The file is unbuffered: every event is written at once, so nothing is lost
+/// when the process exits without running destructors.
+fn qlog_stream(dir: &std::path::Path, odcid: &quinn::ConnectionId, role: &str) -> Res<quinn::QlogStream> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(format!("{odcid}.{role}.sqlog"));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("qlog {}: {e}", path.display()))?;
+    let mut q = quinn::QlogConfig::default();
+    q.writer(Box::new(file))
+        .title(Some(format!("quinn-peer {role}")))
+        .description(Some(format!("quinn 0.11 {role}, original DCID {odcid}")));
+    q.into_stream().ok_or_else(|| format!("qlog {}: cannot start the log", path.display()))
+}
+
 fn stats_json(c: &quinn::Connection) -> Value {
     let s = c.stats();
     json!({
@@ -177,6 +217,7 @@ fn stats_json(c: &quinn::Connection) -> Value {
 // ---- server ---------------------------------------------------------------------
 
 async fn server(a: ServerArgs) -> Res<()> {
+    check_qlog_dir(&a.qlog_dir)?;
     let (certs, key) = match (&a.cert, &a.key) {
         (Some(c), Some(k)) => {
             let certs = CertificateDer::pem_file_iter(c)
@@ -207,11 +248,15 @@ async fn server(a: ServerArgs) -> Res<()> {
     tls.send_tls13_tickets = a.tickets as usize;
     let crypto = QuicServerConfig::with_initial(Arc::new(tls), initial_suite()).map_err(|e| e.to_string())?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    let mut transport = quinn::TransportConfig::default();
-    transport.max_concurrent_bidi_streams(a.max_streams.into());
-    transport.max_idle_timeout(Some(Duration::from_secs(30).try_into().unwrap()));
-    cfg.transport_config(Arc::new(transport));
-    let ep = quinn::Endpoint::server(cfg, a.listen).map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
+    let max_streams = a.max_streams;
+    let server_transport = move || {
+        let mut transport = quinn::TransportConfig::default();
+        transport.max_concurrent_bidi_streams(max_streams.into());
+        transport.max_idle_timeout(Some(Duration::from_secs(30).try_into().unwrap()));
+        transport
+    };
+    cfg.transport_config(Arc::new(server_transport()));
+    let ep = quinn::Endpoint::server(cfg.clone(), a.listen).map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
     emit(json!({
         "event": "listening",
         "addr": ep.local_addr().map_err(|e| e.to_string())?.to_string(),
@@ -233,14 +278,35 @@ async fn server(a: ServerArgs) -> Res<()> {
             continue;
         }
         let validated = incoming.remote_address_validated();
-        tokio::spawn(serve_connection(incoming, validated, key_update_after));
+        // With --qlog-dir: the endpoint's configuration (same token key) with a
+        // transport of its own that carries this connection's qlog stream.
+        let own_cfg = match &a.qlog_dir {
+            Some(dir) => {
+                let mut transport = server_transport();
+                match qlog_stream(dir, &incoming.orig_dst_cid(), "server") {
+                    Ok(q) => {
+                        transport.qlog_stream(Some(q));
+                    }
+                    Err(e) => emit(json!({ "event": "qlog_failed", "peer": incoming.remote_address().to_string(), "error": e })),
+                }
+                let mut c = cfg.clone();
+                c.transport_config(Arc::new(transport));
+                Some(Arc::new(c))
+            }
+            None => None,
+        };
+        tokio::spawn(serve_connection(incoming, validated, key_update_after, own_cfg));
     }
     Ok(())
 }
 
-async fn serve_connection(incoming: quinn::Incoming, validated: bool, key_update_after: Option<u64>) {
+async fn serve_connection(incoming: quinn::Incoming, validated: bool, key_update_after: Option<u64>, cfg: Option<Arc<quinn::ServerConfig>>) {
     let peer = incoming.remote_address();
-    let conn = match incoming.accept() {
+    let accepted = match cfg {
+        Some(c) => incoming.accept_with(c),
+        None => incoming.accept(),
+    };
+    let conn = match accepted {
         Ok(c) => c.await,
         Err(e) => Err(e),
     };
@@ -366,6 +432,7 @@ fn parse_pin(s: &str) -> Res<Vec<u8>> {
 }
 
 async fn client(a: ClientArgs) -> Res<bool> {
+    check_qlog_dir(&a.qlog_dir)?;
     let pin = a.cert_hash.as_deref().map(parse_pin).transpose()?;
     if a.insecure {
         eprintln!("quinn-peer: WARNING --insecure: the server certificate is not verified");
@@ -382,18 +449,16 @@ async fn client(a: ClientArgs) -> Res<bool> {
     tls.enable_early_data = true;
     let crypto = QuicClientConfig::with_initial(Arc::new(tls), initial_suite()).map_err(|e| e.to_string())?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
-    let mut transport = quinn::TransportConfig::default();
-    transport.max_idle_timeout(Some(Duration::from_secs(a.timeout.max(1)).try_into().unwrap()));
-    cfg.transport_config(Arc::new(transport));
+    cfg.transport_config(Arc::new(client_transport(&a)));
     let bind: SocketAddr = if a.connect.is_ipv6() { "[::1]:0".parse().unwrap() } else { "127.0.0.1:0".parse().unwrap() };
     let mut ep = quinn::Endpoint::client(bind).map_err(|e| format!("cannot bind {bind}: {e}"))?;
-    ep.set_default_client_config(cfg);
+    ep.set_default_client_config(cfg.clone());
     let ep = Arc::new(ep);
     let mut reports = Vec::new();
     let mut all_ok = true;
     for i in 0..a.connections {
         let early = a.zero_rtt && i > 0;
-        let r = match tokio::time::timeout(Duration::from_secs(a.timeout), connect_once(&a, &ep, early)).await {
+        let r = match tokio::time::timeout(Duration::from_secs(a.timeout), connect_once(&a, &ep, &cfg, early)).await {
             Ok(r) => r,
             Err(_) => json!({ "verified": false, "error": format!("timed out after {} s", a.timeout) }),
         };
@@ -405,10 +470,45 @@ async fn client(a: ClientArgs) -> Res<bool> {
     Ok(all_ok)
 }
 
-async fn connect_once(a: &ClientArgs, ep: &Arc<quinn::Endpoint>, early: bool) -> Value {
+fn client_transport(a: &ClientArgs) -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_idle_timeout(Some(Duration::from_secs(a.timeout.max(1)).try_into().unwrap()));
+    transport
+}
+
+/// With --qlog-dir: the endpoint's client configuration (same TLS config, so
+/// the same session tickets, and the same validation token store) with the
+/// original DCID chosen here, so that the connection's qlog file can be named
+/// by it, and a transport carrying that qlog stream.
+fn qlog_client_config(a: &ClientArgs, base: &quinn::ClientConfig, dir: &std::path::Path) -> Res<(quinn::ClientConfig, String)> {
+    let mut raw = [0u8; 20]; // quinn's default length for the original DCID (MAX_CID_SIZE)
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw).map_err(|_| "random connection ID".to_string())?;
+    let odcid = quinn::ConnectionId::new(&raw);
+    let mut transport = client_transport(a);
+    transport.qlog_stream(Some(qlog_stream(dir, &odcid, "client")?));
+    let mut cfg = base.clone();
+    cfg.transport_config(Arc::new(transport));
+    cfg.initial_dst_cid_provider(Arc::new(move || odcid));
+    Ok((cfg, odcid.to_string()))
+}
+
+async fn connect_once(a: &ClientArgs, ep: &Arc<quinn::Endpoint>, base: &quinn::ClientConfig, early: bool) -> Value {
     let start = Instant::now();
     let mut rep = json!({ "verified": false, "error": null, "streams": a.streams, "early_data": "none" });
-    let connecting = match ep.connect(a.connect, &a.server_name) {
+    let connecting = match &a.qlog_dir {
+        Some(dir) => match qlog_client_config(a, base, dir) {
+            Ok((cfg, odcid)) => {
+                rep["original_dcid"] = json!(odcid);
+                ep.connect_with(cfg, a.connect, &a.server_name)
+            }
+            Err(e) => {
+                rep["error"] = json!(e);
+                return rep;
+            }
+        },
+        None => ep.connect(a.connect, &a.server_name),
+    };
+    let connecting = match connecting {
         Ok(c) => c,
         Err(e) => {
             rep["error"] = json!(format!("connect: {e}"));
