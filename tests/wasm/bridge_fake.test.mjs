@@ -264,6 +264,40 @@ test('ds_udp_send_sockets: three UDPSockets share the port; sends spread over th
   } finally { restore(); }
 });
 
+test('ds_udp_send_sockets: datagrams leave in the program\'s order, one write outstanding per socket, whatever order the writes complete in', async () => {
+  // Queueing each datagram on "the writer with the fewest outstanding writes" let the writers'
+  // completions interleave them (the peer then acknowledged every late packet at once).
+  const n = 60;
+  let seed = 7;
+  const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  const order = [];
+  const outstanding = new Map();
+  let most = 0;
+  const { fake, restore } = withFake({
+    onWrite: (chunk, sock) => {
+      order.push(chunk.data[0]);
+      outstanding.set(sock, (outstanding.get(sock) || 0) + 1);
+      most = Math.max(most, outstanding.get(sock));
+      // completions in a scrambled order: 1-8 ms each
+      return new Promise((r) => setTimeout(r, 1 + Math.floor(rand() * 8))).then(() => outstanding.set(sock, outstanding.get(sock) - 1));
+    },
+  });
+  try {
+    const p = await startProbe(['udp-driver', '127.0.0.1:4433', String(n), '3']);
+    await within(10000, p.ready, 'READY');
+    await within(5000, (async () => { while (fake.sockets.filter((x) => x.kind === 'udp').length < 3) await new Promise((r) => setTimeout(r, 5)); })(), 'three sockets');
+    const udps = fake.sockets.filter((x) => x.kind === 'udp');
+    // One peer, one socket of the group (as the kernel's hash does): the program echoes in this order.
+    for (let i = 0; i < n; i++) udps[0].deliver({ data: new Uint8Array([i]), remoteAddress: '127.0.0.1', remotePort: 9000 });
+    const r = await within(10000, p.done, 'driver');
+    assert.equal(r.result.echoed, n);
+    await within(5000, (async () => { while (order.length < n) await new Promise((res) => setTimeout(res, 5)); })(), 'every echo written');
+    assert.deepEqual(order, [...Array(n).keys()], 'the writers were handed the echoes in the order the program sent them');
+    assert.equal(most, 1, 'no writer had more than one write outstanding');
+    assert.ok(udps.every((x) => x.writes.length > 0), `all three sockets sent: ${udps.map((x) => x.writes.length)}`);
+  } finally { restore(); }
+});
+
 test('source-specific membership: refused (EOPNOTSUPP) unless the controller honours sources (static flag, or detected like the API does), else joinGroup gets sourceAddress', async () => {
   // flag: the class's static supportsSourceSpecific (node/direct-sockets.js: true;
   // Chromium: none). readsSource: whether joinGroup reads options.sourceAddress,

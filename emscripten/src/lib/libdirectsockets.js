@@ -456,7 +456,11 @@ var DS_LIBRARY = {
       var to = chunk && chunk.remoteAddress;
       var named = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
       if (named && copy === bytes) chunk.data = copy = new Uint8Array(bytes);   // sent after the lookup
-      var sender = DSB.pickSender(sock);
+      // Several sending sockets: datagrams wait in order in the socket's own queue and each goes
+      // to the next writer that is free (DSB.drainSenders), so they leave in the program's order.
+      // (Also while the extra sockets are still opening: the first one's writes are counted from the start.)
+      var ordered = !named && !sock.fastSend && !!sock.senders;
+      var sender = ordered ? null : DSB.pickSender(sock);
       var writer = sender ? sender.writer : sock.writer;
       if (sender) { sender.inflight++; sender.sent++; }
       // Called once per datagram: null when it was sent, else the failure.
@@ -481,6 +485,11 @@ var DS_LIBRARY = {
       var failed = function (e) { done(e === null || e === undefined ? new Error('write failed') : e); };
       // node/direct-sockets.js takes `done` itself (no promise per datagram).
       if (sock.fastSend && !named) { sock.fastSend(chunk, done); return n; }
+      if (ordered) {
+        (sock.txOrder || (sock.txOrder = [])).push({ chunk: chunk, done: function (e, x) { sender = x; done(e); } });
+        DSB.drainSenders(sock);
+        return n;
+      }
       var written = named
         ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return writer.write(chunk); })
         : writer.write(chunk);
@@ -629,10 +638,33 @@ var DS_LIBRARY = {
       sock.senders.splice(i, 1);
       DSB.closeDs(sender.ds, sender.reader, sender.writer);
     },
-    /** The writer a datagram goes to: the only one, or the sending socket with the fewest outstanding writes. */
+    /**
+     * Several sending sockets: hands the datagrams waiting in sock.txOrder, oldest first, to the
+     * writers that have none outstanding, one each. Handing one writer a queue of its own instead
+     * (the writable queues behind its one write in flight) let the writers' completions interleave
+     * the datagrams on the wire: the peer saw many of the server's packets out of order and
+     * acknowledged each at once (docs/PERF_IWA.md, "In order over several sockets").
+     */
+    drainSenders: function (sock) {
+      var q = sock.txOrder;
+      while (q && q.length && sock.senders) {
+        var free = null, list = sock.senders;
+        for (var i = 0; i < list.length && !free; i++) if (list[i].inflight === 0) free = list[i];
+        if (!free) return;
+        var item = q.shift();
+        free.inflight++; free.sent++;
+        (function (x, it) {
+          x.writer.write(it.chunk).then(function () { it.done(null, x); DSB.drainSenders(sock); },
+            function (e) { it.done(e === null || e === undefined ? new Error('write failed') : e, x); DSB.drainSenders(sock); });
+        })(free, item);
+      }
+      // A closed socket's last waiting datagram is with a writer: the writers may close now.
+      if (sock.onOrderDrained && !(q && q.length)) { var f = sock.onOrderDrained; sock.onOrderDrained = null; f(); }
+    },
+    /** The writer a datagram goes to: the only one (null), or the sending socket with the fewest outstanding writes. */
     pickSender: function (sock) {
       var list = sock.senders;
-      if (!list || list.length < 2) return null;
+      if (!list) return null;
       var best = list[0];
       for (var i = 1; i < list.length; i++) if (list[i].inflight < best.inflight) best = list[i];
       return best;
@@ -760,13 +792,23 @@ var DS_LIBRARY = {
           try { sock.info.multicastController.leaveGroup(g.group, g.source ? { sourceAddress: g.source } : undefined).catch(function () {}); } catch (e) {}
         });
       }
-      if (sock.ds) {
-        var ds = sock.ds, reader = sock.reader, writer = sock.writer;
+      var list = sock.senders || [];
+      var ds = sock.ds, reader = sock.reader, writer = sock.writer;
+      var closeWriters = function () {
+        sock.senders = null;
         // Bytes already accepted by send() still go out (as the kernel flushes on close).
-        DS_TXQ.afterDrain(sock, function () { DSB.closeDs(ds, reader, writer); });
+        if (ds) DS_TXQ.afterDrain(sock, function () { DSB.closeDs(ds, reader, writer); });
+        list.forEach(function (x) { if (x.ds) DSB.closeDs(x.ds, x.reader, x.writer); });
+      };
+      if (sock.txOrder && sock.txOrder.length) {
+        // Datagrams still waiting for a free sending socket go out first, in order (drainSenders
+        // then closes the writers); DSB.whenClosed() waits for them.
+        var drained = new Promise(function (resolve) { sock.onOrderDrained = function () { closeWriters(); resolve(); }; });
+        DSB.closing.push(drained);
+        drained.then(function () { var i = DSB.closing.indexOf(drained); if (i >= 0) DSB.closing.splice(i, 1); });
+      } else {
+        closeWriters();
       }
-      (sock.senders || []).forEach(function (x) { if (x.ds) DSB.closeDs(x.ds, x.reader, x.writer); });
-      sock.senders = null;
       sock.acceptQueue.forEach(function (a) { DSB.closeDs(a.ds, null, null); });
       sock.acceptQueue = [];
       sock.rx = []; sock.rxBytes = 0;
