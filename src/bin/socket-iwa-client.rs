@@ -4,7 +4,7 @@
 use clap::Parser;
 use socket_iwa::app::echo::{EchoClient, ALPN};
 use socket_iwa::io::{dial_and_run, Dial, Rebind};
-use socket_iwa::quic::Versions;
+use socket_iwa::quic::{ClientConnArgs, Versions};
 use socket_iwa::tls::{SavedSession, TlsContext, Verification, VerifyArgs};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -56,10 +56,8 @@ struct Args {
     /// compatible negotiation), v1 or v2 (only that version, nothing else offered).
     #[arg(long, default_value = "auto", value_parser = Versions::parse)]
     quic_version: Versions,
-    /// Write the connection's qlog (JSON-SEQ) to DIR/<odcid>.client.sqlog, mode 0600.
-    /// Native builds only. docs/ARCHITECTURE.md "qlog".
-    #[arg(long, value_name = "DIR", value_parser = socket_iwa::quic::parse_qlog_dir)]
-    qlog_dir: Option<PathBuf>,
+    #[command(flatten)]
+    conn: ClientConnArgs,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -108,7 +106,7 @@ fn js_quic(args: &Args) -> Result<bool, socket_iwa::Error> {
         None => None,
     };
     let saved = resumable(saved, args, &verification, &alpns);
-    let dial = Dial { remote: args.connect, alpns: &alpns, server_name: &args.server_name, session: saved.as_ref(), timeout_secs: args.timeout, rebind: None, versions: args.quic_version, qlog_dir: None };
+    let dial = Dial { remote: args.connect, alpns: &alpns, server_name: &args.server_name, session: saved.as_ref(), timeout_secs: args.timeout, rebind: None, conn: args.conn.config(args.quic_version) };
     let binding = verification.binding();
     // JavaScript's conn.close() closes the connection (the run ends when it is done); a stop
     // request (the page going away) ends the loop at once.
@@ -159,7 +157,7 @@ fn connect(args: &Args) -> Result<bool, socket_iwa::Error> {
 fn connect_once(args: &Args, tls: &TlsContext, verification: &Verification, saved: Option<&SavedSession>) -> Result<(bool, Option<SavedSession>), socket_iwa::Error> {
     let want_session = args.session.is_some() || args.connections > 1;
     let rebind = args.rebind_after.map(|after_bytes| Rebind { after_bytes, addr: args.rebind_addr });
-    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind, versions: args.quic_version, qlog_dir: args.qlog_dir.as_deref() };
+    let dial = Dial { remote: args.connect, alpns: &[&args.alpn], server_name: &args.server_name, session: saved, timeout_secs: args.timeout, rebind, conn: args.conn.config(args.quic_version) };
     let mut ep = dial_and_run(tls, &dial, |now| {
         let c = EchoClient::new(args.streams, args.bytes, args.datagrams, want_session, now);
         match args.datagram_window {

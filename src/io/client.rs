@@ -4,7 +4,7 @@
 use super::host::{ClientHost, ConnectionApp, MigrationReport, Rebind};
 use super::{run_woken, UdpSocket};
 use crate::error::{Error, Result};
-use crate::quic::{Connection, ConnectionConfig, Versions};
+use crate::quic::{Connection, ConnectionConfig};
 use crate::time::now_ns;
 use crate::tls::{SavedSession, TlsContext};
 use std::net::SocketAddr;
@@ -19,10 +19,9 @@ pub struct Dial<'a> {
     pub timeout_secs: u64,
     /// Migrate to a new socket part-way through (see [`Rebind`]).
     pub rebind: Option<Rebind>,
-    /// QUIC versions to offer (default: v1 first, v2 preferred).
-    pub versions: Versions,
-    /// Write the connection's qlog into this directory (`--qlog-dir`).
-    pub qlog_dir: Option<&'a std::path::Path>,
+    /// The connection's settings: QUIC versions offered, qlog, ACK threshold
+    /// (`ClientConnArgs::config` builds them from the clients' flags).
+    pub conn: ConnectionConfig,
 }
 
 /// What is left after a client run: the connection, its application and the
@@ -55,7 +54,7 @@ pub fn dial_and_run_woken<A: ConnectionApp>(
     let bind: SocketAddr = if d.remote.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
     let sock = UdpSocket::bind(bind).map_err(|e| Error::Bind { addr: bind, source: e })?;
     let now = now_ns();
-    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &ConnectionConfig { versions: d.versions, qlog_dir: d.qlog_dir.map(Into::into), ..Default::default() }, now)?;
+    let conn = Connection::connect(tls, sock.local_addr(), d.remote, d.alpns, d.server_name, d.session, &d.conn, now)?;
     let mut host = ClientHost::client(conn, make_app(now), now);
     host.rebind = d.rebind;
     run_woken(&sock, &mut host, stop, woken, max_wait)?;

@@ -1,8 +1,29 @@
 //! A dialing endpoint: one client connection, no application (the host runs it).
 
 use super::connection::Connection;
-use super::{ConnKey, Endpoint, EndpointEvent};
+use super::{ConnKey, ConnectionConfig, Endpoint, EndpointEvent, Versions};
 use std::net::SocketAddr;
+
+/// The connection flags both client binaries take (`#[command(flatten)]`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ClientConnArgs {
+    /// Write the connection's qlog (JSON-SEQ) to DIR/<odcid>.client.sqlog, mode 0600.
+    /// Native builds only. docs/ARCHITECTURE.md "qlog".
+    #[arg(long, value_name = "DIR", value_parser = super::parse_qlog_dir)]
+    pub qlog_dir: Option<std::path::PathBuf>,
+    /// Received ack-eliciting packets that make the client ACK at once (ngtcp2's ack_thresh;
+    /// 0: its default, 2). Fewer ACK-only packets for the server to receive on downloads
+    /// and uploads; out-of-order packets are still acknowledged at once. docs/PERF_IWA.md.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub ack_thresh: u32,
+}
+
+impl ClientConnArgs {
+    /// The connection settings these flags ask for, offering `versions`.
+    pub fn config(&self, versions: Versions) -> ConnectionConfig {
+        ConnectionConfig { versions, qlog_dir: self.qlog_dir.clone(), ack_thresh: self.ack_thresh as usize, ..Default::default() }
+    }
+}
 
 /// The key of a client endpoint's one connection.
 pub const CLIENT_KEY: ConnKey = 0;
@@ -78,5 +99,28 @@ impl Endpoint for ClientEndpoint {
     fn is_done(&self) -> bool {
         // A client need not linger in the closing period once CONNECTION_CLOSE is out.
         self.conn.is_closed() || (!self.conn.is_open() && self.close_flushed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        conn: ClientConnArgs,
+    }
+
+    #[test]
+    fn client_flags_reach_the_connection_config() {
+        let c = Cli::try_parse_from(["x", "--ack-thresh", "8"]).unwrap().conn.config(Versions::Only(super::super::QUIC_V1));
+        assert_eq!((c.ack_thresh, c.qlog_dir.is_none()), (8, true));
+        assert_eq!(c.versions, Versions::Only(super::super::QUIC_V1));
+        let d = Cli::try_parse_from(["x"]).unwrap().conn.config(Versions::default());
+        assert_eq!(d.ack_thresh, 0, "0 keeps ngtcp2's default");
+        let e = Cli::try_parse_from(["x", "--ack-thresh", "1001"]).err().unwrap().to_string();
+        assert!(e.contains("--ack-thresh"), "{e}");
     }
 }

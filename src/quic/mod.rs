@@ -8,7 +8,7 @@ pub mod connection;
 pub mod error;
 pub mod server;
 
-pub use client::ClientEndpoint;
+pub use client::{ClientConnArgs, ClientEndpoint};
 pub use connection::{parse_qlog_dir, CloseReason, Connection, Event};
 pub use error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
 pub use server::{ServerConfig, ServerEndpoint};

@@ -54,10 +54,8 @@ struct Args {
     ws_message_bytes: u64,
     #[arg(long, default_value_t = 30)]
     timeout: u64,
-    /// Write the connection's qlog (JSON-SEQ) to DIR/<odcid>.client.sqlog, mode 0600
-    /// (docs/ARCHITECTURE.md "qlog").
-    #[arg(long, value_name = "DIR", value_parser = socket_iwa::quic::parse_qlog_dir)]
-    qlog_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    conn: socket_iwa::quic::ClientConnArgs,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -88,7 +86,7 @@ fn fetch(args: &Args) -> Result<bool, socket_iwa::Error> {
     }
     let verification = args.verify.verification("socket-iwa-h3-client")?;
     let tls = TlsContext::client(&verification)?;
-    let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout, rebind: None, versions: Default::default(), qlog_dir: args.qlog_dir.as_deref() };
+    let dial = Dial { remote: args.connect, alpns: &["h3"], server_name: &args.server_name, session: None, timeout_secs: args.timeout, rebind: None, conn: args.conn.config(Default::default()) };
     let mut ep = dial_and_run(&tls, &dial, |now| {
         let mut app = H3Client::new(&args.server_name, reqs, args.concurrency, now);
         if let Some(path) = &args.webtransport {

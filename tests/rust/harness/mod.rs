@@ -65,11 +65,15 @@ pub struct LinkConfig {
     pub delay_ns: u64,
     /// Datagrams larger than this are dropped (counted in `SimStats::too_big`).
     pub mtu: usize,
+    /// Bottleneck rate: each datagram occupies the link for its length at this
+    /// rate, so a burst arrives spaced out as from a real interface. 0: no limit
+    /// (a burst arrives all at once).
+    pub bytes_per_sec: u64,
 }
 
 impl Default for LinkConfig {
     fn default() -> Self {
-        LinkConfig { loss: 0.0, reorder: 0.0, reorder_window_ns: 0, duplicate: 0.0, delay_ns: 5 * MS, mtu: 65_527 }
+        LinkConfig { loss: 0.0, reorder: 0.0, reorder_window_ns: 0, duplicate: 0.0, delay_ns: 5 * MS, mtu: 65_527, bytes_per_sec: 0 }
     }
 }
 
@@ -82,7 +86,7 @@ impl LinkConfig {
     /// The lossy link most tests use: `loss`, 10% reordered by up to 15 ms,
     /// 1% duplicated, 5 ms delay, 1,350-byte MTU.
     pub fn lossy(loss: f64) -> Self {
-        LinkConfig { loss, reorder: 0.10, reorder_window_ns: 15 * MS, duplicate: 0.01, delay_ns: 5 * MS, mtu: 1350 }
+        LinkConfig { loss, reorder: 0.10, reorder_window_ns: 15 * MS, duplicate: 0.01, delay_ns: 5 * MS, mtu: 1350, bytes_per_sec: 0 }
     }
 }
 
@@ -101,11 +105,24 @@ pub enum Fate {
 pub struct Link {
     pub cfg: LinkConfig,
     rng: Rng,
+    /// With a bottleneck rate: when the link is free again.
+    busy_until: u64,
 }
 
 impl Link {
     pub fn new(cfg: LinkConfig, seed: u64) -> Self {
-        Link { cfg, rng: Rng::new(seed) }
+        Link { cfg, rng: Rng::new(seed), busy_until: 0 }
+    }
+
+    /// When a datagram of `len` bytes handed over at `now` has left the sender
+    /// (`now` itself without a bottleneck rate).
+    pub fn departure(&mut self, now: u64, len: usize) -> u64 {
+        if self.cfg.bytes_per_sec == 0 {
+            return now;
+        }
+        let start = now.max(self.busy_until);
+        self.busy_until = start + len as u64 * 1_000_000_000 / self.cfg.bytes_per_sec;
+        self.busy_until
     }
 
     pub fn fate(&mut self, len: usize) -> Fate {
@@ -358,7 +375,7 @@ impl<A: ConnectionApp> Sim<A> {
             Fate::TooBig => self.stats.too_big += 1,
             Fate::Lost => self.stats.lost += 1,
             Fate::Delivered { delay_ns, reordered, dup_after_ns } => {
-                let at = now + delay_ns;
+                let at = link.departure(now, data.len()) + delay_ns;
                 if reordered {
                     self.stats.reordered += 1;
                 }
