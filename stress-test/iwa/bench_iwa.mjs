@@ -22,7 +22,9 @@
 //     [--server-variants "default=;send-sockets 4=--udp-send-sockets 4"] [--ceiling-only]
 // (other variants measured: "worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472")
 // (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js;
-// @glue=DIR takes that server's socket-iwa-server.{js,wasm} from DIR, for an A/B of two builds in one run)
+// @glue=DIR takes that server's socket-iwa-server.js and socket_iwa_server.wasm from DIR, for an A/B of two builds in one run
+// (stress-test/iwa/build_glue_at.sh REV DIR builds an earlier revision's);
+// @client:FLAG passes FLAG (e.g. @client:--ack-thresh=8) to the native clients of that variant's workloads)
 // --veth: Chromium (with the server) runs in a network namespace joined by a
 // 1500-byte-MTU veth pair to a second namespace where every client runs; both
 // are created here and deleted at the end (root needed). Without it: loopback.
@@ -67,7 +69,8 @@ const VARIANTS = String(opt('server-variants', 'default=;send-sockets 4=--udp-se
   // "@glue=DIR": that server's socket-iwa-server.{js,wasm} come from DIR (an A/B of two builds in one run).
   const glue = args.find((a) => a.startsWith('@glue='))?.slice(6);
   if (glue && !fs.existsSync(path.join(glue, 'socket-iwa-server.js'))) { console.error(`bench_iwa: ${glue}/socket-iwa-server.js is missing`); process.exit(2); }
-  return { label: v.slice(0, i), args: args.filter((a) => a !== '@worker' && !a.startsWith('@glue=')), worker: args.includes('@worker'), glue };
+  const clientArgs = args.filter((a) => a.startsWith('@client:')).map((a) => a.slice('@client:'.length));
+  return { label: v.slice(0, i), args: args.filter((a) => !a.startsWith('@')), worker: args.includes('@worker'), glue, clientArgs };
 });
 const glueMounts = Object.fromEntries(VARIANTS.flatMap((v, k) => (v.glue ? [[`/glue${k}/`, path.resolve(v.glue)]] : [])));
 VARIANTS.forEach((v, k) => { v.module = v.glue ? `/glue${k}/socket-iwa-server.js` : '/wasm/socket-iwa-server.js'; });
@@ -162,18 +165,18 @@ try {
   // One measurement of a workload: its app-level rate, and the server socket's
   // datagrams (bridge counters) over the transfer's own duration as the client measured it.
   const workloads = {
-    bulk_echo: async ({ port, pin }) => {
-      const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', String(MB * 1e6)], 180000);
+    bulk_echo: async ({ port, pin, clientArgs }) => {
+      const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', String(MB * 1e6), ...clientArgs], 180000);
       if (!r.verified) throw new Error(`echo not verified: ${JSON.stringify(r)}`);
       return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: r.bytes_echoed / 1e6 / r.throughput_mb_s, amount: r.bytes_echoed / 1e6, per: 'MB' };
     },
-    datagrams: async ({ port, pin }) => {
-      const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', '100', '--datagrams', String(DGRAMS)], 180000);
+    datagrams: async ({ port, pin, clientArgs }) => {
+      const r = await run(path.join(bin, 'socket-iwa-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--bytes', '100', '--datagrams', String(DGRAMS), ...clientArgs], 180000);
       if (!r.verified) throw new Error(`datagram echo not verified: ${JSON.stringify(r)}`);
       return { rate: r.datagram_rate, unit: 'datagrams/s', seconds: r.datagrams_echoed / r.datagram_rate, amount: r.datagrams_echoed / 1000, per: '1000 echoes' };
     },
-    h3_get: async ({ port, pin }) => {
-      const r = await run(path.join(bin, 'socket-iwa-h3-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`], 180000);
+    h3_get: async ({ port, pin, clientArgs }) => {
+      const r = await run(path.join(bin, 'socket-iwa-h3-client'), ['--connect', `${SERVER_IP}:${port}`, '--cert-hash', pin, '--json', '--timeout', '120', '--get', `/bytes/${MB * 1e6}`, ...clientArgs], 180000);
       if (!r.verified) throw new Error(`HTTP/3 body not verified: ${JSON.stringify(r)}`);
       return { rate: r.throughput_mb_s, unit: 'MB/s', seconds: MB / r.throughput_mb_s, amount: MB, per: 'MB' };
     },
@@ -230,12 +233,18 @@ try {
         const r = await fn(srv);
         const f1 = await srv.stats();
         const s0 = f0.udp, s1 = f1.udp;
-        const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
-        // Times the server's poll() suspended (went back to the event loop) per datagram moved.
-        const polls = ((f1.suspended.poll || 0) - (f0.suspended.poll || 0)) / Math.max(1, tx + rx);
-        const o = { ...r, pollsPerDatagram: polls, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
+        let o;
+        if (s0 && s1) {
+          const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
+          // Times the server's poll() suspended (went back to the event loop) per datagram moved.
+          const polls = ((f1.suspended.poll || 0) - (f0.suspended.poll || 0)) / Math.max(1, tx + rx);
+          o = { ...r, pollsPerDatagram: polls, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
+        } else {
+          // An older build (@glue=DIR) whose bridge counts no UDP datagrams: its app rate only.
+          o = { ...r, pollsPerDatagram: null, wirePerUnit: null, txPerSecond: null, rxPerSecond: null, avgTxBytes: null, avgRxBytes: null };
+        }
         add(`${srv.label}|${w}`, o);
-        console.log(`  ours (${srv.label}) ${w}: ${o.rate.toFixed(2)} ${o.unit}; server sent ${Math.round(o.txPerSecond)}/s (avg ${o.avgTxBytes} B), received ${Math.round(o.rxPerSecond)}/s (avg ${o.avgRxBytes} B)`);
+        console.log(`  ours (${srv.label}) ${w}: ${o.rate.toFixed(2)} ${o.unit}${o.txPerSecond === null ? ' (this build counts no datagrams)' : `; server sent ${Math.round(o.txPerSecond)}/s (avg ${o.avgTxBytes} B), received ${Math.round(o.rxPerSecond)}/s (avg ${o.avgRxBytes} B)`}`);
       }
     }
   }
@@ -251,9 +260,10 @@ try {
     const ours = result.ours[srv.label] = {};
     for (const w of Object.keys(workloads)) {
       const { m, runs } = pick(`${srv.label}|${w}`, 'rate');
-      const wire = median(samples[`${srv.label}|${w}`].map((x) => x.wirePerUnit));
-      const polls = median(samples[`${srv.label}|${w}`].map((x) => x.pollsPerDatagram));
-      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: Math.round(wire), pollsPerDatagram: +polls.toFixed(3), per: m.per, txPerSecond: Math.round(m.txPerSecond), rxPerSecond: Math.round(m.rxPerSecond), avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
+      const counted = m.txPerSecond !== null;
+      const wire = counted ? median(samples[`${srv.label}|${w}`].map((x) => x.wirePerUnit)) : null;
+      const polls = counted ? median(samples[`${srv.label}|${w}`].map((x) => x.pollsPerDatagram)) : null;
+      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: counted ? Math.round(wire) : null, pollsPerDatagram: counted ? +polls.toFixed(3) : null, per: m.per, txPerSecond: counted ? Math.round(m.txPerSecond) : null, rxPerSecond: counted ? Math.round(m.rxPerSecond) : null, avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
     }
   }
   for (const srv of servers) await srv.stop().catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
@@ -278,10 +288,13 @@ for (const [v, ours] of Object.entries(result.ours)) {
     // those: the two were measured closer in time than the medians were.
     const cKey = { h3_get: 'send_1', wt_datagrams: 'wt_native' }[k] || 'echo';
     const field = k === 'wt_datagrams' ? 'rate' : 'txPerSecond';
-    const perRound = samples[`${v}|${k}`].map((x, r) => (samples[cKey]?.[r] ? x[field] / samples[cKey][r].perSecond : null)).filter((x) => x !== null);
-    result.ratios[v][k] = { ceiling: which, ratio: c ? +(o[field] / c).toFixed(3) : null, goal: 0.95,
+    const perRound = samples[`${v}|${k}`].map((x, r) => (samples[cKey]?.[r] && x[field] !== null ? x[field] / samples[cKey][r].perSecond : null)).filter((x) => x !== null);
+    result.ratios[v][k] = { ceiling: which, ratio: c && o[field] !== null ? +(o[field] / c).toFixed(3) : null, goal: 0.95,
       perRoundMedian: perRound.length ? +median(perRound).toFixed(3) : null, perRound: perRound.map((x) => +x.toFixed(3)),
-      ...(v !== base && result.ours[base][k] ? { appRateVsBase: +(o.rate / result.ours[base][k].rate).toFixed(3), wireVsBase: +(o.wirePerUnit / result.ours[base][k].wirePerUnit).toFixed(3) } : {}) };
+      ...(v !== base && result.ours[base][k] ? { appRateVsBase: +(o.rate / result.ours[base][k].rate).toFixed(3),
+        wireVsBase: o.wirePerUnit !== null && result.ours[base][k].wirePerUnit !== null ? +(o.wirePerUnit / result.ours[base][k].wirePerUnit).toFixed(3) : null,
+        // the same ratio per round (both measured in that round), and their median
+        appRateVsBasePerRound: samples[`${v}|${k}`].map((x, r) => +(x.rate / samples[`${base}|${k}`][r].rate).toFixed(3)) } : {}) };
   }
 }
 if (ceil.send_1) for (const k of SOCKETS.filter((k) => k > 1)) if (ceil[`send_${k}`]) result.ratios[`ceiling_send_${k}_vs_1`] = +(ceil[`send_${k}`].perSecond / ceil.send_1.perSecond).toFixed(3);
@@ -303,6 +316,7 @@ const md = [
   ...Object.entries(result.ours).flatMap(([v, ours]) => Object.entries(ours).map(([k, o]) => {
     const [which, c] = applicable[k];
     const r = result.ratios[v][k];
+    if (o.txPerSecond === null) return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | - | - | ${which}: ${c} | - | ${r.appRateVsBase ?? '-'} | - | - |`;
     return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} (${r.perRoundMedian}) | ${r.appRateVsBase ?? '-'} | ${o.wirePerUnit} per ${o.per}${r.wireVsBase ? ` (${r.wireVsBase})` : ''} | ${o.pollsPerDatagram} |`;
   })),
   '',
@@ -319,6 +333,14 @@ const groups = [...SOCKETS.map((k) => `JS send-bound, ${k} socket${k > 1 ? 's' :
 const values = [...SOCKETS.map((k) => [(ceil[`send_${k}`]?.perSecond ?? 0) / 1000]), [ceil.receive.perSecond / 1000], [ceil.echo.perSecond / 1000],
   ...Object.values(result.ours).flatMap((ours) => Object.values(ours).map((o) => [o.txPerSecond / 1000]))];
 fs.writeFileSync(path.join(outDir, `${NAME}.svg`), barChart({ title: `UDP datagrams/s through the IWA's socket (thousands): JS ceiling vs wasm server`, caption, groups, series: ['k datagrams/s sent'], values }));
+if (VARIANTS.length > 1 && !CEILING_ONLY) {
+  // Each variant's app rate as a multiple of the first variant's, per workload (medians of the rounds).
+  const others = VARIANTS.slice(1).map((v) => v.label);
+  const ks = Object.keys(result.ours[base]);
+  const rateGroups = ks.map((k) => SHORT[k]);
+  const rateValues = ks.map((k) => others.map((v) => result.ratios[v][k]?.appRateVsBase ?? null));
+  fs.writeFileSync(path.join(outDir, `${NAME}_vs_${base.replace(/[^\w.-]+/g, '_')}.svg`), barChart({ title: `App rate as a multiple of the ${base} server's, same run`, caption, groups: rateGroups, series: others, values: rateValues }));
+}
 console.log(md);
 console.log(`wrote docs/perf/${NAME}.{json,md,svg}`);
 process.exit(0);
