@@ -84,6 +84,11 @@ struct Args {
     /// mode 0600. Native builds only. docs/ARCHITECTURE.md "qlog".
     #[arg(long, value_name = "DIR", value_parser = socket_iwa::quic::parse_qlog_dir)]
     qlog_dir: Option<PathBuf>,
+    /// With --qlog-dir: qlog files (one per accepted connection) to write at most; later
+    /// connections are not logged (one warning).
+    #[arg(long, value_name = "N", requires = "qlog_dir", default_value_t = socket_iwa::quic::server::DEFAULT_QLOG_MAX_FILES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    qlog_max_files: u64,
     /// In a browser (Chromium's UDPSocket sends one datagram at a time): send through N sockets
     /// sharing the listening port, N datagrams in flight. In wasm it turns address sharing on for
     /// the port (under Node that is all it does); natively nothing changes. docs/PERF_IWA.md.
@@ -177,6 +182,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         max_half_open_per_source: args.max_half_open_per_source as usize,
         conn_buffer_limit: args.conn_buffer_limit,
         server_buffer_limit: args.server_buffer_limit,
+        qlog_max_files: args.qlog_max_files,
         ..Default::default()
     };
     cfg.conn.idle_timeout_ms = args.idle_timeout_ms;

@@ -328,6 +328,28 @@ def test_qlog_complete_when_server_stops_with_a_connection_open(tmp_path):
     assert "connection_close" in frames, frames[-10:]
 
 
+def test_qlog_max_files_caps_the_files_not_the_connections(tmp_path):
+    """--qlog-max-files 2: three connections are served, two are logged, one warning says why."""
+    d = tmp_path / "q"
+    d.mkdir()
+    srv = Server("--qlog-dir", str(d), "--qlog-max-files", "2")
+    try:
+        for _ in range(3):
+            rc, report, err = run_client(srv.port, "--bytes", "20000")
+            assert rc == 0 and report["verified"], (rc, report, err)
+        deadline = time.time() + 5
+        while len(sqlogs(d, "server")) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert len(sqlogs(d, "server")) == 2, os.listdir(d)
+    finally:
+        srv.stop()
+    err = srv.proc.stderr.read()
+    assert err.count("--qlog-max-files") == 1, err
+    p = subprocess.run([os.path.join(BIN, "socket-iwa-server"), "--qlog-max-files", "5"], capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0 and "--qlog-dir" in p.stderr, p.stderr
+
+
 def test_bad_qlog_dir_is_named(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")

@@ -5,6 +5,7 @@
 use super::tokens::TokenCheck;
 use super::{ServerEndpoint, Slot, SCID_LEN};
 use crate::quic::connection::{random_cid, Connection, ValidatedToken};
+use crate::quic::ConnectionConfig;
 use ngtcp2_sys as n;
 use std::net::{IpAddr, SocketAddr};
 
@@ -122,7 +123,21 @@ impl ServerEndpoint {
             self.pressure_seen_at = Some(now);
         }
         let scid = random_cid(SCID_LEN);
-        let conn = match Connection::accept(&self.tls, &hd, token, &scid, local, remote, &self.conn_cfg, self.static_secret, now) {
+        let unlogged;
+        let conn_cfg = if self.conn_cfg.qlog_dir.is_none() {
+            &self.conn_cfg
+        } else if self.qlog_files < self.cfg.qlog_max_files {
+            self.qlog_files += 1;
+            &self.conn_cfg
+        } else {
+            if self.qlog_files == self.cfg.qlog_max_files {
+                self.qlog_files += 1; // warn once
+                log::warn!("qlog: {} files written (--qlog-max-files); later connections are not logged", self.cfg.qlog_max_files);
+            }
+            unlogged = ConnectionConfig { qlog_dir: None, ..self.conn_cfg.clone() };
+            &unlogged
+        };
+        let conn = match Connection::accept(&self.tls, &hd, token, &scid, local, remote, conn_cfg, self.static_secret, now) {
             Ok(mut c) => {
                 c.enable_credit_gate(self.conn_cfg.initial_max_data, self.cfg.conn_buffer_limit);
                 c

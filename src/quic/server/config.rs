@@ -25,7 +25,13 @@ pub struct ServerConfig {
     /// The same over all connections together. When it is used up, applications
     /// refuse new work (503, stream refusal) and credit waits for memory to drain.
     pub server_buffer_limit: u64,
+    /// With `conn.qlog_dir`: qlog files the server creates at most (one per accepted
+    /// connection); later connections are not logged (one warning).
+    pub qlog_max_files: u64,
 }
+
+/// Default [`ServerConfig::qlog_max_files`]: 1,000 files.
+pub const DEFAULT_QLOG_MAX_FILES: u64 = 1000;
 
 /// Default [`ServerConfig::conn_buffer_limit`]: 16 MiB (the connection receive window we always used).
 pub const DEFAULT_CONN_BUFFER_LIMIT: u64 = 16 << 20;
@@ -49,6 +55,7 @@ impl Default for ServerConfig {
             pressure_handshake_timeout_ms: 2_000,
             conn_buffer_limit: DEFAULT_CONN_BUFFER_LIMIT,
             server_buffer_limit: DEFAULT_SERVER_BUFFER_LIMIT,
+            qlog_max_files: DEFAULT_QLOG_MAX_FILES,
         }
     }
 }

@@ -38,7 +38,7 @@ mod tokens;
 mod tests;
 
 pub use config::{
-    parse_byte_size, ServerConfig, DEFAULT_CONN_BUFFER_LIMIT, DEFAULT_SERVER_BUFFER_LIMIT, MIN_BUFFER_LIMIT, SERVER_RECEIVE_WINDOW,
+    parse_byte_size, ServerConfig, DEFAULT_CONN_BUFFER_LIMIT, DEFAULT_QLOG_MAX_FILES, DEFAULT_SERVER_BUFFER_LIMIT, MIN_BUFFER_LIMIT, SERVER_RECEIVE_WINDOW,
 };
 pub use stats::{ConnectionSample, InitialDrops, PacketCounters, ServerStats};
 pub use tokens::{NEW_TOKEN_LIFETIME_NS, RETRY_TOKEN_LIFETIME_NS};
@@ -120,6 +120,8 @@ pub struct ServerEndpoint {
     closed_path: PathStats,
     /// Connections visited by `flush` so far (cost accounting for tests).
     flush_visits: u64,
+    /// qlog files started (`cfg.qlog_max_files` at most).
+    qlog_files: u64,
     pub stats: ServerStats,
     /// Called with each connection as it closes (for logs).
     pub on_close: Option<Box<dyn FnMut(&Connection)>>,
@@ -170,6 +172,7 @@ impl ServerEndpoint {
             connections_every: None,
             closed_path: PathStats::default(),
             flush_visits: 0,
+            qlog_files: 0,
             stats: ServerStats::default(),
             on_close: None,
             on_stats: None,
