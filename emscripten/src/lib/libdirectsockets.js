@@ -486,7 +486,8 @@ var DS_LIBRARY = {
       // node/direct-sockets.js takes `done` itself (no promise per datagram).
       if (sock.fastSend && !named) { sock.fastSend(chunk, done); return n; }
       if (ordered) {
-        (sock.txOrder || (sock.txOrder = [])).push({ chunk: chunk, done: function (e, x) { sender = x; done(e); } });
+        // drainSenders names the writer it picked (sender), then the write settles the datagram.
+        (sock.txOrder || (sock.txOrder = [])).push({ take: function (x) { sender = x; return x.writer.write(chunk).then(function () { done(null); }, failed); } });
         DSB.drainSenders(sock);
         return n;
       }
@@ -651,12 +652,8 @@ var DS_LIBRARY = {
         var free = null, list = sock.senders;
         for (var i = 0; i < list.length && !free; i++) if (list[i].inflight === 0) free = list[i];
         if (!free) return;
-        var item = q.shift();
         free.inflight++; free.sent++;
-        (function (x, it) {
-          x.writer.write(it.chunk).then(function () { it.done(null, x); DSB.drainSenders(sock); },
-            function (e) { it.done(e === null || e === undefined ? new Error('write failed') : e, x); DSB.drainSenders(sock); });
-        })(free, item);
+        q.shift().take(free).then(function () { DSB.drainSenders(sock); });
       }
       // A closed socket's last waiting datagram is with a writer: the writers may close now.
       if (sock.onOrderDrained && !(q && q.length)) { var f = sock.onOrderDrained; sock.onOrderDrained = null; f(); }
@@ -770,11 +767,15 @@ var DS_LIBRARY = {
         if (reader) { try { await reader.cancel(); } catch (e) {} try { reader.releaseLock(); } catch (e) {} }
         try { await ds.close(); } catch (e) {}
       })();
-      DSB.closing.push(p);
-      p.then(function () { var i = DSB.closing.indexOf(p); if (i >= 0) DSB.closing.splice(i, 1); });
+      DSB.trackClosing(p);
     },
     /** Closes still flushing (their last writes going out). */
     closing: [],
+    /** Counts `p` among the closes DSB.whenClosed() waits for until it settles. */
+    trackClosing: function (p) {
+      DSB.closing.push(p);
+      p.then(function () { var i = DSB.closing.indexOf(p); if (i >= 0) DSB.closing.splice(i, 1); });
+    },
     /** Resolves once every socket closed so far has flushed and closed (a program that returned from main). */
     whenClosed: function () {
       return Promise.all(DSB.closing.slice()).then(function () {});
@@ -803,9 +804,7 @@ var DS_LIBRARY = {
       if (sock.txOrder && sock.txOrder.length) {
         // Datagrams still waiting for a free sending socket go out first, in order (drainSenders
         // then closes the writers); DSB.whenClosed() waits for them.
-        var drained = new Promise(function (resolve) { sock.onOrderDrained = function () { closeWriters(); resolve(); }; });
-        DSB.closing.push(drained);
-        drained.then(function () { var i = DSB.closing.indexOf(drained); if (i >= 0) DSB.closing.splice(i, 1); });
+        DSB.trackClosing(new Promise(function (resolve) { sock.onOrderDrained = function () { closeWriters(); resolve(); }; }));
       } else {
         closeWriters();
       }
