@@ -52,7 +52,11 @@ async function clientOf(server, ...args) {
 }
 
 async function aioquic(...args) {
-  const { stdout } = await run('python3', [aioquicCli, '--port', String(port), ...args], { timeout: 150000 });
+  return aioquicOf(port, ...args);
+}
+
+async function aioquicOf(serverPort, ...args) {
+  const { stdout } = await run('python3', [aioquicCli, '--port', String(serverPort), ...args], { timeout: 150000 });
   return JSON.parse(stdout.trim().split('\n').pop());
 }
 
@@ -154,6 +158,9 @@ test('IWA server with --udp-send-sockets 4: a 4 MB HTTP/3 download arrives in or
     }
     assert.ok(n > 2500, `1-RTT packets received: ${n}`);
     assert.ok(late <= n / 100, `${late} of ${n} packets arrived after a later one`);
+    // An independent client through the same four sockets: aioquic echoes 1 MB over 200 streams.
+    const a = await aioquicOf(server.port, '--streams', '200', '--bytes', String(5000));
+    assert.equal(a.streams_ok, 200, JSON.stringify(a));
     const udp = (await iwa.call('/loader.js', 'sockets', sid)).find((x) => x.senders);
     assert.equal(udp.senders.length, 4, JSON.stringify(udp));
     for (const x of udp.senders) assert.ok(x.sent > 100, JSON.stringify(udp.senders));
