@@ -4,7 +4,7 @@
 # and the demo app's live view (screenshot in .test-output/iwa-demo/). The app is the SIGNED web
 # bundle: built here into a temporary folder with a throw-away Ed25519 key (docker/build-wasm.sh,
 # scripts/build-swbn.mjs), verified and installed by tests/harness/iwa.js (docs/IWA_APP.md).
-# Runs every tests/iwa/*.test.mjs (fails if one is missing from the list below): quic_server_iwa (our
+# Runs every tests/iwa/*.test.mjs (fails if one is missing from the list below): quic_server_iwa (quinn, our
 # native client and aioquic against the QUIC server in the IWA), webtransport_iwa (Chromium's WebTransport
 # against the HTTP/3 server in the IWA, examples/webtransport-iwa), demo_app_iwa (the demo app's page with
 # real clients), build_swbn (scripts/build-swbn.mjs and the bundle it writes); the IWA tests install the

@@ -6,7 +6,7 @@
 // Any failure to launch Chromium or install the app fails these tests.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const client = path.join(root, 'target/release/socket-iwa-client');
 const h3Client = path.join(root, 'target/release/socket-iwa-h3-client');
 const aioquicCli = path.join(root, 'tests/interop/aioquic_cli.py');
+const quinnPeer = path.join(root, 'tests/peers/quinn-peer/target/release/quinn-peer');
 const MIB = 1 << 20;
 
 let iwa;
@@ -165,6 +166,75 @@ test('IWA server with --udp-send-sockets 4: a 4 MB HTTP/3 download arrives in or
     assert.equal(udp.senders.length, 4, JSON.stringify(udp));
     for (const x of udp.senders) assert.ok(x.sent > 100, JSON.stringify(udp.senders));
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await iwa.call('/loader.js', 'stop', sid);
+  }
+});
+
+test('IWA server with --udp-send-sockets 8 under hostile load: quinn echoes 6 MB over 2,000 streams, updates its keys and moves to a new port while the flood suite\'s chaos mix hits the port; the server then still serves', async (t) => {
+  // The multi-socket send path against an independent peer past demo sizes: thousands of streams,
+  // a key update, a migration (the new 4-tuple may hash to another socket of the group), and a
+  // flood of real Initials, truncated Initials, unknown versions, short headers for unknown CIDs
+  // and random bytes (stress-test/flood/modes.py "chaos": 10 s, 0-30k datagrams/s).
+  const stopFile = '/tmp/stop-send-sockets-8';
+  const sid = await iwa.call('/loader.js', 'start', {
+    module: '/wasm/socket-iwa-server.js', stopFile,
+    args: ['--listen', '127.0.0.1:0', '--json', '--udp-send-sockets', '8', '--stats-interval', '500', '--stop-file', stopFile],
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iwa-hostile-'));
+  let flood = null;
+  try {
+    const server = await listeningPort(sid);
+    const pool = path.join(dir, 'initials.pickle');
+    await run('python3', ['-c', 'import pickle, sys; sys.path.insert(0, sys.argv[1]); from initial_flood import make_initials; '
+      + 'pickle.dump(make_initials(300, "127.0.0.1", int(sys.argv[2])), open(sys.argv[3], "wb"))',
+    path.join(root, 'tests/interop'), String(server.port), pool], { timeout: 60000 });
+    // The flood runs on its own (bounded: 10 s plus the sender's 5 s cap); its JSON lines report what it sent.
+    let floodOut = '';
+    flood = spawn('python3', [path.join(root, 'stress-test/flood/sender.py'), '127.0.0.1', String(server.port), 'chaos', '1', pool],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    flood.stdout.on('data', (d) => { floodOut += d; });
+    const floodEnded = new Promise((resolve) => flood.on('exit', resolve));
+    const floodSent = () => { const l = floodOut.trim().split('\n').filter((x) => x.startsWith('{')).pop(); return l ? JSON.parse(l).sent : 0; };
+    const deadline = Date.now() + 10000;
+    while (floodSent() < 2000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const sentBefore = floodSent();
+    assert.ok(sentBefore >= 2000 && flood.exitCode === null, `the flood is not under way: ${floodOut}`);
+    const { stdout } = await run(quinnPeer, ['client', '--connect', `127.0.0.1:${server.port}`, '--cert-hash', server.pin,
+      '--streams', '2000', '--bytes', '3000', '--key-update', '--rebind-after', '3000000', '--timeout', '60'], { timeout: 90000 });
+    const q = JSON.parse(stdout.trim().split('\n').pop()).connections[0];
+    assert.equal(q.verified, true, stdout);
+    assert.equal(q.error, null, stdout);
+    assert.equal(q.streams_completed, 2000, stdout);
+    assert.equal(q.bytes_echoed, 6000000, stdout);
+    assert.equal(q.key_update_forced, true, stdout);
+    assert.ok(q.rebound_to, `quinn did not move to a new port: ${stdout}`);
+    assert.ok(q.stats.path_challenge_rx >= 1, `the server did not validate the new path: ${stdout}`);
+    const code = await floodEnded;
+    assert.equal(code, 0, floodOut);
+    // After the flood: a fresh client gets a full echo, and the server counted what it was sent.
+    const r = await clientOf(server, '--bytes', String(MIB));
+    assert.equal(r.bytes_echoed, MIB, JSON.stringify(r));
+    let stats = null;
+    const statsDeadline = Date.now() + 5000;
+    while (Date.now() < statsDeadline) {
+      const line = iwa.consoleLines.filter((l) => l.includes(`[${sid}] `) && l.includes('"event":"stats"')).pop();
+      if (line) {
+        stats = JSON.parse(line.slice(line.indexOf('{'))).stats;
+        if (stats.handshakes_completed >= 2) break;
+      }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.ok(stats, 'no stats line from the server');
+    assert.ok(stats.handshakes_completed >= 2, JSON.stringify(stats));
+    assert.ok(stats.packets.garbage > 0 && stats.packets.unknown_cid > 0, JSON.stringify(stats.packets));
+    assert.ok(stats.packets.datagrams > 10000, JSON.stringify(stats.packets));
+    const udp = (await iwa.call('/loader.js', 'sockets', sid)).find((x) => x.senders);
+    t.diagnostic(`quinn ${q.total_ms.toFixed(0)} ms, ${q.stats.lost_packets} lost; flood sent ${floodSent()}; server packets ${JSON.stringify(stats.packets)}; senders ${udp.senders.map((x) => x.sent).join(',')}`);
+    assert.equal(udp.senders.length, 8, JSON.stringify(udp));
+    for (const x of udp.senders) assert.ok(x.sent > 20, JSON.stringify(udp.senders));
+  } finally {
+    if (flood && flood.exitCode === null) flood.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
     await iwa.call('/loader.js', 'stop', sid);
   }
