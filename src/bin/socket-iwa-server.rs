@@ -89,6 +89,11 @@ struct Args {
     #[arg(long, value_name = "N", requires = "qlog_dir", default_value_t = socket_iwa::quic::server::DEFAULT_QLOG_MAX_FILES,
           value_parser = clap::value_parser!(u64).range(1..))]
     qlog_max_files: u64,
+    /// With --qlog-dir: bytes one connection's qlog file may reach (K/M/G suffixes); the rest
+    /// of that connection is not logged (one warning naming the file).
+    #[arg(long, value_name = "BYTES", requires = "qlog_dir", value_parser = socket_iwa::quic::parse_qlog_max_bytes,
+          default_value_t = socket_iwa::quic::DEFAULT_QLOG_MAX_BYTES)]
+    qlog_max_bytes: u64,
     /// In a browser (Chromium's UDPSocket sends one datagram at a time): send through N sockets
     /// sharing the listening port, N datagrams in flight. In wasm it turns address sharing on for
     /// the port (under Node that is all it does); natively nothing changes. docs/PERF_IWA.md.
@@ -189,6 +194,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     cfg.conn.ack_thresh = args.ack_thresh as usize;
     cfg.conn.max_udp_payload = args.max_udp_payload as usize;
     cfg.conn.qlog_dir = args.qlog_dir.clone();
+    cfg.conn.qlog_max_bytes = args.qlog_max_bytes;
     cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
     let h3_files = files.clone();
     let js = args.js_handler || args.js_quic.is_some();

@@ -11,6 +11,11 @@ pub struct ClientConnArgs {
     /// Native builds only. docs/ARCHITECTURE.md "qlog".
     #[arg(long, value_name = "DIR", value_parser = super::parse_qlog_dir)]
     pub qlog_dir: Option<std::path::PathBuf>,
+    /// With --qlog-dir: bytes the qlog file may reach (K/M/G suffixes); the rest of the
+    /// connection is not logged (one warning).
+    #[arg(long, value_name = "BYTES", requires = "qlog_dir", value_parser = super::parse_qlog_max_bytes,
+          default_value_t = super::DEFAULT_QLOG_MAX_BYTES)]
+    pub qlog_max_bytes: u64,
     /// Received ack-eliciting packets that make the client ACK at once (ngtcp2's ack_thresh;
     /// 0: its default, 2). Fewer ACK-only packets for the server to receive on downloads
     /// and uploads; out-of-order packets are still acknowledged at once. docs/PERF_IWA.md.
@@ -21,7 +26,13 @@ pub struct ClientConnArgs {
 impl ClientConnArgs {
     /// The connection settings these flags ask for, offering `versions`.
     pub fn config(&self, versions: Versions) -> ConnectionConfig {
-        ConnectionConfig { versions, qlog_dir: self.qlog_dir.clone(), ack_thresh: self.ack_thresh as usize, ..Default::default() }
+        ConnectionConfig {
+            versions,
+            qlog_dir: self.qlog_dir.clone(),
+            qlog_max_bytes: self.qlog_max_bytes,
+            ack_thresh: self.ack_thresh as usize,
+            ..Default::default()
+        }
     }
 }
 
@@ -122,5 +133,13 @@ mod tests {
         assert_eq!(d.ack_thresh, 0, "0 keeps ngtcp2's default");
         let e = Cli::try_parse_from(["x", "--ack-thresh", "1001"]).err().unwrap().to_string();
         assert!(e.contains("--ack-thresh"), "{e}");
+        let dir = std::env::temp_dir().to_string_lossy().into_owned();
+        let q = Cli::try_parse_from(["x", "--qlog-dir", &dir, "--qlog-max-bytes", "2M"]).unwrap().conn.config(Versions::default());
+        assert_eq!(q.qlog_max_bytes, 2 << 20);
+        assert_eq!(d.qlog_max_bytes, super::super::DEFAULT_QLOG_MAX_BYTES);
+        let e = Cli::try_parse_from(["x", "--qlog-max-bytes", "2M"]).err().unwrap().to_string();
+        assert!(e.contains("--qlog-dir"), "needs --qlog-dir: {e}");
+        let e = Cli::try_parse_from(["x", "--qlog-dir", &dir, "--qlog-max-bytes", "100"]).err().unwrap().to_string();
+        assert!(e.contains("--qlog-max-bytes") && e.contains("minimum"), "{e}");
     }
 }

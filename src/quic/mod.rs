@@ -9,7 +9,7 @@ pub mod error;
 pub mod server;
 
 pub use client::{ClientConnArgs, ClientEndpoint};
-pub use connection::{parse_qlog_dir, CloseReason, Connection, Event};
+pub use connection::{parse_qlog_dir, parse_qlog_max_bytes, CloseReason, Connection, Event, DEFAULT_QLOG_MAX_BYTES};
 pub use error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
 pub use server::{ServerConfig, ServerEndpoint};
 
@@ -100,6 +100,9 @@ pub struct ConnectionConfig {
     /// Write each connection's qlog into this directory (`--qlog-dir`; native
     /// builds; src/quic/connection/qlog.rs). None: no qlog.
     pub qlog_dir: Option<std::path::PathBuf>,
+    /// With `qlog_dir`: bytes one connection's qlog file may reach (`--qlog-max-bytes`);
+    /// the rest of that connection is not logged.
+    pub qlog_max_bytes: u64,
 }
 
 impl Default for ConnectionConfig {
@@ -118,6 +121,7 @@ impl Default for ConnectionConfig {
             ack_thresh: 0,
             max_udp_payload: 0,
             qlog_dir: None,
+            qlog_max_bytes: connection::DEFAULT_QLOG_MAX_BYTES,
         }
     }
 }

@@ -350,6 +350,33 @@ def test_qlog_max_files_caps_the_files_not_the_connections(tmp_path):
     assert p.returncode != 0 and "--qlog-dir" in p.stderr, p.stderr
 
 
+def test_qlog_max_bytes_caps_each_file_on_a_record_boundary(tmp_path):
+    """--qlog-max-bytes: a 2 MB echo's traces (each about 1.5 MB whole) stop below 64 KiB on
+    both sides, end with whole records, and one warning names each file; the echo is unaffected."""
+    d = tmp_path / "q"
+    d.mkdir()
+    cap = 64 << 10
+    srv = Server("--qlog-dir", str(d), "--qlog-max-bytes", "64K")
+    try:
+        rc, report, err = run_client(srv.port, "--bytes", str(2 << 20), "--qlog-dir", str(d), "--qlog-max-bytes", "64K")
+        assert rc == 0 and report["bytes_echoed"] == 2 << 20, (rc, report, err)
+        client_warnings = [l for l in err.splitlines() if "--qlog-max-bytes" in l]
+    finally:
+        srv.stop()
+    server_warnings = [l for l in srv.proc.stderr.read().splitlines() if "--qlog-max-bytes" in l]
+    for role, warnings in (("server", server_warnings), ("client", client_warnings)):
+        (name,) = sqlogs(d, role)
+        size = os.path.getsize(d / name)
+        assert cap // 2 < size <= cap, (role, size)
+        check_ours(d / name, role)  # every record parses (read_seq), the header is whole
+        assert len(warnings) == 1 and name in warnings[0], (role, warnings)
+    for prog in ("socket-iwa-server", "socket-iwa-client", "socket-iwa-h3-client"):
+        p = subprocess.run([os.path.join(BIN, prog), "--qlog-dir", str(d), "--qlog-max-bytes", "1K"], capture_output=True, text=True, timeout=10)
+        assert p.returncode != 0 and "--qlog-max-bytes" in p.stderr.splitlines()[0], (prog, p.stderr)
+        p = subprocess.run([os.path.join(BIN, prog), "--qlog-max-bytes", "1M"], capture_output=True, text=True, timeout=10)
+        assert p.returncode != 0 and "--qlog-dir" in p.stderr, (prog, p.stderr)
+
+
 def test_bad_qlog_dir_is_named(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")

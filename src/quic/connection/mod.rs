@@ -30,7 +30,7 @@ mod session;
 mod transmit;
 
 pub use close::CloseReason;
-pub use qlog::parse_dir as parse_qlog_dir;
+pub use qlog::{parse_dir as parse_qlog_dir, parse_max_bytes as parse_qlog_max_bytes, DEFAULT_QLOG_MAX_BYTES};
 
 /// See [`Connection::path_stats`]. Bytes are UDP payload bytes of QUIC packets.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
