@@ -744,6 +744,9 @@ export interface QuicClientConnection extends QuicConnection {
   readonly earlyData: 'none' | 'pending' | 'accepted' | 'rejected';
   /** The newest resumption state the server sent; null until its ticket arrives. */
   readonly session: QuicResumption | null;
+  /** Moves the connection to a new local UDP socket (new port, new connection ID; RFC 9000 section 9), after the
+   *  handshake is confirmed. Rejects with ERR_QUIC_MIGRATION_FAILED or ERR_QUIC_CONNECTION_CLOSED. */
+  migrate(): Promise<{ localAddress: string; localPort: number }>;
 }
 
 /** Opens a QUIC connection. Resolves once streams can be opened: after the handshake, or at once with 0-RTT.

@@ -9,11 +9,13 @@ import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, validatePort } from './validate.js';
 import { describe, isNode, loadProgram, requireJspi } from './h3_server.js';
 import { QUIC_FLAVOUR, QuicConnection, EV_ESTABLISHED, validateAlpn } from './quic_server.js';
-import { EV_GONE, SessionState, sessionsBridge } from './wt_session.js';
+import { EV_GONE, SessionState, sessionsBridge, stateOf } from './wt_session.js';
 import { WebTransportError } from './quic_streams.js';
 
 /** Client events (src/app/js_wt.rs). */
-const EV_CLOSED = 6, EV_ZERO_RTT = 11, EV_SESSION = 12, EV_EARLY_REJECTED = 13;
+const EV_CLOSED = 6, EV_ZERO_RTT = 11, EV_SESSION = 12, EV_EARLY_REJECTED = 13, EV_MIGRATED = 14;
+/** CT_MIGRATE (src/app/js_wt.rs): move to a new local UDP socket. */
+const CT_MIGRATE = 8;
 /** EV_ESTABLISHED's code: the fate of 0-RTT (src/app/js_quic.rs early_data_code). */
 const EARLY = ['none', 'accepted', 'rejected'];
 const MEMFS_DIR = '/socket-iwa-client';
@@ -27,6 +29,8 @@ const utf8 = new TextDecoder();
 export class QuicClientConnection extends QuicConnection {
   #early;
   #session = null;
+  /** The migration under way: { promise, resolve, reject }, or null. */
+  #migration = null;
   /** @internal made by createQuic */
   constructor(state, { alpn, remoteAddress, remotePort, zeroRtt, ended }) {
     super(state, { alpn, remoteAddress, remotePort });
@@ -34,6 +38,45 @@ export class QuicClientConnection extends QuicConnection {
     /** As QuicConnection's, settled once the connection's run has ended (a close() is on the wire by then). */
     this.closed = state.closed.then((v) => ended.then(() => v), (e) => ended.then(() => { throw e; }));
     this.closed.catch(() => {});
+    const endMigration = () => this._migrated(null);
+    state.closed.then(endMigration, endMigration);
+  }
+
+  /**
+   * Moves the connection to a new local UDP socket (a new port): the client's deliberate
+   * migration of RFC 9000 section 9, with a fresh connection ID; the server validates the new
+   * path. Waits for the handshake to be confirmed if it is not yet. Resolves with the new
+   * socket's { localAddress, localPort } once packets leave from it; rejects with
+   * ERR_QUIC_MIGRATION_FAILED (the server forbids it with disable_active_migration, no spare
+   * connection ID, the bind failed) or ERR_QUIC_CONNECTION_CLOSED. A call while one is under
+   * way returns the same promise.
+   * @returns {Promise<{ localAddress: string, localPort: number }>}
+   */
+  migrate() {
+    if (this.#migration) return this.#migration.promise;
+    const st = stateOf(this);
+    if (st.done) return Promise.reject(st.closedError('the QUIC connection is closed'));
+    const m = {};
+    m.promise = new Promise((resolve, reject) => { m.resolve = resolve; m.reject = reject; });
+    this.#migration = m;
+    st.ctl.push(Uint8Array.of(CT_MIGRATE));
+    st.mark();
+    return m.promise;
+  }
+
+  /** @internal the report of EV_MIGRATED (src/io/host.rs MigrationReport), or null: the connection ended. */
+  _migrated(report) {
+    const m = this.#migration;
+    if (!m) return;
+    this.#migration = null;
+    if (!report) {
+      m.reject(stateOf(this).closedError('the QUIC connection closed before it could migrate'));
+    } else if (report.migrated && report.to) {
+      const at = /^\[?(.*?)\]?:(\d+)$/.exec(report.to);
+      m.resolve({ localAddress: at ? at[1] : report.to, localPort: at ? Number(at[2]) : 0 });
+    } else {
+      m.reject(new SocketIWAError('ERR_QUIC_MIGRATION_FAILED', `QuicClientConnection.migrate: ${report.error || 'the connection did not move'}`));
+    }
   }
 
   /**
@@ -200,6 +243,13 @@ async function connect({ factory, module, host, port, alpn, serverName, session,
       case EV_SESSION:
         if (conn && bytes) {
           try { conn._setSession(JSON.parse(utf8.decode(bytes))); } catch { /* never: Rust writes JSON */ }
+        }
+        return;
+      case EV_MIGRATED:
+        if (conn && bytes) {
+          let report = null;
+          try { report = JSON.parse(utf8.decode(bytes)); } catch { /* never: Rust writes JSON */ }
+          if (report) conn._migrated(report);
         }
         return;
       case EV_EARLY_REJECTED:

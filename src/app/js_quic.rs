@@ -8,8 +8,9 @@
 //! the connection's CONNECTION_CLOSE as the close) and how the connection starts
 //! (`sjs_quic_accept` with the negotiated ALPN and the peer's address).
 
-use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface, EV_ESTABLISHED, EV_SESSION, EV_ZERO_RTT};
+use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface, EV_ESTABLISHED, EV_MIGRATED, EV_SESSION, EV_ZERO_RTT};
 use super::ConnectionApp;
+use crate::io::MigrationReport;
 use crate::quic::{Connection, Event};
 use crate::tls::{EarlyData, SavedSession};
 
@@ -224,6 +225,22 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
 
     fn buffered(&self) -> u64 {
         self.h.as_ref().map_or(0, |h| h.buffered())
+    }
+
+    fn wants_migration(&mut self, conn: &Connection) -> bool {
+        // ngtcp2 migrates a client only once the handshake is confirmed (HANDSHAKE_DONE):
+        // a request made just after `ready` waits for that here instead of failing.
+        if self.client.is_none() || self.reported || !conn.handshake_confirmed() {
+            return false;
+        }
+        self.h.as_mut().is_some_and(|h| h.take_migrate())
+    }
+
+    fn migrated(&mut self, _conn: &mut Connection, report: &MigrationReport) {
+        if let Some(h) = self.h.as_mut() {
+            let json = serde_json::to_vec(report).expect("serialisable");
+            h.event(EV_MIGRATED, &json, report.migrated as u64);
+        }
     }
 }
 

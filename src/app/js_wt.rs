@@ -43,6 +43,9 @@ pub const EV_ZERO_RTT: i32 = 11;
 pub const EV_SESSION: i32 = 12;
 /// The server refused the client's 0-RTT: the streams opened in it are gone.
 pub const EV_EARLY_REJECTED: i32 = 13;
+/// A client's migration (createQuic's `conn.migrate()`) was tried: bytes = the report (JSON:
+/// migrated, from, to, error), `code` = 1 if the connection moved to the new socket.
+pub const EV_MIGRATED: i32 = 14;
 
 /// Control records (JavaScript -> Rust, pulled with stream -1), first byte.
 pub const CT_OPEN: u8 = 1;
@@ -53,6 +56,8 @@ pub const CT_STOP: u8 = 5;
 pub const CT_CLOSE: u8 = 6;
 /// A raw QUIC connection's close: u64 application error code, reason (createQuicServer, `super::js_quic`).
 pub const CT_CLOSE_QUIC: u8 = 7;
+/// A client connection's move to a new local UDP socket (createQuic's `conn.migrate()`, `super::js_quic`).
+pub const CT_MIGRATE: u8 = 8;
 /// Stream records (pulled with the stream id), first byte.
 pub const ST_DATA: u8 = 1;
 pub const ST_FIN: u8 = 2;
@@ -157,11 +162,29 @@ pub struct JsWtHandler<B: JsWtBridge> {
     /// Opens JavaScript asked for that wait for the peer's stream limit (uni, token), in order:
     /// retried on every tick (MAX_STREAMS arrives in a packet, and packets tick), failed on close.
     waiting: std::collections::VecDeque<(bool, u64)>,
+    /// JavaScript asked to migrate (CT_MIGRATE), not yet taken by the connection's app.
+    migrate: bool,
 }
 
 impl<B: JsWtBridge> JsWtHandler<B> {
     pub fn new(bridge: B, key: u32) -> Self {
-        JsWtHandler { bridge, key, recv: HashMap::new(), buf: vec![0; PULL_BUFFER + 32], ready: vec![0.0; READY_BATCH], more: false, blocked: false, closed: false, waiting: Default::default() }
+        JsWtHandler {
+            bridge,
+            key,
+            recv: HashMap::new(),
+            buf: vec![0; PULL_BUFFER + 32],
+            ready: vec![0.0; READY_BATCH],
+            more: false,
+            blocked: false,
+            closed: false,
+            waiting: Default::default(),
+            migrate: false,
+        }
+    }
+
+    /// Takes JavaScript's migration request (CT_MIGRATE): true once per request.
+    pub fn take_migrate(&mut self) -> bool {
+        std::mem::take(&mut self.migrate)
     }
 
     /// Credits what JavaScript will never read of every stream (the connection window must not shrink for good).
@@ -208,6 +231,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
                 let reason = String::from_utf8_lossy(&rec[9..]).into_owned();
                 s.close(u64at(1), &reason);
             }
+            CT_MIGRATE => self.migrate = true,
             k => log::warn!("js wt: unknown control record {k} ({n} bytes)"),
         }
     }

@@ -39,6 +39,14 @@ pub trait ConnectionApp {
     fn buffered(&self) -> u64 {
         0
     }
+    /// Client side: the application wants the connection moved to a new local UDP
+    /// socket now (JavaScript's `conn.migrate()`). Asked each loop turn while no
+    /// migration is pending; [`migrated`](Self::migrated) tells the outcome.
+    fn wants_migration(&mut self, _conn: &Connection) -> bool {
+        false
+    }
+    /// Client side: what became of a migration (asked for by the app or by [`Rebind`]).
+    fn migrated(&mut self, _conn: &mut Connection, _report: &MigrationReport) {}
 }
 
 impl ConnectionApp for Box<dyn ConnectionApp> {
@@ -59,6 +67,12 @@ impl ConnectionApp for Box<dyn ConnectionApp> {
     }
     fn buffered(&self) -> u64 {
         (**self).buffered()
+    }
+    fn wants_migration(&mut self, conn: &Connection) -> bool {
+        (**self).wants_migration(conn)
+    }
+    fn migrated(&mut self, conn: &mut Connection, report: &MigrationReport) {
+        (**self).migrated(conn, report)
     }
 }
 
@@ -411,6 +425,14 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
     /// The host wants a new UDP socket (a client migrating): the local address
     /// to bind (port 0: any). The driver binds it and calls [`rebound`](Self::rebound).
     pub fn wants_new_socket(&mut self) -> Option<SocketAddr> {
+        if self.rebind.is_none() {
+            let key = quic::client::CLIENT_KEY;
+            if let (Some(app), Some(conn)) = (self.apps.get_mut(&key), self.ep.connection(key)) {
+                if app.wants_migration(conn) {
+                    self.rebind = Some(Rebind { after_bytes: 0, addr: None });
+                }
+            }
+        }
         let r = self.rebind?;
         let conn = self.ep.connection(quic::client::CLIENT_KEY)?;
         if self.received < r.after_bytes || !conn.is_open() {
@@ -447,6 +469,9 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
             }
         };
         m.migrated = moved;
+        if let (Some(app), Some(conn)) = (self.apps.get_mut(&quic::client::CLIENT_KEY), self.ep.connection_mut(quic::client::CLIENT_KEY)) {
+            app.migrated(conn, &m);
+        }
         self.migration = Some(m);
         moved
     }

@@ -103,6 +103,23 @@ def test_echo_then_0rtt_with_the_saved_session(echo_server, tmp_path):
         assert closes[1]["resumed"] and closes[1]["early_data_bytes"] > 0, closes
 
 
+def test_migrate_moves_the_connection_to_new_ports_mid_transfer(echo_server):
+    """conn.migrate() twice, the first while 20 streams echo 4 MB: each move binds a new port
+    (RFC 9000 section 9, a fresh connection ID), every stream completes, five more streams echo
+    on the new path, and our native server's last view of the peer is the second new port."""
+    r = run_app({"mode": "echo", "port": echo_server.port, "hashes": [echo_server.info["cert_sha256"]],
+                 "streams": 20, "bytes": 200000, "migrate": 2}, timeout=180)
+    assert r["event"] == "done" and r["migrateError"] is None, r
+    assert (r["streamsOk"], r["streamErrors"]) == (20, []), r
+    assert r["afterMigrationOk"] == 5, r
+    assert r["streamsDoneAtFirstMove"] < 20, f"the first move was not mid-transfer: {r}"
+    ports = [m["localPort"] for m in r["migrations"]]
+    assert len(ports) == 2 and len(set(ports)) == 2 and all(p > 0 for p in ports), r
+    if echo_server.kind == "native":
+        (close,) = closed_events(echo_server, 1)
+        assert int(close["peer"].rsplit(":", 1)[1]) == ports[-1], (close, ports)
+
+
 def test_a_thousand_streams_opened_at_once_wait_for_the_stream_limit(echo_server):
     # aioquic's and our server's limit is 128 open client bidi streams: the rest wait
     # for MAX_STREAMS instead of failing.

@@ -5,7 +5,8 @@
 // The second connection to each resumes with the first one's conn.session and sends its
 // streams in 0-RTT: through a relay that holds the server's answers 250 ms
 // (tests/interop/udp_relay.py), so the relay sees the 0-RTT packets and our native server
-// counts the stream bytes that arrived in them. The app is tests/js_servers/quic_client_iwa_app.js.
+// counts the stream bytes that arrived in them. conn.migrate() moves a connection to a new
+// UDPSocket mid-transfer, twice. The app is tests/js_servers/quic_client_iwa_app.js.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -100,6 +101,22 @@ for (const where of ['page', 'worker']) {
     assert.deepEqual([b.streamsOk, b.streamErrors], [10, []], JSON.stringify(b));
     const rep = await relayReport(r);
     assert.ok((rep.c2s['0rtt'] || 0) > 0, JSON.stringify(rep.c2s));
+  });
+
+  test(`IWA ${where}: conn.migrate() twice, the first mid-transfer, on Chromium's UDPSocket: to our native server (its last view of the peer is the new port) and to aioquic's`, async () => {
+    for (const start of [native, aioquic]) {
+      const srv = await start();
+      const a = await call({ port: portOf(srv.first), hashes: [srv.first.cert_sha256], streams: 20, bytes: 100000, migrate: 2 });
+      assert.equal(a.migrateError, null, JSON.stringify(a));
+      assert.deepEqual([a.streamsOk, a.streamErrors, a.afterMigrationOk], [20, [], 5], JSON.stringify(a));
+      assert.ok(a.streamsDoneAtFirstMove < 20, `the first move was not mid-transfer: ${JSON.stringify(a)}`);
+      const ports = a.migrations.map((m) => m.localPort);
+      assert.equal(new Set(ports).size, 2, JSON.stringify(a.migrations));
+      if (start === native) {
+        const closed = await closedEvent(srv);
+        assert.equal(Number(closed.peer.split(':').pop()), ports[1], JSON.stringify({ closed, ports }));
+      }
+    }
   });
 }
 

@@ -43,7 +43,7 @@ function options(cfg) {
 
 /**
  * Connects with `cfg` ({ host, port, hashes, caPem, insecure, serverName, sessionObj, alpn, streams, bytes,
- * datagrams, wantSession }) and echoes; returns what the tests check, with `sessionObj` the new `conn.session`.
+ * datagrams, wantSession, migrate }) and echoes; returns what the tests check, with `sessionObj` the new `conn.session`.
  */
 export async function echoRun(SocketIWA, cfg) {
   const t0 = performance.now();
@@ -56,9 +56,24 @@ export async function echoRun(SocketIWA, cfg) {
   const resolvedMs = performance.now() - t0;
   const atResolve = conn.earlyData;
   // Everything is opened at once: streams beyond the server's limit wait for its MAX_STREAMS.
-  const streams = Array.from({ length: cfg.streams ?? 1 }, (_, k) => echoStream(conn, k, cfg.bytes ?? 1024).catch((e) => e.code || String(e)));
+  let streamsDone = 0;
+  const streams = Array.from({ length: cfg.streams ?? 1 }, (_, k) => echoStream(conn, k, cfg.bytes ?? 1024)
+    .catch((e) => e.code || String(e)).finally(() => { streamsDone++; }));
   const readyErr = await conn.ready.then(() => null, (e) => e.code || String(e));
+  // cfg.migrate: move to a new local socket that many times, the first while the streams are in flight.
+  const migrations = [];
+  let migrateError = null;
+  let streamsDoneAtFirstMove = null;
+  const migrating = (async () => {
+    for (let i = 0; i < (cfg.migrate || 0); i++) {
+      try { migrations.push(await conn.migrate()); } catch (e) { migrateError = e.code || String(e); migrations.push(e.message); break; }
+      streamsDoneAtFirstMove ??= streamsDone;
+    }
+  })();
   const results = await Promise.all(streams);
+  await migrating;
+  // After the moves: more streams on the path the connection now uses.
+  const after = cfg.migrate ? await Promise.all(Array.from({ length: 5 }, (_, k) => echoStream(conn, 1000 + k, 10000).catch((e) => e.code || String(e)))) : [];
   let datagrams = 0;
   if (cfg.datagrams) {
     const reader = conn.datagrams.readable.getReader();
@@ -81,6 +96,7 @@ export async function echoRun(SocketIWA, cfg) {
     resolvedMs, streamsOk: results.filter((r) => r === true).length, streamsFailed: results.filter((r) => r !== true).length, streamErrors: [...new Set(results.filter((r) => r !== true))],
     datagrams, session: !!conn.session, sessionAlpn: conn.session && conn.session.alpn, closed,
     remote: [conn.remoteAddress, conn.remotePort], sessionObj: conn.session,
+    migrations, migrateError, streamsDoneAtFirstMove, afterMigrationOk: after.filter((r) => r === true).length,
   };
 }
 

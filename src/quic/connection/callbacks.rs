@@ -56,6 +56,11 @@ unsafe extern "C" fn handshake_completed_cb(_conn: *mut n::ngtcp2_conn, user_dat
     0
 }
 
+unsafe extern "C" fn handshake_confirmed_cb(_conn: *mut n::ngtcp2_conn, user_data: *mut c_void) -> c_int {
+    inner(user_data).handshake_confirmed = true;
+    0
+}
+
 unsafe extern "C" fn recv_stream_data_cb(
     _conn: *mut n::ngtcp2_conn,
     flags: u32,
@@ -229,6 +234,7 @@ pub(super) fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
     cb.get_new_connection_id = Some(get_new_connection_id_cb);
     cb.remove_connection_id = Some(remove_connection_id_cb);
     cb.handshake_completed = Some(handshake_completed_cb);
+    cb.handshake_confirmed = Some(handshake_confirmed_cb);
     cb.recv_stream_data = Some(recv_stream_data_cb);
     cb.acked_stream_data_offset = Some(acked_stream_data_offset_cb);
     cb.stream_close = Some(stream_close_cb);

@@ -50,6 +50,11 @@ pub(crate) const MAX_UDP_PAYLOAD: usize = 1472;
 /// largest first: 1472 (IPv4, 1500-byte MTU), 1452 (IPv6), then ngtcp2's own.
 static PMTUD_PROBES: [u16; 6] = [1472, 1452, 1444, 1406, 1342, 1232];
 
+/// Connection IDs we keep from the peer (active_connection_id_limit; RFC 9000 18.2, default 2):
+/// with 2 the peer has one spare, so a client migrating twice in a row (createQuic's
+/// `conn.migrate()`) waited for NEW_CONNECTION_ID and failed with ERR_CONN_ID_BLOCKED.
+pub(crate) const ACTIVE_CID_LIMIT: u64 = 8;
+
 pub(super) fn transport_params(cfg: &ConnectionConfig) -> n::ngtcp2_transport_params {
     // SAFETY: ngtcp2_transport_params_default fully initialises the struct.
     let mut p: n::ngtcp2_transport_params = unsafe { std::mem::zeroed() };
@@ -62,6 +67,7 @@ pub(super) fn transport_params(cfg: &ConnectionConfig) -> n::ngtcp2_transport_pa
     p.initial_max_streams_uni = cfg.max_streams_uni;
     p.max_idle_timeout = cfg.idle_timeout_ms * 1_000_000;
     p.max_datagram_frame_size = cfg.max_datagram_frame_size;
+    p.active_connection_id_limit = ACTIVE_CID_LIMIT;
     p
 }
 

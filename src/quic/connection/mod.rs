@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     retired_cids: Vec<Vec<u8>>,
     static_secret: [u8; 32],
     handshake_completed: bool,
+    /// RFC 9001 4.1.2: a client's handshake is confirmed by HANDSHAKE_DONE (a migration needs it).
+    handshake_confirmed: bool,
     /// Stream bytes received in 0-RTT packets.
     early_data_bytes: u64,
     /// Client: the latest address validation token from a NEW_TOKEN frame.
@@ -183,6 +185,7 @@ impl Connection {
             retired_cids: Vec::new(),
             static_secret,
             handshake_completed: false,
+            handshake_confirmed: false,
             early_data_bytes: 0,
             new_token: None,
             retried: false,
@@ -367,6 +370,12 @@ impl Connection {
         }
         self.local = new_local;
         Ok(())
+    }
+
+    /// The handshake is confirmed (RFC 9001 4.1.2; a client migrates only after it).
+    pub fn handshake_confirmed(&self) -> bool {
+        // SAFETY: inner is valid.
+        unsafe { (*self.inner).handshake_confirmed }
     }
 
     pub fn handshake_completed(&self) -> bool {
