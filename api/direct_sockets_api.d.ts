@@ -615,6 +615,7 @@ export interface WebTransportDatagrams {
 
 /** What WebTransport sessions and raw QUIC connections share: the W3C WebTransport object's streams and datagrams. */
 export interface StreamSession {
+  /** The peer's address on the connection's current path: it changes when the peer migrates or its NAT rebinds. */
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly ready: Promise<void>;

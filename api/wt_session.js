@@ -13,7 +13,7 @@ import { oncePerTask } from './after_task.js';
 
 /** Events (src/app/js_wt.rs EV_*). */
 const EV_DATA = 1, EV_FIN = 2, EV_RESET = 3, EV_STOP_SENDING = 4, EV_DATAGRAM = 5, EV_CLOSED = 6,
-  EV_OPENED = 7, EV_OPEN_FAILED = 8;
+  EV_OPENED = 7, EV_OPEN_FAILED = 8, EV_PATH = 15;
 export const EV_GONE = 9;
 /** Control records (src/app/js_wt.rs CT_*). */
 const CT_OPEN = 1, CT_DATAGRAM = 2, CT_CREDIT = 3, CT_RESET = 4, CT_STOP = 5, CT_CLOSE = 6;
@@ -81,10 +81,14 @@ export class StreamSession {
   /** @internal */
   constructor(state, { remoteAddress, remotePort, ready }) {
     this.#s = state;
-    /** @type {string} */
+    /** @type {string} the peer's address; follows the connection's path (the peer migrated or its NAT rebound) */
     this.remoteAddress = remoteAddress;
     /** @type {number} */
     this.remotePort = remotePort;
+    state.onPath = (peer) => {
+      const m = /^\[?(.*?)\]?:(\d+)$/.exec(peer);
+      if (m) { this.remoteAddress = m[1]; this.remotePort = Number(m[2]); }
+    };
     /** Resolves once the session or connection is established. */
     this.ready = ready;
     /** Resolves { closeCode, reason } when it closes (either side); rejects (code) when its connection is lost. */
@@ -265,6 +269,9 @@ export class SessionState {
         return;
       case EV_DATAGRAM:
         if (!this.done) this.datagrams.onDatagram(bytes);
+        return;
+      case EV_PATH:
+        if (!this.done && bytes && this.onPath) this.onPath(utf8.decode(bytes));
         return;
       case EV_CLOSED: {
         const reason = bytes ? utf8.decode(bytes) : '';

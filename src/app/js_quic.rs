@@ -73,6 +73,9 @@ impl StreamSurface for QuicSurface<'_> {
     fn close(&mut self, code: u64, reason: &str) {
         self.conn.close(self.now, code, reason);
     }
+    fn peer(&self) -> std::net::SocketAddr {
+        self.conn.remote_addr()
+    }
 }
 
 /// The [`ConnectionApp`] of one createQuicServer connection. JavaScript learns of it

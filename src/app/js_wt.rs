@@ -46,6 +46,9 @@ pub const EV_EARLY_REJECTED: i32 = 13;
 /// A client's migration (createQuic's `conn.migrate()`) was tried: bytes = the report (JSON:
 /// migrated, from, to, error), `code` = 1 if the connection moved to the new socket.
 pub const EV_MIGRATED: i32 = 14;
+/// The peer's address changed (it migrated, or its NAT rebound, and ngtcp2 moved to the new
+/// path): bytes = the new `addr:port`; JavaScript's `remoteAddress`/`remotePort` follow it.
+pub const EV_PATH: i32 = 15;
 
 /// Control records (JavaScript -> Rust, pulled with stream -1), first byte.
 pub const CT_OPEN: u8 = 1;
@@ -92,6 +95,8 @@ pub trait StreamSurface {
     fn reset(&mut self, stream: i64, code: u64);
     fn stop_sending(&mut self, stream: i64, code: u64);
     fn close(&mut self, code: u64, reason: &str);
+    /// The peer's address on the connection's current path.
+    fn peer(&self) -> std::net::SocketAddr;
 }
 
 impl StreamSurface for WtSession<'_> {
@@ -131,6 +136,9 @@ impl StreamSurface for WtSession<'_> {
     fn close(&mut self, code: u64, reason: &str) {
         WtSession::close(self, code.min(u32::MAX as u64) as u32, reason)
     }
+    fn peer(&self) -> std::net::SocketAddr {
+        self.conn.remote_addr()
+    }
 }
 
 static NEXT_KEY: AtomicU32 = AtomicU32::new(1);
@@ -164,6 +172,8 @@ pub struct JsWtHandler<B: JsWtBridge> {
     waiting: std::collections::VecDeque<(bool, u64)>,
     /// JavaScript asked to migrate (CT_MIGRATE), not yet taken by the connection's app.
     migrate: bool,
+    /// The peer's address JavaScript knows (EV_PATH when the connection's path moves).
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<B: JsWtBridge> JsWtHandler<B> {
@@ -179,6 +189,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             closed: false,
             waiting: Default::default(),
             migrate: false,
+            peer: None,
         }
     }
 
@@ -333,6 +344,12 @@ impl<B: JsWtBridge> JsWtHandler<B> {
     }
 
     pub fn on_tick<S: StreamSurface>(&mut self, s: &mut S) {
+        // JavaScript was told the peer's address at accept (or dialled it): a moved path is news.
+        let peer = s.peer();
+        if self.peer.is_some_and(|p| p != peer) && !self.closed {
+            self.bridge.event(self.key, EV_PATH, -1, peer.to_string().as_bytes(), 0);
+        }
+        self.peer = Some(peer);
         let pending = self.bridge.pending(self.key, true);
         if !(pending || self.more || self.blocked || !self.waiting.is_empty()) {
             return;

@@ -65,12 +65,13 @@ class RebindResult:
 
 def rebinding_echo_client(host: str, port: int, nbytes: int, rebind_at: Optional[int],
                           new_ip: str = "127.0.0.1", change_cid: bool = False,
-                          timeout: float = 60.0) -> RebindResult:
+                          timeout: float = 60.0, alpn: str = "echo") -> RebindResult:
     """Echoes `nbytes` on one stream. Once `rebind_at` echoed bytes arrived, it
     closes its UDP socket and continues from a new one bound on `new_ip` (new
     port). Without `change_cid` the server sees an ordinary NAT rebinding (same
-    connection ID, new address); with it, a deliberate migration."""
-    cfg = QuicConfiguration(is_client=True, alpn_protocols=["echo"], verify_mode=ssl.CERT_NONE,
+    connection ID, new address); with it, a deliberate migration. `alpn`: any
+    protocol whose server echoes a bidirectional stream."""
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=[alpn], verify_mode=ssl.CERT_NONE,
                             server_name="localhost")
     conn = QuicConnection(configuration=cfg)
     res = RebindResult()

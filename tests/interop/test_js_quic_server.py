@@ -10,6 +10,7 @@ import pytest
 from aioquic_alpn import NO_APPLICATION_PROTOCOL, STEP, quic, raw_peer  # the shared aioquic client
 from conftest import ROOT
 from js_app import JsApp
+from aioquic_rebind import rebinding_echo_client
 
 APP = os.path.join(ROOT, "tests", "js_servers", "quic_app.mjs")
 
@@ -95,6 +96,23 @@ def test_echo_streams_datagrams(app):
         assert app.command("stats", "stats")["echoed"] >= 1000
 
     run(go())
+
+
+@pytest.mark.parametrize("new_ip,change_cid", [("127.0.0.1", False), ("127.0.0.2", True)],
+                         ids=["nat-rebinding", "address-migration"])
+def test_remote_address_follows_a_moving_peer(app, new_ip, change_cid):
+    """aioquic's client echoes 1 MB on ALPN myproto and moves to a new socket half-way: an
+    ordinary NAT rebinding (new port, same connection ID), or a deliberate migration to a new
+    address with a new connection ID. The echo completes over the new path, and JavaScript's
+    conn.remoteAddress/remotePort are the new ones (event 15 from the Rust side)."""
+    r = rebinding_echo_client("127.0.0.1", app.port, 1_000_000, rebind_at=500_000, new_ip=new_ip,
+                              change_cid=change_cid, alpn="myproto")
+    assert r.error is None and r.verified and r.echoed == 1_000_000, r
+    assert r.received_after_rebind > 50, r
+    first = app.event("connection", pred=lambda e: e["alpn"] == "myproto" and e["remotePort"] == r.old_local[1])
+    assert first["remoteAddress"] == r.old_local[0], first
+    ev = app.event("conn_closed", pred=lambda e: e["alpn"] == "myproto" and e["remotePort"] in (r.old_local[1], r.new_local[1]))
+    assert (ev["remoteAddress"], ev["remotePort"]) == tuple(r.new_local), (ev, r)
 
 
 def test_wrong_alpn_refused(app):

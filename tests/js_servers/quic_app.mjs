@@ -88,7 +88,9 @@ async function command(conn, { readable, writable }) {
 server.on('connection', (conn) => {
   connections++;
   out({ event: 'connection', alpn: conn.alpn, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort });
-  conn.closed.then((r) => out({ event: 'conn_closed', alpn: conn.alpn, ...r }), (e) => out({ event: 'conn_lost', ...err(e) }));
+  // remoteAddress/remotePort as they are at the end: they follow a peer that migrated or rebound.
+  conn.closed.then((r) => out({ event: 'conn_closed', alpn: conn.alpn, ...r, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort }),
+    (e) => out({ event: 'conn_lost', ...err(e) }));
   if (conn.alpn === 'boom') throw new Error('boom listener');
   if (conn.alpn === 'myproto') echo(conn);
   else eachChunk(conn.incomingBidirectionalStreams, (s) => { command(conn, s).catch((e) => out({ event: 'command_error', ...err(e) })); });
