@@ -16,6 +16,7 @@ from aioquic.quic.events import StopSendingReceived
 from conftest import NODE26, ROOT
 from js_app import JsApp
 from h3_peers import STEP, H3Client, bytes_pattern, close_capsule, config
+from udp_relay import UdpRelay
 
 APP = os.path.join(ROOT, "tests", "js_servers", "wt_app.mjs")
 H3_APP = os.path.join(ROOT, "tests", "js_servers", "h3_app.mjs")
@@ -118,6 +119,31 @@ def test_echo_app_streams_and_datagrams(app):
         assert app.event("session_lost")["code"] == "ECONNRESET"
         assert app.command("stats", "stats")["echoedStreams"] >= 1200
     run(main())
+
+
+def test_remote_address_follows_a_nat_rebinding(app):
+    """aioquic's WebTransport client through a relay that moves to a new source port (a NAT that
+    lost its mapping) after 300 KB of a 1 MB echo on a session stream: the echo completes over
+    the new path, and session.remoteAddress/remotePort in JavaScript are the relay's new port."""
+    async def main(relay):
+        async with connect("127.0.0.1", relay.port, configuration=config(), create_protocol=Client) as c:
+            sess = await session(c, "/echo?room=nat")
+            first = app.event("session", lambda e: e["url"].endswith("room=nat"))
+            assert f"{first['remoteAddress']}:{first['remotePort']}" == relay.stats["back_addrs"][0], first
+            b = c.wt_bidi(sess)
+            body = bytes_pattern(1_000_000)
+            c._quic.send_stream_data(b, body, end_stream=True)
+            c.transmit()
+            await c.wait_for(lambda: c.stream(b).ended.done(), "the 1 MB echo", STEP * 3)
+            assert bytes(c.stream(b).data) == body
+            c.h3.send_data(sess, close_capsule(0, b"done"), end_stream=True)
+            c.transmit()
+            ev = app.event("session_closed", lambda e: e["path"] == "/echo")
+            return ev
+    with UdpRelay(("127.0.0.1", app.port), mode="rebind-port", rebind_after=300_000) as relay:
+        ev = run(main(relay))
+    assert relay.stats["rebinds"] == 1, relay.stats
+    assert f"{ev['remoteAddress']}:{ev['remotePort']}" == relay.stats["back_addrs"][1], (ev, relay.stats["back_addrs"])
 
 
 def test_server_opened_streams(app):

@@ -36,7 +36,8 @@ server.on('webtransport', async (session) => {
   const url = new URL(session.url);
   sessions.add(session);
   out({ event: 'session', url: session.url, remoteAddress: session.remoteAddress, remotePort: session.remotePort });
-  session.closed.then((r) => { sessions.delete(session); out({ event: 'session_closed', path: url.pathname, ...r }); },
+  // remoteAddress/remotePort as they are at the end: they follow a peer whose NAT rebound.
+  session.closed.then((r) => { sessions.delete(session); out({ event: 'session_closed', path: url.pathname, ...r, remoteAddress: session.remoteAddress, remotePort: session.remotePort }); },
     (e) => { sessions.delete(session); out({ event: 'session_lost', path: url.pathname, ...err(e) }); });
   await session.ready;
   switch (url.pathname) {
