@@ -72,7 +72,6 @@ struct Pending {
 pub struct JsHandler<B: JsBridge> {
     bridge: B,
     conn: u32,
-    peer: String,
     /// Request streams JavaScript still owes (part of) an answer on.
     open: BTreeMap<i64, Pending>,
     /// Request body bytes JavaScript holds unread, over all streams (Σ received − credited).
@@ -91,7 +90,7 @@ impl<B: JsBridge> JsHandler<B> {
     }
 
     pub fn new(bridge: B) -> Self {
-        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: String::new(), open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
+        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
     }
 
     /// Applies one pulled action; returns the body bytes it queued, or None when the stream is done.
@@ -180,14 +179,12 @@ pub fn encode_request(peer: &str, headers: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
 
 impl<B: JsBridge> Handler for JsHandler<B> {
     fn on_request(&mut self, cx: &mut Ctx, req: Request) {
-        if self.peer.is_empty() {
-            self.peer = cx.conn.remote_addr().to_string();
-        }
         // Extended CONNECT websocket (RFC 9220) goes to JavaScript like any request: it answers
         // 200 and the stream stays open, WebSocket frames as DATA both ways, or 501 when nothing
         // listens for 'websocket' (docs/JS_SERVERS.md, "WebSocket over HTTP/3").
         self.open.insert(req.id, Pending::default());
-        let head = encode_request(&self.peer, &req.headers);
+        // The peer as it is now: a client that migrated or whose NAT rebound is at its new address.
+        let head = encode_request(&cx.conn.remote_addr().to_string(), &req.headers);
         self.bridge.request(self.conn, req.id, &head, req.fin);
     }
 
@@ -220,10 +217,7 @@ impl<B: JsBridge> Handler for JsHandler<B> {
     }
 
     fn on_webtransport(&mut self, cx: &mut Ctx, req: &Request) -> Option<Box<dyn WebTransportHandler>> {
-        if self.peer.is_empty() {
-            self.peer = cx.conn.remote_addr().to_string();
-        }
-        self.bridge.webtransport(self.conn, &encode_request(&self.peer, &req.headers))
+        self.bridge.webtransport(self.conn, &encode_request(&cx.conn.remote_addr().to_string(), &req.headers))
     }
 
     fn on_end(&mut self, _cx: &mut Ctx, id: i64) {

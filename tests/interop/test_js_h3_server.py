@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from conftest import NODE26, ROOT
 from js_app import JsApp as _JsApp
 from h3_peers import STEP, bytes_pattern, control_frames, h3_connect
+from udp_relay import UdpRelay
 
 APP = os.path.join(ROOT, "tests", "js_servers", "h3_app.mjs")
 
@@ -52,7 +53,8 @@ def test_fetch_handler_over_http3(app):
             st, body = await c.request("POST", "/sum", payload)
             assert st == 200 and json.loads(body)["bytes"] == 100_000
             st, body = await c.request("GET", "/echo-request?a=1&b=2", extra=[(b"x-agent", b"aioquic")])
-            assert st == 200 and json.loads(body) == {"url": "https://localhost/echo-request?a=1&b=2", "method": "GET", "agent": "aioquic"}
+            assert st == 200 and json.loads(body) == {"url": "https://localhost/echo-request?a=1&b=2", "method": "GET", "agent": "aioquic",
+                                                      "remote": "127.0.0.1"}
             # A :path that looks protocol-relative stays a path of this origin.
             st, body = await c.request("GET", "//other.example/echo-request")
             assert st == 200 and json.loads(body)["url"] == "https://localhost//other.example/echo-request"
@@ -67,6 +69,24 @@ def test_fetch_handler_over_http3(app):
             res = await asyncio.gather(*[c.request("GET", f"/hello?name=n{i}") for i in range(20)])
             assert res == [(200, f"hello n{i}".encode()) for i in range(20)]
     run(main())
+
+
+def test_request_remote_address_follows_a_nat_rebinding(app):
+    """aioquic's HTTP/3 client through a relay whose NAT mapping moves from 127.0.0.2 to 127.0.0.3
+    during a 1 MiB download: the connection goes on, and request.remoteAddress of the next request
+    is the new address (it was the handshake's for the connection's whole life)."""
+    async def main(relay):
+        async with h3_connect("127.0.0.1", relay.port) as c:
+            st, body = await c.request("GET", "/echo-request")
+            assert st == 200 and json.loads(body)["remote"] == "127.0.0.2", body
+            st, body = await c.request("GET", "/stream?n=1048576")
+            assert st == 200 and body == bytes_pattern(1 << 20)
+            st, body = await c.request("GET", "/echo-request")
+            assert st == 200 and json.loads(body)["remote"] == "127.0.0.3", body
+    with UdpRelay(("127.0.0.1", app.port), mode="rebind-addr", addr_from="127.0.0.2", addr_to="127.0.0.3",
+                  rebind_after=300_000) as relay:
+        run(main(relay))
+    assert relay.stats["rebinds"] == 1, relay.stats
 
 
 def test_request_body_is_credited_only_as_javascript_reads(app):

@@ -26,7 +26,7 @@ const server = await SocketIWA.createHttp3Server(host, {
       }
       case '/echo-request':
       case '//other.example/echo-request':
-        return Response.json({ url: request.url, method: request.method, agent: request.headers.get('x-agent') });
+        return Response.json({ url: request.url, method: request.method, agent: request.headers.get('x-agent'), remote: request.remoteAddress });
       case '/hold': {
         // Reads nothing until GET /release: the peer must be held by flow control.
         await released;
