@@ -171,7 +171,7 @@ test('IWA server with --udp-send-sockets 4: a 4 MB HTTP/3 download arrives in or
   }
 });
 
-test('IWA server with --udp-send-sockets 8 under hostile load: quinn echoes 6 MB over 2,000 streams, updates its keys and moves to a new port while the flood suite\'s chaos mix hits the port; the server then still serves', async (t) => {
+test('IWA server with --udp-send-sockets 8 under hostile load: quinn echoes 6 MB over 2,000 streams, updates its keys and moves to a new port while the flood suite\'s chaos mix hits the port; the server then still serves, also a client that stops reading mid-download', async (t) => {
   // The multi-socket send path against an independent peer past demo sizes: thousands of streams,
   // a key update, a migration (the new 4-tuple may hash to another socket of the group), and a
   // flood of real Initials, truncated Initials, unknown versions, short headers for unknown CIDs
@@ -215,6 +215,28 @@ test('IWA server with --udp-send-sockets 8 under hostile load: quinn echoes 6 MB
     // After the flood: a fresh client gets a full echo, and the server counted what it was sent.
     const r = await clientOf(server, '--bytes', String(MIB));
     assert.equal(r.bytes_echoed, MIB, JSON.stringify(r));
+    // A client that stops reading (SIGSTOP for 2 s) in the middle of a 20 MB download: its socket
+    // overflows and the server's packets to it are lost while another client is served; once it
+    // reads again, loss recovery completes the download through the same eight sockets.
+    const stalled = spawn(h3Client, ['--connect', `127.0.0.1:${server.port}`, '--cert-hash', server.pin, '--json', '--timeout', '60',
+      '--get', '/bytes/20000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stalledOut = '';
+    stalled.stdout.on('data', (d) => { stalledOut += d; });
+    const stalledEnd = new Promise((resolve) => stalled.on('exit', resolve));
+    await new Promise((res) => setTimeout(res, 200));
+    stalled.kill('SIGSTOP');
+    try {
+      const other = await clientOf(server, '--bytes', String(MIB));
+      assert.equal(other.bytes_echoed, MIB, JSON.stringify(other));
+      await new Promise((res) => setTimeout(res, 2000));
+    } finally {
+      stalled.kill('SIGCONT');
+    }
+    assert.equal(await stalledEnd, 0, stalledOut);
+    const got = JSON.parse(stalledOut.trim().split('\n').pop());
+    assert.equal(got.responses[0].bytes, 20000000, stalledOut);
+    assert.equal(got.responses[0].verified, true, stalledOut);
+    assert.ok(got.responses[0].ms >= 2000, `the stop did not fall inside the download: ${stalledOut}`);
     let stats = null;
     const statsDeadline = Date.now() + 5000;
     while (Date.now() < statsDeadline) {
