@@ -82,6 +82,12 @@ pub enum DatagramError {
 pub enum MigrateError {
     #[error("cannot migrate a closing connection")]
     NotOpen,
+    /// RFC 9000 18.2: the server's transport parameters forbid active migration.
+    #[error("the server does not allow migration (disable_active_migration)")]
+    DisabledByPeer,
+    /// Every connection ID the server issued is in use; it sends more with NEW_CONNECTION_ID.
+    #[error("no spare connection ID from the server yet (it issues more as old ones are retired); try again shortly")]
+    NoConnectionId,
     #[error(transparent)]
     Refused(Ngtcp2Error),
 }

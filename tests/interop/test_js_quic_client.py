@@ -120,6 +120,25 @@ def test_migrate_moves_the_connection_to_new_ports_mid_transfer(echo_server):
         assert int(close["peer"].rsplit(":", 1)[1]) == ports[-1], (close, ports)
 
 
+def test_migrate_refused_by_a_server_that_forbids_it():
+    """quinn's server with disable_active_migration (RFC 9000 18.2): conn.migrate() rejects with
+    ERR_QUIC_MIGRATION_FAILED naming the reason, and the connection goes on serving streams."""
+    from matrix import QUINN_PEER
+    p = subprocess.Popen([QUINN_PEER, "server", "--listen", "127.0.0.1:0", "--no-migration"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(p.stdout.readline() or "{}")
+        assert info.get("event") == "listening", p.stderr.read()
+        port = int(info["addr"].rsplit(":", 1)[1])
+        r = run_app({"mode": "echo", "port": port, "hashes": [info["cert_sha256"]], "streams": 5, "bytes": 10000, "migrate": 1})
+    finally:
+        p.kill()
+        p.wait()
+    assert r["migrateError"] == "ERR_QUIC_MIGRATION_FAILED", r
+    assert "does not allow migration" in r["migrations"][-1], r
+    assert (r["streamsOk"], r["afterMigrationOk"]) == (5, 5), r
+
+
 def test_a_thousand_streams_opened_at_once_wait_for_the_stream_limit(echo_server):
     # aioquic's and our server's limit is 128 open client bidi streams: the rest wait
     # for MAX_STREAMS instead of failing.

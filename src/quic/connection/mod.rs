@@ -366,7 +366,14 @@ impl Connection {
         // SAFETY: conn is valid; ngtcp2 copies the path.
         let rv = unsafe { n::ngtcp2_conn_initiate_immediate_migration(self.conn(), ps.path(), now) };
         if rv != 0 {
-            return Err(MigrateError::Refused(crate::quic::Ngtcp2Error::new("migration", rv)).into());
+            // SAFETY: conn is valid; the returned pointer is owned by conn (null before the handshake).
+            let p = unsafe { n::ngtcp2_conn_get_remote_transport_params(self.conn()) };
+            return Err(match rv {
+                n::NGTCP2_ERR_INVALID_STATE if !p.is_null() && unsafe { (*p).disable_active_migration } != 0 => MigrateError::DisabledByPeer,
+                n::NGTCP2_ERR_CONN_ID_BLOCKED => MigrateError::NoConnectionId,
+                _ => MigrateError::Refused(crate::quic::Ngtcp2Error::new("migration", rv)),
+            }
+            .into());
         }
         self.local = new_local;
         Ok(())

@@ -73,6 +73,9 @@ struct ServerArgs {
     /// Write each connection's qlog to DIR/<original DCID hex>.server.sqlog.
     #[arg(long, value_name = "DIR")]
     qlog_dir: Option<PathBuf>,
+    /// Send disable_active_migration (RFC 9000 18.2): clients may not migrate.
+    #[arg(long)]
+    no_migration: bool,
 }
 
 #[derive(Args)]
@@ -256,6 +259,7 @@ async fn server(a: ServerArgs) -> Res<()> {
         transport
     };
     cfg.transport_config(Arc::new(server_transport()));
+    cfg.migration(!a.no_migration);
     let ep = quinn::Endpoint::server(cfg.clone(), a.listen).map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
     emit(json!({
         "event": "listening",
