@@ -215,11 +215,11 @@ test('IWA server with --udp-send-sockets 8 under hostile load: quinn echoes 6 MB
     // After the flood: a fresh client gets a full echo, and the server counted what it was sent.
     const r = await clientOf(server, '--bytes', String(MIB));
     assert.equal(r.bytes_echoed, MIB, JSON.stringify(r));
-    // A client that stops reading (SIGSTOP for 2 s) in the middle of a 20 MB download: its socket
+    // A client that stops reading (SIGSTOP for 2 s) in the middle of a 40 MB download: its socket
     // overflows and the server's packets to it are lost while another client is served; once it
     // reads again, loss recovery completes the download through the same eight sockets.
     const stalled = spawn(h3Client, ['--connect', `127.0.0.1:${server.port}`, '--cert-hash', server.pin, '--json', '--timeout', '60',
-      '--get', '/bytes/20000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      '--get', '/bytes/40000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stalledOut = '';
     stalled.stdout.on('data', (d) => { stalledOut += d; });
     const stalledEnd = new Promise((resolve) => stalled.on('exit', resolve));
@@ -234,7 +234,7 @@ test('IWA server with --udp-send-sockets 8 under hostile load: quinn echoes 6 MB
     }
     assert.equal(await stalledEnd, 0, stalledOut);
     const got = JSON.parse(stalledOut.trim().split('\n').pop());
-    assert.equal(got.responses[0].bytes, 20000000, stalledOut);
+    assert.equal(got.responses[0].bytes, 40000000, stalledOut);
     assert.equal(got.responses[0].verified, true, stalledOut);
     assert.ok(got.responses[0].ms >= 2000, `the stop did not fall inside the download: ${stalledOut}`);
     let stats = null;
