@@ -355,6 +355,13 @@ export class Http3Server extends Emitter {
         queueMicrotask(() => this.#drop(st));
       },
       connClosed: (conn) => this.#connClosed(conn),
+      // The peer moved (migration, NAT rebinding): open WebSockets follow (api/h3_websocket.js).
+      connPath: (conn, bytes) => {
+        const c = this.#conns.get(conn);
+        if (!c) return;
+        const peer = new TextDecoder().decode(bytes);
+        for (const st of c.streams.values()) if (st.onPath) st.onPath(peer);
+      },
       pending: (conn, clear) => {
         const c = this.#conns.get(conn);
         if (!c) return false;

@@ -186,6 +186,11 @@ export function acceptWebSocket({ st, io, opts, url, headers, peer, local }) {
   // The same shape createTCPServer gives (ws.request: path, query, headers), plus the URL.
   const request = { path: url.pathname, query: Object.fromEntries(url.searchParams), headers: record, url: url.href };
   Object.assign(ws, addr, { request, protocol: 'websocket' });
+  // The connection's peer moved (it migrated, or its NAT rebound): h3_server.js's connPath.
+  st.onPath = (p) => {
+    const n = /^\[?(.*?)\]?:(\d+)$/.exec(p);
+    if (n) { ws.remoteAddress = n[1]; ws.remotePort = Number(n[2]); }
+  };
   const fields = [];
   if (deflate) fields.push(['sec-websocket-extensions', deflate.response]);
   return { ws, request, stream, fields };

@@ -40,6 +40,8 @@ pub trait JsBridge {
     fn end(&mut self, conn: u32, stream: i64);
     fn gone(&mut self, conn: u32, stream: i64);
     fn conn_closed(&mut self, conn: u32);
+    /// The connection's peer moved (it migrated, or its NAT rebound): `peer` is the new `addr:port`.
+    fn conn_path(&mut self, conn: u32, peer: &[u8]);
     /// JavaScript has new actions for this connection since its last tick; `clear` resets the mark.
     fn pending(&self, conn: u32, clear: bool) -> bool;
     /// The next action for `stream` into `buf` (0: none). Body bytes at most `max_body`.
@@ -72,6 +74,8 @@ struct Pending {
 pub struct JsHandler<B: JsBridge> {
     bridge: B,
     conn: u32,
+    /// The peer's address JavaScript was last told of (its requests carry it; `conn_path` when it moves).
+    peer: Option<std::net::SocketAddr>,
     /// Request streams JavaScript still owes (part of) an answer on.
     open: BTreeMap<i64, Pending>,
     /// Request body bytes JavaScript holds unread, over all streams (Σ received − credited).
@@ -90,7 +94,7 @@ impl<B: JsBridge> JsHandler<B> {
     }
 
     pub fn new(bridge: B) -> Self {
-        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
+        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: None, open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
     }
 
     /// Applies one pulled action; returns the body bytes it queued, or None when the stream is done.
@@ -234,6 +238,12 @@ impl<B: JsBridge> Handler for JsHandler<B> {
     }
 
     fn on_tick(&mut self, cx: &mut Ctx) {
+        // A peer that moved: its open WebSockets' remoteAddress/remotePort follow it.
+        let peer = cx.conn.remote_addr();
+        if self.peer.is_some_and(|p| p != peer) {
+            self.bridge.conn_path(self.conn, peer.to_string().as_bytes());
+        }
+        self.peer = Some(peer);
         // Clears the mark: what JavaScript adds from now on marks it again.
         self.bridge.pending(self.conn, true);
         if self.open.is_empty() {
@@ -296,6 +306,7 @@ pub mod imports {
         fn sjs_end(conn: u32, stream: f64);
         fn sjs_gone(conn: u32, stream: f64);
         fn sjs_conn_closed(conn: u32);
+        fn sjs_conn_path(conn: u32, peer: *const u8, len: usize);
         fn sjs_pending(conn: u32, clear: i32) -> i32;
         fn sjs_pull(conn: u32, stream: f64, buf: *mut u8, cap: usize, max_body: f64) -> usize;
         fn sjs_buffered(conn: u32) -> f64;
@@ -348,6 +359,9 @@ pub mod imports {
         }
         fn conn_closed(&mut self, conn: u32) {
             unsafe { sjs_conn_closed(conn) }
+        }
+        fn conn_path(&mut self, conn: u32, peer: &[u8]) {
+            unsafe { sjs_conn_path(conn, peer.as_ptr(), peer.len()) }
         }
         fn pending(&self, conn: u32, clear: bool) -> bool {
             unsafe { sjs_pending(conn, clear as i32) != 0 }

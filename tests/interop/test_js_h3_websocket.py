@@ -16,6 +16,7 @@ from wsproto.frame_protocol import FrameProtocol, Opcode
 from conftest import NODE26, ROOT
 from js_app import JsApp
 from h3_peers import STEP, h3_connect, status
+from udp_relay import UdpRelay
 
 APP = os.path.join(ROOT, "tests", "js_servers", "h3_ws_app.mjs")
 
@@ -134,6 +135,31 @@ def test_echo_info_ping_and_1000_messages(app):
     run(main())
     events = app.events_until_closed()
     assert {"event": "ws-ping", "data": "p1"} in events
+
+
+def test_remote_address_follows_a_nat_rebinding(app):
+    """aioquic's client through a relay whose NAT mapping moves to a new port after 300 KB: a
+    WebSocket opened before the move reports the new ws.remoteAddress/remotePort after it."""
+    async def main(relay):
+        async with h3_connect("127.0.0.1", relay.port) as c:
+            ws, st, _ = await Ws.open(c, "/whoami")
+            assert st == 200
+            ws.send("who")
+            (op, text), = await ws.wait(1)
+            assert f"{json.loads(text)['remoteAddress']}:{json.loads(text)['remotePort']}" == relay.stats["back_addrs"][0], text
+            # 600 KB echoed (binary messages come back as they are): the relay moves half-way.
+            ws.msgs.clear()
+            ws.send(bytes(600_000))
+            (op, data), = await ws.wait(1, timeout=STEP * 3)
+            assert op == Opcode.BINARY and len(data) == 600_000
+            ws.msgs.clear()
+            ws.send("who")
+            (op, text), = await ws.wait(1)
+            return json.loads(text)
+    with UdpRelay(("127.0.0.1", app.port), mode="rebind-port", rebind_after=300_000) as relay:
+        now = run(main(relay))
+    assert relay.stats["rebinds"] == 1, relay.stats
+    assert f"{now['remoteAddress']}:{now['remotePort']}" == relay.stats["back_addrs"][1], (now, relay.stats["back_addrs"])
 
 
 def test_permessage_deflate_is_negotiated_as_the_tcp_server_does(app):

@@ -51,6 +51,10 @@ if (!process.argv.includes('--no-websocket')) {
         }));
         ws.on('message', echo);
         break;
+      case '/whoami':
+        // Each message answered with the peer's address as the socket sees it now (it follows a moving peer).
+        ws.on('message', (data, isBinary) => ws.send(isBinary ? data : JSON.stringify({ remoteAddress: ws.remoteAddress, remotePort: ws.remotePort })));
+        break;
       case '/close':
         // The server starts the closing handshake with the code the client asks for.
         ws.on('message', (data) => ws.close(Number(String(data)), 'server says bye'));

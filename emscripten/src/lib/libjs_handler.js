@@ -27,6 +27,8 @@ mergeInto(LibraryManager.library, {
   sjs_gone: function (conn, stream) { SJS.h().gone(conn, stream); },
   sjs_conn_closed__deps: ['$SJS'],
   sjs_conn_closed: function (conn) { SJS.h().connClosed(conn); },
+  sjs_conn_path__deps: ['$SJS'],
+  sjs_conn_path: function (conn, ptr, len) { SJS.h().connPath(conn, HEAPU8.slice(ptr, ptr + len)); },
   sjs_pending__deps: ['$SJS'],
   sjs_pending: function (conn, clear) { return SJS.h().pending(conn, clear !== 0) ? 1 : 0; },
   sjs_pull__deps: ['$SJS'],
