@@ -10,6 +10,7 @@ import { SocketIWAError, argError } from './errors.js';
 import { WebSocketConnection } from './websocket.js';
 import { acceptOffer } from './ws_deflate.js';
 import { binaryTypes } from './bytes.js';
+import { splitPeer } from './validate.js';
 
 /** Defaults of createHttp3Server's `websocket` options (docs/JS_SERVERS.md). */
 export const H3_WS_DEFAULTS = Object.freeze({
@@ -176,8 +177,8 @@ export function acceptWebSocket({ st, io, opts, url, headers, peer, local }) {
   const record = {};
   for (const [k, v] of headers) record[k] = v;
   const deflate = opts.perMessageDeflate ? acceptOffer(record['sec-websocket-extensions']) : null;
-  const m = /^\[?(.*?)\]?:(\d+)$/.exec(peer);
-  const addr = { remoteAddress: m ? m[1] : peer, remotePort: m ? Number(m[2]) : undefined, localAddress: local.address, localPort: local.port };
+  const at = splitPeer(peer);
+  const addr = { remoteAddress: at.address, remotePort: at.port, localAddress: local.address, localPort: local.port };
   const stream = new H3WsStream(st, { ...io, highWaterMark: opts.highWaterMark, maxBufferedAmount: opts.maxBufferedAmount });
   const ws = new WebSocketConnection(stream, {
     isServer: true, binaryType: opts.binaryType, maxPayload: opts.maxPayload,
@@ -187,10 +188,7 @@ export function acceptWebSocket({ st, io, opts, url, headers, peer, local }) {
   const request = { path: url.pathname, query: Object.fromEntries(url.searchParams), headers: record, url: url.href };
   Object.assign(ws, addr, { request, protocol: 'websocket' });
   // The connection's peer moved (it migrated, or its NAT rebound): h3_server.js's connPath.
-  st.onPath = (p) => {
-    const n = /^\[?(.*?)\]?:(\d+)$/.exec(p);
-    if (n) { ws.remoteAddress = n[1]; ws.remotePort = Number(n[2]); }
-  };
+  st.onPath = (p) => { ({ address: ws.remoteAddress, port: ws.remotePort } = splitPeer(p)); };
   const fields = [];
   if (deflate) fields.push(['sec-websocket-extensions', deflate.response]);
   return { ws, request, stream, fields };

@@ -6,7 +6,7 @@
 // Design: docs/JS_SERVERS.md, "QUIC clients".
 
 import { SocketIWAError, argError } from './errors.js';
-import { ipFamily, validatePort } from './validate.js';
+import { ipFamily, splitPeer, validatePort } from './validate.js';
 import { describe, isNode, loadProgram, requireJspi } from './h3_server.js';
 import { QUIC_FLAVOUR, QuicConnection, EV_ESTABLISHED, validateAlpn } from './quic_server.js';
 import { EV_GONE, SessionState, sessionsBridge, stateOf } from './wt_session.js';
@@ -72,8 +72,8 @@ export class QuicClientConnection extends QuicConnection {
     if (!report) {
       m.reject(stateOf(this).closedError('the QUIC connection closed before it could migrate'));
     } else if (report.migrated && report.to) {
-      const at = /^\[?(.*?)\]?:(\d+)$/.exec(report.to);
-      m.resolve({ localAddress: at ? at[1] : report.to, localPort: at ? Number(at[2]) : 0 });
+      const at = splitPeer(report.to);
+      m.resolve({ localAddress: at.address, localPort: at.port });
     } else {
       m.reject(new SocketIWAError('ERR_QUIC_MIGRATION_FAILED', `QuicClientConnection.migrate: ${report.error || 'the connection did not move'}`));
     }

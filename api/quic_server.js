@@ -9,7 +9,7 @@
 // Design: docs/JS_SERVERS.md, "Raw QUIC servers".
 
 import { SocketIWAError, argError } from './errors.js';
-import { ipFamily, validatePort } from './validate.js';
+import { ipFamily, splitPeer, validatePort } from './validate.js';
 import { Http3Server, describe, requireJspi, validateCertificate, validateSendSockets } from './h3_server.js';
 import { validateStorage } from './server_storage.js';
 import { EV_GONE, SessionState, StreamSession, sessionsBridge, stateOf } from './wt_session.js';
@@ -107,12 +107,12 @@ export class QuicServer extends Http3Server {
     bridge.accept = () => false; // no HTTP/3 here: never called
     bridge.acceptQuic = (key, head) => {
       const { alpn, peer } = decodeQuicHead(head);
-      const m = /^\[?(.*?)\]?:(\d+)$/.exec(peer);
+      const at = splitPeer(peer);
       const state = new SessionState(bridge, key, QUIC_FLAVOUR);
       state.established = new Promise((resolve, reject) => { state.resolveReady = resolve; state.rejectReady = reject; });
       state.established.catch(() => {});
       bridge.sessions.set(key, state);
-      state.conn = new QuicConnection(state, { alpn, remoteAddress: m ? m[1] : peer, remotePort: m ? Number(m[2]) : 0 });
+      state.conn = new QuicConnection(state, { alpn, remoteAddress: at.address, remotePort: at.port });
       return true;
     };
     // 'connection' fires when the handshake completed (EV_ESTABLISHED); 0-RTT streams wait in the incoming queues until then.

@@ -31,6 +31,12 @@ export function isIPv6(s) {
 /** 4, 6 or 0 like net.isIP. */
 export function ipFamily(s) { return isIPv4(s) ? 4 : isIPv6(s) ? 6 : 0; }
 
+/** `addr:port` or `[v6addr]:port` as the Rust side formats a peer -> { address, port } (port 0 if there is none). */
+export function splitPeer(s) {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(s);
+  return m ? { address: m[1], port: Number(m[2]) } : { address: s, port: 0 };
+}
+
 /** Is the address an IPv4 (224/4) or IPv6 (ff00::/8) multicast group? */
 export function isMulticastAddress(s) {
   if (isIPv4(s)) { const a = Number(s.split('.')[0]); return a >= 224 && a <= 239; }

@@ -6,7 +6,7 @@
 // Wire format, limits and JSPI boundaries: docs/JS_SERVERS.md, "WebTransport sessions".
 
 import { SocketIWAError, argError } from './errors.js';
-import { ipFamily } from './validate.js';
+import { ipFamily, splitPeer } from './validate.js';
 import { DatagramDuplex, QuicStream, WebTransportError } from './quic_streams.js';
 import { decodeHead } from './h3_head.js';
 import { oncePerTask } from './after_task.js';
@@ -85,10 +85,7 @@ export class StreamSession {
     this.remoteAddress = remoteAddress;
     /** @type {number} */
     this.remotePort = remotePort;
-    state.onPath = (peer) => {
-      const m = /^\[?(.*?)\]?:(\d+)$/.exec(peer);
-      if (m) { this.remoteAddress = m[1]; this.remotePort = Number(m[2]); }
-    };
+    state.onPath = (peer) => { ({ address: this.remoteAddress, port: this.remotePort } = splitPeer(peer)); };
     /** Resolves once the session or connection is established. */
     this.ready = ready;
     /** Resolves { closeCode, reason } when it closes (either side); rejects (code) when its connection is lost. */
@@ -371,13 +368,13 @@ export function wtBridge(server, interrupt, interruptSoon) {
       for (const [k, v] of fields) if (k.startsWith(':')) pseudo[k] = v;
       const addr = server.address || '127.0.0.1';
       const self = ipFamily(addr) === 6 ? `[${addr}]:${server.port}` : `${addr}:${server.port}`;
-      const m = /^\[?(.*?)\]?:(\d+)$/.exec(peer);
+      const at = splitPeer(peer);
       const state = new SessionState(bridge, key);
       sessions.set(key, state);
       const session = new WebTransportSession(state, {
         url: `https://${pseudo[':authority'] || self}${pseudo[':path'] || '/'}`,
-        remoteAddress: m ? m[1] : peer,
-        remotePort: m ? Number(m[2]) : 0,
+        remoteAddress: at.address,
+        remotePort: at.port,
       });
       queueMicrotask(() => dispatch(server, session, state));
       return true;
