@@ -396,6 +396,18 @@ impl<A: ConnectionApp> Sim<A> {
     /// Lets both endpoints write everything they may write now.
     fn flush(&mut self) {
         let now = self.now;
+        // The client host asks for a new socket (its app's `wants_migration`, or a `Rebind`): the
+        // "kernel" gives it the next port on the same address, and its traffic leaves from there.
+        if self.client_alive {
+            if let Some(want) = self.client.wants_new_socket() {
+                let new = SocketAddr::new(want.ip(), self.client_local.port() + 1);
+                if self.client.rebound(now, Ok(new)) {
+                    self.client_local = new;
+                    self.client_public = new;
+                    self.rebound = true;
+                }
+            }
+        }
         if self.client_alive {
             let mut out = Vec::new();
             self.client.flush(now, &mut |p, to| {
