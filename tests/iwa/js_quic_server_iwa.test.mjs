@@ -81,6 +81,30 @@ test('IWA page: createQuicServer with a custom ALPN echoes 200 bidi streams, a u
   assert.deepEqual(s.errors, []);
 });
 
+test('IWA page: a client that migrates to another address mid-echo keeps its connection, and conn.remoteAddress/remotePort follow it', async () => {
+  // aioquic's sans-IO client (tests/interop/aioquic_rebind.py) echoes 1 MB and, half-way, moves to a
+  // socket on 127.0.0.2 with a new connection ID; the server is the one the first test started.
+  const { stdout } = await run('python3', ['-c', [
+    'import json, sys',
+    'sys.path.insert(0, sys.argv[1])',
+    'from aioquic_rebind import rebinding_echo_client',
+    'r = rebinding_echo_client("127.0.0.1", int(sys.argv[2]), 1000000, rebind_at=500000, new_ip="127.0.0.2", change_cid=True, alpn=sys.argv[3])',
+    'print(json.dumps({"error": r.error, "verified": r.verified, "echoed": r.echoed, "old": r.old_local, "new": r.new_local, "after": r.received_after_rebind}))',
+  ].join('\n'), path.join(root, 'tests/interop'), String(first.port), ALPN], { timeout: 120000 });
+  const r = JSON.parse(stdout.trim().split('\n').pop());
+  assert.equal(r.error, null, stdout);
+  assert.deepEqual([r.verified, r.echoed], [true, 1000000], stdout);
+  assert.ok(r.after > 50, `the second half came over the new path: ${stdout}`);
+  const deadline = Date.now() + 10000;
+  let seen;
+  while (Date.now() < deadline) {
+    seen = (await iwa.call(app, 'stats')).closed.find((c) => c.remotePort === r.new[1] || c.remotePort === r.old[1]);
+    if (seen) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.deepEqual(seen && [seen.remoteAddress, seen.remotePort], r.new, JSON.stringify({ seen, r }));
+});
+
 test('IWA page reload: the same certificate hash from OPFS and aioquic 0-RTT accepted by the new server (ticket key from OPFS)', async () => {
   const ticket = path.join(tmp, 'ticket-page.pickle');
   assert.equal(await iwa.call(app, 'stop'), 'closed');

@@ -28,7 +28,9 @@ export async function start() {
   server.on('connection', (conn) => {
     counts.connections++;
     counts.alpns.push(conn.alpn);
-    conn.closed.then((r) => counts.closed.push(r), (e) => counts.closed.push({ error: e.code }));
+    // With the peer's address as it is at the end: it follows a peer that migrated or rebound.
+    const at = () => ({ remoteAddress: conn.remoteAddress, remotePort: conn.remotePort });
+    conn.closed.then((r) => counts.closed.push({ ...r, ...at() }), (e) => counts.closed.push({ error: e.code, ...at() }));
     echo(conn);
   });
   return { port: server.port, address: server.address, alpn: server.alpn, hash: hex(server.certificateHashes[0].value),
