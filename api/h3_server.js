@@ -107,6 +107,7 @@ function hexToBytes(hex) {
 }
 
 const enc = new TextEncoder();
+const utf8 = new TextDecoder();
 
 /** Encodes response fields (src/app/js_handler.rs decode_fields); field values are ByteStrings. */
 function encodeFields(fields) {
@@ -359,7 +360,7 @@ export class Http3Server extends Emitter {
       connPath: (conn, bytes) => {
         const c = this.#conns.get(conn);
         if (!c) return;
-        const peer = new TextDecoder().decode(bytes);
+        const peer = utf8.decode(bytes);
         for (const st of c.streams.values()) if (st.onPath) st.onPath(peer);
       },
       pending: (conn, clear) => {

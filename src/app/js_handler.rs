@@ -75,7 +75,7 @@ pub struct JsHandler<B: JsBridge> {
     bridge: B,
     conn: u32,
     /// The peer's address JavaScript was last told of (its requests carry it; `conn_path` when it moves).
-    peer: Option<std::net::SocketAddr>,
+    peer: super::js_wt::PeerWatch,
     /// Request streams JavaScript still owes (part of) an answer on.
     open: BTreeMap<i64, Pending>,
     /// Request body bytes JavaScript holds unread, over all streams (Σ received − credited).
@@ -94,7 +94,7 @@ impl<B: JsBridge> JsHandler<B> {
     }
 
     pub fn new(bridge: B) -> Self {
-        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: None, open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
+        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: Default::default(), open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
     }
 
     /// Applies one pulled action; returns the body bytes it queued, or None when the stream is done.
@@ -239,11 +239,9 @@ impl<B: JsBridge> Handler for JsHandler<B> {
 
     fn on_tick(&mut self, cx: &mut Ctx) {
         // A peer that moved: its open WebSockets' remoteAddress/remotePort follow it.
-        let peer = cx.conn.remote_addr();
-        if self.peer.is_some_and(|p| p != peer) {
+        if let Some(peer) = self.peer.moved(cx.conn.remote_addr()) {
             self.bridge.conn_path(self.conn, peer.to_string().as_bytes());
         }
-        self.peer = Some(peer);
         // Clears the mark: what JavaScript adds from now on marks it again.
         self.bridge.pending(self.conn, true);
         if self.open.is_empty() {

@@ -141,6 +141,20 @@ impl StreamSurface for WtSession<'_> {
     }
 }
 
+/// The peer address JavaScript was last told of, for one connection: [`moved`](Self::moved)
+/// says when the connection's path changed (the peer migrated or its NAT rebound). Used by the
+/// session handler (EV_PATH) and the HTTP/3 request handler (`conn_path`, WebSockets).
+#[derive(Default)]
+pub struct PeerWatch(Option<std::net::SocketAddr>);
+
+impl PeerWatch {
+    /// `now` if it differs from the peer seen before (never on the first look).
+    pub fn moved(&mut self, now: std::net::SocketAddr) -> Option<std::net::SocketAddr> {
+        let before = self.0.replace(now);
+        before.filter(|p| *p != now).map(|_| now)
+    }
+}
+
 static NEXT_KEY: AtomicU32 = AtomicU32::new(1);
 
 /// A fresh session key (JavaScript's name for the session).
@@ -173,7 +187,7 @@ pub struct JsWtHandler<B: JsWtBridge> {
     /// JavaScript asked to migrate (CT_MIGRATE), not yet taken by the connection's app.
     migrate: bool,
     /// The peer's address JavaScript knows (EV_PATH when the connection's path moves).
-    peer: Option<std::net::SocketAddr>,
+    peer: PeerWatch,
 }
 
 impl<B: JsWtBridge> JsWtHandler<B> {
@@ -189,7 +203,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             closed: false,
             waiting: Default::default(),
             migrate: false,
-            peer: None,
+            peer: PeerWatch::default(),
         }
     }
 
@@ -345,11 +359,9 @@ impl<B: JsWtBridge> JsWtHandler<B> {
 
     pub fn on_tick<S: StreamSurface>(&mut self, s: &mut S) {
         // JavaScript was told the peer's address at accept (or dialled it): a moved path is news.
-        let peer = s.peer();
-        if self.peer.is_some_and(|p| p != peer) && !self.closed {
+        if let Some(peer) = self.peer.moved(s.peer()).filter(|_| !self.closed) {
             self.bridge.event(self.key, EV_PATH, -1, peer.to_string().as_bytes(), 0);
         }
-        self.peer = Some(peer);
         let pending = self.bridge.pending(self.key, true);
         if !(pending || self.more || self.blocked || !self.waiting.is_empty()) {
             return;
@@ -507,5 +519,20 @@ pub mod imports {
         // SAFETY: as above.
         unsafe { sjs_quic_accept(key, head.as_ptr(), head.len()) };
         JsWtHandler::new(WtImports, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PeerWatch;
+
+    #[test]
+    fn peer_watch_reports_a_move_once_and_never_the_first_look() {
+        let (a, b) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.1:5001".parse().unwrap());
+        let mut w = PeerWatch::default();
+        assert_eq!(w.moved(a), None);
+        assert_eq!(w.moved(a), None);
+        assert_eq!(w.moved(b), Some(b));
+        assert_eq!(w.moved(b), None);
     }
 }
