@@ -62,11 +62,11 @@ struct Args {
     #[arg(long, default_value_t = 0, value_name = "MS")]
     connections_interval: u64,
     /// Bytes one connection may make the server buffer (K/M/G suffixes); see docs/LIMITS.md.
-    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
+    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::parse_byte_size,
           default_value_t = socket_iwa::quic::server::DEFAULT_CONN_BUFFER_LIMIT)]
     conn_buffer_limit: u64,
     /// Bytes all connections together may make the server buffer (K/M/G suffixes).
-    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::server::parse_byte_size,
+    #[arg(long, value_name = "BYTES", value_parser = socket_iwa::quic::parse_byte_size,
           default_value_t = socket_iwa::quic::server::DEFAULT_SERVER_BUFFER_LIMIT)]
     server_buffer_limit: u64,
     /// Idle timeout of connections, in milliseconds.

@@ -7,11 +7,13 @@ pub mod client;
 pub mod connection;
 pub mod error;
 pub mod server;
+pub mod units;
 
 pub use client::{ClientConnArgs, ClientEndpoint};
 pub use connection::{parse_qlog_dir, parse_qlog_max_bytes, CloseReason, Connection, Event, DEFAULT_QLOG_MAX_BYTES};
 pub use error::{DatagramError, MigrateError, Ngtcp2Error, StreamError};
 pub use server::{ServerConfig, ServerEndpoint};
+pub use units::parse_byte_size;
 
 use crate::sockaddr::RawAddr;
 use ngtcp2_sys as n;

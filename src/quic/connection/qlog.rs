@@ -88,7 +88,7 @@ pub fn parse_dir(arg: &str) -> Result<PathBuf, String> {
 
 /// Parses a `--qlog-max-bytes` argument: a byte count (K, M or G suffix) of at least 4 KiB.
 pub fn parse_max_bytes(arg: &str) -> Result<u64, String> {
-    let n = crate::quic::server::parse_byte_size(arg)?;
+    let n = crate::quic::parse_byte_size(arg)?;
     if n < 4096 {
         return Err(format!("{n} bytes is below the minimum of 4096 (a trace's first record alone is about 1 KB)"));
     }

@@ -64,19 +64,6 @@ impl Default for ServerConfig {
 /// worth of HTTP/3 control and QPACK traffic plus one flow-control window.
 pub const MIN_BUFFER_LIMIT: u64 = 64 << 10;
 
-/// Parses a byte count: digits with an optional K, M or G suffix (powers of 1024), e.g. `4M`.
-pub fn parse_byte_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mul) = match t.char_indices().last() {
-        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 1u64 << 10),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 1 << 20),
-        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 1 << 30),
-        _ => (t, 1),
-    };
-    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a byte count (digits with an optional K, M or G suffix)"))?;
-    n.checked_mul(mul).filter(|&b| b < 1 << 62).ok_or_else(|| format!("'{s}' is too large"))
-}
-
 impl ServerConfig {
     /// Checks the buffer limits against each other; the error names the flag.
     pub fn check_limits(&self) -> Result<(), String> {

@@ -38,7 +38,7 @@ mod tokens;
 mod tests;
 
 pub use config::{
-    parse_byte_size, ServerConfig, DEFAULT_CONN_BUFFER_LIMIT, DEFAULT_QLOG_MAX_FILES, DEFAULT_SERVER_BUFFER_LIMIT, MIN_BUFFER_LIMIT, SERVER_RECEIVE_WINDOW,
+    ServerConfig, DEFAULT_CONN_BUFFER_LIMIT, DEFAULT_QLOG_MAX_FILES, DEFAULT_SERVER_BUFFER_LIMIT, MIN_BUFFER_LIMIT, SERVER_RECEIVE_WINDOW,
 };
 pub use stats::{ConnectionSample, InitialDrops, PacketCounters, ServerStats};
 pub use tokens::{NEW_TOKEN_LIFETIME_NS, RETRY_TOKEN_LIFETIME_NS};
