@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # JavaScript API suite: every tests/js/*.test.js, with Node 26's test runner, in six bounded runs:
 #   node      node_direct_sockets, websocket, socketio, socketio_client, ws_deflate, property, udp_tcp_raw,
-#             permissions, types (tsc over tests/js/types_*.ts), redis_adapter: Node Direct Sockets as
+#             permissions, types (tsc over tests/js/types_*.ts), redis_adapter, wire_constants (the
+#             bridge's EV_/CT_/ST_/ACT_ numbers in api/*.js against src/app/*.rs): Node Direct Sockets as
 #             globals (tests/js/helpers.js), stock ws / socket.io / socket.io-client peers, redis-server
 #   robustness.test.js  adversarial peers against tests/js/limits_server.js in a child process
 #   iwa       the same behaviours inside a real IWA in headless Chromium (tests/harness/iwa.js; the
@@ -27,7 +28,7 @@ run() { # name timeout-seconds files...
 }
 run "node unit+interop" 120 tests/js/node_direct_sockets.test.js tests/js/websocket.test.js \
   tests/js/socketio.test.js tests/js/socketio_client.test.js tests/js/ws_deflate.test.js tests/js/property.test.js tests/js/udp_tcp_raw.test.js tests/js/permissions.test.js tests/js/types.test.js \
-  tests/js/redis_adapter.test.js
+  tests/js/redis_adapter.test.js tests/js/wire_constants.test.js
 run "robustness (adversarial peers, issue 13)" 90 tests/js/robustness.test.js
 run "iwa (headless Chromium)" 120 tests/js/iwa.test.js
 run "iwa multicast (network namespace)" 100 tests/js/iwa_multicast.test.js
