@@ -23,6 +23,8 @@ fn main() {
     let gen = out.join("include");
     socket_iwa_build::write_posix_config_header(&gen.join("config.h"));
     println!("cargo:rerun-if-changed=crypto/wolfssl_backend.c");
+    println!("cargo:rerun-if-changed=crypto/chacha20_simd.c");
+    println!("cargo:rerun-if-changed=crypto/chacha20_simd.h");
     println!("cargo:rerun-if-changed=wrapper.h");
 
     let wolfssl_includes: Vec<PathBuf> = env::split_paths(&socket_iwa_build::env_var("DEP_WOLFSSL_INCLUDE").expect("DEP_WOLFSSL_INCLUDE from wolfssl-sys")).collect();
@@ -65,7 +67,22 @@ fn main() {
     }
     build.file(tree.join("crypto/shared.c"));
     build.file("crypto/wolfssl_backend.c");
+    // wasm32: ChaCha20 for ChaCha20-Poly1305 packets in wasm SIMD, four blocks
+    // at a time (crypto/chacha20_simd.c); wolfSSL has only portable C there.
+    // Only that file is built with -msimd128 (Node 26 and Chromium run wasm
+    // SIMD). Natively wolfSSL's AVX2 assembly stays.
+    let wasm_simd = env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
+    if wasm_simd {
+        build.define("SOCKET_IWA_CHACHA20_SIMD", None);
+    }
     build.compile("ngtcp2");
+    if wasm_simd {
+        // tests/aead.rs runs under Node (scripts/test.d/20-wasm-link.sh): one
+        // self-contained .js (Node 26 cannot fetch a file: URL for the .wasm).
+        println!("cargo:rustc-link-arg-tests=-sSINGLE_FILE=1");
+        println!("cargo:rustc-link-arg-tests=-sEXIT_RUNTIME=1");
+        cc::Build::new().file("crypto/chacha20_simd.c").flag("-msimd128").warnings(false).opt_level(2).compile("socket_iwa_chacha20_simd");
+    }
 
     let mut exported = public.clone();
     exported.push(tree.join("crypto/includes"));

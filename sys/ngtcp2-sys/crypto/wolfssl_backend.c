@@ -9,7 +9,9 @@
  * Ownership rules:
  *  - The WOLFSSL object's app data is an ngtcp2_crypto_conn_ref*, set by the
  *    application; every callback from wolfSSL reaches the ngtcp2_conn through it.
- *  - AEAD contexts are wolfSSL EVP contexts created by wolfSSL_quic_crypt_new.
+ *  - AEAD contexts are wolfSSL EVP contexts created by wolfSSL_quic_crypt_new,
+ *    in a small struct (aead_state below) that, in the wasm build, can instead
+ *    hold a ChaCha20-Poly1305 key for the SIMD ChaCha20 (chacha20_simd.c).
  *  - Header-protection contexts are our own small struct (hp_ctx below) so the
  *    mask is one block operation, with no EVP padding or IV bookkeeping.
  */
@@ -22,8 +24,13 @@
 #include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/chacha.h>
 #include <wolfssl/wolfcrypt/hmac.h>
+#include <wolfssl/wolfcrypt/poly1305.h>
 
 #include "shared.h"
+
+#ifdef SOCKET_IWA_CHACHA20_SIMD
+#include "chacha20_simd.h"
+#endif
 
 /* ---- algorithm descriptors ------------------------------------------------ */
 
@@ -172,15 +179,38 @@ int ngtcp2_crypto_hkdf(uint8_t *dest, size_t destlen,
 
 /* ---- AEAD ------------------------------------------------------------------- */
 
+/* An AEAD context is wolfSSL's EVP context, except ChaCha20-Poly1305 in the
+ * wasm build (SOCKET_IWA_CHACHA20_SIMD, set by build.rs for wasm32 only), which
+ * keeps the key and runs ChaCha20 four blocks at a time in wasm SIMD
+ * (chacha20_simd.c) with wolfSSL's Poly1305. Natively wolfSSL's AVX2 code is
+ * faster than 128-bit lanes, so the EVP path stays. docs/TLS.md. */
+typedef struct aead_state {
+  WOLFSSL_EVP_CIPHER_CTX *evp; /* NULL: the SIMD ChaCha20-Poly1305 below */
+#ifdef SOCKET_IWA_CHACHA20_SIMD
+  uint8_t key[32];
+#endif
+} aead_state;
+
 static int aead_ctx_init(ngtcp2_crypto_aead_ctx *aead_ctx,
                          const ngtcp2_crypto_aead *aead, const uint8_t *key,
                          int encrypt) {
-  WOLFSSL_EVP_CIPHER_CTX *c =
-    wolfSSL_quic_crypt_new(aead->native_handle, key, NULL, encrypt);
-  if (c == NULL) {
+  aead_state *a = calloc(1, sizeof(*a));
+  if (a == NULL) {
     return -1;
   }
-  aead_ctx->native_handle = c;
+#ifdef SOCKET_IWA_CHACHA20_SIMD
+  if (wolfSSL_quic_aead_is_chacha20(aead->native_handle)) {
+    memcpy(a->key, key, sizeof(a->key));
+    aead_ctx->native_handle = a;
+    return 0;
+  }
+#endif
+  a->evp = wolfSSL_quic_crypt_new(aead->native_handle, key, NULL, encrypt);
+  if (a->evp == NULL) {
+    free(a);
+    return -1;
+  }
+  aead_ctx->native_handle = a;
   return 0;
 }
 
@@ -199,22 +229,98 @@ int ngtcp2_crypto_aead_ctx_decrypt_init(ngtcp2_crypto_aead_ctx *aead_ctx,
 }
 
 void ngtcp2_crypto_aead_ctx_free(ngtcp2_crypto_aead_ctx *aead_ctx) {
-  if (aead_ctx->native_handle) {
-    wolfSSL_EVP_CIPHER_CTX_free(aead_ctx->native_handle);
-    aead_ctx->native_handle = NULL;
+  aead_state *a = aead_ctx->native_handle;
+  if (a == NULL) {
+    return;
   }
+  if (a->evp) {
+    wolfSSL_EVP_CIPHER_CTX_free(a->evp);
+  }
+  wc_ForceZero(a, sizeof(*a));
+  free(a);
+  aead_ctx->native_handle = NULL;
 }
+
+#ifdef SOCKET_IWA_CHACHA20_SIMD
+#define CHACHA20_POLY1305_TAGLEN 16
+
+/* RFC 8439 section 2.8: the tag is Poly1305 over aad, ciphertext, their
+ * padding and lengths, keyed by the first 32 bytes of ChaCha20 block 0. */
+static int chacha20_poly1305_tag(uint8_t tag[CHACHA20_POLY1305_TAGLEN],
+                                 const uint8_t poly_key[32],
+                                 const uint8_t *aad, size_t aadlen,
+                                 const uint8_t *ct, size_t ctlen) {
+  Poly1305 p;
+  int rv = wc_Poly1305SetKey(&p, poly_key, 32) == 0 &&
+               wc_Poly1305_MAC(&p, aad, (word32)aadlen, ct, (word32)ctlen,
+                               tag, CHACHA20_POLY1305_TAGLEN) == 0
+             ? 0
+             : -1;
+  wc_ForceZero(&p, sizeof(p));
+  return rv;
+}
+
+static int chacha20_poly1305_seal(uint8_t *dest, const aead_state *a,
+                                  const uint8_t *plaintext, size_t len,
+                                  const uint8_t *nonce, const uint8_t *aad,
+                                  size_t aadlen) {
+  uint8_t poly_key[32];
+  int rv;
+  /* dest may be plaintext itself (ngtcp2 allows it): each stretch is read
+   * before it is written. */
+  siwa_chacha20_aead_xor(a->key, nonce, plaintext, dest, len, poly_key);
+  rv = chacha20_poly1305_tag(dest + len, poly_key, aad, aadlen, dest, len);
+  wc_ForceZero(poly_key, sizeof(poly_key));
+  return rv;
+}
+
+static int chacha20_poly1305_open(uint8_t *dest, const aead_state *a,
+                                  const uint8_t *ciphertext, size_t ctlen,
+                                  const uint8_t *nonce, const uint8_t *aad,
+                                  size_t aadlen) {
+  uint8_t poly_key[32], tag[CHACHA20_POLY1305_TAGLEN];
+  size_t len, i;
+  uint8_t diff = 0;
+  int rv;
+  if (ctlen < CHACHA20_POLY1305_TAGLEN) {
+    return -1;
+  }
+  len = ctlen - CHACHA20_POLY1305_TAGLEN;
+  /* The tag is checked over the ciphertext before anything is decrypted into
+   * dest, which may be the ciphertext itself. */
+  siwa_chacha20_aead_xor(a->key, nonce, NULL, NULL, 0, poly_key);
+  rv = chacha20_poly1305_tag(tag, poly_key, aad, aadlen, ciphertext, len);
+  wc_ForceZero(poly_key, sizeof(poly_key));
+  if (rv != 0) {
+    return -1;
+  }
+  for (i = 0; i < CHACHA20_POLY1305_TAGLEN; i++) {
+    diff |= (uint8_t)(tag[i] ^ ciphertext[len + i]);
+  }
+  if (diff != 0) {
+    return -1;
+  }
+  siwa_chacha20_xor(a->key, 1, nonce, ciphertext, dest, len);
+  return 0;
+}
+#endif
 
 int ngtcp2_crypto_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
                           const ngtcp2_crypto_aead_ctx *aead_ctx,
                           const uint8_t *plaintext, size_t plaintextlen,
                           const uint8_t *nonce, size_t noncelen,
                           const uint8_t *aad, size_t aadlen) {
+  const aead_state *a = aead_ctx->native_handle;
   (void)aead;
   (void)noncelen;
-  return wolfSSL_quic_aead_encrypt(dest, aead_ctx->native_handle, plaintext,
-                                   plaintextlen, nonce, aad,
-                                   aadlen) == WOLFSSL_SUCCESS
+#ifdef SOCKET_IWA_CHACHA20_SIMD
+  if (a->evp == NULL) {
+    return chacha20_poly1305_seal(dest, a, plaintext, plaintextlen, nonce, aad,
+                                  aadlen);
+  }
+#endif
+  return wolfSSL_quic_aead_encrypt(dest, a->evp, plaintext, plaintextlen,
+                                   nonce, aad, aadlen) == WOLFSSL_SUCCESS
            ? 0
            : -1;
 }
@@ -224,11 +330,17 @@ int ngtcp2_crypto_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
                           const uint8_t *ciphertext, size_t ciphertextlen,
                           const uint8_t *nonce, size_t noncelen,
                           const uint8_t *aad, size_t aadlen) {
+  const aead_state *a = aead_ctx->native_handle;
   (void)aead;
   (void)noncelen;
-  return wolfSSL_quic_aead_decrypt(dest, aead_ctx->native_handle, ciphertext,
-                                   ciphertextlen, nonce, aad,
-                                   aadlen) == WOLFSSL_SUCCESS
+#ifdef SOCKET_IWA_CHACHA20_SIMD
+  if (a->evp == NULL) {
+    return chacha20_poly1305_open(dest, a, ciphertext, ciphertextlen, nonce,
+                                  aad, aadlen);
+  }
+#endif
+  return wolfSSL_quic_aead_decrypt(dest, a->evp, ciphertext, ciphertextlen,
+                                   nonce, aad, aadlen) == WOLFSSL_SUCCESS
            ? 0
            : -1;
 }
