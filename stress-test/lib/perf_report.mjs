@@ -5,7 +5,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 
-const CRYPTO = /^(wc_|poly1305|chacha|Chacha|sp_256|sp_\d|fe_|ge_|Sha|sha|Transform_Sha|AES|Aes|aes|GHASH|GMULT|curve25519)/;
+// siwa_chacha20_*: our ChaCha20 in wasm SIMD (sys/ngtcp2-sys/crypto/chacha20_simd.c); chacha20_poly1305_*: our backend's AEAD around it.
+const CRYPTO = /^(wc_|siwa_chacha20|blocks4|chacha20_poly1305|poly1305|chacha|Chacha|sp_256|sp_\d|fe_|ge_|Sha|sha|Transform_Sha|AES|Aes|aes|GHASH|GMULT|curve25519)/;
 const QUIC = /^(ngtcp2|nghttp3|conn_|rtb_|ksl_|ppe_|pkt_|frame_|strm_|acktr|bbr|cc_|pmtud|qpack|sfparse)/;
 
 /** The category of one sample from perf's dso and symbol. */
@@ -16,7 +17,7 @@ export function category(dso, sym) {
     if (/^[*~]?'/.test(name) || /[a-z-]+:\/\/|\bnode:[\w/]+:\d/.test(name)) return 'JavaScript (bridge, glue, sockets layer)';
     if (name.startsWith('wasm-to-js') || name.startsWith('js-to-wasm')) return 'V8 builtins and runtime (promises, typed arrays, GC, wasm/JS calls, JSPI)';
     const fn = name.replace(/-\d+-(turbofan|liftoff|none)$/, '');
-    if (CRYPTO.test(fn)) return 'wasm: TLS record crypto (wolfSSL ChaCha20-Poly1305 / AES-GCM)';
+    if (CRYPTO.test(fn)) return 'wasm: TLS record crypto (ChaCha20-Poly1305 / AES-GCM)';
     if (QUIC.test(fn)) return 'wasm: ngtcp2 / nghttp3';
     if (/^Builtins?_|^Builtin:/.test(fn)) return 'V8 builtins and runtime (promises, typed arrays, GC, wasm/JS calls, JSPI)';
     return 'wasm: Rust (socket-iwa) and libc';
