@@ -5,7 +5,8 @@
 #   aioquic vs our QUIC server/client   test_quic_interop, test_session_ticket, test_0rtt_replay,
 #                                       test_ticket_nonce, test_migration, test_stream_limits, test_retry,
 #                                       test_floods, test_budgets, test_bad_input, test_certificates,
-#                                       test_verification, test_quic_versions, test_server_monitoring
+#                                       test_verification, test_quic_versions, test_server_monitoring,
+#                                       test_cipher_suites (which order decides; also our wasm client under Node)
 #   flood benchmark smoke               test_flood_smoke (stress-test/flood/run.py --quick, garbage, native)
 #   HTTP/3 / WebTransport               test_h3_server, test_h3_client, test_h3_rust_sessions, test_h3_static
 #                                       (aioquic's H3 client/server), test_h3_chromium (Chromium 156's

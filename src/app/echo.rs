@@ -84,6 +84,8 @@ pub struct EchoReport {
     pub first_byte_ms: Option<f64>,
     pub total_ms: f64,
     pub resumed: bool,
+    /// The negotiated TLS cipher suite (IANA name).
+    pub cipher_suite: Option<String>,
     pub early_data: String,
     /// Negotiated QUIC version ("v1", "v2").
     pub quic_version: Option<String>,
@@ -292,6 +294,7 @@ impl EchoClient {
             }
         }
         self.report.resumed = conn.resumed();
+        self.report.cipher_suite = conn.cipher_suite();
         self.report.quic_version = Some(crate::quic::version_name(conn.quic_version()));
         self.report.early_data = match conn.early_data() {
             EarlyData::Accepted => "accepted",

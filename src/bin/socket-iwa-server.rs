@@ -221,6 +221,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             "peer": c.remote_addr().to_string(),
             "alpn": c.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
             "resumed": c.resumed(),
+            "cipher_suite": c.cipher_suite(),
             "early_data_bytes": c.early_data_bytes(),
             "quic_version": socket_iwa::quic::version_name(c.quic_version()),
             "close": reason,
@@ -231,6 +232,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         server.on_connections = Some(Box::new(|list, totals| {
             let list: Vec<_> = list.iter().map(|c| serde_json::json!({
                 "peer": c.peer, "alpn": c.alpn, "established": c.established, "resumed": c.resumed,
+                "cipher_suite": c.cipher_suite,
                 "age_ms": c.age_ms, "rtt_ms": c.path.rtt_us as f64 / 1000.0,
                 "packets_in": c.path.packets_in, "packets_out": c.path.packets_out,
                 "bytes_in": c.path.bytes_in, "bytes_out": c.path.bytes_out, "packets_lost": c.path.packets_lost,

@@ -133,16 +133,17 @@ impl TlsContext {
             if let Err(e) = identity.install(ctx) {
                 return fail(e);
             }
-            // wolfSSL servers choose by their own order. Where there are no AES
-            // instructions (wasm), ChaCha20-Poly1305 costs a fraction of AES-GCM
-            // in portable code, so it goes first there; natively AES-NI wins.
-            let suites: &[u8] = if cfg!(target_family = "wasm") {
-                b"TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384\0"
-            } else {
-                b"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256\0"
-            };
-            if w::wolfSSL_CTX_set_cipher_list(ctx, suites.as_ptr().cast()) != w::WOLFSSL_SUCCESS as c_int {
-                return fail(Error::Tls("cannot set the cipher suite order".into()));
+            if let Err(e) = set_suite_order(ctx) {
+                return fail(e);
+            }
+            // The wasm server chooses by its own order (ChaCha20 first: it has no
+            // AES instructions). The native server follows the client's order, as
+            // BoringSSL and GnuTLS servers do by default: every TLS 1.3 suite is
+            // strong, and a client that puts ChaCha20-Poly1305 first (our wasm
+            // client, a device without AES instructions) is the one that knows AES
+            // is slow for it. docs/TLS.md "Cipher suites".
+            if !cfg!(target_family = "wasm") && w::wolfSSL_CTX_UseClientSuites(ctx) != 0 {
+                return fail(Error::Tls("cannot let the client's cipher suite order decide".into()));
             }
             if let Err(e) = key.install(ctx) {
                 return fail(e);
@@ -205,6 +206,7 @@ impl TlsContext {
             if ngtcp2_sys::ngtcp2_crypto_wolfssl_configure_client_context(ctx.cast()) != 0 {
                 return Err(Error::Tls("cannot install the QUIC method on the client context".into()));
             }
+            set_suite_order(ctx)?;
             me.verify = verify::install(ctx, verification)?;
             w::wolfSSL_CTX_set_session_cache_mode(
                 ctx,
@@ -259,6 +261,27 @@ impl TlsContext {
         }
         Ok(tls)
     }
+}
+
+/// The TLS 1.3 cipher suites in our order of preference. Where there are no AES
+/// instructions (wasm), ChaCha20-Poly1305 (ChaCha20 in wasm SIMD, docs/ARCHITECTURE.md)
+/// costs a fraction of AES-GCM in portable code (about 5x less CPU per byte under
+/// Node 26), so it goes first there; natively AES-NI wins.
+const SUITE_ORDER: &[u8] = if cfg!(target_family = "wasm") {
+    b"TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384\0"
+} else {
+    b"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256\0"
+};
+
+/// Offers (client) or prefers (wasm server) the suites in [`SUITE_ORDER`].
+///
+/// # Safety
+/// `ctx` is a valid wolfSSL context.
+unsafe fn set_suite_order(ctx: *mut w::WOLFSSL_CTX) -> Result<()> {
+    if w::wolfSSL_CTX_set_cipher_list(ctx, SUITE_ORDER.as_ptr().cast()) != w::WOLFSSL_SUCCESS as c_int {
+        return Err(Error::Tls("cannot set the cipher suite order".into()));
+    }
+    Ok(())
 }
 
 /// wolfSSL's session removal callback: the server keeps no sessions (tickets
@@ -351,6 +374,21 @@ impl Tls {
             w::WOLFSSL_EARLY_DATA_ACCEPTED => EarlyData::Accepted,
             w::WOLFSSL_EARLY_DATA_REJECTED => EarlyData::Rejected,
             _ => EarlyData::None,
+        }
+    }
+
+    /// The negotiated cipher suite by its IANA name (e.g. `TLS_CHACHA20_POLY1305_SHA256`),
+    /// once the handshake has chosen one.
+    pub fn cipher_suite(&self) -> Option<String> {
+        // SAFETY: ssl is valid; the suite is (first byte << 8) | second byte, or
+        // negative before one is chosen; the name is a static string or null.
+        unsafe {
+            let suite = w::wolfSSL_get_current_cipher_suite(self.ssl);
+            if suite <= 0 {
+                return None;
+            }
+            let name = w::wolfSSL_get_cipher_name_iana_from_suite((suite >> 8) as u8, suite as u8);
+            (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned())
         }
     }
 

@@ -414,6 +414,11 @@ impl Connection {
         self.tls.resumed()
     }
 
+    /// The negotiated TLS cipher suite (IANA name), once the handshake chose one.
+    pub fn cipher_suite(&self) -> Option<String> {
+        self.tls.cipher_suite()
+    }
+
     /// Stream bytes this connection received in 0-RTT packets.
     pub fn early_data_bytes(&self) -> u64 {
         // SAFETY: inner lives as long as self.

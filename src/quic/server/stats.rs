@@ -93,6 +93,8 @@ pub struct ConnectionSample {
     pub alpn: Option<String>,
     pub established: bool,
     pub resumed: bool,
+    /// The negotiated TLS cipher suite (IANA name), once chosen.
+    pub cipher_suite: Option<String>,
     /// Since its first Initial arrived.
     pub age_ms: u64,
     #[serde(flatten)]
@@ -117,6 +119,7 @@ impl ServerEndpoint {
                 alpn: s.conn.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
                 established: s.conn.handshake_completed(),
                 resumed: s.conn.resumed(),
+                cipher_suite: s.conn.cipher_suite(),
                 age_ms: now.saturating_sub(s.since) / 1_000_000,
                 path,
             }
