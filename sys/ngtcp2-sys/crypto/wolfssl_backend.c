@@ -15,6 +15,7 @@
  *  - Header-protection contexts are our own small struct (hp_ctx below) so the
  *    mask is one block operation, with no EVP padding or IV bookkeeping.
  */
+#include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -281,26 +282,36 @@ static int chacha20_poly1305_open(uint8_t *dest, const aead_state *a,
   uint8_t poly_key[32], tag[CHACHA20_POLY1305_TAGLEN];
   size_t len, i;
   uint8_t diff = 0;
-  int rv;
+  uintptr_t d = (uintptr_t)dest, c = (uintptr_t)ciphertext;
+  int in_place, rv;
   if (ctlen < CHACHA20_POLY1305_TAGLEN) {
     return -1;
   }
   len = ctlen - CHACHA20_POLY1305_TAGLEN;
-  /* The tag is checked over the ciphertext before anything is decrypted into
-   * dest, which may be the ciphertext itself. */
-  siwa_chacha20_aead_xor(a->key, nonce, NULL, NULL, 0, poly_key);
+  in_place = d < c + ctlen && c < d + len;
+  if (in_place) {
+    /* dest overlaps the ciphertext: the tag is checked before anything is
+     * decrypted, at the cost of one more four-block round (block 0). */
+    siwa_chacha20_aead_xor(a->key, nonce, NULL, NULL, 0, poly_key);
+  } else {
+    /* One pass gives the Poly1305 key and the plaintext; the ciphertext is
+     * still intact for the tag, and dest is wiped if the tag is wrong. */
+    siwa_chacha20_aead_xor(a->key, nonce, ciphertext, dest, len, poly_key);
+  }
   rv = chacha20_poly1305_tag(tag, poly_key, aad, aadlen, ciphertext, len);
   wc_ForceZero(poly_key, sizeof(poly_key));
-  if (rv != 0) {
-    return -1;
-  }
   for (i = 0; i < CHACHA20_POLY1305_TAGLEN; i++) {
     diff |= (uint8_t)(tag[i] ^ ciphertext[len + i]);
   }
-  if (diff != 0) {
+  if (rv != 0 || diff != 0) {
+    if (!in_place) {
+      wc_ForceZero(dest, len);
+    }
     return -1;
   }
-  siwa_chacha20_xor(a->key, 1, nonce, ciphertext, dest, len);
+  if (in_place) {
+    siwa_chacha20_xor(a->key, 1, nonce, ciphertext, dest, len);
+  }
   return 0;
 }
 #endif
