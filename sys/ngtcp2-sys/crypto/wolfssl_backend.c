@@ -184,7 +184,8 @@ int ngtcp2_crypto_hkdf(uint8_t *dest, size_t destlen,
  * wasm build (SOCKET_IWA_CHACHA20_SIMD, set by build.rs for wasm32 only), which
  * keeps the key and runs ChaCha20 four blocks at a time in wasm SIMD
  * (chacha20_simd.c) with wolfSSL's Poly1305. Natively wolfSSL's AVX2 code is
- * faster than 128-bit lanes, so the EVP path stays. docs/TLS.md. */
+ * faster than 128-bit lanes, so the EVP path stays. docs/ARCHITECTURE.md,
+ * "ChaCha20-Poly1305 in wasm"; which suite is chosen: docs/TLS.md. */
 typedef struct aead_state {
   WOLFSSL_EVP_CIPHER_CTX *evp; /* NULL: the SIMD ChaCha20-Poly1305 below */
 #ifdef SOCKET_IWA_CHACHA20_SIMD
