@@ -686,6 +686,9 @@ export interface QuicServerEvents {
 export interface QuicConnection extends StreamSession {
   /** The negotiated ALPN protocol. */
   readonly alpn: string;
+  /** The negotiated TLS cipher suite by its IANA name (e.g. 'TLS_CHACHA20_POLY1305_SHA256');
+   *  null until the handshake completed. Which side's order decides: docs/TLS.md "Cipher suites". */
+  readonly cipherSuite: string | null;
   /** CONNECTION_CLOSE with application error `closeCode` (0..2^53-1) and `reason` (cut to 1024 bytes). */
   close(info?: Partial<WebTransportCloseInfo>): void;
 }

@@ -8,7 +8,7 @@
 import { SocketIWAError, argError } from './errors.js';
 import { ipFamily, splitPeer, validatePort } from './validate.js';
 import { describe, isNode, loadProgram, requireJspi } from './h3_server.js';
-import { QUIC_FLAVOUR, QuicConnection, EV_ESTABLISHED, validateAlpn } from './quic_server.js';
+import { QUIC_FLAVOUR, QuicConnection, EV_ESTABLISHED, decodePair, validateAlpn } from './quic_server.js';
 import { EV_GONE, SessionState, sessionsBridge, stateOf } from './wt_session.js';
 import { WebTransportError } from './quic_streams.js';
 
@@ -90,8 +90,9 @@ export class QuicClientConnection extends QuicConnection {
   get session() { return this.#session; }
 
   /** @internal */
-  _established(alpn, early) {
+  _established(alpn, early, cipherSuite) {
     if (alpn) this.alpn = alpn;
+    this.cipherSuite = cipherSuite || null;
     this.#early = this.#early === 'pending' ? early : 'none';
   }
 
@@ -236,7 +237,10 @@ async function connect({ factory, module, host, port, alpn, serverName, session,
       case EV_ESTABLISHED:
         established = true;
         conn = conn || newConn(false);
-        conn._established(bytes ? utf8.decode(bytes) : '', EARLY[code] || 'none');
+        {
+          const [alpn, suite] = decodePair(bytes);
+          conn._established(alpn, EARLY[code] || 'none', suite);
+        }
         state.resolveReady();
         settle.resolve(conn);
         return;

@@ -14,7 +14,7 @@ import { Http3Server, describe, requireJspi, validateCertificate, validateSendSo
 import { validateStorage } from './server_storage.js';
 import { EV_GONE, SessionState, StreamSession, sessionsBridge, stateOf } from './wt_session.js';
 
-/** EV_ESTABLISHED (src/app/js_wt.rs): the handshake completed (bytes: ALPN; code: a client's 0-RTT fate). */
+/** EV_ESTABLISHED (src/app/js_wt.rs): the handshake completed (bytes: `decodePair` of the ALPN and the cipher suite; code: a client's 0-RTT fate). */
 export const EV_ESTABLISHED = 10;
 /** CT_CLOSE_QUIC (src/app/js_wt.rs): u64 application error code, reason. */
 const CT_CLOSE_QUIC = 7;
@@ -56,6 +56,8 @@ export class QuicConnection extends StreamSession {
     super(state, { remoteAddress, remotePort, ready: state.established });
     /** @type {string} the negotiated ALPN protocol */
     this.alpn = alpn;
+    /** @type {string | null} the negotiated TLS cipher suite (IANA name), once the handshake completed */
+    this.cipherSuite = null;
   }
 
   /** Closes the connection: CONNECTION_CLOSE with application error `closeCode` and `reason` (cut to 1024 bytes). */
@@ -68,13 +70,18 @@ export class QuicConnection extends StreamSession {
   }
 }
 
-/** The head of `sjs_quic_accept` (src/app/js_quic.rs encode_head): u16 ALPN length, ALPN, u16 peer length, peer. */
-function decodeQuicHead(head) {
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+/** Two strings, each after its u16 little-endian length (src/app/js_quic.rs encode_pair). */
+export function decodePair(bytes) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const alen = dv.getUint16(0, true);
-  const alpn = utf8.decode(head.subarray(2, 2 + alen));
-  const plen = dv.getUint16(2 + alen, true);
-  const peer = utf8.decode(head.subarray(4 + alen, 4 + alen + plen));
+  const a = utf8.decode(bytes.subarray(2, 2 + alen));
+  const blen = dv.getUint16(2 + alen, true);
+  return [a, utf8.decode(bytes.subarray(4 + alen, 4 + alen + blen))];
+}
+
+/** The head of `sjs_quic_accept` (src/app/js_quic.rs encode_head): the ALPN and the peer. */
+function decodeQuicHead(head) {
+  const [alpn, peer] = decodePair(head);
   return { alpn, peer };
 }
 
@@ -121,6 +128,7 @@ export class QuicServer extends Http3Server {
       const state = bridge.sessions.get(key);
       if (kind === EV_ESTABLISHED) {
         if (state && !state.done) {
+          state.conn.cipherSuite = decodePair(bytes)[1] || null;
           state.resolveReady();
           queueMicrotask(() => this.#dispatch(state.conn, state));
         }

@@ -17,14 +17,21 @@ use crate::tls::{EarlyData, SavedSession};
 /// Application error code of a connection closed by `server.close()` (and of an idle close).
 pub const CLOSE_NO_ERROR: u64 = 0;
 
-/// The head `sjs_quic_accept` gets: u16 ALPN length, ALPN, u16 peer length, peer (`addr:port`).
-pub fn encode_head(alpn: &[u8], peer: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(4 + alpn.len() + peer.len());
-    v.extend_from_slice(&(alpn.len() as u16).to_le_bytes());
-    v.extend_from_slice(alpn);
-    v.extend_from_slice(&(peer.len() as u16).to_le_bytes());
-    v.extend_from_slice(peer.as_bytes());
+/// Two byte strings, each after its u16 little-endian length (JavaScript's
+/// `decodePair` in api/quic_server.js): the head `sjs_quic_accept` gets, and
+/// EV_ESTABLISHED's bytes.
+pub fn encode_pair(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + a.len() + b.len());
+    v.extend_from_slice(&(a.len() as u16).to_le_bytes());
+    v.extend_from_slice(a);
+    v.extend_from_slice(&(b.len() as u16).to_le_bytes());
+    v.extend_from_slice(b);
     v
+}
+
+/// The head `sjs_quic_accept` gets: the ALPN and the peer (`addr:port`).
+pub fn encode_head(alpn: &[u8], peer: &str) -> Vec<u8> {
+    encode_pair(alpn, peer.as_bytes())
 }
 
 /// One connection seen as a [`StreamSurface`].
@@ -197,8 +204,10 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
         if !self.established && conn.handshake_completed() {
             // Before this, a close would travel as a transport APPLICATION_ERROR without code or reason.
             self.established = true;
+            // Bytes: the ALPN and the negotiated cipher suite (conn.alpn, conn.cipherSuite).
             let alpn = conn.alpn().unwrap_or_default();
-            h.event(EV_ESTABLISHED, &alpn, early_data_code(conn.early_data()));
+            let suite = conn.cipher_suite().unwrap_or_default();
+            h.event(EV_ESTABLISHED, &encode_pair(&alpn, suite.as_bytes()), early_data_code(conn.early_data()));
         }
         h.on_tick(&mut QuicSurface { conn, now });
         if self.established && self.client.is_some() {

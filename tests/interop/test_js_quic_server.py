@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from aioquic.tls import CipherSuite
+
 from aioquic_alpn import NO_APPLICATION_PROTOCOL, STEP, quic, raw_peer  # the shared aioquic client
 from conftest import ROOT
 from js_app import JsApp
@@ -65,6 +67,9 @@ def test_echo_streams_datagrams(app):
             assert c._quic.tls.alpn_negotiated == "myproto"
             ev = await wait_event(app, "connection")
             assert ev["alpn"] == "myproto" and ev["remoteAddress"] == "127.0.0.1"
+            # The wasm server prefers ChaCha20-Poly1305 although aioquic offers AES first.
+            assert ev["cipherSuite"] == "TLS_CHACHA20_POLY1305_SHA256", ev
+            assert c._quic.tls.key_schedule.cipher_suite == CipherSuite.CHACHA20_POLY1305_SHA256
             assert ev["remotePort"] == c._transport.get_extra_info("sockname")[1]
             for i in range(20):
                 c._quic.send_datagram_frame(f"datagram {i}".encode())

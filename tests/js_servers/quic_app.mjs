@@ -87,7 +87,7 @@ async function command(conn, { readable, writable }) {
 
 server.on('connection', (conn) => {
   connections++;
-  out({ event: 'connection', alpn: conn.alpn, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort });
+  out({ event: 'connection', alpn: conn.alpn, cipherSuite: conn.cipherSuite, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort });
   // remoteAddress/remotePort as they are at the end: they follow a peer that migrated or rebound.
   conn.closed.then((r) => out({ event: 'conn_closed', alpn: conn.alpn, ...r, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort }),
     (e) => out({ event: 'conn_lost', ...err(e) }));

@@ -92,7 +92,7 @@ export async function echoRun(SocketIWA, cfg) {
   conn.close({ closeCode: 0, reason: 'done' });
   const closed = await conn.closed.then((c) => c, (e) => ({ error: e.code }));
   return {
-    event: 'done', alpn: conn.alpn, earlyDataAtResolve: atResolve, earlyData: conn.earlyData, readyError: readyErr,
+    event: 'done', alpn: conn.alpn, cipherSuite: conn.cipherSuite, earlyDataAtResolve: atResolve, earlyData: conn.earlyData, readyError: readyErr,
     resolvedMs, streamsOk: results.filter((r) => r === true).length, streamsFailed: results.filter((r) => r !== true).length, streamErrors: [...new Set(results.filter((r) => r !== true))],
     datagrams, session: !!conn.session, sessionAlpn: conn.session && conn.session.alpn, closed,
     remote: [conn.remoteAddress, conn.remotePort], sessionObj: conn.session,
