@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -79,6 +80,24 @@ class Server:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def closed_events(self, n, timeout=15.0):
+        """The server's next n connection_closed events, or fewer if `timeout` passes first (a
+        connection closes after its draining period, so they come a little after the client is done).
+        A thread reads the lines, so none is missed in Python's buffer of the pipe."""
+        out = []
+
+        def reader():
+            for line in self.proc.stdout:
+                if line.startswith("{") and json.loads(line).get("event") == "connection_closed":
+                    out.append(json.loads(line))
+                    if len(out) == n:
+                        return
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        t.join(timeout)
+        return list(out)
 
     def stop(self):
         if self.alive():

@@ -9,9 +9,7 @@ ends: aioquic's own key schedule, and the `cipher_suite` our clients report."""
 import asyncio
 import json
 import os
-import select
 import subprocess
-import time
 
 from aioquic.asyncio import connect
 from aioquic.tls import CipherSuite
@@ -34,21 +32,6 @@ def aioquic_suite(port, suites=None):
             await proto.wait_connected()
             return proto._quic.tls.key_schedule.cipher_suite
     return asyncio.run(asyncio.wait_for(go(), 30))
-
-
-def next_event(server, name, timeout):
-    """The next JSON event `name` on the server's stdout, within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([server.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = server.proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("{") and json.loads(line).get("event") == name:
-            return json.loads(line)
-    raise AssertionError(f"no {name} event from the server within {timeout} s")
 
 
 def test_native_server_follows_the_clients_order():
@@ -78,8 +61,8 @@ def test_wasm_client_gets_chacha20_from_the_native_server():
         assert report["verified"], report
         assert report["cipher_suite"] == "TLS_CHACHA20_POLY1305_SHA256", report
         # The server logs the same suite once the connection has closed (after its drain period).
-        closed = next_event(s, "connection_closed", timeout=15)
-        assert closed["cipher_suite"] == "TLS_CHACHA20_POLY1305_SHA256", closed
+        closed = s.closed_events(1)
+        assert [c["cipher_suite"] for c in closed] == ["TLS_CHACHA20_POLY1305_SHA256"], closed
     finally:
         s.stop()
 

@@ -8,10 +8,8 @@ docs/JS_SERVERS.md, "QUIC clients"."""
 
 import json
 import os
-import select
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -55,21 +53,6 @@ def echo_server(request):
     s.stop()
 
 
-def closed_events(server, want, timeout=15.0):
-    """Our native server's connection_closed lines, read until `want` came (a closed connection is
-    logged when the server has processed its CONNECTION_CLOSE) or `timeout` passed."""
-    got, deadline = [], time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        if not select.select([server.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            break
-        line = server.proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("{") and json.loads(line)["event"] == "connection_closed":
-            got.append(json.loads(line))
-    return got
-
-
 def test_echo_then_0rtt_with_the_saved_session(echo_server, tmp_path):
     session = str(tmp_path / "session.json")
     base = {"mode": "echo", "port": echo_server.port, "hashes": [echo_server.info["cert_sha256"]],
@@ -100,7 +83,7 @@ def test_echo_then_0rtt_with_the_saved_session(echo_server, tmp_path):
     assert second["readyError"] is None
     assert (second["streamsOk"], second["streamErrors"]) == (20, []), second
     if echo_server.kind == "native":
-        closes = closed_events(echo_server, 2)
+        closes = echo_server.closed_events(2)
         assert len(closes) == 2, closes
         assert closes[0]["early_data_bytes"] == 0 and not closes[0]["resumed"], closes
         # The server counts stream bytes that arrived in 0-RTT packets.
@@ -120,7 +103,7 @@ def test_migrate_moves_the_connection_to_new_ports_mid_transfer(echo_server):
     ports = [m["localPort"] for m in r["migrations"]]
     assert len(ports) == 2 and len(set(ports)) == 2 and all(p > 0 for p in ports), r
     if echo_server.kind == "native":
-        (close,) = closed_events(echo_server, 1)
+        (close,) = echo_server.closed_events(1)
         assert int(close["peer"].rsplit(":", 1)[1]) == ports[-1], (close, ports)
 
 

@@ -8,30 +8,11 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 
 from conftest import ROOT, Server, register_cert, run_client
 
 V1, V2 = 0x00000001, 0x6B3343CF
 PEER = [sys.executable, os.path.join(ROOT, "tests", "interop", "aioquic_peer.py")]
-
-
-def closed_events(s, n, timeout=15):
-    """The server's first n connection_closed events (a connection closes after
-    its draining period, so they come a little after the client finished)."""
-    out = []
-
-    def reader():
-        for line in s.proc.stdout:
-            if line.startswith("{") and json.loads(line).get("event") == "connection_closed":
-                out.append(json.loads(line))
-                if len(out) == n:
-                    return
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    t.join(timeout)
-    return out
 
 
 def test_version_negotiation_lists_v2_then_v1():
@@ -71,7 +52,7 @@ def test_our_pair_negotiates_v2_and_pins_versions(tmp_path):
             rc, r, err = run_client(s.port, "--quic-version", flag, "--session", session, "--bytes", "3000")
             assert rc == 0 and r["verified"], (flag, r, err)
             got.append((r["quic_version"], r["resumed"], r["early_data"]))
-        ev = closed_events(s, 4)
+        ev = s.closed_events(4)
     finally:
         s.stop()
     assert [g[0] for g in got] == ["v2", "v1", "v2", "v2"]

@@ -75,6 +75,19 @@ static void blocks4(const uint32_t in[16], uint32_t counter, uint8_t ks[256]) {
   }
 }
 
+/* out[0..n) = in[0..n) XOR ks[0..n), 16 bytes at a time then byte by byte. */
+static void xor_keystream(uint8_t *out, const uint8_t *in, const uint8_t *ks,
+                          size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    wasm_v128_store(out + i, wasm_v128_xor(wasm_v128_load(in + i),
+                                           wasm_v128_load(ks + i)));
+  }
+  for (; i < n; i++) {
+    out[i] = in[i] ^ ks[i];
+  }
+}
+
 static void init_state(uint32_t st[16], const uint8_t key[32],
                        const uint8_t nonce[12]) {
   st[0] = 0x61707865; /* "expand 32-byte k" */
@@ -96,27 +109,14 @@ void siwa_chacha20_xor(const uint8_t key[32], uint32_t counter,
   uint32_t st[16];
   uint8_t ks[256] __attribute__((aligned(16)));
   init_state(st, key, nonce);
-  while (len >= 256) {
+  while (len > 0) {
+    size_t n = len < 256 ? len : 256;
     blocks4(st, counter, ks);
-    for (int i = 0; i < 256; i += 16) {
-      wasm_v128_store(out + i, wasm_v128_xor(wasm_v128_load(in + i),
-                                             wasm_v128_load(ks + i)));
-    }
+    xor_keystream(out, in, ks, n);
     counter += 4;
-    in += 256;
-    out += 256;
-    len -= 256;
-  }
-  if (len > 0) {
-    size_t i = 0;
-    blocks4(st, counter, ks);
-    for (; i + 16 <= len; i += 16) {
-      wasm_v128_store(out + i, wasm_v128_xor(wasm_v128_load(in + i),
-                                             wasm_v128_load(ks + i)));
-    }
-    for (; i < len; i++) {
-      out[i] = in[i] ^ ks[i];
-    }
+    in += n;
+    out += n;
+    len -= n;
   }
   memset(ks, 0, sizeof(ks));
 }
@@ -126,18 +126,12 @@ void siwa_chacha20_aead_xor(const uint8_t key[32], const uint8_t nonce[12],
                             uint8_t poly_key[32]) {
   uint32_t st[16];
   uint8_t ks[256] __attribute__((aligned(16)));
-  size_t head = len < 192 ? len : 192, i = 0;
+  size_t head = len < 192 ? len : 192;
   init_state(st, key, nonce);
   /* Blocks 0-3: block 0 gives the Poly1305 key, 1-3 the first 192 bytes. */
   blocks4(st, 0, ks);
   memcpy(poly_key, ks, 32);
-  for (; i + 16 <= head; i += 16) {
-    wasm_v128_store(out + i, wasm_v128_xor(wasm_v128_load(in + i),
-                                           wasm_v128_load(ks + 64 + i)));
-  }
-  for (; i < head; i++) {
-    out[i] = in[i] ^ ks[64 + i];
-  }
+  xor_keystream(out, in, ks + 64, head);
   memset(ks, 0, sizeof(ks));
   if (len > head) {
     siwa_chacha20_xor(key, 4, nonce, in + head, out + head, len - head);
