@@ -8,9 +8,10 @@
  *      object Emscripten built. We copy it and replace every import that may
  *      return a Promise with `new WebAssembly.Suspending(fn)`. The list comes
  *      from the bridge (DSB.suspendingImports in libdirectsockets.js) plus
- *      Module.jspiSuspendingImports. When such an import returns a Promise the
- *      wasm stack is suspended until it settles; when it returns a plain
- *      value the call completes synchronously with no stack switch.
+ *      Module.jspiSuspendingImports. The wasm stack is suspended on every call
+ *      of such an import until its result (a Promise, or a value V8 passes
+ *      through Promise.resolve) settles, so the hot syscalls reach the bridge
+ *      through plain imports and suspend only to wait (DSB.park).
  *   2. We instantiate the module ourselves (Module.wasmBinary, Module.wasmModule
  *      or a fetch of the .wasm next to the glue) and hand Emscripten an
  *      instance-like object whose exports are the real ones, except the entry

@@ -22,6 +22,27 @@ int __ds_shutdown(int fd, int how);
 __attribute__((import_module("env"), import_name("__ds_pselect6")))
 int __ds_pselect6(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts);
 
+/*
+ * send/recv/poll: JSPI switches stacks on every call of a Suspending import,
+ * even one that answers at once (libdirectsockets.js, DSB.park), and libc's
+ * versions call the Suspending __syscall_* imports. These take libc's names
+ * (sendto and recvfrom also serve send and recv) and call plain twins that
+ * answer at once or park a Promise; only then __ds_await suspends.
+ */
+#define DS_PARKED (-0x40000000)
+__attribute__((import_module("env"), import_name("__ds_try_sendto")))
+int __ds_try_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr, socklen_t alen);
+__attribute__((import_module("env"), import_name("__ds_try_sendmsg")))
+int __ds_try_sendmsg(int fd, const struct msghdr *msg, int flags);
+__attribute__((import_module("env"), import_name("__ds_try_recvfrom")))
+int __ds_try_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen);
+__attribute__((import_module("env"), import_name("__ds_try_recvmsg")))
+int __ds_try_recvmsg(int fd, struct msghdr *msg, int flags);
+__attribute__((import_module("env"), import_name("__ds_try_poll")))
+int __ds_try_poll(struct pollfd *fds, nfds_t n, int timeout);
+__attribute__((import_module("env"), import_name("__ds_await")))
+int __ds_await(void);
+
 static int ret_errno(int r) {
   if (r < 0) {
     errno = -r;
@@ -52,4 +73,29 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *to, const sigset_
     ms = t > 0x7fffffff ? 0x7fffffff : (int)t;
   }
   return poll(fds, n, ms);
+}
+
+static int settle(int r) {
+  return r == DS_PARKED ? __ds_await() : r;
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr, socklen_t alen) {
+  return ret_errno(settle(__ds_try_sendto(fd, buf, len, flags, addr, alen)));
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+  return ret_errno(settle(__ds_try_sendmsg(fd, msg, flags)));
+}
+
+ssize_t recvfrom(int fd, void *restrict buf, size_t len, int flags, struct sockaddr *restrict addr,
+                 socklen_t *restrict alen) {
+  return ret_errno(settle(__ds_try_recvfrom(fd, buf, len, flags, addr, alen)));
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
+  return ret_errno(settle(__ds_try_recvmsg(fd, msg, flags)));
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout) {
+  return ret_errno(settle(__ds_try_poll(fds, n, timeout)));
 }

@@ -126,6 +126,10 @@ test('sends never suspend: a stuck writer gives EAGAIN at the send budget and no
     assert.equal(udp.writes.length >= 1, true);
     assert.equal(udp.writes[0].remotePort, 9999);
     assert.equal(p.module.directSockets.stats.suspended.send || 0, 0, 'no send suspended');
+    // Nor did any send switch stacks: JSPI suspends on every call of a Suspending import, even
+    // one returning a number, and each switch runs the microtask queue (DSB.park).
+    assert.equal(udp.writeTurns.length, r.result.sent);
+    assert.deepEqual(new Set(udp.writeTurns), new Set([udp.writeTurns[0]]), `sends between microtask checkpoints: ${udp.writeTurns}`);
   } finally { restore(); }
 });
 
@@ -218,6 +222,9 @@ test('the QUIC driver loop (4 MiB buffers before bind, fcntl O_NONBLOCK, poll + 
     assert.equal(r.result.echoed, n);
     assert.equal(r.result.rcvbuf, 8 << 20, 'SO_RCVBUF reads back doubled');
     assert.ok(r.result.wakeups < n, `a burst is drained per wakeup: ${JSON.stringify(r.result)}`);
+    // The last echoes may still wait in the WritableStream's queue (its sink takes one chunk per
+    // settled write) when the program ends: let that queue drain.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     assert.deepEqual(udp.writes.map((w) => [w.data[0], w.remotePort]), [...Array(n).keys()].map((i) => [i, 9000 + i]));
     assert.equal(p.module.directSockets.stats.suspended.send || 0, 0);
   } finally { restore(); }

@@ -25,20 +25,45 @@ export function createFakeDirectSockets(script = {}) {
     }, { highWaterMark: 0 });
   }
 
+  // Microtask checkpoints between the program's writes: the first write after a checkpoint
+  // queues a microtask that advances `turn` when it runs. Writes stamped with the same turn
+  // were made with no microtask run in between, i.e. without the wasm program suspending
+  // (every JSPI stack switch runs the microtask queue).
+  let turn = 0;
+  let turnQueued = false;
+  function stampTurn() {
+    if (!turnQueued) {
+      turnQueued = true;
+      queueMicrotask(() => { turnQueued = false; turn++; });
+    }
+    return turn;
+  }
+
   function makeWritable(sock) {
-    return new WritableStream({
+    const ws = new WritableStream({
       write(chunk) {
         sock.writes.push(chunk);
         return script.onWrite ? script.onWrite(chunk, sock) : undefined;
       },
       close() { sock.writerClosed = true; },
     });
+    // The stream calls write() above once the previous write settled (a microtask later),
+    // so the turn is taken where the bridge hands the chunk over: writer.write().
+    const getWriter = ws.getWriter.bind(ws);
+    ws.getWriter = () => {
+      const writer = getWriter();
+      const write = writer.write.bind(writer);
+      writer.write = (chunk) => { sock.writeTurns.push(stampTurn()); return write(chunk); };
+      return writer;
+    };
+    return ws;
   }
 
   class FakeBase {
     constructor(kind) {
       this.kind = kind;
       this.writes = [];
+      this.writeTurns = [];
       this.closeCalls = 0;
       this.readCancelled = false;
       this.writerClosed = false;

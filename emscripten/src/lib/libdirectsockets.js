@@ -32,8 +32,10 @@
  * observe. Every import that can return a Promise is marked with
  * `name__suspending: true` next to its definition; the marks become
  * DSB.suspendingImports (end of file) and jspi_pre.js wraps exactly those with
- * `new WebAssembly.Suspending`. A Suspending import that returns a plain value
- * does not switch stacks.
+ * `new WebAssembly.Suspending`. A Suspending import switches stacks on every
+ * call, even when it returns a plain value, so send/recv/poll are reached through
+ * plain twins that only call the Suspending `__ds_await` when they must wait
+ * (DSB.park, syscall_shims.c).
  */
 
 // Keep the stock implementations of the syscalls we extend for non-socket fds
@@ -105,6 +107,22 @@ var DS_LIBRARY = {
      * next to the entry points (end of this file).
      */
     suspendingImports: [],
+    /**
+     * JSPI suspends on *every* call of a Suspending import, whatever it returns (the
+     * proposal's rule since js-promise-integration#57: the result goes through
+     * Promise.resolve), so a wrapped send or recv that could answer at once still cost a
+     * stack switch and a microtask checkpoint. The hot calls therefore go through a plain
+     * twin (`__ds_try_*`, reached from syscall_shims.c): it answers at once, or parks the
+     * Promise here and returns PARKED, and only then does C call the one Suspending import
+     * `__ds_await`, which hands the parked Promise over (docs/BRIDGE.md "JSPI: a stack
+     * switch only to wait").
+     */
+    PARKED: -0x40000000,
+    parked: null,
+    park: function (r) {
+      if (r && typeof r.then === 'function') { DSB.parked = r; return DSB.PARKED; }
+      return r;
+    },
     root: null,
     nextId: 0,
     waiters: [],
@@ -1348,6 +1366,30 @@ var DS_LIBRARY = {
     DSB.count('suspended', 'yield');
     DSB.yielding = true;
     return DSB.macrotask().then(function () { DSB.yielding = false; return 0; });
+  },
+
+  // Plain (never suspending) twins of the hot syscalls, for syscall_shims.c; see DSB.park.
+  __ds_try_sendto__deps: ['$DSB', '__syscall_sendto'],
+  __ds_try_sendto: function (fd, buf, len, flags, addrp, addrlen) {
+    return DSB.park(___syscall_sendto(fd, buf, len, flags, addrp, addrlen));
+  },
+  __ds_try_sendmsg__deps: ['$DSB', '__syscall_sendmsg'],
+  __ds_try_sendmsg: function (fd, msg, flags) { return DSB.park(___syscall_sendmsg(fd, msg, flags)); },
+  __ds_try_recvfrom__deps: ['$DSB', '__syscall_recvfrom'],
+  __ds_try_recvfrom: function (fd, buf, len, flags, addrp, lenp) {
+    return DSB.park(___syscall_recvfrom(fd, buf, len, flags, addrp, lenp));
+  },
+  __ds_try_recvmsg__deps: ['$DSB', '__syscall_recvmsg'],
+  __ds_try_recvmsg: function (fd, msg, flags) { return DSB.park(___syscall_recvmsg(fd, msg, flags)); },
+  __ds_try_poll__deps: ['$DSB', '__syscall_poll'],
+  __ds_try_poll: function (fds, nfds, timeout) { return DSB.park(___syscall_poll(fds, nfds, timeout)); },
+  /** The one wait of the twins above: the Promise they parked (its result is the call's). */
+  __ds_await__suspending: true,
+  __ds_await__deps: ['$DSB'],
+  __ds_await: function () {
+    var p = DSB.parked;
+    DSB.parked = null;
+    return p || -DS_CONST.E.EINVAL;
   },
 
   __syscall_poll__suspending: true,
