@@ -3,7 +3,7 @@
 // exposes to Isolated Web Apps, implemented on node:dgram and node:net.
 //
 // Used by the JavaScript API tests (api/) and by the wasm bridge when the
-// Rust server runs under Node 26. Self-contained: only node: built-ins.
+// Rust server runs under Node 26. Self-contained: only node: built-ins (node:ffi for GSO sends, node/udp_gso.js).
 //
 //   import { install } from './node/direct-sockets.js';
 //   install(globalThis);              // defines the globals if missing
@@ -25,6 +25,7 @@ import net from 'node:net';
 import dns from 'node:dns';
 import { DS_CODES } from '../api/codes.js';
 import { BUFFER_SOURCE } from '../api/buffer_source.js';
+import { gsoSender, GSO_LIMITS } from './udp_gso.js';
 
 const kInternal = Symbol('direct-sockets.internal');
 
@@ -235,6 +236,7 @@ function isMulticast(ip) {
 
 const kTakeDatagrams = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
 const kSendDatagram = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
+const kSendStats = Symbol.for('socket-iwa.direct-sockets.sendStats');
 const UDP_READ_QUEUE_LIMIT = 4096; // datagrams held unread before new ones drop (like a full kernel buffer)
 
 /**
@@ -438,17 +440,62 @@ async function udpOpen(self, st) {
       return new Promise((resolve, reject) => queueSend(msg, (e) => (e ? reject(e) : resolve())));
     },
   });
+  // Non-standard, for tests and benchmarks: datagrams sent in GSO runs, and runs.
+  Object.defineProperty(st.writable, kSendStats, {
+    get() { return { gsoRuns: gso ? gso.runs : 0, gsoDatagrams: gso ? gso.datagrams : 0, gso: !!(gso && gso.on) }; },
+  });
   let batch = [];
   function queueSend(msg, done) {
     batch.push(msg, done);
     if (batch.length === 2) queueMicrotask(flushBatch);
   }
+  // Runs of equal-sized datagrams to one peer go out as one GSO sendmsg()
+  // where node/udp_gso.js can (docs/BRIDGE.md "Under Node: GSO sends through
+  // node:ffi"); the rest, and everything after a refused run, through node:dgram
+  // in the program's order. `gso`: undefined until the first flush, null without.
+  let gso;
   function flushBatch() {
     const b = batch;
     batch = [];
-    for (let i = 0; i < b.length; i += 2) {
+    if (gso === undefined) gso = cfg.mode === 'connected' ? null : gsoSender(socket);
+    // Never after close: the descriptor number may already belong to another socket.
+    let gsoOk = gso !== null && gso.on && st.state === 'open' && !gso.busy();
+    for (let i = 0; i < b.length;) {
+      if (gsoOk) {
+        const n = sendRun(b, i);
+        if (n > 0) { i += 2 * n; continue; }
+        if (n < 0) gsoOk = false;
+      }
       try { udpSend(b[i], true, b[i + 1]); } catch (err) { b[i + 1](err); }
+      i += 2;
     }
+  }
+  const runDatas = [];
+  /**
+   * Sends the run of datagrams that starts at batch entry i (same destination,
+   * every one as long as the first but the last, which may be shorter) as one
+   * GSO send: the number sent, 0 when there is no run of two here, -1 when the
+   * kernel refused it (nothing was sent).
+   */
+  function sendRun(b, i) {
+    const first = b[i];
+    const host = first.remoteAddress, port = first.remotePort, len = first.data.length;
+    if (len === 0 || typeof host !== 'string' || !Number.isInteger(port) || port < 1 || port > 65535) return 0;
+    if ((host === lastHost ? lastFam : net.isIP(host)) !== wantFam) return 0;
+    let j = i + 2, bytes = len;
+    while (j < b.length && j - i < 2 * GSO_LIMITS.MAX_SEGMENTS) {
+      const m = b[j], n = m.data.length;
+      if (m.remoteAddress !== host || m.remotePort !== port || n > len || n === 0 || bytes + n > GSO_LIMITS.MAX_RUN_BYTES) break;
+      bytes += n; j += 2;
+      if (n < len) break;
+    }
+    const count = (j - i) / 2;
+    if (count < 2) return 0;
+    runDatas.length = 0;
+    for (let k = i; k < j; k += 2) runDatas.push(b[k].data);
+    if (!gso.send(runDatas, 0, count, host, port, wantFam)) return -1;
+    queueMicrotask(() => { for (let k = i + 1; k < j; k += 2) b[k](null); });
+    return count;
   }
   function checkMessage(chunk) {
     if (chunk === null || typeof chunk !== 'object' || !('data' in chunk)) {

@@ -4,7 +4,7 @@ import './helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { within } from './helpers.js';
+import { within, sleep } from './helpers.js';
 
 test('TCPServerSocket accepts TCPSocket; byte streams echo; closed resolves', async () => {
   const server = new TCPServerSocket('127.0.0.1');
@@ -169,4 +169,80 @@ test('UDPSocket: takeDatagrams hands queued, then live datagrams to a sink; send
   const closedErr = await new Promise((r) => ai.writable[send]({ data: bytes, remoteAddress: '127.0.0.1', remotePort: 9 }, r));
   assert.equal(closedErr.name, 'InvalidStateError');
   } finally { peer.close(); Promise.resolve().then(() => a.close()).catch(() => {}); }
+});
+
+// GSO sends under Node (node/udp_gso.js; docs/BRIDGE.md "Under Node: GSO sends through node:ffi"):
+// what one synchronous burst of sendDatagram calls queues goes out as runs of equal-sized
+// datagrams to one peer, each run one sendmsg() the kernel splits, and arrives byte for byte
+// and in order. The run boundaries are exact: at most 64 segments and 65,000 bytes, a shorter
+// datagram ends a run, a zero-length one or another peer is never in one.
+test('UDPSocket under Node: a burst to one peer leaves in GSO runs, byte for byte and in order (IPv4 and IPv6)', async () => {
+  const send = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
+  const stats = Symbol.for('socket-iwa.direct-sockets.sendStats');
+  const datagram = (tag, i, len) => {
+    const d = new Uint8Array(len);
+    for (let k = 0; k < len; k++) d[k] = (tag * 31 + i * 7 + k) & 0xff;
+    return d;
+  };
+  for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']]) {
+    const a = new UDPSocket({ localAddress: host });
+    const ai = await a.opened;
+    const peers = [dgram.createSocket(type), dgram.createSocket(type)];
+    const got = [[], []];
+    for (const [k, p] of peers.entries()) {
+      await new Promise((r) => p.bind(0, host, r));
+      p.on('message', (m) => got[k].push(new Uint8Array(m)));
+    }
+    try {
+      const want = [[], []];
+      const dones = [];
+      // One burst: sent in one loop, so it is one flush (a microtask later).
+      const burst = async (list) => {
+        const before = got[0].length + got[1].length;
+        for (const [peer, data] of list) {
+          want[peer].push(data);
+          ai.writable[send]({ data, remoteAddress: host, remotePort: peers[peer].address().port }, (e) => dones.push(e));
+        }
+        for (let i = 0; i < 300 && got[0].length + got[1].length < before + list.length; i++) await sleep(10);
+      };
+      // 60 x 1200 + 500 + 3 x 1200 to peer 0: runs of 54 (64,800 bytes), 6 + the shorter 500
+      // (which ends it), and 3; 2 x 1200 to peer 1: a run of 2; a zero-length datagram to peer 0:
+      // on its own.
+      await burst([
+        ...Array.from({ length: 60 }, (_, i) => [0, datagram(1, i, 1200)]), [0, datagram(1, 60, 500)],
+        ...Array.from({ length: 3 }, (_, i) => [0, datagram(1, 61 + i, 1200)]),
+        [1, datagram(2, 0, 1200)], [1, datagram(2, 1, 1200)], [0, new Uint8Array(0)],
+      ]);
+      // 66 x 100 + 7 to peer 0: runs of 64 (the segment limit) and 2 + the shorter 7.
+      await burst([...Array.from({ length: 66 }, (_, i) => [0, datagram(3, i, 100)]), [0, datagram(3, 66, 7)]]);
+      assert.deepEqual(got[0], want[0], `${host}: peer 0 gets every datagram, in order`);
+      assert.deepEqual(got[1], want[1], `${host}: peer 1 gets every datagram, in order`);
+      assert.equal(dones.length, 134);
+      assert.ok(dones.every((e) => e === null), 'every done(null)');
+      assert.deepEqual(ai.writable[stats], { gso: true, gsoRuns: 6, gsoDatagrams: 133 }, host);
+    } finally {
+      for (const p of peers) p.close();
+      await a.close();
+    }
+  }
+});
+
+test('UDPSocket under Node: SOCKET_IWA_NODE_GSO=off sends one datagram per send, the same bytes', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+    import dgram from 'node:dgram';
+    import { install } from ${JSON.stringify(new URL('../../node/direct-sockets.js', import.meta.url).href)};
+    install(globalThis);
+    const peer = dgram.createSocket('udp4');
+    await new Promise((r) => peer.bind(0, '127.0.0.1', r));
+    const got = [];
+    peer.on('message', (m) => got.push(m.length));
+    const ai = await new UDPSocket({ localAddress: '127.0.0.1' }).opened;
+    for (let i = 0; i < 10; i++) ai.writable[Symbol.for('socket-iwa.direct-sockets.sendDatagram')]({ data: new Uint8Array(1000), remoteAddress: '127.0.0.1', remotePort: peer.address().port }, () => {});
+    for (let i = 0; i < 300 && got.length < 10; i++) await new Promise((r) => setTimeout(r, 10));
+    console.log(JSON.stringify({ got: got.length, stats: ai.writable[Symbol.for('socket-iwa.direct-sockets.sendStats')] }));
+    process.exit(0);`;
+  const run = (env) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20000 }));
+  assert.deepEqual(run({ SOCKET_IWA_NODE_GSO: 'off' }), { got: 10, stats: { gso: false, gsoRuns: 0, gsoDatagrams: 0 } });
+  assert.deepEqual(run({}), { got: 10, stats: { gso: true, gsoRuns: 1, gsoDatagrams: 10 } });
 });

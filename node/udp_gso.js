@@ -1,0 +1,171 @@
+// UDP GSO sends for node:dgram sockets, through node:ffi (Node 26, Linux,
+// 64-bit). node:dgram has no batch send: every datagram is its own
+// uv_udp_send and its own sendmsg(). A QUIC server sends runs of equal-sized
+// packets to one peer; with UDP_SEGMENT (Linux >= 4.18) one sendmsg() hands the
+// kernel a whole run, which it splits into datagrams of `segment` bytes (the
+// last may be shorter). This is what the native io layer does (src/io/udp.rs);
+// here it serves node/direct-sockets.js, the Direct Sockets the wasm server
+// gets under Node. docs/BRIDGE.md "Under Node: GSO sends through node:ffi".
+//
+// Used only where it is safe to: Linux on x64/arm64 (LP64 struct layouts
+// below), node:ffi present and allowed (not disabled by --no-experimental-ffi,
+// not refused by the permission model), and not turned off with
+// SOCKET_IWA_NODE_GSO=off. Anything else, and any send the kernel refuses,
+// goes through node:dgram as before.
+
+const MAX_SEGMENTS = 64;      // the kernel's UDP_MAX_SEGMENTS
+const MAX_RUN_BYTES = 65000;  // one UDP payload: 65535 minus IPv6/UDP headers, rounded down
+const SOL_UDP = 17;
+const UDP_SEGMENT = 103;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const EAGAIN = 11;
+const EINTR = 4;
+
+let lib; // undefined: not tried yet; null: unavailable
+
+/** node:ffi's sendmsg and errno, or null. The FFI ExperimentalWarning is not printed: the use is ours, not the caller's. */
+function load() {
+  if (lib !== undefined) return lib;
+  lib = null;
+  if (process.env.SOCKET_IWA_NODE_GSO === 'off') return null;
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
+  if (typeof process.getBuiltinModule !== 'function') return null;
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (warning, ...rest) {
+    if (/\bFFI\b/.test(typeof warning === 'string' ? warning : warning && warning.message)) return;
+    return Reflect.apply(emitWarning, this, [warning, ...rest]);
+  };
+  try {
+    const ffi = process.getBuiltinModule('node:ffi');
+    if (!ffi || typeof ffi.dlopen !== 'function' || typeof ffi.getRawPointer !== 'function') return null;
+    const { functions } = ffi.dlopen(null, {
+      sendmsg: { arguments: ['int32', 'pointer', 'int32'], return: 'int64' },
+      __errno_location: { arguments: [], return: 'pointer' },
+    });
+    lib = { ffi, sendmsg: functions.sendmsg, errnoAt: functions.__errno_location() };
+  } catch {
+    lib = null;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+  if (lib) setUp(lib);
+  return lib;
+}
+
+// One set of send structures for the whole thread: a send is synchronous, so
+// nothing else uses them in between. Their addresses never change (off-heap
+// Buffers), so msghdr points at them once.
+let stage, stageAt, sockaddr, msghdr, msghdrAt, iov, cmsg;
+function setUp({ ffi }) {
+  stage = Buffer.alloc(MAX_RUN_BYTES);
+  sockaddr = Buffer.alloc(28);   // sockaddr_in6, large enough for sockaddr_in
+  iov = Buffer.alloc(16);        // one iovec: the staged run
+  cmsg = Buffer.alloc(24);       // cmsghdr (16) + u16 segment size, padded to 8
+  msghdr = Buffer.alloc(56);     // struct msghdr
+  stageAt = ffi.getRawPointer(stage);
+  iov.writeBigUInt64LE(stageAt, 0);
+  cmsg.writeBigUInt64LE(18n, 0);           // cmsg_len = CMSG_LEN(sizeof(u16))
+  cmsg.writeInt32LE(SOL_UDP, 8);
+  cmsg.writeInt32LE(UDP_SEGMENT, 12);
+  msghdr.writeBigUInt64LE(ffi.getRawPointer(sockaddr), 0);  // msg_name (msg_namelen set per send)
+  msghdr.writeBigUInt64LE(ffi.getRawPointer(iov), 16);      // msg_iov
+  msghdr.writeBigUInt64LE(1n, 24);                          // msg_iovlen
+  msghdr.writeBigUInt64LE(ffi.getRawPointer(cmsg), 32);     // msg_control
+  msghdr.writeBigUInt64LE(24n, 40);                         // msg_controllen = CMSG_SPACE(sizeof(u16))
+  msghdrAt = ffi.getRawPointer(msghdr);
+}
+
+/** The 16 bytes of an IPv6 literal (no zone), or null. WHATWG URL parsing
+ * validates it and writes it canonically (hex groups, at most one "::"). */
+function ipv6Bytes(host) {
+  if (host.includes('%')) return null;
+  let text;
+  try { text = new URL(`http://[${host}]/`).hostname.slice(1, -1); } catch { return null; }
+  const halves = text.split('::');
+  const groups = (s) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const all = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
+  const out = Buffer.alloc(16);
+  all.forEach((g, i) => out.writeUInt16BE(g, 2 * i));
+  return out;
+}
+
+/** Writes the destination into `sockaddr`; its length, or 0 when it cannot be written. */
+function writeSockaddr(host, port, family) {
+  sockaddr.fill(0);
+  if (family === 4) {
+    const p = host.split('.');
+    sockaddr.writeUInt16LE(AF_INET, 0);
+    sockaddr.writeUInt16BE(port, 2);
+    for (let i = 0; i < 4; i++) sockaddr[4 + i] = Number(p[i]);
+    return 16;
+  }
+  const b = ipv6Bytes(host);
+  if (!b) return 0;
+  sockaddr.writeUInt16LE(AF_INET6, 0);
+  sockaddr.writeUInt16BE(port, 2);
+  b.copy(sockaddr, 8);
+  return 28;
+}
+
+/** The file descriptor under a bound node:dgram socket, or -1 (no public accessor exists). */
+function fdOf(socket) {
+  try {
+    const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+    const handle = state && socket[state] && socket[state].handle;
+    return handle && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
+  } catch { return -1; }
+}
+
+/**
+ * A GSO sender for a bound node:dgram socket, or null where GSO is not
+ * available. send(datas, from, to, host, port, family) sends datas[from..to)
+ * (every one but the last exactly datas[from].length bytes, the last at most
+ * that) as one sendmsg(); it returns true once the kernel took them all and
+ * false when it took none (the caller then sends them through node:dgram,
+ * which also reports any error). After a refusal other than a full send
+ * buffer, the sender turns itself off for good.
+ */
+export function gsoSender(socket) {
+  const l = load();
+  if (!l) return null;
+  let fd = -1;
+  let lastHost = null, lastPort = 0, lastLen = 0;
+  const sender = {
+    on: true,
+    /** Datagrams sent in GSO runs, and runs (sendmsg calls). */
+    datagrams: 0,
+    runs: 0,
+    /** Whether node:dgram still has queued sends (a GSO send now would overtake them). */
+    busy() {
+      const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+      const handle = socket[state] && socket[state].handle;
+      return !handle || typeof handle.getSendQueueCount !== 'function' || handle.getSendQueueCount() > 0;
+    },
+    send(datas, from, to, host, port, family) {
+      if (fd < 0) fd = fdOf(socket);
+      if (fd < 0) { sender.on = false; return false; }
+      if (host !== lastHost || port !== lastPort) {
+        lastLen = writeSockaddr(host, port, family);
+        lastHost = host; lastPort = port;
+      }
+      if (!lastLen) return false;
+      const segment = datas[from].length;
+      let off = 0;
+      for (let i = from; i < to; i++) { stage.set(datas[i], off); off += datas[i].length; }
+      msghdr.writeUInt32LE(lastLen, 8);      // msg_namelen
+      iov.writeBigUInt64LE(BigInt(off), 8);  // iov_len
+      cmsg.writeUInt16LE(segment, 16);
+      let n = l.sendmsg(fd, msghdrAt, 0);
+      if (n < 0n && l.ffi.getInt32(l.errnoAt) === EINTR) n = l.sendmsg(fd, msghdrAt, 0);
+      if (n >= 0n) { sender.datagrams += to - from; sender.runs += 1; return true; }
+      if (l.ffi.getInt32(l.errnoAt) !== EAGAIN) sender.on = false; // EIO/EINVAL/...: this path does not take GSO
+      return false;
+    },
+  };
+  return sender;
+}
+
+export const GSO_LIMITS = { MAX_SEGMENTS, MAX_RUN_BYTES };
