@@ -481,7 +481,12 @@ async function udpOpen(self, st) {
     const first = b[i];
     const host = first.remoteAddress, port = first.remotePort, len = first.data.length;
     if (len === 0 || typeof host !== 'string' || !Number.isInteger(port) || port < 1 || port > 65535) return 0;
-    if ((host === lastHost ? lastFam : net.isIP(host)) !== wantFam) return 0;
+    if (host !== lastHost) {
+      const fam = net.isIP(host);
+      if (fam === 0) return 0; // a name, or not an address: udpSend checks and resolves it
+      lastHost = host; lastFam = fam;
+    }
+    if (lastFam !== wantFam) return 0;
     let j = i + 2, bytes = len;
     while (j < b.length && j - i < 2 * GSO_LIMITS.MAX_SEGMENTS) {
       const m = b[j], n = m.data.length;

@@ -472,7 +472,13 @@ var DS_LIBRARY = {
       if (sock.ops === DS_OPS.udp) { DSB.stats.udp.tx++; DSB.stats.udp.txBytes += n; }
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
       var to = chunk && chunk.remoteAddress;
-      var named = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
+      // Whether the destination is a name to resolve; a server answers the same few peers,
+      // so the last answer is kept (two regular expressions per datagram otherwise).
+      if (to !== sock.lastTo) {
+        sock.lastTo = to;
+        sock.lastToNamed = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
+      }
+      var named = sock.lastToNamed;
       if (named && copy === bytes) chunk.data = copy = new Uint8Array(bytes);   // sent after the lookup
       // Several sending sockets: datagrams wait in order in the socket's own queue and each goes
       // to the next writer that is free (DSB.drainSenders), so they leave in the program's order.

@@ -58,7 +58,10 @@ mergeInto(LibraryManager.library, {
       chunk: function (sock, copy, dest) {
         if (sock.info && sock.info.remoteAddress) return { data: copy };   // connected-mode UDPSocket
         var to = dest || { addr: sock.remoteAddr, port: sock.remotePort };
-        return { data: copy, remoteAddress: DSB.peerText(sock, to.addr), remotePort: to.port };
+        // The text of the last destination is kept: a server answers the same few peers, and an
+        // address's text never changes (Emscripten's DNS only adds names, for addresses it makes).
+        if (to.addr !== sock.chunkAddr) { sock.chunkAddr = to.addr; sock.chunkText = DSB.peerText(sock, to.addr); }
+        return { data: copy, remoteAddress: sock.chunkText, remotePort: to.port };
       },
       poll: function (sock) {
         var C = DS_CONST, m = 0;
