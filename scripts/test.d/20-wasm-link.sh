@@ -38,5 +38,5 @@ for l in sys.stdin:
 # .cjs outside the repo: the repo's package.json makes .js files ES modules.
 cp "$exe" "$out/aead_test.cjs"
 "$node" "$out/aead_test.cjs" >"$out/aead_test.log" 2>&1 || { cat "$out/aead_test.log" >&2; echo "wasm AEAD test FAILED" >&2; exit 1; }
-grep -q "test result: ok. 4 passed" "$out/aead_test.log" || { cat "$out/aead_test.log" >&2; echo "wasm AEAD test: not 4 passed" >&2; exit 1; }
+grep -q "test result: ok. 3 passed" "$out/aead_test.log" || { cat "$out/aead_test.log" >&2; echo "wasm AEAD test: not 3 passed" >&2; exit 1; }
 echo "wasm ChaCha20-Poly1305 (SIMD) against RFC 8439 and wolfSSL: ok"

@@ -25,8 +25,6 @@ fn main() {
     println!("cargo:rerun-if-changed=crypto/wolfssl_backend.c");
     println!("cargo:rerun-if-changed=crypto/chacha20_simd.c");
     println!("cargo:rerun-if-changed=crypto/chacha20_simd.h");
-    println!("cargo:rerun-if-changed=crypto/poly1305_simd.c");
-    println!("cargo:rerun-if-changed=crypto/poly1305_simd.h");
     println!("cargo:rerun-if-changed=wrapper.h");
 
     let wolfssl_includes: Vec<PathBuf> = env::split_paths(&socket_iwa_build::env_var("DEP_WOLFSSL_INCLUDE").expect("DEP_WOLFSSL_INCLUDE from wolfssl-sys")).collect();
@@ -69,11 +67,10 @@ fn main() {
     }
     build.file(tree.join("crypto/shared.c"));
     build.file("crypto/wolfssl_backend.c");
-    // wasm32: ChaCha20-Poly1305 packets in wasm SIMD, ChaCha20 four blocks at
-    // a time (crypto/chacha20_simd.c) and Poly1305 two (crypto/poly1305_simd.c);
-    // wolfSSL has only portable C there. Only those files are built with
-    // -msimd128 (Node 26 and Chromium run wasm SIMD). Natively wolfSSL's AVX2
-    // assembly stays.
+    // wasm32: ChaCha20 for ChaCha20-Poly1305 packets in wasm SIMD, four blocks
+    // at a time (crypto/chacha20_simd.c); wolfSSL has only portable C there.
+    // Only that file is built with -msimd128 (Node 26 and Chromium run wasm
+    // SIMD). Natively wolfSSL's AVX2 assembly stays.
     let wasm_simd = env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
     if wasm_simd {
         build.define("SOCKET_IWA_CHACHA20_SIMD", None);
@@ -84,13 +81,7 @@ fn main() {
         // self-contained .js (Node 26 cannot fetch a file: URL for the .wasm).
         println!("cargo:rustc-link-arg-tests=-sSINGLE_FILE=1");
         println!("cargo:rustc-link-arg-tests=-sEXIT_RUNTIME=1");
-        cc::Build::new()
-            .file("crypto/chacha20_simd.c")
-            .file("crypto/poly1305_simd.c")
-            .flag("-msimd128")
-            .warnings(false)
-            .opt_level(2)
-            .compile("socket_iwa_chacha20_simd");
+        cc::Build::new().file("crypto/chacha20_simd.c").flag("-msimd128").warnings(false).opt_level(2).compile("socket_iwa_chacha20_simd");
     }
 
     let mut exported = public.clone();

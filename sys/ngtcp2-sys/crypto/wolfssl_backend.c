@@ -11,8 +11,7 @@
  *    application; every callback from wolfSSL reaches the ngtcp2_conn through it.
  *  - AEAD contexts are wolfSSL EVP contexts created by wolfSSL_quic_crypt_new,
  *    in a small struct (aead_state below) that, in the wasm build, can instead
- *    hold a ChaCha20-Poly1305 key for the SIMD ChaCha20-Poly1305
- *    (chacha20_simd.c, poly1305_simd.c).
+ *    hold a ChaCha20-Poly1305 key for the SIMD ChaCha20 (chacha20_simd.c).
  *  - Header-protection contexts are our own small struct (hp_ctx below) so the
  *    mask is one block operation, with no EVP padding or IV bookkeeping.
  */
@@ -32,7 +31,6 @@
 
 #ifdef SOCKET_IWA_CHACHA20_SIMD
 #include "chacha20_simd.h"
-#include "poly1305_simd.h"
 #endif
 
 /* ---- algorithm descriptors ------------------------------------------------ */
@@ -185,7 +183,7 @@ int ngtcp2_crypto_hkdf(uint8_t *dest, size_t destlen,
 /* An AEAD context is wolfSSL's EVP context, except ChaCha20-Poly1305 in the
  * wasm build (SOCKET_IWA_CHACHA20_SIMD, set by build.rs for wasm32 only), which
  * keeps the key and runs ChaCha20 four blocks at a time in wasm SIMD
- * (chacha20_simd.c) and Poly1305 two (poly1305_simd.c). Natively wolfSSL's AVX2 code is
+ * (chacha20_simd.c) with wolfSSL's Poly1305. Natively wolfSSL's AVX2 code is
  * faster than 128-bit lanes, so the EVP path stays. docs/ARCHITECTURE.md,
  * "ChaCha20-Poly1305 in wasm"; which suite is chosen: docs/TLS.md. */
 typedef struct aead_state {
@@ -249,14 +247,19 @@ void ngtcp2_crypto_aead_ctx_free(ngtcp2_crypto_aead_ctx *aead_ctx) {
 #define CHACHA20_POLY1305_TAGLEN 16
 
 /* RFC 8439 section 2.8: the tag is Poly1305 over aad, ciphertext, their
- * padding and lengths, keyed by the first 32 bytes of ChaCha20 block 0;
- * two blocks at a time in wasm SIMD (poly1305_simd.c). */
+ * padding and lengths, keyed by the first 32 bytes of ChaCha20 block 0. */
 static int chacha20_poly1305_tag(uint8_t tag[CHACHA20_POLY1305_TAGLEN],
                                  const uint8_t poly_key[32],
                                  const uint8_t *aad, size_t aadlen,
                                  const uint8_t *ct, size_t ctlen) {
-  siwa_poly1305_aead_tag(tag, poly_key, aad, aadlen, ct, ctlen);
-  return 0;
+  Poly1305 p;
+  int rv = wc_Poly1305SetKey(&p, poly_key, 32) == 0 &&
+               wc_Poly1305_MAC(&p, aad, (word32)aadlen, ct, (word32)ctlen,
+                               tag, CHACHA20_POLY1305_TAGLEN) == 0
+             ? 0
+             : -1;
+  wc_ForceZero(&p, sizeof(p));
+  return rv;
 }
 
 static int chacha20_poly1305_seal(uint8_t *dest, const aead_state *a,
