@@ -10,7 +10,7 @@
 // Used only where it is safe to: Linux on x64/arm64 (LP64 struct layouts
 // below), node:ffi present and allowed (not disabled by --no-experimental-ffi,
 // not refused by the permission model), and not turned off with
-// SOCKET_IWA_NODE_GSO=off. Anything else, and any send the kernel refuses,
+// SOCKET_IWA_NODE_FFI=off. Anything else, and any send the kernel refuses,
 // goes through node:dgram as before.
 
 const MAX_SEGMENTS = 64;      // the kernel's UDP_MAX_SEGMENTS
@@ -28,7 +28,7 @@ let lib; // undefined: not tried yet; null: unavailable
 function load() {
   if (lib !== undefined) return lib;
   lib = null;
-  if (process.env.SOCKET_IWA_NODE_GSO === 'off') return null;
+  if (process.env.SOCKET_IWA_NODE_FFI === 'off') return null;
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
   if (typeof process.getBuiltinModule !== 'function') return null;
   const emitWarning = process.emitWarning;
@@ -54,15 +54,19 @@ function load() {
 }
 
 // One set of send structures for the whole thread: a send is synchronous, so
-// nothing else uses them in between. Their addresses never change (off-heap
-// Buffers), so msghdr points at them once.
-let stage, stageAt, sockaddr, msghdr, msghdrAt, iov, cmsg;
+// nothing else uses them in between. The kernel reads them through raw
+// pointers, so each must stay where it is and stay alive: they are views of
+// `arena`, one off-heap Buffer held for the thread's life (a typed array of
+// 64 bytes or less may live on V8's heap, which moves it; a Buffer only a
+// pointer refers to is collected).
+let arena, stage, stageAt, sockaddr, msghdr, msghdrAt, iov, cmsg;
 function setUp({ ffi }) {
+  arena = Buffer.alloc(128);
   stage = Buffer.alloc(MAX_RUN_BYTES);
-  sockaddr = Buffer.alloc(28);   // sockaddr_in6, large enough for sockaddr_in
-  iov = Buffer.alloc(16);        // one iovec: the staged run
-  cmsg = Buffer.alloc(24);       // cmsghdr (16) + u16 segment size, padded to 8
-  msghdr = Buffer.alloc(56);     // struct msghdr
+  sockaddr = arena.subarray(0, 32);    // sockaddr_in6 (28), large enough for sockaddr_in
+  iov = arena.subarray(32, 48);        // one iovec: the staged run
+  cmsg = arena.subarray(48, 72);       // cmsghdr (16) + u16 segment size, padded to 8
+  msghdr = arena.subarray(72, 128);    // struct msghdr
   stageAt = ffi.getRawPointer(stage);
   iov.writeBigUInt64LE(stageAt, 0);
   cmsg.writeBigUInt64LE(18n, 0);           // cmsg_len = CMSG_LEN(sizeof(u16))

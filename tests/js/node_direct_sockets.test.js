@@ -227,7 +227,7 @@ test('UDPSocket under Node: a burst to one peer leaves in GSO runs, byte for byt
   }
 });
 
-test('UDPSocket under Node: SOCKET_IWA_NODE_GSO=off sends one datagram per send, the same bytes', async () => {
+test('UDPSocket under Node: SOCKET_IWA_NODE_FFI=off sends one datagram per send, the same bytes', async () => {
   const { execFileSync } = await import('node:child_process');
   const script = `
     import dgram from 'node:dgram';
@@ -243,6 +243,6 @@ test('UDPSocket under Node: SOCKET_IWA_NODE_GSO=off sends one datagram per send,
     console.log(JSON.stringify({ got: got.length, stats: ai.writable[Symbol.for('socket-iwa.direct-sockets.sendStats')] }));
     process.exit(0);`;
   const run = (env) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20000 }));
-  assert.deepEqual(run({ SOCKET_IWA_NODE_GSO: 'off' }), { got: 10, stats: { gso: false, gsoRuns: 0, gsoDatagrams: 0 } });
+  assert.deepEqual(run({ SOCKET_IWA_NODE_FFI: 'off' }), { got: 10, stats: { gso: false, gsoRuns: 0, gsoDatagrams: 0 } });
   assert.deepEqual(run({}), { got: 10, stats: { gso: true, gsoRuns: 1, gsoDatagrams: 10 } });
 });
