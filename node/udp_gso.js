@@ -96,6 +96,19 @@ function ipv6Bytes(host) {
   return out;
 }
 
+// The destination last written into `sockaddr`, which every sender shares:
+// kept here with the buffer, so a sender never trusts what another overwrote.
+let sockHost = null, sockPort = 0, sockLen = 0;
+
+/** `sockaddr` holds the destination: its length, or 0 when it cannot be written. */
+function destination(host, port, family) {
+  if (host !== sockHost || port !== sockPort) {
+    sockLen = writeSockaddr(host, port, family);
+    sockHost = host; sockPort = port;
+  }
+  return sockLen;
+}
+
 /** Writes the destination into `sockaddr`; its length, or 0 when it cannot be written. */
 function writeSockaddr(host, port, family) {
   sockaddr.fill(0);
@@ -136,7 +149,6 @@ export function gsoSender(socket) {
   const l = load();
   if (!l) return null;
   let fd = -1;
-  let lastHost = null, lastPort = 0, lastLen = 0;
   const sender = {
     on: true,
     /** Datagrams sent in GSO runs, and runs (sendmsg calls). */
@@ -151,15 +163,12 @@ export function gsoSender(socket) {
     send(datas, from, to, host, port, family) {
       if (fd < 0) fd = fdOf(socket);
       if (fd < 0) { sender.on = false; return false; }
-      if (host !== lastHost || port !== lastPort) {
-        lastLen = writeSockaddr(host, port, family);
-        lastHost = host; lastPort = port;
-      }
-      if (!lastLen) return false;
+      const namelen = destination(host, port, family);
+      if (!namelen) return false;
       const segment = datas[from].length;
       let off = 0;
       for (let i = from; i < to; i++) { stage.set(datas[i], off); off += datas[i].length; }
-      msghdr.writeUInt32LE(lastLen, 8);      // msg_namelen
+      msghdr.writeUInt32LE(namelen, 8);      // msg_namelen
       iov.writeBigUInt64LE(BigInt(off), 8);  // iov_len
       cmsg.writeUInt16LE(segment, 16);
       let n = l.sendmsg(fd, msghdrAt, 0);

@@ -246,3 +246,38 @@ test('UDPSocket under Node: SOCKET_IWA_NODE_FFI=off sends one datagram per send,
   assert.deepEqual(run({ SOCKET_IWA_NODE_FFI: 'off' }), { got: 10, stats: { gso: false, gsoRuns: 0, gsoDatagrams: 0 } });
   assert.deepEqual(run({}), { got: 10, stats: { gso: true, gsoRuns: 1, gsoDatagrams: 10 } });
 });
+
+// The GSO send structures are shared by every socket of the thread (a send is synchronous):
+// the destination written into them must follow the send, not the socket that wrote it last.
+test('UDPSocket under Node: GSO runs from two sockets to two peers, alternating, each reach their own peer', async () => {
+  const send = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
+  const stats = Symbol.for('socket-iwa.direct-sockets.sendStats');
+  const sa = new UDPSocket({ localAddress: '127.0.0.1' });
+  const sb = new UDPSocket({ localAddress: '127.0.0.1' });
+  const a = await sa.opened;
+  const b = await sb.opened;
+  const peers = [dgram.createSocket('udp4'), dgram.createSocket('udp4')];
+  const got = [[], []];
+  for (const [k, p] of peers.entries()) {
+    await new Promise((r) => p.bind(0, '127.0.0.1', r));
+    p.on('message', (m) => got[k].push(m[0]));
+  }
+  try {
+    const burst = (from, peer, tag) => {
+      for (let i = 0; i < 3; i++) from.writable[send]({ data: new Uint8Array(500).fill(tag), remoteAddress: '127.0.0.1', remotePort: peers[peer].address().port }, () => {});
+    };
+    burst(a, 0, 1);
+    await sleep(20);
+    burst(b, 1, 2);
+    await sleep(20);
+    burst(a, 0, 3);
+    for (let i = 0; i < 300 && got[0].length + got[1].length < 9; i++) await sleep(10);
+    assert.deepEqual(got, [[1, 1, 1, 3, 3, 3], [2, 2, 2]]);
+    assert.equal(a.writable[stats].gsoRuns, 2);
+    assert.equal(b.writable[stats].gsoRuns, 1);
+  } finally {
+    for (const p of peers) p.close();
+    await sa.close();
+    await sb.close();
+  }
+});
