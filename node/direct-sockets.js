@@ -498,7 +498,7 @@ async function udpOpen(self, st) {
     if (count < 2) return 0;
     runDatas.length = 0;
     for (let k = i; k < j; k += 2) runDatas.push(b[k].data);
-    if (!gso.send(runDatas, 0, count, host, port, wantFam)) return -1;
+    if (!gso.send(runDatas, host, port, wantFam)) return -1;
     queueMicrotask(() => { for (let k = i + 1; k < j; k += 2) b[k](null); });
     return count;
   }

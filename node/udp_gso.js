@@ -127,19 +127,18 @@ function writeSockaddr(host, port, family) {
   return 28;
 }
 
-/** The file descriptor under a bound node:dgram socket, or -1 (no public accessor exists). */
-function fdOf(socket) {
+/** The UDP handle under a node:dgram socket (no public accessor exists), or null. */
+function handleOf(socket) {
   try {
     const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-    const handle = state && socket[state] && socket[state].handle;
-    return handle && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
-  } catch { return -1; }
+    return (state && socket[state] && socket[state].handle) || null;
+  } catch { return null; }
 }
 
 /**
  * A GSO sender for a bound node:dgram socket, or null where GSO is not
- * available. send(datas, from, to, host, port, family) sends datas[from..to)
- * (every one but the last exactly datas[from].length bytes, the last at most
+ * available. send(datas, host, port, family) sends the datagrams `datas`
+ * (every one but the last exactly datas[0].length bytes, the last at most
  * that) as one sendmsg(); it returns true once the kernel took them all and
  * false when it took none (the caller then sends them through node:dgram,
  * which also reports any error). After a refusal other than a full send
@@ -156,24 +155,26 @@ export function gsoSender(socket) {
     runs: 0,
     /** Whether node:dgram still has queued sends (a GSO send now would overtake them). */
     busy() {
-      const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-      const handle = socket[state] && socket[state].handle;
+      const handle = handleOf(socket);
       return !handle || typeof handle.getSendQueueCount !== 'function' || handle.getSendQueueCount() > 0;
     },
-    send(datas, from, to, host, port, family) {
-      if (fd < 0) fd = fdOf(socket);
+    send(datas, host, port, family) {
+      if (fd < 0) {
+        const handle = handleOf(socket);
+        fd = handle && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
+      }
       if (fd < 0) { sender.on = false; return false; }
       const namelen = destination(host, port, family);
       if (!namelen) return false;
-      const segment = datas[from].length;
+      const segment = datas[0].length;
       let off = 0;
-      for (let i = from; i < to; i++) { stage.set(datas[i], off); off += datas[i].length; }
+      for (const d of datas) { stage.set(d, off); off += d.length; }
       msghdr.writeUInt32LE(namelen, 8);      // msg_namelen
       iov.writeBigUInt64LE(BigInt(off), 8);  // iov_len
       cmsg.writeUInt16LE(segment, 16);
       let n = l.sendmsg(fd, msghdrAt, 0);
       if (n < 0n && l.ffi.getInt32(l.errnoAt) === EINTR) n = l.sendmsg(fd, msghdrAt, 0);
-      if (n >= 0n) { sender.datagrams += to - from; sender.runs += 1; return true; }
+      if (n >= 0n) { sender.datagrams += datas.length; sender.runs += 1; return true; }
       if (l.ffi.getInt32(l.errnoAt) !== EAGAIN) sender.on = false; // EIO/EINVAL/...: this path does not take GSO
       return false;
     },

@@ -154,34 +154,15 @@ mergeInto(LibraryManager.library, {
       var port = (HEAPU8[ptr + 2] << 8) | HEAPU8[ptr + 3];
       if (family === DS_CONST.AF_INET) {
         if (len < DS_ADDR.SIZE_IN) return { errno: DS_CONST.E.EINVAL };
-        return { family: family, addr: DS_ADDR.textAt(ptr + 4, 4), port: port };
+        return { family: family, addr: DS_ADDR.formatV4(HEAPU8, ptr + 4), port: port };
       }
       if (family === DS_CONST.AF_INET6) {
         if (len < DS_ADDR.SIZE_IN6) return { errno: DS_CONST.E.EINVAL };
-        return { family: family, addr: DS_ADDR.textAt(ptr + 8, 16), port: port,
+        return { family: family, addr: DS_ADDR.formatV6(HEAPU8, ptr + 8), port: port,
                  scope: HEAPU32[(ptr + 24) >> 2] };
       }
       if (family === DS_CONST.AF_UNSPEC) return { family: family, addr: null, port: port };
       return { errno: DS_CONST.E.EAFNOSUPPORT };
-    },
-    /**
-     * The text of the 4 (IPv4) or 16 (IPv6) address bytes at `off` in the heap. The last
-     * one of each length is kept: every send names its destination, and a server answers
-     * the same few peers (formatting it anew was a string build per datagram).
-     */
-    textKeys: { 4: null, 16: null },
-    textVals: { 4: null, 16: null },
-    textAt: function (off, n) {
-      var key = DS_ADDR.textKeys[n];
-      if (key) {
-        var same = true;
-        for (var i = 0; i < n; i++) if (key[i] !== HEAPU8[off + i]) { same = false; break; }
-        if (same) return DS_ADDR.textVals[n];
-      }
-      var text = n === 4 ? DS_ADDR.formatV4(HEAPU8, off) : DS_ADDR.formatV6(HEAPU8, off);
-      DS_ADDR.textKeys[n] = HEAPU8.slice(off, off + n);
-      DS_ADDR.textVals[n] = text;
-      return text;
     },
     /**
      * Converts an address string to the byte form for `family` (v4 -> v4-mapped
