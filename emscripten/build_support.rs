@@ -88,6 +88,7 @@ pub fn emscripten_link_inputs(repo_root: &std::path::Path) -> Vec<std::path::Pat
         repo_root.join("emscripten/src/lib/libjs_wt.js"),
         repo_root.join("emscripten/src/jspi_pre.js"),
         repo_root.join("emscripten/src/syscall_shims.c"),
+        repo_root.join("emscripten/src/bulk_memory.c"),
         repo_root.join("emscripten/build_support.rs"),
     ];
     v.extend(EMSCRIPTEN_SHARED_MODULES.iter().map(|(p, _)| repo_root.join(p)));
@@ -156,6 +157,9 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
     exported.extend(opts.exported_functions.iter().cloned());
     vec![
         shims.display().to_string(),
+        repo_root.join("emscripten/src/bulk_memory.c").display().to_string(),
+        // bulk_memory.c's memcpy/memmove/memset are memory.copy/memory.fill (Rust's code already uses them).
+        "-mbulk-memory".to_string(),
         "--js-library".to_string(),
         lib.display().to_string(),
         "--js-library".to_string(),
