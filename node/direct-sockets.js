@@ -3,7 +3,7 @@
 // exposes to Isolated Web Apps, implemented on node:dgram and node:net.
 //
 // Used by the JavaScript API tests (api/) and by the wasm bridge when the
-// Rust server runs under Node 26. Self-contained: only node: built-ins (node:ffi for GSO sends, node/udp_gso.js).
+// Rust server runs under Node 26. Self-contained: only node: built-ins (node:ffi for GSO sends and GRO receives: node/udp_gso.js, node/udp_gro.js).
 //
 //   import { install } from './node/direct-sockets.js';
 //   install(globalThis);              // defines the globals if missing
@@ -26,6 +26,7 @@ import dns from 'node:dns';
 import { DS_CODES } from '../api/codes.js';
 import { BUFFER_SOURCE } from '../api/buffer_source.js';
 import { gsoSender, GSO_LIMITS } from './udp_gso.js';
+import { groReceiver } from './udp_gro.js';
 
 const kInternal = Symbol('direct-sockets.internal');
 
@@ -237,6 +238,7 @@ function isMulticast(ip) {
 const kTakeDatagrams = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
 const kSendDatagram = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
 const kSendStats = Symbol.for('socket-iwa.direct-sockets.sendStats');
+const kRecvStats = Symbol.for('socket-iwa.direct-sockets.recvStats');
 const UDP_READ_QUEUE_LIMIT = 4096; // datagrams held unread before new ones drop (like a full kernel buffer)
 
 /**
@@ -285,7 +287,7 @@ export class UDPSocket {
     const st = {
       cfg, socket: null, opened: deferred(), closed: deferred(),
       readable: null, writable: null, readableDone: false, writableDone: false, state: 'opening',
-      multicast: null,
+      multicast: null, gro: null,
     };
     this[kInternal] = st;
     udpOpen(this, st);
@@ -362,14 +364,23 @@ async function udpOpen(self, st) {
       udpMaybeClosed(st);
     },
   }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
-  socket.on('message', (msg, rinfo) => {
+  // Every received datagram, from node:dgram's 'message' event or from a GRO run (node/udp_gro.js).
+  // node:dgram hands each datagram in its own exact-size ArrayBuffer that it
+  // keeps no reference to: give that buffer away instead of copying it (the
+  // reader owns `data` either way, as with Chromium). Copy anything else (a
+  // GRO run's datagrams share one buffer), but for the wasm bridge's sink,
+  // which copies each datagram into the wasm heap and never hands it on.
+  const received = (data, remoteAddress, remotePort) => {
     if (st.readableDone) return;
-    if (st.sink) { st.sink.datagram({ data: ownBytes(msg), remoteAddress: rinfo.address, remotePort: rinfo.port }); return; }
+    if (st.sink) { st.sink.datagram({ data: st.gro ? data : ownBytes(data), remoteAddress, remotePort }); return; }
     if (controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
-    // node:dgram hands each datagram in its own exact-size ArrayBuffer that it
-    // keeps no reference to: give that buffer away instead of copying it (the
-    // reader owns `data` either way, as with Chromium). Copy anything else.
-    controller.enqueue({ data: ownBytes(msg), remoteAddress: rinfo.address, remotePort: rinfo.port });
+    controller.enqueue({ data: ownBytes(data), remoteAddress, remotePort });
+  };
+  socket.on('message', (msg, rinfo) => received(msg, rinfo.address, rinfo.port));
+  // Bound sockets: GRO receives where node:ffi can (docs/BRIDGE.md "Under Node: GRO receives through node:ffi").
+  if (cfg.mode === 'bound') st.gro = groReceiver(socket, received);
+  Object.defineProperty(st.readable, kRecvStats, {
+    get() { const g = st.gro; return { gro: !!(g && g.on), groCalls: g ? g.calls : 0, groDatagrams: g ? g.datagrams : 0 }; },
   });
   // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
   // without streams"): readable[kTakeDatagrams](sink) locks the
@@ -587,6 +598,7 @@ function udpTeardown(st, error) {
   if (st.state === 'closed' || st.state === 'errored') return;
   st.state = error ? 'errored' : 'closed';
   if (st.multicast) st.multicast[kInternal].closed = true;
+  if (st.gro) st.gro.stop(true); // before the descriptor closes
   try { st.socket.close(); } catch {}
   if (!st.readableDone) {
     st.readableDone = true;

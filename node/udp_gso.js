@@ -13,6 +13,8 @@
 // SOCKET_IWA_NODE_FFI=off. Anything else, and any send the kernel refuses,
 // goes through node:dgram as before.
 
+import { nativeLib, dgramHandle as handleOf } from './ffi.js';
+
 const MAX_SEGMENTS = 64;      // the kernel's UDP_MAX_SEGMENTS
 const MAX_RUN_BYTES = 65000;  // one UDP payload: 65535 minus IPv6/UDP headers, rounded down
 const SOL_UDP = 17;
@@ -22,35 +24,11 @@ const AF_INET6 = 10;
 const EAGAIN = 11;
 const EINTR = 4;
 
-let lib; // undefined: not tried yet; null: unavailable
-
-/** node:ffi's sendmsg and errno, or null. The FFI ExperimentalWarning is not printed: the use is ours, not the caller's. */
+/** node/ffi.js's functions, the send structures set up once; or null. */
 function load() {
-  if (lib !== undefined) return lib;
-  lib = null;
-  if (process.env.SOCKET_IWA_NODE_FFI === 'off') return null;
-  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
-  if (typeof process.getBuiltinModule !== 'function') return null;
-  const emitWarning = process.emitWarning;
-  process.emitWarning = function (warning, ...rest) {
-    if (/\bFFI\b/.test(typeof warning === 'string' ? warning : warning && warning.message)) return;
-    return Reflect.apply(emitWarning, this, [warning, ...rest]);
-  };
-  try {
-    const ffi = process.getBuiltinModule('node:ffi');
-    if (!ffi || typeof ffi.dlopen !== 'function' || typeof ffi.getRawPointer !== 'function') return null;
-    const { functions } = ffi.dlopen(null, {
-      sendmsg: { arguments: ['int32', 'pointer', 'int32'], return: 'int64' },
-      __errno_location: { arguments: [], return: 'pointer' },
-    });
-    lib = { ffi, sendmsg: functions.sendmsg, errnoAt: functions.__errno_location() };
-  } catch {
-    lib = null;
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-  if (lib) setUp(lib);
-  return lib;
+  const l = nativeLib();
+  if (l && !arena) setUp(l);
+  return l;
 }
 
 // One set of send structures for the whole thread: a send is synchronous, so
@@ -127,14 +105,6 @@ function writeSockaddr(host, port, family) {
   return 28;
 }
 
-/** The UDP handle under a node:dgram socket (no public accessor exists), or null. */
-function handleOf(socket) {
-  try {
-    const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-    return (state && socket[state] && socket[state].handle) || null;
-  } catch { return null; }
-}
-
 /**
  * A GSO sender for a bound node:dgram socket, or null where GSO is not
  * available. send(datas, host, port, family) sends the datagrams `datas`
@@ -172,10 +142,10 @@ export function gsoSender(socket) {
       msghdr.writeUInt32LE(namelen, 8);      // msg_namelen
       iov.writeBigUInt64LE(BigInt(off), 8);  // iov_len
       cmsg.writeUInt16LE(segment, 16);
-      let n = l.sendmsg(fd, msghdrAt, 0);
-      if (n < 0n && l.ffi.getInt32(l.errnoAt) === EINTR) n = l.sendmsg(fd, msghdrAt, 0);
+      let n = l.fn.sendmsg(fd, msghdrAt, 0);
+      if (n < 0n && l.errno() === EINTR) n = l.fn.sendmsg(fd, msghdrAt, 0);
       if (n >= 0n) { sender.datagrams += datas.length; sender.runs += 1; return true; }
-      if (l.ffi.getInt32(l.errnoAt) !== EAGAIN) sender.on = false; // EIO/EINVAL/...: this path does not take GSO
+      if (l.errno() !== EAGAIN) sender.on = false; // EIO/EINVAL/...: this path does not take GSO
       return false;
     },
   };

@@ -281,3 +281,119 @@ test('UDPSocket under Node: GSO runs from two sockets to two peers, alternating,
     await sb.close();
   }
 });
+
+// GRO receives under Node (node/udp_gro.js; docs/BRIDGE.md "Under Node: GRO receives through
+// node:ffi"): a GSO run sent to a bound UDPSocket stays one message in the kernel and one
+// recvmsg() reads it; it must come out as the datagrams that were sent, byte for byte, in order,
+// with their sender, through the ReadableStream (each datagram its own buffer) and through the
+// bridge's sink alike. Runs come from two senders, interleaved with single datagrams.
+test('UDPSocket under Node: GSO runs sent to it arrive through GRO as the datagrams sent, in order (IPv4 and IPv6, stream and sink)', async () => {
+  const { gsoSender } = await import('../../node/udp_gso.js');
+  const recvStats = Symbol.for('socket-iwa.direct-sockets.recvStats');
+  const take = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
+  const datagram = (tag, i, len) => {
+    const d = new Uint8Array(len);
+    for (let k = 0; k < len; k++) d[k] = (tag * 31 + i * 7 + k) & 0xff;
+    return d;
+  };
+  for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']]) {
+    for (const via of ['stream', 'sink']) {
+      const s = new UDPSocket({ localAddress: host });
+      const info = await s.opened;
+      const got = [];
+      let reader;
+      if (via === 'stream') {
+        reader = info.readable.getReader();
+        (async () => { for (;;) { const r = await reader.read().catch(() => ({ done: true })); if (r.done) return; got.push(r.value); } })();
+      } else {
+        reader = info.readable[take]({ datagram: (v) => got.push({ ...v, data: new Uint8Array(v.data) }), end() {} });
+      }
+      const senders = [dgram.createSocket(type), dgram.createSocket(type)];
+      for (const p of senders) await new Promise((r) => p.bind(0, host, r));
+      const gso = senders.map((p) => gsoSender(p));
+      const want = [];
+      const run = (k, list) => {
+        assert.ok(gso[k].send(list, host, info.localPort, type === 'udp4' ? 4 : 6), 'the GSO run was sent');
+        for (const d of list) want.push([k, d]);
+      };
+      const single = (k, d) => new Promise((r) => senders[k].send(d, info.localPort, host, r)).then(() => want.push([k, d]));
+      try {
+        run(0, [...Array.from({ length: 40 }, (_, i) => datagram(1, i, 1200)), datagram(1, 40, 300)]);
+        await sleep(20);
+        run(1, Array.from({ length: 5 }, (_, i) => datagram(2, i, 1350)));
+        await sleep(20);
+        await single(0, datagram(3, 0, 77));
+        await single(1, new Uint8Array(0));
+        await sleep(20);
+        run(0, Array.from({ length: 64 }, (_, i) => datagram(4, i, 100)));
+        for (let i = 0; i < 300 && got.length < want.length; i++) await sleep(10);
+        assert.equal(got.length, want.length, `${host} ${via}: every datagram`);
+        for (const [i, [k, d]] of want.entries()) {
+          assert.deepEqual(new Uint8Array(got[i].data), d, `${host} ${via}: datagram ${i} byte for byte, in order`);
+          assert.equal(got[i].remoteAddress, host);
+          assert.equal(got[i].remotePort, senders[k].address().port, `${host} ${via}: datagram ${i}'s sender`);
+          if (via === 'stream') assert.equal(got[i].data.buffer.byteLength, got[i].data.length, 'a stream reader owns each datagram alone');
+        }
+        const st = info.readable[recvStats];
+        assert.equal(st.gro, true, `${host}: GRO on`);
+        assert.equal(st.groDatagrams, want.length);
+        assert.ok(st.groCalls <= 5, `${host} ${via}: the three runs came in whole (${st.groCalls} reads for ${want.length} datagrams)`);
+      } finally {
+        for (const p of senders) p.close();
+        await reader.cancel().catch(() => {});
+        reader.releaseLock();
+        await s.close();
+        await within(s.closed, 3000, 'closed');
+      }
+    }
+  }
+});
+
+// Closing a socket while datagrams pour in ends the GRO reader before the descriptor closes,
+// and releases the port (the reader's dup() of the descriptor is closed too): binding it again
+// succeeds. SOCKET_IWA_NODE_FFI=off receives through node:dgram, the same datagrams.
+test('UDPSocket under Node: closed while a sender floods it, then its port binds again; SOCKET_IWA_NODE_FFI=off receives through node:dgram', async () => {
+  const recvStats = Symbol.for('socket-iwa.direct-sockets.recvStats');
+  const { gsoSender } = await import('../../node/udp_gso.js');
+  const s = new UDPSocket({ localAddress: '127.0.0.1' });
+  const info = await s.opened;
+  const port = info.localPort;
+  const reader = info.readable.getReader();
+  let n = 0;
+  (async () => { for (;;) { const r = await reader.read().catch(() => ({ done: true })); if (r.done) return; n++; } })();
+  const tx = dgram.createSocket('udp4');
+  await new Promise((r) => tx.bind(0, '127.0.0.1', r));
+  const g = gsoSender(tx);
+  const run = Array.from({ length: 30 }, () => new Uint8Array(1200));
+  let stop = false;
+  const flood = (async () => { for (let i = 0; i < 2000 && !stop; i++) { g.send(run, '127.0.0.1', port, 4); if (i % 10 === 0) await sleep(1); } })();
+  for (let i = 0; i < 300 && n < 100; i++) await sleep(10);
+  assert.ok(n >= 100, `datagrams arrive (${n})`);
+  assert.equal(info.readable[recvStats].gro, true);
+  reader.releaseLock();
+  await s.close();
+  await within(s.closed, 3000, 'closed');
+  stop = true;
+  await flood;
+  tx.close();
+  const again = new UDPSocket({ localAddress: '127.0.0.1', localPort: port });
+  assert.equal((await again.opened).localPort, port, 'the port is free again');
+  await again.close();
+
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+    import dgram from 'node:dgram';
+    import { install } from ${JSON.stringify(new URL('../../node/direct-sockets.js', import.meta.url).href)};
+    install(globalThis);
+    const info = await new UDPSocket({ localAddress: '127.0.0.1' }).opened;
+    const reader = info.readable.getReader();
+    const tx = dgram.createSocket('udp4');
+    await new Promise((r) => tx.bind(0, '127.0.0.1', r));
+    for (let i = 0; i < 10; i++) tx.send(new Uint8Array(500 + i), info.localPort, '127.0.0.1');
+    const lens = [];
+    while (lens.length < 10) lens.push((await reader.read()).value.data.length);
+    console.log(JSON.stringify({ lens, stats: info.readable[Symbol.for('socket-iwa.direct-sockets.recvStats')] }));
+    process.exit(0);`;
+  const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, SOCKET_IWA_NODE_FFI: 'off' }, encoding: 'utf8', timeout: 20000 }));
+  assert.deepEqual(out, { lens: Array.from({ length: 10 }, (_, i) => 500 + i), stats: { gro: false, groCalls: 0, groDatagrams: 0 } });
+});
