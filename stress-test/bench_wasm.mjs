@@ -195,7 +195,7 @@ md.push('', 'Server CPU (all threads, /proc/PID/task/*/schedstat) per unit of wo
   '| server | echo CPU ms/MB | vs native | CPU µs/datagram | vs native | HTTP/3 CPU ms/MB | vs native |',
   '|---|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => `| ${r.name} | ${f1(r.cpu.echo_ms_per_mb, '')} | ${fx(r.cpu_ratio.echo)} | ${f1(r.cpu.datagram_us, '')} | ${fx(r.cpu_ratio.datagram)} | ${f1(r.cpu.h3_ms_per_mb, '')} | ${fx(r.cpu_ratio.h3)} |`));
-md.push('', `Like for like: throughput as a share of the native server sending and receiving one datagram per syscall (${NATIVE_SINGLE}), node:dgram's own pattern (the wasm server under Node also sends GSO runs through node:ffi, so it can pass this row):`, '',
+md.push('', `Like for like: throughput as a share of the native server sending and receiving one datagram per syscall (${NATIVE_SINGLE}), node:dgram's own pattern (the wasm server under Node also sends GSO runs and reads GRO runs through node:ffi, so it can pass this row):`, '',
   '| server | 1-stream echo | datagrams echoed | HTTP/3 GET |',
   '|---|---:|---:|---:|',
   ...rows.filter((r) => r !== base && r !== single).map((r) => `| ${r.name} | ${pct(r.ratio_single.mbps)} | ${pct(r.ratio_single.dps)} | ${pct(r.ratio_single.h3)} |`));
