@@ -26,8 +26,9 @@ async function echoStream(conn, k, bytes) {
   const w = writable.getWriter();
   const want = pattern(k, bytes);
   const wrote = (async () => { await w.write(want); await w.close(); })();
-  const got = await readAll(readable);
-  await wrote;
+  // Both awaited together: when the stream fails (0-RTT refused, say), whichever side
+  // fails first is the error and the other's rejection is handled too.
+  const [got] = await Promise.all([readAll(readable), wrote]);
   return got.length === want.length && got.every((b, i) => b === want[i]);
 }
 
