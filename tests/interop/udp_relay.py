@@ -19,7 +19,10 @@ Modes:
 
 `delay` (seconds, any mode) holds every server->client datagram that long: a path
 with a round trip, so what a client sends before the server's answer arrives
-(0-RTT) is observable on loopback.
+(0-RTT) is observable on loopback. `spacing` (seconds) forwards server->client
+datagrams at least that far apart, in order, as a slow link does: the client
+gets them one at a time instead of in the bursts a fast sender writes (so how
+it acknowledges single packets is observable).
 
 Every QUIC packet (coalesced ones too) is classified from its long header (type
 and version, RFC 9000 17.2 and RFC 9369 3.2), so a test can assert e.g. that a Retry
@@ -92,7 +95,7 @@ def classify_all(d: bytes):
 
 class UdpRelay:
     def __init__(self, server, mode="pass", rebind_after=1 << 20, addr_from="127.0.0.1", addr_to=None,
-                 window=1.0, max_seconds=120, front_host="127.0.0.1", delay=0.0):
+                 window=1.0, max_seconds=120, front_host="127.0.0.1", delay=0.0, spacing=0.0):
         if mode not in ("pass", "rebind-port", "rebind-addr", "amplification"):
             raise ValueError(f"unknown relay mode {mode!r}")
         self.server = server
@@ -101,7 +104,9 @@ class UdpRelay:
         self.addr_to = addr_to or addr_from
         self.window = window
         self.delay = delay
-        self._held = []  # (due, datagram) server->client, when delayed
+        self.spacing = spacing
+        self._last_due = 0.0
+        self._held = []  # (due, datagram) server->client, when delayed or spaced
         self.max_seconds = max_seconds
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind((front_host, 0))
@@ -192,8 +197,10 @@ class UdpRelay:
                         self.amp["server_sent"] += len(d)
                     self.stats["s2c_datagrams"] += 1
                     self.stats["s2c_bytes"] += len(d)
-                    if self.client and self.delay > 0:
-                        self._held.append((now + self.delay, d))
+                    if self.client and (self.delay > 0 or self.spacing > 0):
+                        due = max(now + self.delay, self._last_due + self.spacing)
+                        self._last_due = due
+                        self._held.append((due, d))
                     elif self.client:
                         self.front.sendto(d, self.client)
                     if self.mode.startswith("rebind") and self.stats["rebinds"] == 0 \
