@@ -8,6 +8,13 @@
 // off with SOCKET_IWA_NODE_FFI=off. Elsewhere nativeLib() is null and node/
 // uses node:dgram alone.
 
+/** Linux's values, shared by node/udp_gso.js and node/udp_gro.js. */
+export const SOL_UDP = 17;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
 let lib; // undefined: not tried yet; null: unavailable
 
 /**

@@ -18,17 +18,12 @@
 // with callbacks and the event loop, not SOCKET_IWA_NODE_FFI=off); elsewhere,
 // and when any step of setting it up fails, node:dgram receives as before.
 
-import { nativeLib, uvPoll, dgramHandle } from './ffi.js';
+import { nativeLib, uvPoll, dgramHandle, SOL_UDP, AF_INET, AF_INET6, EAGAIN, EINTR } from './ffi.js';
 
-const SOL_UDP = 17;
 const UDP_GRO = 104;
 const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
 const UV_READABLE = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const EAGAIN = 11;
-const EINTR = 4;
 const BUF_BYTES = 65536;   // one GRO message is at most 64 KiB, one datagram at most 65,527 bytes
 const MAX_READS = 64;      // recvmsg() calls per wake-up; libuv calls again while more is queued
 

@@ -13,16 +13,11 @@
 // SOCKET_IWA_NODE_FFI=off. Anything else, and any send the kernel refuses,
 // goes through node:dgram as before.
 
-import { nativeLib, dgramHandle as handleOf } from './ffi.js';
+import { nativeLib, dgramHandle as handleOf, SOL_UDP, AF_INET, AF_INET6, EAGAIN, EINTR } from './ffi.js';
 
 const MAX_SEGMENTS = 64;      // the kernel's UDP_MAX_SEGMENTS
 const MAX_RUN_BYTES = 65000;  // one UDP payload: 65535 minus IPv6/UDP headers, rounded down
-const SOL_UDP = 17;
 const UDP_SEGMENT = 103;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const EAGAIN = 11;
-const EINTR = 4;
 
 /** node/ffi.js's functions, the send structures set up once; or null. */
 function load() {

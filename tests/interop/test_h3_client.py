@@ -57,24 +57,24 @@ def test_rust_client_against_our_server():
     assert s.proc.returncode == 0, s.proc.stderr.read()
 
 
-def _ack_only_packets(qlog_dir):
-    """1-RTT packets our client sent that carried only ACK (and PADDING) frames, from its qlog."""
+def _qlog_1rtt_frames(qlog_dir, event):
+    """The frame types of each 1-RTT packet our client's qlog records for `event` (packet_sent or packet_received)."""
     (name,) = os.listdir(qlog_dir)
     with open(os.path.join(qlog_dir, name)) as f:
         records = [json.loads(x) for x in f.read().split("\x1e") if x.strip()]
-    sent = [r["data"] for r in records if r.get("name") == "transport:packet_sent"
-            and r["data"]["header"]["packet_type"] == "1RTT"]
-    return sum(1 for d in sent if {fr["frame_type"] for fr in d.get("frames", [])} <= {"ack", "padding"}), len(sent)
+    return [{fr["frame_type"] for fr in r["data"].get("frames", [])} for r in records
+            if r.get("name") == f"transport:{event}" and r["data"]["header"]["packet_type"] == "1RTT"]
+
+
+def _ack_only_packets(qlog_dir):
+    """1-RTT packets our client sent that carried only ACK (and PADDING) frames, and all it sent."""
+    sent = _qlog_1rtt_frames(qlog_dir, "packet_sent")
+    return sum(1 for f in sent if f <= {"ack", "padding"}), len(sent)
 
 
 def _ack_eliciting_received(qlog_dir):
-    """1-RTT packets our client received that carried more than ACK and PADDING, from its qlog."""
-    (name,) = os.listdir(qlog_dir)
-    with open(os.path.join(qlog_dir, name)) as f:
-        records = [json.loads(x) for x in f.read().split("\x1e") if x.strip()]
-    got = [r["data"] for r in records if r.get("name") == "transport:packet_received"
-           and r["data"]["header"]["packet_type"] == "1RTT"]
-    return sum(1 for d in got if not {fr["frame_type"] for fr in d.get("frames", [])} <= {"ack", "padding"})
+    """1-RTT packets our client received that carried more than ACK and PADDING."""
+    return sum(1 for f in _qlog_1rtt_frames(qlog_dir, "packet_received") if not f <= {"ack", "padding"})
 
 
 def test_rust_client_ack_thresh_against_aioquic_server(tmp_path):

@@ -171,6 +171,13 @@ test('UDPSocket: takeDatagrams hands queued, then live datagrams to a sink; send
   } finally { peer.close(); Promise.resolve().then(() => a.close()).catch(() => {}); }
 });
 
+/** Datagram `i` of series `tag`, `len` bytes: a pattern no other datagram of the tests repeats. */
+const datagram = (tag, i, len) => {
+  const d = new Uint8Array(len);
+  for (let k = 0; k < len; k++) d[k] = (tag * 31 + i * 7 + k) & 0xff;
+  return d;
+};
+
 // GSO sends under Node (node/udp_gso.js; docs/BRIDGE.md "Under Node: GSO sends through node:ffi"):
 // what one synchronous burst of sendDatagram calls queues goes out as runs of equal-sized
 // datagrams to one peer, each run one sendmsg() the kernel splits, and arrives byte for byte
@@ -179,11 +186,6 @@ test('UDPSocket: takeDatagrams hands queued, then live datagrams to a sink; send
 test('UDPSocket under Node: a burst to one peer leaves in GSO runs, byte for byte and in order (IPv4 and IPv6)', async () => {
   const send = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
   const stats = Symbol.for('socket-iwa.direct-sockets.sendStats');
-  const datagram = (tag, i, len) => {
-    const d = new Uint8Array(len);
-    for (let k = 0; k < len; k++) d[k] = (tag * 31 + i * 7 + k) & 0xff;
-    return d;
-  };
   for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']]) {
     const a = new UDPSocket({ localAddress: host });
     const ai = await a.opened;
@@ -291,11 +293,6 @@ test('UDPSocket under Node: GSO runs sent to it arrive through GRO as the datagr
   const { gsoSender } = await import('../../node/udp_gso.js');
   const recvStats = Symbol.for('socket-iwa.direct-sockets.recvStats');
   const take = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
-  const datagram = (tag, i, len) => {
-    const d = new Uint8Array(len);
-    for (let k = 0; k < len; k++) d[k] = (tag * 31 + i * 7 + k) & 0xff;
-    return d;
-  };
   for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']]) {
     for (const via of ['stream', 'sink']) {
       const s = new UDPSocket({ localAddress: host });
