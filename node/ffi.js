@@ -58,10 +58,11 @@ export function nativeLib() {
 let uv; // undefined: not tried yet; null: unavailable
 
 /**
- * libuv's poll handle on Node's own event loop, or null: { handleSize,
- * init(handle, fd), start(handle, events, cb), stop(handle), close(handle, cb),
- * loop, callback(signature, fn) } (node:ffi's getCurrentEventLoop and
- * registerCallback, Node >= 26.7).
+ * libuv's poll handle on Node's own event loop, or null: { handleSize, loop,
+ * init(loop, handle, fd), start(handle, events, cb), stop(handle),
+ * close(handle, cb), inetNtop, ifIndexToName, callback(signature, fn),
+ * uncallback(ptr) } (node:ffi's getCurrentEventLoop and registerCallback,
+ * Node >= 26.7).
  */
 export function uvPoll() {
   if (uv !== undefined) return uv;
@@ -99,4 +100,9 @@ export function dgramHandle(socket) {
     const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
     return (state && socket[state] && socket[state].handle) || null;
   } catch { return null; }
+}
+
+/** The descriptor under a node:dgram socket's handle, or -1. */
+export function handleFd(handle) {
+  return handle && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
 }

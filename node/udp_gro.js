@@ -18,7 +18,7 @@
 // with callbacks and the event loop, not SOCKET_IWA_NODE_FFI=off); elsewhere,
 // and when any step of setting it up fails, node:dgram receives as before.
 
-import { nativeLib, uvPoll, dgramHandle, SOL_UDP, AF_INET, AF_INET6, EAGAIN, EINTR } from './ffi.js';
+import { nativeLib, uvPoll, dgramHandle, handleFd, SOL_UDP, AF_INET, AF_INET6, EAGAIN, EINTR } from './ffi.js';
 
 const UDP_GRO = 104;
 const MSG_DONTWAIT = 0x40;
@@ -71,7 +71,7 @@ export function groReceiver(socket, deliver) {
   const l = nativeLib(), u = uvPoll();
   if (!l || !u) return null;
   const handle = dgramHandle(socket);
-  const fd = handle && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
+  const fd = handleFd(handle);
   if (fd < 0 || typeof handle.recvStop !== 'function' || typeof handle.recvStart !== 'function') return null;
   if (!rx) setUp(l.ffi);
   if (!setGro(l, fd, true)) return null;
@@ -119,7 +119,7 @@ export function groReceiver(socket, deliver) {
     },
   };
   // What the kernel queued: read until empty (MAX_READS at most; libuv reports the rest).
-  function onReadable(_h, status) {
+  function onReadable(status) {
     if (!receiver.on) return;
     if (status < 0) { receiver.stop(false); return; }
     const { hdr, ctl } = rx;
@@ -156,7 +156,7 @@ export function groReceiver(socket, deliver) {
   // runs in this same loop iteration (its check phase follows the poll phase)
   // and follows with a microtask checkpoint.
   let pending = false, lastStatus = 0;
-  const readNow = () => { pending = false; onReadable(null, lastStatus); };
+  const readNow = () => { pending = false; onReadable(lastStatus); };
   const safeReadable = (_h, status) => {
     try {
       lastStatus = status;

@@ -13,7 +13,7 @@
 // SOCKET_IWA_NODE_FFI=off. Anything else, and any send the kernel refuses,
 // goes through node:dgram as before.
 
-import { nativeLib, dgramHandle as handleOf, SOL_UDP, AF_INET, AF_INET6, EAGAIN, EINTR } from './ffi.js';
+import { nativeLib, dgramHandle as handleOf, handleFd, SOL_UDP, AF_INET, AF_INET6, EAGAIN, EINTR } from './ffi.js';
 
 const MAX_SEGMENTS = 64;      // the kernel's UDP_MAX_SEGMENTS
 const MAX_RUN_BYTES = 65000;  // one UDP payload: 65535 minus IPv6/UDP headers, rounded down
@@ -124,10 +124,7 @@ export function gsoSender(socket) {
       return !handle || typeof handle.getSendQueueCount !== 'function' || handle.getSendQueueCount() > 0;
     },
     send(datas, host, port, family) {
-      if (fd < 0) {
-        const handle = handleOf(socket);
-        fd = handle && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
-      }
+      if (fd < 0) fd = handleFd(handleOf(socket));
       if (fd < 0) { sender.on = false; return false; }
       const namelen = destination(host, port, family);
       if (!namelen) return false;

@@ -12,7 +12,7 @@
  * instructions itself. These definitions take libc's names (libc's own are
  * weak), as syscall_shims.c does; emcc compiles this file with -mbulk-memory
  * (emscripten/build_support.rs), which every engine we run on has (Node 26,
- * Chromium 156). docs/BRIDGE.md "Under Node: ...".
+ * Chromium 156). Measured: docs/perf/node.md item 9.
  */
 #include <stddef.h>
 
