@@ -237,6 +237,7 @@ function isMulticast(ip) {
 
 const kTakeDatagrams = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
 const kSendDatagram = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
+const kSendRun = Symbol.for('socket-iwa.direct-sockets.sendRun');
 const kSendStats = Symbol.for('socket-iwa.direct-sockets.sendStats');
 const kRecvStats = Symbol.for('socket-iwa.direct-sockets.recvStats');
 const UDP_READ_QUEUE_LIMIT = 4096; // datagrams held unread before new ones drop (like a full kernel buffer)
@@ -451,6 +452,42 @@ async function udpOpen(self, st) {
       return new Promise((resolve, reject) => queueSend(msg, (e) => (e ? reject(e) : resolve())));
     },
   });
+  // Non-standard, for the wasm bridge (docs/BRIDGE.md "UDP_SEGMENT: one sendmsg per
+  // run"): writable[kSendRun](message, segment, done) sends message.data as datagrams of
+  // `segment` bytes (the last may be shorter) to one destination, what one sendmsg() with
+  // UDP_SEGMENT carries. message.data need only stay valid during the call (a view of the
+  // wasm heap): when nothing is queued ahead of it the run goes out at once as one GSO
+  // send, read where it is; otherwise each datagram is copied and queued as
+  // kSendDatagram does. done(null) once all were sent, done(error) with the first
+  // failure (never synchronously).
+  Object.defineProperty(st.writable, kSendRun, {
+    value(chunk, segment, done) {
+      let err = null, data;
+      if (st.writableDone || st.state !== 'open') err = domError('InvalidStateError', 'The writable is closed.');
+      else if (!Number.isInteger(segment) || segment < 1) err = new TypeError('UDPSocket sendRun: segment must be a positive integer.');
+      else {
+        try {
+          checkMessage(chunk);
+          data = BUFFER_SOURCE.view(chunk.data);
+          if (!data) throw new TypeError('UDPSocket sendRun: expected an ArrayBuffer or ArrayBufferView.');
+        } catch (e) { err = e; }
+      }
+      if (err) { queueMicrotask(() => done(err)); return; }
+      const host = chunk.remoteAddress, port = chunk.remotePort;
+      if (batch.length === 0 && data.length > segment && gsoUsable() && runDestination(host, port)
+          && data.length <= GSO_LIMITS.MAX_RUN_BYTES && Math.ceil(data.length / segment) <= GSO_LIMITS.MAX_SEGMENTS
+          && gso.sendBytes(data, segment, host, port, wantFam)) {
+        queueMicrotask(() => done(null));
+        return;
+      }
+      const count = Math.max(1, Math.ceil(data.length / segment));
+      let left = count, first = null;
+      const one = (e) => { if (e && !first) first = e; if (--left === 0) done(first); };
+      for (let k = 0; k < count; k++) {
+        queueSend({ data: toSendCopy(data.subarray(k * segment, (k + 1) * segment)), remoteAddress: host, remotePort: port }, one);
+      }
+    },
+  });
   // Non-standard, for tests and benchmarks: datagrams sent in GSO runs, and runs.
   Object.defineProperty(st.writable, kSendStats, {
     get() { return { gsoRuns: gso ? gso.runs : 0, gsoDatagrams: gso ? gso.datagrams : 0, gso: !!(gso && gso.on) }; },
@@ -465,12 +502,25 @@ async function udpOpen(self, st) {
   // node:ffi"); the rest, and everything after a refused run, through node:dgram
   // in the program's order. `gso`: undefined until the first flush, null without.
   let gso;
+  /** Whether a GSO send may go now (never after close: the descriptor number may already belong to another socket). */
+  function gsoUsable() {
+    if (gso === undefined) gso = cfg.mode === 'connected' ? null : gsoSender(socket);
+    return gso !== null && gso.on && st.state === 'open' && !gso.busy();
+  }
+  /** Whether a GSO run may go to host:port: an address literal of the socket's family, a valid port. */
+  function runDestination(host, port) {
+    if (typeof host !== 'string' || !Number.isInteger(port) || port < 1 || port > 65535) return false;
+    if (host !== lastHost) {
+      const fam = net.isIP(host);
+      if (fam === 0) return false; // a name, or not an address: udpSend checks and resolves it
+      lastHost = host; lastFam = fam;
+    }
+    return lastFam === wantFam;
+  }
   function flushBatch() {
     const b = batch;
     batch = [];
-    if (gso === undefined) gso = cfg.mode === 'connected' ? null : gsoSender(socket);
-    // Never after close: the descriptor number may already belong to another socket.
-    let gsoOk = gso !== null && gso.on && st.state === 'open' && !gso.busy();
+    let gsoOk = gsoUsable();
     for (let i = 0; i < b.length;) {
       if (gsoOk) {
         const n = sendRun(b, i);
@@ -491,13 +541,7 @@ async function udpOpen(self, st) {
   function sendRun(b, i) {
     const first = b[i];
     const host = first.remoteAddress, port = first.remotePort, len = first.data.length;
-    if (len === 0 || typeof host !== 'string' || !Number.isInteger(port) || port < 1 || port > 65535) return 0;
-    if (host !== lastHost) {
-      const fam = net.isIP(host);
-      if (fam === 0) return 0; // a name, or not an address: udpSend checks and resolves it
-      lastHost = host; lastFam = fam;
-    }
-    if (lastFam !== wantFam) return 0;
+    if (len === 0 || !runDestination(host, port)) return 0;
     let j = i + 2, bytes = len;
     while (j < b.length && j - i < 2 * GSO_LIMITS.MAX_SEGMENTS) {
       const m = b[j], n = m.data.length;

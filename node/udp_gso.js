@@ -41,7 +41,6 @@ function setUp({ ffi }) {
   cmsg = arena.subarray(48, 72);       // cmsghdr (16) + u16 segment size, padded to 8
   msghdr = arena.subarray(72, 128);    // struct msghdr
   stageAt = ffi.getRawPointer(stage);
-  iov.writeBigUInt64LE(stageAt, 0);
   cmsg.writeBigUInt64LE(18n, 0);           // cmsg_len = CMSG_LEN(sizeof(u16))
   cmsg.writeInt32LE(SOL_UDP, 8);
   cmsg.writeInt32LE(UDP_SEGMENT, 12);
@@ -124,23 +123,36 @@ export function gsoSender(socket) {
       return !handle || typeof handle.getSendQueueCount !== 'function' || handle.getSendQueueCount() > 0;
     },
     send(datas, host, port, family) {
-      if (fd < 0) fd = handleFd(handleOf(socket));
-      if (fd < 0) { sender.on = false; return false; }
-      const namelen = destination(host, port, family);
-      if (!namelen) return false;
       const segment = datas[0].length;
       let off = 0;
       for (const d of datas) { stage.set(d, off); off += d.length; }
-      msghdr.writeUInt32LE(namelen, 8);      // msg_namelen
-      iov.writeBigUInt64LE(BigInt(off), 8);  // iov_len
-      cmsg.writeUInt16LE(segment, 16);
-      let n = l.fn.sendmsg(fd, msghdrAt, 0);
-      if (n < 0n && l.errno() === EINTR) n = l.fn.sendmsg(fd, msghdrAt, 0);
-      if (n >= 0n) { sender.datagrams += datas.length; sender.runs += 1; return true; }
-      if (l.errno() !== EAGAIN) sender.on = false; // EIO/EINVAL/...: this path does not take GSO
-      return false;
+      return sendAt(stageAt, off, segment, datas.length, host, port, family);
+    },
+    /**
+     * Like send, for a run already laid out in memory: `bytes` as datagrams of
+     * `segment` bytes (the last may be shorter). The kernel reads `bytes` where
+     * they are (no copy), so they need only be valid during the call: a view of
+     * the wasm heap will do.
+     */
+    sendBytes(bytes, segment, host, port, family) {
+      return sendAt(l.ffi.getRawPointer(bytes), bytes.length, segment, Math.ceil(bytes.length / segment), host, port, family);
     },
   };
+  function sendAt(at, len, segment, count, host, port, family) {
+    if (fd < 0) fd = handleFd(handleOf(socket));
+    if (fd < 0) { sender.on = false; return false; }
+    const namelen = destination(host, port, family);
+    if (!namelen) return false;
+    msghdr.writeUInt32LE(namelen, 8);      // msg_namelen
+    iov.writeBigUInt64LE(BigInt(at), 0);   // iov_base
+    iov.writeBigUInt64LE(BigInt(len), 8);  // iov_len
+    cmsg.writeUInt16LE(segment, 16);
+    let n = l.fn.sendmsg(fd, msghdrAt, 0);
+    if (n < 0n && l.errno() === EINTR) n = l.fn.sendmsg(fd, msghdrAt, 0);
+    if (n >= 0n) { sender.datagrams += count; sender.runs += 1; return true; }
+    if (l.errno() !== EAGAIN) sender.on = false; // EIO/EINVAL/...: this path does not take GSO
+    return false;
+  }
   return sender;
 }
 

@@ -3,8 +3,10 @@
 //! `sendmsg` with UDP GSO, `UDP_SEGMENT`, per run of equal-sized packets to one
 //! address, else `sendmmsg`) and [`UdpSocket::recv_batch`] (natively: `recvmmsg`,
 //! with UDP GRO, `UDP_GRO`, splitting coalesced datagrams). Under Emscripten
-//! (wasm) and with `SOCKET_IWA_UDP_BATCH=off` both are one syscall per datagram
-//! behind the same interface. docs/ARCHITECTURE.md, "The io layer: batching".
+//! (wasm) a run goes to the bridge as one `sendmsg` with `UDP_SEGMENT` too (the
+//! bridge sends it as a GSO run under Node, datagram by datagram in Chromium) and
+//! receives are one call per datagram; with `SOCKET_IWA_UDP_BATCH=off` both are
+//! one syscall per datagram. docs/ARCHITECTURE.md, "The io layer: batching".
 
 use crate::sockaddr::RawAddr;
 use std::io;
@@ -22,10 +24,11 @@ const MAX_GSO_BYTES: usize = 65000;
 #[cfg(target_os = "linux")]
 const RX_MSGS: usize = 16;
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "emscripten"))]
 mod linux {
     pub const SOL_UDP: libc::c_int = 17;
     pub const UDP_SEGMENT: libc::c_int = 103;
+    #[cfg(target_os = "linux")]
     pub const UDP_GRO: libc::c_int = 104;
 }
 
@@ -63,9 +66,10 @@ fn bump(c: &AtomicU64, n: u64) {
 
 /// Whether batching is on for new sockets: natively yes, unless the environment
 /// says `SOCKET_IWA_UDP_BATCH=off` (benchmarks compare both; tests check both
-/// carry the same bytes). Under Emscripten never.
+/// carry the same bytes). Under Emscripten the same switch decides whether runs go
+/// to the bridge as one `sendmsg` each.
 fn batching_wanted() -> bool {
-    if cfg!(not(target_os = "linux")) {
+    if cfg!(not(any(target_os = "linux", target_os = "emscripten"))) {
         return false;
     }
     static WANT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -213,8 +217,18 @@ impl UdpSocket {
 
     /// Natively: switches the batched paths on, with GSO if the kernel knows
     /// `UDP_SEGMENT` (a `getsockopt` probe, as ngtcp2's examples do) and GRO if it
-    /// accepts `UDP_GRO`. Elsewhere a no-op.
+    /// accepts `UDP_GRO`. Under Emscripten: GSO sends if the bridge answers the
+    /// same probe (docs/BRIDGE.md "UDP_SEGMENT: one sendmsg per run"); receives
+    /// stay one call per datagram. Elsewhere a no-op.
     fn enable_batching(&mut self) {
+        #[cfg(target_os = "emscripten")]
+        // SAFETY: getsockopt on our descriptor with an int of the right size.
+        unsafe {
+            let mut v: c_int = 0;
+            let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
+            let gso = libc::getsockopt(self.fd, linux::SOL_UDP, linux::UDP_SEGMENT, &mut v as *mut c_int as *mut _, &mut len) == 0;
+            self.gso.store(gso, Relaxed);
+        }
         #[cfg(target_os = "linux")]
         // SAFETY: get/setsockopt on our descriptor with an int of the right size.
         unsafe {
@@ -347,16 +361,17 @@ impl UdpSocket {
 /// Errors by which a kernel refuses a GSO send that it would take as separate
 /// datagrams: EIO (device without checksum offload), EINVAL (e.g. `SO_NO_CHECK`,
 /// a segment size the path cannot carry), EOPNOTSUPP/ENOPROTOOPT.
-#[cfg(target_os = "linux")]
 fn gso_refused(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "emscripten"))]
 impl UdpSocket {
     /// One `sendmsg` of `data` as datagrams of `seg` bytes (the last may be
-    /// shorter) to `to`, with a `UDP_SEGMENT` control message.
-    fn send_gso(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<()> {
+    /// shorter) to `to`, with a `UDP_SEGMENT` control message. Returns the bytes
+    /// taken: all of them from a kernel; the wasm bridge may take the first whole
+    /// datagrams of a run only (its send budget filled), and the rest waits.
+    fn send_gso(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<usize> {
         let mut raw = RawAddr::from_std(&to);
         let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
         let mut ctrl = [0u64; 4];
@@ -380,13 +395,22 @@ impl UdpSocket {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
+        let n = (n as usize).min(data.len());
         bump(&self.counters.gso_sends, 1);
-        bump(&self.counters.gso_datagrams, data.len().div_ceil(seg) as u64);
-        Ok(())
+        bump(&self.counters.gso_datagrams, n.div_ceil(seg) as u64);
+        Ok(n)
+    }
+
+    /// Sends the first datagrams of `data[..]` (each `seg` bytes, the last may be
+    /// shorter) one per message; returns how many were taken (at least 1).
+    #[cfg(target_os = "emscripten")]
+    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<usize> {
+        self.send_to(&data[..seg.min(data.len())], to).map(|_| 1)
     }
 
     /// `sendmmsg` of the datagrams `data[k*seg..]` (each `seg` bytes, the last
     /// may be shorter) to `to`; returns how many the kernel took (at least 1).
+    #[cfg(target_os = "linux")]
     fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<usize> {
         let mut raw = RawAddr::from_std(&to);
         let mut iovs: Vec<libc::iovec> =
@@ -562,7 +586,7 @@ impl SendBatch {
     /// full: the packet was not taken and the caller keeps it. A packet that
     /// fails otherwise (unreachable peer and the like) is lost, as QUIC allows.
     pub fn push(&mut self, sock: &UdpSocket, pkt: &[u8], to: SocketAddr) -> bool {
-        if !sock.batch {
+        if !sock.batch && !sock.gso() {
             return match sock.send_to(pkt, to) {
                 Ok(_) => true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
@@ -607,14 +631,16 @@ impl SendBatch {
             return true;
         }
         let to = self.to.expect("a gathered run has an address");
-        #[cfg(target_os = "linux")]
+        #[cfg(any(target_os = "linux", target_os = "emscripten"))]
         {
             let left = &self.buf[self.sent..];
-            if self.sent == 0 && left.len() > self.seg && sock.gso() {
+            if left.len() > self.seg && sock.gso() {
                 match sock.send_gso(left, self.seg, to) {
-                    Ok(()) => {
-                        self.sent = self.buf.len();
-                        return true;
+                    Ok(n) => {
+                        self.sent += n;
+                        if self.is_empty() {
+                            return true;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                     Err(e) if gso_refused(&e) => {
@@ -644,7 +670,7 @@ impl SendBatch {
             }
             true
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(any(target_os = "linux", target_os = "emscripten")))]
         {
             // Not reached: without batching `push` sends at once.
             let _ = (sock, to);

@@ -229,6 +229,62 @@ test('UDPSocket under Node: a burst to one peer leaves in GSO runs, byte for byt
   }
 });
 
+test('UDPSocket under Node: sendRun sends a run from memory reused right after the call, behind what is queued (IPv4 and IPv6)', async () => {
+  const send = Symbol.for('socket-iwa.direct-sockets.sendDatagram');
+  const sendRun = Symbol.for('socket-iwa.direct-sockets.sendRun');
+  const stats = Symbol.for('socket-iwa.direct-sockets.sendStats');
+  // The wasm bridge hands over a view of its heap, which the program overwrites once the call returns.
+  const heap = new Uint8Array(new WebAssembly.Memory({ initial: 2 }).buffer);
+  const place = (parts) => {
+    let off = 4096;
+    for (const p of parts) { heap.set(p, off); off += p.length; }
+    return heap.subarray(4096, off);
+  };
+  for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']]) {
+    const a = new UDPSocket({ localAddress: host });
+    const ai = await a.opened;
+    const peer = dgram.createSocket(type);
+    await new Promise((r) => peer.bind(0, host, r));
+    const got = [];
+    peer.on('message', (m) => got.push(new Uint8Array(m)));
+    const to = { remoteAddress: host, remotePort: peer.address().port };
+    const arrived = async (n) => { for (let i = 0; i < 300 && got.length < n; i++) await sleep(10); };
+    try {
+      const want = [];
+      const dones = [];
+      // Nothing queued: one GSO send read in place (4 x 1200 + 500), then the memory is overwritten.
+      const run1 = [0, 1, 2, 3].map((i) => datagram(4, i, 1200)).concat([datagram(4, 4, 500)]);
+      want.push(...run1);
+      let sync = true;
+      ai.writable[sendRun]({ data: place(run1), ...to }, 1200, (e) => dones.push([e, sync]));
+      sync = false;
+      heap.fill(0xee, 4096, 4096 + 5300);
+      await arrived(want.length);
+      assert.deepEqual(ai.writable[stats], { gso: true, gsoRuns: 1, gsoDatagrams: 5 }, `${host}: one GSO run, sent in place`);
+      // A datagram queued ahead: the run is copied and goes after it, in order.
+      const single = datagram(5, 0, 1200);
+      const run2 = [1, 2, 3].map((i) => datagram(5, i, 1200));
+      want.push(single, ...run2);
+      ai.writable[send]({ data: single, ...to }, (e) => dones.push([e, false]));
+      ai.writable[sendRun]({ data: place(run2), ...to }, 1200, (e) => dones.push([e, false]));
+      heap.fill(0xdd, 4096, 4096 + 3600);
+      await arrived(want.length);
+      assert.deepEqual(got, want, `${host}: every datagram, in order, as sent`);
+      // A bad segment size fails the run, later.
+      let bad = null;
+      ai.writable[sendRun]({ data: place([datagram(6, 0, 100)]), ...to }, 0, (e) => { bad = e; });
+      assert.equal(bad, null, 'done is never called synchronously');
+      await sleep(0);
+      assert.ok(bad instanceof TypeError, 'segment 0: TypeError');
+      assert.equal(dones.length, 3);
+      assert.ok(dones.every(([e, s]) => e === null && s === false), 'done(null) once per run, never synchronously');
+    } finally {
+      peer.close();
+      await a.close();
+    }
+  }
+});
+
 test('UDPSocket under Node: SOCKET_IWA_NODE_FFI=off sends one datagram per send, the same bytes', async () => {
   const { execFileSync } = await import('node:child_process');
   const script = `

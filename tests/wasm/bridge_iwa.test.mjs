@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { childInNetns } from './netns.mjs';
-import { bytesPattern, checkSsm, hashSink, patternServer, portOf, probePatternSha256, udpReplyPeer } from './peers.mjs';
+import { bytesPattern, checkSsm, hashSink, patternServer, portOf, probePatternSha256, udpRecorder, udpReplyPeer, UDP_SEGMENT_RUN } from './peers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const appDir = path.resolve(here, '../../iwa');
@@ -233,6 +233,21 @@ test('IWA: connected UDP (connect() on a bound UDPSocket) sees only its peer', a
     const r = await done(await start(['udp-connected', `127.0.0.1:${peer.port}`, '3']));
     assert.equal(r.result.ok, true, JSON.stringify(r));
     assert.deepEqual(r.result.got, ['re:hello-0', 're:hello-1', 're:hello-2']);
+  } finally { peer.close(); }
+});
+
+// In Chromium the bridge sends a UDP_SEGMENT run datagram by datagram (docs/BRIDGE.md
+// "UDP_SEGMENT: one sendmsg per run").
+test('IWA: sendmsg with UDP_SEGMENT: a run arrives as its datagrams, in order; bad runs are EINVAL', async () => {
+  const peer = await udpRecorder();
+  try {
+    const r = await done(await start(['udp-segment', `127.0.0.1:${peer.port}`]));
+    assert.equal(r.result.ok, true, JSON.stringify(r));
+    assert.equal(r.result.getsockopt, 0);
+    assert.equal(r.result.sent, 5300);
+    assert.equal(r.result.tooMany, r.result.einval, '65 segments');
+    assert.equal(r.result.shortCmsg, r.result.einval, 'a control message shorter than its header');
+    assert.deepEqual(await peer.wait(5), UDP_SEGMENT_RUN);
   } finally { peer.close(); }
 });
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { install } from '../../node/direct-sockets.js';
 import { startProbe, runProbe, within } from './probe_runner.mjs';
 import { childInNetns } from './netns.mjs';
-import { bytesPattern, checkSsm, patternServer, portOf, udpReplyPeer } from './peers.mjs';
+import { bytesPattern, checkSsm, patternServer, portOf, udpRecorder, udpReplyPeer, UDP_SEGMENT_RUN } from './peers.mjs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { probeJs } from './probe_runner.mjs';
 
@@ -193,6 +193,34 @@ test('connected UDP: connect() on a bound socket, send()/recv() see only that pe
     assert.equal(r.result.peer, `127.0.0.1:${peer.port}`);
     assert.deepEqual(r.result.got, ['re:hello-0', 're:hello-1', 're:hello-2']);
   } finally { peer.close(); }
+});
+
+// docs/BRIDGE.md "UDP_SEGMENT: one sendmsg per run": under Node the run goes out as one GSO send
+// read from the wasm heap. The same probe natively (Linux's own UDP GSO) delivers the same datagrams
+// and refuses the short control message alike.
+test('sendmsg with UDP_SEGMENT: a run arrives as its datagrams, in order; bad runs are EINVAL; as on Linux', async () => {
+  for (const native of [false, true]) {
+    const peer = await udpRecorder();
+    try {
+      const args = ['udp-segment', `127.0.0.1:${peer.port}`];
+      let result;
+      if (native) {
+        const crate = path.resolve(here, '../../emscripten/probe');
+        execFileSync('cargo', ['build', '--quiet', '--release'], { cwd: crate, stdio: 'inherit' });
+        result = JSON.parse(/RESULT (.*)/.exec(execFileSync(path.join(crate, 'target/release/ds-probe'), args).toString())[1]);
+      } else result = (await within(10000, runProbe(args), 'udp-segment')).result;
+      const who = native ? 'native' : 'wasm';
+      assert.equal(result.ok, true, JSON.stringify(result));
+      assert.equal(result.getsockopt, 0, `${who}: UDP_SEGMENT is known, no default size`);
+      assert.equal(result.sent, 5300, who);
+      assert.equal(result.shortCmsg, result.einval, `${who}: a control message shorter than its header`);
+      // Linux raised UDP_MAX_SEGMENTS from 64 to 128 (6.x); the bridge keeps 64, what our senders use.
+      if (!native) assert.equal(result.tooMany, result.einval, '65 segments');
+      const got = await peer.wait(result.tooMany > 0 ? 70 : 5);
+      assert.deepEqual(got.slice(0, 5), UDP_SEGMENT_RUN, who);
+      assert.equal(got.length, result.tooMany > 0 ? 70 : 5, `${who}: nothing of a refused run is sent`);
+    } finally { peer.close(); }
+  }
 });
 
 test('sendmsg with 3 iovecs, select(), recvmsg into 2 iovecs with MSG_TRUNC', async () => {

@@ -89,6 +89,29 @@ export async function udpReplyPeer({ noise = false, echoRaw = false } = {}) {
   return { port: sock.address().port, close: () => { sock.close(); noiseSock.close(); } };
 }
 
+/**
+ * A UDP peer that records what arrives: each datagram as "length:first byte" (the probe's
+ * `udp-segment` run fills datagram k with k), and waits for `n` of them.
+ */
+export async function udpRecorder() {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const got = [];
+  sock.on('message', (m) => got.push(`${m.length}:${m.length ? m[0] : ''}`));
+  return {
+    port: sock.address().port,
+    got,
+    async wait(n, ms = 5000) {
+      for (let t = 0; t < ms && got.length < n; t += 10) await new Promise((r) => setTimeout(r, 10));
+      return got;
+    },
+    close: () => sock.close(),
+  };
+}
+
+/** What the probe's `udp-segment` run must deliver: 4 x 1200 + 500 bytes, datagram k filled with k. */
+export const UDP_SEGMENT_RUN = ['1200:0', '1200:1', '1200:2', '1200:3', '500:4'];
+
 /** The ssm_child.mjs result: joined, heard the five datagrams of 127.0.0.1 and nothing of 127.0.0.2, which the control heard. */
 export function checkSsm(out) {
   assert.equal(out.error, undefined, `${out.error}\n${(out.console || []).join('\n')}`);

@@ -609,6 +609,57 @@ fn msg_iov(peer: &str) -> io::Result<String> {
     ))
 }
 
+/// A run of datagrams in one sendmsg() with a UDP_SEGMENT control message (Linux's UDP GSO,
+/// which the bridge takes too): 4 x 1200 + 500 bytes to `peer`, datagram `k` filled with `k`.
+/// Then what is refused: 65 segments (more than UDP_MAX_SEGMENTS on the kernels the bridge
+/// copies) and a control message shorter than its header (EINVAL both).
+fn udp_segment(peer: &str) -> io::Result<String> {
+    let peer: std::net::SocketAddrV4 = peer.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
+    const SOL_UDP: i32 = 17;
+    const UDP_SEGMENT: i32 = 103;
+    // SAFETY: plain socket(2) call.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) }, "socket")?;
+    let local = sockaddr_in([127, 0, 0, 1], 0);
+    // SAFETY: local is a live sockaddr_in.
+    check(unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), 16) }, "bind")?;
+    let probe = get_int(fd, SOL_UDP, UDP_SEGMENT, "getsockopt UDP_SEGMENT")?;
+    let dst = sockaddr_in(peer.ip().octets(), peer.port());
+    let send_run = |data: &[u8], seg: u16, cmsg_len: Option<u32>| -> i32 {
+        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
+        let mut ctrl = [0u64; 4];
+        // SAFETY: msghdr points at live iov/dst/ctrl storage; ctrl is aligned and holds one
+        // cmsg carrying a u16 (CMSG_SPACE(2) <= 24 bytes).
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = (&dst as *const libc::sockaddr_in) as *mut _;
+            msg.msg_namelen = 16;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = ctrl.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(2) as _;
+            let cm = libc::CMSG_FIRSTHDR(&msg);
+            (*cm).cmsg_level = SOL_UDP;
+            (*cm).cmsg_type = UDP_SEGMENT;
+            (*cm).cmsg_len = cmsg_len.unwrap_or(libc::CMSG_LEN(2)) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, seg);
+            if libc::sendmsg(fd, &msg, 0) < 0 { -errno() } else { data.len() as i32 }
+        }
+    };
+    let mut run = Vec::new();
+    for (k, len) in [1200usize, 1200, 1200, 1200, 500].into_iter().enumerate() {
+        run.extend(std::iter::repeat_n(k as u8, len));
+    }
+    let sent = send_run(&run, 1200, None);
+    let too_many = send_run(&[7u8; 6500], 100, None);
+    let short_cmsg = send_run(&run, 1200, Some(8));
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    Ok(format!(
+        "{{\"ok\":true,\"getsockopt\":{probe},\"sent\":{sent},\"tooMany\":{too_many},\"shortCmsg\":{short_cmsg},\"einval\":{}}}",
+        -libc::EINVAL
+    ))
+}
+
 /// SO_RCVTIMEO through std: recv_from on an idle socket gives WouldBlock after
 /// the timeout; read_timeout() reads it back.
 fn recv_timeout(bind: &str, ms: u64) -> io::Result<String> {
@@ -904,6 +955,7 @@ fn main() {
         "tcp-send" => tcp_send(&arg(1), num(2), num(3)),
         "udp-connected" => udp_connected(&arg(1), num(2)),
         "msg-iov" => msg_iov(&arg(1)),
+        "udp-segment" => udp_segment(&arg(1)),
         "unresolved" => unresolved(&arg(1), &arg(2), args.get(3).cloned()),
         "ssm-recv" => ssm_recv(&arg(1), &arg(2), num(3) as u16, num(4)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),

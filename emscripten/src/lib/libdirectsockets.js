@@ -398,6 +398,7 @@ var DS_LIBRARY = {
      */
     TAKE_DATAGRAMS: 'socket-iwa.direct-sockets.takeDatagrams',   // a Symbol.for() key
     SEND_DATAGRAM: 'socket-iwa.direct-sockets.sendDatagram',     // a Symbol.for() key (DSB.attach, sendFrom)
+    SEND_RUN: 'socket-iwa.direct-sockets.sendRun',               // a Symbol.for() key (DSB.attach, sendRunFrom)
     datagramSink: function (sock) {
       return {
         datagram: function (v) {
@@ -471,14 +472,7 @@ var DS_LIBRARY = {
       sock.txInflight += n;
       if (sock.ops === DS_OPS.udp) { DSB.stats.udp.tx++; DSB.stats.udp.txBytes += n; }
       if (sock.txGuard) { DS_TXQ.push(sock, copy); return n; }
-      var to = chunk && chunk.remoteAddress;
-      // Whether the destination is a name to resolve; a server answers the same few peers,
-      // so the last answer is kept (two regular expressions per datagram otherwise).
-      if (to !== sock.lastTo) {
-        sock.lastTo = to;
-        sock.lastToNamed = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
-      }
-      var named = sock.lastToNamed;
+      var named = DSB.namedDest(sock, chunk);
       if (named && copy === bytes) chunk.data = copy = new Uint8Array(bytes);   // sent after the lookup
       // Several sending sockets: datagrams wait in order in the socket's own queue and each goes
       // to the next writer that is free (DSB.drainSenders), so they leave in the program's order.
@@ -487,38 +481,22 @@ var DS_LIBRARY = {
       var sender = ordered ? null : DSB.pickSender(sock);
       var writer = sender ? sender.writer : sock.writer;
       if (sender) { sender.inflight++; sender.sent++; }
-      // Called once per datagram: null when it was sent, else the failure.
-      var done = function (e) {
-        sock.txInflight -= n;
-        if (sender) sender.inflight--;
-        if (e !== null) {
-          // A failed write errors that writable for good: an extra sending socket leaves the group
-          // and the others go on. The program is not told: its socket still sends, and this
-          // datagram is lost as UDP datagrams may be (lastError keeps the cause).
-          if (sender && sender.ds) {
-            DSB.dropSender(sock, sender);
-            if (!sock.closed) DSB.noteError('send', e, DS_ERRNO.from(e, sock.ops.sendErrno));
-          } else if (!sock.closed) {
-            sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
-            sock.soError = sock.txError;
-            DSB.noteError('send', e, sock.txError);
-          }
-        }
-        DSB.wake();
-      };
-      var failed = function (e) { done(e === null || e === undefined ? new Error('write failed') : e); };
       // node/direct-sockets.js takes `done` itself (no promise per datagram).
-      if (sock.fastSend && !named) { sock.fastSend(chunk, done); return n; }
+      if (sock.fastSend && !named) { sock.fastSend(chunk, DSB.sendDone(sock, n, sender)); return n; }
+      // Settles the datagram when its write does; the returned promise always fulfills.
+      var settle = function (written, done) {
+        return written.then(function () { done(null); }, function (e) { done(e === null || e === undefined ? new Error('write failed') : e); });
+      };
       if (ordered) {
-        // drainSenders names the writer it picked (sender), then the write settles the datagram.
-        (sock.txOrder || (sock.txOrder = [])).push({ take: function (x) { sender = x; return x.writer.write(chunk).then(function () { done(null); }, failed); } });
+        // drainSenders names the writer it picked (x), then the write settles the datagram.
+        (sock.txOrder || (sock.txOrder = [])).push({ take: function (x) { return settle(x.writer.write(chunk), DSB.sendDone(sock, n, x)); } });
         DSB.drainSenders(sock);
         return n;
       }
-      var written = named
+      var to = chunk.remoteAddress;
+      settle(named
         ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return writer.write(chunk); })
-        : writer.write(chunk);
-      written.then(function () { done(null); }, failed);
+        : writer.write(chunk), DSB.sendDone(sock, n, sender));
       return n;
     },
     /**
@@ -583,6 +561,8 @@ var DS_LIBRARY = {
         // queue (docs/BRIDGE.md "Under Node: datagrams without streams").
         var send = !DSB.isStream(sock) && typeof Symbol === 'function' && info.writable[Symbol.for(DSB.SEND_DATAGRAM)];
         if (typeof send === 'function') sock.fastSend = function (chunk, done) { send.call(info.writable, chunk, done); };
+        var sendRun = typeof send === 'function' && info.writable[Symbol.for(DSB.SEND_RUN)];
+        if (typeof sendRun === 'function') sock.fastSendRun = function (chunk, seg, done) { sendRun.call(info.writable, chunk, seg, done); };
         sock.writer = info.writable.getWriter();
         if (DSB.isStream(sock)) sock.txGuard = DS_TXQ.needed();
       }
@@ -861,6 +841,93 @@ var DS_LIBRARY = {
       if (!DSB.isStream(sock) && !sock.fastSend) return Math.min(sock.opts.sndbuf, DSB.UDP_WRITE_QUEUE_MAX);
       return sock.opts.sndbuf;
     },
+    /** Whether a chunk's destination is a name to resolve (not an address literal). */
+    namedDest: function (sock, chunk) {
+      var to = chunk && chunk.remoteAddress;
+      // A server answers the same few peers, so the last answer is kept (two regular
+      // expressions per datagram otherwise).
+      if (to !== sock.lastTo) {
+        sock.lastTo = to;
+        sock.lastToNamed = typeof to === 'string' && !DS_ADDR.parseV4(to) && !DS_ADDR.parseV6(to);
+      }
+      return sock.lastToNamed;
+    },
+    /**
+     * The completion of one send of `n` bytes (through `sender`, one of several sending
+     * sockets, or null): done(null) once sent, done(error) when it failed.
+     */
+    sendDone: function (sock, n, sender) {
+      return function (e) {
+        sock.txInflight -= n;
+        if (sender) sender.inflight--;
+        if (e !== null) {
+          // A failed write errors that writable for good: an extra sending socket leaves the group
+          // and the others go on. The program is not told: its socket still sends, and this
+          // datagram is lost as UDP datagrams may be (lastError keeps the cause).
+          if (sender && sender.ds) {
+            DSB.dropSender(sock, sender);
+            if (!sock.closed) DSB.noteError('send', e, DS_ERRNO.from(e, sock.ops.sendErrno));
+          } else if (!sock.closed) {
+            sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
+            sock.soError = sock.txError;
+            DSB.noteError('send', e, sock.txError);
+          }
+        }
+        DSB.wake();
+      };
+    },
+    /**
+     * The segment size of a sendmsg() `msg` that carries a UDP_SEGMENT control message
+     * (a run of datagrams, as Linux's UDP GSO takes it), 0 without one, or -errno.
+     * wasm32 layout: cmsghdr {u32 len, i32 level, i32 type}, data at 12, 4-byte aligned.
+     */
+    segmentOf: function (sock, msg) {
+      var C = DS_CONST;
+      var at = HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_control }}}) >> 2];
+      var len = HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_controllen }}}) >> 2];
+      if (!at || len < 12 || DSB.isStream(sock)) return 0;
+      for (var off = 0; off + 12 <= len;) {
+        var c = at + off, clen = HEAPU32[c >> 2];
+        if (clen < 12 || off + clen > len) return -C.E.EINVAL;
+        if (HEAP32[(c + 4) >> 2] === C.IPPROTO_UDP && HEAP32[(c + 8) >> 2] === C.UDP_SEGMENT) {
+          if (clen < 14) return -C.E.EINVAL;
+          return HEAPU16[(c + 12) >> 1];
+        }
+        off += (clen + 3) & ~3;
+      }
+      return 0;
+    },
+    /**
+     * A run: `bytes` as datagrams of `seg` bytes (the last may be shorter) to one
+     * destination, one sendmsg() with UDP_SEGMENT. Under Node (sock.fastSendRun) the run
+     * goes out as it is, as one GSO send where node/direct-sockets.js can (no copy here);
+     * elsewhere datagram by datagram, exactly as that many sendmsg() calls. Returns the
+     * bytes taken (whole datagrams from the front), or WOULD_BLOCK when none was.
+     */
+    sendRunFrom: function (sock, bytes, seg, dest) {
+      var E = DS_CONST.E, n = bytes.length;
+      if (sock.closed) DS_ERRNO.fail(E.EBADF);
+      if (n <= seg) return DSB.sendFrom(sock, bytes, dest);
+      if (Math.ceil(n / seg) > DS_CONST.UDP_MAX_SEGMENTS) return -E.EINVAL;
+      if (sock.fastSendRun && sock.ops === DS_OPS.udp && !sock.txGuard) {
+        if (sock.ops.sendCheck(sock, bytes, dest) === DSB.WOULD_BLOCK) return DSB.WOULD_BLOCK;
+        if (sock.txInflight > 0 && sock.txInflight + n > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
+        var chunk = sock.ops.chunk(sock, bytes, dest);
+        if (!DSB.namedDest(sock, chunk)) {
+          sock.txInflight += n;
+          DSB.stats.udp.tx += Math.ceil(n / seg); DSB.stats.udp.txBytes += n;
+          sock.fastSendRun(chunk, seg, DSB.sendDone(sock, n, null));
+          return n;
+        }
+      }
+      var sent = 0;
+      while (sent < n) {
+        var r = DSB.sendFrom(sock, bytes.subarray(sent, Math.min(n, sent + seg)), dest);
+        if (r === DSB.WOULD_BLOCK || r < 0) return sent > 0 ? sent : r;
+        sent += r;
+      }
+      return sent;
+    },
     /** Largest UDP send budget over a browser's UDPSocket writable (64 KiB: about 6 ms of its send rate). */
     UDP_WRITE_QUEUE_MAX: 65536,
     warned: {},
@@ -1041,10 +1108,10 @@ var DS_LIBRARY = {
 
   /** Shared by sendto/sendmsg/fd_write: implicit bind for unbound UDP, EAGAIN/wait on a full writer. */
   $DS_send__deps: ['$DSB'],
-  $DS_send: function (sock, getBytes, dest, flags) {
+  $DS_send: function (sock, getBytes, dest, flags, seg) {
     var go = function (get) {
       return DSB.blockOn('send', function () {
-        return DSB.sendFrom(sock, get(), dest);
+        return seg ? DSB.sendRunFrom(sock, get(), seg, dest) : DSB.sendFrom(sock, get(), dest);
       }, !DSB.isNonblocking(sock, flags), sock.opts.sndtimeo);
     };
     if (!DSB.isStream(sock) && sock.state === 'new' && !sock.remoteAddr) {
@@ -1092,7 +1159,9 @@ var DS_LIBRARY = {
         if (a.family !== sock.family) return -DS_CONST.E.EAFNOSUPPORT;
         dest = a;
       }
-      return DS_send(sock, function () { return DS_IOV.iovGather(iov, iovlen); }, dest, flags);
+      var seg = DSB.segmentOf(sock, msg);
+      if (seg < 0) return seg;
+      return DS_send(sock, function () { return DS_IOV.iovGather(iov, iovlen); }, dest, flags, seg);
     });
   },
 
@@ -1330,6 +1399,8 @@ var DS_LIBRARY = {
         }
       }
       if (level === C.IPPROTO_TCP && optname === C.TCP_NODELAY && DSB.isStream(sock)) return put(o.nodelay ? 1 : 0);
+      // Runs of datagrams in one sendmsg are taken (DSB.sendRunFrom); like Linux, no default size.
+      if (level === C.IPPROTO_UDP && optname === C.UDP_SEGMENT && !DSB.isStream(sock)) return put(0);
       if (level === C.IPPROTO_IP) {
         if (optname === C.IP_MULTICAST_TTL) return put(o.mcastTtl);
         if (optname === C.IP_MULTICAST_LOOP) return put(o.mcastLoop ? 1 : 0);

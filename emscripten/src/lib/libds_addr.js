@@ -26,6 +26,8 @@ mergeInto(LibraryManager.library, {
     // the _OLD ones take an 8-byte timeval.
     SO_RCVTIMEO: 66, SO_SNDTIMEO: 67, SO_RCVTIMEO_OLD: 20, SO_SNDTIMEO_OLD: 21,
     TCP_NODELAY: 1,
+    // SOL_UDP is IPPROTO_UDP; a run of datagrams in one sendmsg (Linux's GSO, BRIDGE.md).
+    UDP_SEGMENT: 103, UDP_MAX_SEGMENTS: 64,
     IP_TTL: 2, IP_MULTICAST_IF: 32, IP_MULTICAST_TTL: 33, IP_MULTICAST_LOOP: 34,
     IP_ADD_MEMBERSHIP: 35, IP_DROP_MEMBERSHIP: 36,
     IP_ADD_SOURCE_MEMBERSHIP: 39, IP_DROP_SOURCE_MEMBERSHIP: 40,
