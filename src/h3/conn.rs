@@ -368,7 +368,7 @@ impl H3Conn {
             if id < 0 {
                 break;
             }
-            let mut bytes = Vec::new();
+            let mut bytes = Vec::with_capacity(vecs[..n as usize].iter().map(|v| v.len).sum());
             for v in &vecs[..n as usize] {
                 if v.len > 0 {
                     // SAFETY: nghttp3 vouches for base/len until the ack offset passes them.
@@ -381,7 +381,7 @@ impl H3Conn {
                 bytes = patch_settings(&bytes, &self.extra_settings);
             }
             if !self.write_shut.contains(&id) {
-                if conn.stream_send(id, &bytes, fin != 0).is_err() {
+                if conn.stream_send_owned(id, bytes, fin != 0).is_err() {
                     self.shutdown_write(id);
                 }
             }

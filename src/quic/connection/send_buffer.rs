@@ -93,6 +93,12 @@ impl Connection {
     /// Queues bytes on a stream (and optionally finishes it). Bytes are kept
     /// until the peer acknowledges them.
     pub fn stream_send(&mut self, id: i64, data: &[u8], fin: bool) -> Result<()> {
+        self.stream_send_owned(id, data.to_vec(), fin)
+    }
+
+    /// [`stream_send`](Self::stream_send) of bytes the caller gives away: kept as they
+    /// are, without a copy (the HTTP/3 layer hands over what nghttp3 wrote this way).
+    pub fn stream_send_owned(&mut self, id: i64, data: Vec<u8>, fin: bool) -> Result<()> {
         let st = self.inner_mut();
         let s = st.streams.entry(id).or_default();
         if s.fin {
@@ -103,9 +109,9 @@ impl Connection {
             return Ok(());
         }
         if !data.is_empty() {
-            s.chunks.push_back(data.to_vec());
             s.end += data.len() as u64;
             s.queued += data.len() as u64;
+            s.chunks.push_back(data);
         }
         s.fin |= fin;
         if !st.ready.contains(&id) {
