@@ -66,10 +66,15 @@ fn bump(c: &AtomicU64, n: u64) {
 
 /// Whether batching is on for new sockets: natively yes, unless the environment
 /// says `SOCKET_IWA_UDP_BATCH=off` (benchmarks compare both; tests check both
-/// carry the same bytes). Under Emscripten the same switch decides whether runs go
-/// to the bridge as one `sendmsg` each.
+/// carry the same bytes). Under Emscripten always: runs go to the bridge as one
+/// `sendmsg` each where it answers the `UDP_SEGMENT` probe (the program's environment
+/// there is Emscripten's, not the process's; under Node `SOCKET_IWA_NODE_FFI=off`
+/// makes the bridge send a run datagram by datagram through node:dgram).
 fn batching_wanted() -> bool {
-    if cfg!(not(any(target_os = "linux", target_os = "emscripten"))) {
+    if cfg!(target_os = "emscripten") {
+        return true;
+    }
+    if cfg!(not(target_os = "linux")) {
         return false;
     }
     static WANT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
