@@ -165,10 +165,10 @@ export async function closes() {
   const b = open('/close');
   await b.ready;
   await b.datagrams.writable.getWriter().write(enc.encode('close please'));
-  out.serverClose = await withTimeout(b.closed, 10000, 'server close').then((r) => ({ closeCode: r.closeCode, reason: r.reason }), (e) => ({ error: e.name }));
+  out.serverClose = await withTimeout(b.closed, 10000, 'server close').then(closeInfo, closeFailure);
   const c = open('/throw');
   await c.ready.catch(() => {});
-  out.thrown = await withTimeout(c.closed, 10000, 'throw close').then((r) => ({ closeCode: r.closeCode, reason: r.reason }), (e) => ({ error: e.name }));
+  out.thrown = await withTimeout(c.closed, 10000, 'throw close').then(closeInfo, closeFailure);
   for (let i = 0; i < 100 && closedSessions.filter((s) => s.path === '/echo').length < 1; i++) await new Promise((r) => setTimeout(r, 50));
   out.closedSessions = closedSessions.splice(0);
   out.errors = errors.splice(0);
@@ -176,6 +176,10 @@ export async function closes() {
 }
 
 /** 100 MB offered to a session that never reads: what the writer got rid of stays bounded; another session works; close. */
+/** A session's `closed` outcome: how it closed, or (abruptly) everything the error says, for the test's message. */
+const closeInfo = (r) => ({ closeCode: r.closeCode, reason: r.reason });
+const closeFailure = (e) => ({ error: e.name, message: e.message, source: e.source, streamErrorCode: e.streamErrorCode });
+
 export async function neverReads() {
   const wt = open('/never-read');
   await wt.ready;
@@ -192,7 +196,7 @@ export async function neverReads() {
   }
   const other = await echoOnce();
   await wt.datagrams.writable.getWriter().write(enc.encode('close'));
-  const closed = await withTimeout(wt.closed, 10000, 'closed').then((r) => ({ closeCode: r.closeCode, reason: r.reason }), (e) => ({ error: e.name }));
+  const closed = await withTimeout(wt.closed, 10000, 'closed').then(closeInfo, closeFailure);
   return { accepted, other, closed };
 }
 
