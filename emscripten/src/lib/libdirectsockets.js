@@ -454,12 +454,11 @@ var DS_LIBRARY = {
 
     // --- send path ------------------------------------------------------
     /**
-     * Hands `bytes` (copied, unless `owned`: a copy the caller made) to the writer
-     * without waiting for it. Returns the byte count, or WOULD_BLOCK when more than
-     * sndbuf bytes are already in flight (the caller turns that into EAGAIN / a wait
-     * on POLLOUT).
+     * Hands `bytes` (copied) to the writer without waiting for it. Returns
+     * the byte count, or WOULD_BLOCK when more than sndbuf bytes are already
+     * in flight (the caller turns that into EAGAIN / a wait on POLLOUT).
      */
-    sendFrom: function (sock, bytes, dest, owned) {
+    sendFrom: function (sock, bytes, dest) {
       var E = DS_CONST.E;
       if (sock.closed) DS_ERRNO.fail(E.EBADF);
       if (sock.ops.sendCheck(sock, bytes, dest) === DSB.WOULD_BLOCK) return DSB.WOULD_BLOCK;
@@ -467,7 +466,7 @@ var DS_LIBRARY = {
       // Direct Sockets keep the chunk until the write completes; the wasm heap
       // may change before that, so the bytes are always copied out here.
       // (node/direct-sockets.js's sendDatagram, sock.fastSend, copies them before it returns.)
-      var copy = sock.fastSend || owned ? bytes : new Uint8Array(bytes);
+      var copy = sock.fastSend ? bytes : new Uint8Array(bytes);
       var chunk = sock.ops.chunk(sock, copy, dest);
       var n = copy.length;
       sock.txInflight += n;
@@ -921,11 +920,11 @@ var DS_LIBRARY = {
           return n;
         }
       }
-      // One copy of the run out of the heap; each datagram's write gets a view of it.
-      var copy = sock.fastSend ? bytes : new Uint8Array(bytes);
+      // Each datagram copied on its own (one copy of the run with a view per write was
+      // measured slower in Chromium: docs/PERF_IWA.md).
       var sent = 0;
       while (sent < n) {
-        var r = DSB.sendFrom(sock, copy.subarray(sent, Math.min(n, sent + seg)), dest, true);
+        var r = DSB.sendFrom(sock, bytes.subarray(sent, Math.min(n, sent + seg)), dest);
         if (r === DSB.WOULD_BLOCK || r < 0) return sent > 0 ? sent : r;
         sent += r;
       }
