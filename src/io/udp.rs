@@ -5,8 +5,8 @@
 //! with UDP GRO, `UDP_GRO`, splitting coalesced datagrams). Under Emscripten
 //! (wasm) a run goes to the bridge as one `sendmsg` with `UDP_SEGMENT` too (the
 //! bridge sends it as a GSO run under Node, datagram by datagram in Chromium) and
-//! receives are one call per datagram; with `SOCKET_IWA_UDP_BATCH=off` both are
-//! one syscall per datagram. docs/ARCHITECTURE.md, "The io layer: batching".
+//! receives are one call per datagram; natively with `SOCKET_IWA_UDP_BATCH=off`
+//! both are one syscall per datagram. docs/ARCHITECTURE.md, "The io layer: batching".
 
 use crate::sockaddr::RawAddr;
 use std::io;
@@ -24,8 +24,9 @@ const MAX_GSO_BYTES: usize = 65000;
 #[cfg(target_os = "linux")]
 const RX_MSGS: usize = 16;
 
+/// Linux's UDP socket options (also what the wasm bridge answers to).
 #[cfg(any(target_os = "linux", target_os = "emscripten"))]
-mod linux {
+mod sol_udp {
     pub const SOL_UDP: libc::c_int = 17;
     pub const UDP_SEGMENT: libc::c_int = 103;
     #[cfg(target_os = "linux")]
@@ -226,24 +227,20 @@ impl UdpSocket {
     /// same probe (docs/BRIDGE.md "UDP_SEGMENT: one sendmsg per run"); receives
     /// stay one call per datagram. Elsewhere a no-op.
     fn enable_batching(&mut self) {
-        #[cfg(target_os = "emscripten")]
-        // SAFETY: getsockopt on our descriptor with an int of the right size.
-        unsafe {
+        #[cfg(any(target_os = "linux", target_os = "emscripten"))]
+        {
             let mut v: c_int = 0;
             let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
-            let gso = libc::getsockopt(self.fd, linux::SOL_UDP, linux::UDP_SEGMENT, &mut v as *mut c_int as *mut _, &mut len) == 0;
+            // SAFETY: getsockopt on our descriptor with an int of the right size.
+            let gso = unsafe { libc::getsockopt(self.fd, sol_udp::SOL_UDP, sol_udp::UDP_SEGMENT, &mut v as *mut c_int as *mut _, &mut len) } == 0;
             self.gso.store(gso, Relaxed);
         }
         #[cfg(target_os = "linux")]
-        // SAFETY: get/setsockopt on our descriptor with an int of the right size.
+        // SAFETY: setsockopt on our descriptor with an int of the right size.
         unsafe {
             self.batch = true;
-            let mut v: c_int = 0;
-            let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
-            let gso = libc::getsockopt(self.fd, linux::SOL_UDP, linux::UDP_SEGMENT, &mut v as *mut c_int as *mut _, &mut len) == 0;
-            self.gso.store(gso, Relaxed);
             let one: c_int = 1;
-            self.gro = libc::setsockopt(self.fd, linux::SOL_UDP, linux::UDP_GRO, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) == 0;
+            self.gro = libc::setsockopt(self.fd, sol_udp::SOL_UDP, sol_udp::UDP_GRO, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) == 0;
         }
     }
 
@@ -254,7 +251,7 @@ impl UdpSocket {
         if self.gro {
             let zero: c_int = 0;
             // SAFETY: as in enable_batching.
-            unsafe { libc::setsockopt(self.fd, linux::SOL_UDP, linux::UDP_GRO, &zero as *const c_int as *const _, std::mem::size_of::<c_int>() as _) };
+            unsafe { libc::setsockopt(self.fd, sol_udp::SOL_UDP, sol_udp::UDP_GRO, &zero as *const c_int as *const _, std::mem::size_of::<c_int>() as _) };
         }
         self.batch = false;
         self.gso.store(false, Relaxed);
@@ -391,8 +388,8 @@ impl UdpSocket {
             msg.msg_control = ctrl.as_mut_ptr().cast();
             msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as _;
             let cm = libc::CMSG_FIRSTHDR(&msg);
-            (*cm).cmsg_level = linux::SOL_UDP;
-            (*cm).cmsg_type = linux::UDP_SEGMENT;
+            (*cm).cmsg_level = sol_udp::SOL_UDP;
+            (*cm).cmsg_type = sol_udp::UDP_SEGMENT;
             (*cm).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, seg as u16);
             libc::sendmsg(self.fd, &msg, 0)
@@ -535,7 +532,7 @@ impl UdpSocket {
             unsafe {
                 let mut cm = libc::CMSG_FIRSTHDR(&m.msg_hdr);
                 while !cm.is_null() {
-                    if (*cm).cmsg_level == linux::SOL_UDP && (*cm).cmsg_type == linux::UDP_GRO {
+                    if (*cm).cmsg_level == sol_udp::SOL_UDP && (*cm).cmsg_type == sol_udp::UDP_GRO {
                         let v = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const c_int);
                         if v > 0 {
                             seg = v as usize;
@@ -567,7 +564,7 @@ impl UdpSocket {
 /// address, all of the first one's size but the last, which may be shorter
 /// (what a GSO send can carry). [`push`](Self::push) sends the run when the next
 /// packet does not fit it; [`flush`](Self::flush) sends what is gathered. On a
-/// socket without batching `push` sends at once, so callers need not care.
+/// socket without batching or GSO `push` sends at once, so callers need not care.
 #[derive(Default)]
 pub struct SendBatch {
     buf: Vec<u8>,
@@ -587,7 +584,7 @@ impl SendBatch {
         self.buf.len() == self.sent
     }
 
-    /// Queues (or, without batching, sends) one packet. False when the socket is
+    /// Queues (or, without batching or GSO, sends) one packet. False when the socket is
     /// full: the packet was not taken and the caller keeps it. A packet that
     /// fails otherwise (unreachable peer and the like) is lost, as QUIC allows.
     pub fn push(&mut self, sock: &UdpSocket, pkt: &[u8], to: SocketAddr) -> bool {
