@@ -153,7 +153,8 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
     let shared = emscripten_shared_library(repo_root, &out_dir);
     let pre = repo_root.join("emscripten/src/jspi_pre.js");
     let shims = repo_root.join("emscripten/src/syscall_shims.c");
-    let mut exported = vec!["_main".to_string()];
+    // siwa_raise_if_handled (syscall_shims.c): run-node.mjs delivers SIGTERM/SIGINT.
+    let mut exported = vec!["_main".to_string(), "_siwa_raise_if_handled".to_string()];
     exported.extend(opts.exported_functions.iter().cloned());
     vec![
         shims.display().to_string(),

@@ -6,13 +6,17 @@
 //
 //   node emscripten/run-node.mjs path/to/program.js [args...]
 //
+// SOCKET_IWA_NODE_UDP_STATS=1: at exit, writes how the program's UDP datagrams left
+// to stderr, one line: `run-node: udp sends: gso_runs: R gso_datagrams: D
+// in_place_runs: P single_datagrams: S` (node/direct-sockets.js udpSendTotals).
+//
 // SOCKET_IWA_COPY_IN=DIR[:DIR...]: copies these host directories (files, folders,
 // symlinks as links) into the module's memory file system at the same absolute
 // paths before main() starts, e.g. the directory of `socket-iwa-server --static`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { install } from '../node/direct-sockets.js';
+import { install, udpSendTotals } from '../node/direct-sockets.js';
 
 const [glue, ...args] = process.argv.slice(2);
 if (!glue) {
@@ -31,9 +35,6 @@ if (!m) {
   process.exit(2);
 }
 install(globalThis);
-// Under `node --cpu-prof` the profile is written at exit, which a plain SIGTERM
-// skips: exit through process.exit instead (stress-test/bench_wasm.mjs --profile).
-if (process.execArgv.some((a) => a.startsWith('--cpu-prof'))) process.on('SIGTERM', () => process.exit(143));
 const wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(path.dirname(gluePath), m[1])));
 const factory = (await import(pathToFileURL(gluePath).href)).default;
 const mod = await factory({
@@ -60,12 +61,31 @@ for (const dir of (process.env.SOCKET_IWA_COPY_IN || '').split(':').filter(Boole
     process.exit(2);
   }
 }
+// SIGTERM and SIGINT go to the program's own handler where it installed one
+// (socket-iwa-server stops gracefully, as natively: GOAWAY, CONNECTION_CLOSE,
+// then main returns); otherwise, or on a second signal, the process ends with
+// 128 + the signal's number, through process.exit so `node --cpu-prof` still
+// writes its profile (stress-test/bench_wasm.mjs --profile).
+let signalled = false;
+for (const [name, num] of [['SIGTERM', 15], ['SIGINT', 2]]) {
+  process.on(name, () => {
+    if (!signalled && typeof mod._siwa_raise_if_handled === 'function' && mod._siwa_raise_if_handled(num)) {
+      signalled = true;
+      return;
+    }
+    process.exit(128 + num);
+  });
+}
 let status;
 try {
   status = await mod.runMain(args);
 } catch (e) {
   console.error(`run-node: ${e && e.stack || e}`);
   status = 134;
+}
+if (process.env.SOCKET_IWA_NODE_UDP_STATS === '1') {
+  const t = udpSendTotals();
+  process.stderr.write(`run-node: udp sends: gso_runs: ${t.gsoRuns} gso_datagrams: ${t.gsoDatagrams} in_place_runs: ${t.inPlaceRuns} single_datagrams: ${t.singleDatagrams}\n`);
 }
 // Sockets the program left open would keep Node alive; main has returned.
 process.exit(status);

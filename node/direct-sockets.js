@@ -25,7 +25,7 @@ import net from 'node:net';
 import dns from 'node:dns';
 import { DS_CODES } from '../api/codes.js';
 import { BUFFER_SOURCE } from '../api/buffer_source.js';
-import { gsoSender, GSO_LIMITS } from './udp_gso.js';
+import { gsoSender, gsoTotals, GSO_LIMITS } from './udp_gso.js';
 import { groReceiver } from './udp_gro.js';
 
 const kInternal = Symbol('direct-sockets.internal');
@@ -579,6 +579,7 @@ async function udpOpen(self, st) {
     checkMessage(chunk);
     const bytes = owned ? chunk.data : toSendCopy(chunk.data, 'UDPSocket write');
     const sent = (err) => done(err ? mapNodeError(err, 'send') : null);
+    singleSends += 1;
     if (cfg.mode === 'connected') {
       if (chunk.remoteAddress !== undefined || chunk.remotePort !== undefined) {
         throw new TypeError("UDPMessage: 'remoteAddress' and 'remotePort' must not be specified in connected mode.");
@@ -924,6 +925,22 @@ function serverTeardown(st, error) {
   try { error ? st.readController.error(error) : st.readController.close(); } catch {}
   st.server.close();
   if (error) st.closed.reject(error); else st.closed.resolve(undefined);
+}
+
+// Datagrams this process handed to node:dgram one at a time (UDPSocket.send()s).
+let singleSends = 0;
+
+/**
+ * Non-standard: how this process's UDP sockets sent, summed over all of them:
+ * GSO runs (one sendmsg each), the datagrams in them, the runs read in place
+ * from the sender's memory (the wasm heap), and datagrams sent one at a time
+ * through node:dgram. emscripten/run-node.mjs prints it at exit with
+ * SOCKET_IWA_NODE_UDP_STATS=1, so a test can tell that a wasm program's runs
+ * really left as GSO sends (docs/BRIDGE.md "UDP_SEGMENT: one sendmsg per run").
+ * @returns {{gsoRuns: number, gsoDatagrams: number, inPlaceRuns: number, singleDatagrams: number}}
+ */
+export function udpSendTotals() {
+  return { gsoRuns: gsoTotals.runs, gsoDatagrams: gsoTotals.datagrams, inPlaceRuns: gsoTotals.inPlaceRuns, singleDatagrams: singleSends };
 }
 
 // ---------------------------------------------------------------------------

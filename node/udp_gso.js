@@ -100,6 +100,14 @@ function writeSockaddr(host, port, family) {
 }
 
 /**
+ * What every GSO sender of this process did: runs (sendmsg calls), the
+ * datagrams in them, and the runs read straight from the caller's memory
+ * (sendBytes: the wasm heap). emscripten/run-node.mjs prints them at exit
+ * with SOCKET_IWA_NODE_UDP_STATS=1 (tests/interop/test_udp_batching.py).
+ */
+export const gsoTotals = { runs: 0, datagrams: 0, inPlaceRuns: 0 };
+
+/**
  * A GSO sender for a bound node:dgram socket, or null where GSO is not
  * available. send(datas, host, port, family) sends the datagrams `datas`
  * (every one but the last exactly datas[0].length bytes, the last at most
@@ -135,7 +143,9 @@ export function gsoSender(socket) {
      * the wasm heap will do.
      */
     sendBytes(bytes, segment, host, port, family) {
-      return sendAt(l.ffi.getRawPointer(bytes), bytes.length, segment, Math.ceil(bytes.length / segment), host, port, family);
+      const ok = sendAt(l.ffi.getRawPointer(bytes), bytes.length, segment, Math.ceil(bytes.length / segment), host, port, family);
+      if (ok) gsoTotals.inPlaceRuns += 1;
+      return ok;
     },
   };
   function sendAt(at, len, segment, count, host, port, family) {
@@ -149,7 +159,11 @@ export function gsoSender(socket) {
     cmsg.writeUInt16LE(segment, 16);
     let n = l.fn.sendmsg(fd, msghdrAt, 0);
     if (n < 0n && l.errno() === EINTR) n = l.fn.sendmsg(fd, msghdrAt, 0);
-    if (n >= 0n) { sender.datagrams += count; sender.runs += 1; return true; }
+    if (n >= 0n) {
+      sender.datagrams += count; sender.runs += 1;
+      gsoTotals.datagrams += count; gsoTotals.runs += 1;
+      return true;
+    }
     if (l.errno() !== EAGAIN) sender.on = false; // EIO/EINVAL/...: this path does not take GSO
     return false;
   }

@@ -99,3 +99,18 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
 int poll(struct pollfd *fds, nfds_t n, int timeout) {
   return ret_errno(settle(__ds_try_poll(fds, n, timeout)));
 }
+
+/*
+ * The host's signals. Emscripten's libc keeps sigaction() handlers and raise()
+ * calls them, but nothing delivers a signal from outside. Under Node,
+ * emscripten/run-node.mjs calls this on SIGTERM/SIGINT, so a program that
+ * handles them (socket-iwa-server's graceful stop) stops as it does natively;
+ * 0 when the program installed no handler, and the host then ends the process.
+ */
+__attribute__((used)) int siwa_raise_if_handled(int sig) {
+  struct sigaction sa;
+  if (sig <= 0 || sig >= _NSIG || sigaction(sig, NULL, &sa) != 0) return 0;
+  if (!(sa.sa_flags & SA_SIGINFO) && (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)) return 0;
+  raise(sig);
+  return 1;
+}

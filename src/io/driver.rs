@@ -42,9 +42,10 @@ pub fn run_woken<E: Endpoint, A: ConnectionApp>(
     max_wait: Duration,
 ) -> io::Result<()> {
     let mut replacement: Option<UdpSocket> = None;
-    // Natively, packets are gathered per destination and sent with UDP GSO or
-    // sendmmsg, and datagrams are read with recvmmsg/GRO; in wasm both are one
-    // datagram per call (src/io/udp.rs, docs/ARCHITECTURE.md "The io layer").
+    // Packets are gathered per destination and sent with UDP GSO (in wasm too:
+    // the bridge takes UDP_SEGMENT) or, natively without GSO, sendmmsg; natively
+    // datagrams are read with recvmmsg/GRO, in wasm one per call (src/io/udp.rs,
+    // docs/ARCHITECTURE.md "The io layer").
     let mut rx = RecvBatch::new();
     let mut tx = SendBatch::new();
     let result = drive(sock, ep, stop, woken, max_wait, &mut replacement, &mut rx, &mut tx);

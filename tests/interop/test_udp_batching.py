@@ -4,7 +4,9 @@ syscall per datagram, the wasm build's path). A download carries the same bytes 
 with our client (it checks every byte of /bytes/N) and with Debian's C ngtcp2 client (the file's
 SHA-256), and the closing `udp io` debug line of each side shows which path really ran: GSO sends and
 GRO-coalesced receives with batching on, none with it off. The unit tests beside the code check the
-segmenting itself and the fallback when the kernel refuses a GSO send. About 6 s.
+segmenting itself and the fallback when the kernel refuses a GSO send. The wasm build of the same
+server, under Node, sends its runs as UDP_SEGMENT sendmsg() calls to the bridge, and Node's side sends
+each as one GSO sendmsg() read from the wasm heap: the last test checks both ends of that. About 8 s.
 """
 
 import hashlib
@@ -38,18 +40,34 @@ def udp_io(stderr: str) -> dict:
     return out
 
 
-def start_server(monkeypatch, batch: str) -> Server:
+def start_server(monkeypatch, batch: str, kind: str = "native") -> Server:
     monkeypatch.setenv("SOCKET_IWA_UDP_BATCH", batch)
+    monkeypatch.setenv("SOCKET_IWA_NODE_UDP_STATS", "1")  # read by emscripten/run-node.mjs only
     try:
-        return Server("-v")
+        return Server("-v", kind=kind)
     finally:
         monkeypatch.delenv("SOCKET_IWA_UDP_BATCH")
+        monkeypatch.delenv("SOCKET_IWA_NODE_UDP_STATS")
 
 
-def stop_server(s: Server) -> dict:
+def stop_server(s: Server, with_stderr: bool = False):
     s.stop()
     assert s.proc.returncode == 0, s.proc.returncode
-    return udp_io(s.proc.stderr.read())
+    err = s.proc.stderr.read()
+    return (udp_io(err), err) if with_stderr else udp_io(err)
+
+
+def get_bytes(port: int, env=None) -> str:
+    """A GET of /bytes/SIZE by our client (-v: its `udp io:` line); its stderr, every byte checked."""
+    p = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--connect", f"127.0.0.1:{port}", "--json", "-v",
+                        *pin_args(port, []), "--get", f"/bytes/{SIZE}", "--timeout", "60"],
+                       capture_output=True, text=True, timeout=90, env=env)
+    report = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    assert report, f"client exit {p.returncode}: {p.stderr[-2000:]}"
+    # The client compares every byte with the pattern (testkit/src/h3/mod.rs).
+    assert '"verified":true' in report[-1].replace(" ", ""), report[-1]
+    assert f'"bytes_received":{SIZE}' in report[-1].replace(" ", ""), report[-1]
+    return p.stderr
 
 
 def check_sender(io: dict, batch: str):
@@ -67,18 +85,11 @@ def check_sender(io: dict, batch: str):
 def test_our_client_gets_the_same_bytes(monkeypatch, server_batch, client_batch):
     s = start_server(monkeypatch, server_batch)
     try:
-        env = dict(os.environ, SOCKET_IWA_UDP_BATCH=client_batch)
-        p = subprocess.run([os.path.join(BIN, "socket-iwa-h3-client"), "--connect", f"127.0.0.1:{s.port}", "--json", "-v",
-                            *pin_args(s.port, []), "--get", f"/bytes/{SIZE}", "--timeout", "60"],
-                           capture_output=True, text=True, timeout=90, env=env)
+        client_err = get_bytes(s.port, env=dict(os.environ, SOCKET_IWA_UDP_BATCH=client_batch))
     finally:
         server_io = stop_server(s)
-    report = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
-    # The client compares every byte with the pattern (testkit/src/h3/mod.rs).
-    assert '"verified":true' in report.replace(" ", ""), report
-    assert f'"bytes_received":{SIZE}' in report.replace(" ", ""), report
     check_sender(server_io, server_batch)
-    client_io = udp_io(p.stderr)
+    client_io = udp_io(client_err)
     assert client_io["recv_datagrams"] > 2500, client_io
     if client_batch == "on":
         assert client_io["batching"] and client_io["gro"], client_io
@@ -109,3 +120,28 @@ def test_c_client_gets_the_same_bytes(monkeypatch):
                 got = hashlib.sha256(f.read()).hexdigest()
         assert got == want, f"batching {batch}: the C client got other bytes"
         check_sender(io, batch)
+
+
+def test_wasm_server_runs_leave_as_gso_sends_under_node(monkeypatch):
+    """The wasm server's io layer gathers runs as natively (SendBatch) and hands each to the bridge
+    as one sendmsg() with UDP_SEGMENT; under Node the run must then leave as one GSO sendmsg() read
+    in place from the wasm heap (node/direct-sockets.js sendRun), not datagram by datagram. Both
+    ends' counters: the wasm program's `udp io:` line and run-node.mjs's `udp sends:` line. A
+    regression to one send per datagram anywhere on that path passes every other test."""
+    s = start_server(monkeypatch, "on", kind="wasm-node")
+    try:
+        get_bytes(s.port)
+    finally:
+        io, err = stop_server(s, with_stderr=True)
+    # The wasm side: the same SendBatch as natively, UDP_SEGMENT runs of many datagrams
+    # (`batching` is the native recvmmsg/sendmmsg path, which the wasm build has not).
+    assert io["gso"] and io["gso_datagrams"] > 2500 and io["gso_datagrams"] > 10 * io["gso_sends"] > 0, io
+    lines = [l for l in err.splitlines() if "run-node: udp sends:" in l]
+    assert lines, f"no run-node udp sends line in: {err[-2000:]}"
+    node = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", lines[-1])}
+    # Node's side: nearly every datagram the program sent left in a GSO run (the rest, e.g. a run
+    # queued behind a datagram node:dgram had not sent yet, one by one), most runs read in place.
+    assert node["gso_datagrams"] >= 0.9 * io["gso_datagrams"], (node, io)
+    assert node["gso_datagrams"] > 10 * node["gso_runs"] > 0, node
+    assert node["in_place_runs"] >= 0.9 * node["gso_runs"], node
+    assert node["single_datagrams"] < 0.1 * node["gso_datagrams"], node
