@@ -12,7 +12,7 @@ import { install } from '../../node/direct-sockets.js';
 import { startProbe, runProbe, within } from './probe_runner.mjs';
 import { childInNetns } from './netns.mjs';
 import { bytesPattern, checkSsm, patternServer, portOf, udpRecorder, udpReplyPeer, UDP_SEGMENT_RUN } from './peers.mjs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { probeJs } from './probe_runner.mjs';
 
 install(globalThis);
@@ -273,6 +273,18 @@ test('run-node.mjs runs a bridge-linked program under Node 26 and exits with mai
   assert.match(refused.stdout.toString(), /"kind":"ConnectionRefused"/);
   const usage = spawnSync(process.execPath, [cli, probeJs, 'no-such-mode'], { timeout: 20000 });
   assert.equal(usage.status, 2, 'process::exit(2) surfaces as the exit status');
+});
+
+test('run-node.mjs: SIGTERM ends a program that installed no handler with status 143', async () => {
+  // (The server installs one and stops gracefully, exit 0: tests/interop/test_udp_batching.py.)
+  const cli = path.resolve(here, '../../emscripten/run-node.mjs');
+  const p = spawn(process.execPath, [cli, probeJs, 'udp-echo', '127.0.0.1:0', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => p.once('exit', (code, signal) => r({ code, signal })));
+  let out = '';
+  await within(20000, new Promise((r) => p.stdout.on('data', (d) => { out += d; if (/READY /.test(out)) r(); })), 'READY');
+  p.kill('SIGTERM');
+  const st = await within(10000, exited, 'exit after SIGTERM');
+  assert.deepEqual(st, { code: 143, signal: null });
 });
 
 test('SO_RCVTIMEO via set_read_timeout: an idle recv gives WouldBlock after the timeout; poll(100 ms) sleeps', async () => {
