@@ -35,6 +35,8 @@ def test_rust_client_against_aioquic_server(tmp_path):
             assert rc == 0, (rep, err)
             assert rep["verified"] and rep["completed"] == 9
             assert rep["bytes_received"] == 3 * (1048576 + 7 + 200000)
+            # aioquic's server picks by its own order (AES-256 first) among the suites we offer.
+            assert rep["cipher_suite"] == "TLS_AES_256_GCM_SHA384", rep
             rc, rep, err = await run_client(port, "--get", "/nothing")
             assert rc == 2 and rep["responses"][0]["status"] == 404
         finally:
@@ -51,6 +53,8 @@ def test_rust_client_against_our_server():
             assert rc == 0, (rep, err)
             assert rep["verified"] and rep["completed"] == 12
             assert all(r["status"] == 200 for r in rep["responses"])
+            # Our native server follows the client's order; the native client puts AES-128 first.
+            assert rep["cipher_suite"] == "TLS_AES_128_GCM_SHA256", rep
         asyncio.run(main())
     finally:
         s.stop()

@@ -47,6 +47,8 @@ pub struct ResponseReport {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct H3Report {
     pub handshake_ms: Option<f64>,
+    /// The negotiated TLS 1.3 suite's IANA name (docs/TLS.md "Cipher suites").
+    pub cipher_suite: Option<String>,
     pub total_ms: f64,
     pub requests: usize,
     pub completed: usize,
@@ -282,6 +284,7 @@ impl ClientHandler for Script {
 
     fn on_ready(&mut self, cx: &mut ClientCtx) {
         self.report.handshake_ms = Some((cx.now - self.start) as f64 / 1e6);
+        self.report.cipher_suite = cx.conn.cipher_suite();
         self.open_sessions(cx);
         self.send_more(cx);
     }
