@@ -749,8 +749,10 @@ export interface QuicClientConnection extends QuicConnection {
   /** The newest resumption state the server sent; null until its ticket arrives. */
   readonly session: QuicResumption | null;
   /** Moves the connection to a new local UDP socket (new port, new connection ID; RFC 9000 section 9), after the
-   *  handshake is confirmed. Rejects with ERR_QUIC_MIGRATION_FAILED or ERR_QUIC_CONNECTION_CLOSED. */
-  migrate(): Promise<{ localAddress: string; localPort: number }>;
+   *  handshake is confirmed; bound on `localAddress` (an IP address of this host, of the peer's family) or else on
+   *  the current local address. Rejects with ERR_QUIC_MIGRATION_FAILED or ERR_QUIC_CONNECTION_CLOSED; a
+   *  localAddress that is not an IP address throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE. */
+  migrate(options?: { localAddress?: string }): Promise<{ localAddress: string; localPort: number }>;
 }
 
 /** Opens a QUIC connection. Resolves once streams can be opened: after the handshake, or at once with 0-RTT.

@@ -45,21 +45,33 @@ export class QuicClientConnection extends QuicConnection {
   /**
    * Moves the connection to a new local UDP socket (a new port): the client's deliberate
    * migration of RFC 9000 section 9, with a fresh connection ID; the server validates the new
-   * path. Waits for the handshake to be confirmed if it is not yet. Resolves with the new
-   * socket's { localAddress, localPort } once packets leave from it; rejects with
+   * path. The socket is bound on `options.localAddress` (an IP address of this host, of the
+   * peer's family: another interface, e.g. leaving Wi-Fi for Ethernet) or else on the current
+   * local address. Waits for the handshake to be confirmed if it is not yet. Resolves with the
+   * new socket's { localAddress, localPort } once packets leave from it; rejects with
    * ERR_QUIC_MIGRATION_FAILED (the server forbids it with disable_active_migration, no spare
-   * connection ID, the bind failed) or ERR_QUIC_CONNECTION_CLOSED. A call while one is under
-   * way returns the same promise.
+   * connection ID, the bind failed, the address is of the other family) or
+   * ERR_QUIC_CONNECTION_CLOSED; a localAddress that is not an IP address throws a TypeError
+   * (ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE). A call while one is under way returns the
+   * same promise, whatever address it names.
+   * @param {{ localAddress?: string }} [options]
    * @returns {Promise<{ localAddress: string, localPort: number }>}
    */
-  migrate() {
+  migrate(options = {}) {
+    if (options === null || typeof options !== 'object') throw argError(`QuicClientConnection.migrate: options must be an object, got ${describe(options)}.`, 'ERR_INVALID_ARG_TYPE');
+    const local = options.localAddress;
+    if (local !== undefined) {
+      if (typeof local !== 'string') throw argError(`QuicClientConnection.migrate: options.localAddress must be a string, got ${describe(local)}.`, 'ERR_INVALID_ARG_TYPE');
+      if (!ipFamily(local)) throw argError(`QuicClientConnection.migrate: options.localAddress must be an IPv4 or IPv6 address, got ${describe(local)}.`, 'ERR_INVALID_ARG_VALUE');
+    }
     if (this.#migration) return this.#migration.promise;
     const st = stateOf(this);
     if (st.done) return Promise.reject(st.closedError('the QUIC connection is closed'));
     const m = {};
     m.promise = new Promise((resolve, reject) => { m.resolve = resolve; m.reject = reject; });
     this.#migration = m;
-    st.ctl.push(Uint8Array.of(CT_MIGRATE));
+    // CT_MIGRATE, then the address as text (none: the current one); src/app/js_wt.rs.
+    st.ctl.push(local === undefined ? Uint8Array.of(CT_MIGRATE) : Uint8Array.of(CT_MIGRATE, ...new TextEncoder().encode(local)));
     st.mark();
     return m.promise;
   }

@@ -10,9 +10,10 @@
 
 use super::js_wt::{JsWtBridge, JsWtHandler, StreamSurface, EV_ESTABLISHED, EV_MIGRATED, EV_SESSION, EV_ZERO_RTT};
 use super::ConnectionApp;
-use crate::io::MigrationReport;
+use crate::io::{MigrationReport, Rebind};
 use crate::quic::{Connection, Event};
 use crate::tls::{EarlyData, SavedSession};
+use std::net::IpAddr;
 
 /// Application error code of a connection closed by `server.close()` (and of an idle close).
 pub const CLOSE_NO_ERROR: u64 = 0;
@@ -239,13 +240,26 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
         self.h.as_ref().map_or(0, |h| h.buffered())
     }
 
-    fn wants_migration(&mut self, conn: &Connection) -> bool {
+    fn wants_migration(&mut self, conn: &mut Connection) -> Option<Rebind> {
         // ngtcp2 migrates a client only once the handshake is confirmed (HANDSHAKE_DONE):
         // a request made just after `ready` waits for that here instead of failing.
         if self.client.is_none() || self.reported || !conn.handshake_confirmed() {
-            return false;
+            return None;
         }
-        self.h.as_mut().is_some_and(|h| h.take_migrate())
+        let named = self.h.as_mut()?.take_migrate()?;
+        if named.is_empty() {
+            return Some(Rebind { after_bytes: 0, addr: None });
+        }
+        // JavaScript checked it is an IP literal; anything else fails the request, never moves elsewhere.
+        match std::str::from_utf8(&named).ok().and_then(|s| s.parse::<IpAddr>().ok()) {
+            Some(ip) => Some(Rebind { after_bytes: 0, addr: Some(ip) }),
+            None => {
+                let error = format!("{:?} is not an IP address", String::from_utf8_lossy(&named));
+                let report = MigrationReport { from: conn.local_addr().to_string(), error: Some(error), ..Default::default() };
+                self.migrated(conn, &report);
+                None
+            }
+        }
     }
 
     fn migrated(&mut self, _conn: &mut Connection, report: &MigrationReport) {

@@ -184,8 +184,9 @@ pub struct JsWtHandler<B: JsWtBridge> {
     /// Opens JavaScript asked for that wait for the peer's stream limit (uni, token), in order:
     /// retried on every tick (MAX_STREAMS arrives in a packet, and packets tick), failed on close.
     waiting: std::collections::VecDeque<(bool, u64)>,
-    /// JavaScript asked to migrate (CT_MIGRATE), not yet taken by the connection's app.
-    migrate: bool,
+    /// JavaScript asked to migrate (CT_MIGRATE), not yet taken by the connection's app:
+    /// the local address it named (UTF-8, empty: the current one).
+    migrate: Option<Vec<u8>>,
     /// The peer's address JavaScript knows (EV_PATH when the connection's path moves).
     peer: PeerWatch,
 }
@@ -202,14 +203,15 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             blocked: false,
             closed: false,
             waiting: Default::default(),
-            migrate: false,
+            migrate: None,
             peer: PeerWatch::default(),
         }
     }
 
-    /// Takes JavaScript's migration request (CT_MIGRATE): true once per request.
-    pub fn take_migrate(&mut self) -> bool {
-        std::mem::take(&mut self.migrate)
+    /// Takes JavaScript's migration request (CT_MIGRATE), once per request: the local
+    /// address it named, as JavaScript wrote it (empty: keep the current one).
+    pub fn take_migrate(&mut self) -> Option<Vec<u8>> {
+        self.migrate.take()
     }
 
     /// Credits what JavaScript will never read of every stream (the connection window must not shrink for good).
@@ -256,7 +258,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
                 let reason = String::from_utf8_lossy(&rec[9..]).into_owned();
                 s.close(u64at(1), &reason);
             }
-            CT_MIGRATE => self.migrate = true,
+            CT_MIGRATE => self.migrate = Some(rec[1..].to_vec()),
             k => log::warn!("js wt: unknown control record {k} ({n} bytes)"),
         }
     }

@@ -40,10 +40,11 @@ pub trait ConnectionApp {
         0
     }
     /// Client side: the application wants the connection moved to a new local UDP
-    /// socket now (JavaScript's `conn.migrate()`). Asked each loop turn while no
-    /// migration is pending; [`migrated`](Self::migrated) tells the outcome.
-    fn wants_migration(&mut self, _conn: &Connection) -> bool {
-        false
+    /// socket now (JavaScript's `conn.migrate()`), on `addr` if it names one.
+    /// Asked each loop turn while no migration is pending; [`migrated`](Self::migrated)
+    /// tells the outcome.
+    fn wants_migration(&mut self, _conn: &mut Connection) -> Option<Rebind> {
+        None
     }
     /// Client side: what became of a migration (asked for by the app or by [`Rebind`]).
     fn migrated(&mut self, _conn: &mut Connection, _report: &MigrationReport) {}
@@ -68,7 +69,7 @@ impl ConnectionApp for Box<dyn ConnectionApp> {
     fn buffered(&self) -> u64 {
         (**self).buffered()
     }
-    fn wants_migration(&mut self, conn: &Connection) -> bool {
+    fn wants_migration(&mut self, conn: &mut Connection) -> Option<Rebind> {
         (**self).wants_migration(conn)
     }
     fn migrated(&mut self, conn: &mut Connection, report: &MigrationReport) {
@@ -427,10 +428,8 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
     pub fn wants_new_socket(&mut self) -> Option<SocketAddr> {
         if self.rebind.is_none() {
             let key = quic::client::CLIENT_KEY;
-            if let (Some(app), Some(conn)) = (self.apps.get_mut(&key), self.ep.connection(key)) {
-                if app.wants_migration(conn) {
-                    self.rebind = Some(Rebind { after_bytes: 0, addr: None });
-                }
+            if let (Some(app), Some(conn)) = (self.apps.get_mut(&key), self.ep.connection_mut(key)) {
+                self.rebind = app.wants_migration(conn);
             }
         }
         let r = self.rebind?;
@@ -452,6 +451,11 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         let Some(conn) = self.ep.connection_mut(quic::client::CLIENT_KEY) else { return false };
         let mut m = MigrationReport { from: conn.local_addr().to_string(), at_bytes: Some(received), ..Default::default() };
         let moved = match bound {
+            // Bound, but the peer is not reachable from there (an IPv4 socket for an IPv6 peer).
+            Ok(addr) if addr.is_ipv4() != conn.remote_addr().is_ipv4() => {
+                m.error = Some(format!("the new local address {} is not of the peer's address family ({})", addr.ip(), conn.remote_addr()));
+                false
+            }
             Ok(addr) => match conn.migrate(addr, now) {
                 Ok(()) => {
                     log::info!("migrated from {} to {addr}", m.from);

@@ -92,19 +92,32 @@ def test_echo_then_0rtt_with_the_saved_session(echo_server, tmp_path):
 
 def test_migrate_moves_the_connection_to_new_ports_mid_transfer(echo_server):
     """conn.migrate() twice, the first while 20 streams echo 4 MB: each move binds a new port
-    (RFC 9000 section 9, a fresh connection ID), every stream completes, five more streams echo
-    on the new path, and our native server's last view of the peer is the second new port."""
+    (RFC 9000 section 9, a fresh connection ID), the second on another local address
+    (`{ localAddress: '127.0.0.2' }`, another interface's address as far as the server can tell),
+    every stream completes, five more streams echo on the new path, and our native server's last
+    view of the peer is 127.0.0.2 and the second new port. Then what migrate() says to bad
+    arguments (TypeErrors with codes) and to an address of the other family (a refused move, the
+    connection stays and serves the five streams)."""
     r = run_app({"mode": "echo", "port": echo_server.port, "hashes": [echo_server.info["cert_sha256"]],
-                 "streams": 20, "bytes": 200000, "migrate": 2}, timeout=180)
+                 "streams": 20, "bytes": 200000, "migrate": 2, "migrateTo": [None, "127.0.0.2"],
+                 "migrateChecks": True}, timeout=180)
     assert r["event"] == "done" and r["migrateError"] is None, r
     assert (r["streamsOk"], r["streamErrors"]) == (20, []), r
     assert r["afterMigrationOk"] == 5, r
     assert r["streamsDoneAtFirstMove"] < 20, f"the first move was not mid-transfer: {r}"
     ports = [m["localPort"] for m in r["migrations"]]
     assert len(ports) == 2 and len(set(ports)) == 2 and all(p > 0 for p in ports), r
+    # The first move stays on the socket's address (the client binds 0.0.0.0), the second does not.
+    assert [m["localAddress"] for m in r["migrations"]] == ["0.0.0.0", "127.0.0.2"], r
+    c = r["migrateChecks"]
+    assert (c["notAnAddress"], c["notAString"], c["notAnObject"]) == (
+        "ERR_INVALID_ARG_VALUE", "ERR_INVALID_ARG_TYPE", "ERR_INVALID_ARG_TYPE"), c
+    # ::1 binds (or not, without IPv6 loopback); either way the IPv4 peer cannot be reached from it.
+    assert c["otherFamily"].get("code") == "ERR_QUIC_MIGRATION_FAILED", c
+    assert "address family" in c["otherFamily"]["message"] or "cannot bind" in c["otherFamily"]["message"], c
     if echo_server.kind == "native":
         (close,) = echo_server.closed_events(1)
-        assert int(close["peer"].rsplit(":", 1)[1]) == ports[-1], (close, ports)
+        assert close["peer"] == f"127.0.0.2:{ports[-1]}", (close, ports)
 
 
 def test_migrate_refused_by_a_server_that_forbids_it():

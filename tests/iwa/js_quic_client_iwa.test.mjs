@@ -103,18 +103,20 @@ for (const where of ['page', 'worker']) {
     assert.ok((rep.c2s['0rtt'] || 0) > 0, JSON.stringify(rep.c2s));
   });
 
-  test(`IWA ${where}: conn.migrate() twice, the first mid-transfer, on Chromium's UDPSocket: to our native server (its last view of the peer is the new port) and to aioquic's`, async () => {
+  test(`IWA ${where}: conn.migrate() twice, the first mid-transfer, the second to localAddress 127.0.0.2, on Chromium's UDPSocket: to our native server (its last view of the peer is the new address and port) and to aioquic's`, async () => {
     for (const start of [native, aioquic]) {
       const srv = await start();
-      const a = await call({ port: portOf(srv.first), hashes: [srv.first.cert_sha256], streams: 20, bytes: 100000, migrate: 2 });
+      const a = await call({ port: portOf(srv.first), hashes: [srv.first.cert_sha256], streams: 20, bytes: 100000, migrate: 2, migrateTo: [null, '127.0.0.2'] });
       assert.equal(a.migrateError, null, JSON.stringify(a));
       assert.deepEqual([a.streamsOk, a.streamErrors, a.afterMigrationOk], [20, [], 5], JSON.stringify(a));
       assert.ok(a.streamsDoneAtFirstMove < 20, `the first move was not mid-transfer: ${JSON.stringify(a)}`);
       const ports = a.migrations.map((m) => m.localPort);
       assert.equal(new Set(ports).size, 2, JSON.stringify(a.migrations));
+      assert.equal(a.migrations[1].localAddress, '127.0.0.2', JSON.stringify(a.migrations));
+      assert.notEqual(a.migrations[0].localAddress, '127.0.0.2', JSON.stringify(a.migrations));
       if (start === native) {
         const closed = await closedEvent(srv);
-        assert.equal(Number(closed.peer.split(':').pop()), ports[1], JSON.stringify({ closed, ports }));
+        assert.equal(closed.peer, `127.0.0.2:${ports[1]}`, JSON.stringify({ closed, ports }));
       }
     }
   });

@@ -44,7 +44,8 @@ function options(cfg) {
 
 /**
  * Connects with `cfg` ({ host, port, hashes, caPem, insecure, serverName, sessionObj, alpn, streams, bytes,
- * datagrams, wantSession, migrate }) and echoes; returns what the tests check, with `sessionObj` the new `conn.session`.
+ * datagrams, wantSession, migrate, migrateTo, migrateChecks }) and echoes; returns what the tests check, with
+ * `sessionObj` the new `conn.session`.
  */
 export async function echoRun(SocketIWA, cfg) {
   const t0 = performance.now();
@@ -61,18 +62,32 @@ export async function echoRun(SocketIWA, cfg) {
   const streams = Array.from({ length: cfg.streams ?? 1 }, (_, k) => echoStream(conn, k, cfg.bytes ?? 1024)
     .catch((e) => e.code || String(e)).finally(() => { streamsDone++; }));
   const readyErr = await conn.ready.then(() => null, (e) => e.code || String(e));
-  // cfg.migrate: move to a new local socket that many times, the first while the streams are in flight.
+  // cfg.migrate: move to a new local socket that many times, the first while the streams are in flight;
+  // cfg.migrateTo[i]: the localAddress of move i (none: the current address).
   const migrations = [];
   let migrateError = null;
   let streamsDoneAtFirstMove = null;
   const migrating = (async () => {
     for (let i = 0; i < (cfg.migrate || 0); i++) {
-      try { migrations.push(await conn.migrate()); } catch (e) { migrateError = e.code || String(e); migrations.push(e.message); break; }
+      const to = cfg.migrateTo && cfg.migrateTo[i];
+      try { migrations.push(await conn.migrate(to ? { localAddress: to } : undefined)); } catch (e) { migrateError = e.code || String(e); migrations.push(e.message); break; }
       streamsDoneAtFirstMove ??= streamsDone;
     }
   })();
   const results = await Promise.all(streams);
   await migrating;
+  // cfg.migrateChecks: what migrate() says to a bad argument (thrown) and to an address of the
+  // other family (a refused move; the connection stays where it is), after the moves.
+  let migrateChecks = null;
+  if (cfg.migrateChecks) {
+    const thrown = (f) => { try { f(); return null; } catch (e) { return e.code || String(e); } };
+    migrateChecks = {
+      notAnAddress: thrown(() => conn.migrate({ localAddress: 'not-an-address' })),
+      notAString: thrown(() => conn.migrate({ localAddress: 7 })),
+      notAnObject: thrown(() => conn.migrate('127.0.0.2')),
+      otherFamily: await conn.migrate({ localAddress: '::1' }).then((v) => ({ moved: v }), (e) => ({ code: e.code, message: e.message })),
+    };
+  }
   // After the moves: more streams on the path the connection now uses.
   const after = cfg.migrate ? await Promise.all(Array.from({ length: 5 }, (_, k) => echoStream(conn, 1000 + k, 10000).catch((e) => e.code || String(e)))) : [];
   let datagrams = 0;
@@ -97,7 +112,7 @@ export async function echoRun(SocketIWA, cfg) {
     resolvedMs, streamsOk: results.filter((r) => r === true).length, streamsFailed: results.filter((r) => r !== true).length, streamErrors: [...new Set(results.filter((r) => r !== true))],
     datagrams, session: !!conn.session, sessionAlpn: conn.session && conn.session.alpn, closed,
     remote: [conn.remoteAddress, conn.remotePort], sessionObj: conn.session,
-    migrations, migrateError, streamsDoneAtFirstMove, afterMigrationOk: after.filter((r) => r === true).length,
+    migrations, migrateError, migrateChecks, streamsDoneAtFirstMove, afterMigrationOk: after.filter((r) => r === true).length,
   };
 }
 
