@@ -294,6 +294,8 @@ fn nat_rebinding_mid_transfer() {
 struct Mover {
     echo: EchoClient,
     moves: usize,
+    /// The local address move i asks for (`conn.migrate({ localAddress })`); none: the current one.
+    to: Vec<Option<std::net::IpAddr>>,
     pending: bool,
     reports: Vec<socket_iwa::io::MigrationReport>,
 }
@@ -311,10 +313,10 @@ impl ConnectionApp for Mover {
     fn timeout(&self) -> Option<u64> {
         self.echo.timeout()
     }
-    fn wants_migration(&mut self, conn: &Connection) -> bool {
+    fn wants_migration(&mut self, conn: &mut Connection) -> Option<socket_iwa::io::Rebind> {
         let ask = !self.pending && self.reports.len() < self.moves && conn.handshake_confirmed();
         self.pending |= ask;
-        ask
+        ask.then(|| socket_iwa::io::Rebind { after_bytes: 0, addr: self.to.get(self.reports.len()).copied().flatten() })
     }
     fn migrated(&mut self, _conn: &mut Connection, report: &socket_iwa::io::MigrationReport) {
         self.pending = false;
@@ -322,13 +324,16 @@ impl ConnectionApp for Mover {
     }
 }
 
-/// Two moves in a row, asked for by the application mid-transfer: each is reported
-/// with its new address, the second does not run out of connection IDs (we accept 8
-/// from the peer: with RFC 9000's default of 2 it failed with ERR_CONN_ID_BLOCKED
-/// against aioquic), and the 4 MiB echo completes on the last path.
+/// Moves in a row, asked for by the application mid-transfer: each is reported with
+/// its new address (the second on another local address, as `migrate({ localAddress })`
+/// asks), the second does not run out of connection IDs (we accept 8 from the peer:
+/// with RFC 9000's default of 2 it failed with ERR_CONN_ID_BLOCKED against aioquic), a
+/// third to an IPv6 address is refused for its family and leaves the connection where it
+/// was, and the 4 MiB echo completes on the last path.
 #[test]
 fn app_requested_migrations_in_a_row() {
-    let app = Mover { echo: EchoClient::new(4, 1 << 20, 0, false, T0), moves: 2, pending: false, reports: Vec::new() };
+    let to = vec![None, Some("10.0.0.9".parse().unwrap()), Some("::1".parse().unwrap())];
+    let app = Mover { echo: EchoClient::new(4, 1 << 20, 0, false, T0), moves: 3, to, pending: false, reports: Vec::new() };
     let c = client("echo", None, &ConnectionConfig::default(), T0, app);
     let mut sim = Sim::symmetric(server(), c, T0, LinkConfig::clean(), 81);
     let res = sim.run_client(60 * SEC);
@@ -336,16 +341,19 @@ fn app_requested_migrations_in_a_row() {
     assert!(res.is_ok(), "{res:?} {:?} {:?}", sim.stats, m.echo.report);
     let r = &m.echo.report;
     assert!(r.verified && r.bytes_echoed == 4 << 20, "{r:?}");
-    assert_eq!(m.reports.len(), 2, "{:?}", m.reports);
-    for rep in &m.reports {
+    assert_eq!(m.reports.len(), 3, "{:?}", m.reports);
+    for rep in &m.reports[..2] {
         assert!(rep.migrated && rep.error.is_none(), "{rep:?}");
     }
     assert_eq!(m.reports[0].to.as_deref(), Some("10.0.0.1:5001"), "{:?}", m.reports);
-    assert_eq!(m.reports[1].to.as_deref(), Some("10.0.0.1:5002"), "{:?}", m.reports);
+    assert_eq!(m.reports[1].to.as_deref(), Some("10.0.0.9:5002"), "{:?}", m.reports);
+    let refused = &m.reports[2];
+    assert!(!refused.migrated && refused.to.is_none(), "{refused:?}");
+    assert!(refused.error.as_deref().is_some_and(|e| e.contains("address family")), "{refused:?}");
     // The first move was mid-transfer, and the server answered at the last address.
     assert!(m.reports[0].at_bytes.unwrap() < 4 << 20, "{:?}", m.reports);
     assert!(sim.stats.to_new_address > 100, "{:?}", sim.stats);
-    assert_eq!(sim.client.conn.local_addr().to_string(), "10.0.0.1:5002");
+    assert_eq!(sim.client.conn.local_addr().to_string(), "10.0.0.9:5002");
 }
 
 // ---- idle timeout, close, drain --------------------------------------------
