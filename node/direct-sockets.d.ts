@@ -125,5 +125,10 @@ export interface DirectSocketsGlobals {
 /** Define the four constructors on `target` (default globalThis) where missing (or always, with force). */
 export declare function install<T extends object = typeof globalThis>(target?: T, options?: { force?: boolean }): T & DirectSocketsGlobals;
 
+/** Non-standard: how this process's UDP sockets sent, summed over all of them: GSO runs (one sendmsg each), the
+ *  datagrams in them, the runs read in place from the sender's memory (the wasm heap), and datagrams sent one at a
+ *  time through node:dgram (emscripten/run-node.mjs prints it with SOCKET_IWA_NODE_UDP_STATS=1). */
+export declare function udpSendTotals(): { gsoRuns: number; gsoDatagrams: number; inPlaceRuns: number; singleDatagrams: number };
+
 declare const directSockets: DirectSocketsGlobals & { install: typeof install };
 export default directSockets;
