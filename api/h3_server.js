@@ -54,11 +54,16 @@ async function loadModule(wasmDir, program, api) {
   if (isNode) {
     const fs = await import('node:fs');
     const { fileURLToPath } = await import('node:url');
+    // Of the places that hold both files, the newest build: in a checkout with an older dist/
+    // (docker_build_quic.sh) beside a fresh `cargo build`, the fresh one.
+    let best = null;
     for (const dir of dirs) {
       const wasmPath = fileURLToPath(new URL(WASM, dir));
       if (!fs.existsSync(wasmPath) || !fs.existsSync(fileURLToPath(new URL(GLUE, dir)))) continue;
-      return { glueUrl: new URL(GLUE, dir).href, module: await WebAssembly.compile(fs.readFileSync(wasmPath)) };
+      const mtime = fs.statSync(wasmPath).mtimeMs;
+      if (!best || mtime > best.mtime) best = { dir, wasmPath, mtime };
     }
+    if (best) return { glueUrl: new URL(GLUE, best.dir).href, module: await WebAssembly.compile(fs.readFileSync(best.wasmPath)) };
     throw new SocketIWAError('ENOENT', `${api}: no ${WASM} next to ${GLUE} in ${dirs.map((d) => d.href).join(', ')} (build it: cargo build --release --target wasm32-unknown-emscripten --bins)`);
   }
   let lastErr;
