@@ -29,12 +29,17 @@ def pattern(n: int) -> bytes:
     return (period * (n // 251 + 1))[:n]
 
 
+def counters(line: str) -> dict:
+    """The `name: N` pairs of a counters line."""
+    return {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", line)}
+
+
 def udp_io(stderr: str) -> dict:
     """The counters of the `udp io:` debug line a driver writes when its loop ends."""
     lines = [l for l in stderr.splitlines() if "udp io:" in l]
     assert lines, f"no udp io line in: {stderr[-2000:]}"
     line = lines[-1]
-    out = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", line)}
+    out = counters(line)
     for flag in ("batching", "gso", "gro"):
         out[flag] = f"{flag}=true" in line
     return out
@@ -138,7 +143,7 @@ def test_wasm_server_runs_leave_as_gso_sends_under_node(monkeypatch):
     assert io["gso"] and io["gso_datagrams"] > 2500 and io["gso_datagrams"] > 10 * io["gso_sends"] > 0, io
     lines = [l for l in err.splitlines() if "run-node: udp sends:" in l]
     assert lines, f"no run-node udp sends line in: {err[-2000:]}"
-    node = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", lines[-1])}
+    node = counters(lines[-1])
     # Node's side: nearly every datagram the program sent left in a GSO run (the rest, e.g. a run
     # queued behind a datagram node:dgram had not sent yet, one by one), most runs read in place.
     assert node["gso_datagrams"] >= 0.9 * io["gso_datagrams"], (node, io)

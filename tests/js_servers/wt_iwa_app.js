@@ -156,6 +156,10 @@ export async function errorsBothWays() {
   return out;
 }
 
+/** A session's `closed` outcome: how it closed, or (abruptly) everything the error says, for the test's message. */
+const closeInfo = (r) => ({ closeCode: r.closeCode, reason: r.reason });
+const closeFailure = (e) => ({ error: e.name, message: e.message, source: e.source, streamErrorCode: e.streamErrorCode });
+
 /** Session close codes both ways, and a throwing listener. */
 export async function closes() {
   const out = {};
@@ -176,10 +180,6 @@ export async function closes() {
 }
 
 /** 100 MB offered to a session that never reads: what the writer got rid of stays bounded; another session works; close. */
-/** A session's `closed` outcome: how it closed, or (abruptly) everything the error says, for the test's message. */
-const closeInfo = (r) => ({ closeCode: r.closeCode, reason: r.reason });
-const closeFailure = (e) => ({ error: e.name, message: e.message, source: e.source, streamErrorCode: e.streamErrorCode });
-
 export async function neverReads() {
   const wt = open('/never-read');
   await wt.ready;
