@@ -425,6 +425,8 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
 
     /// The host wants a new UDP socket (a client migrating): the local address
     /// to bind (port 0: any). The driver binds it and calls [`rebound`](Self::rebound).
+    /// A new address of the other family than the peer's is refused here, before
+    /// anything is bound, and reported as a migration that did not happen.
     pub fn wants_new_socket(&mut self) -> Option<SocketAddr> {
         if self.rebind.is_none() {
             let key = quic::client::CLIENT_KEY;
@@ -437,8 +439,19 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         if self.received < r.after_bytes || !conn.is_open() {
             return None;
         }
-        let local = conn.local_addr();
-        Some(SocketAddr::new(r.addr.unwrap_or(local.ip()), 0))
+        let (local, remote) = (conn.local_addr(), conn.remote_addr());
+        match r.addr {
+            // The peer is not reachable from there (an IPv4 socket for an IPv6 peer):
+            // refused before the driver binds anything.
+            Some(ip) if ip.is_ipv4() != remote.is_ipv4() => {
+                self.rebind = None;
+                let from = local.to_string();
+                let error = format!("the new local address {ip} is not of the peer's address family ({remote})");
+                self.report_migration(MigrationReport { from, at_bytes: Some(self.received), error: Some(error), ..Default::default() });
+                None
+            }
+            addr => Some(SocketAddr::new(addr.unwrap_or(local.ip()), 0)),
+        }
     }
 
     /// The driver's answer to `wants_new_socket`: the new socket's local
@@ -451,11 +464,6 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         let Some(conn) = self.ep.connection_mut(quic::client::CLIENT_KEY) else { return false };
         let mut m = MigrationReport { from: conn.local_addr().to_string(), at_bytes: Some(received), ..Default::default() };
         let moved = match bound {
-            // Bound, but the peer is not reachable from there (an IPv4 socket for an IPv6 peer).
-            Ok(addr) if addr.is_ipv4() != conn.remote_addr().is_ipv4() => {
-                m.error = Some(format!("the new local address {} is not of the peer's address family ({})", addr.ip(), conn.remote_addr()));
-                false
-            }
             Ok(addr) => match conn.migrate(addr, now) {
                 Ok(()) => {
                     log::info!("migrated from {} to {addr}", m.from);
@@ -473,10 +481,15 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
             }
         };
         m.migrated = moved;
+        self.report_migration(m);
+        moved
+    }
+
+    /// Tells the client's app what became of its migration and keeps the report.
+    fn report_migration(&mut self, m: MigrationReport) {
         if let (Some(app), Some(conn)) = (self.apps.get_mut(&quic::client::CLIENT_KEY), self.ep.connection_mut(quic::client::CLIENT_KEY)) {
             app.migrated(conn, &m);
         }
         self.migration = Some(m);
-        moved
     }
 }

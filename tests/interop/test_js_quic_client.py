@@ -112,9 +112,9 @@ def test_migrate_moves_the_connection_to_new_ports_mid_transfer(echo_server):
     c = r["migrateChecks"]
     assert (c["notAnAddress"], c["notAString"], c["notAnObject"]) == (
         "ERR_INVALID_ARG_VALUE", "ERR_INVALID_ARG_TYPE", "ERR_INVALID_ARG_TYPE"), c
-    # ::1 binds (or not, without IPv6 loopback); either way the IPv4 peer cannot be reached from it.
+    # ::1 is refused before any socket is bound: the IPv4 peer cannot be reached from it.
     assert c["otherFamily"].get("code") == "ERR_QUIC_MIGRATION_FAILED", c
-    assert "address family" in c["otherFamily"]["message"] or "cannot bind" in c["otherFamily"]["message"], c
+    assert "address family" in c["otherFamily"]["message"], c
     if echo_server.kind == "native":
         (close,) = echo_server.closed_events(1)
         assert close["peer"] == f"127.0.0.2:{ports[-1]}", (close, ports)

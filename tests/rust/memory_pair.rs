@@ -328,8 +328,8 @@ impl ConnectionApp for Mover {
 /// its new address (the second on another local address, as `migrate({ localAddress })`
 /// asks), the second does not run out of connection IDs (we accept 8 from the peer:
 /// with RFC 9000's default of 2 it failed with ERR_CONN_ID_BLOCKED against aioquic), a
-/// third to an IPv6 address is refused for its family and leaves the connection where it
-/// was, and the 4 MiB echo completes on the last path.
+/// third to an IPv6 address is refused for its family before any socket is bound and leaves
+/// the connection where it was, and the 4 MiB echo completes on the last path.
 #[test]
 fn app_requested_migrations_in_a_row() {
     let to = vec![None, Some("10.0.0.9".parse().unwrap()), Some("::1".parse().unwrap())];
@@ -350,6 +350,7 @@ fn app_requested_migrations_in_a_row() {
     let refused = &m.reports[2];
     assert!(!refused.migrated && refused.to.is_none(), "{refused:?}");
     assert!(refused.error.as_deref().is_some_and(|e| e.contains("address family")), "{refused:?}");
+    assert_eq!(sim.stats.binds, 2, "the refused move asked for a socket: {:?}", sim.stats);
     // The first move was mid-transfer, and the server answered at the last address.
     assert!(m.reports[0].at_bytes.unwrap() < 4 << 20, "{:?}", m.reports);
     assert!(sim.stats.to_new_address > 100, "{:?}", sim.stats);

@@ -207,6 +207,8 @@ pub struct SimStats {
     pub stale: u64,
     /// Server datagrams sent to the client's current address after the last rebinding.
     pub to_new_address: u64,
+    /// New sockets the client's host asked for (`Host::wants_new_socket`).
+    pub binds: u64,
     /// Largest datagram each side sent.
     pub max_to_server: usize,
     pub max_to_client: usize,
@@ -400,6 +402,7 @@ impl<A: ConnectionApp> Sim<A> {
         // "kernel" gives it the next port on the same address, and its traffic leaves from there.
         if self.client_alive {
             if let Some(want) = self.client.wants_new_socket() {
+                self.stats.binds += 1;
                 let new = SocketAddr::new(want.ip(), self.client_local.port() + 1);
                 if self.client.rebound(now, Ok(new)) {
                     self.client_local = new;
