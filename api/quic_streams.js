@@ -77,19 +77,26 @@ export function feedNext(q) {
 }
 
 /**
- * Writes bytes of the first queued outgoing chunk into `view` (wasm memory) as a record `kind`
- * (one byte) and at most `max` body bytes: the record's length, 0 when none fit. A write waiting
- * for the queue to fall under OUT_HIGH_WATER is woken.
+ * Writes the queued outgoing bytes, from as many consecutive body chunks as fit, into `view`
+ * (wasm memory) as one record `kind` (one byte) of at most `max` body bytes: the record's
+ * length, 0 when none fit. Entries without `bytes` (a FIN, an end of response) stop it. A
+ * write waiting for the queue to fall under OUT_HIGH_WATER is woken.
  */
 export function pullBody(q, view, kind, max) {
-  const a = q.out[0];
-  const n = Math.min(a.bytes.length - a.off, max, view.length - 1);
+  const limit = Math.min(max, view.length - 1);
+  let n = 0;
+  while (n < limit && q.out.length) {
+    const a = q.out[0];
+    if (a.bytes === undefined) break;
+    const k = Math.min(a.bytes.length - a.off, limit - n);
+    view.set(a.off === 0 && k === a.bytes.length ? a.bytes : a.bytes.subarray(a.off, a.off + k), 1 + n);
+    a.off += k;
+    n += k;
+    if (a.off >= a.bytes.length) q.out.shift();
+  }
   if (n <= 0) return 0;
   view[0] = kind;
-  view.set(a.bytes.subarray(a.off, a.off + n), 1);
-  a.off += n;
   q.outBytes -= n;
-  if (a.off >= a.bytes.length) q.out.shift();
   if (q.drained && q.outBytes < OUT_HIGH_WATER) { const d = q.drained; q.drained = null; queueMicrotask(d); }
   return 1 + n;
 }

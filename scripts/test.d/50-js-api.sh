@@ -28,7 +28,7 @@ run() { # name timeout-seconds files...
 }
 run "node unit+interop" 120 tests/js/node_direct_sockets.test.js tests/js/websocket.test.js \
   tests/js/socketio.test.js tests/js/socketio_client.test.js tests/js/ws_deflate.test.js tests/js/property.test.js tests/js/udp_tcp_raw.test.js tests/js/permissions.test.js tests/js/types.test.js \
-  tests/js/redis_adapter.test.js tests/js/wire_constants.test.js tests/js/wasm_loading.test.js
+  tests/js/redis_adapter.test.js tests/js/wire_constants.test.js tests/js/wasm_loading.test.js tests/js/quic_streams.test.js
 run "robustness (adversarial peers, issue 13)" 90 tests/js/robustness.test.js
 run "iwa (headless Chromium)" 120 tests/js/iwa.test.js
 run "iwa multicast (network namespace)" 100 tests/js/iwa_multicast.test.js

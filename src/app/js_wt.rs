@@ -189,6 +189,10 @@ pub struct JsWtHandler<B: JsWtBridge> {
     migrate: Option<Vec<u8>>,
     /// The peer's address JavaScript knows (EV_PATH when the connection's path moves).
     peer: PeerWatch,
+    /// Stream bytes received since JavaScript last heard from us, per stream in arrival order.
+    /// A receive batch brings dozens of STREAM frames of one stream; they cross into JavaScript
+    /// as one EV_DATA (one chunk for its reader) before the next other event or the tick.
+    inbound: Vec<(i64, Vec<u8>)>,
 }
 
 impl<B: JsWtBridge> JsWtHandler<B> {
@@ -205,6 +209,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             waiting: Default::default(),
             migrate: None,
             peer: PeerWatch::default(),
+            inbound: Vec::new(),
         }
     }
 
@@ -212,6 +217,19 @@ impl<B: JsWtBridge> JsWtHandler<B> {
     /// address it named, as JavaScript wrote it (empty: keep the current one).
     pub fn take_migrate(&mut self) -> Option<Vec<u8>> {
         self.migrate.take()
+    }
+
+    /// Hands JavaScript the stream bytes gathered since its last event, one EV_DATA per stream.
+    fn flush_inbound(&mut self) {
+        for (id, data) in std::mem::take(&mut self.inbound) {
+            self.bridge.event(self.key, EV_DATA, id, &data, 0);
+        }
+    }
+
+    /// An event for JavaScript, after the stream bytes that arrived before it.
+    fn emit(&mut self, kind: i32, stream: i64, bytes: &[u8], code: u64) {
+        self.flush_inbound();
+        self.bridge.event(self.key, kind, stream, bytes, code);
     }
 
     /// Credits what JavaScript will never read of every stream (the connection window must not shrink for good).
@@ -276,11 +294,11 @@ impl<B: JsWtBridge> JsWtHandler<B> {
     /// (the caller queues it). Other failures (the connection is closing) are reported.
     fn open<S: StreamSurface>(&mut self, s: &mut S, uni: bool, token: u64) -> bool {
         match if uni { s.open_uni() } else { s.open_bidi() } {
-            Ok(id) => self.bridge.event(self.key, EV_OPENED, id, &[], token),
+            Ok(id) => self.emit(EV_OPENED, id, &[], token),
             Err(e) if e.is_stream_limit() && s.is_open() && !self.closed => return false,
             Err(e) => {
                 log::debug!("js wt: cannot open a stream: {e}");
-                self.bridge.event(self.key, EV_OPEN_FAILED, -1, &[], token)
+                self.emit(EV_OPEN_FAILED, -1, &[], token)
             }
         }
         true
@@ -302,18 +320,18 @@ impl<B: JsWtBridge> JsWtHandler<B> {
     /// The session or connection is gone: the waiting opens fail.
     fn fail_waiting(&mut self) {
         for (_, token) in std::mem::take(&mut self.waiting) {
-            self.bridge.event(self.key, EV_OPEN_FAILED, -1, &[], token);
+            self.emit(EV_OPEN_FAILED, -1, &[], token);
         }
     }
 
     /// An event that carries no stream or bytes (EV_ZERO_RTT).
     pub fn notify(&mut self, kind: i32) {
-        self.bridge.event(self.key, kind, -1, &[], 0);
+        self.emit(kind, -1, &[], 0);
     }
 
     /// An event of the connection (no stream) with bytes and a code (EV_ESTABLISHED, EV_SESSION).
     pub fn event(&mut self, kind: i32, bytes: &[u8], code: u64) {
-        self.bridge.event(self.key, kind, -1, bytes, code);
+        self.emit(kind, -1, bytes, code);
     }
 
     /// 0-RTT was refused: our streams opened in it are gone (the peer's stay); JavaScript fails them.
@@ -334,35 +352,39 @@ impl<B: JsWtBridge> JsWtHandler<B> {
         if !data.is_empty() {
             // Credited when JavaScript reports the bytes read (CT_CREDIT).
             self.recv.entry(stream).or_default().received += data.len() as u64;
-            self.bridge.event(self.key, EV_DATA, stream, data, 0);
+            match self.inbound.iter_mut().find(|(id, _)| *id == stream) {
+                Some((_, b)) => b.extend_from_slice(data),
+                None => self.inbound.push((stream, data.to_vec())),
+            }
         }
         if fin {
-            self.bridge.event(self.key, EV_FIN, stream, &[], 0);
+            self.emit(EV_FIN, stream, &[], 0);
         }
     }
 
     pub fn on_stream_reset(&mut self, stream: i64, code: u64) {
         // JavaScript discards what it holds of the stream and credits it (CT_CREDIT).
-        self.bridge.event(self.key, EV_RESET, stream, &[], code);
+        self.emit(EV_RESET, stream, &[], code);
     }
 
     pub fn on_stop_sending<S: StreamSurface>(&mut self, s: &mut S, stream: i64, code: u64) {
         // RFC 9000 section 3.5: answer STOP_SENDING with RESET_STREAM (the same code).
         s.reset(stream, code);
-        self.bridge.event(self.key, EV_STOP_SENDING, stream, &[], code);
+        self.emit(EV_STOP_SENDING, stream, &[], code);
     }
 
     pub fn on_close<S: StreamSurface>(&mut self, s: &mut S, code: u64, reason: &str) {
         self.closed = true;
         self.fail_waiting();
         self.credit_all(s);
-        self.bridge.event(self.key, EV_CLOSED, 0, reason.as_bytes(), code);
+        self.emit(EV_CLOSED, 0, reason.as_bytes(), code);
     }
 
     pub fn on_tick<S: StreamSurface>(&mut self, s: &mut S) {
+        self.flush_inbound();
         // JavaScript was told the peer's address at accept (or dialled it): a moved path is news.
         if let Some(peer) = self.peer.moved(s.peer()).filter(|_| !self.closed) {
-            self.bridge.event(self.key, EV_PATH, -1, peer.to_string().as_bytes(), 0);
+            self.emit(EV_PATH, -1, peer.to_string().as_bytes(), 0);
         }
         let pending = self.bridge.pending(self.key, true);
         if !(pending || self.more || self.blocked || !self.waiting.is_empty()) {
@@ -526,7 +548,92 @@ pub mod imports {
 
 #[cfg(test)]
 mod tests {
-    use super::PeerWatch;
+    use super::*;
+
+    /// The events JavaScript would see, and nothing for it to pull.
+    #[derive(Default)]
+    struct Events(Vec<(i32, i64, Vec<u8>)>);
+    impl JsWtBridge for Events {
+        fn event(&mut self, _key: u32, kind: i32, stream: i64, bytes: &[u8], _code: u64) {
+            self.0.push((kind, stream, bytes.to_vec()));
+        }
+        fn pending(&self, _key: u32, _clear: bool) -> bool {
+            false
+        }
+        fn ready(&mut self, _key: u32, _out: &mut [f64]) -> usize {
+            0
+        }
+        fn pull(&mut self, _key: u32, _stream: i64, _buf: &mut [u8], _max: u64) -> usize {
+            0
+        }
+        fn buffered(&self, _key: u32) -> u64 {
+            0
+        }
+    }
+
+    /// An open connection that takes everything and records the credit it is given.
+    #[derive(Default)]
+    struct Surface {
+        credited: u64,
+    }
+    impl StreamSurface for Surface {
+        fn max_datagram_payload(&self) -> usize {
+            1200
+        }
+        fn send_datagram(&mut self, _data: &[u8]) -> crate::error::Result<()> {
+            Ok(())
+        }
+        fn open_uni(&mut self) -> crate::error::Result<i64> {
+            Ok(3)
+        }
+        fn open_bidi(&mut self) -> crate::error::Result<i64> {
+            Ok(1)
+        }
+        fn send(&mut self, _stream: i64, _data: &[u8], _fin: bool) -> crate::error::Result<()> {
+            Ok(())
+        }
+        fn unacked(&self, _stream: i64) -> u64 {
+            0
+        }
+        fn credit(&mut self, _stream: i64, n: u64) {
+            self.credited += n;
+        }
+        fn is_open(&self) -> bool {
+            true
+        }
+        fn budget_room(&self, _handler_buffered: u64) -> u64 {
+            u64::MAX
+        }
+        fn reset(&mut self, _stream: i64, _code: u64) {}
+        fn stop_sending(&mut self, _stream: i64, _code: u64) {}
+        fn close(&mut self, _code: u64, _reason: &str) {}
+        fn peer(&self) -> std::net::SocketAddr {
+            "10.0.0.1:5000".parse().unwrap()
+        }
+    }
+
+    /// The STREAM frames of one receive batch cross into JavaScript as one EV_DATA per stream, in
+    /// order, before any other event (a FIN, a reset) and at the tick: one chunk for the reader
+    /// instead of one per frame.
+    #[test]
+    fn a_batch_of_stream_frames_reaches_javascript_as_one_chunk_per_stream() {
+        let mut h = JsWtHandler::new(Events::default(), 1);
+        let mut s = Surface::default();
+        h.on_stream_data(&mut s, 0, b"ab", false);
+        h.on_stream_data(&mut s, 4, b"xy", false);
+        h.on_stream_data(&mut s, 0, b"cd", false);
+        h.on_stream_data(&mut s, 0, b"ef", true);
+        h.on_stream_data(&mut s, 4, b"z", false);
+        h.on_tick(&mut s);
+        h.on_stream_data(&mut s, 8, b"12", false);
+        h.on_stream_reset(8, 7);
+        let seen: Vec<_> = h.bridge.0.iter().map(|(k, id, b)| (*k, *id, String::from_utf8_lossy(b).into_owned())).collect();
+        let want = [(EV_DATA, 0, "abcdef"), (EV_DATA, 4, "xy"), (EV_FIN, 0, ""), (EV_DATA, 4, "z"), (EV_DATA, 8, "12"), (EV_RESET, 8, "")];
+        let want: Vec<_> = want.iter().map(|&(k, id, b)| (k, id, b.to_string())).collect();
+        assert_eq!(seen, want);
+        // Nothing was credited on arrival: JavaScript credits what it reads.
+        assert_eq!(s.credited, 0);
+    }
 
     #[test]
     fn peer_watch_reports_a_move_once_and_never_the_first_look() {

@@ -121,7 +121,7 @@ fn drive<E: Endpoint, A: ConnectionApp>(
         let mut got = 0;
         if ready.readable {
             while got < RECV_BATCH {
-                match sock.recv_batch(rx, &mut |d, from| ep.handle_datagram(now_ns(), local, from, d)) {
+                match sock.recv_batch(rx, &mut |d, from| ep.handle_batched_datagram(now_ns(), local, from, d)) {
                     Ok(n) => {
                         got += n.max(1);
                         if !rx.maybe_more() {
@@ -136,6 +136,9 @@ fn drive<E: Endpoint, A: ConnectionApp>(
                     }
                 }
             }
+        }
+        if got > 0 {
+            ep.received(now_ns());
         }
         if got > 0 && ep.yield_after_receive {
             super::udp::yield_to_host();

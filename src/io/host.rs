@@ -278,8 +278,11 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         while let Some(ev) = self.ep.poll_event() {
             match ev {
                 EndpointEvent::Ready(key) => {
-                    self.process(key, now);
-                    done.push(key);
+                    // A batch of datagrams readies a connection once per datagram: run its app once.
+                    if !done.contains(&key) {
+                        self.process(key, now);
+                        done.push(key);
+                    }
                 }
                 EndpointEvent::Closed(key) => {
                     self.apps.remove(&key);
@@ -292,6 +295,17 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
 
     pub fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
         self.ep.handle_datagram(now, local, remote, data);
+        self.pump(now);
+    }
+
+    /// One datagram of a receive batch: the endpoint reads it now; the applications run
+    /// once for the whole batch, in [`received`](Self::received).
+    pub fn handle_batched_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        self.ep.handle_datagram(now, local, remote, data);
+    }
+
+    /// The end of a receive batch: each connection that read something runs its application once.
+    pub fn received(&mut self, now: u64) {
         self.pump(now);
     }
 
