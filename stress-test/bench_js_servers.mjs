@@ -81,7 +81,9 @@ const load0 = os.loadavg();
 /** Both servers inside one installed IWA page (Chromium's Direct Sockets). */
 async function iwaServers() {
   const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir, '/api/': path.join(root, 'api'), '/bench/': path.join(root, 'stress-test/lib') }, timeoutMs: 120000 });
-  const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', args: ['--listen', '127.0.0.1:0', '--json'] });
+  // A stop file, so that the run can be stopped gracefully at the end (iwa/loader.js stop()).
+  const stopFile = '/tmp/bench-js-servers-stop';
+  const sid = await iwa.call('/loader.js', 'start', { module: '/wasm/socket-iwa-server.js', stopFile, args: ['--listen', '127.0.0.1:0', '--json', '--stop-file', stopFile] });
   let line;
   for (let i = 0; i < 300 && !line; i++) {
     line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
