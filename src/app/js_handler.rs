@@ -81,6 +81,10 @@ pub struct JsHandler<B: JsBridge> {
     /// Request body bytes JavaScript holds unread, over all streams (Σ received − credited).
     held: u64,
     buf: Vec<u8>,
+    /// Request body bytes received since JavaScript last heard from us, per stream in arrival
+    /// order: a receive batch's DATA frames of one request cross as one `data` call (one chunk
+    /// for the body's reader) before any other call and at the tick (as `JsWtHandler` does).
+    inbound: Vec<(i64, Vec<u8>)>,
 }
 
 impl<B: JsBridge> JsHandler<B> {
@@ -94,7 +98,22 @@ impl<B: JsBridge> JsHandler<B> {
     }
 
     pub fn new(bridge: B) -> Self {
-        JsHandler { bridge, conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed), peer: Default::default(), open: BTreeMap::new(), held: 0, buf: vec![0; PULL_BUFFER + 16] }
+        JsHandler {
+            bridge,
+            conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
+            peer: Default::default(),
+            open: BTreeMap::new(),
+            held: 0,
+            buf: vec![0; PULL_BUFFER + 16],
+            inbound: Vec::new(),
+        }
+    }
+
+    /// Hands JavaScript the request body bytes gathered since its last call, one per stream.
+    fn flush_inbound(&mut self) {
+        for (id, data) in std::mem::take(&mut self.inbound) {
+            self.bridge.data(self.conn, id, &data);
+        }
     }
 
     /// Applies one pulled action; returns the body bytes it queued, or None when the stream is done.
@@ -187,6 +206,7 @@ impl<B: JsBridge> Handler for JsHandler<B> {
         // 200 and the stream stays open, WebSocket frames as DATA both ways, or 501 when nothing
         // listens for 'websocket' (docs/JS_SERVERS.md, "WebSocket over HTTP/3").
         self.open.insert(req.id, Pending::default());
+        self.flush_inbound();
         // The peer as it is now: a client that migrated or whose NAT rebound is at its new address.
         let head = encode_request(&cx.conn.remote_addr().to_string(), &req.headers);
         self.bridge.request(self.conn, req.id, &head, req.fin);
@@ -209,7 +229,10 @@ impl<B: JsBridge> Handler for JsHandler<B> {
                 } else {
                     p.conn_owed += n;
                 }
-                self.bridge.data(self.conn, id, &data);
+                match self.inbound.iter_mut().find(|(s, _)| *s == id) {
+                    Some((_, b)) => b.extend_from_slice(&data),
+                    None => self.inbound.push((id, data)),
+                }
             }
             // A stream JavaScript is done with (answered before reading the whole body).
             None => cx.credit(id, data.len() as u64),
@@ -221,23 +244,27 @@ impl<B: JsBridge> Handler for JsHandler<B> {
     }
 
     fn on_webtransport(&mut self, cx: &mut Ctx, req: &Request) -> Option<Box<dyn WebTransportHandler>> {
+        self.flush_inbound();
         self.bridge.webtransport(self.conn, &encode_request(&cx.conn.remote_addr().to_string(), &req.headers))
     }
 
     fn on_end(&mut self, _cx: &mut Ctx, id: i64) {
         if self.open.contains_key(&id) {
+            self.flush_inbound();
             self.bridge.end(self.conn, id);
         }
     }
 
     fn on_gone(&mut self, cx: &mut Ctx, id: i64) {
         if self.open.contains_key(&id) {
+            self.flush_inbound();
             self.close_stream(cx, id);
             self.bridge.gone(self.conn, id);
         }
     }
 
     fn on_tick(&mut self, cx: &mut Ctx) {
+        self.flush_inbound();
         // A peer that moved: its open WebSockets' remoteAddress/remotePort follow it.
         if let Some(peer) = self.peer.moved(cx.conn.remote_addr()) {
             self.bridge.conn_path(self.conn, peer.to_string().as_bytes());

@@ -22,6 +22,7 @@ const server = await SocketIWA.createHttp3Server(host, {
         if (request.method !== 'POST') return new Response('POST only\n', { status: 405 });
         let bytes = 0, chunks = 0;
         for await (const chunk of request.body) { bytes += chunk.length; chunks++; }
+        out({ event: 'sum', bytes, chunks });
         return Response.json({ bytes, chunks });
       }
       case '/echo-request':
