@@ -25,8 +25,14 @@ use wolfssl_sys as w;
 static INIT: Once = Once::new();
 
 pub(crate) fn init() {
-    // SAFETY: wolfSSL_Init is idempotent and called once, before any other call.
+    // SAFETY: both are called once, before any other wolfSSL call.
     INIT.call_once(|| unsafe {
+        // wolfSSL's AVX2 P-256 code leaves the upper YMM state dirty, which made the key
+        // schedule after it ~100x slower on our machines (csrc/cpu.c, docs/HANDSHAKE.md).
+        // SOCKET_IWA_WOLFSSL_AVX2=on keeps wolfSSL's own choice.
+        if std::env::var_os("SOCKET_IWA_WOLFSSL_AVX2").is_none_or(|v| v != "on") {
+            w::socket_iwa_wolfssl_skip_avx2();
+        }
         w::wolfSSL_Init();
     });
 }

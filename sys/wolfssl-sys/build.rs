@@ -36,16 +36,17 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     println!("cargo:rerun-if-changed=csrc/seed.c");
     println!("cargo:rerun-if-changed=csrc/ticket.c");
+    println!("cargo:rerun-if-changed=csrc/cpu.c");
     println!("cargo:rerun-if-changed=wrapper.h");
     if let Some(lib) = socket_iwa_build::system_library(&pin, "wolfssl") {
         check_system_options(&lib.include_paths);
-        // Our two helpers (seed, ticket) are compiled against the system headers.
+        // Our helpers (seed, ticket, cpu) are compiled against the system headers.
         let mut build = cc::Build::new();
         for inc in &lib.include_paths {
             build.include(inc);
         }
         build.define("WOLFSSL_USE_OPTIONS_H", None); // settings.h then reads the install's options.h
-        build.file(manifest.join("csrc/seed.c")).file(manifest.join("csrc/ticket.c")).warnings(false).opt_level(2);
+        build.file(manifest.join("csrc/seed.c")).file(manifest.join("csrc/ticket.c")).file(manifest.join("csrc/cpu.c")).warnings(false).opt_level(2);
         build.compile("socket_iwa_wolfssl_helpers");
         println!("cargo:include={}", env::join_paths(&lib.include_paths).unwrap().to_string_lossy());
         println!("cargo:user_settings=0");
@@ -92,6 +93,7 @@ fn main() {
     }
     build.file(manifest.join("csrc/seed.c"));
     build.file(manifest.join("csrc/ticket.c"));
+    build.file(manifest.join("csrc/cpu.c"));
     build.compile("wolfssl");
 
     // Dependants (our ngtcp2 crypto backend) compile against the same headers.

@@ -8,6 +8,9 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 
+/* csrc/cpu.c */
+int socket_iwa_wolfssl_skip_avx2(void);
+
 /* csrc/ticket.c */
 int socket_iwa_internal_ticket_len(void);
 int socket_iwa_ticket_forbid_early_data(unsigned char *ticket, int len);
