@@ -14,6 +14,9 @@
 
 int socket_iwa_wolfssl_skip_avx2(void) {
 #if defined(HAVE_CPUID_INTEL)
+  /* Detect first: clearing a bit of the still-unset flags (all ones) would leave
+   * every feature "present", including ones this CPU lacks. */
+  (void)cpuid_get_flags();
   cpuid_clear_flag(CPUID_AVX2);
   return 1;
 #else
