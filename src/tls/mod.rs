@@ -430,6 +430,40 @@ pub enum EarlyData {
 mod tests {
     use super::*;
 
+    /// init() leaves wolfSSL without its AVX2 code paths (docs/HANDSHAKE.md "The AVX2
+    /// table lookup") and with every other x86 feature as the CPU reports it: clearing
+    /// the bit before detection once left all flags set, features this CPU lacks included.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn wolfssl_runs_without_avx2_and_with_the_cpus_other_features() {
+        init();
+        // SAFETY: reads (and, on first use, detects) wolfSSL's CPU flags.
+        let flags = unsafe { w::socket_iwa_wolfssl_cpu_flags() };
+        let keep_avx2 = std::env::var_os("SOCKET_IWA_WOLFSSL_AVX2").is_some_and(|v| v == "on");
+        let expect_avx2 = keep_avx2 && std::is_x86_feature_detected!("avx2");
+        assert_eq!(flags & w::CPUID_AVX2 != 0, expect_avx2, "AVX2 flag, flags {flags:#x}");
+        let features = [
+            (w::CPUID_AVX1, "avx", std::is_x86_feature_detected!("avx")),
+            (w::CPUID_AESNI, "aes", std::is_x86_feature_detected!("aes")),
+            (w::CPUID_SHA, "sha", std::is_x86_feature_detected!("sha")),
+            (w::CPUID_BMI1, "bmi1", std::is_x86_feature_detected!("bmi1")),
+            (w::CPUID_BMI2, "bmi2", std::is_x86_feature_detected!("bmi2")),
+            (w::CPUID_ADX, "adx", std::is_x86_feature_detected!("adx")),
+            (w::CPUID_RDRAND, "rdrand", std::is_x86_feature_detected!("rdrand")),
+            (w::CPUID_RDSEED, "rdseed", std::is_x86_feature_detected!("rdseed")),
+            (w::CPUID_MOVBE, "movbe", std::is_x86_feature_detected!("movbe")),
+            (w::CPUID_SSSE3, "ssse3", std::is_x86_feature_detected!("ssse3")),
+            (w::CPUID_VAES, "vaes", std::is_x86_feature_detected!("vaes")),
+            (w::CPUID_AVX512, "avx512f", std::is_x86_feature_detected!("avx512f")),
+        ];
+        // One vendor at most: undetected flags (all ones) claim both.
+        let both = w::CPUID_INTEL | w::CPUID_AMD;
+        assert_ne!(flags & both, both, "wolfSSL's flags name two CPU vendors: never detected, flags {flags:#x}");
+        for (bit, name, present) in features {
+            assert_eq!(flags & bit != 0, present, "wolfSSL's {name} flag vs the CPU's, flags {flags:#x}");
+        }
+    }
+
     #[test]
     fn alpn_names_must_be_1_to_255_bytes() {
         let ctx = TlsContext::client(&Verification::Insecure).unwrap();

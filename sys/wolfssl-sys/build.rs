@@ -129,7 +129,7 @@ fn bindings(clang_args: Vec<String>) {
         .allowlist_function("wolf.*|wc_.*|socket_iwa_.*")
         .allowlist_type("WOLFSSL_.*|wolfssl_.*|Cert|ecc_key|RsaKey|WC_RNG|Aes|wc_Sha256|Ctc_SigType|ecc_curve_id|TicketEncRet")
         .prepend_enum_name(false)
-        .allowlist_var("WOLFSSL_.*|SSL_.*|CTC_.*|ECC_.*|AES_.*|WC_.*|ECC_SECP256R1|.*_TYPE|GCM_NONCE_MID_SZ|WC_SHA256_DIGEST_SIZE")
+        .allowlist_var("CPUID_.*|WOLFSSL_.*|SSL_.*|CTC_.*|ECC_.*|AES_.*|WC_.*|ECC_SECP256R1|.*_TYPE|GCM_NONCE_MID_SZ|WC_SHA256_DIGEST_SIZE")
         .layout_tests(false)
         .generate_comments(false)
         .generate()

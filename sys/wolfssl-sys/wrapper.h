@@ -10,6 +10,8 @@
 
 /* csrc/cpu.c */
 int socket_iwa_wolfssl_skip_avx2(void);
+unsigned int socket_iwa_wolfssl_cpu_flags(void);
+#include <wolfssl/wolfcrypt/cpuid.h>
 
 /* csrc/ticket.c */
 int socket_iwa_internal_ticket_len(void);

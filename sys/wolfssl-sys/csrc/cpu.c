@@ -23,3 +23,14 @@ int socket_iwa_wolfssl_skip_avx2(void) {
   return 0;
 #endif
 }
+
+/* The x86 feature flags wolfSSL dispatches on (CPUID_* in cpuid.h), detected if they
+ * were not yet; 0 where wolfSSL has no x86 CPU dispatch. Lets a test check that
+ * socket_iwa_wolfssl_skip_avx2 cleared AVX2 and nothing else. */
+unsigned int socket_iwa_wolfssl_cpu_flags(void) {
+#if defined(HAVE_CPUID_INTEL)
+  return (unsigned int)cpuid_get_flags();
+#else
+  return 0;
+#endif
+}
