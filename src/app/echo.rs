@@ -63,7 +63,7 @@ impl ConnectionApp for EchoServer {
             }
             Event::Datagram(d) => {
                 if conn.max_datagram_payload() >= d.len() {
-                    let _ = conn.send_datagram(&d);
+                    let _ = conn.send_datagram_owned(d);
                 }
             }
             _ => {}
@@ -232,7 +232,7 @@ impl EchoClient {
             for (i, b) in d[8..].iter_mut().enumerate() {
                 *b = pattern(seq, i as u64);
             }
-            if conn.send_datagram(&d).is_ok() {
+            if conn.send_datagram_owned(d).is_ok() {
                 self.report.datagrams_sent += 1;
             }
         }

@@ -98,7 +98,7 @@ impl Session {
     pub fn send_wt_datagram(&mut self, conn: &mut Connection, session: i64, data: &[u8]) -> crate::error::Result<()> {
         let mut d = varint::encoded(session as u64 / 4);
         d.extend_from_slice(data);
-        conn.send_datagram(&d)
+        conn.send_datagram_owned(d)
     }
 
     /// Opens a stream of `session` (uni: type 0x54, bidi: signal 0x41, then the session id).

@@ -8,20 +8,37 @@ use crate::quic::DatagramError;
 use ngtcp2_sys as n;
 
 impl Connection {
-    /// Queues a DATAGRAM frame. Fails if the peer did not negotiate datagrams
-    /// or the payload is larger than it accepts.
+    /// Queues a DATAGRAM frame (a copy of `data`). Fails if the peer did not
+    /// negotiate datagrams or the payload is larger than it accepts.
     pub fn send_datagram(&mut self, data: &[u8]) -> Result<()> {
+        self.check_datagram_len(data.len())?;
+        self.queue_datagram(data.to_vec());
+        Ok(())
+    }
+
+    /// [`send_datagram`](Self::send_datagram) for a payload the caller owns: queued
+    /// without a copy (an echo hands back the one it received).
+    pub fn send_datagram_owned(&mut self, data: Vec<u8>) -> Result<()> {
+        self.check_datagram_len(data.len())?;
+        self.queue_datagram(data);
+        Ok(())
+    }
+
+    fn check_datagram_len(&self, len: usize) -> Result<()> {
         let max = self.max_datagram_payload();
-        if data.len() > max {
-            return Err(DatagramError::TooLarge { len: data.len(), max }.into());
+        if len > max {
+            return Err(DatagramError::TooLarge { len, max }.into());
         }
+        Ok(())
+    }
+
+    fn queue_datagram(&mut self, data: Vec<u8>) {
         let st = self.inner_mut();
         if st.datagrams.len() >= 1024 {
             // Unreliable by definition: shed the oldest under pressure rather than grow.
             st.datagrams.pop_front();
         }
-        st.datagrams.push_back(data.to_vec());
-        Ok(())
+        st.datagrams.push_back(data);
     }
 
     /// Largest DATAGRAM payload the peer accepts (0: datagrams not negotiated).

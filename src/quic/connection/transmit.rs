@@ -52,7 +52,9 @@ impl Connection {
             // 1. Datagrams first: they are latency-sensitive and small.
             if !dgram_tried && !self.inner_mut().datagrams.is_empty() {
                 dgram_tried = true;
-                let d = self.inner_mut().datagrams.front().cloned().unwrap();
+                // Taken off the queue for the call (no copy) and put back if ngtcp2
+                // did not take it into this packet.
+                let d = self.inner_mut().datagrams.pop_front().unwrap();
                 let v = n::ngtcp2_vec { base: d.as_ptr() as *mut u8, len: d.len() };
                 let mut accepted: c_int = 0;
                 // SAFETY: conn valid, buf writable, v points into `d` which outlives the call
@@ -64,8 +66,9 @@ impl Connection {
                     )
                 };
                 if accepted != 0 {
-                    self.inner_mut().datagrams.pop_front();
                     dgram_tried = false;
+                } else {
+                    self.inner_mut().datagrams.push_front(d);
                 }
                 match nw as i32 {
                     n::NGTCP2_ERR_WRITE_MORE => continue,
