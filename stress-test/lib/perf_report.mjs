@@ -22,6 +22,8 @@ export function category(dso, sym) {
     if (/^Builtins?_|^Builtin:/.test(fn)) return 'V8 builtins and runtime (promises, typed arrays, GC, wasm/JS calls, JSPI)';
     return 'wasm: Rust (socket-iwa) and libc';
   }
+  // TurboFan/Turboshaft compiling hot code on V8's background threads (tiering up): a warm-up cost, named apart.
+  if ((dso === 'node' || dso.includes('libnode')) && /v8::internal::(compiler|maglev)::|turboshaft|v8::internal::wasm::.*(Compil|Liftoff)/.test(sym)) return 'V8 compiler (tiering code up)';
   if (dso === 'node' || dso.includes('libnode')) return 'V8 builtins and runtime (promises, typed arrays, GC, wasm/JS calls, JSPI)';
   if (dso === 'chromium' || dso.startsWith('libchromium') || dso.startsWith('libv8') || dso.startsWith('libblink')) return 'Chromium native (Blink, V8 runtime, Mojo IPC, streams)';
   if (dso.startsWith('libc') || dso.startsWith('libstdc++') || dso.startsWith('libm') || dso.startsWith('ld-linux')) return 'libc (malloc, memcpy)';
