@@ -132,6 +132,24 @@ fn windowed_datagrams_refill_lost_windows() {
     assert_eq!((r.datagrams_sent, r.datagrams_echoed, r.datagram_refills), (400, 400, 0), "{r:?}");
 }
 
+/// 5,000 datagrams with 256 unanswered on a clean link: the server's echoes fill
+/// whole packets, so at every packet boundary a datagram that did not fit goes back
+/// to the head of the queue for the next packet (`poll_transmit`). Every one comes
+/// back exactly once, none is shed, and the packets were full.
+#[test]
+fn queued_datagrams_fill_packets_and_none_is_lost_at_a_packet_boundary() {
+    let c = client("echo", None, &ConnectionConfig::default(), T0, EchoClient::new(1, 1024, 5000, false, T0).datagram_window(256));
+    let mut sim = Sim::symmetric(server(), c, T0, LinkConfig::clean(), 44);
+    sim.run_client(60 * SEC).unwrap();
+    let r = &sim.client.app().report;
+    assert!(r.verified && r.error.is_none(), "{r:?}");
+    assert_eq!((r.datagrams_sent, r.datagrams_echoed, r.datagram_refills), (5000, 5000, 0), "{r:?}");
+    // 5,000 echoes of 64 bytes in full packets (~17 per 1,200 bytes) take ~300 packets; one per
+    // packet would take 5,000. The bound leaves room for ACKs, the handshake and the stream.
+    let st = &sim.stats;
+    assert!(st.sent_to_client < 1200, "the echoes did not share packets: {st:?}");
+}
+
 /// A path that carries only the QUIC minimum (1,200-byte datagrams): the
 /// handshake and a transfer work, and larger path MTU probes are given up.
 #[test]
