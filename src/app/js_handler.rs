@@ -81,10 +81,9 @@ pub struct JsHandler<B: JsBridge> {
     /// Request body bytes JavaScript holds unread, over all streams (Σ received − credited).
     held: u64,
     buf: Vec<u8>,
-    /// Request body bytes received since JavaScript last heard from us, per stream in arrival
-    /// order: a receive batch's DATA frames of one request cross as one `data` call (one chunk
-    /// for the body's reader) before any other call and at the tick (as `JsWtHandler` does).
-    inbound: Vec<(i64, Vec<u8>)>,
+    /// Request body bytes not yet handed to JavaScript: one `data` call per request and receive
+    /// batch (one chunk for the body's reader), before any other call and at the tick.
+    inbound: super::js_wt::Inbound,
 }
 
 impl<B: JsBridge> JsHandler<B> {
@@ -105,13 +104,13 @@ impl<B: JsBridge> JsHandler<B> {
             open: BTreeMap::new(),
             held: 0,
             buf: vec![0; PULL_BUFFER + 16],
-            inbound: Vec::new(),
+            inbound: Default::default(),
         }
     }
 
     /// Hands JavaScript the request body bytes gathered since its last call, one per stream.
     fn flush_inbound(&mut self) {
-        for (id, data) in std::mem::take(&mut self.inbound) {
+        for (id, data) in self.inbound.take() {
             self.bridge.data(self.conn, id, &data);
         }
     }
@@ -229,10 +228,7 @@ impl<B: JsBridge> Handler for JsHandler<B> {
                 } else {
                     p.conn_owed += n;
                 }
-                match self.inbound.iter_mut().find(|(s, _)| *s == id) {
-                    Some((_, b)) => b.extend_from_slice(&data),
-                    None => self.inbound.push((id, data)),
-                }
+                self.inbound.add(id, data);
             }
             // A stream JavaScript is done with (answered before reading the whole body).
             None => cx.credit(id, data.len() as u64),

@@ -155,6 +155,29 @@ impl PeerWatch {
     }
 }
 
+/// Stream bytes received since JavaScript last heard from us, one entry per stream in arrival
+/// order. A receive batch brings dozens of STREAM (or HTTP/3 DATA) frames of one stream; they
+/// cross into JavaScript as one chunk, before the next other event or at the tick. Used by the
+/// session handler (EV_DATA) and the HTTP/3 request handler (`data`).
+#[derive(Default)]
+pub struct Inbound(Vec<(i64, Vec<u8>)>);
+
+impl Inbound {
+    /// Appends `data` to what `stream` has gathered (a stream's first chunk, if owned, is kept
+    /// as it is).
+    pub fn add<D: AsRef<[u8]> + Into<Vec<u8>>>(&mut self, stream: i64, data: D) {
+        match self.0.iter_mut().find(|(id, _)| *id == stream) {
+            Some((_, b)) => b.extend_from_slice(data.as_ref()),
+            None => self.0.push((stream, data.into())),
+        }
+    }
+
+    /// Everything gathered, per stream in arrival order; empty afterwards.
+    pub fn take(&mut self) -> Vec<(i64, Vec<u8>)> {
+        std::mem::take(&mut self.0)
+    }
+}
+
 static NEXT_KEY: AtomicU32 = AtomicU32::new(1);
 
 /// A fresh session key (JavaScript's name for the session).
@@ -189,10 +212,8 @@ pub struct JsWtHandler<B: JsWtBridge> {
     migrate: Option<Vec<u8>>,
     /// The peer's address JavaScript knows (EV_PATH when the connection's path moves).
     peer: PeerWatch,
-    /// Stream bytes received since JavaScript last heard from us, per stream in arrival order.
-    /// A receive batch brings dozens of STREAM frames of one stream; they cross into JavaScript
-    /// as one EV_DATA (one chunk for its reader) before the next other event or the tick.
-    inbound: Vec<(i64, Vec<u8>)>,
+    /// Stream bytes not yet handed to JavaScript: one EV_DATA per stream and receive batch.
+    inbound: Inbound,
 }
 
 impl<B: JsWtBridge> JsWtHandler<B> {
@@ -209,7 +230,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             waiting: Default::default(),
             migrate: None,
             peer: PeerWatch::default(),
-            inbound: Vec::new(),
+            inbound: Inbound::default(),
         }
     }
 
@@ -221,7 +242,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
 
     /// Hands JavaScript the stream bytes gathered since its last event, one EV_DATA per stream.
     fn flush_inbound(&mut self) {
-        for (id, data) in std::mem::take(&mut self.inbound) {
+        for (id, data) in self.inbound.take() {
             self.bridge.event(self.key, EV_DATA, id, &data, 0);
         }
     }
@@ -352,10 +373,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
         if !data.is_empty() {
             // Credited when JavaScript reports the bytes read (CT_CREDIT).
             self.recv.entry(stream).or_default().received += data.len() as u64;
-            match self.inbound.iter_mut().find(|(id, _)| *id == stream) {
-                Some((_, b)) => b.extend_from_slice(data),
-                None => self.inbound.push((stream, data.to_vec())),
-            }
+            self.inbound.add(stream, data);
         }
         if fin {
             self.emit(EV_FIN, stream, &[], 0);

@@ -24,13 +24,17 @@ use wolfssl_sys as w;
 
 static INIT: Once = Once::new();
 
+/// `SOCKET_IWA_WOLFSSL_AVX2=on`: keep wolfSSL's own choice of code paths (see [`init`]).
+fn keep_wolfssl_avx2() -> bool {
+    std::env::var_os("SOCKET_IWA_WOLFSSL_AVX2").is_some_and(|v| v == "on")
+}
+
 pub(crate) fn init() {
     // SAFETY: both are called once, before any other wolfSSL call.
     INIT.call_once(|| unsafe {
         // wolfSSL's AVX2 P-256 code leaves the upper YMM state dirty, which made the key
         // schedule after it ~100x slower on our machines (csrc/cpu.c, docs/HANDSHAKE.md).
-        // SOCKET_IWA_WOLFSSL_AVX2=on keeps wolfSSL's own choice.
-        if std::env::var_os("SOCKET_IWA_WOLFSSL_AVX2").is_none_or(|v| v != "on") {
+        if !keep_wolfssl_avx2() {
             w::socket_iwa_wolfssl_skip_avx2();
         }
         w::wolfSSL_Init();
@@ -439,8 +443,7 @@ mod tests {
         init();
         // SAFETY: reads (and, on first use, detects) wolfSSL's CPU flags.
         let flags = unsafe { w::socket_iwa_wolfssl_cpu_flags() };
-        let keep_avx2 = std::env::var_os("SOCKET_IWA_WOLFSSL_AVX2").is_some_and(|v| v == "on");
-        let expect_avx2 = keep_avx2 && std::is_x86_feature_detected!("avx2");
+        let expect_avx2 = keep_wolfssl_avx2() && std::is_x86_feature_detected!("avx2");
         assert_eq!(flags & w::CPUID_AVX2 != 0, expect_avx2, "AVX2 flag, flags {flags:#x}");
         let features = [
             (w::CPUID_AVX1, "avx", std::is_x86_feature_detected!("avx")),
