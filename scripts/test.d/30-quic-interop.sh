@@ -15,7 +15,8 @@
 #                                       test_migration, test_stream_limits, test_h3_server, test_h3_rust_sessions,
 #                                       test_h3_static, test_h3_chromium, test_handshake_cost
 #   interop runner matrix               test_interop_matrix (tests/interop/matrix.py; aioquic and quinn,
-#                                       tests/peers/quinn-peer)
+#                                       tests/peers/quinn-peer; loss, corruption and a blackhole too)
+#   Stateless Reset across a restart    test_stateless_reset (quinn's client and server, both roles)
 #   handshake cost                      test_handshake_cost (Debian's C ngtcp2 client, callgrind)
 #   batched UDP (GSO/GRO) on and off    test_udp_batching (our client and Debian's C ngtcp2 client)
 #   JavaScript HTTP/3 server            test_js_h3_server, test_js_h3_storage (SocketIWA.createHttp3Server under Node 26, the app in

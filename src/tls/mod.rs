@@ -117,6 +117,11 @@ impl TlsContext {
         })
     }
 
+    /// Server: a secret derived from the ticket key (see [`TicketKey::derive`]); None on a client context.
+    pub fn derive_secret(&self, label: &[u8]) -> Option<[u8; 32]> {
+        self._ticket_key.as_ref().map(|k| k.derive(label))
+    }
+
     /// A wolfSSL server context presenting `identity`, sealing tickets with `key`
     /// (which must outlive it and every connection made from it).
     fn server_ctx(identity: &Identity, key: &TicketKey) -> Result<*mut w::WOLFSSL_CTX> {

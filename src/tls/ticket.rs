@@ -47,6 +47,25 @@ impl TicketKey {
         TicketKey { name, key, replay: Arc::new(Mutex::new(replay)) }
     }
 
+    /// A 32-byte secret for another purpose, derived from this key with
+    /// HKDF-SHA256 (`label` as the info): a key kept in a file across restarts
+    /// keeps what is derived from it too (the server's stateless reset tokens).
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut ikm = [0u8; NAME_LEN + KEY_LEN];
+        ikm[..NAME_LEN].copy_from_slice(&self.name);
+        ikm[NAME_LEN..].copy_from_slice(&self.key);
+        // SAFETY: every buffer is valid for the length passed with it.
+        let rv = unsafe {
+            w::wc_HKDF(w::WC_HASH_TYPE_SHA256 as c_int, ikm.as_ptr(), ikm.len() as u32, std::ptr::null(), 0,
+                       label.as_ptr(), label.len() as u32, out.as_mut_ptr(), out.len() as u32)
+        };
+        // HKDF-SHA256 into 32 bytes from a 48-byte key cannot fail but for a broken build.
+        assert_eq!(rv, 0, "wc_HKDF failed: {rv}");
+        ikm.fill(0);
+        out
+    }
+
     /// The 0-RTT anti-replay register (for its counters).
     pub fn anti_replay(&self) -> Arc<Mutex<AntiReplay>> {
         self.replay.clone()

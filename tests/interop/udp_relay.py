@@ -17,6 +17,14 @@ Modes:
                     before the address is validated), then forward normally so the
                     handshake can still complete
 
+Impairments (any mode), each direction on its own, from a seeded generator so a
+failing run can be told apart from an unlucky one: `loss` drops a datagram with
+that probability, `corrupt` flips one random bit of one random byte of a
+forwarded datagram with that probability (the QUIC interop runner's
+handshakeloss / transferloss / *corruption cases), `blackhole=(after, seconds)`
+drops everything in both directions for `seconds` once the server has sent
+`after` bytes (its blackhole case). Counted in the report's "impaired".
+
 `delay` (seconds, any mode) holds every server->client datagram that long: a path
 with a round trip, so what a client sends before the server's answer arrives
 (0-RTT) is observable on loopback. `spacing` (seconds) forwards server->client
@@ -32,6 +40,7 @@ packets are counted as 1-RTT; their key phase is encrypted and not visible here.
 Bounded: the relay runs until stop() or `max_seconds`, whichever comes first.
 """
 
+import random
 import select
 import socket
 import threading
@@ -95,7 +104,8 @@ def classify_all(d: bytes):
 
 class UdpRelay:
     def __init__(self, server, mode="pass", rebind_after=1 << 20, addr_from="127.0.0.1", addr_to=None,
-                 window=1.0, max_seconds=120, front_host="127.0.0.1", delay=0.0, spacing=0.0):
+                 window=1.0, max_seconds=120, front_host="127.0.0.1", delay=0.0, spacing=0.0,
+                 loss=0.0, corrupt=0.0, blackhole=None, seed=1):
         if mode not in ("pass", "rebind-port", "rebind-addr", "amplification"):
             raise ValueError(f"unknown relay mode {mode!r}")
         self.server = server
@@ -108,6 +118,11 @@ class UdpRelay:
         self._last_due = 0.0
         self._held = []  # (due, datagram) server->client, when delayed or spaced
         self.max_seconds = max_seconds
+        self.loss, self.corrupt, self.blackhole = loss, corrupt, blackhole
+        self._rng = random.Random(seed)
+        self._blackhole_until = None
+        self.impaired = {"seed": seed, "lost_c2s": 0, "lost_s2c": 0, "corrupted_c2s": 0, "corrupted_s2c": 0,
+                         "blackholed": 0, "blackhole_s": 0.0}
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind((front_host, 0))
         self.port = self.front.getsockname()[1]
@@ -162,6 +177,23 @@ class UdpRelay:
         self.stats["rebinds"] += 1
         self.stats["back_addrs"].append(self._addr(new))
 
+    def _impair(self, direction, d, now):
+        """None if `d` is dropped on the way (blackhole, loss), else what arrives."""
+        if self.blackhole and self._blackhole_until is None and self.stats["s2c_bytes"] >= self.blackhole[0]:
+            self._blackhole_until = now + self.blackhole[1]
+            self.impaired["blackhole_s"] = self.blackhole[1]
+        if self._blackhole_until is not None and now < self._blackhole_until:
+            self.impaired["blackholed"] += 1
+            return None
+        if self.loss and self._rng.random() < self.loss:
+            self.impaired["lost_" + direction] += 1
+            return None
+        if self.corrupt and d and self._rng.random() < self.corrupt:
+            i = self._rng.randrange(len(d))
+            d = d[:i] + bytes([d[i] ^ (1 << self._rng.randrange(8))]) + d[i + 1:]
+            self.impaired["corrupted_" + direction] += 1
+        return d
+
     def _run(self):
         end = time.monotonic() + self.max_seconds
         while not self._stop.is_set() and time.monotonic() < end:
@@ -189,7 +221,9 @@ class UdpRelay:
                             continue
                     self.stats["c2s_datagrams"] += 1
                     self.stats["c2s_bytes"] += len(d)
-                    self.back.sendto(d, self.server)
+                    d = self._impair("c2s", d, now)
+                    if d is not None:
+                        self.back.sendto(d, self.server)
                 elif s is self.back:
                     self._count("s2c", d)
                     if self.mode == "amplification" and self._first_c2s_at is not None \
@@ -197,7 +231,10 @@ class UdpRelay:
                         self.amp["server_sent"] += len(d)
                     self.stats["s2c_datagrams"] += 1
                     self.stats["s2c_bytes"] += len(d)
-                    if self.client and (self.delay > 0 or self.spacing > 0):
+                    d = self._impair("s2c", d, now)
+                    if d is None:
+                        pass
+                    elif self.client and (self.delay > 0 or self.spacing > 0):
                         due = max(now + self.delay, self._last_due + self.spacing)
                         self._last_due = due
                         self._held.append((due, d))
@@ -214,6 +251,7 @@ class UdpRelay:
         r = dict(self.stats)
         for k in ("versions", "c2s_versions", "s2c_versions"):
             r[k] = [hex(v) for v in self.stats[k]]
+        r["impaired"] = dict(self.impaired)
         if self.mode == "amplification":
             a = dict(self.amp)
             a["ratio"] = a["server_sent"] / a["server_received"] if a["server_received"] else None

@@ -766,3 +766,36 @@ fn connection_errors_are_typed() {
     let local = sim.client.conn.local_addr();
     assert!(matches!(sim.client.conn.migrate(local, now), Err(Error::Migrate(MigrateError::NotOpen))));
 }
+
+/// RFC 9000 10.3: a server restarted with the same ticket key (`--ticket-key`, a
+/// JavaScript server's stored key) derives the same stateless reset tokens, so the
+/// first packet an old client sends it is answered with a Stateless Reset and the
+/// client ends at once, naming it. A server with another key cannot (its tokens
+/// do not match, the client ignores them) and the client waits out its idle timeout.
+#[test]
+fn a_server_restarted_with_its_ticket_key_resets_the_old_connections() {
+    let dir = std::env::temp_dir().join(format!("socket-iwa-reset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ticket.key");
+    let cfg = || ServerConfig { conn: idle_cfg(), ..ServerConfig::default() };
+    for same_key in [true, false] {
+        let _ = std::fs::remove_file(&path);
+        let server = server_with(cfg(), TicketKey::load_or_create(&path).unwrap());
+        let c = client("echo", None, &idle_cfg(), T0, EchoClient::new(1, 8 << 20, 0, false, T0));
+        let mut sim = Sim::symmetric(server, c, T0, LinkConfig::clean(), 64);
+        sim.run_until(30 * SEC, |s| s.stats.delivered_bytes_to_client >= 1 << 20).unwrap();
+        let restarted_at = sim.now;
+        sim.server = server_with(cfg(), if same_key { TicketKey::load_or_create(&path).unwrap() } else { TicketKey::ephemeral() });
+        sim.run_until(60 * SEC, |s| s.client.is_done()).unwrap();
+        let took = sim.now - restarted_at;
+        let reason = sim.client.conn.close_reason().cloned().unwrap();
+        if same_key {
+            assert!(reason.remote && reason.reason.contains("stateless reset"), "{reason:?}");
+            assert!(took < 100 * MS, "reset after {took} ns");
+        } else {
+            assert!(!reason.remote && reason.reason.contains("IDLE"), "{reason:?}");
+            assert!(took >= 4 * SEC, "closed after {took} ns");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

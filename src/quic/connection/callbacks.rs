@@ -49,6 +49,15 @@ unsafe extern "C" fn remove_connection_id_cb(
     0
 }
 
+unsafe extern "C" fn recv_stateless_reset_cb(
+    _conn: *mut n::ngtcp2_conn,
+    _sr: *const n::ngtcp2_pkt_stateless_reset2,
+    user_data: *mut c_void,
+) -> c_int {
+    inner(user_data).stateless_reset = true;
+    0
+}
+
 unsafe extern "C" fn handshake_completed_cb(_conn: *mut n::ngtcp2_conn, user_data: *mut c_void) -> c_int {
     let me = inner(user_data);
     me.handshake_completed = true;
@@ -242,6 +251,7 @@ pub(super) fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
     // The peer's STOP_SENDING (ngtcp2's `stream_stop_sending` fires on our own read shutdown instead).
     cb.recv_stop_sending = Some(stream_stop_sending_cb);
     cb.recv_datagram = Some(recv_datagram_cb);
+    cb.recv_stateless_reset2 = Some(recv_stateless_reset_cb);
     cb
 }
 

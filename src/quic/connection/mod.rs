@@ -113,6 +113,8 @@ pub(crate) struct Inner {
     new_token: Option<Vec<u8>>,
     /// Client: the server answered our first Initial with a Retry.
     retried: bool,
+    /// The peer sent a Stateless Reset (RFC 9000 10.3): it no longer knows this connection.
+    stateless_reset: bool,
     /// Stream bytes delivered to the application so far (all streams).
     delivered: u64,
     /// Client: the versions of a Version Negotiation packet the server sent.
@@ -189,6 +191,7 @@ impl Connection {
             early_data_bytes: 0,
             new_token: None,
             retried: false,
+            stateless_reset: false,
             delivered: 0,
             vn_versions: Vec::new(),
             qlog,
@@ -259,6 +262,12 @@ impl Connection {
             }
         }
         let our = cid(scid);
+        // The stateless reset token of the connection ID chosen during the handshake (RFC 9000
+        // 18.2); the ones issued later come with NEW_CONNECTION_ID (get_new_connection_id_cb).
+        // SAFETY: the token buffer is 16 bytes; the secret and cid are valid.
+        if unsafe { n::ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token.as_mut_ptr(), static_secret.as_ptr(), static_secret.len(), &our) } == 0 {
+            p.stateless_reset_token_present = 1;
+        }
         // The qlog file is named by the client's original DCID (before any Retry), as the client's is.
         let qlog = qlog::attach(cfg, &p.original_dcid, true, &mut s);
         Self::build(tls_ctx, true, local, remote, static_secret, qlog, now, |pconn, path, cbs, ud| {
@@ -496,6 +505,11 @@ impl Connection {
             return;
         }
         match rv {
+            n::NGTCP2_ERR_DRAINING if self.inner_mut().stateless_reset => {
+                let reason = "stateless reset: the peer no longer knows this connection (restarted, or dropped it)".to_string();
+                self.close_reason = Some(CloseReason { application: false, code: 0, reason, remote: true });
+                self.state = State::Draining { until: now + self.closing_period() };
+            }
             n::NGTCP2_ERR_DRAINING => {
                 self.record_remote_close();
                 self.state = State::Draining { until: now + self.closing_period() };

@@ -55,6 +55,9 @@ use std::net::SocketAddr;
 /// Length of the connection IDs this server issues.
 pub const SCID_LEN: usize = 18;
 
+/// HKDF info for the stateless reset secret (derived from the ticket key).
+const RESET_SECRET_LABEL: &[u8] = b"socket-iwa stateless reset v1";
+
 /// One summary line about dropped Initials at most this often.
 const DROP_LOG_INTERVAL_NS: u64 = 1_000_000_000;
 
@@ -98,6 +101,7 @@ pub struct ServerEndpoint {
     token_secret: [u8; 32],
     stateless: VecDeque<(Vec<u8>, SocketAddr)>,
     stateless_budget: tokens::StatelessBudget,
+    reset_budget: tokens::StatelessBudget,
     /// Connection timers: (deadline, key), min-first; stale entries are skipped.
     timers: BinaryHeap<Reverse<(u64, u64)>>,
     /// Connections that may have something to send.
@@ -134,8 +138,14 @@ pub struct ServerEndpoint {
 
 impl ServerEndpoint {
     pub fn new(tls: TlsContext, cfg: ServerConfig) -> Self {
-        let mut static_secret = [0u8; 32];
-        crate::tls::random_bytes(&mut static_secret);
+        // Stateless reset tokens (RFC 9000 10.3) come from a secret derived from the
+        // ticket key: a server restarted with the same --ticket-key (or a JavaScript
+        // server's stored key) can reset the connections of the process before it.
+        let static_secret = tls.derive_secret(RESET_SECRET_LABEL).unwrap_or_else(|| {
+            let mut s = [0u8; 32];
+            crate::tls::random_bytes(&mut s);
+            s
+        });
         let mut token_secret = [0u8; 32];
         crate::tls::random_bytes(&mut token_secret);
         let mut conn_cfg = cfg.conn.clone();
@@ -160,6 +170,7 @@ impl ServerEndpoint {
             token_secret,
             stateless: VecDeque::new(),
             stateless_budget: Default::default(),
+            reset_budget: tokens::StatelessBudget::resets(),
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
             half_open_order: VecDeque::new(),
@@ -292,6 +303,9 @@ impl Endpoint for ServerEndpoint {
                             p.retry += 1;
                         } else {
                             p.unknown_cid += 1;
+                            if data[0] & 0x80 == 0 {
+                                self.send_stateless_reset(now, remote, dcid, data.len());
+                            }
                         }
                         return;
                     }

@@ -70,6 +70,10 @@ pub struct ServerStats {
     pub retries_sent: u64,
     /// Stateless answers (Retry, Version Negotiation, refusals) not sent: over the budget.
     pub stateless_withheld: u64,
+    /// Stateless Resets (RFC 9000 10.3) sent for short-header packets of no connection.
+    pub stateless_resets_sent: u64,
+    /// Stateless Resets not sent: over their own budget.
+    pub stateless_resets_withheld: u64,
     pub retry_tokens_ok: u64,
     pub retry_tokens_bad: u64,
     pub new_tokens_sent: u64,

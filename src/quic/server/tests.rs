@@ -267,3 +267,91 @@ fn stateless_answers_have_a_budget_per_peer_and_in_all() {
     assert_eq!(flush(&mut full, T0), per_peer as usize, "CONNECTION_REFUSED answers are budgeted too");
     assert_eq!(full.stats.initials_dropped.server_full, 100, "each refused Initial is counted once, by its reason");
 }
+
+/// The Stateless Reset the server would send for a packet to `dcid` (RFC 9000 10.3):
+/// its token ends every reset for that connection ID.
+fn reset_token(ep: &ServerEndpoint, dcid: &[u8]) -> [u8; 16] {
+    let mut token = [0u8; 16];
+    let id = super::super::connection::cid(dcid);
+    // SAFETY: token has 16 bytes; the secret and cid are valid.
+    assert_eq!(unsafe { n::ngtcp2_crypto_generate_stateless_reset_token(token.as_mut_ptr(), ep.static_secret.as_ptr(), ep.static_secret.len(), &id) }, 0);
+    token
+}
+
+#[test]
+fn a_short_header_for_no_connection_gets_a_stateless_reset_shorter_than_itself() {
+    let mut ep = endpoint();
+    let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+    let dcid = [7u8; SCID_LEN];
+    // (trigger length, reset length): nothing below what a 1-RTT packet to one of our
+    // connection IDs can be (SCID_LEN + 22); one byte shorter up to 43; 42 beyond.
+    for (i, (len, want)) in [(SCID_LEN + 21, None), (SCID_LEN + 22, Some(SCID_LEN + 21)), (43, Some(42)), (44, Some(42)), (1200, Some(42))]
+        .into_iter()
+        .enumerate()
+    {
+        let client = SocketAddr::new("127.0.0.1".parse().unwrap(), 5000 + i as u16);
+        let mut short = vec![0x41u8; len];
+        short[1..1 + SCID_LEN].copy_from_slice(&dcid);
+        ep.handle_datagram(T0, server, client, &short);
+        let got = ep.poll_stateless();
+        assert_eq!(got.as_ref().map(|(p, _)| p.len()), want, "answer to a {len}-byte short header");
+        if let Some((reset, to)) = got {
+            assert_eq!(to, client);
+            assert_eq!(reset[0] & 0xc0, 0x40, "a short header with the fixed bit");
+            assert_eq!(reset[reset.len() - 16..], reset_token(&ep, &dcid), "ends with the token for {dcid:?}");
+        }
+    }
+    assert_eq!(ep.stats.stateless_resets_sent, 4);
+    // A long header for no connection (a Handshake packet) is not answered with a reset.
+    let mut hs = vec![0xe0u8; 100];
+    hs[1..5].copy_from_slice(&super::super::QUIC_V1.to_be_bytes());
+    hs[5] = SCID_LEN as u8;
+    hs[6..6 + SCID_LEN].copy_from_slice(&dcid);
+    hs[6 + SCID_LEN] = 0;
+    ep.handle_datagram(T0, server, "127.0.0.1:6000".parse().unwrap(), &hs);
+    assert!(ep.poll_stateless().is_none());
+    assert_eq!(ep.stats.packets.unknown_cid, 6);
+}
+
+#[test]
+fn stateless_resets_have_their_own_budget() {
+    use super::tokens::{RESET_BURST, RESET_PEER_BURST};
+    let ctls = TlsContext::client(&crate::tls::Verification::Insecure).unwrap();
+    let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+    let mut ep = endpoint_with(ServerConfig { retry: true, ..Default::default() });
+    let mut short = vec![0x41u8; 100];
+    short[1..1 + SCID_LEN].copy_from_slice(&[9u8; SCID_LEN]);
+    // One peer: its burst, then nothing until its bucket refills.
+    let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    for i in 0..10 {
+        ep.handle_datagram(T0 + i, server, peer, &short);
+    }
+    assert_eq!((ep.stats.stateless_resets_sent, ep.stats.stateless_resets_withheld), (RESET_PEER_BURST, 10 - RESET_PEER_BURST));
+    // Many peers: the total's burst, and the Retries due to new clients are untouched.
+    for i in 0..2 * RESET_BURST {
+        let p = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8)), 5000);
+        ep.handle_datagram(T0 + 100, server, p, &short);
+    }
+    assert_eq!(ep.stats.stateless_resets_sent, RESET_BURST);
+    let newcomer: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+    ep.handle_datagram(T0 + 200, server, newcomer, &client_initial(&ctls, newcomer, server, T0));
+    assert_eq!((ep.stats.retries_sent, ep.stats.stateless_withheld), (1, 0));
+    assert_eq!(flush(&mut ep, T0 + 200), RESET_BURST as usize + 1);
+}
+
+#[test]
+fn the_reset_secret_follows_the_ticket_key() {
+    let dir = std::env::temp_dir().join(format!("siwa-reset-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ticket.key");
+    let id = Identity::generate().unwrap();
+    let ep = |key: TicketKey| ServerEndpoint::new(TlsContext::server(&id, &["echo"], key).unwrap(), ServerConfig::default());
+    let a = ep(TicketKey::load_or_create(&path).unwrap());
+    let b = ep(TicketKey::load_or_create(&path).unwrap());
+    let c = ep(TicketKey::ephemeral());
+    assert_eq!(a.static_secret, b.static_secret, "same key file, same reset tokens");
+    assert_ne!(a.static_secret, c.static_secret);
+    // Derived, not the ticket key itself.
+    assert_ne!(a.static_secret[..], std::fs::read(&path).unwrap()[16..]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -33,9 +33,22 @@ pub(super) const STATELESS_PEER_BURST: u64 = 32;
 pub(super) const STATELESS_RATE: u64 = 5000;
 /// ... in bursts of at most this many.
 pub(super) const STATELESS_BURST: u64 = 1000;
+/// Stateless Resets to one client address and port: at most this many a second
+/// (one is enough to end a connection), in bursts of at most this many ...
+pub(super) const RESET_PEER_RATE: u64 = 10;
+pub(super) const RESET_PEER_BURST: u64 = 4;
+/// ... and in all (their own budget: a flood of stray short headers cannot use up
+/// the Retries due to new clients, nor take more than a sliver of the IWA's send
+/// path, about 7,000 datagrams a second; quinn sends at most 50 a second).
+pub(super) const RESET_RATE: u64 = 100;
+pub(super) const RESET_BURST: u64 = 50;
 /// Peers with budget in use that are tracked; when full (and nothing can be pruned),
 /// answers to other peers are bounded by the total only.
 const STATELESS_PEERS_TRACKED: usize = 4096;
+/// Random bytes in a Stateless Reset answering a packet longer than 43 bytes: the
+/// reset is then 42 bytes, what a 1-RTT packet with a 20-byte connection ID and
+/// the smallest payload would be (as ngtcp2's example server sends).
+const RESET_RAND_MAX: usize = n::NGTCP2_MAX_CIDLEN as usize + 22 - n::NGTCP2_STATELESS_RESET_TOKENLEN as usize;
 
 /// The stateless answer budget (Retry, Version Negotiation, refusals): a token
 /// bucket in all and one per client address and port, kept as GCRA theoretical
@@ -44,11 +57,19 @@ const STATELESS_PEERS_TRACKED: usize = 4096;
 /// cannot crowd the send path (in the IWA, one datagram in flight per socket)
 /// ahead of the packets of established connections, and a flooding peer cannot
 /// use up the answers due to a newcomer on another address or port.
-#[derive(Default)]
 pub(super) struct StatelessBudget {
     all: u64,
     peers: HashMap<SocketAddr, u64>,
     pruned_at: u64,
+    /// (rate per second, burst): in all, then per peer.
+    limits: [(u64, u64); 2],
+}
+
+impl Default for StatelessBudget {
+    /// The budget of Retry, Version Negotiation and refusals.
+    fn default() -> Self {
+        Self::with_limits([(STATELESS_RATE, STATELESS_BURST), (STATELESS_PEER_RATE, STATELESS_PEER_BURST)])
+    }
 }
 
 fn fits(tat: u64, now: u64, rate: u64, burst: u64) -> bool {
@@ -56,12 +77,20 @@ fn fits(tat: u64, now: u64, rate: u64, burst: u64) -> bool {
 }
 
 impl StatelessBudget {
+    fn with_limits(limits: [(u64, u64); 2]) -> Self {
+        StatelessBudget { all: 0, peers: HashMap::new(), pruned_at: 0, limits }
+    }
+
+    /// The budget of Stateless Resets.
+    pub(super) fn resets() -> Self {
+        Self::with_limits([(RESET_RATE, RESET_BURST), (RESET_PEER_RATE, RESET_PEER_BURST)])
+    }
+
     /// Takes one answer to `to` from the budget; false if none is left.
     pub(super) fn take(&mut self, now: u64, to: &SocketAddr) -> bool {
         let peer = self.peers.get(to).copied();
-        if !fits(self.all, now, STATELESS_RATE, STATELESS_BURST)
-            || !fits(peer.unwrap_or(0), now, STATELESS_PEER_RATE, STATELESS_PEER_BURST)
-        {
+        let [(rate, burst), (peer_rate, peer_burst)] = self.limits;
+        if !fits(self.all, now, rate, burst) || !fits(peer.unwrap_or(0), now, peer_rate, peer_burst) {
             return false;
         }
         if peer.is_none() && self.peers.len() >= STATELESS_PEERS_TRACKED && now >= self.pruned_at + 100_000_000 {
@@ -70,9 +99,9 @@ impl StatelessBudget {
             self.peers.retain(|_, tat| *tat > now);
         }
         if peer.is_some() || self.peers.len() < STATELESS_PEERS_TRACKED {
-            self.peers.insert(*to, peer.unwrap_or(0).max(now) + 1_000_000_000 / STATELESS_PEER_RATE);
+            self.peers.insert(*to, peer.unwrap_or(0).max(now) + 1_000_000_000 / peer_rate);
         }
-        self.all = self.all.max(now) + 1_000_000_000 / STATELESS_RATE;
+        self.all = self.all.max(now) + 1_000_000_000 / rate;
         true
     }
 }
@@ -213,6 +242,41 @@ impl ServerEndpoint {
         if self.push_stateless(now, out, remote) {
             self.stats.retries_sent += 1;
         }
+    }
+
+    /// RFC 9000 10.3: a Stateless Reset answering a short-header packet whose
+    /// connection ID routes to no connection (one we dropped, or a restarted
+    /// server's predecessor's, when the ticket key was kept). Only for a packet
+    /// that could be 1-RTT with one of our connection IDs, and always shorter
+    /// than it, so two endpoints answering each other's resets cannot loop.
+    pub(super) fn send_stateless_reset(&mut self, now: u64, remote: SocketAddr, dcid: &[u8], pktlen: usize) {
+        const TOKENLEN: usize = n::NGTCP2_STATELESS_RESET_TOKENLEN as usize;
+        if dcid.len() != SCID_LEN || pktlen < SCID_LEN + 22 {
+            return;
+        }
+        if self.stateless.len() >= MAX_STATELESS_QUEUE || !self.reset_budget.take(now, &remote) {
+            self.stats.stateless_resets_withheld += 1;
+            return;
+        }
+        let mut token = n::ngtcp2_stateless_reset_token { data: [0; TOKENLEN] };
+        let id = crate::quic::connection::cid(dcid);
+        // SAFETY: the token has room for 16 bytes; the secret and cid are valid.
+        if unsafe { n::ngtcp2_crypto_generate_stateless_reset_token(token.data.as_mut_ptr(), self.static_secret.as_ptr(), self.static_secret.len(), &id) } != 0 {
+            return;
+        }
+        // RFC 9000 10.3: one byte shorter than a trigger of 43 bytes or less.
+        let randlen = if pktlen <= 43 { pktlen - TOKENLEN - 1 } else { RESET_RAND_MAX };
+        let mut rand = [0u8; RESET_RAND_MAX];
+        crate::tls::random_bytes(&mut rand[..randlen]);
+        let mut out = vec![0u8; randlen + TOKENLEN];
+        // SAFETY: out is writable for its length; token and rand are valid.
+        let len = unsafe { n::ngtcp2_pkt_write_stateless_reset2(out.as_mut_ptr(), out.len(), &token, rand.as_ptr(), randlen) };
+        if len <= 0 {
+            return;
+        }
+        out.truncate(len as usize);
+        self.stateless.push_back((out, remote));
+        self.stats.stateless_resets_sent += 1;
     }
 
     /// A stateless CONNECTION_CLOSE in an Initial packet (INVALID_TOKEN, CONNECTION_REFUSED).

@@ -76,6 +76,37 @@ struct ServerArgs {
     /// Send disable_active_migration (RFC 9000 18.2): clients may not migrate.
     #[arg(long)]
     no_migration: bool,
+    /// HMAC key (64 hex digits) for stateless reset tokens, with unsigned connection IDs.
+    /// Default: a random key. A server restarted with the same key resets its
+    /// predecessor's connections.
+    #[arg(long, value_name = "HEX", value_parser = parse_reset_key)]
+    reset_key: Option<[u8; 32]>,
+}
+
+/// Random 8-byte connection IDs, each one possibly ours to a restarted endpoint too.
+struct PlainCids;
+
+impl quinn::ConnectionIdGenerator for PlainCids {
+    fn generate_cid(&mut self) -> quinn::ConnectionId {
+        let mut b = [0u8; 8];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).expect("system random");
+        quinn::ConnectionId::new(&b)
+    }
+    fn cid_len(&self) -> usize {
+        8
+    }
+    fn cid_lifetime(&self) -> Option<Duration> {
+        None
+    }
+}
+
+fn parse_reset_key(s: &str) -> Result<[u8; 32], String> {
+    let b = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or("not hex")?;
+    b.try_into().map_err(|_| "want 64 hex digits (32 bytes)".to_string())
 }
 
 #[derive(Args)]
@@ -260,7 +291,19 @@ async fn server(a: ServerArgs) -> Res<()> {
     };
     cfg.transport_config(Arc::new(server_transport()));
     cfg.migration(!a.no_migration);
-    let ep = quinn::Endpoint::server(cfg.clone(), a.listen).map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
+    let ep = match a.reset_key {
+        None => quinn::Endpoint::server(cfg.clone(), a.listen),
+        Some(k) => {
+            let mut ep_cfg = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k)));
+            // quinn resets only packets whose connection ID its generator recognises: its
+            // default signs them with a per-process key, so a restarted server would not.
+            ep_cfg.cid_generator(|| Box::new(PlainCids));
+            std::net::UdpSocket::bind(a.listen).and_then(|sock| {
+                quinn::Endpoint::new(ep_cfg, Some(cfg.clone()), sock, Arc::new(quinn::TokioRuntime))
+            })
+        }
+    }
+    .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
     emit(json!({
         "event": "listening",
         "addr": ep.local_addr().map_err(|e| e.to_string())?.to_string(),
@@ -663,6 +706,8 @@ async fn connect_once(a: &ClientArgs, ep: &Arc<quinn::Endpoint>, base: &quinn::C
     rep["key_update_forced"] = w.get("key_update_forced").cloned().unwrap_or(json!(a.key_update));
     rep["rebound_to"] = w.get("rebound_to").cloned().unwrap_or(Value::Null);
     rep["stats"] = stats;
+    // How the connection ended before we closed it ("reset by peer": a Stateless Reset).
+    rep["close_reason"] = json!(closed_early);
     rep["verified"] = json!(completed == a.streams && echoed == total && first_err.is_none());
     if let Some(e) = first_err.or(closed_early) {
         rep["error"] = json!(e);
