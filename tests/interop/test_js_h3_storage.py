@@ -12,6 +12,7 @@ import os
 import ssl
 import stat
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -20,9 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from conftest import NODE26, ROOT, run_client
+from conftest import BIN, NODE26, ROOT, run_client
 from js_app import JsApp
 from h3_peers import h3_connect
+from udp_relay import UdpRelay
 
 APP = os.path.join(ROOT, "tests", "js_servers", "h3_storage_app.mjs")
 FILES = ["cert.pem", "key.pem", "ticket.key"]
@@ -112,6 +114,32 @@ def test_same_storage_same_certificate_and_0rtt_across_restarts(apps, tmp_path):
     # The anti-replay record that admitted this 0-RTT reached the storage (docs/TLS.md, 40-byte records).
     assert (store / "ticket.key.replay").stat().st_size >= 40
     assert mode(store / "ticket.key.replay") == 0o600
+
+
+def test_a_restarted_server_resets_the_connections_of_the_one_before(apps, tmp_path):
+    """The stored ticket key also roots the server's stateless reset tokens (docs/TLS.md):
+    a client still connected when the server restarts (a reloaded IWA) gets a Stateless
+    Reset for its next packet and ends at once, not after its 30 s idle timeout. The path
+    goes dark (relay blackhole) while the server is killed and started on the same port."""
+    store = tmp_path / "store"
+    a = apps(tmp_path, storage=str(store))
+    with UdpRelay(("127.0.0.1", a.port), blackhole=(256 * 1024, 3.0), max_seconds=90) as relay:
+        p = subprocess.Popen([os.path.join(BIN, "socket-iwa-client"), "--connect", f"127.0.0.1:{relay.port}",
+                              "--cert-hash", a.hash, "--json", "--timeout", "60", "--bytes", str(16 << 20)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 30
+        while relay.report()["impaired"]["blackhole_s"] == 0 and p.poll() is None and time.monotonic() < end:
+            time.sleep(0.01)
+        assert relay.report()["impaired"]["blackhole_s"] > 0, "the echo never reached the blackhole"
+        a.kill()
+        restarted = time.monotonic()
+        b = apps(tmp_path, storage=str(store), port=a.port)
+        out, err = p.communicate(timeout=60)
+        took = time.monotonic() - restarted
+    r = json.loads(out.strip().splitlines()[-1])
+    assert not r["verified"] and "stateless reset" in (r.get("error") or ""), (r, err[-400:])
+    assert took < 3.0 + 10, f"the client ended {took:.1f} s after the restart"
+    b.close()
 
 
 def test_storage_false_keeps_nothing_and_default_is_home(apps, tmp_path):

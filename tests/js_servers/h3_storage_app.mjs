@@ -1,6 +1,6 @@
 // A test app for createHttp3Server's certificate/ticket-key storage under Node 26
 // (tests/interop/test_js_h3_storage.py). One JSON object as argv[2] picks the options:
-//   { storage?: false | string, renewBefore?: number, cert?: path, key?: path }
+//   { storage?: false | string, renewBefore?: number, cert?: path, key?: path, port?: number }
 // (cert/key: PEM files passed as `certificate`). Prints JSON lines: listening
 // (port, certificateHashes as hex), certificate (after a renewal), error, closed,
 // start_failed (code, message). "close" on stdin closes the server.
@@ -14,7 +14,7 @@ const hex = (hashes) => hashes.map((h) => hexOf(h.value));
 const cfg = JSON.parse(process.argv[2] || '{}');
 
 const options = {
-  port: 0,
+  port: cfg.port ?? 0,
   fetch(request) {
     const url = new URL(request.url);
     // What the storage holds while the handler runs: the anti-replay register's size.
