@@ -122,7 +122,7 @@ class UdpRelay:
         self._rng = random.Random(seed)
         self._blackhole_until = None
         self.impaired = {"seed": seed, "lost_c2s": 0, "lost_s2c": 0, "corrupted_c2s": 0, "corrupted_s2c": 0,
-                         "blackholed": 0, "blackhole_s": 0.0}
+                         "blackholed": 0, "blackhole_s": 0.0, "handshake_hit": 0}
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind((front_host, 0))
         self.port = self.front.getsockname()[1]
@@ -187,12 +187,19 @@ class UdpRelay:
             return None
         if self.loss and self._rng.random() < self.loss:
             self.impaired["lost_" + direction] += 1
+            self._hit(d)
             return None
         if self.corrupt and d and self._rng.random() < self.corrupt:
             i = self._rng.randrange(len(d))
             d = d[:i] + bytes([d[i] ^ (1 << self._rng.randrange(8))]) + d[i + 1:]
             self.impaired["corrupted_" + direction] += 1
+            self._hit(d)
         return d
+
+    def _hit(self, d):
+        # Datagrams lost or corrupted that carried Initial or Handshake packets.
+        if any(k in ("initial", "handshake") for k, _ in classify_all(d)):
+            self.impaired["handshake_hit"] += 1
 
     def _run(self):
         end = time.monotonic() + self.max_seconds
