@@ -574,20 +574,22 @@ def _impaired_transfer(role, peer, seed, **impair):
         s.stop()
 
 
+def _handshakes_through(role, peer, kind, seed):
+    """kind: 'loss' or 'corrupt'; the cell's detail."""
+    im, took = _impaired_handshakes(role, peer, seed=seed, **{kind: HANDSHAKE_IMPAIRMENT})
+    what, verb = ("loss", "dropped") if kind == "loss" else ("corruption", "corrupted")
+    hit = im["lost_c2s"] + im["lost_s2c"] if kind == "loss" else im["corrupted_c2s"] + im["corrupted_s2c"]
+    check(im["handshake_hit"] > 0, f"no datagram with an Initial or Handshake packet was {verb}: {im}")
+    return (f"{IMPAIRED_HANDSHAKES} handshakes at {HANDSHAKE_IMPAIRMENT:.0%} {what}, {hit} datagrams {verb} "
+            f"({im['handshake_hit']} with Initial/Handshake), {took:.1f} s (seed {seed})")
+
+
 def case_handshakeloss(role, peer):
-    im, took = _impaired_handshakes(role, peer, seed=11, loss=HANDSHAKE_IMPAIRMENT)
-    lost = im["lost_c2s"] + im["lost_s2c"]
-    check(im["handshake_hit"] > 0, f"no datagram with an Initial or Handshake packet was dropped: {im}")
-    return (f"{IMPAIRED_HANDSHAKES} handshakes at {HANDSHAKE_IMPAIRMENT:.0%} loss, {lost} datagrams dropped "
-            f"({im['handshake_hit']} with Initial/Handshake), {took:.1f} s (seed 11)")
+    return _handshakes_through(role, peer, "loss", 11)
 
 
 def case_handshakecorruption(role, peer):
-    im, took = _impaired_handshakes(role, peer, seed=12, corrupt=HANDSHAKE_IMPAIRMENT)
-    bad = im["corrupted_c2s"] + im["corrupted_s2c"]
-    check(im["handshake_hit"] > 0, f"no datagram with an Initial or Handshake packet was corrupted: {im}")
-    return (f"{IMPAIRED_HANDSHAKES} handshakes at {HANDSHAKE_IMPAIRMENT:.0%} corruption, {bad} datagrams corrupted "
-            f"({im['handshake_hit']} with Initial/Handshake), {took:.1f} s (seed 12)")
+    return _handshakes_through(role, peer, "corrupt", 12)
 
 
 def case_transferloss(role, peer):
