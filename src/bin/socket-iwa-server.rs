@@ -76,6 +76,10 @@ struct Args {
     /// 0: its default, 2). Fewer ACK-only packets on uploads; docs/PERF_IWA.md.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
     ack_thresh: u32,
+    /// Initiate one key update (RFC 9001 6) on each connection once it received this many
+    /// stream bytes (0: only ngtcp2's own, before an AEAD's confidentiality limit).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    key_update_after: u64,
     /// Largest UDP payload to send once Path MTU Discovery confirms it (1200..=1472;
     /// 0: ngtcp2's default, 1452). docs/PERF_IWA.md.
     #[arg(long, default_value_t = 0, value_parser = parse_max_udp_payload)]
@@ -192,6 +196,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     };
     cfg.conn.idle_timeout_ms = args.idle_timeout_ms;
     cfg.conn.ack_thresh = args.ack_thresh as usize;
+    cfg.conn.key_update_after = args.key_update_after;
     cfg.conn.max_udp_payload = args.max_udp_payload as usize;
     cfg.conn.qlog_dir = args.qlog_dir.clone();
     cfg.conn.qlog_max_bytes = args.qlog_max_bytes;

@@ -21,6 +21,10 @@ pub struct ClientConnArgs {
     /// and uploads; out-of-order packets are still acknowledged at once. docs/PERF_IWA.md.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub ack_thresh: u32,
+    /// Initiate one key update (RFC 9001 6) once this many stream bytes were received
+    /// (0: only ngtcp2's own, before an AEAD's confidentiality limit). For exercising peers.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub key_update_after: u64,
 }
 
 impl ClientConnArgs {
@@ -31,6 +35,7 @@ impl ClientConnArgs {
             qlog_dir: self.qlog_dir.clone(),
             qlog_max_bytes: self.qlog_max_bytes,
             ack_thresh: self.ack_thresh as usize,
+            key_update_after: self.key_update_after,
             ..Default::default()
         }
     }

@@ -105,6 +105,10 @@ pub struct ConnectionConfig {
     /// With `qlog_dir`: bytes one connection's qlog file may reach (`--qlog-max-bytes`);
     /// the rest of that connection is not logged.
     pub qlog_max_bytes: u64,
+    /// Initiate one key update (RFC 9001 6) once this many stream bytes were received
+    /// and the handshake is confirmed (`--key-update-after`); 0: only the ones ngtcp2
+    /// starts itself, before an AEAD's confidentiality limit. For exercising peers.
+    pub key_update_after: u64,
 }
 
 impl Default for ConnectionConfig {
@@ -124,6 +128,7 @@ impl Default for ConnectionConfig {
             max_udp_payload: 0,
             qlog_dir: None,
             qlog_max_bytes: connection::DEFAULT_QLOG_MAX_BYTES,
+            key_update_after: 0,
         }
     }
 }

@@ -41,7 +41,7 @@ PEERS = {
 }
 ROLES = ["server", "client"]
 CASES = ["handshake", "transfer", "multiplexing", "datagrams", "retry", "resumption", "zerortt", "chacha20", "keyupdate",
-         "rebind-port", "rebind-addr", "amplificationlimit", "handshakeloss", "transferloss",
+         "keyupdate-ours", "rebind-port", "rebind-addr", "amplificationlimit", "handshakeloss", "transferloss",
          "handshakecorruption", "transfercorruption", "blackhole", "ipv6", "v2", "v2-direct"]
 MIB = 1 << 20
 TRANSFER_BYTES = 10 * MIB
@@ -482,6 +482,33 @@ def case_keyupdate(role, peer):
         rx, tx, confirmed = key_phase_evidence(trace)
         check(rx > 0 and tx > 0, f"no key update in our trace (key phase changes: {rx} received, {tx} sent)")
         return f"{rx} key update{'s' if rx > 1 else ''} (phase changes rx {rx} / tx {tx})"
+    finally:
+        s.stop()
+
+
+def case_keyupdate_ours(role, peer):
+    # The runner's keyupdate the other way round: our endpoint (--key-update-after) starts
+    # a key update after 1 MiB of an 8 MiB echo and the peer must follow; the peer is not
+    # asked to start one (quinn starts one of its own early anyway, and ngtcp2 allows the
+    # next only 3 PTOs after the last is confirmed: hence 8 MiB, not 2). ngtcp2's trace on
+    # our side shows the phase changing both ways, and our own "initiated" line.
+    n = str(8 * MIB)
+    ours = ("--key-update-after", str(MIB))
+    s = with_server(role, peer, server_extra=ours, env={**TRACE, "RUST_LOG": "debug"})
+    try:
+        if role == "server":
+            reps = run_peer_client(peer, s.port, s.info["cert_sha256"], "--bytes", n)
+            verified(reps[0])
+            time.sleep(0.2)
+            trace = s.stderr_text()
+        else:
+            reps, trace = run_our_client(s.port, s.info["cert_sha256"], "--bytes", n, *ours,
+                                         env={**TRACE, "RUST_LOG": "debug"})
+            verified(reps[0])
+        check("initiated a key update" in trace, "our side did not initiate a key update")
+        rx, tx, _ = key_phase_evidence(trace)
+        check(rx > 0 and tx > 0, f"the key phase did not change both ways (changes: {rx} received, {tx} sent)")
+        return f"ours initiated; phase changes rx {rx} / tx {tx}"
     finally:
         s.stop()
 

@@ -149,6 +149,9 @@ pub struct Connection {
     server_busy: bool,
     /// Client: a saved session allowed 0-RTT, so early data may be sent before the handshake completes.
     zero_rtt: bool,
+    /// `ConnectionConfig::key_update_after` (0: none), and whether it was done.
+    key_update_after: u64,
+    key_update_initiated: bool,
 }
 
 impl Drop for Connection {
@@ -228,6 +231,8 @@ impl Connection {
             gate: None,
             server_busy: false,
             zero_rtt: false,
+            key_update_after: 0,
+            key_update_initiated: false,
         })
     }
 
@@ -270,7 +275,7 @@ impl Connection {
         }
         // The qlog file is named by the client's original DCID (before any Retry), as the client's is.
         let qlog = qlog::attach(cfg, &p.original_dcid, true, &mut s);
-        Self::build(tls_ctx, true, local, remote, static_secret, qlog, now, |pconn, path, cbs, ud| {
+        let mut me = Self::build(tls_ctx, true, local, remote, static_secret, qlog, now, |pconn, path, cbs, ud| {
             // SAFETY: all pointers are valid for the call; ngtcp2 copies what it keeps.
             unsafe {
                 n::ngtcp2_conn_server_new_versioned(
@@ -281,7 +286,9 @@ impl Connection {
                     std::ptr::null(), ud,
                 )
             }
-        })
+        })?;
+        me.key_update_after = cfg.key_update_after;
+        Ok(me)
     }
 
     /// Client side: a connection to `remote` offering `alpns`. With `session`,
@@ -321,6 +328,7 @@ impl Connection {
                 )
             }
         })?;
+        me.key_update_after = cfg.key_update_after;
         me.tls.set_alpn(alpns)?;
         me.tls.set_server_name(server_name)?;
         // SAFETY: the TLS object is valid.
@@ -475,6 +483,22 @@ impl Connection {
         self.inner_mut().events.pop_front()
     }
 
+    /// `--key-update-after`: one key update of our own once enough was received. ngtcp2
+    /// refuses while the handshake is unconfirmed or an earlier update is not yet
+    /// acknowledged (NGTCP2_ERR_INVALID_STATE); the next packet tries again.
+    fn maybe_initiate_key_update(&mut self, now: u64) {
+        // SAFETY: inner is valid for the connection's lifetime.
+        if self.key_update_after == 0 || self.key_update_initiated || unsafe { (*self.inner).delivered } < self.key_update_after {
+            return;
+        }
+        // SAFETY: conn is valid.
+        let rv = unsafe { n::ngtcp2_conn_initiate_key_update(self.conn(), now) };
+        if rv == 0 {
+            self.key_update_initiated = true;
+            log::debug!("initiated a key update after {} stream bytes", self.key_update_after);
+        }
+    }
+
     /// Records the handshake time from the caller's clock (`now` of the call
     /// that completed it), so no real clock is read here.
     fn note_handshake(&mut self, now: u64) {
@@ -502,6 +526,7 @@ impl Connection {
         };
         self.note_handshake(now);
         if rv == 0 {
+            self.maybe_initiate_key_update(now);
             return;
         }
         match rv {
