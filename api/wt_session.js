@@ -293,7 +293,9 @@ export class SessionState {
         return;
       }
       case EV_GONE: {
-        const e = new WebTransportError('ECONNRESET', `the ${this.fl.what}'s connection closed`, { source: 'session' });
+        // Bytes, when present, say why (a Stateless Reset from the peer); else the connection just went (idle timeout).
+        const why = bytes && bytes.length ? `: ${utf8.decode(bytes)}` : '';
+        const e = new WebTransportError('ECONNRESET', `the ${this.fl.what}'s connection closed${why}`, { source: 'session' });
         this.finish(e, false);
         this.rejectClosed(e);
         return;

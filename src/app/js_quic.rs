@@ -160,8 +160,13 @@ impl<B: JsWtBridge> JsQuicApp<B> {
             Some(r) => (r.code, r.reason.clone()),
             None => (CLOSE_NO_ERROR, String::new()),
         };
+        let reset = conn.was_reset();
         let h = self.handler(conn);
-        h.on_close(&mut QuicSurface { conn, now }, code, &reason);
+        if reset {
+            h.on_gone(&mut QuicSurface { conn, now }, &reason);
+        } else {
+            h.on_close(&mut QuicSurface { conn, now }, code, &reason);
+        }
     }
 }
 

@@ -204,6 +204,8 @@ pub struct JsWtHandler<B: JsWtBridge> {
     /// A stream waited for its window or the budget: try again on the next tick (ACKs bring one).
     blocked: bool,
     closed: bool,
+    /// EV_GONE was sent (`on_gone`); the drop does not send it again.
+    gone: bool,
     /// Opens JavaScript asked for that wait for the peer's stream limit (uni, token), in order:
     /// retried on every tick (MAX_STREAMS arrives in a packet, and packets tick), failed on close.
     waiting: std::collections::VecDeque<(bool, u64)>,
@@ -227,6 +229,7 @@ impl<B: JsWtBridge> JsWtHandler<B> {
             more: false,
             blocked: false,
             closed: false,
+            gone: false,
             waiting: Default::default(),
             migrate: None,
             peer: PeerWatch::default(),
@@ -305,7 +308,9 @@ impl<B: JsWtBridge> JsWtHandler<B> {
 
 impl<B: JsWtBridge> Drop for JsWtHandler<B> {
     fn drop(&mut self) {
-        self.bridge.event(self.key, EV_GONE, -1, &[], 0);
+        if !self.gone {
+            self.bridge.event(self.key, EV_GONE, -1, &[], 0);
+        }
     }
 }
 
@@ -389,6 +394,16 @@ impl<B: JsWtBridge> JsWtHandler<B> {
         // RFC 9000 section 3.5: answer STOP_SENDING with RESET_STREAM (the same code).
         s.reset(stream, code);
         self.emit(EV_STOP_SENDING, stream, &[], code);
+    }
+
+    /// The connection went away without a close (a Stateless Reset): JavaScript's `closed`
+    /// rejects (ECONNRESET) with `why`, as for an idle timeout.
+    pub fn on_gone<S: StreamSurface>(&mut self, s: &mut S, why: &str) {
+        self.closed = true;
+        self.fail_waiting();
+        self.credit_all(s);
+        self.gone = true;
+        self.emit(EV_GONE, -1, why.as_bytes(), 0);
     }
 
     pub fn on_close<S: StreamSurface>(&mut self, s: &mut S, code: u64, reason: &str) {

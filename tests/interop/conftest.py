@@ -64,8 +64,8 @@ def server_command(kind: str):
 
 
 class Server:
-    def __init__(self, *extra, host="127.0.0.1", kind="native"):
-        self.port = free_udp_port()
+    def __init__(self, *extra, host="127.0.0.1", kind="native", port=None):
+        self.port = port or free_udp_port()
         self.host = host
         self.kind = kind
         listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"

@@ -189,6 +189,35 @@ def test_0rtt_refused_by_a_restarted_server_fails_the_early_streams_with_a_code(
         b.stop()
 
 
+def test_a_stateless_reset_from_a_restarted_server_rejects_closed_with_econnreset(tmp_path):
+    # The server crashes (SIGKILL: no CONNECTION_CLOSE) and starts again on its port with the
+    # same --ticket-key: the client's next datagram gets a Stateless Reset (RFC 9000 10.3), and
+    # `closed` rejects at once with ECONNRESET naming it, as for a connection that went away,
+    # not resolves as a clean close; without the reset it would take the 30 s idle timeout.
+    key = str(tmp_path / "ticket.key")
+    a = Server("--ticket-key", key)
+    p = subprocess.Popen([NODE26, APP, json.dumps({"mode": "hold", "port": a.port, "hashes": [a.info["cert_sha256"]]})],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b = None
+    try:
+        assert json.loads(p.stdout.readline() or "{}").get("event") == "connected", p.stderr.read()
+        a.proc.kill()
+        a.proc.wait()
+        b = Server("--ticket-key", key, port=a.port)
+        r = json.loads(p.stdout.readline() or "{}")
+        assert r.get("event") == "closed" and "rejected" in r, (r, p.stderr.read())
+        e = r["rejected"]
+        assert (e["name"], e["code"]) == ("WebTransportError", "ECONNRESET"), e
+        assert "stateless reset" in e["message"], e
+        assert r["ms"] < 5000, r
+    finally:
+        p.kill()
+        p.wait()
+        a.stop()
+        if b:
+            b.stop()
+
+
 def test_ca_verification_and_server_name(tmp_path):
     ca_key, ca_cert, ca_pem = make_ca(tmp_path)
     cert, key = make_leaf(tmp_path, "leaf", ca=(ca_key, ca_cert), dns=("quic.test",), ips=("127.0.0.1",))

@@ -6,6 +6,8 @@
 //                              "datagrams":N,"session":"FILE","alpn":["echo"],"ca":"FILE","serverName":"x"}'
 //   node quic_client_app.mjs '{"mode":"bad_args"}'
 //   node quic_client_app.mjs '{"mode":"never_read","port":P,"hashes":["hex"],"bytes":N,"holdMs":N}'
+//   node quic_client_app.mjs '{"mode":"hold","port":P,"hashes":["hex"]}' (prints connected, then
+//     how `closed` settled while it sends a datagram every 100 ms)
 //     (against aioquic_peer.py server --commands: asks for N bytes on a stream it does not
 //     read for holdMs, asks the server how far it got, then reads and checks every byte)
 //
@@ -83,5 +85,25 @@ async function neverRead() {
   out({ event: 'done', sentWhileHeld: status.flood_sent, received: n, firstBadByte: bad });
 }
 
-await (cfg.mode === 'bad_args' ? badArgs() : cfg.mode === 'never_read' ? neverRead() : echo());
+/**
+ * Connects, prints "connected", then sends a 64-byte datagram every 100 ms until `closed`
+ * settles, and prints how it settled (the server is restarted meanwhile: a Stateless Reset).
+ */
+async function hold() {
+  const conn = await SocketIWA.createQuic('127.0.0.1', cfg.port, {
+    alpn: ['echo'], serverCertificateHashes: cfg.hashes.map((h) => ({ algorithm: 'sha-256', value: hexBytes(h) })),
+  });
+  out({ event: 'connected' });
+  const w = conn.datagrams.writable.getWriter();
+  const tick = setInterval(() => { w.write(new Uint8Array(64)).catch(() => {}); }, 100);
+  const t0 = Date.now();
+  try {
+    out({ event: 'closed', resolved: await conn.closed, ms: Date.now() - t0 });
+  } catch (e) {
+    out({ event: 'closed', rejected: { name: e.name, code: e.code, message: e.message }, ms: Date.now() - t0 });
+  }
+  clearInterval(tick);
+}
+
+await (cfg.mode === 'bad_args' ? badArgs() : cfg.mode === 'never_read' ? neverRead() : cfg.mode === 'hold' ? hold() : echo());
 process.exit(0);

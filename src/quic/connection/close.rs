@@ -48,6 +48,13 @@ impl Connection {
         self.close_reason.as_ref()
     }
 
+    /// True if the connection ended by the peer's Stateless Reset (RFC 9000 10.3): it
+    /// went away without a CONNECTION_CLOSE, like an idle timeout, not a clean close.
+    pub fn was_reset(&self) -> bool {
+        // SAFETY: inner is valid for the connection's lifetime.
+        unsafe { (*self.inner).stateless_reset }
+    }
+
     /// One line saying how the connection ended, for reports.
     pub fn close_description(&self) -> String {
         match &self.close_reason {
