@@ -473,6 +473,12 @@ impl Connection {
         unsafe { n::ngtcp2_conn_get_streams_bidi_left(self.conn()) }
     }
 
+    /// How many connection IDs of ours ngtcp2 holds for this connection (issued, not retired).
+    pub(crate) fn scid_count(&self) -> usize {
+        // SAFETY: conn is valid; a null destination only counts.
+        unsafe { n::ngtcp2_conn_get_scid(self.conn(), std::ptr::null_mut()) }
+    }
+
     /// Connection IDs issued and retired since the last call (for the endpoint's routing table).
     pub(crate) fn take_cid_changes(&mut self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         let st = self.inner_mut();

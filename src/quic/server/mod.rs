@@ -216,11 +216,12 @@ impl ServerEndpoint {
         self.stats.malloc_trims = self.reclaim.trims;
     }
 
-    /// After the application ran on the connection's events: refreshes routes,
-    /// forgets a closed connection, ends the half-open state, recounts budgets.
-    fn process(&mut self, key: u64, now: u64, app_buffered: u64) {
+    /// Routes the connection IDs the connection issued or retired since the last call.
+    /// ngtcp2 issues them while writing (NEW_CONNECTION_ID goes out in the same packet),
+    /// so this runs after every flush too: a peer that switches to a new ID at once must
+    /// find it routed, not answered with a Stateless Reset as a stranger.
+    fn sync_routes(&mut self, key: u64) {
         let Some(slot) = self.slots.get_mut(&key) else { return };
-        slot.app_buffered = app_buffered;
         let (added, retired) = slot.conn.take_cid_changes();
         for c in added {
             self.routes.insert(c.clone(), key);
@@ -230,6 +231,14 @@ impl ServerEndpoint {
             self.routes.remove(&c);
             slot.cids.retain(|x| x != &c);
         }
+    }
+
+    /// After the application ran on the connection's events: refreshes routes,
+    /// forgets a closed connection, ends the half-open state, recounts budgets.
+    fn process(&mut self, key: u64, now: u64, app_buffered: u64) {
+        self.sync_routes(key);
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        slot.app_buffered = app_buffered;
         if slot.conn.is_closed() {
             self.remove_slot(key);
             return;
@@ -422,6 +431,7 @@ impl Endpoint for ServerEndpoint {
     }
 
     fn flushed(&mut self, key: ConnKey, drained: bool, _blocked: bool) {
+        self.sync_routes(key);
         let Some(slot) = self.slots.get_mut(&key) else { return };
         self.flush_visits += 1;
         if drained {

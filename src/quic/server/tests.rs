@@ -355,3 +355,44 @@ fn the_reset_secret_follows_the_ticket_key() {
     assert_ne!(a.static_secret[..], std::fs::read(&path).unwrap()[16..]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn connection_ids_issued_while_writing_are_routed_before_another_packet_arrives() {
+    // ngtcp2 issues the server's spare connection IDs while writing the packet that
+    // carries them (NEW_CONNECTION_ID). A peer may use one as soon as it has it; until
+    // the endpoint routes it, such a packet would look like a stranger's and get a
+    // Stateless Reset. So after every flush, every ID ngtcp2 holds must be routed.
+    let ctls = TlsContext::client(&crate::tls::Verification::Insecure).unwrap();
+    let server: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let mut ep = endpoint_with(ServerConfig { retry_threshold: 1000, ..Default::default() });
+    let mut c = Connection::connect(&ctls, client, server, &["echo"], "localhost", None, &ConnectionConfig::default(), T0).unwrap();
+    let mut buf = vec![0u8; 1500];
+    let mut most = 0;
+    for round in 0..10 {
+        let now = T0 + round * 1_000_000;
+        while let Some((len, _)) = c.poll_transmit(now, &mut buf) {
+            ep.handle_datagram(now, server, client, &buf[..len]);
+        }
+        pump(&mut ep, now);
+        let mut out = Vec::new();
+        for key in ep.take_sendable() {
+            let conn = ep.connection_mut(key).unwrap();
+            while let Some((len, _)) = conn.poll_transmit(now, &mut buf) {
+                out.push(buf[..len].to_vec());
+            }
+            conn.burst_done(now);
+            ep.flushed(key, true, false);
+            let held = ep.connection_mut(key).unwrap().scid_count();
+            let routed = ep.routes.values().filter(|&&k| k == key).count();
+            assert!(routed >= held, "round {round}: {held} connection IDs held, {routed} routed");
+            most = most.max(held);
+        }
+        ep.flush_done();
+        for p in out {
+            c.recv(now, client, server, &p);
+        }
+    }
+    assert!(c.handshake_completed());
+    assert!(most > 1, "the server issued no spare connection IDs ({most})");
+}
