@@ -42,7 +42,7 @@ PEERS = {
 ROLES = ["server", "client"]
 CASES = ["handshake", "transfer", "multiplexing", "datagrams", "retry", "resumption", "zerortt", "chacha20", "keyupdate",
          "keyupdate-ours", "rebind-port", "rebind-addr", "amplificationlimit", "handshakeloss", "transferloss",
-         "handshakecorruption", "transfercorruption", "blackhole", "ipv6", "v2", "v2-direct"]
+         "handshakecorruption", "transfercorruption", "blackhole", "longrtt", "ipv6", "v2", "v2-direct"]
 MIB = 1 << 20
 TRANSFER_BYTES = 10 * MIB
 MULTIPLEX_STREAMS = 1000
@@ -565,8 +565,8 @@ def case_amplificationlimit(role, peer):
 # all four pairs): at 30%, 2.5% of handshakes outlast the 10 s handshake timeout our
 # endpoints (like Chromium's) keep, as PTO backoff reaches 4-8 s; at 20%, about 0.4%
 # (1 of 240; max 10 s); at 10%, none of 240 (p99 1.4 s, max 4.9 s). The cells use 10%
-# over 10 handshakes, so that they fail on a bug, not on luck, and check that datagrams
-# carrying Initial or Handshake packets were among those hit.
+# over 10 handshakes, so that they fail on a bug, not on luck, and report how many of the
+# datagrams hit carried Initial or Handshake packets.
 IMPAIRED_HANDSHAKES = 10
 HANDSHAKE_IMPAIRMENT = 0.1
 IMPAIRED_BYTES = 2 * MIB
@@ -606,7 +606,9 @@ def _handshakes_through(role, peer, kind, seed):
     im, took = _impaired_handshakes(role, peer, seed=seed, **{kind: HANDSHAKE_IMPAIRMENT})
     what, verb = ("loss", "dropped") if kind == "loss" else ("corruption", "corrupted")
     hit = im["lost_c2s"] + im["lost_s2c"] if kind == "loss" else im["corrupted_c2s"] + im["corrupted_s2c"]
-    check(im["handshake_hit"] > 0, f"no datagram with an Initial or Handshake packet was {verb}: {im}")
+    # Any hit at all is near certain (about 100 datagrams at 10%); one on a datagram with an
+    # Initial or Handshake packet is likely but not certain (about 30 of them), so it is reported, not required.
+    check(hit > 0, f"no datagram was {verb}: {im}")
     return (f"{IMPAIRED_HANDSHAKES} handshakes at {HANDSHAKE_IMPAIRMENT:.0%} {what}, {hit} datagrams {verb} "
             f"({im['handshake_hit']} with Initial/Handshake), {took:.1f} s (seed {seed})")
 
@@ -635,6 +637,30 @@ def case_blackhole(role, peer):
     im = _impaired_transfer(role, peer, seed=15, blackhole=(MIB // 2, 2.0))
     check(im["blackholed"] > 0, f"nothing fell into the blackhole: {im}")
     return f"2 MiB, everything dropped for 2 s after 512 KiB ({im['blackholed']} datagrams)"
+
+
+LONG_RTT_S = 1.5
+
+
+def case_longrtt(role, peer):
+    # The runner's longrtt: a 1.5 s round trip (the relay holds every server->client
+    # datagram that long), longer than the initial RTT estimate (333 ms) and the first
+    # PTO: the client's Initial is retransmitted before any answer can arrive, the
+    # server sees it twice, and the handshake and an echo still complete.
+    s = with_server(role, peer)
+    try:
+        n = "1000"
+        with UdpRelay(("127.0.0.1", s.port), delay=LONG_RTT_S) as relay:
+            t = time.monotonic()
+            reps = client(role, peer, relay.port, s.info["cert_sha256"], "--bytes", n, our_extra=("--bytes", n))
+            took = time.monotonic() - t
+        verified(reps[0])
+        rr = relay.report()
+        check(rr["c2s"].get("initial", 0) >= 2, f"the client sent {rr['c2s'].get('initial', 0)} Initial(s): no retransmission before the first answer")
+        check(took >= 2 * LONG_RTT_S, f"done in {took:.1f} s: the delay did not apply")
+        return f"RTT {LONG_RTT_S} s: {rr['c2s']['initial']} client Initials, done in {took:.1f} s"
+    finally:
+        s.stop()
 
 
 def case_ipv6(role, peer):

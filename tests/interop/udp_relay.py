@@ -190,10 +190,10 @@ class UdpRelay:
             self._hit(d)
             return None
         if self.corrupt and d and self._rng.random() < self.corrupt:
+            self._hit(d)
             i = self._rng.randrange(len(d))
             d = d[:i] + bytes([d[i] ^ (1 << self._rng.randrange(8))]) + d[i + 1:]
             self.impaired["corrupted_" + direction] += 1
-            self._hit(d)
         return d
 
     def _hit(self, d):
