@@ -189,7 +189,8 @@ pub fn emscripten_link_args(repo_root: &std::path::Path, opts: &EmscriptenLinkOp
         "-sALLOW_MEMORY_GROWTH=1".to_string(),
         format!("-sINITIAL_MEMORY={}", opts.initial_memory),
         format!("-sEXPORTED_FUNCTIONS={}", exported.join(",")),
-        "-sEXPORTED_RUNTIME_METHODS=FS".to_string(),
+        // ENV: emscripten/run-node.mjs hands the program RUST_LOG and SOCKET_IWA_* from Node's environment.
+        "-sEXPORTED_RUNTIME_METHODS=FS,ENV".to_string(),
     ]
 }
 

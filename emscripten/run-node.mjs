@@ -13,6 +13,10 @@
 // SOCKET_IWA_COPY_IN=DIR[:DIR...]: copies these host directories (files, folders,
 // symlinks as links) into the module's memory file system at the same absolute
 // paths before main() starts, e.g. the directory of `socket-iwa-server --static`.
+//
+// RUST_LOG and every SOCKET_IWA_* variable of Node's environment are the program's
+// too (Emscripten starts it with a fixed environment of its own): logging and
+// ngtcp2's packet trace (SOCKET_IWA_TRACE=1) work as natively.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,6 +47,12 @@ const mod = await factory({
   thisProgram: path.basename(gluePath, '.js'),
   print: (l) => process.stdout.write(l + '\n'),
   printErr: (l) => process.stderr.write(l + '\n'),
+  // Before the constructors run: libc takes its environ from ENV there, once.
+  preRun: [(M) => {
+    for (const [k, v] of Object.entries(process.env)) {
+      if (k === 'RUST_LOG' || k.startsWith('SOCKET_IWA_')) M.ENV[k] = v;
+    }
+  }],
 });
 function copyIn(FS, dir) {
   FS.mkdirTree(dir);

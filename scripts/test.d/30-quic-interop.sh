@@ -16,6 +16,7 @@
 #                                       test_h3_static, test_h3_chromium, test_handshake_cost
 #   interop runner matrix               test_interop_matrix (tests/interop/matrix.py; aioquic and quinn,
 #                                       tests/peers/quinn-peer; loss, corruption and a blackhole too)
+#   the matrix vs the wasm server       test_interop_matrix_wasm (server-role cells, wasm server under Node 26)
 #   Stateless Reset across a restart    test_stateless_reset (quinn's client and server, both roles)
 #   handshake cost                      test_handshake_cost (Debian's C ngtcp2 client, callgrind)
 #   batched UDP (GSO/GRO) on and off    test_udp_batching (our client and Debian's C ngtcp2 client)

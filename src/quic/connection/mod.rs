@@ -474,6 +474,7 @@ impl Connection {
     }
 
     /// How many connection IDs of ours ngtcp2 holds for this connection (issued, not retired).
+    #[cfg(test)]
     pub(crate) fn scid_count(&self) -> usize {
         // SAFETY: conn is valid; a null destination only counts.
         unsafe { n::ngtcp2_conn_get_scid(self.conn(), std::ptr::null_mut()) }
