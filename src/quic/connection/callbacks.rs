@@ -32,8 +32,10 @@ unsafe extern "C" fn get_new_connection_id_cb(
     let mut id = vec![0u8; cidlen];
     crate::tls::random_bytes(&mut id);
     n::ngtcp2_cid_init(cid, id.as_ptr(), cidlen);
-    if n::ngtcp2_crypto_generate_stateless_reset_token(token, me.static_secret.as_ptr(), me.static_secret.len(), cid) != 0 {
-        return n::NGTCP2_ERR_CALLBACK_FAILURE;
+    match super::reset_token(&me.static_secret, &*cid) {
+        // SAFETY: ngtcp2 passes room for the token.
+        Some(t) => std::ptr::copy_nonoverlapping(t.as_ptr(), token, t.len()),
+        None => return n::NGTCP2_ERR_CALLBACK_FAILURE,
     }
     me.new_cids.push(id);
     0

@@ -68,7 +68,13 @@ impl Connection {
         3 * unsafe { n::ngtcp2_conn_get_pto(self.conn()) }
     }
 
+    /// The peer's CONNECTION_CLOSE, or its Stateless Reset, as the close reason.
     pub(super) fn record_remote_close(&mut self) {
+        if self.was_reset() {
+            let reason = "stateless reset: the peer no longer knows this connection (restarted, or dropped it)".into();
+            self.close_reason = Some(CloseReason { application: false, code: 0, reason, remote: true });
+            return;
+        }
         // SAFETY: conn is valid; the returned ccerr is owned by conn.
         let e = unsafe { &*n::ngtcp2_conn_get_ccerr(self.conn()) };
         let reason = if e.reason.is_null() {

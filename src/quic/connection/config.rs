@@ -78,6 +78,16 @@ pub(crate) fn cid(bytes: &[u8]) -> n::ngtcp2_cid {
     c
 }
 
+/// The stateless reset token (RFC 9000 10.3) of connection ID `id` under `secret`
+/// (HKDF, ngtcp2's derivation): what NEW_CONNECTION_ID, the transport parameter and
+/// a reset itself carry. None only if the crypto backend fails.
+pub(crate) fn reset_token(secret: &[u8; 32], id: &n::ngtcp2_cid) -> Option<[u8; n::NGTCP2_STATELESS_RESET_TOKENLEN as usize]> {
+    let mut token = [0u8; n::NGTCP2_STATELESS_RESET_TOKENLEN as usize];
+    // SAFETY: token has the token's length; secret and id are valid for the call.
+    let rv = unsafe { n::ngtcp2_crypto_generate_stateless_reset_token(token.as_mut_ptr(), secret.as_ptr(), secret.len(), id) };
+    (rv == 0).then_some(token)
+}
+
 pub(crate) fn random_cid(len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
     crate::tls::random_bytes(&mut v);

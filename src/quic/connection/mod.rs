@@ -53,7 +53,7 @@ impl PathStats {
         self.packets_lost += other.packets_lost;
     }
 }
-pub(crate) use config::{cid, random_cid};
+pub(crate) use config::{cid, random_cid, reset_token};
 
 use super::{ConnectionConfig, MigrateError, NgPath};
 use crate::error::Result;
@@ -269,8 +269,8 @@ impl Connection {
         let our = cid(scid);
         // The stateless reset token of the connection ID chosen during the handshake (RFC 9000
         // 18.2); the ones issued later come with NEW_CONNECTION_ID (get_new_connection_id_cb).
-        // SAFETY: the token buffer is 16 bytes; the secret and cid are valid.
-        if unsafe { n::ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token.as_mut_ptr(), static_secret.as_ptr(), static_secret.len(), &our) } == 0 {
+        if let Some(t) = reset_token(&static_secret, &our) {
+            p.stateless_reset_token = t;
             p.stateless_reset_token_present = 1;
         }
         // The qlog file is named by the client's original DCID (before any Retry), as the client's is.
@@ -537,11 +537,6 @@ impl Connection {
             return;
         }
         match rv {
-            n::NGTCP2_ERR_DRAINING if self.inner_mut().stateless_reset => {
-                let reason = "stateless reset: the peer no longer knows this connection (restarted, or dropped it)".to_string();
-                self.close_reason = Some(CloseReason { application: false, code: 0, reason, remote: true });
-                self.state = State::Draining { until: now + self.closing_period() };
-            }
             n::NGTCP2_ERR_DRAINING => {
                 self.record_remote_close();
                 self.state = State::Draining { until: now + self.closing_period() };

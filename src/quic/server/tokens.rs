@@ -258,12 +258,10 @@ impl ServerEndpoint {
             self.stats.stateless_resets_withheld += 1;
             return;
         }
-        let mut token = n::ngtcp2_stateless_reset_token { data: [0; TOKENLEN] };
-        let id = crate::quic::connection::cid(dcid);
-        // SAFETY: the token has room for 16 bytes; the secret and cid are valid.
-        if unsafe { n::ngtcp2_crypto_generate_stateless_reset_token(token.data.as_mut_ptr(), self.static_secret.as_ptr(), self.static_secret.len(), &id) } != 0 {
+        let Some(data) = crate::quic::connection::reset_token(&self.static_secret, &crate::quic::connection::cid(dcid)) else {
             return;
-        }
+        };
+        let token = n::ngtcp2_stateless_reset_token { data };
         // RFC 9000 10.3: one byte shorter than a trigger of 43 bytes or less.
         let randlen = if pktlen <= 43 { pktlen - TOKENLEN - 1 } else { RESET_RAND_MAX };
         let mut rand = [0u8; RESET_RAND_MAX];
