@@ -11,7 +11,7 @@
 //! first next time; each connection writes at most one congestion-controller
 //! burst per flush), graceful shutdown, and a client's deliberate migration.
 
-use crate::quic::{self, ClientEndpoint, ConnKey, Connection, Endpoint, EndpointEvent, Event, ServerEndpoint};
+use crate::quic::{self, ClientEndpoint, ConnKey, Connection, Endpoint, EndpointEvent, Event, ServerEndpoint, Transmit};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -120,7 +120,7 @@ pub struct Host<E: Endpoint, A: ConnectionApp> {
     app_deadlines: HashMap<ConnKey, u64>,
     buf: Vec<u8>,
     /// A packet the socket refused: sent first on the next flush.
-    blocked: Option<(Vec<u8>, SocketAddr)>,
+    blocked: Option<(Vec<u8>, SocketAddr, u8)>,
     /// On stop, let applications queue goodbyes and close each connection with
     /// the code they choose (a server); else just stop (a client).
     goodbyes: bool,
@@ -293,15 +293,15 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         done
     }
 
-    pub fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        self.ep.handle_datagram(now, local, remote, data);
+    pub fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]) {
+        self.ep.handle_datagram(now, local, remote, ecn, data);
         self.pump(now);
     }
 
     /// One datagram of a receive batch: the endpoint reads it now; the applications run
     /// once for the whole batch, in [`received`](Self::received).
-    pub fn handle_batched_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        self.ep.handle_datagram(now, local, remote, data);
+    pub fn handle_batched_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]) {
+        self.ep.handle_datagram(now, local, remote, ecn, data);
     }
 
     /// The end of a receive batch: each connection that read something runs its application once.
@@ -340,9 +340,9 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         self.pump(now);
     }
 
-    /// Writes pending packets through `send`, which returns false when the socket
-    /// would block; returns false if it stopped for that reason.
-    pub fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool {
+    /// Writes pending packets through `send(packet, to, ecn)`, which returns false when
+    /// the socket would block; returns false if it stopped for that reason.
+    pub fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr, u8) -> bool) -> bool {
         let ok = self.transmit(now, send);
         self.ep.flush_done();
         // Writing can close a connection; its application sees the end.
@@ -350,15 +350,15 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         ok
     }
 
-    fn transmit(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr) -> bool) -> bool {
-        if let Some((pkt, to)) = self.blocked.take() {
-            if !send(&pkt, to) {
-                self.blocked = Some((pkt, to));
+    fn transmit(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr, u8) -> bool) -> bool {
+        if let Some((pkt, to, ecn)) = self.blocked.take() {
+            if !send(&pkt, to, ecn) {
+                self.blocked = Some((pkt, to, ecn));
                 return false;
             }
         }
         while let Some((pkt, to)) = self.ep.poll_stateless() {
-            if !send(&pkt, to) {
+            if !send(&pkt, to, 0) {
                 self.ep.unsent_stateless(pkt, to);
                 return false;
             }
@@ -370,9 +370,9 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
             let mut blocked = false;
             for _ in 0..conn.burst_limit() {
                 match conn.poll_transmit(now, &mut self.buf) {
-                    Some((len, to)) => {
-                        if !send(&self.buf[..len], to) {
-                            self.blocked = Some((self.buf[..len].to_vec(), to));
+                    Some(Transmit { len, to, ecn }) => {
+                        if !send(&self.buf[..len], to, ecn) {
+                            self.blocked = Some((self.buf[..len].to_vec(), to, ecn));
                             blocked = true;
                             break;
                         }

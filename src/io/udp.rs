@@ -7,6 +7,13 @@
 //! bridge sends it as a GSO run under Node, datagram by datagram in Chromium) and
 //! receives are one call per datagram; natively with `SOCKET_IWA_UDP_BATCH=off`
 //! both are one syscall per datagram. docs/ARCHITECTURE.md, "The io layer: batching".
+//!
+//! ECN (RFC 9000 13.4, RFC 3168): where the kernel accepts `IP_RECVTOS` /
+//! `IPV6_RECVTCLASS`, each received datagram comes with its ECN codepoint and each
+//! send carries the codepoint ngtcp2 chose (`IP_TOS` / `IPV6_TCLASS` control
+//! message, GSO runs included). The wasm bridge refuses those options (Direct
+//! Sockets carry no TOS byte), so there every datagram is Not-ECT both ways.
+//! docs/ARCHITECTURE.md, "ECN".
 
 use crate::sockaddr::RawAddr;
 use std::io;
@@ -48,6 +55,11 @@ pub struct IoCounters {
     pub gro_messages: u64,
     /// Datagrams received (coalesced ones counted one by one).
     pub recv_datagrams: u64,
+    /// Datagrams sent with an ECN mark (ECT(0), ECT(1) or CE), and datagrams received
+    /// with one, of which `ce_received` marked Congestion Experienced.
+    pub ecn_sent: u64,
+    pub ecn_received: u64,
+    pub ce_received: u64,
 }
 
 #[derive(Default)]
@@ -59,6 +71,9 @@ struct Counters {
     recv_calls: AtomicU64,
     gro_messages: AtomicU64,
     recv_datagrams: AtomicU64,
+    ecn_sent: AtomicU64,
+    ecn_received: AtomicU64,
+    ce_received: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -91,6 +106,9 @@ pub struct UdpSocket {
     gso: AtomicBool,
     /// UDP GRO switched on (received messages may carry several datagrams).
     gro: bool,
+    /// The kernel reports received ECN codepoints (`IP_RECVTOS` / `IPV6_RECVTCLASS`
+    /// accepted), so sends carry the codepoint asked for too.
+    ecn: bool,
     counters: Counters,
 }
 
@@ -188,7 +206,7 @@ impl UdpSocket {
         // SAFETY: plain syscalls on a descriptor we own; addresses are valid for their lengths.
         unsafe {
             let fd = cvt(libc::socket(family, libc::SOCK_DGRAM, 0))?;
-            let sock = UdpSocket { fd, local: addr, batch: false, gso: AtomicBool::new(false), gro: false, counters: Counters::default() };
+            let sock = UdpSocket { fd, local: addr, batch: false, gso: AtomicBool::new(false), gro: false, ecn: false, counters: Counters::default() };
             if senders > 1 {
                 send_through(fd, senders)?;
             }
@@ -203,11 +221,34 @@ impl UdpSocket {
             cvt(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
             let mut me = sock;
             me.local = me.query_local_addr()?;
+            me.ecn = me.enable_ecn();
             if batching_wanted() {
                 me.enable_batching();
             }
             Ok(me)
         }
+    }
+
+    /// Asks the kernel for each received datagram's TOS byte (`IP_RECVTOS`; on an
+    /// IPv6 socket `IPV6_RECVTCLASS`, and `IP_RECVTOS` too for IPv4-mapped peers).
+    /// True if it accepted. The wasm bridge answers ENOPROTOOPT: no ECN there.
+    fn enable_ecn(&self) -> bool {
+        let one: c_int = 1;
+        // SAFETY: setsockopt on our descriptor with an int of the right size.
+        let set = |level: c_int, opt: c_int| unsafe {
+            libc::setsockopt(self.fd, level, opt, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) == 0
+        };
+        if self.local.is_ipv4() {
+            set(libc::IPPROTO_IP, libc::IP_RECVTOS)
+        } else {
+            let v6 = set(libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS);
+            v6 && set(libc::IPPROTO_IP, libc::IP_RECVTOS)
+        }
+    }
+
+    /// True when the socket carries ECN codepoints both ways (see the module docs).
+    pub fn ecn(&self) -> bool {
+        self.ecn
     }
 
     fn query_local_addr(&self) -> io::Result<SocketAddr> {
@@ -283,6 +324,9 @@ impl UdpSocket {
             recv_calls: c.recv_calls.load(Relaxed),
             gro_messages: c.gro_messages.load(Relaxed),
             recv_datagrams: c.recv_datagrams.load(Relaxed),
+            ecn_sent: c.ecn_sent.load(Relaxed),
+            ecn_received: c.ecn_received.load(Relaxed),
+            ce_received: c.ce_received.load(Relaxed),
         }
     }
 
@@ -293,46 +337,87 @@ impl UdpSocket {
 
     /// Receives one datagram; `WouldBlock` when none is queued.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_one(buf).map(|(n, from, _)| (n, from))
+    }
+
+    /// Receives one datagram with its ECN codepoint (0, Not-ECT, on a socket without ECN).
+    pub fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, u8)> {
         let mut raw = RawAddr::zeroed();
         let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        // SAFETY: msghdr points at live iov/raw storage for the duration of the call.
-        let n = unsafe {
+        let mut ctrl = [0u64; 8];
+        // SAFETY: msghdr points at live iov/raw/ctrl storage for the duration of the call.
+        let (n, ecn) = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
             msg.msg_name = raw.as_mut_ptr().cast();
             msg.msg_namelen = raw.len;
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
+            if self.ecn {
+                msg.msg_control = ctrl.as_mut_ptr().cast();
+                msg.msg_controllen = std::mem::size_of_val(&ctrl) as _;
+            }
             let n = libc::recvmsg(self.fd, &mut msg, 0);
             raw.len = msg.msg_namelen;
-            n
+            (n, if n >= 0 && self.ecn { read_cmsgs(&msg).ecn } else { 0 })
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         bump(&self.counters.recv_calls, 1);
         bump(&self.counters.recv_datagrams, 1);
+        self.count_ecn_received(ecn, 1);
         let from = raw.to_std().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "datagram from an unknown address family"))?;
-        Ok((n as usize, from))
+        Ok((n as usize, from, ecn))
+    }
+
+    fn count_ecn_received(&self, ecn: u8, datagrams: u64) {
+        if ecn != 0 {
+            bump(&self.counters.ecn_received, datagrams);
+            if ecn == ECN_CE {
+                bump(&self.counters.ce_received, datagrams);
+            }
+        }
     }
 
     /// Sends one datagram; `WouldBlock` when the socket buffer is full.
     pub fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.send_one(data, to, 0)
+    }
+
+    /// Sends one datagram with ECN codepoint `ecn` (ignored on a socket without ECN).
+    pub fn send_one(&self, data: &[u8], to: SocketAddr, ecn: u8) -> io::Result<usize> {
         let mut raw = RawAddr::from_std(&to);
         let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
-        // SAFETY: as in recv_from; sendmsg only reads the buffers.
+        let mut ctrl = SendCtrl::new();
+        let ecn = self.ecn_for(ecn);
+        ctrl.ecn(to, ecn);
+        // SAFETY: as in recv_one; sendmsg only reads the buffers.
         let n = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
             msg.msg_name = raw.as_mut_ptr().cast();
             msg.msg_namelen = raw.len;
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
+            ctrl.attach(&mut msg);
             libc::sendmsg(self.fd, &msg, 0)
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         bump(&self.counters.single_datagrams, 1);
+        if ecn != 0 {
+            bump(&self.counters.ecn_sent, 1);
+        }
         Ok(n as usize)
+    }
+
+    /// The codepoint a send carries: `ecn` where the socket has ECN, else Not-ECT.
+    fn ecn_for(&self, ecn: u8) -> u8 {
+        if self.ecn {
+            ecn & 3
+        } else {
+            0
+        }
     }
 
     /// Waits up to `timeout` (`None`: forever) for readability (and writability
@@ -367,54 +452,156 @@ fn gso_refused(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
 }
 
+/// ECN codepoints (RFC 3168 5): the two low bits of the TOS byte / traffic class.
+pub const ECN_NOT_ECT: u8 = 0;
+pub const ECN_ECT1: u8 = 1;
+pub const ECN_ECT0: u8 = 2;
+pub const ECN_CE: u8 = 3;
+
+/// What a received message's control data says.
+#[derive(Default)]
+struct Cmsgs {
+    /// The UDP GRO segment size, when the kernel coalesced datagrams into the message.
+    #[cfg(target_os = "linux")]
+    gro_seg: Option<usize>,
+    /// The ECN codepoint (`IP_TOS` / `IPV6_TCLASS`).
+    ecn: u8,
+}
+
+/// Reads the control messages the kernel wrote into `msg`.
+///
+/// # Safety
+/// `msg.msg_control` holds `msg.msg_controllen` bytes written by `recvmsg`/`recvmmsg`.
+unsafe fn read_cmsgs(msg: &libc::msghdr) -> Cmsgs {
+    let mut out = Cmsgs::default();
+    let mut cm = libc::CMSG_FIRSTHDR(msg);
+    while !cm.is_null() {
+        let data = libc::CMSG_DATA(cm);
+        match ((*cm).cmsg_level, (*cm).cmsg_type) {
+            #[cfg(target_os = "linux")]
+            (sol_udp::SOL_UDP, sol_udp::UDP_GRO) => {
+                let v = std::ptr::read_unaligned(data as *const c_int);
+                if v > 0 {
+                    out.gro_seg = Some(v as usize);
+                }
+            }
+            // Linux hands IP_TOS over as one byte, IPV6_TCLASS as an int.
+            (libc::IPPROTO_IP, libc::IP_TOS) => out.ecn = *data & 3,
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => out.ecn = (std::ptr::read_unaligned(data as *const c_int) & 3) as u8,
+            _ => {}
+        }
+        cm = libc::CMSG_NXTHDR(msg, cm);
+    }
+    out
+}
+
+/// Control messages for one send: `UDP_SEGMENT` for a GSO run and the ECN codepoint.
+struct SendCtrl {
+    buf: [u64; 8],
+    len: usize,
+}
+
+impl SendCtrl {
+    fn new() -> Self {
+        SendCtrl { buf: [0; 8], len: 0 }
+    }
+
+    /// Appends one control message carrying `val`.
+    fn push<T: Copy>(&mut self, level: c_int, ty: c_int, val: T) {
+        let size = std::mem::size_of::<T>() as u32;
+        // SAFETY: CMSG_SPACE of an int or a u16 is at most 24 bytes and at most two are
+        // pushed, inside the 64-byte, 8-aligned buffer; the header is written in place.
+        unsafe {
+            let space = libc::CMSG_SPACE(size) as usize;
+            assert!(self.len + space <= std::mem::size_of_val(&self.buf));
+            let cm = (self.buf.as_mut_ptr() as *mut u8).add(self.len) as *mut libc::cmsghdr;
+            (*cm).cmsg_level = level;
+            (*cm).cmsg_type = ty;
+            (*cm).cmsg_len = libc::CMSG_LEN(size) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut T, val);
+            self.len += space;
+        }
+    }
+
+    /// Appends the ECN codepoint for a datagram to `to`, unless it is Not-ECT: `IP_TOS`
+    /// for IPv4 (IPv4-mapped addresses too: Linux sends those as IPv4 and reads only
+    /// IPv4 options), `IPV6_TCLASS` otherwise.
+    fn ecn(&mut self, to: SocketAddr, ecn: u8) {
+        if ecn == ECN_NOT_ECT {
+            return;
+        }
+        let v4 = match to {
+            SocketAddr::V4(_) => true,
+            SocketAddr::V6(a) => a.ip().to_ipv4_mapped().is_some(),
+        };
+        if v4 {
+            self.push(libc::IPPROTO_IP, libc::IP_TOS, ecn as c_int);
+        } else {
+            self.push(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, ecn as c_int);
+        }
+    }
+
+    /// Points `msg` at the control messages (none: no control data).
+    fn attach(&mut self, msg: &mut libc::msghdr) {
+        if self.len > 0 {
+            msg.msg_control = self.buf.as_mut_ptr().cast();
+            msg.msg_controllen = self.len as _;
+        }
+    }
+}
+
 #[cfg(any(target_os = "linux", target_os = "emscripten"))]
 impl UdpSocket {
     /// One `sendmsg` of `data` as datagrams of `seg` bytes (the last may be
     /// shorter) to `to`, with a `UDP_SEGMENT` control message. Returns the bytes
     /// taken: all of them from a kernel; the wasm bridge may take the first whole
     /// datagrams of a run only (its send budget filled), and the rest waits.
-    fn send_gso(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<usize> {
+    fn send_gso(&self, data: &[u8], seg: usize, to: SocketAddr, ecn: u8) -> io::Result<usize> {
         let mut raw = RawAddr::from_std(&to);
         let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
-        let mut ctrl = [0u64; 4];
-        // SAFETY: msghdr points at live iov/raw/ctrl storage; ctrl is aligned and
-        // large enough for one cmsg carrying a u16 (CMSG_SPACE(2) <= 24 bytes).
+        let mut ctrl = SendCtrl::new();
+        ctrl.push(sol_udp::SOL_UDP, sol_udp::UDP_SEGMENT, seg as u16);
+        let ecn = self.ecn_for(ecn);
+        ctrl.ecn(to, ecn);
+        // SAFETY: msghdr points at live iov/raw/ctrl storage.
         let n = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
             msg.msg_name = raw.as_mut_ptr().cast();
             msg.msg_namelen = raw.len;
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
-            msg.msg_control = ctrl.as_mut_ptr().cast();
-            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as _;
-            let cm = libc::CMSG_FIRSTHDR(&msg);
-            (*cm).cmsg_level = sol_udp::SOL_UDP;
-            (*cm).cmsg_type = sol_udp::UDP_SEGMENT;
-            (*cm).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, seg as u16);
+            ctrl.attach(&mut msg);
             libc::sendmsg(self.fd, &msg, 0)
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         let n = (n as usize).min(data.len());
+        let datagrams = n.div_ceil(seg) as u64;
         bump(&self.counters.gso_sends, 1);
-        bump(&self.counters.gso_datagrams, n.div_ceil(seg) as u64);
+        bump(&self.counters.gso_datagrams, datagrams);
+        if ecn != 0 {
+            bump(&self.counters.ecn_sent, datagrams);
+        }
         Ok(n)
     }
 
     /// Sends the first datagrams of `data[..]` (each `seg` bytes, the last may be
     /// shorter) one per message; returns how many were taken (at least 1).
     #[cfg(target_os = "emscripten")]
-    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<usize> {
-        self.send_to(&data[..seg.min(data.len())], to).map(|_| 1)
+    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr, ecn: u8) -> io::Result<usize> {
+        self.send_one(&data[..seg.min(data.len())], to, ecn).map(|_| 1)
     }
 
     /// `sendmmsg` of the datagrams `data[k*seg..]` (each `seg` bytes, the last
     /// may be shorter) to `to`; returns how many the kernel took (at least 1).
     #[cfg(target_os = "linux")]
-    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr) -> io::Result<usize> {
+    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr, ecn: u8) -> io::Result<usize> {
         let mut raw = RawAddr::from_std(&to);
+        // One set of control messages (the ECN codepoint) that every message points at.
+        let mut ctrl = SendCtrl::new();
+        let ecn = self.ecn_for(ecn);
+        ctrl.ecn(to, ecn);
         let mut iovs: Vec<libc::iovec> =
             data.chunks(seg).take(MAX_SEGMENTS).map(|c| libc::iovec { iov_base: c.as_ptr() as *mut _, iov_len: c.len() }).collect();
         // SAFETY: every mmsghdr points at one live iovec and at `raw`, which sendmmsg only reads.
@@ -427,6 +614,7 @@ impl UdpSocket {
                     m.msg_hdr.msg_namelen = raw.len;
                     m.msg_hdr.msg_iov = iov;
                     m.msg_hdr.msg_iovlen = 1;
+                    ctrl.attach(&mut m.msg_hdr);
                     m
                 })
                 .collect();
@@ -436,6 +624,9 @@ impl UdpSocket {
             return Err(io::Error::last_os_error());
         }
         bump(&self.counters.single_datagrams, n as u64);
+        if ecn != 0 {
+            bump(&self.counters.ecn_sent, n as u64);
+        }
         Ok(n as usize)
     }
 }
@@ -478,20 +669,21 @@ impl UdpSocket {
     /// Receives what is queued, calling `f(datagram, from)` for each datagram:
     /// natively one `recvmmsg` of up to 16 messages, each split into its
     /// datagrams when the kernel coalesced them (GRO); per datagram otherwise.
+    /// `f` also gets the datagram's ECN codepoint (always Not-ECT on a socket without ECN).
     /// Returns how many datagrams were handed to `f`; `WouldBlock` when none was queued.
-    pub fn recv_batch(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr)) -> io::Result<usize> {
+    pub fn recv_batch(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr, u8)) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         if self.batch {
             return self.recv_mmsg(rb, f);
         }
         rb.more = true;
-        let (n, from) = self.recv_from(&mut rb.bufs[..MAX_DATAGRAM])?;
-        f(&rb.bufs[..n], from);
+        let (n, from, ecn) = self.recv_one(&mut rb.bufs[..MAX_DATAGRAM])?;
+        f(&rb.bufs[..n], from, ecn);
         Ok(1)
     }
 
     #[cfg(target_os = "linux")]
-    fn recv_mmsg(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr)) -> io::Result<usize> {
+    fn recv_mmsg(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr, u8)) -> io::Result<usize> {
         let mut iovs: Vec<libc::iovec> = rb
             .bufs
             .chunks_mut(MAX_DATAGRAM)
@@ -526,34 +718,27 @@ impl UdpSocket {
             let len = m.msg_len as usize;
             rb.names[i].len = m.msg_hdr.msg_namelen;
             let Some(from) = rb.names[i].to_std() else { continue };
-            // The GRO segment size, when the kernel coalesced datagrams into this message.
-            let mut seg = len;
             // SAFETY: the kernel wrote msg_controllen bytes of cmsgs into ctrl[i].
-            unsafe {
-                let mut cm = libc::CMSG_FIRSTHDR(&m.msg_hdr);
-                while !cm.is_null() {
-                    if (*cm).cmsg_level == sol_udp::SOL_UDP && (*cm).cmsg_type == sol_udp::UDP_GRO {
-                        let v = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const c_int);
-                        if v > 0 {
-                            seg = v as usize;
-                        }
-                    }
-                    cm = libc::CMSG_NXTHDR(&m.msg_hdr, cm);
-                }
-            }
+            // (The coalesced datagrams of a GRO message share one TOS byte: GRO
+            // merges only packets whose IP headers agree on it.)
+            let cm = unsafe { read_cmsgs(&m.msg_hdr) };
+            let seg = cm.gro_seg.unwrap_or(len);
             let data = &rb.bufs[i * MAX_DATAGRAM..i * MAX_DATAGRAM + len];
             if seg < len {
                 bump(&self.counters.gro_messages, 1);
             }
             if len == 0 {
-                f(data, from);
+                f(data, from, cm.ecn);
+                self.count_ecn_received(cm.ecn, 1);
                 delivered += 1;
                 continue;
             }
+            let before = delivered;
             for d in data.chunks(seg) {
-                f(d, from);
+                f(d, from, cm.ecn);
                 delivered += 1;
             }
+            self.count_ecn_received(cm.ecn, (delivered - before) as u64);
         }
         bump(&self.counters.recv_datagrams, delivered as u64);
         Ok(delivered)
@@ -571,6 +756,8 @@ pub struct SendBatch {
     to: Option<SocketAddr>,
     /// Segment size: the first packet's length.
     seg: usize,
+    /// The run's ECN codepoint (every datagram of a send carries the same).
+    ecn: u8,
     /// Bytes at the front already sent (a per-datagram send stopped by a full socket).
     sent: usize,
 }
@@ -587,9 +774,11 @@ impl SendBatch {
     /// Queues (or, without batching or GSO, sends) one packet. False when the socket is
     /// full: the packet was not taken and the caller keeps it. A packet that
     /// fails otherwise (unreachable peer and the like) is lost, as QUIC allows.
-    pub fn push(&mut self, sock: &UdpSocket, pkt: &[u8], to: SocketAddr) -> bool {
+    /// `ecn` is the packet's ECN codepoint (dropped on a socket without ECN).
+    pub fn push(&mut self, sock: &UdpSocket, pkt: &[u8], to: SocketAddr, ecn: u8) -> bool {
+        let ecn = sock.ecn_for(ecn);
         if !sock.batch && !sock.gso() {
-            return match sock.send_to(pkt, to) {
+            return match sock.send_one(pkt, to, ecn) {
                 Ok(_) => true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
                 Err(e) => {
@@ -598,7 +787,7 @@ impl SendBatch {
                 }
             };
         }
-        if !self.is_empty() && !self.fits(pkt.len(), to) && !self.flush(sock) {
+        if !self.is_empty() && !self.fits(pkt.len(), to, ecn) && !self.flush(sock) {
             return false;
         }
         if self.is_empty() {
@@ -606,6 +795,7 @@ impl SendBatch {
             self.sent = 0;
             self.to = Some(to);
             self.seg = pkt.len();
+            self.ecn = ecn;
         }
         self.buf.extend_from_slice(pkt);
         if self.buf.len() / self.seg.max(1) >= MAX_SEGMENTS {
@@ -615,9 +805,10 @@ impl SendBatch {
         true
     }
 
-    /// Whether a packet of `len` bytes to `to` can join the gathered run.
-    fn fits(&self, len: usize, to: SocketAddr) -> bool {
+    /// Whether a packet of `len` bytes to `to`, marked `ecn`, can join the gathered run.
+    fn fits(&self, len: usize, to: SocketAddr, ecn: u8) -> bool {
         self.to == Some(to)
+            && self.ecn == ecn
             && self.sent == 0
             && len > 0
             && len <= self.seg
@@ -637,7 +828,7 @@ impl SendBatch {
         {
             let left = &self.buf[self.sent..];
             if left.len() > self.seg && sock.gso() {
-                match sock.send_gso(left, self.seg, to) {
+                match sock.send_gso(left, self.seg, to, self.ecn) {
                     Ok(n) => {
                         self.sent += n;
                         if self.is_empty() {
@@ -660,7 +851,7 @@ impl SendBatch {
                 }
             }
             while !self.is_empty() {
-                match sock.send_many(&self.buf[self.sent..], self.seg, to) {
+                match sock.send_many(&self.buf[self.sent..], self.seg, to, self.ecn) {
                     Ok(k) => self.sent = (self.sent + k * self.seg).min(self.buf.len()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                     Err(e) => {
@@ -746,7 +937,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &l)| packet(i, l)).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr()));
+            assert!(b.push(&s, p, r.local_addr(), 0));
         }
         assert!(b.flush(&s));
         assert!(b.is_empty());
@@ -764,7 +955,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..150).map(|i| packet(i, 1000)).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr()));
+            assert!(b.push(&s, p, r.local_addr(), 0));
         }
         assert!(b.flush(&s));
         assert_eq!(read_plain(&r, sent.len()), sent);
@@ -789,12 +980,12 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..10).map(|i| packet(i, 1100)).collect();
         let mut b = SendBatch::new();
         for p in &sent[..5] {
-            assert!(b.push(&s, p, r.local_addr()));
+            assert!(b.push(&s, p, r.local_addr(), 0));
         }
         assert!(b.flush(&s), "a refused GSO send must fall back, not fail");
         assert!(!s.gso(), "GSO is off for the socket after a refusal");
         for p in &sent[5..] {
-            assert!(b.push(&s, p, r.local_addr()));
+            assert!(b.push(&s, p, r.local_addr(), 0));
         }
         assert!(b.flush(&s));
         assert_eq!(read_plain(&r, sent.len()), sent);
@@ -812,7 +1003,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..40).map(|i| packet(i, if i == 19 || i == 39 { 500 } else { 1000 })).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr()));
+            assert!(b.push(&s, p, r.local_addr(), 0));
         }
         assert!(b.flush(&s));
         let mut got = Vec::new();
@@ -820,7 +1011,7 @@ mod tests {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while got.len() < sent.len() && std::time::Instant::now() < deadline {
             r.poll(false, Some(Duration::from_millis(100))).unwrap();
-            let _ = r.recv_batch(&mut rb, &mut |d, from| {
+            let _ = r.recv_batch(&mut rb, &mut |d, from, _| {
                 assert_eq!(from, s.local_addr());
                 got.push(d.to_vec());
             });
@@ -840,7 +1031,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..6).map(|i| packet(i, 1200)).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr()));
+            assert!(b.push(&s, p, r.local_addr(), 0));
             assert!(b.is_empty());
         }
         assert_eq!(read_plain(&r, sent.len()), sent);
@@ -860,15 +1051,82 @@ mod tests {
         for i in 0..12 {
             let p = packet(i, 1200);
             if i % 3 == 2 {
-                assert!(b.push(&s, &p, r2.local_addr()));
+                assert!(b.push(&s, &p, r2.local_addr(), 0));
                 to2.push(p);
             } else {
-                assert!(b.push(&s, &p, r1.local_addr()));
+                assert!(b.push(&s, &p, r1.local_addr(), 0));
                 to1.push(p);
             }
         }
         assert!(b.flush(&s));
         assert_eq!(read_plain(&r1, to1.len()), to1);
         assert_eq!(read_plain(&r2, to2.len()), to2);
+    }
+
+    /// Reads `n` datagrams with their ECN codepoints through `recv_batch` (5 s at most).
+    fn read_marked(sock: &UdpSocket, n: usize) -> Vec<(Vec<u8>, u8)> {
+        let mut got = Vec::new();
+        let mut rb = RecvBatch::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while got.len() < n && std::time::Instant::now() < deadline {
+            sock.poll(false, Some(Duration::from_millis(100))).unwrap();
+            let _ = sock.recv_batch(&mut rb, &mut |d, _, ecn| got.push((d.to_vec(), ecn)));
+        }
+        got
+    }
+
+    /// Every send path carries the codepoint asked for and every receive path reports
+    /// it, over IPv4 and IPv6: GSO runs (split where the codepoint changes), `sendmmsg`,
+    /// one `sendmsg` per datagram; received with GRO + `recvmmsg` and one by one.
+    #[test]
+    fn ecn_codepoints_survive_every_path() {
+        let marks = [ECN_ECT0, ECN_ECT0, ECN_ECT0, ECN_CE, ECN_ECT1, ECN_NOT_ECT, ECN_ECT0, ECN_ECT0, ECN_ECT0, ECN_CE, ECN_CE, ECN_NOT_ECT];
+        for host in ["127.0.0.1:0", "[::1]:0"] {
+            let addr: SocketAddr = host.parse().unwrap();
+            for (send_path, recv_batched) in [("gso", true), ("sendmmsg", false), ("single", true), ("single", false)] {
+                let mut s = UdpSocket::bind(addr).unwrap();
+                match send_path {
+                    "gso" => assert!(s.gso()),
+                    "sendmmsg" => s.gso.store(false, Relaxed),
+                    _ => s.disable_batching(),
+                }
+                let mut r = UdpSocket::bind(addr).unwrap();
+                if !recv_batched {
+                    r.disable_batching();
+                }
+                assert!(s.ecn() && r.ecn(), "{host}: the kernel accepts IP_RECVTOS / IPV6_RECVTCLASS");
+                let sent: Vec<(Vec<u8>, u8)> = marks.iter().enumerate().map(|(i, &e)| (packet(i, 1000), e)).collect();
+                let mut b = SendBatch::new();
+                for (p, e) in &sent {
+                    assert!(b.push(&s, p, r.local_addr(), *e));
+                }
+                assert!(b.flush(&s));
+                assert_eq!(read_marked(&r, sent.len()), sent, "{host} {send_path} -> batched receive {recv_batched}");
+                let (cs, cr) = (s.counters(), r.counters());
+                assert_eq!(cs.ecn_sent, 10, "{host} {send_path}: {cs:?}");
+                assert_eq!((cr.ecn_received, cr.ce_received), (10, 3), "{host} {send_path}: {cr:?}");
+                if send_path == "gso" {
+                    // Runs: [ECT0 x3] [CE] [ECT1] [Not-ECT] [ECT0 x3] [CE x2] [Not-ECT].
+                    assert_eq!((cs.gso_sends, cs.gso_datagrams), (3, 8), "{host}: a run never mixes codepoints, {cs:?}");
+                }
+            }
+        }
+    }
+
+    /// A socket without ECN (as under the wasm bridge) sends Not-ECT whatever it is asked.
+    #[test]
+    fn without_ecn_nothing_is_marked() {
+        let mut s = batching_sender();
+        s.ecn = false;
+        let r = batching_sender();
+        let mut b = SendBatch::new();
+        for i in 0..4 {
+            assert!(b.push(&s, &packet(i, 800), r.local_addr(), ECN_ECT0));
+        }
+        assert!(b.flush(&s));
+        let got = read_marked(&r, 4);
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().all(|(_, e)| *e == ECN_NOT_ECT), "{:?}", got.iter().map(|g| g.1).collect::<Vec<_>>());
+        assert_eq!((s.counters().ecn_sent, r.counters().ecn_received), (0, 0));
     }
 }

@@ -58,8 +58,8 @@ impl ClientEndpoint {
 }
 
 impl Endpoint for ClientEndpoint {
-    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        self.conn.recv(now, local, remote, data);
+    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]) {
+        self.conn.recv(now, local, remote, ecn, data);
         self.ready = true;
     }
 

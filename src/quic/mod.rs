@@ -147,13 +147,26 @@ pub enum EndpointEvent {
     Closed(ConnKey),
 }
 
+/// A packet [`Connection::poll_transmit`] wrote: its length in the caller's buffer,
+/// its destination, and the ECN codepoint ngtcp2 chose for it (RFC 9000 13.4: ECT(0)
+/// while ECN is being validated on the path and after it succeeded, Not-ECT otherwise;
+/// the io layer sends it where the socket can, docs/ARCHITECTURE.md "ECN").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub len: usize,
+    pub to: SocketAddr,
+    pub ecn: u8,
+}
+
 /// A set of connections without applications, sockets or clocks: datagrams in,
 /// typed events and packets out, time always an argument. The server endpoint
 /// routes by connection ID and admits new connections; the client endpoint
 /// holds one connection. [`crate::io::Host`] drives either one together with
 /// the connections' applications, natively and in wasm.
 pub trait Endpoint {
-    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]);
+    /// One received datagram, with the ECN codepoint it arrived with (0, Not-ECT,
+    /// where the socket cannot tell).
+    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]);
     /// Next timestamp (ns) at which [`on_timeout`](Self::on_timeout) is due.
     fn timeout(&self) -> Option<u64>;
     /// Fires the connection timers that are due (their connections become `Ready`).

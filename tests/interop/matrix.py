@@ -49,7 +49,7 @@ our_server_kind = "native"
 ROLES = ["server", "client"]
 CASES = ["handshake", "transfer", "multiplexing", "datagrams", "retry", "resumption", "zerortt", "chacha20", "keyupdate",
          "keyupdate-ours", "rebind-port", "rebind-addr", "amplificationlimit", "handshakeloss", "transferloss",
-         "handshakecorruption", "transfercorruption", "blackhole", "longrtt", "ipv6", "v2", "v2-direct"]
+         "handshakecorruption", "transfercorruption", "blackhole", "longrtt", "ecn", "ipv6", "v2", "v2-direct"]
 MIB = 1 << 20
 TRANSFER_BYTES = 10 * MIB
 MULTIPLEX_STREAMS = 1000
@@ -674,6 +674,57 @@ def case_longrtt(role, peer):
         return f"RTT {LONG_RTT_S} s: {rr['c2s']['initial']} client Initials, done in {took:.1f} s"
     finally:
         s.stop()
+
+
+ECN_BYTES = 4 * MIB
+
+
+def _ecn_transfer(role, peer, handling):
+    """A 4 MiB echo through the relay, which passes ECN codepoints on (or bleaches
+    them); returns the relay's ECN counts {"c2s": {...}, "s2c": {...}}."""
+    s = with_server(role, peer)
+    try:
+        n = str(ECN_BYTES)
+        with UdpRelay(("127.0.0.1", s.port), ecn=handling) as relay:
+            reps = client(role, peer, relay.port, s.info["cert_sha256"], "--bytes", n, our_extra=("--bytes", n))
+        verified(reps[0])
+        check(reps[0]["bytes_echoed"] == ECN_BYTES, f"{reps[0]['bytes_echoed']} bytes echoed")
+        return relay.report()["ecn"]
+    finally:
+        s.stop()
+
+
+def _marked(counts):
+    return counts["ect0"] + counts["ect1"] + counts["ce"]
+
+
+def _total(counts):
+    return sum(counts[k] for k in ("not-ect", "ect1", "ect0", "ce"))
+
+
+def case_ecn(role, peer):
+    # The runner's ecn case: both ends use ECN, which RFC 9000 13.4.2 lets an endpoint keep
+    # only after the peer's ACK frames counted its marks. So marks on nearly every
+    # datagram of a 4 MiB echo, in both directions, show that each side sends them and
+    # that each side's receive path reads and reports them. A control with the relay
+    # clearing the TOS byte: our side must stop marking after its test packets.
+    ours, theirs = ("s2c", "c2s") if role == "server" else ("c2s", "s2c")
+    if our_server_kind == "wasm" and role == "server":
+        e = _ecn_transfer(role, peer, "pass")
+        check(_marked(e[ours]) == 0, f"the wasm server marked {_marked(e[ours])} datagrams: {e}")
+        return f"n/a (ours in wasm: Direct Sockets carry no TOS byte; 0 of {_total(e[ours])} datagrams marked, echo verified)"
+    e = _ecn_transfer(role, peer, "pass")
+    if peer == "aioquic":
+        # aioquic neither marks nor reports ECN counts: our validation fails, marking stops.
+        check(_marked(e[theirs]) == 0, f"aioquic marked datagrams: {e}")
+        check(0 < _marked(e[ours]) <= 12, f"ours marked {_marked(e[ours])} of {_total(e[ours])} datagrams to a peer that reports no ECN counts: {e}")
+        return f"n/a (aioquic has no ECN; ours stopped marking after {_marked(e[ours])} test datagram(s), echo verified)"
+    for d, who in ((ours, "ours"), (theirs, peer)):
+        check(e[d]["ect0"] * 10 >= _total(e[d]) * 9, f"{who} sent {e[d]['ect0']} of {_total(e[d])} datagrams ECT(0): {e}")
+    b = _ecn_transfer(role, peer, "bleach")
+    check(_marked(b[ours]) <= 12, f"on a bleaching path ours kept marking: {_marked(b[ours])} of {_total(b[ours])}: {b}")
+    return (f"ECT(0) on {e[ours]['ect0']}/{_total(e[ours])} of ours, {e[theirs]['ect0']}/{_total(e[theirs])} of {peer}'s datagrams; "
+            f"bleached path: ours stopped after {_marked(b[ours])} test datagram(s)")
 
 
 def case_ipv6(role, peer):

@@ -32,6 +32,13 @@ datagrams at least that far apart, in order, as a slow link does: the client
 gets them one at a time instead of in the bursts a fast sender writes (so how
 it acknowledges single packets is observable).
 
+ECN: the relay reads each datagram's ECN codepoint (IP_RECVTOS) and forwards it
+with the same one (an IP_TOS control message), as a router that supports ECN does,
+counting the codepoints per direction in the report's "ecn" ([Not-ECT, ECT(1),
+ECT(0), CE]). `ecn="bleach"` forwards every datagram as Not-ECT instead, as a
+middlebox that clears the TOS byte does (ECN validation must then fail, RFC 9000
+13.4.2).
+
 Every QUIC packet (coalesced ones too) is classified from its long header (type
 and version, RFC 9000 17.2 and RFC 9369 3.2), so a test can assert e.g. that a Retry
 was sent, that 0-RTT packets were used, or that QUIC v2 was spoken. Short-header
@@ -43,8 +50,12 @@ Bounded: the relay runs until stop() or `max_seconds`, whichever comes first.
 import random
 import select
 import socket
+import struct
 import threading
 import time
+
+IP_RECVTOS = getattr(socket, "IP_RECVTOS", 13)  # Linux
+ECN_NAMES = ("not-ect", "ect1", "ect0", "ce")
 
 V1 = 0x00000001
 V2 = 0x6B3343CF
@@ -105,9 +116,12 @@ def classify_all(d: bytes):
 class UdpRelay:
     def __init__(self, server, mode="pass", rebind_after=1 << 20, addr_from="127.0.0.1", addr_to=None,
                  window=1.0, max_seconds=120, front_host="127.0.0.1", delay=0.0, spacing=0.0,
-                 loss=0.0, corrupt=0.0, blackhole=None, seed=1):
+                 loss=0.0, corrupt=0.0, blackhole=None, seed=1, ecn="pass"):
         if mode not in ("pass", "rebind-port", "rebind-addr", "amplification"):
             raise ValueError(f"unknown relay mode {mode!r}")
+        if ecn not in ("pass", "bleach"):
+            raise ValueError(f"unknown relay ecn handling {ecn!r}")
+        self.ecn = ecn
         self.server = server
         self.mode = mode
         self.rebind_after = rebind_after
@@ -116,30 +130,52 @@ class UdpRelay:
         self.delay = delay
         self.spacing = spacing
         self._last_due = 0.0
-        self._held = []  # (due, datagram) server->client, when delayed or spaced
+        self._held = []  # (due, datagram, ecn) server->client, when delayed or spaced
         self.max_seconds = max_seconds
         self.loss, self.corrupt, self.blackhole = loss, corrupt, blackhole
         self._rng = random.Random(seed)
         self._blackhole_until = None
         self.impaired = {"seed": seed, "lost_c2s": 0, "lost_s2c": 0, "corrupted_c2s": 0, "corrupted_s2c": 0,
                          "blackholed": 0, "blackhole_s": 0.0, "handshake_hit": 0}
-        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.front.bind((front_host, 0))
+        self.front = self._socket(front_host)
         self.port = self.front.getsockname()[1]
-        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.back.bind((addr_from, 0))
+        self.back = self._socket(addr_from)
         self.old_backs = []
         self.client = None
         self.stats = {
             "c2s_datagrams": 0, "c2s_bytes": 0, "s2c_datagrams": 0, "s2c_bytes": 0,
             "c2s": {}, "s2c": {}, "versions": [], "c2s_versions": [], "s2c_versions": [], "rebinds": 0, "back_addrs": [self._addr(self.back)],
             "dropped_c2s": 0, "dropped_to_old_path": 0,
+            "ecn": {"c2s": [0, 0, 0, 0], "s2c": [0, 0, 0, 0], "handling": ecn},
         }
         # amplification accounting
         self.amp = {"server_received": 0, "server_sent": 0, "window_s": window, "client_datagrams_dropped": 0}
         self._first_c2s_at = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _socket(host):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
+        s.bind((host, 0))
+        return s
+
+    def _recv(self, s):
+        """One datagram, its sender and its ECN codepoint."""
+        d, anc, _flags, src = s.recvmsg(65535, socket.CMSG_SPACE(4))
+        ecn = 0
+        for level, kind, data in anc:
+            if level == socket.IPPROTO_IP and kind == socket.IP_TOS and data:
+                ecn = data[0] & 3
+        return d, src, ecn
+
+    def _send(self, s, d, to, ecn):
+        """Forwards `d` with the codepoint it came with (Not-ECT when bleaching)."""
+        if ecn and self.ecn == "pass":
+            s.sendmsg([d], [(socket.IPPROTO_IP, socket.IP_TOS, struct.pack("i", ecn))], 0, to)
+        else:
+            s.sendto(d, to)
 
     @staticmethod
     def _addr(sock):
@@ -170,8 +206,7 @@ class UdpRelay:
 
     def _rebind(self):
         host = self.addr_to if self.mode == "rebind-addr" else self.back.getsockname()[0]
-        new = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        new.bind((host, 0))
+        new = self._socket(host)
         self.old_backs.append(self.back)
         self.back = new
         self.stats["rebinds"] += 1
@@ -206,16 +241,18 @@ class UdpRelay:
         while not self._stop.is_set() and time.monotonic() < end:
             socks = [self.front, self.back, *self.old_backs]
             while self._held and self._held[0][0] <= time.monotonic():
-                self.front.sendto(self._held.pop(0)[1], self.client)
+                _, held, held_ecn = self._held.pop(0)
+                self._send(self.front, held, self.client, held_ecn)
             wait = 0.05 if not self._held else max(0.0, min(0.05, self._held[0][0] - time.monotonic()))
             ready, _, _ = select.select(socks, [], [], wait)
             for s in ready:
                 try:
-                    d, src = s.recvfrom(65535)
+                    d, src, ecn = self._recv(s)
                 except OSError:
                     continue
                 now = time.monotonic()
                 if s is self.front:
+                    self.stats["ecn"]["c2s"][ecn] += 1
                     self.client = src
                     self._count("c2s", d)
                     if self.mode == "amplification":
@@ -230,8 +267,9 @@ class UdpRelay:
                     self.stats["c2s_bytes"] += len(d)
                     d = self._impair("c2s", d, now)
                     if d is not None:
-                        self.back.sendto(d, self.server)
+                        self._send(self.back, d, self.server, ecn)
                 elif s is self.back:
+                    self.stats["ecn"]["s2c"][ecn] += 1
                     self._count("s2c", d)
                     if self.mode == "amplification" and self._first_c2s_at is not None \
                             and now - self._first_c2s_at < self.window:
@@ -244,9 +282,9 @@ class UdpRelay:
                     elif self.client and (self.delay > 0 or self.spacing > 0):
                         due = max(now + self.delay, self._last_due + self.spacing)
                         self._last_due = due
-                        self._held.append((due, d))
+                        self._held.append((due, d, ecn))
                     elif self.client:
-                        self.front.sendto(d, self.client)
+                        self._send(self.front, d, self.client, ecn)
                     if self.mode.startswith("rebind") and self.stats["rebinds"] == 0 \
                             and self.stats["s2c_bytes"] >= self.rebind_after:
                         self._rebind()
@@ -259,6 +297,7 @@ class UdpRelay:
         for k in ("versions", "c2s_versions", "s2c_versions"):
             r[k] = [hex(v) for v in self.stats[k]]
         r["impaired"] = dict(self.impaired)
+        r["ecn"] = {"handling": self.ecn, **{d: dict(zip(ECN_NAMES, self.stats["ecn"][d])) for d in ("c2s", "s2c")}}
         if self.mode == "amplification":
             a = dict(self.amp)
             a["ratio"] = a["server_sent"] / a["server_received"] if a["server_received"] else None

@@ -110,6 +110,55 @@ fn echo_recovers_from_loss_reordering_and_duplication() {
     }
 }
 
+// ---- ECN (RFC 9000 13.4) ----------------------------------------------------
+
+/// A 2 MiB echo over `up` / `down`; returns the finished simulation.
+fn ecn_echo(up: LinkConfig, down: LinkConfig, seed: u64) -> Sim<EchoClient> {
+    let mut sim = Sim::new(server(), echo_client(1, 2 << 20, false), T0, up, down, seed);
+    sim.run_client(60 * SEC).unwrap_or_else(|e| panic!("{e:?} {:?}", sim.stats));
+    assert_echo_verified(&sim, 1, 2 << 20);
+    sim
+}
+
+/// On a path that carries ECN both ends mark their packets ECT(0) and keep doing so
+/// after validation (RFC 9000 13.4.2), which passes only if each end's ACK frames
+/// count the marks it received: the codepoint travels from the link through
+/// `handle_datagram` into ngtcp2 on both sides, and from ngtcp2's packet info out.
+#[test]
+fn ecn_is_validated_and_kept_on_a_path_that_carries_it() {
+    let sim = ecn_echo(LinkConfig::clean(), LinkConfig::clean(), 71);
+    let st = &sim.stats;
+    assert!(st.ecn_marked_to_server * 10 >= st.sent_to_server * 9, "client marked too few: {st:?}");
+    assert!(st.ecn_marked_to_client * 10 >= st.sent_to_client * 9, "server marked too few: {st:?}");
+}
+
+/// A path that clears the ECN bits fails validation: each end stops marking after
+/// the few packets it tests with (ngtcp2: 10), and the transfer is unaffected.
+#[test]
+fn ecn_validation_fails_on_a_bleaching_path() {
+    let bleach = LinkConfig { bleach_ecn: true, ..LinkConfig::clean() };
+    let sim = ecn_echo(bleach.clone(), bleach, 72);
+    let st = &sim.stats;
+    assert!(st.bleached > 0, "{st:?}");
+    assert!(st.ecn_marked_to_server <= 12 && st.ecn_marked_to_client <= 12, "marking went on without validation: {st:?}");
+    assert!(st.sent_to_server > 100 && st.sent_to_client > 1000, "{st:?}");
+}
+
+/// CE marks are congestion signals without loss (RFC 9002 7.1): a link that marks 3%
+/// of the client's packets CE leaves the client's congestion window far below that of
+/// the same transfer on a clean link, with no packet lost in either.
+#[test]
+fn ce_marks_shrink_the_senders_window_without_loss() {
+    for seed in [73, 74, 75] {
+        let clean = ecn_echo(LinkConfig::clean(), LinkConfig::clean(), seed);
+        let marking = ecn_echo(LinkConfig { ce_mark: 0.03, ..LinkConfig::clean() }, LinkConfig::clean(), seed);
+        assert!(marking.stats.ce_marked > 10, "seed {seed}: {:?}", marking.stats);
+        let (c0, c1) = (clean.client.conn.cwnd(), marking.client.conn.cwnd());
+        assert_eq!(clean.client.conn.path_stats().packets_lost + marking.client.conn.path_stats().packets_lost, 0, "seed {seed}");
+        assert!(c1 * 3 < c0, "seed {seed}: cwnd with CE marks {c1} vs clean {c0}: the client ignored CE");
+    }
+}
+
 /// `--datagram-window`: 400 datagrams, at most 8 unanswered, one more per echo.
 /// At 10% loss each way echoes go missing, each shrinks the window by one, and a
 /// window that empties is sent anew after 100 ms without an echo: the run still

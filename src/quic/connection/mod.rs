@@ -461,6 +461,17 @@ impl Connection {
         }
     }
 
+    /// The congestion window, bytes (ngtcp2's CUBIC): shrinks on loss and on ECN-CE
+    /// marks the peer reports (RFC 9002 7, RFC 9000 13.4.1).
+    pub fn cwnd(&self) -> u64 {
+        // SAFETY: conn is valid; ngtcp2 fills `info` completely.
+        unsafe {
+            let mut info: n::ngtcp2_conn_info = std::mem::zeroed();
+            n::ngtcp2_conn_get_conn_info_versioned(self.conn(), n::NGTCP2_CONN_INFO_VERSION as c_int, &mut info);
+            info.cwnd
+        }
+    }
+
     /// The negotiated QUIC version (0 until the client knows it).
     pub fn quic_version(&self) -> u32 {
         // SAFETY: conn is valid.
@@ -514,8 +525,9 @@ impl Connection {
         }
     }
 
-    /// Feeds one received UDP datagram.
-    pub fn recv(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+    /// Feeds one received UDP datagram and the ECN codepoint it arrived with
+    /// (ngtcp2 counts them for its ACK frames' ECN counts and reacts to CE).
+    pub fn recv(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]) {
         match self.state {
             State::Open => {}
             State::Closing { .. } => {
@@ -525,8 +537,9 @@ impl Connection {
             State::Draining { .. } | State::Closed => return,
         }
         let mut ps = NgPath::new(local, remote);
-        // SAFETY: a zeroed pkt_info is valid (no ECN).
-        let pi: n::ngtcp2_pkt_info = unsafe { std::mem::zeroed() };
+        // SAFETY: a zeroed pkt_info is valid; ecn is its only field.
+        let mut pi: n::ngtcp2_pkt_info = unsafe { std::mem::zeroed() };
+        pi.ecn = ecn & 3;
         // SAFETY: conn is valid; data is valid for its length; callbacks may run.
         let rv = unsafe {
             n::ngtcp2_conn_read_pkt_versioned(self.conn(), ps.path(), n::NGTCP2_PKT_INFO_VERSION as c_int, &pi, data.as_ptr(), data.len(), now)

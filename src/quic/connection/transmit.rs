@@ -2,10 +2,10 @@
 //! data round-robin over the streams with pending bytes, and paces bursts.
 
 use super::{Connection, NgPath};
+use crate::quic::Transmit;
 use super::close::State;
 use ngtcp2_sys as n;
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::os::raw::c_int;
 
 impl Connection {
@@ -27,16 +27,16 @@ impl Connection {
         }
     }
 
-    /// Writes the next packet into `buf`; returns its length and destination,
-    /// or `None` when there is nothing to send now.
-    pub fn poll_transmit(&mut self, now: u64, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    /// Writes the next packet into `buf`; returns its length, destination and ECN
+    /// codepoint, or `None` when there is nothing to send now.
+    pub fn poll_transmit(&mut self, now: u64, buf: &mut [u8]) -> Option<Transmit> {
         match self.state {
             State::Open => {}
             State::Closing { .. } if self.close_packet_due => {
                 self.close_packet_due = false;
                 let n = self.close_packet.len().min(buf.len());
                 buf[..n].copy_from_slice(&self.close_packet[..n]);
-                return Some((n, self.close_to));
+                return Some(Transmit { len: n, to: self.close_to, ecn: 0 });
             }
             _ => return None,
         }
@@ -72,7 +72,7 @@ impl Connection {
                 }
                 match nw as i32 {
                     n::NGTCP2_ERR_WRITE_MORE => continue,
-                    x if x > 0 => return Some((x as usize, ps.remote().unwrap_or(self.remote))),
+                    x if x > 0 => return Some(Transmit { len: x as usize, to: ps.remote().unwrap_or(self.remote), ecn: pi.ecn as u8 }),
                     0 => return None,
                     n::NGTCP2_ERR_INVALID_ARGUMENT => {
                         // Larger than the peer allows now: drop it, it is unreliable.
@@ -158,7 +158,7 @@ impl Connection {
                     blocked.insert(id);
                     continue;
                 }
-                x if x > 0 => return Some((x as usize, ps.remote().unwrap_or(self.remote))),
+                x if x > 0 => return Some(Transmit { len: x as usize, to: ps.remote().unwrap_or(self.remote), ecn: pi.ecn as u8 }),
                 0 => return None,
                 e => {
                     self.close_with(now, |c| unsafe { n::ngtcp2_ccerr_set_liberr(c, e as c_int, std::ptr::null(), 0) });

@@ -257,7 +257,7 @@ impl ServerEndpoint {
 }
 
 impl Endpoint for ServerEndpoint {
-    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+    fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]) {
         self.stats.packets.datagrams += 1;
         self.stats.packets.bytes += data.len() as u64;
         if data.is_empty() {
@@ -322,7 +322,7 @@ impl Endpoint for ServerEndpoint {
             }
         };
         if let Some(slot) = self.slots.get_mut(&key) {
-            slot.conn.recv(now, local, remote, data);
+            slot.conn.recv(now, local, remote, ecn, data);
         }
         self.events.push_back(EndpointEvent::Ready(key));
     }

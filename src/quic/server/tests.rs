@@ -4,6 +4,7 @@ use super::admission::Source;
 use super::tokens::TokenCheck;
 use super::*;
 use crate::tls::{Identity, TicketKey};
+use crate::quic::Transmit;
 
 fn endpoint() -> ServerEndpoint {
     endpoint_with(ServerConfig::default())
@@ -66,7 +67,7 @@ fn flush(ep: &mut ServerEndpoint, now: u64) -> usize {
 fn client_initial(tls: &TlsContext, local: SocketAddr, server: SocketAddr, now: u64) -> Vec<u8> {
     let mut c = Connection::connect(tls, local, server, &["echo"], "localhost", None, &ConnectionConfig::default(), now).unwrap();
     let mut buf = vec![0u8; 1500];
-    let (len, _) = c.poll_transmit(now, &mut buf).unwrap();
+    let len = c.poll_transmit(now, &mut buf).unwrap().len;
     buf.truncate(len);
     buf
 }
@@ -84,7 +85,7 @@ fn flush_and_timers_cost_does_not_grow_with_connections() {
         // One source address each, so neither the per-source quota nor Retry interferes.
         let client = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8)), 5000);
         let d = client_initial(&ctls, "0.0.0.0:5000".parse().unwrap(), server, now);
-        ep.handle_datagram(now, server, client, &d);
+        ep.handle_datagram(now, server, client, 0, &d);
         pump(&mut ep, now);
         if i == 0 {
             first = d;
@@ -101,7 +102,7 @@ fn flush_and_timers_cost_does_not_grow_with_connections() {
     // One more datagram for one connection: the next flush visits that one only.
     let before = ep.flush_visits;
     let c0 = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 0)), 5000);
-    ep.handle_datagram(now, server, c0, &first);
+    ep.handle_datagram(now, server, c0, 0, &first);
     pump(&mut ep, now);
     flush(&mut ep, now);
     assert_eq!(ep.flush_visits - before, 1, "flush must visit only connections with something to send");
@@ -184,21 +185,21 @@ fn every_datagram_is_counted_in_exactly_one_class() {
     let now = T0;
     let initial = client_initial(&ctls, client, server, now);
     // Empty, and bytes that decode as no QUIC header at all (a long header bit with a truncated header).
-    ep.handle_datagram(now, server, client, &[]);
-    ep.handle_datagram(now, server, client, &[0xc0, 0, 0]);
+    ep.handle_datagram(now, server, client, 0, &[]);
+    ep.handle_datagram(now, server, client, 0, &[0xc0, 0, 0]);
     // An unknown version: answered when it could be an Initial (>= 1200 bytes), dropped when shorter.
     let mut vn = initial.clone();
     vn[1..5].copy_from_slice(&0x1a2a_3a4au32.to_be_bytes());
-    ep.handle_datagram(now, server, client, &vn);
-    ep.handle_datagram(now, server, client, &vn[..100]);
+    ep.handle_datagram(now, server, client, 0, &vn);
+    ep.handle_datagram(now, server, client, 0, &vn[..100]);
     // A short header for a connection that does not exist.
     let mut short = vec![0x40u8; 60];
     short[1..1 + SCID_LEN].copy_from_slice(&[7u8; SCID_LEN]);
-    ep.handle_datagram(now, server, client, &short);
+    ep.handle_datagram(now, server, client, 0, &short);
     // A real Initial becomes a connection; the same datagram again is routed to it.
-    ep.handle_datagram(now, server, client, &initial);
+    ep.handle_datagram(now, server, client, 0, &initial);
     pump(&mut ep, now);
-    ep.handle_datagram(now, server, client, &initial);
+    ep.handle_datagram(now, server, client, 0, &initial);
     pump(&mut ep, now);
     let p = ep.stats.packets.clone();
     assert_eq!((p.garbage, p.version_negotiation, p.unknown_cid, p.new_connection, p.to_connection), (3, 1, 1, 1, 1), "{p:?}");
@@ -208,9 +209,9 @@ fn every_datagram_is_counted_in_exactly_one_class() {
     // With --retry every new Initial is answered with a Retry; with no room for an established
     // connection, a validated one is refused.
     let mut ep = endpoint_with(ServerConfig { retry: true, ..Default::default() });
-    ep.handle_datagram(now, server, client, &client_initial(&ctls, client, server, now));
+    ep.handle_datagram(now, server, client, 0, &client_initial(&ctls, client, server, now));
     let mut full = endpoint_with(ServerConfig { max_connections: 0, ..Default::default() });
-    full.handle_datagram(now, server, client, &client_initial(&ctls, client, server, now));
+    full.handle_datagram(now, server, client, 0, &client_initial(&ctls, client, server, now));
     assert_eq!((ep.stats.packets.retry, ep.stats.packets.datagrams), (1, 1));
     assert_eq!((full.stats.packets.refused, full.stats.initials_dropped.server_full), (1, 1));
     for s in [&p, &ep.stats.packets, &full.stats.packets] {
@@ -232,7 +233,7 @@ fn stateless_answers_have_a_budget_per_peer_and_in_all() {
     let initial = client_initial(&ctls, flooder, server, T0);
     let mut ep = endpoint_with(ServerConfig { retry: true, ..Default::default() });
     for i in 0..100 {
-        ep.handle_datagram(T0 + i, server, flooder, &initial);
+        ep.handle_datagram(T0 + i, server, flooder, 0, &initial);
     }
     let per_peer = STATELESS_PEER_BURST;
     assert_eq!(flush(&mut ep, T0), per_peer as usize, "Retries sent to the flooding peer");
@@ -240,11 +241,11 @@ fn stateless_answers_have_a_budget_per_peer_and_in_all() {
     assert_eq!((p.retry, p.refused), (per_peer, 100 - per_peer), "{p:?}");
     assert_eq!(ep.stats.initials_dropped.stateless_budget, 100 - per_peer);
     assert_eq!((ep.stats.retries_sent, ep.stats.stateless_withheld), (per_peer, 100 - per_peer));
-    ep.handle_datagram(T0 + 1000, server, newcomer, &client_initial(&ctls, newcomer, server, T0));
+    ep.handle_datagram(T0 + 1000, server, newcomer, 0, &client_initial(&ctls, newcomer, server, T0));
     assert_eq!(ep.stats.packets.retry, per_peer + 1, "a newcomer on another port gets its Retry");
-    ep.handle_datagram(T0 + 1000, server, flooder, &initial);
+    ep.handle_datagram(T0 + 1000, server, flooder, 0, &initial);
     assert_eq!(ep.stats.packets.retry, per_peer + 1, "no refill yet");
-    ep.handle_datagram(T0 + 1_000_000_000 / STATELESS_PEER_RATE, server, flooder, &initial);
+    ep.handle_datagram(T0 + 1_000_000_000 / STATELESS_PEER_RATE, server, flooder, 0, &initial);
     assert_eq!(ep.stats.packets.retry, per_peer + 2, "the budget refills at its rate");
 
     // Many peers: the total bounds them all (Version Negotiation and refusals too).
@@ -254,7 +255,7 @@ fn stateless_answers_have_a_budget_per_peer_and_in_all() {
     let total = STATELESS_BURST as u16 + 50;
     for port in 0..total {
         let from = SocketAddr::from(([127, 0, 0, 1], 10_000 + port));
-        ep.handle_datagram(T0, server, from, if port % 2 == 0 { &initial } else { &vn });
+        ep.handle_datagram(T0, server, from, 0, if port % 2 == 0 { &initial } else { &vn });
     }
     let p = ep.stats.packets.clone();
     assert_eq!(p.retry + p.version_negotiation, STATELESS_BURST, "{p:?}");
@@ -262,7 +263,7 @@ fn stateless_answers_have_a_budget_per_peer_and_in_all() {
     assert_eq!(flush(&mut ep, T0), STATELESS_BURST as usize);
     let mut full = endpoint_with(ServerConfig { max_connections: 0, ..Default::default() });
     for _ in 0..100 {
-        full.handle_datagram(T0, server, flooder, &initial);
+        full.handle_datagram(T0, server, flooder, 0, &initial);
     }
     assert_eq!(flush(&mut full, T0), per_peer as usize, "CONNECTION_REFUSED answers are budgeted too");
     assert_eq!(full.stats.initials_dropped.server_full, 100, "each refused Initial is counted once, by its reason");
@@ -288,7 +289,7 @@ fn a_short_header_for_no_connection_gets_a_stateless_reset_shorter_than_itself()
         let client = SocketAddr::new("127.0.0.1".parse().unwrap(), 5000 + i as u16);
         let mut short = vec![0x41u8; len];
         short[1..1 + SCID_LEN].copy_from_slice(&dcid);
-        ep.handle_datagram(T0, server, client, &short);
+        ep.handle_datagram(T0, server, client, 0, &short);
         let got = ep.poll_stateless();
         assert_eq!(got.as_ref().map(|(p, _)| p.len()), want, "answer to a {len}-byte short header");
         if let Some((reset, to)) = got {
@@ -304,7 +305,7 @@ fn a_short_header_for_no_connection_gets_a_stateless_reset_shorter_than_itself()
     hs[5] = SCID_LEN as u8;
     hs[6..6 + SCID_LEN].copy_from_slice(&dcid);
     hs[6 + SCID_LEN] = 0;
-    ep.handle_datagram(T0, server, "127.0.0.1:6000".parse().unwrap(), &hs);
+    ep.handle_datagram(T0, server, "127.0.0.1:6000".parse().unwrap(), 0, &hs);
     assert!(ep.poll_stateless().is_none());
     assert_eq!(ep.stats.packets.unknown_cid, 6);
 }
@@ -320,17 +321,17 @@ fn stateless_resets_have_their_own_budget() {
     // One peer: its burst, then nothing until its bucket refills.
     let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
     for i in 0..10 {
-        ep.handle_datagram(T0 + i, server, peer, &short);
+        ep.handle_datagram(T0 + i, server, peer, 0, &short);
     }
     assert_eq!((ep.stats.stateless_resets_sent, ep.stats.stateless_resets_withheld), (RESET_PEER_BURST, 10 - RESET_PEER_BURST));
     // Many peers: the total's burst, and the Retries due to new clients are untouched.
     for i in 0..2 * RESET_BURST {
         let p = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8)), 5000);
-        ep.handle_datagram(T0 + 100, server, p, &short);
+        ep.handle_datagram(T0 + 100, server, p, 0, &short);
     }
     assert_eq!(ep.stats.stateless_resets_sent, RESET_BURST);
     let newcomer: SocketAddr = "127.0.0.1:6000".parse().unwrap();
-    ep.handle_datagram(T0 + 200, server, newcomer, &client_initial(&ctls, newcomer, server, T0));
+    ep.handle_datagram(T0 + 200, server, newcomer, 0, &client_initial(&ctls, newcomer, server, T0));
     assert_eq!((ep.stats.retries_sent, ep.stats.stateless_withheld), (1, 0));
     assert_eq!(flush(&mut ep, T0 + 200), RESET_BURST as usize + 1);
 }
@@ -367,14 +368,14 @@ fn connection_ids_issued_while_writing_are_routed_before_another_packet_arrives(
     let mut most = 0;
     for round in 0..10 {
         let now = T0 + round * 1_000_000;
-        while let Some((len, _)) = c.poll_transmit(now, &mut buf) {
-            ep.handle_datagram(now, server, client, &buf[..len]);
+        while let Some(Transmit { len, .. }) = c.poll_transmit(now, &mut buf) {
+            ep.handle_datagram(now, server, client, 0, &buf[..len]);
         }
         pump(&mut ep, now);
         let mut out = Vec::new();
         for key in ep.take_sendable() {
             let conn = ep.connection_mut(key).unwrap();
-            while let Some((len, _)) = conn.poll_transmit(now, &mut buf) {
+            while let Some(Transmit { len, .. }) = conn.poll_transmit(now, &mut buf) {
                 out.push(buf[..len].to_vec());
             }
             conn.burst_done(now);
@@ -386,7 +387,7 @@ fn connection_ids_issued_while_writing_are_routed_before_another_packet_arrives(
         }
         ep.flush_done();
         for p in out {
-            c.recv(now, client, server, &p);
+            c.recv(now, client, server, 0, &p);
         }
     }
     assert!(c.handshake_completed());

@@ -69,11 +69,17 @@ pub struct LinkConfig {
     /// rate, so a burst arrives spaced out as from a real interface. 0: no limit
     /// (a burst arrives all at once).
     pub bytes_per_sec: u64,
+    /// Probability that a datagram sent ECN-capable (ECT(0) or ECT(1)) arrives marked
+    /// Congestion Experienced, as from a router's active queue management (RFC 3168).
+    pub ce_mark: f64,
+    /// The path clears the ECN bits of every datagram (a middlebox that bleaches
+    /// the TOS byte): ECN validation must fail (RFC 9000 13.4.2).
+    pub bleach_ecn: bool,
 }
 
 impl Default for LinkConfig {
     fn default() -> Self {
-        LinkConfig { loss: 0.0, reorder: 0.0, reorder_window_ns: 0, duplicate: 0.0, delay_ns: 5 * MS, mtu: 65_527, bytes_per_sec: 0 }
+        LinkConfig { loss: 0.0, reorder: 0.0, reorder_window_ns: 0, duplicate: 0.0, delay_ns: 5 * MS, mtu: 65_527, bytes_per_sec: 0, ce_mark: 0.0, bleach_ecn: false }
     }
 }
 
@@ -86,7 +92,7 @@ impl LinkConfig {
     /// The lossy link most tests use: `loss`, 10% reordered by up to 15 ms,
     /// 1% duplicated, 5 ms delay, 1,350-byte MTU.
     pub fn lossy(loss: f64) -> Self {
-        LinkConfig { loss, reorder: 0.10, reorder_window_ns: 15 * MS, duplicate: 0.01, delay_ns: 5 * MS, mtu: 1350, bytes_per_sec: 0 }
+        LinkConfig { loss, reorder: 0.10, reorder_window_ns: 15 * MS, duplicate: 0.01, delay_ns: 5 * MS, mtu: 1350, ..Default::default() }
     }
 }
 
@@ -105,13 +111,15 @@ pub enum Fate {
 pub struct Link {
     pub cfg: LinkConfig,
     rng: Rng,
+    /// Draws CE marks (`LinkConfig::ce_mark`) apart from `rng`.
+    ecn_rng: Rng,
     /// With a bottleneck rate: when the link is free again.
     busy_until: u64,
 }
 
 impl Link {
     pub fn new(cfg: LinkConfig, seed: u64) -> Self {
-        Link { cfg, rng: Rng::new(seed), busy_until: 0 }
+        Link { cfg, rng: Rng::new(seed), ecn_rng: Rng::new(seed ^ 0xEC4E_C4EC), busy_until: 0 }
     }
 
     /// When a datagram of `len` bytes handed over at `now` has left the sender
@@ -212,6 +220,12 @@ pub struct SimStats {
     /// Largest datagram each side sent.
     pub max_to_server: usize,
     pub max_to_client: usize,
+    /// Datagrams each side sent with an ECN mark (the codepoint ngtcp2 chose).
+    pub ecn_marked_to_server: u64,
+    pub ecn_marked_to_client: u64,
+    /// ECN-capable datagrams the link re-marked CE (`LinkConfig::ce_mark`), and marks it cleared.
+    pub ce_marked: u64,
+    pub bleached: u64,
 }
 
 struct InFlight {
@@ -220,6 +234,7 @@ struct InFlight {
     dir: Dir,
     from: SocketAddr,
     to: SocketAddr,
+    ecn: u8,
     data: Vec<u8>,
 }
 
@@ -347,10 +362,13 @@ impl<A: ConnectionApp> Sim<A> {
     /// Puts a datagram on the link as if `dir`'s sender had sent it.
     pub fn inject(&mut self, dir: Dir, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
         let now = self.now;
-        self.send(dir, from, to, data, now);
+        self.send(dir, from, to, 0, data, now);
     }
 
-    fn send(&mut self, dir: Dir, from: SocketAddr, to: SocketAddr, mut data: Vec<u8>, now: u64) {
+    fn send(&mut self, dir: Dir, from: SocketAddr, to: SocketAddr, mut ecn: u8, mut data: Vec<u8>, now: u64) {
+        if ecn != 0 {
+            *if dir == Dir::ToServer { &mut self.stats.ecn_marked_to_server } else { &mut self.stats.ecn_marked_to_client } += 1;
+        }
         match dir {
             Dir::ToServer => {
                 self.stats.sent_to_server += 1;
@@ -373,6 +391,15 @@ impl<A: ConnectionApp> Sim<A> {
             }
         }
         let link = if dir == Dir::ToServer { &mut self.up } else { &mut self.down };
+        if link.cfg.bleach_ecn && ecn != 0 {
+            ecn = 0;
+            self.stats.bleached += 1;
+        }
+        // Its own generator, so links without ECN marking draw the same fates as before.
+        if (ecn == 1 || ecn == 2) && link.cfg.ce_mark > 0.0 && link.ecn_rng.chance(link.cfg.ce_mark) {
+            ecn = 3;
+            self.stats.ce_marked += 1;
+        }
         match link.fate(data.len()) {
             Fate::TooBig => self.stats.too_big += 1,
             Fate::Lost => self.stats.lost += 1,
@@ -383,16 +410,16 @@ impl<A: ConnectionApp> Sim<A> {
                 }
                 if let Some(after) = dup_after_ns {
                     self.stats.duplicated += 1;
-                    self.push(at + after, dir, from, to, data.clone());
+                    self.push(at + after, dir, from, to, ecn, data.clone());
                 }
-                self.push(at, dir, from, to, data);
+                self.push(at, dir, from, to, ecn, data);
             }
         }
     }
 
-    fn push(&mut self, at: u64, dir: Dir, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+    fn push(&mut self, at: u64, dir: Dir, from: SocketAddr, to: SocketAddr, ecn: u8, data: Vec<u8>) {
         self.seq += 1;
-        self.queue.push(Reverse(InFlight { at, seq: self.seq, dir, from, to, data }));
+        self.queue.push(Reverse(InFlight { at, seq: self.seq, dir, from, to, ecn, data }));
     }
 
     /// Lets both endpoints write everything they may write now.
@@ -413,23 +440,23 @@ impl<A: ConnectionApp> Sim<A> {
         }
         if self.client_alive {
             let mut out = Vec::new();
-            self.client.flush(now, &mut |p, to| {
-                out.push((p.to_vec(), to));
+            self.client.flush(now, &mut |p, to, ecn| {
+                out.push((p.to_vec(), to, ecn));
                 true
             });
             let from = self.client_public;
-            for (p, to) in out {
-                self.send(Dir::ToServer, from, to, p, now);
+            for (p, to, ecn) in out {
+                self.send(Dir::ToServer, from, to, ecn, p, now);
             }
         }
         let mut out = Vec::new();
-        self.server.flush(now, &mut |p, to| {
-            out.push((p.to_vec(), to));
+        self.server.flush(now, &mut |p, to, ecn| {
+            out.push((p.to_vec(), to, ecn));
             true
         });
         let from = self.server_addr;
-        for (p, to) in out {
-            self.send(Dir::ToClient, from, to, p, now);
+        for (p, to, ecn) in out {
+            self.send(Dir::ToClient, from, to, ecn, p, now);
         }
     }
 
@@ -438,7 +465,7 @@ impl<A: ConnectionApp> Sim<A> {
         match d.dir {
             Dir::ToServer => {
                 self.stats.delivered_to_server += 1;
-                self.server.handle_datagram(now, d.to, d.from, &d.data);
+                self.server.handle_datagram(now, d.to, d.from, d.ecn, &d.data);
             }
             Dir::ToClient => {
                 if d.to != self.client_public {
@@ -451,7 +478,7 @@ impl<A: ConnectionApp> Sim<A> {
                 self.stats.delivered_to_client += 1;
                 self.stats.delivered_bytes_to_client += d.data.len() as u64;
                 // Through the NAT: the client sees its own socket address.
-                self.client.handle_datagram(now, self.client_local, d.from, &d.data);
+                self.client.handle_datagram(now, self.client_local, d.from, d.ecn, &d.data);
             }
         }
     }
