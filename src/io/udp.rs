@@ -232,7 +232,12 @@ impl UdpSocket {
     /// Asks the kernel for each received datagram's TOS byte (`IP_RECVTOS`; on an
     /// IPv6 socket `IPV6_RECVTCLASS`, and `IP_RECVTOS` too for IPv4-mapped peers).
     /// True if it accepted. The wasm bridge answers ENOPROTOOPT: no ECN there.
+    /// `SOCKET_IWA_ECN=off` in the environment leaves it off (A/B benchmarks).
     fn enable_ecn(&self) -> bool {
+        static WANT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if !*WANT.get_or_init(|| !matches!(std::env::var("SOCKET_IWA_ECN").as_deref(), Ok("off") | Ok("0"))) {
+            return false;
+        }
         let one: c_int = 1;
         // SAFETY: setsockopt on our descriptor with an int of the right size.
         let set = |level: c_int, opt: c_int| unsafe {
