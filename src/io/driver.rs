@@ -82,10 +82,9 @@ fn drive<E: Endpoint, A: ConnectionApp>(
             }
         }
         let sock = replacement.as_ref().unwrap_or(sock);
-        let local = sock.local_addr();
         // Unreachable peer and the like: the packet is lost; QUIC recovers or times out.
         // `push` is false only when the socket is full (the host keeps the packet).
-        let mut send = |pkt: &[u8], to, ecn| tx.push(sock, pkt, to, ecn);
+        let mut send = |pkt: &[u8], t| tx.push(sock, pkt, t);
         // Send first: connections may have queued data at creation (client 0-RTT).
         // What an earlier full socket left gathered goes before anything new.
         let write_blocked = !ep.flush(now, &mut send);
@@ -103,7 +102,7 @@ fn drive<E: Endpoint, A: ConnectionApp>(
             if ep.goodbyes_delivered() || now_ns() >= deadline {
                 // Then CONNECTION_CLOSE; packets that would block are dropped.
                 ep.finish_shutdown(now_ns());
-                ep.flush(now_ns(), &mut |pkt: &[u8], to, ecn| tx.push(sock, pkt, to, ecn));
+                ep.flush(now_ns(), &mut |pkt: &[u8], t| tx.push(sock, pkt, t));
                 tx.flush(sock);
                 return Ok(());
             }
@@ -121,7 +120,7 @@ fn drive<E: Endpoint, A: ConnectionApp>(
         let mut got = 0;
         if ready.readable {
             while got < RECV_BATCH {
-                match sock.recv_batch(rx, &mut |d, from, ecn| ep.handle_batched_datagram(now_ns(), local, from, ecn, d)) {
+                match sock.recv_batch(rx, &mut |d, r| ep.handle_batched_datagram(now_ns(), r.local, r.from, r.ecn, d)) {
                     Ok(n) => {
                         got += n.max(1);
                         if !rx.maybe_more() {

@@ -15,6 +15,7 @@ use crate::quic::{self, ClientEndpoint, ConnKey, Connection, Endpoint, EndpointE
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use super::udp::Target;
 
 /// Per-connection application logic driven by connection events.
 pub trait ConnectionApp {
@@ -120,7 +121,7 @@ pub struct Host<E: Endpoint, A: ConnectionApp> {
     app_deadlines: HashMap<ConnKey, u64>,
     buf: Vec<u8>,
     /// A packet the socket refused: sent first on the next flush.
-    blocked: Option<(Vec<u8>, SocketAddr, u8)>,
+    blocked: Option<(Vec<u8>, Target)>,
     /// On stop, let applications queue goodbyes and close each connection with
     /// the code they choose (a server); else just stop (a client).
     goodbyes: bool,
@@ -340,9 +341,9 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         self.pump(now);
     }
 
-    /// Writes pending packets through `send(packet, to, ecn)`, which returns false when
+    /// Writes pending packets through `send(packet, target)`, which returns false when
     /// the socket would block; returns false if it stopped for that reason.
-    pub fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr, u8) -> bool) -> bool {
+    pub fn flush(&mut self, now: u64, send: &mut dyn FnMut(&[u8], Target) -> bool) -> bool {
         let ok = self.transmit(now, send);
         self.ep.flush_done();
         // Writing can close a connection; its application sees the end.
@@ -350,16 +351,16 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
         ok
     }
 
-    fn transmit(&mut self, now: u64, send: &mut dyn FnMut(&[u8], SocketAddr, u8) -> bool) -> bool {
-        if let Some((pkt, to, ecn)) = self.blocked.take() {
-            if !send(&pkt, to, ecn) {
-                self.blocked = Some((pkt, to, ecn));
+    fn transmit(&mut self, now: u64, send: &mut dyn FnMut(&[u8], Target) -> bool) -> bool {
+        if let Some((pkt, target)) = self.blocked.take() {
+            if !send(&pkt, target) {
+                self.blocked = Some((pkt, target));
                 return false;
             }
         }
-        while let Some((pkt, to)) = self.ep.poll_stateless() {
-            if !send(&pkt, to, 0) {
-                self.ep.unsent_stateless(pkt, to);
+        while let Some((pkt, to, from)) = self.ep.poll_stateless() {
+            if !send(&pkt, Target { to, from, ecn: 0 }) {
+                self.ep.unsent_stateless(pkt, to, from);
                 return false;
             }
         }
@@ -370,9 +371,10 @@ impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
             let mut blocked = false;
             for _ in 0..conn.burst_limit() {
                 match conn.poll_transmit(now, &mut self.buf) {
-                    Some(Transmit { len, to, ecn }) => {
-                        if !send(&self.buf[..len], to, ecn) {
-                            self.blocked = Some((self.buf[..len].to_vec(), to, ecn));
+                    Some(Transmit { len, to, from, ecn }) => {
+                        let target = Target { to, from, ecn };
+                        if !send(&self.buf[..len], target) {
+                            self.blocked = Some((self.buf[..len].to_vec(), target));
                             blocked = true;
                             break;
                         }

@@ -12,4 +12,4 @@ pub mod udp;
 pub use client::{dial_and_run, dial_and_run_woken, ClientRun, Dial};
 pub use driver::{run, run_woken};
 pub use host::{AppFactory, ClientHost, ConnectionApp, Host, MigrationReport, Rebind, ServerHost};
-pub use udp::UdpSocket;
+pub use udp::{Received, Target, UdpSocket};

@@ -14,10 +14,17 @@
 //! message, GSO runs included). The wasm bridge refuses those options (Direct
 //! Sockets carry no TOS byte), so there every datagram is Not-ECT both ways.
 //! docs/ARCHITECTURE.md, "ECN".
+//!
+//! Local addresses: a server socket bound to a wildcard address (`0.0.0.0`, `[::]`)
+//! turns on `IP_PKTINFO` / `IPV6_RECVPKTINFO`, reports for each datagram the local
+//! address it arrived at, and sends each datagram from the address its [`Target`]
+//! names (an `IP_PKTINFO` / `IPV6_PKTINFO` control message), so a client that reached
+//! the server at one of the host's addresses gets its answers from that address and
+//! not from whichever one the routing table picks. docs/ARCHITECTURE.md "Local addresses".
 
 use crate::sockaddr::RawAddr;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -109,6 +116,9 @@ pub struct UdpSocket {
     /// The kernel reports received ECN codepoints (`IP_RECVTOS` / `IPV6_RECVTCLASS`
     /// accepted), so sends carry the codepoint asked for too.
     ecn: bool,
+    /// Bound to a wildcard address with `IP_PKTINFO` / `IPV6_RECVPKTINFO` on: each
+    /// datagram's local address is reported, and sends name their source address.
+    pktinfo: bool,
     counters: Counters,
 }
 
@@ -187,9 +197,9 @@ pub struct Ready {
 }
 
 impl UdpSocket {
-    /// Binds a non-blocking UDP socket (port 0 picks an ephemeral port).
+    /// Binds a non-blocking UDP socket (port 0 picks an ephemeral port): a client's.
     pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-        Self::bind_sending(addr, 1)
+        Self::open(addr, 1, false)
     }
 
     /// [`bind`](Self::bind), sending through `senders` (1..=8) sockets that share the port where
@@ -198,7 +208,13 @@ impl UdpSocket {
     /// address sharing on for the port, so it is opt-in (`socket-iwa-server --udp-send-sockets`).
     /// Natively this is [`bind`](Self::bind) (sends are batched); under Node the bridge only turns
     /// address sharing on (`node/direct-sockets.js` sends without a one-at-a-time writable).
+    /// This is a server's socket: bound to a wildcard address it reports and uses each
+    /// datagram's local address (see the module docs).
     pub fn bind_sending(addr: SocketAddr, senders: usize) -> io::Result<UdpSocket> {
+        Self::open(addr, senders, true)
+    }
+
+    fn open(addr: SocketAddr, senders: usize, server: bool) -> io::Result<UdpSocket> {
         if !(1..=8).contains(&senders) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "1 to 8 sending sockets"));
         }
@@ -206,7 +222,7 @@ impl UdpSocket {
         // SAFETY: plain syscalls on a descriptor we own; addresses are valid for their lengths.
         unsafe {
             let fd = cvt(libc::socket(family, libc::SOCK_DGRAM, 0))?;
-            let sock = UdpSocket { fd, local: addr, batch: false, gso: AtomicBool::new(false), gro: false, ecn: false, counters: Counters::default() };
+            let sock = UdpSocket { fd, local: addr, batch: false, gso: AtomicBool::new(false), gro: false, ecn: false, pktinfo: false, counters: Counters::default() };
             if senders > 1 {
                 send_through(fd, senders)?;
             }
@@ -222,6 +238,7 @@ impl UdpSocket {
             let mut me = sock;
             me.local = me.query_local_addr()?;
             me.ecn = me.enable_ecn();
+            me.pktinfo = server && addr.ip().is_unspecified() && me.enable_pktinfo();
             if batching_wanted() {
                 me.enable_batching();
             }
@@ -238,22 +255,57 @@ impl UdpSocket {
         if !*WANT.get_or_init(|| !matches!(std::env::var("SOCKET_IWA_ECN").as_deref(), Ok("off") | Ok("0"))) {
             return false;
         }
+        self.enable_for_family(libc::IP_RECVTOS, libc::IPV6_RECVTCLASS)
+    }
+
+    /// Turns on the int option `v4` (level `IPPROTO_IP`) on an IPv4 socket; on an IPv6
+    /// socket `v6` (level `IPPROTO_IPV6`) and `v4` too, for IPv4-mapped peers of a
+    /// dual-stack socket. True if the kernel accepted.
+    fn enable_for_family(&self, v4: c_int, v6: c_int) -> bool {
         let one: c_int = 1;
         // SAFETY: setsockopt on our descriptor with an int of the right size.
         let set = |level: c_int, opt: c_int| unsafe {
             libc::setsockopt(self.fd, level, opt, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) == 0
         };
         if self.local.is_ipv4() {
-            set(libc::IPPROTO_IP, libc::IP_RECVTOS)
+            set(libc::IPPROTO_IP, v4)
         } else {
-            let v6 = set(libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS);
-            v6 && set(libc::IPPROTO_IP, libc::IP_RECVTOS)
+            set(libc::IPPROTO_IPV6, v6) && set(libc::IPPROTO_IP, v4)
         }
     }
 
     /// True when the socket carries ECN codepoints both ways (see the module docs).
     pub fn ecn(&self) -> bool {
         self.ecn
+    }
+
+    /// Asks the kernel for each received datagram's destination address (`IP_PKTINFO`;
+    /// on an IPv6 socket `IPV6_RECVPKTINFO`, and `IP_PKTINFO` too for IPv4-mapped peers).
+    /// True if it accepted. The wasm bridge answers ENOPROTOOPT (Direct Sockets name
+    /// no destination address): there a wildcard socket answers from the routing choice.
+    fn enable_pktinfo(&self) -> bool {
+        self.enable_for_family(libc::IP_PKTINFO, libc::IPV6_RECVPKTINFO)
+    }
+
+    /// True when the socket reports each datagram's local address (a server bound to a wildcard address).
+    pub fn pktinfo(&self) -> bool {
+        self.pktinfo
+    }
+
+    /// The local address of a datagram whose destination address was `dst` (the socket's
+    /// own address if the kernel did not say; IPv4 destinations on an IPv6 socket mapped).
+    fn local_for(&self, dst: Option<IpAddr>) -> SocketAddr {
+        match (dst, self.local) {
+            (Some(IpAddr::V4(a)), SocketAddr::V6(_)) => SocketAddr::new(IpAddr::V6(a.to_ipv6_mapped()), self.local.port()),
+            (Some(ip), _) => SocketAddr::new(ip, self.local.port()),
+            (None, _) => self.local,
+        }
+    }
+
+    /// The source address a send to `t` names: on a socket with `pktinfo`, the target's
+    /// `from` when it is a specific address (the one the peer reached us at), else none.
+    fn source_for(&self, t: &Target) -> Option<IpAddr> {
+        (self.pktinfo && !t.from.ip().is_unspecified()).then_some(t.from.ip())
     }
 
     fn query_local_addr(&self) -> io::Result<SocketAddr> {
@@ -342,14 +394,15 @@ impl UdpSocket {
 
     /// Receives one datagram; `WouldBlock` when none is queued.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.recv_one(buf).map(|(n, from, _)| (n, from))
+        self.recv_one(buf).map(|(n, r)| (n, r.from))
     }
 
-    /// Receives one datagram with its ECN codepoint (0, Not-ECT, on a socket without ECN).
-    pub fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, u8)> {
+    /// Receives one datagram with its local address and ECN codepoint (see [`Received`]).
+    pub fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, Received)> {
         let mut raw = RawAddr::zeroed();
         let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        let mut ctrl = [0u64; 8];
+        let mut ctrl = [0u64; CTRL_WORDS];
+        let want_ctrl = self.ecn || self.pktinfo;
         // SAFETY: msghdr points at live iov/raw/ctrl storage for the duration of the call.
         let (n, ecn) = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -357,22 +410,22 @@ impl UdpSocket {
             msg.msg_namelen = raw.len;
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
-            if self.ecn {
+            if want_ctrl {
                 msg.msg_control = ctrl.as_mut_ptr().cast();
                 msg.msg_controllen = std::mem::size_of_val(&ctrl) as _;
             }
             let n = libc::recvmsg(self.fd, &mut msg, 0);
             raw.len = msg.msg_namelen;
-            (n, if n >= 0 && self.ecn { read_cmsgs(&msg).ecn } else { 0 })
+            (n, if n >= 0 && want_ctrl { read_cmsgs(&msg) } else { Cmsgs::default() })
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         bump(&self.counters.recv_calls, 1);
         bump(&self.counters.recv_datagrams, 1);
-        self.count_ecn_received(ecn, 1);
+        self.count_ecn_received(ecn.ecn, 1);
         let from = raw.to_std().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "datagram from an unknown address family"))?;
-        Ok((n as usize, from, ecn))
+        Ok((n as usize, Received { from, local: self.local_for(ecn.dst), ecn: ecn.ecn }))
     }
 
     fn count_ecn_received(&self, ecn: u8, datagrams: u64) {
@@ -386,16 +439,19 @@ impl UdpSocket {
 
     /// Sends one datagram; `WouldBlock` when the socket buffer is full.
     pub fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.send_one(data, to, 0)
+        self.send_one(data, Target { to, from: self.local, ecn: 0 })
     }
 
-    /// Sends one datagram with ECN codepoint `ecn` (ignored on a socket without ECN).
-    pub fn send_one(&self, data: &[u8], to: SocketAddr, ecn: u8) -> io::Result<usize> {
+    /// Sends one datagram to `t.to`, from `t.from` where the socket chooses per datagram,
+    /// with ECN codepoint `t.ecn` where the socket has ECN.
+    pub fn send_one(&self, data: &[u8], t: Target) -> io::Result<usize> {
+        let to = t.to;
         let mut raw = RawAddr::from_std(&to);
         let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
         let mut ctrl = SendCtrl::new();
-        let ecn = self.ecn_for(ecn);
+        let ecn = self.ecn_for(t.ecn);
         ctrl.ecn(to, ecn);
+        ctrl.source(to, self.source_for(&t));
         // SAFETY: as in recv_one; sendmsg only reads the buffers.
         let n = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -463,6 +519,32 @@ pub const ECN_ECT1: u8 = 1;
 pub const ECN_ECT0: u8 = 2;
 pub const ECN_CE: u8 = 3;
 
+/// A received datagram's addresses and ECN codepoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// The sender.
+    pub from: SocketAddr,
+    /// The address it was sent to: the socket's own, or on a server socket bound to a
+    /// wildcard address, the local address it arrived at (`IP_PKTINFO`).
+    pub local: SocketAddr,
+    /// Its ECN codepoint (Not-ECT on a socket without ECN).
+    pub ecn: u8,
+}
+
+/// Where a datagram goes: its destination, the local address it should leave from
+/// (honoured on a server socket bound to a wildcard address; elsewhere the socket's
+/// own address is the source anyway) and its ECN codepoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub to: SocketAddr,
+    pub from: SocketAddr,
+    pub ecn: u8,
+}
+
+/// 8-byte words of control data per message: room for UDP_GRO / UDP_SEGMENT, the TOS
+/// byte and an IPv6 packet info (24 + 24 + 40 bytes), rounded up.
+const CTRL_WORDS: usize = 16;
+
 /// What a received message's control data says.
 #[derive(Default)]
 struct Cmsgs {
@@ -471,6 +553,8 @@ struct Cmsgs {
     gro_seg: Option<usize>,
     /// The ECN codepoint (`IP_TOS` / `IPV6_TCLASS`).
     ecn: u8,
+    /// The datagram's destination address (`IP_PKTINFO` / `IPV6_PKTINFO`).
+    dst: Option<IpAddr>,
 }
 
 /// Reads the control messages the kernel wrote into `msg`.
@@ -493,6 +577,14 @@ unsafe fn read_cmsgs(msg: &libc::msghdr) -> Cmsgs {
             // Linux hands IP_TOS over as one byte, IPV6_TCLASS as an int.
             (libc::IPPROTO_IP, libc::IP_TOS) => out.ecn = *data & 3,
             (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => out.ecn = (std::ptr::read_unaligned(data as *const c_int) & 3) as u8,
+            (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                let pi = std::ptr::read_unaligned(data as *const libc::in_pktinfo);
+                out.dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr))));
+            }
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                let pi = std::ptr::read_unaligned(data as *const libc::in6_pktinfo);
+                out.dst = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
+            }
             _ => {}
         }
         cm = libc::CMSG_NXTHDR(msg, cm);
@@ -500,22 +592,24 @@ unsafe fn read_cmsgs(msg: &libc::msghdr) -> Cmsgs {
     out
 }
 
-/// Control messages for one send: `UDP_SEGMENT` for a GSO run and the ECN codepoint.
+/// Control messages for one send: `UDP_SEGMENT` for a GSO run, the ECN codepoint and
+/// the source address.
 struct SendCtrl {
-    buf: [u64; 8],
+    buf: [u64; CTRL_WORDS],
     len: usize,
 }
 
 impl SendCtrl {
     fn new() -> Self {
-        SendCtrl { buf: [0; 8], len: 0 }
+        SendCtrl { buf: [0; CTRL_WORDS], len: 0 }
     }
 
     /// Appends one control message carrying `val`.
     fn push<T: Copy>(&mut self, level: c_int, ty: c_int, val: T) {
         let size = std::mem::size_of::<T>() as u32;
-        // SAFETY: CMSG_SPACE of an int or a u16 is at most 24 bytes and at most two are
-        // pushed, inside the 64-byte, 8-aligned buffer; the header is written in place.
+        // SAFETY: the assert keeps the message inside the 8-aligned buffer (at most a
+        // u16, an int and an in6_pktinfo are pushed: 88 of 128 bytes); the header is
+        // written in place.
         unsafe {
             let space = libc::CMSG_SPACE(size) as usize;
             assert!(self.len + space <= std::mem::size_of_val(&self.buf));
@@ -546,6 +640,34 @@ impl SendCtrl {
         }
     }
 
+    /// Appends the source address `src` (none: the kernel chooses): `IP_PKTINFO` for
+    /// IPv4 and IPv4-mapped destinations, `IPV6_PKTINFO` otherwise.
+    fn source(&mut self, to: SocketAddr, src: Option<IpAddr>) {
+        let Some(src) = src else { return };
+        let v4 = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        match (v4(to.ip()), v4(src)) {
+            (Some(_), Some(a)) => {
+                // SAFETY: in_pktinfo is plain data; zero is a valid value for every field.
+                let mut pi: libc::in_pktinfo = unsafe { std::mem::zeroed() };
+                pi.ipi_spec_dst.s_addr = u32::from(a).to_be();
+                self.push(libc::IPPROTO_IP, libc::IP_PKTINFO, pi);
+            }
+            (None, None) => {
+                // SAFETY: as above.
+                let mut pi: libc::in6_pktinfo = unsafe { std::mem::zeroed() };
+                if let IpAddr::V6(a) = src {
+                    pi.ipi6_addr.s6_addr = a.octets();
+                }
+                self.push(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, pi);
+            }
+            // A source of the other family than the destination: let the kernel choose.
+            _ => {}
+        }
+    }
+
     /// Points `msg` at the control messages (none: no control data).
     fn attach(&mut self, msg: &mut libc::msghdr) {
         if self.len > 0 {
@@ -561,13 +683,15 @@ impl UdpSocket {
     /// shorter) to `to`, with a `UDP_SEGMENT` control message. Returns the bytes
     /// taken: all of them from a kernel; the wasm bridge may take the first whole
     /// datagrams of a run only (its send budget filled), and the rest waits.
-    fn send_gso(&self, data: &[u8], seg: usize, to: SocketAddr, ecn: u8) -> io::Result<usize> {
+    fn send_gso(&self, data: &[u8], seg: usize, t: Target) -> io::Result<usize> {
+        let to = t.to;
         let mut raw = RawAddr::from_std(&to);
         let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
         let mut ctrl = SendCtrl::new();
         ctrl.push(sol_udp::SOL_UDP, sol_udp::UDP_SEGMENT, seg as u16);
-        let ecn = self.ecn_for(ecn);
+        let ecn = self.ecn_for(t.ecn);
         ctrl.ecn(to, ecn);
+        ctrl.source(to, self.source_for(&t));
         // SAFETY: msghdr points at live iov/raw/ctrl storage.
         let n = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -594,19 +718,21 @@ impl UdpSocket {
     /// Sends the first datagrams of `data[..]` (each `seg` bytes, the last may be
     /// shorter) one per message; returns how many were taken (at least 1).
     #[cfg(target_os = "emscripten")]
-    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr, ecn: u8) -> io::Result<usize> {
-        self.send_one(&data[..seg.min(data.len())], to, ecn).map(|_| 1)
+    fn send_many(&self, data: &[u8], seg: usize, t: Target) -> io::Result<usize> {
+        self.send_one(&data[..seg.min(data.len())], t).map(|_| 1)
     }
 
     /// `sendmmsg` of the datagrams `data[k*seg..]` (each `seg` bytes, the last
     /// may be shorter) to `to`; returns how many the kernel took (at least 1).
     #[cfg(target_os = "linux")]
-    fn send_many(&self, data: &[u8], seg: usize, to: SocketAddr, ecn: u8) -> io::Result<usize> {
+    fn send_many(&self, data: &[u8], seg: usize, t: Target) -> io::Result<usize> {
+        let to = t.to;
         let mut raw = RawAddr::from_std(&to);
-        // One set of control messages (the ECN codepoint) that every message points at.
+        // One set of control messages (ECN codepoint, source) that every message points at.
         let mut ctrl = SendCtrl::new();
-        let ecn = self.ecn_for(ecn);
+        let ecn = self.ecn_for(t.ecn);
         ctrl.ecn(to, ecn);
+        ctrl.source(to, self.source_for(&t));
         let mut iovs: Vec<libc::iovec> =
             data.chunks(seg).take(MAX_SEGMENTS).map(|c| libc::iovec { iov_base: c.as_ptr() as *mut _, iov_len: c.len() }).collect();
         // SAFETY: every mmsghdr points at one live iovec and at `raw`, which sendmmsg only reads.
@@ -645,7 +771,7 @@ pub struct RecvBatch {
     #[cfg(target_os = "linux")]
     names: Vec<RawAddr>,
     #[cfg(target_os = "linux")]
-    ctrl: Vec<[u64; 8]>,
+    ctrl: Vec<[u64; CTRL_WORDS]>,
 }
 
 impl Default for RecvBatch {
@@ -664,7 +790,7 @@ impl RecvBatch {
 
     pub fn new() -> Self {
         #[cfg(target_os = "linux")]
-        return RecvBatch { bufs: vec![0u8; RX_MSGS * MAX_DATAGRAM], more: true, names: vec![RawAddr::zeroed(); RX_MSGS], ctrl: vec![[0u64; 8]; RX_MSGS] };
+        return RecvBatch { bufs: vec![0u8; RX_MSGS * MAX_DATAGRAM], more: true, names: vec![RawAddr::zeroed(); RX_MSGS], ctrl: vec![[0u64; CTRL_WORDS]; RX_MSGS] };
         #[cfg(not(target_os = "linux"))]
         return RecvBatch { bufs: vec![0u8; MAX_DATAGRAM], more: true };
     }
@@ -674,21 +800,21 @@ impl UdpSocket {
     /// Receives what is queued, calling `f(datagram, from)` for each datagram:
     /// natively one `recvmmsg` of up to 16 messages, each split into its
     /// datagrams when the kernel coalesced them (GRO); per datagram otherwise.
-    /// `f` also gets the datagram's ECN codepoint (always Not-ECT on a socket without ECN).
+    /// `f` also gets the datagram's local address and ECN codepoint ([`Received`]).
     /// Returns how many datagrams were handed to `f`; `WouldBlock` when none was queued.
-    pub fn recv_batch(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr, u8)) -> io::Result<usize> {
+    pub fn recv_batch(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], Received)) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         if self.batch {
             return self.recv_mmsg(rb, f);
         }
         rb.more = true;
-        let (n, from, ecn) = self.recv_one(&mut rb.bufs[..MAX_DATAGRAM])?;
-        f(&rb.bufs[..n], from, ecn);
+        let (n, r) = self.recv_one(&mut rb.bufs[..MAX_DATAGRAM])?;
+        f(&rb.bufs[..n], r);
         Ok(1)
     }
 
     #[cfg(target_os = "linux")]
-    fn recv_mmsg(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], SocketAddr, u8)) -> io::Result<usize> {
+    fn recv_mmsg(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], Received)) -> io::Result<usize> {
         let mut iovs: Vec<libc::iovec> = rb
             .bufs
             .chunks_mut(MAX_DATAGRAM)
@@ -705,7 +831,7 @@ impl UdpSocket {
                     m.msg_hdr.msg_iov = &mut iovs[i];
                     m.msg_hdr.msg_iovlen = 1;
                     m.msg_hdr.msg_control = rb.ctrl[i].as_mut_ptr().cast();
-                    m.msg_hdr.msg_controllen = std::mem::size_of::<[u64; 8]>() as _;
+                    m.msg_hdr.msg_controllen = std::mem::size_of::<[u64; CTRL_WORDS]>() as _;
                     m
                 })
                 .collect();
@@ -732,15 +858,16 @@ impl UdpSocket {
             if seg < len {
                 bump(&self.counters.gro_messages, 1);
             }
+            let r = Received { from, local: self.local_for(cm.dst), ecn: cm.ecn };
             if len == 0 {
-                f(data, from, cm.ecn);
+                f(data, r);
                 self.count_ecn_received(cm.ecn, 1);
                 delivered += 1;
                 continue;
             }
             let before = delivered;
             for d in data.chunks(seg) {
-                f(d, from, cm.ecn);
+                f(d, r);
                 delivered += 1;
             }
             self.count_ecn_received(cm.ecn, (delivered - before) as u64);
@@ -758,11 +885,10 @@ impl UdpSocket {
 #[derive(Default)]
 pub struct SendBatch {
     buf: Vec<u8>,
-    to: Option<SocketAddr>,
+    /// Where the run goes (destination, source, ECN codepoint: one per send).
+    target: Option<Target>,
     /// Segment size: the first packet's length.
     seg: usize,
-    /// The run's ECN codepoint (every datagram of a send carries the same).
-    ecn: u8,
     /// Bytes at the front already sent (a per-datagram send stopped by a full socket).
     sent: usize,
 }
@@ -779,11 +905,13 @@ impl SendBatch {
     /// Queues (or, without batching or GSO, sends) one packet. False when the socket is
     /// full: the packet was not taken and the caller keeps it. A packet that
     /// fails otherwise (unreachable peer and the like) is lost, as QUIC allows.
-    /// `ecn` is the packet's ECN codepoint (dropped on a socket without ECN).
-    pub fn push(&mut self, sock: &UdpSocket, pkt: &[u8], to: SocketAddr, ecn: u8) -> bool {
-        let ecn = sock.ecn_for(ecn);
+    /// `t` says where it goes ([`Target`]; its ECN codepoint is dropped on a socket
+    /// without ECN, its source on a socket that does not choose one per datagram).
+    pub fn push(&mut self, sock: &UdpSocket, pkt: &[u8], t: Target) -> bool {
+        let t = Target { ecn: sock.ecn_for(t.ecn), from: if sock.pktinfo { t.from } else { sock.local }, ..t };
+        let to = t.to;
         if !sock.batch && !sock.gso() {
-            return match sock.send_one(pkt, to, ecn) {
+            return match sock.send_one(pkt, t) {
                 Ok(_) => true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
                 Err(e) => {
@@ -792,15 +920,14 @@ impl SendBatch {
                 }
             };
         }
-        if !self.is_empty() && !self.fits(pkt.len(), to, ecn) && !self.flush(sock) {
+        if !self.is_empty() && !self.fits(pkt.len(), &t) && !self.flush(sock) {
             return false;
         }
         if self.is_empty() {
             self.buf.clear();
             self.sent = 0;
-            self.to = Some(to);
+            self.target = Some(t);
             self.seg = pkt.len();
-            self.ecn = ecn;
         }
         self.buf.extend_from_slice(pkt);
         if self.buf.len() / self.seg.max(1) >= MAX_SEGMENTS {
@@ -810,10 +937,9 @@ impl SendBatch {
         true
     }
 
-    /// Whether a packet of `len` bytes to `to`, marked `ecn`, can join the gathered run.
-    fn fits(&self, len: usize, to: SocketAddr, ecn: u8) -> bool {
-        self.to == Some(to)
-            && self.ecn == ecn
+    /// Whether a packet of `len` bytes for `t` can join the gathered run.
+    fn fits(&self, len: usize, t: &Target) -> bool {
+        self.target.as_ref() == Some(t)
             && self.sent == 0
             && len > 0
             && len <= self.seg
@@ -828,12 +954,13 @@ impl SendBatch {
         if self.is_empty() {
             return true;
         }
-        let to = self.to.expect("a gathered run has an address");
+        let t = self.target.expect("a gathered run has an address");
+        let to = t.to;
         #[cfg(any(target_os = "linux", target_os = "emscripten"))]
         {
             let left = &self.buf[self.sent..];
             if left.len() > self.seg && sock.gso() {
-                match sock.send_gso(left, self.seg, to, self.ecn) {
+                match sock.send_gso(left, self.seg, t) {
                     Ok(n) => {
                         self.sent += n;
                         if self.is_empty() {
@@ -856,7 +983,7 @@ impl SendBatch {
                 }
             }
             while !self.is_empty() {
-                match sock.send_many(&self.buf[self.sent..], self.seg, to, self.ecn) {
+                match sock.send_many(&self.buf[self.sent..], self.seg, t) {
                     Ok(k) => self.sent = (self.sent + k * self.seg).min(self.buf.len()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                     Err(e) => {
@@ -942,7 +1069,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &l)| packet(i, l)).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr(), 0));
+            assert!(b.push(&s, p, Target { to: r.local_addr(), from: s.local_addr(), ecn: 0 }));
         }
         assert!(b.flush(&s));
         assert!(b.is_empty());
@@ -960,7 +1087,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..150).map(|i| packet(i, 1000)).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr(), 0));
+            assert!(b.push(&s, p, Target { to: r.local_addr(), from: s.local_addr(), ecn: 0 }));
         }
         assert!(b.flush(&s));
         assert_eq!(read_plain(&r, sent.len()), sent);
@@ -985,12 +1112,12 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..10).map(|i| packet(i, 1100)).collect();
         let mut b = SendBatch::new();
         for p in &sent[..5] {
-            assert!(b.push(&s, p, r.local_addr(), 0));
+            assert!(b.push(&s, p, Target { to: r.local_addr(), from: s.local_addr(), ecn: 0 }));
         }
         assert!(b.flush(&s), "a refused GSO send must fall back, not fail");
         assert!(!s.gso(), "GSO is off for the socket after a refusal");
         for p in &sent[5..] {
-            assert!(b.push(&s, p, r.local_addr(), 0));
+            assert!(b.push(&s, p, Target { to: r.local_addr(), from: s.local_addr(), ecn: 0 }));
         }
         assert!(b.flush(&s));
         assert_eq!(read_plain(&r, sent.len()), sent);
@@ -1008,7 +1135,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..40).map(|i| packet(i, if i == 19 || i == 39 { 500 } else { 1000 })).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr(), 0));
+            assert!(b.push(&s, p, Target { to: r.local_addr(), from: s.local_addr(), ecn: 0 }));
         }
         assert!(b.flush(&s));
         let mut got = Vec::new();
@@ -1016,8 +1143,8 @@ mod tests {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while got.len() < sent.len() && std::time::Instant::now() < deadline {
             r.poll(false, Some(Duration::from_millis(100))).unwrap();
-            let _ = r.recv_batch(&mut rb, &mut |d, from, _| {
-                assert_eq!(from, s.local_addr());
+            let _ = r.recv_batch(&mut rb, &mut |d, got_from| {
+                assert_eq!(got_from.from, s.local_addr());
                 got.push(d.to_vec());
             });
         }
@@ -1036,7 +1163,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = (0..6).map(|i| packet(i, 1200)).collect();
         let mut b = SendBatch::new();
         for p in &sent {
-            assert!(b.push(&s, p, r.local_addr(), 0));
+            assert!(b.push(&s, p, Target { to: r.local_addr(), from: s.local_addr(), ecn: 0 }));
             assert!(b.is_empty());
         }
         assert_eq!(read_plain(&r, sent.len()), sent);
@@ -1056,10 +1183,10 @@ mod tests {
         for i in 0..12 {
             let p = packet(i, 1200);
             if i % 3 == 2 {
-                assert!(b.push(&s, &p, r2.local_addr(), 0));
+                assert!(b.push(&s, &p, Target { to: r2.local_addr(), from: s.local_addr(), ecn: 0 }));
                 to2.push(p);
             } else {
-                assert!(b.push(&s, &p, r1.local_addr(), 0));
+                assert!(b.push(&s, &p, Target { to: r1.local_addr(), from: s.local_addr(), ecn: 0 }));
                 to1.push(p);
             }
         }
@@ -1075,7 +1202,7 @@ mod tests {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while got.len() < n && std::time::Instant::now() < deadline {
             sock.poll(false, Some(Duration::from_millis(100))).unwrap();
-            let _ = sock.recv_batch(&mut rb, &mut |d, _, ecn| got.push((d.to_vec(), ecn)));
+            let _ = sock.recv_batch(&mut rb, &mut |d, r| got.push((d.to_vec(), r.ecn)));
         }
         got
     }
@@ -1103,7 +1230,7 @@ mod tests {
                 let sent: Vec<(Vec<u8>, u8)> = marks.iter().enumerate().map(|(i, &e)| (packet(i, 1000), e)).collect();
                 let mut b = SendBatch::new();
                 for (p, e) in &sent {
-                    assert!(b.push(&s, p, r.local_addr(), *e));
+                    assert!(b.push(&s, p, Target { to: r.local_addr(), from: s.local_addr(), ecn: *e }));
                 }
                 assert!(b.flush(&s));
                 assert_eq!(read_marked(&r, sent.len()), sent, "{host} {send_path} -> batched receive {recv_batched}");
@@ -1118,6 +1245,59 @@ mod tests {
         }
     }
 
+    /// A server socket on a wildcard address reports the local address each datagram
+    /// was sent to and answers from it, whichever address the routing table would pick:
+    /// IPv4 (127.0.0.1-3 on loopback), IPv6, and IPv4 peers of a dual-stack `[::]`
+    /// socket, over the GSO and the one-by-one send paths. A client's socket does not.
+    #[test]
+    fn wildcard_server_answers_from_the_address_it_was_reached_at() {
+        assert!(!UdpSocket::bind("0.0.0.0:0".parse().unwrap()).unwrap().pktinfo(), "clients leave the source to the kernel");
+        for (bind, dsts) in [("0.0.0.0:0", &["127.0.0.1", "127.0.0.2", "127.0.0.3"][..]), ("[::]:0", &["::1", "127.0.0.2", "127.0.0.3"][..])] {
+            for batched in [true, false] {
+                let mut srv = UdpSocket::bind_sending(bind.parse().unwrap(), 1).unwrap();
+                if !batched {
+                    srv.disable_batching();
+                }
+                assert!(srv.pktinfo(), "{bind}: IP_PKTINFO / IPV6_RECVPKTINFO accepted");
+                for dst in dsts {
+                    let dst: IpAddr = dst.parse().unwrap();
+                    let to = SocketAddr::new(dst, srv.local_addr().port());
+                    let mut cli = UdpSocket::bind(SocketAddr::new(if dst.is_ipv4() { "127.0.0.1".parse().unwrap() } else { dst }, 0)).unwrap();
+                    cli.disable_batching(); // one datagram per read (GRO would coalesce the answers)
+                    cli.send_to(b"hello", to).unwrap();
+                    let mut rb = RecvBatch::new();
+                    let mut got = None;
+                    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                    while got.is_none() && std::time::Instant::now() < deadline {
+                        srv.poll(false, Some(Duration::from_millis(100))).unwrap();
+                        let _ = srv.recv_batch(&mut rb, &mut |_, r| got = Some(r));
+                    }
+                    let r = got.expect("the server socket received");
+                    let want_local = match (dst, srv.local_addr()) {
+                        (IpAddr::V4(a), SocketAddr::V6(_)) => SocketAddr::new(IpAddr::V6(a.to_ipv6_mapped()), to.port()),
+                        _ => to,
+                    };
+                    assert_eq!(r.local, want_local, "{bind} batched {batched}: local address of a datagram sent to {to}");
+                    let mut b = SendBatch::new();
+                    for i in 0..3 {
+                        assert!(b.push(&srv, &packet(i, 900), Target { to: r.from, from: r.local, ecn: 0 }));
+                    }
+                    assert!(b.flush(&srv));
+                    let mut buf = vec![0u8; MAX_DATAGRAM];
+                    let mut sources = Vec::new();
+                    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                    while sources.len() < 3 && std::time::Instant::now() < deadline {
+                        cli.poll(false, Some(Duration::from_millis(100))).unwrap();
+                        while let Ok((_, from)) = cli.recv_from(&mut buf) {
+                            sources.push(from);
+                        }
+                    }
+                    assert_eq!(sources, vec![to; 3], "{bind} batched {batched}: answers came from {sources:?}, not {to}");
+                }
+            }
+        }
+    }
+
     /// A socket without ECN (as under the wasm bridge) sends Not-ECT whatever it is asked.
     #[test]
     fn without_ecn_nothing_is_marked() {
@@ -1126,7 +1306,7 @@ mod tests {
         let r = batching_sender();
         let mut b = SendBatch::new();
         for i in 0..4 {
-            assert!(b.push(&s, &packet(i, 800), r.local_addr(), ECN_ECT0));
+            assert!(b.push(&s, &packet(i, 800), Target { to: r.local_addr(), from: s.local_addr(), ecn: ECN_ECT0 }));
         }
         assert!(b.flush(&s));
         let got = read_marked(&r, 4);

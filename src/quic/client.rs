@@ -94,11 +94,11 @@ impl Endpoint for ClientEndpoint {
         vec![CLIENT_KEY]
     }
 
-    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr)> {
+    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr, SocketAddr)> {
         None
     }
 
-    fn unsent_stateless(&mut self, _pkt: Vec<u8>, _to: SocketAddr) {}
+    fn unsent_stateless(&mut self, _pkt: Vec<u8>, _to: SocketAddr, _from: SocketAddr) {}
 
     fn take_sendable(&mut self) -> Vec<ConnKey> {
         vec![CLIENT_KEY]

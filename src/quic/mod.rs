@@ -148,13 +148,16 @@ pub enum EndpointEvent {
 }
 
 /// A packet [`Connection::poll_transmit`] wrote: its length in the caller's buffer,
-/// its destination, and the ECN codepoint ngtcp2 chose for it (RFC 9000 13.4: ECT(0)
-/// while ECN is being validated on the path and after it succeeded, Not-ECT otherwise;
-/// the io layer sends it where the socket can, docs/ARCHITECTURE.md "ECN").
+/// its destination, the local address of its path (the source it must leave from:
+/// on a socket bound to a wildcard address the io layer sets it per datagram,
+/// docs/ARCHITECTURE.md "Local addresses"), and the ECN codepoint ngtcp2 chose for
+/// it (RFC 9000 13.4: ECT(0) while ECN is being validated on the path and after it
+/// succeeded, Not-ECT otherwise; docs/ARCHITECTURE.md "ECN").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     pub len: usize,
     pub to: SocketAddr,
+    pub from: SocketAddr,
     pub ecn: u8,
 }
 
@@ -164,8 +167,9 @@ pub struct Transmit {
 /// holds one connection. [`crate::io::Host`] drives either one together with
 /// the connections' applications, natively and in wasm.
 pub trait Endpoint {
-    /// One received datagram, with the ECN codepoint it arrived with (0, Not-ECT,
-    /// where the socket cannot tell).
+    /// One received datagram: `local` is the address it was sent to (the socket's,
+    /// or where the socket is bound to a wildcard address, the one it arrived at),
+    /// `ecn` the codepoint it arrived with (0, Not-ECT, where the socket cannot tell).
     fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]);
     /// Next timestamp (ns) at which [`on_timeout`](Self::on_timeout) is due.
     fn timeout(&self) -> Option<u64>;
@@ -190,10 +194,11 @@ pub trait Endpoint {
     fn touch(&mut self, key: ConnKey);
     /// Every connection, for shutdown.
     fn keys(&self) -> Vec<ConnKey>;
-    /// A stateless packet to send (Version Negotiation, Retry, a refusal).
-    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr)>;
+    /// A stateless packet to send (Version Negotiation, Retry, a refusal, a Stateless
+    /// Reset), its destination and its source: the local address of the datagram it answers.
+    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr, SocketAddr)>;
     /// A stateless packet the socket refused, to be sent first next time.
-    fn unsent_stateless(&mut self, pkt: Vec<u8>, to: SocketAddr);
+    fn unsent_stateless(&mut self, pkt: Vec<u8>, to: SocketAddr, from: SocketAddr);
     /// Connections that may have packets to write, in order. Each one taken is
     /// reported back with [`flushed`](Self::flushed) or [`not_flushed`](Self::not_flushed).
     fn take_sendable(&mut self) -> Vec<ConnKey>;
@@ -240,6 +245,11 @@ impl NgPath {
     /// ngtcp2 chose for that packet (it copies the packet's path in here).
     pub(crate) fn remote(&self) -> Option<SocketAddr> {
         path_remote(&self.0 .0)
+    }
+
+    /// The local address now in the path (after a write: the source of that packet).
+    pub(crate) fn local(&self) -> Option<SocketAddr> {
+        path_local(&self.0 .0)
     }
 }
 

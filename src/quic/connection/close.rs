@@ -120,6 +120,7 @@ impl Connection {
             buf.truncate(nwrite as usize);
             self.close_packet = buf;
             self.close_to = ps.remote().unwrap_or(self.remote);
+            self.close_from = ps.local().unwrap_or(self.local);
             self.close_packet_due = true;
             self.state = State::Closing { until };
         } else {

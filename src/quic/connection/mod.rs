@@ -139,6 +139,7 @@ pub struct Connection {
     close_packet: Vec<u8>,
     /// Where the CONNECTION_CLOSE goes: the path ngtcp2 wrote it for.
     close_to: SocketAddr,
+    close_from: SocketAddr,
     close_packet_due: bool,
     close_reason: Option<CloseReason>,
     started: u64,
@@ -223,6 +224,7 @@ impl Connection {
             remote,
             close_packet: Vec::new(),
             close_to: remote,
+            close_from: local,
             close_packet_due: false,
             close_reason: None,
             started: now,

@@ -27,8 +27,13 @@ impl Connection {
         }
     }
 
-    /// Writes the next packet into `buf`; returns its length, destination and ECN
-    /// codepoint, or `None` when there is nothing to send now.
+    /// The [`Transmit`] of a packet of `len` bytes ngtcp2 just wrote on path `ps`.
+    fn written(&self, len: usize, ps: &NgPath, pi: &n::ngtcp2_pkt_info) -> Transmit {
+        Transmit { len, to: ps.remote().unwrap_or(self.remote), from: ps.local().unwrap_or(self.local), ecn: pi.ecn }
+    }
+
+    /// Writes the next packet into `buf`; returns its length, destination, source and
+    /// ECN codepoint, or `None` when there is nothing to send now.
     pub fn poll_transmit(&mut self, now: u64, buf: &mut [u8]) -> Option<Transmit> {
         match self.state {
             State::Open => {}
@@ -36,7 +41,7 @@ impl Connection {
                 self.close_packet_due = false;
                 let n = self.close_packet.len().min(buf.len());
                 buf[..n].copy_from_slice(&self.close_packet[..n]);
-                return Some(Transmit { len: n, to: self.close_to, ecn: 0 });
+                return Some(Transmit { len: n, to: self.close_to, from: self.close_from, ecn: 0 });
             }
             _ => return None,
         }
@@ -72,7 +77,7 @@ impl Connection {
                 }
                 match nw as i32 {
                     n::NGTCP2_ERR_WRITE_MORE => continue,
-                    x if x > 0 => return Some(Transmit { len: x as usize, to: ps.remote().unwrap_or(self.remote), ecn: pi.ecn as u8 }),
+                    x if x > 0 => return Some(self.written(x as usize, &ps, &pi)),
                     0 => return None,
                     n::NGTCP2_ERR_INVALID_ARGUMENT => {
                         // Larger than the peer allows now: drop it, it is unreliable.
@@ -158,7 +163,7 @@ impl Connection {
                     blocked.insert(id);
                     continue;
                 }
-                x if x > 0 => return Some(Transmit { len: x as usize, to: ps.remote().unwrap_or(self.remote), ecn: pi.ecn as u8 }),
+                x if x > 0 => return Some(self.written(x as usize, &ps, &pi)),
                 0 => return None,
                 e => {
                     self.close_with(now, |c| unsafe { n::ngtcp2_ccerr_set_liberr(c, e as c_int, std::ptr::null(), 0) });

@@ -99,7 +99,10 @@ pub struct ServerEndpoint {
     static_secret: [u8; 32],
     /// Seals Retry and NEW_TOKEN tokens; lives as long as the process.
     token_secret: [u8; 32],
-    stateless: VecDeque<(Vec<u8>, SocketAddr)>,
+    /// Stateless packets to send: (packet, to, from).
+    stateless: VecDeque<(Vec<u8>, SocketAddr, SocketAddr)>,
+    /// The local address of the datagram being handled: the source of what answers it statelessly.
+    answering_from: SocketAddr,
     stateless_budget: tokens::StatelessBudget,
     reset_budget: tokens::StatelessBudget,
     /// Connection timers: (deadline, key), min-first; stale entries are skipped.
@@ -169,6 +172,7 @@ impl ServerEndpoint {
             static_secret,
             token_secret,
             stateless: VecDeque::new(),
+            answering_from: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
             stateless_budget: Default::default(),
             reset_budget: tokens::StatelessBudget::resets(),
             timers: BinaryHeap::new(),
@@ -258,6 +262,7 @@ impl ServerEndpoint {
 
 impl Endpoint for ServerEndpoint {
     fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]) {
+        self.answering_from = local;
         self.stats.packets.datagrams += 1;
         self.stats.packets.bytes += data.len() as u64;
         if data.is_empty() {
@@ -414,12 +419,12 @@ impl Endpoint for ServerEndpoint {
         self.slots.keys().copied().collect()
     }
 
-    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr)> {
+    fn poll_stateless(&mut self) -> Option<(Vec<u8>, SocketAddr, SocketAddr)> {
         self.stateless.pop_front()
     }
 
-    fn unsent_stateless(&mut self, pkt: Vec<u8>, to: SocketAddr) {
-        self.stateless.push_front((pkt, to));
+    fn unsent_stateless(&mut self, pkt: Vec<u8>, to: SocketAddr, from: SocketAddr) {
+        self.stateless.push_front((pkt, to, from));
     }
 
     fn take_sendable(&mut self) -> Vec<ConnKey> {

@@ -291,9 +291,9 @@ fn a_short_header_for_no_connection_gets_a_stateless_reset_shorter_than_itself()
         short[1..1 + SCID_LEN].copy_from_slice(&dcid);
         ep.handle_datagram(T0, server, client, 0, &short);
         let got = ep.poll_stateless();
-        assert_eq!(got.as_ref().map(|(p, _)| p.len()), want, "answer to a {len}-byte short header");
-        if let Some((reset, to)) = got {
-            assert_eq!(to, client);
+        assert_eq!(got.as_ref().map(|(p, _, _)| p.len()), want, "answer to a {len}-byte short header");
+        if let Some((reset, to, from)) = got {
+            assert_eq!((to, from), (client, server), "back to the sender, from the address it reached");
             assert_eq!(reset[0] & 0xc0, 0x40, "a short header with the fixed bit");
             assert_eq!(reset[reset.len() - 16..], reset_token(&ep, &dcid), "ends with the token for {dcid:?}");
         }

@@ -120,7 +120,7 @@ impl ServerEndpoint {
             self.drop_initial(now, |d| d.queue_full += 1);
             return false;
         }
-        self.stateless.push_back((pkt, to));
+        self.stateless.push_back((pkt, to, self.answering_from));
         true
     }
 
@@ -273,7 +273,7 @@ impl ServerEndpoint {
             return;
         }
         out.truncate(len as usize);
-        self.stateless.push_back((out, remote));
+        self.stateless.push_back((out, remote, self.answering_from));
         self.stats.stateless_resets_sent += 1;
     }
 

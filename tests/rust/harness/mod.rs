@@ -440,8 +440,8 @@ impl<A: ConnectionApp> Sim<A> {
         }
         if self.client_alive {
             let mut out = Vec::new();
-            self.client.flush(now, &mut |p, to, ecn| {
-                out.push((p.to_vec(), to, ecn));
+            self.client.flush(now, &mut |p, t| {
+                out.push((p.to_vec(), t.to, t.ecn));
                 true
             });
             let from = self.client_public;
@@ -450,8 +450,8 @@ impl<A: ConnectionApp> Sim<A> {
             }
         }
         let mut out = Vec::new();
-        self.server.flush(now, &mut |p, to, ecn| {
-            out.push((p.to_vec(), to, ecn));
+        self.server.flush(now, &mut |p, t| {
+            out.push((p.to_vec(), t.to, t.ecn));
             true
         });
         let from = self.server_addr;
