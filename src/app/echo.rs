@@ -111,6 +111,9 @@ pub struct EchoReport {
     pub error: Option<String>,
     /// The server made this connection retry (a Retry packet, RFC 9000 8.1.2).
     pub retry: bool,
+    /// The server's address on the connection's path at the end (after a move to its
+    /// preferred address, RFC 9000 9.6, that address).
+    pub server_addr: Option<String>,
 }
 
 struct StreamProgress {
@@ -294,6 +297,7 @@ impl EchoClient {
             }
         }
         self.report.resumed = conn.resumed();
+        self.report.server_addr = Some(conn.remote_addr().to_string());
         self.report.cipher_suite = conn.cipher_suite();
         self.report.quic_version = Some(crate::quic::version_name(conn.quic_version()));
         self.report.early_data = match conn.early_data() {

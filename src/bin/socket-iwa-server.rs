@@ -80,6 +80,12 @@ struct Args {
     /// stream bytes (0: only ngtcp2's own, before an AEAD's confidentiality limit).
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     key_update_after: u64,
+    /// Offer ADDR:PORT to clients as the server's preferred address (RFC 9000 9.6), to
+    /// which they move after the handshake; at most one IPv4 and one IPv6. Needs
+    /// --listen on 0.0.0.0 / [::] with the same port (natively), so the same socket
+    /// receives what is sent there. docs/ARCHITECTURE.md "Preferred address".
+    #[arg(long, value_name = "ADDR:PORT")]
+    preferred_address: Vec<std::net::SocketAddr>,
     /// Largest UDP payload to send once Path MTU Discovery confirms it (1200..=1472;
     /// 0: ngtcp2's default, 1452). docs/PERF_IWA.md.
     #[arg(long, default_value_t = 0, value_parser = parse_max_udp_payload)]
@@ -200,6 +206,8 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
     cfg.conn.max_udp_payload = args.max_udp_payload as usize;
     cfg.conn.qlog_dir = args.qlog_dir.clone();
     cfg.conn.qlog_max_bytes = args.qlog_max_bytes;
+    check_preferred_addresses(&args.preferred_address, &sock).map_err(socket_iwa::Error::BadInput)?;
+    cfg.conn.preferred_addresses = args.preferred_address.clone();
     cfg.check_limits().map_err(socket_iwa::Error::BadInput)?;
     let h3_files = files.clone();
     let js = args.js_handler || args.js_quic.is_some();
@@ -224,6 +232,7 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
         socket_iwa::log::event(json, serde_json::json!({
             "event": "connection_closed",
             "peer": c.remote_addr().to_string(),
+            "local": c.local_addr().to_string(),
             "alpn": c.alpn().map(|a| String::from_utf8_lossy(&a).into_owned()),
             "resumed": c.resumed(),
             "cipher_suite": c.cipher_suite(),
@@ -399,6 +408,34 @@ fn js_control() -> i32 {
 }
 
 /// `--max-udp-payload`: 0 (ngtcp2's default) or 1200..=1472.
+/// `--preferred-address`: each must reach this very socket (a wildcard bind that reports
+/// each datagram's local address, the same port), be a specific address of a family the
+/// socket receives, and be the only one of its family.
+fn check_preferred_addresses(addrs: &[std::net::SocketAddr], sock: &UdpSocket) -> Result<(), String> {
+    let listen = sock.local_addr();
+    for (i, a) in addrs.iter().enumerate() {
+        let why = if !listen.ip().is_unspecified() {
+            Some(format!("needs --listen on 0.0.0.0 or [::] (the same socket must receive there), not {listen}"))
+        } else if !sock.pktinfo() {
+            Some("this socket cannot tell which local address a datagram reached (in wasm neither Direct Sockets nor node:dgram say)".into())
+        } else if a.port() != listen.port() {
+            Some(format!("must use the listening port {}", listen.port()))
+        } else if a.ip().is_unspecified() || a.ip().is_multicast() {
+            Some("must be a specific unicast address".into())
+        } else if a.is_ipv6() && listen.is_ipv4() {
+            Some(format!("is IPv6 but the server listens on {listen}"))
+        } else if addrs[..i].iter().any(|b| b.is_ipv4() == a.is_ipv4()) {
+            Some("one IPv4 and one IPv6 preferred address at most".into())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(format!("--preferred-address {a}: {why}"));
+        }
+    }
+    Ok(())
+}
+
 fn parse_max_udp_payload(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(v) if v == 0 || (1200..=1472).contains(&v) => Ok(v),

@@ -109,6 +109,13 @@ pub struct ConnectionConfig {
     /// and the handshake is confirmed (`--key-update-after`); 0: only the ones ngtcp2
     /// starts itself, before an AEAD's confidentiality limit. For exercising peers.
     pub key_update_after: u64,
+    /// Server: the addresses offered in the `preferred_address` transport parameter
+    /// (RFC 9000 9.6; at most one IPv4 and one IPv6, `--preferred-address`), to which
+    /// clients move once the handshake is confirmed. The server must receive what is
+    /// sent to them on the same socket (one bound to a wildcard address,
+    /// docs/ARCHITECTURE.md "Local addresses"). Clients ignore it: they always move to
+    /// a server's preferred address of their own address family.
+    pub preferred_addresses: Vec<SocketAddr>,
 }
 
 impl Default for ConnectionConfig {
@@ -129,6 +136,7 @@ impl Default for ConnectionConfig {
             qlog_dir: None,
             qlog_max_bytes: connection::DEFAULT_QLOG_MAX_BYTES,
             key_update_after: 0,
+            preferred_addresses: Vec::new(),
         }
     }
 }

@@ -86,7 +86,18 @@ def conn_info(quic):
         "resumed": bool(getattr(tls, "session_resumed", False)),
         "early_data_accepted": getattr(tls, "early_data_accepted", None),
         "retry_received": getattr(quic, "_retry_count", 0),
+        # The server address of the active path (after a move to the server's preferred
+        # address, RFC 9000 9.6, that one), IPv4-mapped addresses unmapped.
+        "server_addr": server_addr(quic),
     }
+
+
+def server_addr(quic):
+    paths = getattr(quic, "_network_paths", None)
+    if not paths:
+        return None
+    host, port = paths[0].addr[:2]
+    return f"{host.removeprefix('::ffff:')}:{port}"
 
 
 # ---- server -----------------------------------------------------------------------

@@ -49,7 +49,8 @@ our_server_kind = "native"
 ROLES = ["server", "client"]
 CASES = ["handshake", "transfer", "multiplexing", "datagrams", "retry", "resumption", "zerortt", "chacha20", "keyupdate",
          "keyupdate-ours", "rebind-port", "rebind-addr", "amplificationlimit", "handshakeloss", "transferloss",
-         "handshakecorruption", "transfercorruption", "blackhole", "longrtt", "ecn", "ipv6", "v2", "v2-direct"]
+         "handshakecorruption", "transfercorruption", "blackhole", "longrtt", "ecn", "connectionmigration", "ipv6", "v2",
+         "v2-direct"]
 MIB = 1 << 20
 TRANSFER_BYTES = 10 * MIB
 MULTIPLEX_STREAMS = 1000
@@ -725,6 +726,65 @@ def case_ecn(role, peer):
     check(_marked(b[ours]) <= 12, f"on a bleaching path ours kept marking: {_marked(b[ours])} of {_total(b[ours])}: {b}")
     return (f"ECT(0) on {e[ours]['ect0']}/{_total(e[ours])} of ours, {e[theirs]['ect0']}/{_total(e[theirs])} of {peer}'s datagrams; "
             f"bleached path: ours stopped after {_marked(b[ours])} test datagram(s)")
+
+
+def _free_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def case_connectionmigration(role, peer):
+    # The runner's connectionmigration: the server offers a preferred address (RFC 9000
+    # 9.6) and the client moves there after the handshake; a 1 MiB echo must complete.
+    n = str(MIB)
+    if role == "server":
+        # Ours on 0.0.0.0 (it answers from the address each datagram reached), offering 127.0.0.2.
+        port = _free_port()
+        preferred = f"127.0.0.2:{port}"
+        if our_server_kind == "wasm":
+            # A wasm socket cannot tell which of its addresses a datagram reached: the
+            # server must refuse the flag, naming it, rather than offer what it cannot serve.
+            p = subprocess.run([*OUR_SERVER["wasm"], "--listen", f"0.0.0.0:{port}", "--preferred-address", preferred],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode != 0 and "--preferred-address" in p.stderr, f"the wasm server did not refuse it: exit {p.returncode} {p.stderr[-300:]}")
+            return f"n/a (ours in wasm cannot tell a datagram's local address and refuses the flag: {p.stderr.strip().splitlines()[-1].split(': ', 2)[-1]})"
+        s = Proc([*OUR_SERVER[our_server_kind], "--listen", f"0.0.0.0:{port}", "--json", "--preferred-address", preferred],
+                 what="socket-iwa-server")
+        try:
+            r = run_peer_client(peer, port, s.info["cert_sha256"], "--bytes", n)[0]
+            verified(r)
+            local = [e.get("local") for e in s.closed_events(1)]
+            if peer == "quinn":
+                check(local == [f"127.0.0.1:{port}"], f"quinn's client moved after all: our side ended on {local}")
+                return (f"n/a (quinn 0.11's client does not move to a preferred address, quinn-rs/quinn#716; "
+                        f"it stayed on 127.0.0.1 and the echo verified)")
+            check(r.get("server_addr") == preferred, f"{peer}'s client ended on {r.get('server_addr')}, not {preferred}")
+            check(local == [preferred], f"our server's side of the path ended on {local}, not {preferred}")
+            return f"{peer} moved 127.0.0.1 -> {preferred} (its own report and our server's path); 1 MiB echoed"
+        finally:
+            s.stop()
+    if peer == "aioquic":
+        return "n/a (aioquic's server cannot offer a preferred address)"
+    # quinn's server offers the address of a relay in front of it: what our client sends
+    # there after the handshake is observed on the way, not taken from either endpoint.
+    port = _free_port()
+    with UdpRelay(("127.0.0.1", port)) as relay:
+        preferred = f"127.0.0.1:{relay.port}"
+        s = Proc([*PEERS[peer], "server", "--listen", f"127.0.0.1:{port}", "--preferred-address", preferred],
+                 what=f"{peer} server")
+        try:
+            r = run_our_client(port, s.info["cert_sha256"], "--bytes", n)[0][0]
+            verified(r)
+        finally:
+            s.stop()
+        rr = relay.report()
+    check(r.get("server_addr") == preferred, f"our client ended on {r.get('server_addr')}, not {preferred}")
+    check(rr["c2s_bytes"] >= MIB // 2 and rr["s2c_bytes"] >= MIB // 2,
+          f"too little went through the preferred address: {rr['c2s_bytes']} B out, {rr['s2c_bytes']} B back")
+    return (f"moved to {peer}'s preferred address (a relay): {rr['c2s_bytes'] // 1024} KiB out and "
+            f"{rr['s2c_bytes'] // 1024} KiB back through it; 1 MiB echoed")
 
 
 def case_ipv6(role, peer):

@@ -10,6 +10,9 @@ Before that, every such handshake timed out. The clients are aioquic's, quinn's 
 ours, each verifying an echo; `--retry` makes the server's first answer a stateless
 Retry, which must leave from the same address too."""
 
+import os
+import subprocess
+
 import pytest
 
 import matrix
@@ -39,3 +42,43 @@ def test_wildcard_server_answers_from_the_address_it_was_reached_at(peer, listen
         assert s.alive()
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("peer", ["aioquic", "ours"])
+@pytest.mark.parametrize("listen", ["0.0.0.0", "::"])
+def test_clients_move_to_the_preferred_address(peer, listen):
+    """`--preferred-address` (RFC 9000 9.6): a client that reached the server at
+    127.0.0.1 moves to 127.0.0.2 after the handshake (aioquic's and ours; quinn's client
+    does not move, see the interop matrix), says so in its report, and the server's side
+    of the path ends there too. On `[::]` the IPv4 client is an IPv4-mapped peer."""
+    port = matrix._free_port()
+    preferred = f"127.0.0.2:{port}"
+    s = Server("--preferred-address", preferred, host=listen, port=port)
+    try:
+        if peer == "ours":
+            r = matrix.run_our_client(port, s.info["cert_sha256"], "--bytes", ECHO, timeout=30)[0][0]
+        else:
+            r = matrix.run_peer_client(peer, port, s.info["cert_sha256"], "--bytes", ECHO, timeout=30)[0]
+        matrix.verified(r)
+        assert r["server_addr"] == preferred, r
+        local = [e["local"].replace("[::ffff:", "").replace("]", "") for e in s.closed_events(1)]
+        assert local == [preferred], local
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--listen", "127.0.0.1:{port}", "--preferred-address", "127.0.0.2:{port}"], "needs --listen on 0.0.0.0 or [::]"),
+    (["--listen", "0.0.0.0:{port}", "--preferred-address", "127.0.0.2:1"], "must use the listening port"),
+    (["--listen", "0.0.0.0:{port}", "--preferred-address", "0.0.0.0:{port}"], "must be a specific unicast address"),
+    (["--listen", "0.0.0.0:{port}", "--preferred-address", "[::1]:{port}"], "is IPv6 but the server listens on"),
+    (["--listen", "0.0.0.0:{port}", "--preferred-address", "127.0.0.2:{port}", "--preferred-address", "127.0.0.3:{port}"],
+     "one IPv4 and one IPv6 preferred address at most"),
+])
+def test_a_preferred_address_the_server_cannot_serve_is_refused(args, why):
+    port = matrix._free_port()
+    p = subprocess.run([os.path.join(matrix.BIN, "socket-iwa-server"), *[a.format(port=port) for a in args]],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0, p.stdout
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("socket-iwa-server: --preferred-address ") and why in lines[0], p.stderr

@@ -355,6 +355,26 @@ fn nat_rebinding_mid_transfer() {
     }
 }
 
+/// The server offers a preferred address (RFC 9000 9.6); the client moves there once
+/// the handshake is confirmed: it ends on that address, and so does the server's side
+/// of the path (the local address datagrams reached it at), on a clean and a lossy link.
+#[test]
+fn client_moves_to_the_servers_preferred_address() {
+    let preferred: std::net::SocketAddr = "10.0.0.3:4433".parse().unwrap();
+    for (link, seed) in [(LinkConfig::clean(), 81), (LinkConfig::lossy(0.03), 82)] {
+        let cfg = ServerConfig { conn: ConnectionConfig { preferred_addresses: vec![preferred], ..Default::default() }, ..Default::default() };
+        let mut sim = Sim::symmetric(server_with(cfg, TicketKey::ephemeral()), echo_client(4, 256 << 10, false), T0, link, seed);
+        let locals = Rc::new(RefCell::new(Vec::new()));
+        let l = locals.clone();
+        sim.server.on_close = Some(Box::new(move |c: &Connection| l.borrow_mut().push(c.local_addr())));
+        sim.run_client(60 * SEC).unwrap_or_else(|e| panic!("seed {seed}: {e:?} {:?}", sim.stats));
+        assert_echo_verified(&sim, 4, 256 << 10);
+        assert_eq!(sim.client.conn.remote_addr(), preferred, "seed {seed}: the client did not move");
+        sim.run_server_empty(10 * SEC).unwrap();
+        assert_eq!(*locals.borrow(), vec![preferred], "seed {seed}: the server's path");
+    }
+}
+
 /// An echo client whose application asks its host to move it to a new socket
 /// (`ConnectionApp::wants_migration`, what createQuic's `conn.migrate()` does) `moves`
 /// times in a row, the first as soon as the handshake is confirmed.

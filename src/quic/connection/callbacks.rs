@@ -231,6 +231,7 @@ pub(super) fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
         cb.extend_max_local_streams_bidi = Some(extend_max_local_streams_bidi_cb);
         cb.tls_early_data_rejected = Some(tls_early_data_rejected_cb);
         cb.recv_version_negotiation = Some(recv_version_negotiation_cb);
+        cb.select_preferred_addr = Some(select_preferred_addr_cb);
     }
     cb.recv_crypto_data = Some(n::ngtcp2_crypto_recv_crypto_data_cb);
     cb.encrypt = Some(n::ngtcp2_crypto_encrypt_cb);
@@ -255,6 +256,26 @@ pub(super) fn callbacks(is_server: bool) -> n::ngtcp2_callbacks {
     cb.recv_datagram = Some(recv_datagram_cb);
     cb.recv_stateless_reset2 = Some(recv_stateless_reset_cb);
     cb
+}
+
+/// Client: the server offered a preferred address (RFC 9000 9.6). We move to the one of
+/// our own address family, from the same local address (ngtcp2 already put the current
+/// one in `dest.local`); ngtcp2 validates the new path and switches once it answered.
+/// Leaving `dest.remote` empty declines (no address of our family).
+unsafe extern "C" fn select_preferred_addr_cb(
+    _conn: *mut n::ngtcp2_conn,
+    dest: *mut n::ngtcp2_path,
+    paddr: *const n::ngtcp2_preferred_addr,
+    _user_data: *mut c_void,
+) -> c_int {
+    let (dest, pa) = (&mut *dest, &*paddr);
+    let v4 = (*dest.local.addr).sa_family as c_int == libc::AF_INET;
+    if v4 && pa.ipv4_present != 0 {
+        n::ngtcp2_addr_copy_byte(&mut dest.remote, &pa.ipv4 as *const _ as *const n::ngtcp2_sockaddr, std::mem::size_of_val(&pa.ipv4) as _);
+    } else if !v4 && pa.ipv6_present != 0 {
+        n::ngtcp2_addr_copy_byte(&mut dest.remote, &pa.ipv6 as *const _ as *const n::ngtcp2_sockaddr, std::mem::size_of_val(&pa.ipv6) as _);
+    }
+    0
 }
 
 pub(super) unsafe extern "C" fn log_write_cb(_user_data: *mut c_void, msg: *mut std::os::raw::c_char, len: usize) {

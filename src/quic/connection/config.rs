@@ -3,6 +3,7 @@
 
 use crate::quic::ConnectionConfig;
 use ngtcp2_sys as n;
+use std::net::SocketAddr;
 use std::os::raw::c_int;
 
 pub(super) fn settings(cfg: &ConnectionConfig, now: u64) -> n::ngtcp2_settings {
@@ -86,6 +87,41 @@ pub(crate) fn reset_token(secret: &[u8; 32], id: &n::ngtcp2_cid) -> Option<[u8; 
     // SAFETY: token has the token's length; secret and id are valid for the call.
     let rv = unsafe { n::ngtcp2_crypto_generate_stateless_reset_token(token.as_mut_ptr(), secret.as_ptr(), secret.len(), id) };
     (rv == 0).then_some(token)
+}
+
+/// Server: offers `addrs` (at most one per family; later ones of a family are ignored)
+/// as the `preferred_address` transport parameter, with a fresh connection ID of
+/// `cid_len` bytes and its stateless reset token. Returns that ID, which the endpoint
+/// must route to the connection (it never passes through NEW_CONNECTION_ID).
+pub(super) fn preferred_address(p: &mut n::ngtcp2_transport_params, addrs: &[SocketAddr], cid_len: usize, secret: &[u8; 32]) -> Option<Vec<u8>> {
+    if addrs.is_empty() {
+        return None;
+    }
+    let pa = &mut p.preferred_addr;
+    for a in addrs {
+        let raw = crate::sockaddr::RawAddr::from_std(a);
+        // SAFETY: RawAddr holds a sockaddr_in / sockaddr_in6 of `raw.len` bytes, the
+        // layout of ngtcp2_sockaddr_in / _in6 (the platform's own structs).
+        unsafe {
+            match a {
+                SocketAddr::V4(_) if pa.ipv4_present == 0 => {
+                    std::ptr::copy_nonoverlapping(raw.as_ptr() as *const u8, &mut pa.ipv4 as *mut _ as *mut u8, std::mem::size_of_val(&pa.ipv4));
+                    pa.ipv4_present = 1;
+                }
+                SocketAddr::V6(_) if pa.ipv6_present == 0 => {
+                    std::ptr::copy_nonoverlapping(raw.as_ptr() as *const u8, &mut pa.ipv6 as *mut _ as *mut u8, std::mem::size_of_val(&pa.ipv6));
+                    pa.ipv6_present = 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    let id = random_cid(cid_len);
+    pa.cid = cid(&id);
+    let t = reset_token(secret, &pa.cid)?;
+    pa.stateless_reset_token = t;
+    p.preferred_addr_present = 1;
+    Some(id)
 }
 
 pub(crate) fn random_cid(len: usize) -> Vec<u8> {

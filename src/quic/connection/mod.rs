@@ -275,6 +275,7 @@ impl Connection {
             p.stateless_reset_token = t;
             p.stateless_reset_token_present = 1;
         }
+        let preferred_cid = config::preferred_address(&mut p, &cfg.preferred_addresses, scid.len(), &static_secret);
         // The qlog file is named by the client's original DCID (before any Retry), as the client's is.
         let qlog = qlog::attach(cfg, &p.original_dcid, true, &mut s);
         let mut me = Self::build(tls_ctx, true, local, remote, static_secret, qlog, now, |pconn, path, cbs, ud| {
@@ -290,6 +291,8 @@ impl Connection {
             }
         })?;
         me.key_update_after = cfg.key_update_after;
+        // Routed like the IDs NEW_CONNECTION_ID issues (Endpoint::processed takes them).
+        me.inner_mut().new_cids.extend(preferred_cid);
         Ok(me)
     }
 

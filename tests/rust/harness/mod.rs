@@ -450,12 +450,13 @@ impl<A: ConnectionApp> Sim<A> {
             }
         }
         let mut out = Vec::new();
+        // The server's datagrams leave from the local address of their path: the address
+        // the client sent to (a server on a wildcard address, docs/ARCHITECTURE.md).
         self.server.flush(now, &mut |p, t| {
-            out.push((p.to_vec(), t.to, t.ecn));
+            out.push((p.to_vec(), t.to, t.from, t.ecn));
             true
         });
-        let from = self.server_addr;
-        for (p, to, ecn) in out {
+        for (p, to, from, ecn) in out {
             self.send(Dir::ToClient, from, to, ecn, p, now);
         }
     }

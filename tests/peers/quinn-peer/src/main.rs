@@ -81,6 +81,10 @@ struct ServerArgs {
     /// predecessor's connections.
     #[arg(long, value_name = "HEX", value_parser = parse_reset_key)]
     reset_key: Option<[u8; 32]>,
+    /// Offer this IPv4 address as the server's preferred address (RFC 9000 9.6); the
+    /// endpoint must receive on it too (--listen 0.0.0.0 with the same port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    preferred_address: Option<std::net::SocketAddrV4>,
 }
 
 /// Random 8-byte connection IDs, each one possibly ours to a restarted endpoint too.
@@ -291,6 +295,7 @@ async fn server(a: ServerArgs) -> Res<()> {
     };
     cfg.transport_config(Arc::new(server_transport()));
     cfg.migration(!a.no_migration);
+    cfg.preferred_address_v4(a.preferred_address);
     let ep = match a.reset_key {
         None => quinn::Endpoint::server(cfg.clone(), a.listen),
         Some(k) => {
@@ -428,6 +433,9 @@ async fn serve_connection(incoming: quinn::Incoming, validated: bool, key_update
         "event": "connection_closed",
         "peer": peer.to_string(),
         "final_peer": conn.remote_address().to_string(),
+        // The local address the client's packets last reached (IP_PKTINFO): the
+        // preferred address once a client moved there.
+        "final_local_ip": conn.local_ip().map(|ip| ip.to_string()),
         "address_validated_by_token": validated,
         "streams_echoed": streams.load(Ordering::Relaxed),
         "bytes_echoed": received.load(Ordering::Relaxed),
