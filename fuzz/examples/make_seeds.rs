@@ -74,22 +74,22 @@ fn pump(client: &mut ClientHost<EchoClient>, server: &mut ServerHost, c: SocketA
             return now;
         }
         let mut to_server = Vec::new();
-        client.flush(now, &mut |p, _| {
-            to_server.push(p.to_vec());
+        client.flush(now, &mut |p, t| {
+            to_server.push((p.to_vec(), t.ecn));
             true
         });
-        for p in to_server {
+        for (p, ecn) in to_server {
             log.push(p.clone());
-            server.handle_datagram(now, s, c, &p);
+            server.handle_datagram(now, s, c, ecn, &p);
         }
         let mut to_client = Vec::new();
-        server.flush(now, &mut |p, _| {
-            to_client.push(p.to_vec());
+        server.flush(now, &mut |p, t| {
+            to_client.push((p.to_vec(), t.ecn));
             true
         });
         let idle = to_client.is_empty();
-        for p in to_client {
-            client.handle_datagram(now, c, s, &p);
+        for (p, ecn) in to_client {
+            client.handle_datagram(now, c, s, ecn, &p);
         }
         if idle {
             let next = [client.timeout(), server.timeout()].into_iter().flatten().min().unwrap_or(now + 1_000_000);

@@ -3,7 +3,8 @@
 //!
 //! Input byte 0 picks the mode:
 //! - even: raw datagrams. Records of [peer, u16 length, bytes] are delivered
-//!   in order from one of a few addresses, with the server's timers run and
+//!   in order from one of a few addresses (the peer byte's top two bits are
+//!   the datagram's ECN codepoint), with the server's timers run and
 //!   its output drained between them (header parsing, routing, accept,
 //!   Version Negotiation, stray and truncated packets).
 //! - odd: a real in-process client (our QUIC client, ALPN "h3" or "echo")
@@ -60,10 +61,10 @@ impl<'a> Input<'a> {
     }
 }
 
-fn drain_server(server: &mut ServerHost, now: u64) -> Vec<(Vec<u8>, SocketAddr)> {
+fn drain_server(server: &mut ServerHost, now: u64) -> Vec<(Vec<u8>, SocketAddr, u8)> {
     let mut out = Vec::new();
-    server.flush(now, &mut |p, to| {
-        out.push((p.to_vec(), to));
+    server.flush(now, &mut |p, t| {
+        out.push((p.to_vec(), t.to, t.ecn));
         out.len() < 256
     });
     out
@@ -80,7 +81,8 @@ fn raw_mode(mut inp: Input) {
         let len = u16::from_be_bytes([inp.byte(), inp.byte()]) as usize % 2048;
         let data = inp.bytes(len);
         let remote: SocketAddr = format!("127.0.0.{}:{}", 1 + peer % 3, 5000 + (peer as u16 / 3) % 2).parse().unwrap();
-        server.handle_datagram(now, s_addr(), remote, data);
+        // Any ECN codepoint, as the socket would report it (the top bits of the peer byte).
+        server.handle_datagram(now, s_addr(), remote, peer >> 6, data);
         drain_server(&mut server, now);
         now += (peer as u64 % 16) * 10 * MS;
         if server.timeout().is_some_and(|t| t <= now) {
@@ -112,11 +114,11 @@ struct Link {
 fn pump(client: &mut ClientHost<Sink>, server: &mut ServerHost, c_addr: SocketAddr, link: &mut Link, now: &mut u64, rounds: usize) {
     for _ in 0..rounds {
         let mut to_server = Vec::new();
-        client.flush(*now, &mut |p, _| {
-            to_server.push(p.to_vec());
+        client.flush(*now, &mut |p, t| {
+            to_server.push((p.to_vec(), t.ecn));
             to_server.len() < 256
         });
-        for mut p in to_server {
+        for (mut p, ecn) in to_server {
             if link.drop_next > 0 {
                 link.drop_next -= 1;
                 continue;
@@ -130,17 +132,18 @@ fn pump(client: &mut ClientHost<Sink>, server: &mut ServerHost, c_addr: SocketAd
                     p[i] ^= x | 1;
                 }
             }
-            server.handle_datagram(*now, s_addr(), c_addr, &p);
+            server.handle_datagram(*now, s_addr(), c_addr, ecn, &p);
             if link.dup_next > 0 {
                 link.dup_next -= 1;
-                server.handle_datagram(*now, s_addr(), c_addr, &p);
+                // A router's CE mark on the copy.
+                server.handle_datagram(*now, s_addr(), c_addr, if ecn != 0 { 3 } else { 0 }, &p);
             }
         }
         let to_client = drain_server(server, *now);
         let idle = to_client.is_empty();
-        for (p, to) in to_client {
+        for (p, to, ecn) in to_client {
             if to == c_addr {
-                client.handle_datagram(*now, c_addr, s_addr(), &p);
+                client.handle_datagram(*now, c_addr, s_addr(), ecn, &p);
             }
         }
         if idle {
@@ -222,9 +225,10 @@ fn client_mode(sel: u8, mut inp: Input) {
             8 => link.truncate_next = Some(u16::from_be_bytes([inp.byte(), inp.byte()]) as usize),
             9 => link.flip_next = Some((u16::from_be_bytes([inp.byte(), inp.byte()]) as usize, inp.byte())),
             10 => {
+                let ecn = inp.byte() & 3;
                 let len = u16::from_be_bytes([inp.byte(), inp.byte()]) as usize % 1500;
                 let data = inp.bytes(len);
-                server.handle_datagram(now, s_addr(), c_addr, data);
+                server.handle_datagram(now, s_addr(), c_addr, ecn, data);
             }
             _ => {
                 let b = inp.byte();
