@@ -101,6 +101,27 @@ def test_chromium_ignores_a_reset_with_another_key(tmp_path):
     assert stats["stateless_resets_sent"] >= 1, stats
 
 
+def test_chromium_webtransport_with_a_preferred_address_offered():
+    """Our server on 0.0.0.0 offering a preferred address (RFC 9000 9.6): Chromium 156
+    does not move to it (ngtcp2's trace on our side shows no PATH_CHALLENGE), and the
+    session works on the address it connected to."""
+    import matrix
+    port = matrix._free_port()
+    s = matrix.Proc([os.path.join(matrix.BIN, "socket-iwa-server"), "--listen", f"0.0.0.0:{port}", "--json",
+                     "--preferred-address", f"127.0.0.2:{port}"], env={"SOCKET_IWA_TRACE": "1"})
+    try:
+        p = subprocess.run(["node", SCRIPT, str(port), s.info["cert_sha256"]], capture_output=True,
+                           text=True, timeout=120, cwd=ROOT)
+        lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+        assert lines, p.stderr
+        r = json.loads(lines[-1])
+        assert r.get("error") is None and r["bidi_len"] == 100000 and r["closed"]["closeCode"] == 7, r
+        trace = s.stderr_text()
+        assert "PATH_CHALLENGE" not in trace, "Chromium moved after all: make this test check where it went"
+    finally:
+        s.stop()
+
+
 def spki_sha256_b64(pem_path: str) -> str:
     import base64
     from cryptography import x509
