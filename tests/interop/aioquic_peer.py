@@ -97,7 +97,8 @@ def server_addr(quic):
     if not paths:
         return None
     host, port = paths[0].addr[:2]
-    return f"{host.removeprefix('::ffff:')}:{port}"
+    host = host.removeprefix("::ffff:")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 # ---- server -----------------------------------------------------------------------
