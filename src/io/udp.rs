@@ -101,7 +101,12 @@ fn batching_wanted() -> bool {
         return false;
     }
     static WANT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *WANT.get_or_init(|| !matches!(std::env::var("SOCKET_IWA_UDP_BATCH").as_deref(), Ok("off") | Ok("0")))
+    *WANT.get_or_init(|| !switched_off("SOCKET_IWA_UDP_BATCH"))
+}
+
+/// True when the environment sets `name` to `off` or `0` (the io layer's A/B switches).
+fn switched_off(name: &str) -> bool {
+    matches!(std::env::var(name).as_deref(), Ok("off") | Ok("0"))
 }
 
 pub struct UdpSocket {
@@ -252,7 +257,7 @@ impl UdpSocket {
     /// `SOCKET_IWA_ECN=off` in the environment leaves it off (A/B benchmarks).
     fn enable_ecn(&self) -> bool {
         static WANT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        if !*WANT.get_or_init(|| !matches!(std::env::var("SOCKET_IWA_ECN").as_deref(), Ok("off") | Ok("0"))) {
+        if !*WANT.get_or_init(|| !switched_off("SOCKET_IWA_ECN")) {
             return false;
         }
         self.enable_for_family(libc::IP_RECVTOS, libc::IPV6_RECVTCLASS)
@@ -404,7 +409,7 @@ impl UdpSocket {
         let mut ctrl = [0u64; CTRL_WORDS];
         let want_ctrl = self.ecn || self.pktinfo;
         // SAFETY: msghdr points at live iov/raw/ctrl storage for the duration of the call.
-        let (n, ecn) = unsafe {
+        let (n, cm) = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
             msg.msg_name = raw.as_mut_ptr().cast();
             msg.msg_namelen = raw.len;
@@ -423,9 +428,9 @@ impl UdpSocket {
         }
         bump(&self.counters.recv_calls, 1);
         bump(&self.counters.recv_datagrams, 1);
-        self.count_ecn_received(ecn.ecn, 1);
+        self.count_ecn_received(cm.ecn, 1);
         let from = raw.to_std().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "datagram from an unknown address family"))?;
-        Ok((n as usize, Received { from, local: self.local_for(ecn.dst), ecn: ecn.ecn }))
+        Ok((n as usize, Received { from, local: self.local_for(cm.dst), ecn: cm.ecn }))
     }
 
     fn count_ecn_received(&self, ecn: u8, datagrams: u64) {
