@@ -453,10 +453,7 @@ impl UdpSocket {
         let to = t.to;
         let mut raw = RawAddr::from_std(&to);
         let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
-        let mut ctrl = SendCtrl::new();
-        let ecn = self.ecn_for(t.ecn);
-        ctrl.ecn(to, ecn);
-        ctrl.source(to, self.source_for(&t));
+        let (mut ctrl, ecn) = self.send_ctrl(&t);
         // SAFETY: as in recv_one; sendmsg only reads the buffers.
         let n = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -471,9 +468,7 @@ impl UdpSocket {
             return Err(io::Error::last_os_error());
         }
         bump(&self.counters.single_datagrams, 1);
-        if ecn != 0 {
-            bump(&self.counters.ecn_sent, 1);
-        }
+        self.count_ecn_sent(ecn, 1);
         Ok(n as usize)
     }
 
@@ -483,6 +478,23 @@ impl UdpSocket {
             ecn & 3
         } else {
             0
+        }
+    }
+
+    /// The control messages every send to `t` carries: its ECN codepoint where the socket
+    /// has ECN, its source where the socket chooses one per datagram. Also returns the
+    /// codepoint sent, for the counters.
+    fn send_ctrl(&self, t: &Target) -> (SendCtrl, u8) {
+        let mut ctrl = SendCtrl::new();
+        let ecn = self.ecn_for(t.ecn);
+        ctrl.ecn(t.to, ecn);
+        ctrl.source(t.to, self.source_for(t));
+        (ctrl, ecn)
+    }
+
+    fn count_ecn_sent(&self, ecn: u8, datagrams: u64) {
+        if ecn != ECN_NOT_ECT {
+            bump(&self.counters.ecn_sent, datagrams);
         }
     }
 
@@ -692,11 +704,8 @@ impl UdpSocket {
         let to = t.to;
         let mut raw = RawAddr::from_std(&to);
         let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
-        let mut ctrl = SendCtrl::new();
+        let (mut ctrl, ecn) = self.send_ctrl(&t);
         ctrl.push(sol_udp::SOL_UDP, sol_udp::UDP_SEGMENT, seg as u16);
-        let ecn = self.ecn_for(t.ecn);
-        ctrl.ecn(to, ecn);
-        ctrl.source(to, self.source_for(&t));
         // SAFETY: msghdr points at live iov/raw/ctrl storage.
         let n = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -714,9 +723,7 @@ impl UdpSocket {
         let datagrams = n.div_ceil(seg) as u64;
         bump(&self.counters.gso_sends, 1);
         bump(&self.counters.gso_datagrams, datagrams);
-        if ecn != 0 {
-            bump(&self.counters.ecn_sent, datagrams);
-        }
+        self.count_ecn_sent(ecn, datagrams);
         Ok(n)
     }
 
@@ -734,10 +741,7 @@ impl UdpSocket {
         let to = t.to;
         let mut raw = RawAddr::from_std(&to);
         // One set of control messages (ECN codepoint, source) that every message points at.
-        let mut ctrl = SendCtrl::new();
-        let ecn = self.ecn_for(t.ecn);
-        ctrl.ecn(to, ecn);
-        ctrl.source(to, self.source_for(&t));
+        let (mut ctrl, ecn) = self.send_ctrl(&t);
         let mut iovs: Vec<libc::iovec> =
             data.chunks(seg).take(MAX_SEGMENTS).map(|c| libc::iovec { iov_base: c.as_ptr() as *mut _, iov_len: c.len() }).collect();
         // SAFETY: every mmsghdr points at one live iovec and at `raw`, which sendmmsg only reads.
@@ -760,9 +764,7 @@ impl UdpSocket {
             return Err(io::Error::last_os_error());
         }
         bump(&self.counters.single_datagrams, n as u64);
-        if ecn != 0 {
-            bump(&self.counters.ecn_sent, n as u64);
-        }
+        self.count_ecn_sent(ecn, n as u64);
         Ok(n as usize)
     }
 }

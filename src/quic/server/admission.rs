@@ -76,7 +76,7 @@ impl ServerEndpoint {
             return None;
         }
         if self.slots.len() - self.half_open >= self.cfg.max_connections {
-            self.send_close(now, remote, &hd, n::NGTCP2_CONNECTION_REFUSED as u64);
+            self.send_close(now, local, remote, &hd, n::NGTCP2_CONNECTION_REFUSED as u64);
             self.drop_initial(now, |d| d.server_full += 1);
             return None;
         }
@@ -84,7 +84,7 @@ impl ServerEndpoint {
         let token = match check {
             TokenCheck::BadRetry => {
                 // RFC 9000 8.1.2: close with INVALID_TOKEN, without keeping state.
-                self.send_close(now, remote, &hd, n::NGTCP2_INVALID_TOKEN as u64);
+                self.send_close(now, local, remote, &hd, n::NGTCP2_INVALID_TOKEN as u64);
                 self.drop_initial(now, |d| d.bad_retry_token += 1);
                 return None;
             }
@@ -104,7 +104,7 @@ impl ServerEndpoint {
                 self.pressure_seen_at = Some(now);
             }
             if self.cfg.retry || pressured || unvalidated >= self.cfg.max_half_open_per_source {
-                self.send_retry(now, remote, &hd);
+                self.send_retry(now, local, remote, &hd);
                 return None;
             }
         } else if validated >= (self.cfg.max_half_open / 4).max(self.cfg.max_half_open_per_source) {

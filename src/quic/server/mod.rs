@@ -101,8 +101,6 @@ pub struct ServerEndpoint {
     token_secret: [u8; 32],
     /// Stateless packets to send: (packet, to, from).
     stateless: VecDeque<(Vec<u8>, SocketAddr, SocketAddr)>,
-    /// The local address of the datagram being handled: the source of what answers it statelessly.
-    answering_from: SocketAddr,
     stateless_budget: tokens::StatelessBudget,
     reset_budget: tokens::StatelessBudget,
     /// Connection timers: (deadline, key), min-first; stale entries are skipped.
@@ -172,7 +170,6 @@ impl ServerEndpoint {
             static_secret,
             token_secret,
             stateless: VecDeque::new(),
-            answering_from: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
             stateless_budget: Default::default(),
             reset_budget: tokens::StatelessBudget::resets(),
             timers: BinaryHeap::new(),
@@ -262,7 +259,6 @@ impl ServerEndpoint {
 
 impl Endpoint for ServerEndpoint {
     fn handle_datagram(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, ecn: u8, data: &[u8]) {
-        self.answering_from = local;
         self.stats.packets.datagrams += 1;
         self.stats.packets.bytes += data.len() as u64;
         if data.is_empty() {
@@ -278,7 +274,7 @@ impl Endpoint for ServerEndpoint {
             // A long-header packet of a version we do not speak, in a datagram big enough to be an Initial.
             if data.len() >= 1200 {
                 let refused = self.stats.initials_dropped.total();
-                self.version_negotiation(now, remote, &vc);
+                self.version_negotiation(now, local, remote, &vc);
                 if self.stats.initials_dropped.total() != refused {
                     self.stats.packets.refused += 1;
                 } else {
@@ -318,7 +314,7 @@ impl Endpoint for ServerEndpoint {
                         } else {
                             p.unknown_cid += 1;
                             if data[0] & 0x80 == 0 {
-                                self.send_stateless_reset(now, remote, dcid, data.len());
+                                self.send_stateless_reset(now, local, remote, dcid, data.len());
                             }
                         }
                         return;

@@ -115,12 +115,15 @@ pub(super) enum TokenCheck {
 }
 
 impl ServerEndpoint {
-    pub(super) fn push_stateless(&mut self, now: u64, pkt: Vec<u8>, to: SocketAddr) -> bool {
+    /// Queues a stateless packet to `to`, sent from `from` (the local address of the
+    /// datagram it answers, so that a server on a wildcard address answers from the
+    /// address it was reached at).
+    pub(super) fn push_stateless(&mut self, now: u64, pkt: Vec<u8>, to: SocketAddr, from: SocketAddr) -> bool {
         if self.stateless.len() >= MAX_STATELESS_QUEUE {
             self.drop_initial(now, |d| d.queue_full += 1);
             return false;
         }
-        self.stateless.push_back((pkt, to, self.answering_from));
+        self.stateless.push_back((pkt, to, from));
         true
     }
 
@@ -219,7 +222,7 @@ impl ServerEndpoint {
         ok
     }
 
-    pub(super) fn send_retry(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd) {
+    pub(super) fn send_retry(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd) {
         if !self.stateless_budget(now, &remote) {
             self.drop_initial(now, |d| d.stateless_budget += 1);
             return;
@@ -239,7 +242,7 @@ impl ServerEndpoint {
             return;
         }
         out.truncate(len as usize);
-        if self.push_stateless(now, out, remote) {
+        if self.push_stateless(now, out, remote, local) {
             self.stats.retries_sent += 1;
         }
     }
@@ -249,7 +252,7 @@ impl ServerEndpoint {
     /// server's predecessor's, when the ticket key was kept). Only for a packet
     /// that could be 1-RTT with one of our connection IDs, and always shorter
     /// than it, so two endpoints answering each other's resets cannot loop.
-    pub(super) fn send_stateless_reset(&mut self, now: u64, remote: SocketAddr, dcid: &[u8], pktlen: usize) {
+    pub(super) fn send_stateless_reset(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, dcid: &[u8], pktlen: usize) {
         const TOKENLEN: usize = n::NGTCP2_STATELESS_RESET_TOKENLEN as usize;
         if dcid.len() != SCID_LEN || pktlen < SCID_LEN + 22 {
             return;
@@ -273,13 +276,13 @@ impl ServerEndpoint {
             return;
         }
         out.truncate(len as usize);
-        self.stateless.push_back((out, remote, self.answering_from));
+        self.stateless.push_back((out, remote, local));
         self.stats.stateless_resets_sent += 1;
     }
 
     /// A stateless CONNECTION_CLOSE in an Initial packet (INVALID_TOKEN, CONNECTION_REFUSED).
     /// The Initial is counted as dropped by the caller (for its reason), withheld or not.
-    pub(super) fn send_close(&mut self, now: u64, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd, code: u64) {
+    pub(super) fn send_close(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, hd: &n::ngtcp2_pkt_hd, code: u64) {
         if !self.stateless_budget(now, &remote) {
             return;
         }
@@ -290,7 +293,7 @@ impl ServerEndpoint {
         };
         if len > 0 {
             out.truncate(len as usize);
-            self.push_stateless(now, out, remote);
+            self.push_stateless(now, out, remote, local);
         }
     }
 
@@ -305,7 +308,7 @@ impl ServerEndpoint {
         }
     }
 
-    pub(super) fn version_negotiation(&mut self, now: u64, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
+    pub(super) fn version_negotiation(&mut self, now: u64, local: SocketAddr, remote: SocketAddr, vc: &n::ngtcp2_version_cid) {
         if !self.stateless_budget(now, &remote) {
             self.drop_initial(now, |d| d.stateless_budget += 1);
             return;
@@ -320,7 +323,7 @@ impl ServerEndpoint {
         };
         if len > 0 {
             out.truncate(len as usize);
-            if self.push_stateless(now, out, remote) {
+            if self.push_stateless(now, out, remote, local) {
                 self.stats.version_negotiations += 1;
             }
         }
