@@ -181,6 +181,12 @@ impl EchoClient {
         self.closed
     }
 
+    /// Sends datagrams of `n` bytes (default 64; at least 8, which hold the sequence number).
+    pub fn datagram_size(mut self, n: usize) -> Self {
+        self.datagram_size = n.max(8);
+        self
+    }
+
     /// Keeps at most `n` datagrams unanswered: one more goes out per echo, so a
     /// long run measures a steady echo rate instead of one burst (benchmarks).
     /// A window that loses its datagrams (they are unreliable) is refilled after

@@ -199,6 +199,74 @@ fn queued_datagrams_fill_packets_and_none_is_lost_at_a_packet_boundary() {
     assert!(st.sent_to_client < 1200, "the echoes did not share packets: {st:?}");
 }
 
+/// The server's sizes (in order) of the datagrams it sent during a datagram echo of `count`
+/// datagrams of `size` bytes with `window` unanswered.
+fn echo_packet_sizes(count: u64, window: u64, size: usize, seed: u64) -> Vec<usize> {
+    let app = EchoClient::new(1, 1024, count, false, T0).datagram_window(window).datagram_size(size);
+    let c = client("echo", None, &ConnectionConfig::default(), T0, app);
+    let mut sim = Sim::symmetric(server(), c, T0, LinkConfig::clean(), seed);
+    let sizes = Rc::new(RefCell::new(Vec::new()));
+    let seen = sizes.clone();
+    sim.tap = Some(Box::new(move |_now, dir, d: &mut Vec<u8>| {
+        if dir == Dir::ToClient {
+            seen.borrow_mut().push(d.len());
+        }
+        true
+    }));
+    sim.run_client(60 * SEC).unwrap();
+    let r = &sim.client.app().report;
+    assert!(r.verified && r.error.is_none(), "{r:?}");
+    assert_eq!((r.datagrams_sent, r.datagrams_echoed), (count, count), "{r:?}");
+    let v = sizes.borrow().clone();
+    v
+}
+
+/// How many GSO sends the io layer needs for packets of these sizes in this order (a run
+/// goes on while packets are the size of its first and ends with a shorter one), were
+/// every packet gathered in one flush.
+fn gso_sends(sizes: &[usize]) -> usize {
+    let mut sends = 0;
+    let mut seg = None;
+    for &n in sizes {
+        match seg {
+            Some(s) if n == s => {}
+            Some(s) if n < s => seg = None,
+            _ => {
+                sends += 1;
+                seg = Some(n);
+            }
+        }
+    }
+    sends
+}
+
+/// Packets that close because the next small datagram did not fit are padded to the path
+/// MTU, so a burst of echoes is one size and the io layer sends it as one GSO run (DATAGRAM
+/// frames cannot be split: unpadded, the packets differ by a few bytes, and every
+/// difference ends a run). A lone datagram's packet is not padded, nor one that a large
+/// datagram did not fit in.
+#[test]
+fn a_burst_of_datagrams_is_one_packet_size_and_a_lone_one_is_not_padded() {
+    let sizes = echo_packet_sizes(5000, 256, 64, 45);
+    // From the first packet at the path MTU PMTUD found on (before it, packets grow).
+    let max = *sizes.iter().max().unwrap();
+    let after = &sizes[sizes.iter().position(|&n| n == max).unwrap()..];
+    let sends = gso_sends(after);
+    // Padded: bursts of 4-8 packets, one send each (~6 packets per send); unpadded, sizes
+    // differ by a few bytes and a run lasts ~2.8 packets (checked).
+    assert!(after.len() > 200 && after.len() >= 4 * sends, "{} packets would take {sends} GSO sends: {:?}", after.len(), &after[..40]);
+    // One datagram in flight: every echo goes out alone, in a packet of its own size.
+    let sizes = echo_packet_sizes(50, 1, 64, 46);
+    let after_handshake: Vec<usize> = sizes.iter().copied().skip(10).collect();
+    assert!(after_handshake.iter().all(|&n| n < 300), "a lone datagram was padded: {after_handshake:?}");
+    // 1,000-byte datagrams, one per packet: never padded (that would add ~40% to each).
+    let sizes = echo_packet_sizes(500, 64, 1000, 47);
+    // (Above 1,100 bytes: only the handshake's and PMTUD's few probes.)
+    let echoes = sizes.iter().filter(|&&n| n > 1000 && n < 1100).count();
+    let padded = sizes.iter().filter(|&&n| n >= 1100).count();
+    assert!(echoes >= 490 && padded <= 5, "{echoes} unpadded, {padded} above 1,100 bytes: {sizes:?}");
+}
+
 /// A path that carries only the QUIC minimum (1,200-byte datagrams): the
 /// handshake and a transfer work, and larger path MTU probes are given up.
 #[test]
