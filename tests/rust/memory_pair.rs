@@ -217,8 +217,7 @@ fn echo_packet_sizes(count: u64, window: u64, size: usize, seed: u64) -> Vec<usi
     let r = &sim.client.app().report;
     assert!(r.verified && r.error.is_none(), "{r:?}");
     assert_eq!((r.datagrams_sent, r.datagrams_echoed), (count, count), "{r:?}");
-    let v = sizes.borrow().clone();
-    v
+    sizes.take()
 }
 
 /// How many GSO sends the io layer needs for packets of these sizes in this order (a run

@@ -8,8 +8,9 @@ use ngtcp2_sys as n;
 use std::collections::HashSet;
 use std::os::raw::c_int;
 
-/// Largest datagram whose not fitting gets the packet it closes padded (see
-/// `poll_transmit`): padding then costs at most ~131 bytes, under a tenth of a packet.
+/// A packet closed because a datagram of at most this many bytes did not fit is padded
+/// to the path MTU (`poll_transmit`); the padding is then at most ~131 bytes, under a
+/// tenth of a packet.
 const PAD_FOR_DATAGRAMS_UP_TO: usize = 128;
 
 impl Connection {
