@@ -11,7 +11,7 @@
  *    application; every callback from wolfSSL reaches the ngtcp2_conn through it.
  *  - AEAD contexts are wolfSSL EVP contexts created by wolfSSL_quic_crypt_new,
  *    in a small struct (aead_state below) that, in the wasm build, can instead
- *    hold a ChaCha20-Poly1305 key for the SIMD ChaCha20 (chacha20_simd.c).
+ *    hold a ChaCha20-Poly1305 key for our wasm-SIMD ChaCha20-Poly1305 (chacha20_simd.c).
  *  - Header-protection contexts are our own small struct (hp_ctx below) so the
  *    mask is one block operation, with no EVP padding or IV bookkeeping.
  */
@@ -25,7 +25,6 @@
 #include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/chacha.h>
 #include <wolfssl/wolfcrypt/hmac.h>
-#include <wolfssl/wolfcrypt/poly1305.h>
 
 #include "shared.h"
 
@@ -182,8 +181,8 @@ int ngtcp2_crypto_hkdf(uint8_t *dest, size_t destlen,
 
 /* An AEAD context is wolfSSL's EVP context, except ChaCha20-Poly1305 in the
  * wasm build (SOCKET_IWA_CHACHA20_SIMD, set by build.rs for wasm32 only), which
- * keeps the key and runs ChaCha20 four blocks at a time in wasm SIMD
- * (chacha20_simd.c) with wolfSSL's Poly1305. Natively wolfSSL's AVX2 code is
+ * keeps the key and runs ChaCha20 four blocks at a time in wasm SIMD with our
+ * own Poly1305 in between its rounds (chacha20_simd.c). Natively wolfSSL's AVX2 code is
  * faster than 128-bit lanes, so the EVP path stays. docs/ARCHITECTURE.md,
  * "ChaCha20-Poly1305 in wasm"; which suite is chosen: docs/TLS.md. */
 typedef struct aead_state {
@@ -246,45 +245,29 @@ void ngtcp2_crypto_aead_ctx_free(ngtcp2_crypto_aead_ctx *aead_ctx) {
 #ifdef SOCKET_IWA_CHACHA20_SIMD
 #define CHACHA20_POLY1305_TAGLEN 16
 
-/* RFC 8439 section 2.8: the tag is Poly1305 over aad, ciphertext, their
- * padding and lengths, keyed by the first 32 bytes of ChaCha20 block 0. */
-static int chacha20_poly1305_tag(uint8_t tag[CHACHA20_POLY1305_TAGLEN],
-                                 const uint8_t poly_key[32],
-                                 const uint8_t *aad, size_t aadlen,
-                                 const uint8_t *ct, size_t ctlen) {
-  Poly1305 p;
-  int rv = wc_Poly1305SetKey(&p, poly_key, 32) == 0 &&
-               wc_Poly1305_MAC(&p, aad, (word32)aadlen, ct, (word32)ctlen,
-                               tag, CHACHA20_POLY1305_TAGLEN) == 0
-             ? 0
-             : -1;
-  wc_ForceZero(&p, sizeof(p));
-  return rv;
-}
-
+/* RFC 8439 section 2.8 in one pass (chacha20_simd.c): the tag is Poly1305
+ * over aad, ciphertext, their padding and lengths, keyed by the first 32
+ * bytes of ChaCha20 block 0. */
 static int chacha20_poly1305_seal(uint8_t *dest, const aead_state *a,
                                   const uint8_t *plaintext, size_t len,
                                   const uint8_t *nonce, const uint8_t *aad,
                                   size_t aadlen) {
-  uint8_t poly_key[32];
-  int rv;
   /* dest may be plaintext itself (ngtcp2 allows it): each stretch is read
-   * before it is written. */
-  siwa_chacha20_aead_xor(a->key, nonce, plaintext, dest, len, poly_key);
-  rv = chacha20_poly1305_tag(dest + len, poly_key, aad, aadlen, dest, len);
-  wc_ForceZero(poly_key, sizeof(poly_key));
-  return rv;
+   * before it is written, and the tag reads the ciphertext written. */
+  siwa_chacha20_poly1305(a->key, nonce, aad, aadlen, plaintext, dest, len, 1,
+                         dest + len);
+  return 0;
 }
 
 static int chacha20_poly1305_open(uint8_t *dest, const aead_state *a,
                                   const uint8_t *ciphertext, size_t ctlen,
                                   const uint8_t *nonce, const uint8_t *aad,
                                   size_t aadlen) {
-  uint8_t poly_key[32], tag[CHACHA20_POLY1305_TAGLEN];
+  uint8_t tag[CHACHA20_POLY1305_TAGLEN];
   size_t len, i;
   uint8_t diff = 0;
   uintptr_t d = (uintptr_t)dest, c = (uintptr_t)ciphertext;
-  int in_place, rv;
+  int in_place;
   if (ctlen < CHACHA20_POLY1305_TAGLEN) {
     return -1;
   }
@@ -293,18 +276,17 @@ static int chacha20_poly1305_open(uint8_t *dest, const aead_state *a,
   if (in_place) {
     /* dest overlaps the ciphertext: the tag is checked before anything is
      * decrypted, at the cost of one more four-block round (block 0). */
-    siwa_chacha20_aead_xor(a->key, nonce, NULL, NULL, 0, poly_key);
+    siwa_chacha20_poly1305_tag(a->key, nonce, aad, aadlen, ciphertext, len, tag);
   } else {
-    /* One pass gives the Poly1305 key and the plaintext; the ciphertext is
-     * still intact for the tag, and dest is wiped if the tag is wrong. */
-    siwa_chacha20_aead_xor(a->key, nonce, ciphertext, dest, len, poly_key);
+    /* One pass gives the plaintext and the tag; the ciphertext stays intact,
+     * and dest is wiped if the tag is wrong. */
+    siwa_chacha20_poly1305(a->key, nonce, aad, aadlen, ciphertext, dest, len, 0,
+                           tag);
   }
-  rv = chacha20_poly1305_tag(tag, poly_key, aad, aadlen, ciphertext, len);
-  wc_ForceZero(poly_key, sizeof(poly_key));
   for (i = 0; i < CHACHA20_POLY1305_TAGLEN; i++) {
     diff |= (uint8_t)(tag[i] ^ ciphertext[len + i]);
   }
-  if (rv != 0 || diff != 0) {
+  if (diff != 0) {
     if (!in_place) {
       wc_ForceZero(dest, len);
     }

@@ -1,13 +1,15 @@
 //! The AEAD of our ngtcp2 crypto backend (crypto/wolfssl_backend.c) for
 //! ChaCha20-Poly1305, through the functions ngtcp2 calls for every packet.
 //!
-//! Natively this is wolfSSL's EVP path; built for wasm32 it is our wasm-SIMD
-//! ChaCha20 (crypto/chacha20_simd.c) with wolfSSL's Poly1305, so the same
-//! checks run there too (scripts/test.d/20-wasm-link.sh runs this test under
-//! Node 26). Checked: RFC 8439's AEAD test vector, agreement with wolfSSL's own
-//! one-shot ChaCha20-Poly1305 for every length up to 1,600 bytes and a few
-//! larger ones (in place and not), and that a changed byte anywhere in the
-//! ciphertext or tag, or in the associated data, is refused.
+//! Natively this is wolfSSL's EVP path; built for wasm32 it is our own
+//! ChaCha20-Poly1305 (crypto/chacha20_simd.c: ChaCha20 in wasm SIMD, Poly1305
+//! in base 2^32 computed between its rounds), so the same checks run there too
+//! (scripts/test.d/20-wasm-link.sh runs this test under Node 26). Checked:
+//! RFC 8439's AEAD test vector, agreement with wolfSSL's own one-shot
+//! ChaCha20-Poly1305 for every length up to 1,600 bytes and a few larger ones
+//! (in place and not) and for all-0xff inputs (the largest carries), and that a
+//! changed byte anywhere in the ciphertext or tag, or in the associated data,
+//! is refused.
 
 use ngtcp2_sys as n;
 use std::ptr;
@@ -152,6 +154,84 @@ fn agrees_with_wolfssl_for_every_length() {
         assert_eq!(a.open(&nonce, aad, &expected).as_deref(), Some(pt), "opened {len} bytes");
         assert!(a.open_in_place(&nonce, aad, &mut buf), "opened {len} bytes in place");
         assert_eq!(&buf[..len], pt, "opened {len} bytes in place");
+    }
+}
+
+/// The carries of the wasm build's own Poly1305 (base 2^32 limbs, chacha20_simd.c) at
+/// their largest: every byte of key, nonce, associated data and plaintext 0xff (and 0x00
+/// beside them), for 0-40 bytes of associated data and 0-600 bytes of plaintext, against
+/// wolfSSL's one-shot AEAD. Random inputs rarely bring the accumulator near 2^130 - 5.
+#[test]
+fn extreme_values_agree_with_wolfssl() {
+    for (k, d) in [(0xffu8, 0xffu8), (0xff, 0x00), (0x00, 0xff)] {
+        let key = [k; 32];
+        let nonce = [k; 12];
+        let a = Aead::chacha20_poly1305(&key);
+        for aad_len in 0..=40 {
+            let aad = vec![d; aad_len];
+            for len in (0..=600).step_by(if aad_len % 8 == 0 { 1 } else { 7 }) {
+                let pt = vec![d; len];
+                let expected = reference_seal(&key, &nonce, &aad, &pt);
+                assert_eq!(a.seal(&nonce, &aad, &pt), expected, "key {k:#x}, data {d:#x}: {len} bytes, {aad_len} of aad");
+                assert_eq!(a.open(&nonce, &aad, &expected).as_deref(), Some(&pt[..]), "opened {len} bytes, {aad_len} of aad");
+            }
+        }
+    }
+}
+
+/// The wasm build's Poly1305 on its own (crypto/chacha20_simd.c), on the whole-block test
+/// vectors of RFC 8439 appendix A.3 (#1, #5-#11) that lead a partly reduced accumulator to
+/// the edges of the final reduction (a result of exactly 2^130 - 5 or - 6, a 131-bit
+/// intermediate, an overflowing `s`), which an AEAD's random keys practically never reach;
+/// and against wolfSSL's Poly1305 for all-0xff messages of 1-64 blocks under random keys.
+#[cfg(target_arch = "wasm32")]
+#[test]
+fn poly1305_edge_cases() {
+    extern "C" {
+        fn siwa_poly1305_blocks_mac(key: *const u8, m: *const u8, blocks: usize, tag: *mut u8);
+    }
+    let ours = |key: &[u8], m: &[u8]| {
+        assert_eq!((key.len(), m.len() % 16), (32, 0));
+        let mut tag = [0u8; 16];
+        unsafe { siwa_poly1305_blocks_mac(key.as_ptr(), m.as_ptr(), m.len() / 16, tag.as_mut_ptr()) };
+        tag.to_vec()
+    };
+    let vectors = [
+        ("#1", "00".repeat(32), "00".repeat(64), "00".repeat(16)),
+        ("#5", format!("02{}", "00".repeat(31)), "ff".repeat(16), format!("03{}", "00".repeat(15))),
+        ("#6", format!("02{}{}", "00".repeat(15), "ff".repeat(16)), format!("02{}", "00".repeat(15)), format!("03{}", "00".repeat(15))),
+        ("#7", format!("01{}", "00".repeat(31)), format!("{}f0{}11{}", "ff".repeat(16), "ff".repeat(15), "00".repeat(15)), format!("05{}", "00".repeat(15))),
+        ("#8", format!("01{}", "00".repeat(31)), format!("{}fb{}{}", "ff".repeat(16), "fe".repeat(15), "01".repeat(16)), "00".repeat(16)),
+        ("#9", format!("02{}", "00".repeat(31)), format!("fd{}", "ff".repeat(15)), format!("fa{}", "ff".repeat(15))),
+        (
+            "#10",
+            format!("01{}04{}", "00".repeat(7), "00".repeat(23)),
+            format!("e33594d7505e43b9{}3394d7505e4379cd01{}{}01{}", "00".repeat(8), "00".repeat(7), "00".repeat(16), "00".repeat(15)),
+            format!("14{}55{}", "00".repeat(7), "00".repeat(7)),
+        ),
+        (
+            "#11",
+            format!("01{}04{}", "00".repeat(7), "00".repeat(23)),
+            format!("e33594d7505e43b9{}3394d7505e4379cd01{}{}", "00".repeat(8), "00".repeat(7), "00".repeat(16)),
+            format!("13{}", "00".repeat(15)),
+        ),
+    ];
+    for (name, key, msg, tag) in &vectors {
+        assert_eq!(ours(&hex(key), &hex(msg)), hex(tag), "RFC 8439 A.3 test vector {name}");
+    }
+    let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
+    let mut key = [0u8; 32];
+    for blocks in 1..=64 {
+        rng.fill(&mut key);
+        let m = vec![0xffu8; 16 * blocks];
+        let mut want = [0u8; 16];
+        unsafe {
+            let mut p: w::Poly1305 = std::mem::zeroed();
+            assert_eq!(w::wc_Poly1305SetKey(&mut p, key.as_ptr(), 32), 0);
+            assert_eq!(w::wc_Poly1305Update(&mut p, m.as_ptr(), m.len() as u32), 0);
+            assert_eq!(w::wc_Poly1305Final(&mut p, want.as_mut_ptr()), 0);
+        }
+        assert_eq!(ours(&key, &m), want, "{blocks} blocks of 0xff");
     }
 }
 
