@@ -271,6 +271,7 @@ void siwa_chacha20_xor(const uint8_t key[32], uint32_t counter,
     len -= n;
   }
   wipe(ks, sizeof(ks));
+  wipe(st, sizeof(st));
 }
 
 /* Block 0 of (key, nonce): its first 32 bytes are the Poly1305 key; ks gets
@@ -330,6 +331,7 @@ void siwa_chacha20_poly1305(const uint8_t key[32], const uint8_t nonce[12],
   wipe(ks, sizeof(ks));
   wipe(poly_key, sizeof(poly_key));
   wipe(&p, sizeof(p));
+  wipe(st, sizeof(st));
 }
 
 void siwa_chacha20_poly1305_tag(const uint8_t key[32], const uint8_t nonce[12],
@@ -344,6 +346,7 @@ void siwa_chacha20_poly1305_tag(const uint8_t key[32], const uint8_t nonce[12],
   aead_finish(&p, ks, aadlen, len, tag);
   wipe(ks, sizeof(ks));
   wipe(&p, sizeof(p));
+  wipe(st, sizeof(st));
 }
 
 void siwa_poly1305_blocks_mac(const uint8_t key[32], const uint8_t *m,
