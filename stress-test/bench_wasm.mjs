@@ -111,6 +111,9 @@ async function withCpu(pid, fn) {
   return [r, c0 === null || c1 === null ? null : c1 - c0];
 }
 
+/** Per-round results of one server, filled by measureOnce. */
+const emptyRuns = () => ({ mbps: [], dps: [], h3: [], cpuEcho: [], cpuDg: [], cpuH3: [] });
+
 async function measureOnce(s) {
   const { port, pin, pid, runs } = s;
   const [echo, cEcho] = await withCpu(pid, () => client(port, pin, ['--bytes', String(MB * 1e6)]));
@@ -164,9 +167,9 @@ try {
   // optimises hot functions as they run (dynamic tiering), and the first
   // connections pay for that. The benchmark measures the steady state.
   for (let i = 0; i < WARMUP; i++) {
-    for (const s of servers) await measureOnce({ ...s, runs: { mbps: [], dps: [], h3: [], cpuEcho: [], cpuDg: [], cpuH3: [] } });
+    for (const s of servers) await measureOnce({ ...s, runs: emptyRuns() });
   }
-  for (const s of servers) s.runs = { mbps: [], dps: [], h3: [], cpuEcho: [], cpuDg: [], cpuH3: [] };
+  for (const s of servers) s.runs = emptyRuns();
   for (let i = 0; i < REPEAT; i++) {
     for (const s of servers) await measureOnce(s);
   }
