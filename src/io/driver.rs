@@ -44,8 +44,8 @@ pub fn run_woken<E: Endpoint, A: ConnectionApp>(
     let mut replacement: Option<UdpSocket> = None;
     // Packets are gathered per destination and sent with UDP GSO (in wasm too:
     // the bridge takes UDP_SEGMENT) or, natively without GSO, sendmmsg; natively
-    // datagrams are read with recvmmsg/GRO, in wasm one per call (src/io/udp.rs,
-    // docs/ARCHITECTURE.md "The io layer").
+    // datagrams are read with recvmmsg/GRO, in wasm a run per recvmsg where the
+    // bridge takes UDP_GRO (src/io/udp.rs, docs/ARCHITECTURE.md "The io layer").
     let mut rx = RecvBatch::new();
     let mut tx = SendBatch::new();
     let result = drive(sock, ep, stop, woken, max_wait, &mut replacement, &mut rx, &mut tx);

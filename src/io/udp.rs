@@ -5,8 +5,10 @@
 //! with UDP GRO, `UDP_GRO`, splitting coalesced datagrams). Under Emscripten
 //! (wasm) a run goes to the bridge as one `sendmsg` with `UDP_SEGMENT` too (the
 //! bridge sends it as a GSO run under Node, datagram by datagram in Chromium) and
-//! receives are one call per datagram; natively with `SOCKET_IWA_UDP_BATCH=off`
-//! both are one syscall per datagram. docs/ARCHITECTURE.md, "The io layer: batching".
+//! receives are one `recvmsg` per run with `UDP_GRO` (the bridge hands over what it
+//! has queued from one peer as Linux's GRO would: docs/BRIDGE.md "UDP_GRO: runs in
+//! one recvmsg"); natively with `SOCKET_IWA_UDP_BATCH=off` both are one syscall per
+//! datagram. docs/ARCHITECTURE.md, "The io layer: batching".
 //!
 //! ECN (RFC 9000 13.4, RFC 3168): where the kernel accepts `IP_RECVTOS` /
 //! `IPV6_RECVTCLASS`, each received datagram comes with its ECN codepoint and each
@@ -43,7 +45,6 @@ const RX_MSGS: usize = 16;
 mod sol_udp {
     pub const SOL_UDP: libc::c_int = 17;
     pub const UDP_SEGMENT: libc::c_int = 103;
-    #[cfg(target_os = "linux")]
     pub const UDP_GRO: libc::c_int = 104;
 }
 
@@ -327,8 +328,9 @@ impl UdpSocket {
     /// Natively: switches the batched paths on, with GSO if the kernel knows
     /// `UDP_SEGMENT` (a `getsockopt` probe, as ngtcp2's examples do) and GRO if it
     /// accepts `UDP_GRO`. Under Emscripten: GSO sends if the bridge answers the
-    /// same probe (docs/BRIDGE.md "UDP_SEGMENT: one sendmsg per run"); receives
-    /// stay one call per datagram. Elsewhere a no-op.
+    /// same probe (docs/BRIDGE.md "UDP_SEGMENT: one sendmsg per run"), and GRO if it
+    /// takes `UDP_GRO` (docs/BRIDGE.md "UDP_GRO: runs in one recvmsg"): one
+    /// `recvmsg` per run instead of per datagram. Elsewhere a no-op.
     fn enable_batching(&mut self) {
         #[cfg(any(target_os = "linux", target_os = "emscripten"))]
         {
@@ -337,20 +339,21 @@ impl UdpSocket {
             // SAFETY: getsockopt on our descriptor with an int of the right size.
             let gso = unsafe { libc::getsockopt(self.fd, sol_udp::SOL_UDP, sol_udp::UDP_SEGMENT, &mut v as *mut c_int as *mut _, &mut len) } == 0;
             self.gso.store(gso, Relaxed);
+            let one: c_int = 1;
+            // SAFETY: setsockopt on our descriptor with an int of the right size.
+            self.gro = unsafe { libc::setsockopt(self.fd, sol_udp::SOL_UDP, sol_udp::UDP_GRO, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) } == 0;
         }
         #[cfg(target_os = "linux")]
         // SAFETY: setsockopt on our descriptor with an int of the right size.
-        unsafe {
+        {
             self.batch = true;
-            let one: c_int = 1;
-            self.gro = libc::setsockopt(self.fd, sol_udp::SOL_UDP, sol_udp::UDP_GRO, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) == 0;
         }
     }
 
     /// Turns the batched paths off for this socket (one syscall per datagram, as
     /// under Emscripten). GRO stays as the kernel has it, so it is switched off too.
     pub fn disable_batching(&mut self) {
-        #[cfg(target_os = "linux")]
+        #[cfg(any(target_os = "linux", target_os = "emscripten"))]
         if self.gro {
             let zero: c_int = 0;
             // SAFETY: as in enable_batching.
@@ -403,11 +406,20 @@ impl UdpSocket {
     }
 
     /// Receives one datagram with its local address and ECN codepoint (see [`Received`]).
+    /// With GRO on (see [`gro`](Self::gro)) it may be a run of them: use [`recv_batch`](Self::recv_batch).
     pub fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, Received)> {
+        let (n, r, _) = self.recv_msg(buf)?;
+        Ok((n, r))
+    }
+
+    /// One `recvmsg`: the message's length, where it came from, and its GRO segment
+    /// size when it holds a run of datagrams (all of that size but the last, which may
+    /// be shorter). Counts one receive call and the datagrams the message holds.
+    fn recv_msg(&self, buf: &mut [u8]) -> io::Result<(usize, Received, Option<usize>)> {
         let mut raw = RawAddr::zeroed();
         let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
         let mut ctrl = [0u64; CTRL_WORDS];
-        let want_ctrl = self.ecn || self.pktinfo;
+        let want_ctrl = self.ecn || self.pktinfo || self.gro;
         // SAFETY: msghdr points at live iov/raw/ctrl storage for the duration of the call.
         let (n, cm) = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -426,11 +438,17 @@ impl UdpSocket {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
+        let n = n as usize;
+        let seg = cm.gro_seg.filter(|&s| s < n);
+        let datagrams = seg.map_or(1, |s| n.div_ceil(s)) as u64;
         bump(&self.counters.recv_calls, 1);
-        bump(&self.counters.recv_datagrams, 1);
-        self.count_ecn_received(cm.ecn, 1);
+        bump(&self.counters.recv_datagrams, datagrams);
+        if seg.is_some() {
+            bump(&self.counters.gro_messages, 1);
+        }
+        self.count_ecn_received(cm.ecn, datagrams);
         let from = raw.to_std().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "datagram from an unknown address family"))?;
-        Ok((n as usize, Received { from, local: self.local_for(cm.dst), ecn: cm.ecn }))
+        Ok((n, Received { from, local: self.local_for(cm.dst), ecn: cm.ecn }, seg))
     }
 
     fn count_ecn_received(&self, ecn: u8, datagrams: u64) {
@@ -566,7 +584,6 @@ const CTRL_WORDS: usize = 16;
 #[derive(Default)]
 struct Cmsgs {
     /// The UDP GRO segment size, when the kernel coalesced datagrams into the message.
-    #[cfg(target_os = "linux")]
     gro_seg: Option<usize>,
     /// The ECN codepoint (`IP_TOS` / `IPV6_TCLASS`).
     ecn: u8,
@@ -584,7 +601,7 @@ unsafe fn read_cmsgs(msg: &libc::msghdr) -> Cmsgs {
     while !cm.is_null() {
         let data = libc::CMSG_DATA(cm);
         match ((*cm).cmsg_level, (*cm).cmsg_type) {
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "emscripten"))]
             (sol_udp::SOL_UDP, sol_udp::UDP_GRO) => {
                 let v = std::ptr::read_unaligned(data as *const c_int);
                 if v > 0 {
@@ -806,7 +823,8 @@ impl RecvBatch {
 impl UdpSocket {
     /// Receives what is queued, calling `f(datagram, from)` for each datagram:
     /// natively one `recvmmsg` of up to 16 messages, each split into its
-    /// datagrams when the kernel coalesced them (GRO); per datagram otherwise.
+    /// datagrams when the kernel coalesced them (GRO); under Emscripten one
+    /// `recvmsg`, a run when the bridge has GRO on; one datagram otherwise.
     /// `f` also gets the datagram's local address and ECN codepoint ([`Received`]).
     /// Returns how many datagrams were handed to `f`; `WouldBlock` when none was queued.
     pub fn recv_batch(&self, rb: &mut RecvBatch, f: &mut dyn FnMut(&[u8], Received)) -> io::Result<usize> {
@@ -815,9 +833,18 @@ impl UdpSocket {
             return self.recv_mmsg(rb, f);
         }
         rb.more = true;
-        let (n, r) = self.recv_one(&mut rb.bufs[..MAX_DATAGRAM])?;
-        f(&rb.bufs[..n], r);
-        Ok(1)
+        let (n, r, seg) = self.recv_msg(&mut rb.bufs[..MAX_DATAGRAM])?;
+        let data = &rb.bufs[..n];
+        let Some(seg) = seg else {
+            f(data, r);
+            return Ok(1);
+        };
+        let mut delivered = 0;
+        for d in data.chunks(seg) {
+            f(d, r);
+            delivered += 1;
+        }
+        Ok(delivered)
     }
 
     #[cfg(target_os = "linux")]

@@ -6,7 +6,8 @@ SHA-256), and the closing `udp io` debug line of each side shows which path real
 GRO-coalesced receives with batching on, none with it off. The unit tests beside the code check the
 segmenting itself and the fallback when the kernel refuses a GSO send. The wasm build of the same
 server, under Node, sends its runs as UDP_SEGMENT sendmsg() calls to the bridge, and Node's side sends
-each as one GSO sendmsg() read from the wasm heap: the last test checks both ends of that. About 8 s.
+each as one GSO sendmsg() read from the wasm heap; it reads what arrives with UDP_GRO, a run per
+recvmsg(): the last two tests check both ends of that. About 10 s.
 """
 
 import hashlib
@@ -150,3 +151,23 @@ def test_wasm_server_runs_leave_as_gso_sends_under_node(monkeypatch):
     assert node["gso_datagrams"] > 10 * node["gso_runs"] > 0, node
     assert node["in_place_runs"] >= 0.9 * node["gso_runs"], node
     assert node["single_datagrams"] < 0.1 * node["gso_datagrams"], node
+
+
+def test_wasm_server_reads_runs_with_udp_gro_under_node(monkeypatch):
+    """The receiving half (docs/BRIDGE.md "UDP_GRO: runs in one recvmsg"): our native client uploads
+    4 MiB to the wasm server's echo in GSO runs; Node's side reads them as GRO runs and the bridge
+    hands each to the program's recvmsg() whole, so the program's `udp io:` line counts far fewer
+    receive calls than datagrams, and GRO-coalesced messages. A regression to one recvmsg() per
+    datagram (the bridge refusing UDP_GRO, or cutting runs) passes every other test."""
+    s = start_server(monkeypatch, "on", kind="wasm-node")
+    try:
+        p = subprocess.run([os.path.join(BIN, "socket-iwa-client"), "--connect", f"127.0.0.1:{s.port}", "--json",
+                            *pin_args(s.port, []), "--bytes", str(SIZE), "--timeout", "60"],
+                           capture_output=True, text=True, timeout=90)
+        report = [l for l in p.stdout.splitlines() if l.startswith("{")]
+        assert report and f'"bytes_echoed":{SIZE}' in report[-1].replace(" ", ""), f"client exit {p.returncode}: {p.stderr[-2000:]}"
+    finally:
+        io = stop_server(s)
+    assert io["gro"], io
+    assert io["gro_messages"] > 0 and io["recv_datagrams"] > 2500, io
+    assert io["recv_calls"] * 4 < io["recv_datagrams"], io

@@ -344,22 +344,36 @@ test('UDPSocket under Node: GSO runs from two sockets to two peers, alternating,
 // node:ffi"): a GSO run sent to a bound UDPSocket stays one message in the kernel and one
 // recvmsg() reads it; it must come out as the datagrams that were sent, byte for byte, in order,
 // with their sender, through the ReadableStream (each datagram its own buffer) and through the
-// bridge's sink alike. Runs come from two senders, interleaved with single datagrams.
-test('UDPSocket under Node: GSO runs sent to it arrive through GRO as the datagrams sent, in order (IPv4 and IPv6, stream and sink)', async () => {
+// bridge's sink alike; a sink that takes runs (`segments: true`, as the wasm bridge's) gets each
+// run as one call with its segment size (docs/BRIDGE.md "UDP_GRO: runs in one recvmsg"). Runs come
+// from two senders, interleaved with single datagrams.
+test('UDPSocket under Node: GSO runs sent to it arrive through GRO as the datagrams sent, in order (IPv4 and IPv6, stream, sink and a sink of runs)', async () => {
   const { gsoSender } = await import('../../node/udp_gso.js');
   const recvStats = Symbol.for('socket-iwa.direct-sockets.recvStats');
   const take = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
   for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']]) {
-    for (const via of ['stream', 'sink']) {
+    for (const via of ['stream', 'sink', 'runs']) {
       const s = new UDPSocket({ localAddress: host });
       const info = await s.opened;
       const got = [];
-      let reader;
+      let reader, runs = 0;
       if (via === 'stream') {
         reader = info.readable.getReader();
         (async () => { for (;;) { const r = await reader.read().catch(() => ({ done: true })); if (r.done) return; got.push(r.value); } })();
+      } else if (via === 'sink') {
+        reader = info.readable[take]({ datagram: (v) => { assert.equal(v.segmentSize, undefined); got.push({ ...v, data: new Uint8Array(v.data) }); }, end() {} });
       } else {
-        reader = info.readable[take]({ datagram: (v) => got.push({ ...v, data: new Uint8Array(v.data) }), end() {} });
+        reader = info.readable[take]({
+          segments: true,
+          datagram: (v) => {
+            const { segmentSize: seg, ...rest } = v;
+            if (seg === undefined) { got.push({ ...rest, data: new Uint8Array(v.data) }); return; }
+            assert.ok(seg > 0 && seg < v.data.length, 'a run has more than one datagram');
+            runs++;
+            for (let off = 0; off < v.data.length; off += seg) got.push({ ...rest, data: new Uint8Array(v.data.subarray(off, off + seg)) });
+          },
+          end() {},
+        });
       }
       const senders = [dgram.createSocket(type), dgram.createSocket(type)];
       for (const p of senders) await new Promise((r) => p.bind(0, host, r));
@@ -391,6 +405,7 @@ test('UDPSocket under Node: GSO runs sent to it arrive through GRO as the datagr
         assert.equal(st.gro, true, `${host}: GRO on`);
         assert.equal(st.groDatagrams, want.length);
         assert.ok(st.groCalls <= 5, `${host} ${via}: the three runs came in whole (${st.groCalls} reads for ${want.length} datagrams)`);
+        if (via === 'runs') assert.equal(runs, 3, `${host}: the three runs reached the sink as three calls`);
       } finally {
         for (const p of senders) p.close();
         await reader.cancel().catch(() => {});

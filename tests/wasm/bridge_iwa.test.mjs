@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { childInNetns } from './netns.mjs';
-import { bytesPattern, checkSsm, hashSink, patternServer, portOf, probePatternSha256, udpRecorder, udpReplyPeer, UDP_SEGMENT_RUN } from './peers.mjs';
+import { bytesPattern, checkSsm, groRange, hashSink, patternServer, portOf, probePatternSha256, sendGroPlan, udpRecorder, udpReplyPeer, UDP_SEGMENT_RUN } from './peers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const appDir = path.resolve(here, '../../iwa');
@@ -249,6 +249,33 @@ test('IWA: sendmsg with UDP_SEGMENT: a run arrives as its datagrams, in order; b
     assert.equal(r.result.shortCmsg, r.result.einval, 'a control message shorter than its header');
     assert.deepEqual(await peer.wait(5), UDP_SEGMENT_RUN);
   } finally { peer.close(); }
+});
+
+// docs/BRIDGE.md "UDP_GRO: runs in one recvmsg": Chromium hands over one datagram per read, and
+// the bridge joins what it has queued from one sender into runs as Linux's GRO would: equal sizes,
+// a shorter one ends a run, another sender starts a new one. The probe waits until all 41 are
+// queued, so the grouping is known; without GRO, or without room for the control message, one
+// datagram per recvmsg.
+test('IWA: recvmsg with UDP_GRO joins queued datagrams from one sender into runs; GRO off: one datagram per call', async () => {
+  const plan = [
+    [0, [...groRange(1, 0, 20, 700), ...groRange(1, 20, 21, 300)], 'each'],
+    [0, groRange(2, 0, 10, 700), 'each'],
+    [1, groRange(3, 0, 5, 500), 'each'],
+    [0, groRange(4, 0, 5, 500), 'each'],
+  ];
+  for (const [gro, ctl] of [[1, 1], [0, 1], [1, 0]]) {
+    const who = `gro=${gro} ctl=${ctl}`;
+    const id = await start(['udp-gro', '127.0.0.1:0', '41', String(gro), String(ctl), '1500']);
+    const port = portOf(await ready(id));
+    const want = await sendGroPlan(port, plan);
+    const r = await done(id);
+    assert.equal(r.result.ok, true, `${who}: ${JSON.stringify(r)}`);
+    assert.equal(r.result.groOption, gro, who);
+    assert.deepEqual(r.result.datagrams, want, `${who}: every datagram, byte for byte, in order, with its sender`);
+    const shape = r.result.messages.map(([len, seg]) => [len, seg]);
+    if (gro && ctl) assert.deepEqual(shape, [[14300, 700], [7000, 700], [2500, 500], [2500, 500]], `${who}: runs per sender and size`);
+    else assert.deepEqual(shape, want.map(([len]) => [len, 0]), `${who}: one datagram per message`);
+  }
 });
 
 test('IWA: sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)', async () => {

@@ -122,3 +122,48 @@ export function checkSsm(out) {
   assert.deepEqual(out.probe.heard.slice().sort(), range('source', '127.0.0.1'), 'the chosen source only');
   assert.deepEqual(out.control, [...range('other', '127.0.0.2'), ...range('source', '127.0.0.1')].sort(), 'both sources reached the any-source control');
 }
+
+/** FNV-1a (32-bit) of a datagram, as the probe's `udp-gro` mode reports it. */
+export function fnv1a(bytes) {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/** Datagram `i` of sender `tag`: `len` bytes of a pattern both differ in. */
+export function groDatagram(tag, i, len) {
+  const b = new Uint8Array(len);
+  for (let k = 0; k < len; k++) b[k] = (tag * 31 + i * 7 + k) & 255;
+  return b;
+}
+
+/**
+ * Sends `plan` to 127.0.0.1:`port` from two node:dgram senders, step by step: each step is
+ * [sender 0|1, datagrams, 'run' | 'each'], a 'run' as one GSO send (node/udp_gso.js), 'each'
+ * one send per datagram, 2 ms apart (Chromium takes a paced stream without loss). Returns
+ * what the probe's `udp-gro` mode must report as its datagrams: [length, FNV-1a, sender port].
+ */
+export async function sendGroPlan(port, plan) {
+  const { gsoSender } = await import('../../node/udp_gso.js');
+  const senders = [dgram.createSocket('udp4'), dgram.createSocket('udp4')];
+  for (const s of senders) await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const want = [];
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  try {
+    for (const [k, list, how] of plan) {
+      if (how === 'run') {
+        if (!gsoSender(senders[k]).send(list, '127.0.0.1', port, 4)) throw new Error('the GSO run was not sent');
+      } else {
+        for (const d of list) { await new Promise((r) => senders[k].send(d, port, '127.0.0.1', r)); await sleep(2); }
+      }
+      for (const d of list) want.push([d.length, fnv1a(d), senders[k].address().port]);
+      await sleep(20);
+    }
+  } finally {
+    for (const s of senders) s.close();
+  }
+  return want;
+}
+
+/** Datagrams `from`..`to`-1 of sender `tag`, `len` bytes each. */
+export const groRange = (tag, from, to, len) => Array.from({ length: to - from }, (_, i) => groDatagram(tag, from + i, len));

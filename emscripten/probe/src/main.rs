@@ -28,6 +28,10 @@
 //! - `unresolved <tcp|udp-connect|udp-sendto> <name:port> [after]`  the errno a host name that does not
 //!   resolve gives connect() / a later send (via poll's POLLERR and SO_ERROR) on that path; udp-sendto
 //!   then sends "after" to the address `after` from the same socket (it must still work)
+//! - `udp-gro <bind> <count> <gro> <ctl> <wait_ms>`  UDP_GRO (`gro` 1/0) and recvmsg with or without room
+//!   for control messages (`ctl` 1/0): once the first datagram is readable, waits `wait_ms`, then receives
+//!   until `count` datagrams came; reports each message (length, GRO segment size, sender port) and each
+//!   datagram cut from them (length, FNV-1a hash)
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -660,6 +664,84 @@ fn udp_segment(peer: &str) -> io::Result<String> {
     ))
 }
 
+/// UDP_GRO as Linux has it (and the bridge: docs/BRIDGE.md "UDP_GRO: runs in one recvmsg"): with it
+/// on, one recvmsg() may return a run of datagrams from one sender, all the size the UDP_GRO control
+/// message names but the last, which may be shorter. Receives `count` datagrams and reports every
+/// message and every datagram cut from them, for the test to compare with what was sent.
+fn udp_gro(bind: &str, count: usize, gro: bool, ctl: bool, wait_ms: i32) -> io::Result<String> {
+    let addr: std::net::SocketAddrV4 = bind.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("{e}")))?;
+    const SOL_UDP: i32 = 17;
+    const UDP_GRO: i32 = 104;
+    // SAFETY: plain socket(2) call.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) }, "socket")?;
+    set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20, "SO_RCVBUF")?;
+    let local = sockaddr_in(addr.ip().octets(), addr.port());
+    // SAFETY: local is a live sockaddr_in.
+    check(unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), 16) }, "bind")?;
+    if gro {
+        set_int(fd, SOL_UDP, UDP_GRO, 1, "setsockopt UDP_GRO")?;
+    }
+    let gro_opt = get_int(fd, SOL_UDP, UDP_GRO, "getsockopt UDP_GRO")?;
+    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut blen: libc::socklen_t = 16;
+    // SAFETY: bound/blen are live locals of the right size.
+    check(unsafe { libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut blen) }, "getsockname")?;
+    println!("READY {}:{}", addr.ip(), u16::from_be(bound.sin_port));
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one live pollfd; then a pure timeout (no descriptors).
+    check(unsafe { libc::poll(&mut pfd, 1, 10_000) }, "poll")?;
+    if wait_ms > 0 {
+        check(unsafe { libc::poll(std::ptr::null_mut(), 0, wait_ms) }, "poll (wait)")?;
+    }
+    let mut buf = vec![0u8; 65536];
+    let mut ctrl = [0u64; 8];
+    let (mut messages, mut datagrams, mut got) = (Vec::new(), Vec::new(), 0usize);
+    while got < count {
+        let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: msghdr is plain data; every pointer in it is live for the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut from as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = 16;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if ctl {
+            msg.msg_control = ctrl.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&ctrl) as _;
+        }
+        // SAFETY: as above.
+        let n = check(unsafe { libc::recvmsg(fd, &mut msg, 0) } as i32, "recvmsg")? as usize;
+        let mut seg = 0usize;
+        if ctl {
+            // SAFETY: the call wrote msg_controllen bytes of control messages into ctrl.
+            unsafe {
+                let mut cm = libc::CMSG_FIRSTHDR(&msg);
+                while !cm.is_null() {
+                    if (*cm).cmsg_level == SOL_UDP && (*cm).cmsg_type == UDP_GRO {
+                        seg = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const i32) as usize;
+                    }
+                    cm = libc::CMSG_NXTHDR(&msg, cm);
+                }
+            }
+        }
+        let port = u16::from_be(from.sin_port);
+        messages.push(format!("[{n},{seg},{port}]"));
+        let step = if seg > 0 && seg < n { seg } else { n.max(1) };
+        for d in buf[..n].chunks(step).chain((n == 0).then_some(&buf[..0])) {
+            let hash = d.iter().fold(0x811c9dc5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+            datagrams.push(format!("[{},{hash},{port}]", d.len()));
+            got += 1;
+        }
+    }
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    Ok(format!(
+        "{{\"ok\":true,\"groOption\":{gro_opt},\"messages\":[{}],\"datagrams\":[{}]}}",
+        messages.join(","),
+        datagrams.join(",")
+    ))
+}
+
 /// SO_RCVTIMEO through std: recv_from on an idle socket gives WouldBlock after
 /// the timeout; read_timeout() reads it back.
 fn recv_timeout(bind: &str, ms: u64) -> io::Result<String> {
@@ -956,6 +1038,7 @@ fn main() {
         "udp-connected" => udp_connected(&arg(1), num(2)),
         "msg-iov" => msg_iov(&arg(1)),
         "udp-segment" => udp_segment(&arg(1)),
+        "udp-gro" => udp_gro(&arg(1), num(2), num(3) != 0, num(4) != 0, num(5) as i32),
         "unresolved" => unresolved(&arg(1), &arg(2), args.get(3).cloned()),
         "ssm-recv" => ssm_recv(&arg(1), &arg(2), num(3) as u16, num(4)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),

@@ -317,6 +317,7 @@ var DS_LIBRARY = {
           rcvbufReq: 0, sndbufReq: 0,   // values the program asked for (Direct Sockets options)
           mcastTtl: 1, mcastLoop: true, mcastTtlSet: false, mcastLoopSet: false,
           v6only: false,
+          gro: false,                 // UDP_GRO: recvmsg may return a run (DS_OPS.takeRun)
           rcvtimeo: 0, sndtimeo: 0,   // ms; 0 = wait forever
         },
         closed: false,
@@ -401,6 +402,7 @@ var DS_LIBRARY = {
     SEND_RUN: 'socket-iwa.direct-sockets.sendRun',               // a Symbol.for() key (DSB.attach, sendRunFrom)
     datagramSink: function (sock) {
       return {
+        segments: true,   // takes a GRO run whole: v.segmentSize (DS_OPS udp.queue)
         datagram: function (v) {
           if (sock.closed) return;
           if (sock.rxBytes >= sock.opts.rcvbuf) { DSB.count('dropped', 'recv'); return; }
@@ -447,9 +449,9 @@ var DS_LIBRARY = {
      * One receive attempt of up to `len` bytes. Returns WOULD_BLOCK, or
      * {data, full, addr, port} (data.length 0 with eof for a closed stream).
      */
-    recvInto: function (sock, len, flags) {
+    recvInto: function (sock, len, flags, runs) {
       if (sock.closed) DS_ERRNO.fail(DS_CONST.E.EBADF);
-      return sock.ops.recv(sock, len, flags);
+      return sock.ops.recv(sock, len, flags, runs);
     },
 
     // --- send path ------------------------------------------------------
@@ -876,6 +878,28 @@ var DS_LIBRARY = {
         DSB.wake();
       };
     },
+    /** CMSG_SPACE(sizeof(int)) in wasm32: a 12-byte cmsghdr and the int, 4-byte aligned. */
+    GRO_CMSG_SPACE: 16,
+    /** Writes the UDP_GRO control message (segment size `seg`) at `at`; returns its length. */
+    putGroCmsg: function (at, seg) {
+      HEAPU32[at >> 2] = 16;                            // cmsg_len = CMSG_LEN(sizeof(int))
+      HEAP32[(at + 4) >> 2] = DS_CONST.IPPROTO_UDP;     // SOL_UDP
+      HEAP32[(at + 8) >> 2] = DS_CONST.UDP_GRO;
+      HEAP32[(at + 12) >> 2] = seg;
+      return DSB.GRO_CMSG_SPACE;
+    },
+    /** Writes `parts` (`total` bytes) one after the other across the iovecs; returns bytes written. */
+    scatterParts: function (iov, iovcnt, parts, total) {
+      if (parts.length === 1) return DS_IOV.iovScatter(iov, iovcnt, parts[0]);
+      if (iovcnt === 1 && HEAPU32[(iov + 4) >> 2] >= total) {
+        var at = HEAPU32[iov >> 2];
+        for (var i = 0; i < parts.length; i++) { HEAPU8.set(parts[i], at); at += parts[i].length; }
+        return total;
+      }
+      var all = new Uint8Array(total), off = 0;
+      for (var j = 0; j < parts.length; j++) { all.set(parts[j], off); off += parts[j].length; }
+      return DS_IOV.iovScatter(iov, iovcnt, all);
+    },
     /**
      * The segment size of a sendmsg() `msg` that carries a UDP_SEGMENT control message
      * (a run of datagrams, as Linux's UDP GSO takes it), 0 without one, or -errno.
@@ -1169,9 +1193,9 @@ var DS_LIBRARY = {
 
   /** Shared by recvfrom/recvmsg/fd_read: answer from the queue or wait (blocking fds only). */
   $DS_recv__deps: ['$DSB'],
-  $DS_recv: function (sock, len, flags, deliver) {
+  $DS_recv: function (sock, len, flags, deliver, runs) {
     return DSB.blockOn('recv', function () {
-      var r = DSB.recvInto(sock, len, flags);
+      var r = DSB.recvInto(sock, len, flags, runs);
       if (r === DSB.WOULD_BLOCK) return r;
       return deliver(r);
     }, !DSB.isNonblocking(sock, flags), sock.opts.rcvtimeo);
@@ -1199,20 +1223,31 @@ var DS_LIBRARY = {
       var iov = HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_iov }}}) >> 2];
       var iovlen = HEAP32[(msg + {{{ C_STRUCTS.msghdr.msg_iovlen }}}) >> 2];
       var total = DS_IOV.iovTotal(iov, iovlen);
+      var ctl = HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_control }}}) >> 2];
+      var ctlRoom = ctl ? HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_controllen }}}) >> 2] : 0;
+      // UDP_GRO: a run of datagrams in one message, its segment size in a control
+      // message (docs/BRIDGE.md "UDP_GRO: runs in one recvmsg"); only where it fits.
+      var runs = sock.opts.gro && ctlRoom >= DSB.GRO_CMSG_SPACE;
       return DS_recv(sock, total, flags, function (r) {
-        var n = DS_IOV.iovScatter(iov, iovlen, r.data);
+        var n, ctlLen = 0;
+        if (r.parts) {
+          n = DSB.scatterParts(iov, iovlen, r.parts, r.total);
+          if (r.count > 1) ctlLen = DSB.putGroCmsg(ctl, r.seg);
+        } else {
+          n = DS_IOV.iovScatter(iov, iovlen, r.data);
+        }
         var name = HEAPU32[(msg + {{{ C_STRUCTS.msghdr.msg_name }}}) >> 2];
         if (name && r.addr) {
           DS_ADDR.write(name, msg + {{{ C_STRUCTS.msghdr.msg_namelen }}}, sock.family, r.addr, r.port);
         } else if (name) {
           HEAP32[(msg + {{{ C_STRUCTS.msghdr.msg_namelen }}}) >> 2] = 0;
         }
-        HEAP32[(msg + {{{ C_STRUCTS.msghdr.msg_controllen }}}) >> 2] = 0;
+        HEAP32[(msg + {{{ C_STRUCTS.msghdr.msg_controllen }}}) >> 2] = ctlLen;
         var truncated = r.full !== undefined && r.full > r.data.length;
         HEAP32[(msg + {{{ C_STRUCTS.msghdr.msg_flags }}}) >> 2] = truncated ? DS_CONST.MSG_TRUNC : 0;
         if ((flags & DS_CONST.MSG_TRUNC) && truncated) return r.full;
         return n;
-      });
+      }, runs);
     });
   },
 
@@ -1304,6 +1339,11 @@ var DS_LIBRARY = {
           var nd = !!intVal();
           return beforeOpen(function () { o.nodelay = nd; }, o.nodelay === nd, true);
         }
+        return -E.ENOPROTOOPT;
+      }
+      if (level === C.IPPROTO_UDP) {
+        // UDP_GRO: runs of datagrams from one peer in one recvmsg (docs/BRIDGE.md).
+        if (optname === C.UDP_GRO && !DSB.isStream(sock)) { o.gro = !!intVal(); return 0; }
         return -E.ENOPROTOOPT;
       }
       if (level === C.IPPROTO_IP || level === C.IPPROTO_IPV6) {
@@ -1403,6 +1443,7 @@ var DS_LIBRARY = {
       if (level === C.IPPROTO_TCP && optname === C.TCP_NODELAY && DSB.isStream(sock)) return put(o.nodelay ? 1 : 0);
       // Runs of datagrams in one sendmsg are taken (DSB.sendRunFrom); like Linux, no default size.
       if (level === C.IPPROTO_UDP && optname === C.UDP_SEGMENT && !DSB.isStream(sock)) return put(0);
+      if (level === C.IPPROTO_UDP && optname === C.UDP_GRO && !DSB.isStream(sock)) return put(o.gro ? 1 : 0);
       if (level === C.IPPROTO_IP) {
         if (optname === C.IP_MULTICAST_TTL) return put(o.mcastTtl);
         if (optname === C.IP_MULTICAST_LOOP) return put(o.mcastLoop ? 1 : 0);

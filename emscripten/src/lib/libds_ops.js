@@ -8,7 +8,8 @@
  *
  * Each table has:
  *   queue(sock, value)       one value read from the Direct Sockets readable -> sock.rx
- *   recv(sock, len, flags)   WOULD_BLOCK or {data, full?, addr, port, eof?} (sock open)
+ *   recv(sock, len, flags, runs)  WOULD_BLOCK or {data, full?, addr, port, eof?} (sock open);
+ *                            with `runs` (UDP_GRO) a run of datagrams: {parts, seg, ...}
  *   sendCheck(sock, bytes, dest)  WOULD_BLOCK, or throws an errno, before a send
  *   chunk(sock, copy, dest)  the value handed to the writer
  *   sendErrno                errno name for a failed write
@@ -19,15 +20,45 @@
 mergeInto(LibraryManager.library, {
   $DS_OPS__deps: ['$DSB', '$DS_CONST', '$DS_ERRNO', '$DS_ADDR'],
   $DS_OPS: {
+    /**
+     * UDP_GRO (docs/BRIDGE.md "UDP_GRO: runs in one recvmsg"): from sock.rx[idx] on,
+     * the datagrams Linux's GRO would hand over as one message: from one peer, in
+     * order, all the size of the first but the last, which may be shorter (and ends
+     * the run), at most UDP_MAX_SEGMENTS of them and `len` bytes. Under Node an
+     * entry is already such a run (the kernel's); in Chromium each entry is one
+     * datagram and consecutive ones are joined here. Returns {parts, seg, count,
+     * total, addr, port}: `parts` are views to write one after the other.
+     */
+    takeRun: function (sock, idx, len) {
+      var rx = sock.rx, d = rx[idx], seg = d.seg;
+      var parts = [], total = 0, count = 0;
+      for (var i = idx; i < rx.length && count < DS_CONST.UDP_MAX_SEGMENTS;) {
+        var e = rx[i];
+        if (count > 0 && (e.port !== d.port || e.addr !== d.addr)) break;   // (taken entries are spliced out: i stays)
+        var sz = Math.min(e.seg, e.data.length);
+        if (sz === 0 || sz > seg || total + sz > len) break;
+        parts.push(sz === e.data.length ? e.data : e.data.subarray(0, sz));
+        total += sz; count++;
+        if (sz === e.data.length) rx.splice(i, 1);
+        else e.data = e.data.subarray(sz);
+        if (sz < seg) break;   // a shorter datagram ends a run
+      }
+      DSB.consumed(sock, total);
+      return { parts: parts, seg: seg, count: count, total: total, addr: d.addr, port: d.port };
+    },
     udp: {
       sendErrno: 'ENETUNREACH',
+      // An entry of sock.rx is one datagram, or under Node a run of them from one
+      // peer as the kernel's GRO kept it (v.segmentSize: all of that size but the
+      // last; node/udp_gro.js). `seg` is the size of the entry's next datagram.
       queue: function (sock, v) {
         var data = DSB.toBytes(v.data);
-        sock.rx.push({ data: data, addr: v.remoteAddress, port: v.remotePort });
+        var seg = v.segmentSize > 0 && v.segmentSize < data.length ? v.segmentSize : data.length;
+        sock.rx.push({ data: data, addr: v.remoteAddress, port: v.remotePort, seg: seg });
         sock.rxBytes += data.length;
-        DSB.stats.udp.rx++; DSB.stats.udp.rxBytes += data.length;
+        DSB.stats.udp.rx += seg > 0 ? Math.ceil(data.length / seg) : 1; DSB.stats.udp.rxBytes += data.length;
       },
-      recv: function (sock, len, flags) {
+      recv: function (sock, len, flags, runs) {
         var peek = !!(flags & DS_CONST.MSG_PEEK);
         if (sock.state === 'new' || sock.state === 'opening') return DSB.WOULD_BLOCK;
         var idx = DSB.nextDatagramIndex(sock);
@@ -37,13 +68,15 @@ mergeInto(LibraryManager.library, {
           return DSB.WOULD_BLOCK;
         }
         var d = sock.rx[idx];
+        if (runs && !peek && d.seg > 0 && d.seg <= len) return DS_OPS.takeRun(sock, idx, len);
+        var one = d.seg < d.data.length ? d.data.subarray(0, d.seg) : d.data;
         if (!peek) {
-          sock.rx.splice(idx, 1);
-          DSB.consumed(sock, d.data.length);
+          if (one === d.data) sock.rx.splice(idx, 1); else d.data = d.data.subarray(d.seg);
+          DSB.consumed(sock, one.length);
         }
         return {
-          data: d.data.length > len ? d.data.subarray(0, len) : d.data,
-          full: d.data.length,
+          data: one.length > len ? one.subarray(0, len) : one,
+          full: one.length,
           addr: d.addr, port: d.port,
         };
       },
@@ -73,7 +106,7 @@ mergeInto(LibraryManager.library, {
       },
       pending: function (sock) {
         var i = DSB.nextDatagramIndex(sock);
-        return i >= 0 ? sock.rx[i].data.length : 0;
+        return i >= 0 ? sock.rx[i].seg : 0;
       },
       bind: function (sock, a) {
         return DSB.openUdpBound(sock, a.addr, a.port);
