@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { launchIwa } from '../harness/iwa.js';
 import { probeDir } from './probe_runner.mjs';
 import { childInNetns } from './netns.mjs';
-import { bytesPattern, checkSsm, groRange, hashSink, patternServer, portOf, probePatternSha256, sendGroPlan, udpRecorder, udpReplyPeer, UDP_SEGMENT_RUN } from './peers.mjs';
+import { assertGroResult, bytesPattern, checkSsm, groRange, hashSink, patternServer, portOf, probePatternSha256, sendGroPlan, udpRecorder, udpReplyPeer, UDP_SEGMENT_RUN } from './peers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const appDir = path.resolve(here, '../../iwa');
@@ -269,12 +269,7 @@ test('IWA: recvmsg with UDP_GRO joins queued datagrams from one sender into runs
     const port = portOf(await ready(id));
     const want = await sendGroPlan(port, plan);
     const r = await done(id);
-    assert.equal(r.result.ok, true, `${who}: ${JSON.stringify(r)}`);
-    assert.equal(r.result.groOption, gro, who);
-    assert.deepEqual(r.result.datagrams, want, `${who}: every datagram, byte for byte, in order, with its sender`);
-    const shape = r.result.messages.map(([len, seg]) => [len, seg]);
-    if (gro && ctl) assert.deepEqual(shape, [[14300, 700], [7000, 700], [2500, 500], [2500, 500]], `${who}: runs per sender and size`);
-    else assert.deepEqual(shape, want.map(([len]) => [len, 0]), `${who}: one datagram per message`);
+    assertGroResult(r.result, { want, gro, ctl, who, runs: [[14300, 700], [7000, 700], [2500, 500], [2500, 500]] });
   }
 });
 

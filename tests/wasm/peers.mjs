@@ -165,5 +165,19 @@ export async function sendGroPlan(port, plan) {
   return want;
 }
 
+/**
+ * Checks a `udp-gro` probe result: every datagram of `want` (sendGroPlan's answer), in order,
+ * with its sender; with GRO on and room for the control message, messages of the
+ * [length, segment size] `runs`; otherwise one datagram per message.
+ */
+export function assertGroResult(result, { want, gro, ctl, runs, who }) {
+  assert.equal(result.ok, true, `${who}: ${JSON.stringify(result)}`);
+  assert.equal(result.groOption, gro, `${who}: getsockopt(UDP_GRO)`);
+  assert.deepEqual(result.datagrams, want, `${who}: every datagram, byte for byte, in order, with its sender`);
+  const shape = result.messages.map(([len, seg]) => [len, seg]);
+  if (gro && ctl) assert.deepEqual(shape, runs, `${who}: one message per run`);
+  else assert.deepEqual(shape, want.map(([len]) => [len, 0]), `${who}: one datagram per message`);
+}
+
 /** Datagrams `from`..`to`-1 of sender `tag`, `len` bytes each. */
 export const groRange = (tag, from, to, len) => Array.from({ length: to - from }, (_, i) => groDatagram(tag, from + i, len));
