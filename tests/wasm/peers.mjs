@@ -173,6 +173,7 @@ export async function sendGroPlan(port, plan) {
 export function assertGroResult(result, { want, gro, ctl, runs, who }) {
   assert.equal(result.ok, true, `${who}: ${JSON.stringify(result)}`);
   assert.equal(result.groOption, gro, `${who}: getsockopt(UDP_GRO)`);
+  if (!gro) assert.equal(result.fionreadMismatches, 0, `${who}: FIONREAD names the next datagram's length`);
   assert.deepEqual(result.datagrams, want, `${who}: every datagram, byte for byte, in order, with its sender`);
   const shape = result.messages.map(([len, seg]) => [len, seg]);
   if (gro && ctl) assert.deepEqual(shape, runs, `${who}: one message per run`);

@@ -30,8 +30,9 @@
 //!   then sends "after" to the address `after` from the same socket (it must still work)
 //! - `udp-gro <bind> <count> <gro> <ctl> <wait_ms>`  UDP_GRO (`gro` 1/0) and recvmsg with or without room
 //!   for control messages (`ctl` 1/0): once the first datagram is readable, waits `wait_ms`, then receives
-//!   until `count` datagrams came; reports each message (length, GRO segment size, sender port) and each
-//!   datagram cut from them (length, FNV-1a hash)
+//!   until `count` datagrams came; reports each message (length, GRO segment size, sender port), each
+//!   datagram cut from them (length, FNV-1a hash), and with GRO off how often FIONREAD before a
+//!   recvmsg() named another length than it returned
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -696,7 +697,14 @@ fn udp_gro(bind: &str, count: usize, gro: bool, ctl: bool, wait_ms: i32) -> io::
     let mut buf = vec![0u8; 65536];
     let mut ctrl = [0u64; 8];
     let (mut messages, mut datagrams, mut got) = (Vec::new(), Vec::new(), 0usize);
+    // With GRO off FIONREAD must name the next datagram's length (Linux: the next queued skb's).
+    let mut fionread_mismatches = 0;
     while got < count {
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one live pollfd; then an int for FIONREAD.
+        check(unsafe { libc::poll(&mut pfd, 1, 10_000) }, "poll")?;
+        let mut avail: libc::c_int = -1;
+        check(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut avail) }, "FIONREAD")?;
         let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
         // SAFETY: msghdr is plain data; every pointer in it is live for the call.
@@ -725,6 +733,9 @@ fn udp_gro(bind: &str, count: usize, gro: bool, ctl: bool, wait_ms: i32) -> io::
             }
         }
         let port = u16::from_be(from.sin_port);
+        if !gro && avail as usize != n {
+            fionread_mismatches += 1;
+        }
         messages.push(format!("[{n},{seg},{port}]"));
         let step = if seg > 0 && seg < n { seg } else { n.max(1) };
         for d in buf[..n].chunks(step).chain((n == 0).then_some(&buf[..0])) {
@@ -736,7 +747,7 @@ fn udp_gro(bind: &str, count: usize, gro: bool, ctl: bool, wait_ms: i32) -> io::
     // SAFETY: fd is ours.
     unsafe { libc::close(fd) };
     Ok(format!(
-        "{{\"ok\":true,\"groOption\":{gro_opt},\"messages\":[{}],\"datagrams\":[{}]}}",
+        "{{\"ok\":true,\"groOption\":{gro_opt},\"fionreadMismatches\":{fionread_mismatches},\"messages\":[{}],\"datagrams\":[{}]}}",
         messages.join(","),
         datagrams.join(",")
     ))

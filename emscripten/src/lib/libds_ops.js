@@ -30,19 +30,22 @@ mergeInto(LibraryManager.library, {
      * total, addr, port}: `parts` are views to write one after the other.
      */
     takeRun: function (sock, idx, len) {
-      var rx = sock.rx, d = rx[idx], seg = d.seg;
-      var parts = [], total = 0, count = 0;
-      for (var i = idx; i < rx.length && count < DS_CONST.UDP_MAX_SEGMENTS;) {
-        var e = rx[i];
-        if (count > 0 && (e.port !== d.port || e.addr !== d.addr)) break;   // (taken entries are spliced out: i stays)
-        var sz = Math.min(e.seg, e.data.length);
-        if (sz === 0 || sz > seg || total + sz > len) break;
-        parts.push(sz === e.data.length ? e.data : e.data.subarray(0, sz));
-        total += sz; count++;
-        if (sz === e.data.length) rx.splice(i, 1);
-        else e.data = e.data.subarray(sz);
-        if (sz < seg) break;   // a shorter datagram ends a run
+      var rx = sock.rx, d = rx[idx], seg = Math.min(d.seg, d.data.length), max = DS_CONST.UDP_MAX_SEGMENTS;
+      var parts = [], total = 0, count = 0, ended = false, i = idx;
+      while (i < rx.length && !ended) {
+        var e = rx[i], n = e.data.length, taken = 0;
+        if (i > idx && (n === 0 || e.port !== d.port || e.addr !== d.addr)) break;
+        while (taken < n) {   // the entry's datagrams: e.seg bytes each, the last maybe fewer
+          var sz = Math.min(e.seg, n - taken);
+          if (count === max || sz > seg || total + sz > len) { ended = true; break; }
+          total += sz; count++; taken += sz;
+          if (sz < seg) { ended = true; break; }   // a shorter datagram ends a run
+        }
+        if (taken > 0) parts.push(taken === n ? e.data : e.data.subarray(0, taken));
+        if (taken < n) { e.data = e.data.subarray(taken); break; }
+        i++;
       }
+      rx.splice(idx, i - idx);   // the entries taken whole
       DSB.consumed(sock, total);
       return { parts: parts, seg: seg, count: count, total: total, addr: d.addr, port: d.port };
     },
@@ -50,7 +53,8 @@ mergeInto(LibraryManager.library, {
       sendErrno: 'ENETUNREACH',
       // An entry of sock.rx is one datagram, or under Node a run of them from one
       // peer as the kernel's GRO kept it (v.segmentSize: all of that size but the
-      // last; node/udp_gro.js). `seg` is the size of the entry's next datagram.
+      // last; node/udp_gro.js). `seg` is that size (the data's length for one datagram);
+      // what is left of a run after some of it was taken may be only its shorter last.
       queue: function (sock, v) {
         var data = DSB.toBytes(v.data);
         var seg = v.segmentSize > 0 && v.segmentSize < data.length ? v.segmentSize : data.length;
@@ -67,11 +71,11 @@ mergeInto(LibraryManager.library, {
           if (sock.rxShut || sock.rxEof) return { data: new Uint8Array(0), eof: true };
           return DSB.WOULD_BLOCK;
         }
-        var d = sock.rx[idx];
-        if (runs && !peek && d.seg > 0 && d.seg <= len) return DS_OPS.takeRun(sock, idx, len);
-        var one = d.seg < d.data.length ? d.data.subarray(0, d.seg) : d.data;
+        var d = sock.rx[idx], first = Math.min(d.seg, d.data.length);
+        if (runs && !peek && first > 0 && first <= len) return DS_OPS.takeRun(sock, idx, len);
+        var one = first < d.data.length ? d.data.subarray(0, first) : d.data;
         if (!peek) {
-          if (one === d.data) sock.rx.splice(idx, 1); else d.data = d.data.subarray(d.seg);
+          if (one === d.data) sock.rx.splice(idx, 1); else d.data = d.data.subarray(first);
           DSB.consumed(sock, one.length);
         }
         return {
@@ -106,7 +110,7 @@ mergeInto(LibraryManager.library, {
       },
       pending: function (sock) {
         var i = DSB.nextDatagramIndex(sock);
-        return i >= 0 ? sock.rx[i].seg : 0;
+        return i >= 0 ? Math.min(sock.rx[i].seg, sock.rx[i].data.length) : 0;
       },
       bind: function (sock, a) {
         return DSB.openUdpBound(sock, a.addr, a.port);
