@@ -344,14 +344,13 @@ impl UdpSocket {
             self.gro = unsafe { libc::setsockopt(self.fd, sol_udp::SOL_UDP, sol_udp::UDP_GRO, &one as *const c_int as *const _, std::mem::size_of::<c_int>() as _) } == 0;
         }
         #[cfg(target_os = "linux")]
-        // SAFETY: setsockopt on our descriptor with an int of the right size.
         {
             self.batch = true;
         }
     }
 
-    /// Turns the batched paths off for this socket (one syscall per datagram, as
-    /// under Emscripten). GRO stays as the kernel has it, so it is switched off too.
+    /// Turns the batched paths off for this socket (one syscall per datagram). GRO
+    /// stays as the kernel (or the wasm bridge) has it, so it is switched off too.
     pub fn disable_batching(&mut self) {
         #[cfg(any(target_os = "linux", target_os = "emscripten"))]
         if self.gro {
