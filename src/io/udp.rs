@@ -833,17 +833,7 @@ impl UdpSocket {
         }
         rb.more = true;
         let (n, r, seg) = self.recv_msg(&mut rb.bufs[..MAX_DATAGRAM])?;
-        let data = &rb.bufs[..n];
-        let Some(seg) = seg else {
-            f(data, r);
-            return Ok(1);
-        };
-        let mut delivered = 0;
-        for d in data.chunks(seg) {
-            f(d, r);
-            delivered += 1;
-        }
-        Ok(delivered)
+        Ok(split_message(&rb.bufs[..n], seg, r, f))
     }
 
     #[cfg(target_os = "linux")]
@@ -886,27 +876,37 @@ impl UdpSocket {
             // (The coalesced datagrams of a GRO message share one TOS byte: GRO
             // merges only packets whose IP headers agree on it.)
             let cm = unsafe { read_cmsgs(&m.msg_hdr) };
-            let seg = cm.gro_seg.unwrap_or(len);
             let data = &rb.bufs[i * MAX_DATAGRAM..i * MAX_DATAGRAM + len];
-            if seg < len {
+            if cm.gro_seg.is_some_and(|s| s < len) {
                 bump(&self.counters.gro_messages, 1);
             }
             let r = Received { from, local: self.local_for(cm.dst), ecn: cm.ecn };
-            if len == 0 {
-                f(data, r);
-                self.count_ecn_received(cm.ecn, 1);
-                delivered += 1;
-                continue;
-            }
-            let before = delivered;
-            for d in data.chunks(seg) {
-                f(d, r);
-                delivered += 1;
-            }
-            self.count_ecn_received(cm.ecn, (delivered - before) as u64);
+            let k = split_message(data, cm.gro_seg, r, f);
+            self.count_ecn_received(cm.ecn, k as u64);
+            delivered += k;
         }
         bump(&self.counters.recv_datagrams, delivered as u64);
         Ok(delivered)
+    }
+}
+
+/// Hands `f` the datagrams of one received message: a run cut at its GRO segment
+/// size `seg` (all that long but the last), or the message whole (no `seg`, or
+/// not shorter than it, or empty). Returns how many.
+fn split_message(data: &[u8], seg: Option<usize>, r: Received, f: &mut dyn FnMut(&[u8], Received)) -> usize {
+    match seg {
+        Some(s) if s > 0 && s < data.len() => {
+            let mut n = 0;
+            for d in data.chunks(s) {
+                f(d, r);
+                n += 1;
+            }
+            n
+        }
+        _ => {
+            f(data, r);
+            1
+        }
     }
 }
 
