@@ -85,10 +85,23 @@ static void poly1305_init(poly1305 *p, const uint8_t key[32]) {
     (p)->h0 = h0; (p)->h1 = h1; (p)->h2 = h2; (p)->h3 = h3; (p)->h4 = h4;      \
   } while (0)
 
+/* The bits of h from 2^130 up, times 5 (2^130 = 5 mod p), added back at the
+ * bottom and carried through: h4 ends at most a few bits wide. */
+#define POLY_FOLD()                                                            \
+  do {                                                                         \
+    uint64_t c_ = (h4 >> 2) + (h4 & ~(uint64_t)3);                             \
+    h4 &= 3;                                                                   \
+    h0 += c_;                                                                  \
+    h1 += h0 >> 32; h0 = (uint32_t)h0;                                         \
+    h2 += h1 >> 32; h1 = (uint32_t)h1;                                         \
+    h3 += h2 >> 32; h2 = (uint32_t)h2;                                         \
+    h4 += h3 >> 32; h3 = (uint32_t)h3;                                         \
+  } while (0)
+
 /* h = (h + m + 2^128) * r mod 2^130 - 5, partly reduced (h4 stays small). */
 #define POLY_BLOCK(m)                                                          \
   do {                                                                         \
-    uint64_t d0, d1, d2, d3, c_;                                               \
+    uint64_t d0, d1, d2, d3;                                                   \
     h0 += load32_le(m);                                                        \
     h1 += load32_le((m) + 4) + (h0 >> 32);                                     \
     h2 += load32_le((m) + 8) + (h1 >> 32);                                     \
@@ -105,14 +118,7 @@ static void poly1305_init(poly1305 *p, const uint8_t key[32]) {
     d3 += d2 >> 32;                                                            \
     h4 += d3 >> 32;                                                            \
     h0 = (uint32_t)d0; h1 = (uint32_t)d1; h2 = (uint32_t)d2; h3 = (uint32_t)d3; \
-    /* the bits from 2^130 up, times 5, back to the bottom */                 \
-    c_ = (h4 >> 2) + (h4 & ~(uint64_t)3);                                      \
-    h4 &= 3;                                                                   \
-    h0 += c_;                                                                  \
-    h1 += h0 >> 32; h0 = (uint32_t)h0;                                         \
-    h2 += h1 >> 32; h1 = (uint32_t)h1;                                         \
-    h3 += h2 >> 32; h2 = (uint32_t)h2;                                         \
-    h4 += h3 >> 32; h3 = (uint32_t)h3;                                         \
+    POLY_FOLD();                                                               \
   } while (0)
 
 static void poly1305_blocks(poly1305 *p, const uint8_t *m, size_t blocks) {
@@ -137,13 +143,8 @@ static void poly1305_padded(poly1305 *p, const uint8_t *m, size_t n) {
 static void poly1305_final(const poly1305 *p, const uint8_t key[32],
                            uint8_t tag[16]) {
   uint64_t h0 = p->h0, h1 = p->h1, h2 = p->h2, h3 = p->h3, h4 = p->h4;
-  uint64_t g0, g1, g2, g3, g4, mask, c = (h4 >> 2) * 5;
-  h4 &= 3;
-  h0 += c;
-  h1 += h0 >> 32; h0 = (uint32_t)h0;
-  h2 += h1 >> 32; h1 = (uint32_t)h1;
-  h3 += h2 >> 32; h2 = (uint32_t)h2;
-  h4 += h3 >> 32; h3 = (uint32_t)h3;
+  uint64_t g0, g1, g2, g3, g4, mask;
+  POLY_FOLD();
   /* g = h + 5 - 2^130; no borrow (bit 2 of g4 set) means h >= p, and h - p = g */
   g0 = h0 + 5;
   g1 = h1 + (g0 >> 32);
