@@ -61,10 +61,8 @@ impl ConnectionApp for EchoServer {
                 self.open.remove(&id);
                 self.refused.remove(&id);
             }
-            Event::Datagram(d) => {
-                if conn.max_datagram_payload() >= d.len() {
-                    let _ = conn.send_datagram_owned(d);
-                }
+            Event::Datagram(d) if conn.max_datagram_payload() >= d.len() => {
+                let _ = conn.send_datagram_owned(d);
             }
             _ => {}
         }
@@ -366,7 +364,8 @@ impl ConnectionApp for EchoClient {
                 self.report.error = Some(format!("stream {id} reset by peer with code {code}"));
             }
             Event::Datagram(d) => {
-                if self.check_datagram(&d, now) && self.dgram_in_flight.is_some() {
+                let first_echo = self.check_datagram(&d, now);
+                if first_echo && self.dgram_in_flight.is_some() {
                     self.send_more_datagrams(conn, 1);
                 }
             }

@@ -86,10 +86,13 @@ impl StreamSurface for QuicSurface<'_> {
     }
 }
 
+/// Tells JavaScript of a connection (its first event, whose bytes it gets) and returns its handler.
+type AcceptFn<B> = Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>;
+
 /// The [`ConnectionApp`] of one createQuicServer connection. JavaScript learns of it
 /// on its first event (the app factory does not see the connection).
 pub struct JsQuicApp<B: JsWtBridge> {
-    make: Option<Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>>,
+    make: Option<AcceptFn<B>>,
     h: Option<JsWtHandler<B>>,
     /// The end of the connection was reported to JavaScript.
     reported: bool,
@@ -116,14 +119,14 @@ pub fn early_data_code(e: EarlyData) -> u64 {
 
 impl<B: JsWtBridge> JsQuicApp<B> {
     /// `accept(head)` tells JavaScript of the connection and returns its handler.
-    pub fn new(accept: Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>) -> Self {
+    pub fn new(accept: AcceptFn<B>) -> Self {
         JsQuicApp { make: Some(accept), h: None, reported: false, established: false, client: None }
     }
 
     /// A client's connection (`createQuic`): JavaScript learns of it at once ([`ConnectionApp::on_start`]),
     /// of 0-RTT, of the handshake's outcome and of every session ticket (as the JSON of a [`SavedSession`]
     /// that records `binding`).
-    pub fn client(accept: Box<dyn FnOnce(&[u8]) -> JsWtHandler<B>>, binding: String) -> Self {
+    pub fn client(accept: AcceptFn<B>, binding: String) -> Self {
         JsQuicApp { client: Some(ClientSide { binding }), ..Self::new(accept) }
     }
 
@@ -226,10 +229,11 @@ impl<B: JsWtBridge> ConnectionApp for JsQuicApp<B> {
 
     fn on_shutdown(&mut self, conn: &mut Connection, now: u64) -> u64 {
         // server.close(): the connection closes with NO_ERROR; JavaScript's `closed` says so.
-        if !self.reported && self.h.is_some() {
-            self.reported = true;
-            let h = self.h.as_mut().expect("checked");
-            h.on_close(&mut QuicSurface { conn, now }, CLOSE_NO_ERROR, "server closing");
+        if !self.reported {
+            if let Some(h) = self.h.as_mut() {
+                self.reported = true;
+                h.on_close(&mut QuicSurface { conn, now }, CLOSE_NO_ERROR, "server closing");
+            }
         }
         CLOSE_NO_ERROR
     }

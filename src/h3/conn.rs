@@ -380,10 +380,8 @@ impl H3Conn {
                 self.settings_patched = true;
                 bytes = patch_settings(&bytes, &self.extra_settings);
             }
-            if !self.write_shut.contains(&id) {
-                if conn.stream_send_owned(id, bytes, fin != 0).is_err() {
-                    self.shutdown_write(id);
-                }
+            if !self.write_shut.contains(&id) && conn.stream_send_owned(id, bytes, fin != 0).is_err() {
+                self.shutdown_write(id);
             }
             // SAFETY: raw is valid; `written` bytes of this stream were just taken.
             unsafe {

@@ -189,9 +189,9 @@ mod tests {
         let section = |name_len: usize, value_len: usize| {
             let mut p = vec![0x00, 0x00, 0xd1]; // RIC 0, Base 0, :method GET (indexed)
             qpack_int(0x20, 3, name_len as u64, &mut p);
-            p.extend(std::iter::repeat(b'n').take(name_len));
+            p.extend(std::iter::repeat_n(b'n', name_len));
             qpack_int(0x00, 7, value_len as u64, &mut p);
-            p.extend(std::iter::repeat(b'v').take(value_len));
+            p.extend(std::iter::repeat_n(b'v', value_len));
             p
         };
         assert_eq!(field_section_has_oversized_literal(&section(5, 1000)), Some(false));
@@ -201,7 +201,7 @@ mod tests {
         // Huffman-coded name of 161 bytes: estimated 257 decoded.
         let mut p = vec![0x00, 0x00];
         qpack_int(0x28, 3, 161, &mut p);
-        p.extend(std::iter::repeat(0xffu8).take(161));
+        p.extend(std::iter::repeat_n(0xffu8, 161));
         p.push(0x00);
         assert_eq!(field_section_has_oversized_literal(&p), Some(true));
         assert_eq!(field_section_has_oversized_literal(&section(5, 10)[..6]), None);

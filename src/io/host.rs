@@ -79,7 +79,7 @@ impl ConnectionApp for Box<dyn ConnectionApp> {
 }
 
 /// Creates the application for a negotiated ALPN, or `None` if unsupported.
-pub type AppFactory = Box<dyn Fn(&[u8]) -> Option<Box<dyn ConnectionApp>>>;
+pub type AppFactory<A = Box<dyn ConnectionApp>> = Box<dyn Fn(&[u8]) -> Option<A>>;
 
 /// A deliberate client migration: once `after_bytes` bytes of stream data have
 /// arrived, the client binds a new UDP socket (new port; on `addr` if given,
@@ -114,7 +114,7 @@ pub type ClientHost<A> = Host<ClientEndpoint, A>;
 pub struct Host<E: Endpoint, A: ConnectionApp> {
     ep: E,
     apps: HashMap<ConnKey, A>,
-    factory: Option<Box<dyn Fn(&[u8]) -> Option<A>>>,
+    factory: Option<AppFactory<A>>,
     /// Application deadlines: (deadline, key), min-first; entries that differ
     /// from `app_deadlines` are stale and skipped.
     app_timers: BinaryHeap<Reverse<(u64, ConnKey)>>,
@@ -188,7 +188,7 @@ impl<A: ConnectionApp> ClientHost<A> {
 }
 
 impl<E: Endpoint, A: ConnectionApp> Host<E, A> {
-    fn with(ep: E, factory: Option<Box<dyn Fn(&[u8]) -> Option<A>>>) -> Self {
+    fn with(ep: E, factory: Option<AppFactory<A>>) -> Self {
         Host {
             ep,
             apps: HashMap::new(),

@@ -54,12 +54,12 @@ impl SavedSession {
     }
 
     pub fn transport_params(&self) -> Result<Vec<u8>> {
-        unhex(&self.transport_params).ok_or_else(|| Error::Session("bad transport_params"))
+        unhex(&self.transport_params).ok_or(Error::Session("bad transport_params"))
     }
 
     /// Installs the session on `ssl`; returns whether it permits 0-RTT.
     pub(super) fn apply(&self, ssl: *mut w::WOLFSSL) -> Result<bool> {
-        let der = unhex(&self.tls_session).ok_or_else(|| Error::Session("bad tls_session"))?;
+        let der = unhex(&self.tls_session).ok_or(Error::Session("bad tls_session"))?;
         // SAFETY: d2i reads der.len() bytes; the session reference is released
         // after wolfSSL_set_session copied it into ssl.
         unsafe {

@@ -27,7 +27,10 @@ fn assert_echo_verified(sim: &Sim<EchoClient>, streams: u64, bytes: u64) {
 }
 
 /// Records the close reason (and handshake time) of every connection the server drops.
-fn watch_closes(sim: &mut Sim<impl ConnectionApp>) -> Rc<RefCell<Vec<(Option<CloseReason>, Option<u64>)>>> {
+/// Each dropped connection's close reason and handshake time.
+type CloseLog = Rc<RefCell<Vec<(Option<CloseReason>, Option<u64>)>>>;
+
+fn watch_closes(sim: &mut Sim<impl ConnectionApp>) -> CloseLog {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     sim.server.on_close = Some(Box::new(move |c: &Connection| s.borrow_mut().push((c.close_reason().cloned(), c.handshake_duration_ns()))));
@@ -678,7 +681,8 @@ fn long_header_cids(p: &[u8]) -> (u32, Vec<u8>, Vec<u8>) {
 #[test]
 fn unknown_version_gets_version_negotiation() {
     let mut sim = Sim::symmetric(server(), echo_client(1, 1000, false), T0, LinkConfig::clean(), 81);
-    let log: Rc<RefCell<Vec<(Dir, Vec<u8>)>>> = Rc::default();
+    type Recorded = Rc<RefCell<Vec<(Dir, Vec<u8>)>>>;
+    let log: Recorded = Rc::default();
     let l = log.clone();
     let mut rewritten = false;
     sim.tap = Some(Box::new(move |_now, dir, p: &mut Vec<u8>| {

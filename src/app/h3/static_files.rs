@@ -96,7 +96,7 @@ pub struct StaticConfig {
 
 impl StaticConfig {
     pub fn new(mut mounts: Vec<Mount>) -> Self {
-        mounts.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         StaticConfig { mounts }
     }
 

@@ -242,6 +242,8 @@ impl Connection {
     /// decoded by `ngtcp2_accept`. `scid` is the connection ID we choose.
     /// `token` is set only for a token the endpoint verified (it lifts the
     /// anti-amplification limit); for a Retry token it carries the original DCID.
+    // What ngtcp2_conn_server_new needs, each from a different owner (endpoint, packet, path, config).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept(
         tls_ctx: &TlsContext,
         hd: &n::ngtcp2_pkt_hd,
@@ -298,6 +300,8 @@ impl Connection {
 
     /// Client side: a connection to `remote` offering `alpns`. With `session`,
     /// the client resumes and may send 0-RTT data before the handshake completes.
+    // What ngtcp2_conn_client_new and the TLS session need, each from a different owner.
+    #[allow(clippy::too_many_arguments)]
     pub fn connect(
         tls_ctx: &TlsContext,
         local: SocketAddr,

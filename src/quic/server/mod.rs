@@ -79,6 +79,13 @@ struct Slot {
     buffered: u64,
 }
 
+/// Called with each connection as it closes ([`ServerEndpoint::on_close`]).
+pub type CloseHook = Box<dyn FnMut(&Connection)>;
+/// Called with the counters ([`ServerEndpoint::on_stats`]).
+pub type StatsHook = Box<dyn FnMut(&ServerStats)>;
+/// Called with every live connection and the running path totals ([`ServerEndpoint::on_connections`]).
+pub type ConnectionsHook = Box<dyn FnMut(&[ConnectionSample], &PathStats)>;
+
 pub struct ServerEndpoint {
     tls: TlsContext,
     cfg: ServerConfig,
@@ -129,12 +136,12 @@ pub struct ServerEndpoint {
     qlog_files: u64,
     pub stats: ServerStats,
     /// Called with each connection as it closes (for logs).
-    pub on_close: Option<Box<dyn FnMut(&Connection)>>,
+    pub on_close: Option<CloseHook>,
     /// Called every `set_stats_interval` with the counters.
-    pub on_stats: Option<Box<dyn FnMut(&ServerStats)>>,
+    pub on_stats: Option<StatsHook>,
     /// Called every `set_connections_interval` with every live connection and
     /// the running path totals (closed connections included).
-    pub on_connections: Option<Box<dyn FnMut(&[ConnectionSample], &PathStats)>>,
+    pub on_connections: Option<ConnectionsHook>,
 }
 
 impl ServerEndpoint {
