@@ -366,31 +366,34 @@ async function udpOpen(self, st) {
     },
   }, { highWaterMark: UDP_READ_QUEUE_LIMIT });
   // Every received datagram, from node:dgram's 'message' event, or a GRO run of
-  // them (node/udp_gro.js: `segment` bytes each but the last; a buffer of its own).
+  // them (node/udp_gro.js: `segment` bytes each but the last; a buffer of its own,
+  // or with `lent` a view the GRO receiver lends, which only a lending sink keeps).
   // node:dgram hands each datagram in its own exact-size ArrayBuffer that it
   // keeps no reference to: give that buffer away instead of copying it (the
   // reader owns `data` either way, as with Chromium). A run is cut into its
   // datagrams, each copied to be owned alone, except for a sink that takes runs
   // whole (`sink.segments`: the wasm bridge, which copies them into the wasm heap
   // and never hands them on; docs/BRIDGE.md "UDP_GRO: runs in one recvmsg").
-  const one = (data, remoteAddress, remotePort) => {
-    if (st.sink) { st.sink.datagram({ data: st.gro ? data : ownBytes(data), remoteAddress, remotePort }); return; }
+  const one = (data, remoteAddress, remotePort, lent) => {
+    if (st.sink) { st.sink.datagram({ data: st.gro && (!lent || st.sink.lends) ? data : ownBytes(data), remoteAddress, remotePort }); return; }
     if (controller.desiredSize <= 0) return; // full receive buffer: datagram dropped
     controller.enqueue({ data: ownBytes(data), remoteAddress, remotePort });
   };
-  const received = (data, remoteAddress, remotePort, segment) => {
+  const received = (data, remoteAddress, remotePort, segment, lent) => {
     if (st.readableDone) return;
-    if (!(segment < data.length)) { one(data, remoteAddress, remotePort); return; }
-    if (st.sink && st.sink.segments) { st.sink.datagram({ data, remoteAddress, remotePort, segmentSize: segment }); return; }
+    if (!(segment < data.length)) { one(data, remoteAddress, remotePort, lent); return; }
+    if (st.sink && st.sink.segments && (!lent || st.sink.lends)) { st.sink.datagram({ data, remoteAddress, remotePort, segmentSize: segment }); return; }
     for (let off = 0; off < data.length && !st.readableDone; off += segment) {
-      one(data.subarray(off, Math.min(off + segment, data.length)), remoteAddress, remotePort);
+      one(data.subarray(off, Math.min(off + segment, data.length)), remoteAddress, remotePort, lent);
     }
   };
   socket.on('message', (msg, rinfo) => received(msg, rinfo.address, rinfo.port));
   // Bound sockets: GRO receives where node:ffi can (docs/BRIDGE.md "Under Node: GRO receives through node:ffi").
-  if (cfg.mode === 'bound') st.gro = groReceiver(socket, received);
+  // A sink that `lends` (the wasm bridge) gets views of the receiver's own area while it holds nothing
+  // delivered before (`sink.idle()`); node/udp_gro.js groReceiver.
+  if (cfg.mode === 'bound') st.gro = groReceiver(socket, received, () => !!(st.sink && st.sink.lends && st.sink.idle()));
   Object.defineProperty(st.readable, kRecvStats, {
-    get() { const g = st.gro; return { gro: !!(g && g.on), groCalls: g ? g.calls : 0, groDatagrams: g ? g.datagrams : 0 }; },
+    get() { const g = st.gro; return { gro: !!(g && g.on), groCalls: g ? g.calls : 0, groDatagrams: g ? g.datagrams : 0, groLent: g ? g.lent : 0 }; },
   });
   // Non-standard, for the wasm bridge (docs/BRIDGE.md "Under Node: datagrams
   // without streams"): readable[kTakeDatagrams](sink) locks the
@@ -399,7 +402,10 @@ async function udpOpen(self, st) {
   // sink.datagram({data, remoteAddress, remotePort}) from the 'message' event
   // itself, with no stream queue or promise per datagram; a sink with
   // `segments: true` gets a GRO run as one call, with `segmentSize` set
-  // (`received` above). sink.end(error|null)
+  // (`received` above); a sink with `lends: true` may get views of the GRO
+  // receiver's own area, which it must copy out before it lets go of them (the
+  // bridge copies into the wasm heap when the program reads), and its idle()
+  // says when it holds none: only then is the area written again. sink.end(error|null)
   // reports the end of the readable. The sink applies its own receive limit.
   Object.defineProperty(st.readable, kTakeDatagrams, {
     value(sink) {

@@ -26,6 +26,7 @@ const MSG_TRUNC = 0x20;
 const UV_READABLE = 1;
 const BUF_BYTES = 65536;   // one GRO message is at most 64 KiB, one datagram at most 65,527 bytes
 const MAX_READS = 64;      // recvmsg() calls per wake-up; libuv calls again while more is queued
+const LEND_BYTES = 8 * BUF_BYTES; // a lending consumer's receive area (see groReceiver's `lender`)
 
 // One set of receive structures for the thread: a recvmsg() is synchronous and
 // what it wrote is consumed before the next. Views of one off-heap Buffer held
@@ -47,9 +48,16 @@ function setUp(ffi) {
   hdr.writeBigUInt64LE(1n, 24);                      // msg_iovlen
   hdr.writeBigUInt64LE(ffi.getRawPointer(ctl), 32);  // msg_control
   rx = {
-    arena, bytes: new Uint8Array(buf.buffer, buf.byteOffset, BUF_BYTES), name, ctl, hdr, text,
+    arena, bytes: new Uint8Array(buf.buffer, buf.byteOffset, BUF_BYTES), name, ctl, hdr, text, iov,
+    bufAt: Number(ffi.getRawPointer(buf)),
     hdrAt: ffi.getRawPointer(hdr), v6At: ffi.getRawPointer(name) + 8n, textAt: ffi.getRawPointer(text),
   };
+}
+
+/** Where the next recvmsg() writes (its length stays BUF_BYTES): an address below 2^53 as two 32-bit halves. */
+function setIovBase(at) {
+  rx.iov.writeUInt32LE(at % 0x100000000, 0);
+  rx.iov.writeUInt32LE(Math.floor(at / 0x100000000), 4);
 }
 
 /** Turns UDP_GRO on or off on fd; true when the kernel took it. */
@@ -62,13 +70,25 @@ function setGro(l, fd, on) {
 /**
  * A GRO receiver for a bound node:dgram socket, or null where it is not
  * available (node:dgram then receives as before). deliver(data, address, port,
- * segment) gets every message in order: `data` is a buffer of its own, one
- * datagram or a run of them (all `segment` bytes long but the last, which may be
- * shorter; `segment` is data.length for a single datagram).
+ * segment, lent) gets every message in order: one datagram or a run of them
+ * (all `segment` bytes long but the last, which may be shorter; `segment` is
+ * data.length for a single datagram). `data` is a buffer of its own, or, with
+ * `lent` true, a view of the receiver's lending area (below).
  * stop() hands receiving back to node:dgram, or, with `closing`, ends it before
- * the socket closes. `datagrams` and `calls` count what came through here.
+ * the socket closes. `datagrams` and `calls` count what came through here,
+ * `lent` the messages read straight into the lending area.
+ *
+ * Lending (docs/BRIDGE.md "Under Node: GRO receives through node:ffi"): a
+ * consumer that copies what it keeps out before it lets go of it (the wasm
+ * bridge copies into the heap when the program reads) need not get a buffer of
+ * its own per message. While `lender()` says it holds nothing delivered earlier
+ * (returns true), a wake-up's messages are read by the kernel straight into one
+ * area kept for the receiver, one after the other, and handed over as views of
+ * it (`lent`); the next wake-up reuses the area only if lender() says so again,
+ * and otherwise reads as before. That saves an allocation, its zeroing and a
+ * copy per message, and the garbage.
  */
-export function groReceiver(socket, deliver) {
+export function groReceiver(socket, deliver, lender) {
   const l = nativeLib(), u = uvPoll();
   if (!l || !u) return null;
   const handle = dgramHandle(socket);
@@ -80,6 +100,8 @@ export function groReceiver(socket, deliver) {
   if (pollFd < 0) { setGro(l, fd, false); return null; }
   const pollMem = Buffer.alloc(u.handleSize); // the uv_poll_t, alive until its close callback
   const pollAt = l.ffi.getRawPointer(pollMem);
+  // The lending area, made on first use; its address as a Number (exact: user addresses are below 2^47).
+  let lend = null, lendAt = 0;
   // The last source address and its text (a server hears the same few peers).
   let lastA = -1, lastB = 0, lastC = 0, lastD = 0, lastScope = 0, lastFam = 0, lastText = '';
   function sourceText(fam) {
@@ -104,7 +126,7 @@ export function groReceiver(socket, deliver) {
     return text;
   }
   const receiver = {
-    on: true, calls: 0, datagrams: 0,
+    on: true, calls: 0, datagrams: 0, lent: 0,
     stop(closing) {
       if (!receiver.on) return;
       receiver.on = false;
@@ -124,9 +146,18 @@ export function groReceiver(socket, deliver) {
     if (!receiver.on) return;
     if (status < 0) { receiver.stop(false); return; }
     const { hdr, ctl } = rx;
+    // Into the lending area only while the consumer holds none of it; `used` bytes of it are handed over.
+    let lending = false, used = 0;
+    if (lender && lender()) {
+      if (!lend) { lend = Buffer.alloc(LEND_BYTES); lendAt = Number(l.ffi.getRawPointer(lend)); }
+      lending = true;
+    }
     for (let i = 0; i < MAX_READS && receiver.on; i++) {
       hdr.writeUInt32LE(28, 8);             // msg_namelen
       hdr.writeUInt32LE(64, 40);            // msg_controllen (its high half stays 0)
+      // A whole message must fit where it is read: the next BUF_BYTES of the area, or rx's buffer.
+      const inLend = lending && LEND_BYTES - used >= BUF_BYTES;
+      setIovBase(inLend ? lendAt + used : rx.bufAt);
       const n = l.fn.recvmsg(fd, rx.hdrAt, MSG_DONTWAIT);
       if (n < 0) {
         const e = l.errno();
@@ -145,7 +176,13 @@ export function groReceiver(socket, deliver) {
       receiver.calls++;
       if (seg <= 0 || seg > n) seg = n;
       receiver.datagrams += seg > 0 ? Math.ceil(n / seg) : 1;
-      deliver(rx.bytes.slice(0, n), host, port, seg);
+      if (inLend) {
+        receiver.lent++;
+        deliver(lend.subarray(used, used + n), host, port, seg, true);
+        used += n;
+      } else {
+        deliver(rx.bytes.slice(0, n), host, port, seg, false);
+      }
     }
   }
   // libuv calls the poll callback outside of any Node callback scope, where

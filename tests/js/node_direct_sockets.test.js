@@ -417,6 +417,81 @@ test('UDPSocket under Node: GSO runs sent to it arrive through GRO as the datagr
   }
 });
 
+// A sink that lends (`lends: true`, `idle()`: the wasm bridge's) gets views of the GRO receiver's
+// own area instead of a buffer per message, but only while it holds none of the earlier ones: a
+// view it still holds must never be written over. The sink here holds every view it got, without
+// copying, through several wake-ups and 70 KB of runs, then checks them all byte for byte; after it
+// lets go (idle again) the next messages are lent again. (A receiver that ignored idle() would
+// write the second wake-up's messages over the first's, which this catches.)
+test('UDPSocket under Node: a lending sink gets views of the GRO receiver\'s area only while idle, and a view it holds is never overwritten', async () => {
+  const { gsoSender } = await import('../../node/udp_gso.js');
+  const recvStats = Symbol.for('socket-iwa.direct-sockets.recvStats');
+  const take = Symbol.for('socket-iwa.direct-sockets.takeDatagrams');
+  const s = new UDPSocket({ localAddress: '127.0.0.1' });
+  const info = await s.opened;
+  let held = [], keep = false;
+  const got = [];
+  const reader = info.readable[take]({
+    segments: true,
+    lends: true,
+    idle: () => held.length === 0,
+    datagram: (v) => {
+      if (keep) { held.push(v); return; }
+      got.push({ ...v, data: new Uint8Array(v.data) });  // copied at once: holds nothing
+    },
+    end() {},
+  });
+  const sender = dgram.createSocket('udp4');
+  await new Promise((r) => sender.bind(0, '127.0.0.1', r));
+  const gso = gsoSender(sender);
+  const runOf = (tag, count, len) => Array.from({ length: count }, (_, i) => datagram(tag, i, len));
+  const send = (list) => assert.ok(gso.send(list, '127.0.0.1', info.localPort, 4), 'the GSO run was sent');
+  const until = async (cond) => { for (let i = 0; i < 300 && !cond(); i++) await sleep(10); };
+  const cut = (v) => {
+    const seg = v.segmentSize || v.data.length, out = [];
+    for (let off = 0; off < v.data.length; off += seg) out.push(new Uint8Array(v.data.subarray(off, off + seg)));
+    return out;
+  };
+  try {
+    // Idle: lent.
+    const a = runOf(1, 20, 1200);
+    send(a);
+    await until(() => got.length > 0);
+    assert.deepEqual(got.flatMap(cut), a, 'lent while idle: the run as sent');
+    const lentIdle = info.readable[recvStats].groLent;
+    assert.ok(lentIdle >= 1, `the idle sink was lent the run (${lentIdle})`);
+    // Holding: the first wake-up is lent (the sink was idle): two runs of different sizes, two
+    // messages read one after the other into the area; later wake-ups must not be written over them.
+    keep = true;
+    const first = [runOf(2, 30, 1200), runOf(3, 25, 1000)];
+    for (const list of first) send(list);
+    await until(() => held.flatMap(cut).length >= first.flat().length);
+    await sleep(30);
+    const stFirst = { ...info.readable[recvStats] };
+    assert.ok(stFirst.groLent > lentIdle, 'the first wake-up while holding was lent');
+    const later = [runOf(4, 10, 1350), runOf(5, 40, 1100), runOf(6, 8, 600)];
+    for (const list of later) { send(list); await sleep(30); }   // a wake-up each
+    await until(() => held.flatMap(cut).length >= [...first, ...later].flat().length);
+    assert.deepEqual(held.flatMap(cut), [...first, ...later].flat(), 'views held across wake-ups are intact, in order');
+    const st = info.readable[recvStats];
+    assert.ok(st.groCalls >= stFirst.groCalls + 3, 'the later runs were read');
+    assert.equal(st.groLent, stFirst.groLent, 'nothing was lent while the sink held views');
+    // Let go: lent again.
+    held = []; keep = false; got.length = 0;
+    const c = runOf(7, 15, 900);
+    send(c);
+    await until(() => got.flatMap(cut).length >= c.length);
+    assert.deepEqual(got.flatMap(cut), c, 'after letting go: the run as sent');
+    assert.ok(info.readable[recvStats].groLent > st.groLent, 'lent again once idle');
+  } finally {
+    sender.close();
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
+    await s.close();
+    await within(s.closed, 3000, 'closed');
+  }
+});
+
 // Closing a socket while datagrams pour in ends the GRO reader before the descriptor closes,
 // and releases the port (the reader's dup() of the descriptor is closed too): binding it again
 // succeeds. SOCKET_IWA_NODE_FFI=off receives through node:dgram, the same datagrams.
@@ -463,5 +538,5 @@ test('UDPSocket under Node: closed while a sender floods it, then its port binds
     console.log(JSON.stringify({ lens, stats: info.readable[Symbol.for('socket-iwa.direct-sockets.recvStats')] }));
     process.exit(0);`;
   const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, SOCKET_IWA_NODE_FFI: 'off' }, encoding: 'utf8', timeout: 20000 }));
-  assert.deepEqual(out, { lens: Array.from({ length: 10 }, (_, i) => 500 + i), stats: { gro: false, groCalls: 0, groDatagrams: 0 } });
+  assert.deepEqual(out, { lens: Array.from({ length: 10 }, (_, i) => 500 + i), stats: { gro: false, groCalls: 0, groDatagrams: 0, groLent: 0 } });
 });

@@ -403,6 +403,11 @@ var DS_LIBRARY = {
     datagramSink: function (sock) {
       return {
         segments: true,   // takes a GRO run whole: v.segmentSize (DS_OPS udp.queue)
+        // Takes views of the GRO receiver's area (node/udp_gro.js, "lending"): a queued
+        // entry is copied into the heap by the recv call that takes it, in that call,
+        // so the socket holds none of them once its queue is empty.
+        lends: true,
+        idle: function () { return sock.rx.length === 0; },
         datagram: function (v) {
           if (sock.closed) return;
           if (sock.rxBytes >= sock.opts.rcvbuf) { DSB.count('dropped', 'recv'); return; }
