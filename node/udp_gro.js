@@ -149,7 +149,11 @@ export function groReceiver(socket, deliver, lender) {
     // Into the lending area only while the consumer holds none of it; `used` bytes of it are handed over.
     let lending = false, used = 0;
     if (lender && lender()) {
-      if (!lend) { lend = Buffer.alloc(LEND_BYTES); lendAt = Number(l.ffi.getRawPointer(lend)); }
+      if (!lend) {
+        const area = Buffer.alloc(LEND_BYTES);
+        lend = new Uint8Array(area.buffer, area.byteOffset, LEND_BYTES);   // plain views, as rx.bytes'
+        lendAt = Number(l.ffi.getRawPointer(area));
+      }
       lending = true;
     }
     for (let i = 0; i < MAX_READS && receiver.on; i++) {
