@@ -271,6 +271,39 @@ test('ds_udp_send_sockets: three UDPSockets share the port; sends spread over th
   } finally { restore(); }
 });
 
+// UDP datagrams leave the heap through pooled buffers (DSB.outCopy): a buffer is reused only
+// after its write settled, never while the browser may still hold the chunk. Writes here settle
+// 0-3 ms late; the fake counts any chunk whose bytes changed before then.
+test('outgoing datagrams: pooled buffers are reused, never before their write settled, and every datagram leaves as sent', async () => {
+  const n = 300;
+  let seed = 11;
+  const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  const { fake, restore } = withFake({ onWrite: () => new Promise((r) => setTimeout(r, Math.floor(rand() * 4))) });
+  try {
+    const p = await startProbe(['udp-echo', '127.0.0.1:6100', String(n)]);
+    await within(10000, p.ready, 'READY');
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    // Bursts of 10 echoes; the next burst once the last one's writes were dispatched and had time to settle.
+    for (let i = 0; i < n; i++) {
+      udp.deliver({ data: new Uint8Array(100 + (i % 1300)).fill(i & 0xff), remoteAddress: '127.0.0.1', remotePort: 7000 + (i % 50) });
+      if (i % 10 === 9) {
+        await within(5000, (async () => { while (udp.writes.length < i + 1) await new Promise((res) => setTimeout(res, 1)); })(), `burst ${i}`);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    }
+    const r = await within(20000, p.done, 'echo');
+    assert.equal(r.result.echoed, n, JSON.stringify(r.result));
+    await within(5000, (async () => { while (udp.writes.length < n) await new Promise((res) => setTimeout(res, 5)); })(), 'every echo written');
+    udp.writes.forEach((w, i) => {
+      assert.equal(w.data.length, 100 + (i % 1300), `echo ${i}: its length`);
+      assert.ok(w.data.every((b) => b === (i & 0xff)), `echo ${i}: its bytes`);
+    });
+    await new Promise((res) => setTimeout(res, 20)); // the last writes settle
+    assert.equal(udp.changedBeforeSettled, 0, 'no buffer was reused before its write settled');
+    assert.ok(udp.writeBuffers.size <= 40, `buffers were reused: ${udp.writeBuffers.size} for ${n} datagrams`);
+  } finally { restore(); }
+});
+
 test('ds_udp_send_sockets: datagrams leave in the program\'s order, one write outstanding per socket, whatever order the writes complete in', async () => {
   // Queueing each datagram on "the writer with the fewest outstanding writes" let the writers'
   // completions interleave them (the peer then acknowledged every late packet at once).

@@ -6,7 +6,8 @@
 //   script.udpOpened(opts, sock)   -> info | Promise (reject to inject a failure)
 //   script.tcpOpened(remoteAddress, remotePort, opts, sock)
 //   script.serverOpened(localAddress, opts, sock)
-//   script.onWrite(chunk, sock)    -> undefined | Promise (reject: write error; never resolve: stuck writer)
+//   script.onWrite(chunk, sock)    -> undefined | Promise (reject: write error; never resolve: stuck writer);
+//                                     `chunk` is the copy taken at dispatch (sock.writes has them all)
 //
 // The default UDP info has a readable the test feeds with `sock.deliver(...)`.
 
@@ -39,11 +40,22 @@ export function createFakeDirectSockets(script = {}) {
     return turn;
   }
 
+  // Chromium takes a chunk's bytes when it dispatches the write (its IPC call copies them) and
+  // settles the write later: the fake records that copy, and counts a chunk whose bytes changed
+  // before its write settled (the sender reused the buffer too soon).
+  const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
   function makeWritable(sock) {
     const ws = new WritableStream({
       write(chunk) {
-        sock.writes.push(chunk);
-        return script.onWrite ? script.onWrite(chunk, sock) : undefined;
+        const live = chunk && ArrayBuffer.isView(chunk.data) ? chunk.data : null;
+        const taken = live ? { ...chunk, data: new Uint8Array(live) } : chunk;
+        if (live) sock.writeBuffers.add(live.buffer);
+        sock.writes.push(taken);
+        const check = () => { if (live && !sameBytes(live, taken.data)) sock.changedBeforeSettled++; };
+        const r = script.onWrite ? script.onWrite(taken, sock) : undefined;
+        if (r && typeof r.then === 'function') return r.then((v) => { check(); return v; });
+        check();
+        return r;
       },
       close() { sock.writerClosed = true; },
     });
@@ -63,6 +75,8 @@ export function createFakeDirectSockets(script = {}) {
     constructor(kind) {
       this.kind = kind;
       this.writes = [];
+      this.writeBuffers = new Set();
+      this.changedBeforeSettled = 0;
       this.writeTurns = [];
       this.closeCalls = 0;
       this.readCancelled = false;

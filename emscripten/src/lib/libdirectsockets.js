@@ -471,9 +471,13 @@ var DS_LIBRARY = {
       if (sock.ops.sendCheck(sock, bytes, dest) === DSB.WOULD_BLOCK) return DSB.WOULD_BLOCK;
       if (sock.txInflight > 0 && sock.txInflight + bytes.length > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
       // Direct Sockets keep the chunk until the write completes; the wasm heap
-      // may change before that, so the bytes are always copied out here.
+      // may change before that, so the bytes are always copied out here: a UDP
+      // datagram into a pooled buffer, back in the pool once its write settled
+      // (DSB.outCopy); TCP chunks, which DS_TXQ keeps to re-send, each into its own.
       // (node/direct-sockets.js's sendDatagram, sock.fastSend, copies them before it returns.)
-      var copy = sock.fastSend ? bytes : new Uint8Array(bytes);
+      var pooled = !sock.fastSend && sock.ops === DS_OPS.udp && !sock.txGuard;
+      var copy = sock.fastSend ? bytes : pooled ? DSB.outCopy(bytes) : new Uint8Array(bytes);
+      var out = pooled ? copy : null;
       var chunk = sock.ops.chunk(sock, copy, dest);
       var n = copy.length;
       sock.txInflight += n;
@@ -489,21 +493,21 @@ var DS_LIBRARY = {
       var writer = sender ? sender.writer : sock.writer;
       if (sender) { sender.inflight++; sender.sent++; }
       // node/direct-sockets.js takes `done` itself (no promise per datagram).
-      if (sock.fastSend && !named) { sock.fastSend(chunk, DSB.sendDone(sock, n, sender)); return n; }
+      if (sock.fastSend && !named) { sock.fastSend(chunk, DSB.sendDone(sock, n, sender, null)); return n; }
       // Settles the datagram when its write does; the returned promise always fulfills.
       var settle = function (written, done) {
         return written.then(function () { done(null); }, function (e) { done(e === null || e === undefined ? new Error('write failed') : e); });
       };
       if (ordered) {
         // drainSenders names the writer it picked (x), then the write settles the datagram.
-        (sock.txOrder || (sock.txOrder = [])).push({ take: function (x) { return settle(x.writer.write(chunk), DSB.sendDone(sock, n, x)); } });
+        (sock.txOrder || (sock.txOrder = [])).push({ take: function (x) { return settle(x.writer.write(chunk), DSB.sendDone(sock, n, x, out)); } });
         DSB.drainSenders(sock);
         return n;
       }
       var to = chunk.remoteAddress;
       settle(named
         ? DSB.resolveName(sock, to, chunk.remotePort).then(function (ip) { chunk.remoteAddress = ip; return writer.write(chunk); })
-        : writer.write(chunk), DSB.sendDone(sock, n, sender));
+        : writer.write(chunk), DSB.sendDone(sock, n, sender, out));
       return n;
     },
     /**
@@ -863,8 +867,9 @@ var DS_LIBRARY = {
      * The completion of one send of `n` bytes (through `sender`, one of several sending
      * sockets, or null): done(null) once sent, done(error) when it failed.
      */
-    sendDone: function (sock, n, sender) {
+    sendDone: function (sock, n, sender, out) {
       return function (e) {
+        if (out) DSB.outRelease(out);
         sock.txInflight -= n;
         if (sender) sender.inflight--;
         if (e !== null) {
@@ -882,6 +887,29 @@ var DS_LIBRARY = {
         }
         DSB.wake();
       };
+    },
+    /**
+     * Buffers for UDP datagrams on their way out (docs/BRIDGE.md "Send budget"):
+     * a datagram of up to OUT_SLOT bytes is copied into one of these and handed
+     * to the writer as a view; when its write settles the buffer goes back to the
+     * pool. The browser takes the bytes when it dispatches the write (Chromium's
+     * UDPWritableStreamWrapper::Write hands them to its IPC call), which is before
+     * the write's promise settles. A new ArrayBuffer per datagram, as before,
+     * costs the page an allocation and a collection each. At most OUT_POOL_MAX
+     * are kept; larger datagrams get a buffer of their own.
+     */
+    OUT_SLOT: 2048,
+    OUT_POOL_MAX: 128,
+    outPool: [],
+    outCopy: function (bytes) {
+      if (bytes.length > DSB.OUT_SLOT) return new Uint8Array(bytes);
+      var v = new Uint8Array(DSB.outPool.pop() || new ArrayBuffer(DSB.OUT_SLOT), 0, bytes.length);
+      v.set(bytes);
+      return v;
+    },
+    outRelease: function (v) {
+      var b = v.buffer;
+      if (b.byteLength === DSB.OUT_SLOT && DSB.outPool.length < DSB.OUT_POOL_MAX) DSB.outPool.push(b);
     },
     /** CMSG_SPACE(sizeof(int)) in wasm32: a 12-byte cmsghdr and the int, 4-byte aligned. */
     GRO_CMSG_SPACE: 16,
@@ -945,7 +973,7 @@ var DS_LIBRARY = {
         if (!DSB.namedDest(sock, chunk)) {
           sock.txInflight += n;
           DSB.stats.udp.tx += Math.ceil(n / seg); DSB.stats.udp.txBytes += n;
-          sock.fastSendRun(chunk, seg, DSB.sendDone(sock, n, null));
+          sock.fastSendRun(chunk, seg, DSB.sendDone(sock, n, null, null));
           return n;
         }
       }
