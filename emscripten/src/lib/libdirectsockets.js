@@ -889,7 +889,7 @@ var DS_LIBRARY = {
       };
     },
     /**
-     * Buffers for UDP datagrams on their way out (docs/BRIDGE.md "Send budget"):
+     * Buffers for UDP datagrams on their way out (docs/BRIDGE.md "Outgoing datagrams in pooled buffers"):
      * a datagram of up to OUT_SLOT bytes is copied into one of these and handed
      * to the writer as a view; when its write settles the buffer goes back to the
      * pool. The browser takes the bytes when it dispatches the write (Chromium's
