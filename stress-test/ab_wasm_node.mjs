@@ -27,6 +27,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from './lib/flags.mjs';
 import { spawnListening } from './lib/listening.mjs';
+import { cpuNs } from './lib/schedstat.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -52,14 +53,6 @@ const MB = opts.mb ?? 16;
 for (const f of ['socket-iwa-client', 'socket-iwa-h3-client']) if (!fs.existsSync(path.join(bin, f))) fail(`${path.join(bin, f)} is missing (cargo build --release --bins)`);
 
 const UNIT = { datagrams: ['ns per datagram echoed', 'datagrams/s'], echo: ['µs per MB echoed', 'MB/s'], get: ['µs per MB sent', 'MB/s'] }[WORKLOAD];
-
-function cpuNs(pid) {
-  let ns = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
-  }
-  return ns;
-}
 
 async function transfer(s) {
   const common = ['--connect', `127.0.0.1:${s.port}`, '--cert-hash', s.pin, '--json', '--timeout', '120'];

@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { barChart } from './lib/svg.mjs';
 import { spawnListening } from './lib/listening.mjs';
 import { summarize, markdown as profileMarkdown } from './lib/cpuprof.mjs';
+import { cpuNs } from './lib/schedstat.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = path.join(root, 'target/wasm32-unknown-emscripten/release');
@@ -98,13 +99,7 @@ async function h3Get(port, pin) {
 // throughput. null without /proc or for the IWA (Chromium's processes).
 function cpuMs(pid) {
   if (!pid) return null;
-  try {
-    let ns = 0;
-    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-      try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
-    }
-    return ns / 1e6;
-  } catch { return null; }
+  try { return cpuNs(pid) / 1e6; } catch { return null; }
 }
 async function withCpu(pid, fn) {
   const c0 = cpuMs(pid);

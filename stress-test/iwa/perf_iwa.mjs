@@ -80,14 +80,8 @@ try {
   const srv4 = WORKLOADS.includes('get4') ? await startServer(['--udp-send-sockets', '4']) : null;
   renderer = await appRenderer(iwa.page);
   const udp = async (id) => (await iwa.call('/loader.js', 'stats', id)).udp;
-  // One JSON line from stress-test/iwa/udp_peer.mjs (blast, echo-client).
-  const runPeer = async (args) => {
-    const p = spawn(process.execPath, [path.join(here, 'udp_peer.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    await new Promise((r) => p.once('exit', r));
-    return JSON.parse(out.trim().split('\n').pop());
-  };
+  // stress-test/iwa/udp_peer.mjs (blast, echo-client): its one JSON line.
+  const runPeer = (args) => run(process.execPath, [path.join(here, 'udp_peer.mjs'), ...args]);
   const sendBound = async (count, sockets = 1) => {
     const sink = spawn(process.execPath, [path.join(here, 'udp_peer.mjs'), 'sink', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = (await import('node:readline')).createInterface({ input: sink.stdout });
