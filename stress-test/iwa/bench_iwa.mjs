@@ -240,10 +240,12 @@ try {
           const tx = s1.tx - s0.tx, rx = s1.rx - s0.rx;
           // Times the server's poll() suspended (went back to the event loop) per datagram moved.
           const polls = ((f1.suspended.poll || 0) - (f0.suspended.poll || 0)) / Math.max(1, tx + rx);
-          o = { ...r, pollsPerDatagram: polls, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
+          // Of its wake-ups, those that found nothing to do (stats.stale; builds before it count none).
+          const stale = f1.stale ? ((f1.stale.poll || 0) - (f0.stale?.poll || 0)) / Math.max(1, tx + rx) : null;
+          o = { ...r, pollsPerDatagram: polls, staleWakesPerDatagram: stale, wirePerUnit: (tx + rx) / r.amount, txPerSecond: tx / r.seconds, rxPerSecond: rx / r.seconds, avgTxBytes: Math.round((s1.txBytes - s0.txBytes) / Math.max(1, tx)), avgRxBytes: Math.round((s1.rxBytes - s0.rxBytes) / Math.max(1, rx)) };
         } else {
           // An older build (@glue=DIR) whose bridge counts no UDP datagrams: its app rate only.
-          o = { ...r, pollsPerDatagram: null, wirePerUnit: null, txPerSecond: null, rxPerSecond: null, avgTxBytes: null, avgRxBytes: null };
+          o = { ...r, pollsPerDatagram: null, staleWakesPerDatagram: null, wirePerUnit: null, txPerSecond: null, rxPerSecond: null, avgTxBytes: null, avgRxBytes: null };
         }
         add(`${srv.label}|${w}`, o);
         console.log(`  ours (${srv.label}) ${w}: ${o.rate.toFixed(2)} ${o.unit}${o.txPerSecond === null ? ' (this build counts no datagrams)' : `; server sent ${Math.round(o.txPerSecond)}/s (avg ${o.avgTxBytes} B), received ${Math.round(o.rxPerSecond)}/s (avg ${o.avgRxBytes} B)`}`);
@@ -265,7 +267,9 @@ try {
       const counted = m.txPerSecond !== null;
       const wire = counted ? median(samples[`${srv.label}|${w}`].map((x) => x.wirePerUnit)) : null;
       const polls = counted ? median(samples[`${srv.label}|${w}`].map((x) => x.pollsPerDatagram)) : null;
-      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: counted ? Math.round(wire) : null, pollsPerDatagram: counted ? +polls.toFixed(3) : null, per: m.per, txPerSecond: counted ? Math.round(m.txPerSecond) : null, rxPerSecond: counted ? Math.round(m.rxPerSecond) : null, avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
+      const staleRuns = samples[`${srv.label}|${w}`].map((x) => x.staleWakesPerDatagram);
+      const stale = counted && staleRuns.every((x) => x !== null) ? +median(staleRuns).toFixed(3) : null;
+      ours[w] = { rate: +m.rate.toFixed(2), unit: m.unit, wirePerUnit: counted ? Math.round(wire) : null, pollsPerDatagram: counted ? +polls.toFixed(3) : null, staleWakesPerDatagram: stale, per: m.per, txPerSecond: counted ? Math.round(m.txPerSecond) : null, rxPerSecond: counted ? Math.round(m.rxPerSecond) : null, avgTxBytes: m.avgTxBytes, avgRxBytes: m.avgRxBytes, runs };
     }
   }
   for (const srv of servers) await srv.stop().catch((e) => console.log(`stopping ${srv.label}: ${e.message}`));
@@ -318,13 +322,13 @@ const sendCell = (k) => { const c = ceil[`send_${k}`]; return c ? `${c.perSecond
 const md = [
   `Ceiling: plain JavaScript in the same IWA, ${SIZE}-byte datagrams. ${SOCKETS.map((k) => `Send-bound, ${k} socket${k > 1 ? 's sharing one port' : ''}: ${sendCell(k)}`).join('; ')}. Receive-bound: ${ceil.receive.perSecond}/s (offered ${ceil.receive.offeredPerSecond}/s). Echo, 32 in flight: ${ceil.echo.perSecond}/s.${ceil.wt_native ? ` WebTransport datagrams, Chromium's own client against the native server: ${ceil.wt_native.perSecond} echoes/s (the ceiling of the WebTransport row, whose ratio compares echoes/s).` : ''}`,
   '',
-  '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95; per-round median) | app rate vs first variant | server datagrams (sent + received) per unit, vs first variant | poll() suspensions per datagram |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| wasm server (variant): workload | app rate | server datagrams sent/s (avg bytes) | received/s (avg bytes) | applicable ceiling, sent/s | ours / ceiling (goal >= 0.95; per-round median) | app rate vs first variant | server datagrams (sent + received) per unit, vs first variant | poll() suspensions per datagram | poll() wake-ups that found nothing, per datagram |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...Object.entries(result.ours).flatMap(([v, ours]) => Object.entries(ours).map(([k, o]) => {
     const [which, c] = applicableFor(v)[k];
     const r = result.ratios[v][k];
-    if (o.txPerSecond === null) return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | - | - | ${which}: ${c} | - | ${r.appRateVsBase ?? '-'} | - | - |`;
-    return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} (${r.perRoundMedian}) | ${r.appRateVsBase ?? '-'} | ${o.wirePerUnit} per ${o.per}${r.wireVsBase ? ` (${r.wireVsBase})` : ''} | ${o.pollsPerDatagram} |`;
+    if (o.txPerSecond === null) return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | - | - | ${which}: ${c} | - | ${r.appRateVsBase ?? '-'} | - | - | - |`;
+    return `| (${v}) ${names[k]} | ${o.rate} ${o.unit} | ${o.txPerSecond} (${o.avgTxBytes}) | ${o.rxPerSecond} (${o.avgRxBytes}) | ${which}: ${c} | ${r.ratio} (${r.perRoundMedian}) | ${r.appRateVsBase ?? '-'} | ${o.wirePerUnit} per ${o.per}${r.wireVsBase ? ` (${r.wireVsBase})` : ''} | ${o.pollsPerDatagram} | ${o.staleWakesPerDatagram ?? '-'} |`;
   })),
   '',
   `_${caption}. Command: \`${cmd}\`._`,

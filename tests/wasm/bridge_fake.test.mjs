@@ -133,6 +133,66 @@ test('sends never suspend: a stuck writer gives EAGAIN at the send budget and no
   } finally { restore(); }
 });
 
+// A finished write wakes only the waits that want to send (DSB.wakeWriters): in Chromium each
+// datagram's write completes in a task of its own, and waking every wait for each one cost a
+// task hop per datagram that found nothing to do (docs/BRIDGE.md "Which events wake the program").
+test('write completions wake only waits for POLLOUT: a poll for POLLIN sleeps through them', async () => {
+  const n = 40;
+  const { fake, restore } = withFake({ onWrite: () => new Promise((r) => setTimeout(r, 1 + (fake.sockets.length % 3))) });
+  try {
+    const p = await startProbe(['udp-driver', '127.0.0.1:6200', String(n)]);
+    await within(10000, p.ready, 'READY');
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    // One datagram at a time: the program echoes it and waits in poll(POLLIN) while the echo's write completes.
+    for (let i = 0; i < n; i++) {
+      udp.deliver({ data: new Uint8Array([i]), remoteAddress: '127.0.0.1', remotePort: 9100 });
+      await new Promise((r) => setTimeout(r, 8));
+    }
+    const r = await within(10000, p.done, 'driver');
+    assert.equal(r.result.echoed, n);
+    const st = p.module.directSockets.stats;
+    assert.ok((st.suspended.poll || 0) >= n / 2, `the program waited between datagrams: ${JSON.stringify(st.suspended)}`);
+    assert.ok((st.stale.poll || 0) <= 2, `poll woke for nothing ${st.stale.poll} times in ${n} echoes`);
+  } finally { restore(); }
+});
+
+test('write completions wake a poll for POLLOUT once the send budget is half free, not at each one', async () => {
+  const held = [];
+  const { fake, restore } = withFake({ onWrite: () => new Promise((r) => held.push(r)) });
+  try {
+    const size = 1200;
+    const p = await startProbe(['send-until-eagain', '127.0.0.1:0', '127.0.0.1:9999', String(size), '10000']);
+    const udp = await within(5000, (async () => {
+      for (;;) {
+        const u = fake.sockets.find((s) => s.kind === 'udp');
+        if (u && held.length > 0) return u;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })(), 'first write');
+    await new Promise((r) => setTimeout(r, 50));   // the program filled its budget and waits in poll(POLLOUT, 300 ms)
+    // Complete the writes one at a time, a task apart, until the program's poll returns.
+    let completed = 0;
+    let done = null;
+    p.done.then((x) => { done = x; });
+    while (!done && completed < 200) {
+      while (!held.length && !done) await new Promise((r) => setTimeout(r, 0));
+      if (done) break;
+      held.shift()();
+      completed++;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const r = await within(5000, p.done, 'probe');
+    assert.equal(r.result.eagain, true, JSON.stringify(r.result));
+    assert.equal(r.result.pollReady, 1, `POLLOUT once half the budget is free: ${JSON.stringify(r.result)}`);
+    const sent = r.result.sent;
+    assert.ok(completed >= sent / 2 - 2 && completed <= sent / 2 + 3, `woke after ${completed} of ${sent} writes completed`);
+    const st = p.module.directSockets.stats;
+    assert.equal(st.stale.poll || 0, 0, `poll woke for nothing ${st.stale.poll} times`);
+    assert.ok(udp.writes.length >= completed);
+    held.forEach((f) => f());
+  } finally { restore(); }
+});
+
 test('queued datagrams are answered without suspending; echo sends never suspend', async () => {
   const n = 40;
   const { fake, restore } = withFake({});

@@ -127,7 +127,7 @@ var DS_LIBRARY = {
     nextId: 0,
     waiters: [],
     // Per operation: calls answered at once vs. calls that returned a Promise.
-    stats: { immediate: {}, suspended: {}, dropped: {}, udp: { tx: 0, txBytes: 0, rx: 0, rxBytes: 0 } },
+    stats: { immediate: {}, suspended: {}, stale: {}, dropped: {}, udp: { tx: 0, txBytes: 0, rx: 0, rxBytes: 0 } },
     count: function (kind, op) {
       var t = DSB.stats[kind];
       t[op] = (t[op] || 0) + 1;
@@ -159,9 +159,28 @@ var DS_LIBRARY = {
     /** Resolves every pending wait; the waiter re-checks its condition. */
     wake: function () {
       var w = DSB.waiters;
+      DSB.writeWaiters = [];
       if (!w.length) return;
       DSB.waiters = [];
       for (var i = 0; i < w.length; i++) w[i]();
+    },
+    /**
+     * The waits that also wait to send (poll for POLLOUT, select with a write set, a blocking
+     * send): the only ones a finished write wakes (DSB.wakeWriters). The rest sleep on through
+     * write completions, which in Chromium come one task per datagram (docs/BRIDGE.md
+     * "Which events wake the program").
+     */
+    writeWaiters: [],
+    /** Resolves the waits that wait to send; the others keep waiting. */
+    wakeWriters: function () {
+      var w = DSB.writeWaiters;
+      if (!w.length) return;
+      DSB.writeWaiters = [];
+      for (var i = 0; i < w.length; i++) {
+        var k = DSB.waiters.indexOf(w[i]);
+        if (k >= 0) DSB.waiters.splice(k, 1);
+        w[i]();
+      }
     },
     /**
      * Wakes the program from outside its sockets (a JavaScript handler has work,
@@ -182,18 +201,34 @@ var DS_LIBRARY = {
       DSB.interrupted = false;
       return i;
     },
-    /** Waits for any socket event, or `ms` milliseconds (ms < 0: no limit). */
-    waitEvent: function (ms) {
+    /**
+     * Waits for a socket event, or `ms` milliseconds (ms < 0: no limit). With `toSend`, a
+     * finished write that makes room to send is an event too (DSB.wakeWriters).
+     */
+    waitEvent: function (ms, toSend) {
       return new Promise(function (resolve) {
         var timer = null;
         var done = function () { if (timer !== null) clearTimeout(timer); resolve(); };
         DSB.waiters.push(done);
+        if (toSend) DSB.writeWaiters.push(done);
         if (ms >= 0) timer = setTimeout(function () {
           var i = DSB.waiters.indexOf(done);
           if (i >= 0) DSB.waiters.splice(i, 1);
+          i = DSB.writeWaiters.indexOf(done);
+          if (i >= 0) DSB.writeWaiters.splice(i, 1);
           resolve();
         }, ms);
       });
+    },
+    /**
+     * After a write of `sock` finished (`wasWritable`: whether it was writable before): wakes
+     * the waits that wait to send when that write made room for them, i.e. the socket just
+     * became writable (POLLOUT) or has nothing in flight any more (a blocking send larger than
+     * half the budget). Each datagram's completion waking every wait cost Chromium a task per
+     * datagram to find nothing to do.
+     */
+    sent: function (sock, wasWritable) {
+      if (sock.txInflight === 0 || (!wasWritable && DSB.writable(sock))) DSB.wakeWriters();
     },
     /**
      * Runs `attempt` now; if it reports WOULD_BLOCK and the caller may block,
@@ -202,6 +237,7 @@ var DS_LIBRARY = {
      */
     WOULD_BLOCK: { wouldBlock: true },
     blockOn: function (op, attempt, mayBlock, timeoutMs) {
+      var toSend = op === 'send';
       var r = attempt();
       if (r !== DSB.WOULD_BLOCK) { DSB.count('immediate', op); return r; }
       if (!mayBlock) { DSB.count('immediate', op); return -DS_CONST.E.EAGAIN; }
@@ -211,9 +247,10 @@ var DS_LIBRARY = {
         for (;;) {
           var left = deadline < 0 ? -1 : deadline - Date.now();
           if (deadline >= 0 && left <= 0) return -DS_CONST.E.EAGAIN;
-          await DSB.waitEvent(left);
+          await DSB.waitEvent(left, toSend);
           var r2 = DSB.guard(attempt);
           if (r2 !== DSB.WOULD_BLOCK) return r2;
+          if (deadline < 0 || deadline > Date.now()) DSB.count('stale', op);
         }
       })();
     },
@@ -870,6 +907,7 @@ var DS_LIBRARY = {
     sendDone: function (sock, n, sender, out) {
       return function (e) {
         if (out) DSB.outRelease(out);
+        var was = DSB.writable(sock);
         sock.txInflight -= n;
         if (sender) sender.inflight--;
         if (e !== null) {
@@ -884,8 +922,10 @@ var DS_LIBRARY = {
             sock.soError = sock.txError;
             DSB.noteError('send', e, sock.txError);
           }
+          DSB.wake();
+        } else {
+          DSB.sent(sock, was);
         }
-        DSB.wake();
       };
     },
     /**

@@ -35,16 +35,19 @@ mergeInto(LibraryManager.library, {
       if (n > 0 || timeout === 0 || DSB.takeInterrupt()) { DSB.count('immediate', 'poll'); return n; }
       DSB.count('suspended', 'poll');
       var deadline = timeout > 0 ? Date.now() + timeout : -1;
+      var toSend = false;   // a finished write wakes this wait only if it asked for POLLOUT
+      for (var i = 0; i < nfds; i++) if (HEAP16[(fds + 8 * i + 4) >> 1] & DS_CONST.POLLOUT) toSend = true;
       return (async function () {
         for (;;) {
           var left = deadline < 0 ? -1 : deadline - Date.now();
           if (deadline >= 0 && left <= 0) return DS_POLL.pollOnce(fds, nfds);
-          await DSB.waitEvent(left);
+          await DSB.waitEvent(left, toSend);
           // Let the event loop deliver what else has arrived (each datagram
           // is its own task in Node and Chromium), so one wakeup drains a batch.
           await DSB.macrotask();
           var k = DS_POLL.pollOnce(fds, nfds);
           if (k > 0 || DSB.takeInterrupt()) return k;
+          if (deadline < 0 || deadline > Date.now()) DSB.count('stale', 'poll');
         }
       })();
     },
@@ -95,10 +98,11 @@ mergeInto(LibraryManager.library, {
         for (;;) {
           var left = deadline < 0 ? -1 : deadline - Date.now();
           if (deadline >= 0 && left <= 0) { clear(); return 0; }
-          await DSB.waitEvent(left);
+          await DSB.waitEvent(left, !!inSets[1]);
           await DSB.macrotask();   // batch, as in poll()
           var k = DS_POLL.selectOnce(nfds, sets, inSets);
           if (k > 0) return k;
+          if (deadline < 0 || deadline > Date.now()) DSB.count('stale', 'select');
         }
       })();
     },
