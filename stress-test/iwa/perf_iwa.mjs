@@ -22,7 +22,9 @@
 // datagrams at it) and "echojs" (the echo, a Node peer keeping 32 in flight).
 // Reports per workload the datagrams the page's sockets moved, the
 // renderer main thread's CPU per datagram moved (sent + received) and the
-// categories. Writes docs/perf/iwa_perf.{json,md}. Loopback only.
+// categories, and (with the controls) everything but ours per datagram moved against
+// the same datagrams sent and received by plain JavaScript with as many sending
+// sockets. Writes docs/perf/iwa_perf.{json,md}. Loopback only.
 // Needs perf (linux-perf), the native build and the wasm build.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -165,9 +167,25 @@ const md = [`\`${command}\``, '',
   ...cats.map((c) => `| ${c} | ${results.map((r) => `${(r.main_thread.categories[c] || 0).toFixed(1)}%`).join(' | ')} |`), '',
   'Kernel time by the user-space function that entered the kernel (share of the main thread\'s samples; `__send` is Mojo\'s IPC channel to the browser and network service processes):', '',
   ...results.map((r) => `- ${r.workload}: ${Object.entries(r.main_thread.kernel_via).map(([k, v]) => `\`${k}\` ${v.toFixed(1)}%`).join(', ')}`), ''];
+// Everything but ours (Chromium, kernel, libc) per datagram moved, against the same mix of datagrams
+// sent and received by plain JavaScript with as many sending sockets: the controls' µs per datagram
+// sent and per datagram received, weighted by the workload's datagrams sent and received.
+const by = Object.fromEntries(results.map((r) => [r.workload, r]));
+const perDg = (w) => by[w]?.main_thread_cpu_us_per_datagram;
+const excess = [['get', 'send'], ['get4', 'send4'], ['echo', 'send']].filter(([w, s]) => by[w] && by[s] && by.recv).map(([w, s]) => {
+  const r = by[w], received = r.datagrams_moved - r.datagrams_sent;
+  const theirs = perDg(w) * (1 - r.ours_share);
+  const plain = (r.datagrams_sent * perDg(s) + received * perDg('recv')) / r.datagrams_moved;
+  return { workload: w, control: s, everything_but_ours_us: theirs, plain_javascript_us: plain, ratio: theirs / plain, vs_plain_echo: w === 'echo' && by.echojs ? theirs / perDg('echojs') : null };
+});
+if (excess.length) {
+  md.push('Chromium\'s work (with the kernel and libc: everything but ours) per datagram moved, against the same datagrams sent and received by plain JavaScript with as many sending sockets (the plain sender\'s µs per datagram for those sent, the plain receiver\'s for those received):', '',
+    '| workload | everything but ours, µs per datagram moved | the same datagrams from plain JavaScript | ratio |', '|---|---:|---:|---:|',
+    ...excess.map((e) => `| ${e.workload} | ${e.everything_but_ours_us.toFixed(1)} | ${e.plain_javascript_us.toFixed(1)} (${e.control} + recv)${e.vs_plain_echo ? `; the plain echo: ${perDg('echojs').toFixed(1)}` : ''} | ${e.ratio.toFixed(2)}x${e.vs_plain_echo ? ` (${e.vs_plain_echo.toFixed(2)}x)` : ''} |`), '');
+}
 md.push(`_${caption}_`);
 console.log(md.join('\n'));
 fs.mkdirSync(OUT, { recursive: true });
-fs.writeFileSync(path.join(OUT, 'iwa_perf.json'), JSON.stringify({ command, date: new Date().toISOString(), nproc: os.cpus().length, loadavg: os.loadavg(), mb: MB, rounds: ROUNDS, results }, null, 2) + '\n');
+fs.writeFileSync(path.join(OUT, 'iwa_perf.json'), JSON.stringify({ command, date: new Date().toISOString(), nproc: os.cpus().length, loadavg: os.loadavg(), mb: MB, rounds: ROUNDS, results, excess }, null, 2) + '\n');
 fs.writeFileSync(path.join(OUT, 'iwa_perf.md'), md.join('\n') + '\n');
 console.error(`wrote ${path.join(OUT, 'iwa_perf.{json,md}')}`);
