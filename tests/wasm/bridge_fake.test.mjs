@@ -193,6 +193,69 @@ test('write completions wake a poll for POLLOUT once the send budget is half fre
   } finally { restore(); }
 });
 
+// Reads held back for room to send (DS_POLL.deferRead): a poll for POLLIN | POLLOUT on a UDP
+// socket with more than half its send budget in flight does not return for a datagram alone
+// until the POLLOUT edge, RX_DEFER_MAX datagrams, or RX_DEFER_MS.
+async function fullBudgetPoll(deferMs) {
+  const held = [];
+  const { fake, restore } = withFake({ onWrite: () => new Promise((r) => held.push(r)) });
+  const p = await startProbe(['send-until-eagain', '127.0.0.1:0', '127.0.0.1:9999', '1200', '10000', 'read']);
+  if (deferMs !== undefined) p.module.directSockets.RX_DEFER_MS = deferMs;
+  await within(5000, (async () => { while (!p.lines.includes('POLLING')) await new Promise((r) => setTimeout(r, 2)); })(), 'POLLING');
+  await new Promise((r) => setTimeout(r, 30));   // suspended in poll
+  const udp = fake.sockets.find((s) => s.kind === 'udp');
+  let result = null;
+  p.done.then((x) => { result = x; });
+  const deliver = (i) => udp.deliver({ data: new Uint8Array([i]), remoteAddress: '127.0.0.1', remotePort: 9100 });
+  return { p, held, restore, deliver, done: () => result };
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('a poll for POLLIN | POLLOUT with more than half the send budget in flight holds a datagram back until there is room to send', async () => {
+  const t = await fullBudgetPoll(3000);
+  try {
+    t.deliver(1);
+    await sleep(100);
+    assert.equal(t.done(), null, 'the datagram alone did not end the poll');
+    let completed = 0;
+    while (!t.done() && completed < 200) {
+      if (t.held.length) { t.held.shift()(); completed++; }
+      await sleep(1);
+    }
+    const r = await within(5000, t.p.done, 'probe');
+    assert.equal(r.result.pollReady, 1, JSON.stringify(r.result));
+    assert.equal(r.result.revents, 1 | 4, `POLLIN and POLLOUT together: ${JSON.stringify(r.result)}`);
+    assert.ok(completed >= r.result.sent / 2 - 2 && completed <= r.result.sent / 2 + 3, `returned after ${completed} of ${r.result.sent} writes completed`);
+    assert.equal(t.p.module.directSockets.stats.deferred.poll, 1);
+    t.held.forEach((f) => f());
+  } finally { t.restore(); }
+});
+
+test('a held-back read ends at RX_DEFER_MAX queued datagrams, or after RX_DEFER_MS, with no write completed', async () => {
+  {
+    const t = await fullBudgetPoll(3000);
+    try {
+      const max = t.p.module.directSockets.RX_DEFER_MAX;
+      let sent = 0;
+      while (!t.done() && sent < 3 * max) { t.deliver(sent++); await sleep(5); }
+      const r = await within(5000, t.p.done, 'probe');
+      assert.equal(r.result.revents, 1, `POLLIN only: ${JSON.stringify(r.result)}`);
+      assert.ok(sent >= max && sent <= max + 1, `returned after ${sent} datagrams (RX_DEFER_MAX ${max})`);
+      t.held.forEach((f) => f());
+    } finally { t.restore(); }
+  }
+  {
+    const t = await fullBudgetPoll();   // the default RX_DEFER_MS
+    try {
+      t.deliver(1);
+      const r = await within(5000, t.p.done, 'probe');
+      assert.equal(r.result.revents, 1, `POLLIN only: ${JSON.stringify(r.result)}`);
+      assert.equal(t.p.module.directSockets.stats.deferred.poll, 1, 'held back first');
+      t.held.forEach((f) => f());
+    } finally { t.restore(); }
+  }
+});
+
 test('queued datagrams are answered without suspending; echo sends never suspend', async () => {
   const n = 40;
   const { fake, restore } = withFake({});

@@ -22,7 +22,7 @@
 //! - `tcp-recv <addr> <bytes>`           blocking read() of a server's pattern stream, verified
 //! - `udp-connected <peer> <count>`      bound UDP socket connect()ed to a peer: send()/recv()
 //! - `msg-iov <peer>`                    sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)
-//! - `send-until-eagain <bind> <dest> <size> <max>`  non-blocking sends until EAGAIN, then poll(POLLOUT)
+//! - `send-until-eagain <bind> <dest> <size> <max> [read]`  non-blocking sends until EAGAIN, then poll(POLLOUT) (with `read`: POLLIN | POLLOUT, up to 5 s)
 //! - `ssm-recv <group> <source> <port> <count>`  IP_ADD_SOURCE_MEMBERSHIP, then receive until `count`
 //!   datagrams from `source` arrived (10 s bound): what was heard, from whom
 //! - `unresolved <tcp|udp-connect|udp-sendto> <name:port> [after]`  the errno a host name that does not
@@ -463,7 +463,9 @@ fn options(bind: &str) -> io::Result<String> {
 }
 
 /// Non-blocking sends until EAGAIN, then poll for POLLOUT (backpressure).
-fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize) -> io::Result<String> {
+/// Sends `size`-byte datagrams until EAGAIN (at most `max`), then polls: for POLLOUT for 300 ms,
+/// or with `read` for POLLIN | POLLOUT for up to 5 s (and reports how long that took).
+fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize, read: bool) -> io::Result<String> {
     let sock = UdpSocket::bind(bind)?;
     sock.set_nonblocking(true)?;
     let payload = vec![0x5au8; size];
@@ -479,10 +481,14 @@ fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize) -> io::Res
             Err(e) => return Err(e),
         }
     }
-    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let events = if read { libc::POLLIN | libc::POLLOUT } else { libc::POLLOUT };
+    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events, revents: 0 };
+    println!("POLLING");
+    let t0 = std::time::Instant::now();
     // SAFETY: one valid pollfd.
-    let r = unsafe { libc::poll(&mut pfd, 1, 300) };
-    Ok(format!("{{\"ok\":true,\"sent\":{sent},\"eagain\":{eagain},\"pollReady\":{r},\"revents\":{}}}", pfd.revents))
+    let r = unsafe { libc::poll(&mut pfd, 1, if read { 5000 } else { 300 }) };
+    let ms = t0.elapsed().as_millis();
+    Ok(format!("{{\"ok\":true,\"sent\":{sent},\"eagain\":{eagain},\"pollReady\":{r},\"revents\":{},\"pollMs\":{ms}}}", pfd.revents))
 }
 
 /// Blocking read() of `bytes` from a TCP server that sends pattern(i); verified.
@@ -1052,7 +1058,7 @@ fn main() {
         "udp-gro" => udp_gro(&arg(1), num(2), num(3) != 0, num(4) != 0, num(5) as i32),
         "unresolved" => unresolved(&arg(1), &arg(2), args.get(3).cloned()),
         "ssm-recv" => ssm_recv(&arg(1), &arg(2), num(3) as u16, num(4)),
-        "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4)),
+        "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4), args.get(5).is_some_and(|a| a == "read")),
         _ => usage(),
     };
     match out {

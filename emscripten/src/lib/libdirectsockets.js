@@ -127,7 +127,7 @@ var DS_LIBRARY = {
     nextId: 0,
     waiters: [],
     // Per operation: calls answered at once vs. calls that returned a Promise.
-    stats: { immediate: {}, suspended: {}, stale: {}, dropped: {}, udp: { tx: 0, txBytes: 0, rx: 0, rxBytes: 0 } },
+    stats: { immediate: {}, suspended: {}, stale: {}, deferred: {}, dropped: {}, udp: { tx: 0, txBytes: 0, rx: 0, rxBytes: 0 } },
     count: function (kind, op) {
       var t = DSB.stats[kind];
       t[op] = (t[op] || 0) + 1;
@@ -156,31 +156,50 @@ var DS_LIBRARY = {
     },
 
     // --- wakeups --------------------------------------------------------
+    /**
+     * The waits in progress: { done, toSend, deferRx }. `toSend`: the wait also waits to send
+     * (poll for POLLOUT, select with a write set, a blocking send); only those are woken by a
+     * finished write (DSB.wakeWriters), and only when it made room (DSB.sent): in Chromium
+     * writes complete one task per datagram. `deferRx`: a poll that already saw a datagram but
+     * waits for room to send first (DS_POLL.deferRead); a datagram arriving wakes it only in the
+     * cases DSB.wakeRx names. docs/BRIDGE.md "Which events wake the program".
+     */
+    waiters: [],
     /** Resolves every pending wait; the waiter re-checks its condition. */
     wake: function () {
       var w = DSB.waiters;
-      DSB.writeWaiters = [];
       if (!w.length) return;
       DSB.waiters = [];
-      for (var i = 0; i < w.length; i++) w[i]();
+      for (var i = 0; i < w.length; i++) w[i].done();
     },
-    /**
-     * The waits that also wait to send (poll for POLLOUT, select with a write set, a blocking
-     * send): the only ones a finished write wakes (DSB.wakeWriters). The rest sleep on through
-     * write completions, which in Chromium come one task per datagram (docs/BRIDGE.md
-     * "Which events wake the program").
-     */
-    writeWaiters: [],
-    /** Resolves the waits that wait to send; the others keep waiting. */
-    wakeWriters: function () {
-      var w = DSB.writeWaiters;
+    /** Resolves the waits `pick` selects; the others keep waiting. */
+    wakeSome: function (pick) {
+      var w = DSB.waiters;
       if (!w.length) return;
-      DSB.writeWaiters = [];
-      for (var i = 0; i < w.length; i++) {
-        var k = DSB.waiters.indexOf(w[i]);
-        if (k >= 0) DSB.waiters.splice(k, 1);
-        w[i]();
-      }
+      var keep = [], go = [];
+      for (var i = 0; i < w.length; i++) (pick(w[i]) ? go : keep).push(w[i]);
+      if (!go.length) return;
+      DSB.waiters = keep;
+      for (var j = 0; j < go.length; j++) go[j].done();
+    },
+    toSend: function (x) { return x.toSend; },
+    notDeferring: function (x) { return !x.deferRx; },
+    /**
+     * How long a poll may hold back a datagram for room to send (DS_POLL.deferRead), and how
+     * many datagrams a socket may queue meanwhile before the poll returns anyway.
+     */
+    RX_DEFER_MS: 4,
+    RX_DEFER_MAX: 16,
+    /** Resolves the waits that wait to send. */
+    wakeWriters: function () { DSB.wakeSome(DSB.toSend); },
+    /**
+     * A datagram or chunk was queued on `sock`. A poll deferring its read (DS_POLL.deferRead)
+     * sleeps on unless this socket is not one it may defer for (TCP, or room to send), or its
+     * queue reached RX_DEFER_MAX datagrams.
+     */
+    wakeRx: function (sock) {
+      if (DSB.isStream(sock) || DSB.writable(sock) || sock.rx.length >= DSB.RX_DEFER_MAX) DSB.wake();
+      else DSB.wakeSome(DSB.notDeferring);
     },
     /**
      * Wakes the program from outside its sockets (a JavaScript handler has work,
@@ -203,19 +222,17 @@ var DS_LIBRARY = {
     },
     /**
      * Waits for a socket event, or `ms` milliseconds (ms < 0: no limit). With `toSend`, a
-     * finished write that makes room to send is an event too (DSB.wakeWriters).
+     * finished write that makes room to send is an event too (DSB.wakeWriters); with
+     * `deferRx`, a datagram arriving is one only as DSB.wakeRx says.
      */
-    waitEvent: function (ms, toSend) {
+    waitEvent: function (ms, toSend, deferRx) {
       return new Promise(function (resolve) {
         var timer = null;
-        var done = function () { if (timer !== null) clearTimeout(timer); resolve(); };
-        DSB.waiters.push(done);
-        if (toSend) DSB.writeWaiters.push(done);
+        var w = { done: function () { if (timer !== null) clearTimeout(timer); resolve(); }, toSend: !!toSend, deferRx: !!deferRx };
+        DSB.waiters.push(w);
         if (ms >= 0) timer = setTimeout(function () {
-          var i = DSB.waiters.indexOf(done);
+          var i = DSB.waiters.indexOf(w);
           if (i >= 0) DSB.waiters.splice(i, 1);
-          i = DSB.writeWaiters.indexOf(done);
-          if (i >= 0) DSB.writeWaiters.splice(i, 1);
           resolve();
         }, ms);
       });
@@ -422,7 +439,7 @@ var DS_LIBRARY = {
           if (res.done) { if (!extra) sock.rxEof = true; break; }
           if (extra) extra.got++;
           sock.ops.queue(sock, res.value);
-          DSB.wake();
+          DSB.wakeRx(sock);
         }
       } catch (e) {
         if (!sock.closed) {
@@ -457,7 +474,7 @@ var DS_LIBRARY = {
           if (sock.closed) return;
           if (sock.rxBytes >= sock.opts.rcvbuf) { DSB.count('dropped', 'recv'); return; }
           sock.ops.queue(sock, v);
-          DSB.wake();
+          DSB.wakeRx(sock);
         },
         end: function (e) {
           if (sock.closed) return;

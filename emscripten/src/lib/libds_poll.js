@@ -38,18 +38,51 @@ mergeInto(LibraryManager.library, {
       var toSend = false;   // a finished write wakes this wait only if it asked for POLLOUT
       for (var i = 0; i < nfds; i++) if (HEAP16[(fds + 8 * i + 4) >> 1] & DS_CONST.POLLOUT) toSend = true;
       return (async function () {
+        var deferUntil = 0;   // while deferring a read for room to send (DS_POLL.deferRead)
         for (;;) {
-          var left = deadline < 0 ? -1 : deadline - Date.now();
+          var now = Date.now();
+          var left = deadline < 0 ? -1 : deadline - now;
           if (deadline >= 0 && left <= 0) return DS_POLL.pollOnce(fds, nfds);
-          await DSB.waitEvent(left, toSend);
+          var deferring = deferUntil > now;
+          if (deferring) left = left < 0 ? deferUntil - now : Math.min(left, deferUntil - now);
+          await DSB.waitEvent(left, toSend, deferring);
           // Let the event loop deliver what else has arrived (each datagram
           // is its own task in Node and Chromium), so one wakeup drains a batch.
           await DSB.macrotask();
           var k = DS_POLL.pollOnce(fds, nfds);
-          if (k > 0 || DSB.takeInterrupt()) return k;
+          if (DSB.takeInterrupt()) return k;
+          if (k > 0) {
+            if (toSend && DS_POLL.deferRead(fds, nfds)) {
+              if (!deferUntil) { deferUntil = Date.now() + DSB.RX_DEFER_MS; DSB.count('deferred', 'poll'); }
+              if (deferUntil > Date.now()) continue;
+            }
+            return k;
+          }
           if (deadline < 0 || deadline > Date.now()) DSB.count('stale', 'poll');
         }
       })();
+    },
+    /**
+     * After a wake-up, whether a poll that asked for POLLOUT may hold back what it found, a
+     * datagram to read, for room to send (docs/BRIDGE.md "Reads held back for room to send"):
+     * every fd ready only to read is a UDP socket of ours with more than half its send budget
+     * in flight and fewer than RX_DEFER_MAX datagrams queued. What such a socket's program
+     * sends now waits behind that half of the budget anyway, and returning at the POLLOUT edge
+     * instead lets it read the datagrams of several wake-ups and refill the budget in one turn.
+     */
+    deferRead: function (fds, nfds) {
+      var C = DS_CONST, any = false;
+      for (var i = 0; i < nfds; i++) {
+        var p = fds + 8 * i;
+        var rev = HEAP16[(p + 6) >> 1];
+        if (!rev) continue;
+        if (rev & ~(C.POLLIN | C.POLLRDNORM)) return false;
+        var stream = FS.getStream(HEAP32[p >> 2]);
+        var sock = stream && stream.node && stream.node.sock;
+        if (!sock || DSB.isStream(sock) || DSB.writable(sock) || sock.rx.length >= DSB.RX_DEFER_MAX) return false;
+        any = true;
+      }
+      return any;
     },
     /** select()/pselect6() over fd_set bitmaps (readfds/writefds/exceptfds). */
     selectOnce: function (nfds, sets, inSets) {
