@@ -484,10 +484,10 @@ fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize, read: bool
     let events = if read { libc::POLLIN | libc::POLLOUT } else { libc::POLLOUT };
     let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events, revents: 0 };
     println!("POLLING");
-    let t0 = std::time::Instant::now();
+    let t0 = now_ms();
     // SAFETY: one valid pollfd.
     let r = unsafe { libc::poll(&mut pfd, 1, if read { 5000 } else { 300 }) };
-    let ms = t0.elapsed().as_millis();
+    let ms = (now_ms() - t0).round() as u64;
     Ok(format!("{{\"ok\":true,\"sent\":{sent},\"eagain\":{eagain},\"pollReady\":{r},\"revents\":{},\"pollMs\":{ms}}}", pfd.revents))
 }
 
