@@ -125,8 +125,8 @@ var DS_LIBRARY = {
     },
     root: null,
     nextId: 0,
-    waiters: [],
-    // Per operation: calls answered at once vs. calls that returned a Promise.
+    // Per operation: calls answered at once vs. calls that returned a Promise; of the waits,
+    // wake-ups that found nothing to return (stale), and polls that held a read back (deferred).
     stats: { immediate: {}, suspended: {}, stale: {}, deferred: {}, dropped: {}, udp: { tx: 0, txBytes: 0, rx: 0, rxBytes: 0 } },
     count: function (kind, op) {
       var t = DSB.stats[kind];
