@@ -156,50 +156,13 @@ test('write completions wake only waits for POLLOUT: a poll for POLLIN sleeps th
   } finally { restore(); }
 });
 
-test('write completions wake a poll for POLLOUT once the send budget is half free, not at each one', async () => {
+// The probe fills its send budget against writes that complete only when the test says
+// (`complete()`: one per task until the probe is done), then polls: for POLLOUT, or with `read`
+// for POLLIN | POLLOUT (then a datagram may be held back: DS_POLL.deferRead).
+async function fullBudgetPoll({ read = true, deferMs } = {}) {
   const held = [];
   const { fake, restore } = withFake({ onWrite: () => new Promise((r) => held.push(r)) });
-  try {
-    const size = 1200;
-    const p = await startProbe(['send-until-eagain', '127.0.0.1:0', '127.0.0.1:9999', String(size), '10000']);
-    const udp = await within(5000, (async () => {
-      for (;;) {
-        const u = fake.sockets.find((s) => s.kind === 'udp');
-        if (u && held.length > 0) return u;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    })(), 'first write');
-    await new Promise((r) => setTimeout(r, 50));   // the program filled its budget and waits in poll(POLLOUT, 300 ms)
-    // Complete the writes one at a time, a task apart, until the program's poll returns.
-    let completed = 0;
-    let done = null;
-    p.done.then((x) => { done = x; });
-    while (!done && completed < 200) {
-      while (!held.length && !done) await new Promise((r) => setTimeout(r, 0));
-      if (done) break;
-      held.shift()();
-      completed++;
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    const r = await within(5000, p.done, 'probe');
-    assert.equal(r.result.eagain, true, JSON.stringify(r.result));
-    assert.equal(r.result.pollReady, 1, `POLLOUT once half the budget is free: ${JSON.stringify(r.result)}`);
-    const sent = r.result.sent;
-    assert.ok(completed >= sent / 2 - 2 && completed <= sent / 2 + 3, `woke after ${completed} of ${sent} writes completed`);
-    const st = p.module.directSockets.stats;
-    assert.equal(st.stale.poll || 0, 0, `poll woke for nothing ${st.stale.poll} times`);
-    assert.ok(udp.writes.length >= completed);
-    held.forEach((f) => f());
-  } finally { restore(); }
-});
-
-// Reads held back for room to send (DS_POLL.deferRead): a poll for POLLIN | POLLOUT on a UDP
-// socket with more than half its send budget in flight does not return for a datagram alone
-// until the POLLOUT edge, RX_DEFER_MAX datagrams, or RX_DEFER_MS.
-async function fullBudgetPoll(deferMs) {
-  const held = [];
-  const { fake, restore } = withFake({ onWrite: () => new Promise((r) => held.push(r)) });
-  const p = await startProbe(['send-until-eagain', '127.0.0.1:0', '127.0.0.1:9999', '1200', '10000', 'read']);
+  const p = await startProbe(['send-until-eagain', '127.0.0.1:0', '127.0.0.1:9999', '1200', '10000', ...(read ? ['read'] : [])]);
   if (deferMs !== undefined) p.module.directSockets.RX_DEFER_MS = deferMs;
   await within(5000, (async () => { while (!p.lines.includes('POLLING')) await new Promise((r) => setTimeout(r, 2)); })(), 'POLLING');
   await new Promise((r) => setTimeout(r, 30));   // suspended in poll
@@ -207,21 +170,44 @@ async function fullBudgetPoll(deferMs) {
   let result = null;
   p.done.then((x) => { result = x; });
   const deliver = (i) => udp.deliver({ data: new Uint8Array([i]), remoteAddress: '127.0.0.1', remotePort: 9100 });
-  return { p, held, restore, deliver, done: () => result };
+  const complete = async () => {
+    let completed = 0;
+    while (!result && completed < 200) {
+      if (held.length) { held.shift()(); completed++; }
+      await sleep(1);
+    }
+    return completed;
+  };
+  return { p, udp, held, restore, deliver, complete, done: () => result };
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+test('write completions wake a poll for POLLOUT once the send budget is half free, not at each one', async () => {
+  const t = await fullBudgetPoll({ read: false });
+  try {
+    const completed = await t.complete();
+    const r = await within(5000, t.p.done, 'probe');
+    assert.equal(r.result.eagain, true, JSON.stringify(r.result));
+    assert.equal(r.result.pollReady, 1, `POLLOUT once half the budget is free: ${JSON.stringify(r.result)}`);
+    const sent = r.result.sent;
+    assert.ok(completed >= sent / 2 - 2 && completed <= sent / 2 + 3, `woke after ${completed} of ${sent} writes completed`);
+    const st = t.p.module.directSockets.stats;
+    assert.equal(st.stale.poll || 0, 0, `poll woke for nothing ${st.stale.poll} times`);
+    assert.ok(t.udp.writes.length >= completed);
+    t.held.forEach((f) => f());
+  } finally { t.restore(); }
+});
+
+// Reads held back for room to send (DS_POLL.deferRead): a poll for POLLIN | POLLOUT on a UDP
+// socket with more than half its send budget in flight does not return for a datagram alone
+// until the POLLOUT edge, RX_DEFER_MAX datagrams, or RX_DEFER_MS.
 test('a poll for POLLIN | POLLOUT with more than half the send budget in flight holds a datagram back until there is room to send', async () => {
-  const t = await fullBudgetPoll(3000);
+  const t = await fullBudgetPoll({ deferMs: 3000 });
   try {
     t.deliver(1);
     await sleep(100);
     assert.equal(t.done(), null, 'the datagram alone did not end the poll');
-    let completed = 0;
-    while (!t.done() && completed < 200) {
-      if (t.held.length) { t.held.shift()(); completed++; }
-      await sleep(1);
-    }
+    const completed = await t.complete();
     const r = await within(5000, t.p.done, 'probe');
     assert.equal(r.result.pollReady, 1, JSON.stringify(r.result));
     assert.equal(r.result.revents, 1 | 4, `POLLIN and POLLOUT together: ${JSON.stringify(r.result)}`);
@@ -233,7 +219,7 @@ test('a poll for POLLIN | POLLOUT with more than half the send budget in flight 
 
 test('a held-back read ends at RX_DEFER_MAX queued datagrams, or after RX_DEFER_MS, with no write completed', async () => {
   {
-    const t = await fullBudgetPoll(3000);
+    const t = await fullBudgetPoll({ deferMs: 3000 });
     try {
       const max = t.p.module.directSockets.RX_DEFER_MAX;
       let sent = 0;

@@ -238,14 +238,16 @@ var DS_LIBRARY = {
       });
     },
     /**
-     * After a write of `sock` finished (`wasWritable`: whether it was writable before): wakes
-     * the waits that wait to send when that write made room for them, i.e. the socket just
-     * became writable (POLLOUT) or has nothing in flight any more (a blocking send larger than
-     * half the budget). Each datagram's completion waking every wait cost Chromium a task per
+     * A write of `n` bytes of `sock` finished: they leave the send budget, and the waits that
+     * wait to send are woken when that made room for them, i.e. the socket just became
+     * writable (POLLOUT) or has nothing in flight any more (a blocking send larger than half
+     * the budget). Each datagram's completion waking every wait cost Chromium a task per
      * datagram to find nothing to do.
      */
-    sent: function (sock, wasWritable) {
-      if (sock.txInflight === 0 || (!wasWritable && DSB.writable(sock))) DSB.wakeWriters();
+    sent: function (sock, n) {
+      var was = DSB.writable(sock);
+      sock.txInflight -= n;
+      if (sock.txInflight === 0 || (!was && DSB.writable(sock))) DSB.wakeWriters();
     },
     /**
      * Runs `attempt` now; if it reports WOULD_BLOCK and the caller may block,
@@ -932,25 +934,21 @@ var DS_LIBRARY = {
     sendDone: function (sock, n, sender, out) {
       return function (e) {
         if (out) DSB.outRelease(out);
-        var was = DSB.writable(sock);
-        sock.txInflight -= n;
         if (sender) sender.inflight--;
-        if (e !== null) {
-          // A failed write errors that writable for good: an extra sending socket leaves the group
-          // and the others go on. The program is not told: its socket still sends, and this
-          // datagram is lost as UDP datagrams may be (lastError keeps the cause).
-          if (sender && sender.ds) {
-            DSB.dropSender(sock, sender);
-            if (!sock.closed) DSB.noteError('send', e, DS_ERRNO.from(e, sock.ops.sendErrno));
-          } else if (!sock.closed) {
-            sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
-            sock.soError = sock.txError;
-            DSB.noteError('send', e, sock.txError);
-          }
-          DSB.wake();
-        } else {
-          DSB.sent(sock, was);
+        if (e === null) { DSB.sent(sock, n); return; }
+        sock.txInflight -= n;
+        // A failed write errors that writable for good: an extra sending socket leaves the group
+        // and the others go on. The program is not told: its socket still sends, and this
+        // datagram is lost as UDP datagrams may be (lastError keeps the cause).
+        if (sender && sender.ds) {
+          DSB.dropSender(sock, sender);
+          if (!sock.closed) DSB.noteError('send', e, DS_ERRNO.from(e, sock.ops.sendErrno));
+        } else if (!sock.closed) {
+          sock.txError = DS_ERRNO.from(e, sock.ops.sendErrno);
+          sock.soError = sock.txError;
+          DSB.noteError('send', e, sock.txError);
         }
+        DSB.wake();
       };
     },
     /**

@@ -81,9 +81,7 @@ mergeInto(LibraryManager.library, {
           var n = sock.txqBytes <= 2 * keep ? sock.txqBytes : Math.min(G.MAX_CHUNK, sock.txqBytes - keep);
           var chunk = DS_TXQ.take(sock, n);
           await G.writeChecked(sock.writer, chunk, st);
-          var was = DSB.writable(sock);
-          sock.txInflight -= chunk.length;
-          DSB.sent(sock, was);
+          DSB.sent(sock, chunk.length);
         }
       } catch (e) {
         // Nothing of this socket is in flight any more.
