@@ -133,6 +133,28 @@ test('sends never suspend: a stuck writer gives EAGAIN at the send budget and no
   } finally { restore(); }
 });
 
+// poll() reports POLLOUT while at most half the send budget is in flight (DSB.writable); a send
+// refused then anyway, because it is larger than what is left of the budget, made a program that
+// polls and sends spin without yielding, so its writes never completed (DSB.overBudget).
+test('a socket that polls writable takes the next send, however large (no poll-and-send spin)', async () => {
+  const { fake, restore } = withFake({ onWrite: () => new Promise(() => {}) });
+  try {
+    // The budget: 65536 (SO_SNDBUF capped for a browser writable). 20000 in flight is writable;
+    // 50000 more overruns the budget, and is taken; then 1200 more waits: 70000 in flight.
+    const r = await within(10000, runProbe(['send-sizes', '127.0.0.1:0', '127.0.0.1:9999', '20000,50000,1200']), 'probe');
+    assert.equal(r.result.ok, true, JSON.stringify(r.result));
+    const [a, b, c] = r.result.sends;
+    assert.deepEqual([a.sent, a.tries], [true, 1], JSON.stringify(a));
+    assert.deepEqual([b.sent, b.tries], [true, 1], `refused while writable: ${JSON.stringify(b)}`);
+    assert.equal(c.sent, false, JSON.stringify(c));
+    assert.deepEqual(c.polls, [0, 0, 0], `no POLLOUT while past half the budget: ${JSON.stringify(c)}`);
+    const udp = fake.sockets.find((s) => s.kind === 'udp');
+    // Handed to the writer (its stream sends the first, the second waits behind it).
+    assert.equal(udp.writeTurns.length, 2);
+    assert.deepEqual(udp.writes.map((w) => w.data.byteLength), [20000]);
+  } finally { restore(); }
+});
+
 // A finished write wakes only the waits that want to send (DSB.wakeWriters): in Chromium each
 // datagram's write completes in a task of its own, and waking every wait for each one cost a
 // task hop per datagram that found nothing to do (docs/BRIDGE.md "Which events wake the program").

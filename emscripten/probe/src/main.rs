@@ -23,6 +23,8 @@
 //! - `udp-connected <peer> <count>`      bound UDP socket connect()ed to a peer: send()/recv()
 //! - `msg-iov <peer>`                    sendmsg (3 iovecs), select(), recvmsg (2 iovecs, MSG_TRUNC)
 //! - `send-until-eagain <bind> <dest> <size> <max> [read]`  non-blocking sends until EAGAIN, then poll(POLLOUT) (with `read`: POLLIN | POLLOUT, up to 5 s)
+//! - `send-sizes <bind> <dest> <size,size,...>`  non-blocking sends of these sizes in turn; one refused
+//!   with EAGAIN is retried after each poll(POLLOUT) (300 ms), at most 3 times
 //! - `ssm-recv <group> <source> <port> <count>`  IP_ADD_SOURCE_MEMBERSHIP, then receive until `count`
 //!   datagrams from `source` arrived (10 s bound): what was heard, from whom
 //! - `unresolved <tcp|udp-connect|udp-sendto> <name:port> [after]`  the errno a host name that does not
@@ -489,6 +491,36 @@ fn send_until_eagain(bind: &str, dest: &str, size: usize, max: usize, read: bool
     let r = unsafe { libc::poll(&mut pfd, 1, if read { 5000 } else { 300 }) };
     let ms = (now_ms() - t0).round() as u64;
     Ok(format!("{{\"ok\":true,\"sent\":{sent},\"eagain\":{eagain},\"pollReady\":{r},\"revents\":{},\"pollMs\":{ms}}}", pfd.revents))
+}
+
+/// Non-blocking sends of `sizes` (comma-separated) in turn to `dest`. A send refused with EAGAIN
+/// is retried after poll(POLLOUT, 300 ms), at most 3 times. Reports per send whether it went out,
+/// its tries and what each poll returned: a socket that reports POLLOUT must take the next send,
+/// or a program that polls and sends spins without ever waiting.
+fn send_sizes(bind: &str, dest: &str, sizes: &str) -> io::Result<String> {
+    let sock = UdpSocket::bind(bind)?;
+    sock.set_nonblocking(true)?;
+    let mut out = Vec::new();
+    for size in sizes.split(',') {
+        let size: usize = size.parse().map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("size {size:?}: {e}")))?;
+        let payload = vec![0x33u8; size];
+        let (mut sent, mut tries, mut polls) = (false, 0, Vec::new());
+        while tries < 4 && !sent {
+            tries += 1;
+            match sock.send_to(&payload, dest) {
+                Ok(_) => sent = true,
+                Err(e) if e.kind() == ErrorKind::WouldBlock && tries < 4 => {
+                    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                    // SAFETY: one valid pollfd.
+                    polls.push(unsafe { libc::poll(&mut pfd, 1, 300) });
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.push(format!("{{\"size\":{size},\"sent\":{sent},\"tries\":{tries},\"polls\":{polls:?}}}"));
+    }
+    Ok(format!("{{\"ok\":true,\"sends\":[{}]}}", out.join(",")))
 }
 
 /// Blocking read() of `bytes` from a TCP server that sends pattern(i); verified.
@@ -1059,6 +1091,7 @@ fn main() {
         "unresolved" => unresolved(&arg(1), &arg(2), args.get(3).cloned()),
         "ssm-recv" => ssm_recv(&arg(1), &arg(2), num(3) as u16, num(4)),
         "send-until-eagain" => send_until_eagain(&arg(1), &arg(2), num(3), num(4), args.get(5).is_some_and(|a| a == "read")),
+        "send-sizes" => send_sizes(&arg(1), &arg(2), &arg(3)),
         _ => usage(),
     };
     match out {

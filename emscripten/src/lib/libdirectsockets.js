@@ -533,7 +533,7 @@ var DS_LIBRARY = {
       var E = DS_CONST.E;
       if (sock.closed) DS_ERRNO.fail(E.EBADF);
       if (sock.ops.sendCheck(sock, bytes, dest) === DSB.WOULD_BLOCK) return DSB.WOULD_BLOCK;
-      if (sock.txInflight > 0 && sock.txInflight + bytes.length > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
+      if (DSB.overBudget(sock, bytes.length)) return DSB.WOULD_BLOCK;
       // Direct Sockets keep the chunk until the write completes; the wasm heap
       // may change before that, so the bytes are always copied out here: a UDP
       // datagram into a pooled buffer, back in the pool once its write settled
@@ -916,6 +916,17 @@ var DS_LIBRARY = {
       if (!DSB.isStream(sock) && !sock.fastSend) return Math.min(sock.opts.sndbuf, DSB.UDP_WRITE_QUEUE_MAX);
       return sock.opts.sndbuf;
     },
+    /**
+     * Whether a send of `n` bytes must wait (EAGAIN) for earlier ones to complete: while the
+     * socket is writable (at most half its budget in flight, DSB.writable: what poll() reports
+     * as POLLOUT) every send is taken, as Linux takes a send while a socket's memory in use is
+     * below its SO_SNDBUF; past that, one that would overrun the budget waits. A datagram or
+     * run larger than half the budget refused while poll() said POLLOUT made a program that
+     * polls and sends spin without ever yielding (docs/BRIDGE.md "The UDP send budget").
+     */
+    overBudget: function (sock, n) {
+      return sock.txInflight > 0 && sock.txInflight + n > DSB.sendBudget(sock) && !DSB.writable(sock);
+    },
     /** Whether a chunk's destination is a name to resolve (not an address literal). */
     namedDest: function (sock, chunk) {
       var to = chunk && chunk.remoteAddress;
@@ -1031,7 +1042,7 @@ var DS_LIBRARY = {
       if (Math.ceil(n / seg) > DS_CONST.UDP_MAX_SEGMENTS) return -E.EINVAL;
       if (sock.fastSendRun && sock.ops === DS_OPS.udp && !sock.txGuard) {
         if (sock.ops.sendCheck(sock, bytes, dest) === DSB.WOULD_BLOCK) return DSB.WOULD_BLOCK;
-        if (sock.txInflight > 0 && sock.txInflight + n > DSB.sendBudget(sock)) return DSB.WOULD_BLOCK;
+        if (DSB.overBudget(sock, n)) return DSB.WOULD_BLOCK;
         var chunk = sock.ops.chunk(sock, bytes, dest);
         if (!DSB.namedDest(sock, chunk)) {
           sock.txInflight += n;
