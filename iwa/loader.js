@@ -58,11 +58,7 @@ export async function start(config) {
     if (line.startsWith('RESULT ')) { try { run.result = JSON.parse(line.slice(7)); } catch { run.result = { unparsed: line }; } }
   };
   const factory = (await import(config.module)).default;
-  // ioWorker: the program's UDP sockets live in a dedicated I/O worker (api/ds_worker.js,
-  // docs/BRIDGE.md "Direct Sockets in an I/O worker"); one worker per run.
-  if (config.ioWorker) run.io = (await import('/api/ds_worker.js')).workerDirectSockets(typeof config.ioWorker === 'object' ? config.ioWorker : {});
   run.module = await factory({
-    ...(run.io ? { directSocketsImpl: { UDPSocket: run.io.UDPSocket } } : {}),
     noExitRuntime: true,
     print: onLine,
     printErr: (l) => onLine(`stderr: ${l}`),

@@ -72,8 +72,7 @@ const VARIANTS = String(opt('server-variants', 'default=;send-sockets 8=--udp-se
   const clientArgs = args.filter((a) => a.startsWith('@client:')).map((a) => a.slice('@client:'.length));
   const k = args.indexOf('--udp-send-sockets');
   const sendSockets = k >= 0 ? Number(args[k + 1]) : 1;
-  // "@ioworker": the server stays on the page, its UDP sockets live in an I/O worker (api/ds_worker.js).
-  return { label: v.slice(0, i), args: args.filter((a) => !a.startsWith('@')), worker: args.includes('@worker'), ioWorker: args.includes('@ioworker'), glue, clientArgs, sendSockets };
+  return { label: v.slice(0, i), args: args.filter((a) => !a.startsWith('@')), worker: args.includes('@worker'), glue, clientArgs, sendSockets };
 });
 const glueMounts = Object.fromEntries(VARIANTS.flatMap((v, k) => (v.glue ? [[`/glue${k}/`, path.resolve(v.glue)]] : [])));
 VARIANTS.forEach((v, k) => { v.module = v.glue ? `/glue${k}/socket-iwa-server.js` : '/wasm/socket-iwa-server.js'; });
@@ -124,7 +123,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // --- the app ------------------------------------------------------------------
-const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir, '/bench/': here, '/api/': path.join(root, 'api'), ...glueMounts }, timeoutMs: 120000 });
+const iwa = await launchIwa({ appDir: path.join(root, 'iwa'), mounts: { '/wasm/': wasmDir, '/bench/': here, ...glueMounts }, timeoutMs: 120000 });
 const C = (fn, ...a) => iwa.call('/bench/ceiling.js', fn, ...a);
 const result = { name: NAME, path: VETH ? 'veth, MTU 1500, two network namespaces' : 'loopback', ceiling: {}, ours: {}, ratios: {} };
 const wtClient = await serveClient();
@@ -148,7 +147,7 @@ try {
       stats = async () => C('workerStats', id);
       stop = () => C('stopWorker', id);
     } else {
-      const sid = await iwa.call('/loader.js', 'start', { module: variant.module, stopFile, args, ...(variant.ioWorker ? { ioWorker: true } : {}) });
+      const sid = await iwa.call('/loader.js', 'start', { module: variant.module, stopFile, args });
       for (let i = 0; i < 300 && !port; i++) {
         const line = iwa.consoleLines.find((l) => l.startsWith(`log: [${sid}]`) && l.includes('"listening"'));
         if (line) { const j = JSON.parse(line.slice(line.indexOf('{'))); port = Number(j.addr.split(':').pop()); pin = j.cert_sha256; } else await sleep(100);

@@ -21,7 +21,7 @@ async function udp(opts) {
 }
 
 /** Sends `count` datagrams of `size` bytes to host:port as fast as the sockets allow. */
-export async function sendBound({ host, port, count, size, sockets = 1, localAddress = '0.0.0.0', queue = 32, read = false }) {
+export async function sendBound({ host, port, count, size, sockets = 1, localAddress = '0.0.0.0', queue = 32 }) {
   const first = await udp({ localAddress, ...(sockets > 1 ? { multicastAllowAddressSharing: true } : {}) });
   const list = [first];
   let shareError = null;
@@ -30,11 +30,7 @@ export async function sendBound({ host, port, count, size, sockets = 1, localAdd
     catch (e) { shareError = `${e.name}: ${e.message}`; break; }
   }
   const payload = new Uint8Array(size).fill(0x62);
-  let sent = 0, received = 0;
-  // read: what the peer sends back (its acknowledgments) is read and dropped, as a server reads a
-  // download's ACKs; otherwise the readables are never read.
-  const readers = read ? list.map(({ readable }) => readable.getReader()) : [];
-  const reading = readers.map(async (r) => { for (;;) { const { done } = await r.read().catch(() => ({ done: true })); if (done) return; received++; } });
+  let sent = 0;
   const t0 = stamp();
   // Writes are queued without waiting for each (up to `queue` per socket), as
   // the bridge hands them over: the stream feeds its sink the next one as soon
@@ -51,10 +47,8 @@ export async function sendBound({ host, port, count, size, sockets = 1, localAdd
     w.releaseLock();
   }));
   const seconds = (stamp() - t0) / 1000;
-  for (const r of readers) { await r.cancel().catch(() => {}); r.releaseLock(); }
-  await Promise.all(reading);
   for (const { s } of list) await s.close().catch(() => {});
-  return { sent, seconds, perSecond: sent / seconds, sockets: list.length, localPort: first.localPort, shareError, ...(read ? { received } : {}) };
+  return { sent, seconds, perSecond: sent / seconds, sockets: list.length, localPort: first.localPort, shareError };
 }
 
 /** A counting receiver; resolves { id, port }. */

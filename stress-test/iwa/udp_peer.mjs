@@ -1,8 +1,6 @@
 // The far end of the IWA ceiling measurements (stress-test/iwa/bench_iwa.mjs),
 // a separate process so that it can run in another network namespace.
-//   udp_peer.mjs sink <bindAddr> [<every> <size>]  READY <port>; on stdin "q": one JSON line {got, bytes, acked}
-//       with <every> <size>: answers every <every>-th datagram with <size> bytes to its source, as a
-//       QUIC client acknowledges a download (ngtcp2's default: one ACK-only packet per 2 received)
+//   udp_peer.mjs sink <bindAddr>                 READY <port>; on stdin "q": one JSON line {got, bytes}
 //   udp_peer.mjs blast <host> <port> <count> <size>          one JSON line {sent, seconds}
 //   udp_peer.mjs echo-client <host> <port> <count> <size> <window>   one JSON line {echoed, seconds, perSecond}
 // Every mode is bounded: blast sends <count>; echo-client stops after 60 s.
@@ -14,15 +12,10 @@ const fail = (m) => { process.stderr.write(`udp_peer: ${m}\n`); process.exit(2);
 
 if (mode === 'sink') {
   const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
-  const every = Number(a[1] || 0), ack = Buffer.alloc(Number(a[2] || 0), 0x40);
-  if (every && !ack.length) fail('sink <bindAddr> [<every> <size>]');
-  let got = 0, bytes = 0, acked = 0;
-  s.on('message', (m, rinfo) => {
-    got++; bytes += m.length;
-    if (every && got % every === 0) { acked++; s.send(ack, rinfo.port, rinfo.address); }
-  });
+  let got = 0, bytes = 0;
+  s.on('message', (m) => { got++; bytes += m.length; });
   s.bind(0, a[0] || '127.0.0.1', () => out({ ready: s.address().port }));
-  process.stdin.on('data', () => { out({ got, bytes, acked }); process.exit(0); });
+  process.stdin.on('data', () => { out({ got, bytes }); process.exit(0); });
 } else if (mode === 'blast') {
   const [host, port, count, size] = [a[0], Number(a[1]), Number(a[2]), Number(a[3])];
   if (!port || !count || !size) fail('blast <host> <port> <count> <size>');

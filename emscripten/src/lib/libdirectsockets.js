@@ -150,9 +150,6 @@ var DS_LIBRARY = {
 
     // --- environment --------------------------------------------------
     api: function (name) {
-      // The module's options may bring their own (api/ds_worker.js: the sockets in an I/O worker).
-      var own = Module['directSocketsImpl'];
-      if (own && typeof own[name] === 'function') return own[name];
       var fn = typeof globalThis !== 'undefined' ? globalThis[name] : undefined;
       if (typeof fn !== 'function') DS_ERRNO.fail(DS_CONST.E.EACCES);
       return fn;
@@ -467,7 +464,6 @@ var DS_LIBRARY = {
     TAKE_DATAGRAMS: 'socket-iwa.direct-sockets.takeDatagrams',   // a Symbol.for() key
     SEND_DATAGRAM: 'socket-iwa.direct-sockets.sendDatagram',     // a Symbol.for() key (DSB.attach, sendFrom)
     SEND_RUN: 'socket-iwa.direct-sockets.sendRun',               // a Symbol.for() key (DSB.attach, sendRunFrom)
-    SEND_QUEUE_LIMIT: 'socket-iwa.direct-sockets.sendQueueLimit', // a Symbol.for() key (DSB.attach, sendBudget)
     datagramSink: function (sock) {
       return {
         segments: true,   // takes a GRO run whole: v.segmentSize (DS_OPS udp.queue)
@@ -642,10 +638,6 @@ var DS_LIBRARY = {
         if (typeof send === 'function') sock.fastSend = function (chunk, done) { send.call(info.writable, chunk, done); };
         var sendRun = typeof send === 'function' && info.writable[Symbol.for(DSB.SEND_RUN)];
         if (typeof sendRun === 'function') sock.fastSendRun = function (chunk, seg, done) { sendRun.call(info.writable, chunk, seg, done); };
-        // A fast path in front of a browser's one-at-a-time writable (api/ds_worker.js) names the
-        // bytes worth keeping in flight, as DSB.sendBudget caps them for the browser's own writable.
-        var limit = typeof send === 'function' && info.writable[Symbol.for(DSB.SEND_QUEUE_LIMIT)];
-        if (typeof limit === 'number' && limit > 0) sock.txQueueMax = limit;
         sock.writer = info.writable.getWriter();
         if (DSB.isStream(sock)) sock.txGuard = DS_TXQ.needed();
       }
@@ -921,7 +913,6 @@ var DS_LIBRARY = {
      */
     sendBudget: function (sock) {
       if (sock.txGuard) return Math.max(sock.opts.sndbuf, DS_TXQ.MIN_BUDGET);
-      if (sock.txQueueMax) return Math.min(sock.opts.sndbuf, sock.txQueueMax);
       if (!DSB.isStream(sock) && !sock.fastSend) return Math.min(sock.opts.sndbuf, DSB.UDP_WRITE_QUEUE_MAX);
       return sock.opts.sndbuf;
     },
