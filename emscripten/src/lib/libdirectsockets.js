@@ -925,7 +925,8 @@ var DS_LIBRARY = {
      * polls and sends spin without ever yielding (docs/BRIDGE.md "The UDP send budget").
      */
     overBudget: function (sock, n) {
-      return sock.txInflight > 0 && sock.txInflight + n > DSB.sendBudget(sock) && !DSB.writable(sock);
+      // Not writable means more than half the budget is in flight, so something is.
+      return !DSB.writable(sock) && sock.txInflight + n > DSB.sendBudget(sock);
     },
     /** Whether a chunk's destination is a name to resolve (not an address literal). */
     namedDest: function (sock, chunk) {
