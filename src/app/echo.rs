@@ -268,10 +268,11 @@ impl EchoClient {
     }
 
     /// When the wait for the last echoes starts: once the streams are done, or,
-    /// while a datagram window still has datagrams to send, at its last echo or
-    /// refill (a lossy run keeps going as long as its windows make progress).
+    /// with a datagram window, at its last echo or refill (a lossy run keeps going
+    /// as long as its windows make progress, and the last window's echoes get the
+    /// whole linger however long the run took before them).
     fn linger_from(&self, streams_done: u64) -> u64 {
-        if self.dgram_in_flight.is_some() && self.dgram_next < self.datagrams {
+        if self.dgram_in_flight.is_some() {
             streams_done.max(self.dgram_last)
         } else {
             streams_done
