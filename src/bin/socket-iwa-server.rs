@@ -239,6 +239,8 @@ fn serve(args: &Args) -> Result<(), socket_iwa::Error> {
             "early_data_bytes": c.early_data_bytes(),
             "quic_version": socket_iwa::quic::version_name(c.quic_version()),
             "close": reason,
+            // The connection's final counters: packets and bytes each way, packets ngtcp2 declared lost.
+            "path": c.path_stats(),
         }));
     }));
     if json && args.connections_interval > 0 {
