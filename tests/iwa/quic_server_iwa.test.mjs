@@ -49,6 +49,14 @@ function udpReceiveDrops() {
   return Number(values[names.indexOf('InErrors')]);
 }
 
+/** Starts one more wasm server in the app with flags `extra` (and a stop file of its own); returns its id. */
+async function startServer(name, ...extra) {
+  const stopFile = `/tmp/stop-${name}`;
+  return iwa.call('/loader.js', 'start', {
+    module: '/wasm/socket-iwa-server.js', stopFile, args: ['--listen', '127.0.0.1:0', '--json', ...extra, '--stop-file', stopFile],
+  });
+}
+
 async function ourClient(...args) {
   return clientOf({ port, pin }, ...args);
 }
@@ -115,11 +123,7 @@ test('IWA server: aioquic client with 100 concurrent streams', async () => {
 });
 
 test('IWA server with --udp-send-sockets 2: both sockets sharing the port send, clients on several source ports echo 2 MiB and 200 datagrams', async () => {
-  const stopFile = '/tmp/stop-send-sockets';
-  const sid = await iwa.call('/loader.js', 'start', {
-    module: '/wasm/socket-iwa-server.js', stopFile,
-    args: ['--listen', '127.0.0.1:0', '--json', '--udp-send-sockets', '2', '--stop-file', stopFile],
-  });
+  const sid = await startServer('send-sockets', '--udp-send-sockets', '2');
   try {
     const server = await listeningPort(sid);
     // Separate client processes: separate source ports, which the kernel hashes to either socket.
@@ -145,10 +149,7 @@ test('IWA server with --udp-send-sockets 2: both sockets sharing the port send, 
 // should wake to send, not once per finished write (0.12-0.32 wake-ups for nothing per datagram
 // before) nor once per ACK of the client (0.33 poll() suspensions per datagram before; ~0.05 now).
 test('IWA server: during a 4 MB HTTP/3 download the bridge wakes the server only when it can send (its counters in real Chromium)', async (t) => {
-  const stopFile = '/tmp/stop-wakes';
-  const sid = await iwa.call('/loader.js', 'start', {
-    module: '/wasm/socket-iwa-server.js', stopFile, args: ['--listen', '127.0.0.1:0', '--json', '--stop-file', stopFile],
-  });
+  const sid = await startServer('wakes');
   try {
     const server = await listeningPort(sid);
     const get = () => run(h3Client, ['--connect', `127.0.0.1:${server.port}`, '--cert-hash', server.pin, '--json', '--timeout', '60', '--get', '/bytes/4000000'], { timeout: 90000 });
@@ -179,10 +180,7 @@ test('IWA server: during a 4 MB HTTP/3 download the bridge wakes the server only
 // the server's own loss count must stay within those drops. (With each buffer released as soon as its
 // write was handed over, 2,659-2,880 of ~9,500 packets were lost, and the download still verified.)
 test('IWA server: an 8 MB HTTP/3 download through pooled send buffers loses no packet (the server\'s own loss count, against the kernel\'s drops)', async (t) => {
-  const stopFile = '/tmp/stop-pooled';
-  const sid = await iwa.call('/loader.js', 'start', {
-    module: '/wasm/socket-iwa-server.js', stopFile, args: ['--listen', '127.0.0.1:0', '--json', '--stop-file', stopFile],
-  });
+  const sid = await startServer('pooled');
   try {
     const server = await listeningPort(sid);
     const drops0 = udpReceiveDrops();
@@ -210,11 +208,7 @@ test('IWA server: an 8 MB HTTP/3 download through pooled send buffers loses no p
 test('IWA server with --udp-send-sockets 4: a 4 MB HTTP/3 download arrives in order (the client\'s qlog) and every socket sends', async () => {
   // Handing each writer a queue of its own let their completions interleave the packets: 26-33 %
   // arrived after a later one, and the client acknowledged each of those at once.
-  const stopFile = '/tmp/stop-send-sockets-4';
-  const sid = await iwa.call('/loader.js', 'start', {
-    module: '/wasm/socket-iwa-server.js', stopFile,
-    args: ['--listen', '127.0.0.1:0', '--json', '--udp-send-sockets', '4', '--stop-file', stopFile],
-  });
+  const sid = await startServer('send-sockets-4', '--udp-send-sockets', '4');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iwa-order-'));
   try {
     const server = await listeningPort(sid);
@@ -249,11 +243,7 @@ test('IWA server with --udp-send-sockets 8 under hostile load: quinn echoes 6 MB
   // a key update, a migration (the new 4-tuple may hash to another socket of the group), and a
   // flood of real Initials, truncated Initials, unknown versions, short headers for unknown CIDs
   // and random bytes (stress-test/flood/modes.py "chaos": 10 s, 0-30k datagrams/s).
-  const stopFile = '/tmp/stop-send-sockets-8';
-  const sid = await iwa.call('/loader.js', 'start', {
-    module: '/wasm/socket-iwa-server.js', stopFile,
-    args: ['--listen', '127.0.0.1:0', '--json', '--udp-send-sockets', '8', '--stats-interval', '500', '--stop-file', stopFile],
-  });
+  const sid = await startServer('send-sockets-8', '--udp-send-sockets', '8', '--stats-interval', '500');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iwa-hostile-'));
   let flood = null;
   try {
