@@ -27,20 +27,25 @@ let iwa;
 let port;
 let pin; // the server's cert_sha256: every client run pins it (--cert-hash)
 
-/** Waits until the server's JSON "listening" line reaches the page console. */
-async function listeningPort(sid = null, timeoutMs = 30000) {
+/**
+ * The first JSON event `name` that the wasm server `sid` (any server when null) printed to the page
+ * console, parsed; waits up to `timeoutMs` for it, then null.
+ */
+async function serverEvent(sid, name, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    for (const line of iwa.consoleLines) {
-      const i = line.indexOf('{"addr"');
-      if (i >= 0 && line.includes('"listening"') && (sid === null || line.includes(`[${sid}] `))) {
-        const j = JSON.parse(line.slice(i).replace(/^.*?(\{.*\}).*$/, '$1'));
-        return { port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 };
-      }
-    }
+    const line = iwa.consoleLines.find((l) => l.includes(`"event":"${name}"`) && (sid === null || l.includes(`[${sid}] `)));
+    if (line) return JSON.parse(line.slice(line.indexOf('{'), line.lastIndexOf('}') + 1));
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`the wasm server did not report listening; console: ${iwa.consoleLines.join(' | ')}`);
+  return null;
+}
+
+/** Waits until the server's JSON "listening" line reaches the page console. */
+async function listeningPort(sid = null, timeoutMs = 30000) {
+  const j = await serverEvent(sid, 'listening', timeoutMs);
+  if (!j) throw new Error(`the wasm server did not report listening; console: ${iwa.consoleLines.join(' | ')}`);
+  return { port: Number(j.addr.split(':').pop()), pin: j.cert_sha256 };
 }
 
 /** UDP datagrams the kernel dropped on receipt so far (/proc/net/snmp `Udp: InErrors`: full receive buffers and the like). */
@@ -189,11 +194,7 @@ test('IWA server: an 8 MB HTTP/3 download through pooled send buffers loses no p
     const drops = udpReceiveDrops() - drops0;
     assert.equal(JSON.parse(stdout.trim().split('\n').pop()).responses[0].verified, true, stdout);
     // The server reports a connection once its draining period is over.
-    let closed = null;
-    for (const deadline = Date.now() + 10000; !closed && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-      const line = iwa.consoleLines.find((l) => l.includes(`[${sid}] `) && l.includes('"connection_closed"'));
-      if (line) closed = JSON.parse(line.slice(line.indexOf('{'), line.lastIndexOf('}') + 1));
-    }
+    const closed = await serverEvent(sid, 'connection_closed', 10000);
     assert.ok(closed, `no connection_closed event from the server: ${iwa.consoleLines.filter((l) => l.includes(`[${sid}] `)).slice(-5).join(' | ')}`);
     const sent = (await iwa.call('/loader.js', 'stats', sid)).udp.tx;
     const what = `server: ${JSON.stringify(closed.path)}, ${sent} datagrams written; the kernel dropped ${drops} UDP datagrams meanwhile`;
